@@ -1,0 +1,39 @@
+# Two commands: `make run` (set up and serve the demo) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP_ENV := PIP_BUILD_CONSTRAINT=requirements/build-constraints.txt PIP_CONSTRAINT=requirements/build-constraints.txt
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install migrate demo lint check clean
+
+$(VENV)/.installed: pyproject.toml requirements/build-constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_ENV) $(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
+	$(PIP_ENV) $(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+
+demo: migrate
+	DJANGO_DEBUG=1 $(PY) manage.py setup_demo
+
+## Run the app on the embedded default (SQLite under var/, Celery tasks in-process).
+run: demo
+	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+## Run the whole test suite (PostgreSQL/Redis/worker/browser tests when DATABASE_URL, CELERY_BROKER_URL and chromium are present).
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy --strict assessments/recist.py treatment/radiobiology.py adverse_events/ctcae.py endpoints/derivation.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,25 @@
+"""Template context for every page: study identity, the user's roles and permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from sabr_trial.roles import PERMISSION_LABELS, role_label
+
+
+def study(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    perms = (
+        {code: user.has_perm(f"sabr_trial.{code}") for code, _ in PERMISSION_LABELS}
+        if user.is_authenticated
+        else {}
+    )
+    return {
+        "STUDY_ID": settings.STUDY_ID,
+        "STUDY_TITLE": settings.STUDY_TITLE,
+        "study_perms": perms,
+        "user_role_label": role_label(user) if user.is_authenticated else "",
+    }

@@ -1,0 +1,150 @@
+"""The CRF base every case report form inherits, and the registry the casebook is built from.
+
+Lifecycle (DESIGN.md): draft -> submitted -> verified (SDV) -> signed -> locked.
+After ``submitted`` every change needs a reason; a change to a verified or signed form
+drops it back to ``submitted`` and voids the signature; ``locked`` refuses every change.
+The transitions themselves live in ``sabr_trial.services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django import forms
+
+
+class CrfStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    VERIFIED = "verified", _("Verified (SDV)")
+    SIGNED = "signed", _("Signed")
+    LOCKED = "locked", _("Locked")
+
+
+class CrfBase(models.Model):
+    """Abstract base: patient link, lifecycle status, optimistic-concurrency version, history."""
+
+    patient = models.ForeignKey(
+        "enrollment.Patient", on_delete=models.PROTECT, related_name="%(app_label)s_%(class)s_set"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=CrfStatus.choices, default=CrfStatus.DRAFT)
+    status_before_lock = models.CharField(
+        max_length=10, choices=CrfStatus.choices, blank=True, editable=False
+    )
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    locked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    history = HistoricalRecords(inherit=True)
+
+    #: Fields of the base, never shown on a CRF's data form.
+    LIFECYCLE_FIELDS = (
+        "id", "patient", "status", "status_before_lock", "version", "created_at", "created_by", "updated_at",
+        "updated_by", "submitted_at", "verified_at", "verified_by", "signed_at", "signed_by", "locked_at",
+        "locked_by",
+    )  # fmt: skip
+
+    class Meta:
+        abstract = True
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        spec = self.crf_spec()
+        return reverse("crf_detail", args=[self.patient_id, spec.slug, self.pk])
+
+    def crf_spec(self) -> CrfSpec:
+        return registry.for_model(type(self))
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == CrfStatus.LOCKED
+
+    @property
+    def needs_reason(self) -> bool:
+        """A change after submission needs a reason for change (DESIGN.md lifecycle)."""
+        return self.status != CrfStatus.DRAFT
+
+
+@dataclass(frozen=True)
+class CrfSpec:
+    """How one CRF appears in the casebook and which form edits it."""
+
+    slug: str
+    model: type[CrfBase]
+    form_class: Callable[..., forms.ModelForm[Any]] | None
+    title: Any
+    section: Any
+    order: int
+    many: bool = True
+    feeds_endpoints: bool = False
+    description: Any = ""
+    #: Optional view overrides: {"create": ViewClass, "update": ViewClass, "detail": ViewClass}
+    views: dict[str, Any] = field(default_factory=dict)
+    #: Optional callable(patient) -> str | None explaining why a new form cannot be added now.
+    can_add: Callable[[Any], str | None] | None = None
+
+
+class CrfRegistry:
+    """All CRFs of the study, registered by each app's ``AppConfig.ready``."""
+
+    def __init__(self) -> None:
+        self._by_slug: dict[str, CrfSpec] = {}
+        self._on_change: list[Callable[[CrfBase], None]] = []
+
+    def register(self, spec: CrfSpec) -> None:
+        if spec.slug in self._by_slug and self._by_slug[spec.slug].model is not spec.model:
+            raise ValueError(f"CRF slug {spec.slug!r} registered twice")
+        self._by_slug[spec.slug] = spec
+
+    def get(self, slug: str) -> CrfSpec:
+        return self._by_slug[slug]
+
+    def __contains__(self, slug: object) -> bool:
+        return slug in self._by_slug
+
+    def for_model(self, model: type[models.Model]) -> CrfSpec:
+        for spec in self._by_slug.values():
+            if spec.model is model or issubclass(model, spec.model):
+                return spec
+        raise KeyError(model)
+
+    def all(self) -> list[CrfSpec]:
+        return sorted(self._by_slug.values(), key=lambda s: (s.order, s.slug))
+
+    def on_change(self, callback: Callable[[CrfBase], None]) -> None:
+        """Call ``callback(instance)`` after the commit of any change to a CRF that feeds endpoints."""
+        self._on_change.append(callback)
+
+    def changed(self, instance: CrfBase) -> None:
+        for callback in self._on_change:
+            callback(instance)
+
+
+registry = CrfRegistry()

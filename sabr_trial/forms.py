@@ -1,0 +1,97 @@
+"""Base form of every CRF: Bootstrap layout, the version the user saw, and the reason for change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class DateInput(forms.DateInput):
+    """A browser date picker that submits ISO dates."""
+
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%Y-%m-%d")
+        super().__init__(**kwargs)
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%Y-%m-%dT%H:%M")
+        super().__init__(**kwargs)
+
+
+class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
+    """ModelForm for a CRF. Adds ``expected_version`` (hidden) and ``change_reason`` when needed."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    change_reason = forms.CharField(
+        label=_("Reason for change"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required: this form has been submitted, so every change is kept with its reason."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        instance = self.instance
+        if instance.pk:
+            self.fields["expected_version"].initial = instance.version
+        if not instance.pk or not instance.needs_reason:
+            del self.fields["change_reason"]
+        else:
+            self.fields["change_reason"].required = True
+        self.order_fields([f for f in self.fields if f not in ("change_reason",)] + ["change_reason"])
+
+    def crf_data(self) -> dict[str, Any]:
+        """Return the cleaned CRF field values (no lifecycle helpers, no many-to-many)."""
+        model_fields = {f.name for f in self._meta.model._meta.get_fields()}
+        skip = {"expected_version", "change_reason"}
+        out = {}
+        for name, value in self.cleaned_data.items():
+            if name in skip or name not in model_fields:
+                continue
+            if self._meta.model._meta.get_field(name).many_to_many:
+                continue
+            out[name] = value
+        return out
+
+    def crf_m2m(self) -> dict[str, Any]:
+        model = self._meta.model
+        out = {}
+        for name, value in self.cleaned_data.items():
+            try:
+                f = model._meta.get_field(name)
+            except Exception:
+                continue
+            if f.many_to_many:
+                out[name] = list(value)
+        return out
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("Re-enter your password to sign. A wrong password counts toward the account lockout."),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OptionalReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (optional)"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

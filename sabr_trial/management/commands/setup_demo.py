@@ -1,0 +1,72 @@
+"""Create one demo user per role and load the demo study (idempotent: safe to run twice)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from sabr_trial.roles import Role
+
+#: username, password, role, first name, last name. Also listed in the README.
+DEMO_USERS = [
+    ("coordinator", "sabr-demo-coordinator", Role.COORDINATOR, "Chen", "Coordinator"),
+    ("investigator", "sabr-demo-investigator", Role.INVESTIGATOR, "Li", "Investigator"),
+    ("datamanager", "sabr-demo-datamanager", Role.DATA_MANAGER, "Wang", "Data Manager"),
+    ("monitor", "sabr-demo-monitor", Role.MONITOR, "Zhao", "Monitor"),
+]
+
+#: Apps whose ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order.
+DEMO_APPS = ["enrollment", "treatment", "assessments", "adverse_events", "endpoints"]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users (one per role) and load demo patients. Safe to run again."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--no-data", action="store_true", help="Create the users only.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = self.create_users()
+        if not options["no_data"]:
+            for app in DEMO_APPS:
+                try:
+                    module = importlib.import_module(f"{app}.demo")
+                except ModuleNotFoundError:
+                    continue
+                with transaction.atomic():
+                    module.load(users=users, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
+        for username, password, role, *_ in DEMO_USERS:
+            self.stdout.write(f"  {username:<13} {password:<26} {Role(role).label}")
+        self.stdout.write(f"Study: {settings.STUDY_ID}")
+
+    def create_users(self) -> dict[str, Any]:
+        user_model = get_user_model()
+        users = {}
+        for username, password, role, first, last in DEMO_USERS:
+            user, created = user_model.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last}
+            )
+            if created:
+                user.set_password(password)
+            user.is_staff = (
+                role == Role.DATA_MANAGER
+            )  # data managers use the admin for users and reference data
+            if role == Role.DATA_MANAGER:
+                from django.contrib.auth.models import Permission
+
+                user.user_permissions.set(
+                    Permission.objects.filter(
+                        content_type__app_label="auth", codename__in=["view_user", "change_user", "add_user"]
+                    )
+                )
+            user.save()
+            user.groups.set([Group.objects.get(name=str(role))])
+            users[str(role)] = user
+        return users

@@ -1,0 +1,80 @@
+"""Reads of CRFs and their audit trail, through one access check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from sabr_trial.crf import CrfBase, CrfSpec, registry
+from sabr_trial.models import AuditEvent, Signature
+from sabr_trial.roles import Perm, has_perm
+
+
+def get_spec(slug: str) -> CrfSpec:
+    if slug not in registry:
+        raise Http404("Unknown form")
+    return registry.get(slug)
+
+
+def get_crf_for_user(user: Any, *, patient_pk: int, slug: str, pk: int) -> tuple[CrfSpec, CrfBase]:
+    """Return (spec, row) if the user may see it; 403 without the view permission, 404 if absent."""
+    if not has_perm(user, Perm.VIEW):
+        raise PermissionDenied
+    spec = get_spec(slug)
+    try:
+        instance = spec.model.objects.select_related("patient").get(pk=pk, patient_id=patient_pk)
+    except spec.model.DoesNotExist:
+        raise Http404("No such form") from None
+    return spec, instance
+
+
+def crfs_of_patient(user: Any, patient: Any) -> list[tuple[CrfSpec, list[CrfBase]]]:
+    """Return every registered CRF with the patient's rows, in casebook order."""
+    if not has_perm(user, Perm.VIEW):
+        raise PermissionDenied
+    return [
+        (spec, list(spec.model.objects.filter(patient=patient).order_by("pk"))) for spec in registry.all()
+    ]
+
+
+def audit_events_for(instance: CrfBase) -> QuerySet[AuditEvent]:
+    ct = ContentType.objects.get_for_model(instance)
+    return AuditEvent.objects.filter(content_type=ct, object_id=instance.pk).select_related("user")
+
+
+def signatures_for(instance: CrfBase) -> QuerySet[Signature]:
+    ct = ContentType.objects.get_for_model(instance)
+    return Signature.objects.filter(content_type=ct, object_id=instance.pk).select_related(
+        "signer", "voided_by"
+    )
+
+
+def history_rows(instance: CrfBase) -> list[dict[str, Any]]:
+    """Return the change history, newest first: who, when, reason and old -> new per field."""
+    from sabr_trial.services import diff
+
+    records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
+    rows: list[dict[str, Any]] = []
+    previous = None
+    for rec in records:
+        changes = diff(previous.instance, rec.instance) if previous is not None else []
+        status_change = previous is not None and previous.status != rec.status
+        rows.append(
+            {
+                "when": rec.history_date,
+                "user": rec.history_user,
+                "type": rec.get_history_type_display(),
+                "reason": rec.history_change_reason or "",
+                "version": rec.version,
+                "status": rec.get_status_display(),
+                "status_changed": status_change,
+                "changes": changes,
+            }
+        )
+        previous = rec
+    rows.reverse()
+    return rows

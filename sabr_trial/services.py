@@ -1,0 +1,388 @@
+"""Every write of a CRF: create, change, and the lifecycle transitions.
+
+Each function is keyword-only, runs in one transaction, calls ``full_clean()``, checks the
+acting user's permission and the lock, and leaves a history row (django-simple-history)
+with user and reason plus an ``AuditEvent`` for lifecycle steps. Views, the API, imports
+and tasks call these; nothing else saves a CRF row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.contrib.auth import authenticate
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sabr_trial.crf import CrfBase, CrfStatus, registry
+from sabr_trial.models import AuditEvent, NumberSequence, Signature
+from sabr_trial.roles import Perm, has_perm
+
+C = TypeVar("C", bound=CrfBase)
+
+
+class CrfLocked(PermissionDenied):
+    """The CRF (or its patient) is locked: every change is refused."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+class StaleVersion(Exception):
+    """The form was based on an older version than the database holds (optimistic concurrency)."""
+
+    def __init__(self, current: CrfBase, expected_version: int, changes: list[FieldChange]) -> None:
+        self.current = current
+        self.expected_version = expected_version
+        self.changes = changes
+        who = current.updated_by.get_username() if current.updated_by else "?"
+        super().__init__(
+            _(
+                "This form was changed by %(user)s at %(when)s (version %(new)s) after you opened it "
+                "(version %(old)s). Nothing was saved. Review the current values and enter your change again."
+            )
+            % {
+                "user": who,
+                "when": timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M"),
+                "new": current.version,
+                "old": expected_version,
+            }
+        )
+
+
+def require_perm(user: Any, codename: str) -> None:
+    """Raise PermissionDenied unless the user holds the study permission."""
+    if not has_perm(user, codename):
+        raise PermissionDenied(_("Your role does not allow this action."))
+
+
+def _refuse_if_locked(instance: CrfBase) -> None:
+    if instance.status == CrfStatus.LOCKED:
+        raise CrfLocked(_("This form is locked by data management: no change is possible."))
+    if getattr(instance.patient, "locked_at", None):
+        raise CrfLocked(_("This patient's casebook is locked by data management: no change is possible."))
+
+
+def data_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+    """Return the concrete, editable CRF data fields of ``model`` (no lifecycle columns)."""
+    skip = set(CrfBase.LIFECYCLE_FIELDS)
+    return [
+        f
+        for f in model._meta.get_fields()
+        if isinstance(f, models.Field)
+        and f.concrete
+        and f.editable
+        and f.name not in skip
+        and not f.many_to_many
+    ]
+
+
+def _display(instance: models.Model, f: models.Field[Any, Any]) -> str:
+    value = getattr(instance, f.name)
+    if value is None or value == "":
+        return "—"
+    if f.choices:
+        return str(getattr(instance, f"get_{f.name}_display")())
+    return str(value)
+
+
+def diff(old: models.Model, new: models.Model) -> list[FieldChange]:
+    """Return the data fields whose values differ between two instances of one CRF model."""
+    changes = []
+    for f in data_fields(type(new)):
+        if f.value_from_object(old) != f.value_from_object(new):
+            changes.append(FieldChange(f.name, str(f.verbose_name), _display(old, f), _display(new, f)))
+    return changes
+
+
+def _audit(
+    *, user: Any, action: str, instance: CrfBase | None = None, patient: Any = None, description: str,
+    reason: str = "",
+) -> AuditEvent:  # fmt: skip
+    return AuditEvent.objects.create(
+        user=user if getattr(user, "pk", None) else None,
+        action=action,
+        patient=patient if patient is not None else (instance.patient if instance is not None else None),
+        content_type=ContentType.objects.get_for_model(instance) if instance is not None else None,
+        object_id=instance.pk if instance is not None else None,
+        crf_version=instance.version if instance is not None else None,
+        description=description[:300],
+        reason=reason,
+    )
+
+
+def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
+    instance._change_reason = reason  # type: ignore[attr-defined]  # simple-history
+    instance._history_user = user  # type: ignore[attr-defined]
+    instance.updated_by = user
+    instance.save()
+
+
+def _after_commit(instance: CrfBase) -> None:
+    try:
+        spec = registry.for_model(type(instance))
+    except KeyError:
+        return
+    if spec.feeds_endpoints:
+        transaction.on_commit(lambda: registry.changed(instance))
+
+
+def _title(instance: CrfBase) -> str:
+    try:
+        return str(registry.for_model(type(instance)).title)
+    except KeyError:
+        return type(instance)._meta.verbose_name.title()
+
+
+def _set_m2m(instance: CrfBase, m2m: dict[str, Any] | None) -> None:
+    for name, values in (m2m or {}).items():
+        getattr(instance, name).set(values)
+
+
+@transaction.atomic
+def crf_create(
+    *, model: type[C], patient: Any, data: dict[str, Any], acting_user: Any, m2m: dict[str, Any] | None = None,
+    status: str = CrfStatus.DRAFT,
+) -> C:  # fmt: skip
+    """Create one CRF row as a draft (or submitted, when ``status`` says so) for ``patient``."""
+    require_perm(acting_user, Perm.ENTER)
+    if getattr(patient, "locked_at", None):
+        raise CrfLocked(_("This patient's casebook is locked by data management: no change is possible."))
+    instance = model(patient=patient, **data)
+    instance.created_by = acting_user
+    if status == CrfStatus.SUBMITTED:
+        instance.status = CrfStatus.SUBMITTED
+        instance.submitted_at = timezone.now()
+    instance.full_clean()
+    _save(instance, user=acting_user, reason=_("Created"))
+    _set_m2m(instance, m2m)
+    _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
+    _after_commit(instance)
+    return instance
+
+
+@transaction.atomic
+def crf_update(
+    *, instance: C, expected_version: int, data: dict[str, Any], reason: str, acting_user: Any,
+    m2m: dict[str, Any] | None = None,
+) -> tuple[C, list[FieldChange]]:  # fmt: skip
+    """Apply ``data`` to the CRF if nobody changed it since ``expected_version``.
+
+    Returns the saved row and the list of changed fields (empty: nothing to save).
+    Raises StaleVersion (nothing written) when the version moved, CrfLocked when locked,
+    ValidationError when a reason for change is missing or a rule refuses the values.
+    """
+    require_perm(acting_user, Perm.ENTER)
+    model = type(instance)
+    current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
+    _refuse_if_locked(current)
+    if current.version != expected_version:
+        _audit(
+            user=acting_user, action=AuditEvent.Action.STALE_REFUSED, instance=current,
+            description=_("Save from version %(v)s refused: current version is %(c)s")
+            % {"v": expected_version, "c": current.version},
+        )  # fmt: skip
+        raise StaleVersion(current, expected_version, _changes_since(current, expected_version))
+    before = model.objects.get(pk=instance.pk)
+    for name, value in data.items():
+        setattr(current, name, value)
+    changes = diff(before, current)
+    m2m_changed = False
+    for name, values in (m2m or {}).items():
+        old_ids = set(getattr(before, name).values_list("pk", flat=True))
+        new_ids = {getattr(v, "pk", v) for v in values}
+        if old_ids != new_ids:
+            m2m_changed = True
+            changes.append(FieldChange(name, str(model._meta.get_field(name).verbose_name), "", ""))
+    if not changes:
+        return current, []
+    reason = (reason or "").strip()
+    if current.needs_reason and not reason:
+        raise ValidationError(
+            {"change_reason": _("A reason for change is required once a form is submitted.")}
+        )
+    current.full_clean()
+    was = current.status
+    if was in (CrfStatus.VERIFIED, CrfStatus.SIGNED):
+        # DESIGN.md: a change after SDV or signature drops back to submitted and voids the signature.
+        current.status = CrfStatus.SUBMITTED
+        current.verified_at = None
+        current.verified_by = None
+        if current.signed_at:
+            _void_signatures(current, user=acting_user, reason=reason)
+        current.signed_at = None
+        current.signed_by = None
+    current.version += 1
+    _save(current, user=acting_user, reason=reason or _("Draft edit"))
+    if m2m_changed:
+        _set_m2m(current, m2m)
+    summary = "; ".join(f"{c.label}: {c.old} → {c.new}" for c in changes)
+    _audit(
+        user=acting_user, action=AuditEvent.Action.UPDATE, instance=current,
+        description=f"{_title(current)}: {summary}", reason=reason,
+    )  # fmt: skip
+    _after_commit(current)
+    return current, changes
+
+
+def _changes_since(current: CrfBase, expected_version: int) -> list[FieldChange]:
+    old = current.history.filter(version=expected_version).order_by("-history_date").first()
+    if old is None:
+        return []
+    return diff(old.instance, current)
+
+
+def _void_signatures(instance: CrfBase, *, user: Any, reason: str) -> None:
+    ct = ContentType.objects.get_for_model(instance)
+    now = timezone.now()
+    voided = Signature.objects.filter(content_type=ct, object_id=instance.pk, voided_at__isnull=True).update(
+        voided_at=now, voided_by=user, void_reason=reason
+    )
+    if voided:
+        _audit(
+            user=user, action=AuditEvent.Action.SIGNATURE_VOID, instance=instance,
+            description=_("Signature voided by a change: %(title)s") % {"title": _title(instance)}, reason=reason,
+        )  # fmt: skip
+
+
+def _transition(
+    instance: C, *, acting_user: Any, perm: str, allowed_from: tuple[str, ...], to: str, action: str,
+    description: str, reason: str = "", expected_version: int | None = None,
+) -> C:  # fmt: skip
+    require_perm(acting_user, perm)
+    current = type(instance).objects.select_for_update().select_related("patient").get(pk=instance.pk)
+    if action != AuditEvent.Action.UNLOCK:
+        _refuse_if_locked(current)
+    if expected_version is not None and current.version != expected_version:
+        raise StaleVersion(current, expected_version, _changes_since(current, expected_version))
+    if current.status not in allowed_from:
+        raise ValidationError(
+            _("A form that is %(status)s cannot be %(action)s.")
+            % {
+                "status": current.get_status_display().lower(),
+                "action": AuditEvent.Action(action).label.lower(),
+            },
+            code="illegal_transition",
+        )
+    now = timezone.now()
+    if to == CrfStatus.SUBMITTED:
+        current.full_clean()
+        current.submitted_at = now
+    elif action == AuditEvent.Action.VERIFY:
+        current.verified_at, current.verified_by = now, acting_user
+    elif action == AuditEvent.Action.SIGN:
+        current.signed_at, current.signed_by = now, acting_user
+    elif action == AuditEvent.Action.LOCK:
+        current.status_before_lock = current.status
+        current.locked_at, current.locked_by = now, acting_user
+    elif action == AuditEvent.Action.UNLOCK:
+        to = current.status_before_lock or CrfStatus.SUBMITTED
+        current.status_before_lock = ""
+        current.locked_at, current.locked_by = None, None
+    current.status = to
+    current.version += 1  # every state change moves the version: a form opened before it is stale
+    _save(current, user=acting_user, reason=reason or str(AuditEvent.Action(action).label))
+    _audit(user=acting_user, action=action, instance=current, description=description, reason=reason)
+    return current
+
+
+@transaction.atomic
+def crf_submit(*, instance: C, acting_user: Any, expected_version: int | None = None) -> C:
+    """Submit a draft: it becomes data that needs a reason for every later change."""
+    done = _transition(
+        instance, acting_user=acting_user, perm=Perm.ENTER, allowed_from=(CrfStatus.DRAFT,),
+        to=CrfStatus.SUBMITTED, action=AuditEvent.Action.SUBMIT, description=_title(instance),
+        expected_version=expected_version,
+    )  # fmt: skip
+    _after_commit(done)
+    return done
+
+
+@transaction.atomic
+def crf_verify(*, instance: C, acting_user: Any, expected_version: int | None = None) -> C:
+    """Mark a submitted (or signed) form as source-data verified by a monitor."""
+    target = CrfStatus.SIGNED if instance.status == CrfStatus.SIGNED else CrfStatus.VERIFIED
+    return _transition(
+        instance, acting_user=acting_user, perm=Perm.VERIFY,
+        allowed_from=(CrfStatus.SUBMITTED, CrfStatus.SIGNED), to=target, action=AuditEvent.Action.VERIFY,
+        description=_title(instance), expected_version=expected_version,
+    )  # fmt: skip
+
+
+SIGNATURE_MEANING = "I have reviewed the data of this form and confirm they are complete and accurate."
+
+
+def crf_sign(
+    *, instance: C, acting_user: Any, password: str, request: HttpRequest | None = None,
+    expected_version: int | None = None,
+) -> C:  # fmt: skip
+    """E-sign a submitted or verified form after re-entering the password (21 CFR 11.200).
+
+    A wrong password is recorded and counts toward the login lockout (django-axes).
+    """
+    require_perm(acting_user, Perm.SIGN)
+    user = authenticate(request, username=acting_user.get_username(), password=password)
+    if user is None or user.pk != acting_user.pk:
+        _audit(
+            user=acting_user, action=AuditEvent.Action.SIGN_FAILED, instance=instance,
+            description=_("Wrong password for the signature of %(title)s") % {"title": _title(instance)},
+        )  # fmt: skip
+        raise ValidationError({"password": _("The password is not correct: the form was not signed.")})
+    with transaction.atomic():
+        signed = _transition(
+            instance, acting_user=acting_user, perm=Perm.SIGN,
+            allowed_from=(CrfStatus.SUBMITTED, CrfStatus.VERIFIED), to=CrfStatus.SIGNED,
+            action=AuditEvent.Action.SIGN, description=_title(instance), expected_version=expected_version,
+        )  # fmt: skip
+        name = acting_user.get_full_name() or acting_user.get_username()
+        Signature.objects.create(
+            content_type=ContentType.objects.get_for_model(signed), object_id=signed.pk, patient=signed.patient,
+            crf_version=signed.version, signer=acting_user, signer_name=name, meaning=_(SIGNATURE_MEANING),
+        )  # fmt: skip
+    return signed
+
+
+@transaction.atomic
+def crf_lock(*, instance: C, acting_user: Any, reason: str = "") -> C:
+    """Lock a submitted, verified or signed form: nothing can change it until it is unlocked."""
+    return _transition(
+        instance, acting_user=acting_user, perm=Perm.LOCK,
+        allowed_from=(CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED), to=CrfStatus.LOCKED,
+        action=AuditEvent.Action.LOCK, description=_title(instance), reason=reason,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def crf_unlock(*, instance: C, acting_user: Any, reason: str) -> C:
+    """Unlock a locked form; a data manager must give the reason."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Unlocking needs a reason.")})
+    return _transition(
+        instance, acting_user=acting_user, perm=Perm.LOCK, allowed_from=(CrfStatus.LOCKED,),
+        to=CrfStatus.SUBMITTED, action=AuditEvent.Action.UNLOCK, description=_title(instance), reason=reason,
+    )  # fmt: skip
+
+
+def next_number(name: str) -> int:
+    """Return the next value of a gap-free sequence; call inside the transaction that uses it.
+
+    The row lock serialises concurrent callers; a rolled-back transaction rolls the counter back
+    too, so numbers are never skipped nor duplicated.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("next_number() must run inside a transaction")
+    NumberSequence.objects.get_or_create(name=name)
+    seq = NumberSequence.objects.select_for_update().get(name=name)
+    seq.last_value += 1
+    seq.save(update_fields=["last_value"])
+    return seq.last_value

@@ -1,0 +1,39 @@
+"""Root URLs. Every page requires login (LoginRequiredMiddleware) except the login page."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from enrollment import views as enrollment_views
+from sabr_trial import views
+
+urlpatterns = [
+    path("", enrollment_views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("patients/", enrollment_views.patient_list, name="patient_list"),
+    path("patients/new/", enrollment_views.patient_new, name="patient_new"),
+    path("patients/<int:pk>/", enrollment_views.casebook, name="casebook"),
+    path("patients/<int:pk>/register/", enrollment_views.patient_register, name="patient_register"),
+    path("patients/<int:patient_pk>/forms/<slug:slug>/new/", views.crf_create, name="crf_create"),
+    path("patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/", views.crf_detail, name="crf_detail"),
+    path("patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/edit/", views.crf_update, name="crf_update"),
+    path(
+        "patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/<slug:action>/",
+        views.crf_transition,
+        name="crf_transition",
+    ),
+    path("enrollment/", include("enrollment.urls")),
+    path("treatment/", include("treatment.urls")),
+    path("assessments/", include("assessments.urls")),
+    path("adverse-events/", include("adverse_events.urls")),
+    path("endpoints/", include("endpoints.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "sabr_trial.views.error_403"
+handler404 = "sabr_trial.views.error_404"
+handler500 = "sabr_trial.views.error_500"

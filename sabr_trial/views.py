@@ -1,0 +1,230 @@
+"""Generic CRF pages: create, view (with history), edit, lifecycle transitions; error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import BaseForm
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from enrollment.selectors import get_patient_for_user
+from sabr_trial import services
+from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus
+from sabr_trial.forms import OptionalReasonForm, ReasonForm, SignForm
+from sabr_trial.roles import Perm, has_perm
+from sabr_trial.selectors import audit_events_for, get_crf_for_user, get_spec, history_rows, signatures_for
+
+
+def apply_errors(form: BaseForm, exc: ValidationError) -> None:
+    """Put a service's ValidationError next to the fields it names (others at the top)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            if field in form.fields:
+                for message in errors:
+                    form.add_error(field, message)
+            else:
+                for message in errors:
+                    form.add_error(None, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+def _form_kwargs(spec: CrfSpec, patient: Any) -> dict[str, Any]:
+    return {"patient": patient} if getattr(spec.form_class, "takes_patient", False) else {}
+
+
+def crf_create(request: HttpRequest, patient_pk: int, slug: str) -> HttpResponse:
+    spec = get_spec(slug)
+    if "create" in spec.views:
+        return spec.views["create"](request, patient_pk=patient_pk, spec=spec)
+    patient = get_patient_for_user(request.user, patient_pk)
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+    if not spec.many:
+        existing = spec.model.objects.filter(patient=patient).first()
+        if existing is not None:
+            return redirect(existing.get_absolute_url())
+    blocked = spec.can_add(patient) if spec.can_add else None
+    if blocked:
+        messages.error(request, blocked)
+        return redirect("casebook", patient.pk)
+    instance = spec.model(patient=patient)
+    assert spec.form_class is not None
+    form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, patient))
+    if request.method == "POST" and form.is_valid():
+        submit = request.POST.get("action") == "submit"
+        try:
+            row = services.crf_create(
+                model=spec.model, patient=patient, data=form.crf_data(), m2m=form.crf_m2m(),
+                acting_user=request.user, status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
+            )  # fmt: skip
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("%(title)s saved.") % {"title": spec.title})
+            return redirect(row.get_absolute_url())
+    return render(
+        request, "crf/crf_form.html", {"spec": spec, "patient": patient, "form": form, "instance": None}
+    )
+
+
+def crf_detail(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
+    spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug=slug, pk=pk)
+    if "detail" in spec.views:
+        return spec.views["detail"](request, spec=spec, instance=instance)
+    return render(request, "crf/crf_detail.html", crf_detail_context(request, spec, instance))
+
+
+def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -> dict[str, Any]:
+    """Context shared by the generic detail page and custom CRF pages."""
+    fields = [
+        (f.verbose_name, services._display(instance, f), f.help_text)
+        for f in services.data_fields(type(instance))
+    ]
+    user = request.user
+    status = instance.status
+    locked = status == CrfStatus.LOCKED or bool(instance.patient.locked_at)
+    return {
+        "spec": spec,
+        "patient": instance.patient,
+        "instance": instance,
+        "fields": fields,
+        "history": history_rows(instance),
+        "events": audit_events_for(instance)[:50],
+        "signatures": signatures_for(instance),
+        "can_edit": has_perm(user, Perm.ENTER) and not locked,
+        "can_submit": has_perm(user, Perm.ENTER) and status == CrfStatus.DRAFT and not locked,
+        "can_verify": has_perm(user, Perm.VERIFY)
+        and status in (CrfStatus.SUBMITTED, CrfStatus.SIGNED)
+        and not instance.verified_at
+        and not locked,
+        "can_sign": has_perm(user, Perm.SIGN)
+        and status in (CrfStatus.SUBMITTED, CrfStatus.VERIFIED)
+        and not locked,
+        "can_lock": has_perm(user, Perm.LOCK)
+        and status in (CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED),
+        "can_unlock": has_perm(user, Perm.LOCK) and status == CrfStatus.LOCKED,
+        "sign_form": SignForm(),
+        "reason_form": ReasonForm(),
+        "optional_reason_form": OptionalReasonForm(),
+    }
+
+
+def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
+    spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug=slug, pk=pk)
+    if "update" in spec.views:
+        return spec.views["update"](request, spec=spec, instance=instance)
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+    if instance.status == CrfStatus.LOCKED or instance.patient.locked_at:
+        messages.error(request, _("This form is locked by data management: no change is possible."))
+        return redirect(instance.get_absolute_url())
+    assert spec.form_class is not None
+    form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, instance.patient))
+    stale = None
+    if request.method == "POST" and form.is_valid():
+        expected = form.cleaned_data.get("expected_version") or 0
+        try:
+            row, changes = services.crf_update(
+                instance=instance, expected_version=expected, data=form.crf_data(), m2m=form.crf_m2m(),
+                reason=form.cleaned_data.get("change_reason", ""), acting_user=request.user,
+            )  # fmt: skip
+        except services.StaleVersion as exc:
+            stale = exc
+            data = request.POST.copy()
+            data["expected_version"] = str(exc.current.version)
+            form = spec.form_class(data, instance=exc.current, **_form_kwargs(spec, instance.patient))
+            form.is_bound and form.errors  # noqa: B018  (bind so the user's values stay in the fields)
+            return render(
+                request,
+                "crf/crf_form.html",
+                {
+                    "spec": spec,
+                    "patient": instance.patient,
+                    "form": form,
+                    "instance": exc.current,
+                    "stale": stale,
+                },
+                status=409,
+            )
+        except services.CrfLocked as exc:
+            messages.error(request, str(exc))
+            return redirect(instance.get_absolute_url())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            if changes:
+                messages.success(request, _("Saved: %(n)s field(s) changed.") % {"n": len(changes)})
+            else:
+                messages.info(request, _("No value changed: nothing was saved."))
+            return redirect(row.get_absolute_url())
+    return render(
+        request,
+        "crf/crf_form.html",
+        {"spec": spec, "patient": instance.patient, "form": form, "instance": instance},
+    )
+
+
+@require_POST
+def crf_transition(request: HttpRequest, patient_pk: int, slug: str, pk: int, action: str) -> HttpResponse:
+    spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug=slug, pk=pk)
+    version = request.POST.get("expected_version")
+    expected = int(version) if version and version.isdigit() else None
+    try:
+        if action == "submit":
+            services.crf_submit(instance=instance, acting_user=request.user, expected_version=expected)
+            messages.success(request, _("Submitted."))
+        elif action == "verify":
+            services.crf_verify(instance=instance, acting_user=request.user, expected_version=expected)
+            messages.success(request, _("Marked as source-data verified."))
+        elif action == "sign":
+            form = SignForm(request.POST)
+            password = request.POST.get("password", "")
+            services.crf_sign(
+                instance=instance, acting_user=request.user, password=password, request=request,
+                expected_version=expected,
+            )  # fmt: skip
+            del form
+            messages.success(request, _("Signed."))
+        elif action == "lock":
+            services.crf_lock(
+                instance=instance, acting_user=request.user, reason=request.POST.get("reason", "")
+            )
+            messages.success(request, _("Locked."))
+        elif action == "unlock":
+            services.crf_unlock(
+                instance=instance, acting_user=request.user, reason=request.POST.get("reason", "")
+            )
+            messages.success(request, _("Unlocked."))
+        else:
+            return HttpResponseNotAllowed(["POST"])
+    except services.StaleVersion as exc:
+        messages.error(request, str(exc))
+        return redirect(instance.get_absolute_url())
+    except services.CrfLocked as exc:
+        messages.error(request, str(exc))
+        return render(request, "crf/crf_detail.html", crf_detail_context(request, spec, instance), status=409)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return render(request, "crf/crf_detail.html", crf_detail_context(request, spec, instance), status=422)
+    return redirect(reverse("crf_detail", args=[instance.patient_id, spec.slug, instance.pk]))
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return render(request, "500.html", status=500)

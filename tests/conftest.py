@@ -1,0 +1,88 @@
+"""Personas (one logged-in client per role, plus an outsider) and shared fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD, UserFactory
+
+ROLES = ["coordinator", "investigator", "data_manager", "monitor"]
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def coordinator(db):
+    return UserFactory(username="coord", role="coordinator")
+
+
+@pytest.fixture
+def investigator(db):
+    return UserFactory(username="inv", role="investigator", first_name="Ines", last_name="Investigator")
+
+
+@pytest.fixture
+def data_manager(db):
+    return UserFactory(username="dm", role="data_manager")
+
+
+@pytest.fixture
+def monitor(db):
+    return UserFactory(username="mon", role="monitor")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def personas(coordinator, investigator, data_manager, monitor, outsider):
+    return {
+        "coordinator": coordinator,
+        "investigator": investigator,
+        "data_manager": data_manager,
+        "monitor": monitor,
+        "outsider": outsider,
+    }
+
+
+@pytest.fixture
+def as_coordinator(coordinator):
+    return _client_for(coordinator)
+
+
+@pytest.fixture
+def as_investigator(investigator):
+    return _client_for(investigator)
+
+
+@pytest.fixture
+def as_data_manager(data_manager):
+    return _client_for(data_manager)
+
+
+@pytest.fixture
+def as_monitor(monitor):
+    return _client_for(monitor)
+
+
+@pytest.fixture
+def as_outsider(outsider):
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+def on_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))

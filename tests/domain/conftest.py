@@ -1,0 +1,1 @@
+"""Domain tests: pure modules, no database."""

@@ -1,0 +1,6 @@
+"""URLs of the treatment app (included under /treatment/)."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "treatment"
+urlpatterns: list = []
