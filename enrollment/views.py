@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from enrollment import services
 from enrollment.forms import NewPatientForm, RegisterPatientForm
 from enrollment.selectors import get_patient_for_user, patients_for_user
+from sabr_trial.crf import registry
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import crfs_of_patient
 from sabr_trial.views import apply_errors
@@ -80,8 +81,18 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
     sections: dict[str, list[dict[str, object]]] = {}
     for spec, rows in crfs_of_patient(request.user, patient):
         sections.setdefault(str(spec.section), []).append({"spec": spec, "rows": rows})
+    panels = []
+    for panel in registry.panels:
+        ctx = panel.context(request, patient)
+        if ctx is not None:
+            panels.append({"template": panel.template, "ctx": ctx})
     return render(
         request,
         "enrollment/casebook.html",
-        {"patient": patient, "sections": sections, "can_enter": has_perm(request.user, Perm.ENTER)},
+        {
+            "patient": patient,
+            "sections": sections,
+            "panels": panels,
+            "can_enter": has_perm(request.user, Perm.ENTER),
+        },
     )

@@ -17,7 +17,23 @@ def study(request: HttpRequest) -> dict[str, Any]:
         if user.is_authenticated
         else {}
     )
+    nav = []
+    if user.is_authenticated:
+        from django.urls import reverse
+
+        from sabr_trial.crf import registry
+
+        for item in registry.nav_items:
+            if perms.get(item.perm):
+                nav.append(
+                    {
+                        "label": item.label,
+                        "url": reverse(item.url_name),
+                        "badge": item.badge(request) if item.badge else None,
+                    }
+                )
     return {
+        "nav_items": nav,
         "STUDY_ID": settings.STUDY_ID,
         "STUDY_TITLE": settings.STUDY_TITLE,
         "study_perms": perms,

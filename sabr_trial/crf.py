@@ -111,12 +111,47 @@ class CrfSpec:
     can_add: Callable[[Any], str | None] | None = None
 
 
+@dataclass(frozen=True)
+class CasebookPanel:
+    """A block on the casebook page above the form list (response summary, exposure, queries...).
+
+    ``context(request, patient)`` returns the template context, or None to hide the panel.
+    """
+
+    order: int
+    template: str
+    context: Callable[[Any, Any], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the top navigation, shown when the user holds ``perm`` (a sabr_trial codename)."""
+
+    order: int
+    label: Any
+    url_name: str
+    perm: str
+    badge: Callable[[Any], int | None] | None = None
+
+
 class CrfRegistry:
-    """All CRFs of the study, registered by each app's ``AppConfig.ready``."""
+    """All CRFs of the study, registered by each app's ``AppConfig.ready``; plus casebook panels and nav items."""
 
     def __init__(self) -> None:
         self._by_slug: dict[str, CrfSpec] = {}
         self._on_change: list[Callable[[CrfBase], None]] = []
+        self.panels: list[CasebookPanel] = []
+        self.nav_items: list[NavItem] = []
+
+    def register_panel(self, panel: CasebookPanel) -> None:
+        if panel.template not in {p.template for p in self.panels}:
+            self.panels.append(panel)
+            self.panels.sort(key=lambda p: p.order)
+
+    def register_nav(self, item: NavItem) -> None:
+        if item.url_name not in {i.url_name for i in self.nav_items}:
+            self.nav_items.append(item)
+            self.nav_items.sort(key=lambda i: i.order)
 
     def register(self, spec: CrfSpec) -> None:
         if spec.slug in self._by_slug and self._by_slug[spec.slug].model is not spec.model:
