@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class AdverseEventsConfig(AppConfig):
     name = "adverse_events"
     verbose_name = _("Adverse events")
+
+    def ready(self) -> None:
+        from adverse_events import crfs  # noqa: F401  (registers the CRF, panel, nav items, date provider)

@@ -1,0 +1,1 @@
+"""The AE CRF, its casebook panel, navigation items and patient-date provider."""
