@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from enrollment.models import Patient
 from sabr_trial.roles import Perm, has_perm
@@ -27,3 +30,104 @@ def get_patient_for_user(user: Any, pk: int) -> Patient:
     if not has_perm(user, Perm.VIEW):
         raise PermissionDenied
     return get_object_or_404(Patient, pk=pk)
+
+
+# Reads of enrollment facts for other apps (no role check: they serve rules and derivations, not pages).
+
+
+def active_consents(patient: Any) -> QuerySet[Any]:
+    """Return the patient's consents that are not drafts and not withdrawn, oldest first."""
+    from enrollment.models import Consent, YesNo
+    from sabr_trial.crf import CrfStatus
+
+    return (
+        Consent.objects.filter(patient=patient)
+        .exclude(status=CrfStatus.DRAFT)
+        .exclude(withdrawn=YesNo.YES)
+        .order_by("consent_datetime", "id")
+    )
+
+
+def first_consent(patient: Any) -> Any:
+    """Return the patient's first consent entered (draft or not), or None."""
+    from enrollment.models import Consent
+
+    return Consent.objects.filter(patient=patient).order_by("consent_datetime", "id").first()
+
+
+def consent_datetime(patient: Any) -> datetime.datetime | None:
+    """Return when the patient first gave consent (DM.RFICDTC): the first active consent, or None."""
+    consent = active_consents(patient).first()
+    return consent.consent_datetime if consent is not None else None
+
+
+def consent_date(patient: Any) -> datetime.date | None:
+    """Return the local date of the first consent entered, or None (EC-G3 compares dates with it)."""
+    consent = first_consent(patient)
+    return timezone.localtime(consent.consent_datetime).date() if consent is not None else None
+
+
+def death_date(patient: Any) -> datetime.date | None:
+    """Return the patient's date of death, or None."""
+    from enrollment.models import DeathReport
+
+    return DeathReport.objects.filter(patient=patient).values_list("death_date", flat=True).first()
+
+
+def end_of_study_date(patient: Any) -> datetime.date | None:
+    """Return the off-study date (DM.RFPENDTC), or None while the patient is on study."""
+    from enrollment.models import Disposition
+
+    return (
+        Disposition.objects.filter(patient=patient, eos_date__isnull=False)
+        .values_list("eos_date", flat=True)
+        .first()
+    )
+
+
+#: Kinds of patient dates that do not prove the patient was alive (R5.6).
+NOT_ALIVE_EVIDENCE = frozenset({"history", "death", "contact_other"})
+
+
+def last_known_alive(patient: Any) -> datetime.date | None:
+    """Return the latest date the patient is known alive (R5.6, EC-SV-1).
+
+    The latest visit, scan, dose, AE or survival contact with status ALIVE; never after death.
+    Medical-history dates and contacts without status ALIVE do not count.
+    """
+    from sabr_trial.patient_dates import dates_of
+
+    dates = [d.date for d in dates_of(patient) if d.kind not in NOT_ALIVE_EVIDENCE]
+    died = death_date(patient)
+    if died is not None:
+        dates = [d for d in dates if d <= died]
+    return max(dates, default=None)
+
+
+def first_systemic_dose_date(patient: Any) -> datetime.date | None:
+    """Return the first axitinib or toripalimab dose date, or None (fixes the IMDC interval, EC-BL-4).
+
+    Read lazily: the treatment models may not exist yet (LookupError) and enrollment must not import them.
+    """
+    dates: list[datetime.date] = []
+    try:
+        axitinib = apps.get_model("treatment", "AxitinibPeriod")
+    except LookupError:
+        axitinib = None
+    if axitinib is not None:
+        qs = axitinib.objects.filter(patient=patient, start_date__isnull=False).exclude(
+            dose_level__in=["INTERRUPTED", "PERMANENTLY DISCONTINUED"]
+        )
+        first = qs.order_by("start_date").values_list("start_date", flat=True).first()
+        if first:
+            dates.append(first)
+    try:
+        toripalimab = apps.get_model("treatment", "ToripalimabInfusion")
+    except LookupError:
+        toripalimab = None
+    if toripalimab is not None:
+        qs = toripalimab.objects.filter(patient=patient, status="GIVEN", infusion_date__isnull=False)
+        first = qs.order_by("infusion_date").values_list("infusion_date", flat=True).first()
+        if first:
+            dates.append(first)
+    return min(dates, default=None)
