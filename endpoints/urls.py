@@ -1,6 +1,11 @@
-"""URLs of the endpoints app (included under /endpoints/)."""
+"""URLs of the endpoint dashboard (included under /endpoints/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from endpoints import views
 
 app_name = "endpoints"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("recompute/", views.recompute_now, name="recompute"),
+]

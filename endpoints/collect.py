@@ -1,0 +1,337 @@
+"""Read the whole study into plain derivation records with a fixed number of queries.
+
+One query per source table, whatever the number of patients (the benchmark counts them).
+Models of apps that are not installed yet are skipped, so the engine runs at every stage of
+the build. Every date carries a SourceRef (form slug, row id, field) so the dashboard can link
+each derived date back to the CRF that set it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Model
+
+from assessments.recist import Response
+from endpoints.derivation import (
+    ConsentWithdrawal,
+    IrradiatedLesion,
+    OffStudy,
+    OffStudyReason,
+    PatientRecord,
+    SourcedDate,
+    SourceRef,
+    SubsequentTherapy,
+    TherapyReason,
+    TherapyType,
+    TimePoint,
+    WithdrawalScope,
+)
+from endpoints.engine import PatientPlotData
+from endpoints.plots import Interval
+
+MONTH = 30.4375  # D9
+
+
+def _model(app: str, name: str) -> type[Model] | None:
+    try:
+        return apps.get_model(app, name)
+    except LookupError:
+        return None
+
+
+def _has(model: type[Model] | None, *names: str) -> bool:
+    if model is None:
+        return False
+    fields = {f.name for f in model._meta.get_fields()}
+    return all(n.split("__")[0] in fields for n in names)
+
+
+def _rows(app: str, name: str, *fields: str, **filters: Any) -> Iterable[dict[str, Any]]:
+    model = _model(app, name)
+    if not _has(model, *fields):
+        return []
+    assert model is not None
+    return model.objects.filter(**filters).values(*fields).order_by("pk")  # type: ignore[attr-defined]
+
+
+def _src(form: str, pk: Any, field: str) -> SourceRef:
+    return SourceRef(form=form, object_id=pk, field=field)
+
+
+def _yes(value: Any) -> bool:
+    return value in ("Y", True)
+
+
+def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[PatientPlotData]]:
+    """Return one PatientRecord (and plot data) per registered patient, at the data cut-off."""
+    from enrollment.models import Patient
+
+    patients = list(
+        Patient.objects.filter(study_number__isnull=False).values("pk", "study_number").order_by("pk")
+    )
+    by: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+
+    def load(key: str, app: str, name: str, patient_field: str, *fields: str, **filters: Any) -> None:
+        for row in _rows(app, name, patient_field, *fields, **filters):
+            by[key][row[patient_field]].append(row)
+
+    load("ta", "assessments", "TumourAssessment", "patient_id", "pk", "scan_date_first", "visit_date",
+         "overall_resp", "pd_date", "pct_chg_baseline", "imaging_done")  # fmt: skip
+    load(
+        "lesion",
+        "assessments",
+        "Lesion",
+        "patient_id",
+        "pk",
+        "lesion_code",
+        "role",
+        "measurable",
+        "baseline_date",
+    )
+    load("lres", "assessments", "LesionResult", "assessment__patient_id", "lesion_id", "local_failure",
+         "result_status", "assessment__scan_date_first", "assessment_id")  # fmt: skip
+    load("fx", "treatment", "SabrFraction", "patient_id", "pk", "fraction_date", "delivered", "target__lesion_id",
+         "target__course__is_protocol", "target__course__course_number", "target_id")  # fmt: skip
+    load("target", "treatment", "SabrTarget", "patient_id", "pk", "lesion_id", "is_reirradiation",
+         "reirradiation_reason", "first_fraction_date")  # fmt: skip
+    load("axi", "treatment", "AxitinibPeriod", "patient_id", "pk", "start_date", "end_date", "dose_level")
+    load("tori", "treatment", "ToripalimabInfusion", "patient_id", "pk", "infusion_date", "status")
+    load("sub", "treatment", "SubsequentTherapy", "patient_id", "pk", "start_date", "therapy_type", "reason",
+         "local_on_protocol")  # fmt: skip
+    load("death", "enrollment", "DeathReport", "patient_id", "pk", "death_date")
+    load("dispo", "enrollment", "Disposition", "patient_id", "pk", "eos_date", "eos_reason")
+    load("contact", "enrollment", "SurvivalContact", "patient_id", "pk", "contact_date", "status")
+    load(
+        "consent",
+        "enrollment",
+        "Consent",
+        "patient_id",
+        "pk",
+        "withdrawn",
+        "withdrawal_date",
+        "withdrawal_scope",
+    )
+
+    records: list[PatientRecord] = []
+    plot_data: list[PatientPlotData] = []
+    for p in patients:
+        pid = p["pk"]
+        record, plot = _patient(pid, p["study_number"], cutoff, {k: v.get(pid, []) for k, v in by.items()})
+        records.append(record)
+        plot_data.append(plot)
+    return records, plot_data
+
+
+def _patient(
+    pid: int, number: str, cutoff: datetime.date, d: dict[str, list[dict[str, Any]]]
+) -> tuple[PatientRecord, PatientPlotData]:
+    fractions = [f for f in d.get("fx", []) if _yes(f["delivered"])]
+    protocol = [f for f in fractions if _yes(f["target__course__is_protocol"])]
+    sabr_start = None
+    if protocol:
+        first_course = min(f["target__course__course_number"] for f in protocol)
+        first = min((f for f in protocol if f["target__course__course_number"] == first_course),
+                    key=lambda f: f["fraction_date"])  # fmt: skip
+        sabr_start = SourcedDate(
+            first["fraction_date"], _src("sabr-fraction", first["pk"], "fraction_date")
+        )  # D1
+    starts: list[SourcedDate] = []
+    if sabr_start:
+        starts.append(sabr_start)
+    doses = [
+        a for a in d.get("axi", []) if a["dose_level"] not in ("INTERRUPTED", "PERMANENTLY DISCONTINUED")
+    ]
+    if doses:
+        a = min(doses, key=lambda r: r["start_date"])
+        starts.append(SourcedDate(a["start_date"], _src("axitinib", a["pk"], "start_date")))
+    given = [t for t in d.get("tori", []) if t["status"] == "GIVEN" and t["infusion_date"]]
+    if given:
+        t = min(given, key=lambda r: r["infusion_date"])
+        starts.append(SourcedDate(t["infusion_date"], _src("toripalimab", t["pk"], "infusion_date")))
+    treatment_start = min(starts, key=lambda s: s.value) if starts else None  # D1: OS origin
+
+    lesions = d.get("lesion", [])
+    timepoints = []
+    for ta in sorted(
+        d.get("ta", []), key=lambda r: r["scan_date_first"] or r["visit_date"] or datetime.date.min
+    ):
+        day = ta["scan_date_first"] or ta["visit_date"]
+        if day is None or not ta["overall_resp"]:
+            continue
+        src = _src("tumour-assessment", ta["pk"], "overall_resp")
+        pd = (
+            SourcedDate(ta["pd_date"], _src("tumour-assessment", ta["pk"], "pd_date"))
+            if ta["pd_date"]
+            else None
+        )
+        pct = ta["pct_chg_baseline"]
+        timepoints.append(
+            TimePoint(
+                assessment_date=day,
+                response=Response(ta["overall_resp"]),
+                source=src,
+                pd_date=pd,
+                pct_change_baseline=Decimal(pct) if pct is not None else None,
+                imaging_done=_yes(ta["imaging_done"]),
+            )  # fmt: skip
+        )
+
+    irradiated: list[IrradiatedLesion] = []
+    code_of = {lz["pk"]: lz["lesion_code"] for lz in lesions}
+    results_by_lesion: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in d.get("lres", []):
+        results_by_lesion[r["lesion_id"]].append(r)
+    first_fx: dict[int, dict[str, Any]] = {}
+    for f in fractions:
+        lid = f["target__lesion_id"]
+        if lid not in first_fx or f["fraction_date"] < first_fx[lid]["fraction_date"]:
+            first_fx[lid] = f
+    retreated: dict[int, SourcedDate] = {}
+    for t in d.get("target", []):
+        if (
+            _yes(t["is_reirradiation"])
+            and t["reirradiation_reason"] != "LOCAL FAILURE"
+            and t["first_fraction_date"]
+        ):
+            retreated.setdefault(
+                t["lesion_id"],
+                SourcedDate(t["first_fraction_date"], _src("sabr-target", t["pk"], "first_fraction_date")),
+            )
+    for lid, f in first_fx.items():
+        evals = sorted(
+            (r for r in results_by_lesion.get(lid, []) if r["assessment__scan_date_first"]
+             and r["result_status"] not in ("NOT EVALUABLE", "")),
+            key=lambda r: r["assessment__scan_date_first"],
+        )  # fmt: skip
+        lf = next((r for r in evals if _yes(r["local_failure"])), None)
+        irradiated.append(
+            IrradiatedLesion(
+                lesion_code=code_of.get(lid, str(lid)),
+                first_fraction=SourcedDate(
+                    f["fraction_date"], _src("sabr-fraction", f["pk"], "fraction_date")
+                ),
+                evaluations=tuple(
+                    SourcedDate(
+                        r["assessment__scan_date_first"],
+                        _src("tumour-assessment", r["assessment_id"], "scan_date_first"),
+                    )
+                    for r in evals
+                ),
+                local_failure=SourcedDate(
+                    lf["assessment__scan_date_first"],
+                    _src("tumour-assessment", lf["assessment_id"], "local_failure"),
+                )
+                if lf
+                else None,
+                retreated_other_reason=retreated.get(lid),
+            )
+        )
+
+    therapies = tuple(
+        SubsequentTherapy(
+            start=SourcedDate(s["start_date"], _src("subsequent-therapy", s["pk"], "start_date")),
+            therapy_type=TherapyType(s["therapy_type"]),
+            reason=TherapyReason(s["reason"]),
+            local_on_protocol=_yes(s["local_on_protocol"]),
+        )  # fmt: skip
+        for s in d.get("sub", [])
+    )
+    death_row = next(iter(d.get("death", [])), None)
+    death = (
+        SourcedDate(death_row["death_date"], _src("death", death_row["pk"], "death_date"))
+        if death_row
+        else None
+    )
+    alive_candidates: list[SourcedDate] = [
+        SourcedDate(c["contact_date"], _src("survival-contact", c["pk"], "contact_date"))
+        for c in d.get("contact", []) if c["status"] == "ALIVE"
+    ]  # fmt: skip
+    alive_candidates += [SourcedDate(tp.assessment_date, tp.source) for tp in timepoints if tp.imaging_done]
+    alive_candidates += [
+        SourcedDate(f["fraction_date"], _src("sabr-fraction", f["pk"], "fraction_date")) for f in fractions
+    ]
+    alive_candidates += [
+        SourcedDate(t["infusion_date"], _src("toripalimab", t["pk"], "infusion_date")) for t in given
+    ]
+    for a in doses:
+        end = a["end_date"] or min(cutoff, datetime.date.today())
+        alive_candidates.append(
+            SourcedDate(
+                end if a["end_date"] else a["start_date"],
+                _src("axitinib", a["pk"], "end_date" if a["end_date"] else "start_date"),
+            )
+        )
+    if death:
+        alive_candidates = [c for c in alive_candidates if c.value <= death.value]
+    last_alive = max(alive_candidates, key=lambda c: c.value) if alive_candidates else None  # R5.6
+    dispo = next((x for x in d.get("dispo", []) if x["eos_date"]), None)
+    off = (
+        OffStudy(
+            dispo["eos_date"],
+            OffStudyReason(dispo["eos_reason"]),
+            _src("disposition", dispo["pk"], "eos_date"),
+        )
+        if dispo and dispo["eos_reason"]
+        else None
+    )
+    wd = next((c for c in d.get("consent", []) if _yes(c["withdrawn"]) and c["withdrawal_date"]), None)
+    withdrawal = (
+        ConsentWithdrawal(
+            wd["withdrawal_date"],
+            WithdrawalScope(wd["withdrawal_scope"]),
+            _src("consent", wd["pk"], "withdrawal_date"),
+        )
+        if wd and wd["withdrawal_scope"]
+        else None
+    )
+
+    record = PatientRecord(
+        patient_id=pid, study_number=number, data_cutoff=cutoff, treatment_start=treatment_start, sabr_start=sabr_start,
+        baseline_assessment=bool(lesions), measurable_disease=any(lz["role"] == "TARGET" for lz in lesions),
+        timepoints=tuple(timepoints), lesions=tuple(irradiated), subsequent_therapies=therapies, death=death,
+        last_known_alive=last_alive, off_study=off, consent_withdrawal=withdrawal,
+    )  # fmt: skip
+    return record, _plot(pid, number, cutoff, record, fractions, doses, given)
+
+
+def _months(origin: datetime.date, day: datetime.date) -> float:
+    return (day - origin).days / MONTH
+
+
+def _plot(pid: int, number: str, cutoff: datetime.date, record: PatientRecord, fractions: list[dict[str, Any]],
+          doses: list[dict[str, Any]], given: list[dict[str, Any]]) -> PatientPlotData:  # fmt: skip
+    origin = record.treatment_start.value if record.treatment_start else None
+    if origin is None:
+        return PatientPlotData(patient_id=pid, label=number)
+    end = record.death.value if record.death else (record.off_study.off_date if record.off_study else cutoff)
+    end = min(end, cutoff)
+    sabr = ()
+    if fractions:
+        days = [f["fraction_date"] for f in fractions]
+        sabr = (Interval(_months(origin, min(days)), _months(origin, max(days)) + 0.1),)
+    axi = tuple(
+        Interval(_months(origin, a["start_date"]), _months(origin, a["end_date"]) if a["end_date"] else None)
+        for a in doses
+    )
+    tori = tuple(
+        Interval(_months(origin, t["infusion_date"]), _months(origin, t["infusion_date"]) + 0.7)
+        for t in given
+    )
+    responses = tuple((_months(origin, tp.assessment_date), tp.response.value) for tp in record.timepoints)
+    first_pd = next((tp for tp in record.timepoints if tp.response is Response.PD), None)
+    spider = tuple(
+        (_months(origin, tp.assessment_date), float(tp.pct_change_baseline))
+        for tp in record.timepoints if tp.pct_change_baseline is not None
+    )  # fmt: skip
+    return PatientPlotData(
+        patient_id=pid, label=number, follow_up_months=max(_months(origin, end), 0.0),
+        ongoing=record.death is None and record.off_study is None, sabr=sabr, axitinib=axi, toripalimab=tori,
+        responses=responses, progression=_months(origin, first_pd.progression.value) if first_pd else None,
+        death=_months(origin, record.death.value) if record.death else None, spider=((0.0, 0.0), *spider) if spider else (),
+    )  # fmt: skip

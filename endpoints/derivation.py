@@ -1,0 +1,1339 @@
+"""Per-patient endpoint derivation: PFS1, PFS2, OS, local control, BOR, analysis sets (DOMAIN.md 0, 2, 5).
+
+Pure module: standard library plus :mod:`assessments.recist` (BOR is computed there, never here). One
+patient's CRF data come in as a frozen :class:`PatientRecord`; every date in it carries the :class:`SourceRef`
+of the CRF field that set it, so each derived date (ADTTE ADT) can be traced back to its form. The output is
+one frozen :class:`PatientEndpoints` with a :class:`TimeToEvent` per endpoint (ADTTE row: STARTDT, ADT, AVAL,
+CNSR, reason), the unconfirmed and confirmed BOR, the best % change of the target sum, the R5.8 analysis-set
+flags and a list of data-consistency issues, so the dashboard lists a questionable patient instead of
+silently dropping them.
+
+Trial decisions (D1-D9) live in :class:`DerivationSettings`; nothing here reads Django settings.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from assessments.recist import (
+    BestOverallResponse,
+    RecistError,
+    Response,
+    TimePointResponse,
+    best_overall_response,
+)
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "AnalysisFlags",
+    "Cnsr",
+    "ConsentWithdrawal",
+    "DataIssue",
+    "DerivationError",
+    "DerivationSettings",
+    "Endpoint",
+    "IrradiatedLesion",
+    "IssueCode",
+    "OffStudy",
+    "OffStudyReason",
+    "PatientEndpoints",
+    "PatientRecord",
+    "SourceRef",
+    "SourcedDate",
+    "SubsequentTherapy",
+    "TherapyReason",
+    "TherapyType",
+    "TimePoint",
+    "TimeToEvent",
+    "WithdrawalScope",
+    "derive_bor",
+    "derive_lc",
+    "derive_os",
+    "derive_patient",
+    "derive_pfs1",
+    "derive_pfs2",
+    "is_disease_control",
+    "is_responder",
+]
+
+
+class DerivationError(ValueError):
+    """A patient record or a setting is outside what the derivation can handle."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Settings (DOMAIN.md section 0)
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivationSettings:
+    """Every trial decision the derivation depends on, with the DOMAIN.md section 0 defaults."""
+
+    # D6: imaging every 8 weeks +/- 7 days; "two or more missed" = gap > 2 x 56 + 7 = 119 days (R5.4).
+    assessment_interval_days: int = 56
+    assessment_window_days: int = 7
+    missed_assessments: int = 2
+    # D7: follow-up caps. None = no cap (local control has none in section 0).
+    pfs1_cap_days: int | None = 730
+    pfs2_cap_days: int | None = 1095
+    os_cap_days: int | None = 1095
+    lc_cap_days: int | None = None
+    # D3, R1.24, R1.25: confirmation interval and SD minimum duration from treatment start.
+    sd_min_days: int = 42
+    confirm_min_days: int = 28
+    # D9, R5.1: months = days / 30.4375.
+    days_per_month: Decimal = Decimal("30.4375")
+
+    def __post_init__(self) -> None:
+        for name in ("assessment_interval_days", "missed_assessments", "sd_min_days", "confirm_min_days"):
+            if getattr(self, name) <= 0:
+                raise DerivationError(f"{name} must be positive")
+        if self.assessment_window_days < 0:
+            raise DerivationError("assessment_window_days must not be negative")
+        for name in ("pfs1_cap_days", "pfs2_cap_days", "os_cap_days", "lc_cap_days"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise DerivationError(f"{name} must be positive or None")
+        if self.days_per_month <= 0:
+            raise DerivationError("days_per_month must be positive")
+
+    @property
+    def max_assessment_gap_days(self) -> int:
+        """Return the longest gap without adequate assessment that still counts an event (D6: 119 days)."""
+        return self.missed_assessments * self.assessment_interval_days + self.assessment_window_days
+
+
+DEFAULT_SETTINGS = DerivationSettings()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Coded values
+# ----------------------------------------------------------------------------------------------------
+
+
+class Endpoint(enum.StrEnum):
+    """ADTTE PARAMCD."""
+
+    PFS1 = "PFS1"
+    PFS2 = "PFS2"
+    OS = "OS"
+    LC = "LC"
+    LCLES = "LCLES"
+
+
+class Cnsr(enum.IntEnum):
+    """ADTTE CNSR codes of the CRF-SPEC table: 0 = event, one positive code per censoring reason."""
+
+    EVENT = 0
+    NO_ADEQUATE_ASSESSMENT = 1
+    NO_EVENT = 2
+    NEW_THERAPY_BEFORE_PD = 3
+    NEXT_LINE_OTHER_REASON = 4
+    MISSED_ASSESSMENTS = 5
+    LOST_OR_WITHDRAWN = 6
+    CAP_REACHED = 7
+    LESION_RETREATED = 8
+    COMPETING_DEATH = 9
+
+
+class TherapyType(enum.StrEnum):
+    """Subsequent anticancer therapy type (CRF 16, D2)."""
+
+    SYSTEMIC = "SYSTEMIC"
+    RADIOTHERAPY = "RADIOTHERAPY"
+    SURGERY = "SURGERY"
+    OTHER = "OTHER"
+
+
+class TherapyReason(enum.StrEnum):
+    """Reason for next-line therapy (CRF 16, D2)."""
+
+    PROGRESSION = "PROGRESSION"
+    CLINICAL_DETERIORATION = "CLINICAL DETERIORATION"
+    TOXICITY = "TOXICITY"
+    PATIENT_CHOICE = "PATIENT CHOICE"
+    OTHER = "OTHER"
+
+
+class OffStudyReason(enum.StrEnum):
+    """End-of-study reason (CRF 18)."""
+
+    COMPLETED = "COMPLETED"
+    PROGRESSIVE_DISEASE = "PROGRESSIVE DISEASE"
+    ADVERSE_EVENT = "ADVERSE EVENT"
+    WITHDRAWAL_BY_SUBJECT = "WITHDRAWAL BY SUBJECT"
+    LOST_TO_FOLLOW_UP = "LOST TO FOLLOW-UP"
+    DEATH = "DEATH"
+    PHYSICIAN_DECISION = "PHYSICIAN DECISION"
+    OTHER = "OTHER"
+
+
+class WithdrawalScope(enum.StrEnum):
+    """What a consent withdrawal covers (CRF 3)."""
+
+    TREATMENT_ONLY = "TREATMENT ONLY"
+    VISITS = "VISITS"
+    ALL = "ALL CONTACT AND DATA"
+
+
+class IssueCode(enum.StrEnum):
+    """Data-consistency findings listed on the dashboard (never a silent exclusion)."""
+
+    NOT_TREATED = "NOT_TREATED"
+    NO_SABR_START = "NO_SABR_START"
+    NO_BASELINE_ASSESSMENT = "NO_BASELINE_ASSESSMENT"
+    AFTER_CUTOFF = "AFTER_CUTOFF"
+    AFTER_DEATH = "AFTER_DEATH"
+    AFTER_WITHDRAWAL = "AFTER_WITHDRAWAL"
+    AFTER_OFF_STUDY = "AFTER_OFF_STUDY"
+    ASSESSMENT_BEFORE_SABR = "ASSESSMENT_BEFORE_SABR"
+    PD_BEFORE_SABR = "PD_BEFORE_SABR"
+    PD_DATE_AFTER_ASSESSMENT = "PD_DATE_AFTER_ASSESSMENT"
+    THERAPY_BEFORE_TREATMENT = "THERAPY_BEFORE_TREATMENT"
+    PROGRESSION_THERAPY_WITHOUT_PD = "PROGRESSION_THERAPY_WITHOUT_PD"
+    DEATH_BEFORE_ORIGIN = "DEATH_BEFORE_ORIGIN"
+    LESION_ORIGIN_BEFORE_SABR = "LESION_ORIGIN_BEFORE_SABR"
+    LF_BEFORE_LESION_ORIGIN = "LF_BEFORE_LESION_ORIGIN"
+    LAST_ALIVE_MISSING = "LAST_ALIVE_MISSING"
+    LAST_ALIVE_TOO_EARLY = "LAST_ALIVE_TOO_EARLY"
+    WITHDRAWAL_NOT_RECORDED = "WITHDRAWAL_NOT_RECORDED"
+    BOR_NOT_DERIVABLE = "BOR_NOT_DERIVABLE"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """The CRF field a date came from, so the UI can link a derived value back to its form."""
+
+    form: str
+    object_id: int | str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.form}#{self.object_id}.{self.field}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"form": self.form, "object_id": self.object_id, "field": self.field}
+
+
+@dataclass(frozen=True)
+class SourcedDate:
+    """A clinical date and the CRF field that set it."""
+
+    value: date
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    """One post-baseline tumour assessment (RS OVRLRESP, all lesions)."""
+
+    assessment_date: date
+    response: Response
+    source: SourceRef
+    # R5.3: PD date (earliest scan supporting PD, or a new lesion's first_seen_date); None = assessment_date.
+    pd_date: SourcedDate | None = None
+    # Target SOD % change from baseline (CRF 9 pct_chg_baseline); None when not computable.
+    pct_change_baseline: Decimal | None = None
+    # R1.22: a time point without imaging is NE; it is not an "assessment" for RSEVFL (R5.8).
+    imaging_done: bool = True
+
+    @property
+    def is_adequate(self) -> bool:
+        """Return True for an adequate assessment: a response other than NE (R5.4)."""
+        return self.response is not Response.NE
+
+    @property
+    def progression(self) -> SourcedDate:
+        """Return the R5.3 PD date of a PD time point (the assessment date when no earlier scan is given)."""
+        if self.pd_date is not None:
+            return self.pd_date
+        return SourcedDate(self.assessment_date, self.source)
+
+
+@dataclass(frozen=True)
+class IrradiatedLesion:
+    """One lesion treated with protocol SABR and its local-control data (D4, D5, R2.1-R2.3)."""
+
+    lesion_code: str
+    first_fraction: SourcedDate  # D1: the lesion's LC origin
+    evaluations: tuple[SourcedDate, ...] = ()  # scans that evaluated this lesion (R2.3 censoring)
+    local_failure: SourcedDate | None = None  # D5: first scan showing LF
+    retreated_other_reason: SourcedDate | None = None  # R2.3: re-irradiation or resection not for LF
+
+
+@dataclass(frozen=True)
+class SubsequentTherapy:
+    """One subsequent anticancer therapy (CRF 16)."""
+
+    start: SourcedDate
+    therapy_type: TherapyType
+    reason: TherapyReason
+    local_on_protocol: bool = False  # D2: local therapy while axitinib/toripalimab continue
+
+    @property
+    def is_local(self) -> bool:
+        """Return True for local therapy (radiotherapy or surgery), R1.43."""
+        return self.therapy_type in (TherapyType.RADIOTHERAPY, TherapyType.SURGERY)
+
+    @property
+    def is_next_line(self) -> bool:
+        """Return True for a next line of treatment (D2: local therapy on protocol is not one)."""
+        return not self.local_on_protocol
+
+    @property
+    def is_pfs2_event(self) -> bool:
+        """Return True if starting this therapy is a PFS2 event (D2, R5.5, EC-SU-2)."""
+        return self.is_next_line and self.reason in (
+            TherapyReason.PROGRESSION,
+            TherapyReason.CLINICAL_DETERIORATION,
+        )
+
+    def describe(self) -> str:
+        kind = (
+            "local therapy on protocol" if self.local_on_protocol else f"{self.therapy_type.lower()} therapy"
+        )
+        return f"{kind} for {self.reason.lower()} started {self.start.value.isoformat()}"
+
+
+@dataclass(frozen=True)
+class OffStudy:
+    """End of study (CRF 18)."""
+
+    off_date: date
+    reason: OffStudyReason
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class ConsentWithdrawal:
+    """Withdrawal of consent (CRF 3)."""
+
+    withdrawal_date: date
+    scope: WithdrawalScope
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything the derivation needs about one patient, as plain data read from the CRFs."""
+
+    patient_id: int | str
+    study_number: str
+    data_cutoff: date  # D7: data after it are dropped before derivation
+    treatment_start: SourcedDate | None = None  # D1: OS origin; None = not treated
+    sabr_start: SourcedDate | None = None  # D1: PFS1, PFS2 and patient-level LC origin
+    baseline_assessment: bool = False
+    measurable_disease: bool = False
+    timepoints: tuple[TimePoint, ...] = ()
+    lesions: tuple[IrradiatedLesion, ...] = ()
+    subsequent_therapies: tuple[SubsequentTherapy, ...] = ()
+    death: SourcedDate | None = None
+    last_known_alive: SourcedDate | None = None  # R5.6, as derived from every contact (CRF-SPEC)
+    off_study: OffStudy | None = None
+    consent_withdrawal: ConsentWithdrawal | None = None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeToEvent:
+    """One ADTTE row: origin (STARTDT), date used (ADT), time (AVAL, days), CNSR and the reason in words."""
+
+    param: Endpoint
+    origin: date
+    origin_source: SourceRef
+    adt: date
+    days: int
+    months: float
+    cnsr: Cnsr
+    reason: str
+    source: SourceRef
+    lesion_code: str | None = None
+
+    @property
+    def event(self) -> bool:
+        return self.cnsr is Cnsr.EVENT
+
+    @property
+    def competing(self) -> bool:
+        """Return True for a competing event (CRSKFL = Y): death without local failure (R2.4)."""
+        return self.cnsr is Cnsr.COMPETING_DEATH
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "param": str(self.param),
+            "lesion_code": self.lesion_code,
+            "origin": self.origin.isoformat(),
+            "origin_source": self.origin_source.to_dict(),
+            "adt": self.adt.isoformat(),
+            "days": self.days,
+            "months": self.months,
+            "event": self.event,
+            "cnsr": int(self.cnsr),
+            "competing": self.competing,
+            "reason": self.reason,
+            "source": self.source.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """A data-consistency finding with the CRF field to open."""
+
+    code: IssueCode
+    message: str
+    source: SourceRef | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": str(self.code),
+            "message": self.message,
+            "source": self.source.to_dict() if self.source else None,
+        }
+
+
+@dataclass(frozen=True)
+class AnalysisFlags:
+    """R5.8 analysis sets (ADSL flags)."""
+
+    saffl: bool  # >= 1 dose of any study treatment
+    mdisfl: bool  # treated with measurable disease at baseline: the primary response set
+    rsevfl: bool  # MDISFL and >= 1 post-baseline assessment: the sensitivity set
+
+    def to_dict(self) -> dict[str, bool]:
+        return {"saffl": self.saffl, "mdisfl": self.mdisfl, "rsevfl": self.rsevfl}
+
+
+@dataclass(frozen=True)
+class PatientEndpoints:
+    """Everything derived for one patient at one data cut-off."""
+
+    patient_id: int | str
+    study_number: str
+    data_cutoff: date
+    pfs1: TimeToEvent | None
+    pfs2: TimeToEvent | None
+    os: TimeToEvent | None
+    lc: TimeToEvent | None
+    lc_lesions: tuple[TimeToEvent, ...]
+    bor: BestOverallResponse | None
+    cbor: BestOverallResponse | None
+    best_pct_change: Decimal | None
+    best_pct_change_source: SourceRef | None
+    flags: AnalysisFlags
+    issues: tuple[DataIssue, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.issues)
+
+    def to_dict(self) -> dict[str, Any]:
+        def tte(value: TimeToEvent | None) -> dict[str, Any] | None:
+            return value.to_dict() if value else None
+
+        def bor(value: BestOverallResponse | None) -> dict[str, Any] | None:
+            if value is None:
+                return None
+            return {
+                "response": str(value.response) if value.response is not None else None,
+                "date": value.date.isoformat() if value.date else None,
+                "rule": value.rule,
+            }
+
+        return {
+            "patient_id": self.patient_id,
+            "study_number": self.study_number,
+            "data_cutoff": self.data_cutoff.isoformat(),
+            "pfs1": tte(self.pfs1),
+            "pfs2": tte(self.pfs2),
+            "os": tte(self.os),
+            "lc": tte(self.lc),
+            "lc_lesions": [item.to_dict() for item in self.lc_lesions],
+            "bor": bor(self.bor),
+            "cbor": bor(self.cbor),
+            "best_pct_change": str(self.best_pct_change) if self.best_pct_change is not None else None,
+            "best_pct_change_source": (
+                self.best_pct_change_source.to_dict() if self.best_pct_change_source else None
+            ),
+            "flags": self.flags.to_dict(),
+            "issues": [issue.to_dict() for issue in self.issues],
+        }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------------
+
+
+def _iso(value: date) -> str:
+    return value.isoformat()
+
+
+def _make(
+    param: Endpoint,
+    origin: SourcedDate,
+    used: SourcedDate,
+    cnsr: Cnsr,
+    reason: str,
+    settings: DerivationSettings,
+    lesion_code: str | None = None,
+) -> TimeToEvent:
+    # D9, R5.1: time = date - origin (origin = day 0, no +1); months = days / 30.4375.
+    days = (used.value - origin.value).days
+    return TimeToEvent(
+        param=param,
+        origin=origin.value,
+        origin_source=origin.source,
+        adt=used.value,
+        days=days,
+        months=float(Decimal(days) / settings.days_per_month),
+        cnsr=cnsr,
+        reason=reason,
+        source=used.source,
+        lesion_code=lesion_code,
+    )
+
+
+def _apply_cap(result: TimeToEvent, cap_days: int | None, settings: DerivationSettings) -> TimeToEvent:
+    # D7: an event or a censoring that falls after STARTDT + cap becomes CNSR 7 at STARTDT + cap.
+    if cap_days is None or result.days <= cap_days:
+        return result
+    capped = SourcedDate(result.origin + timedelta(days=cap_days), result.origin_source)
+    what = "event" if result.event else "censoring"
+    reason = (
+        f"censored: follow-up cap of {cap_days} days reached on {_iso(capped.value)} (D7); "
+        f"the {what} on {_iso(result.adt)} falls after it"
+    )
+    origin = SourcedDate(result.origin, result.origin_source)
+    return _make(result.param, origin, capped, Cnsr.CAP_REACHED, reason, settings, result.lesion_code)
+
+
+def _on_or_before(value: date, limit: date | None) -> bool:
+    return limit is None or value <= limit
+
+
+def _latest(dates: Iterable[SourcedDate]) -> SourcedDate | None:
+    result: SourcedDate | None = None
+    for item in dates:
+        if result is None or item.value > result.value:
+            result = item
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cut-off, withdrawal and last known alive
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A record with post-cut-off data dropped, its derived last-known-alive date and the issues found."""
+
+    record: PatientRecord
+    last_alive: SourcedDate | None
+    last_alive_note: str
+    issues: tuple[DataIssue, ...]
+
+
+def _after_cutoff_issue(what: str, value: date, cutoff: date, source: SourceRef) -> DataIssue:
+    return DataIssue(
+        IssueCode.AFTER_CUTOFF,
+        f"{what} on {_iso(value)} is after the data cut-off {_iso(cutoff)} and was not used",
+        source,
+    )
+
+
+def _apply_cutoff(record: PatientRecord) -> tuple[PatientRecord, list[DataIssue]]:
+    """Drop every datum dated after the data cut-off (D7; CRF-SPEC ADTTE: dropped before derivation)."""
+    cutoff = record.data_cutoff
+    issues: list[DataIssue] = []
+
+    def keep(item: SourcedDate | None, what: str) -> SourcedDate | None:
+        if item is None or item.value <= cutoff:
+            return item
+        issues.append(_after_cutoff_issue(what, item.value, cutoff, item.source))
+        return None
+
+    timepoints = []
+    for tp in record.timepoints:
+        if tp.assessment_date <= cutoff:
+            timepoints.append(tp)
+        else:
+            issues.append(_after_cutoff_issue("tumour assessment", tp.assessment_date, cutoff, tp.source))
+
+    lesions = []
+    for lesion in record.lesions:
+        if lesion.first_fraction.value > cutoff:
+            issues.append(
+                _after_cutoff_issue(
+                    f"first fraction of lesion {lesion.lesion_code}",
+                    lesion.first_fraction.value,
+                    cutoff,
+                    lesion.first_fraction.source,
+                )
+            )
+            continue
+        evaluations = tuple(
+            scan for scan in lesion.evaluations if keep(scan, f"scan of lesion {lesion.lesion_code}")
+        )
+        lesions.append(
+            replace(
+                lesion,
+                evaluations=evaluations,
+                local_failure=keep(lesion.local_failure, f"local failure of lesion {lesion.lesion_code}"),
+                retreated_other_reason=keep(
+                    lesion.retreated_other_reason, f"re-treatment of lesion {lesion.lesion_code}"
+                ),
+            )
+        )
+
+    therapies = tuple(t for t in record.subsequent_therapies if keep(t.start, "subsequent therapy"))
+
+    off_study = record.off_study
+    if off_study is not None and off_study.off_date > cutoff:
+        issues.append(_after_cutoff_issue("end of study", off_study.off_date, cutoff, off_study.source))
+        off_study = None
+    withdrawal = record.consent_withdrawal
+    if withdrawal is not None and withdrawal.withdrawal_date > cutoff:
+        issues.append(
+            _after_cutoff_issue("consent withdrawal", withdrawal.withdrawal_date, cutoff, withdrawal.source)
+        )
+        withdrawal = None
+
+    prepared = replace(
+        record,
+        treatment_start=keep(record.treatment_start, "treatment start"),
+        sabr_start=keep(record.sabr_start, "SABR start"),
+        timepoints=tuple(sorted(timepoints, key=lambda tp: tp.assessment_date)),
+        lesions=tuple(lesions),
+        subsequent_therapies=tuple(sorted(therapies, key=lambda t: t.start.value)),
+        death=keep(record.death, "death"),
+        off_study=off_study,
+        consent_withdrawal=withdrawal,
+    )
+    # last_known_alive is capped, not dropped (R5.6): see _last_alive.
+    return prepared, issues
+
+
+def _withdrawal_date(record: PatientRecord, *, imaging: bool) -> date | None:
+    """Return the date after which this endpoint ignores the patient's data, or None.
+
+    Consent withdrawn for visits stops imaging (PFS1, LC); withdrawn for all contact and data also stops
+    next-line and survival follow-up (PFS2, OS). Withdrawal of treatment only changes nothing (R5.4, R5.6).
+    An off-study WITHDRAWAL BY SUBJECT without a consent form entry is read as full withdrawal (EC-DS-3).
+    """
+    withdrawal = record.consent_withdrawal
+    if withdrawal is not None:
+        if withdrawal.scope is WithdrawalScope.ALL or (
+            imaging and withdrawal.scope is WithdrawalScope.VISITS
+        ):
+            return withdrawal.withdrawal_date
+        return None
+    off = record.off_study
+    if off is not None and off.reason is OffStudyReason.WITHDRAWAL_BY_SUBJECT:
+        return off.off_date
+    return None
+
+
+def _lost_or_withdrawn(record: PatientRecord, *, imaging: bool) -> str | None:
+    """Return why censoring is CNSR 6 (lost to follow-up, or a withdrawal that ends this follow-up), or None."""
+    off = record.off_study
+    if off is not None and off.reason is OffStudyReason.LOST_TO_FOLLOW_UP:
+        return "lost to follow-up"
+    if _withdrawal_date(record, imaging=imaging) is not None:
+        return "consent withdrawn"
+    return None
+
+
+def _last_alive(
+    original: PatientRecord, record: PatientRecord
+) -> tuple[SourcedDate | None, str, list[DataIssue]]:
+    """Return the last known alive date capped at the cut-off (R5.6), a note for the reason, and issues."""
+    cutoff = record.data_cutoff
+    issues: list[DataIssue] = []
+    if record.death is not None:
+        # R5.6: the last known alive date only matters for patients alive at the cut-off.
+        return original.last_known_alive, "", issues
+    if original.death is not None and original.death.value > cutoff:
+        # A death after the cut-off means the patient was alive on the cut-off date.
+        return SourcedDate(cutoff, original.death.source), "death reported after the data cut-off", issues
+
+    evidence: list[SourcedDate] = []
+    evidence += [SourcedDate(tp.assessment_date, tp.source) for tp in record.timepoints]
+    evidence += [t.start for t in record.subsequent_therapies]
+    for lesion in record.lesions:
+        evidence.append(lesion.first_fraction)
+        evidence += list(lesion.evaluations)
+    evidence += [item for item in (record.treatment_start, record.sabr_start) if item is not None]
+    other = _latest(evidence)
+
+    given = original.last_known_alive
+    if given is not None and given.value > cutoff:
+        return SourcedDate(cutoff, given.source), "last known alive date capped at the data cut-off", issues
+    if given is None:
+        if other is not None:
+            issues.append(
+                DataIssue(
+                    IssueCode.LAST_ALIVE_MISSING,
+                    f"no last known alive date: the latest dated record ({_iso(other.value)}) is used",
+                    other.source,
+                )
+            )
+        return other, "", issues
+    if other is not None and other.value > given.value:
+        issues.append(
+            DataIssue(
+                IssueCode.LAST_ALIVE_TOO_EARLY,
+                f"last known alive date {_iso(given.value)} is before a later record on {_iso(other.value)}; "
+                "the later date is used",
+                given.source,
+            )
+        )
+        return other, "", issues
+    return given, "", issues
+
+
+def _consistency(record: PatientRecord) -> list[DataIssue]:
+    """Find contradictions that the derivation works around and the dashboard must list."""
+    issues: list[DataIssue] = []
+    sabr = record.sabr_start
+    death = record.death
+    treated = record.treatment_start
+
+    if treated is None:
+        issues.append(
+            DataIssue(IssueCode.NOT_TREATED, "not treated by the data cut-off: no time-to-event data")
+        )
+    elif sabr is None:
+        issues.append(
+            DataIssue(
+                IssueCode.NO_SABR_START,
+                "treated but no protocol SABR fraction: PFS1, PFS2 and LC have no origin",
+            )
+        )
+    if treated is not None and not record.baseline_assessment:
+        issues.append(
+            DataIssue(
+                IssueCode.NO_BASELINE_ASSESSMENT, "no baseline tumour assessment: PFS1 censored at origin"
+            )
+        )
+
+    for tp in record.timepoints:
+        if death is not None and tp.assessment_date > death.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.AFTER_DEATH,
+                    f"tumour assessment on {_iso(tp.assessment_date)} after death",
+                    tp.source,
+                )
+            )
+        if sabr is not None and tp.assessment_date <= sabr.value:
+            code = (
+                IssueCode.PD_BEFORE_SABR if tp.response is Response.PD else IssueCode.ASSESSMENT_BEFORE_SABR
+            )
+            issues.append(
+                DataIssue(
+                    code,
+                    f"{tp.response} assessment on {_iso(tp.assessment_date)} is on or before SABR start "
+                    f"{_iso(sabr.value)} and is not used for PFS",
+                    tp.source,
+                )
+            )
+        elif sabr is not None and tp.response is Response.PD and tp.progression.value <= sabr.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.PD_BEFORE_SABR,
+                    f"PD date {_iso(tp.progression.value)} is on or before SABR start {_iso(sabr.value)}",
+                    tp.progression.source,
+                )
+            )
+        if tp.pd_date is not None and tp.pd_date.value > tp.assessment_date:
+            issues.append(
+                DataIssue(
+                    IssueCode.PD_DATE_AFTER_ASSESSMENT,
+                    f"PD date {_iso(tp.pd_date.value)} is after its assessment date "
+                    f"{_iso(tp.assessment_date)}",
+                    tp.pd_date.source,
+                )
+            )
+
+    first_pd = next((tp.progression.value for tp in record.timepoints if tp.response is Response.PD), None)
+    for therapy in record.subsequent_therapies:
+        start = therapy.start
+        if death is not None and start.value > death.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.AFTER_DEATH,
+                    f"subsequent therapy on {_iso(start.value)} after death",
+                    start.source,
+                )
+            )
+        if treated is not None and start.value < treated.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.THERAPY_BEFORE_TREATMENT,
+                    f"subsequent therapy on {_iso(start.value)} before treatment start (EC-SU-1)",
+                    start.source,
+                )
+            )
+        if therapy.reason is TherapyReason.PROGRESSION and (first_pd is None or first_pd > start.value):
+            issues.append(
+                DataIssue(
+                    IssueCode.PROGRESSION_THERAPY_WITHOUT_PD,
+                    f"therapy for progression on {_iso(start.value)} without a prior RECIST PD (EC-SU-3)",
+                    start.source,
+                )
+            )
+
+    if death is not None:
+        for origin in (treated, sabr):
+            if origin is not None and death.value < origin.value:
+                issues.append(
+                    DataIssue(
+                        IssueCode.DEATH_BEFORE_ORIGIN, f"death before {_iso(origin.value)}", death.source
+                    )
+                )
+                break
+        alive = record.last_known_alive
+        if alive is not None and alive.value > death.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.AFTER_DEATH,
+                    f"last known alive {_iso(alive.value)} is after death {_iso(death.value)}",
+                    alive.source,
+                )
+            )
+
+    for lesion in record.lesions:
+        origin = lesion.first_fraction
+        if sabr is not None and origin.value < sabr.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.LESION_ORIGIN_BEFORE_SABR,
+                    f"lesion {lesion.lesion_code} first fraction {_iso(origin.value)} is before SABR start",
+                    origin.source,
+                )
+            )
+        lf = lesion.local_failure
+        if lf is not None and lf.value <= origin.value:
+            issues.append(
+                DataIssue(
+                    IssueCode.LF_BEFORE_LESION_ORIGIN,
+                    f"local failure of lesion {lesion.lesion_code} on {_iso(lf.value)} "
+                    "is not after its first fraction",
+                    lf.source,
+                )
+            )
+        if death is not None:
+            for item in (lf, *lesion.evaluations):
+                if item is not None and item.value > death.value:
+                    issues.append(
+                        DataIssue(
+                            IssueCode.AFTER_DEATH,
+                            f"lesion {lesion.lesion_code} data on {_iso(item.value)} after death",
+                            item.source,
+                        )
+                    )
+
+    off = record.off_study
+    if off is not None:
+        for tp in record.timepoints:
+            if tp.assessment_date > off.off_date:
+                issues.append(
+                    DataIssue(
+                        IssueCode.AFTER_OFF_STUDY,
+                        f"tumour assessment on {_iso(tp.assessment_date)} "
+                        f"after end of study {_iso(off.off_date)}",
+                        tp.source,
+                    )
+                )
+        if off.reason is OffStudyReason.WITHDRAWAL_BY_SUBJECT and record.consent_withdrawal is None:
+            issues.append(
+                DataIssue(
+                    IssueCode.WITHDRAWAL_NOT_RECORDED,
+                    "off study for withdrawal by subject without a consent withdrawal (EC-DS-3): "
+                    "read as full withdrawal",
+                    off.source,
+                )
+            )
+
+    for imaging, what in ((True, "PFS1 and local control"), (False, "PFS2 and OS")):
+        limit = _withdrawal_date(record, imaging=imaging)
+        if limit is None:
+            continue
+        late: list[SourcedDate] = [
+            SourcedDate(tp.assessment_date, tp.source)
+            for tp in record.timepoints
+            if tp.assessment_date > limit
+        ]
+        late += [t.start for t in record.subsequent_therapies if t.start.value > limit]
+        if imaging:
+            for lesion in record.lesions:
+                late += [
+                    item
+                    for item in (lesion.local_failure, *lesion.evaluations)
+                    if item and item.value > limit
+                ]
+        for item in late:
+            issues.append(
+                DataIssue(
+                    IssueCode.AFTER_WITHDRAWAL,
+                    f"data on {_iso(item.value)} after consent withdrawal {_iso(limit)}: not used for {what}",
+                    item.source,
+                )
+            )
+    return issues
+
+
+def _prepare(record: PatientRecord) -> _Prepared:
+    prepared, issues = _apply_cutoff(record)
+    last_alive, note, alive_issues = _last_alive(record, prepared)
+    issues += alive_issues
+    issues += _consistency(prepared)
+    return _Prepared(prepared, last_alive, note, tuple(issues))
+
+
+# ----------------------------------------------------------------------------------------------------
+# PFS1 (R5.2-R5.4, D6, D7)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _last_adequate(timepoints: Sequence[TimePoint], *, before: date, inclusive: bool) -> TimePoint | None:
+    result: TimePoint | None = None
+    for tp in timepoints:
+        within = tp.assessment_date <= before if inclusive else tp.assessment_date < before
+        if within and tp.is_adequate:
+            result = tp
+    return result
+
+
+def _pfs1(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None:
+    record = prepared.record
+    origin = record.sabr_start  # D1
+    if origin is None:
+        return None
+    cap = settings.pfs1_cap_days
+    limit = _withdrawal_date(record, imaging=True)
+    cap_date = origin.value + timedelta(days=cap) if cap is not None else None
+
+    def make(used: SourcedDate, cnsr: Cnsr, reason: str) -> TimeToEvent:
+        return _apply_cap(_make(Endpoint.PFS1, origin, used, cnsr, reason, settings), cap, settings)
+
+    def assessment(tp: TimePoint | None) -> SourcedDate:
+        return SourcedDate(tp.assessment_date, tp.source) if tp is not None else origin
+
+    def describe(tp: TimePoint | None) -> str:
+        if tp is None:
+            return f"no adequate assessment, censored at origin {_iso(origin.value)}"
+        return f"last adequate assessment {_iso(tp.assessment_date)}"
+
+    # Assessments after SABR start only (those before it are flagged), up to a withdrawal of consent.
+    timepoints = [
+        tp
+        for tp in record.timepoints
+        if tp.assessment_date > origin.value and _on_or_before(tp.assessment_date, limit)
+    ]
+    death = record.death if record.death is not None and _on_or_before(record.death.value, limit) else None
+    # A therapy that starts after the cap cannot censor PFS1 within it (D7).
+    therapies = [
+        t
+        for t in record.subsequent_therapies
+        if _on_or_before(t.start.value, limit) and _on_or_before(t.start.value, cap_date)
+    ]
+
+    # R5.4 row 1: no baseline tumour assessment.
+    if not record.baseline_assessment:
+        return make(
+            origin, Cnsr.NO_ADEQUATE_ASSESSMENT, "censored: no baseline tumour assessment; censored at origin"
+        )
+
+    first_pd = next((tp for tp in timepoints if tp.response is Response.PD), None)
+    candidates: list[tuple[SourcedDate, str]] = []
+    if first_pd is not None:
+        progression = first_pd.progression
+        if progression.value <= origin.value:  # flagged PD_BEFORE_SABR: fall back to the assessment date
+            progression = SourcedDate(first_pd.assessment_date, first_pd.source)
+        candidates.append((progression, "progressive disease (RECIST 1.1)"))
+    if death is not None:
+        candidates.append((death, "death"))
+    event = min(candidates, key=lambda item: item[0].value) if candidates else None
+    adequate = [tp for tp in timepoints if tp.is_adequate]
+
+    # R5.4 row 2: no (adequate) post-baseline assessment and no death.
+    if not adequate and death is None:
+        return make(
+            origin,
+            Cnsr.NO_ADEQUATE_ASSESSMENT,
+            "censored: no adequate post-baseline assessment and no death; censored at origin",
+        )
+
+    # R5.4 row 5, R1.43: new anticancer therapy (incl. local therapy) before PD or death.
+    new_therapy = next(
+        (t for t in therapies if event is None or t.start.value < event[0].value),
+        None,
+    )
+    if new_therapy is not None:
+        last = _last_adequate(timepoints, before=new_therapy.start.value, inclusive=True)
+        kind = "local" if new_therapy.is_local or new_therapy.local_on_protocol else "anticancer"
+        return make(
+            assessment(last),
+            Cnsr.NEW_THERAPY_BEFORE_PD,
+            f"censored: new {kind} therapy before progression ({new_therapy.describe()}); {describe(last)}",
+        )
+
+    if event is not None:
+        event_date, what = event
+        # D6: PD or death after >= 2 missed assessments: censored at the last adequate assessment before it.
+        last = _last_adequate(timepoints, before=event_date.value, inclusive=False)
+        reference = last.assessment_date if last is not None else origin.value
+        gap = (event_date.value - reference).days
+        if gap > settings.max_assessment_gap_days:
+            return make(
+                assessment(last),
+                Cnsr.MISSED_ASSESSMENTS,
+                f"censored: {what} on {_iso(event_date.value)} after {gap} days without adequate assessment "
+                f"(> {settings.max_assessment_gap_days}, D6); {describe(last)}",
+            )
+        # R5.4 rows 3, 7, 8: documented PD, death before the first assessment or between assessments.
+        return make(event_date, Cnsr.EVENT, f"event: {what} on {_iso(event_date.value)}")
+
+    last = adequate[-1]
+    lost = _lost_or_withdrawn(record, imaging=True)
+    if lost is not None:
+        # R5.4 last row: lost to follow-up / withdrew consent.
+        return make(assessment(last), Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {describe(last)}")
+    # R5.4 rows 4 and 6: no PD and no death (treatment stopped for toxicity or other reasons included).
+    return make(assessment(last), Cnsr.NO_EVENT, f"censored: alive without progression; {describe(last)}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# PFS2 (D2, R5.5) and OS (R5.6)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _censor_alive(
+    param: Endpoint,
+    origin: SourcedDate,
+    prepared: _Prepared,
+    limit: date | None,
+    what: str,
+    settings: DerivationSettings,
+) -> TimeToEvent:
+    """Censor at the last known alive date (R5.5, R5.6): CNSR 6 if lost or withdrawn, else CNSR 2."""
+    alive = prepared.last_alive or origin
+    note = prepared.last_alive_note
+    if limit is not None and alive.value > limit:
+        alive = SourcedDate(limit, alive.source)
+        note = "last known alive date limited to the consent withdrawal"
+    if alive.value < origin.value:
+        alive = origin
+    detail = f"last known alive {_iso(alive.value)}" + (f" ({note})" if note else "")
+    lost = _lost_or_withdrawn(prepared.record, imaging=False)
+    if lost is not None:
+        return _make(param, origin, alive, Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {detail}", settings)
+    return _make(param, origin, alive, Cnsr.NO_EVENT, f"censored: alive without {what}; {detail}", settings)
+
+
+def _pfs2(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None:
+    record = prepared.record
+    origin = record.sabr_start  # D1
+    if origin is None:
+        return None
+    limit = _withdrawal_date(record, imaging=False)
+    death = record.death if record.death is not None and _on_or_before(record.death.value, limit) else None
+    next_line = next(
+        (t for t in record.subsequent_therapies if t.is_next_line and _on_or_before(t.start.value, limit)),
+        None,
+    )
+    result: TimeToEvent
+    if next_line is not None and (death is None or next_line.start.value <= death.value):
+        if next_line.is_pfs2_event:
+            # D2: next line given because of progression or clinical deterioration.
+            result = _make(
+                Endpoint.PFS2,
+                origin,
+                next_line.start,
+                Cnsr.EVENT,
+                f"event: next line ({next_line.describe()})",
+                settings,
+            )
+        else:
+            # D2, R5.5: next line for any other reason censors at its start.
+            result = _make(
+                Endpoint.PFS2,
+                origin,
+                next_line.start,
+                Cnsr.NEXT_LINE_OTHER_REASON,
+                f"censored: next line for another reason ({next_line.describe()}); not a PFS2 event",
+                settings,
+            )
+    elif death is not None:
+        result = _make(
+            Endpoint.PFS2, origin, death, Cnsr.EVENT, f"event: death on {_iso(death.value)}", settings
+        )
+    else:
+        result = _censor_alive(Endpoint.PFS2, origin, prepared, limit, "a next line or death", settings)
+    return _apply_cap(result, settings.pfs2_cap_days, settings)  # D7
+
+
+def _os(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None:
+    record = prepared.record
+    origin = record.treatment_start  # D1
+    if origin is None:
+        return None
+    death = record.death
+    result: TimeToEvent
+    if death is not None:
+        # R5.6: death from any cause. A recorded death counts even after consent withdrawal (vital status).
+        result = _make(
+            Endpoint.OS, origin, death, Cnsr.EVENT, f"event: death on {_iso(death.value)}", settings
+        )
+    else:
+        limit = _withdrawal_date(record, imaging=False)
+        result = _censor_alive(Endpoint.OS, origin, prepared, limit, "death", settings)
+    return _apply_cap(result, settings.os_cap_days, settings)  # D7
+
+
+# ----------------------------------------------------------------------------------------------------
+# Local control (D5, R2.1-R2.4)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _lesion_lc(
+    lesion: IrradiatedLesion, prepared: _Prepared, settings: DerivationSettings, *, capped: bool = True
+) -> TimeToEvent:
+    record = prepared.record
+    origin = lesion.first_fraction  # D1: the lesion's first fraction
+    limit = _withdrawal_date(record, imaging=True)
+    code = lesion.lesion_code
+
+    def make(used: SourcedDate, cnsr: Cnsr, reason: str) -> TimeToEvent:
+        result = _make(Endpoint.LCLES, origin, used, cnsr, f"lesion {code}: {reason}", settings, code)
+        return _apply_cap(result, settings.lc_cap_days, settings) if capped else result
+
+    def usable(item: SourcedDate | None) -> SourcedDate | None:
+        return item if item is not None and _on_or_before(item.value, limit) else None
+
+    failure = usable(lesion.local_failure)
+    retreated = usable(lesion.retreated_other_reason)
+    death = usable(record.death)
+    # R2.3: LC is followed after distant PD, so distant progression never stops the lesion's follow-up.
+    scans = [
+        scan for scan in lesion.evaluations if scan.value > origin.value and _on_or_before(scan.value, limit)
+    ]
+
+    if failure is not None and (retreated is None or failure.value <= retreated.value):
+        return make(failure, Cnsr.EVENT, f"event: local failure on {_iso(failure.value)}")  # D5
+    if retreated is not None:
+        return make(
+            retreated,
+            Cnsr.LESION_RETREATED,
+            f"censored: re-irradiated or resected for a reason other than local failure "
+            f"on {_iso(retreated.value)}",
+        )
+    if death is not None:
+        # R2.4: death without LF is a competing event (CRSKFL = Y); the KM sensitivity analysis censors it.
+        return make(
+            death,
+            Cnsr.COMPETING_DEATH,
+            f"competing event: death without local failure on {_iso(death.value)}",
+        )
+    last = _latest(scans)
+    detail = (
+        f"last scan evaluating the lesion {_iso(last.value)}"
+        if last is not None
+        else f"no scan evaluated the lesion, censored at origin {_iso(origin.value)}"
+    )
+    used = last or origin
+    lost = _lost_or_withdrawn(record, imaging=True)
+    if lost is not None:
+        return make(used, Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {detail}")
+    return make(used, Cnsr.NO_EVENT, f"censored: alive without local failure; {detail}")
+
+
+def _patient_lc(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None:
+    origin = prepared.record.sabr_start
+    # Uncapped lesion rows: the D7 cap is applied once, against the patient-level origin.
+    lesions = [_lesion_lc(lesion, prepared, settings, capped=False) for lesion in prepared.record.lesions]
+    if origin is None or not lesions:
+        return None
+    # R2.2: patient-level LF = LF in >= 1 irradiated lesion; the first one dates it.
+    events = [item for item in lesions if item.event]
+    chosen: TimeToEvent
+    if events:
+        chosen = min(events, key=lambda item: item.adt)
+    else:
+        competing = [item for item in lesions if item.competing]
+        # The patient stays at risk until the last lesion stops being followed.
+        chosen = competing[0] if competing else max(lesions, key=lambda item: item.adt)
+    used = SourcedDate(chosen.adt, chosen.source)
+    result = _make(Endpoint.LC, origin, used, chosen.cnsr, chosen.reason, settings)
+    return _apply_cap(result, settings.lc_cap_days, settings)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Response (R1.23-R1.26, D3, R5.7, R5.8)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _response_window(record: PatientRecord) -> tuple[list[TimePoint], date | None]:
+    """Return the post-baseline time points used for BOR and the next-therapy stop date (R1.23)."""
+    start = record.treatment_start
+    if start is None:
+        return [], None
+    limit = _withdrawal_date(record, imaging=True)
+    timepoints = [
+        tp
+        for tp in record.timepoints
+        if tp.assessment_date > start.value and _on_or_before(tp.assessment_date, limit)
+    ]
+    stop = record.subsequent_therapies[0].start.value if record.subsequent_therapies else None
+    return timepoints, stop
+
+
+def _bor(
+    record: PatientRecord, settings: DerivationSettings
+) -> tuple[BestOverallResponse | None, BestOverallResponse | None, tuple[DataIssue, ...]]:
+    start = record.treatment_start
+    if start is None:
+        return None, None, ()
+    timepoints, stop = _response_window(record)
+    responses = [TimePointResponse(tp.assessment_date, tp.response) for tp in timepoints]
+    results: list[BestOverallResponse] = []
+    try:
+        # D3: both unconfirmed and confirmed BOR; the stop date is the first subsequent therapy (R1.23).
+        for confirm in (False, True):
+            results.append(
+                best_overall_response(
+                    responses,
+                    treatment_start=start.value,
+                    confirm=confirm,
+                    sd_min_days=settings.sd_min_days,
+                    confirm_min_days=settings.confirm_min_days,
+                    stop_date=stop,
+                )
+            )
+    except RecistError as error:
+        # Contradictory time points (e.g. two on one date): list the patient, never crash the whole run.
+        issue = DataIssue(IssueCode.BOR_NOT_DERIVABLE, f"best overall response not derivable: {error}")
+        return None, None, (issue,)
+    return results[0], results[1], ()
+
+
+def _best_change(record: PatientRecord) -> TimePoint | None:
+    # Same window as BOR: post-baseline, before the first subsequent therapy (R1.23).
+    timepoints, stop = _response_window(record)
+    candidates = [
+        (tp.pct_change_baseline, tp)
+        for tp in timepoints
+        if tp.pct_change_baseline is not None and (stop is None or tp.assessment_date < stop)
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda item: item[0])[1]
+
+
+def _flags(record: PatientRecord) -> AnalysisFlags:
+    # R5.8: SAFFL = treated; MDISFL = treated with measurable disease (primary set); RSEVFL = MDISFL with
+    # >= 1 post-baseline assessment (the sensitivity set).
+    treated = record.treatment_start is not None
+    mdisfl = treated and record.measurable_disease
+    timepoints, _ = _response_window(record)
+    assessed = any(tp.imaging_done for tp in timepoints)
+    return AnalysisFlags(saffl=treated, mdisfl=mdisfl, rsevfl=mdisfl and assessed)
+
+
+def is_responder(bor: BestOverallResponse | None) -> bool:
+    """Return True for an objective response, CR or PR (R5.7); no assessment is a non-responder (R5.8)."""
+    return bor is not None and bor.response in (Response.CR, Response.PR)
+
+
+def is_disease_control(bor: BestOverallResponse | None, *, include_non_cr_non_pd: bool = False) -> bool:
+    """Return True for disease control, CR + PR + SD (SD already meets sd_min_days, R1.25), R5.7, D3.
+
+    Non-CR/non-PD is reported apart and counts only if the SAP says so (``include_non_cr_non_pd``).
+    """
+    if bor is None or bor.response is None:
+        return False
+    allowed = {Response.CR, Response.PR, Response.SD}
+    if include_non_cr_non_pd:
+        allowed.add(Response.NON_CR_NON_PD)
+    return bor.response in allowed
+
+
+# ----------------------------------------------------------------------------------------------------
+# Public entry points
+# ----------------------------------------------------------------------------------------------------
+
+
+def derive_pfs1(record: PatientRecord, settings: DerivationSettings = DEFAULT_SETTINGS) -> TimeToEvent | None:
+    """Return PFS1 (R5.2-R5.4, D6, D7), or None when the patient has no SABR start (D1)."""
+    return _pfs1(_prepare(record), settings)
+
+
+def derive_pfs2(record: PatientRecord, settings: DerivationSettings = DEFAULT_SETTINGS) -> TimeToEvent | None:
+    """Return PFS2 (D2, R5.5, D7), or None when the patient has no SABR start (D1)."""
+    return _pfs2(_prepare(record), settings)
+
+
+def derive_os(record: PatientRecord, settings: DerivationSettings = DEFAULT_SETTINGS) -> TimeToEvent | None:
+    """Return OS (R5.6, D7), or None when the patient was not treated (D1)."""
+    return _os(_prepare(record), settings)
+
+
+def derive_lc(
+    record: PatientRecord, settings: DerivationSettings = DEFAULT_SETTINGS
+) -> tuple[TimeToEvent | None, tuple[TimeToEvent, ...]]:
+    """Return patient-level LC and one LCLES row per irradiated lesion (D5, R2.1-R2.4)."""
+    prepared = _prepare(record)
+    lesions = tuple(_lesion_lc(lesion, prepared, settings) for lesion in prepared.record.lesions)
+    return _patient_lc(prepared, settings), lesions
+
+
+def derive_bor(
+    record: PatientRecord, settings: DerivationSettings = DEFAULT_SETTINGS
+) -> tuple[BestOverallResponse | None, BestOverallResponse | None]:
+    """Return (unconfirmed, confirmed) BOR through :func:`assessments.recist.best_overall_response` (D3)."""
+    unconfirmed, confirmed, _ = _bor(_prepare(record).record, settings)
+    return unconfirmed, confirmed
+
+
+def derive_patient(
+    record: PatientRecord, settings: DerivationSettings = DEFAULT_SETTINGS
+) -> PatientEndpoints:
+    """Derive every endpoint of one patient at the record's data cut-off."""
+    prepared = _prepare(record)
+    clean = prepared.record
+    lesions = tuple(_lesion_lc(lesion, prepared, settings) for lesion in clean.lesions)
+    bor, cbor, bor_issues = _bor(clean, settings)
+    best = _best_change(clean)
+    return PatientEndpoints(
+        patient_id=record.patient_id,
+        study_number=record.study_number,
+        data_cutoff=record.data_cutoff,
+        pfs1=_pfs1(prepared, settings),
+        pfs2=_pfs2(prepared, settings),
+        os=_os(prepared, settings),
+        lc=_patient_lc(prepared, settings),
+        lc_lesions=lesions,
+        bor=bor,
+        cbor=cbor,
+        best_pct_change=best.pct_change_baseline if best is not None else None,
+        best_pct_change_source=best.source if best is not None else None,
+        flags=_flags(clean),
+        issues=prepared.issues + bor_issues,
+    )

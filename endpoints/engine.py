@@ -1,0 +1,255 @@
+"""From plain patient records to one snapshot: derivations, statistics and figures (no Django).
+
+``compute_snapshot`` is what the recompute task runs; it takes the records the collector
+read from the database and returns JSON-ready results and SVG figures. Keeping it free of
+Django makes it testable with plain data and lets the benchmark time each stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from endpoints import plots, statistics
+from endpoints.derivation import (
+    DEFAULT_SETTINGS,
+    DerivationSettings,
+    PatientEndpoints,
+    PatientRecord,
+    TimeToEvent,
+    derive_patient,
+)
+
+
+@dataclass(frozen=True)
+class PatientPlotData:
+    """What the swimmer and spider plots need beyond the derivation, in months from treatment start."""
+
+    patient_id: int | str
+    label: str
+    follow_up_months: float = 0.0
+    ongoing: bool = False
+    sabr: tuple[plots.Interval, ...] = ()
+    axitinib: tuple[plots.Interval, ...] = ()
+    toripalimab: tuple[plots.Interval, ...] = ()
+    responses: tuple[tuple[float, str], ...] = ()
+    progression: float | None = None
+    death: float | None = None
+    spider: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass
+class SnapshotResult:
+    results: dict[str, Any]
+    figures: dict[str, str]
+    fingerprint: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "value") and isinstance(value.value, str | int):  # enums
+        return value.value
+    return value
+
+
+def fingerprint(records: Sequence[PatientRecord], plot_data: Sequence[PatientPlotData]) -> str:
+    """Return a SHA-256 of every input: the same data give the same fingerprint."""
+    payload = json.dumps([_jsonable(records), _jsonable(plot_data)], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _tte_row(row: TimeToEvent | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "param": row.param.value,
+        "origin": row.origin.isoformat(),
+        "origin_source": _jsonable(row.origin_source),
+        "adt": row.adt.isoformat(),
+        "days": row.days,
+        "months": round(row.months, 2),
+        "event": row.event,
+        "cnsr": int(row.cnsr),
+        "reason": row.reason,
+        "source": _jsonable(row.source),
+        "lesion_code": row.lesion_code,
+    }
+
+
+def _patient_row(p: PatientEndpoints) -> dict[str, Any]:
+    return {
+        "patient_id": p.patient_id,
+        "study_number": p.study_number,
+        "pfs1": _tte_row(p.pfs1),
+        "pfs2": _tte_row(p.pfs2),
+        "os": _tte_row(p.os),
+        "lc": _tte_row(p.lc),
+        "lc_lesions": [_tte_row(r) for r in p.lc_lesions],
+        "bor": _jsonable(p.bor),
+        "cbor": _jsonable(p.cbor),
+        "best_pct_change": str(p.best_pct_change) if p.best_pct_change is not None else None,
+        "flags": _jsonable(p.flags),
+        "issues": _jsonable(p.issues),
+    }
+
+
+def compute_snapshot(
+    records: Sequence[PatientRecord],
+    plot_data: Sequence[PatientPlotData] = (),
+    *,
+    data_cutoff: datetime.date,
+    settings: DerivationSettings = DEFAULT_SETTINGS,
+    labels: Mapping[str, str] | None = None,
+    url_template: str | None = None,
+) -> SnapshotResult:
+    """Derive every patient, estimate every endpoint (R5.x, R2.4) and draw the figures (D3, D7)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    derived = [derive_patient(r, settings) for r in records]
+    timings["derive_s"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    safety = [p for p in derived if p.flags.saffl]
+    km: dict[str, statistics.KaplanMeierResult] = {}
+    for name, rows in (
+        ("PFS1", [p.pfs1 for p in safety if p.pfs1 is not None]),
+        ("PFS2", [p.pfs2 for p in safety if p.pfs2 is not None]),
+        ("OS", [p.os for p in safety if p.os is not None]),
+    ):
+        times, events = statistics.survival_inputs(rows)
+        km[name] = statistics.kaplan_meier(times, events, label=name)
+    lc_patient = statistics.local_control([p.lc for p in safety if p.lc is not None], label="LC")
+    lc_lesion = statistics.local_control([r for p in safety for r in p.lc_lesions], label="LCLES")
+    primary = [p for p in derived if p.flags.mdisfl]  # R5.8 primary set: measurable disease, treated
+    evaluable = [p for p in derived if p.flags.rsevfl]
+    confirmed = statistics.response_summary([p.cbor.response if p.cbor else None for p in primary])
+    unconfirmed = statistics.response_summary([p.bor.response if p.bor else None for p in primary])
+    confirmed_evaluable = statistics.response_summary(
+        [p.cbor.response if p.cbor else None for p in evaluable]
+    )
+    timings["statistics_s"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    by_id = {p.patient_id: p for p in derived}
+    figures = {
+        "km_pfs1": plots.kaplan_meier_figure([km["PFS1"]], title="PFS1", labels=labels),
+        "km_pfs2": plots.kaplan_meier_figure([km["PFS2"]], title="PFS2", labels=labels),
+        "km_os": plots.kaplan_meier_figure([km["OS"]], title="OS", labels=labels),
+        "lc_patient": plots.cumulative_incidence_figure(
+            [lc_patient.cumulative_incidence, lc_patient.one_minus_km], title="LC", labels=labels
+        ),
+        "lc_lesion": plots.cumulative_incidence_figure(
+            [lc_lesion.cumulative_incidence, lc_lesion.one_minus_km], title="LCLES", labels=labels
+        ),
+        "waterfall": plots.waterfall_figure(
+            [
+                plots.WaterfallBar(
+                    p.patient_id, p.study_number, p.best_pct_change, p.cbor.response if p.cbor else None
+                )
+                for p in primary
+                if p.best_pct_change is not None
+            ],
+            labels=labels,
+            url_template=url_template,
+        ),
+        "swimmer": plots.swimmer_figure(
+            [
+                plots.SwimmerLane(
+                    d.patient_id,
+                    d.label,
+                    d.follow_up_months,
+                    d.ongoing,
+                    d.sabr,
+                    d.axitinib,
+                    d.toripalimab,
+                    d.responses,
+                    d.progression,
+                    d.death,
+                )  # fmt: skip
+                for d in plot_data
+                if d.patient_id in by_id and by_id[d.patient_id].flags.saffl
+            ],
+            labels=labels,
+            url_template=url_template,
+        ),
+        "spider": plots.spider_figure(
+            [
+                plots.SpiderSeries(
+                    d.patient_id,
+                    d.label,
+                    d.spider,
+                    by_id[d.patient_id].cbor.response if by_id[d.patient_id].cbor else None,
+                )  # fmt: skip
+                for d in plot_data
+                if d.patient_id in by_id and d.spider
+            ],
+            labels=labels,
+            url_template=url_template,
+        ),
+    }
+    timings["plots_s"] = time.perf_counter() - t2
+
+    headline = {
+        name: {
+            "median": result.median.format(),
+            "events": result.events,
+            "n": result.n,
+            "landmarks": {
+                f"{lm.time:g}": lm.format() + f" [n at risk {lm.n_at_risk}]" for lm in result.landmarks
+            },
+        }
+        for name, result in km.items()
+    }
+    for name, analysis in (("LC", lc_patient), ("LCLES", lc_lesion)):
+        cif = analysis.cumulative_incidence
+        headline[name] = {
+            "events": cif.events,
+            "n": cif.n,
+            # LC rate = 1 - cumulative incidence of local failure at the landmark (R2.2, R2.4).
+            "landmarks": {
+                f"{lm.time:g}": (
+                    f"{(1 - lm.estimate) * 100:.1f}% ({(1 - lm.upper) * 100:.1f}–{(1 - lm.lower) * 100:.1f}%)"
+                    if lm.estimate is not None and lm.lower is not None and lm.upper is not None
+                    else "not estimable"
+                )
+                for lm in cif.landmarks
+            },
+        }
+    headline["ORR"] = {"confirmed": confirmed.orr.format(), "unconfirmed": unconfirmed.orr.format()}
+    headline["DCR"] = {"confirmed": confirmed.dcr.format(), "unconfirmed": unconfirmed.dcr.format()}
+    results = {
+        "headline": headline,
+        "data_cutoff": data_cutoff.isoformat(),
+        "n_patients": len(derived),
+        "n_treated": len(safety),
+        "n_measurable": len(primary),
+        "n_evaluable": len(evaluable),
+        "km": {k: v.to_dict() for k, v in km.items()},
+        "lc_patient": lc_patient.to_dict(),
+        "lc_lesion": lc_lesion.to_dict(),
+        "response_confirmed": confirmed.to_dict(),
+        "response_unconfirmed": unconfirmed.to_dict(),
+        "response_confirmed_evaluable": confirmed_evaluable.to_dict(),
+        "patients": [_patient_row(p) for p in derived],
+        "flagged": [p.study_number for p in derived if p.issues],
+    }
+    return SnapshotResult(
+        results=results, figures=figures, fingerprint=fingerprint(records, plot_data), timings=timings
+    )

@@ -1,0 +1,24 @@
+"""Celery tasks of the endpoint engine: thin wrappers around endpoints.services."""
+
+from __future__ import annotations
+
+import datetime
+
+from celery import shared_task
+
+
+@shared_task(name="endpoints.recompute", acks_late=True)
+def recompute(trigger: str = "manual", cutoff: str | None = None, user_id: int | None = None) -> int:
+    """Recompute every endpoint and store a snapshot; returns its id. Idempotent: a rerun adds a snapshot."""
+    from endpoints.services import run_recompute
+
+    day = datetime.date.fromisoformat(cutoff) if cutoff else None
+    return run_recompute(trigger=trigger, cutoff=day, user_id=user_id).pk
+
+
+@shared_task(name="endpoints.nightly_recompute")
+def nightly_recompute() -> int:
+    """The nightly run (Celery beat), at today's cut-off."""
+    from endpoints.services import run_recompute
+
+    return run_recompute(trigger="nightly").pk

@@ -1,0 +1,127 @@
+"""Endpoint recompute: snapshots stored atomically, fixed query count, failures keep the last result."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from endpoints import services
+from endpoints.collect import collect_study
+from endpoints.models import EndpointSnapshot, EndpointState
+from enrollment.services import patient_register, patient_screen
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+def make_patients(user, n):
+    for _ in range(n):
+        p = patient_screen(screening_date=TODAY - datetime.timedelta(days=10), acting_user=user)
+        patient_register(patient=p, registration_date=TODAY - datetime.timedelta(days=5), acting_user=user)
+
+
+def test_recompute_stores_one_ok_snapshot_with_fingerprint(coordinator):
+    make_patients(coordinator, 3)
+    snap = services.run_recompute(trigger="test")
+    assert (snap.status, snap.n_patients, len(snap.fingerprint)) == ("ok", 3, 64)
+    assert set(snap.figures) >= {
+        "km_pfs1",
+        "km_pfs2",
+        "km_os",
+        "waterfall",
+        "swimmer",
+        "spider",
+        "lc_patient",
+    }
+
+
+def test_same_data_give_the_same_fingerprint(coordinator):
+    make_patients(coordinator, 2)
+    assert services.run_recompute(trigger="a").fingerprint == services.run_recompute(trigger="b").fingerprint
+
+
+def test_collector_query_count_does_not_grow_with_patients(coordinator):
+    make_patients(coordinator, 2)
+    with CaptureQueriesContext(connection) as small:
+        collect_study(TODAY)
+    make_patients(coordinator, 8)
+    with CaptureQueriesContext(connection) as large:
+        collect_study(TODAY)
+    assert len(small.captured_queries) == len(large.captured_queries)
+
+
+def test_failed_run_keeps_previous_snapshot_and_shows_error(coordinator, as_investigator, monkeypatch):
+    make_patients(coordinator, 1)
+    good = services.run_recompute(trigger="good")
+
+    def broken(cutoff):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("endpoints.collect.collect_study", broken)
+    bad = services.run_recompute(trigger="bad")
+    page = as_investigator.get(reverse("endpoints:dashboard"))
+    assert bad.status == "failed" and services.latest_snapshot(TODAY) == good
+    assert "disk on fire" in page.text
+
+
+def test_dashboard_says_results_are_stale_after_a_data_change(coordinator, as_investigator, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as with a worker: the page shows, it does not compute
+    make_patients(coordinator, 1)
+    services.run_recompute(trigger="t")
+    EndpointState.objects.update_or_create(pk=1, defaults={"data_changed_at": timezone.now()})
+    assert 'data-testid="stale"' in as_investigator.get(reverse("endpoints:dashboard")).text
+
+
+def test_broker_down_save_still_works_and_change_is_recorded(coordinator, settings, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from endpoints.tasks import recompute
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def down(*args, **kwargs):
+        raise OperationalError("Connection refused")
+
+    monkeypatch.setattr(recompute, "apply_async", down)
+    services.mark_data_changed()
+    state = EndpointState.objects.get(pk=1)
+    assert state.data_changed_at is not None and "Connection refused" in state.last_enqueue_error
+
+
+def test_burst_of_saves_enqueues_one_recompute(settings, monkeypatch):
+    from django.core.cache import cache
+
+    from endpoints.tasks import recompute
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.delete("endpoints:recompute-scheduled")
+    calls = []
+    monkeypatch.setattr(recompute, "apply_async", lambda *a, **k: calls.append(k))
+    for _ in range(10):
+        services.mark_data_changed()
+    assert len(calls) == 1 and calls[0]["countdown"] == services.DEBOUNCE_SECONDS
+
+
+def test_recompute_now_button(as_investigator):
+    response = as_investigator.post(reverse("endpoints:recompute"), {"cutoff": TODAY.isoformat()})
+    assert (
+        response.status_code == 302 and EndpointSnapshot.objects.filter(trigger="recompute now").count() == 1
+    )
+
+
+def test_dashboard_refuses_users_without_role(as_outsider):
+    assert as_outsider.get(reverse("endpoints:dashboard")).status_code == 403
+
+
+def test_embedded_mode_dashboard_computes_when_data_are_newer(coordinator, as_investigator, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    make_patients(coordinator, 2)
+    services.mark_data_changed()
+    page = as_investigator.get(reverse("endpoints:dashboard"))
+    assert EndpointSnapshot.objects.filter(trigger="dashboard (in-process)").count() == 1
+    assert 'data-testid="stale"' not in page.text
