@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class TreatmentConfig(AppConfig):
     name = "treatment"
     verbose_name = _("Treatment")
+
+    def ready(self) -> None:
+        from treatment import crfs  # noqa: F401  (registers the CRFs, the exposure panel and the dated facts)

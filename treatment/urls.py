@@ -1,6 +1,14 @@
 """URLs of the treatment app (included under /treatment/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from treatment import views
 
 app_name = "treatment"
-urlpatterns: list = []
+urlpatterns = [
+    path(
+        "patients/<int:patient_pk>/sabr-courses/<int:course_pk>/fraction-day/",
+        views.fraction_day,
+        name="fraction_day",
+    ),
+]

@@ -1,0 +1,179 @@
+"""Forms of the treatment CRFs (forms 10-16)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from sabr_trial.forms import CrfForm, DateInput
+from treatment.models import (
+    AxitinibPeriod,
+    Immunosuppressant,
+    SabrCourse,
+    SabrFraction,
+    SabrTarget,
+    SubsequentTherapy,
+    ToripalimabInfusion,
+)
+
+
+class PatientCrfForm(CrfForm):
+    """A CRF form that limits its foreign keys to the patient's own rows and accepts initial values."""
+
+    takes_patient = True
+
+    def __init__(self, *args: Any, patient: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient if patient is not None else getattr(self.instance, "patient", None)
+        self.limit_choices()
+
+    def limit_choices(self) -> None:
+        pass
+
+
+class SabrCourseForm(PatientCrfForm):
+    class Meta:
+        model = SabrCourse
+        fields = [
+            "is_protocol", "indication", "simulation_date", "technique", "image_guidance", "completion_status",
+            "stop_reason",
+        ]  # fmt: skip
+        widgets = {"simulation_date": DateInput()}
+
+
+class SabrTargetForm(PatientCrfForm):
+    class Meta:
+        model = SabrTarget
+        fields = [
+            "course", "prescribed_dose_gy", "n_fractions", "isodose_pct", "gtv_cc", "ptv_cc", "alpha_beta_gy",
+            "dose_override_reason", "is_reirradiation", "reirradiation_reason",
+        ]  # fmt: skip
+
+    def limit_choices(self) -> None:
+        courses = SabrCourse.objects.filter(patient=self.patient).order_by("course_number")
+        self.fields["course"].queryset = courses
+        if not self.instance.pk and courses.exists() and not self.initial.get("course"):
+            self.initial["course"] = courses.last().pk
+        if "lesion" in self.fields:
+            from django.apps import apps
+
+            lesion_model = apps.get_model("assessments", "Lesion")
+            self.fields["lesion"].queryset = lesion_model.objects.filter(patient=self.patient)
+
+
+class SabrFractionForm(PatientCrfForm):
+    class Meta:
+        model = SabrFraction
+        fields = [
+            "target",
+            "fraction_number",
+            "fraction_date",
+            "delivered",
+            "dose_delivered_gy",
+            "not_delivered_reason",
+        ]
+        widgets = {"fraction_date": DateInput()}
+
+    def limit_choices(self) -> None:
+        targets = SabrTarget.objects.filter(patient=self.patient).select_related("course")
+        self.fields["target"].queryset = targets
+        self.fields["target"].label_from_instance = lambda t: f"{t.course}: {t}"
+        if "adverse_event" in self.fields:
+            self.fields["adverse_event"].queryset = self.fields["adverse_event"].queryset.filter(
+                patient=self.patient
+            )
+
+
+class AxitinibPeriodForm(PatientCrfForm):
+    class Meta:
+        model = AxitinibPeriod
+        fields = [
+            "start_date", "end_date", "dose_level", "other_dose_mg", "other_dose_reason", "change_reason",
+            "missed_doses", "bp_ok_no_antihtn",
+        ]  # fmt: skip
+        widgets = {"start_date": DateInput(), "end_date": DateInput()}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dose_level"].error_messages["invalid_choice"] = _(
+            "%(value)s is not an axitinib dose level: only 10, 7, 5, 3 or 2 mg BID, interrupted or permanently "
+            "discontinued; any other dose goes in 'Other dose' with a reason (R4.2, EC-AX-2)."
+        )
+
+    def limit_choices(self) -> None:
+        if "adverse_event" in self.fields:
+            self.fields["adverse_event"].queryset = self.fields["adverse_event"].queryset.filter(
+                patient=self.patient
+            )
+
+
+class ToripalimabInfusionForm(PatientCrfForm):
+    class Meta:
+        model = ToripalimabInfusion
+        fields = [
+            "cycle_number", "status", "infusion_date", "dose_mg", "dose_deviation_reason", "status_reason",
+            "infusion_interrupted", "lot_number",
+        ]  # fmt: skip
+        widgets = {"infusion_date": DateInput()}
+
+    def limit_choices(self) -> None:
+        if not self.instance.pk and self.patient is not None:
+            count = ToripalimabInfusion.objects.filter(patient=self.patient).count()
+            self.initial.setdefault("cycle_number", count + 1)
+        if "adverse_event" in self.fields:
+            self.fields["adverse_event"].queryset = self.fields["adverse_event"].queryset.filter(
+                patient=self.patient
+            )
+
+
+class ImmunosuppressantForm(PatientCrfForm):
+    class Meta:
+        model = Immunosuppressant
+        fields = [
+            "drug", "drug_other", "dose", "dose_unit", "frequency", "route", "start_date", "ongoing", "end_date",
+            "indication",
+        ]  # fmt: skip
+        widgets = {"start_date": DateInput(), "end_date": DateInput()}
+
+    def limit_choices(self) -> None:
+        if "adverse_event" in self.fields:
+            self.fields["adverse_event"].queryset = self.fields["adverse_event"].queryset.filter(
+                patient=self.patient
+            )
+
+
+class SubsequentTherapyForm(PatientCrfForm):
+    class Meta:
+        model = SubsequentTherapy
+        fields = [
+            "therapy_type",
+            "regimen",
+            "start_date",
+            "end_date",
+            "reason",
+            "local_on_protocol",
+            "sabr_course",
+        ]
+        widgets = {"start_date": DateInput(), "end_date": DateInput()}
+
+    def limit_choices(self) -> None:
+        self.fields["sabr_course"].queryset = SabrCourse.objects.filter(patient=self.patient)
+        if "lesions_treated" in self.fields:
+            from django.apps import apps
+
+            lesion_model = apps.get_model("assessments", "Lesion")
+            self.fields["lesions_treated"].queryset = lesion_model.objects.filter(patient=self.patient)
+            self.fields["lesions_treated"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "lesions_treated" in self.fields:
+            from treatment.rules import lesions_treated_errors
+
+            for field, messages in lesions_treated_errors(
+                data.get("therapy_type", ""), data.get("lesions_treated")
+            ).items():
+                for message in messages:
+                    self.add_error(field, message)
+        return data
