@@ -31,6 +31,15 @@ def _mm_field(
     )  # fmt: skip
 
 
+def next_code(queryset: models.QuerySet[Any], field: str, prefix: str) -> str:
+    """Return the next free code ``L1``, ``L2``... (or ``N1``...) among ``queryset``."""
+    numbers = [0]
+    for code in queryset.values_list(field, flat=True):
+        if code and code.startswith(prefix) and code[len(prefix) :].isdigit():
+            numbers.append(int(code[len(prefix) :]))
+    return f"{prefix}{max(numbers) + 1}"
+
+
 class YesNo(models.TextChoices):
     YES = "Y", _("Yes")
     NO = "N", _("No")
@@ -194,6 +203,16 @@ class Lesion(CrfBase):
 
         check_lesion(self)
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from assessments.rules import derive_lesion
+
+        derive_lesion(self)
+        if not self.lesion_code:
+            self.lesion_code = next_code(
+                Lesion.objects.filter(patient_id=self.patient_id), "lesion_code", "L"
+            )
+        super().save(*args, **kwargs)
+
 
 class TumourAssessment(CrfBase):
     """CRF 9: one imaging time point, with one ``LesionResult`` per registered lesion and its ``NewLesion`` rows."""
@@ -230,6 +249,10 @@ class TumourAssessment(CrfBase):
     investigator_response = models.CharField(
         _("Investigator's overall response"), max_length=15, choices=Response.choices, blank=True
     )
+    entries_summary = models.TextField(
+        _("Lesion entries"), blank=True,
+        help_text=_("Every lesion row and new lesion of this time point, as entered (kept in the audit trail)."),
+    )  # fmt: skip
     # Derived (recist), stored read-only.
     sum_mm = models.DecimalField(
         _("Sum of diameters (mm)"), max_digits=7, decimal_places=1, null=True, blank=True, editable=False

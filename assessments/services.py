@@ -1,0 +1,309 @@
+"""Writes of the assessment CRFs: the tumour assessment with its lesion grid, and the recompute of derived results.
+
+Every write goes through ``sabr_trial.services`` (permission, lock, full_clean, version, history, audit); this module
+adds the per-lesion rows and then recomputes ALL of the patient's time points with ``assessments.recist`` in the
+same transaction (EC-TA-3: the nadir moves when an earlier assessment or the registry is corrected).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from assessments import adapters, recist
+from assessments.models import Lesion, LesionResult, NewLesion, TumourAssessment, next_code
+from sabr_trial import services
+from sabr_trial.crf import CrfStatus
+
+log = logging.getLogger(__name__)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    return str(getattr(value, "lesion_code", value))
+
+
+def entries_summary(rows: Sequence[dict[str, Any]], new_lesions: Sequence[dict[str, Any]]) -> str:
+    """A readable line per lesion and per new lesion, stored on the form so the audit trail shows row changes."""
+    lines = []
+    for row in rows:
+        lesion = row["lesion"]
+        if lesion.role == Lesion.Role.TARGET:
+            text = f"{lesion.lesion_code}: {row['result_status']} {_fmt(row['value_mm'])}"
+            if row.get("split_merge") not in (None, "", "NONE"):
+                text += f" {row['split_merge']} {_fmt(row.get('merged_into'))}"
+        else:
+            text = f"{lesion.lesion_code}: {row['nontarget_state']}"
+            if row.get("value_mm") is not None:
+                text += f" {row['value_mm']}"
+        if row.get("infield_progression"):
+            text += f" in-field={row['infield_progression']}"
+        lines.append(text)
+    for new in new_lesions:
+        lines.append(
+            f"{new.get('code') or 'N?'}: {new['organ']} {new['location_text']} first seen {new['first_seen_date']} "
+            f"unequivocal={new['unequivocal']}"
+        )
+    return "\n".join(lines)
+
+
+def check_rows(patient: Any, data: dict[str, Any], rows: Sequence[dict[str, Any]]) -> None:
+    """EC-TA-1: with imaging done, every registered lesion has exactly one row."""
+    if data.get("imaging_done") != "Y":
+        return
+    registered = set(Lesion.objects.filter(patient=patient).exclude(role="NEW").values_list("pk", flat=True))
+    given = [row["lesion"].pk for row in rows]
+    if len(given) != len(set(given)) or set(given) != registered:
+        raise ValidationError(
+            _(
+                "Every registered lesion needs one row at this time point (EC-TA-1). Reload the form and try again."
+            )
+        )
+
+
+@transaction.atomic
+def save_assessment(
+    *, patient: Any, instance: TumourAssessment | None, data: dict[str, Any], rows: Sequence[dict[str, Any]],
+    new_lesions: Sequence[dict[str, Any]], acting_user: Any, reason: str = "", expected_version: int = 0,
+    submit: bool = False,
+) -> tuple[TumourAssessment, bool]:  # fmt: skip
+    """Create or change one tumour assessment with its lesion rows and new lesions, then recompute the patient.
+
+    Returns the row and whether anything changed. Raises what ``sabr_trial.services`` raises (StaleVersion,
+    CrfLocked, ValidationError, PermissionDenied); nothing is written then.
+    """
+    check_rows(patient, data, rows)
+    if data.get("imaging_done") != "Y":
+        rows, new_lesions = [], []
+    data = {**data, "entries_summary": entries_summary(rows, _with_codes(patient, instance, new_lesions))}
+    if instance is None:
+        assessment = services.crf_create(
+            model=TumourAssessment, patient=patient, data=data, acting_user=acting_user,
+            status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
+        )  # fmt: skip
+        changed = True
+    else:
+        assessment, changes = services.crf_update(
+            instance=instance, expected_version=expected_version, data=data, reason=reason,
+            acting_user=acting_user,
+        )  # fmt: skip
+        changed = bool(changes)
+        if not changed:
+            return assessment, False
+    _write_rows(assessment, rows, _with_codes(patient, instance, new_lesions), acting_user, reason)
+    recompute_patient(patient)
+    assessment.refresh_from_db()
+    return assessment, changed
+
+
+def _with_codes(
+    patient: Any, instance: TumourAssessment | None, new_lesions: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Give a code N1, N2... to each new lesion seen for the first time (a blank code)."""
+    taken = NewLesion.objects.filter(assessment__patient=patient)
+    if instance is not None:
+        taken = taken.exclude(assessment=instance)
+    used = set(taken.values_list("code", flat=True)) | {n.get("code") for n in new_lesions if n.get("code")}
+    out = []
+    for new in new_lesions:
+        new = dict(new)
+        if not new.get("code"):
+            number = 1
+            while f"N{number}" in used:
+                number += 1
+            new["code"] = f"N{number}"
+            used.add(new["code"])
+        out.append(new)
+    return out
+
+
+def _write_rows(
+    assessment: TumourAssessment, rows: Sequence[dict[str, Any]], new_lesions: Sequence[dict[str, Any]],
+    user: Any, reason: str,
+) -> None:  # fmt: skip
+    keep = []
+    for row in rows:
+        lesion = row["lesion"]
+        values = {k: v for k, v in row.items() if k != "lesion"}
+        obj = LesionResult.objects.filter(assessment=assessment, lesion=lesion).first() or LesionResult(
+            assessment=assessment, lesion=lesion
+        )
+        if obj.pk and all(getattr(obj, k) == v for k, v in values.items()):
+            keep.append(obj.pk)
+            continue
+        for k, v in values.items():
+            setattr(obj, k, v)
+        obj._history_user = user  # type: ignore[attr-defined]
+        obj._change_reason = reason or _("Entered")  # type: ignore[attr-defined]
+        obj.full_clean(exclude=["assessment", "lesion"])
+        obj.save()
+        keep.append(obj.pk)
+    for stale in LesionResult.objects.filter(assessment=assessment).exclude(pk__in=keep):
+        stale._history_user = user  # type: ignore[attr-defined]
+        stale._change_reason = reason  # type: ignore[attr-defined]
+        stale.delete()
+    codes = []
+    for new in new_lesions:
+        obj = NewLesion.objects.filter(assessment=assessment, code=new["code"]).first() or NewLesion(
+            assessment=assessment
+        )
+        for k, v in new.items():
+            setattr(obj, k, v)
+        obj._history_user = user  # type: ignore[attr-defined]
+        obj._change_reason = reason or _("Entered")  # type: ignore[attr-defined]
+        obj.save()
+        codes.append(obj.code)
+    for stale in NewLesion.objects.filter(assessment=assessment).exclude(code__in=codes):
+        stale._history_user = user  # type: ignore[attr-defined]
+        stale._change_reason = reason  # type: ignore[attr-defined]
+        stale.delete()
+
+
+# --- Recompute (EC-TA-3) ------------------------------------------------------------------------------------------
+def _q(value: Decimal | None, places: str = "0.1") -> Decimal | None:
+    return None if value is None else value.quantize(Decimal(places))
+
+
+def first_fraction_dates(lesions: Sequence[Lesion]) -> dict[str, datetime.date]:
+    """Each protocol-irradiated lesion's first SABR fraction (read lazily from the treatment app, D1)."""
+    out: dict[str, datetime.date] = {}
+    for lesion in lesions:
+        dates = [getattr(t, "first_fraction_date", None) for t in lesion.sabr_target_rows]
+        dates = [d for d in dates if d]
+        if dates:
+            out[lesion.lesion_code] = min(dates)
+        elif lesion.sabr_target_rows:
+            out[lesion.lesion_code] = lesion.baseline_date  # placeholder until a fraction is delivered
+    return out
+
+
+def patient_series(patient: Any) -> dict[str, Any]:
+    """Load the patient's registry and assessments as recist inputs (chronological)."""
+    lesions = list(Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("id"))
+    assessments = sorted(
+        TumourAssessment.objects.filter(patient=patient).prefetch_related(
+            "results__lesion", "results__merged_into", "new_lesions__reappearance_of"
+        ),
+        key=lambda a: (a.assessment_date or datetime.date.max, a.pk),
+    )
+    pure_lesions = [adapters.to_lesion(lesion) for lesion in lesions]
+    pure_assessments = [
+        adapters.to_assessment(a, list(a.results.all()), list(a.new_lesions.all())) for a in assessments
+    ]
+    return {
+        "lesions": lesions,
+        "assessments": assessments,
+        "pure_lesions": pure_lesions,
+        "pure_assessments": pure_assessments,
+    }
+
+
+DERIVED = (
+    "visit_label", "sum_mm", "baseline_sum_mm", "nadir_mm", "pct_chg_baseline", "pct_chg_nadir", "chg_nadir_mm",
+    "target_resp", "target_rule", "nontarget_resp", "nontarget_rule", "new_lesion_ind", "new_lesion_rule",
+    "overall_resp", "deciding_rule", "overall_resp_nonirr", "irecist_resp", "irecist_rule", "pd_date",
+    "derivation_error",
+)  # fmt: skip
+
+
+def _visit_label(when: datetime.date | None, origin: datetime.date | None) -> str:
+    if when is None or origin is None:
+        return ""
+    return _("Week %(w)s") % {"w": max(0, round((when - origin).days / 7))}
+
+
+def recompute_patient(patient: Any) -> None:
+    """Recompute and store every derived result of the patient's time points and lesion rows (EC-TA-3)."""
+    from assessments.selectors import treatment_start
+
+    s = patient_series(patient)
+    assessments: list[TumourAssessment] = s["assessments"]
+    if not assessments:
+        return
+    start = treatment_start(patient)
+    error = ""
+    series = nonirr = None
+    irecist: tuple[recist.IRecistTimePoint, ...] = ()
+    lc: dict[str, recist.LocalControlResult] = {}
+    try:
+        series = recist.evaluate_series(s["pure_lesions"], s["pure_assessments"])
+        if any(lesion.irradiated_protocol for lesion in s["pure_lesions"]):
+            nonirr = recist.evaluate_series_non_irradiated(s["pure_lesions"], s["pure_assessments"])
+        else:
+            nonirr = series
+        irecist = recist.irecist_series(s["pure_lesions"], s["pure_assessments"])
+        ffd = first_fraction_dates(s["lesions"])
+        for result in recist.local_control(
+            s["pure_lesions"], s["pure_assessments"], first_fraction_dates=ffd
+        ):
+            lc[result.lesion_code] = result
+    except recist.RecistError as exc:
+        error = str(exc)
+        log.info("RECIST not computable for patient %s: %s", patient.pk, exc)
+    for index, assessment in enumerate(assessments):
+        values: dict[str, Any] = dict.fromkeys(DERIVED, "")
+        values.update(
+            dict.fromkeys(
+                (
+                    "sum_mm",
+                    "baseline_sum_mm",
+                    "nadir_mm",
+                    "pct_chg_baseline",
+                    "pct_chg_nadir",
+                    "chg_nadir_mm",
+                    "pd_date",
+                )
+            )
+        )
+        values["visit_label"] = _visit_label(assessment.assessment_date, start)
+        if series is not None and nonirr is not None:
+            tp = series.timepoints[index]
+            values.update(
+                sum_mm=_q(tp.sum_mm), baseline_sum_mm=_q(tp.baseline_sum_mm), nadir_mm=_q(tp.nadir_mm),
+                pct_chg_baseline=_q(tp.pct_change_baseline, "0.01"), pct_chg_nadir=_q(tp.pct_change_nadir, "0.01"),
+                chg_nadir_mm=_q(tp.change_nadir_mm), target_resp=tp.target.value if tp.target else "",
+                target_rule=tp.target_rule, nontarget_resp=tp.nontarget.value if tp.nontarget else "",
+                nontarget_rule=tp.nontarget_rule, new_lesion_ind="Y" if tp.new_lesion else "N",
+                new_lesion_rule=tp.new_lesion_rule, overall_resp=tp.overall.value, deciding_rule=tp.rule,
+                overall_resp_nonirr=nonirr.timepoints[index].overall.value, pd_date=tp.pd_date,
+            )  # fmt: skip
+            if index < len(irecist):
+                values.update(irecist_resp=irecist[index].response.value, irecist_rule=irecist[index].rule)
+        else:
+            values["derivation_error"] = error
+        TumourAssessment.objects.filter(pk=assessment.pk).update(**values)
+        _store_lesion_rows(assessment, lc)
+
+
+def _store_lesion_rows(assessment: TumourAssessment, lc: dict[str, recist.LocalControlResult]) -> None:
+    from assessments.selectors import lesion_value_used
+
+    when = assessment.assessment_date
+    for row in assessment.results.all():
+        step = None
+        result = lc.get(row.lesion.lesion_code)
+        if result is not None:
+            step = next((st for st in result.steps if st.scan_date == when), None)
+        LesionResult.objects.filter(pk=row.pk).update(
+            value_used_mm=lesion_value_used(row),
+            local_failure=("Y" if step.local_failure else "N") if step else "",
+            lesion_nadir_mm=_q(step.nadir_mm) if step else None,
+        )
+
+
+def recompute_after_registry_change(instance: Any) -> None:
+    """Registry callback: a lesion changed, so every response of its patient is recomputed (EC-TA-3)."""
+    if isinstance(instance, (Lesion, TumourAssessment)):
+        with transaction.atomic():
+            recompute_patient(instance.patient)
+
+
+__all__ = ["next_code", "recompute_patient", "save_assessment"]
