@@ -770,7 +770,9 @@ def lesion_value_mm(
         raise RecistError(f"{code}: merged_into is set but the lesion is not MERGED (R1.11)")
     if result.split_merge is SplitMerge.SPLIT and status is not ResultStatus.MEASURED:
         raise RecistError(f"{code}: a SPLIT lesion is MEASURED as the sum of its fragments (R1.11)")
-    if status is ResultStatus.MEASURED:
+    if (
+        status is ResultStatus.MEASURED
+    ):  # R1.9: the actual measurement; nodes keep their short axis below 10 mm
         value = _measured_value(code, result)
         if value < 0:
             raise RecistError(f"{code}: a diameter cannot be negative")
@@ -877,7 +879,9 @@ def _pd_test(
     """Test value against reference with both PD conditions (R1.14; D5 for LF); exact, inclusive (R1.16)."""
     factor = 1 + fraction
     increase = value - reference
-    relative = value >= factor * reference
+    relative = (
+        value >= factor * reference
+    )  # R1.16: exact Decimal product, inclusive, never a rounded percentage
     absolute = increase >= min_increase
     head = f"{_mm(value)} mm"
     rel_text = f"{factor:.2f} x {label} {_mm(reference)} mm"
@@ -1018,7 +1022,7 @@ def nontarget_response(
             raise RecistError(
                 f"{lesion.code}: a non-target is recorded by state, not by a result status (R1.8)"
             )
-        states[lesion.code] = result.nontarget_state
+        states[lesion.code] = result.nontarget_state  # R1.8: present, absent or unequivocal progression
     progressed = [code for code, state in states.items() if state is NonTargetState.UNEQUIVOCAL_PROGRESSION]
     if progressed:  # R1.18
         return CategoryResult(
@@ -1063,7 +1067,7 @@ def _new_lesion_counts(lesion: NewLesion, *, confirmed_cr: bool) -> tuple[bool, 
             False,
             f"{code} is {lesion.reappearance_of} reappearing: not PD by itself without a confirmed CR (R1.21)",
         )
-    if lesion.detected_by is DetectionMethod.PET_CT:
+    if lesion.detected_by is DetectionMethod.PET_CT:  # R1.20
         baseline = lesion.pet_baseline
         if baseline is None:
             raise RecistError(f"{code}: a PET-detected new lesion needs the baseline PET status (R1.20)")
@@ -1332,6 +1336,7 @@ def _evaluate(
                 raise RecistError(
                     f"{recorded.code}: first seen after the scans of the time point recording it (R1.19)"
                 )
+            _check_reappearance(recorded, results, codes, excluded)
         in_cr = _confirmed_cr_date(history, settings.confirm_min_days) is not None
 
         target_eval: _TargetEval | None = None
@@ -1414,6 +1419,30 @@ def _evaluate(
         has_lesions=bool(lesions),
         scope=scope,
     )
+
+
+def _check_reappearance(
+    recorded: NewLesion, results: Mapping[str, LesionResult], codes: set[str], excluded: frozenset[str]
+) -> None:
+    """R1.21: a reappearing lesion is measured on its own row, so that row cannot say it is gone."""
+    origin = recorded.reappearance_of
+    if origin is None or not recorded.present or origin in excluded:
+        return
+    if origin not in codes:
+        raise RecistError(
+            f"{recorded.code}: reappearance of {origin}, which is not a registered lesion (R1.21)"
+        )
+    row = results.get(origin)
+    gone = row is not None and (
+        row.status is ResultStatus.DISAPPEARED
+        or (row.status is ResultStatus.MEASURED and row.value_mm == 0)
+        or row.nontarget_state is NonTargetState.ABSENT
+    )
+    if gone:
+        raise RecistError(
+            f"{recorded.code}: recorded as {origin} reappearing, but {origin} is recorded as gone; "
+            f"record {origin} as measured or present at this time point (R1.21)"
+        )
 
 
 def _nontarget_pd_date(
@@ -1904,7 +1933,7 @@ def local_control(
 ) -> tuple[LocalControlResult, ...]:
     """Return local control for every lesion treated with protocol SABR, in registry order (D4, D5, R2.2)."""
     out: list[LocalControlResult] = []
-    for lesion in lesions:
+    for lesion in lesions:  # R2.2: patient-level LF = LF in any of these rows (derived by the caller)
         if not lesion.irradiated_protocol:
             continue
         first = first_fraction_dates.get(lesion.code)
@@ -1941,6 +1970,7 @@ class _IupdRef:
 
 
 def _new_target_sum(assessment: Assessment, codes: Sequence[str] | frozenset[str]) -> Decimal:
+    # R1.52: new target lesions have their own sum; they are never added to the baseline SOD.
     return sum(
         (
             nl.value_mm

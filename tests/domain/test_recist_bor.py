@@ -14,8 +14,9 @@ from assessments.recist import (
     Response,
     TimePointResponse,
     best_overall_response,
+    evaluate_series,
 )
-from tests.domain.test_recist_builders import START, day
+from tests.domain.test_recist_builders import START, day, measured, target, tp
 
 CR, PR, SD, NN, PD, NE = (
     Response.CR,
@@ -253,3 +254,9 @@ def test_interface_for_endpoints_derivation() -> None:
 def test_dataclass_fields_for_endpoints_derivation() -> None:
     made = (TimePointResponse(date(2026, 3, 1), PR), BestOverallResponse(None, None, "x"))
     assert [list(vars(m)) for m in made] == [["assessment_date", "response"], ["response", "date", "rule"]]
+
+
+def test_series_feeds_confirmed_bor() -> None:
+    """R1.16 worked example end to end: baseline 165, 63 at week 8, 65 at week 16 = confirmed PR."""
+    result = evaluate_series([target("L1", 165)], [tp(56, measured("L1", 63)), tp(112, measured("L1", 65))])
+    assert bor(list(result.responses()), confirm=True).response is PR

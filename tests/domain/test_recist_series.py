@@ -347,16 +347,20 @@ REAPPEARANCE = [
         id="R1.21-node-9.9-still-CR",
     ),
     pytest.param(
-        [LUNG],
-        [tp(56, gone("L1")), tp(112, gone("L1")), tp(168, gone("L1"), new=(new_lesion("N1", day(168),
-                                                                                         reappearance_of="L9"),))],
+        [LUNG, nontarget("B1")],
+        [
+            tp(56, gone("L1"), absent("B1")),
+            tp(112, gone("L1"), absent("B1")),
+            tp(168, gone("L1"), present("B1"), new=(new_lesion("N1", day(168), reappearance_of="B1"),)),
+        ],
         PD,
         id="R1.21-new-lesion-reappearing-after-confirmed-CR-PD",
     ),
     pytest.param(
         [target("L1", 30), target("L2", 20, Organ.LUNG)],
         [tp(56, measured("L1", 20), gone("L2")),
-         tp(112, measured("L1", 20), gone("L2"), new=(new_lesion("N1", day(112), reappearance_of="L2"),))],
+         tp(112, measured("L1", 20), measured("L2", 4),
+            new=(new_lesion("N1", day(112), reappearance_of="L2"),))],
         PR,
         id="R1.21-reappearance-recorded-as-new-without-CR-not-PD",
     ),
@@ -483,6 +487,16 @@ SERIES_ERRORS = [
     ),
     pytest.param(
         [target("L1", 30), target("L1", 20)], [], id="R1.6-lesion-registered-twice",
+    ),
+    pytest.param(
+        [target("L1", 30), target("L2", 20, Organ.LUNG)],
+        [tp(56, measured("L1", 20), gone("L2"), new=(new_lesion("N1", day(56), reappearance_of="L2"),))],
+        id="R1.21-reappearing-lesion-still-recorded-as-gone",
+    ),
+    pytest.param(
+        [target("L1", 30)],
+        [tp(56, measured("L1", 20), new=(new_lesion("N1", day(56), reappearance_of="L7"),))],
+        id="R1.21-reappearance-of-unregistered-lesion",
     ),
     pytest.param([Lesion("N1", LesionRole.NEW, Organ.LIVER, Method.CT)], [], id="R1.19-new-lesion-in-registry"),
 ]  # fmt: skip
