@@ -1,16 +1,122 @@
-"""The enrollment CRFs as the casebook lists them."""
+"""The enrollment CRFs as the casebook lists them (CRF-SPEC order), and their dated facts (patient_dates)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from enrollment.forms import ScreeningLogForm
-from enrollment.models import ScreeningLog
+from enrollment import forms, models, views
+from enrollment.rules import pdate_floor
+from sabr_trial import patient_dates
 from sabr_trial.crf import CrfSpec, registry
+from sabr_trial.patient_dates import PatientDate
 
-SECTION = _("Enrollment")
+ENROLLMENT = _("Enrollment")
+BASELINE = _("Baseline")
+FOLLOW_UP = _("End of study and survival")
 
-registry.register(
-    CrfSpec(
-        slug="screening", model=ScreeningLog, form_class=ScreeningLogForm, title=_("Screening log"),
-        section=SECTION, order=10, many=False,
+
+def _needs_consent(patient: Any) -> str | None:
+    if not models.Consent.objects.filter(patient=patient).exists():
+        return str(
+            _("Record the informed consent first: consent comes before every study procedure (EC-G3).")
+        )
+    return None
+
+
+def _needs_registration(patient: Any) -> str | None:
+    if not patient.is_registered:
+        return str(_("Register the patient first."))
+    return None
+
+
+SPECS = [
+    CrfSpec(slug="screening", model=models.ScreeningLog, form_class=forms.ScreeningLogForm,
+            title=_("Screening log"), section=ENROLLMENT, order=10, many=False),
+    CrfSpec(slug="consent", model=models.Consent, form_class=forms.ConsentForm, title=_("Informed consent"),
+            section=ENROLLMENT, order=20,
+            description=_("One row per signature; a re-consent on a newer form version is a new row.")),
+    CrfSpec(slug="eligibility", model=models.Eligibility, form_class=forms.EligibilityForm,
+            title=_("Eligibility checklist"), section=ENROLLMENT, order=30, many=False, can_add=_needs_consent,
+            views={"create": views.eligibility_create, "update": views.eligibility_update,
+                   "detail": views.eligibility_detail}),
+    CrfSpec(slug="baseline", model=models.Baseline, form_class=forms.BaselineForm,
+            title=_("Baseline: demographics, disease, IMDC"), section=BASELINE, order=50, many=False,
+            can_add=_needs_consent, feeds_endpoints=True, views={"detail": views.baseline_detail}),
+    CrfSpec(slug="medical-history", model=models.MedicalHistory, form_class=forms.MedicalHistoryForm,
+            title=_("Medical history"), section=BASELINE, order=60),
+    CrfSpec(slug="prior-therapy", model=models.PriorTherapy, form_class=forms.PriorTherapyForm,
+            title=_("Prior cancer therapy"), section=BASELINE, order=70),
+    CrfSpec(slug="disposition", model=models.Disposition, form_class=forms.DispositionForm,
+            title=_("Off-study / disposition"), section=FOLLOW_UP, order=180, many=False,
+            can_add=_needs_registration, feeds_endpoints=True),
+    CrfSpec(slug="death", model=models.DeathReport, form_class=forms.DeathReportForm, title=_("Death report"),
+            section=FOLLOW_UP, order=190, many=False, feeds_endpoints=True),
+    CrfSpec(slug="survival", model=models.SurvivalContact, form_class=forms.SurvivalContactForm,
+            title=_("Survival follow-up contact"), section=FOLLOW_UP, order=200, can_add=_needs_registration,
+            feeds_endpoints=True),
+]  # fmt: skip
+
+for _spec in SPECS:
+    registry.register(_spec)
+
+
+def _field(model: Any, name: str) -> str:
+    return str(model._meta.get_field(name).verbose_name)
+
+
+def _pd(row: Any, title: Any, name: str, date: Any, kind: str = "procedure") -> PatientDate:
+    return PatientDate(
+        form=str(title), field=_field(type(row), name), date=date, url=row.get_absolute_url(), kind=kind
     )
-)  # fmt: skip
+
+
+@patient_dates.register
+def enrollment_dates(patient: Any) -> Iterator[PatientDate]:
+    """Yield every dated fact of the enrollment CRFs (EC-DD-1, EC-DS-2, last known alive)."""
+    for log in models.ScreeningLog.objects.filter(patient=patient):
+        yield _pd(log, _g("Screening log"), "screening_date", log.screening_date)
+        if log.outcome_date:
+            yield _pd(log, _g("Screening log"), "outcome_date", log.outcome_date)
+    for c in models.Consent.objects.filter(patient=patient):
+        title = _g("Informed consent %(v)s") % {"v": c.icf_version}
+        yield _pd(c, title, "consent_datetime", timezone.localtime(c.consent_datetime).date())
+        if c.withdrawal_date:
+            yield _pd(c, title, "withdrawal_date", c.withdrawal_date)
+    if patient.registration_date:
+        yield PatientDate(
+            form=_g("Registration"), field=_g("Date of registration"), date=patient.registration_date,
+            url=patient.get_absolute_url(),
+        )  # fmt: skip
+    for e in models.Eligibility.objects.filter(patient=patient, confirmed_at__isnull=False):
+        yield _pd(e, _g("Eligibility checklist"), "confirmed_at", timezone.localtime(e.confirmed_at).date())
+    for b in models.Baseline.objects.filter(patient=patient):
+        title = _g("Baseline")
+        yield _pd(b, title, "assessment_date", b.assessment_date)
+        yield _pd(b, title, "imdc_lab_date", b.imdc_lab_date)
+        yield _pd(b, title, "diagnosis_date", b.diagnosis_date, "history")
+        if b.nephrectomy_date:
+            yield _pd(b, title, "nephrectomy_date", b.nephrectomy_date, "history")
+    for mh in models.MedicalHistory.objects.filter(patient=patient):
+        title = _g("Medical history: %(t)s") % {"t": mh.mh_term}
+        for name in ("start_date", "end_date"):
+            day = pdate_floor(getattr(mh, name))
+            if day:
+                yield _pd(mh, title, name, day, "history")
+    for pt in models.PriorTherapy.objects.filter(patient=patient):
+        title = _g("Prior cancer therapy: %(t)s") % {"t": pt}
+        for name in ("start_date", "end_date"):
+            day = pdate_floor(getattr(pt, name))
+            if day:
+                yield _pd(pt, title, name, day, "history")
+    for d in models.Disposition.objects.filter(patient=patient, eos_date__isnull=False):
+        yield _pd(d, _g("Off-study / disposition"), "eos_date", d.eos_date, "end_of_study")
+    for dr in models.DeathReport.objects.filter(patient=patient):
+        yield _pd(dr, _g("Death report"), "death_date", dr.death_date, "death")
+    for sc in models.SurvivalContact.objects.filter(patient=patient):
+        kind = "contact" if sc.status == models.SurvivalContact.Status.ALIVE else "contact_other"
+        yield _pd(sc, _g("Survival follow-up contact"), "contact_date", sc.contact_date, kind)

@@ -86,7 +86,7 @@ def end_of_study_date(patient: Any) -> datetime.date | None:
 
 
 #: Kinds of patient dates that do not prove the patient was alive (R5.6).
-NOT_ALIVE_EVIDENCE = frozenset({"history", "death", "contact_other"})
+NOT_ALIVE_EVIDENCE = frozenset({"history", "death", "contact_other", "end_of_study"})
 
 
 def last_known_alive(patient: Any) -> datetime.date | None:

@@ -14,7 +14,7 @@ from enrollment.models import Patient, ScreeningLog
 from sabr_trial.crf import CrfStatus
 from sabr_trial.models import AuditEvent
 from sabr_trial.roles import Perm
-from sabr_trial.services import crf_create, next_number, require_perm
+from sabr_trial.services import crf_create, crf_update, next_number, require_perm
 from sabr_trial.validators import not_in_future
 
 #: EC-RG-2: registration within this many days of screening.
@@ -105,3 +105,83 @@ def patient_register(*, patient: Patient, registration_date: datetime.date, acti
         description=_("Registered as %(n)s on %(d)s") % {"n": patient.study_number, "d": registration_date},
     )  # fmt: skip
     return patient
+
+
+# --- eligibility checklist (CRF 2): the parent row plus one answer row per criterion --------------------------
+
+
+def _sync_answers(elig: Any, *, acting_user: Any) -> None:
+    """Keep one EligibilityAnswer per criterion equal to the checklist's stored answers."""
+    from enrollment import criteria
+    from enrollment.models import EligibilityAnswer
+    from enrollment.rules import parse_answers
+
+    answers = parse_answers(elig.answers_summary)
+    existing = {a.criterion_id: a for a in EligibilityAnswer.objects.filter(eligibility=elig)}
+    for c in criteria.criteria_for(elig.criteria_version or criteria.CURRENT_VERSION):
+        row = existing.get(c.id) or EligibilityAnswer(
+            eligibility=elig, criterion_id=c.id, category=c.category
+        )
+        value = answers.get(c.id, "")
+        if row.pk and row.answer == value:
+            continue
+        row.answer = value
+        row._history_user = acting_user  # type: ignore[attr-defined]
+        row.full_clean()
+        row.save()
+
+
+@transaction.atomic
+def eligibility_create(*, patient: Patient, data: dict[str, Any], acting_user: Any, status: str) -> Any:
+    """Create the checklist and its answer rows (CRF-SPEC form 2)."""
+    from enrollment.models import Eligibility
+
+    elig = crf_create(model=Eligibility, patient=patient, data=data, acting_user=acting_user, status=status)
+    _sync_answers(elig, acting_user=acting_user)
+    return elig
+
+
+@transaction.atomic
+def eligibility_update(
+    *, instance: Any, expected_version: int, data: dict[str, Any], reason: str, acting_user: Any
+) -> tuple[Any, list[Any]]:
+    """Change the answers; a changed answer voids the investigator's confirmation (EC-EL-1)."""
+    row, changes = crf_update(
+        instance=instance,
+        expected_version=expected_version,
+        data=data,
+        reason=reason,
+        acting_user=acting_user,
+    )
+    if changes:
+        _sync_answers(row, acting_user=acting_user)
+    return row, changes
+
+
+@transaction.atomic
+def eligibility_confirm(*, instance: Any, expected_version: int, acting_user: Any) -> Any:
+    """Record the acting investigator's confirmation of every answer, now (EC-EL-1)."""
+    from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
+
+    from enrollment.rules import holds_investigator_role
+
+    if not holds_investigator_role(acting_user):
+        raise PermissionDenied(_("Only an investigator confirms eligibility (EC-EL-1)."))
+    row, _changes = crf_update(
+        instance=instance, expected_version=expected_version,
+        data={"confirmed_by": acting_user, "confirmed_at": timezone.now()},
+        reason=_("Eligibility confirmed by the investigator"), acting_user=acting_user,
+    )  # fmt: skip
+    return row
+
+
+def _append_registration_checks() -> None:
+    from enrollment.rules import REGISTRATION_CHECKS as OURS
+
+    for check in OURS:
+        if check not in REGISTRATION_CHECKS:
+            REGISTRATION_CHECKS.append(check)
+
+
+_append_registration_checks()

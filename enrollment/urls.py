@@ -1,6 +1,14 @@
 """URLs of the enrollment app (included under /enrollment/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from enrollment import views
 
 app_name = "enrollment"
-urlpatterns: list = []
+urlpatterns = [
+    path(
+        "patients/<int:patient_pk>/eligibility/<int:pk>/confirm/",
+        views.eligibility_confirm,
+        name="eligibility_confirm",
+    ),
+]

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from enrollment import services
-from enrollment.forms import NewPatientForm, RegisterPatientForm
+from enrollment import criteria, services
+from enrollment.forms import EligibilityForm, NewPatientForm, RegisterPatientForm
+from enrollment.models import Baseline, Eligibility
+from enrollment.rules import derive_imdc, holds_investigator_role, parse_answers
 from enrollment.selectors import get_patient_for_user, patients_for_user
-from sabr_trial.crf import registry
+from sabr_trial import services as sabr_services
+from sabr_trial.crf import CrfSpec, CrfStatus, registry
 from sabr_trial.roles import Perm, has_perm
-from sabr_trial.selectors import crfs_of_patient
-from sabr_trial.views import apply_errors
+from sabr_trial.selectors import crfs_of_patient, get_crf_for_user
+from sabr_trial.views import apply_errors, crf_detail_context
 
 PAGE_SIZE = 25
 
@@ -96,3 +103,146 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
             "can_enter": has_perm(request.user, Perm.ENTER),
         },
     )
+
+
+# --- custom CRF pages (CrfSpec.views): the eligibility grid and the baseline's derived IMDC ---------------------
+
+
+def _eligibility_context(
+    spec: CrfSpec, patient: Any, form: Any, instance: Any, **extra: Any
+) -> dict[str, Any]:
+    return {"spec": spec, "patient": patient, "form": form, "instance": instance, **extra}
+
+
+def eligibility_create(request: HttpRequest, *, patient_pk: int, spec: CrfSpec) -> HttpResponse:
+    """Show every criterion with its Yes/No; save the checklist and one answer row per criterion."""
+    patient = get_patient_for_user(request.user, patient_pk)
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+    existing = Eligibility.objects.filter(patient=patient).first()
+    if existing is not None:
+        return redirect(existing.get_absolute_url())
+    blocked = spec.can_add(patient) if spec.can_add else None
+    if blocked:
+        messages.error(request, blocked)
+        return redirect("casebook", patient.pk)
+    form = EligibilityForm(request.POST or None, instance=Eligibility(patient=patient))
+    if request.method == "POST" and form.is_valid():
+        submit = request.POST.get("action") == "submit"
+        try:
+            row = services.eligibility_create(
+                patient=patient, data=form.crf_data(), acting_user=request.user,
+                status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
+            )  # fmt: skip
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("%(title)s saved.") % {"title": spec.title})
+            return redirect(row.get_absolute_url())
+    return render(
+        request, "enrollment/eligibility_form.html", _eligibility_context(spec, patient, form, None)
+    )
+
+
+def eligibility_update(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+    if instance.status == CrfStatus.LOCKED or instance.patient.locked_at:
+        messages.error(request, _("This form is locked by data management: no change is possible."))
+        return redirect(instance.get_absolute_url())
+    form = EligibilityForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            row, changes = services.eligibility_update(
+                instance=instance, expected_version=form.cleaned_data.get("expected_version") or 0,
+                data=form.crf_data(), reason=form.cleaned_data.get("change_reason", ""), acting_user=request.user,
+            )  # fmt: skip
+        except sabr_services.StaleVersion as exc:
+            messages.error(request, str(exc))
+            return redirect(instance.get_absolute_url())
+        except sabr_services.CrfLocked as exc:
+            messages.error(request, str(exc))
+            return redirect(instance.get_absolute_url())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            if changes:
+                messages.success(request, _("Saved: %(n)s field(s) changed.") % {"n": len(changes)})
+            else:
+                messages.info(request, _("No value changed: nothing was saved."))
+            return redirect(row.get_absolute_url())
+    return render(
+        request,
+        "enrollment/eligibility_form.html",
+        _eligibility_context(spec, instance.patient, form, instance),
+    )
+
+
+def eligibility_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:
+    context = crf_detail_context(request, spec, instance)
+    answers = parse_answers(instance.answers_summary)
+    context["criteria_rows"] = [
+        {
+            "criterion": c,
+            "answer": {"Y": _("Yes"), "N": _("No")}.get(answers.get(c.id, ""), "—"),
+            "qualifies": answers.get(c.id) == c.qualifying_answer,
+            "answered": answers.get(c.id) in ("Y", "N"),
+        }
+        for c in criteria.criteria_for(instance.criteria_version or criteria.CURRENT_VERSION)
+    ]
+    context["can_confirm"] = (
+        holds_investigator_role(request.user)
+        and has_perm(request.user, Perm.ENTER)
+        and not instance.confirmed_by_id
+        and not (instance.status == CrfStatus.LOCKED or instance.patient.locked_at)
+    )
+    return render(request, "enrollment/eligibility_detail.html", context)
+
+
+@require_POST
+def eligibility_confirm(request: HttpRequest, patient_pk: int, pk: int) -> HttpResponse:
+    """An investigator confirms the checklist as it stands (EC-EL-1)."""
+    spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug="eligibility", pk=pk)
+    version = request.POST.get("expected_version", "")
+    try:
+        services.eligibility_confirm(
+            instance=instance,
+            expected_version=int(version) if version.isdigit() else 0,
+            acting_user=request.user,
+        )
+    except (sabr_services.StaleVersion, sabr_services.CrfLocked) as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        response = eligibility_detail(request, spec=spec, instance=instance)
+        response.status_code = 422
+        return response
+    else:
+        messages.success(request, _("Eligibility confirmed."))
+    return redirect(instance.get_absolute_url())
+
+
+def baseline_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:
+    """The generic page plus the derived values: age, IMDC flags, score and group, provisional or final."""
+    context = crf_detail_context(request, spec, instance)
+    live = copy.copy(instance)
+    try:
+        derive_imdc(live)
+    except Exception:
+        live = instance
+    provisional = live.imdc_provisional
+    group = live.get_imdc_group_display() if live.imdc_group else "—"
+    state = _("provisional: no axitinib or toripalimab dose yet (EC-BL-4)") if provisional else _("final")
+    context["fields"] = list(context["fields"]) + [
+        (Baseline._meta.get_field("age_at_consent").verbose_name, instance.age_at_consent or "—", ""),
+        (Baseline._meta.get_field("kps_below_80").verbose_name, live.get_kps_below_80_display(), ""),
+        (
+            Baseline._meta.get_field("dx_to_systemic_lt_1y").verbose_name,
+            live.get_dx_to_systemic_lt_1y_display(),
+            "",
+        ),
+        (Baseline._meta.get_field("imdc_score").verbose_name, live.imdc_score, ""),
+        (Baseline._meta.get_field("imdc_group").verbose_name, f"{group} ({state})", ""),
+    ]
+    return render(request, "crf/crf_detail.html", context)
