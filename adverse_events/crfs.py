@@ -1,1 +1,70 @@
 """The AE CRF, its casebook panel, navigation items and patient-date provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from adverse_events.forms import AdverseEventForm
+from adverse_events.models import AdverseEvent
+from adverse_events.views import SLUG, ae_detail, casebook_panel
+from sabr_trial import patient_dates
+from sabr_trial.crf import CasebookPanel, CrfSpec, NavItem, registry
+from sabr_trial.roles import Perm
+
+registry.register(
+    CrfSpec(
+        slug=SLUG, model=AdverseEvent, form_class=AdverseEventForm, title=_lazy("Adverse event"),
+        section=_lazy("Adverse events"), order=170, many=True,
+        description=_lazy("One row per episode at one grade (CTCAE v5.0); SAEs with the 24 h report clock."),
+        views={"detail": ae_detail},
+    )
+)  # fmt: skip
+registry.register_panel(
+    CasebookPanel(order=70, template="adverse_events/casebook_panel.html", context=casebook_panel)
+)
+
+
+def _overdue_badge(request: Any) -> int | None:
+    from adverse_events.selectors import overdue_count
+
+    return overdue_count() or None
+
+
+registry.register_nav(
+    NavItem(
+        order=60,
+        label=_lazy("SAEs"),
+        url_name="adverse_events:sae_list",
+        perm=Perm.VIEW,
+        badge=_overdue_badge,
+    )
+)
+registry.register_nav(
+    NavItem(order=61, label=_lazy("Safety"), url_name="adverse_events:safety", perm=Perm.VIEW)
+)
+
+
+@patient_dates.register
+def ae_dates(patient: Any) -> Iterable[patient_dates.PatientDate]:
+    """AE onsets and resolutions (kind "procedure") for the death and end-of-study checks."""
+    for ae in AdverseEvent.objects.filter(patient=patient).select_related("ctcae_term"):
+        url = reverse("crf_detail", args=[patient.pk, SLUG, ae.pk])
+        form = _("Adverse event %(n)s (%(term)s)") % {"n": ae.ae_number, "term": ae.ctcae_term.term}
+        yield patient_dates.PatientDate(
+            form=form,
+            field=str(AdverseEvent._meta.get_field("onset_date").verbose_name),
+            date=ae.onset_date,
+            url=url,
+        )
+        if ae.resolution_date:
+            yield patient_dates.PatientDate(
+                form=form,
+                field=str(AdverseEvent._meta.get_field("resolution_date").verbose_name),
+                date=ae.resolution_date,
+                url=url,
+            )

@@ -65,6 +65,11 @@ class CtcaeTerm(models.Model):
     def allowed_grades(self) -> tuple[int, ...]:
         return ctcae.allowed_grades(self.as_ctcae())
 
+    def as_json_text(self) -> str:
+        import json
+
+        return json.dumps(self.as_json())
+
     def as_json(self) -> dict[str, object]:
         return {
             "id": self.pk,

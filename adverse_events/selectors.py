@@ -1,0 +1,130 @@
+"""Reads of the AE app: SAE list with clocks, episodes for the safety tables, the safety population."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.utils import timezone
+
+from adverse_events.models import AdverseEvent
+from adverse_events.reporting import AeEpisode
+from adverse_events.rules import criteria_of
+from adverse_events.safety import (
+    ActionTaken,
+    DeadlineState,
+    Relationship,
+    SaeClock,
+    SafetyError,
+    SeriousEvent,
+    sae_clock,
+)
+
+
+def clock_for(ae: AdverseEvent, now: datetime.datetime | None = None) -> SaeClock | None:
+    """The SAE/SUSAR clock of a serious row at ``now`` (R7.4), or None when not serious or no awareness."""
+    if ae.serious != "Y" or ae.awareness_at is None:
+        return None
+    event = SeriousEvent(
+        serious=True,
+        criteria=criteria_of(ae),
+        rel_sabr=Relationship(ae.rel_sabr),
+        rel_axitinib=Relationship(ae.rel_axitinib),
+        rel_toripalimab=Relationship(ae.rel_toripalimab),
+        expected={"Y": True, "N": False}.get(ae.expected),
+        awareness_at=ae.awareness_at,
+        reported_at=ae.reported_at,
+    )
+    try:
+        return sae_clock(event, now=now or timezone.now())
+    except SafetyError:
+        return None
+
+
+@dataclass(frozen=True)
+class SaeRow:
+    ae: AdverseEvent
+    clock: SaeClock | None
+    is_open: bool
+    overdue: bool
+    reports: list[Any]
+
+
+def sae_rows(now: datetime.datetime | None = None) -> list[SaeRow]:
+    """Every SAE episode, open (site report not sent) first, most urgent first."""
+    now = now or timezone.now()
+    rows = []
+    qs = (
+        AdverseEvent.objects.filter(serious="Y")
+        .select_related("patient", "ctcae_term")
+        .prefetch_related("sae_reports")
+        .order_by("sae_due_at", "id")
+    )
+    for ae in qs:
+        clock = clock_for(ae, now)
+        is_open = ae.reported_at is None
+        overdue = bool(clock and clock.site.state == DeadlineState.OVERDUE)
+        rows.append(
+            SaeRow(ae=ae, clock=clock, is_open=is_open, overdue=overdue, reports=list(ae.sae_reports.all()))
+        )
+    rows.sort(key=lambda r: (not r.is_open, r.ae.sae_due_at or now))
+    return rows
+
+
+def overdue_count(now: datetime.datetime | None = None) -> int:
+    """Open SAEs whose 24 h site report is overdue (the nav badge)."""
+    now = now or timezone.now()
+    return AdverseEvent.objects.filter(serious="Y", reported_at__isnull=True, sae_due_at__lt=now).count()
+
+
+def episodes(patient: Any = None) -> list[AeEpisode]:
+    """Form 17 rows as the pure safety-table episodes (drafts included: the tables show entered data)."""
+    qs = AdverseEvent.objects.select_related("ctcae_term")
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    out = []
+    for ae in qs:
+        out.append(
+            AeEpisode(
+                episode_id=ae.pk,
+                patient_id=ae.patient_id,
+                term=ae.ctcae_term.term,
+                soc=ae.ctcae_term.soc,
+                grade=ae.grade,
+                serious=ae.serious == "Y",
+                immune_related=ae.immune_related == "Y",
+                rel_sabr=Relationship(ae.rel_sabr),
+                rel_axitinib=Relationship(ae.rel_axitinib),
+                rel_toripalimab=Relationship(ae.rel_toripalimab),
+                acn_sabr=ActionTaken(ae.acn_sabr),
+                acn_axitinib=ActionTaken(ae.acn_axitinib),
+                acn_toripalimab=ActionTaken(ae.acn_toripalimab),
+                onset_date=ae.onset_date,
+                parent_episode_id=ae.parent_episode_id,
+            )
+        )
+    return out
+
+
+def safety_population() -> int:
+    """N of the safety tables: patients with any study treatment recorded (SAFFL), else registered patients;
+    never fewer than the patients with AEs."""
+    patient_model = apps.get_model("enrollment", "Patient")
+    treated: set[int] = set()
+    for name, filters in (
+        ("SabrFraction", {"delivered": "Y"}),
+        ("AxitinibPeriod", {}),
+        ("ToripalimabInfusion", {"status": "GIVEN"}),
+    ):
+        try:
+            model = apps.get_model("treatment", name)
+            treated.update(model.objects.filter(**filters).values_list("patient_id", flat=True))
+        except Exception:
+            continue
+    with_ae = set(AdverseEvent.objects.values_list("patient_id", flat=True))
+    base = treated or set(
+        patient_model.objects.filter(study_number__isnull=False).values_list("pk", flat=True)
+    )
+    return max(len(base | with_ae), 1)

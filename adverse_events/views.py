@@ -1,0 +1,229 @@
+"""Pages of the AE app: term search (JSON), AE page with grade change and SAE reports, SAE list, safety."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from adverse_events import ctcae, reporting, selectors, services
+from adverse_events.forms import GradeChangeForm, SaeReportForm
+from adverse_events.models import AdverseEvent, CtcaeTerm
+from adverse_events.rules import ae_warnings
+from adverse_events.safety import ActionTaken, Agent
+from sabr_trial import services as crf_services
+from sabr_trial.crf import CrfStatus
+from sabr_trial.roles import Perm, has_perm
+from sabr_trial.selectors import get_crf_for_user
+from sabr_trial.views import apply_errors, crf_detail_context
+
+SLUG = "adverse-event"
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not has_perm(request.user, perm):
+        raise PermissionDenied
+
+
+def ctcae_search(request: HttpRequest) -> JsonResponse:
+    """GET ?q=fatig -> {"results": [...]} best first (ctcae.search: name, then SOC; digits = MedDRA code)."""
+    _require(request, Perm.VIEW)
+    query = request.GET.get("q", "")[:100]
+    soc = request.GET.get("soc", "").strip()
+    try:
+        limit = min(max(int(request.GET.get("limit", 20)), 1), 50)
+    except ValueError:
+        limit = 20
+    terms = ctcae.default_terms()
+    if soc:
+        terms = tuple(t for t in terms if t.soc.casefold() == soc.casefold())
+        found = ctcae.search(terms, query, limit=limit) if query.strip() else list(terms[:limit])
+    else:
+        found = ctcae.search(terms, query, limit=limit)
+    rows = {
+        t.meddra_code: t for t in CtcaeTerm.objects.filter(meddra_code__in=[f.meddra_code for f in found])
+    }
+    results = [rows[f.meddra_code].as_json() for f in found if f.meddra_code in rows]
+    return JsonResponse({"query": query, "version": ctcae.CTCAE_VERSION, "results": results})
+
+
+def ae_detail(request: HttpRequest, spec: Any, instance: AdverseEvent) -> HttpResponse:
+    """The AE page: fields, soft-check warnings, the episode chain, grade change, SAE clock and reports."""
+    return render(request, "adverse_events/ae_detail.html", _detail_context(request, spec, instance))
+
+
+def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: Any) -> dict[str, Any]:
+    context = crf_detail_context(request, spec, ae)
+    chain = [ae.root_episode()]
+    while True:
+        nxt = AdverseEvent.objects.filter(parent_episode=chain[-1]).first()
+        if nxt is None:
+            break
+        chain.append(nxt)
+    locked = ae.status == CrfStatus.LOCKED or bool(ae.patient.locked_at)
+    can_enter = has_perm(request.user, Perm.ENTER) and not locked
+    context.update(
+        warnings=ae_warnings(ae),
+        chain=chain if len(chain) > 1 else [],
+        worst_grade=max(e.grade for e in chain),
+        clock=selectors.clock_for(ae),
+        reports=list(ae.sae_reports.all()),
+        can_change_grade=can_enter and ae.ongoing == "Y" and chain[-1].pk == ae.pk,
+        grade_form=extra.get("grade_form") or GradeChangeForm(ae=ae),
+        report_form=extra.get("report_form") or SaeReportForm(initial={"sent_at": timezone.localtime()}),
+        can_report=can_enter and ae.serious == "Y",
+        immunosuppressants=_immunosuppressants(ae),
+    )
+    return context
+
+
+def _immunosuppressants(ae: AdverseEvent) -> list[Any]:
+    related = getattr(ae, "immunosuppressant_set", None) or getattr(ae, "immunosuppressants", None)
+    try:
+        return list(related.all()) if related is not None else []
+    except Exception:
+        return []
+
+
+@require_POST
+def grade_change(request: HttpRequest, patient_pk: int, pk: int) -> HttpResponse:
+    spec, ae = get_crf_for_user(request.user, patient_pk=patient_pk, slug=SLUG, pk=pk)
+    _require(request, Perm.ENTER)
+    form = GradeChangeForm(request.POST, ae=ae)
+    if form.is_valid():
+        try:
+            child = services.record_grade_change(
+                ae=ae, change_date=form.cleaned_data["change_date"], new_grade=form.cleaned_data["new_grade"],
+                reason=form.cleaned_data["reason"], acting_user=request.user,
+            )  # fmt: skip
+        except crf_services.CrfLocked as exc:
+            messages.error(request, str(exc))
+            return redirect(ae.get_absolute_url())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Grade changed: episode %(old)s closed on %(d)s; new episode at grade %(g)s opened.")
+                % {"old": ae.pk, "d": form.cleaned_data["change_date"], "g": child.grade},
+            )
+            return redirect(child.get_absolute_url())
+    ae.refresh_from_db()
+    return render(
+        request,
+        "adverse_events/ae_detail.html",
+        _detail_context(request, spec, ae, grade_form=form),
+        status=422,
+    )
+
+
+@require_POST
+def sae_report(request: HttpRequest, patient_pk: int, pk: int) -> HttpResponse:
+    spec, ae = get_crf_for_user(request.user, patient_pk=patient_pk, slug=SLUG, pk=pk)
+    _require(request, Perm.ENTER)
+    form = SaeReportForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_sae_report(ae=ae, acting_user=request.user, **form.cleaned_data)
+        except crf_services.CrfLocked as exc:
+            messages.error(request, str(exc))
+            return redirect(ae.get_absolute_url())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("SAE report recorded."))
+            return redirect(ae.get_absolute_url())
+    return render(
+        request,
+        "adverse_events/ae_detail.html",
+        _detail_context(request, spec, ae, report_form=form),
+        status=422,
+    )
+
+
+def sae_list(request: HttpRequest) -> HttpResponse:
+    """Open SAEs with the time left or overdue for the 24 h report, SUSAR deadlines and follow-up reports."""
+    _require(request, Perm.VIEW)
+    rows = selectors.sae_rows()
+    return render(
+        request,
+        "adverse_events/sae_list.html",
+        {
+            "open_rows": [r for r in rows if r.is_open],
+            "closed_rows": [r for r in rows if not r.is_open],
+            "now": timezone.now(),
+        },
+    )
+
+
+ACTION_LABELS = {
+    ActionTaken.DRUG_INTERRUPTED: _("interruption"),
+    ActionTaken.DOSE_REDUCED: _("dose reduction"),
+    ActionTaken.DRUG_WITHDRAWN: _("discontinuation"),
+}
+
+
+def safety_page(request: HttpRequest) -> HttpResponse:
+    """Study-level safety tables (adverse_events.reporting) over every AE row."""
+    _require(request, Perm.VIEW)
+    episodes = selectors.episodes()
+    n = selectors.safety_population()
+    context: dict[str, Any] = {"population_n": n, "has_data": bool(episodes)}
+    if episodes:
+        context.update(
+            overview=reporting.overview(episodes, n),
+            by_grade=reporting.patients_by_worst_grade(episodes, n),
+            soc_term=reporting.by_soc_and_term(episodes, n),
+            related=[
+                (row.agent.value.title() if row.agent else _("Any study treatment"), row.counts)
+                for row in reporting.related_by_agent(episodes, n)
+            ],
+            serious=reporting.serious_by_worst_grade(episodes, n),
+            serious_soc_term=reporting.serious_by_soc_and_term(episodes, n),
+            immune=reporting.immune_related_by_worst_grade(episodes, n),
+            immune_soc_term=reporting.immune_related_by_soc_and_term(episodes, n),
+            actions=[
+                (
+                    row.agent.value.title() if row.agent else _("Any study treatment"),
+                    ACTION_LABELS.get(row.action, row.action.value),
+                    row.count,
+                )
+                for row in reporting.leading_to_action(episodes, n)
+            ],
+        )
+    context["agents"] = [a.value for a in Agent]
+    return render(request, "adverse_events/safety.html", context)
+
+
+def casebook_panel(request: HttpRequest, patient: Any) -> dict[str, Any] | None:
+    """The patient's AEs (grade-change chains merged) by worst grade, for the casebook page."""
+    if not has_perm(request.user, Perm.VIEW):
+        return None
+    episodes = selectors.episodes(patient)
+    if not episodes:
+        return None
+    events = reporting.merge_episodes(episodes)
+    rows_by_id = {
+        ae.pk: ae for ae in AdverseEvent.objects.filter(patient=patient).select_related("ctcae_term")
+    }
+    items = []
+    for event in sorted(events, key=lambda e: (-e.worst_grade, e.onset_date)):
+        members = [rows_by_id[i] for i in event.episode_ids]
+        last = members[-1]
+        items.append(
+            {
+                "event": event,
+                "root": rows_by_id[event.root_episode_id],
+                "last": last,
+                "serious": any(m.serious == "Y" for m in members),
+                "immune": any(m.immune_related == "Y" for m in members),
+                "ongoing": last.ongoing == "Y",
+            }
+        )
+    return {"patient": patient, "items": items, "slug": SLUG}
