@@ -76,3 +76,13 @@ def ae_payload(**changes: Any) -> dict[str, Any]:
     }
     data.update({k: ("" if v is None else v) for k, v in changes.items()})
     return data
+
+
+def ensure_ctcae_terms() -> None:
+    """Reload the dictionary if a transactional test flushed the data migration's rows (idempotent)."""
+    if CtcaeTerm.objects.count() != 837:
+        import importlib
+
+        from django.apps import apps
+
+        importlib.import_module("adverse_events.migrations.0002_load_ctcae_v5_terms").load_terms(apps, None)

@@ -27,6 +27,7 @@ from tests.factories_adverse_events import (
     OTHER_GI,
     AdverseEventFactory,
     ae_payload,
+    ensure_ctcae_terms,
     term,
 )
 
@@ -42,6 +43,11 @@ def create_url(patient):
 
 def post_ae(client, patient, **changes):
     return client.post(create_url(patient), ae_payload(**changes))
+
+
+@pytest.fixture(autouse=True)
+def _ctcae_terms(db):
+    ensure_ctcae_terms()
 
 
 @pytest.fixture
