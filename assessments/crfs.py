@@ -5,7 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from assessments import selectors, views
 from assessments.forms import LesionForm, TumourAssessmentForm
 from assessments.models import Lesion, TumourAssessment
-from assessments.services import recompute_after_registry_change
 from sabr_trial import patient_dates
 from sabr_trial.crf import CasebookPanel, CrfSpec, registry
 
@@ -31,13 +30,6 @@ registry.register(
     )
 )  # fmt: skip
 
-
-def _lesion_changed(instance: object) -> None:
-    if isinstance(instance, Lesion):
-        recompute_after_registry_change(instance)
-
-
-registry.on_change(_lesion_changed)
 registry.register_panel(
     CasebookPanel(
         order=200,

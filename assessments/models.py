@@ -212,6 +212,10 @@ class Lesion(CrfBase):
                 Lesion.objects.filter(patient_id=self.patient_id), "lesion_code", "L"
             )
         super().save(*args, **kwargs)
+        if TumourAssessment.objects.filter(patient_id=self.patient_id).exists():
+            from assessments.services import recompute_patient
+
+            recompute_patient(self.patient)  # EC-TA-3: a registry change moves every response
 
 
 class TumourAssessment(CrfBase):

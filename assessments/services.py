@@ -299,11 +299,4 @@ def _store_lesion_rows(assessment: TumourAssessment, lc: dict[str, recist.LocalC
         )
 
 
-def recompute_after_registry_change(instance: Any) -> None:
-    """Registry callback: a lesion changed, so every response of its patient is recomputed (EC-TA-3)."""
-    if isinstance(instance, (Lesion, TumourAssessment)):
-        with transaction.atomic():
-            recompute_patient(instance.patient)
-
-
 __all__ = ["next_code", "recompute_patient", "save_assessment"]
