@@ -609,3 +609,19 @@ def test_patient_dates_provider(patient):
         ("Onset date", TODAY - datetime.timedelta(days=10), "procedure"),
         ("Resolved / grade changed on", TODAY - datetime.timedelta(days=2), "procedure"),
     ]
+
+
+def test_demo_is_idempotent(investigator):
+    import io
+
+    from adverse_events import demo
+
+    for _ in range(4):
+        RegisteredPatientFactory(registration_date=TODAY - datetime.timedelta(days=200))
+    out = io.StringIO()
+    demo.load(users={"investigator": investigator}, stdout=out)
+    count = AdverseEvent.objects.count()
+    demo.load(users={"investigator": investigator}, stdout=out)
+    assert count == 10 and AdverseEvent.objects.count() == count and "skipped" in out.getvalue()
+    assert AdverseEvent.objects.filter(serious="Y").count() == 2
+    assert AdverseEvent.objects.filter(parent_episode__isnull=False).count() == 1

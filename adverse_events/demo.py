@@ -1,0 +1,94 @@
+"""Demo AEs for the registered demo patients (run by ``manage.py setup_demo``; idempotent).
+
+A realistic axitinib + PD-1 profile: hypertension, diarrhoea, fatigue, PPE, hypothyroidism, ALT increased
+and proteinuria, with two SAEs, three irAEs and one grade change (EC-AE-4). Rows are written through the
+CRF services, so they pass every hard check and carry history.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from adverse_events.models import AdverseEvent, CtcaeTerm
+from adverse_events.services import record_grade_change
+from enrollment.models import Patient
+from sabr_trial import services as crf_services
+from sabr_trial.crf import CrfStatus
+
+# (patient index, MedDRA code, grade, onset day after registration, resolved after n days or None,
+#  serious criterion or "", immune-related, rel (sabr, axitinib, toripalimab), action (axitinib, toripalimab), grade change)
+PROFILE = [
+    (0, 10020772, 2, 14, None, "", "N", ("UNRELATED", "PROBABLE", "UNLIKELY"), ("DOSE NOT CHANGED", "DOSE NOT CHANGED"), 3),
+    (0, 10012727, 2, 30, 10, "", "N", ("UNRELATED", "PROBABLE", "POSSIBLE"), ("DRUG INTERRUPTED", "DOSE NOT CHANGED"), None),
+    (0, 10016256, 1, 21, None, "", "N", ("UNLIKELY", "POSSIBLE", "POSSIBLE"), ("DOSE NOT CHANGED", "DOSE NOT CHANGED"), None),
+    (1, 10054524, 2, 25, 21, "", "N", ("UNRELATED", "DEFINITE", "UNLIKELY"), ("DOSE REDUCED", "DOSE NOT CHANGED"), None),
+    (1, 10021114, 2, 63, None, "", "Y", ("UNRELATED", "UNLIKELY", "PROBABLE"), ("DOSE NOT CHANGED", "DOSE NOT CHANGED"), None),
+    (2, 10001551, 3, 42, 20, "aeshosp", "Y", ("UNRELATED", "POSSIBLE", "PROBABLE"), ("DRUG INTERRUPTED", "DRUG INTERRUPTED"), None),
+    (2, 10037032, 2, 56, None, "", "N", ("UNRELATED", "PROBABLE", "UNLIKELY"), ("DOSE NOT CHANGED", "DOSE NOT CHANGED"), None),
+    (3, 10009887, 3, 48, 14, "aeshosp", "Y", ("UNLIKELY", "POSSIBLE", "PROBABLE"), ("DRUG INTERRUPTED", "DRUG WITHDRAWN"), None),
+    (3, 10016256, 2, 20, None, "", "N", ("UNLIKELY", "POSSIBLE", "POSSIBLE"), ("DOSE NOT CHANGED", "DOSE NOT CHANGED"), None),
+]  # fmt: skip
+
+
+def load(*, users: dict[str, Any], stdout: Any) -> None:
+    if AdverseEvent.objects.exists():
+        stdout.write("Demo adverse events already present: skipped.")
+        return
+    if not CtcaeTerm.objects.exists():
+        stdout.write("CTCAE dictionary not loaded (run migrate): demo adverse events skipped.")
+        return
+    user = users.get("investigator") or users.get("coordinator")
+    patients = list(Patient.objects.filter(study_number__isnull=False).order_by("registration_date", "pk"))
+    today = timezone.localdate()
+    created = 0
+    for index, code, grade, onset_day, resolved_after, criterion, immune, rel, acn, change_to in PROFILE:
+        if index >= len(patients):
+            continue
+        patient = patients[index]
+        onset = patient.registration_date + datetime.timedelta(days=onset_day)
+        if onset >= today:
+            continue
+        resolution = onset + datetime.timedelta(days=resolved_after) if resolved_after else None
+        if resolution and resolution > today:
+            resolution = None
+        serious = "Y" if criterion else "N"
+        awareness = None
+        if serious == "Y":
+            awareness = timezone.make_aware(
+                datetime.datetime.combine(onset + datetime.timedelta(days=1), datetime.time(10, 30))
+            )
+        data: dict[str, Any] = {
+            "ctcae_term": CtcaeTerm.objects.get(meddra_code=code), "grade": grade, "onset_date": onset,
+            "ongoing": "N" if resolution else "Y", "resolution_date": resolution,
+            "outcome": "RECOVERED/RESOLVED" if resolution else "NOT RECOVERED/NOT RESOLVED",
+            "serious": serious, "rel_sabr": rel[0], "rel_axitinib": rel[1], "rel_toripalimab": rel[2],
+            "immune_related": immune, "acn_axitinib": acn[0], "acn_toripalimab": acn[1], "acn_sabr": "DOSE NOT CHANGED",
+            "treatment_given": "Y" if immune == "Y" or serious == "Y" else "N",
+            "awareness_at": awareness,
+            "reported_at": awareness + datetime.timedelta(hours=20) if awareness and index != 3 else None,
+            "expected": "Y" if serious == "Y" else "",
+        }  # fmt: skip
+        if criterion:
+            data[criterion] = "Y"
+        try:
+            ae = crf_services.crf_create(
+                model=AdverseEvent, patient=patient, data=data, acting_user=user, status=CrfStatus.SUBMITTED
+            )
+            created += 1
+            change_on = onset + datetime.timedelta(days=14)
+            if change_to and change_on < today:
+                record_grade_change(
+                    ae=ae,
+                    change_date=change_on,
+                    new_grade=change_to,
+                    reason="Demo: grade increased",
+                    acting_user=user,
+                )
+                created += 1
+        except ValidationError as exc:  # e.g. a demo patient's other data conflict: skip, keep the rest
+            stdout.write(f"Demo AE skipped for {patient}: {exc.messages[0]}")
+    stdout.write(f"Created {created} demo adverse events.")
