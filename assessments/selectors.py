@@ -19,8 +19,13 @@ from sabr_trial.patient_dates import PatientDate
 def treatment_start(patient: Any) -> datetime.date | None:
     """D1 treatment start from the treatment app if it offers ``treatment.selectors.treatment_start``.
 
-    Placeholder otherwise: the day after the baseline scan.
+    Placeholder otherwise (or while no treatment is recorded): the day after the baseline scan.
     """
+    return treatment_start_info(patient)[0]
+
+
+def treatment_start_info(patient: Any) -> tuple[datetime.date | None, bool]:
+    """Return (treatment start, whether it is the baseline + 1 day placeholder)."""
     try:
         module = importlib.import_module("treatment.selectors")
         func = module.treatment_start
@@ -29,18 +34,11 @@ def treatment_start(patient: Any) -> datetime.date | None:
     if func is not None:
         start = func(patient)
         if start:
-            return start
+            return start, False
     from assessments.rules import baseline_date
 
     base = baseline_date(patient)
-    return base + datetime.timedelta(days=1) if base else None
-
-
-def uses_placeholder_start() -> bool:
-    try:
-        return not hasattr(importlib.import_module("treatment.selectors"), "treatment_start")
-    except ImportError:
-        return True
+    return (base + datetime.timedelta(days=1) if base else None), True
 
 
 def lesion_value_used(row: LesionResult) -> Decimal | None:
@@ -115,12 +113,12 @@ def response_summary(patient: Any) -> dict[str, Any] | None:
         return None
     s = patient_series(patient)
     assessments: list[TumourAssessment] = s["assessments"]
-    start = treatment_start(patient)
+    start, placeholder = treatment_start_info(patient)
     ctx: dict[str, Any] = {
         "lesions": s["lesions"],
         "timeline": assessments,
         "treatment_start": start,
-        "placeholder_start": uses_placeholder_start(),
+        "placeholder_start": placeholder,
         "first_pd": next((a for a in assessments if a.overall_resp == "PD"), None),
         "new_url": reverse("crf_create", args=[patient.pk, "tumour-assessment"]),
         "lesion_url": reverse("crf_create", args=[patient.pk, "lesion"]),
