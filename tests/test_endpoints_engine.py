@@ -13,16 +13,19 @@ from django.utils import timezone
 from endpoints import services
 from endpoints.collect import collect_study
 from endpoints.models import EndpointSnapshot, EndpointState
-from enrollment.services import patient_register, patient_screen
+from enrollment.services import patient_register
+from tests.factories import UserFactory
+from tests.factories_enrollment import registrable
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 
 
 def make_patients(user, n):
+    investigator = UserFactory(username="endpoint-inv", role="investigator")  # get_or_create by username
     for _ in range(n):
-        p = patient_screen(screening_date=TODAY - datetime.timedelta(days=10), acting_user=user)
-        patient_register(patient=p, registration_date=TODAY - datetime.timedelta(days=5), acting_user=user)
+        p = registrable(user, investigator, days_ago=10)
+        patient_register(patient=p, registration_date=TODAY, acting_user=user)
 
 
 def test_recompute_stores_one_ok_snapshot_with_fingerprint(coordinator):

@@ -14,6 +14,7 @@ from enrollment.models import Patient, ScreeningLog
 from enrollment.services import patient_register, patient_screen
 from sabr_trial.models import AuditEvent
 from tests.conftest import on_postgres
+from tests.factories_enrollment import registrable
 
 TODAY = timezone.localdate()
 
@@ -34,8 +35,8 @@ def test_new_patient_with_future_date_is_refused(as_coordinator):
 
 
 @pytest.mark.django_db
-def test_register_assigns_study_number_and_audit(as_coordinator, coordinator):
-    patient = patient_screen(screening_date=TODAY - datetime.timedelta(days=3), acting_user=coordinator)
+def test_register_assigns_study_number_and_audit(as_coordinator, coordinator, investigator):
+    patient = registrable(coordinator, investigator, days_ago=3)
     response = as_coordinator.post(
         reverse("patient_register", args=[patient.pk]), {"registration_date": TODAY}
     )
@@ -65,10 +66,10 @@ def test_screen_failure_is_never_registered(coordinator):
 
 
 @pytest.mark.django_db
-def test_numbers_are_sequential_without_gaps(coordinator):
+def test_numbers_are_sequential_without_gaps(coordinator, investigator):
     numbers = []
     for _ in range(3):
-        p = patient_screen(screening_date=TODAY, acting_user=coordinator)
+        p = registrable(coordinator, investigator, days_ago=3)
         numbers.append(
             patient_register(patient=p, registration_date=TODAY, acting_user=coordinator).study_number
         )
@@ -93,11 +94,11 @@ def test_casebook_lists_forms_with_status(as_monitor, coordinator):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_registrations_never_duplicate_or_skip(coordinator):
+def test_concurrent_registrations_never_duplicate_or_skip(coordinator, investigator):
     """Eight connections register at once on PostgreSQL: numbers 1..8, each once."""
     if not on_postgres():
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
-    patients = [patient_screen(screening_date=TODAY, acting_user=coordinator) for _ in range(8)]
+    patients = [registrable(coordinator, investigator, days_ago=3) for _ in range(8)]
     barrier = threading.Barrier(len(patients))
     errors: list[BaseException] = []
 

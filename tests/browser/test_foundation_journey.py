@@ -6,16 +6,18 @@ import pytest
 
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, UserFactory
+from tests.factories_enrollment import registrable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_coordinator_registers_patient_and_finds_it(page, screenshot):
-    UserFactory(username="coord", role="coordinator")
+    coordinator = UserFactory(username="coord", role="coordinator")
+    investigator = UserFactory(username="inv", role="investigator")
+    patient = registrable(coordinator, investigator, days_ago=5)  # consent and confirmed eligibility (EC-RG-1)
     login(page, "coord", PASSWORD)
-    page.get_by_role("link", name="New patient (screening)").click()
-    page.get_by_role("button", name="Create patient").click()
-    page.get_by_role("link", name="Register").click()
+    page.goto(f"/patients/{patient.pk}/")
+    page.get_by_role("link", name="Register", exact=True).click()
     page.get_by_role("button", name="Register and assign study number").click()
     assert page.get_by_test_id("casebook-title").inner_text() == "Casebook SR-001"
     page.get_by_role("link", name="Patients").click()
