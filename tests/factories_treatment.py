@@ -8,7 +8,9 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from tests.factories import RegisteredPatientFactory
+from tests.factories import RegisteredPatientFactory, UserFactory
+from tests.factories_assessments import LesionFactory
+from tests.factories_enrollment import consent
 from treatment.models import (
     AxitinibPeriod,
     Immunosuppressant,
@@ -24,11 +26,19 @@ def days_ago(n: int) -> datetime.date:
     return timezone.localdate() - datetime.timedelta(days=n)
 
 
+def consented_patient(*, registered_days_ago: int = 60, consent_days_ago: int | None = None, **kwargs):
+    """A registered patient with a submitted consent before registration (EC-G3 holds for treatment dates)."""
+    patient = RegisteredPatientFactory(registration_date=days_ago(registered_days_ago), **kwargs)
+    user = UserFactory(username="consent-taker", role="coordinator")
+    consent(patient, user, on=days_ago(consent_days_ago or registered_days_ago + 3))
+    return patient
+
+
 class SabrCourseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SabrCourse
 
-    patient = factory.SubFactory(RegisteredPatientFactory)
+    patient = factory.LazyFunction(consented_patient)
     is_protocol = "Y"
     indication = SabrCourse.Indication.INITIAL
     simulation_date = factory.LazyAttribute(lambda o: o.patient.registration_date)
@@ -42,6 +52,7 @@ class SabrTargetFactory(factory.django.DjangoModelFactory):
 
     course = factory.SubFactory(SabrCourseFactory)
     patient = factory.SelfAttribute("course.patient")
+    lesion = factory.SubFactory(LesionFactory, patient=factory.SelfAttribute("..patient"))
     prescribed_dose_gy = Decimal("30")
     n_fractions = 3
     isodose_pct = 80
@@ -55,7 +66,9 @@ class SabrFractionFactory(factory.django.DjangoModelFactory):
     target = factory.SubFactory(SabrTargetFactory)
     patient = factory.SelfAttribute("target.patient")
     fraction_number = 1
-    fraction_date = factory.LazyAttribute(lambda o: o.target.course.simulation_date + datetime.timedelta(days=5))
+    fraction_date = factory.LazyAttribute(
+        lambda o: o.target.course.simulation_date + datetime.timedelta(days=5)
+    )
     delivered = "Y"
     dose_delivered_gy = factory.LazyAttribute(lambda o: o.target.dose_per_fraction_gy)
 
@@ -64,20 +77,20 @@ class AxitinibPeriodFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AxitinibPeriod
 
-    patient = factory.SubFactory(RegisteredPatientFactory)
+    patient = factory.LazyFunction(consented_patient)
     start_date = factory.LazyAttribute(lambda o: o.patient.registration_date)
     end_date = None
     dose_level = AxitinibPeriod.DoseLevel.START_5MG
-    change_reason = AxitinibPeriod.ChangeReason.START
+    dose_change_reason = AxitinibPeriod.ChangeReason.START
 
 
 class ToripalimabInfusionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ToripalimabInfusion
 
-    patient = factory.SubFactory(RegisteredPatientFactory)
+    patient = factory.LazyFunction(consented_patient)
     cycle_number = 1
-    status = ToripalimabInfusion.Status.GIVEN
+    infusion_status = ToripalimabInfusion.Status.GIVEN
     infusion_date = factory.LazyAttribute(lambda o: o.patient.registration_date)
     dose_mg = Decimal("240")
     infusion_interrupted = "N"
@@ -87,7 +100,7 @@ class ImmunosuppressantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Immunosuppressant
 
-    patient = factory.SubFactory(RegisteredPatientFactory)
+    patient = factory.LazyFunction(consented_patient)
     drug = Immunosuppressant.Drug.PREDNISONE
     dose = Decimal("40")
     frequency = Immunosuppressant.Frequency.QD
@@ -100,7 +113,7 @@ class SubsequentTherapyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SubsequentTherapy
 
-    patient = factory.SubFactory(RegisteredPatientFactory)
+    patient = factory.LazyFunction(consented_patient)
     therapy_type = SubsequentTherapy.TherapyType.SYSTEMIC
     regimen = "Cabozantinib 60 mg QD"
     start_date = factory.LazyFunction(lambda: days_ago(1))

@@ -46,7 +46,7 @@ class SabrTargetForm(PatientCrfForm):
     class Meta:
         model = SabrTarget
         fields = [
-            "course", "prescribed_dose_gy", "n_fractions", "isodose_pct", "gtv_cc", "ptv_cc", "alpha_beta_gy",
+            "course", "lesion", "prescribed_dose_gy", "n_fractions", "isodose_pct", "gtv_cc", "ptv_cc", "alpha_beta_gy",
             "dose_override_reason", "is_reirradiation", "reirradiation_reason",
         ]  # fmt: skip
 
@@ -72,6 +72,7 @@ class SabrFractionForm(PatientCrfForm):
             "delivered",
             "dose_delivered_gy",
             "not_delivered_reason",
+            "adverse_event",
         ]
         widgets = {"fraction_date": DateInput()}
 
@@ -89,8 +90,8 @@ class AxitinibPeriodForm(PatientCrfForm):
     class Meta:
         model = AxitinibPeriod
         fields = [
-            "start_date", "end_date", "dose_level", "other_dose_mg", "other_dose_reason", "change_reason",
-            "missed_doses", "bp_ok_no_antihtn",
+            "start_date", "end_date", "dose_level", "other_dose_mg", "other_dose_reason", "dose_change_reason",
+            "missed_doses", "bp_ok_no_antihtn", "adverse_event",
         ]  # fmt: skip
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
@@ -112,8 +113,8 @@ class ToripalimabInfusionForm(PatientCrfForm):
     class Meta:
         model = ToripalimabInfusion
         fields = [
-            "cycle_number", "status", "infusion_date", "dose_mg", "dose_deviation_reason", "status_reason",
-            "infusion_interrupted", "lot_number",
+            "cycle_number", "infusion_status", "infusion_date", "dose_mg", "dose_deviation_reason", "status_reason",
+            "adverse_event", "infusion_interrupted", "lot_number",
         ]  # fmt: skip
         widgets = {"infusion_date": DateInput()}
 
@@ -132,7 +133,7 @@ class ImmunosuppressantForm(PatientCrfForm):
         model = Immunosuppressant
         fields = [
             "drug", "drug_other", "dose", "dose_unit", "frequency", "route", "start_date", "ongoing", "end_date",
-            "indication",
+            "indication", "adverse_event",
         ]  # fmt: skip
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
@@ -153,6 +154,7 @@ class SubsequentTherapyForm(PatientCrfForm):
             "end_date",
             "reason",
             "local_on_protocol",
+            "lesions_treated",
             "sabr_course",
         ]
         widgets = {"start_date": DateInput(), "end_date": DateInput()}

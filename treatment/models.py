@@ -153,6 +153,10 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     course = models.ForeignKey(
         SabrCourse, on_delete=models.PROTECT, related_name="targets", verbose_name=_("Course")
     )
+    lesion = models.ForeignKey(
+        "assessments.Lesion", on_delete=models.PROTECT, related_name="sabr_targets", null=True,
+        verbose_name=_("Lesion treated"), help_text=_("A registered lesion of this patient (D4, R1.41)."),
+    )  # fmt: skip
     prescribed_dose_gy = models.DecimalField(
         _("Prescribed total dose (Gy)"), max_digits=5, decimal_places=2, validators=[POSITIVE],
         help_text=_("More than 80 Gy needs an override reason (EC-ST-1)."),
@@ -226,6 +230,9 @@ class SabrTarget(RulesFirstMixin, CrfBase):
             models.CheckConstraint(
                 condition=models.Q(n_fractions__gte=1, n_fractions__lte=15), name="sabr_target_fractions_1_15"
             ),
+            models.UniqueConstraint(
+                fields=["course", "lesion"], name="sabr_target_one_per_lesion_per_course"
+            ),
             models.CheckConstraint(
                 condition=models.Q(prescribed_dose_gy__lte=80) | ~models.Q(dose_override_reason=""),
                 name="sabr_target_over_80_needs_reason",
@@ -237,8 +244,7 @@ class SabrTarget(RulesFirstMixin, CrfBase):
         ]
 
     def __str__(self) -> str:
-        lesion = getattr(self, "lesion", None) if hasattr(type(self), "lesion") else None
-        where = str(lesion) if lesion is not None else f"#{self.pk or '?'}"
+        where = str(self.lesion) if self.lesion_id else f"#{self.pk or '?'}"
         return f"{where}: {self.prescribed_dose_gy.normalize():f} Gy/{self.n_fractions}"
 
     def clean(self) -> None:
@@ -334,6 +340,10 @@ class SabrFraction(RulesFirstMixin, CrfBase):
         _("Reason not delivered"), max_length=24, choices=NotDeliveredReason.choices, blank=True,
         help_text=_("Required when not delivered (EC-FX-2)."),
     )  # fmt: skip
+    adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="sabr_fractions",
+        verbose_name=_("Related AE"), help_text=_("Required when not delivered for toxicity (EC-FX-2)."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("SABR fraction")
@@ -409,7 +419,14 @@ class AxitinibPeriod(RulesFirstMixin, CrfBase):
     other_dose_reason = models.CharField(
         _("Reason for the other dose"), max_length=28, choices=OtherDoseReason.choices, blank=True
     )
-    change_reason = models.CharField(_("Reason for this period"), max_length=28, choices=ChangeReason.choices)
+    dose_change_reason = models.CharField(
+        _("Reason for this period"), max_length=28, choices=ChangeReason.choices,
+        help_text=_("Why this dose period started (EXADJ; R4.3-R4.5)."),
+    )  # fmt: skip
+    adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="axitinib_periods",
+        verbose_name=_("Related AE"), help_text=_("Required for a reduction or interruption for toxicity (EC-AX-2)."),
+    )  # fmt: skip
     missed_doses = models.PositiveSmallIntegerField(
         _("Doses missed or vomited (not replaced)"),
         default=0,
@@ -474,7 +491,10 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
     planned_date = models.DateField(
         _("Planned date"), null=True, editable=False, help_text=_("Previous given infusion + 21 days (R4.6).")
     )
-    status = models.CharField(_("Status"), max_length=24, choices=Status.choices, default=Status.GIVEN)
+    infusion_status = models.CharField(
+        _("Status"), max_length=24, choices=Status.choices, default=Status.GIVEN,
+        help_text=_("Given, delayed, omitted or permanently discontinued (ECOCCUR + INFSTAT; R4.7, R4.8)."),
+    )  # fmt: skip
     infusion_date = models.DateField(
         _("Date of infusion"), null=True, blank=True, validators=[not_in_future],
         help_text=_("Required when given; on or after registration (EC-TO-1)."),
@@ -488,6 +508,10 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
     status_reason = models.CharField(
         _("Reason for delay, omission or stop"), max_length=20, choices=StatusReason.choices, blank=True
     )
+    adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="toripalimab_infusions",
+        verbose_name=_("Related AE"), help_text=_("Required when the reason is an adverse event; its toripalimab action must match (EC-TO-4)."),
+    )  # fmt: skip
     infusion_interrupted = models.CharField(
         _("Infusion slowed or interrupted?"), max_length=1, choices=YesNo.choices, blank=True,
         help_text=_("Answer when the infusion was given (R4.8)."),
@@ -500,14 +524,14 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
         constraints = [
             models.UniqueConstraint(fields=["patient", "cycle_number"], name="toripalimab_cycle_unique"),
             models.CheckConstraint(
-                condition=~models.Q(status="GIVEN")
+                condition=~models.Q(infusion_status="GIVEN")
                 | models.Q(infusion_date__isnull=False, dose_mg__isnull=False),
                 name="toripalimab_given_has_date_and_dose",
             ),
         ]
 
     def __str__(self) -> str:
-        when = self.infusion_date.isoformat() if self.infusion_date else self.get_status_display()
+        when = self.infusion_date.isoformat() if self.infusion_date else self.get_infusion_status_display()
         return str(_("Cycle %(n)s, %(w)s") % {"n": self.cycle_number, "w": when})
 
     def clean(self) -> None:
@@ -518,7 +542,9 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
     def save(self, *args: object, **kwargs: object) -> None:
         previous = (
             ToripalimabInfusion.objects.filter(
-                patient_id=self.patient_id, cycle_number__lt=self.cycle_number, status=self.Status.GIVEN
+                patient_id=self.patient_id,
+                cycle_number__lt=self.cycle_number,
+                infusion_status=self.Status.GIVEN,
             )
             .exclude(pk=self.pk)
             .order_by("-cycle_number")
@@ -533,7 +559,7 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
 
     def as_pure(self) -> dosing.ToripalimabInfusion:
         return dosing.ToripalimabInfusion(
-            cycle_number=self.cycle_number, status=dosing.InfusionStatus(self.status),
+            cycle_number=self.cycle_number, status=dosing.InfusionStatus(self.infusion_status),
             infusion_date=self.infusion_date, dose_mg=self.dose_mg,
         )  # fmt: skip
 
@@ -590,6 +616,10 @@ class Immunosuppressant(RulesFirstMixin, CrfBase):
         help_text=_("Required when not ongoing; blank when ongoing (EC-CM-1)."),
     )  # fmt: skip
     indication = models.CharField(_("Indication"), max_length=20, choices=Indication.choices)
+    adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="immunosuppressants",
+        verbose_name=_("Related AE"), help_text=_("Required for an immune-related AE or infusion reaction (EC-CM-1)."),
+    )  # fmt: skip
     pred_equiv_mg_day = models.DecimalField(
         _("Prednisone-equivalent dose per day (mg)"), max_digits=9, decimal_places=2, null=True,
         editable=False, help_text=_("Derived for corticosteroids (R4.8)."),
@@ -665,6 +695,10 @@ class SubsequentTherapy(RulesFirstMixin, CrfBase):
     local_on_protocol = models.CharField(
         _("Local therapy while axitinib/toripalimab continue?"), max_length=1, choices=YesNo.choices,
         help_text=_("Yes: local therapy, not a PFS2 next line (D2); it censors PFS1 before PD (R1.43)."),
+    )  # fmt: skip
+    lesions_treated = models.ManyToManyField(
+        "assessments.Lesion", blank=True, related_name="subsequent_therapies", verbose_name=_("Lesions treated"),
+        help_text=_("Required for radiotherapy or surgery (EC-SU-1, R1.43, R2.3)."),
     )  # fmt: skip
     sabr_course = models.ForeignKey(
         SabrCourse, on_delete=models.PROTECT, null=True, blank=True, related_name="subsequent_therapies",

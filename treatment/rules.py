@@ -39,6 +39,11 @@ AXITINIB_AE_MATCH_DAYS = 7  # EC-AX-4
 PFS2_EVENT_REASONS = frozenset({"PROGRESSION", "CLINICAL DETERIORATION"})  # D2
 
 
+def _num(value: Decimal | None) -> str:
+    """A decimal for a message without exponent notation (250, 2.5, 7)."""
+    return "" if value is None else f"{Decimal(value).normalize():f}"
+
+
 def _raise(errors: dict[str, Any]) -> None:
     if errors:
         raise ValidationError(errors)
@@ -137,6 +142,18 @@ def _same_patient(row: Any, parent: Any, field: str, errors: dict[str, list[str]
         _add(errors, field, _("This belongs to another patient."))
 
 
+def _ae_of_patient(row: Any, errors: dict[str, list[str]]) -> Any:
+    """Return the linked AE (or None), refusing an AE of another patient."""
+    if getattr(row, "adverse_event_id", None) is None:
+        return None
+    ae = row.adverse_event
+    _same_patient(row, ae, "adverse_event", errors)
+    return ae
+
+
+RELATED = ("POSSIBLE", "PROBABLE", "DEFINITE")  # R7.1: attributable
+
+
 # --- Form 10: SABR course ------------------------------------------------------------------------------------
 
 
@@ -204,7 +221,7 @@ def check_target(target: SabrTarget) -> None:
         and not target.dose_override_reason.strip()
     ):
         _add(errors, "dose_override_reason", _("A total dose of %(d)s Gy is over %(max)s Gy: give the override "
-             "reason (EC-ST-1).") % {"d": dose.normalize(), "max": MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY})  # fmt: skip
+             "reason (EC-ST-1).") % {"d": _num(dose), "max": MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY})  # fmt: skip
     n = target.n_fractions
     if n is not None and not 1 <= n <= 15:
         _add(errors, "n_fractions", _("%(n)s fractions: SABR has 1 to 15 fractions (EC-ST-1).") % {"n": n})
@@ -275,6 +292,7 @@ def check_fraction(fraction: SabrFraction) -> None:
         ):
             _add(errors, "adverse_event", _("A fraction not delivered for toxicity needs the adverse event "
                  "(EC-FX-2)."))  # fmt: skip
+    _ae_of_patient(fraction, errors)
     if fraction.fraction_date and fraction.patient_id:
         errors_dates = date_errors(
             fraction.patient, {"fraction_date": fraction.fraction_date},
@@ -351,7 +369,7 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
         listed = dosing.axitinib_dose_for_mg(Decimal(period.other_dose_mg))
         if listed is not None:
             _add(errors, "other_dose_mg", _("%(mg)s mg BID is a dose level: choose it in 'Dose level' instead "
-                 "(EC-AX-2).") % {"mg": period.other_dose_mg.normalize()})  # fmt: skip
+                 "(EC-AX-2).") % {"mg": _num(period.other_dose_mg)})  # fmt: skip
         if not period.other_dose_reason:
             _add(
                 errors, "other_dose_reason", _("A dose off the level list needs its reason (R4.2, EC-AX-2).")
@@ -359,17 +377,19 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
     elif period.other_dose_reason:
         _add(errors, "other_dose_reason", _("A reason is recorded only with an other dose (EC-AX-2)."))
     if (
-        period.change_reason in ("REDUCTION FOR TOXICITY", "INTERRUPTION FOR TOXICITY")
+        period.dose_change_reason in ("REDUCTION FOR TOXICITY", "INTERRUPTION FOR TOXICITY")
         and hasattr(period, "adverse_event_id")
         and period.adverse_event_id is None
     ):
         _add(errors, "adverse_event", _("A change for toxicity needs the adverse event (EC-AX-2)."))
-    if period.change_reason == "TITRATION UP" and not period.bp_ok_no_antihtn:
+    _ae_of_patient(period, errors)
+    if period.dose_change_reason == "TITRATION UP" and not period.bp_ok_no_antihtn:
         _add(errors, "bp_ok_no_antihtn", _("Answer this for a titration up (R4.3)."))
     if period.end_date and period.start_date and period.end_date < period.start_date:
         _add(errors, "end_date", _("The end %(e)s is before the start %(s)s (EC-AX-1).")
              % {"e": period.end_date, "s": period.start_date})  # fmt: skip
-    if period.start_date and period.patient_id and not errors:
+    valid_level = period.dose_level in dosing.AxitinibDose._value2member_map_
+    if period.start_date and period.patient_id and valid_level and not errors:
         others = _patient_rows(AxitinibPeriod, period)
         for other in others:
             end = other.end_date
@@ -430,9 +450,7 @@ def _axitinib_aes(patient: Any) -> list[dosing.AxitinibAe]:
     out = []
     for ae in model.objects.filter(patient=patient):
         try:
-            related = str(getattr(ae, "axitinib_relationship", "") or "").upper() in (
-                "RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED", "Y",
-            )  # fmt: skip
+            related = getattr(ae, "rel_axitinib", "") in RELATED
             out.append(
                 dosing.AxitinibAe(
                     term=str(ae),
@@ -447,12 +465,43 @@ def _axitinib_aes(patient: Any) -> list[dosing.AxitinibAe]:
     return out
 
 
-def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
-    """EC-AX-3 (soft, R4.3): a step up that does not meet the titration rule."""
+def axitinib_ae_action_warnings(patient: Any) -> list[str]:
+    """EC-AX-4 (soft): an AE with axitinib action DOSE REDUCED or DRUG INTERRUPTED has no period starting
+    within 7 days of its onset with a lower dose or an interruption."""
     from treatment.models import AxitinibPeriod
 
-    if dosing.axitinib_level(dosing.AxitinibDose(period.dose_level)) is None or not period.patient_id:
+    try:
+        model = apps.get_model("adverse_events", "AdverseEvent")
+    except LookupError:
         return []
+    warnings = []
+    periods = list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date"))
+    window = datetime.timedelta(days=AXITINIB_AE_MATCH_DAYS)
+    for ae in model.objects.filter(patient=patient, acn_axitinib__in=["DOSE REDUCED", "DRUG INTERRUPTED"]):
+        match = [
+            p for p in periods
+            if abs(p.start_date - ae.onset_date) <= window
+            and (p.dose_change_reason in ("REDUCTION FOR TOXICITY", "INTERRUPTION FOR TOXICITY")
+                 or p.dose_level == "INTERRUPTED" or p.adverse_event_id == ae.pk)
+        ]  # fmt: skip
+        if not match:
+            warnings.append(
+                _("%(ae)s (onset %(d)s) says axitinib was %(a)s, but no axitinib period with that change starts "
+                  "within %(n)s days (EC-AX-4).")
+                % {"ae": ae, "d": ae.onset_date, "a": ae.get_acn_axitinib_display().lower(),
+                   "n": AXITINIB_AE_MATCH_DAYS}
+            )  # fmt: skip
+    return warnings
+
+
+def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
+    """EC-AX-3 (soft, R4.3): a step up that does not meet the titration rule; EC-AX-4 for the patient."""
+    from treatment.models import AxitinibPeriod
+
+    if not period.patient_id or period.dose_level not in dosing.AxitinibDose._value2member_map_:
+        return []
+    if dosing.axitinib_level(dosing.AxitinibDose(period.dose_level)) is None:
+        return axitinib_ae_action_warnings(period.patient)
     earlier = list(
         AxitinibPeriod.objects.filter(patient_id=period.patient_id, start_date__lt=period.start_date)
         .exclude(pk=period.pk)
@@ -460,7 +509,7 @@ def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
     )
     dosed = [p for p in earlier if dosing.axitinib_level(dosing.AxitinibDose(p.dose_level)) is not None]
     if not dosed:
-        return []
+        return axitinib_ae_action_warnings(period.patient)
     current = dosed[0]
     level_start = current.start_date
     for p in dosed[1:]:  # the run of consecutive periods at the current level (interruptions included)
@@ -468,7 +517,7 @@ def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
             break
         level_start = p.start_date
     bp = {"Y": True, "N": False}.get(period.bp_ok_no_antihtn or "")
-    return dosing.axitinib_titration_warnings(
+    return axitinib_ae_action_warnings(period.patient) + dosing.axitinib_titration_warnings(
         current=dosing.AxitinibDose(current.dose_level), proposed=dosing.AxitinibDose(period.dose_level),
         current_level_start=level_start, change_date=period.start_date,
         adverse_events=_axitinib_aes(period.patient), bp_ok_no_antihtn=bp,
@@ -486,7 +535,7 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
     from treatment.models import ToripalimabInfusion
 
     errors: dict[str, list[str]] = {}
-    given = infusion.status == "GIVEN"
+    given = infusion.infusion_status == "GIVEN"
     if given:
         if infusion.infusion_date is None:
             _add(errors, "infusion_date", _("A given infusion needs its date (EC-TO-1)."))
@@ -498,7 +547,7 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
                 "status_reason",
                 _("A reason is recorded only for a delayed, omitted or stopped cycle."),
             )
-    elif infusion.status:
+    elif infusion.infusion_status:
         if not infusion.status_reason:
             _add(errors, "status_reason", _("Give the reason for the delay, omission or stop (EC-TO-4)."))
         infusion.dose_mg = None  # a cycle that was not given has no dose (the form's default 240 is dropped)
@@ -511,10 +560,10 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
             if "reduction" in message:
                 _add(errors, "dose_mg", _("%(d)s mg is a dose reduction: toripalimab is never reduced, only "
                      "withheld (delayed or omitted) or stopped; a lower dose is recorded only for an interrupted "
-                     "infusion (R4.7, EC-TO-2).") % {"d": infusion.dose_mg.normalize()})  # fmt: skip
+                     "infusion (R4.7, EC-TO-2).") % {"d": _num(infusion.dose_mg)})  # fmt: skip
             else:
                 _add(errors, "dose_deviation_reason", _("The dose is %(d)s mg, not 240 mg: give the reason "
-                     "(R4.7, EC-TO-2).") % {"d": infusion.dose_mg.normalize()})  # fmt: skip
+                     "(R4.7, EC-TO-2).") % {"d": _num(infusion.dose_mg)})  # fmt: skip
     if (
         infusion.status_reason == "ADVERSE EVENT"
         and hasattr(infusion, "adverse_event_id")
@@ -525,6 +574,14 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
             "adverse_event",
             _("A delay, omission or stop for an adverse event needs the AE (EC-TO-4)."),
         )
+    ae = _ae_of_patient(infusion, errors)
+    if ae is not None:
+        expected = {"DELAYED": "DRUG INTERRUPTED", "OMITTED": "DRUG INTERRUPTED",
+                    "PERMANENTLY DISCONTINUED": "DRUG WITHDRAWN"}.get(infusion.infusion_status)  # fmt: skip
+        if expected and ae.acn_toripalimab != expected:
+            _add(errors, "adverse_event", _("%(ae)s records toripalimab action '%(a)s': a %(s)s cycle needs an AE "
+                 "whose toripalimab action is '%(e)s' (EC-TO-4).") % {"ae": ae, "a": ae.get_acn_toripalimab_display(),
+                 "s": infusion.get_infusion_status_display().lower(), "e": expected})  # fmt: skip
     if given and infusion.infusion_interrupted not in ("Y", "N"):
         _add(errors, "infusion_interrupted", _("Answer this for a given infusion (R4.8)."))
     if infusion.patient_id and infusion.cycle_number:
@@ -541,19 +598,19 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
         stopped = [
             o
             for o in others
-            if o.status == "PERMANENTLY DISCONTINUED" and o.cycle_number < infusion.cycle_number
+            if o.infusion_status == "PERMANENTLY DISCONTINUED" and o.cycle_number < infusion.cycle_number
         ]
         if stopped:
-            _add(errors, "status", _("Toripalimab was permanently discontinued at cycle %(n)s: no later cycle "
+            _add(errors, "infusion_status", _("Toripalimab was permanently discontinued at cycle %(n)s: no later cycle "
                  "(EC-TO-1).") % {"n": stopped[0].cycle_number})  # fmt: skip
-        if infusion.status == "PERMANENTLY DISCONTINUED" and any(
+        if infusion.infusion_status == "PERMANENTLY DISCONTINUED" and any(
             o.cycle_number > infusion.cycle_number for o in others
         ):
-            _add(errors, "status", _("Later cycles are recorded: permanent discontinuation is the last cycle "
+            _add(errors, "infusion_status", _("Later cycles are recorded: permanent discontinuation is the last cycle "
                  "(EC-TO-1)."))  # fmt: skip
         if given and infusion.infusion_date:
             for o in others:
-                if o.status != "GIVEN" or o.infusion_date is None:
+                if o.infusion_status != "GIVEN" or o.infusion_date is None:
                     continue
                 if o.cycle_number < infusion.cycle_number and o.infusion_date >= infusion.infusion_date:
                     _add(errors, "infusion_date", _("Cycle %(c)s was given on %(d)s: this cycle must be later "
@@ -576,11 +633,11 @@ def infusion_warnings(infusion: ToripalimabInfusion) -> list[str]:
     """EC-TO-3 (soft): the interval from the previous given infusion is outside 18-24 days (q3w +/- 3)."""
     from treatment.models import ToripalimabInfusion
 
-    if infusion.status != "GIVEN" or infusion.infusion_date is None:
+    if infusion.infusion_status != "GIVEN" or infusion.infusion_date is None:
         return []
     previous = (
         ToripalimabInfusion.objects.filter(
-            patient_id=infusion.patient_id, status="GIVEN", cycle_number__lt=infusion.cycle_number
+            patient_id=infusion.patient_id, infusion_status="GIVEN", cycle_number__lt=infusion.cycle_number
         )
         .exclude(pk=infusion.pk)
         .order_by("-cycle_number")
@@ -625,6 +682,7 @@ def check_immunosuppressant(row: Immunosuppressant) -> None:
             "adverse_event",
             _("An immune-related or infusion-reaction indication needs the AE (EC-CM-1)."),
         )
+    _ae_of_patient(row, errors)
     if row.patient_id:
         for field, messages in date_errors(
             row.patient, {"start_date": row.start_date, "end_date": row.end_date},
@@ -639,20 +697,27 @@ def immunosuppressant_warnings(row: Immunosuppressant) -> list[str]:
     """EC-CM-2 (soft, R4.8): > 10 mg/day prednisone-equivalent after 12 weeks while toripalimab continues."""
     from treatment.models import ToripalimabInfusion
 
+    out: list[str] = []
+    if (
+        row.indication == "IMMUNE-RELATED AE"
+        and row.adverse_event_id
+        and row.adverse_event.immune_related == "N"
+    ):
+        out.append(_("The linked AE is not marked immune-related (EC-CM-1)."))
     if row.pred_equiv_mg_day is None:
-        return []
+        return out
     continues = not ToripalimabInfusion.objects.filter(
-        patient_id=row.patient_id, status="PERMANENTLY DISCONTINUED"
+        patient_id=row.patient_id, infusion_status="PERMANENTLY DISCONTINUED"
     ).exists()
     warning = dosing.steroid_taper_warning(
         course_start=row.start_date, on_date=row.end_date or timezone.localdate(),
         pred_equiv_mg_day=Decimal(row.pred_equiv_mg_day), toripalimab_continues=continues,
     )  # fmt: skip
     if warning is None:
-        return []
-    return [
+        return out
+    return out + [
         _("%(mg)s mg/day prednisone-equivalent more than %(w)s weeks after the start while toripalimab continues: "
-          "not tapered to ≤ %(t)s mg/day (R4.8, EC-CM-2).") % {"mg": row.pred_equiv_mg_day.normalize(),
+          "not tapered to ≤ %(t)s mg/day (R4.8, EC-CM-2).") % {"mg": _num(row.pred_equiv_mg_day),
           "w": dosing.STEROID_MAX_WEEKS, "t": dosing.STEROID_THRESHOLD_MG_DAY}
     ]  # fmt: skip
 

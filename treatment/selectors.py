@@ -57,7 +57,7 @@ def first_axitinib_dose(patient: Any) -> datetime.date | None:
 def first_toripalimab_given(patient: Any) -> datetime.date | None:
     return (
         ToripalimabInfusion.objects.filter(
-            patient=patient, status=ToripalimabInfusion.Status.GIVEN, infusion_date__isnull=False
+            patient=patient, infusion_status=ToripalimabInfusion.Status.GIVEN, infusion_date__isnull=False
         )
         .order_by("infusion_date")
         .values_list("infusion_date", flat=True)
@@ -189,7 +189,9 @@ def exposure(patient: Any, *, as_of: datetime.date | None = None) -> Exposure:
     out = Exposure(treatment_start=treatment_start(patient), sabr_start=sabr_start(patient), as_of=as_of)
     _axitinib(list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date")), as_of, out)
     infusions = list(ToripalimabInfusion.objects.filter(patient=patient).order_by("cycle_number"))
-    given = [i for i in infusions if i.status == ToripalimabInfusion.Status.GIVEN and i.infusion_date]
+    given = [
+        i for i in infusions if i.infusion_status == ToripalimabInfusion.Status.GIVEN and i.infusion_date
+    ]
     out.toripalimab_cycles = len(given)
     if given:
         out.toripalimab_first = min(i.infusion_date for i in given)
