@@ -118,5 +118,5 @@ def enrollment_dates(patient: Any) -> Iterator[PatientDate]:
     for dr in models.DeathReport.objects.filter(patient=patient):
         yield _pd(dr, _g("Death report"), "death_date", dr.death_date, "death")
     for sc in models.SurvivalContact.objects.filter(patient=patient):
-        kind = "contact" if sc.status == models.SurvivalContact.Status.ALIVE else "contact_other"
+        kind = "contact" if sc.survival_status == models.SurvivalContact.Status.ALIVE else "contact_other"
         yield _pd(sc, _g("Survival follow-up contact"), "contact_date", sc.contact_date, kind)

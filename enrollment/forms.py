@@ -219,5 +219,12 @@ class DeathReportForm(CrfForm):
 class SurvivalContactForm(CrfForm):
     class Meta:
         model = SurvivalContact
-        fields = ["contact_date", "method", "reached", "status", "new_anticancer_tx", "progression_reported"]
+        fields = [
+            "contact_date",
+            "method",
+            "reached",
+            "survival_status",
+            "new_anticancer_tx",
+            "progression_reported",
+        ]
         widgets = {"contact_date": DateInput()}

@@ -590,7 +590,7 @@ class SurvivalContact(CrfBase):
     contact_date = models.DateField(_("Date of contact"), validators=[not_in_future])
     method = models.CharField(_("How"), max_length=15, choices=Method.choices)
     reached = models.CharField(_("Was status obtained?"), max_length=1, choices=YesNo.choices)
-    status = models.CharField(
+    survival_status = models.CharField(
         _("Survival status"),
         max_length=7,
         choices=Status.choices,
@@ -612,7 +612,7 @@ class SurvivalContact(CrfBase):
         ordering = ["contact_date", "id"]
 
     def __str__(self) -> str:
-        return f"{self.contact_date} {self.get_status_display() or _('not reached')}"
+        return f"{self.contact_date} {self.get_survival_status_display() or _('not reached')}"
 
     def clean(self) -> None:
         from enrollment.rules import check_survival_contact

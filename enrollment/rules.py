@@ -663,30 +663,30 @@ def check_survival_contact(contact: SurvivalContact) -> None:
     from enrollment.models import DeathReport
 
     errors: dict[str, list[str]] = {}
-    if contact.reached == "Y" and not contact.status:
-        _add(errors, "status", _("Record the survival status obtained (EC-SV-1)."))
-    if contact.reached == "N" and contact.status:
-        _add(errors, "status", _("No status when the patient's status was not obtained (EC-SV-1)."))
+    if contact.reached == "Y" and not contact.survival_status:
+        _add(errors, "survival_status", _("Record the survival status obtained (EC-SV-1)."))
+    if contact.reached == "N" and contact.survival_status:
+        _add(errors, "survival_status", _("No status when the patient's status was not obtained (EC-SV-1)."))
     if contact.patient_id and contact.contact_date:
         death = DeathReport.objects.filter(patient=contact.patient).first()
-        if contact.status == contact.Status.DEAD:
+        if contact.survival_status == contact.Status.DEAD:
             if death is None:
-                _add(errors, "status", _("Status DEAD needs the death report first (EC-SV-2)."))
+                _add(errors, "survival_status", _("Status DEAD needs the death report first (EC-SV-2)."))
             elif death.death_date > contact.contact_date:
                 _add(
                     errors,
-                    "status",
+                    "survival_status",
                     _("The death report date %(d)s is after this contact (EC-SV-2).")
                     % {"d": death.death_date},
                 )
         if (
-            contact.status == contact.Status.ALIVE
+            contact.survival_status == contact.Status.ALIVE
             and death is not None
             and contact.contact_date > death.death_date
         ):
             _add(
                 errors,
-                "status",
+                "survival_status",
                 _("Status ALIVE after the recorded death on %(d)s (EC-DD-1).") % {"d": death.death_date},
             )
         _collect(errors, check_not_before_consent, contact.patient, contact.contact_date, "contact_date")

@@ -159,8 +159,13 @@ def eligibility_update(
 
 
 @transaction.atomic
-def eligibility_confirm(*, instance: Any, expected_version: int, acting_user: Any) -> Any:
-    """Record the acting investigator's confirmation of every answer, now (EC-EL-1)."""
+def eligibility_confirm(
+    *, instance: Any, expected_version: int, acting_user: Any, confirmed_at: datetime.datetime | None = None
+) -> Any:
+    """Record the acting investigator's confirmation of every answer, now or at ``confirmed_at`` (EC-EL-1).
+
+    ``confirmed_at`` serves transcription of a dated paper checklist; it is validated like any entry.
+    """
     from django.core.exceptions import PermissionDenied
     from django.utils import timezone
 
@@ -170,7 +175,7 @@ def eligibility_confirm(*, instance: Any, expected_version: int, acting_user: An
         raise PermissionDenied(_("Only an investigator confirms eligibility (EC-EL-1)."))
     row, _changes = crf_update(
         instance=instance, expected_version=expected_version,
-        data={"confirmed_by": acting_user, "confirmed_at": timezone.now()},
+        data={"confirmed_by": acting_user, "confirmed_at": confirmed_at or timezone.now()},
         reason=_("Eligibility confirmed by the investigator"), acting_user=acting_user,
     )  # fmt: skip
     return row

@@ -257,7 +257,7 @@ def test_registration_before_consent_is_refused(coordinator, investigator):
         ("consent", "consent_datetime", {}),
         ("baseline", "assessment_date", {}),
         ("death", "death_date", {"primary_cause": "UNKNOWN", "autopsy": "N", "source": "RELATIVE"}),
-        ("survival", "contact_date", {"method": "TELEPHONE", "reached": "Y", "status": "ALIVE"}),
+        ("survival", "contact_date", {"method": "TELEPHONE", "reached": "Y", "survival_status": "ALIVE"}),
     ],
 )
 def test_dates_in_the_future_are_refused(as_coordinator, coordinator, investigator, slug, field, data):
@@ -284,7 +284,7 @@ def test_baseline_before_consent_is_refused(as_coordinator, coordinator, investi
 def test_survival_contact_before_consent_is_refused(as_coordinator, coordinator, investigator):
     patient = fe.registered(coordinator, investigator)
     post = fe.post_data(
-        {"contact_date": TODAY - 30 * DAY, "method": "TELEPHONE", "reached": "Y", "status": "ALIVE"}
+        {"contact_date": TODAY - 30 * DAY, "method": "TELEPHONE", "reached": "Y", "survival_status": "ALIVE"}
     )
     response = as_coordinator.post(new(patient, "survival"), post)
     assert "(EC-G3)" in response.text
@@ -390,7 +390,7 @@ def test_nothing_after_death_for_other_apps(coordinator, investigator):
 
 
 def survival_post(day, status="ALIVE", reached="Y"):
-    return fe.post_data({"contact_date": day, "method": "TELEPHONE", "reached": reached, "status": status,
+    return fe.post_data({"contact_date": day, "method": "TELEPHONE", "reached": reached, "survival_status": status,
                          "new_anticancer_tx": "N", "progression_reported": "N", "action": "submit"})  # fmt: skip
 
 
@@ -471,3 +471,12 @@ def test_screen_failure_lists_failed_criteria(as_coordinator, coordinator):
     log.refresh_from_db()
     assert log.failed_criteria == ["INCL05"]
     assert Patient.objects.get(pk=patient.pk).study_number is None
+
+
+def test_survival_contact_keeps_the_crf_lifecycle_status(as_coordinator, coordinator, investigator):
+    from enrollment.models import SurvivalContact
+
+    patient = fe.registered(coordinator, investigator)
+    as_coordinator.post(new(patient, "survival"), survival_post(TODAY))
+    row = SurvivalContact.objects.get(patient=patient)
+    assert (row.status, row.survival_status) == (CrfStatus.SUBMITTED, "ALIVE")
