@@ -202,17 +202,40 @@ class PriorTherapyForm(CrfForm):
         ]  # fmt: skip
 
 
-class DispositionForm(CrfForm):
+class _PatientAeForm(CrfForm):
+    """Offers only the patient's own adverse events in its AE link."""
+
+    takes_patient = True
+    ae_field = ""
+
+    def __init__(self, *args: Any, patient: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields[self.ae_field]
+        field.queryset = field.queryset.filter(patient=patient or self.instance.patient)  # type: ignore[attr-defined]
+
+
+class DispositionForm(_PatientAeForm):
+    ae_field = "eot_adverse_event"
+
     class Meta:
         model = Disposition
-        fields = ["eot_reason", "eot_reason_text", "eos_date", "eos_reason", "eos_reason_text"]
+        fields = [
+            "eot_reason",
+            "eot_reason_text",
+            "eot_adverse_event",
+            "eos_date",
+            "eos_reason",
+            "eos_reason_text",
+        ]
         widgets = {"eos_date": DateInput()}
 
 
-class DeathReportForm(CrfForm):
+class DeathReportForm(_PatientAeForm):
+    ae_field = "adverse_event"
+
     class Meta:
         model = DeathReport
-        fields = ["death_date", "primary_cause", "cause_text", "autopsy", "source"]
+        fields = ["death_date", "primary_cause", "cause_text", "adverse_event", "autopsy", "source"]
         widgets = {"death_date": DateInput()}
 
 

@@ -516,6 +516,15 @@ class Disposition(CrfBase):
         _("Why did all study treatment end?"), max_length=25, choices=EotReason.choices, blank=True
     )
     eot_reason_text = models.CharField(_("Specify (end of treatment)"), max_length=200, blank=True)
+    eot_adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="treatment_ends",
+        verbose_name=_("Adverse event that ended treatment"),
+        help_text=_("Required when treatment ended for an adverse event."),
+    )
     eos_date = models.DateField(_("Off-study date"), null=True, blank=True, validators=[not_in_future])
     eos_reason = models.CharField(_("Reason off study"), max_length=25, choices=EosReason.choices, blank=True)
     eos_reason_text = models.CharField(_("Specify (off study)"), max_length=200, blank=True)
@@ -556,6 +565,15 @@ class DeathReport(CrfBase):
     )
     primary_cause = models.CharField(_("Primary cause"), max_length=20, choices=Cause.choices)
     cause_text = models.CharField(_("Specify or contributing cause"), max_length=200, blank=True)
+    adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="death_reports",
+        verbose_name=_("Fatal adverse event"),
+        help_text=_("EC-DD-2: the grade 5 adverse event, when the cause is an adverse event."),
+    )
     autopsy = models.CharField(_("Autopsy performed?"), max_length=1, choices=YesNoUnknown.choices)
     source = models.CharField(_("Source of information"), max_length=20, choices=Source.choices)
 

@@ -602,6 +602,10 @@ def check_disposition(disp: Disposition) -> None:
         _add(errors, "eot_reason", _("Record the end of treatment, the end of study, or both."))
     if disp.eot_reason == disp.EotReason.OTHER and not disp.eot_reason_text.strip():
         _add(errors, "eot_reason_text", _("Specify the reason when it is 'Other'."))
+    if disp.eot_reason == disp.EotReason.ADVERSE_EVENT and disp.eot_adverse_event is None:
+        _add(errors, "eot_adverse_event", _("Treatment ended for an adverse event: link it (R1.22)."))
+    if disp.eot_adverse_event is not None and disp.eot_adverse_event.patient_id != disp.patient_id:
+        _add(errors, "eot_adverse_event", _("This adverse event belongs to another patient."))
     if disp.eos_reason == disp.EosReason.OTHER and not disp.eos_reason_text.strip():
         _add(errors, "eos_reason_text", _("Specify the reason when it is 'Other'."))
     if bool(disp.eos_date) != bool(disp.eos_reason):
@@ -645,6 +649,24 @@ def check_death(report: DeathReport) -> None:
     errors: dict[str, list[str]] = {}
     if report.primary_cause == report.Cause.OTHER and not report.cause_text.strip():
         _add(errors, "cause_text", _("Specify the cause when it is 'Other'."))
+    ae = report.adverse_event
+    if report.primary_cause == report.Cause.ADVERSE_EVENT and ae is None:
+        _add(
+            errors,
+            "adverse_event",
+            _("A death from an adverse event needs the grade 5 adverse event (EC-DD-2)."),
+        )
+    if ae is not None and report.primary_cause != report.Cause.ADVERSE_EVENT:
+        _add(errors, "adverse_event", _("Link an adverse event only when it is the primary cause (EC-DD-2)."))
+    if ae is not None and (
+        ae.patient_id != report.patient_id or ae.grade != 5 or ae.onset_date != report.death_date
+    ):
+        _add(
+            errors,
+            "adverse_event",
+            _("The fatal adverse event must be this patient's grade 5 event dated %(d)s (EC-DD-2).")
+            % {"d": report.death_date},
+        )
     if report.death_date and report.patient_id:
         later = _conflicts(report.patient, report.death_date, ("death", "contact_other"))
         if later:

@@ -480,3 +480,10 @@ def test_survival_contact_keeps_the_crf_lifecycle_status(as_coordinator, coordin
     as_coordinator.post(new(patient, "survival"), survival_post(TODAY))
     row = SurvivalContact.objects.get(patient=patient)
     assert (row.status, row.survival_status) == (CrfStatus.SUBMITTED, "ALIVE")
+
+
+def test_death_from_adverse_event_needs_the_fatal_event(as_coordinator, coordinator, investigator):
+    patient = fe.registered(coordinator, investigator)
+    response = as_coordinator.post(new(patient, "death"), death_post(TODAY, primary_cause="ADVERSE EVENT"))
+    assert "needs the grade 5 adverse event (EC-DD-2)" in response.text
+    assert not DeathReport.objects.filter(patient=patient).exists()
