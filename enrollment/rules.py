@@ -114,6 +114,22 @@ def check_screening(log: ScreeningLog) -> None:
         _add(errors, "failure_reason", _("A failure reason is only recorded for a screen failure (EC-SC-1)."))
     if log.failure_reason == log.FailureReason.OTHER and not log.failure_text.strip():
         _add(errors, "failure_text", _("Specify the reason when it is 'Other' (EC-SC-1)."))
+    if log.pk and type(log).objects.filter(pk=log.pk, outcome=outcome.ELIGIBLE).exists():
+        # EC-SC-2: registration set ELIGIBLE; the screening row is then read-only.
+        before = type(log).objects.get(pk=log.pk)
+        fields = (
+            "screening_date",
+            "outcome",
+            "outcome_date",
+            "failure_reason",
+            "failed_criteria",
+            "failure_text",
+        )
+        for name in fields:
+            if getattr(before, name) != getattr(log, name):
+                _add(errors, name, _("The patient is registered: the screening log is read-only (EC-SC-2)."))
+    elif log.outcome == outcome.ELIGIBLE:
+        _add(errors, "outcome", _("Only registration sets the outcome ELIGIBLE (EC-SC-2)."))
     failed = list(log.failed_criteria or [])
     if log.failure_reason == log.FailureReason.CRITERIA and not failed:
         _add(

@@ -487,3 +487,14 @@ def test_death_from_adverse_event_needs_the_fatal_event(as_coordinator, coordina
     response = as_coordinator.post(new(patient, "death"), death_post(TODAY, primary_cause="ADVERSE EVENT"))
     assert "needs the grade 5 adverse event (EC-DD-2)" in response.text
     assert not DeathReport.objects.filter(patient=patient).exists()
+
+
+def test_screening_log_is_read_only_after_registration(as_coordinator, coordinator, investigator):
+    patient = fe.registered(coordinator, investigator)
+    log = ScreeningLog.objects.get(patient=patient)
+    data = {"screening_date": (log.screening_date - DAY).isoformat(), "outcome": "ELIGIBLE",
+            "outcome_date": log.outcome_date.isoformat(), "failure_reason": "", "failure_text": "",
+            "expected_version": log.version, "change_reason": "typo"}  # fmt: skip
+    response = as_coordinator.post(reverse("crf_update", args=[patient.pk, "screening", log.pk]), data)
+    log.refresh_from_db()
+    assert "read-only (EC-SC-2)" in response.text and log.screening_date == TODAY - 10 * DAY
