@@ -3,6 +3,7 @@ toripalimab, steroids, next-line therapy, exposure panel; bad input refused with
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -609,3 +610,22 @@ def test_dates_before_consent_after_death_or_off_study_are_refused(as_coordinato
 
 def _death_extra():
     return {}
+
+
+def test_demo_loads_treatment_and_is_idempotent(coordinator):
+    import io
+
+    from treatment import demo
+
+    patient = consented_patient(registered_days_ago=300)
+    LesionFactory(patient=patient)
+    LesionFactory(patient=patient)
+    out = io.StringIO()
+    demo.load(users={"coordinator": coordinator}, stdout=out)
+    counts = (SabrTarget.objects.count(), AxitinibPeriod.objects.count(), ToripalimabInfusion.objects.count(),
+              SubsequentTherapy.objects.count())  # fmt: skip
+    assert "SABR 1 target(s)" in out.getvalue() and counts[1] >= 3 and counts[2] >= 10 and counts[3] == 1
+    demo.load(users={"coordinator": coordinator}, stdout=out)
+    assert counts == (SabrTarget.objects.count(), AxitinibPeriod.objects.count(),
+                      ToripalimabInfusion.objects.count(), SubsequentTherapy.objects.count())  # fmt: skip
+    assert selectors.treatment_start(patient) == patient.registration_date + datetime.timedelta(days=3)

@@ -121,7 +121,8 @@ class ToripalimabInfusionForm(PatientCrfForm):
     def limit_choices(self) -> None:
         if not self.instance.pk and self.patient is not None:
             count = ToripalimabInfusion.objects.filter(patient=self.patient).count()
-            self.initial.setdefault("cycle_number", count + 1)
+            if not self.initial.get("cycle_number"):
+                self.initial["cycle_number"] = count + 1
         if "adverse_event" in self.fields:
             self.fields["adverse_event"].queryset = self.fields["adverse_event"].queryset.filter(
                 patient=self.patient

@@ -361,7 +361,11 @@ class SabrFraction(RulesFirstMixin, CrfBase):
         ]
 
     def __str__(self) -> str:
-        return str(_("Fraction %(n)s, %(d)s") % {"n": self.fraction_number, "d": self.fraction_date})
+        lesion = self.target.lesion.lesion_code if self.target_id and self.target.lesion_id else ""
+        return str(
+            _("%(l)s fraction %(n)s, %(d)s")
+            % {"l": lesion, "n": self.fraction_number, "d": self.fraction_date}
+        )
 
     def clean(self) -> None:
         from treatment.rules import check_fraction

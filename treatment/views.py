@@ -124,6 +124,14 @@ def crf_detail(request: HttpRequest, *, spec: CrfSpec, instance: CrfBase) -> Htt
     context["can_enter"] = context["can_edit"]
     if isinstance(instance, SabrCourse):
         context["course_targets"] = course_table(instance)
+    context["parent_links"] = [
+        (str(_("SABR %(c)s") % {"c": parent}), parent.get_absolute_url())
+        for parent in (getattr(instance, "target", None), getattr(instance, "course", None))
+        if isinstance(parent, SabrTarget | SabrCourse)
+    ]
+    if isinstance(instance, SabrFraction):
+        context["parent_links"].append((str(_("SABR %(c)s") % {"c": instance.target.course}),
+                                        instance.target.course.get_absolute_url()))  # fmt: skip
     if isinstance(instance, SabrTarget):
         context["target_fractions"] = list(instance.fractions.order_by("fraction_number"))
     return render(request, "treatment/crf_detail.html", context)
@@ -168,6 +176,7 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
         except ValueError:
             fraction_date = None
             messages.error(request, _("Enter the date of the fractions (YYYY-MM-DD)."))
+        status = CrfStatus.SUBMITTED if request.POST.get("action") == "submit" else CrfStatus.DRAFT
         chosen = [row for row in table if request.POST.get(f"t{row['target'].pk}-record")]
         for row in table:
             pk = row["target"].pk
@@ -190,7 +199,7 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
                             continue
                         try:
                             services.crf_create(
-                                model=SabrFraction, patient=patient, acting_user=request.user,
+                                model=SabrFraction, patient=patient, acting_user=request.user, status=status,
                                 data={
                                     "target": target, "fraction_number": row["next_fraction"],
                                     "fraction_date": fraction_date, "delivered": delivered,
