@@ -45,18 +45,30 @@ def _model(app: str, name: str) -> type[Model] | None:
         return None
 
 
+def _known(model: type[Model]) -> set[str]:
+    names = {"pk"}
+    for f in model._meta.get_fields():
+        names.add(f.name)
+        names.add(getattr(f, "attname", f.name))
+    return names
+
+
 def _has(model: type[Model] | None, *names: str) -> bool:
     if model is None:
         return False
-    fields = {f.name for f in model._meta.get_fields()}
-    return all(n.split("__")[0] in fields for n in names)
+    known = _known(model)
+    return all(n.split("__")[0] in known for n in names)
 
 
 def _rows(app: str, name: str, *fields: str, **filters: Any) -> Iterable[dict[str, Any]]:
     model = _model(app, name)
-    if not _has(model, *fields):
+    if model is None:
         return []
-    assert model is not None
+    if not _has(model, *fields):
+        # A renamed field must fail the run loudly (the dashboard shows the error), never drop data silently.
+        known = _known(model)
+        missing = [n for n in fields if n.split("__")[0] not in known]
+        raise RuntimeError(f"{app}.{name} has no field(s) {', '.join(missing)}: update endpoints/collect.py")
     return model.objects.filter(**filters).values(*fields).order_by("pk")  # type: ignore[attr-defined]
 
 
@@ -101,12 +113,12 @@ def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[Pati
     load("target", "treatment", "SabrTarget", "patient_id", "pk", "lesion_id", "is_reirradiation",
          "reirradiation_reason", "first_fraction_date")  # fmt: skip
     load("axi", "treatment", "AxitinibPeriod", "patient_id", "pk", "start_date", "end_date", "dose_level")
-    load("tori", "treatment", "ToripalimabInfusion", "patient_id", "pk", "infusion_date", "status")
+    load("tori", "treatment", "ToripalimabInfusion", "patient_id", "pk", "infusion_date", "infusion_status")
     load("sub", "treatment", "SubsequentTherapy", "patient_id", "pk", "start_date", "therapy_type", "reason",
          "local_on_protocol")  # fmt: skip
     load("death", "enrollment", "DeathReport", "patient_id", "pk", "death_date")
     load("dispo", "enrollment", "Disposition", "patient_id", "pk", "eos_date", "eos_reason")
-    load("contact", "enrollment", "SurvivalContact", "patient_id", "pk", "contact_date", "status")
+    load("contact", "enrollment", "SurvivalContact", "patient_id", "pk", "contact_date", "survival_status")
     load(
         "consent",
         "enrollment",
@@ -150,7 +162,7 @@ def _patient(
     if doses:
         a = min(doses, key=lambda r: r["start_date"])
         starts.append(SourcedDate(a["start_date"], _src("axitinib", a["pk"], "start_date")))
-    given = [t for t in d.get("tori", []) if t["status"] == "GIVEN" and t["infusion_date"]]
+    given = [t for t in d.get("tori", []) if t["infusion_status"] == "GIVEN" and t["infusion_date"]]
     if given:
         t = min(given, key=lambda r: r["infusion_date"])
         starts.append(SourcedDate(t["infusion_date"], _src("toripalimab", t["pk"], "infusion_date")))
@@ -250,7 +262,7 @@ def _patient(
     )
     alive_candidates: list[SourcedDate] = [
         SourcedDate(c["contact_date"], _src("survival-contact", c["pk"], "contact_date"))
-        for c in d.get("contact", []) if c["status"] == "ALIVE"
+        for c in d.get("contact", []) if c["survival_status"] == "ALIVE"
     ]  # fmt: skip
     alive_candidates += [SourcedDate(tp.assessment_date, tp.source) for tp in timepoints if tp.imaging_done]
     alive_candidates += [
@@ -260,10 +272,9 @@ def _patient(
         SourcedDate(t["infusion_date"], _src("toripalimab", t["pk"], "infusion_date")) for t in given
     ]
     for a in doses:
-        end = a["end_date"] or min(cutoff, datetime.date.today())
         alive_candidates.append(
             SourcedDate(
-                end if a["end_date"] else a["start_date"],
+                a["end_date"] or a["start_date"],
                 _src("axitinib", a["pk"], "end_date" if a["end_date"] else "start_date"),
             )
         )

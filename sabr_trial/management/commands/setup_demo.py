@@ -22,7 +22,7 @@ DEMO_USERS = [
 ]
 
 #: Apps whose ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order.
-DEMO_APPS = ["enrollment", "treatment", "assessments", "adverse_events", "endpoints"]
+DEMO_APPS = ["enrollment", "assessments", "treatment", "adverse_events", "endpoints"]
 
 
 class Command(BaseCommand):
