@@ -22,4 +22,6 @@ class SabrTrialConfig(AppConfig):
     verbose_name = _("EDC core")
 
     def ready(self) -> None:
+        from sabr_trial import checks  # noqa: F401  (registers the CRF field-name check)
+
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="sabr_trial_sync_groups")

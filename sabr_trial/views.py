@@ -42,19 +42,19 @@ def _form_kwargs(spec: CrfSpec, patient: Any) -> dict[str, Any]:
 
 def crf_create(request: HttpRequest, patient_pk: int, slug: str) -> HttpResponse:
     spec = get_spec(slug)
-    if "create" in spec.views:
-        return spec.views["create"](request, patient_pk=patient_pk, spec=spec)
     patient = get_patient_for_user(request.user, patient_pk)
     if not has_perm(request.user, Perm.ENTER):
         raise PermissionDenied
-    if not spec.many:
-        existing = spec.model.objects.filter(patient=patient).first()
-        if existing is not None:
-            return redirect(existing.get_absolute_url())
     blocked = spec.can_add(patient) if spec.can_add else None
     if blocked:
         messages.error(request, blocked)
         return redirect("casebook", patient.pk)
+    if "create" in spec.views:
+        return spec.views["create"](request, patient_pk=patient_pk, spec=spec)
+    if not spec.many:
+        existing = spec.model.objects.filter(patient=patient).first()
+        if existing is not None:
+            return redirect(existing.get_absolute_url())
     instance = spec.model(patient=patient)
     assert spec.form_class is not None
     form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, patient))
