@@ -55,6 +55,12 @@ INSTALLED_APPS = [
     "assessments",
     "adverse_events",
     "endpoints",
+    "visits",
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
