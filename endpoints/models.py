@@ -53,3 +53,68 @@ class EndpointState(models.Model):
 
     def __str__(self) -> str:
         return f"changed {self.data_changed_at}"
+
+
+class Job(models.Model):
+    """One background build of a file for download: the study report, a patient casebook or the data export.
+
+    Built by ``endpoints.jobs.run_job`` (Celery task ``endpoints.build_job``); the stage and progress are
+    written to this row as the build goes, so the page can poll them. The file lives under MEDIA_ROOT
+    with its SHA-256, which the download checks.
+    """
+
+    class Kind(models.TextChoices):
+        REPORT = "report", _("Study report (PDF)")
+        CASEBOOK = "casebook", _("Patient casebook (PDF)")
+        EXPORT = "export", _("Data export (zip)")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    stage = models.CharField(_("stage"), max_length=120, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    data_cutoff = models.DateField(_("data cut-off"))
+    snapshot = models.ForeignKey(
+        EndpointSnapshot, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
+    )
+    patient = models.ForeignKey(
+        "enrollment.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    file_path = models.CharField(_("file"), max_length=300, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="job_progress_at_most_100"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="casebook") | models.Q(patient__isnull=False),
+                name="job_casebook_has_patient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return round((self.finished_at - self.started_at).total_seconds(), 2)
+        return None
