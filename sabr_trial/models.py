@@ -32,6 +32,16 @@ class AuditEvent(models.Model):
         EXPORT = "export", _("Exported")
         DOWNLOAD = "download", _("Downloaded")
         STALE_REFUSED = "stale_refused", _("Stale save refused")
+        QUERY_RAISE = "query_raise", _("Query raised")
+        QUERY_ANSWER = "query_answer", _("Query answered")
+        QUERY_CLOSE = "query_close", _("Query closed")
+        QUERY_REOPEN = "query_reopen", _("Query re-opened")
+        CASEBOOK_SIGN = "casebook_sign", _("Casebook signed")
+        CASEBOOK_VOID = "casebook_void", _("Casebook signature voided")
+        PATIENT_LOCK = "patient_lock", _("Patient locked")
+        PATIENT_UNLOCK = "patient_unlock", _("Patient unlocked")
+        STUDY_LOCK = "study_lock", _("Study locked")
+        STUDY_UNLOCK = "study_unlock", _("Study unlocked")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
@@ -100,3 +110,155 @@ class TaskHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+# --- Data management: queries, casebook signatures, the study lock ------------------------------------------------
+
+
+class Query(models.Model):
+    """A data query on one CRF row (or one field of it), with its thread of messages.
+
+    Raised by a data manager or monitor (``Perm.RAISE_QUERY``) or by an automatic edit check (``rule_id`` set,
+    ``raised_by`` empty); answered by a coordinator or investigator (``Perm.ANSWER_QUERY``); closed or re-opened by
+    the raiser's roles. A system query is unique per rule, row and field (``system_key``): re-running the checks
+    never duplicates it.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        CLOSED = "closed", _("Closed")
+
+    class Priority(models.TextChoices):
+        LOW = "low", _("Low")
+        NORMAL = "normal", _("Normal")
+        HIGH = "high", _("High")
+
+    patient = models.ForeignKey("enrollment.Patient", on_delete=models.PROTECT, related_name="queries")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    field_name = models.CharField(_("field"), max_length=80, blank=True)
+    text = models.TextField(_("query"))
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    query_status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    rule_id = models.CharField(_("edit check"), max_length=20, blank=True)
+    system_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    crf_version = models.PositiveIntegerField(_("form version when raised"), null=True, blank=True)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    raised_at = models.DateTimeField(_("raised"), auto_now_add=True, db_index=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    auto_closed = models.BooleanField(default=False, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        verbose_name = _("query")
+        verbose_name_plural = _("queries")
+        indexes = [
+            models.Index(fields=["content_type", "object_id"]),
+            models.Index(fields=["query_status", "raised_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Q{self.pk} {self.get_query_status_display()}: {self.text[:60]}"
+
+    @property
+    def is_system(self) -> bool:
+        return bool(self.rule_id)
+
+
+class QueryMessage(models.Model):
+    """One message of a query's thread: raise, answer (explanation or correction), close, re-open, system note."""
+
+    class Kind(models.TextChoices):
+        RAISE = "raise", _("Raised")
+        ANSWER = "answer", _("Answered")
+        CORRECTION = "correction", _("Corrected")
+        CLOSE = "close", _("Closed")
+        REOPEN = "reopen", _("Re-opened")
+        SYSTEM = "system", _("System")
+
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField(blank=True)
+    crf_version = models.PositiveIntegerField(null=True, blank=True)
+    changes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class CasebookSignature(models.Model):
+    """An investigator's e-signature of a whole patient casebook (21 CFR 11.50: name, date and time, meaning).
+
+    ``forms`` records every CRF row and version signed; any later change to one of them voids the signature.
+    """
+
+    patient = models.ForeignKey(
+        "enrollment.Patient", on_delete=models.PROTECT, related_name="casebook_signatures"
+    )
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signer_name = models.CharField(max_length=150)
+    signed_at = models.DateTimeField(auto_now_add=True)
+    meaning = models.CharField(max_length=300)
+    forms = models.JSONField(default=list)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name} {self.signed_at:%Y-%m-%d %H:%M}: {self.meaning}"
+
+
+class StudyLock(models.Model):
+    """One lock of the whole study database (before analysis). Active while ``unlocked_at`` is empty."""
+
+    locked_at = models.DateTimeField(auto_now_add=True)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"), blank=True)
+    unlocked_at = models.DateTimeField(null=True, blank=True)
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    unlock_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-locked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unlocked_at"],
+                condition=models.Q(unlocked_at__isnull=True),
+                name="one_active_study_lock",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Study lock {self.locked_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def active(cls) -> StudyLock | None:
+        return cls.objects.filter(unlocked_at__isnull=True).first()
