@@ -2,7 +2,9 @@
 
 A realistic axitinib + PD-1 profile: hypertension, diarrhoea, fatigue, PPE, hypothyroidism, ALT increased
 and proteinuria, with two SAEs, three irAEs and one grade change (EC-AE-4). Rows are written through the
-CRF services, so they pass every hard check and carry history.
+CRF services, so they pass every hard check and carry history. The treatment rows these AEs caused are linked
+to them afterwards (the treatment demo runs first): SR-003's delayed toripalimab cycle 3 is put down to the ALT
+increase, and SR-004's toripalimab is permanently discontinued for the grade 3 colitis (EC-TO-4).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -92,3 +95,42 @@ def load(*, users: dict[str, Any], stdout: Any) -> None:
         except ValidationError as exc:  # e.g. a demo patient's other data conflict: skip, keep the rest
             stdout.write(f"Demo AE skipped for {patient}: {exc.messages[0]}")
     stdout.write(f"Created {created} demo adverse events.")
+    _link_treatment(patients, user, stdout)
+
+
+#: (patient index, MedDRA code): the toripalimab cycle this AE delayed (status DELAYED) or stopped.
+TORIPALIMAB_LINKS = [(2, 10001551), (3, 10009887)]
+
+
+def _link_treatment(patients: list[Patient], user: Any, stdout: Any) -> None:
+    """Record the toripalimab consequence of an AE with its link (EC-TO-4), through the CRF services."""
+    try:
+        infusion_model = apps.get_model("treatment", "ToripalimabInfusion")
+    except LookupError:
+        return
+    for index, code in TORIPALIMAB_LINKS:
+        if index >= len(patients):
+            continue
+        patient = patients[index]
+        ae = AdverseEvent.objects.filter(patient=patient, ctcae_term__meddra_code=code).first()
+        if ae is None:
+            continue
+        try:
+            if ae.acn_toripalimab == "DRUG INTERRUPTED":
+                cycle = infusion_model.objects.filter(patient=patient, infusion_status="DELAYED").first()
+                if cycle is not None and cycle.adverse_event_id is None:
+                    crf_services.crf_update(
+                        instance=cycle, expected_version=cycle.version, acting_user=user,
+                        reason="Delay was for the adverse event, not logistics",
+                        data={"status_reason": "ADVERSE EVENT", "adverse_event": ae},
+                    )  # fmt: skip
+            elif ae.acn_toripalimab == "DRUG WITHDRAWN":
+                rows = infusion_model.objects.filter(patient=patient)
+                if rows.exists() and not rows.filter(infusion_status="PERMANENTLY DISCONTINUED").exists():
+                    crf_services.crf_create(
+                        model=infusion_model, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED,
+                        data={"cycle_number": rows.count() + 1, "infusion_status": "PERMANENTLY DISCONTINUED",
+                              "status_reason": "ADVERSE EVENT", "adverse_event": ae, "dose_mg": None},
+                    )  # fmt: skip
+        except ValidationError as exc:
+            stdout.write(f"Toripalimab link to {ae} skipped: {exc.messages[0]}")
