@@ -25,3 +25,27 @@ class SabrTrialConfig(AppConfig):
         from sabr_trial import checks  # noqa: F401  (registers the CRF field-name check)
 
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="sabr_trial_sync_groups")
+        _register_data_management()
+
+
+def _register_data_management() -> None:
+    """Queries in the navigation (with the count waiting for the user's role), the study lock for data managers,
+    and the data-management panel of the casebook (open queries, signature, lock, SDV, audit trail)."""
+    from sabr_trial.crf import CasebookPanel, NavItem, registry
+    from sabr_trial.roles import Perm
+
+    def badge(request: Any) -> int | None:
+        from sabr_trial.queries import open_count_for_user
+
+        return open_count_for_user(request.user)
+
+    def panel(request: Any, patient: Any) -> dict[str, Any] | None:
+        from sabr_trial.selectors import casebook_dm_context
+
+        return casebook_dm_context(request.user, patient)
+
+    registry.register_nav(
+        NavItem(order=50, label=_("Queries"), url_name="query_list", perm=Perm.VIEW, badge=badge)
+    )
+    registry.register_nav(NavItem(order=90, label=_("Study lock"), url_name="study_lock", perm=Perm.LOCK))
+    registry.register_panel(CasebookPanel(order=1, template="sabr_trial/casebook_panel.html", context=panel))

@@ -95,3 +95,31 @@ class OptionalReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (optional)"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class RaiseQueryForm(forms.Form):
+    """A data manager's or monitor's query on a form or one field of it."""
+
+    field_name = forms.ChoiceField(label=_("Field"), required=False)
+    text = forms.CharField(label=_("Query"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    priority = forms.ChoiceField(label=_("Priority"), initial="normal")
+
+    def __init__(self, *args: Any, fields: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        from sabr_trial.models import Query
+
+        super().__init__(*args, **kwargs)
+        self.fields["field_name"].choices = [("", _("(the whole form)"))] + list(fields or [])
+        self.fields["priority"].choices = Query.Priority.choices
+
+
+class QueryMessageForm(forms.Form):
+    text = forms.CharField(label=_("Message"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OptionalQueryMessageForm(forms.Form):
+    text = forms.CharField(
+        label=_("Message (optional)"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -8,11 +8,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from sabr_trial.crf import CrfBase, CrfStatus  # noqa: F401  (re-exported for app imports)
+from sabr_trial.crf import CrfBase, CrfStatus
 from sabr_trial.roles import PERMISSION_LABELS
+
+
+class CrfLocked(PermissionDenied):
+    """The CRF, its patient or the whole study is locked: every change is refused."""
 
 
 class AuditEvent(models.Model):
@@ -262,3 +269,27 @@ class StudyLock(models.Model):
     @classmethod
     def active(cls) -> StudyLock | None:
         return cls.objects.filter(unlocked_at__isnull=True).first()
+
+
+@receiver(pre_save, dispatch_uid="sabr_trial_refuse_locked_crf_save")
+def refuse_locked_crf_save(
+    sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: object
+) -> None:
+    """Second line of defence behind the services: no path (admin, shell, import, a forgotten ``save()``) writes a
+    CRF row while the study, the patient or the row itself is locked. Only the lock/unlock transitions pass."""
+    if raw or not isinstance(instance, CrfBase) or getattr(instance, "_lock_transition", False):
+        return
+    from django.utils.translation import gettext as gettext_now
+
+    if StudyLock.objects.filter(unlocked_at__isnull=True).exists():
+        raise CrfLocked(gettext_now("The study database is locked for analysis: no change is possible."))
+    patient_model = type(instance)._meta.get_field("patient").related_model
+    if patient_model.objects.filter(pk=instance.patient_id, locked_at__isnull=False).exists():  # type: ignore[attr-defined]
+        raise CrfLocked(
+            gettext_now("This patient's casebook is locked by data management: no change is possible.")
+        )
+    if (
+        instance.pk
+        and type(instance)._default_manager.filter(pk=instance.pk, status=CrfStatus.LOCKED).exists()
+    ):
+        raise CrfLocked(gettext_now("This form is locked by data management: no change is possible."))

@@ -78,3 +78,32 @@ def history_rows(instance: CrfBase) -> list[dict[str, Any]]:
         previous = rec
     rows.reverse()
     return rows
+
+
+def casebook_dm_context(user: Any, patient: Any) -> dict[str, Any]:
+    """The casebook's data-management panel: lock state, casebook signatures, open queries, SDV backlog."""
+    from sabr_trial.models import CasebookSignature, Query, StudyLock
+    from sabr_trial.queries import age_days
+
+    open_queries = list(
+        Query.objects.filter(patient=patient)
+        .exclude(query_status=Query.Status.CLOSED)
+        .select_related("content_type", "raised_by")
+        .order_by("raised_at")
+    )
+    awaiting = 0
+    for spec in registry.all():
+        awaiting += spec.model.objects.filter(
+            patient=patient, status__in=["submitted", "signed"], verified_at__isnull=True
+        ).count()
+    study_lock = StudyLock.active()
+    return {
+        "patient": patient,
+        "study_lock": study_lock,
+        "signatures": list(CasebookSignature.objects.filter(patient=patient).select_related("voided_by")[:5]),
+        "open_queries": [{"q": q, "age": age_days(q)} for q in open_queries],
+        "awaiting_sdv": awaiting,
+        "can_sign": has_perm(user, Perm.SIGN) and not patient.locked_at and study_lock is None,
+        "can_lock": has_perm(user, Perm.LOCK) and study_lock is None,
+        "can_verify": has_perm(user, Perm.VERIFY),
+    }

@@ -20,14 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sabr_trial.crf import CrfBase, CrfStatus, registry
-from sabr_trial.models import AuditEvent, NumberSequence, Signature
+from sabr_trial.models import AuditEvent, CasebookSignature, CrfLocked, NumberSequence, Signature, StudyLock
 from sabr_trial.roles import Perm, has_perm
 
 C = TypeVar("C", bound=CrfBase)
 
 
-class CrfLocked(PermissionDenied):
-    """The CRF (or its patient) is locked: every change is refused."""
+__all__ = ["CrfLocked"]  # defined in sabr_trial.models (the pre-save guard raises it too)
 
 
 @dataclass(frozen=True)
@@ -66,11 +65,31 @@ def require_perm(user: Any, codename: str) -> None:
         raise PermissionDenied(_("Your role does not allow this action."))
 
 
+def refuse_if_study_locked() -> None:
+    if StudyLock.active() is not None:
+        raise CrfLocked(_("The study database is locked for analysis: no change is possible."))
+
+
+def refuse_if_patient_locked(patient: Any) -> None:
+    """Raise CrfLocked if the whole study or this patient's casebook is locked."""
+    refuse_if_study_locked()
+    if getattr(patient, "locked_at", None):
+        raise CrfLocked(_("This patient's casebook is locked by data management: no change is possible."))
+
+
 def _refuse_if_locked(instance: CrfBase) -> None:
     if instance.status == CrfStatus.LOCKED:
         raise CrfLocked(_("This form is locked by data management: no change is possible."))
-    if getattr(instance.patient, "locked_at", None):
-        raise CrfLocked(_("This patient's casebook is locked by data management: no change is possible."))
+    refuse_if_patient_locked(instance.patient)
+
+
+def is_locked(instance: CrfBase) -> bool:
+    """True if the row, its patient or the study is locked (pages hide the buttons; services refuse anyway)."""
+    return (
+        instance.status == CrfStatus.LOCKED
+        or bool(instance.patient.locked_at)
+        or StudyLock.active() is not None
+    )
 
 
 def data_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
@@ -128,7 +147,21 @@ def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
     instance.save()
 
 
+_pending_checks: set[int] = set()
+
+
+def _run_edit_checks(patient_id: int) -> None:
+    _pending_checks.discard(patient_id)
+    from sabr_trial.tasks import run_edit_checks
+
+    run_edit_checks.delay(patient_id)
+
+
 def _after_commit(instance: CrfBase) -> None:
+    patient_id = instance.patient_id
+    if patient_id not in _pending_checks:  # one run per patient per burst of saves in a transaction
+        _pending_checks.add(patient_id)
+        transaction.on_commit(lambda: _run_edit_checks(patient_id), robust=True)
     try:
         spec = registry.for_model(type(instance))
     except KeyError:
@@ -156,8 +189,7 @@ def crf_create(
 ) -> C:  # fmt: skip
     """Create one CRF row as a draft (or submitted, when ``status`` says so) for ``patient``."""
     require_perm(acting_user, Perm.ENTER)
-    if getattr(patient, "locked_at", None):
-        raise CrfLocked(_("This patient's casebook is locked by data management: no change is possible."))
+    refuse_if_patient_locked(patient)
     instance = model(patient=patient, **data)
     instance.created_by = acting_user
     if status == CrfStatus.SUBMITTED:
@@ -167,6 +199,9 @@ def crf_create(
     _save(instance, user=acting_user, reason=_("Created"))
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
+    void_casebook_signatures(
+        patient, user=acting_user, reason=_("Form added: %(title)s") % {"title": _title(instance)}
+    )
     _after_commit(instance)
     return instance
 
@@ -231,6 +266,9 @@ def crf_update(
         user=acting_user, action=AuditEvent.Action.UPDATE, instance=current,
         description=f"{_title(current)}: {summary}", reason=reason,
     )  # fmt: skip
+    void_casebook_signatures(
+        current.patient, user=acting_user, reason=f"{_title(current)}: {summary}. {reason}"
+    )
     _after_commit(current)
     return current, changes
 
@@ -263,6 +301,8 @@ def _transition(
     current = type(instance).objects.select_for_update().select_related("patient").get(pk=instance.pk)
     if action != AuditEvent.Action.UNLOCK:
         _refuse_if_locked(current)
+    else:
+        refuse_if_study_locked()
     if expected_version is not None and current.version != expected_version:
         raise StaleVersion(current, expected_version, _changes_since(current, expected_version))
     if current.status not in allowed_from:
@@ -291,6 +331,7 @@ def _transition(
         current.locked_at, current.locked_by = None, None
     current.status = to
     current.version += 1  # every state change moves the version: a form opened before it is stale
+    current._lock_transition = action in (AuditEvent.Action.LOCK, AuditEvent.Action.UNLOCK)  # type: ignore[attr-defined]
     _save(current, user=acting_user, reason=reason or str(AuditEvent.Action(action).label))
     _audit(user=acting_user, action=action, instance=current, description=description, reason=reason)
     return current
@@ -304,6 +345,9 @@ def crf_submit(*, instance: C, acting_user: Any, expected_version: int | None = 
         to=CrfStatus.SUBMITTED, action=AuditEvent.Action.SUBMIT, description=_title(instance),
         expected_version=expected_version,
     )  # fmt: skip
+    void_casebook_signatures(
+        done.patient, user=acting_user, reason=_("Form submitted: %(title)s") % {"title": _title(done)}
+    )
     _after_commit(done)
     return done
 
@@ -331,6 +375,7 @@ def crf_sign(
     A wrong password is recorded and counts toward the login lockout (django-axes).
     """
     require_perm(acting_user, Perm.SIGN)
+    _refuse_if_locked(type(instance).objects.select_related("patient").get(pk=instance.pk))
     user = authenticate(request, username=acting_user.get_username(), password=password)
     if user is None or user.pk != acting_user.pk:
         _audit(
@@ -386,3 +431,169 @@ def next_number(name: str) -> int:
     seq.last_value += 1
     seq.save(update_fields=["last_value"])
     return seq.last_value
+
+
+# --- Casebook signature, bulk SDV, patient and study locks ---------------------------------------------------------
+
+CASEBOOK_SIGNATURE_MEANING = (
+    "I am the investigator responsible for this patient. I have reviewed every form of this casebook and confirm "
+    "that the data are complete and accurate."
+)
+
+
+def void_casebook_signatures(patient: Any, *, user: Any, reason: str) -> int:
+    """Void the patient's valid casebook signatures after a change to any of the casebook's forms."""
+    now = timezone.now()
+    voided = CasebookSignature.objects.filter(patient=patient, voided_at__isnull=True).update(
+        voided_at=now, voided_by=user if getattr(user, "pk", None) else None, void_reason=reason[:1000]
+    )
+    if voided:
+        _audit(
+            user=user, action=AuditEvent.Action.CASEBOOK_VOID, patient=patient,
+            description=_("Casebook signature voided by a change: %(patient)s") % {"patient": patient},
+            reason=reason,
+        )  # fmt: skip
+    return voided
+
+
+def casebook_forms(patient: Any) -> list[dict[str, Any]]:
+    """Every CRF row of the patient as {model, pk, version, status}: what a casebook signature covers."""
+    out = []
+    for spec in registry.all():
+        for row in spec.model.objects.filter(patient=patient).order_by("pk").only("pk", "version", "status"):
+            out.append(
+                {"model": spec.model._meta.label, "slug": spec.slug, "pk": row.pk, "version": row.version,
+                 "status": row.status}
+            )  # fmt: skip
+    return out
+
+
+def casebook_sign(
+    *, patient: Any, acting_user: Any, password: str, request: HttpRequest | None = None
+) -> CasebookSignature:
+    """E-sign a patient's whole casebook (21 CFR 11.50/11.200): password re-entered, meaning recorded.
+
+    Refused while the study or the patient is locked, or while a form is still a draft. A wrong password is
+    audited and counts toward the login lockout (django-axes, through ``authenticate(request=...)``).
+    """
+    require_perm(acting_user, Perm.SIGN)
+    refuse_if_patient_locked(type(patient).objects.get(pk=patient.pk))
+    user = authenticate(request, username=acting_user.get_username(), password=password)
+    if user is None or user.pk != acting_user.pk:
+        _audit(
+            user=acting_user, action=AuditEvent.Action.SIGN_FAILED, patient=patient,
+            description=_("Wrong password for the casebook signature of %(patient)s") % {"patient": patient},
+        )  # fmt: skip
+        raise ValidationError({"password": _("The password is not correct: the casebook was not signed.")})
+    with transaction.atomic():
+        locked_patient = type(patient).objects.select_for_update().get(pk=patient.pk)
+        refuse_if_patient_locked(locked_patient)
+        forms = casebook_forms(locked_patient)
+        drafts = [f for f in forms if f["status"] == CrfStatus.DRAFT]
+        if drafts:
+            raise ValidationError(
+                _("%(n)s form(s) are still drafts: submit or complete them before signing the casebook.")
+                % {"n": len(drafts)},
+                code="drafts",
+            )
+        if not forms:
+            raise ValidationError(_("The casebook has no forms to sign."), code="empty")
+        name = acting_user.get_full_name() or acting_user.get_username()
+        signature = CasebookSignature.objects.create(
+            patient=locked_patient, signer=acting_user, signer_name=name, meaning=_(CASEBOOK_SIGNATURE_MEANING),
+            forms=forms,
+        )  # fmt: skip
+        _audit(
+            user=acting_user, action=AuditEvent.Action.CASEBOOK_SIGN, patient=locked_patient,
+            description=_("Casebook %(patient)s signed (%(n)s forms)") % {"patient": patient, "n": len(forms)},
+        )  # fmt: skip
+    return signature
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    done: list[CrfBase]
+    refused: list[tuple[CrfBase, str]]
+
+
+def crf_verify_many(*, rows: list[CrfBase], acting_user: Any) -> BulkResult:
+    """Source-data verify several forms at once; each row in its own savepoint, refusals reported per row."""
+    require_perm(acting_user, Perm.VERIFY)
+    done: list[CrfBase] = []
+    refused: list[tuple[CrfBase, str]] = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                done.append(crf_verify(instance=row, acting_user=acting_user))
+        except (ValidationError, PermissionDenied) as exc:
+            message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            refused.append((row, message))
+    return BulkResult(done, refused)
+
+
+@transaction.atomic
+def patient_lock(*, patient: Any, acting_user: Any, reason: str = "") -> Any:
+    """Lock a patient's whole casebook: every form refuses every change, SDV and signature."""
+    require_perm(acting_user, Perm.LOCK)
+    refuse_if_study_locked()
+    current = type(patient).objects.select_for_update().get(pk=patient.pk)
+    if current.locked_at:
+        raise ValidationError(_("This casebook is already locked."), code="already_locked")
+    current.locked_at, current.locked_by = timezone.now(), acting_user
+    current._change_reason = reason or _("Casebook locked")
+    current._history_user = acting_user
+    current.save(update_fields=["locked_at", "locked_by"])
+    _audit(
+        user=acting_user, action=AuditEvent.Action.PATIENT_LOCK, patient=current,
+        description=_("Casebook %(patient)s locked") % {"patient": current}, reason=reason,
+    )  # fmt: skip
+    return current
+
+
+@transaction.atomic
+def patient_unlock(*, patient: Any, acting_user: Any, reason: str) -> Any:
+    """Unlock a patient's casebook; a data manager must give the reason."""
+    require_perm(acting_user, Perm.LOCK)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Unlocking needs a reason.")})
+    refuse_if_study_locked()
+    current = type(patient).objects.select_for_update().get(pk=patient.pk)
+    if not current.locked_at:
+        raise ValidationError(_("This casebook is not locked."), code="not_locked")
+    current.locked_at, current.locked_by = None, None
+    current._change_reason = reason
+    current._history_user = acting_user
+    current.save(update_fields=["locked_at", "locked_by"])
+    _audit(
+        user=acting_user, action=AuditEvent.Action.PATIENT_UNLOCK, patient=current,
+        description=_("Casebook %(patient)s unlocked") % {"patient": current}, reason=reason,
+    )  # fmt: skip
+    return current
+
+
+@transaction.atomic
+def study_lock(*, acting_user: Any, reason: str = "") -> StudyLock:
+    """Lock the whole study database (before analysis): every CRF of every patient refuses every change."""
+    require_perm(acting_user, Perm.LOCK)
+    if StudyLock.objects.select_for_update().filter(unlocked_at__isnull=True).exists():
+        raise ValidationError(_("The study is already locked."), code="already_locked")
+    lock = StudyLock.objects.create(locked_by=acting_user, reason=reason)
+    _audit(user=acting_user, action=AuditEvent.Action.STUDY_LOCK, description=_("Study database locked"),
+           reason=reason)  # fmt: skip
+    return lock
+
+
+@transaction.atomic
+def study_unlock(*, acting_user: Any, reason: str) -> StudyLock:
+    """Unlock the study database; a data manager must give the reason."""
+    require_perm(acting_user, Perm.LOCK)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Unlocking needs a reason.")})
+    lock = StudyLock.objects.select_for_update().filter(unlocked_at__isnull=True).first()
+    if lock is None:
+        raise ValidationError(_("The study is not locked."), code="not_locked")
+    lock.unlocked_at, lock.unlocked_by, lock.unlock_reason = timezone.now(), acting_user, reason
+    lock.save()
+    _audit(user=acting_user, action=AuditEvent.Action.STUDY_UNLOCK, description=_("Study database unlocked"),
+           reason=reason)  # fmt: skip
+    return lock

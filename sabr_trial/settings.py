@@ -201,7 +201,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "nightly-endpoint-recompute": {"task": "endpoints.nightly_recompute", "schedule": crontab(hour=2, minute=0)},
+    "nightly-endpoint-recompute": {
+        "task": "endpoints.nightly_recompute",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "nightly-edit-checks": {"task": "sabr_trial.nightly_edit_checks", "schedule": crontab(hour=1, minute=30)},
 }
 
 # E-mail: console in development; SMTP in production (EMAIL_URL-style variables).
@@ -235,3 +239,5 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 if env_bool("DJANGO_FAST_PASSWORD_HASHER", False):  # test runs only: PBKDF2 dominates fixture time
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+from api.conf import *  # noqa: E402,F403  (REST API settings, issue 10)

@@ -14,3 +14,19 @@ def heartbeat(token: str) -> str:
 
     TaskHeartbeat.objects.get_or_create(token=token, defaults={"worker": socket.gethostname()})
     return token
+
+
+@shared_task(name="sabr_trial.run_edit_checks")
+def run_edit_checks(patient_id: int) -> int:
+    """Run every automatic edit check for one patient after a CRF save; returns the open system queries."""
+    from sabr_trial import editchecks
+
+    return editchecks.run_for_patient_id(patient_id)
+
+
+@shared_task(name="sabr_trial.nightly_edit_checks")
+def nightly_edit_checks() -> int:
+    """Run every automatic edit check for every patient (Celery beat, nightly)."""
+    from sabr_trial import editchecks
+
+    return editchecks.run_all()

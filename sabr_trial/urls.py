@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from enrollment import views as enrollment_views
-from sabr_trial import views
+from sabr_trial import dm_views, views
 
 urlpatterns = [
     path("", enrollment_views.home, name="home"),
@@ -21,6 +21,21 @@ urlpatterns = [
     path("patients/<int:patient_pk>/forms/<slug:slug>/new/", views.crf_create, name="crf_create"),
     path("patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/", views.crf_detail, name="crf_detail"),
     path("patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/edit/", views.crf_update, name="crf_update"),
+    path(
+        "patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/queries/new/",
+        dm_views.query_raise,
+        name="query_raise",
+    ),
+    path("patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/audit/", dm_views.crf_audit, name="crf_audit"),
+    path("patients/<int:pk>/audit/", dm_views.patient_audit, name="patient_audit"),
+    path("patients/<int:pk>/sdv/", dm_views.patient_sdv, name="patient_sdv"),
+    path("patients/<int:pk>/sign/", dm_views.casebook_sign, name="casebook_sign"),
+    path("patients/<int:pk>/lock/", dm_views.patient_lock, {"action": "lock"}, name="patient_lock"),
+    path("patients/<int:pk>/unlock/", dm_views.patient_lock, {"action": "unlock"}, name="patient_unlock"),
+    path("queries/", dm_views.query_list, name="query_list"),
+    path("queries/<int:pk>/", dm_views.query_detail, name="query_detail"),
+    path("queries/<int:pk>/<slug:action>/", dm_views.query_action, name="query_action"),
+    path("study/lock/", dm_views.study_lock, name="study_lock"),
     path(
         "patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/<slug:action>/",
         views.crf_transition,

@@ -84,14 +84,32 @@ def crf_detail(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Htt
 
 def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -> dict[str, Any]:
     """Context shared by the generic detail page and custom CRF pages."""
+    from sabr_trial import queries
+    from sabr_trial.dm_views import field_choices
+    from sabr_trial.forms import RaiseQueryForm
+
+    by_field = queries.open_queries_by_field(instance)
     fields = [
         (f.verbose_name, services._display(instance, f), f.help_text)
         for f in services.data_fields(type(instance))
     ]
+    field_rows = [
+        {"name": f.name, "label": f.verbose_name, "value": services._display(instance, f),
+         "queries": by_field.get(f.name, [])}
+        for f in services.data_fields(type(instance))
+    ]  # fmt: skip
     user = request.user
     status = instance.status
-    locked = status == CrfStatus.LOCKED or bool(instance.patient.locked_at)
+    locked = services.is_locked(instance)
     return {
+        "field_rows": field_rows,
+        "form_queries": by_field.get("", []),
+        "all_queries": queries.queries_for_row(instance).select_related("raised_by"),
+        "can_raise_query": has_perm(user, Perm.RAISE_QUERY) and not locked,
+        "can_answer_query": has_perm(user, Perm.ANSWER_QUERY) and not locked,
+        "raise_form": RaiseQueryForm(fields=field_choices(type(instance))),
+        "changed_since_sdv": _changed_since_sdv(instance),
+        "study_locked": services.StudyLock.active() is not None,
         "spec": spec,
         "patient": instance.patient,
         "instance": instance,
@@ -100,6 +118,7 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         "events": audit_events_for(instance)[:50],
         "signatures": signatures_for(instance),
         "can_edit": has_perm(user, Perm.ENTER) and not locked,
+        "locked": locked,
         "can_submit": has_perm(user, Perm.ENTER) and status == CrfStatus.DRAFT and not locked,
         "can_verify": has_perm(user, Perm.VERIFY)
         and status in (CrfStatus.SUBMITTED, CrfStatus.SIGNED)
@@ -109,12 +128,40 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         and status in (CrfStatus.SUBMITTED, CrfStatus.VERIFIED)
         and not locked,
         "can_lock": has_perm(user, Perm.LOCK)
-        and status in (CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED),
-        "can_unlock": has_perm(user, Perm.LOCK) and status == CrfStatus.LOCKED,
+        and status in (CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED)
+        and not locked,
+        "can_unlock": has_perm(user, Perm.LOCK)
+        and status == CrfStatus.LOCKED
+        and not instance.patient.locked_at,
         "sign_form": SignForm(),
         "reason_form": ReasonForm(),
         "optional_reason_form": OptionalReasonForm(),
     }
+
+
+def _changed_since_sdv(instance: CrfBase) -> list[dict[str, Any]]:
+    """After a change dropped the SDV: the last verification and every change made since (who, what, reason)."""
+    from sabr_trial.models import AuditEvent
+    from sabr_trial.selectors import audit_events_for
+
+    if instance.verified_at:
+        return []
+    last = audit_events_for(instance).filter(action=AuditEvent.Action.VERIFY).select_related("user").first()
+    if last is None:
+        return []
+    rows = [h for h in history_rows(instance) if h["when"] > last.at and h["changes"]]
+    return [{"verified": last, "rows": rows}] if rows else []
+
+
+def _query_from_request(request: HttpRequest, instance: CrfBase) -> Any:
+    """The open query a correction answers (``?query=<id>`` on the edit page), or None."""
+    from sabr_trial.models import Query
+    from sabr_trial.queries import queries_for_row
+
+    raw = request.POST.get("query") or request.GET.get("query") or ""
+    if not raw.isdigit() or not has_perm(request.user, Perm.ANSWER_QUERY):
+        return None
+    return queries_for_row(instance).filter(pk=int(raw), query_status=Query.Status.OPEN).first()
 
 
 def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
@@ -123,11 +170,12 @@ def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Htt
         return spec.views["update"](request, spec=spec, instance=instance)
     if not has_perm(request.user, Perm.ENTER):
         raise PermissionDenied
-    if instance.status == CrfStatus.LOCKED or instance.patient.locked_at:
+    if services.is_locked(instance):
         messages.error(request, _("This form is locked by data management: no change is possible."))
         return redirect(instance.get_absolute_url())
     assert spec.form_class is not None
     form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, instance.patient))
+    query = _query_from_request(request, instance)
     stale = None
     if request.method == "POST" and form.is_valid():
         expected = form.cleaned_data.get("expected_version") or 0
@@ -151,6 +199,7 @@ def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Htt
                     "form": form,
                     "instance": exc.current,
                     "stale": stale,
+                    "answering": query,
                 },
                 status=409,
             )
@@ -162,13 +211,23 @@ def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Htt
         else:
             if changes:
                 messages.success(request, _("Saved: %(n)s field(s) changed.") % {"n": len(changes)})
+                if query is not None:
+                    from sabr_trial.queries import answer_query
+
+                    answer_query(
+                        query=query, acting_user=request.user, text=form.cleaned_data.get("change_reason", "")
+                        or _("Corrected."),
+                    )  # fmt: skip
+                    messages.success(
+                        request, _("Query Q%(n)s answered with the correction.") % {"n": query.pk}
+                    )
             else:
                 messages.info(request, _("No value changed: nothing was saved."))
             return redirect(row.get_absolute_url())
     return render(
         request,
         "crf/crf_form.html",
-        {"spec": spec, "patient": instance.patient, "form": form, "instance": instance},
+        {"spec": spec, "patient": instance.patient, "form": form, "instance": instance, "answering": query},
     )
 
 
