@@ -15,11 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from endpoints.models import EndpointSnapshot, EndpointState
+from sabr_trial.env import env_int
 
 log = logging.getLogger(__name__)
 
 #: Saves within this many seconds of the first one share one recompute (a burst gives one or two runs).
-DEBOUNCE_SECONDS = 20
+#: Environment variable ``ENDPOINT_DEBOUNCE_SECONDS`` (default 20); the worker test sets it to 2.
+DEBOUNCE_SECONDS = env_int("ENDPOINT_DEBOUNCE_SECONDS", 20, minimum=1)
 _SCHEDULED_KEY = "endpoints:recompute-scheduled"
 
 
