@@ -1,0 +1,237 @@
+"""Read every patient's anchors, forms and marks with a fixed number of queries and run the schedule.
+
+One query per source table whatever the number of patients (tests count them): the worklist, the navigation
+badge and the per-patient grid share this collector. The anchors follow the selectors other apps use
+(``treatment.selectors.treatment_start`` / ``sabr_start``, ``enrollment.selectors.death_date`` /
+``end_of_study_date``); a test checks that they agree on the demo study. Models of apps not installed are
+skipped, so the schedule works at every stage of the build.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from sabr_trial.crf import registry
+from sabr_trial.roles import Perm, has_perm
+from visits import schedule
+from visits.models import NotDone
+
+#: slug -> (clinical date field or None, extra fields read for the anchors)
+FORM_FIELDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "screening": ("screening_date", ()),
+    "consent": (None, ()),
+    "eligibility": (None, ()),
+    "baseline": ("assessment_date", ()),
+    "lesion": ("baseline_date", ()),
+    "sabr-course": (None, ("course_number", "is_protocol")),
+    "sabr-target": (None, ()),
+    "sabr-fraction": ("fraction_date", ("delivered", "target__course_id")),
+    "axitinib": ("start_date", ("end_date", "dose_level")),
+    "toripalimab": ("infusion_date", ("cycle_number", "infusion_status")),
+    "adverse-event": ("onset_date", ()),
+    "tumour-assessment": ("scan_date_first", ("visit_date",)),
+    "survival": ("contact_date", ()),
+}
+TERMINAL = {"disposition": ("eot_reason", "eos_date"), "death": ("death_date",)}
+
+
+def _dosed_axitinib_levels() -> set[str]:
+    from treatment import dosing
+
+    return {d.value for d in dosing.AxitinibDose if dosing.axitinib_level(d) is not None}
+
+
+@dataclass
+class PatientSchedule:
+    patient_id: int
+    label: str
+    anchors: schedule.Anchors
+    forms: list[schedule.ExpectedForm] = field(default_factory=list)
+    error: str = ""
+
+    def summary(self, today: datetime.date) -> schedule.Summary:
+        return schedule.summarize(self.forms, today=today)
+
+
+def _rows(slug: str, fields: tuple[str, ...], patient_ids: list[int] | None) -> list[dict[str, Any]]:
+    model = registry.get(slug).model
+    qs = model.objects.all()
+    if patient_ids is not None:
+        qs = qs.filter(patient_id__in=patient_ids)
+    return list(qs.values("pk", "patient_id", *fields).order_by("pk"))
+
+
+def _anchors(registration: datetime.date | None, d: dict[str, list[dict[str, Any]]]) -> schedule.Anchors:
+    protocol_courses = sorted(
+        (c for c in d.get("sabr-course", []) if c["is_protocol"] == "Y"), key=lambda c: c["course_number"]
+    )
+    sabr_start = None
+    if protocol_courses:  # D1 / EC-SB-2: first delivered fraction of the first protocol course
+        first_course = protocol_courses[0]["pk"]
+        days = [
+            f["fraction_date"] for f in d.get("sabr-fraction", [])
+            if f["target__course_id"] == first_course and f["delivered"] == "Y"
+        ]  # fmt: skip
+        sabr_start = min(days, default=None)
+    dosed = _dosed_axitinib_levels()
+    axitinib = [a for a in d.get("axitinib", []) if a["dose_level"] in dosed]
+    given = [t for t in d.get("toripalimab", []) if t["infusion_status"] == "GIVEN" and t["infusion_date"]]
+    starts = [
+        x
+        for x in (
+            sabr_start,
+            min((a["start_date"] for a in axitinib), default=None),
+            min((t["infusion_date"] for t in given), default=None),
+        )
+        if x
+    ]
+    treatment_start = min(starts, default=None)  # D1: OS origin
+    infusions = tuple(
+        schedule.Infusion(
+            cycle=t["cycle_number"],
+            date=t["infusion_date"] if t["infusion_status"] == "GIVEN" else None,
+            discontinued=t["infusion_status"] == "PERMANENTLY DISCONTINUED",
+        )
+        for t in d.get("toripalimab", [])
+    )
+    dispo = next(iter(d.get("disposition", [])), None)
+    death = next(iter(d.get("death", [])), None)
+    end_of_treatment = None
+    if dispo and dispo["eot_reason"]:  # EC-DS-1: the last dose of any agent (DM.RFXENDTC)
+        doses = [f["fraction_date"] for f in d.get("sabr-fraction", []) if f["delivered"] == "Y"]
+        doses += [t["infusion_date"] for t in given]
+        doses += [a["end_date"] or a["start_date"] for a in axitinib]
+        end_of_treatment = max(doses, default=None) or dispo["eos_date"] or registration
+    return schedule.Anchors(
+        registration=registration,
+        treatment_start=treatment_start,
+        sabr_start=sabr_start,
+        infusions=infusions,
+        end_of_treatment=end_of_treatment,
+        off_study=dispo["eos_date"] if dispo else None,
+        death=death["death_date"] if death else None,
+    )
+
+
+def _records(d: dict[str, list[dict[str, Any]]]) -> list[schedule.FormRecord]:
+    records = []
+    for slug, (date_field, _extra) in FORM_FIELDS.items():
+        for row in d.get(slug, []):
+            day = row.get(date_field) if date_field else None
+            if slug == "tumour-assessment":
+                day = row["scan_date_first"] or row["visit_date"]
+            key = f"C{row['cycle_number']}" if slug == "toripalimab" else ""
+            records.append(schedule.FormRecord(slug, day, visit_key=key, ref=row["pk"]))
+    return records
+
+
+def collect(
+    *, today: datetime.date, patient_ids: list[int] | None = None, s: schedule.ScheduleSettings | None = None
+) -> list[PatientSchedule]:
+    """Return the schedule of every registered patient (or of ``patient_ids``) on ``today``."""
+    from enrollment.models import Patient
+
+    patients = Patient.objects.filter(study_number__isnull=False)
+    if patient_ids is not None:
+        patients = patients.filter(pk__in=patient_ids)
+    rows = list(patients.values("pk", "study_number", "registration_date").order_by("study_number"))
+    ids = [p["pk"] for p in rows] if patient_ids is not None else None
+    by: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for slug, (date_field, extra) in FORM_FIELDS.items():
+        if slug not in registry:
+            continue
+        fields = ((date_field,) if date_field else ()) + extra
+        for row in _rows(slug, fields, ids):
+            by[row["patient_id"]][slug].append(row)
+    for slug, fields in TERMINAL.items():
+        if slug in registry:
+            for row in _rows(slug, fields, ids):
+                by[row["patient_id"]][slug].append(row)
+    marks: dict[int, list[schedule.Mark]] = defaultdict(list)
+    mark_qs = NotDone.objects.filter(cancelled_at__isnull=True).select_related("marked_by")
+    if ids is not None:
+        mark_qs = mark_qs.filter(patient_id__in=ids)
+    for m in mark_qs:
+        marks[m.patient_id].append(
+            schedule.Mark(
+                m.form_slug,
+                m.visit_key,
+                m.reason,
+                nothing_to_report=m.reason_code == NotDone.ReasonCode.NOTHING_TO_REPORT,
+                ref=m,
+            )  # fmt: skip
+        )
+    out = []
+    for p in rows:
+        d = by.get(p["pk"], {})
+        anchors = _anchors(p["registration_date"], d)
+        item = PatientSchedule(patient_id=p["pk"], label=p["study_number"], anchors=anchors)
+        try:
+            item.forms = schedule.expected_forms(
+                anchors, _records(d), marks.get(p["pk"], []), today=today, s=s or schedule.DEFAULT_SETTINGS
+            )
+        except schedule.ScheduleError as exc:
+            item.error = str(exc)
+        out.append(item)
+    return out
+
+
+def study_schedule(request: HttpRequest) -> list[PatientSchedule]:
+    """Return every patient's schedule for this request, computed once (worklist page and nav badge)."""
+    if not has_perm(request.user, Perm.VIEW):
+        raise PermissionDenied
+    cached = getattr(request, "_visits_schedule", None)
+    if cached is None:
+        cached = collect(today=timezone.localdate())
+        request._visits_schedule = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def patient_schedule(user: Any, patient: Any) -> PatientSchedule | None:
+    """Return one patient's schedule (None before registration), with the same queries as the worklist."""
+    if not has_perm(user, Perm.VIEW):
+        raise PermissionDenied
+    found = collect(today=timezone.localdate(), patient_ids=[patient.pk])
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    patient_id: int
+    patient_label: str
+    form: schedule.ExpectedForm
+
+    @property
+    def sort_patient(self) -> tuple[str, datetime.date]:
+        return (self.patient_label, self.form.due_date)
+
+
+def worklist(request: HttpRequest, *, today: datetime.date | None = None) -> dict[str, list[WorkItem]]:
+    """Return {"overdue": [...], "week": [...]}: forms overdue and forms due within 7 days, all patients."""
+    today = today or timezone.localdate()
+    overdue: list[WorkItem] = []
+    week: list[WorkItem] = []
+    for ps in study_schedule(request):
+        summary = ps.summary(today)
+        overdue += [WorkItem(ps.patient_id, ps.label, f) for f in summary.overdue_forms]
+        week += [WorkItem(ps.patient_id, ps.label, f) for f in summary.due_this_week]
+    return {"overdue": overdue, "week": week}
+
+
+def form_url(patient_id: int, ef: schedule.ExpectedForm) -> str | None:
+    """Return the link of an expected form: the row when done, otherwise the page that creates it."""
+    if ef.slug not in registry:
+        return None
+    if ef.record is not None:
+        return reverse("crf_detail", args=[patient_id, ef.slug, ef.record.ref])
+    if ef.state is schedule.State.NOT_REQUIRED or ef.reason is schedule.Reason.NOTHING_TO_REPORT:
+        return None
+    return reverse("crf_create", args=[patient_id, ef.slug])

@@ -1,0 +1,267 @@
+"""Pages of the visit schedule: the coordinator's worklist, a patient's expected-forms grid, not-done marks."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from enrollment.selectors import get_patient_for_user
+from sabr_trial.crf import registry
+from sabr_trial.roles import Perm, has_perm
+from sabr_trial.services import CrfLocked
+from sabr_trial.views import apply_errors
+from visits import selectors, services
+from visits.forms import CancelMarkForm, NotDoneForm
+from visits.models import NotDone
+from visits.schedule import ExpectedForm, Reason, State, Visit, VisitKind
+
+#: States a coordinator may still mark not done.
+OPEN_STATES = (State.DUE, State.OVERDUE, State.UPCOMING)
+
+
+def visit_label(visit: Visit) -> str:
+    """Return the visit's name as staff say it."""
+    n = {"n": visit.number}
+    return {
+        VisitKind.SCREENING: _("Screening"),
+        VisitKind.SABR: _("SABR course"),
+        VisitKind.CYCLE: _("Cycle %(n)s") % n,
+        VisitKind.IMAGING: _("Imaging week %(n)s") % n,
+        VisitKind.SURVIVAL: _("Survival follow-up month %(n)s") % n,
+    }[visit.kind]
+
+
+def form_title(slug: str) -> str:
+    if slug == "adverse-event":
+        return _("AE review")
+    return str(registry.get(slug).title) if slug in registry else slug
+
+
+STATE_LABELS = {
+    State.DONE: _("done"),
+    State.DUE: _("due"),
+    State.OVERDUE: _("overdue"),
+    State.UPCOMING: _("upcoming"),
+    State.NOT_REQUIRED: _("not required"),
+}
+
+
+def reason_text(ef: ExpectedForm) -> str:
+    """Return why a form is not required (or the remark of a done form), in words."""
+    if ef.reason is Reason.DEATH:
+        return _("Not required: the patient died on %(d)s.") % {"d": ef.reason_date}
+    if ef.reason is Reason.OFF_STUDY:
+        return _("Not required: off study on %(d)s.") % {"d": ef.reason_date}
+    if ef.mark is not None and isinstance(ef.mark.ref, NotDone):
+        m = ef.mark.ref
+        return _("%(code)s: %(reason)s (%(user)s, %(when)s)") % {
+            "code": m.get_reason_code_display(), "reason": m.reason, "user": m.marked_by.get_username(),
+            "when": timezone.localtime(m.marked_at).strftime("%Y-%m-%d"),
+        }  # fmt: skip
+    if ef.out_of_window:
+        return _("Done outside the window.")
+    return ""
+
+
+def present(patient_id: int, ef: ExpectedForm, *, today: datetime.date, can_enter: bool) -> dict[str, Any]:
+    """Return what a template shows of one expected form."""
+    mark_url = None
+    if can_enter and ef.state in OPEN_STATES:
+        mark_url = reverse("visits:not_done", args=[patient_id]) + f"?form={ef.slug}&visit={ef.visit.key}"
+    cancel_url = None
+    if can_enter and ef.mark is not None and isinstance(ef.mark.ref, NotDone):
+        cancel_url = reverse("visits:cancel_mark", args=[patient_id, ef.mark.ref.pk])
+    return {
+        "visit_key": ef.visit.key,
+        "visit_label": visit_label(ef.visit),
+        "slug": ef.slug,
+        "title": form_title(ef.slug),
+        "state": ef.state.value,
+        "state_label": STATE_LABELS[ef.state],
+        "reason": reason_text(ef),
+        "window_start": ef.window_start,
+        "window_end": ef.window_end,
+        "due": ef.due_date,
+        "days_overdue": (today - ef.window_end).days if ef.state is State.OVERDUE else None,
+        "url": selectors.form_url(patient_id, ef) if ef.state is not State.NOT_REQUIRED else None,
+        "mark_url": mark_url,
+        "cancel_url": cancel_url,
+        "out_of_window": ef.out_of_window,
+    }
+
+
+def _grid(ps: selectors.PatientSchedule, *, today: datetime.date, can_enter: bool, open_only: bool = False):
+    """Group a patient's expected forms by visit, in date order."""
+    visits: dict[str, dict[str, Any]] = {}
+    for ef in ps.forms:
+        entry = visits.setdefault(ef.visit.key, {
+            "key": ef.visit.key, "label": visit_label(ef.visit), "target": ef.visit.target,
+            "window_start": ef.window_start, "window_end": ef.window_end, "forms": [],
+        })  # fmt: skip
+        entry["forms"].append(present(ps.patient_id, ef, today=today, can_enter=can_enter))
+    rows = list(visits.values())
+    week_end = today + datetime.timedelta(days=6)
+    if open_only:
+        rows = [
+            r for r in rows
+            if any(f["state"] in ("due", "overdue") for f in r["forms"])
+            or any(f["state"] == "upcoming" for f in r["forms"]) and r["window_start"] <= week_end
+        ]  # fmt: skip
+    return rows
+
+
+def _counts(ps: selectors.PatientSchedule) -> dict[str, int]:
+    return {state.value: sum(1 for f in ps.forms if f.state is state) for state in State}
+
+
+def casebook_panel(request: HttpRequest, patient: Any) -> dict[str, Any] | None:
+    """The casebook's expected-forms panel: counts and the visits with something to do."""
+    if not patient.is_registered:
+        return None
+    ps = selectors.patient_schedule(request.user, patient)
+    if ps is None:
+        return None
+    today = timezone.localdate()
+    can_enter = has_perm(request.user, Perm.ENTER) and not patient.locked_at
+    return {
+        "patient": patient,
+        "counts": _counts(ps),
+        "rows": _grid(ps, today=today, can_enter=can_enter, open_only=True),
+        "error": ps.error,
+        "today": today,
+    }
+
+
+def patient_grid(request: HttpRequest, pk: int) -> HttpResponse:
+    """A patient's whole schedule: every visit with its window and the state of each expected form."""
+    patient = get_patient_for_user(request.user, pk)
+    ps = selectors.patient_schedule(request.user, patient)
+    if ps is None:
+        raise Http404(_("The schedule starts at registration."))
+    today = timezone.localdate()
+    can_enter = has_perm(request.user, Perm.ENTER) and not patient.locked_at
+    return render(request, "visits/patient_grid.html", {
+        "patient": patient, "rows": _grid(ps, today=today, can_enter=can_enter), "counts": _counts(ps),
+        "anchors": ps.anchors, "error": ps.error, "today": today,
+    })  # fmt: skip
+
+
+SORTS = {
+    "patient": lambda r: (r["patient"], r["due"], r["visit_key"]),
+    "form": lambda r: (r["title"], r["due"], r["patient"]),
+    "due": lambda r: (r["due"], r["patient"], r["title"]),
+}
+
+
+def worklist(request: HttpRequest) -> HttpResponse:
+    """What is overdue and what is due this week, across patients; sortable by patient, form or due date."""
+    if not has_perm(request.user, Perm.VIEW):
+        raise PermissionDenied
+    today = timezone.localdate()
+    lists = selectors.worklist(request, today=today)
+    can_enter = has_perm(request.user, Perm.ENTER)
+    show = request.GET.get("show", "all")
+    if show not in ("all", "overdue", "week"):
+        show = "all"
+    sort = request.GET.get("sort", "due")
+    if sort not in SORTS:
+        sort = "due"
+    desc = request.GET.get("dir") == "desc"
+    rows = []
+    for group in ("overdue", "week"):
+        if show not in ("all", group):
+            continue
+        for item in lists[group]:
+            row = present(item.patient_id, item.form, today=today, can_enter=can_enter)
+            row.update(patient=item.patient_label, patient_id=item.patient_id, group=group)
+            rows.append(row)
+    rows.sort(key=SORTS[sort], reverse=desc)
+    return render(request, "visits/worklist.html", {
+        "rows": rows, "show": show, "sort": sort, "desc": desc, "today": today,
+        "week_end": today + datetime.timedelta(days=6),
+        "n_overdue": len(lists["overdue"]), "n_week": len(lists["week"]),
+    })  # fmt: skip
+
+
+def nav_badge(request: HttpRequest) -> int | None:
+    """The worklist count in the navigation: overdue forms plus those due this week (cached per request)."""
+    lists = selectors.worklist(request)
+    return (len(lists["overdue"]) + len(lists["week"])) or None
+
+
+def _expected(request: HttpRequest, patient: Any, slug: str, visit_key: str) -> ExpectedForm:
+    ps = selectors.patient_schedule(request.user, patient)
+    found = next((f for f in (ps.forms if ps else []) if f.slug == slug and f.visit.key == visit_key), None)
+    if found is None:
+        raise Http404(_("This form is not expected at this visit."))
+    return found
+
+
+def not_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one expected form of one visit as not done, with the reason."""
+    patient = get_patient_for_user(request.user, pk)
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+    slug = request.POST.get("form") or request.GET.get("form", "")
+    visit_key = request.POST.get("visit") or request.GET.get("visit", "")
+    ef = _expected(request, patient, slug, visit_key)
+    today = timezone.localdate()
+    form = NotDoneForm(request.POST or None)
+    if ef.state not in OPEN_STATES:
+        form.is_valid()
+        form.add_error(None, _("This form is %(state)s: there is nothing to mark.") % {
+            "state": STATE_LABELS[ef.state]})  # fmt: skip
+        status = 422 if request.method == "POST" else 200
+    elif request.method == "POST" and form.is_valid():
+        try:
+            services.not_done_mark(
+                patient=patient, form_slug=slug, visit_key=visit_key, acting_user=request.user,
+                reason_code=form.cleaned_data["reason_code"], reason=form.cleaned_data["reason"],
+                form_title=form_title(slug), visit_label=visit_label(ef.visit),
+            )  # fmt: skip
+        except CrfLocked as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("%(form)s, %(visit)s: marked.") % {
+                "form": form_title(slug), "visit": visit_label(ef.visit)})  # fmt: skip
+            return redirect("visits:patient_grid", patient.pk)
+        status = 422
+    else:
+        status = 422 if request.method == "POST" else 200
+    return render(request, "visits/not_done.html", {
+        "patient": patient, "form": form, "item": present(patient.pk, ef, today=today, can_enter=False),
+        "slug": slug, "visit_key": visit_key,
+    }, status=status)  # fmt: skip
+
+
+@require_POST
+def cancel_mark(request: HttpRequest, pk: int, mark_pk: int) -> HttpResponse:
+    """Cancel a not-done mark given by mistake: the form is expected again."""
+    patient = get_patient_for_user(request.user, pk)
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+    mark = get_object_or_404(NotDone, pk=mark_pk, patient=patient)
+    form = CancelMarkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the mark is cancelled."))
+        return redirect("visits:patient_grid", patient.pk)
+    try:
+        services.not_done_cancel(
+            mark=mark, reason=form.cleaned_data["cancel_reason"], acting_user=request.user
+        )
+    except (CrfLocked, ValidationError) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, _("Mark cancelled: the form is expected again."))
+    return redirect("visits:patient_grid", patient.pk)
