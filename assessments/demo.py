@@ -5,9 +5,9 @@ adrenal, liver, kidney bed; targets and non-targets, nodal and non-nodal; scanne
 start) and follow-up CT every ~8 weeks from treatment start, stopping at death, consent withdrawal or end of study.
 Across the patients the series cover, as the RECIST module computes them (never typed in):
 
-* SR-001: PR, confirmed PR 8 weeks later, PD by a new liver lesion at week 24, next line after it (PFS2 event);
+* SR-001: PR, confirmed PR 8 weeks later, PR, PD by a new liver lesion at week 32, next line after it (PFS2 event);
   imaging goes on for local control and shows the local failure of the irradiated right-lung lesion at week 40.
-* SR-002: SD, SD, PD by the sum (a non-irradiated para-aortic node grows) at week 24; died of progression later.
+* SR-002: SD, then PD by the sum (a non-irradiated para-aortic node grows) at week 16; died of progression later.
 * SR-003: PR, then an NE time point (the liver target not evaluable); withdrew consent: PR stays unconfirmed.
 * SR-004: PR, CR, confirmed CR; lost to follow-up afterwards.
 * SR-005: recently treated: baseline only, first scan not yet due.
@@ -99,10 +99,11 @@ CASES: list[Case] = [
         visits=(
             Visit(8, 2, {"L1": "18", "L2": "12", "L3": "12", "L4": "P"}),
             Visit(16, 1, {"L1": "14", "L2": "9", "L3": "10", "L4": "P"}),
-            Visit(24, 2, {"L1": "12", "L2": "8", "L3": "11", "L4": "P"}, new=(LIVER_N1,)),
-            Visit(32, 2, {"L1": "11", "L2": "8", "L3": "14", "L4": "P"}, new=(LIVER_N1,)),
+            Visit(24, 2, {"L1": "12", "L2": "8", "L3": "11", "L4": "P"}),
+            Visit(32, 2, {"L1": "11", "L2": "8", "L3": "12", "L4": "P"}, new=(LIVER_N1,)),
             Visit(40, 2, {"L1": "17", "L2": "8", "L3": "13", "L4": "P"}, new=(LIVER_N1,)),
             Visit(48, 2, {"L1": "19", "L2": "9", "L3": "12", "L4": "P"}, new=(LIVER_N1,)),
+            Visit(56, -2, {"L1": "20", "L2": "9", "L3": "12", "L4": "P"}, new=(LIVER_N1,)),
         ),
     ),
     Case(  # SR-002
@@ -128,8 +129,7 @@ CASES: list[Case] = [
         ),
         visits=(
             Visit(8, -1, {"L1": "30", "L2": "22", "L3": "18", "L4": "P", "L5": "P"}),
-            Visit(16, 2, {"L1": "27", "L2": "20", "L3": "21", "L4": "P", "L5": "P"}),
-            Visit(24, -2, {"L1": "26", "L2": "19", "L3": "38", "L4": "P", "L5": "P"}),
+            Visit(16, 2, {"L1": "29", "L2": "21", "L3": "35", "L4": "P", "L5": "P"}),
         ),
     ),
     Case(  # SR-003

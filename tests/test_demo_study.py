@@ -18,6 +18,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
 
+from adverse_events.models import AdverseEvent
 from assessments.models import LesionResult, NewLesion, TumourAssessment
 from endpoints.models import EndpointSnapshot
 from endpoints.services import run_recompute
@@ -78,9 +79,9 @@ def test_demo_study_feeds_every_endpoint(demo: dict[str, Any]) -> None:
         for lesion in apps.get_model("assessments", "Lesion").objects.filter(patient=patient):
             assert 0 < (treatment_start(patient) - lesion.baseline_date).days <= 28
 
-    assert _responses("SR-001")[:3] == ["PR", "PR", "PD"]  # confirmed PR, then PD by a new lesion
+    assert _responses("SR-001")[:4] == ["PR", "PR", "PR", "PD"]  # confirmed PR, then PD by a new lesion
     assert NewLesion.objects.filter(assessment__patient__study_number="SR-001", unequivocal="Y").exists()
-    assert _responses("SR-002") == ["SD", "SD", "PD"]  # PD by the sum
+    assert _responses("SR-002") == ["SD", "PD"]  # PD by the sum
     pd_sum = TumourAssessment.objects.get(patient__study_number="SR-002", overall_resp="PD")
     assert pd_sum.target_resp == "PD" and pd_sum.new_lesion_ind == "N"
     assert _responses("SR-003") == ["PR", "NE"]  # unconfirmed PR; a target not evaluable
@@ -104,6 +105,12 @@ def test_demo_study_feeds_every_endpoint(demo: dict[str, Any]) -> None:
         patient__study_number="SR-004", infusion_status="PERMANENTLY DISCONTINUED"
     )
     assert stop.adverse_event is not None and stop.adverse_event.acn_toripalimab == "DRUG WITHDRAWN"
+    # every AE that interrupted or reduced axitinib has its period in the log, linked (EC-AX-2, EC-AX-4)
+    acted = AdverseEvent.objects.filter(acn_axitinib__in=["DRUG INTERRUPTED", "DOSE REDUCED"])
+    assert acted.count() == 4
+    for ae in acted:
+        assert AxitinibPeriod.objects.filter(adverse_event=ae, start_date=ae.onset_date).exists(), ae
+    assert not AdverseEvent.objects.exclude(status="submitted").exists()
 
     with time_machine.travel(TODAY, tick=True):
         snapshot = run_recompute(trigger="test")

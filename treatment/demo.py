@@ -2,8 +2,9 @@
 
 Protocol SABR on the lesions ``assessments.demo`` registered (its ``SABR_PLAN``: 1-3 targets per patient, common
 fractionations 50 Gy/5, 40 Gy/5, 35 Gy/5, 30 Gy/3, 24 Gy/1), one fraction every other day from treatment start, so
-every treated patient has a SABR start (D1) and every irradiated lesion a local-control origin. Axitinib with a
-titration and a reduction or an interruption, toripalimab cycles with a delay; both drugs stop at the review after
+every treated patient has a SABR start (D1) and every irradiated lesion a local-control origin. Axitinib started at 5 mg BID and titrated
+where the blood pressure allowed (the reductions and interruptions for toxicity come with their AEs from
+``adverse_events.demo``), toripalimab cycles with a delay; both drugs stop at the review after
 the first RECIST PD (a permanent-discontinuation row), on the day before end of study (withdrawal), when the supply
 given at the last visit ran out (lost to follow-up), or for SR-004 toripalimab after cycle 3 (``adverse_events.demo`` records the discontinuation linked to the colitis that caused it). SR-001 starts
 cabozantinib for progression after its PD (the PFS2 event). Nothing is dated after death, end of study or today.
@@ -51,6 +52,8 @@ PD_REVIEW_DAYS = 5
 NEXT_LINE_AFTER_PD_DAYS = 16
 #: Toripalimab permanently discontinued after this cycle (patient index -> cycle): SR-004's colitis.
 TORIPALIMAB_LAST_CYCLE = {3: 3}
+#: Days a delayed cycle 3 is put back (patient index -> days; default 7): SR-003 waits for its ALT to settle.
+TORIPALIMAB_DELAY_DAYS = {2: 21}
 
 
 def _create(model: Any, patient: Patient, user: Any, **data: Any) -> Any:
@@ -101,27 +104,36 @@ def _sabr(patient: Patient, user: Any, start: datetime.date, index: int, limit: 
     return ", ".join(f"{lesion.lesion_code} {dose:g} Gy/{n}" for lesion, dose, n in plan)
 
 
+#: Axitinib plan per patient index: (day from treatment start, dose level, reason, normotensive for a titration).
+#: A step up after 6 weeks at a dose when normotensive (R4.3, EC-AX-3); SR-001 (hypertension from day 11), SR-002
+#: (hand-foot syndrome) and SR-003 (ALT increased at day 39) are not titrated; the toxicity interruptions and reductions are entered by
+#: ``adverse_events.demo`` with the AE that caused them (EC-AX-2 needs the AE, which is recorded after this).
+AXITINIB_PLAN: dict[int, list[tuple[int, str, str, str]]] = {
+    0: [(0, "5 MG BID", "START", "")],
+    1: [(0, "5 MG BID", "START", "")],
+    2: [(0, "5 MG BID", "START", "")],
+}
+DEFAULT_AXITINIB_PLAN = [(0, "5 MG BID", "START", ""), (42, "7 MG BID", "TITRATION UP", "Y")]
+
+
 def _axitinib(patient: Patient, user: Any, start: datetime.date, index: int, stop: datetime.date | None,
               limit: datetime.date, discontinue: bool) -> None:  # fmt: skip
     """Periods from ``start``; the last one ends the day before ``stop`` (then a discontinuation if asked)."""
     if AxitinibPeriod.objects.filter(patient=patient).exists():
         return
-    plan = [("5 MG BID", "START", 42, ""), ("7 MG BID", "TITRATION UP", 42, "Y")]
-    plan.append(("5 MG BID", "OTHER", 60, "") if index % 2 else ("INTERRUPTED", "SURGERY", 5, ""))
-    plan.append(("5 MG BID", "OTHER", 10_000, ""))
+    plan = AXITINIB_PLAN.get(index, DEFAULT_AXITINIB_PLAN)
     last_day = min(stop - DAY, limit) if stop else limit
-    day = start
-    for i, (level, reason, days, bp) in enumerate(plan):
+    for i, (offset, level, reason, bp) in enumerate(plan):
+        day = start + offset * DAY
         if day > last_day:
             break
-        end = day + (days - 1) * DAY
-        final = i == len(plan) - 1 or end >= last_day
-        end_date = (last_day if stop else None) if final else end
+        following = start + plan[i + 1][0] * DAY if i + 1 < len(plan) else None
+        final = following is None or following > last_day
+        end_date = (last_day if stop else None) if final else following - DAY  # type: ignore[operator]
         _create(AxitinibPeriod, patient, user, start_date=day, end_date=end_date, dose_level=level,
                 dose_change_reason=reason, missed_doses=index % 3, bp_ok_no_antihtn=bp)  # fmt: skip
         if final:
             break
-        day = end + DAY
     if discontinue and stop is not None and stop <= limit:
         _create(AxitinibPeriod, patient, user, start_date=stop, dose_level="PERMANENTLY DISCONTINUED",
                 dose_change_reason="OTHER")  # fmt: skip
@@ -139,13 +151,13 @@ def _toripalimab(patient: Patient, user: Any, start: datetime.date, index: int, 
             _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="DELAYED",
                     status_reason="LOGISTIC", dose_mg=None)  # fmt: skip
             cycle += 1
-            day += 7 * DAY
+            day += TORIPALIMAB_DELAY_DAYS.get(index, 7) * DAY
             continue
         _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="GIVEN", infusion_date=day,
                 dose_mg=Decimal("240"), infusion_interrupted="N", lot_number=f"TP{2400 + cycle}")  # fmt: skip
         cycle += 1
         day += 21 * DAY
-    if discontinue and stop is not None and stop <= limit and cycle <= 12:
+    if discontinue and stop is not None and stop <= limit:
         _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="PERMANENTLY DISCONTINUED",
                 status_reason="PROGRESSION", dose_mg=None)  # fmt: skip
 
