@@ -347,6 +347,6 @@ def after_sabr(patient: Patient, users: dict[str, Any]) -> None:
             "clinical_deterioration": assessment.clinical_deterioration}  # fmt: skip
     save_assessment(
         patient=patient, instance=assessment, data=data, rows=rows, new_lesions=new_rows,
-        acting_user=users["investigator"], reason=f"{code}: growth in the SABR field, FDG-avid on PET/CT",
+        acting_user=users.get("investigator") or users["coordinator"], reason=f"{code}: growth in the SABR field, FDG-avid on PET/CT",
         expected_version=assessment.version,
     )  # fmt: skip
