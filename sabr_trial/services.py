@@ -147,21 +147,27 @@ def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
     instance.save()
 
 
-_pending_checks: set[int] = set()
+class _EditCheckRun:
+    """The on-commit callback that runs the automatic edit checks of one patient (sabr_trial.editchecks)."""
 
+    def __init__(self, patient_id: int) -> None:
+        self.patient_id = patient_id
 
-def _run_edit_checks(patient_id: int) -> None:
-    _pending_checks.discard(patient_id)
-    from sabr_trial.tasks import run_edit_checks
+    def __call__(self) -> None:
+        from sabr_trial.tasks import run_edit_checks
 
-    run_edit_checks.delay(patient_id)
+        run_edit_checks.delay(self.patient_id)
 
 
 def _after_commit(instance: CrfBase) -> None:
     patient_id = instance.patient_id
-    if patient_id not in _pending_checks:  # one run per patient per burst of saves in a transaction
-        _pending_checks.add(patient_id)
-        transaction.on_commit(lambda: _run_edit_checks(patient_id), robust=True)
+    connection = transaction.get_connection()
+    here = set(connection.savepoint_ids)
+    if not any(
+        isinstance(func, _EditCheckRun) and func.patient_id == patient_id and sids == here
+        for sids, func, *_robust in connection.run_on_commit
+    ):  # once per patient per atomic block (the runs are idempotent anyway)
+        transaction.on_commit(_EditCheckRun(patient_id), robust=True)
     try:
         spec = registry.for_model(type(instance))
     except KeyError:
