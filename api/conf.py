@@ -24,7 +24,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.throttles.BurstThrottle", "api.throttles.SustainedThrottle"],
     # Per token (or per signed-in user for the session); a burst limit and a sustained one.
     "DEFAULT_THROTTLE_RATES": {
-        "api_burst": os.environ.get("API_THROTTLE_BURST", "120/min"),
+        "api_burst": os.environ.get("API_THROTTLE_BURST", "300/min"),
         "api_sustained": os.environ.get("API_THROTTLE_SUSTAINED", "5000/day"),
     },
     "DATE_INPUT_FORMATS": ["iso-8601"],

@@ -187,7 +187,7 @@ class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         if relation_info.related_model is get_user_model():
             kwargs.pop("queryset", None)
             kwargs["read_only"] = True
-            return serializers.SlugRelatedField, {**kwargs, "slug_field": "username"}
+            return serializers.SlugRelatedField, {**kwargs, "slug_field": "username", "allow_null": True}
         return klass, kwargs
 
 
@@ -219,7 +219,9 @@ def _build_crf_serializer(spec: CrfSpec) -> type[CrfSerializer]:
     attrs: dict[str, Any] = {"Meta": meta, "__module__": __name__}
     for user_field in USER_FIELDS | {f for f in derived if _is_user_fk(spec.model, f)}:
         if user_field in fields:
-            attrs[user_field] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+            attrs[user_field] = serializers.SlugRelatedField(
+                slug_field="username", read_only=True, allow_null=True
+            )
     attrs["change_reason"] = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=500,
         help_text="Reason for change: required once the form is submitted (the same rule as the web form).",
