@@ -1,0 +1,403 @@
+"""The study report PDF (WeasyPrint) from one endpoint snapshot and its data cut-off.
+
+``report_context`` reads what the snapshot does not hold (disposition, baseline, exposure, safety, AE
+listing) with a fixed number of queries per section, filtered at the cut-off; efficacy numbers, figures
+and derivation listings come from the snapshot unchanged, so the PDF shows what the dashboard showed.
+``build_report`` renders ``templates/endpoints/report/report.html`` and returns the PDF bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import statistics as pystats
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from endpoints.models import EndpointSnapshot
+
+Progress = Callable[[str, int], None]
+
+FIGURES = [
+    ("km_pfs1", "PFS1: progression-free survival from SABR start (Kaplan-Meier)", "PFS1"),
+    ("km_pfs2", "PFS2: second progression-free survival (Kaplan-Meier)", "PFS2"),
+    ("km_os", "Overall survival from treatment start (Kaplan-Meier)", "OS"),
+    ("lc_patient", "Local failure per patient (Aalen-Johansen; 1-KM sensitivity)", "LC"),
+    ("lc_lesion", "Local failure per irradiated lesion", "LCLES"),
+    ("waterfall", "Waterfall: best % change of the target sum", ""),
+    ("swimmer", "Swimmer: time on study and treatment", ""),
+    ("spider", "Spider: % change of the target sum from baseline", ""),
+]
+
+
+def _noop(stage: str, pct: int) -> None:
+    return None
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{n} ({n / total * 100:.1f}%)" if total else f"{n}"
+
+
+def _median_range(values: Iterable[float | int | Decimal | None], places: int = 1) -> str:
+    vals = sorted(float(v) for v in values if v is not None)
+    if not vals:
+        return "—"
+    fmt = f"{{:.{places}f}}"
+    return f"{fmt.format(pystats.median(vals))} ({fmt.format(vals[0])}–{fmt.format(vals[-1])})"
+
+
+def _counts(values: Iterable[Any], total: int, labels: dict[Any, str] | None = None) -> list[tuple[str, str]]:
+    counter = Counter(values)
+    rows = []
+    for key, n in sorted(counter.items(), key=lambda kv: (str(kv[0]) == "", str(kv[0]))):
+        label = (labels or {}).get(key, str(key) if key not in ("", None) else _("Missing"))
+        rows.append((label, _pct(n, total)))
+    return rows
+
+
+def _svg_data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def css_string(text: str) -> str:
+    """Return ``text`` as a quoted CSS string (for @page margin boxes): quotes, backslashes and < > escaped."""
+    escaped = (
+        str(text).replace("\\", "\\5C ").replace('"', "\\22 ").replace("<", "\\3C ").replace(">", "\\3E ")
+    )
+    return f'"{escaped}"'
+
+
+def _model(app: str, name: str) -> Any:
+    try:
+        return apps.get_model(app, name)
+    except LookupError:
+        return None
+
+
+# --- Sections -------------------------------------------------------------------------------------------
+
+
+def disposition(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
+    from enrollment.models import DeathReport, Disposition, Patient, ScreeningLog
+
+    logs = list(ScreeningLog.objects.filter(screening_date__lte=cutoff).values("outcome", "failure_reason"))
+    failures = [row for row in logs if row["outcome"] == ScreeningLog.Outcome.SCREEN_FAILURE]
+    registered = Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff).count()
+    treated = int(snap.results.get("n_treated", 0))
+    dispositions = list(Disposition.objects.filter(patient__registration_date__lte=cutoff))
+    eot = [d for d in dispositions if d.eot_reason]
+    eos = [d for d in dispositions if d.eos_date and d.eos_date <= cutoff]
+    deaths = DeathReport.objects.filter(death_date__lte=cutoff).count()
+    reason_labels = dict(ScreeningLog.FailureReason.choices)
+    eos_labels = dict(Disposition._meta.get_field("eos_reason").choices or [])
+    eot_labels = dict(Disposition._meta.get_field("eot_reason").choices or [])
+    return {
+        "rows": [
+            (_("Screened"), str(len(logs))),
+            (_("Screen failures"), str(len(failures))),
+            (
+                _("Withdrew before registration"),
+                str(sum(1 for r in logs if r["outcome"] == ScreeningLog.Outcome.WITHDRAWAL)),
+            ),
+            (_("Registered"), str(registered)),
+            (_("Treated (any study treatment)"), _pct(treated, registered)),
+            (_("On treatment at cut-off"), _pct(max(treated - len(eot), 0), registered)),
+            (_("Treatment ended"), _pct(len(eot), registered)),
+            (_("Off study"), _pct(len(eos), registered)),
+            (_("Deaths"), _pct(deaths, registered)),
+        ],  # fmt: skip
+        "failure_reasons": _counts([r["failure_reason"] for r in failures], len(failures), reason_labels),
+        "eot_reasons": _counts([d.eot_reason for d in eot], registered, eot_labels),
+        "eos_reasons": _counts([d.eos_reason for d in eos], registered, eos_labels),
+    }
+
+
+def baseline(cutoff: datetime.date) -> dict[str, Any]:
+    from enrollment.models import Baseline
+
+    rows = list(
+        Baseline.objects.filter(patient__study_number__isnull=False, patient__registration_date__lte=cutoff)
+    )
+    n = len(rows)
+    lesion_model = _model("assessments", "Lesion")
+    sites: dict[int, set[str]] = {}
+    lesion_counts: Counter[int] = Counter()
+    organ_labels: dict[str, str] = {}
+    if lesion_model is not None:
+        organ_labels = {str(k): str(v) for k, v in lesion_model._meta.get_field("organ").choices or []}
+        qs = lesion_model.objects.filter(
+            patient__study_number__isnull=False, patient__registration_date__lte=cutoff
+        )
+        if any(f.name == "role" for f in lesion_model._meta.get_fields()):
+            qs = qs.exclude(role="NEW")
+        for patient_id, organ in qs.values_list("patient_id", "organ"):
+            sites.setdefault(patient_id, set()).add(organ)
+            lesion_counts[patient_id] += 1
+    site_counter: Counter[str] = Counter(o for s in sites.values() for o in s)
+    f = Baseline._meta.get_field
+    table: list[tuple[str, list[tuple[str, str]]]] = [
+        (_("Age at consent, years: median (range)"), [("", _median_range((b.age_at_consent for b in rows), 0))]),
+        (str(f("sex").verbose_name), _counts([b.sex for b in rows], n, dict(f("sex").choices))),
+        (str(f("ecog").verbose_name), _counts([b.ecog for b in rows], n)),
+        (str(f("kps").verbose_name), _counts([b.kps for b in rows], n)),
+        (str(f("histology").verbose_name), _counts([b.histology for b in rows], n, dict(f("histology").choices))),
+        (str(f("sarcomatoid").verbose_name), _counts([b.sarcomatoid for b in rows], n, dict(f("sarcomatoid").choices))),
+        (_("IMDC risk group"), _counts([b.imdc_group for b in rows], n, dict(f("imdc_group").choices or []))),
+        (str(f("prior_nephrectomy").verbose_name),
+         _counts([b.prior_nephrectomy for b in rows], n, dict(f("prior_nephrectomy").choices))),
+        (_("Prior systemic lines (metastatic)"), _counts([b.prior_systemic_lines for b in rows], n)),
+        (_("Known metastatic lesions: median (range)"),
+         [("", _median_range((b.metastatic_lesion_count for b in rows), 0))]),
+        (_("Registered lesions per patient: median (range)"),
+         [("", _median_range((lesion_counts.get(b.patient_id, 0) for b in rows), 0))]),
+        (_("Metastatic sites (patients with ≥ 1 lesion there)"),
+         [(organ_labels.get(k, k), _pct(v, n)) for k, v in sorted(site_counter.items())]),
+    ]  # fmt: skip
+    return {"n": n, "table": table}
+
+
+def exposure(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
+    target_model = _model("treatment", "SabrTarget")
+    if target_model is None:
+        return {"available": False}
+    from treatment.selectors import exposure as patient_exposure
+
+    treated_ids = [
+        p["patient_id"] for p in snap.results.get("patients", []) if p.get("flags", {}).get("saffl")
+    ]
+    patient_model = apps.get_model("enrollment", "Patient")
+    expos = [patient_exposure(p, as_of=cutoff) for p in patient_model.objects.filter(pk__in=treated_ids)]
+    targets = [t for e in expos for t in e.targets if t.first_fraction and t.first_fraction <= cutoff]
+    schedules = Counter(f"{t.target.prescribed_dose_gy:g} Gy / {t.target.n_fractions} fx" for t in targets)
+    axi = [e for e in expos if e.axitinib_first]
+    tori = [e for e in expos if e.toripalimab_cycles]
+    n = len(expos)
+    return {
+        "available": True,
+        "n": n,
+        "sabr": [
+            (_("Patients with ≥ 1 SABR fraction"), _pct(len({id(e) for e in expos if e.targets}), n)),
+            (_("Irradiated lesions"), str(len(targets))),
+            (
+                _("Lesions per patient: median (range)"),
+                _median_range([sum(1 for t in e.targets if t.first_fraction) for e in expos if e.targets], 0),
+            ),
+            (
+                _("Lesions with every planned fraction delivered"),
+                _pct(sum(1 for t in targets if t.complete), len(targets)),
+            ),
+            (_("BED10, Gy: median (range)"), _median_range(t.target.bed10_gy for t in targets)),
+            (_("EQD2 (α/β 10), Gy: median (range)"), _median_range(t.target.eqd2_10_gy for t in targets)),
+        ],  # fmt: skip
+        "schedules": sorted(schedules.items(), key=lambda kv: -kv[1]),
+        "axitinib": [
+            (_("Patients who took axitinib"), _pct(len(axi), n)),
+            (_("Duration, days: median (range)"), _median_range((e.axitinib_days for e in axi), 0)),
+            (_("Relative dose intensity, %: median (range)"), _median_range(e.axitinib_rdi_pct for e in axi)),
+        ],
+        "toripalimab": [
+            (_("Patients who received toripalimab"), _pct(len(tori), n)),
+            (_("Cycles: median (range)"), _median_range((e.toripalimab_cycles for e in tori), 0)),
+            (
+                _("Relative dose intensity, %: median (range)"),
+                _median_range(e.toripalimab_rdi_pct for e in tori),
+            ),
+        ],
+    }
+
+
+def safety(cutoff: datetime.date) -> dict[str, Any]:
+    from adverse_events import reporting
+    from adverse_events.selectors import episodes, safety_population
+
+    eps = [e for e in episodes() if e.onset_date <= cutoff]
+    n = safety_population()
+
+    def grade_row(label: str, gc: reporting.GradeCounts) -> dict[str, Any]:
+        return {"label": label, "any": str(gc.any_grade), "grades": [str(c) for c in gc.by_grade],
+                "g3": str(gc.grade_3_or_higher), "events": gc.events}  # fmt: skip
+
+    def soc_rows(rows: Iterable[reporting.SocTermRow]) -> list[dict[str, Any]]:
+        return [{**grade_row(r.term or r.soc, r.counts), "is_soc": r.term is None} for r in rows]
+
+    agent_label = {None: _("Any study treatment"), "SABR": "SABR", "AXITINIB": _("Axitinib"),
+                   "TORIPALIMAB": _("Toripalimab")}  # fmt: skip
+    return {
+        "n": n,
+        "n_episodes": len(eps),
+        "overview": [(row.label, str(row.count)) for row in reporting.overview(eps, n)],
+        "by_grade": grade_row(_("Any AE"), reporting.patients_by_worst_grade(eps, n)),
+        "by_term": soc_rows(reporting.by_soc_and_term(eps, n)),
+        "related": [grade_row(agent_label.get(r.agent, str(r.agent)), r.counts) for r in reporting.related_by_agent(eps, n)],
+        "serious": soc_rows(reporting.serious_by_soc_and_term(eps, n)),
+        "immune": soc_rows(reporting.immune_related_by_soc_and_term(eps, n)),
+        "actions": [(agent_label.get(r.agent, str(r.agent)), str(r.action), str(r.count))
+                    for r in reporting.leading_to_action(eps, n)],
+    }  # fmt: skip
+
+
+def ae_listing(cutoff: datetime.date, min_grade: int = 3) -> list[dict[str, Any]]:
+    from adverse_events.models import AdverseEvent
+
+    qs = (
+        AdverseEvent.objects.filter(grade__gte=min_grade, onset_date__lte=cutoff)
+        .select_related("patient", "ctcae_term")
+        .order_by("patient__study_number", "onset_date", "pk")
+    )
+    return [
+        {
+            "patient": ae.patient.label,
+            "term": ae.ctcae_term.term,
+            "grade": ae.grade,
+            "onset": ae.onset_date,
+            "end": ae.resolution_date,
+            "serious": ae.serious,
+            "irae": ae.immune_related,
+            "rel": f"{ae.rel_sabr[:4]}/{ae.rel_axitinib[:4]}/{ae.rel_toripalimab[:4]}",
+            "outcome": ae.outcome,
+        }  # fmt: skip
+        for ae in qs
+    ]
+
+
+def _tte_text(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not row:
+        return None
+    return {
+        "months": row["months"], "days": row["days"], "event": row["event"], "cnsr": row["cnsr"],
+        "adt": row["adt"], "reason": row["reason"],
+    }  # fmt: skip
+
+
+def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
+    r = snap.results
+    figures = []
+    for key, title, km_key in FIGURES:
+        svg = snap.figures.get(key)
+        at_risk: list[dict[str, Any]] = []
+        if km_key in r.get("km", {}):
+            at_risk = r["km"][km_key].get("at_risk", [])
+        elif km_key == "LC":
+            at_risk = r.get("lc_patient", {}).get("cumulative_incidence", {}).get("at_risk", [])
+        elif km_key == "LCLES":
+            at_risk = r.get("lc_lesion", {}).get("cumulative_incidence", {}).get("at_risk", [])
+        figures.append(
+            {"key": key, "title": _(title), "src": _svg_data_uri(svg) if svg else "", "at_risk": at_risk}
+        )
+    h = r.get("headline", {})
+    endpoints = []
+    for name, label in (
+        ("PFS1", _("PFS1 (from SABR start)")),
+        ("PFS2", _("PFS2")),
+        ("OS", _("Overall survival")),
+    ):
+        row = h.get(name, {})
+        endpoints.append({
+            "name": label, "estimate": _("median %(m)s months") % {"m": row.get("median", "—")},
+            "nN": f"{row.get('events', 0)}/{row.get('n', 0)}", "landmarks": row.get("landmarks", {}),
+        })  # fmt: skip
+    for name, label in (("LC", _("Local control per patient")), ("LCLES", _("Local control per lesion"))):
+        row = h.get(name, {})
+        endpoints.append({"name": label, "estimate": "", "nN": f"{row.get('events', 0)}/{row.get('n', 0)}",
+                          "landmarks": row.get("landmarks", {})})  # fmt: skip
+    bor_rows = []
+    conf = r.get("response_confirmed", {}).get("counts", {})
+    unconf = r.get("response_unconfirmed", {}).get("counts", {})
+    conf_n = r.get("response_confirmed", {}).get("n", 0)
+    for key, value in conf.items():
+        bor_rows.append((key, _pct(value, conf_n), _pct(unconf.get(key, 0), conf_n)))
+    return {
+        "figures": figures,
+        "endpoints": endpoints,
+        "orr": h.get("ORR", {}),
+        "dcr": h.get("DCR", {}),
+        "orr_evaluable": r.get("response_confirmed_evaluable", {}),
+        "bor_rows": bor_rows,
+        "bor_n": conf_n,
+    }
+
+
+def listings(snap: EndpointSnapshot) -> list[dict[str, Any]]:
+    out = []
+    for p in snap.results.get("patients", []):
+        out.append({
+            "study_number": p["study_number"], "flags": p.get("flags", {}),
+            "tte": [(k.upper(), _tte_text(p.get(k))) for k in ("pfs1", "pfs2", "os", "lc")],
+            "lesions": [_tte_text(x) | {"code": x.get("lesion_code")} for x in p.get("lc_lesions", []) if x],
+            "bor": p.get("bor") or {}, "cbor": p.get("cbor") or {}, "best_pct_change": p.get("best_pct_change"),
+            "issues": [i.get("message", "") for i in p.get("issues", [])],
+        })  # fmt: skip
+    return out
+
+
+def report_context(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> dict[str, Any]:
+    cutoff = snap.data_cutoff
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    progress(_("Disposition and baseline"), 10)
+    ctx: dict[str, Any] = {"disposition": disposition(cutoff, snap), "baseline": baseline(cutoff)}
+    timings["disposition_baseline_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    progress(_("Treatment exposure"), 25)
+    ctx["exposure"] = exposure(cutoff, snap)
+    timings["exposure_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    progress(_("Efficacy and figures"), 40)
+    ctx["efficacy"] = efficacy(snap)
+    progress(_("Safety tables"), 50)
+    ctx["safety"] = safety(cutoff)
+    progress(_("Per-patient listings"), 58)
+    ctx["listings"] = listings(snap)
+    ctx["ae_listing"] = ae_listing(cutoff)
+    timings["efficacy_safety_listings_s"] = time.perf_counter() - t
+    ctx.update(
+        snap=snap,
+        r=snap.results,
+        cutoff=cutoff,
+        study_id=settings.STUDY_ID,
+        study_title=settings.STUDY_TITLE,
+        protocol_version=settings.PROTOCOL_VERSION,
+        generated_by=(user.get_full_name() or user.get_username()) if user else "",
+        generated_at=timezone.localtime(),
+        timings=timings,
+        css_header_left=css_string(f"{settings.STUDY_ID} · {settings.STUDY_TITLE}"[:90]),
+        css_header_right=css_string(_("Data cut-off %(d)s") % {"d": cutoff.isoformat()}),
+        css_footer_left=css_string(
+            _("Snapshot #%(id)s · %(fp)s") % {"id": snap.pk, "fp": snap.fingerprint[:16]}
+        ),
+        css_page=css_string(_("Page")),
+    )
+    return ctx
+
+
+def render_html(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> str:
+    return render_to_string(
+        "endpoints/report/report.html", report_context(snap, user=user, progress=progress)
+    )
+
+
+def html_to_pdf(html: str) -> bytes:
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+
+
+def build_report(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> bytes:
+    """Return the study report PDF for the snapshot (stages reported through ``progress``)."""
+    html = render_html(snap, user=user, progress=progress)
+    progress(_("Laying out the PDF pages"), 65)
+    return html_to_pdf(html)

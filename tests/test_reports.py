@@ -1,0 +1,170 @@
+"""Study report builds: start as a data manager, progress and file on the job row, checksum, audit trail,
+download, failure with its reason and retry; the PDF's text holds the snapshot's endpoint numbers."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import subprocess
+import time
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from endpoints import jobs, report
+from endpoints.models import EndpointSnapshot, Job
+from sabr_trial.models import AuditEvent
+from tests.factories_reports import synthetic_study
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+@pytest.fixture(autouse=True)
+def inline_jobs(monkeypatch, settings, tmp_path):
+    monkeypatch.setattr(jobs, "RUN_IN_THREAD", False)
+    settings.MEDIA_ROOT = tmp_path
+
+
+def pdf_text(path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def start(client, kind="report", **extra):
+    data = {"kind": kind, "cutoff": TODAY.isoformat(), **extra}
+    return client.post(reverse("endpoints:report_start"), data)
+
+
+@pytest.mark.parametrize(
+    ("persona", "kind", "allowed"),
+    [
+        ("data_manager", "report", True), ("investigator", "report", True), ("coordinator", "report", False),
+        ("monitor", "report", False), ("outsider", "report", False), ("monitor", "export", False),
+        ("data_manager", "export", True),
+    ],
+)  # fmt: skip
+def test_who_may_start_a_report_or_export(
+    request, persona, kind, allowed, django_capture_on_commit_callbacks
+):
+    synthetic_study(3)
+    client = request.getfixturevalue(f"as_{persona}")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = start(client, kind)
+    assert (response.status_code == 302, Job.objects.count()) == (allowed, int(allowed))
+
+
+def test_report_build_stores_file_checksum_snapshot_and_audits_start_and_download(
+    as_data_manager, data_manager, django_capture_on_commit_callbacks
+):
+    snap = synthetic_study(12)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = start(as_data_manager)
+    job = Job.objects.get()
+    assert response.url == reverse("endpoints:report_job", args=[job.pk])
+    assert (job.state, job.progress, job.snapshot_id, job.data_cutoff) == ("done", 100, snap.pk, TODAY), (
+        job.error
+    )
+    path = jobs.media_path(job.file_path)
+    assert (
+        hashlib.sha256(path.read_bytes()).hexdigest() == job.sha256 and job.file_size == path.stat().st_size
+    )
+    status = as_data_manager.get(reverse("endpoints:report_job_status", args=[job.pk])).json()
+    assert (status["state"], status["progress"], status["download_url"] != "") == ("done", 100, True)
+    download = as_data_manager.get(reverse("endpoints:report_job_download", args=[job.pk]))
+    body = b"".join(download.streaming_content)
+    assert download["Content-Type"] == "application/pdf" and body.startswith(b"%PDF")
+    actions = list(
+        AuditEvent.objects.filter(user=data_manager).order_by("pk").values_list("action", flat=True)
+    )
+    assert actions == [AuditEvent.Action.EXPORT, AuditEvent.Action.DOWNLOAD]
+    text = pdf_text(path)
+    orr = snap.results["headline"]["ORR"]["confirmed"]
+    assert orr in text and snap.fingerprint in text.replace("\n", "")
+    for heading in ("Contents", "Disposition", "Baseline characteristics", "Treatment exposure", "Efficacy",
+                    "Safety", "Per-patient listings", "Number at risk", "Data cut-off " + TODAY.isoformat()):  # fmt: skip
+        assert heading in text, heading
+    assert snap.results["headline"]["OS"]["median"] in text
+
+
+def test_report_without_snapshot_at_cutoff_computes_one(as_data_manager, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        start(as_data_manager)
+    job = Job.objects.get()
+    assert job.state == "done" and job.snapshot.trigger == "report" and job.snapshot.data_cutoff == TODAY
+
+
+def test_failed_build_shows_why_and_retry_builds(
+    as_data_manager, monkeypatch, django_capture_on_commit_callbacks
+):
+    synthetic_study(2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("font cache unavailable")
+
+    monkeypatch.setattr(report, "html_to_pdf", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        start(as_data_manager)
+    failed = Job.objects.get()
+    page = as_data_manager.get(reverse("endpoints:report_job", args=[failed.pk]))
+    assert failed.state == "failed" and "font cache unavailable" in page.text and "job-retry" in page.text
+    assert as_data_manager.get(reverse("endpoints:report_job_download", args=[failed.pk])).status_code == 404
+    monkeypatch.undo()
+    monkeypatch.setattr(jobs, "RUN_IN_THREAD", False)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_data_manager.post(reverse("endpoints:report_job_retry", args=[failed.pk]))
+    retry = Job.objects.exclude(pk=failed.pk).get()
+    assert (response.status_code, retry.state, retry.retry_of_id) == (302, "done", failed.pk)
+
+
+def test_altered_file_is_refused_at_download(as_data_manager, django_capture_on_commit_callbacks):
+    synthetic_study(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        start(as_data_manager)
+    job = Job.objects.get()
+    path = jobs.media_path(job.file_path)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    response = as_data_manager.get(reverse("endpoints:report_job_download", args=[job.pk]))
+    assert response.status_code == 404 and not AuditEvent.objects.filter(action="download").exists()
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "message"),
+    [("2020-13-01", "Enter the data cut-off as a date"), ((TODAY + datetime.timedelta(days=1)).isoformat(), "EC-G1")],
+)  # fmt: skip
+def test_bad_cutoff_is_refused_with_a_message(as_data_manager, cutoff, message):
+    response = as_data_manager.post(reverse("endpoints:report_start"), {"kind": "report", "cutoff": cutoff},
+                                    follow=True)  # fmt: skip
+    assert message in response.text and not Job.objects.exists()
+
+
+def test_other_users_job_is_hidden_from_a_monitor(as_monitor, data_manager):
+    job = Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY)
+    assert as_monitor.get(reverse("endpoints:report_job_status", args=[job.pk])).status_code == 403
+
+
+def test_jobs_page_lists_builds_and_nav_shows_item(as_data_manager, data_manager):
+    Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY, state="done", sha256="ab" * 32)
+    page = as_data_manager.get(reverse("endpoints:reports"))
+    assert page.status_code == 200 and "abababababab" in page.text and "Reports &amp; exports" in page.text
+
+
+def test_report_pages_and_timing_at_60_patients(data_manager):
+    snap = synthetic_study(60)
+    t0 = time.perf_counter()
+    pdf = report.build_report(snap, user=data_manager)
+    elapsed = time.perf_counter() - t0
+    assert pdf.startswith(b"%PDF") and elapsed < 60
+    print(f"report at 60 patients: {elapsed:.2f} s, {len(pdf)} bytes")
+
+
+def test_failed_recompute_fails_the_report_with_its_error(data_manager, monkeypatch):
+    from endpoints import services
+
+    failed = EndpointSnapshot.objects.create(data_cutoff=TODAY, status="failed", data_as_of=timezone.now(),
+                                             error="ValueError: no lesions")  # fmt: skip
+    monkeypatch.setattr(services, "run_recompute", lambda **kwargs: failed)
+    job = jobs.run_job(Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY).pk)
+    assert job.state == "failed" and "ValueError: no lesions" in job.error
