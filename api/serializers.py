@@ -185,9 +185,12 @@ class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
                 "help_text": "MedDRA LLT code of the CTCAE v5.0 term (look it up at /api/v1/ctcae-terms/).",
             }  # fmt: skip
         if relation_info.related_model is get_user_model():
-            kwargs.pop("queryset", None)
-            kwargs["read_only"] = True
-            return serializers.SlugRelatedField, {**kwargs, "slug_field": "username", "allow_null": True}
+            if kwargs.get("read_only"):
+                kwargs.pop("queryset", None)
+                return serializers.SlugRelatedField, {**kwargs, "slug_field": "username", "allow_null": True}
+            # An entered person (e.g. who obtained consent): by username; the form limits whom it accepts.
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True)
+            return serializers.SlugRelatedField, {**kwargs, "slug_field": "username"}
         return klass, kwargs
 
 

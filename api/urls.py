@@ -30,6 +30,7 @@ urlpatterns = [
     _p("patients/<int:patient_pk>/register/", views.PatientRegister.as_view(), "patient_register"),
     _p("patients/<int:patient_pk>/responses/", views.PatientResponses.as_view(), "patient_responses"),
     _p("crfs/", views.CrfCatalogue.as_view(), "crfs"),
+    _p("eligibility-criteria/", views.EligibilityCriteria.as_view(), "eligibility_criteria"),
     _p("crfs/<slug:slug>/rows/", views.CrfRows.as_view(), "crf_rows"),
     _p("ctcae-terms/", views.CtcaeSearch.as_view(), "ctcae_search"),
     _p("ctcae-terms/<int:code>/", views.CtcaeDetail.as_view(), "ctcae_term"),

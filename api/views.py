@@ -294,7 +294,14 @@ def _create(spec: CrfSpec, patient: Patient, data: dict[str, Any], user: Any) ->
         return _save_assessment(patient, None, data, user)
     if spec.slug == "eligibility":
         return _save_eligibility(spec, patient, None, data, user)
-    form = bound_form(spec, spec.model(patient=patient), data)
+    blank = spec.model(patient=patient)
+    # A field left out takes the model's default, as the browser posts the initial value the form shows.
+    defaults = {
+        name: getattr(blank, name)
+        for name in s.form_field_names(spec)
+        if name not in data and spec.model._meta.get_field(name).has_default()
+    }
+    form = bound_form(spec, blank, {**defaults, **data})
     raise_for_form(form)
     return services.crf_create(
         model=spec.model, patient=patient, data=form.crf_data(), m2m=form.crf_m2m(), acting_user=user,
@@ -581,6 +588,21 @@ class CrfRows(generics.GenericAPIView):
         page = self.paginate_queryset(qs)
         data = s.crf_serializer(spec)(page, many=True).data
         return self.get_paginated_response(data)
+
+
+class EligibilityCriteria(APIView):
+    """The eligibility criteria of the current protocol version: id, text and the answer that qualifies."""
+
+    @extend_schema(responses=inline_serializer("Criterion", {
+        "id": serializers.CharField(), "category": serializers.CharField(), "text": serializers.CharField(),
+        "qualifying_answer": serializers.CharField()}, many=True))  # fmt: skip
+    def get(self, request: Request) -> Response:
+        from enrollment import criteria
+
+        return Response([
+            {"id": c.id, "category": str(c.category), "text": str(c.text), "qualifying_answer": c.qualifying_answer}
+            for c in criteria.criteria_for(criteria.CURRENT_VERSION)
+        ])  # fmt: skip
 
 
 # --- CTCAE -------------------------------------------------------------------------------------------------------
