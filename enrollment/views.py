@@ -234,15 +234,16 @@ def baseline_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> Ht
     provisional = live.imdc_provisional
     group = live.get_imdc_group_display() if live.imdc_group else "—"
     state = _("provisional: no axitinib or toripalimab dose yet (EC-BL-4)") if provisional else _("final")
-    context["fields"] = list(context["fields"]) + [
-        (Baseline._meta.get_field("age_at_consent").verbose_name, instance.age_at_consent or "—", ""),
-        (Baseline._meta.get_field("kps_below_80").verbose_name, live.get_kps_below_80_display(), ""),
-        (
-            Baseline._meta.get_field("dx_to_systemic_lt_1y").verbose_name,
-            live.get_dx_to_systemic_lt_1y_display(),
-            "",
-        ),
-        (Baseline._meta.get_field("imdc_score").verbose_name, live.imdc_score, ""),
-        (Baseline._meta.get_field("imdc_group").verbose_name, f"{group} ({state})", ""),
+    derived = [
+        ("age_at_consent", instance.age_at_consent or "—"),
+        ("kps_below_80", live.get_kps_below_80_display()),
+        ("dx_to_systemic_lt_1y", live.get_dx_to_systemic_lt_1y_display()),
+        ("imdc_score", live.imdc_score),
+        ("imdc_group", f"{group} ({state})"),
+    ]
+    rows = [r for r in context["field_rows"] if r["name"] not in {name for name, _v in derived}]
+    context["field_rows"] = rows + [
+        {"name": name, "label": Baseline._meta.get_field(name).verbose_name, "value": value, "queries": []}
+        for name, value in derived
     ]
     return render(request, "crf/crf_detail.html", context)
