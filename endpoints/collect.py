@@ -80,6 +80,12 @@ def _yes(value: Any) -> bool:
     return value in ("Y", True)
 
 
+def _evaluated(result: dict[str, Any]) -> bool:
+    """A lesion row evaluated the lesion: a target measured (any status but NE) or a non-target state but NE."""
+    state = result["result_status"] or result["nontarget_state"]
+    return state not in ("NOT EVALUABLE", "")
+
+
 def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[PatientPlotData]]:
     """Return one PatientRecord (and plot data) per registered patient, at the data cut-off."""
     from enrollment.models import Patient
@@ -107,7 +113,7 @@ def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[Pati
         "baseline_date",
     )
     load("lres", "assessments", "LesionResult", "assessment__patient_id", "lesion_id", "local_failure",
-         "result_status", "assessment__scan_date_first", "assessment_id")  # fmt: skip
+         "result_status", "nontarget_state", "assessment__scan_date_first", "assessment_id")  # fmt: skip
     load("fx", "treatment", "SabrFraction", "patient_id", "pk", "fraction_date", "delivered", "target__lesion_id",
          "target__course__is_protocol", "target__course__course_number", "target_id")  # fmt: skip
     load("target", "treatment", "SabrTarget", "patient_id", "pk", "lesion_id", "is_reirradiation",
@@ -217,8 +223,7 @@ def _patient(
             )
     for lid, f in first_fx.items():
         evals = sorted(
-            (r for r in results_by_lesion.get(lid, []) if r["assessment__scan_date_first"]
-             and r["result_status"] not in ("NOT EVALUABLE", "")),
+            (r for r in results_by_lesion.get(lid, []) if r["assessment__scan_date_first"] and _evaluated(r)),
             key=lambda r: r["assessment__scan_date_first"],
         )  # fmt: skip
         lf = next((r for r in evals if _yes(r["local_failure"])), None)
@@ -261,7 +266,7 @@ def _patient(
         else None
     )
     alive_candidates: list[SourcedDate] = [
-        SourcedDate(c["contact_date"], _src("survival-contact", c["pk"], "contact_date"))
+        SourcedDate(c["contact_date"], _src("survival", c["pk"], "contact_date"))
         for c in d.get("contact", []) if c["survival_status"] == "ALIVE"
     ]  # fmt: skip
     alive_candidates += [SourcedDate(tp.assessment_date, tp.source) for tp in timepoints if tp.imaging_done]
@@ -315,6 +320,21 @@ def _months(origin: datetime.date, day: datetime.date) -> float:
     return (day - origin).days / MONTH
 
 
+#: Infusions at most this many days apart form one continuous toripalimab bar (q3w, with a delayed cycle).
+INFUSION_GAP_DAYS = 42
+
+
+def _exposure(given: list[dict[str, Any]]) -> list[tuple[datetime.date, datetime.date]]:
+    """Group infusion dates into exposure periods (first, last infusion) for the swimmer plot."""
+    periods: list[tuple[datetime.date, datetime.date]] = []
+    for day in sorted(t["infusion_date"] for t in given):
+        if periods and (day - periods[-1][1]).days <= INFUSION_GAP_DAYS:
+            periods[-1] = (periods[-1][0], day)
+        else:
+            periods.append((day, day))
+    return periods
+
+
 def _plot(pid: int, number: str, cutoff: datetime.date, record: PatientRecord, fractions: list[dict[str, Any]],
           doses: list[dict[str, Any]], given: list[dict[str, Any]]) -> PatientPlotData:  # fmt: skip
     origin = record.treatment_start.value if record.treatment_start else None
@@ -331,8 +351,7 @@ def _plot(pid: int, number: str, cutoff: datetime.date, record: PatientRecord, f
         for a in doses
     )
     tori = tuple(
-        Interval(_months(origin, t["infusion_date"]), _months(origin, t["infusion_date"]) + 0.7)
-        for t in given
+        Interval(_months(origin, first), _months(origin, last) + 0.7) for first, last in _exposure(given)
     )
     responses = tuple((_months(origin, tp.assessment_date), tp.response.value) for tp in record.timepoints)
     first_pd = next((tp for tp in record.timepoints if tp.response is Response.PD), None)

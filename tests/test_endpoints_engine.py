@@ -126,3 +126,15 @@ def test_embedded_mode_dashboard_computes_when_data_are_newer(coordinator, as_in
     page = as_investigator.get(reverse("endpoints:dashboard"))
     assert EndpointSnapshot.objects.filter(trigger="dashboard (in-process)").count() == 1
     assert 'data-testid="stale"' not in page.text
+
+
+def test_every_source_form_named_by_the_collector_is_a_registered_crf():
+    """Each derived date links to the form that set it: the slugs must exist in the CRF registry."""
+    import re
+    from pathlib import Path
+
+    from sabr_trial.crf import registry
+
+    source = (Path(__file__).resolve().parent.parent / "endpoints" / "collect.py").read_text()
+    slugs = set(re.findall(r'_src\(\s*"([a-z-]+)"', source))
+    assert slugs and sorted(s for s in slugs if s not in registry) == []

@@ -255,6 +255,9 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     def save(self, *args: object, **kwargs: object) -> None:
         self.compute_prescription_values()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        from treatment.services import recompute_responses
+
+        recompute_responses(self.patient)  # D4: the lesion is now irradiated by protocol SABR
 
     def compute_prescription_values(self) -> None:
         """R3.1/R3.2: d = D/n, BED and EQD2 at α/β 10, 3 and the chosen α/β (EC-ST-2)."""

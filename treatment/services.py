@@ -31,6 +31,15 @@ def refresh_sabr_derived(target: SabrTarget) -> None:
         bed10_delivered_gy=bed10,
     )
     refresh_course_dates(target.course_id)
+    recompute_responses(target.patient)
+
+
+def recompute_responses(patient: Any) -> None:
+    """A lesion's SABR link and first fraction move its local-control origin and its place in the
+    non-irradiated response (D4, D5): recompute the patient's stored responses (EC-TA-3)."""
+    from assessments.services import recompute_patient
+
+    recompute_patient(patient)
 
 
 def refresh_course_dates(course_id: Any) -> None:
