@@ -44,13 +44,21 @@ def entries_summary(rows: Sequence[dict[str, Any]], new_lesions: Sequence[dict[s
             text = f"{lesion.lesion_code}: {row['nontarget_state']}"
             if row.get("value_mm") is not None:
                 text += f" {row['value_mm']}"
-        if row.get("infield_progression"):
-            text += f" in-field={row['infield_progression']}"
+        # Every entered value is in the line, so changing any one of them is a change (never a silent no-op).
+        for key, label in (("infield_progression", "in-field"), ("lf_confirmation", "LF confirmed by"),
+                           ("further_increase", "further increase")):  # fmt: skip
+            if row.get(key):
+                text += f" {label}={row[key]}"
         lines.append(text)
     for new in new_lesions:
+        extra = " ".join(
+            f"{key}={new[key]}"
+            for key in ("laterality", "detected_by", "pet_baseline", "ct_confirmed", "new_value_mm", "present")
+            if new.get(key) not in (None, "")
+        )
         lines.append(
             f"{new.get('code') or 'N?'}: {new['organ']} {new['location_text']} first seen {new['first_seen_date']} "
-            f"unequivocal={new['unequivocal']}"
+            f"unequivocal={new['unequivocal']} {extra}".rstrip()
         )
     return "\n".join(lines)
 
