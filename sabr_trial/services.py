@@ -212,7 +212,6 @@ def crf_create(
     return instance
 
 
-@transaction.atomic
 def crf_update(
     *, instance: C, expected_version: int, data: dict[str, Any], reason: str, acting_user: Any,
     m2m: dict[str, Any] | None = None,
@@ -222,17 +221,32 @@ def crf_update(
     Returns the saved row and the list of changed fields (empty: nothing to save).
     Raises StaleVersion (nothing written) when the version moved, CrfLocked when locked,
     ValidationError when a reason for change is missing or a rule refuses the values.
+    The refusal of a stale save is audited after the rollback, so the audit row survives it.
     """
+    try:
+        return _crf_update(
+            instance=instance, expected_version=expected_version, data=data, reason=reason,
+            acting_user=acting_user, m2m=m2m,
+        )  # fmt: skip
+    except StaleVersion as exc:
+        _audit(
+            user=acting_user, action=AuditEvent.Action.STALE_REFUSED, instance=exc.current,
+            description=_("Save from version %(v)s refused: current version is %(c)s")
+            % {"v": exc.expected_version, "c": exc.current.version},
+        )  # fmt: skip
+        raise
+
+
+@transaction.atomic
+def _crf_update(
+    *, instance: C, expected_version: int, data: dict[str, Any], reason: str, acting_user: Any,
+    m2m: dict[str, Any] | None,
+) -> tuple[C, list[FieldChange]]:  # fmt: skip
     require_perm(acting_user, Perm.ENTER)
     model = type(instance)
     current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
     _refuse_if_locked(current)
     if current.version != expected_version:
-        _audit(
-            user=acting_user, action=AuditEvent.Action.STALE_REFUSED, instance=current,
-            description=_("Save from version %(v)s refused: current version is %(c)s")
-            % {"v": expected_version, "c": current.version},
-        )  # fmt: skip
         raise StaleVersion(current, expected_version, _changes_since(current, expected_version))
     before = model.objects.get(pk=instance.pk)
     for name, value in data.items():

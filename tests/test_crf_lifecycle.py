@@ -84,6 +84,7 @@ def test_stale_save_is_refused_with_the_newer_values_and_changes_nothing(
     assert response.status_code == 409
     assert "Screen failure" in response.text and "after you opened it" in response.text
     assert (log.screening_date, log.outcome) == (TODAY - datetime.timedelta(days=20), "SCREEN FAILURE")
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.STALE_REFUSED, object_id=log.pk).count() == 1
 
 
 def test_invalid_values_come_back_next_to_each_field(as_coordinator, log):
