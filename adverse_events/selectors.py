@@ -116,13 +116,14 @@ def safety_population() -> int:
     for name, filters in (
         ("SabrFraction", {"delivered": "Y"}),
         ("AxitinibPeriod", {}),
-        ("ToripalimabInfusion", {"status": "GIVEN"}),
+        ("ToripalimabInfusion", {"infusion_status": "GIVEN"}),
     ):
         try:
             model = apps.get_model("treatment", name)
-            treated.update(model.objects.filter(**filters).values_list("patient_id", flat=True))
-        except Exception:
+        except LookupError:
             continue
+        # A wrong field name must fail loudly: a swallowed error silently shrank N before.
+        treated.update(model.objects.filter(**filters).values_list("patient_id", flat=True))
     with_ae = set(AdverseEvent.objects.values_list("patient_id", flat=True))
     base = treated or set(
         patient_model.objects.filter(study_number__isnull=False).values_list("pk", flat=True)

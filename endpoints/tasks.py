@@ -6,6 +6,8 @@ import datetime
 
 from celery import shared_task
 
+from endpoints.jobs import build_job  # noqa: F401  (report/export build task: workers find tasks in tasks.py)
+
 
 @shared_task(name="endpoints.recompute", acks_late=True)
 def recompute(trigger: str = "manual", cutoff: str | None = None, user_id: int | None = None) -> int:

@@ -625,3 +625,14 @@ def test_demo_is_idempotent(investigator):
     assert count == 10 and AdverseEvent.objects.count() == count and "skipped" in out.getvalue()
     assert AdverseEvent.objects.filter(serious="Y").count() == 2
     assert AdverseEvent.objects.filter(parent_episode__isnull=False).count() == 1
+
+
+def test_safety_population_counts_toripalimab_only_patients():
+    from adverse_events.selectors import safety_population
+    from tests.factories import RegisteredPatientFactory
+    from tests.factories_treatment import ToripalimabInfusionFactory
+
+    ToripalimabInfusionFactory()
+    ToripalimabInfusionFactory()
+    RegisteredPatientFactory()  # registered, never treated: not in the safety population (SAFFL)
+    assert safety_population() == 2
