@@ -91,7 +91,8 @@ def run_recompute(
             read_s = time.perf_counter() - t0
         url = reverse("casebook", args=[0]).replace("/0/", "/{patient_id}/")
         result = compute_snapshot(records, plot_data, data_cutoff=cutoff, url_template=url)
-        timings = {"read_s": read_s, **result.timings, "total_s": time.perf_counter() - started}
+        timings = {"read_s": read_s, **result.timings}
+        t_store = time.perf_counter()
         with transaction.atomic():
             snap = EndpointSnapshot.objects.create(
                 data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger=trigger, requested_by_id=user_id,
@@ -99,6 +100,9 @@ def run_recompute(
                 timings={k: round(v, 4) for k, v in timings.items()}, n_patients=result.results["n_patients"],
                 queries=len(ctx.captured_queries),
             )  # fmt: skip
+            timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
+            snap.timings = {k: round(v, 4) for k, v in timings.items()}
+            snap.save(update_fields=["timings"])
         del queries_before
         return snap
     except Exception as exc:
@@ -110,8 +114,11 @@ def run_recompute(
         )  # fmt: skip
 
 
-def latest_snapshot(cutoff: datetime.date | None = None) -> EndpointSnapshot | None:
+def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:
+    """The latest good snapshot (at ``cutoff``); ``light`` leaves the large results JSON in the database."""
     qs = EndpointSnapshot.objects.filter(status=EndpointSnapshot.Status.OK)
+    if light:
+        qs = qs.defer("results")
     if cutoff is not None:
         qs = qs.filter(data_cutoff=cutoff)
     return qs.order_by("-created_at", "-id").first()
@@ -129,3 +136,44 @@ def is_stale(snapshot: EndpointSnapshot | None) -> bool:
     if snapshot is None:
         return True
     return bool(state and state.data_changed_at and state.data_changed_at > snapshot.data_as_of)
+
+
+#: Patients per page of the dashboard's derivation listing.
+LISTING_PAGE_SIZE = 50
+#: Keys of ``results`` the dashboard does not show (large: curves and the full per-patient rows).
+_HEAVY_KEYS = ("patients", "km", "lc_patient", "lc_lesion")
+
+
+def dashboard_parts(
+    snapshot: EndpointSnapshot, page: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """Return (results without the heavy keys, one page of patient rows, number of pages) of a snapshot.
+
+    On PostgreSQL only the summary and the page leave the database (two jsonb expressions on one row), so the
+    dashboard's cost does not grow with the number of patients; elsewhere the results are sliced in Python.
+    """
+    total = snapshot.n_patients
+    pages = max(1, -(-total // LISTING_PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    first, last = (page - 1) * LISTING_PAGE_SIZE, min(page * LISTING_PAGE_SIZE, total) - 1
+    if connection.vendor == "postgresql":
+        from django.db.models import JSONField
+        from django.db.models.expressions import RawSQL
+
+        path = f"$.patients[{first} to {max(first, last)}]"
+        row = (
+            EndpointSnapshot.objects.filter(pk=snapshot.pk)
+            .annotate(
+                summary=RawSQL("results - %s::text[]", [list(_HEAVY_KEYS)], output_field=JSONField()),
+                rows=RawSQL(
+                    "jsonb_path_query_array(results, %s::jsonpath)", [path], output_field=JSONField()
+                ),
+            )
+            .values("summary", "rows")
+            .get()
+        )
+        rows = row["rows"] if last >= first else []
+        return row["summary"], rows, pages
+    results = EndpointSnapshot.objects.values_list("results", flat=True).get(pk=snapshot.pk)
+    rows = results.get("patients", [])[first : last + 1]
+    return {k: v for k, v in results.items() if k not in _HEAVY_KEYS}, rows, pages

@@ -21,6 +21,10 @@ FORM_SLUGS = {"tumour-assessment", "sabr-fraction", "axitinib", "toripalimab", "
               "disposition", "survival-contact", "consent", "sabr-target"}  # fmt: skip
 
 
+#: Study numbers of flagged patients named in the warning above the figures (all are in the listing).
+FLAGGED_SHOWN = 30
+
+
 def _cutoff(request: HttpRequest) -> datetime.date:
     raw = request.GET.get("cutoff") or request.POST.get("cutoff") or ""
     try:
@@ -34,23 +38,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not has_perm(request.user, Perm.VIEW):
         raise PermissionDenied
     cutoff = _cutoff(request)
-    snap = services.latest_snapshot(cutoff)
+    snap = services.latest_snapshot(cutoff, light=True)
     if settings.CELERY_TASK_ALWAYS_EAGER and cutoff == timezone.localdate() and services.is_stale(snap):
         # No worker in the embedded default: compute in the request when newer data wait.
         snap = services.run_recompute(
             trigger="dashboard (in-process)", cutoff=cutoff, user_id=request.user.pk
         )
         if snap.status != snap.Status.OK:
-            snap = services.latest_snapshot(cutoff)
+            snap = services.latest_snapshot(cutoff, light=True)
     failure = services.latest_failure_after(snap)
-    listing = []
+    summary: dict[str, object] = {}
+    listing: list[dict[str, object]] = []
+    page, pages = _page(request), 1
     if snap:
-        for row in snap.results.get("patients", []):
+        summary, listing, pages = services.dashboard_parts(snap, page)
+        page = min(page, pages)
+        for row in listing:
             for key in ("pfs1", "pfs2", "os", "lc"):
                 tte = row.get(key)
-                if tte and tte.get("source"):
-                    tte["url"] = _source_url(row["patient_id"], tte["source"])
-            listing.append(row)
+                if isinstance(tte, dict) and tte.get("source"):
+                    tte["url"] = _source_url(int(row["patient_id"]), tte["source"])  # type: ignore[call-overload]
+    flagged = list(summary.get("flagged", []))  # type: ignore[call-overload]
     return render(
         request,
         "endpoints/dashboard.html",
@@ -61,10 +69,23 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "cutoff": cutoff,
             "today": timezone.localdate(),
             "listing": listing,
-            "r": snap.results if snap else {},
+            "page": page,
+            "pages": pages,
+            "page_range": range(1, pages + 1) if pages <= 20 else None,
+            "flagged_count": len(flagged),
+            "flagged_shown": flagged[:FLAGGED_SHOWN],
+            "r": summary,
             "figures": snap.figures if snap else {},
+            "notes": summary.get("figure_notes", {}),
         },
     )
+
+
+def _page(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 def _source_url(patient_id: int, source: dict[str, object]) -> str:

@@ -290,3 +290,25 @@ def test_listing_links_each_date_to_the_form_that_set_it(study, snapshot, as_inv
         assert row[endpoint]["url"] == url, endpoint
         assert f'href="{url}"' in page.text
         assert as_investigator.get(url).status_code == 200
+
+
+def test_dashboard_pages_the_listing_and_says_when_a_figure_is_capped(coordinator, investigator, monkeypatch):
+    from endpoints import engine
+    from endpoints.synthetic import generate
+
+    generate(60, user=coordinator, seed=5)
+    monkeypatch.setattr(engine, "SWIMMER_MAX_LANES", 5)
+    services.run_recompute(trigger="test")
+    client = Client()
+    client.force_login(investigator)
+    first = client.get(reverse("endpoints:dashboard"))
+    second = client.get(reverse("endpoints:dashboard"), {"page": "2"})
+    assert (len(first.context["listing"]), len(second.context["listing"]), first.context["pages"]) == (
+        50,
+        10,
+        2,
+    )
+    assert first.context["listing"][0]["study_number"] == "BN00001"
+    assert second.context["listing"][-1]["study_number"] == "BN00060"
+    assert 'data-testid="note-swimmer"' in first.text and "5 of 60 patients" in first.text
+    assert client.get(reverse("endpoints:dashboard"), {"page": "x"}).status_code == 200

@@ -1,0 +1,196 @@
+"""Endpoint recompute benchmark: prints a table for N = 100, 1,000, 5,000 synthetic patients.
+
+Usage (a dedicated database; it is filled with synthetic patients):
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_bench .venv/bin/python bench/run.py [--sizes 100,1000,5000]
+
+For each N a child process builds the study (bench/generate.py, bulk inserts) and another measures, so the peak
+RSS is per N:
+  plain read  the exact SQL the collector issues, re-run on a raw cursor with fetchall (no Python objects);
+  recompute   endpoints.services.run_recompute (read, derive, statistics, figures, store), best of 3;
+  queries     every query of one recompute (the collector's plus the snapshot insert);
+  peak        tracemalloc peak of one recompute (Python allocations) and the process's max RSS;
+  dashboard   GET of the dashboard as an investigator (Django test client), median of 5 after a warm-up.
+Targets (issue 7): recompute(5,000) <= 3 x plain read(5,000); peak < 1 GiB; the same query count at every N;
+dashboard(5,000) <= 1.5 x dashboard(100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def measure(n: int) -> dict[str, object]:
+    from _django import bench_user, setup
+
+    setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from endpoints import services
+    from endpoints.collect import collect_study
+    from endpoints.models import EndpointSnapshot, EndpointState
+
+    EndpointSnapshot.objects.all().delete()
+    EndpointState.objects.all().delete()
+    today = timezone.localdate()
+    with CaptureQueriesContext(connection) as ctx:
+        collect_study(today)  # also warms the connection and the caches
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    plain = []
+    rows = 0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        rows = 0
+        with connection.cursor() as cursor:
+            for sql in sqls:
+                cursor.execute(sql)
+                rows += len(cursor.fetchall())
+        plain.append(time.perf_counter() - t0)
+
+    # Memory first, in a process that has done nothing heavier: the RSS is then that of one recompute.
+    tracemalloc.start()
+    services.run_recompute(trigger="bench (memory)", cutoff=today)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    runs, stages = [], {}
+    queries = 0
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as q:
+            t0 = time.perf_counter()
+            snap = services.run_recompute(trigger="bench", cutoff=today)
+            runs.append(time.perf_counter() - t0)
+        assert snap.status == "ok", snap.error
+        queries = len(q.captured_queries)
+        if not stages or snap.timings["total_s"] < stages["total_s"]:
+            stages = dict(snap.timings)
+    client = Client()
+    client.force_login(bench_user("investigator"))
+    url = reverse("endpoints:dashboard")
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    times, others = [], []
+    # Time spent on the same page by other apps' site-wide parts (the visits worklist badge in the navigation).
+    other = _timed_other_apps()
+    for _ in range(5):
+        other.clear()
+        t0 = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - t0)
+        others.append(sum(other))
+    with CaptureQueriesContext(connection) as dq:
+        client.get(url)
+    return {
+        "n": n, "rows": rows, "plain_s": min(plain), "recompute_s": min(runs), "stages": stages, "queries": queries,
+        "collector_queries": len(sqls), "peak_mb": peak / 2**20,
+        "maxrss_mb": maxrss, "dashboard_s": statistics.median(times),
+        "dashboard_own_s": statistics.median(t - o for t, o in zip(times, others, strict=True)), "dashboard_kb": len(response.content) / 1024,
+        "dashboard_queries": len(dq.captured_queries), "vendor": connection.vendor,
+    }  # fmt: skip
+
+
+def _timed_other_apps() -> list[float]:
+    """Wrap the visits app's study-wide schedule (computed for the navigation badge on every page) with a timer."""
+    spent: list[float] = []
+    try:
+        from visits import selectors
+    except ImportError:
+        return spent
+    original = selectors.collect
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - t0)
+
+    selectors.collect = timed
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure is not None:
+        print("RESULT " + json.dumps(measure(args.measure)))
+        return
+    results = []
+    for i, n in enumerate(int(x) for x in args.sizes.split(",")):
+        gen = [sys.executable, str(HERE / "generate.py"), str(n)] + ([] if i == 0 else ["--no-migrate"])
+        subprocess.run(gen, check=True)
+        out = subprocess.run([sys.executable, str(HERE / "run.py"), "--measure", str(n)], check=True,
+                             capture_output=True, text=True, env=os.environ).stdout  # fmt: skip
+        line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+        results.append(json.loads(line[7:]))
+        r = results[-1]
+        print(
+            f"  N={n}: recompute {r['recompute_s']:.2f} s, dashboard {r['dashboard_s'] * 1000:.0f} ms",
+            flush=True,
+        )
+    print_table(results)
+
+
+def print_table(results: list[dict[str, object]]) -> None:
+    head = ("N", "rows read", "plain SQL read", "recompute", "ratio", "read/derive/stats/plots/fingerprint+store",
+            "queries", "peak (tracemalloc)", "max RSS", "dashboard", "dashboard w/o visits badge", "page size")  # fmt: skip
+    lines = []
+    for r in results:
+        s = r["stages"]
+        store = (
+            s["total_s"]
+            - s.get("read_s", 0)
+            - s.get("derive_s", 0)
+            - s.get("statistics_s", 0)
+            - s.get("plots_s", 0)
+        )
+        lines.append((
+            f"{r['n']:,}", f"{r['rows']:,}", f"{r['plain_s']:.3f} s", f"{r['recompute_s']:.2f} s",
+            f"{r['recompute_s'] / r['plain_s']:.1f}x",
+            "/".join(f"{s.get(k, 0):.2f}" for k in ("read_s", "derive_s", "statistics_s", "plots_s")) + f"/{store:.2f} s",
+            f"{r['queries']} ({r['collector_queries']} read)", f"{r['peak_mb']:.0f} MiB", f"{r['maxrss_mb']:.0f} MiB",
+            f"{r['dashboard_s'] * 1000:.0f} ms ({r['dashboard_queries']} q)",
+            f"{r['dashboard_own_s'] * 1000:.0f} ms", f"{r['dashboard_kb']:.0f} KiB",
+        ))  # fmt: skip
+    widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]
+    print(f"\nEndpoint recompute benchmark ({results[0]['vendor']})")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for x in lines:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)) + " |")
+    big, small = results[-1], results[0]
+    checks = [
+        (f"recompute at {big['n']:,} within 3x the plain read", big["recompute_s"] <= 3 * big["plain_s"]),
+        (f"peak memory at {big['n']:,} under 1 GiB", max(big["peak_mb"], big["maxrss_mb"]) < 1024),
+        ("same number of queries at every N", len({r["queries"] for r in results}) == 1),
+        (
+            f"dashboard at {big['n']:,} within 1.5x of {small['n']:,}",
+            big["dashboard_s"] <= 1.5 * small["dashboard_s"],
+        ),
+    ]
+    print()
+    for label, ok in checks:
+        print(f"  [{'met' if ok else 'MISSED'}] {label}")
+
+
+if __name__ == "__main__":
+    main()
