@@ -86,3 +86,18 @@ def password():
 
 def on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+@pytest.fixture
+def tasks_in_process(settings):
+    """Run Celery tasks in the test process even when CI sets a broker (no worker consumes the queue here).
+
+    The real-worker path is covered by tests/test_celery_worker.py and tests/test_endpoints_worker.py.
+    """
+    from sabr_trial.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

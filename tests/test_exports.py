@@ -27,6 +27,11 @@ from tests.factories_adverse_events import ALT_INCREASED, FATIGUE, term
 from tests.factories_enrollment import TODAY, baseline, registered, screen
 from tests.factories_reports import synthetic_study
 
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(tasks_in_process):
+    """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
+
 pytestmark = pytest.mark.django_db
 
 

@@ -16,6 +16,12 @@ from tests.factories_treatment import AxitinibPeriodFactory, consented_patient
 D0 = datetime.date(2026, 1, 5)
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process(tasks_in_process):
+    """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
+
+
+
 @pytest.mark.parametrize(
     ("day", "nominal", "deviation"),
     [

@@ -17,6 +17,11 @@ from endpoints.models import EndpointSnapshot, Job
 from sabr_trial.models import AuditEvent
 from tests.factories_reports import synthetic_study
 
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(tasks_in_process):
+    """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
+
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 

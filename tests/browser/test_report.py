@@ -13,6 +13,11 @@ from tests.browser.conftest import login
 from tests.factories import PASSWORD, UserFactory
 from tests.factories_reports import synthetic_study
 
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(tasks_in_process):
+    """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
