@@ -6,7 +6,7 @@ PIP_ENV := PIP_BUILD_CONSTRAINT=requirements/build-constraints.txt PIP_CONSTRAIN
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install migrate demo lint check clean
+.PHONY: run test install migrate demo lint check clean bench
 
 $(VENV)/.installed: pyproject.toml requirements/build-constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+## Endpoint recompute benchmark (PostgreSQL; the database must exist: createdb -h 127.0.0.1 -U postgres sabr_bench).
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sabr_bench} $(PY) bench/run.py
