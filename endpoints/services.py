@@ -19,9 +19,16 @@ from sabr_trial.env import env_int
 
 log = logging.getLogger(__name__)
 
-#: Saves within this many seconds of the first one share one recompute (a burst gives one or two runs).
-#: Environment variable ``ENDPOINT_DEBOUNCE_SECONDS`` (default 20); the worker test sets it to 2.
+#: Debounce (issue 7: a burst of saves gives one or two runs, not one per save). The first save of a burst
+#: enqueues one recompute ``DEBOUNCE_SECONDS`` ahead; when it comes due, the task runs only if no save came in
+#: the last ``DEBOUNCE_SECONDS`` (trailing edge), otherwise it postpones itself to that quiet point. A burst of
+#: any length with gaps shorter than the window thus gives one run, and saves made while it runs give one more.
+#: A steady stream never starves the dashboard: after ``DEBOUNCE_MAX_WAIT`` seconds the run happens anyway.
+#: Environment: ``ENDPOINT_DEBOUNCE_SECONDS`` (default 20; the worker test sets a few seconds) and
+#: ``ENDPOINT_DEBOUNCE_MAX_WAIT_SECONDS`` (default 6 windows).
 DEBOUNCE_SECONDS = env_int("ENDPOINT_DEBOUNCE_SECONDS", 20, minimum=1)
+DEBOUNCE_MAX_WAIT = env_int("ENDPOINT_DEBOUNCE_MAX_WAIT_SECONDS", 6 * DEBOUNCE_SECONDS, minimum=1)
+#: Cache key (Redis, shared by web and workers) holding the epoch second the pending run was first scheduled.
 _SCHEDULED_KEY = "endpoints:recompute-scheduled"
 
 
@@ -41,19 +48,26 @@ def mark_data_changed(instance: Any = None) -> None:
     schedule_recompute(trigger="data change")
 
 
+def _key_timeout() -> int:
+    # Outlives the longest legitimate wait, so a lost task (worker killed) frees the key by itself.
+    return DEBOUNCE_MAX_WAIT + 3 * DEBOUNCE_SECONDS
+
+
 def schedule_recompute(
     *, trigger: str, cutoff: datetime.date | None = None, user_id: int | None = None
 ) -> bool:
-    """Enqueue the recompute task unless one is already scheduled in the debounce window."""
+    """Enqueue the recompute task unless one is already pending (the debounce)."""
     from endpoints.tasks import recompute
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # Embedded default (no broker): a save must stay fast, so nothing runs here; the dashboard
         # recomputes when it is opened with newer data waiting (see endpoints.views.dashboard).
         return False
-    if not cache.add(_SCHEDULED_KEY, "1", timeout=DEBOUNCE_SECONDS):
+    if not cache.add(_SCHEDULED_KEY, time.time(), timeout=_key_timeout()):
         return False
-    kwargs = {"trigger": trigger, "cutoff": cutoff.isoformat() if cutoff else None, "user_id": user_id}
+    kwargs = {
+        "trigger": trigger, "cutoff": cutoff.isoformat() if cutoff else None, "user_id": user_id, "debounced": True,
+    }  # fmt: skip
     try:
         recompute.apply_async(kwargs=kwargs, countdown=DEBOUNCE_SECONDS, retry=False)
     except Exception as exc:  # broker down: the form save must still succeed
@@ -69,6 +83,25 @@ def schedule_recompute(
     return True
 
 
+def debounce_delay(now: datetime.datetime | None = None) -> float:
+    """Seconds the due debounced run should still wait (0: run now, and free the key for the next burst).
+
+    Trailing edge: wait until ``DEBOUNCE_SECONDS`` have passed since the last recorded change, unless the run
+    has already waited ``DEBOUNCE_MAX_WAIT`` seconds since it was first scheduled.
+    """
+    now = now or timezone.now()
+    scheduled_at = cache.get(_SCHEDULED_KEY)
+    changed = EndpointState.objects.filter(pk=1).values_list("data_changed_at", flat=True).first()
+    if changed is not None and scheduled_at is not None:
+        quiet = (now - changed).total_seconds()
+        waited = now.timestamp() - float(scheduled_at)
+        if quiet < DEBOUNCE_SECONDS and waited < DEBOUNCE_MAX_WAIT:
+            return max(0.5, min(DEBOUNCE_SECONDS - quiet, DEBOUNCE_MAX_WAIT - waited))
+    # Free the key before reading the data: a save committed from now on schedules the next run.
+    cache.delete(_SCHEDULED_KEY)
+    return 0.0
+
+
 def run_recompute(
     *, trigger: str, cutoff: datetime.date | None = None, user_id: int | None = None
 ) -> EndpointSnapshot:
@@ -76,7 +109,6 @@ def run_recompute(
     from endpoints.collect import collect_study
     from endpoints.engine import compute_snapshot
 
-    cache.delete(_SCHEDULED_KEY)
     cutoff = cutoff or timezone.localdate()
     state = _state()
     data_as_of = state.data_changed_at or timezone.now()

@@ -10,10 +10,21 @@ from endpoints.jobs import build_job  # noqa: F401  (report/export build task: w
 
 
 @shared_task(name="endpoints.recompute", acks_late=True)
-def recompute(trigger: str = "manual", cutoff: str | None = None, user_id: int | None = None) -> int:
-    """Recompute every endpoint and store a snapshot; returns its id. Idempotent: a rerun adds a snapshot."""
-    from endpoints.services import run_recompute
+def recompute(
+    trigger: str = "manual", cutoff: str | None = None, user_id: int | None = None, debounced: bool = False
+) -> int | None:
+    """Recompute every endpoint and store a snapshot; returns its id. Idempotent: a rerun adds a snapshot.
 
+    A debounced run (``schedule_recompute``) that comes due while saves are still arriving postpones itself
+    to the end of the burst and returns None (``endpoints.services.debounce_delay``).
+    """
+    from endpoints.services import debounce_delay, run_recompute
+
+    delay = debounce_delay() if debounced else 0.0
+    if delay > 0:
+        kwargs = {"trigger": trigger, "cutoff": cutoff, "user_id": user_id, "debounced": True}
+        recompute.apply_async(kwargs=kwargs, countdown=delay, retry=False)
+        return None
     day = datetime.date.fromisoformat(cutoff) if cutoff else None
     return run_recompute(trigger=trigger, cutoff=day, user_id=user_id).pk
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -106,6 +108,58 @@ def test_burst_of_saves_enqueues_one_recompute(settings, monkeypatch):
     for _ in range(10):
         services.mark_data_changed()
     assert len(calls) == 1 and calls[0]["countdown"] == services.DEBOUNCE_SECONDS
+
+
+def _pending_run_scheduled(seconds_ago: float, *, changed_seconds_ago: float) -> datetime.datetime:
+    """Put the debounce in the state 'a run was scheduled ``seconds_ago``, the last save ``changed_..._ago``'."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    now = timezone.now()
+    cache.set(services._SCHEDULED_KEY, now.timestamp() - seconds_ago, timeout=600)
+    EndpointState.objects.update_or_create(
+        pk=1, defaults={"data_changed_at": now - datetime.timedelta(seconds=changed_seconds_ago)}
+    )
+    return now
+
+
+def test_due_run_postpones_itself_while_saves_still_arrive():
+    from django.core.cache import cache
+
+    window = services.DEBOUNCE_SECONDS
+    now = _pending_run_scheduled(window, changed_seconds_ago=window / 4)  # a save a quarter-window ago
+    assert services.debounce_delay(now) == pytest.approx(window * 3 / 4, abs=0.01)
+    assert cache.get(services._SCHEDULED_KEY) is not None  # still pending: later saves enqueue nothing
+
+
+def test_due_run_runs_after_a_quiet_window_and_frees_the_key():
+    from django.core.cache import cache
+
+    window = services.DEBOUNCE_SECONDS
+    now = _pending_run_scheduled(window, changed_seconds_ago=window + 1)
+    assert services.debounce_delay(now) == 0
+    assert cache.get(services._SCHEDULED_KEY) is None  # a save from now on schedules the next run
+
+
+def test_a_steady_stream_of_saves_does_not_postpone_the_run_beyond_the_maximum_wait():
+    now = _pending_run_scheduled(services.DEBOUNCE_MAX_WAIT + 1, changed_seconds_ago=0.1)
+    assert services.debounce_delay(now) == 0
+
+
+def test_postponed_task_reenqueues_itself_and_stores_nothing(settings, monkeypatch):
+    from endpoints.tasks import recompute
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    _pending_run_scheduled(1, changed_seconds_ago=0.5)
+    calls = []
+    monkeypatch.setattr(recompute, "apply_async", lambda *a, **k: calls.append(k))
+    assert recompute.run(trigger="data change", debounced=True) is None
+    assert (
+        len(calls) == 1
+        and calls[0]["kwargs"]["debounced"]
+        and 0 < calls[0]["countdown"] <= services.DEBOUNCE_SECONDS
+    )
+    assert not EndpointSnapshot.objects.exists()
 
 
 def test_recompute_now_button(as_investigator):
