@@ -18,6 +18,14 @@ def _client_for(user) -> Client:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _fresh_worklist_count():
+    """Each test's database starts over (rollback) but the cache does not: forget cached worklist counts."""
+    from visits.selectors import bump_generation
+
+    bump_generation()
+
+
 @pytest.fixture
 def coordinator(db):
     return UserFactory(username="coord", role="coordinator")

@@ -288,3 +288,24 @@ def test_demo_worklist_at_a_frozen_date(as_coordinator):
         assert ps.anchors.sabr_start == treatment_selectors.sabr_start(p)
         assert ps.anchors.death == enrollment_selectors.death_date(p)
         assert ps.anchors.off_study == enrollment_selectors.end_of_study_date(p)
+
+
+def test_navigation_count_is_cached_until_data_change(as_coordinator, monkeypatch):
+    """Issue 7: the worklist badge on every page is computed once per data generation, not once per page view."""
+    treated_patient(start_days_ago=70, study_number="SR-102")
+    calls = []
+    original = selectors.collect
+    monkeypatch.setattr(selectors, "collect", lambda *a, **k: calls.append(1) or original(*a, **k))
+    first = as_coordinator.get(reverse("patient_list"))
+    as_coordinator.get(reverse("patient_list"))
+    assert len(calls) == 1  # the second page is served from the cache
+    treated_patient(start_days_ago=100, study_number="SR-101")  # any saved form or patient invalidates it
+    second = as_coordinator.get(reverse("patient_list"))
+    assert len(calls) == 2
+    import re
+
+    def count(page):
+        found = re.search(r'Worklist <span class="badge[^"]*">(\d+)</span>', page.text)
+        return int(found.group(1)) if found else 0
+
+    assert 0 < count(first) < count(second)  # the new patient's due forms are in the fresh count

@@ -195,6 +195,39 @@ def study_schedule(request: HttpRequest) -> list[PatientSchedule]:
     return cached
 
 
+#: Shared-cache keys of the worklist count: a generation number bumped after every committed change to a
+#: patient, a CRF or a not-done mark (``visits.apps``), and the count stored per (day, generation). A count
+#: computed from data that changed meanwhile is stored under the old generation and never read.
+_GENERATION_KEY = "visits:worklist-generation"
+#: Safety net for writes that bypass the model signals (bulk loads): the count is recomputed at least this often.
+BADGE_CACHE_SECONDS = 300
+
+
+def bump_generation() -> None:
+    """Invalidate the cached worklist count (called after commit of any change the schedule reads)."""
+    from django.core.cache import cache
+
+    if not cache.add(_GENERATION_KEY, 1, timeout=None):
+        try:
+            cache.incr(_GENERATION_KEY)
+        except ValueError:  # evicted between add and incr
+            cache.add(_GENERATION_KEY, 1, timeout=None)
+
+
+def cached_worklist_count(request: HttpRequest) -> int:
+    """Overdue forms plus forms due this week, all patients, from the shared cache when the data are unchanged."""
+    from django.core.cache import cache
+
+    generation = cache.get(_GENERATION_KEY, 0)
+    key = f"visits:worklist-count:{timezone.localdate().isoformat()}:{generation}"
+    count = cache.get(key)
+    if count is None:
+        lists = worklist(request)
+        count = len(lists["overdue"]) + len(lists["week"])
+        cache.set(key, count, timeout=BADGE_CACHE_SECONDS)
+    return int(count)
+
+
 def patient_schedule(user: Any, patient: Any) -> PatientSchedule | None:
     """Return one patient's schedule (None before registration), with the same queries as the worklist."""
     if not has_perm(user, Perm.VIEW):

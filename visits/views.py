@@ -193,9 +193,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 def nav_badge(request: HttpRequest) -> int | None:
-    """The worklist count in the navigation: overdue forms plus those due this week (cached per request)."""
-    lists = selectors.worklist(request)
-    return (len(lists["overdue"]) + len(lists["week"])) or None
+    """The worklist count in the navigation: overdue forms plus those due this week.
+
+    Shown on every page, so it comes from the shared cache (``selectors.cached_worklist_count``): computed once
+    per day and data generation, not once per page view (issue 7: the dashboard must not grow with the study).
+    """
+    if not has_perm(request.user, Perm.VIEW):
+        return None
+    count = selectors.cached_worklist_count(request)
+    return count or None
 
 
 def _expected(request: HttpRequest, patient: Any, slug: str, visit_key: str) -> ExpectedForm:
