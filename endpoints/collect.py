@@ -265,27 +265,27 @@ def _patient(
         if death_row
         else None
     )
-    alive_candidates: list[SourcedDate] = [
-        SourcedDate(c["contact_date"], _src("survival", c["pk"], "contact_date"))
+    # R5.6 last known alive: the latest dated contact, imaging, fraction, infusion or axitinib record (not after
+    # death). Candidates stay plain tuples; only the winner becomes a SourcedDate (a study has ~300,000 of them).
+    alive: list[tuple[datetime.date, str, Any, str]] = [
+        (c["contact_date"], "survival", c["pk"], "contact_date")
         for c in d.get("contact", []) if c["survival_status"] == "ALIVE"
     ]  # fmt: skip
-    alive_candidates += [SourcedDate(tp.assessment_date, tp.source) for tp in timepoints if tp.imaging_done]
-    alive_candidates += [
-        SourcedDate(f["fraction_date"], _src("sabr-fraction", f["pk"], "fraction_date")) for f in fractions
-    ]
-    alive_candidates += [
-        SourcedDate(t["infusion_date"], _src("toripalimab", t["pk"], "infusion_date")) for t in given
-    ]
-    for a in doses:
-        alive_candidates.append(
-            SourcedDate(
-                a["end_date"] or a["start_date"],
-                _src("axitinib", a["pk"], "end_date" if a["end_date"] else "start_date"),
-            )
-        )
+    alive += [
+        (tp.assessment_date, tp.source.form, tp.source.object_id, tp.source.field)
+        for tp in timepoints if tp.imaging_done
+    ]  # fmt: skip
+    alive += [(f["fraction_date"], "sabr-fraction", f["pk"], "fraction_date") for f in fractions]
+    alive += [(t["infusion_date"], "toripalimab", t["pk"], "infusion_date") for t in given]
+    alive += [
+        (a["end_date"], "axitinib", a["pk"], "end_date") if a["end_date"] else
+        (a["start_date"], "axitinib", a["pk"], "start_date")
+        for a in doses
+    ]  # fmt: skip
     if death:
-        alive_candidates = [c for c in alive_candidates if c.value <= death.value]
-    last_alive = max(alive_candidates, key=lambda c: c.value) if alive_candidates else None  # R5.6
+        alive = [c for c in alive if c[0] <= death.value]
+    latest = max(alive, key=lambda c: c[0]) if alive else None  # the first of equal dates, as listed above
+    last_alive = SourcedDate(latest[0], _src(latest[1], latest[2], latest[3])) if latest else None  # R5.6
     dispo = next((x for x in d.get("dispo", []) if x["eos_date"]), None)
     off = (
         OffStudy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import time
 import traceback
@@ -116,6 +117,8 @@ def run_recompute(
     queries_before = len(connection.queries) if settings.DEBUG else None
     from django.test.utils import CaptureQueriesContext
 
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the read builds ~10^6 acyclic objects: pausing the cycle collector saves a third of the run
     try:
         with CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
@@ -144,6 +147,9 @@ def run_recompute(
             data_as_of=data_as_of, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
             timings={"total_s": round(time.perf_counter() - started, 4)},
         )  # fmt: skip
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:

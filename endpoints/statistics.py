@@ -9,6 +9,7 @@ is ``None`` and shown as "NR".
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -96,12 +97,8 @@ class StepCurve:
 
     def value_at(self, time: float) -> float | None:
         """Return the curve at ``time`` (the last step at or before it), None before the first time."""
-        result: float | None = None
-        for step, value in zip(self.times, self.estimate, strict=True):
-            if step > time:
-                break
-            result = value
-        return result
+        index = bisect.bisect_right(self.times, time)  # the times are ascending (a step function)
+        return self.estimate[index - 1] if index else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
