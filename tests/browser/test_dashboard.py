@@ -46,7 +46,7 @@ def test_dashboard_shows_every_figure_and_links_patients_to_the_casebook(
 
     # A lane of the swimmer plot is a link to the patient's casebook.
     first = Patient.objects.filter(study_number__isnull=False).order_by("study_number").first()
-    href = f"/patients/{first.pk}/"  # matplotlib writes <a xlink:href=...> around the lane
+    href = f"/patients/{first.pk}/"  # endpoints/plots.py wraps each lane in <a href=...>
     lane = (
         page.get_by_test_id("fig-swimmer")
         .locator(f"xpath=.//*[local-name()='a'][@*[local-name()='href']='{href}']")
