@@ -20,6 +20,7 @@ registry.register(
     CrfSpec(
         slug=SLUG, model=AdverseEvent, form_class=AdverseEventForm, title=_lazy("Adverse event"),
         section=_lazy("Adverse events"), order=170, many=True,
+        feeds_endpoints=True,  # the dashboard's safety summary is part of the endpoint snapshot
         description=_lazy("One row per episode at one grade (CTCAE v5.0); SAEs with the 24 h report clock."),
         views={"detail": ae_detail},
     )

@@ -100,7 +100,7 @@ def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[Pati
             by[key][row[patient_field]].append(row)
 
     load("ta", "assessments", "TumourAssessment", "patient_id", "pk", "scan_date_first", "visit_date",
-         "overall_resp", "pd_date", "pct_chg_baseline", "imaging_done")  # fmt: skip
+         "overall_resp", "pd_date", "pct_chg_baseline", "imaging_done", "overall_resp_nonirr")  # fmt: skip
     load(
         "lesion",
         "assessments",
@@ -197,6 +197,7 @@ def _patient(
                 pd_date=pd,
                 pct_change_baseline=Decimal(pct) if pct is not None else None,
                 imaging_done=_yes(ta["imaging_done"]),
+                response_nonirr=Response(ta["overall_resp_nonirr"]) if ta["overall_resp_nonirr"] else None,
             )  # fmt: skip
         )
 
@@ -211,6 +212,7 @@ def _patient(
         if lid not in first_fx or f["fraction_date"] < first_fx[lid]["fraction_date"]:
             first_fx[lid] = f
     retreated: dict[int, SourcedDate] = {}
+    targeted = {t["lesion_id"] for t in d.get("target", [])}  # D4: a SABR target row = irradiated by protocol
     for t in d.get("target", []):
         if (
             _yes(t["is_reirradiation"])
@@ -312,6 +314,7 @@ def _patient(
         baseline_assessment=bool(lesions), measurable_disease=any(lz["role"] == "TARGET" for lz in lesions),
         timepoints=tuple(timepoints), lesions=tuple(irradiated), subsequent_therapies=therapies, death=death,
         last_known_alive=last_alive, off_study=off, consent_withdrawal=withdrawal,
+        nonirradiated_baseline=any(lz["pk"] not in targeted for lz in lesions),  # D4
     )  # fmt: skip
     return record, _plot(pid, number, cutoff, record, fractions, doses, given)
 

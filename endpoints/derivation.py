@@ -247,6 +247,9 @@ class TimePoint:
     pct_change_baseline: Decimal | None = None
     # R1.22: a time point without imaging is NE; it is not an "assessment" for RSEVFL (R5.8).
     imaging_done: bool = True
+    # D4, R1.41 (b): the time-point response of the lesions not treated with protocol SABR (CRF 9
+    # overall_resp_nonirr); None when not computed.
+    response_nonirr: Response | None = None
 
     @property
     def is_adequate(self) -> bool:
@@ -342,6 +345,8 @@ class PatientRecord:
     last_known_alive: SourcedDate | None = None  # R5.6, as derived from every contact (CRF-SPEC)
     off_study: OffStudy | None = None
     consent_withdrawal: ConsentWithdrawal | None = None
+    # D4: at least one baseline lesion is not treated with protocol SABR (the non-irradiated response set).
+    nonirradiated_baseline: bool = False
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -436,6 +441,9 @@ class PatientEndpoints:
     best_pct_change_source: SourceRef | None
     flags: AnalysisFlags
     issues: tuple[DataIssue, ...]
+    # D4, R1.41 (b): BOR of the non-irradiated lesions (unconfirmed, confirmed); None outside that set.
+    bor_nonirr: BestOverallResponse | None = None
+    cbor_nonirr: BestOverallResponse | None = None
 
     @property
     def flagged(self) -> bool:
@@ -1206,13 +1214,21 @@ def _response_window(record: PatientRecord) -> tuple[list[TimePoint], date | Non
 
 
 def _bor(
-    record: PatientRecord, settings: DerivationSettings
+    record: PatientRecord, settings: DerivationSettings, *, nonirradiated: bool = False
 ) -> tuple[BestOverallResponse | None, BestOverallResponse | None, tuple[DataIssue, ...]]:
+    """Return (unconfirmed, confirmed) BOR on all lesions, or on the non-irradiated lesions only (D3, D4)."""
     start = record.treatment_start
     if start is None:
         return None, None, ()
     timepoints, stop = _response_window(record)
-    responses = [TimePointResponse(tp.assessment_date, tp.response) for tp in timepoints]
+    if nonirradiated:
+        responses = [
+            TimePointResponse(tp.assessment_date, tp.response_nonirr)
+            for tp in timepoints
+            if tp.response_nonirr is not None
+        ]
+    else:
+        responses = [TimePointResponse(tp.assessment_date, tp.response) for tp in timepoints]
     results: list[BestOverallResponse] = []
     try:
         # D3: both unconfirmed and confirmed BOR; the stop date is the first subsequent therapy (R1.23).
@@ -1229,7 +1245,8 @@ def _bor(
             )
     except RecistError as error:
         # Contradictory time points (e.g. two on one date): list the patient, never crash the whole run.
-        issue = DataIssue(IssueCode.BOR_NOT_DERIVABLE, f"best overall response not derivable: {error}")
+        scope = " of the non-irradiated lesions" if nonirradiated else ""
+        issue = DataIssue(IssueCode.BOR_NOT_DERIVABLE, f"best overall response{scope} not derivable: {error}")
         return None, None, (issue,)
     return results[0], results[1], ()
 
@@ -1320,6 +1337,10 @@ def derive_patient(
     clean = prepared.record
     lesions = tuple(_lesion_lc(lesion, prepared, settings) for lesion in clean.lesions)
     bor, cbor, bor_issues = _bor(clean, settings)
+    bor_nonirr = cbor_nonirr = None
+    if clean.nonirradiated_baseline:
+        bor_nonirr, cbor_nonirr, nonirr_issues = _bor(clean, settings, nonirradiated=True)
+        bor_issues += nonirr_issues
     best = _best_change(clean)
     return PatientEndpoints(
         patient_id=record.patient_id,
@@ -1336,4 +1357,6 @@ def derive_patient(
         best_pct_change_source=best.source if best is not None else None,
         flags=_flags(clean),
         issues=prepared.issues + bor_issues,
+        bor_nonirr=bor_nonirr,
+        cbor_nonirr=cbor_nonirr,
     )

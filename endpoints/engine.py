@@ -133,6 +133,8 @@ def _patient_row(p: PatientEndpoints) -> dict[str, Any]:
         "lc_lesions": [_tte_row(r) for r in p.lc_lesions],
         "bor": _jsonable(p.bor),
         "cbor": _jsonable(p.cbor),
+        "bor_nonirr": _jsonable(p.bor_nonirr),
+        "cbor_nonirr": _jsonable(p.cbor_nonirr),
         "best_pct_change": str(p.best_pct_change) if p.best_pct_change is not None else None,
         "flags": _jsonable(p.flags),
         "issues": _jsonable(p.issues),
@@ -172,6 +174,15 @@ def compute_snapshot(
     unconfirmed = statistics.response_summary([p.bor.response if p.bor else None for p in primary])
     confirmed_evaluable = statistics.response_summary(
         [p.cbor.response if p.cbor else None for p in evaluable]
+    )
+    # D4, R1.41 (b): response of the lesions not treated with protocol SABR, among treated patients with at
+    # least one such lesion at baseline (the systemic, "abscopal" effect).
+    nonirr_set = [p for p in safety if p.bor_nonirr is not None or p.cbor_nonirr is not None]
+    nonirr_confirmed = statistics.response_summary(
+        [p.cbor_nonirr.response if p.cbor_nonirr else None for p in nonirr_set]
+    )
+    nonirr_unconfirmed = statistics.response_summary(
+        [p.bor_nonirr.response if p.bor_nonirr else None for p in nonirr_set]
     )
     timings["statistics_s"] = time.perf_counter() - t1
 
@@ -247,9 +258,6 @@ def compute_snapshot(
             url_template=url_template,
         ),
     }
-    for key in ("waterfall", "swimmer", "spider"):
-        # matplotlib opens links in a new window; a patient link behaves like every other link of the page
-        figures[key] = figures[key].replace(' target="_blank"', "")
     timings["plots_s"] = time.perf_counter() - t2
 
     headline = {
@@ -280,6 +288,14 @@ def compute_snapshot(
         }
     headline["ORR"] = {"confirmed": confirmed.orr.format(), "unconfirmed": unconfirmed.orr.format()}
     headline["DCR"] = {"confirmed": confirmed.dcr.format(), "unconfirmed": unconfirmed.dcr.format()}
+    headline["ORR_NONIRR"] = {
+        "confirmed": nonirr_confirmed.orr.format(),
+        "unconfirmed": nonirr_unconfirmed.orr.format(),
+    }
+    headline["DCR_NONIRR"] = {
+        "confirmed": nonirr_confirmed.dcr.format(),
+        "unconfirmed": nonirr_unconfirmed.dcr.format(),
+    }
     results = {
         "headline": headline,
         "data_cutoff": data_cutoff.isoformat(),
@@ -293,6 +309,9 @@ def compute_snapshot(
         "response_confirmed": confirmed.to_dict(),
         "response_unconfirmed": unconfirmed.to_dict(),
         "response_confirmed_evaluable": confirmed_evaluable.to_dict(),
+        "n_nonirradiated": len(nonirr_set),
+        "response_nonirr_confirmed": nonirr_confirmed.to_dict(),
+        "response_nonirr_unconfirmed": nonirr_unconfirmed.to_dict(),
         "patients": [_patient_row(p) for p in derived],
         "flagged": [p.study_number for p in derived if p.issues],
         "figure_notes": figure_notes,

@@ -30,6 +30,9 @@ class EndpointSnapshot(models.Model):
     )
     fingerprint = models.CharField(max_length=64, blank=True)
     results = models.JSONField(default=dict)
+    #: ``results`` without the per-patient rows and curve points: what the dashboard header and cards read, so
+    #: opening the dashboard costs the same at 100 and at 5,000 patients (issue 7).
+    summary = models.JSONField(default=dict)
     figures = models.JSONField(default=dict)
     timings = models.JSONField(default=dict)
     n_patients = models.PositiveIntegerField(default=0)
@@ -42,6 +45,22 @@ class EndpointSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_status_display()} {self.created_at:%Y-%m-%d %H:%M} cut-off {self.data_cutoff}"
+
+
+class EndpointListingPage(models.Model):
+    """One page of a snapshot's per-patient derivation listing (the dashboard reads one row per page view)."""
+
+    snapshot = models.ForeignKey(EndpointSnapshot, on_delete=models.CASCADE, related_name="listing_pages")
+    number = models.PositiveIntegerField()
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "number"], name="endpoint_listing_page_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.snapshot_id} page {self.number}"
 
 
 class EndpointState(models.Model):

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from endpoints.models import EndpointSnapshot, EndpointState
+from endpoints.models import EndpointListingPage, EndpointSnapshot, EndpointState
 from sabr_trial.env import env_int
 
 log = logging.getLogger(__name__)
@@ -124,16 +124,27 @@ def run_recompute(
             t0 = time.perf_counter()
             records, plot_data = collect_study(cutoff)
             read_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            safety = safety_summary(cutoff)
+            safety_s = time.perf_counter() - t0
         url = reverse("casebook", args=[0]).replace("/0/", "/{patient_id}/")
         result = compute_snapshot(records, plot_data, data_cutoff=cutoff, url_template=url)
-        timings = {"read_s": read_s, **result.timings}
+        result.results["safety"] = safety
+        timings = {"read_s": read_s, "safety_s": safety_s, **result.timings}
         t_store = time.perf_counter()
+        rows = result.results["patients"]
         with transaction.atomic():
             snap = EndpointSnapshot.objects.create(
                 data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger=trigger, requested_by_id=user_id,
                 data_as_of=data_as_of, fingerprint=result.fingerprint, results=result.results, figures=result.figures,
+                summary={k: v for k, v in result.results.items() if k not in _HEAVY_KEYS},
                 timings={k: round(v, 4) for k, v in timings.items()}, n_patients=result.results["n_patients"],
                 queries=len(ctx.captured_queries),
+            )  # fmt: skip
+            EndpointListingPage.objects.bulk_create(
+                EndpointListingPage(snapshot=snap, number=1 + start // LISTING_PAGE_SIZE,
+                                    rows=rows[start : start + LISTING_PAGE_SIZE])
+                for start in range(0, len(rows), LISTING_PAGE_SIZE)
             )  # fmt: skip
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
             snap.timings = {k: round(v, 4) for k, v in timings.items()}
@@ -152,6 +163,13 @@ def run_recompute(
             gc.enable()
 
 
+def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
+    """The AE tables at the cut-off (the study report's safety section), for the dashboard's safety summary."""
+    from endpoints.report import safety
+
+    return safety(cutoff)
+
+
 def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:
     """The latest good snapshot (at ``cutoff``); ``light`` leaves the large results JSON in the database."""
     qs = EndpointSnapshot.objects.filter(status=EndpointSnapshot.Status.OK)
@@ -163,7 +181,9 @@ def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False)
 
 
 def latest_failure_after(snapshot: EndpointSnapshot | None) -> EndpointSnapshot | None:
-    qs = EndpointSnapshot.objects.filter(status=EndpointSnapshot.Status.FAILED)
+    qs = EndpointSnapshot.objects.filter(status=EndpointSnapshot.Status.FAILED).defer(
+        "results", "figures", "summary"
+    )
     if snapshot is not None:
         qs = qs.filter(created_at__gt=snapshot.created_at)
     return qs.order_by("-created_at").first()
@@ -193,6 +213,14 @@ def dashboard_parts(
     total = snapshot.n_patients
     pages = max(1, -(-total // LISTING_PAGE_SIZE))
     page = min(max(page, 1), pages)
+    stored = snapshot.summary
+    if stored:  # snapshots since migration 0003: the summary and one listing page, two small rows
+        page_rows = (
+            EndpointListingPage.objects.filter(snapshot_id=snapshot.pk, number=page)
+            .values_list("rows", flat=True)
+            .first()
+        )
+        return stored, page_rows or [], pages
     first, last = (page - 1) * LISTING_PAGE_SIZE, min(page * LISTING_PAGE_SIZE, total) - 1
     if connection.vendor == "postgresql":
         from django.db.models import JSONField

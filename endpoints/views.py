@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from endpoints import services
@@ -20,6 +21,13 @@ from sabr_trial.roles import Perm, has_perm
 FORM_SLUGS = {"tumour-assessment", "sabr-fraction", "axitinib", "toripalimab", "subsequent-therapy", "death",
               "disposition", "survival-contact", "consent", "sabr-target"}  # fmt: skip
 
+
+#: Row labels of the safety overview (adverse_events.reporting is a pure module): translated in the template.
+SAFETY_OVERVIEW_LABELS = (
+    gettext_noop("Any AE"), gettext_noop("Grade >= 3 AE"), gettext_noop("Grade 5 AE"),
+    gettext_noop("Treatment-related AE"), gettext_noop("Treatment-related grade >= 3 AE"), gettext_noop("Serious AE"),
+    gettext_noop("Immune-related AE"), gettext_noop("AE leading to discontinuation of any study treatment"),
+)  # fmt: skip
 
 #: Study numbers of flagged patients named in the warning above the figures (all are in the listing).
 FLAGGED_SHOWN = 30

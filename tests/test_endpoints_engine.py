@@ -192,3 +192,20 @@ def test_every_source_form_named_by_the_collector_is_a_registered_crf():
     source = (Path(__file__).resolve().parent.parent / "endpoints" / "collect.py").read_text()
     slugs = set(re.findall(r'_src\(\s*"([a-z-]+)"', source))
     assert slugs and sorted(s for s in slugs if s not in registry) == []
+
+
+def test_dashboard_reads_the_stored_summary_and_one_listing_page(coordinator, as_investigator, monkeypatch):
+    """Issue 7: the page reads the snapshot's summary and one listing page, never the whole results JSON."""
+    from endpoints.models import EndpointListingPage
+
+    monkeypatch.setattr(services, "LISTING_PAGE_SIZE", 2)
+    make_patients(coordinator, 5)
+    snap = services.run_recompute(trigger="test")
+    assert EndpointListingPage.objects.filter(snapshot=snap).count() == 3  # 2 + 2 + 1 rows
+    assert "patients" not in snap.summary and snap.summary["n_patients"] == 5
+    with CaptureQueriesContext(connection) as ctx:
+        page = as_investigator.get(reverse("endpoints:dashboard"), {"page": 3})
+    numbers = [p["study_number"] for p in snap.results["patients"]]
+    assert numbers[4] in page.text and numbers[0] not in page.text.split('data-testid="listing"')[1]
+    assert not [q for q in ctx.captured_queries if '"endpoints_endpointsnapshot"."results"' in q["sql"]]
+    assert 'data-testid="safety-summary"' in page.text and 'data-testid="nonirr"' in page.text

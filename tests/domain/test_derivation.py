@@ -946,3 +946,29 @@ def test_lc_cap_setting_caps_lesion_rows() -> None:
     settings = DerivationSettings(lc_cap_days=365)
     _, lesions = derive_lc(record(lesions=(lesion(scans=(56, 400)),)), settings)
     assert outcome(lesions[0]) == (7, 365)
+
+
+# --- D4, R1.41 (b): best overall response of the non-irradiated lesions ---------------------------------------
+
+
+def _nonirr(offset_days: int, all_lesions: str, nonirr: str | None) -> TimePoint:
+    from dataclasses import replace
+
+    return replace(tp(offset_days, all_lesions), response_nonirr=Response(nonirr) if nonirr else None)
+
+
+def test_d4_nonirradiated_bor_is_derived_from_the_nonirradiated_time_points():
+    """All lesions PR (the irradiated ones shrink); the untreated lesions only SD: BOR PR, non-irradiated SD."""
+    rec = record(
+        nonirradiated_baseline=True,
+        timepoints=(_nonirr(56, "PR", "SD"), _nonirr(112, "PR", "SD"), _nonirr(168, "PR", "PR")),
+    )
+    result = derive_patient(rec)
+    assert (result.cbor.response, result.cbor_nonirr.response) == (Response.PR, Response.SD)
+    assert result.bor_nonirr.response is Response.PR  # unconfirmed: the single PR at day 168 counts (D3)
+
+
+def test_d4_no_nonirradiated_lesion_at_baseline_gives_no_nonirradiated_bor():
+    rec = record(nonirradiated_baseline=False, timepoints=(_nonirr(56, "PR", "PR"), _nonirr(112, "PR", "PR")))
+    result = derive_patient(rec)
+    assert result.cbor.response is Response.PR and result.bor_nonirr is None and result.cbor_nonirr is None
