@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import bisect
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
-from lifelines import AalenJohansenFitter, KaplanMeierFitter  # type: ignore[import-untyped]
+from lifelines import KaplanMeierFitter  # type: ignore[import-untyped]
 from lifelines.utils import median_survival_times  # type: ignore[import-untyped]
-from scipy.stats import beta  # type: ignore[import-untyped]
+from scipy.stats import beta, norm  # type: ignore[import-untyped]
 
 from assessments.recist import Response
 from endpoints.derivation import Cnsr, TimeToEvent
@@ -56,9 +55,6 @@ NOT_REACHED = "NR"  # R5.11
 _ALPHA = 0.05
 # Codes of the competing-risk input (R2.4, R5.13): 0 censored, 1 event of interest (LF), 2 competing (death).
 CENSORED, EVENT, COMPETING = 0, 1, 2
-# lifelines' AalenJohansenFitter jitters tied event times of different types at random; a fixed seed keeps
-# the dashboard reproducible, and the global numpy state is restored afterwards.
-_JITTER_SEED = 20250106
 
 
 class StatisticsError(ValueError):
@@ -473,6 +469,44 @@ def _codes(events: Sequence[int]) -> list[int]:
     return codes
 
 
+def _aalen_johansen_table(
+    times: Sequence[float], codes: Sequence[int], alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (times, CIF, lower, upper) of the Aalen-Johansen estimate of code 1, code 2 competing (R2.4).
+
+    Vectorised, with tied times handled exactly (lifelines' ``AalenJohansenFitter`` jitters tied times at random
+    and takes seconds on 15,000 lesions). Same estimator and the same variance as lifelines: Collett (3rd ed.,
+    p. 411) Greenwood-type variance, log(-log) transformed band; on data without ties the two agree to 1e-9
+    (tests/domain/test_statistics.py). Rows: time 0, then every distinct observed time, as lifelines.
+    """
+    t = np.asarray(times, dtype=float)
+    c = np.asarray(codes, dtype=int)
+    grid, inverse = np.unique(np.concatenate(([0.0], t)), return_inverse=True)
+    inverse = inverse[1:]
+    removed = np.bincount(inverse, minlength=grid.size).astype(float)
+    died = np.bincount(inverse, weights=(c != CENSORED).astype(float), minlength=grid.size)  # any cause
+    failed = np.bincount(
+        inverse, weights=(c == EVENT).astype(float), minlength=grid.size
+    )  # event of interest
+    at_risk = float(t.size) - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        survival = np.cumprod(1.0 - died / at_risk)  # overall (all-cause) Kaplan-Meier
+        lag = np.concatenate(([1.0], survival[:-1]))
+        cif = np.cumsum(lag * failed / at_risk)
+        a = died / (at_risk * (at_risk - died))
+        first = np.cumsum(a) * cif**2 - 2 * cif * np.cumsum(a * cif) + np.cumsum(a * cif**2)
+        second = np.cumsum(lag**2 * failed * (at_risk - failed) / at_risk**3)
+        b = lag * failed / at_risk**2
+        third = cif * np.cumsum(b) - np.cumsum(b * cif)
+        variance = first + second - 2 * third
+        transformed = np.log(-np.log(cif))
+        se = np.sqrt(variance) / (cif * np.abs(np.log(cif)))
+        z = float(norm.ppf(1 - alpha / 2))
+        one = np.exp(-np.exp(transformed + z * se))
+        other = np.exp(-np.exp(transformed - z * se))
+    return grid, cif, np.fmin(one, other), np.fmax(one, other)
+
+
 def aalen_johansen(
     durations: Sequence[float],
     events: Sequence[int],
@@ -484,8 +518,8 @@ def aalen_johansen(
 ) -> CumulativeIncidenceResult:
     """Return the Aalen-Johansen cumulative incidence of code 1 with code 2 as a competing risk (R2.4, R5.13).
 
-    lifelines labels its two CI columns the wrong way round (the column named "upper" holds the lower limit);
-    the limits are therefore taken as the elementwise minimum and maximum of the two columns.
+    Computed by ``_aalen_johansen_table`` (lifelines' estimator and band, without its random jitter of ties;
+    lifelines also labels its two CI columns the wrong way round, which the band here does not inherit).
     """
     times, raw = _validate(durations, events)
     codes = _codes(raw)
@@ -493,19 +527,9 @@ def aalen_johansen(
     at_risk = _at_risk_table(times, codes, table_at)
     if not times:
         return _empty_incidence(label, "aalen-johansen", landmarks, at_risk)
-    state = np.random.get_state()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fitter = AalenJohansenFitter(alpha=alpha, seed=_JITTER_SEED, calculate_variance=True)
-            fitter.fit(times, codes, event_of_interest=EVENT)
-    finally:
-        np.random.set_state(state)
-    band = fitter.confidence_interval_
-    first, second = band.iloc[:, 0], band.iloc[:, 1]
-    lower = np.fmin(first, second)
-    upper = np.fmax(first, second)
-    curve = _step_curve(fitter.cumulative_density_, lower, upper, times, codes)
+    grid, estimate, lower, upper = _aalen_johansen_table(times, codes, alpha)
+    frame = pd.DataFrame({"CIF": estimate}, index=grid)
+    curve = _step_curve(frame, pd.Series(lower), pd.Series(upper), times, codes)
     return CumulativeIncidenceResult(
         label=label,
         method="aalen-johansen",

@@ -357,3 +357,32 @@ INPUT_CASES = [
 @pytest.mark.parametrize(("value", "expected"), INPUT_CASES)
 def test_inputs_from_derivation(value: Any, expected: object) -> None:
     assert value() == expected
+
+
+@pytest.mark.parametrize("n", [15, 300])
+def test_aalen_johansen_agrees_with_lifelines_on_data_without_ties(n: int) -> None:
+    """R5.13: the vectorised estimator is lifelines' (estimate and Collett band), minus the jitter of ties."""
+    import numpy as np
+
+    rng = np.random.default_rng(n)
+    times = rng.uniform(0.1, 40, n).round(6)
+    codes = rng.choice([0, 1, 2], n, p=[0.5, 0.3, 0.2])
+    ours = aalen_johansen(list(times), list(codes), landmarks=()).curve
+    fitter = AalenJohansenFitter(calculate_variance=True).fit(times, codes, event_of_interest=1)
+    band = fitter.confidence_interval_
+    low = np.fmin(band.iloc[:, 0], band.iloc[:, 1]).to_numpy()
+    high = np.fmax(band.iloc[:, 0], band.iloc[:, 1]).to_numpy()
+    assert list(ours.times) == pytest.approx(list(fitter.cumulative_density_.index))
+    assert list(ours.estimate) == pytest.approx(list(fitter.cumulative_density_.iloc[:, 0]), abs=1e-9)
+    for mine, theirs, estimate in ((ours.lower, low, ours.estimate), (ours.upper, high, ours.estimate)):
+        expected = [e if np.isnan(v) and e in (0.0, 1.0) else (None if np.isnan(v) else v)
+                    for v, e in zip(theirs, estimate, strict=True)]  # fmt: skip
+        assert [None if v is None else round(v, 9) for v in mine] == [
+            None if v is None else round(float(v), 9) for v in expected
+        ]
+
+
+def test_aalen_johansen_handles_tied_times_exactly() -> None:
+    """Two local failures and a death on the same day: one step of 2/4 at that time (no random jitter)."""
+    result = aalen_johansen([3, 3, 3, 5], [1, 1, 2, 0], landmarks=())
+    assert result.curve.value_at(3.0) == pytest.approx(0.5) and result.curve.value_at(2.9) == 0.0
