@@ -138,6 +138,51 @@ def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
     return value
 
 
+#: Child tables of a CRF (rows without a lifecycle of their own, entered on the parent's page):
+#: file stem -> (app label, model name, parent field). Exported as ``crf/<stem>.csv`` and read back by the import.
+CHILD_TABLES: dict[str, tuple[str, str, str]] = {
+    "lesion-result": ("assessments", "LesionResult", "assessment"),
+    "new-lesion": ("assessments", "NewLesion", "assessment"),
+    "sae-report": ("adverse_events", "SaeReport", "adverse_event"),
+}
+CHILD_KEY_COLUMNS = ["STUDYID", "SUBJID", "SCRNO"]
+#: Bookkeeping columns of a child row (who typed it when), not data.
+_CHILD_SKIP = {"id", "created_at", "created_by"}
+
+
+def child_model(stem: str) -> type[models.Model] | None:
+    from django.apps import apps
+
+    app, name, _parent = CHILD_TABLES[stem]
+    try:
+        return apps.get_model(app, name)
+    except LookupError:
+        return None
+
+
+def child_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+    """Data columns of a child table: the parent link first, then every concrete field (derived ones included)."""
+    return [f for f in model._meta.concrete_fields if f.name not in _CHILD_SKIP]
+
+
+def child_csv(stem: str, keys: KeyMap) -> bytes:
+    """One child table; rows in (subject, parent FORMSEQ, creation) order, the order the import re-creates them."""
+    model = child_model(stem)
+    assert model is not None
+    parent_field = CHILD_TABLES[stem][2]
+    parent_model = model._meta.get_field(parent_field).related_model
+    fields = child_fields(model)
+    fk_names = [f.name for f in fields if f.is_relation]
+    rows = []
+    for row in model.objects.select_related(*fk_names).order_by("pk"):
+        parent = getattr(row, parent_field)
+        key = [settings.STUDY_ID, keys.subjid[parent.patient_id], keys.scrno[parent.patient_id]]
+        rows.append((keys.subjid[parent.patient_id], keys.seq[(parent_model, parent.pk)], row.pk,
+                     key + [_cell(row, f, keys) for f in fields]))  # fmt: skip
+    rows.sort(key=lambda r: (str(r[0]), r[1], r[2]))
+    return to_csv(CHILD_KEY_COLUMNS + [f.name for f in fields], (r[3] for r in rows))
+
+
 def crf_csv(spec: CrfSpec, keys: KeyMap) -> bytes:
     fields = export_fields(spec.model)
     qs = spec.model.objects.all().order_by("patient_id", "pk")
@@ -184,6 +229,18 @@ def _units(f: models.Field[Any, Any]) -> str:
     return ""
 
 
+def _dictionary_row(form: str, f: models.Field[Any, Any]) -> list[Any]:
+    choices = "; ".join(str(v) for v, _label in f.choices) if f.choices else ""
+    if f.is_relation:
+        target = f.related_model
+        slug = _slug_of_model(target)
+        choices = f"{slug}:FORMSEQ" if slug else ("username" if target._meta.model_name == "user" else
+                                                   "MedDRA LLT code" if target._meta.model_name == "ctcaeterm" else "")  # fmt: skip
+    required = "N" if (getattr(f, "blank", True) or getattr(f, "null", False)) else "Y"
+    derived = "N" if f.editable else "Y"
+    return [form, f.name, str(f.verbose_name), _field_type(f), choices, _units(f), required, derived]
+
+
 def dictionary_csv() -> bytes:
     rows: list[list[Any]] = []
     for spec in registry.all():
@@ -193,26 +250,16 @@ def dictionary_csv() -> bytes:
             allowed = "draft; submitted; verified; signed; locked" if col == "CRFSTAT" else ""
             rows.append([spec.slug, col, label, "key", allowed, "", "Y", "N"])
         for f in export_fields(spec.model):
-            choices = "; ".join(str(v) for v, _label in f.choices) if f.choices else ""
-            if f.is_relation:
-                target = f.related_model
-                slug = _slug_of_model(target)
-                choices = f"{slug}:FORMSEQ" if slug else ("username" if target._meta.model_name == "user" else
-                                                           "MedDRA LLT code" if target._meta.model_name == "ctcaeterm" else "")  # fmt: skip
-            required = "N" if (getattr(f, "blank", True) or getattr(f, "null", False)) else "Y"
-            derived = "N" if f.editable else "Y"
-            rows.append(
-                [
-                    spec.slug,
-                    f.name,
-                    str(f.verbose_name),
-                    _field_type(f),
-                    choices,
-                    _units(f),
-                    required,
-                    derived,
-                ]
-            )
+            rows.append(_dictionary_row(spec.slug, f))
+    for stem in CHILD_TABLES:
+        model = child_model(stem)
+        if model is None:
+            continue
+        for col, label in (("STUDYID", _("Study identifier")), ("SUBJID", _("Study number (screening number before registration)")),
+                           ("SCRNO", _("Screening number"))):  # fmt: skip
+            rows.append([stem, col, label, "key", "", "", "Y", "N"])
+        for f in child_fields(model):
+            rows.append(_dictionary_row(stem, f))
     return to_csv(["form", "field", "label", "type", "allowed_values", "units", "required", "derived"], rows)
 
 
@@ -610,6 +657,7 @@ def crf_files() -> dict[str, bytes]:
     """Only the per-CRF CSVs, the patient registry and the dictionary (what ``import_study`` reads back)."""
     keys = KeyMap()
     files = {f"crf/{spec.slug}.csv": crf_csv(spec, keys) for spec in registry.all()}
+    files.update({f"crf/{stem}.csv": child_csv(stem, keys) for stem in CHILD_TABLES if child_model(stem)})
     files["crf/_patients.csv"] = patients_csv(keys)
     files["crf/_dictionary.csv"] = dictionary_csv()
     return files
@@ -622,6 +670,9 @@ def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str,
     for i, spec in enumerate(specs):
         progress(_("CRF table %(form)s") % {"form": spec.title}, 5 + int(45 * i / max(len(specs), 1)))
         files[f"crf/{spec.slug}.csv"] = crf_csv(spec, keys)
+    for stem in CHILD_TABLES:
+        if child_model(stem):
+            files[f"crf/{stem}.csv"] = child_csv(stem, keys)
     files["crf/_patients.csv"] = patients_csv(keys)
     files["crf/_dictionary.csv"] = dictionary_csv()
     cutoff = snap.data_cutoff

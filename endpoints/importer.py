@@ -6,9 +6,14 @@ the forms. Every refused cell is reported as (file, row, column, rule, message).
 transaction: any refusal rolls everything back unless ``partial`` is set, in which case a refused
 patient (with all its rows) is skipped and the others are kept.
 
-Covered: the patient registry (``_patients.csv``), screening, consent, eligibility, baseline, medical
-history, prior therapy, disposition, death, survival contact and adverse events. Other forms are
-reported as not imported (see docs/exports.md).
+Covered: the patient registry (``_patients.csv``) and every CRF of the registry, with the child tables
+of the tumour assessment (``lesion-result.csv``, ``new-lesion.csv``, entered through the grid's own forms and
+``assessments.services.save_assessment``) and the SAE reports (``sae-report.csv``, through
+``adverse_events.services.add_sae_report``). Forms are imported in dependency order (``IMPORT_ORDER``: a
+lesion before the SABR target that treats it and the results that measure it). A link that would close a
+cycle (the death report names the fatal AE, and a grade 5 AE needs the death report first, EC-AE-2) is set by
+a change with reason after the linked form is imported. Derived values (responses, BED/EQD2, planned dates,
+AE numbers, the treatment-emergent flag) are computed by the services, never copied from the files.
 """
 
 from __future__ import annotations
@@ -25,12 +30,41 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
-from endpoints.exports import KEY_COLUMNS, export_fields
-from sabr_trial.crf import CrfStatus, registry
+from endpoints.exports import (
+    CHILD_KEY_COLUMNS,
+    CHILD_TABLES,
+    KEY_COLUMNS,
+    child_fields,
+    child_model,
+    export_fields,
+)
+from sabr_trial.crf import CrfBase, CrfStatus, registry
 
-#: Forms read back, in dependency order (a link may only point to a form earlier in this list).
-IMPORT_ORDER = ["screening", "consent", "eligibility", "baseline", "medical-history", "prior-therapy",
-                "adverse-event", "disposition", "death", "survival"]  # fmt: skip
+#: Forms entered before registration (screening is special: it creates the patient).
+PRE_REGISTRATION = ["screening", "consent", "eligibility"]
+#: Forms read back, in dependency order (a link may only point to a form earlier in this list, or be deferred).
+IMPORT_ORDER = PRE_REGISTRATION + [
+    "baseline", "medical-history", "prior-therapy", "death", "adverse-event", "lesion", "sabr-course",
+    "sabr-target", "sabr-fraction", "axitinib", "toripalimab", "immunosuppressant", "tumour-assessment",
+    "subsequent-therapy", "disposition", "survival",
+]  # fmt: skip
+#: Child tables read with their parent form (see ``endpoints.exports.CHILD_TABLES``).
+CHILD_OF = {
+    "lesion-result": "tumour-assessment",
+    "new-lesion": "tumour-assessment",
+    "sae-report": "adverse-event",
+}
+#: Links set after the linked form is imported, by a change with reason: (form, field) -> the fields set with
+#: the link and the value they hold until then. A death from an AE names the grade 5 AE, and that AE needs the
+#: death report first (EC-DD-2, EC-AE-2): the report is entered with an unknown cause, then completed.
+DEFERRED_LINKS: dict[tuple[str, str], dict[str, Any]] = {
+    ("death", "adverse_event"): {"primary_cause": "UNKNOWN"}
+}
+DEFERRED_REASON = "Imported: link to a form imported later"
+#: A withdrawal of consent of a registered patient is recorded after the rest of the patient's data (it
+#: happened after registration, which refuses a withdrawn patient, EC-RG-1); its value when withheld.
+WITHDRAWAL_FIELDS = {"withdrawn": "N", "withdrawal_date": None, "withdrawal_scope": ""}
+WITHDRAWAL_REASON = "Imported: consent withdrawn after registration"
 #: Non-editable columns that the services take as input on these forms.
 SERVICE_INPUTS = {
     "eligibility": {"criteria_version", "answers_summary", "all_met"},
@@ -93,6 +127,10 @@ class Importer:
         self.patients: dict[str, Any] = {}  # old SUBJID -> Patient
         self.refs: dict[tuple[str, str], Any] = {}  # (old SUBJID, "slug:seq") -> instance
         self.failed_subjects: set[str] = set()
+        #: (form, field, SUBJID, "slug:seq" of the row, line, raw reference) set after the linked form
+        #: changes made after every form is in: (form, SUBJID, "slug:seq" of the row, line, values, reason)
+        self.deferred: list[tuple[str, str, str, int, dict[str, Any], str]] = []
+        self.registering: set[str] = set()  # SUBJIDs with a registration date in _patients.csv
         self.users = {u.get_username(): u for u in get_user_model().objects.all()}
 
     # --- reporting -------------------------------------------------------------------------------------
@@ -195,6 +233,20 @@ class Importer:
                 if col not in header:
                     self.refuse(f"{slug}.csv", 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
             tables[slug] = (header, rows)
+        for stem in CHILD_TABLES:
+            path = self.crf_dir / f"{stem}.csv"
+            model = child_model(stem)
+            if model is None or not path.exists():
+                continue
+            header, rows = _read(path)
+            required = list(CHILD_KEY_COLUMNS) + [
+                f.name for f in child_fields(model)
+                if (f.editable or f.is_relation) and not (f.blank or f.null or f.has_default())
+            ]  # fmt: skip
+            for col in required:
+                if col not in header:
+                    self.refuse(f"{stem}.csv", 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
+            tables[stem] = (header, rows)
         for path in sorted(self.crf_dir.glob("*.csv")):
             if path.stem not in tables and not path.stem.startswith("_"):
                 self.result.skipped_files.append(path.name)
@@ -229,6 +281,7 @@ class Importer:
                 seen[col].setdefault(value, i)
         if self.result.problems:
             return
+        self.registering = {r["SUBJID"] for r in patient_rows if r.get("registration_date", "").strip()}
         screening = {r["SUBJID"]: (i, r) for i, r in enumerate(tables.get("screening", ([], []))[1], start=2)}
         # 1. screen every patient in screening-number order (numbers come from the gap-free counter)
         for i, prow in sorted(enumerate(patient_rows, start=2), key=lambda x: x[1]["SCRNO"]):
@@ -284,8 +337,18 @@ class Importer:
                 self.failed_subjects.add(subj)
                 continue
             self.result.created["registrations"] += 1
-        for slug in IMPORT_ORDER[3:]:
-            self._import_form(slug, tables)
+        for slug in IMPORT_ORDER[len(PRE_REGISTRATION) :]:
+            if slug == "disposition":  # end of study by withdrawal needs the withdrawal first (EC-DS-3)
+                self._apply_deferred(WITHDRAWAL_REASON)
+            if slug == "tumour-assessment":
+                self._import_assessments(tables)
+            else:
+                self._import_form(slug, tables)
+            if slug == "adverse-event":
+                self._import_sae_reports(tables)
+        self._apply_deferred(WITHDRAWAL_REASON)
+        self._apply_deferred(DEFERRED_REASON)
+        self._rederive_adverse_events()
 
     def _screening_outcomes(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         """Screen failures and withdrawals before registration (ELIGIBLE is set by registration, EC-SC-2)."""
@@ -341,9 +404,13 @@ class Importer:
             patient = self.patients[subj]
             data: dict[str, Any] = {}
             m2m: dict[str, Any] = {}
+            later: dict[str, Any] = {}
             try:
                 for f in fields:
                     if f.name not in header:
+                        continue
+                    if (slug, f.name) in DEFERRED_LINKS and row.get(f.name, "").strip():
+                        later[f.name] = row[f.name].strip()
                         continue
                     value = self.convert(slug, file, line, subj, f, row.get(f.name, ""))
                     if f.many_to_many:
@@ -353,6 +420,18 @@ class Importer:
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
+            own = f"{slug}:{row['FORMSEQ']}"
+            if later:
+                for name in list(later):
+                    for companion, placeholder in DEFERRED_LINKS[(slug, name)].items():
+                        if companion in data:
+                            later[companion] = data[companion]
+                            data[companion] = placeholder
+                self.deferred.append((slug, subj, own, line, later, DEFERRED_REASON))
+            if slug == "consent" and data.get("withdrawn") == "Y" and subj in self.registering:
+                withdrawal = {name: data.pop(name) for name in WITHDRAWAL_FIELDS if name in data}
+                data.update(WITHDRAWAL_FIELDS)
+                self.deferred.append((slug, subj, own, line, withdrawal, WITHDRAWAL_REASON))
             status = CrfStatus.DRAFT if row.get("CRFSTAT") == CrfStatus.DRAFT else CrfStatus.SUBMITTED
             try:
                 with transaction.atomic():
@@ -385,6 +464,230 @@ class Importer:
                 continue
             self.refs[(subj, f"{slug}:{row['FORMSEQ']}")] = obj
             self.result.created[slug] += 1
+
+    # --- tumour assessments with their grid (form 9) ----------------------------------------------------------
+    def _children(
+        self, stem: str, tables: dict[str, tuple[list[str], list[dict[str, str]]]]
+    ) -> dict[tuple[str, str], list[tuple[int, dict[str, str]]]]:
+        """Child rows by (SUBJID, parent reference), in file order."""
+        parent_field = CHILD_TABLES[stem][2]
+        out: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = defaultdict(list)
+        for line, row in enumerate(tables.get(stem, ([], []))[1], start=2):
+            out[(row.get("SUBJID", ""), row.get(parent_field, "").strip())].append((line, row))
+        return out
+
+    def _orphans(self, stem: str, groups: dict[tuple[str, str], list[tuple[int, dict[str, str]]]]) -> None:
+        parent_field = CHILD_TABLES[stem][2]
+        for (subj, ref), rows in groups.items():
+            if (subj, ref) not in self.refs and subj not in self.failed_subjects:
+                for line, _row in rows:
+                    self.refuse(f"{stem}.csv", line, parent_field, "REFERENCE",
+                                f"{ref!r} does not name an imported row of this patient")  # fmt: skip
+                self.failed_subjects.add(subj)
+
+    def _import_assessments(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
+        """Each time point with its lesion rows (validated by the grid's row form, EC-TA-1, R1.10-R1.18) and new
+        lesions (the new-lesion form, R1.19-R1.20), saved by ``save_assessment``, which recomputes the patient."""
+        from assessments import selectors as assessment_selectors
+        from assessments.forms import LesionRowForm, NewLesionForm
+        from assessments.services import save_assessment
+
+        slug = "tumour-assessment"
+        if slug not in tables:
+            return
+        header, rows = tables[slug]
+        model = registry.get(slug).model
+        fields = [f for f in export_fields(model) if f.editable and f.name != "entries_summary"]
+        result_model, new_model = child_model("lesion-result"), child_model("new-lesion")
+        assert result_model is not None and new_model is not None
+        f_lesion, f_merged = (
+            result_model._meta.get_field("lesion"),
+            result_model._meta.get_field("merged_into"),
+        )
+        f_again = new_model._meta.get_field("reappearance_of")
+        results = self._children("lesion-result", tables)
+        news = self._children("new-lesion", tables)
+        file = f"{slug}.csv"
+        for line, row in sorted(
+            enumerate(rows, start=2), key=lambda x: (x[1]["SUBJID"], int(x[1]["FORMSEQ"] or 0))
+        ):
+            subj = row["SUBJID"]
+            if not self._patient_ok(file, line, subj):
+                continue
+            patient = self.patients[subj]
+            ref = f"{slug}:{row['FORMSEQ']}"
+            try:
+                data = {f.name: self.convert(slug, file, line, subj, f, row.get(f.name, "")) for f in fields
+                        if f.name in header}  # fmt: skip
+                lesions = assessment_selectors.lesions_of(patient)
+                grid = []
+                for rline, rrow in results.get((subj, ref), []):
+                    self._check_cells("lesion-result", rline, subj, result_model, rrow)
+                    lesion = self._ref(
+                        "lesion-result.csv", rline, subj, f_lesion, rrow.get("lesion", "").strip()
+                    )
+                    merged = rrow.get("merged_into", "").strip()
+                    form_data = {k: rrow.get(k, "") for k in ("result_status", "value_mm", "split_merge",
+                                 "nontarget_state", "further_increase", "infield_progression", "lf_confirmation")}  # fmt: skip
+                    if merged:
+                        form_data["merged_into"] = str(
+                            self._ref("lesion-result.csv", rline, subj, f_merged, merged).pk
+                        )
+                    form = LesionRowForm(form_data, lesion=lesion, lesions=lesions)
+                    if not form.is_valid():
+                        self._form_errors("lesion-result.csv", rline, form, "EC-TA-1")
+                        raise _CellError("EC-TA-1", "lesion row refused")
+                    grid.append(form.row_data())
+                new_lesions = []
+                for nline, nrow in news.get((subj, ref), []):
+                    self._check_cells("new-lesion", nline, subj, new_model, nrow)
+                    nform = NewLesionForm({k: nrow.get(k, "") for k in NewLesionForm._meta.fields})
+                    if not nform.is_valid():
+                        self._form_errors("new-lesion.csv", nline, nform, "R1.19")
+                        raise _CellError("R1.19", "new lesion refused")
+                    new = dict(nform.cleaned_data)
+                    again = nrow.get("reappearance_of", "").strip()
+                    new["reappearance_of"] = (
+                        self._ref("new-lesion.csv", nline, subj, f_again, again) if again else None
+                    )
+                    new_lesions.append(new)
+                _as_entered(row.get("entries_summary", ""), grid, new_lesions)
+                with transaction.atomic():
+                    obj, _changed = save_assessment(
+                        patient=patient, instance=None, data=data, rows=grid, new_lesions=new_lesions,
+                        acting_user=self.user, submit=row.get("CRFSTAT") != CrfStatus.DRAFT,
+                    )  # fmt: skip
+            except _CellError:
+                self.failed_subjects.add(subj)
+                continue
+            except ValidationError as exc:
+                self.refuse_validation(file, line, exc, "EC-TA-1")
+                self.failed_subjects.add(subj)
+                continue
+            except PermissionDenied as exc:
+                self.refuse(file, line, "", "PERMISSION", str(exc))
+                self.failed_subjects.add(subj)
+                continue
+            self.refs[(subj, ref)] = obj
+            self.result.created[slug] += 1
+            self.result.created["lesion-result"] += len(grid)
+            self.result.created["new-lesion"] += len(new_lesions)
+        self._orphans("lesion-result", results)
+        self._orphans("new-lesion", news)
+
+    def _check_cells(self, stem: str, line: int, subj: str, model: Any, row: dict[str, str]) -> None:
+        """Codes, dates and numbers of a child row, reported like those of a CRF row (raises _CellError)."""
+        for f in child_fields(model):
+            if not f.is_relation and f.editable and f.name in row:
+                self.convert(stem, f"{stem}.csv", line, subj, f, row[f.name])
+
+    def _form_errors(self, file: str, line: int, form: Any, rule_default: str) -> None:
+        for name, errors in form.errors.items():
+            for msg in errors:
+                self.refuse(
+                    file, line, name if name != "__all__" else "", _rule_of(str(msg), rule_default), str(msg)
+                )
+
+    def _patient_ok(self, file: str, line: int, subj: str) -> bool:
+        if subj not in self.patients:
+            if subj not in self.failed_subjects:
+                self.refuse(file, line, "SUBJID", "PATIENT", f"{subj!r} is not in _patients.csv")
+            return False
+        return not (subj in self.failed_subjects and self.partial)
+
+    # --- SAE reports, deferred links, derived values ------------------------------------------------------
+    def _import_sae_reports(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
+        from adverse_events.services import add_sae_report
+
+        stem = "sae-report"
+        model = child_model(stem)
+        if model is None or stem not in tables:
+            return
+        groups = self._children(stem, tables)
+        self._orphans(stem, groups)
+        fields = {f.name: f for f in child_fields(model)}
+        for (subj, ref), rows in sorted(groups.items()):
+            ae = self.refs.get((subj, ref))
+            if ae is None or (subj in self.failed_subjects and self.partial):
+                continue
+            for line, row in rows:
+                try:
+                    values = {name: self.convert(stem, f"{stem}.csv", line, subj, fields[name], row.get(name, ""))
+                              for name in ("kind", "sent_at", "summary")}  # fmt: skip
+                    with transaction.atomic():
+                        add_sae_report(ae=ae, acting_user=self.user, **values)
+                    ae.refresh_from_db()
+                except _CellError:
+                    self.failed_subjects.add(subj)
+                    continue
+                except ValidationError as exc:
+                    self.refuse_validation(f"{stem}.csv", line, exc, "EC-AE-3")
+                    self.failed_subjects.add(subj)
+                    continue
+                self.result.created[stem] += 1
+
+    def _apply_deferred(self, which: str) -> None:
+        from sabr_trial.services import crf_update
+
+        for slug, subj, own, line, values, reason in [d for d in self.deferred if d[5] == which]:
+            self.deferred.remove((slug, subj, own, line, values, reason))
+            instance = self.refs.get((subj, own))
+            if instance is None or (subj in self.failed_subjects and self.partial):
+                continue
+            model = registry.get(slug).model
+            try:
+                data = {
+                    name: self.convert(slug, f"{slug}.csv", line, subj, model._meta.get_field(name), raw)
+                    if isinstance(raw, str) and model._meta.get_field(name).is_relation else raw
+                    for name, raw in values.items()
+                }  # fmt: skip
+                instance.refresh_from_db()
+                with transaction.atomic():
+                    instance, _changes = crf_update(instance=instance, expected_version=instance.version,
+                                                    data=data, reason=reason, acting_user=self.user)  # fmt: skip
+            except _CellError:
+                self.failed_subjects.add(subj)
+                continue
+            except ValidationError as exc:
+                self.refuse_validation(f"{slug}.csv", line, exc, slug.upper())
+                self.failed_subjects.add(subj)
+                continue
+            self.refs[(subj, own)] = instance
+
+    def _rederive_adverse_events(self) -> None:
+        """The treatment-emergent flag reads the patient's exposure (R6.6): the AEs are entered before the
+        treatment rows that name them, so their derived values are computed again by the AE service once the
+        whole patient is in (derived columns only: no version, like the other derived refreshes)."""
+        from adverse_events.services import before_save
+
+        model = registry.get("adverse-event").model
+        derived = [f.name for f in model._meta.concrete_fields if not f.editable and f.name not in
+                   ("ae_number", "parent_episode") and f.name not in CrfBase.LIFECYCLE_FIELDS and
+                   f.name != "status_before_lock"]  # fmt: skip
+        for (subj, ref), ae in list(self.refs.items()):
+            if not ref.startswith("adverse-event:") or subj in self.failed_subjects:
+                continue
+            ae = model.objects.get(pk=ae.pk)
+            before_save(ae)
+            model.objects.filter(pk=ae.pk).update(**{name: getattr(ae, name) for name in derived})
+
+
+def _as_entered(summary: str, grid: list[dict[str, Any]], new_lesions: list[dict[str, Any]]) -> None:
+    """Give each diameter the written form it was entered with (``18`` or ``18.0``: the same number), read from
+    the stored entries summary, so the summary ``save_assessment`` writes again is the one entered."""
+    from assessments.services import entries_summary
+
+    lines = set(summary.splitlines())
+    for items, key, line_of in ((grid, "value_mm", lambda r: entries_summary([r], [])),
+                                (new_lesions, "new_value_mm", lambda r: entries_summary([], [r]))):  # fmt: skip
+        for item in items:
+            value = item.get(key)
+            if not isinstance(value, Decimal) or value != value.to_integral_value():
+                continue
+            for candidate in (value, value.quantize(Decimal(1))):
+                if line_of({**item, key: candidate}) in lines:
+                    item[key] = candidate
+                    break
 
 
 class _CellError(Exception):
