@@ -532,10 +532,31 @@ def sdtm_tu_tr_rs(cutoff: datetime.date, keys: KeyMap) -> tuple[bytes, bytes, by
 # --- ADaM-style data sets (from the snapshot) --------------------------------------------------------------
 
 
+def _rdi(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.1"))
+
+
+def relative_dose_intensity(cutoff: datetime.date) -> dict[int, tuple[Decimal | None, Decimal | None]]:
+    """Per patient id: (axitinib RDI %, toripalimab RDI %) at the cut-off, one decimal, from the casebook's
+    exposure panel (``treatment.selectors.exposure``: R4.1, R4.6); nothing for an untreated patient."""
+    try:
+        from treatment.selectors import exposure
+    except ImportError:
+        return {}
+    from enrollment.models import Patient
+
+    out: dict[int, tuple[Decimal | None, Decimal | None]] = {}
+    for patient in Patient.objects.filter(study_number__isnull=False):
+        e = exposure(patient, as_of=cutoff)
+        out[patient.pk] = (_rdi(e.axitinib_rdi_pct), _rdi(e.toripalimab_rdi_pct))
+    return out
+
+
 def adam_adsl(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
     from enrollment.models import Baseline, DeathReport, Disposition
 
     cutoff = snap.data_cutoff
+    rdi = relative_dose_intensity(cutoff)
     base = {b.patient_id: b for b in Baseline.objects.all()}
     deaths = {d.patient_id: d for d in DeathReport.objects.filter(death_date__lte=cutoff)}
     disp = {d.patient_id: d for d in Disposition.objects.all()}
@@ -559,12 +580,13 @@ def adam_adsl(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
             "LSTALVDT": os_row.get("adt", "") if os_row and not os_row.get("event") else "",
             "EOSSTT": "DISCONTINUED" if eos else "ONGOING", "DCSREAS": ds.eos_reason if eos else "",
             "ENRLFL": "Y", "SAFFL": "Y" if flags.get("saffl") else "N", "MDISFL": "Y" if flags.get("mdisfl") else "N",
-            "RSEVFL": "Y" if flags.get("rsevfl") else "N", "CUTOFFDT": cutoff,
+            "RSEVFL": "Y" if flags.get("rsevfl") else "N", "AXIRDI": rdi.get(pid, (None, None))[0],
+            "TORRDI": rdi.get(pid, (None, None))[1], "CUTOFFDT": cutoff,
         })  # fmt: skip
     rows.sort(key=lambda r: r["USUBJID"])
     cols = ["SUBJID", "AGE", "AGEU", "SEX", "ECOGBL", "KPSBL", "HISTOL", "SARCFL", "NEPHRFL", "PRLINES", "IMDCGR",
             "TRTSDT", "SABRSDT", "DTHDT", "DTHFL", "DTHCAUS", "LSTALVDT", "EOSSTT", "DCSREAS", "ENRLFL", "SAFFL",
-            "MDISFL", "RSEVFL", "CUTOFFDT"]  # fmt: skip
+            "MDISFL", "RSEVFL", "AXIRDI", "TORRDI", "CUTOFFDT"]  # fmt: skip
     header = ["STUDYID", "USUBJID"] + cols
     return to_csv(header, ([settings.STUDY_ID, r["USUBJID"]] + [r[c] for c in cols] for r in rows))
 
