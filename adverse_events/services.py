@@ -186,6 +186,7 @@ def add_sae_report(
     from adverse_events.models import SaeReport
 
     crf_services.require_perm(acting_user, Perm.ENTER)
+    crf_services._refuse_if_locked(ae)  # a locked AE, casebook or study takes no new report either
     if ae.serious != "Y":
         raise ValidationError({"kind": _("Only a serious AE has SAE reports (EC-AE-3).")})
     if ae.awareness_at and sent_at < ae.awareness_at:

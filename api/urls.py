@@ -1,5 +1,6 @@
 """REST API under /api/v1/ (issue 10): one set of operations per registered CRF, plus patients, responses,
-CTCAE, endpoint results, personal tokens, the OpenAPI schema and offline docs.
+CTCAE, endpoint results, queries, report and export jobs, SAEs and their reports, personal tokens, the OpenAPI schema
+and offline docs.
 
 API views answer 401/403 themselves, so they are exempt from the login redirect of LoginRequiredMiddleware.
 """
@@ -8,7 +9,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import views
+from api import views, views_jobs, views_queries, views_sae
 from sabr_trial.crf import registry
 
 app_name = "api"
@@ -37,6 +38,27 @@ urlpatterns = [
     _p("endpoints/snapshot/", views.EndpointSnapshotView.as_view(), "endpoint_snapshot"),
     _p("endpoints/patients/", views.EndpointPatients.as_view(), "endpoint_patients"),
     _p("endpoints/figures/<slug:name>.svg", views.EndpointFigure.as_view(), "endpoint_figure"),
+    _p("queries/", views_queries.QueryList.as_view(), "queries"),
+    _p("queries/<int:pk>/", views_queries.QueryDetail.as_view(), "query"),
+    _p("queries/<int:pk>/answer/", views_queries.QueryAnswer.as_view(), "query_answer"),
+    _p("queries/<int:pk>/close/", views_queries.QueryClose.as_view(), "query_close"),
+    _p("queries/<int:pk>/reopen/", views_queries.QueryReopen.as_view(), "query_reopen"),
+    _p("jobs/", views_jobs.JobList.as_view(), "jobs"),
+    _p("jobs/<int:pk>/", views_jobs.JobDetail.as_view(), "job"),
+    _p("jobs/<int:pk>/download/", views_jobs.JobDownload.as_view(), "job_download"),
+    _p("jobs/<int:pk>/retry/", views_jobs.JobRetry.as_view(), "job_retry"),
+    _p("saes/", views_sae.SaeList.as_view(), "saes"),
+    # Before the CRF routes: "sae-reports" would otherwise read as a lifecycle step of the AE.
+    _p(
+        "patients/<int:patient_pk>/crfs/adverse-event/<int:pk>/sae-reports/",
+        views_sae.SaeReportList.as_view(),
+        "sae_reports",
+    ),
+    _p(
+        "patients/<int:patient_pk>/crfs/adverse-event/<int:pk>/sae-reports/<int:report_pk>/",
+        views_sae.SaeReportDetail.as_view(),
+        "sae_report",
+    ),
 ]
 
 for _spec in registry.all():

@@ -85,7 +85,7 @@ def raise_for_form(form: Any, prefix: str = "") -> None:
 
 
 class ApiRoot(APIView):
-    """Where things are: the CRF catalogue, patients, CTCAE, endpoints, the schema and the docs."""
+    """Where things are: the CRF catalogue, patients, CTCAE, endpoints, queries, jobs, SAEs, the schema and the docs."""
 
     @extend_schema(
         responses=inline_serializer(
@@ -94,7 +94,18 @@ class ApiRoot(APIView):
     )
     def get(self, request: Request) -> Response:
         base = request.build_absolute_uri("/api/v1/")
-        names = ["patients/", "crfs/", "ctcae-terms/", "endpoints/snapshot/", "schema/", "docs/", "tokens/"]
+        names = [
+            "patients/",
+            "crfs/",
+            "ctcae-terms/",
+            "endpoints/snapshot/",
+            "queries/",
+            "jobs/",
+            "saes/",
+            "schema/",
+            "docs/",
+            "tokens/",
+        ]
         return Response({"links": {n.rstrip("/"): base + n for n in names}})
 
 
@@ -266,8 +277,13 @@ def _filter_rows(qs: QuerySet[Any], params: Any) -> QuerySet[Any]:
             raise ValidationError(
                 {"updated_since": _("Use an ISO 8601 date-time, e.g. 2025-01-31T08:00:00Z.")}
             )
-        if timezone.is_naive(when):
-            when = timezone.make_aware(when)
+        try:
+            if timezone.is_naive(when):
+                when = timezone.make_aware(when)
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts (up to 23:59).
+            when = when.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError({"updated_since": _("This date-time is out of range.")}) from None
         qs = qs.filter(updated_at__gte=when)
     return qs
 

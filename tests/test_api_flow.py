@@ -65,6 +65,42 @@ def test_readme_example_flow(investigator):
     assert AuditEvent.objects.filter(patient=patient, action="submit").count() == 3
 
 
+def test_readme_data_management_flow(investigator, data_manager, monkeypatch, settings, tmp_path, tasks_in_process,
+                                     django_capture_on_commit_callbacks):  # fmt: skip
+    """The README's second example: a query raised, answered and closed; the export built, polled and verified."""
+    import hashlib
+
+    from endpoints import jobs
+
+    monkeypatch.setattr(jobs, "RUN_IN_THREAD", False)
+    settings.MEDIA_ROOT = tmp_path
+    inv, dm = Api(token_for(investigator)), Api(token_for(data_manager))
+    _patient, base, lesion = _registered_with_lesion(inv)
+    ta = inv.post(base + "tumour-assessment/", {
+        "imaging_done": "Y", "scan_date_first": str(TODAY), "modality": "CT SCAN", "clinical_deterioration": "N",
+        "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}]})  # fmt: skip
+    q = dm.post("queries/", {"form": "tumour-assessment", "row": ta.json()["id"], "field_name": "scan_date_first",
+                             "text": "PACS shows the scan a day earlier"})  # fmt: skip
+    assert q.status_code == 201, q.content
+    qid = q.json()["id"]
+    assert inv.post(f"queries/{qid}/answer/", {"text": "The report date was entered"}).status_code == 200
+    closed = dm.post(f"queries/{qid}/close/", {"text": "Accepted after the site's answer"})
+    assert closed.status_code == 200 and [m["kind"] for m in closed.json()["messages"]] == [
+        "raise",
+        "answer",
+        "close",
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = inv.post("jobs/", {"kind": "export"}).json()
+    for _attempt in range(5):
+        if job["state"] not in ("queued", "running"):
+            break
+        job = inv.get(f"jobs/{job['id']}/").json()
+    assert job["state"] == "done", job["error"]
+    download = inv.get(f"jobs/{job['id']}/download/")
+    assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == job["sha256"]
+
+
 @pytest.mark.parametrize(
     ("row", "field", "text"),
     [

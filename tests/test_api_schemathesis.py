@@ -1,7 +1,7 @@
 """Schemathesis against the live OpenAPI schema (all operations) as a data manager and as a coordinator.
 
 Bounded: ``API_FUZZ_EXAMPLES`` examples per operation (default 4; CI may raise it). Path ids are pointed at a real casebook half of the
-time, so the bodies reach the forms and the services; the checks: no 5xx, documented status codes and content types,
+time (queries, jobs and SAE reports at real ones too), so the bodies reach the forms and the services; the checks: no 5xx, documented status codes and content types,
 responses that match the schema.
 """
 
@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from adverse_events.models import AdverseEvent
 from sabr_trial.crf import registry
 from tests import factories_enrollment as fe
 from tests.factories_api import token_for
@@ -58,7 +59,37 @@ def _casebook(coordinator, investigator):
     return patient
 
 
-def _checker(operation, headers, patient, rows, rng):
+def _data_management(patient, data_manager, media_root) -> dict[str, list[int]]:
+    """A query (open), SAE reports and builds in every state, so the new operations reach their services."""
+    import datetime
+    import hashlib
+
+    from django.utils import timezone
+
+    from adverse_events.models import SaeReport
+    from endpoints.models import Job
+    from enrollment.models import Baseline
+    from sabr_trial import queries
+    from tests.factories_adverse_events import AdverseEventFactory
+
+    base = Baseline.objects.get(patient=patient)
+    query = queries.raise_query(row=base, text="Check KPS", field_name="kps", acting_user=data_manager)
+    ae = AdverseEventFactory(patient=patient, serious="Y", aeshosp="Y",
+                             awareness_at=timezone.now() - datetime.timedelta(hours=5))  # fmt: skip
+    report = SaeReport.objects.create(adverse_event=ae, kind="INITIAL", sent_at=timezone.now(), summary="x")
+    (media_root / "reports").mkdir(parents=True)
+    (media_root / "reports" / "x.zip").write_bytes(b"PK export")
+    today = timezone.localdate()
+    job_ids = [
+        Job.objects.create(kind="export", user=data_manager, data_cutoff=today, state="done", progress=100,
+                           file_path="reports/x.zip", sha256=hashlib.sha256(b"PK export").hexdigest()).pk,
+        Job.objects.create(kind="report", user=data_manager, data_cutoff=today, state="failed", error="E").pk,
+        Job.objects.create(kind="report", user=data_manager, data_cutoff=today).pk,
+    ]  # fmt: skip
+    return {"/api/v1/queries/": [query.pk], "/api/v1/jobs/": job_ids, "report_pk": [report.pk]}
+
+
+def _checker(operation, headers, patient, rows, rng, known):
     @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                          suppress_health_check=list(hypothesis.HealthCheck),
                          phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])  # fmt: skip
@@ -69,13 +100,18 @@ def _checker(operation, headers, patient, rows, rng):
             params["patient_pk"] = patient.pk
             if "id" in params and rows and rng.random() < 0.8:
                 params["id"] = rng.choice(rows)
+            if "report_pk" in params and rng.random() < 0.8:
+                params["report_pk"] = rng.choice(known["report_pk"])
+        ids = next((v for k, v in known.items() if operation.path.startswith(k)), None)
+        if ids and "id" in params and rng.random() < 0.8:  # a real query or job
+            params["id"] = rng.choice(ids)
         response = case.call(headers=headers)
         case.validate_response(response, checks=CHECKS)
 
     return check
 
 
-def _run(schema, headers, patient) -> list[str]:
+def _run(schema, headers, patient, known) -> list[str]:
     failures: list[str] = []
     rng = random.Random(10)
     for result in schema.get_all_operations():
@@ -87,7 +123,12 @@ def _run(schema, headers, patient) -> list[str]:
             else []
         )
 
-        check = _checker(operation, headers, patient, rows, rng)
+        if slug == "adverse-event" and "/sae-reports/" in operation.path:
+            rows = (
+                list(AdverseEvent.objects.filter(patient=patient, serious="Y").values_list("pk", flat=True))
+                or rows
+            )
+        check = _checker(operation, headers, patient, rows, rng, known)
         try:
             check()
         except Exception as exc:  # collect every operation's first failure
@@ -96,12 +137,14 @@ def _run(schema, headers, patient) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["data_manager", "coordinator"])
-def test_schemathesis_all_operations(wsgi_app, personas, role):
+def test_schemathesis_all_operations(wsgi_app, personas, role, settings, tmp_path, tasks_in_process):
+    settings.MEDIA_ROOT = tmp_path
     patient = _casebook(personas["coordinator"], personas["investigator"])
+    known = _data_management(patient, personas["data_manager"], tmp_path)
     headers = {"Authorization": f"Token {token_for(personas[role])}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", wsgi_app, headers=headers)
-    assert len(list(schema.get_all_operations())) >= 100
-    failures = _run(schema, headers, patient)
+    assert len(list(schema.get_all_operations())) >= 127
+    failures = _run(schema, headers, patient, known)
     if failures and os.environ.get("API_FUZZ_REPORT"):
         with open(os.environ["API_FUZZ_REPORT"], "a") as fh:
             fh.write("\n\n".join(failures))
