@@ -86,17 +86,28 @@ def _evaluated(result: dict[str, Any]) -> bool:
     return state not in ("NOT EVALUABLE", "")
 
 
-def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[PatientPlotData]]:
-    """Return one PatientRecord (and plot data) per registered patient, at the data cut-off."""
+def collect_study(
+    cutoff: datetime.date, *, digest: Any = None
+) -> tuple[list[PatientRecord], list[PatientPlotData]]:
+    """Return one PatientRecord (and plot data) per registered patient, at the data cut-off.
+
+    ``digest`` (a ``hashlib`` object), when given, is fed the cut-off and every row read, table by table in
+    primary-key order: the snapshot's input fingerprint (same rows, same fingerprint), at C speed.
+    """
     from enrollment.models import Patient
 
     patients = list(
         Patient.objects.filter(study_number__isnull=False).values("pk", "study_number").order_by("pk")
     )
+    if digest is not None:
+        digest.update(repr((cutoff, patients)).encode())
     by: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
 
     def load(key: str, app: str, name: str, patient_field: str, *fields: str, **filters: Any) -> None:
-        for row in _rows(app, name, patient_field, *fields, **filters):
+        rows = list(_rows(app, name, patient_field, *fields, **filters))
+        if digest is not None:
+            digest.update(repr((key, rows)).encode())
+        for row in rows:
             by[key][row[patient_field]].append(row)
 
     load("ta", "assessments", "TumourAssessment", "patient_id", "pk", "scan_date_first", "visit_date",

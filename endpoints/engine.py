@@ -149,6 +149,7 @@ def compute_snapshot(
     settings: DerivationSettings = DEFAULT_SETTINGS,
     labels: Mapping[str, str] | None = None,
     url_template: str | None = None,
+    input_fingerprint: str | None = None,
 ) -> SnapshotResult:
     """Derive every patient, estimate every endpoint (R5.x, R2.4) and draw the figures (D3, D7)."""
     timings: dict[str, float] = {}
@@ -317,6 +318,6 @@ def compute_snapshot(
         "figure_notes": figure_notes,
     }
     t3 = time.perf_counter()
-    digest = fingerprint(records, plot_data)
+    digest = input_fingerprint or fingerprint(records, plot_data)
     timings["fingerprint_s"] = time.perf_counter() - t3
     return SnapshotResult(results=results, figures=figures, fingerprint=digest, timings=timings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import gc
+import hashlib
 import logging
 import time
 import traceback
@@ -12,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import JSONField, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -122,13 +124,16 @@ def run_recompute(
     try:
         with CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
-            records, plot_data = collect_study(cutoff)
+            digest = hashlib.sha256()
+            records, plot_data = collect_study(cutoff, digest=digest)
             read_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             safety = safety_summary(cutoff)
             safety_s = time.perf_counter() - t0
         url = reverse("casebook", args=[0]).replace("/0/", "/{patient_id}/")
-        result = compute_snapshot(records, plot_data, data_cutoff=cutoff, url_template=url)
+        result = compute_snapshot(
+            records, plot_data, data_cutoff=cutoff, url_template=url, input_fingerprint=digest.hexdigest()
+        )
         result.results["safety"] = safety
         timings = {"read_s": read_s, "safety_s": safety_s, **result.timings}
         t_store = time.perf_counter()
@@ -141,9 +146,11 @@ def run_recompute(
                 timings={k: round(v, 4) for k, v in timings.items()}, n_patients=result.results["n_patients"],
                 queries=len(ctx.captured_queries),
             )  # fmt: skip
+            # Each page's rows as one JSON parameter (Value): Django's UNNEST bulk insert would pass them as a
+            # text array, which psycopg escapes character by character (8 s at 5,000 patients).
             EndpointListingPage.objects.bulk_create(
                 EndpointListingPage(snapshot=snap, number=1 + start // LISTING_PAGE_SIZE,
-                                    rows=rows[start : start + LISTING_PAGE_SIZE])
+                                    rows=Value(rows[start : start + LISTING_PAGE_SIZE], output_field=JSONField()))
                 for start in range(0, len(rows), LISTING_PAGE_SIZE)
             )  # fmt: skip
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
@@ -163,11 +170,45 @@ def run_recompute(
             gc.enable()
 
 
-def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
-    """The AE tables at the cut-off (the study report's safety section), for the dashboard's safety summary."""
-    from endpoints.report import safety
+def input_fingerprint(cutoff: datetime.date) -> str:
+    """The fingerprint a recompute at ``cutoff`` would store for the data as they are now."""
+    from endpoints.collect import collect_study
 
-    return safety(cutoff)
+    digest = hashlib.sha256()
+    collect_study(cutoff, digest=digest)
+    return digest.hexdigest()
+
+
+def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
+    """The dashboard's safety summary at the cut-off: the overview and the related-AE rows of the AE tables.
+
+    The same episodes, population N and table functions as the safety page and the study report's safety
+    section (``adverse_events.selectors``, ``adverse_events.reporting``); the full tables stay there.
+    """
+    from adverse_events import reporting
+    from adverse_events.selectors import episodes, safety_population
+
+    eps = [e for e in episodes() if e.onset_date <= cutoff]
+    n = safety_population()
+    agents = {
+        None: "Any study treatment",
+        "SABR": "SABR",
+        "AXITINIB": "Axitinib",
+        "TORIPALIMAB": "Toripalimab",
+    }
+    return {
+        "n": n,
+        "n_episodes": len(eps),
+        "overview": [(row.label, str(row.count)) for row in reporting.overview(eps, n)],
+        "related": [
+            {
+                "label": agents.get(row.agent, str(row.agent)),
+                "any": str(row.counts.any_grade),
+                "g3": str(row.counts.grade_3_or_higher),
+            }
+            for row in reporting.related_by_agent(eps, n)
+        ],  # fmt: skip
+    }
 
 
 def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:

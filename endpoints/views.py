@@ -27,6 +27,7 @@ SAFETY_OVERVIEW_LABELS = (
     gettext_noop("Any AE"), gettext_noop("Grade >= 3 AE"), gettext_noop("Grade 5 AE"),
     gettext_noop("Treatment-related AE"), gettext_noop("Treatment-related grade >= 3 AE"), gettext_noop("Serious AE"),
     gettext_noop("Immune-related AE"), gettext_noop("AE leading to discontinuation of any study treatment"),
+    gettext_noop("Any study treatment"), gettext_noop("Axitinib"), gettext_noop("Toripalimab"),
 )  # fmt: skip
 
 #: Study numbers of flagged patients named in the warning above the figures (all are in the listing).

@@ -22,8 +22,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from endpoints import services
-from endpoints.collect import collect_study
-from endpoints.engine import fingerprint
 from endpoints.models import EndpointSnapshot
 from tests.factories import UserFactory
 from tests.factories_enrollment import registered
@@ -126,4 +124,4 @@ def test_burst_of_ten_saves_gives_one_or_two_snapshots(web):
         f"{count} snapshots for 10 saves in {burst:.1f} s (gaps {[round(g, 1) for g in gaps]})"
     )
     latest = services.latest_snapshot()
-    assert latest is not None and latest.fingerprint == fingerprint(*collect_study(timezone.localdate()))
+    assert latest is not None and latest.fingerprint == services.input_fingerprint(timezone.localdate())
