@@ -62,7 +62,7 @@ def test_failed_run_keeps_previous_snapshot_and_shows_error(coordinator, as_inve
     make_patients(coordinator, 1)
     good = services.run_recompute(trigger="good")
 
-    def broken(cutoff):
+    def broken(cutoff, **kwargs):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("endpoints.collect.collect_study", broken)
