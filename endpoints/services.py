@@ -150,7 +150,7 @@ def run_recompute(
             # text array, which psycopg escapes character by character (8 s at 5,000 patients).
             EndpointListingPage.objects.bulk_create(
                 EndpointListingPage(snapshot=snap, number=1 + start // LISTING_PAGE_SIZE,
-                                    rows=Value(rows[start : start + LISTING_PAGE_SIZE], output_field=JSONField()))
+                                    rows=Value(_listing(rows[start : start + LISTING_PAGE_SIZE]), output_field=JSONField()))
                 for start in range(0, len(rows), LISTING_PAGE_SIZE)
             )  # fmt: skip
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
@@ -168,6 +168,11 @@ def run_recompute(
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _listing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Listing rows as the dashboard shows them: per-lesion LC rows stay in the results (report, exports, API)."""
+    return [{k: v for k, v in row.items() if k != "lc_lesions"} for row in rows]
 
 
 def input_fingerprint(cutoff: datetime.date) -> str:
