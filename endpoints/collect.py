@@ -326,6 +326,7 @@ def _patient(
         timepoints=tuple(timepoints), lesions=tuple(irradiated), subsequent_therapies=therapies, death=death,
         last_known_alive=last_alive, off_study=off, consent_withdrawal=withdrawal,
         nonirradiated_baseline=any(lz["pk"] not in targeted for lz in lesions),  # D4
+        nonirradiated_target=any(lz["pk"] not in targeted and lz["role"] == "TARGET" for lz in lesions),
     )  # fmt: skip
     return record, _plot(pid, number, cutoff, record, fractions, doses, given)
 

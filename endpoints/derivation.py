@@ -345,8 +345,10 @@ class PatientRecord:
     last_known_alive: SourcedDate | None = None  # R5.6, as derived from every contact (CRF-SPEC)
     off_study: OffStudy | None = None
     consent_withdrawal: ConsentWithdrawal | None = None
-    # D4: at least one baseline lesion is not treated with protocol SABR (the non-irradiated response set).
+    # D4: at least one baseline lesion is not treated with protocol SABR (the non-irradiated response set), and
+    # at least one of them is a target lesion (else that series is read by Table 2, non-target disease only).
     nonirradiated_baseline: bool = False
+    nonirradiated_target: bool = False
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1221,6 +1223,10 @@ def _bor(
     if start is None:
         return None, None, ()
     timepoints, stop = _response_window(record)
+    # Table 2 patients (no target lesion at baseline) get NON-CR/NON-PD, never SD, even when their series holds
+    # only CR, PD or NE (R1.26 footnote; recist.best_overall_response cannot infer it from such labels).
+    has_target = record.nonirradiated_target if nonirradiated else record.measurable_disease
+    nontarget_only = (not has_target) if record.baseline_assessment else None
     if nonirradiated:
         responses = [
             TimePointResponse(tp.assessment_date, tp.response_nonirr)
@@ -1241,6 +1247,7 @@ def _bor(
                     sd_min_days=settings.sd_min_days,
                     confirm_min_days=settings.confirm_min_days,
                     stop_date=stop,
+                    nontarget_only=nontarget_only,
                 )
             )
     except RecistError as error:

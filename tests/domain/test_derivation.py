@@ -961,6 +961,7 @@ def test_d4_nonirradiated_bor_is_derived_from_the_nonirradiated_time_points():
     """All lesions PR (the irradiated ones shrink); the untreated lesions only SD: BOR PR, non-irradiated SD."""
     rec = record(
         nonirradiated_baseline=True,
+        nonirradiated_target=True,
         timepoints=(_nonirr(56, "PR", "SD"), _nonirr(112, "PR", "SD"), _nonirr(168, "PR", "PR")),
     )
     result = derive_patient(rec)
@@ -972,3 +973,20 @@ def test_d4_no_nonirradiated_lesion_at_baseline_gives_no_nonirradiated_bor():
     rec = record(nonirradiated_baseline=False, timepoints=(_nonirr(56, "PR", "PR"), _nonirr(112, "PR", "PR")))
     result = derive_patient(rec)
     assert result.cbor.response is Response.PR and result.bor_nonirr is None and result.cbor_nonirr is None
+
+
+def test_r1_26_table2_patient_with_cr_then_ne_is_non_cr_non_pd_not_sd():
+    """Non-target disease only (Table 2): CR then NE after the SD minimum is NON-CR/NON-PD, never SD (R1.26)."""
+    rec = record(measurable_disease=False, timepoints=(tp(56, "CR"), tp(112, "NE")))
+    result = derive_patient(rec)
+    assert result.cbor.response is Response.NON_CR_NON_PD
+
+
+def test_d4_nonirradiated_series_of_nontarget_lesions_is_read_by_table2():
+    """All targets irradiated: the non-irradiated series is non-target only, so CR then NE is NON-CR/NON-PD."""
+    rec = record(
+        nonirradiated_baseline=True, nonirradiated_target=False,
+        timepoints=(_nonirr(56, "PR", "CR"), _nonirr(112, "PR", "NE")),
+    )  # fmt: skip
+    result = derive_patient(rec)
+    assert result.cbor.response is Response.PR and result.cbor_nonirr.response is Response.NON_CR_NON_PD
