@@ -22,6 +22,7 @@ from tests.factories_reports import synthetic_study
 def _tasks_in_process(tasks_in_process):
     """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
 
+
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 
@@ -156,13 +157,105 @@ def test_jobs_page_lists_builds_and_nav_shows_item(as_data_manager, data_manager
     assert page.status_code == 200 and "abababababab" in page.text and "Reports &amp; exports" in page.text
 
 
-def test_report_pages_and_timing_at_60_patients(data_manager):
+def test_report_pages_and_timing_at_60_patients(data_manager, tmp_path):
     snap = synthetic_study(60)
     t0 = time.perf_counter()
     pdf = report.build_report(snap, user=data_manager)
     elapsed = time.perf_counter() - t0
     assert pdf.startswith(b"%PDF") and elapsed < 60
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    text = pdf_text(path)
+    missing = [p["study_number"] for p in snap.results["patients"] if text.count(p["study_number"]) < 2]
+    assert not missing, missing  # every patient in the derivation and the BOR listing
     print(f"report at 60 patients: {elapsed:.2f} s, {len(pdf)} bytes")
+
+
+def _generated_study(coordinator, n: int, prefix: str = "BN") -> EndpointSnapshot:
+    from endpoints import services
+    from endpoints.synthetic import generate
+
+    generate(n, user=coordinator, seed=3, prefix=prefix)
+    return services.run_recompute(trigger="test", cutoff=TODAY)
+
+
+def test_bulk_exposure_matches_the_patient_exposure_panel(coordinator):
+    from enrollment.models import Patient
+    from treatment.selectors import exposure
+
+    _generated_study(coordinator, 12)
+    patients = list(Patient.objects.filter(study_number__startswith="BN").order_by("pk"))
+    bulk = report.exposures([p.pk for p in patients], TODAY)
+
+    def key(e):
+        targets = [(t.target.pk, t.course_number, t.lesion, t.planned_fractions, t.delivered_fractions,
+                    t.not_delivered_fractions, t.delivered_dose_gy, t.complete, t.first_fraction, t.last_fraction)
+                   for t in e.targets]  # fmt: skip
+        return (e.axitinib_first, e.axitinib_last, e.axitinib_days, e.axitinib_cumulative_mg, e.axitinib_rdi_pct,
+                e.toripalimab_cycles, e.toripalimab_first, e.toripalimab_last, e.toripalimab_days,
+                e.toripalimab_cumulative_mg, e.toripalimab_rdi_pct, targets)  # fmt: skip
+
+    assert [key(e) for e in bulk] == [key(exposure(p, as_of=TODAY)) for p in patients]
+    assert sum(len(e.targets) for e in bulk) > 12 and sum(e.toripalimab_cycles for e in bulk) > 12
+
+
+def test_report_reads_the_same_number_of_queries_at_any_study_size(coordinator, data_manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n, prefix in ((3, "BN"), (15, "BM")):
+        snap = _generated_study(coordinator, n, prefix)
+        with CaptureQueriesContext(connection) as queries:
+            report.report_context(snap, user=data_manager)
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_listings_hold_every_patient_and_grade_3_ae_within_the_page_width(coordinator, data_manager):
+    from adverse_events.models import AdverseEvent
+
+    snap = _generated_study(coordinator, 25)
+    ctx = report.report_context(snap, user=data_manager)
+    listings = [ctx["derivation_listing"], ctx["bor_listing"], ctx["ae_listing"]]
+    widths = [len(line) for listing in listings for block in listing["blocks"] for line in block.splitlines()]
+    assert max(widths) <= report.LISTING_WIDTH
+    patients = snap.results["patients"]
+    for name in ("derivation_listing", "bor_listing"):
+        assert [b.split()[0] for b in ctx[name]["blocks"]] == [p["study_number"] for p in patients]
+    for p, block in zip(patients, ctx["derivation_listing"]["blocks"], strict=True):
+        flat = " ".join(block.split())
+        for key in ("pfs1", "pfs2", "os", "lc"):
+            assert p[key] is None or p[key]["reason"] in flat, (p["study_number"], key)
+        for lesion in p.get("lc_lesions", []):
+            assert lesion["reason"] in flat
+    ae_blocks = {b.split()[0]: " ".join(b.split()) for b in ctx["ae_listing"]["blocks"]}
+    term_at = slice(10 + len(report.GAP), 10 + len(report.GAP) + 32)  # the CTCAE term column, wrapped
+    terms = {
+        b.split()[0]: " ".join(line[term_at].strip() for line in b.splitlines())
+        for b in ctx["ae_listing"]["blocks"]
+    }
+    aes = AdverseEvent.objects.filter(grade__gte=3, onset_date__lte=TODAY).select_related(
+        "patient", "ctcae_term"
+    )
+    assert aes.count() > 0
+    for ae in aes:
+        assert f"{ae.grade} {ae.onset_date.isoformat()}" in ae_blocks[ae.patient.label]
+        assert ae.ctcae_term.term in terms[ae.patient.label]
+
+
+def test_text_row_wraps_each_cell_within_its_column():
+    cols = [report.Col("Patient", 6), report.Col("n", 4, right=True), report.Col("Reason", 12)]
+    lines = report.text_row(cols, ["SR-001", 7, "censored: alive without progression"])
+    assert lines == [
+        "SR-001     7  censored:",
+        "              alive",
+        "              without",
+        "              progression",
+    ]
+    span = report.text_span(cols, 1, "Data issues: " + "word " * 60)  # from column 1 to the page width
+    assert span[0].startswith(" " * 8 + "Data issues: word") and span[1].startswith(" " * 8 + "word")
+    assert len(span) == 2 and all(len(line) <= report.LISTING_WIDTH for line in span)
 
 
 def test_failed_recompute_fails_the_report_with_its_error(data_manager, monkeypatch):
