@@ -27,11 +27,6 @@ from sabr_trial.crf import CrfBase, CrfStatus
 
 logger = logging.getLogger(__name__)
 
-#: D6: imaging every 8 weeks +/- 7 days from treatment start for 2 years, then every 12 weeks.
-IMAGING_INTERVAL_DAYS = 56
-IMAGING_LATE_INTERVAL_DAYS = 84
-IMAGING_WINDOW_DAYS = 7
-IMAGING_SWITCH_DAY = 728  # week 104: the last q8w time point of the first two years
 
 
 @dataclass(frozen=True)
@@ -81,21 +76,18 @@ def _submitted(rows: Iterable[CrfBase]) -> list[CrfBase]:
 def imaging_window(start: datetime.date, scan: datetime.date) -> tuple[datetime.date, int] | None:
     """Return (nominal date, deviation in days) of the D6 time point nearest ``scan``, or None for a baseline scan.
 
-    Time points: every 56 days from treatment start up to day 728 (week 104), then every 84 days after day 728.
+    The nominal days are the visit schedule's (``visits.schedule.imaging_days``: q8w to week 104, then q12w),
+    continued q12w past the follow-up cap so a late scan still gets its nearest time point.
     """
+    from visits.schedule import DEFAULT_SETTINGS, imaging_days
+
     day = (scan - start).days
     if day <= 0:
         return None
-    if day <= IMAGING_SWITCH_DAY:
-        k = day // IMAGING_INTERVAL_DAYS
-        after = IMAGING_INTERVAL_DAYS * (k + 1)
-        candidates = [IMAGING_INTERVAL_DAYS * k, after if after <= IMAGING_SWITCH_DAY else
-                      IMAGING_SWITCH_DAY + IMAGING_LATE_INTERVAL_DAYS]  # fmt: skip
-    else:
-        j = (day - IMAGING_SWITCH_DAY) // IMAGING_LATE_INTERVAL_DAYS
-        candidates = [IMAGING_SWITCH_DAY + IMAGING_LATE_INTERVAL_DAYS * j,
-                      IMAGING_SWITCH_DAY + IMAGING_LATE_INTERVAL_DAYS * (j + 1)]  # fmt: skip
-    nominal = min((c for c in candidates if c > 0), key=lambda c: (abs(day - c), c))
+    days = imaging_days(DEFAULT_SETTINGS)
+    while days[-1] < day:
+        days.append(days[-1] + DEFAULT_SETTINGS.imaging_late_interval_days)
+    nominal = min(days, key=lambda c: (abs(day - c), c))
     return start + datetime.timedelta(days=nominal), day - nominal
 
 
@@ -133,9 +125,12 @@ def assessment_outside_window(patient: Any) -> list[Finding]:
         from treatment.selectors import treatment_start
     except ImportError:
         return []
+    from visits.schedule import DEFAULT_SETTINGS
+
     start = treatment_start(patient)
     if start is None:
         return []
+    window_days = DEFAULT_SETTINGS.imaging_window_days  # D6 +/- 7 d, as the visit schedule
     out = []
     for row in _submitted(model.objects.filter(patient=patient)):
         when = row.assessment_date
@@ -145,13 +140,13 @@ def assessment_outside_window(patient: Any) -> list[Finding]:
         if window is None:
             continue  # baseline (on or before treatment start)
         nominal, deviation = window
-        if abs(deviation) > IMAGING_WINDOW_DAYS:
+        if abs(deviation) > window_days:
             field = "scan_date_first" if row.scan_date_first else "visit_date"
             out.append(Finding("DM-2", row, field, _(
                 "Assessment on %(d)s is %(n)s days %(side)s the scheduled time point %(nom)s (treatment start "
                 "%(s)s; window +/- %(w)s days, D6) (DM-2).") % {
                     "d": when, "n": abs(deviation), "side": _("after") if deviation > 0 else _("before"),
-                    "nom": nominal, "s": start, "w": IMAGING_WINDOW_DAYS}))  # fmt: skip
+                    "nom": nominal, "s": start, "w": window_days}))  # fmt: skip
     return out
 
 
