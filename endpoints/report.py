@@ -24,6 +24,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from endpoints.models import EndpointSnapshot
 
@@ -39,6 +40,16 @@ FIGURES = [
     ("swimmer", "Swimmer: time on study and treatment", ""),
     ("spider", "Spider: % change of the target sum from baseline", ""),
 ]
+
+#: When the snapshot drew a figure for some patients only (endpoints.engine caps), the report says so.
+CAP_NOTES = {
+    "waterfall": gettext_noop(
+        "%(shown)s of %(of)s patients: evenly spaced through the sorted values; every patient's best %% change "
+        "is in listing 6.2"
+    ),
+    "swimmer": gettext_noop("%(shown)s of %(of)s patients: those longest on study"),
+    "spider": gettext_noop("%(shown)s of %(of)s patients: those with the most assessments"),
+}
 
 
 def _noop(stage: str, pct: int) -> None:
@@ -344,9 +355,11 @@ def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
             at_risk = r.get("lc_patient", {}).get("cumulative_incidence", {}).get("at_risk", [])
         elif km_key == "LCLES":
             at_risk = r.get("lc_lesion", {}).get("cumulative_incidence", {}).get("at_risk", [])
-        figures.append(
-            {"key": key, "title": _(title), "src": _svg_data_uri(svg) if svg else "", "at_risk": at_risk}
-        )
+        note = r.get("figure_notes", {}).get(key)
+        figures.append({
+            "key": key, "title": _(title), "src": _svg_data_uri(svg) if svg else "", "at_risk": at_risk,
+            "cap_note": _(CAP_NOTES[key]) % note if note and key in CAP_NOTES else "",
+        })  # fmt: skip
     h = r.get("headline", {})
     endpoints = []
     for name, label in (

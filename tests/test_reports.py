@@ -266,3 +266,13 @@ def test_failed_recompute_fails_the_report_with_its_error(data_manager, monkeypa
     monkeypatch.setattr(services, "run_recompute", lambda **kwargs: failed)
     job = jobs.run_job(Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY).pk)
     assert job.state == "failed" and "ValueError: no lesions" in job.error
+
+
+def test_report_says_when_a_figure_shows_some_patients_only(coordinator, data_manager, monkeypatch):
+    from endpoints import engine
+
+    monkeypatch.setattr(engine, "SWIMMER_MAX_LANES", 5)
+    snap = _generated_study(coordinator, 12)
+    html = report.render_html(snap, user=data_manager)
+    assert 'data-cap="swimmer"' in html and "5 of 12 patients: those longest on study" in html
+    assert 'data-cap="spider"' not in html
