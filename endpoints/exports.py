@@ -321,20 +321,33 @@ def sdtm_dm(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> byte
             "BRTHDTC": b.birth_year if b else "", "AGE": b.age_at_consent if b else "", "AGEU": "YEARS" if b else "",
             "SEX": b.sex if b else "", "ARMCD": arm[0], "ARM": arm[1], "ACTARMCD": actarm[0], "ACTARM": actarm[1],
         })  # fmt: skip
-    cols = ["SUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC", "RFICDTC", "RFPENDTC", "DTHDTC", "DTHFL", "SITEID",
-            "BRTHDTC", "AGE", "AGEU", "SEX", "ARMCD", "ARM", "ACTARMCD", "ACTARM"]  # fmt: skip
-    return _domain_csv("DM", cols, rows)
+    return _domain_csv("DM", DM_COLS, rows)
 
 
-def sdtm_ds(cutoff: datetime.date, keys: KeyMap) -> bytes:
+Row = dict[str, Any]
+
+
+def _src(obj: models.Model) -> tuple[str, int]:
+    """The CRF row a domain record comes from, as (model label, pk): what RELREC and SUPP-- join on."""
+    return (obj._meta.label, obj.pk)
+
+
+def _in_cut(day: Any, cutoff: datetime.date) -> bool:
+    """True for a date on or before the cut-off; an undated record is kept."""
+    return not isinstance(day, datetime.date) or day <= cutoff
+
+
+def _ds_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     from enrollment.models import Consent, DeathReport, Disposition, Patient, ScreeningLog
 
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
 
-    def add(pid: int, term: str, decod: str, cat: str, scat: str, day: Any, order: int) -> None:
+    def add(
+        pid: int, term: str, decod: str, cat: str, scat: str, day: Any, order: int, src: Any = None
+    ) -> None:
         if day and (day if isinstance(day, datetime.date) else cutoff) <= cutoff:
             rows.append({"USUBJID": _usubjid(keys.subjid[pid]), "DSTERM": term, "DSDECOD": decod, "DSCAT": cat,
-                         "DSSCAT": scat, "DSSTDTC": day, "_order": order})  # fmt: skip
+                         "DSSCAT": scat, "DSSTDTC": day, "_order": order, "_src": src})  # fmt: skip
 
     for c in Consent.objects.all():
         add(c.patient_id, "INFORMED CONSENT OBTAINED", "INFORMED CONSENT OBTAINED", "PROTOCOL MILESTONE", "",
@@ -364,7 +377,7 @@ def sdtm_ds(cutoff: datetime.date, keys: KeyMap) -> bytes:
     for d in Disposition.objects.all():
         if d.eot_reason:
             add(d.patient_id, d.eot_reason_text or d.eot_reason, d.eot_reason, "DISPOSITION EVENT", "END OF TREATMENT",
-                getattr(d, "last_dose_date", None) or d.eos_date or "", 6)  # fmt: skip
+                getattr(d, "last_dose_date", None) or d.eos_date or "", 6, _src(d))  # fmt: skip
         if d.eos_date:
             add(
                 d.patient_id,
@@ -377,21 +390,38 @@ def sdtm_ds(cutoff: datetime.date, keys: KeyMap) -> bytes:
             )
     for dr in DeathReport.objects.all():
         add(dr.patient_id, "DEATH", "DEATH", "DISPOSITION EVENT", "", dr.death_date, 7)
-    return _domain_csv(
-        "DS", ["DSSEQ", "DSTERM", "DSDECOD", "DSCAT", "DSSCAT", "DSSTDTC"], _seq_rows(rows, "DS")
-    )
+    return _seq_rows(rows, "DS")
 
 
-def sdtm_ex(cutoff: datetime.date, keys: KeyMap) -> bytes:
+DS_COLS = ["DSSEQ", "DSTERM", "DSDECOD", "DSCAT", "DSSCAT", "DSSTDTC"]
+
+
+def sdtm_ds(cutoff: datetime.date, keys: KeyMap) -> bytes:
+    return _domain_csv("DS", DS_COLS, _ds_rows(cutoff, keys))
+
+
+def _axitinib_mg(a: Any) -> Any:
+    """mg per administration of an axitinib period: the other dose, else the level's dose (0 when interrupted)."""
+    if a.other_dose_mg is not None:
+        return a.other_dose_mg
+    from treatment import dosing
+
+    try:
+        return dosing.axitinib_dose_mg(dosing.AxitinibDose(a.dose_level))
+    except Exception:
+        return None
+
+
+def _ex_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     from django.apps import apps
 
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     try:
         fraction = apps.get_model("treatment", "SabrFraction")
         axitinib = apps.get_model("treatment", "AxitinibPeriod")
         infusion = apps.get_model("treatment", "ToripalimabInfusion")
     except LookupError:
-        return _domain_csv("EX", [], [])
+        return rows
     for f in fraction.objects.filter(delivered="Y", fraction_date__lte=cutoff).select_related(
         "target__lesion"
     ):
@@ -399,34 +429,33 @@ def sdtm_ex(cutoff: datetime.date, keys: KeyMap) -> bytes:
         rows.append({"USUBJID": _usubjid(keys.subjid[f.patient_id]), "EXTRT": "SABR", "EXDOSE": f.dose_delivered_gy,
                      "EXDOSU": "Gy", "EXROUTE": "", "EXLOC": lesion.organ if lesion else "",
                      "EXLAT": lesion.laterality if lesion else "", "EXLNKID": lesion.lesion_code if lesion else "",
-                     "EXSTDTC": f.fraction_date, "EXENDTC": f.fraction_date, "EXADJ": "", "EXSPID": f"F{f.fraction_number}"})  # fmt: skip
+                     "EXSTDTC": f.fraction_date, "EXENDTC": f.fraction_date, "EXADJ": "", "EXSPID": f"F{f.fraction_number}",
+                     "_src": _src(f)})  # fmt: skip
     for a in axitinib.objects.filter(start_date__lte=cutoff):
-        mg = a.other_dose_mg
-        if mg is None:
-            from treatment import dosing
-
-            try:
-                mg = dosing.axitinib_dose_mg(dosing.AxitinibDose(a.dose_level))
-            except Exception:
-                mg = None
-        rows.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "EXTRT": "AXITINIB", "EXDOSE": mg, "EXDOSU": "mg",
-                     "EXDOSFRQ": "BID", "EXROUTE": "ORAL", "EXSTDTC": a.start_date,
+        rows.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "EXTRT": "AXITINIB", "EXDOSE": _axitinib_mg(a),
+                     "EXDOSU": "mg", "EXDOSFRQ": "BID", "EXROUTE": "ORAL", "EXSTDTC": a.start_date,
                      "EXENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "", "EXADJ": a.dose_change_reason,
-                     "EXSPID": a.dose_level})  # fmt: skip
+                     "EXSPID": a.dose_level, "_src": _src(a)})  # fmt: skip
     for i in infusion.objects.filter(infusion_status="GIVEN", infusion_date__lte=cutoff):
         rows.append({"USUBJID": _usubjid(keys.subjid[i.patient_id]), "EXTRT": "TORIPALIMAB", "EXDOSE": i.dose_mg,
                      "EXDOSU": "mg", "EXDOSFRQ": "ONCE", "EXROUTE": "INTRAVENOUS", "EXSTDTC": i.infusion_date,
                      "EXENDTC": i.infusion_date, "EXADJ": i.dose_deviation_reason, "EXLOT": i.lot_number,
-                     "EXSPID": f"C{i.cycle_number}"})  # fmt: skip
-    cols = ["EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRQ", "EXROUTE", "EXLOC", "EXLAT", "EXLNKID", "EXLOT",
-            "EXADJ", "EXSPID", "EXSTDTC", "EXENDTC"]  # fmt: skip
-    return _domain_csv("EX", cols, _seq_rows(rows, "EX"))
+                     "EXSPID": f"C{i.cycle_number}", "_src": _src(i)})  # fmt: skip
+    return _seq_rows(rows, "EX")
+
+
+EX_COLS = ["EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRQ", "EXROUTE", "EXLOC", "EXLAT", "EXLNKID", "EXLOT",
+           "EXADJ", "EXSPID", "EXSTDTC", "EXENDTC"]  # fmt: skip
+
+
+def sdtm_ex(cutoff: datetime.date, keys: KeyMap) -> bytes:
+    return _domain_csv("EX", EX_COLS, _ex_rows(cutoff, keys))
 
 
 _REL_ORDER = ["NOT APPLICABLE", "UNRELATED", "UNLIKELY", "POSSIBLE", "PROBABLE", "DEFINITE"]
 
 
-def sdtm_ae(cutoff: datetime.date, keys: KeyMap) -> bytes:
+def _ae_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     from adverse_events.models import AdverseEvent
 
     rows = []
@@ -444,14 +473,27 @@ def sdtm_ae(cutoff: datetime.date, keys: KeyMap) -> bytes:
             "AEENRTPT": "ONGOING" if ae.ongoing == "Y" else "", "AESER": ae.serious, "AEREL": strongest,
             "AEACN": "MULTIPLE", "AEOUT": ae.outcome, "AESDTH": ae.aesdth, "AESLIFE": ae.aeslife, "AESHOSP": ae.aeshosp,
             "AESDISAB": ae.aesdisab, "AESCONG": ae.aescong, "AESMIE": ae.aesmie, "AECONTRT": ae.treatment_given,
+            "_src": _src(ae),
+            "_supp": {"AERELSAB": ae.rel_sabr, "AERELAXI": ae.rel_axitinib, "AERELTOR": ae.rel_toripalimab,
+                      "AEACN1": ae.acn_axitinib, "AEACN2": ae.acn_toripalimab, "AEACN3": ae.acn_sabr,
+                      "AEIRFL": ae.immune_related, "TOXGRV": ae.ctcae_version,
+                      "AWARDTC": ae.awareness_at if ae.awareness_at and timezone.localtime(ae.awareness_at).date() <= cutoff else None,
+                      "REPDTC": ae.reported_at if ae.reported_at and timezone.localtime(ae.reported_at).date() <= cutoff else None,
+                      "EXPECTFL": ae.expected, "TRTEMFL": ae.treatment_emergent},
         })  # fmt: skip
-    cols = ["AESEQ", "AESPID", "AEGRPID", "AETERM", "AELLT", "AELLTCD", "AESOC", "AETOXGR", "AESTDTC", "AEENDTC",
-            "AEENRTPT", "AESER", "AEREL", "AEACN", "AEOUT", "AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG",
-            "AESMIE", "AECONTRT"]  # fmt: skip
-    return _domain_csv("AE", cols, _seq_rows(rows, "AE"))
+    return _seq_rows(rows, "AE")
 
 
-def sdtm_tu_tr_rs(cutoff: datetime.date, keys: KeyMap) -> tuple[bytes, bytes, bytes]:
+AE_COLS = ["AESEQ", "AESPID", "AEGRPID", "AETERM", "AELLT", "AELLTCD", "AESOC", "AETOXGR", "AESTDTC", "AEENDTC",
+           "AEENRTPT", "AESER", "AEREL", "AEACN", "AEOUT", "AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG",
+           "AESMIE", "AECONTRT"]  # fmt: skip
+
+
+def sdtm_ae(cutoff: datetime.date, keys: KeyMap) -> bytes:
+    return _domain_csv("AE", AE_COLS, _ae_rows(cutoff, keys))
+
+
+def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list[Row], list[Row]]:
     from django.apps import apps
 
     try:
@@ -459,13 +501,28 @@ def sdtm_tu_tr_rs(cutoff: datetime.date, keys: KeyMap) -> tuple[bytes, bytes, by
         assessment = apps.get_model("assessments", "TumourAssessment")
         result = apps.get_model("assessments", "LesionResult")
     except LookupError:
-        return _domain_csv("TU", [], []), _domain_csv("TR", [], []), _domain_csv("RS", [], [])
-    tu, tr, rs = [], [], []
+        return [], [], []
+    tu: list[Row] = []
+    tr: list[Row] = []
+    rs: list[Row] = []
+    courses: dict[int, set[int]] = defaultdict(set)  # lesion id -> protocol SABR course numbers (D4)
+    try:
+        target = apps.get_model("treatment", "SabrTarget")
+        for lesion_id, course_number in target.objects.filter(lesion__isnull=False).values_list(
+            "lesion_id", "course__course_number"
+        ):
+            courses[lesion_id].add(course_number)
+    except LookupError:
+        pass
     for les in lesion.objects.filter(baseline_date__lte=cutoff):
         u = _usubjid(keys.subjid[les.patient_id])
         tu.append({"USUBJID": u, "TULNKID": les.lesion_code, "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification",
                    "TUORRES": les.role, "TULOC": les.organ, "TULAT": les.laterality, "TUMETHOD": les.method,
-                   "TUDTC": les.baseline_date, "VISIT": "BASELINE"})  # fmt: skip
+                   "TUDTC": les.baseline_date, "VISIT": "BASELINE", "_src": _src(les),
+                   "_supp": {"IRRADFL": "Y" if courses.get(les.pk) else "N",
+                             "SABRTGT": ";".join(f"C{n}" for n in sorted(courses.get(les.pk, ()))),
+                             "PRIRRFL": les.previously_irradiated, "MEASFL": les.measurable,
+                             "LOCDTL": les.location_text}})  # fmt: skip
         if les.baseline_value_mm is not None:
             code = "SAXIS" if les.is_nodal == "Y" else "LDIAM"
             tr.append({"USUBJID": u, "TRLNKID": les.lesion_code, "TRTESTCD": code, "TRORRES": les.baseline_value_mm,
@@ -499,34 +556,480 @@ def sdtm_tu_tr_rs(cutoff: datetime.date, keys: KeyMap) -> tuple[bytes, bytes, by
         for code, test, value in (("TRGRESP", "Target Response", a.target_resp), ("NTRGRESP", "Non-target Response", a.nontarget_resp),
                                   ("NEWLIND", "New Lesion Indicator", a.new_lesion_ind), ("OVRLRESP", "Overall Response", a.overall_resp)):  # fmt: skip
             if value:
-                rs.append({"USUBJID": u, "RSTESTCD": code, "RSTEST": test, "RSCAT": "RECIST 1.1", "RSORRES": value,
-                           "RSSTRESC": value, "RSDTC": a.scan_date_last, "VISIT": a.visit_label})  # fmt: skip
-    tu_cols = [
-        "TUSEQ",
-        "TULNKID",
-        "TUTESTCD",
-        "TUTEST",
-        "TUORRES",
-        "TULOC",
-        "TULAT",
-        "TUMETHOD",
-        "VISIT",
-        "TUDTC",
+                row = {"USUBJID": u, "RSTESTCD": code, "RSTEST": test, "RSCAT": "RECIST 1.1", "RSORRES": value,
+                       "RSSTRESC": value, "RSDTC": a.scan_date_last, "VISIT": a.visit_label}  # fmt: skip
+                # D4: the response of the non-irradiated lesions rides on the overall response record
+                if code == "OVRLRESP":
+                    row["_src"] = _src(a)
+                    row["_supp"] = {"OVRNIRR": a.overall_resp_nonirr, "CLINDET": a.clinical_deterioration,
+                                    "CLINSTB": a.clinically_stable}  # fmt: skip
+                rs.append(row)
+    return _seq_rows(tu, "TU"), _seq_rows(tr, "TR"), _seq_rows(rs, "RS")
+
+
+TU_COLS = ["TUSEQ", "TULNKID", "TUTESTCD", "TUTEST", "TUORRES", "TULOC", "TULAT", "TUMETHOD", "VISIT",
+           "TUDTC"]  # fmt: skip
+TR_COLS = ["TRSEQ", "TRLNKID", "TRTESTCD", "TRORRES", "TRORRESU", "TRSTRESN", "TRSTRESU", "VISIT", "TRDTC"]
+RS_COLS = ["RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC", "VISIT", "RSDTC"]
+
+
+def sdtm_tu_tr_rs(cutoff: datetime.date, keys: KeyMap) -> tuple[bytes, bytes, bytes]:
+    tu, tr, rs = _tu_tr_rs_rows(cutoff, keys)
+    return _domain_csv("TU", TU_COLS, tu), _domain_csv("TR", TR_COLS, tr), _domain_csv("RS", RS_COLS, rs)
+
+
+# --- More SDTM domains: IE, TI, CM, PR, MH, DD, SS, EC; SUPP-- and RELREC ------------------------------------
+
+#: SUPP-- qualifiers per parent domain: QNAM -> (QLABEL, QORIG, QEVAL). A record carries its values in ``_supp``;
+#: an empty value writes no SUPP row. QNAMs are CRF-SPEC's EXT names.
+SUPP_QUALIFIERS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "AE": {"AERELSAB": ("Relationship to SABR", "CRF", "INVESTIGATOR"),
+           "AERELAXI": ("Relationship to Axitinib", "CRF", "INVESTIGATOR"),
+           "AERELTOR": ("Relationship to Toripalimab", "CRF", "INVESTIGATOR"),
+           "AEACN1": ("Action Taken with Axitinib", "CRF", ""),
+           "AEACN2": ("Action Taken with Toripalimab", "CRF", ""),
+           "AEACN3": ("Action Taken with SABR", "CRF", ""),
+           "AEIRFL": ("Immune-Related AE Flag", "CRF", "INVESTIGATOR"),
+           "TOXGRV": ("Toxicity Grade Version (CTCAE)", "ASSIGNED", ""),
+           "AWARDTC": ("Date/Time Site Aware of SAE", "CRF", ""),
+           "REPDTC": ("Date/Time SAE Reported to Sponsor", "CRF", ""),
+           "EXPECTFL": ("Expected per Reference Safety Info", "CRF", "INVESTIGATOR"),
+           "TRTEMFL": ("Treatment Emergent Flag", "DERIVED", "")},
+    "TU": {"IRRADFL": ("Irradiated by Protocol SABR Flag", "DERIVED", ""),
+           "SABRTGT": ("SABR Courses Treating the Lesion", "DERIVED", ""),
+           "PRIRRFL": ("Irradiated Before Enrolment Flag", "CRF", ""),
+           "MEASFL": ("Measurable at Baseline Flag", "DERIVED", ""),
+           "LOCDTL": ("Location Detail", "CRF", "")},
+    "RS": {"OVRNIRR": ("Overall Resp Non-Irradiated Lesions", "DERIVED", ""),
+           "CLINDET": ("Symptomatic Deterioration Without PD", "CRF", "INVESTIGATOR"),
+           "CLINSTB": ("Clinically Stable Beyond iUPD", "CRF", "INVESTIGATOR")},
+    "CM": {"PREDEQD": ("Prednisone-Equivalent Dose per Day mg", "DERIVED", ""),
+           "SETTING": ("Setting of Prior Therapy", "CRF", ""),
+           "PD1FL": ("PD-1/PD-L1 Antibody Flag", "CRF", ""),
+           "BESTRSP": ("Best Response to This Therapy", "CRF", "INVESTIGATOR"),
+           "NLREAS": ("Reason for Next-Line Therapy", "CRF", "INVESTIGATOR"),
+           "LOCONPR": ("Local Therapy on Protocol Drugs Flag", "CRF", "")},
+    "PR": {"NFRAC": ("Number of Fractions Prescribed", "CRF", ""),
+           "NFRACDEL": ("Number of Fractions Delivered", "DERIVED", ""),
+           "BED10": ("BED10 of the Prescription (Gy)", "DERIVED", ""),
+           "REIRRFL": ("Re-irradiation Flag", "CRF", ""),
+           "NLREAS": ("Reason for Next-Line Therapy", "CRF", "INVESTIGATOR"),
+           "LOCONPR": ("Local Therapy on Protocol Drugs Flag", "CRF", "")},
+    "MH": {"HISTOL": ("Histology", "CRF", ""), "HISTOTH": ("Histology, Other", "CRF", ""),
+           "SARCFL": ("Sarcomatoid Features Flag", "CRF", ""),
+           "SYSTXFL": ("Needs Systemic Treatment Flag", "CRF", "")},
+    "DD": {"DTHSRC": ("Source of Death Information", "CRF", "")},
+    "SS": {"CONTMETH": ("Contact Method", "CRF", ""),
+           "NEWTXFL": ("New Anticancer Therapy Flag", "CRF", ""),
+           "PROGFL": ("Progression Reported Flag", "CRF", "")},
+    "EC": {"INFSTAT": ("Infusion Status", "CRF", ""), "INFINT": ("Infusion Slowed or Interrupted", "CRF", ""),
+           "PLANDT": ("Planned Infusion Date", "DERIVED", ""),
+           "MISSDOS": ("Doses Missed or Vomited", "CRF", "")},
+}  # fmt: skip
+
+SUPP_COLS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL"]
+RELREC_COLS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]
+TI_COLS = ["STUDYID", "DOMAIN", "IETESTCD", "IETEST", "IECAT", "TIVERS"]
+
+
+def supp_csv(domain: str, rows: list[Row]) -> bytes:
+    """SUPP-- of one domain: one row per non-empty qualifier of each record, keyed by --SEQ."""
+    meta = SUPP_QUALIFIERS[domain]
+    out = []
+    for r in rows:
+        for qnam, value in (r.get("_supp") or {}).items():
+            if value is None or value == "":
+                continue
+            label, orig, evaluator = meta[qnam]
+            out.append([settings.STUDY_ID, domain, r["USUBJID"], f"{domain}SEQ", r[f"{domain}SEQ"], qnam, label,
+                        value, orig, evaluator])  # fmt: skip
+    return to_csv(SUPP_COLS, out)
+
+
+def _first_consent_dates() -> dict[int, datetime.date]:
+    from enrollment.models import Consent
+
+    out: dict[int, datetime.date] = {}
+    for pid, moment in Consent.objects.order_by("consent_datetime").values_list(
+        "patient_id", "consent_datetime"
+    ):
+        out.setdefault(pid, timezone.localtime(moment).date())
+    return out
+
+
+def _ie_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """IE: only the criteria not met (CRF-SPEC form 2), from the checklist answers and the screening log's failed
+    criteria; IEORRES is the answer given (N for an inclusion not met, Y for an exclusion present)."""
+    from enrollment import criteria
+    from enrollment.models import Eligibility, ScreeningLog
+
+    logs = {s.patient_id: s for s in ScreeningLog.objects.all()}
+    failed: dict[int, dict[str, Any]] = defaultdict(dict)
+    for elig in Eligibility.objects.prefetch_related("answers"):
+        log = logs.get(elig.patient_id)
+        day = (timezone.localtime(elig.confirmed_at).date() if elig.confirmed_at else
+               (log.outcome_date or log.screening_date) if log else None)  # fmt: skip
+        for answer in elig.answers.all():
+            try:
+                not_met = bool(answer.answer) and not answer.qualifies
+            except KeyError:
+                not_met = False
+            if not_met:
+                failed[elig.patient_id][answer.criterion_id] = day
+    for log in logs.values():
+        for cid in log.failed_criteria or []:
+            failed[log.patient_id].setdefault(str(cid), log.outcome_date or log.screening_date)
+    rows: list[Row] = []
+    for pid, items in failed.items():
+        for order, (cid, day) in enumerate(sorted(items.items())):
+            if not _in_cut(day, cutoff):
+                continue
+            try:
+                c = criteria.get(cid)
+                test, cat = str(c.text), c.category
+                result = "N" if c.qualifying_answer == "Y" else "Y"
+            except KeyError:
+                test, cat, result = cid, "", ""
+            rows.append({"USUBJID": _usubjid(keys.subjid[pid]), "IETESTCD": cid, "IETEST": test, "IECAT": cat,
+                         "IEORRES": result, "IESTRESC": result, "IEDTC": day, "_order": order})  # fmt: skip
+    return _seq_rows(rows, "IE")
+
+
+def ti_csv() -> bytes:
+    """TI: every eligibility criterion of every protocol version (the texts IE refers to)."""
+    from enrollment import criteria
+
+    rows = [
+        [settings.STUDY_ID, "TI", c.id, str(c.text), c.category, c.protocol_version]
+        for c in criteria.CRITERIA
     ]
-    tr_cols = [
-        "TRSEQ",
-        "TRLNKID",
-        "TRTESTCD",
-        "TRORRES",
-        "TRORRESU",
-        "TRSTRESN",
-        "TRSTRESU",
-        "VISIT",
-        "TRDTC",
-    ]
-    rs_cols = ["RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC", "VISIT", "RSDTC"]
-    return (_domain_csv("TU", tu_cols, _seq_rows(tu, "TU")), _domain_csv("TR", tr_cols, _seq_rows(tr, "TR")),
-            _domain_csv("RS", rs_cols, _seq_rows(rs, "RS")))  # fmt: skip
+    return to_csv(TI_COLS, rows)
+
+
+def _ongoing_at_cutoff(ongoing: str, end: datetime.date | None, cutoff: datetime.date) -> bool:
+    return ongoing == "Y" or (end is not None and end > cutoff)
+
+
+def _cm_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """CM: steroids/immunosuppressants (form 15), prior systemic therapy (form 7), subsequent systemic therapy
+    (form 16)."""
+    from enrollment.models import PriorTherapy
+    from treatment.models import Immunosuppressant, SubsequentTherapy
+
+    rows: list[Row] = []
+    for m in Immunosuppressant.objects.filter(start_date__lte=cutoff):
+        ongoing = _ongoing_at_cutoff(m.ongoing, m.end_date, cutoff)
+        rows.append({"USUBJID": _usubjid(keys.subjid[m.patient_id]),
+                     "CMTRT": m.drug_other if m.drug == "OTHER" and m.drug_other else m.drug, "CMCAT": "IMMUNOSUPPRESSANT",
+                     "CMINDC": m.indication, "CMDOSE": m.dose, "CMDOSU": m.dose_unit, "CMDOSFRQ": m.frequency,
+                     "CMROUTE": m.route, "CMSTDTC": m.start_date, "CMENDTC": "" if ongoing else m.end_date,
+                     "CMENRTPT": "ONGOING" if ongoing else "", "CMENTPT": cutoff if ongoing else "", "_order": 1,
+                     "_src": _src(m), "_supp": {"PREDEQD": m.pred_equiv_mg_day}})  # fmt: skip
+    for t in PriorTherapy.objects.filter(therapy_type__in=["SYSTEMIC", "OTHER"]):
+        rows.append({"USUBJID": _usubjid(keys.subjid[t.patient_id]), "CMTRT": t.agent or t.therapy_type,
+                     "CMCAT": "PRIOR CANCER THERAPY", "CMSTDTC": t.start_date, "CMENDTC": t.end_date, "_order": 0,
+                     "_src": _src(t), "_supp": {"SETTING": t.setting, "PD1FL": t.pd1_pdl1, "BESTRSP": t.best_response}})  # fmt: skip
+    for s in SubsequentTherapy.objects.filter(therapy_type__in=["SYSTEMIC", "OTHER"], start_date__lte=cutoff):
+        rows.append({"USUBJID": _usubjid(keys.subjid[s.patient_id]), "CMTRT": s.regimen,
+                     "CMCAT": "SUBSEQUENT ANTICANCER THERAPY", "CMSTDTC": s.start_date,
+                     "CMENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "", "_order": 2,
+                     "_src": _src(s), "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol}})  # fmt: skip
+    return _seq_rows(rows, "CM")
+
+
+CM_COLS = ["CMSEQ", "CMTRT", "CMCAT", "CMINDC", "CMDOSE", "CMDOSU", "CMDOSFRQ", "CMROUTE", "CMSTDTC", "CMENDTC",
+           "CMENRTPT", "CMENTPT"]  # fmt: skip
+
+
+def _pr_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """PR: each SABR target (one lesion in one course) with a fraction delivered by the cut-off, the baseline
+    nephrectomy question (pre-specified), prior radiotherapy and surgery (form 7), subsequent local therapy (16)."""
+    from django.db.models import Count, Max, Min
+
+    from enrollment.models import Baseline, PriorTherapy
+    from treatment.models import SabrFraction, SabrTarget, SubsequentTherapy
+
+    rows: list[Row] = []
+    delivered = {
+        d["target_id"]: d
+        for d in SabrFraction.objects.filter(delivered="Y", fraction_date__lte=cutoff)
+        .values("target_id")
+        .annotate(first=Min("fraction_date"), last=Max("fraction_date"), n=Count("pk"))
+    }
+    for t in SabrTarget.objects.filter(pk__in=delivered).select_related("course", "lesion"):
+        d, les = delivered[t.pk], t.lesion
+        rows.append({"USUBJID": _usubjid(keys.subjid[t.patient_id]), "PRGRPID": f"C{t.course.course_number}",
+                     "PRLNKID": les.lesion_code if les else "", "PRTRT": "SABR",
+                     "PRCAT": "PROTOCOL SABR" if t.course.is_protocol == "Y" else "NON-PROTOCOL SABR",
+                     "PRSCAT": t.course.indication, "PRDOSE": t.prescribed_dose_gy, "PRDOSU": "Gy",
+                     "PRDOSRGM": f"{t.n_fractions} FRACTIONS", "PRLOC": les.organ if les else "",
+                     "PRLAT": les.laterality if les else "", "PRSTDTC": d["first"], "PRENDTC": d["last"], "_order": 2,
+                     "_src": _src(t), "_supp": {"NFRAC": t.n_fractions, "NFRACDEL": d["n"], "BED10": t.bed10_gy,
+                                                "REIRRFL": t.is_reirradiation}})  # fmt: skip
+    for b in Baseline.objects.all():
+        rows.append({"USUBJID": _usubjid(keys.subjid[b.patient_id]), "PRTRT": "NEPHRECTOMY",
+                     "PRCAT": "PRIOR CANCER THERAPY", "PRPRESP": "Y", "PROCCUR": b.prior_nephrectomy,
+                     "PRSTDTC": b.nephrectomy_date, "_order": 0, "_src": _src(b)})  # fmt: skip
+    for p in PriorTherapy.objects.filter(therapy_type__in=["RADIOTHERAPY", "SURGERY"]):
+        rt = p.therapy_type == "RADIOTHERAPY"
+        rows.append({"USUBJID": _usubjid(keys.subjid[p.patient_id]), "PRTRT": "RADIOTHERAPY" if rt else p.procedure,
+                     "PRCAT": "PRIOR CANCER THERAPY", "PRDOSE": p.rt_dose_gy, "PRDOSU": "Gy" if rt else "",
+                     "PRDOSRGM": f"{p.rt_fractions} FRACTIONS" if p.rt_fractions else "", "PRLOC": p.rt_site,
+                     "PRLAT": p.rt_laterality, "PRSTDTC": p.start_date, "PRENDTC": p.end_date, "_order": 1,
+                     "_src": _src(p), "_supp": {"NFRAC": p.rt_fractions}})  # fmt: skip
+    for s in SubsequentTherapy.objects.filter(
+        therapy_type__in=["RADIOTHERAPY", "SURGERY"], start_date__lte=cutoff
+    ):
+        rows.append({"USUBJID": _usubjid(keys.subjid[s.patient_id]), "PRTRT": s.regimen,
+                     "PRCAT": "SUBSEQUENT ANTICANCER THERAPY", "PRSCAT": s.therapy_type, "PRSTDTC": s.start_date,
+                     "PRENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "", "_order": 3,
+                     "_src": _src(s), "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol}})  # fmt: skip
+    return _seq_rows(rows, "PR")
+
+
+PR_COLS = ["PRSEQ", "PRGRPID", "PRLNKID", "PRTRT", "PRCAT", "PRSCAT", "PRPRESP", "PROCCUR", "PRDOSE", "PRDOSU",
+           "PRDOSRGM", "PRLOC", "PRLAT", "PRSTDTC", "PRENDTC"]  # fmt: skip
+
+
+def _mh_rows(keys: KeyMap) -> list[Row]:
+    """MH: the RCC diagnosis (baseline form 5) and every condition of the history form (6); partial dates kept."""
+    from enrollment.models import Baseline, MedicalHistory
+
+    consent = _first_consent_dates()
+    rows: list[Row] = []
+    for b in Baseline.objects.all():
+        rows.append({"USUBJID": _usubjid(keys.subjid[b.patient_id]), "MHTERM": "RENAL CELL CARCINOMA",
+                     "MHCAT": "PRIMARY DIAGNOSIS", "MHSTDTC": b.diagnosis_date, "_order": 0, "_src": _src(b),
+                     "_supp": {"HISTOL": b.histology, "HISTOTH": b.histology_other, "SARCFL": b.sarcomatoid}})  # fmt: skip
+    for h in MedicalHistory.objects.all():
+        ongoing = h.ongoing == "Y"
+        rows.append({"USUBJID": _usubjid(keys.subjid[h.patient_id]), "MHTERM": h.mh_term, "MHCAT": h.mh_category,
+                     "MHSTDTC": h.start_date, "MHENDTC": h.end_date, "MHENRTPT": "ONGOING" if ongoing else "",
+                     "MHENTPT": consent.get(h.patient_id, "") if ongoing else "", "MHTOXGR": h.baseline_grade,
+                     "_order": 1, "_src": _src(h), "_supp": {"SYSTXFL": h.systemic_tx_needed}})  # fmt: skip
+    return _seq_rows(rows, "MH")
+
+
+MH_COLS = ["MHSEQ", "MHTERM", "MHCAT", "MHSTDTC", "MHENDTC", "MHENRTPT", "MHENTPT", "MHTOXGR"]
+
+
+def _dd_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """DD: primary cause (PRCDTH), the specified or contributing cause (SECDTH) and autopsy (AUTOPIND)."""
+    from enrollment.models import DeathReport
+
+    rows: list[Row] = []
+    for d in DeathReport.objects.filter(death_date__lte=cutoff):
+        u = _usubjid(keys.subjid[d.patient_id])
+        tests = [("PRCDTH", "Primary Cause of Death", d.primary_cause),
+                 ("SECDTH", "Secondary Cause of Death", d.cause_text), ("AUTOPIND", "Autopsy Indicator", d.autopsy)]  # fmt: skip
+        for order, (code, test, value) in enumerate(tests):
+            if not value:
+                continue
+            row: Row = {"USUBJID": u, "DDTESTCD": code, "DDTEST": test, "DDORRES": value, "DDSTRESC": value,
+                        "DDDTC": d.death_date, "_order": order}  # fmt: skip
+            if code == "PRCDTH":
+                row.update({"_src": _src(d), "_supp": {"DTHSRC": d.source}})
+            rows.append(row)
+    return _seq_rows(rows, "DD")
+
+
+DD_COLS = ["DDSEQ", "DDTESTCD", "DDTEST", "DDORRES", "DDSTRESC", "DDDTC"]
+
+
+def _ss_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """SS: one SURVSTAT record per survival contact; an unreached contact is SSSTAT = NOT DONE (form 20)."""
+    from enrollment.models import SurvivalContact
+
+    rows: list[Row] = []
+    for c in SurvivalContact.objects.filter(contact_date__lte=cutoff):
+        reached = c.reached == "Y"
+        rows.append({"USUBJID": _usubjid(keys.subjid[c.patient_id]), "SSTESTCD": "SURVSTAT", "SSTEST": "Survival Status",
+                     "SSORRES": c.survival_status if reached else "", "SSSTRESC": c.survival_status if reached else "",
+                     "SSSTAT": "" if reached else "NOT DONE", "SSDTC": c.contact_date, "_src": _src(c),
+                     "_supp": {"CONTMETH": c.method, "NEWTXFL": c.new_anticancer_tx, "PROGFL": c.progression_reported}})  # fmt: skip
+    return _seq_rows(rows, "SS")
+
+
+SS_COLS = ["SSSEQ", "SSTESTCD", "SSTEST", "SSORRES", "SSSTRESC", "SSSTAT", "SSDTC"]
+
+
+def _ec_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """EC (exposure as collected): every SABR fraction (ECOCCUR = N when not delivered), every axitinib period
+    (N when interrupted or permanently discontinued) and every toripalimab cycle (N unless GIVEN)."""
+    from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
+
+    rows: list[Row] = []
+    base = {"ECMOOD": "PERFORMED", "ECPRESP": "Y"}
+    for f in SabrFraction.objects.filter(fraction_date__lte=cutoff).select_related(
+        "target__lesion", "target__course"
+    ):
+        les, given = f.target.lesion, f.delivered == "Y"
+        rows.append({**base, "USUBJID": _usubjid(keys.subjid[f.patient_id]), "ECTRT": "SABR",
+                     "ECGRPID": f"C{f.target.course.course_number}", "ECLNKID": les.lesion_code if les else "",
+                     "ECOCCUR": f.delivered, "ECREASOC": "" if given else f.not_delivered_reason,
+                     "ECDOSE": f.dose_delivered_gy if given else None, "ECDOSU": "Gy", "ECLOC": les.organ if les else "",
+                     "ECLAT": les.laterality if les else "", "ECSPID": f"F{f.fraction_number}",
+                     "ECSTDTC": f.fraction_date, "ECENDTC": f.fraction_date, "_src": _src(f)})  # fmt: skip
+    for a in AxitinibPeriod.objects.filter(start_date__lte=cutoff):
+        given = a.dose_level not in ("INTERRUPTED", "PERMANENTLY DISCONTINUED")
+        rows.append({**base, "USUBJID": _usubjid(keys.subjid[a.patient_id]), "ECTRT": "AXITINIB",
+                     "ECOCCUR": "Y" if given else "N", "ECREASOC": "" if given else a.dose_change_reason,
+                     "ECDOSE": _axitinib_mg(a) if given else None, "ECDOSU": "mg", "ECDOSFRQ": "BID",
+                     "ECDOSFRM": "TABLET", "ECROUTE": "ORAL", "ECADJ": a.dose_change_reason, "ECSPID": a.dose_level,
+                     "ECSTDTC": a.start_date, "ECENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "",
+                     "_src": _src(a), "_supp": {"MISSDOS": a.missed_doses if given else None}})  # fmt: skip
+    for i in ToripalimabInfusion.objects.all():
+        day = i.infusion_date or i.planned_date
+        if not _in_cut(day, cutoff):
+            continue
+        given = i.infusion_status == "GIVEN"
+        rows.append({**base, "USUBJID": _usubjid(keys.subjid[i.patient_id]), "ECTRT": "TORIPALIMAB",
+                     "ECOCCUR": "Y" if given else "N", "ECREASOC": "" if given else i.status_reason,
+                     "ECDOSE": i.dose_mg if given else None, "ECDOSU": "mg", "ECDOSFRQ": "ONCE",
+                     "ECROUTE": "INTRAVENOUS", "ECLOT": i.lot_number, "ECADJ": i.dose_deviation_reason,
+                     "ECSPID": f"C{i.cycle_number}", "ECSTDTC": day, "ECENDTC": day, "_order": i.cycle_number,
+                     "_src": _src(i), "_supp": {"INFSTAT": i.infusion_status, "INFINT": i.infusion_interrupted,
+                                                "PLANDT": i.planned_date}})  # fmt: skip
+    return _seq_rows(rows, "EC")
+
+
+EC_COLS = ["ECSEQ", "ECGRPID", "ECLNKID", "ECTRT", "ECMOOD", "ECPRESP", "ECOCCUR", "ECREASOC", "ECDOSE", "ECDOSU",
+           "ECDOSFRQ", "ECDOSFRM", "ECROUTE", "ECLOC", "ECLAT", "ECLOT", "ECADJ", "ECSPID", "ECSTDTC", "ECENDTC"]  # fmt: skip
+
+#: The foreign keys RELREC follows: (app, model, field) whose value is an adverse event. The record of that row
+#: (in EC and EX, CM, DD or DS) and the AE record share one RELID.
+AE_LINKS = [("treatment", "Immunosuppressant", "adverse_event"), ("treatment", "SabrFraction", "adverse_event"),
+            ("treatment", "AxitinibPeriod", "adverse_event"), ("treatment", "ToripalimabInfusion", "adverse_event"),
+            ("enrollment", "DeathReport", "adverse_event"), ("enrollment", "Disposition", "eot_adverse_event")]  # fmt: skip
+#: Dataset-level links: the lesion code (TULNKID) is the --LNKID of the SABR records.
+LNKID_LINKS = [("EX", "TUEX"), ("EC", "TUEC"), ("PR", "TUPR")]
+
+
+def relrec_csv(domains: dict[str, list[Row]]) -> bytes:
+    """RELREC: each AE with the records its foreign keys point from (steroid, dose change or interruption,
+    undelivered fraction, death, end of treatment), one RELID per pair; plus the dataset-level TU--LNKID links."""
+    from django.apps import apps
+
+    index: dict[tuple[str, int], list[tuple[str, Row]]] = defaultdict(list)
+    for dom, rows in domains.items():
+        for r in rows:
+            if r.get("_src"):
+                index[r["_src"]].append((dom, r))
+    out: list[list[Any]] = []
+    for dom, relid in LNKID_LINKS:
+        if domains.get("TU") and any(r.get(f"{dom}LNKID") for r in domains.get(dom, [])):
+            out.append([settings.STUDY_ID, "TU", "", "TULNKID", "", "ONE", relid])
+            out.append([settings.STUDY_ID, dom, "", f"{dom}LNKID", "", "MANY", relid])
+    groups: list[tuple[str, str, list[tuple[str, Row]]]] = []
+    for app, name, field in AE_LINKS:
+        model = apps.get_model(app, name)
+        ae_label = model._meta.get_field(field).related_model._meta.label
+        for pk, ae_pk in model.objects.filter(**{f"{field}__isnull": False}).values_list("pk", f"{field}_id"):
+            ae = [x for x in index.get((ae_label, ae_pk), []) if x[0] == "AE"]
+            others = index.get((model._meta.label, pk), [])
+            if not ae or not others:
+                continue  # one end is after the cut-off
+            dom, rec = others[0]
+            relid = f"AE{ae[0][1]['AESEQ']}-{dom}{rec[f'{dom}SEQ']}"
+            groups.append((ae[0][1]["USUBJID"], relid, ae[:1] + others))
+    groups.sort(key=lambda g: (g[0], g[1]))
+    for usubjid, relid, members in groups:
+        for dom, rec in members:
+            out.append([settings.STUDY_ID, dom, usubjid, f"{dom}SEQ", rec[f"{dom}SEQ"], "", relid])
+    return to_csv(RELREC_COLS, out)
+
+
+#: Labels of the SDTM variables written (SDTMIG wording); --xxx variables are labelled by their suffix.
+_VARIABLE_LABELS = {
+    "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
+    "SUBJID": "Subject Identifier for the Study", "RFSTDTC": "Subject Reference Start Date/Time",
+    "RFXSTDTC": "Date/Time of First Study Treatment", "RFXENDTC": "Date/Time of Last Study Treatment",
+    "RFICDTC": "Date/Time of Informed Consent", "RFPENDTC": "Date/Time of End of Participation",
+    "DTHDTC": "Date/Time of Death", "DTHFL": "Subject Death Flag", "SITEID": "Study Site Identifier",
+    "BRTHDTC": "Date/Time of Birth (year)", "AGE": "Age", "AGEU": "Age Units", "SEX": "Sex",
+    "ARMCD": "Planned Arm Code", "ARM": "Description of Planned Arm", "ACTARMCD": "Actual Arm Code",
+    "ACTARM": "Description of Actual Arm", "VISIT": "Visit Name", "AELLT": "Lowest Level Term",
+    "AELLTCD": "Lowest Level Term Code", "AESOC": "Primary System Organ Class", "AESER": "Serious Event",
+    "AEREL": "Causality (strongest of the three agents)", "AEACN": "Action Taken with Study Treatment",
+    "AEOUT": "Outcome of Adverse Event", "AESDTH": "Results in Death", "AESLIFE": "Is Life Threatening",
+    "AESHOSP": "Requires or Prolongs Hospitalization", "AESDISAB": "Persist or Signif Disability/Incapacity",
+    "AESCONG": "Congenital Anomaly or Birth Defect", "AESMIE": "Other Medically Important Serious Event",
+    "AECONTRT": "Concomitant or Additional Trtmnt Given", "IETESTCD": "Incl/Excl Criterion Short Name",
+    "IETEST": "Inclusion/Exclusion Criterion", "IECAT": "Inclusion/Exclusion Category",
+    "TIVERS": "Protocol Criteria Versions", "RDOMAIN": "Related Domain Abbreviation",
+    "IDVAR": "Identifying Variable", "IDVARVAL": "Identifying Variable Value", "QNAM": "Qualifier Variable Name",
+    "QLABEL": "Qualifier Variable Label", "QVAL": "Data Value", "QORIG": "Origin", "QEVAL": "Evaluator",
+    "RELTYPE": "Relationship Type", "RELID": "Relationship Identifier",
+}  # fmt: skip
+_SUFFIX_LABELS = {
+    "SEQ": "Sequence Number", "SPID": "Sponsor-Defined Identifier", "GRPID": "Group ID", "LNKID": "Link ID",
+    "TERM": "Reported Term", "DECOD": "Standardized Term", "CAT": "Category", "SCAT": "Subcategory",
+    "TRT": "Name of Treatment", "MOOD": "Mood", "PRESP": "Pre-specified", "OCCUR": "Occurrence",
+    "REASOC": "Reason for Occur Value", "INDC": "Indication", "DOSE": "Dose", "DOSU": "Dose Units",
+    "DOSFRQ": "Dosing Frequency per Interval", "DOSFRM": "Dose Form", "DOSRGM": "Intended Dose Regimen",
+    "ROUTE": "Route of Administration", "LOC": "Location", "LAT": "Laterality", "LOT": "Lot Number",
+    "ADJ": "Reason for Dose Adjustment", "STDTC": "Start Date/Time", "ENDTC": "End Date/Time",
+    "DTC": "Date/Time of Collection", "ENRTPT": "End Relative to Reference Time Point",
+    "ENTPT": "End Reference Time Point", "TOXGR": "Standard Toxicity Grade", "TESTCD": "Short Name of Test",
+    "TEST": "Name of Test", "ORRES": "Result or Finding in Original Units", "ORRESU": "Original Units",
+    "STRESC": "Character Result/Finding in Std Format", "STRESN": "Numeric Result/Finding in Standard Units",
+    "STRESU": "Standard Units", "STAT": "Completion Status", "METHOD": "Method of Identification",
+}  # fmt: skip
+
+
+def _variable_type(var: str) -> str:
+    if var.endswith("DTC"):
+        return "date (ISO 8601)"
+    if var.endswith(("SEQ", "STRESN")) or var in ("AGE", "AETOXGR", "MHTOXGR", "AESPID", "AELLTCD"):
+        return "integer" if not var.endswith("STRESN") else "decimal"
+    if var.endswith("DOSE"):
+        return "decimal"
+    return "text"
+
+
+def sdtm_dictionary_csv(columns: dict[str, list[str]]) -> bytes:
+    """``sdtm/_dictionary.csv``: every variable of every SDTM file (label, type), and each SUPP-- QNAM."""
+    rows: list[list[Any]] = []
+    for domain, cols in columns.items():
+        for var in cols:
+            label = _VARIABLE_LABELS.get(var) or _SUFFIX_LABELS.get(var[2:], "")
+            rows.append([domain, var, label, _variable_type(var), ""])
+    for domain, meta in SUPP_QUALIFIERS.items():
+        for qnam, (label, orig, _evaluator) in meta.items():
+            rows.append([f"SUPP{domain}", f"QNAM={qnam}", label, "text", orig])
+    return to_csv(["domain", "variable", "label", "type", "origin"], rows)
+
+
+DM_COLS = ["SUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC", "RFICDTC", "RFPENDTC", "DTHDTC", "DTHFL", "SITEID",
+           "BRTHDTC", "AGE", "AGEU", "SEX", "ARMCD", "ARM", "ACTARMCD", "ACTARM"]  # fmt: skip
+_KEYS = ["STUDYID", "DOMAIN", "USUBJID"]
+
+
+def sdtm_files(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> dict[str, bytes]:
+    """Every ``sdtm/`` file: the domains, their SUPP-- files, RELREC, TI and the SDTM data dictionary."""
+    tu, tr, rs = _tu_tr_rs_rows(cutoff, keys)
+    # EC before EX: an AE link's RELID names the as-collected record, the one that carries the foreign key
+    domains: dict[str, tuple[list[str], list[Row]]] = {
+        "DS": (DS_COLS, _ds_rows(cutoff, keys)), "EC": (EC_COLS, _ec_rows(cutoff, keys)),
+        "EX": (EX_COLS, _ex_rows(cutoff, keys)), "AE": (AE_COLS, _ae_rows(cutoff, keys)),
+        "CM": (CM_COLS, _cm_rows(cutoff, keys)), "PR": (PR_COLS, _pr_rows(cutoff, keys)),
+        "MH": (MH_COLS, _mh_rows(keys)), "IE": (["IESEQ", "IETESTCD", "IETEST", "IECAT", "IEORRES", "IESTRESC", "IEDTC"],
+                                               _ie_rows(cutoff, keys)),
+        "DD": (DD_COLS, _dd_rows(cutoff, keys)), "SS": (SS_COLS, _ss_rows(cutoff, keys)),
+        "TU": (TU_COLS, tu), "TR": (TR_COLS, tr), "RS": (RS_COLS, rs),
+    }  # fmt: skip
+    files = {"sdtm/dm.csv": sdtm_dm(cutoff, snap, keys)}
+    for domain, (cols, rows) in domains.items():
+        files[f"sdtm/{domain.lower()}.csv"] = _domain_csv(domain, cols, rows)
+        if domain in SUPP_QUALIFIERS:
+            files[f"sdtm/supp{domain.lower()}.csv"] = supp_csv(domain, rows)
+    files["sdtm/relrec.csv"] = relrec_csv({d: rows for d, (_cols, rows) in domains.items()})
+    files["sdtm/ti.csv"] = ti_csv()
+    columns = {"DM": _KEYS + DM_COLS, **{d: _KEYS + cols for d, (cols, _rows) in domains.items()}}
+    columns.update({f"SUPP{d}": SUPP_COLS for d in SUPP_QUALIFIERS})
+    columns.update({"RELREC": RELREC_COLS, "TI": TI_COLS})
+    files["sdtm/_dictionary.csv"] = sdtm_dictionary_csv(columns)
+    return files
 
 
 # --- ADaM-style data sets (from the snapshot) --------------------------------------------------------------
@@ -699,11 +1202,7 @@ def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str,
     files["crf/_dictionary.csv"] = dictionary_csv()
     cutoff = snap.data_cutoff
     progress(_("SDTM domains"), 55)
-    files["sdtm/dm.csv"] = sdtm_dm(cutoff, snap, keys)
-    files["sdtm/ds.csv"] = sdtm_ds(cutoff, keys)
-    files["sdtm/ex.csv"] = sdtm_ex(cutoff, keys)
-    files["sdtm/ae.csv"] = sdtm_ae(cutoff, keys)
-    files["sdtm/tu.csv"], files["sdtm/tr.csv"], files["sdtm/rs.csv"] = sdtm_tu_tr_rs(cutoff, keys)
+    files.update(sdtm_files(cutoff, snap, keys))
     progress(_("ADaM data sets"), 80)
     files["adam/adsl.csv"] = adam_adsl(snap, keys)
     files["adam/adtte.csv"] = adam_adtte(snap, keys)
