@@ -82,6 +82,10 @@ def _jsonable(value: Any) -> Any:
         names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
     if names is not None:
         return {name: _jsonable(getattr(value, name)) for name in names}
+    if isinstance(value, tuple) and hasattr(
+        value, "_fields"
+    ):  # named tuples (SourceRef, SourcedDate): objects
+        return {name: _jsonable(item) for name, item in zip(value._fields, value, strict=True)}
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, Decimal):
