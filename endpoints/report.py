@@ -382,7 +382,20 @@ def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
     conf_n = r.get("response_confirmed", {}).get("n", 0)
     for key, value in conf.items():
         bor_rows.append((key, _pct(value, conf_n), _pct(unconf.get(key, 0), conf_n)))
+    # D4, R1.41 (b): the same table for the lesions not treated with protocol SABR (snapshots since the dashboard
+    # shows it; older snapshots have no such key and the report says so).
+    nonirr_conf = r.get("response_nonirr_confirmed", {})
+    nonirr_unconf = r.get("response_nonirr_unconfirmed", {}).get("counts", {})
+    nonirr_n = nonirr_conf.get("n", 0)
+    nonirr_rows = [
+        (key, _pct(value, nonirr_n), _pct(nonirr_unconf.get(key, 0), nonirr_n))
+        for key, value in nonirr_conf.get("counts", {}).items()
+    ]
     return {
+        "nonirr_rows": nonirr_rows,
+        "nonirr_n": nonirr_n,
+        "orr_nonirr": h.get("ORR_NONIRR", {}),
+        "dcr_nonirr": h.get("DCR_NONIRR", {}),
         "figures": figures,
         "endpoints": endpoints,
         "orr": h.get("ORR", {}),

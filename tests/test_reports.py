@@ -93,6 +93,8 @@ def test_report_build_stores_file_checksum_snapshot_and_audits_start_and_downloa
                     "Safety", "Per-patient listings", "Number at risk", "Data cut-off " + TODAY.isoformat()):  # fmt: skip
         assert heading in text, heading
     assert snap.results["headline"]["OS"]["median"] in text
+    assert "Response of non-irradiated lesions" in text  # D4, as on the dashboard
+    assert snap.results["headline"]["ORR_NONIRR"]["confirmed"] in text.replace("\n", " ")
 
 
 def test_report_without_snapshot_at_cutoff_computes_one(as_data_manager, django_capture_on_commit_callbacks):
