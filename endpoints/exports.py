@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -493,6 +494,18 @@ def sdtm_ae(cutoff: datetime.date, keys: KeyMap) -> bytes:
     return _domain_csv("AE", AE_COLS, _ae_rows(cutoff, keys))
 
 
+def _scan_day(a: Any) -> datetime.date | None:
+    """The date of a time point: its last scan, or its only scan when all were on one day (form 9)."""
+    return a.scan_date_last or a.scan_date_first
+
+
+def _assessments_to(model: type[models.Model], cutoff: datetime.date) -> Any:
+    """Tumour assessments with imaging dated on or before the cut-off (annotated ``scan_day``)."""
+    return model.objects.annotate(scan_day=Coalesce("scan_date_last", "scan_date_first")).filter(
+        scan_day__lte=cutoff
+    )
+
+
 def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list[Row], list[Row]]:
     from django.apps import apps
 
@@ -536,28 +549,32 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
         ),
         None,
     )
-    for r in result.objects.filter(assessment__scan_date_last__lte=cutoff).select_related(
-        "lesion", "assessment"
+    for r in (
+        result.objects.annotate(
+            scan_day=Coalesce("assessment__scan_date_last", "assessment__scan_date_first")
+        )
+        .filter(scan_day__lte=cutoff)
+        .select_related("lesion", "assessment")
     ):
         u = _usubjid(keys.subjid[r.lesion.patient_id])
         a = r.assessment
         if value_field and getattr(r, value_field) is not None:
             tr.append({"USUBJID": u, "TRLNKID": r.lesion.lesion_code, "TRTESTCD": "SAXIS" if r.lesion.is_nodal == "Y" else "LDIAM",
                        "TRORRES": getattr(r, value_field), "TRORRESU": "mm", "TRSTRESN": getattr(r, value_field), "TRSTRESU": "mm",
-                       "TRDTC": a.scan_date_last, "VISIT": a.visit_label})  # fmt: skip
+                       "TRDTC": _scan_day(a), "VISIT": a.visit_label})  # fmt: skip
         if r.nontarget_state:
             tr.append({"USUBJID": u, "TRLNKID": r.lesion.lesion_code, "TRTESTCD": "TUMSTATE", "TRORRES": r.nontarget_state,
-                       "TRDTC": a.scan_date_last, "VISIT": a.visit_label})  # fmt: skip
-    for a in assessment.objects.filter(scan_date_last__lte=cutoff):
+                       "TRDTC": _scan_day(a), "VISIT": a.visit_label})  # fmt: skip
+    for a in _assessments_to(assessment, cutoff):
         u = _usubjid(keys.subjid[a.patient_id])
         if a.sum_mm is not None:
             tr.append({"USUBJID": u, "TRLNKID": "", "TRTESTCD": "SUMDIAM", "TRORRES": a.sum_mm, "TRORRESU": "mm",
-                       "TRSTRESN": a.sum_mm, "TRSTRESU": "mm", "TRDTC": a.scan_date_last, "VISIT": a.visit_label})  # fmt: skip
+                       "TRSTRESN": a.sum_mm, "TRSTRESU": "mm", "TRDTC": _scan_day(a), "VISIT": a.visit_label})  # fmt: skip
         for code, test, value in (("TRGRESP", "Target Response", a.target_resp), ("NTRGRESP", "Non-target Response", a.nontarget_resp),
                                   ("NEWLIND", "New Lesion Indicator", a.new_lesion_ind), ("OVRLRESP", "Overall Response", a.overall_resp)):  # fmt: skip
             if value:
                 row = {"USUBJID": u, "RSTESTCD": code, "RSTEST": test, "RSCAT": "RECIST 1.1", "RSORRES": value,
-                       "RSSTRESC": value, "RSDTC": a.scan_date_last, "VISIT": a.visit_label}  # fmt: skip
+                       "RSSTRESC": value, "RSDTC": _scan_day(a), "VISIT": a.visit_label}  # fmt: skip
                 # D4: the response of the non-irradiated lesions rides on the overall response record
                 if code == "OVRLRESP":
                     row["_src"] = _src(a)
@@ -1130,16 +1147,14 @@ def adam_adrs(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
     try:
         assessment = apps.get_model("assessments", "TumourAssessment")
         for a in (
-            assessment.objects.filter(scan_date_last__lte=cutoff)
-            .exclude(overall_resp="")
-            .order_by("patient_id", "scan_date_last")
+            _assessments_to(assessment, cutoff).exclude(overall_resp="").order_by("patient_id", "scan_day")
         ):
             subj = keys.subjid[a.patient_id]
             rows.append([settings.STUDY_ID, _usubjid(subj), "OVRLRESP", "Overall Response by Investigator (RECIST 1.1)",
-                         a.overall_resp, RESPONSE_RANK.get(a.overall_resp, 7), a.scan_date_last, "Y", cutoff])  # fmt: skip
+                         a.overall_resp, RESPONSE_RANK.get(a.overall_resp, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
             if a.overall_resp_nonirr:
                 rows.append([settings.STUDY_ID, _usubjid(subj), "OVRNIRR", "Overall Response, non-irradiated lesions",
-                             a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), a.scan_date_last, "Y", cutoff])  # fmt: skip
+                             a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
     except LookupError:
         pass
     for p in snap.results.get("patients", []):

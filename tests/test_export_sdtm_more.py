@@ -107,7 +107,7 @@ def study():
                                autopsy="N", source="HOSPITAL RECORD")  # fmt: skip
     Disposition.objects.create(patient=p, eot_reason="ADVERSE EVENT", eot_adverse_event=ae1, eos_date=_day(r, 50),
                                eos_reason="DEATH")  # fmt: skip
-    TumourAssessment.objects.create(patient=p, scan_date_first=_day(r, 45), scan_date_last=_day(r, 45),
+    TumourAssessment.objects.create(patient=p, scan_date_first=_day(r, 45),
                                     visit_label="WEEK 8", overall_resp="PR", overall_resp_nonirr="SD",
                                     target_resp="PR", clinical_deterioration="N")  # fmt: skip
     # Screen failure: the checklist says INCL06 not met and EXCL03 present; the log adds EXCL01.
@@ -269,6 +269,9 @@ def test_suppae_supptu_supprs(study):
     supprs = [s for s in sdtm["supprs"] if s["QNAM"] == "OVRNIRR"]
     assert [(s["IDVAR"], s["IDVARVAL"], s["QVAL"]) for s in supprs] == [("RSSEQ", ovrl["RSSEQ"], "SD")]
     assert ovrl["RSORRES"] == "PR"
+    assert (
+        ovrl["RSDTC"] == (study["r"] + datetime.timedelta(days=45)).isoformat()
+    )  # one scan day: no last date
 
 
 def test_relrec_links_each_ae_foreign_key(study):
@@ -337,3 +340,41 @@ def test_export_zip_carries_the_new_files_and_their_dictionary(study):
             domain = name.removeprefix("sdtm/").removesuffix(".csv").upper()
             for var in header:
                 assert by[(domain, var)]["label"], (domain, var)
+
+
+def test_demo_study_exports_every_new_domain_with_its_links() -> None:
+    """The demo study completed as in the round trip (steroid for the irAE of SR-003, death of SR-002 from a grade 5
+    AE): every new domain has rows, and RELREC links the steroid and the death report to their AEs."""
+    import time_machine
+    from django.core.management import call_command
+
+    from tests.test_import_roundtrip import TODAY, complete_demo
+
+    with time_machine.travel(TODAY, tick=False):
+        call_command("setup_demo", stdout=io.StringIO())
+        complete_demo()
+        cutoff = TODAY.date()
+        sdtm = _files(cutoff)
+    for name in ("ec", "cm", "pr", "mh", "dd", "ss", "suppae", "supptu", "supprs", "relrec"):
+        assert sdtm[name], name
+    ae = {(r["USUBJID"], r["AESEQ"]): r for r in sdtm["ae"]}
+    cm = {(r["USUBJID"], r["CMSEQ"]): r for r in sdtm["cm"]}
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in sdtm["relrec"]:
+        groups.setdefault(row["USUBJID"] + row["RELID"], []).append(row)
+    steroid = [g for g in groups.values() if g[0]["RDOMAIN"] == "AE" and g[1]["RDOMAIN"] == "CM"]
+    assert len(steroid) == 1
+    aerow, cmrow = (
+        ae[(steroid[0][0]["USUBJID"], steroid[0][0]["IDVARVAL"])],
+        cm[(steroid[0][1]["USUBJID"], steroid[0][1]["IDVARVAL"])],
+    )
+    assert (
+        aerow["USUBJID"].endswith("SR-003")
+        and cmrow["CMTRT"] == "PREDNISONE"
+        and cmrow["CMCAT"] == "IMMUNOSUPPRESSANT"
+    )
+    supp = {(s["USUBJID"], s["IDVARVAL"], s["QNAM"]): s["QVAL"] for s in sdtm["suppae"]}
+    assert supp[(aerow["USUBJID"], aerow["AESEQ"], "AEIRFL")] == "Y"
+    death = [g for g in groups.values() if g[1]["RDOMAIN"] == "DD"]
+    assert len(death) == 1 and ae[(death[0][0]["USUBJID"], death[0][0]["IDVARVAL"])]["AETOXGR"] == "5"
+    assert death[0][0]["USUBJID"].endswith("SR-002")
