@@ -20,7 +20,8 @@ def recompute(
     """
     from endpoints.services import debounce_delay, run_recompute
 
-    delay = debounce_delay() if debounced else 0.0
+    # Run in-process (eager), re-enqueueing would call this task again at once: run now instead.
+    delay = debounce_delay() if debounced and not recompute.request.is_eager else 0.0
     if delay > 0:
         kwargs = {"trigger": trigger, "cutoff": cutoff, "user_id": user_id, "debounced": True}
         recompute.apply_async(kwargs=kwargs, countdown=delay, retry=False)

@@ -104,8 +104,11 @@ def tasks_in_process(settings):
     """
     from sabr_trial.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read Celery's value before overriding Django's: the first read of app.conf loads it from Django's settings,
+    # so reading it after the override saved True as "previous" and left every later test eager (the CI run of
+    # a81b507 then ran each save's recompute in the web process: 10 snapshots for 10 saves).
     previous = app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous

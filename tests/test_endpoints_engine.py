@@ -209,3 +209,12 @@ def test_dashboard_reads_the_stored_summary_and_one_listing_page(coordinator, as
     assert numbers[4] in page.text and numbers[0] not in page.text.split('data-testid="listing"')[1]
     assert not [q for q in ctx.captured_queries if '"endpoints_endpointsnapshot"."results"' in q["sql"]]
     assert 'data-testid="safety-summary"' in page.text and 'data-testid="nonirr"' in page.text
+
+
+def test_a_debounced_run_executed_in_process_runs_at_once(settings):
+    """Eager execution (no worker) must not re-enqueue itself: that would recurse instead of waiting."""
+    from endpoints.tasks import recompute
+
+    _pending_run_scheduled(1, changed_seconds_ago=0.1)  # a save just now: a queued run would postpone itself
+    result = recompute.apply(kwargs={"trigger": "data change", "debounced": True})
+    assert result.successful() and EndpointSnapshot.objects.filter(pk=result.result).exists()

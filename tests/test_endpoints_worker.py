@@ -57,6 +57,11 @@ def endpoint_worker(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def web(endpoint_worker, monkeypatch):
+    from sabr_trial.celery import app
+
+    assert not app.conf.task_always_eager, (
+        "an earlier test left Celery eager: saves would recompute in-process"
+    )
     monkeypatch.setattr(services, "DEBOUNCE_SECONDS", DEBOUNCE)
     cache.delete("endpoints:recompute-scheduled")
     coordinator = UserFactory(username="coord-w", role="coordinator")
