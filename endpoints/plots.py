@@ -38,33 +38,42 @@ __all__ = [
     "waterfall_figure",
 ]
 
+
+def gettext_noop(text: str) -> str:
+    """Mark a label for translation (Django's ``makemessages`` extracts ``gettext_noop`` calls by name); identity.
+
+    The module stays free of Django: ``endpoints.services.plot_labels`` translates these in the active language.
+    """
+    return text
+
+
 DEFAULT_LABELS: dict[str, str] = {
-    "no_data": "No data",
-    "months": "Months",
-    "survival": "Probability",
-    "number_at_risk": "Number at risk",
-    "cumulative_incidence": "Cumulative incidence of local failure",
-    "aalen-johansen": "Cumulative incidence (death as competing risk)",
-    "1-km": "1 - Kaplan-Meier (deaths censored)",
-    "censored": "Censored",
-    "ci_band": "95% CI",
-    "best_change": "Best change from baseline in sum of diameters (%)",
-    "change": "Change from baseline in sum of diameters (%)",
-    "patients": "Patients",
-    "time_on_study": "Time on study",
+    "no_data": gettext_noop("No data"),
+    "months": gettext_noop("Months"),
+    "survival": gettext_noop("Probability"),
+    "number_at_risk": gettext_noop("Number at risk"),
+    "cumulative_incidence": gettext_noop("Cumulative incidence of local failure"),
+    "aalen-johansen": gettext_noop("Cumulative incidence (death as competing risk)"),
+    "1-km": gettext_noop("1 - Kaplan-Meier (deaths censored)"),
+    "censored": gettext_noop("Censored"),
+    "ci_band": gettext_noop("95% CI"),
+    "best_change": gettext_noop("Best change from baseline in sum of diameters (%)"),
+    "change": gettext_noop("Change from baseline in sum of diameters (%)"),
+    "patients": gettext_noop("Patients"),
+    "time_on_study": gettext_noop("Time on study"),
     "sabr": "SABR",
-    "axitinib": "Axitinib",
-    "toripalimab": "Toripalimab",
-    "progression": "Progression",
-    "death": "Death",
-    "ongoing": "Ongoing",
+    "axitinib": gettext_noop("Axitinib"),
+    "toripalimab": gettext_noop("Toripalimab"),
+    "progression": gettext_noop("Progression"),
+    "death": gettext_noop("Death"),
+    "ongoing": gettext_noop("Ongoing"),
     "CR": "CR",
     "PR": "PR",
     "SD": "SD",
-    "NON-CR/NON-PD": "Non-CR/non-PD",
+    "NON-CR/NON-PD": gettext_noop("Non-CR/non-PD"),
     "PD": "PD",
     "NE": "NE",
-    "NO ASSESSMENT": "No assessment",
+    "NO ASSESSMENT": gettext_noop("No assessment"),
 }
 
 # Response colours (confirmed BOR, D3); None = no post-baseline assessment.

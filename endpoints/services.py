@@ -132,8 +132,9 @@ def run_recompute(
             safety_s = time.perf_counter() - t0
         url = reverse("casebook", args=[0]).replace("/0/", "/{patient_id}/")
         result = compute_snapshot(
-            records, plot_data, data_cutoff=cutoff, url_template=url, input_fingerprint=digest.hexdigest()
-        )
+            records, plot_data, data_cutoff=cutoff, url_template=url, input_fingerprint=digest.hexdigest(),
+            labels=plot_labels(),
+        )  # fmt: skip
         result.results["safety"] = safety
         timings = {"read_s": read_s, "safety_s": safety_s, **result.timings}
         t_store = time.perf_counter()
@@ -173,6 +174,15 @@ def run_recompute(
 def _listing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Listing rows as the dashboard shows them: per-lesion LC rows stay in the results (report, exports, API)."""
     return [{k: v for k, v in row.items() if k != "lc_lesions"} for row in rows]
+
+
+def plot_labels() -> dict[str, str]:
+    """The figures' texts in the active language (the site's LANGUAGE_CODE in a worker)."""
+    from django.utils.translation import gettext
+
+    from endpoints.plots import DEFAULT_LABELS
+
+    return {key: gettext(text) for key, text in DEFAULT_LABELS.items()}
 
 
 def input_fingerprint(cutoff: datetime.date) -> str:

@@ -218,3 +218,13 @@ def test_a_debounced_run_executed_in_process_runs_at_once(settings):
     _pending_run_scheduled(1, changed_seconds_ago=0.1)  # a save just now: a queued run would postpone itself
     result = recompute.apply(kwargs={"trigger": "data change", "debounced": True})
     assert result.successful() and EndpointSnapshot.objects.filter(pk=result.result).exists()
+
+
+def test_figures_are_drawn_with_the_translated_labels(coordinator, monkeypatch):
+    """Every text of the figures comes through plot_labels (gettext), so a translated site gets translated axes."""
+    from endpoints.plots import DEFAULT_LABELS
+
+    make_patients(coordinator, 2)
+    monkeypatch.setattr(services, "plot_labels", lambda: {**DEFAULT_LABELS, "no_data": "Keine Daten-xx"})
+    snap = services.run_recompute(trigger="test")  # registered, not treated: every survival figure is empty
+    assert "Keine Daten-xx" in snap.figures["km_os"] and "No data" not in snap.figures["km_os"]
