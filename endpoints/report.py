@@ -184,75 +184,10 @@ def baseline(cutoff: datetime.date) -> dict[str, Any]:
 
 
 def exposures(patient_ids: list[int], cutoff: datetime.date) -> list[Any]:
-    """``treatment.selectors.exposure`` for many patients with four queries instead of ~13 per patient.
+    """Exposure of the report's patients at the cut-off (``treatment.selectors.exposures``: four queries)."""
+    from treatment.selectors import exposures as bulk
 
-    Same fields and rules (the test compares both); in addition, toripalimab infusions and SABR fractions
-    dated after the cut-off are left out (the per-patient panel shows everything up to today)."""
-    from django.db.models import Q
-
-    from treatment import dosing
-    from treatment.models import AxitinibPeriod, SabrFraction, SabrTarget, ToripalimabInfusion, YesNo
-    from treatment.selectors import Exposure, TargetExposure
-    from treatment.selectors import _axitinib as axitinib_summary
-
-    periods: dict[int, list[Any]] = {}
-    for period in AxitinibPeriod.objects.filter(patient_id__in=patient_ids).order_by(
-        "patient_id", "start_date"
-    ):
-        periods.setdefault(period.patient_id, []).append(period)
-    given: dict[int, list[Any]] = {}
-    for inf in ToripalimabInfusion.objects.filter(
-        patient_id__in=patient_ids, infusion_status=ToripalimabInfusion.Status.GIVEN,
-        infusion_date__isnull=False, infusion_date__lte=cutoff,
-    ).order_by("patient_id", "cycle_number"):  # fmt: skip
-        given.setdefault(inf.patient_id, []).append(inf)
-    fractions: dict[int, list[Any]] = {}
-    for fx in SabrFraction.objects.filter(target__patient_id__in=patient_ids).filter(
-        Q(fraction_date__isnull=True) | Q(fraction_date__lte=cutoff)
-    ):
-        fractions.setdefault(fx.target_id, []).append(fx)
-    targets: dict[int, list[Any]] = {}
-    related = ["course"] + (
-        ["lesion"] if any(f.name == "lesion" for f in SabrTarget._meta.get_fields()) else []
-    )
-    for target in (
-        SabrTarget.objects.filter(patient_id__in=patient_ids)
-        .select_related(*related)
-        .order_by("patient_id", "course__course_number", "pk")
-    ):
-        targets.setdefault(target.patient_id, []).append(target)
-
-    out = []
-    for pid in patient_ids:
-        e = Exposure(treatment_start=None, sabr_start=None, as_of=cutoff)
-        axitinib_summary(periods.get(pid, []), cutoff, e)
-        infusions = given.get(pid, [])
-        e.toripalimab_cycles = len(infusions)
-        if infusions:
-            e.toripalimab_first = min(i.infusion_date for i in infusions)
-            e.toripalimab_last = max(i.infusion_date for i in infusions)
-            e.toripalimab_days = (
-                e.toripalimab_last - e.toripalimab_first
-            ).days + dosing.TORIPALIMAB_CYCLE_DAYS
-            e.toripalimab_cumulative_mg = sum((Decimal(i.dose_mg or 0) for i in infusions), Decimal(0))
-            try:
-                e.toripalimab_rdi_pct = dosing.toripalimab_rdi([i.as_pure() for i in infusions])
-            except dosing.DosingError:
-                e.toripalimab_rdi_pct = None
-        for target in targets.get(pid, []):
-            fxs = fractions.get(target.pk, [])
-            delivered = [f for f in fxs if f.delivered == YesNo.Y]
-            dates = [f.fraction_date for f in delivered]
-            e.targets.append(TargetExposure(
-                target=target, course_number=target.course.course_number,
-                lesion=str(getattr(target, "lesion", "") or f"#{target.pk}"), planned_fractions=target.n_fractions,
-                delivered_fractions=len(delivered), not_delivered_fractions=len(fxs) - len(delivered),
-                delivered_dose_gy=sum((Decimal(f.dose_delivered_gy or 0) for f in delivered), Decimal(0)),
-                complete=len(delivered) >= target.n_fractions, first_fraction=min(dates) if dates else None,
-                last_fraction=max(dates) if dates else None,
-            ))  # fmt: skip
-        out.append(e)
-    return out
+    return bulk(patient_ids, cutoff)
 
 
 def exposure(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:

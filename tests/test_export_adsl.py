@@ -58,3 +58,15 @@ def test_adsl_rdi_stops_at_the_cutoff() -> None:
     adsl = _adsl(start + datetime.timedelta(days=29))
     assert adsl[treated.study_number]["AXIRDI"] == "73.3"
     assert adsl[treated.study_number]["TORRDI"] == ""
+
+
+def test_adsl_toripalimab_rdi_counts_infusions_up_to_the_cutoff_only() -> None:
+    """The same rule as the report's exposure section: an infusion after the cut-off is not in TORRDI."""
+    treated = consented_patient(registered_days_ago=60)
+    start = treated.registration_date
+    for cycle, day, mg in ((1, 0, 240), (2, 21, 120), (3, 42, 240)):
+        ToripalimabInfusionFactory(patient=treated, cycle_number=cycle, dose_mg=Decimal(mg),
+                                   infusion_date=start + datetime.timedelta(days=day))  # fmt: skip
+    # cut-off on day 30: cycles 1-2 only, 360 mg of 2 x 240 planned = 75.0 % (with cycle 3: 600 / 720 = 83.3 %)
+    adsl = _adsl(start + datetime.timedelta(days=30))
+    assert adsl[treated.study_number]["TORRDI"] == "75.0"

@@ -184,50 +184,79 @@ def _axitinib(periods: list[AxitinibPeriod], as_of: datetime.date, out: Exposure
 
 def exposure(patient: Any, *, as_of: datetime.date | None = None) -> Exposure:
     """The casebook's exposure summary (issue 5 item 7): D1 dates, duration on each drug, axitinib cumulative
-    and planned dose with RDI, toripalimab cycles and RDI, SABR completion and BED/EQD2 per lesion."""
+    and planned dose with RDI, toripalimab cycles and RDI, SABR completion and BED/EQD2 per lesion, as of a date."""
     as_of = as_of or timezone.localdate()
-    out = Exposure(treatment_start=treatment_start(patient), sabr_start=sabr_start(patient), as_of=as_of)
-    _axitinib(list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date")), as_of, out)
-    infusions = list(ToripalimabInfusion.objects.filter(patient=patient).order_by("cycle_number"))
-    given = [
-        i for i in infusions if i.infusion_status == ToripalimabInfusion.Status.GIVEN and i.infusion_date
-    ]
-    out.toripalimab_cycles = len(given)
-    if given:
-        out.toripalimab_first = min(i.infusion_date for i in given)
-        out.toripalimab_last = max(i.infusion_date for i in given)
-        out.toripalimab_days = (
-            out.toripalimab_last - out.toripalimab_first
-        ).days + dosing.TORIPALIMAB_CYCLE_DAYS
-        out.toripalimab_cumulative_mg = sum((Decimal(i.dose_mg or 0) for i in given), Decimal(0))
-        try:
-            out.toripalimab_rdi_pct = dosing.toripalimab_rdi([i.as_pure() for i in given])
-        except dosing.DosingError:
-            out.toripalimab_rdi_pct = None
-    targets = (
-        SabrTarget.objects.filter(patient=patient)
-        .select_related("course")
-        .prefetch_related("fractions")
-        .order_by("course__course_number", "pk")
+    out = exposures([patient.pk], as_of)[0]
+    out.treatment_start, out.sabr_start = treatment_start(patient), sabr_start(patient)
+    return out
+
+
+def exposures(patient_ids: list[int], as_of: datetime.date) -> list[Exposure]:
+    """Exposure of many patients (in the order given) with four queries whatever their number.
+
+    The one implementation behind the casebook panel, the study report's exposure section and ADSL's AXIRDI and
+    TORRDI: toripalimab infusions and SABR fractions dated after ``as_of`` are left out, axitinib periods are cut
+    at it. ``treatment_start`` and ``sabr_start`` stay None here (``exposure`` fills them for one patient).
+    """
+    from django.db.models import Q
+
+    periods: dict[int, list[AxitinibPeriod]] = {}
+    for period in AxitinibPeriod.objects.filter(patient_id__in=patient_ids).order_by(
+        "patient_id", "start_date"
+    ):
+        periods.setdefault(period.patient_id, []).append(period)
+    given: dict[int, list[ToripalimabInfusion]] = {}
+    for inf in ToripalimabInfusion.objects.filter(
+        patient_id__in=patient_ids, infusion_status=ToripalimabInfusion.Status.GIVEN,
+        infusion_date__isnull=False, infusion_date__lte=as_of,
+    ).order_by("patient_id", "cycle_number"):  # fmt: skip
+        given.setdefault(inf.patient_id, []).append(inf)
+    fractions: dict[int, list[SabrFraction]] = {}
+    for fx in SabrFraction.objects.filter(target__patient_id__in=patient_ids).filter(
+        Q(fraction_date__isnull=True) | Q(fraction_date__lte=as_of)
+    ):
+        fractions.setdefault(fx.target_id, []).append(fx)
+    targets: dict[int, list[SabrTarget]] = {}
+    related = ["course"] + (
+        ["lesion"] if any(f.name == "lesion" for f in SabrTarget._meta.get_fields()) else []
     )
-    for target in targets:
-        fractions = list(target.fractions.all())
-        delivered = [f for f in fractions if f.delivered == YesNo.Y]
-        dates = [f.fraction_date for f in delivered]
-        out.targets.append(
-            TargetExposure(
-                target=target,
-                course_number=target.course.course_number,
-                lesion=str(getattr(target, "lesion", "") or f"#{target.pk}"),
-                planned_fractions=target.n_fractions,
-                delivered_fractions=len(delivered),
-                not_delivered_fractions=len(fractions) - len(delivered),
+    for target in (
+        SabrTarget.objects.filter(patient_id__in=patient_ids)
+        .select_related(*related)
+        .order_by("patient_id", "course__course_number", "pk")
+    ):
+        targets.setdefault(target.patient_id, []).append(target)
+
+    out = []
+    for pid in patient_ids:
+        e = Exposure(treatment_start=None, sabr_start=None, as_of=as_of)
+        _axitinib(periods.get(pid, []), as_of, e)
+        infusions = given.get(pid, [])
+        e.toripalimab_cycles = len(infusions)
+        if infusions:
+            e.toripalimab_first = min(i.infusion_date for i in infusions)
+            e.toripalimab_last = max(i.infusion_date for i in infusions)
+            e.toripalimab_days = (
+                e.toripalimab_last - e.toripalimab_first
+            ).days + dosing.TORIPALIMAB_CYCLE_DAYS
+            e.toripalimab_cumulative_mg = sum((Decimal(i.dose_mg or 0) for i in infusions), Decimal(0))
+            try:
+                e.toripalimab_rdi_pct = dosing.toripalimab_rdi([i.as_pure() for i in infusions])
+            except dosing.DosingError:
+                e.toripalimab_rdi_pct = None
+        for target in targets.get(pid, []):
+            fxs = fractions.get(target.pk, [])
+            delivered = [f for f in fxs if f.delivered == YesNo.Y]
+            dates = [f.fraction_date for f in delivered]
+            e.targets.append(TargetExposure(
+                target=target, course_number=target.course.course_number,
+                lesion=str(getattr(target, "lesion", "") or f"#{target.pk}"), planned_fractions=target.n_fractions,
+                delivered_fractions=len(delivered), not_delivered_fractions=len(fxs) - len(delivered),
                 delivered_dose_gy=sum((Decimal(f.dose_delivered_gy or 0) for f in delivered), Decimal(0)),
-                complete=len(delivered) >= target.n_fractions,
-                first_fraction=min(dates) if dates else None,
+                complete=len(delivered) >= target.n_fractions, first_fraction=min(dates) if dates else None,
                 last_fraction=max(dates) if dates else None,
-            )  # fmt: skip
-        )
+            ))  # fmt: skip
+        out.append(e)
     return out
 
 
