@@ -720,7 +720,7 @@ class EndpointPatients(APIView):
     )
     def get(self, request: Request) -> Response:
         snap = _snapshot(request)
-        return Response({"snapshot": snap.pk, "patients": (snap.results or {}).get("patients", [])})
+        return Response({"snapshot": snap.pk, "patients": snap.patient_rows()})
 
 
 class EndpointFigure(APIView):

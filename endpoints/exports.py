@@ -303,7 +303,7 @@ def sdtm_dm(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> byte
     deaths = {d.patient_id: d for d in DeathReport.objects.filter(death_date__lte=cutoff)}
     disp = {d.patient_id: d for d in Disposition.objects.all()}
     failed = set(ScreeningLog.objects.filter(outcome="SCREEN FAILURE").values_list("patient_id", flat=True))
-    tte = {p["patient_id"]: p for p in snap.results.get("patients", [])}
+    tte = {p["patient_id"]: p for p in snap.patient_rows()}
     rows = []
     for p in Patient.objects.order_by("screening_number"):
         b, d, ds = base.get(p.pk), deaths.get(p.pk), disp.get(p.pk)
@@ -1082,7 +1082,7 @@ def adam_adsl(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
     deaths = {d.patient_id: d for d in DeathReport.objects.filter(death_date__lte=cutoff)}
     disp = {d.patient_id: d for d in Disposition.objects.all()}
     rows = []
-    for p in snap.results.get("patients", []):
+    for p in snap.patient_rows():
         pid = p["patient_id"]
         b, d, ds = base.get(pid), deaths.get(pid), disp.get(pid)
         flags = p.get("flags", {})
@@ -1121,7 +1121,7 @@ PARAMS = {"PFS1": "Progression-free survival from SABR start (days)", "PFS2": "S
 
 def adam_adtte(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
     rows = []
-    for p in snap.results.get("patients", []):
+    for p in snap.patient_rows():
         subj = keys.subjid.get(p["patient_id"], p["study_number"])
         items = [(k.upper(), p.get(k)) for k in ("pfs1", "pfs2", "os", "lc")]
         items += [("LCLES", x) for x in p.get("lc_lesions", [])]
@@ -1158,7 +1158,7 @@ def adam_adrs(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
                              a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
     except LookupError:
         pass
-    for p in snap.results.get("patients", []):
+    for p in snap.patient_rows():
         subj = keys.subjid.get(p["patient_id"], p["study_number"])
         for code, label, key in (("BOR", "Best Overall Response (unconfirmed)", "bor"),
                                  ("CBOR", "Best Overall Response (confirmed)", "cbor")):  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +47,14 @@ class EndpointSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_status_display()} {self.created_at:%Y-%m-%d %H:%M} cut-off {self.data_cutoff}"
+
+    def patient_rows(self) -> list[dict[str, Any]]:
+        """Every patient's derivation row, in patient order (the listing pages; ``results`` of snapshots stored
+        before migration 0003 held them under "patients")."""
+        pages = list(self.listing_pages.order_by("number").values_list("rows", flat=True))
+        if pages:
+            return [row for page in pages for row in page]
+        return list((self.results or {}).get("patients", []))
 
 
 class EndpointListingPage(models.Model):

@@ -195,7 +195,7 @@ def exposure(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
     if target_model is None:
         return {"available": False}
     treated_ids = [
-        p["patient_id"] for p in snap.results.get("patients", []) if p.get("flags", {}).get("saffl")
+        p["patient_id"] for p in snap.patient_rows() if p.get("flags", {}).get("saffl")
     ]
     patient_model = apps.get_model("enrollment", "Patient")
     ids = list(patient_model.objects.filter(pk__in=treated_ids).order_by("pk").values_list("pk", flat=True))
@@ -492,7 +492,7 @@ def report_context(snap: EndpointSnapshot, *, user: Any, progress: Progress = _n
     progress(_("Safety tables"), 50)
     ctx["safety"] = safety(cutoff)
     progress(_("Per-patient listings"), 58)
-    patients = snap.results.get("patients", [])
+    patients = snap.patient_rows()
     ctx["derivation_listing"] = derivation_listing(patients)
     ctx["bor_listing"] = bor_listing(patients)
     ctx["ae_listing"] = ae_listing(cutoff)

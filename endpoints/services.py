@@ -138,7 +138,9 @@ def run_recompute(
         result.results["safety"] = safety
         timings = {"read_s": read_s, "safety_s": safety_s, **result.timings}
         t_store = time.perf_counter()
-        rows = result.results["patients"]
+        rows = result.results.pop(
+            "patients"
+        )  # stored once, in the listing pages (EndpointSnapshot.patient_rows)
         with transaction.atomic():
             snap = EndpointSnapshot.objects.create(
                 data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger=trigger, requested_by_id=user_id,
@@ -147,11 +149,12 @@ def run_recompute(
                 timings={k: round(v, 4) for k, v in timings.items()}, n_patients=result.results["n_patients"],
                 queries=len(ctx.captured_queries),
             )  # fmt: skip
-            # Each page's rows as one JSON parameter (Value): Django's UNNEST bulk insert would pass them as a
+            # The per-patient rows live here only, 50 to a page: the dashboard reads one page; the report, exports
+            # and API read them all (EndpointSnapshot.patient_rows). Each page's rows as one JSON parameter (Value): Django's UNNEST bulk insert would pass them as a
             # text array, which psycopg escapes character by character (8 s at 5,000 patients).
             EndpointListingPage.objects.bulk_create(
                 EndpointListingPage(snapshot=snap, number=1 + start // LISTING_PAGE_SIZE,
-                                    rows=Value(_listing(rows[start : start + LISTING_PAGE_SIZE]), output_field=JSONField()))
+                                    rows=Value(rows[start : start + LISTING_PAGE_SIZE], output_field=JSONField()))
                 for start in range(0, len(rows), LISTING_PAGE_SIZE)
             )  # fmt: skip
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
@@ -169,11 +172,6 @@ def run_recompute(
     finally:
         if gc_was_enabled:
             gc.enable()
-
-
-def _listing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Listing rows as the dashboard shows them: per-lesion LC rows stay in the results (report, exports, API)."""
-    return [{k: v for k, v in row.items() if k != "lc_lesions"} for row in rows]
 
 
 def plot_labels() -> dict[str, str]:

@@ -116,15 +116,15 @@ def test_demo_study_feeds_every_endpoint(demo: dict[str, Any]) -> None:
         snapshot = run_recompute(trigger="test")
     assert snapshot.status == EndpointSnapshot.Status.OK, snapshot.error
     results = snapshot.results
-    issues = {p["study_number"]: {i["code"] for i in p["issues"]} for p in results["patients"] if p["issues"]}
+    issues = {p["study_number"]: {i["code"] for i in p["issues"]} for p in snapshot.patient_rows() if p["issues"]}
     assert issues == EXPECTED_ISSUES
     headline = results["headline"]
     assert headline["PFS1"]["events"] >= 2
     assert headline["PFS2"]["events"] >= 1
     assert headline["OS"]["events"] >= 1
     assert headline["LC"]["events"] >= 1
-    cbor = {p["study_number"]: (p["cbor"] or {}).get("response") for p in results["patients"]}
-    bor = {p["study_number"]: (p["bor"] or {}).get("response") for p in results["patients"]}
+    cbor = {p["study_number"]: (p["cbor"] or {}).get("response") for p in snapshot.patient_rows()}
+    bor = {p["study_number"]: (p["bor"] or {}).get("response") for p in snapshot.patient_rows()}
     assert cbor["SR-001"] == "PR" and cbor["SR-004"] == "CR"
     assert bor["SR-003"] == "PR" and cbor["SR-003"] != "PR"
     assert "SD" in cbor.values()

@@ -181,7 +181,7 @@ def snapshot(study):
 
 
 def _row(snap, patient) -> dict[str, Any]:
-    return next(r for r in snap.results["patients"] if r["patient_id"] == patient.pk)
+    return next(r for r in snap.patient_rows() if r["patient_id"] == patient.pk)
 
 
 def _src(form: str, obj: Any, field: str) -> dict[str, Any]:

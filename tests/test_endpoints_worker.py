@@ -102,7 +102,7 @@ def test_crf_save_reaches_a_new_snapshot_made_by_the_worker(web):
     _save(web["client"], patient, "axitinib", _axitinib(today))
     _wait_for(web["worker"], _data_snapshots().exists)
     snap = _data_snapshots().get()
-    row = next(r for r in snap.results["patients"] if r["patient_id"] == patient.pk)
+    row = next(r for r in snap.patient_rows() if r["patient_id"] == patient.pk)
     assert (snap.status, snap.n_patients, row["os"]["origin"]) == ("ok", 1, today)  # D1: the axitinib start
     assert not services.is_stale(services.latest_snapshot())
 

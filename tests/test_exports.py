@@ -121,7 +121,7 @@ def test_adtte_rows_from_the_snapshot(data_manager):
     params = {r["PARAMCD"] for r in rows}
     assert params == {"PFS1", "PFS2", "OS", "LC", "LCLES"}
     pfs1 = [r for r in rows if r["PARAMCD"] == "PFS1"]
-    snap_pfs1 = [p["pfs1"] for p in snap.results["patients"]]
+    snap_pfs1 = [p["pfs1"] for p in snap.patient_rows()]
     assert sorted((int(r["AVAL"]), int(r["CNSR"])) for r in pfs1) == sorted(
         (t["days"], t["cnsr"]) for t in snap_pfs1
     )

@@ -168,7 +168,7 @@ def test_report_pages_and_timing_at_60_patients(data_manager, tmp_path):
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
     text = pdf_text(path)
-    missing = [p["study_number"] for p in snap.results["patients"] if text.count(p["study_number"]) < 2]
+    missing = [p["study_number"] for p in snap.patient_rows() if text.count(p["study_number"]) < 2]
     assert not missing, missing  # every patient in the derivation and the BOR listing
     print(f"report at 60 patients: {elapsed:.2f} s, {len(pdf)} bytes")
 
@@ -222,7 +222,7 @@ def test_listings_hold_every_patient_and_grade_3_ae_within_the_page_width(coordi
     listings = [ctx["derivation_listing"], ctx["bor_listing"], ctx["ae_listing"]]
     widths = [len(line) for listing in listings for block in listing["blocks"] for line in block.splitlines()]
     assert max(widths) <= report.LISTING_WIDTH
-    patients = snap.results["patients"]
+    patients = snap.patient_rows()
     for name in ("derivation_listing", "bor_listing"):
         assert [b.split()[0] for b in ctx[name]["blocks"]] == [p["study_number"] for p in patients]
     for p, block in zip(patients, ctx["derivation_listing"]["blocks"], strict=True):
