@@ -292,12 +292,9 @@ class AdverseEvent(CrfBase):
         notify = before_save(self)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
         if notify:
-            from django.db import transaction
+            from adverse_events.services import schedule_sae_notification
 
-            from adverse_events.services import notify_new_sae
-
-            pk = self.pk
-            transaction.on_commit(lambda: notify_new_sae(pk))
+            schedule_sae_notification(self.pk)
 
 
 class SaeReport(models.Model):

@@ -4,7 +4,10 @@ the grade-change action (EC-AE-4) and SAE follow-up reports. Every CRF write goe
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -102,6 +105,33 @@ def investigator_emails() -> list[str]:
         get_user_model().objects.filter(groups__name=str(Role.INVESTIGATOR), is_active=True).exclude(email="")
     )
     return sorted({u.email for u in users})
+
+
+#: Set while a migration import runs (``endpoints.importer``): SAEs entered from another system's history are not
+#: new to the investigators, so no e-mail goes out; the import reports how many it held back.
+_held_back: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "sae_mail_held_back", default=None
+)
+
+
+@contextlib.contextmanager
+def sae_notifications_held_back() -> Iterator[list[int]]:
+    """Within the block, a new SAE sends no e-mail; the yielded list collects the ids of those SAEs."""
+    held: list[int] = []
+    token = _held_back.set(held)
+    try:
+        yield held
+    finally:
+        _held_back.reset(token)
+
+
+def schedule_sae_notification(pk: int) -> None:
+    """After commit, e-mail the investigators about SAE ``pk`` (R7.4), unless notifications are held back."""
+    held = _held_back.get()
+    if held is not None:
+        held.append(pk)
+        return
+    transaction.on_commit(lambda: notify_new_sae(pk))
 
 
 def notify_new_sae(pk: int) -> int:

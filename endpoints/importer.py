@@ -93,6 +93,8 @@ class ImportResult:
     created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped_files: list[str] = field(default_factory=list)
     committed: bool = False
+    #: SAEs imported without the investigators' e-mail (history from another system, not new events).
+    sae_mail_held_back: int = 0
 
 
 class _Abort(Exception):
@@ -706,4 +708,10 @@ def _rule_of(message: str, default: str) -> str:
 
 
 def import_study(folder: Path | str, *, user: Any, partial: bool = False) -> ImportResult:
-    return Importer(Path(folder), user=user, partial=partial).run()
+    """Import a per-CRF export; SAEs from the imported history send no e-mail (counted in ``sae_mail_held_back``)."""
+    from adverse_events.services import sae_notifications_held_back
+
+    with sae_notifications_held_back() as held:
+        result = Importer(Path(folder), user=user, partial=partial).run()
+    result.sae_mail_held_back = len(set(held)) if result.committed else 0
+    return result

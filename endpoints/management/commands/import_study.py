@@ -44,5 +44,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(f"imported: {created or 'nothing'}; {len(result.problems)} rows refused")
             )
+            if result.sae_mail_held_back:
+                self.stdout.write(
+                    f"{result.sae_mail_held_back} imported SAE(s): no e-mail sent to the investigators "
+                    "(history, not new events); they are on the SAE page."
+                )
         else:
             raise CommandError(f"{len(result.problems)} problem(s): nothing was imported")
