@@ -581,6 +581,10 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
                     row["_supp"] = {"OVRNIRR": a.overall_resp_nonirr, "CLINDET": a.clinical_deterioration,
                                     "CLINSTB": a.clinically_stable}  # fmt: skip
                 rs.append(row)
+        if a.irecist_resp:  # R1.50-R1.53, exploratory: the iRECIST time-point response (CRF-SPEC: RS, RSCAT iRECIST)
+            rs.append({"USUBJID": u, "RSTESTCD": "OVRLRESP", "RSTEST": "Overall Response", "RSCAT": "iRECIST",
+                       "RSORRES": a.irecist_resp, "RSSTRESC": a.irecist_resp, "RSDTC": _scan_day(a),
+                       "VISIT": a.visit_label})  # fmt: skip
     return _seq_rows(tu, "TU"), _seq_rows(tr, "TR"), _seq_rows(rs, "RS")
 
 

@@ -378,3 +378,10 @@ def test_demo_study_exports_every_new_domain_with_its_links() -> None:
     death = [g for g in groups.values() if g[1]["RDOMAIN"] == "DD"]
     assert len(death) == 1 and ae[(death[0][0]["USUBJID"], death[0][0]["IDVARVAL"])]["AETOXGR"] == "5"
     assert death[0][0]["USUBJID"].endswith("SR-002")
+    # iRECIST (exploratory, R1.50-R1.53): one RS record per assessment that has it, beside the RECIST 1.1 one
+    from assessments.models import TumourAssessment
+
+    irecist = [r for r in sdtm["rs"] if r["RSCAT"] == "iRECIST"]
+    stored = TumourAssessment.objects.exclude(irecist_resp="")
+    assert irecist and len(irecist) == stored.count()
+    assert sorted(r["RSORRES"] for r in irecist) == sorted(stored.values_list("irecist_resp", flat=True))
