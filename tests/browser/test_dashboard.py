@@ -42,6 +42,13 @@ def test_dashboard_shows_every_figure_and_links_patients_to_the_casebook(
     assert page.get_by_test_id("bor-table").locator("tbody tr").count() >= 3
     listing = page.get_by_test_id("listing")
     assert listing.locator("tbody tr").count() == 14
+    # D4: the non-irradiated lesions' response, and the safety summary from the AE tables, with the snapshot's numbers
+    nonirr = page.get_by_test_id("nonirr")
+    assert nonirr.is_visible() and study.results["headline"]["ORR_NONIRR"]["confirmed"] in nonirr.inner_text()
+    assert page.get_by_test_id("bor-nonirr-table").locator("tbody tr").count() >= 3
+    safety = page.get_by_test_id("safety-summary")
+    assert safety.is_visible() and "Any AE" in safety.inner_text()
+    assert page.get_by_test_id("safety-related").locator("tbody tr").count() == 4  # 3 agents + any
     screenshot("endpoints-dashboard")
 
     # A lane of the swimmer plot is a link to the patient's casebook.
