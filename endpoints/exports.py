@@ -541,6 +541,24 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
             tr.append({"USUBJID": u, "TRLNKID": les.lesion_code, "TRTESTCD": code, "TRORRES": les.baseline_value_mm,
                        "TRORRESU": "mm", "TRSTRESN": les.baseline_value_mm, "TRSTRESU": "mm", "TRDTC": les.baseline_date,
                        "VISIT": "BASELINE"})  # fmt: skip
+    # New lesions (R1.19): TU TUMIDENT with TUORRES NEW, identified at the time point that first showed them
+    # (CRF-SPEC form 9: TULNKID = the new lesion's code, TUORRES = NEW, SUPPTU.LOCDTL).
+    try:
+        new_lesion = apps.get_model("assessments", "NewLesion")
+    except LookupError:
+        new_lesion = None
+    if new_lesion is not None:
+        for nl in (
+            new_lesion.objects.annotate(scan_day=Coalesce("assessment__scan_date_last", "assessment__scan_date_first"))
+            .filter(scan_day__lte=cutoff)
+            .select_related("assessment")
+            .order_by("assessment__patient_id", "scan_day", "code")
+        ):
+            a = nl.assessment
+            tu.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "TULNKID": nl.code, "TUTESTCD": "TUMIDENT",
+                       "TUTEST": "Tumor Identification", "TUORRES": "NEW", "TULOC": nl.organ, "TULAT": nl.laterality,
+                       "TUMETHOD": nl.detected_by, "TUDTC": nl.first_seen_date or _scan_day(a), "VISIT": a.visit_label,
+                       "_src": _src(nl), "_supp": {"LOCDTL": nl.location_text}})  # fmt: skip
     value_field = next(
         (
             f.name

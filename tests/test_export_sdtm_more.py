@@ -378,6 +378,15 @@ def test_demo_study_exports_every_new_domain_with_its_links() -> None:
     death = [g for g in groups.values() if g[1]["RDOMAIN"] == "DD"]
     assert len(death) == 1 and ae[(death[0][0]["USUBJID"], death[0][0]["IDVARVAL"])]["AETOXGR"] == "5"
     assert death[0][0]["USUBJID"].endswith("SR-002")
+    # New lesions (R1.19): one TU record each, TUORRES NEW, on the patient's USUBJID, with its location in SUPPTU
+    from assessments.models import NewLesion
+
+    new = [r for r in sdtm["tu"] if r["TUORRES"] == "NEW"]
+    assert new and len(new) == NewLesion.objects.count()
+    assert {(r["USUBJID"].rsplit("-", 1)[-1], r["TULNKID"]) for r in new} == {
+        (n.assessment.patient.study_number.rsplit("-", 1)[-1], n.code)
+        for n in NewLesion.objects.select_related("assessment__patient")
+    }
     # iRECIST (exploratory, R1.50-R1.53): one RS record per assessment that has it, beside the RECIST 1.1 one
     from assessments.models import TumourAssessment
 
