@@ -194,9 +194,7 @@ def exposure(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
     target_model = _model("treatment", "SabrTarget")
     if target_model is None:
         return {"available": False}
-    treated_ids = [
-        p["patient_id"] for p in snap.patient_rows() if p.get("flags", {}).get("saffl")
-    ]
+    treated_ids = [p["patient_id"] for p in snap.patient_rows() if p.get("flags", {}).get("saffl")]
     patient_model = apps.get_model("enrollment", "Patient")
     ids = list(patient_model.objects.filter(pk__in=treated_ids).order_by("pk").values_list("pk", flat=True))
     expos = exposures(ids, cutoff)
@@ -253,8 +251,9 @@ def safety(cutoff: datetime.date) -> dict[str, Any]:
     def soc_rows(rows: Iterable[reporting.SocTermRow]) -> list[dict[str, Any]]:
         return [{**grade_row(r.term or r.soc, r.counts), "is_soc": r.term is None} for r in rows]
 
-    agent_label = {None: _("Any study treatment"), "SABR": "SABR", "AXITINIB": _("Axitinib"),
-                   "TORIPALIMAB": _("Toripalimab")}  # fmt: skip
+    from endpoints.services import AGENT_LABELS
+
+    agent_label = {agent: _(label) for agent, label in AGENT_LABELS.items()}
     return {
         "n": n,
         "n_episodes": len(eps),

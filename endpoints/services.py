@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import JSONField, Value
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from endpoints.models import EndpointListingPage, EndpointSnapshot, EndpointState
 from sabr_trial.env import env_int
@@ -116,7 +117,6 @@ def run_recompute(
     state = _state()
     data_as_of = state.data_changed_at or timezone.now()
     started = time.perf_counter()
-    queries_before = len(connection.queries) if settings.DEBUG else None
     from django.test.utils import CaptureQueriesContext
 
     gc_was_enabled = gc.isenabled()
@@ -160,7 +160,6 @@ def run_recompute(
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
             snap.timings = {k: round(v, 4) for k, v in timings.items()}
             snap.save(update_fields=["timings"])
-        del queries_before
         return snap
     except Exception as exc:
         log.exception("endpoint recompute failed")
@@ -192,6 +191,15 @@ def input_fingerprint(cutoff: datetime.date) -> str:
     return digest.hexdigest()
 
 
+#: Rows of the related-AE tables (the dashboard's safety summary and the report's): translated where shown.
+AGENT_LABELS: dict[str | None, str] = {
+    None: gettext_noop("Any study treatment"),
+    "SABR": "SABR",
+    "AXITINIB": gettext_noop("Axitinib"),
+    "TORIPALIMAB": gettext_noop("Toripalimab"),
+}
+
+
 def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
     """The dashboard's safety summary at the cut-off: the overview and the related-AE rows of the AE tables.
 
@@ -203,19 +211,13 @@ def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
 
     eps = [e for e in episodes() if e.onset_date <= cutoff]
     n = safety_population()
-    agents = {
-        None: "Any study treatment",
-        "SABR": "SABR",
-        "AXITINIB": "Axitinib",
-        "TORIPALIMAB": "Toripalimab",
-    }
     return {
         "n": n,
         "n_episodes": len(eps),
         "overview": [(row.label, str(row.count)) for row in reporting.overview(eps, n)],
         "related": [
             {
-                "label": agents.get(row.agent, str(row.agent)),
+                "label": AGENT_LABELS.get(row.agent, str(row.agent)),
                 "any": str(row.counts.any_grade),
                 "g3": str(row.counts.grade_3_or_higher),
             }

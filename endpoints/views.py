@@ -22,12 +22,12 @@ FORM_SLUGS = {"tumour-assessment", "sabr-fraction", "axitinib", "toripalimab", "
               "disposition", "survival-contact", "consent", "sabr-target"}  # fmt: skip
 
 
-#: Row labels of the safety overview (adverse_events.reporting is a pure module): translated in the template.
+#: Row labels of the safety overview (adverse_events.reporting is a pure module): translated in the template;
+#: the agent rows are endpoints.services.AGENT_LABELS.
 SAFETY_OVERVIEW_LABELS = (
     gettext_noop("Any AE"), gettext_noop("Grade >= 3 AE"), gettext_noop("Grade 5 AE"),
     gettext_noop("Treatment-related AE"), gettext_noop("Treatment-related grade >= 3 AE"), gettext_noop("Serious AE"),
     gettext_noop("Immune-related AE"), gettext_noop("AE leading to discontinuation of any study treatment"),
-    gettext_noop("Any study treatment"), gettext_noop("Axitinib"), gettext_noop("Toripalimab"),
 )  # fmt: skip
 
 #: Study numbers of flagged patients named in the warning above the figures (all are in the listing).
