@@ -40,4 +40,4 @@ clean:
 
 ## Endpoint recompute benchmark (PostgreSQL; the database must exist: createdb -h 127.0.0.1 -U postgres sabr_bench).
 bench: install
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sabr_bench} $(PY) bench/run.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sabr_bench} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/13} $(PY) bench/run.py

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from adverse_events.safety import ActionTaken, Agent, Relationship, is_related
 
@@ -270,9 +271,18 @@ def _require_population(population_n: int, episodes: Sequence[AeEpisode]) -> Non
         )
 
 
+@lru_cache(maxsize=8192)
 def _count(n: int, population_n: int) -> Count:
+    # Counts are frozen, so one instance per (n, N) is shared (the recompute asks ~250,000 times per study).
     pct = (Decimal(n) * 100 / population_n).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return Count(n=n, pct=pct)
+
+
+def patient_count(n: int, population_n: int) -> Count:
+    """``n`` patients as a Count of N, as the tables show it (for tables summed over per-patient parts)."""
+    if isinstance(population_n, bool) or not isinstance(population_n, int) or population_n < 1:
+        raise ReportingError(f"the safety population N must be a positive int, got {population_n!r}")
+    return _count(n, population_n)
 
 
 def _grade_counts(events: Iterable[AdverseEvent], population_n: int) -> GradeCounts:

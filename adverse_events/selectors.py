@@ -79,14 +79,24 @@ def overdue_count(now: datetime.datetime | None = None) -> int:
     return AdverseEvent.objects.filter(serious="Y", reported_at__isnull=True, sae_due_at__lt=now).count()
 
 
-def episodes(patient: Any = None) -> list[AeEpisode]:
-    """Form 17 rows as the pure safety-table episodes (drafts included: the tables show entered data)."""
+#: The form 17 fields an episode is built from; the endpoint recompute hashes the same fields per patient
+#: (endpoints.collect.AE_SOURCE), so a change to any of them recomputes that patient's safety counts.
+EPISODE_FIELDS = ("pk", "patient_id", "ctcae_term__term", "ctcae_term__soc", "grade", "serious", "immune_related",
+                  "rel_sabr", "rel_axitinib", "rel_toripalimab", "acn_sabr", "acn_axitinib", "acn_toripalimab",
+                  "onset_date", "parent_episode_id")  # fmt: skip
+
+
+def episodes(patient: Any = None, *, patient_ids: Any = None) -> list[AeEpisode]:
+    """Form 17 rows as the pure safety-table episodes (drafts included: the tables show entered data).
+
+    ``patient`` or ``patient_ids`` (an iterable of ids) restrict the read; neither: the whole study.
+    """
     qs = AdverseEvent.objects.all()
     if patient is not None:
         qs = qs.filter(patient=patient)
-    fields = ("pk", "patient_id", "ctcae_term__term", "ctcae_term__soc", "grade", "serious", "immune_related",
-              "rel_sabr", "rel_axitinib", "rel_toripalimab", "acn_sabr", "acn_axitinib", "acn_toripalimab",
-              "onset_date", "parent_episode_id")  # fmt: skip
+    if patient_ids is not None:
+        qs = qs.filter(patient_id__in=list(patient_ids))
+    fields = EPISODE_FIELDS
     # Plain rows, not model instances: the study-wide tables read every AE (12,000+ in the benchmark study).
     return [
         AeEpisode(
@@ -141,8 +151,10 @@ def safety_population() -> int:
         except LookupError:
             continue
         # A wrong field name must fail loudly: a swallowed error silently shrank N before.
-        treated.update(model.objects.filter(**filters).values_list("patient_id", flat=True))
-    with_ae = set(AdverseEvent.objects.values_list("patient_id", flat=True))
+        treated.update(
+            model.objects.filter(**filters).values_list("patient_id", flat=True).order_by().distinct()
+        )
+    with_ae = set(AdverseEvent.objects.values_list("patient_id", flat=True).order_by().distinct())
     base = treated or set(
         patient_model.objects.filter(study_number__isnull=False).values_list("pk", flat=True)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,11 @@ def _patient_row(p: PatientEndpoints) -> dict[str, Any]:
     }
 
 
+def patient_row_json(p: PatientEndpoints) -> str:
+    """One patient's listing row as JSON text (what the listing pages store)."""
+    return json.dumps(_patient_row(p), ensure_ascii=False, separators=(",", ":"))
+
+
 def compute_snapshot(
     records: Sequence[PatientRecord],
     plot_data: Sequence[PatientPlotData] = (),
@@ -156,11 +162,33 @@ def compute_snapshot(
     input_fingerprint: str | None = None,
 ) -> SnapshotResult:
     """Derive every patient, estimate every endpoint (R5.x, R2.4) and draw the figures (D3, D7)."""
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     derived = [derive_patient(r, settings) for r in records]
-    timings["derive_s"] = time.perf_counter() - t0
+    derive_s = time.perf_counter() - t0
+    result = summarise(
+        derived, plot_data, data_cutoff=data_cutoff, labels=labels, url_template=url_template,
+        input_fingerprint=input_fingerprint or fingerprint(records, plot_data),
+    )  # fmt: skip
+    result.timings = {"derive_s": derive_s, **result.timings}
+    return result
 
+
+def summarise(
+    derived: Sequence[PatientEndpoints],
+    plot_data: Sequence[PatientPlotData] = (),
+    *,
+    data_cutoff: datetime.date,
+    input_fingerprint: str,
+    labels: Mapping[str, str] | None = None,
+    url_template: str | None = None,
+    patient_rows: Sequence[Any] | None = None,
+) -> SnapshotResult:
+    """Estimate every endpoint (R5.x, R2.4) and draw the figures (D3, D7) from derived patients.
+
+    ``patient_rows``: each patient's listing row already built (``patient_row_json``, by the per-patient memo);
+    by default built here as dicts.
+    """
+    timings: dict[str, float] = {}
     t1 = time.perf_counter()
     safety = [p for p in derived if p.flags.saffl]
     km: dict[str, statistics.KaplanMeierResult] = {}
@@ -317,11 +345,8 @@ def compute_snapshot(
         "n_nonirradiated": len(nonirr_set),
         "response_nonirr_confirmed": nonirr_confirmed.to_dict(),
         "response_nonirr_unconfirmed": nonirr_unconfirmed.to_dict(),
-        "patients": [_patient_row(p) for p in derived],
+        "patients": list(patient_rows) if patient_rows is not None else [_patient_row(p) for p in derived],
         "flagged": [p.study_number for p in derived if p.issues],
         "figure_notes": figure_notes,
     }
-    t3 = time.perf_counter()
-    digest = input_fingerprint or fingerprint(records, plot_data)
-    timings["fingerprint_s"] = time.perf_counter() - t3
-    return SnapshotResult(results=results, figures=figures, fingerprint=digest, timings=timings)
+    return SnapshotResult(results=results, figures=figures, fingerprint=input_fingerprint, timings=timings)

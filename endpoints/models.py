@@ -51,10 +51,24 @@ class EndpointSnapshot(models.Model):
     def patient_rows(self) -> list[dict[str, Any]]:
         """Every patient's derivation row, in patient order (the listing pages; ``results`` of snapshots stored
         before migration 0003 held them under "patients")."""
-        pages = list(self.listing_pages.order_by("number").values_list("rows", flat=True))
+        pages = list(self.listing_pages.order_by("number").values_list("content__rows", flat=True))
         if pages:
             return [row for page in pages for row in page]
         return list((self.results or {}).get("patients", []))
+
+
+class EndpointListingContent(models.Model):
+    """The rows of one listing page, stored once under the SHA-256 of their JSON text.
+
+    Snapshots whose page holds the same patients with the same derivations share the row (a recompute after one
+    form save writes one new page, not the whole listing). Never deleted while a page refers to it.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    rows = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"listing content {self.digest[:12]}"
 
 
 class EndpointListingPage(models.Model):
@@ -62,7 +76,7 @@ class EndpointListingPage(models.Model):
 
     snapshot = models.ForeignKey(EndpointSnapshot, on_delete=models.CASCADE, related_name="listing_pages")
     number = models.PositiveIntegerField()
-    rows = models.JSONField(default=list)
+    content = models.ForeignKey(EndpointListingContent, on_delete=models.PROTECT, related_name="pages")
 
     class Meta:
         constraints = [

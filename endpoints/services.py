@@ -5,20 +5,23 @@ from __future__ import annotations
 import datetime
 import gc
 import hashlib
+import json
 import logging
 import time
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import JSONField, Value
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from endpoints.models import EndpointListingPage, EndpointSnapshot, EndpointState
+from endpoints.models import EndpointListingContent, EndpointListingPage, EndpointSnapshot, EndpointState
 from sabr_trial.env import env_int
 
 log = logging.getLogger(__name__)
@@ -109,9 +112,14 @@ def debounce_delay(now: datetime.datetime | None = None) -> float:
 def run_recompute(
     *, trigger: str, cutoff: datetime.date | None = None, user_id: int | None = None
 ) -> EndpointSnapshot:
-    """Read the whole study, derive, compute, draw, and store one snapshot (or the error)."""
-    from endpoints.collect import collect_study
-    from endpoints.engine import compute_snapshot
+    """Read the whole study, derive, compute, draw, and store one snapshot (or the error).
+
+    Only patients whose data changed since an earlier run are derived again (``endpoints.incremental``: the
+    per-patient memo, keyed by the content of each patient's rows); statistics and figures are always computed
+    from every patient.
+    """
+    from endpoints import incremental
+    from endpoints.engine import summarise
 
     cutoff = cutoff or timezone.localdate()
     state = _state()
@@ -120,23 +128,27 @@ def run_recompute(
     from django.test.utils import CaptureQueriesContext
 
     gc_was_enabled = gc.isenabled()
-    gc.disable()  # the read builds ~10^6 acyclic objects: pausing the cycle collector saves a third of the run
+    gc.disable()  # a cold run builds ~10^6 acyclic objects: pausing the cycle collector saves a third of it
     try:
         with CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
-            digest = hashlib.sha256()
-            records, plot_data = collect_study(cutoff, digest=digest)
+            study = incremental.read_study(cutoff)
             read_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            safety = safety_summary(cutoff)
+            safety = summarise_safety(study.safety_parts, _safety_population())
             safety_s = time.perf_counter() - t0
         url = reverse("casebook", args=[0]).replace("/0/", "/{patient_id}/")
-        result = compute_snapshot(
-            records, plot_data, data_cutoff=cutoff, url_template=url, input_fingerprint=digest.hexdigest(),
-            labels=plot_labels(),
+        entries = study.entries
+        result = summarise(
+            [e.derived for e in entries], [e.plot for e in entries], data_cutoff=cutoff, url_template=url,
+            input_fingerprint=study.fingerprint, labels=plot_labels(), patient_rows=[e.row_json for e in entries],
         )  # fmt: skip
         result.results["safety"] = safety
-        timings = {"read_s": read_s, "safety_s": safety_s, **result.timings}
+        timings: dict[str, float] = {
+            "read_s": read_s, **{f"read_{k}": v for k, v in study.timings.items()}, "safety_s": safety_s,
+            **result.timings, "patients_derived": study.misses, "memo_hits": study.hits,
+            "shared_memo_hits": study.shared_hits, "ae_patients_counted": study.safety_misses,
+        }  # fmt: skip
         t_store = time.perf_counter()
         rows = result.results.pop(
             "patients"
@@ -146,17 +158,9 @@ def run_recompute(
                 data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger=trigger, requested_by_id=user_id,
                 data_as_of=data_as_of, fingerprint=result.fingerprint, results=result.results, figures=result.figures,
                 summary={k: v for k, v in result.results.items() if k not in _HEAVY_KEYS},
-                timings={k: round(v, 4) for k, v in timings.items()}, n_patients=result.results["n_patients"],
-                queries=len(ctx.captured_queries),
+                timings={}, n_patients=result.results["n_patients"], queries=len(ctx.captured_queries),
             )  # fmt: skip
-            # The per-patient rows live here only, 50 to a page: the dashboard reads one page; the report, exports
-            # and API read them all (EndpointSnapshot.patient_rows). Each page's rows as one JSON parameter (Value): Django's UNNEST bulk insert would pass them as a
-            # text array, which psycopg escapes character by character (8 s at 5,000 patients).
-            EndpointListingPage.objects.bulk_create(
-                EndpointListingPage(snapshot=snap, number=1 + start // LISTING_PAGE_SIZE,
-                                    rows=Value(rows[start : start + LISTING_PAGE_SIZE], output_field=JSONField()))
-                for start in range(0, len(rows), LISTING_PAGE_SIZE)
-            )  # fmt: skip
+            _store_listing(snap, rows)
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
             snap.timings = {k: round(v, 4) for k, v in timings.items()}
             snap.save(update_fields=["timings"])
@@ -173,6 +177,36 @@ def run_recompute(
             gc.enable()
 
 
+def _store_listing(snap: EndpointSnapshot, rows: list[Any]) -> None:
+    """Store the listing in pages of ``LISTING_PAGE_SIZE`` rows, each page's rows once under their SHA-256.
+
+    ``rows``: JSON texts (``engine.patient_row_json``) or dicts. A page whose rows an earlier snapshot already
+    stored is not sent again: after one form save, one page is written.
+    """
+    texts = [
+        row if isinstance(row, str) else json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+        for row in rows
+    ]
+    pages = [
+        "[" + ",".join(texts[i : i + LISTING_PAGE_SIZE]) + "]"
+        for i in range(0, len(texts), LISTING_PAGE_SIZE)
+    ]
+    digests = [hashlib.sha256(text.encode()).hexdigest() for text in pages]
+    known = set(EndpointListingContent.objects.filter(digest__in=digests).values_list("digest", flat=True))
+    fresh = {d: text for d, text in zip(digests, pages, strict=True) if d not in known}
+    if fresh:
+        # The text goes to PostgreSQL as one parameter cast to jsonb: no dump and reload of the rows in Python.
+        on_pg = connection.vendor == "postgresql"
+        EndpointListingContent.objects.bulk_create(
+            (EndpointListingContent(digest=d, rows=Cast(Value(text), JSONField()) if on_pg else json.loads(text))
+             for d, text in fresh.items()),
+            ignore_conflicts=True,
+        )  # fmt: skip
+    EndpointListingPage.objects.bulk_create(
+        EndpointListingPage(snapshot=snap, number=n, content_id=d) for n, d in enumerate(digests, start=1)
+    )
+
+
 def plot_labels() -> dict[str, str]:
     """The figures' texts in the active language (the site's LANGUAGE_CODE in a worker)."""
     from django.utils.translation import gettext
@@ -184,11 +218,9 @@ def plot_labels() -> dict[str, str]:
 
 def input_fingerprint(cutoff: datetime.date) -> str:
     """The fingerprint a recompute at ``cutoff`` would store for the data as they are now."""
-    from endpoints.collect import collect_study
+    from endpoints import incremental
 
-    digest = hashlib.sha256()
-    collect_study(cutoff, digest=digest)
-    return digest.hexdigest()
+    return incremental.input_fingerprint(cutoff)
 
 
 #: Rows of the related-AE tables (the dashboard's safety summary and the report's): translated where shown.
@@ -200,30 +232,61 @@ AGENT_LABELS: dict[str | None, str] = {
 }
 
 
+def _safety_population() -> int:
+    from adverse_events.selectors import safety_population
+
+    return safety_population()
+
+
+def summarise_safety(parts: Iterable[Any], n: int) -> dict[str, Any]:
+    """The dashboard's safety summary from per-patient parts (``incremental.safety_part``) and the population N.
+
+    The rows and labels are those of ``adverse_events.reporting.overview`` and ``related_by_agent`` (the safety
+    page's and the study report's tables); every count is a count of patients, so it is the sum of the parts.
+    """
+    from adverse_events import reporting
+
+    parts = list(parts)
+    with_ae = sum(1 for part in parts if part.n_episodes)
+    if with_ae > n:
+        raise reporting.ReportingError(f"{with_ae} patients have AEs but the safety population N is {n}")
+    overview = reporting.overview((), 1)
+    related = reporting.related_by_agent((), 1)
+    return {
+        "n": n,
+        "n_episodes": sum(part.n_episodes for part in parts),
+        "overview": [
+            (row.label, str(reporting.patient_count(sum(part.overview[i] for part in parts), n)))
+            for i, row in enumerate(overview)
+        ],
+        "related": [
+            {
+                "label": AGENT_LABELS.get(row.agent, str(row.agent)),
+                "any": str(reporting.patient_count(sum(part.related[i][0] for part in parts), n)),
+                "g3": str(reporting.patient_count(sum(part.related[i][1] for part in parts), n)),
+            }
+            for i, row in enumerate(related)
+        ],  # fmt: skip
+    }
+
+
 def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
     """The dashboard's safety summary at the cut-off: the overview and the related-AE rows of the AE tables.
 
     The same episodes, population N and table functions as the safety page and the study report's safety
-    section (``adverse_events.selectors``, ``adverse_events.reporting``); the full tables stay there.
+    section (``adverse_events.selectors``, ``adverse_events.reporting``), summed patient by patient as the
+    recompute does (``endpoints.incremental``); the full tables stay there.
     """
-    from adverse_events import reporting
-    from adverse_events.selectors import episodes, safety_population
+    from collections import defaultdict
 
-    eps = [e for e in episodes() if e.onset_date <= cutoff]
-    n = safety_population()
-    return {
-        "n": n,
-        "n_episodes": len(eps),
-        "overview": [(row.label, str(row.count)) for row in reporting.overview(eps, n)],
-        "related": [
-            {
-                "label": AGENT_LABELS.get(row.agent, str(row.agent)),
-                "any": str(row.counts.any_grade),
-                "g3": str(row.counts.grade_3_or_higher),
-            }
-            for row in reporting.related_by_agent(eps, n)
-        ],  # fmt: skip
-    }
+    from adverse_events.selectors import episodes
+    from endpoints.incremental import safety_part
+
+    by_patient: dict[Any, list[Any]] = defaultdict(list)
+    for episode in episodes():
+        by_patient[episode.patient_id].append(episode)
+    parts = [safety_part([e for e in eps if e.onset_date <= cutoff]) for _, eps in sorted(by_patient.items())]
+    return summarise_safety(parts, _safety_population())
 
 
 def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:
@@ -273,7 +336,7 @@ def dashboard_parts(
     if stored:  # snapshots since migration 0003: the summary and one listing page, two small rows
         page_rows = (
             EndpointListingPage.objects.filter(snapshot_id=snapshot.pk, number=page)
-            .values_list("rows", flat=True)
+            .values_list("content__rows", flat=True)
             .first()
         )
         return stored, page_rows or [], pages

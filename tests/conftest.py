@@ -26,6 +26,14 @@ def _fresh_worklist_count():
     bump_generation()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_endpoint_memo():
+    """Tests that patch the derivation must see it run: each test starts with an empty per-patient memo."""
+    from endpoints import incremental
+
+    incremental.clear()
+
+
 @pytest.fixture
 def coordinator(db):
     return UserFactory(username="coord", role="coordinator")

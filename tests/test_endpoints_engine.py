@@ -62,10 +62,10 @@ def test_failed_run_keeps_previous_snapshot_and_shows_error(coordinator, as_inve
     make_patients(coordinator, 1)
     good = services.run_recompute(trigger="good")
 
-    def broken(cutoff, **kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("endpoints.collect.collect_study", broken)
+    monkeypatch.setattr("endpoints.collect.content_hashes", broken)
     bad = services.run_recompute(trigger="bad")
     page = as_investigator.get(reverse("endpoints:dashboard"))
     assert bad.status == "failed" and services.latest_snapshot(TODAY) == good
