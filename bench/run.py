@@ -12,7 +12,8 @@ RSS is per N:
                   over all patients; median of 5, each after a different patient's change;
   cold            the same with the memo empty (first run after a deployment, or a cut-off not computed before);
   other worker    the same as "after one save" in a process whose own memo is empty (entries from the shared cache);
-  queries         every query of one recompute;
+  queries         every query of one recompute (after one save: the most of the 5 runs; a run whose changed page
+                  of the listing is already stored skips its insert);
   peak            tracemalloc peak of one cold recompute (Python allocations) and the process's max RSS;
   dashboard       GET of the dashboard as an investigator (Django test client), median of 5 after a warm-up.
 Targets (issue 7): recompute(5,000) <= 3 x plain read(5,000), measured after one form save; peak < 1 GiB; the same
@@ -132,7 +133,7 @@ def measure(n: int) -> dict[str, object]:
     best_cold = min(cold, key=lambda r: r[0])
     return {
         "n": n, "rows": rows, "plain_s": min(plain), "cold_s": best_cold[0], "cold_stages": best_cold[1],
-        "cold_queries": best_cold[2], "saved_s": median[0], "saved_stages": median[1], "queries": median[2],
+        "cold_queries": best_cold[2], "saved_s": median[0], "saved_stages": median[1], "queries": max(r[2] for r in saved),
         "other_s": min(r[0] for r in other), "collector_queries": len(sqls), "peak_mb": peak / 2**20,
         "maxrss_mb": maxrss, "dashboard_s": statistics.median(times),
         "dashboard_own_s": statistics.median(t - o for t, o in zip(times, others, strict=True)), "dashboard_kb": len(response.content) / 1024,
@@ -222,7 +223,10 @@ def print_table(results: list[dict[str, object]]) -> None:
         (f"cold recompute at {big['n']:,} within 3x the plain read (not a target; for the record)",
          big["cold_s"] <= 3 * big["plain_s"]),
         (f"peak memory at {big['n']:,} under 1 GiB", max(big["peak_mb"], big["maxrss_mb"]) < 1024),
-        ("same number of queries at every N", len({r["queries"] for r in results}) == 1),
+        (
+            "same number of queries at every N (after one save and cold)",
+            len({r["queries"] for r in results}) == 1 and len({r["cold_queries"] for r in results}) == 1,
+        ),
         (
             f"dashboard at {big['n']:,} within 1.5x of {small['n']:,}",
             big["dashboard_s"] <= 1.5 * small["dashboard_s"],

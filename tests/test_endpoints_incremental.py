@@ -35,6 +35,18 @@ def study(db):
     user = UserFactory(username="memo-coord", role="coordinator")
     counts = generate(N, user=user, seed=11)
     assert all(counts.get(name) for name in ("LesionResult", "SabrFraction", "AdverseEvent", "DeathReport"))
+    # The generator writes no follow-up contacts or off-study forms: one of each, so every source has rows.
+    crf = {"status": "submitted", "created_by": user, "updated_by": user, "submitted_at": timezone.now()}
+    alive = _model("enrollment.Patient").objects.filter(study_number__isnull=False, enrollment_deathreport_set__isnull=True).distinct()
+    first, second = alive.order_by("pk")[:2]
+    _model("enrollment.SurvivalContact").objects.create(
+        patient=first, contact_date=TODAY - datetime.timedelta(days=5), method="TELEPHONE", reached="Y",
+        survival_status="ALIVE", **crf,
+    )  # fmt: skip
+    _model("enrollment.Disposition").objects.create(
+        patient=second, eot_reason="PHYSICIAN DECISION", eos_date=TODAY - datetime.timedelta(days=9),
+        eos_reason="LOST TO FOLLOW-UP", **crf,
+    )  # fmt: skip
     return counts
 
 
@@ -125,6 +137,18 @@ def test_another_worker_process_finds_the_entries_in_the_shared_cache(study, set
     assert _comparable(other) == _comparable(first)
 
 
+def _hashes(*sources: collect.Source) -> dict[int, dict[str, str]]:
+    """The per-patient hashes of ``sources``: PostgreSQL's, else those hashed in Python (other databases)."""
+    sql = collect.content_hashes(sources)
+    if sql is not None:
+        return sql
+    if any(s.key == "ae" for s in sources):
+        pytest.skip("other databases hash the AE episodes as read (test_the_python_hashes_path_...)")
+    keys = {s.key for s in sources}
+    by = collect.python_hashes(collect.read_rows())
+    return {pid: {k: v for k, v in h.items() if k in keys} for pid, h in by.items() if keys & set(h)}
+
+
 def _source_rows(source: collect.Source) -> list[dict[str, Any]]:
     return list(collect._queryset(source).values("pk", source.patient_field))
 
@@ -141,7 +165,7 @@ def test_every_field_the_collector_reads_changes_exactly_its_patients_hash(study
         pytest.skip(f"the synthetic study has no {source.model} rows")
     row = rows[len(rows) // 2]
     pid = row[source.patient_field]
-    sql_before = collect.content_hashes([source])
+    sql_before = _hashes(source)
     py_before = collect.python_hashes(collect.read_rows()) if source.key != "ae" else None
     checked, refused = [], []
     for name in source.fields:
@@ -152,14 +176,14 @@ def test_every_field_the_collector_reads_changes_exactly_its_patients_hash(study
         if not _try_update(model, row["pk"], field.attname, _others(old, field)):
             refused.append(name)  # the database's check constraints allow no other value on its own
             continue
-        after = collect.content_hashes([source])
+        after = _hashes(source)
         assert after[pid][source.key] != sql_before[pid][source.key], name
         assert {p: h for p, h in after.items() if p != pid} == {p: h for p, h in sql_before.items() if p != pid}
         if py_before is not None:
             py_after = collect.python_hashes(collect.read_rows())
             assert py_after[pid][source.key] != py_before[pid][source.key], name
         model.objects.filter(pk=row["pk"]).update(**{field.attname: old})
-        assert collect.content_hashes([source]) == sql_before, f"{name} restored"
+        assert _hashes(source) == sql_before, f"{name} restored"
         checked.append(name)
     assert len(checked) >= len(refused), (checked, refused)
     try:
@@ -167,21 +191,21 @@ def test_every_field_the_collector_reads_changes_exactly_its_patients_hash(study
             model.objects.filter(pk=row["pk"]).delete()
     except (ProtectedError, IntegrityError):
         return  # rows other forms refer to cannot be deleted
-    assert collect.content_hashes([source]).get(pid, {}).get(source.key) != sql_before[pid][source.key]
+    assert _hashes(source).get(pid, {}).get(source.key) != sql_before[pid][source.key]
 
 
 def test_joined_fields_change_the_hash_of_their_patient(study):
     """lres reads the assessment's scan date; fx reads the course's protocol flag and number."""
     lres = collect.SOURCES[[s.key for s in collect.SOURCES].index("lres")]
     fx = collect.SOURCES[[s.key for s in collect.SOURCES].index("fx")]
-    before = collect.content_hashes([lres, fx])
+    before = _hashes(lres, fx)
     ta_model = _model("assessments.TumourAssessment")
     ta = ta_model.objects.filter(results__isnull=False).order_by("pk").first()
     ta_model.objects.filter(pk=ta.pk).update(scan_date_first=ta.scan_date_first - datetime.timedelta(days=1))
     course_model = _model("treatment.SabrCourse")
     course = course_model.objects.order_by("pk").last()
     course_model.objects.filter(pk=course.pk).update(course_number=course.course_number + 1)
-    after = collect.content_hashes([lres, fx])
+    after = _hashes(lres, fx)
     assert after[ta.patient_id]["lres"] != before[ta.patient_id]["lres"]
     assert after[course.patient_id]["fx"] != before[course.patient_id]["fx"]
 
@@ -236,8 +260,9 @@ def test_a_page_of_the_listing_is_stored_once_and_shared(study, monkeypatch):
 
 
 def test_the_hash_query_is_one_query_and_only_changed_patients_are_read(study, django_assert_max_num_queries):
+    if connection.vendor != "postgresql":
+        pytest.skip("the hash query is PostgreSQL's")
     _cold()
-    assert connection.vendor == "postgresql"
     with django_assert_max_num_queries(20) as captured:
         services.run_recompute(trigger="nothing changed")
     reads = [q["sql"] for q in captured.captured_queries if "hash_record_extended" in q["sql"]]
