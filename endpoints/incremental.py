@@ -12,7 +12,7 @@ safety summary) are stored under a key made of everything they depend on:
 Same inputs, same key: an entry can be old but never stale, so nothing ever has to be invalidated, and a form
 changed by any route (a save, the import, a data migration, SQL typed by hand) changes the key of its patient.
 Entries live in this process (those of its last run) and in the shared cache (Redis in production, where another
-worker process finds them) for ``ENDPOINT_MEMO_DAYS`` days (0 turns the shared level off).
+worker process finds them) for ``ENDPOINT_MEMO_HOURS`` hours (0 turns the shared level off).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from sabr_trial.env import env_int
 
 log = logging.getLogger(__name__)
 
-#: Days an entry stays in the shared cache after it was computed (0: this process's memo only).
-MEMO_DAYS = env_int("ENDPOINT_MEMO_DAYS", 7, minimum=0)
+#: Hours an entry stays in the shared cache after it was computed (0: this process's memo only). The default
+#: cut-off is today and the cut-off is part of every key, so a day's entries are of no use the next day.
+MEMO_HOURS = env_int("ENDPOINT_MEMO_HOURS", 26, minimum=0)
 #: The apps whose code a derived entry depends on (the collector, the derivation, RECIST, the AE tables).
 _CODE_APPS = ("endpoints", "assessments", "treatment", "enrollment", "adverse_events")
 
@@ -111,6 +112,12 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def shared_level() -> bool:
+    """Whether entries also go to the shared cache: only a cache other processes see (not the in-process one of
+    the embedded default, where it would hold a second copy of this process's memo)."""
+    return bool(MEMO_HOURS) and "locmem" not in django_settings.CACHES["default"]["BACKEND"].lower()
+
+
 def _shared_key(key: str) -> str:
     return f"endpoints:memo:{_namespace}:{key}"
 
@@ -123,7 +130,7 @@ def _lookup(keys: Iterable[str], found: dict[str, Any]) -> int:
             if key in _memo:
                 found[key] = _memo[key]
     rest = [k for k in wanted if k not in found]
-    if not rest or not MEMO_DAYS:
+    if not rest or not shared_level():
         return 0
     try:
         shared = cache.get_many([_shared_key(k) for k in rest])
@@ -261,9 +268,9 @@ def read_study(cutoff: datetime.date, settings: DerivationSettings = DEFAULT_SET
     with _memo_lock:
         _memo.clear()
         _memo.update(used)
-    if new and MEMO_DAYS:
+    if new and shared_level():
         try:
-            cache.set_many({_shared_key(k): v for k, v in new.items()}, timeout=MEMO_DAYS * 86400)
+            cache.set_many({_shared_key(k): v for k, v in new.items()}, timeout=MEMO_HOURS * 3600)
         except Exception as exc:
             log.warning("endpoint memo: shared cache unavailable (%s)", exc)
     return StudyInputs(

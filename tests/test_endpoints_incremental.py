@@ -37,7 +37,11 @@ def study(db):
     assert all(counts.get(name) for name in ("LesionResult", "SabrFraction", "AdverseEvent", "DeathReport"))
     # The generator writes no follow-up contacts or off-study forms: one of each, so every source has rows.
     crf = {"status": "submitted", "created_by": user, "updated_by": user, "submitted_at": timezone.now()}
-    alive = _model("enrollment.Patient").objects.filter(study_number__isnull=False, enrollment_deathreport_set__isnull=True).distinct()
+    alive = (
+        _model("enrollment.Patient")
+        .objects.filter(study_number__isnull=False, enrollment_deathreport_set__isnull=True)
+        .distinct()
+    )
     first, second = alive.order_by("pk")[:2]
     _model("enrollment.SurvivalContact").objects.create(
         patient=first, contact_date=TODAY - datetime.timedelta(days=5), method="TELEPHONE", reached="Y",
@@ -78,7 +82,11 @@ def _others(value: Any, field: Any) -> list[Any]:
         return [value + 1, value - 1]
     if value is None:
         internal = field.get_internal_type()
-        return [{"DateField": TODAY - datetime.timedelta(days=3), "DecimalField": Decimal("1.5")}.get(internal, "X")]
+        return [
+            {"DateField": TODAY - datetime.timedelta(days=3), "DecimalField": Decimal("1.5")}.get(
+                internal, "X"
+            )
+        ]
     return [f"{value}x"]
 
 
@@ -128,6 +136,8 @@ def test_new_code_is_a_new_key(study, monkeypatch):
 
 
 def test_another_worker_process_finds_the_entries_in_the_shared_cache(study, settings):
+    if not incremental.shared_level():
+        pytest.skip("no shared cache (REDIS_URL unset): one process, its own memo only")
     first = _cold()
     with incremental._memo_lock:
         incremental._memo.clear()  # a different process: nothing of its own yet
@@ -178,7 +188,9 @@ def test_every_field_the_collector_reads_changes_exactly_its_patients_hash(study
             continue
         after = _hashes(source)
         assert after[pid][source.key] != sql_before[pid][source.key], name
-        assert {p: h for p, h in after.items() if p != pid} == {p: h for p, h in sql_before.items() if p != pid}
+        assert {p: h for p, h in after.items() if p != pid} == {
+            p: h for p, h in sql_before.items() if p != pid
+        }
         if py_before is not None:
             py_after = collect.python_hashes(collect.read_rows())
             assert py_after[pid][source.key] != py_before[pid][source.key], name
@@ -233,7 +245,8 @@ def test_safety_summary_summed_over_patients_equals_the_whole_study_tables(study
     n = safety_population()
     whole_overview = [(row.label, str(row.count)) for row in reporting.overview(eps, n)]
     whole_related = [
-        (str(row.counts.any_grade), str(row.counts.grade_3_or_higher)) for row in reporting.related_by_agent(eps, n)
+        (str(row.counts.any_grade), str(row.counts.grade_3_or_higher))
+        for row in reporting.related_by_agent(eps, n)
     ]
     summary = services.safety_summary(TODAY)
     assert summary["overview"] == whole_overview
