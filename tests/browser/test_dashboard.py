@@ -51,6 +51,13 @@ def test_dashboard_shows_every_figure_and_links_patients_to_the_casebook(
     assert page.get_by_test_id("safety-related").locator("tbody tr").count() == 4  # 3 agents + any
     screenshot("endpoints-dashboard")
 
+    # "Recompute now" with no form changed: every patient comes from the per-patient memo, and the page says so.
+    page.get_by_test_id("recompute").click()
+    page.wait_for_url("**/endpoints/?cutoff=*")
+    assert "0 of 14 patients derived in this run" in page.get_by_test_id("derived-info").inner_text()
+    for name in FIGURES:
+        assert page.get_by_test_id(f"fig-{name}").locator("svg").count() == 1, name
+
     # A lane of the swimmer plot is a link to the patient's casebook.
     first = Patient.objects.filter(study_number__isnull=False).order_by("study_number").first()
     href = f"/patients/{first.pk}/"  # endpoints/plots.py wraps each lane in <a href=...>
