@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 #: Hours an entry stays in the shared cache after it was computed (0: this process's memo only). The default
 #: cut-off is today and the cut-off is part of every key, so a day's entries are of no use the next day.
 MEMO_HOURS = env_int("ENDPOINT_MEMO_HOURS", 26, minimum=0)
+#: Entries written to the shared cache per round trip.
+_SHARED_BATCH = 500
 #: The apps whose code a derived entry depends on (the collector, the derivation, RECIST, the AE tables).
 _CODE_APPS = ("endpoints", "assessments", "treatment", "enrollment", "adverse_events")
 
@@ -270,7 +272,10 @@ def read_study(cutoff: datetime.date, settings: DerivationSettings = DEFAULT_SET
         _memo.update(used)
     if new and shared_level():
         try:
-            cache.set_many({_shared_key(k): v for k, v in new.items()}, timeout=MEMO_HOURS * 3600)
+            items = list(new.items())
+            for start in range(0, len(items), _SHARED_BATCH):  # batches bound the pickled copies held at once
+                batch = items[start : start + _SHARED_BATCH]
+                cache.set_many({_shared_key(k): v for k, v in batch}, timeout=MEMO_HOURS * 3600)
         except Exception as exc:
             log.warning("endpoint memo: shared cache unavailable (%s)", exc)
     return StudyInputs(
