@@ -19,3 +19,6 @@ os.environ.setdefault("DJANGO_FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made there are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Per-patient endpoint memo entries a test run leaves in the shared Redis expire within the hour (tests start each
+# with a fresh namespace, so nothing of an earlier run is ever read).
+os.environ.setdefault("ENDPOINT_MEMO_HOURS", "1")
