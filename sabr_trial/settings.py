@@ -207,6 +207,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "nightly-edit-checks": {"task": "sabr_trial.nightly_edit_checks", "schedule": crontab(hour=1, minute=30)},
 }
+# ENDPOINT_QUEUE: send the endpoint recompute to its own queue, consumed by one single-process worker
+# (docker-compose.yml: worker-endpoints). Every run then lands in the process holding the previous run's per-patient
+# memo, and report builds on the other worker never delay it. Empty: the default queue, as every other task.
+ENDPOINT_QUEUE = env_str("ENDPOINT_QUEUE", "")
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = (
+    {name: {"queue": ENDPOINT_QUEUE} for name in ("endpoints.recompute", "endpoints.nightly_recompute")}
+    if ENDPOINT_QUEUE
+    else {}
+)
 
 # E-mail: console in development; SMTP in production (EMAIL_URL-style variables).
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

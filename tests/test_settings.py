@@ -89,3 +89,17 @@ def test_debug_off_requires_secret_key_and_allowed_hosts(missing):
 def test_short_secret_key_is_refused():
     result = _run(["check"], {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": "short"})
     assert "at least 50 characters" in result.stderr
+
+
+@pytest.mark.parametrize(("queue", "expected"), [("", "celery"), ("endpoints", "endpoints")])
+def test_endpoint_queue_routes_the_recompute_tasks_and_nothing_else(queue, expected):
+    """ENDPOINT_QUEUE (docker-compose.yml: worker-endpoints) sends both recompute tasks to their own queue."""
+    code = (
+        "import django; django.setup(); from sabr_trial.celery import app; r = app.amqp.router; "
+        "print(*(r.route({}, name)['queue'].name for name in "
+        "('endpoints.recompute', 'endpoints.nightly_recompute', 'endpoints.build_job')))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(PRODUCTION_ENV, ENDPOINT_QUEUE=queue, DJANGO_SETTINGS_MODULE="sabr_trial.settings")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == [expected, expected, "celery"], result.stdout + result.stderr
