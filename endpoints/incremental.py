@@ -22,6 +22,7 @@ import hashlib
 import logging
 import sys
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -185,12 +186,10 @@ def _study_keys(cutoff: datetime.date, settings: DerivationSettings) -> _Keys:
         hashes is None
     ):  # not PostgreSQL: read everything and hash it here (the embedded default; small studies)
         all_rows = collect.read_rows()
-        hashes = collect.python_hashes(all_rows)
         all_episodes = defaultdict(list)
         for episode in episodes():
             all_episodes[episode.patient_id].append(episode)
-        for pid, eps in all_episodes.items():
-            hashes[pid]["ae"] = hashlib.md5(repr(eps).encode(), usedforsecurity=False).hexdigest()
+        hashes = collect.python_hashes({**all_rows, "ae": all_episodes})
     base = f"{code_version()}|{cutoff.isoformat()}|{settings!r}"
     data_keys = {
         p["pk"]: "|".join((str(p["pk"]), p["study_number"], *(hashes.get(p["pk"], {}).get(s.key, "-") for s in collect.SOURCES)))
@@ -218,19 +217,12 @@ def input_fingerprint(cutoff: datetime.date, settings: DerivationSettings = DEFA
 def read_study(cutoff: datetime.date, settings: DerivationSettings = DEFAULT_SETTINGS) -> StudyInputs:
     """Every registered patient's entry and every AE patient's safety part at ``cutoff``, deriving only the
     patients whose key is in neither memo. A fixed number of queries whatever the number of patients."""
-    import time
-
     from adverse_events.selectors import episodes
 
     t0 = time.perf_counter()
-    k = _study_keys(cutoff, settings)
-    patients, keys, ae_keys, all_rows, all_episodes = (
-        k.patients,
-        k.keys,
-        k.ae_keys,
-        k.all_rows,
-        k.all_episodes,
-    )
+    study = _study_keys(cutoff, settings)
+    patients, keys, ae_keys = study.patients, study.keys, study.ae_keys
+    all_rows, all_episodes = study.all_rows, study.all_episodes
     timings = {"hash_s": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
@@ -281,6 +273,6 @@ def read_study(cutoff: datetime.date, settings: DerivationSettings = DEFAULT_SET
     return StudyInputs(
         entries=[found[keys[p["pk"]]] for p in patients],
         safety_parts=[found[ae_keys[pid]] for pid in sorted(ae_keys)],
-        fingerprint=k.fingerprint, hits=local_hits, shared_hits=shared_hits, misses=len(missing),
+        fingerprint=study.fingerprint, hits=local_hits, shared_hits=shared_hits, misses=len(missing),
         safety_misses=len(missing_ae), timings=timings,
     )  # fmt: skip

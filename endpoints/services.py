@@ -177,19 +177,14 @@ def run_recompute(
             gc.enable()
 
 
-def _store_listing(snap: EndpointSnapshot, rows: list[Any]) -> None:
+def _store_listing(snap: EndpointSnapshot, rows: list[str]) -> None:
     """Store the listing in pages of ``LISTING_PAGE_SIZE`` rows, each page's rows once under their SHA-256.
 
-    ``rows``: JSON texts (``engine.patient_row_json``) or dicts. A page whose rows an earlier snapshot already
-    stored is not sent again: after one form save, one page is written.
+    ``rows``: each patient's row as JSON text (``engine.patient_row_json``). A page whose rows an earlier snapshot
+    already stored is not sent again: after one form save, one page is written.
     """
-    texts = [
-        row if isinstance(row, str) else json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-        for row in rows
-    ]
     pages = [
-        "[" + ",".join(texts[i : i + LISTING_PAGE_SIZE]) + "]"
-        for i in range(0, len(texts), LISTING_PAGE_SIZE)
+        "[" + ",".join(rows[i : i + LISTING_PAGE_SIZE]) + "]" for i in range(0, len(rows), LISTING_PAGE_SIZE)
     ]
     digests = [hashlib.sha256(text.encode()).hexdigest() for text in pages]
     known = set(EndpointListingContent.objects.filter(digest__in=digests).values_list("digest", flat=True))
@@ -268,25 +263,6 @@ def summarise_safety(parts: Iterable[Any], n: int) -> dict[str, Any]:
             for i, row in enumerate(related)
         ],  # fmt: skip
     }
-
-
-def safety_summary(cutoff: datetime.date) -> dict[str, Any]:
-    """The dashboard's safety summary at the cut-off: the overview and the related-AE rows of the AE tables.
-
-    The same episodes, population N and table functions as the safety page and the study report's safety
-    section (``adverse_events.selectors``, ``adverse_events.reporting``), summed patient by patient as the
-    recompute does (``endpoints.incremental``); the full tables stay there.
-    """
-    from collections import defaultdict
-
-    from adverse_events.selectors import episodes
-    from endpoints.incremental import safety_part
-
-    by_patient: dict[Any, list[Any]] = defaultdict(list)
-    for episode in episodes():
-        by_patient[episode.patient_id].append(episode)
-    parts = [safety_part([e for e in eps if e.onset_date <= cutoff]) for _, eps in sorted(by_patient.items())]
-    return summarise_safety(parts, _safety_population())
 
 
 def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:
