@@ -14,7 +14,13 @@ $(VENV)/.installed: pyproject.toml requirements/build-constraints.txt
 	$(PIP_ENV) $(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+## Compiled translation catalogues (gettext's msgfmt; Debian package gettext).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+
+%.mo: %.po
+	msgfmt --check -o $@ $<
+
+install: $(VENV)/.installed $(MO_FILES)
 
 migrate: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from sabr_trial.crf import CrfBase
@@ -104,7 +105,7 @@ class Lesion(CrfBase):
     """CRF 8: one registered baseline lesion (target or non-target). New lesions are ``NewLesion`` rows of form 9."""
 
     class Role(models.TextChoices):
-        TARGET = "TARGET", _("Target")
+        TARGET = "TARGET", pgettext_lazy("lesion role", "Target")
         NON_TARGET = "NON-TARGET", _("Non-target")
         NEW = "NEW", _("New")
 

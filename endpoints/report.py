@@ -429,8 +429,10 @@ def derivation_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def bor_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
+    # xgettext:no-python-format
+    best_change = _("Best % change")
     cols = [Col(_("Patient"), 10), Col(_("Sets"), 13), Col(_("BOR (unconfirmed)"), 18), Col(_("Confirmed BOR"), 18),
-            Col(_("Date"), 10), Col(_("Best % change"), 8, right=True)]  # fmt: skip
+            Col(_("Date"), 10), Col(best_change, 8, right=True)]  # fmt: skip
     cols.append(Col(_("Rule"), _rest(cols)))
     blocks = []
     for p in patients:

@@ -36,6 +36,7 @@ def study(request: HttpRequest) -> dict[str, Any]:
         "nav_items": nav,
         "STUDY_ID": settings.STUDY_ID,
         "STUDY_TITLE": settings.STUDY_TITLE,
+        "AXES_FAILURE_LIMIT": settings.AXES_FAILURE_LIMIT,
         "study_perms": perms,
         "user_role_label": role_label(user) if user.is_authenticated else "",
     }
