@@ -158,11 +158,35 @@ class PatientScopedPK(serializers.PrimaryKeyRelatedField):
         return qs
 
 
+class RangeDateTimeField(serializers.DateTimeField):
+    """A date-time whose conversion to the site's time zone cannot overflow into a 500 (year 1, year 9999)."""
+
+    default_error_messages = {
+        "overflow": _("This date-time is outside the range the study accepts (1900-01-01 to today, EC-G1).")
+    }
+
+    def enforce_timezone(self, value: Any) -> Any:
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+    def to_representation(self, value: Any) -> Any:
+        try:
+            return super().to_representation(value)
+        except OverflowError:  # a stored value clamped by sabr_trial.dbtypes: show it in UTC
+            return value.isoformat()
+
+
 class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """Base of the per-CRF serializers; ``change_reason`` is the form's reason for change."""
 
     extra_accepted = ("change_reason",)
     serializer_related_field = PatientScopedPK
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: RangeDateTimeField,
+    }
 
     def get_validators(self) -> list[Any]:
         return []  # constraints are checked by the model's full_clean() in the service, with its message

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment import criteria, imdc
+from sabr_trial.validators import in_range
 
 if TYPE_CHECKING:
     from enrollment.models import (
@@ -61,6 +62,12 @@ def check_not_before_consent(patient: Any, date: datetime.date | None, field: st
     if consented is None:
         raise ValidationError(
             {field: _("No informed consent is recorded: consent comes before every study procedure (EC-G3).")}
+        )
+    # A consent row stored before EC-G1 bounded dates is read clamped (sabr_trial.dbtypes): name it, never crash.
+    if not in_range(consented):
+        raise ValidationError(
+            {field: _("The consent on record is dated %(c)s, out of range: correct the consent form first "
+                      "(EC-G1, EC-G3).") % {"c": consented}}  # fmt: skip
         )
     if date < consented:
         raise ValidationError(

@@ -22,8 +22,9 @@ class SabrTrialConfig(AppConfig):
     verbose_name = _("EDC core")
 
     def ready(self) -> None:
-        from sabr_trial import checks  # noqa: F401  (registers the CRF field-name check)
+        from sabr_trial import checks, dbtypes  # noqa: F401  (checks registers the CRF system checks)
 
+        dbtypes.connect()
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="sabr_trial_sync_groups")
         _register_data_management()
 

@@ -8,6 +8,7 @@ and tasks call these; nothing else saves a CRF row.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from sabr_trial.crf import CrfBase, CrfStatus, registry
 from sabr_trial.models import AuditEvent, CasebookSignature, CrfLocked, NumberSequence, Signature, StudyLock
 from sabr_trial.roles import Perm, has_perm
+from sabr_trial.validators import in_range
 
 C = TypeVar("C", bound=CrfBase)
 
@@ -112,6 +114,9 @@ def _display(instance: models.Model, f: models.Field[Any, Any]) -> str:
         return "—"
     if f.choices:
         return str(getattr(instance, f"get_{f.name}_display")())
+    # A row stored before EC-G1 bounded dates (read clamped by sabr_trial.dbtypes): flag it, never crash.
+    if isinstance(value, datetime.date) and not in_range(value):
+        return _("%(value)s: out of range (EC-G1), correct this date") % {"value": value}
     return str(value)
 
 

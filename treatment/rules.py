@@ -362,6 +362,8 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
     if period.dose_level and period.dose_level not in dosing.AxitinibDose._value2member_map_:
         _add(errors, "dose_level", _("'%(v)s' is not an axitinib dose level: only 10, 7, 5, 3 or 2 mg BID, "
              "interrupted or permanently discontinued (R4.2, EC-AX-2).") % {"v": period.dose_level})  # fmt: skip
+    elif period.other_dose_mg is not None and Decimal(period.other_dose_mg) <= 0:
+        pass  # refused by the field's own validator (POSITIVE); the pure module would raise DosingError on it
     elif period.other_dose_mg is not None:
         if dosing.axitinib_level(dosing.AxitinibDose(period.dose_level)) is None:
             _add(errors, "other_dose_mg", _("An other dose is recorded with a dose level, not with an "
