@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -162,7 +163,7 @@ class RangeDateTimeField(serializers.DateTimeField):
     """A date-time whose conversion to the site's time zone cannot overflow into a 500 (year 1, year 9999)."""
 
     default_error_messages = {
-        "overflow": _("This date-time is outside the range the study accepts (1900-01-01 to today, EC-G1).")
+        "overflow": gettext_lazy("This date-time is outside the range the study accepts (1900-01-01 to today, EC-G1).")
     }
 
     def enforce_timezone(self, value: Any) -> Any:
