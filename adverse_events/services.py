@@ -30,6 +30,7 @@ from adverse_events.safety import (
 )
 from sabr_trial import services as crf_services
 from sabr_trial.roles import Perm, Role
+from sabr_trial.sitetime import stamp
 
 if TYPE_CHECKING:
     from adverse_events.models import AdverseEvent, SaeReport
@@ -142,7 +143,7 @@ def notify_new_sae(pk: int) -> int:
     recipients = investigator_emails()
     if ae is None or not recipients:
         return 0
-    due = timezone.localtime(ae.sae_due_at).strftime("%Y-%m-%d %H:%M") if ae.sae_due_at else "?"
+    due = stamp(ae.sae_due_at) if ae.sae_due_at else "?"
     subject = _("[%(study)s] New SAE: %(patient)s, %(term)s grade %(g)s") % {
         "study": settings.STUDY_ID,
         "patient": ae.patient.label,

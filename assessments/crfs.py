@@ -7,6 +7,7 @@ from assessments.forms import LesionForm, TumourAssessmentForm
 from assessments.models import Lesion, TumourAssessment
 from sabr_trial import patient_dates
 from sabr_trial.crf import CasebookPanel, CrfSpec, registry
+from sabr_trial.roles import Perm, has_perm
 
 SECTION = _("Tumour assessments")
 
@@ -34,7 +35,9 @@ registry.register_panel(
     CasebookPanel(
         order=200,
         template="assessments/response_panel.html",
-        context=lambda request, patient: selectors.response_summary(patient),
+        context=lambda request, patient: selectors.response_summary(
+            patient, can_enter=has_perm(request.user, Perm.ENTER)
+        ),
     )
 )
 patient_dates.register(selectors.patient_dates)

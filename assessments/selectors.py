@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from assessments import adapters, recist
 from assessments.models import Lesion, LesionResult, TumourAssessment
 from sabr_trial.patient_dates import PatientDate
+from sabr_trial.services import casebook_lock
 
 
 def treatment_start(patient: Any) -> datetime.date | None:
@@ -105,13 +106,14 @@ def _mm(value: Decimal | None) -> str:
     )
 
 
-def response_summary(patient: Any) -> dict[str, Any] | None:
+def response_summary(patient: Any, *, can_enter: bool = True) -> dict[str, Any] | None:
     """The casebook panel: time points, BOR (unconfirmed, confirmed), first PD, local control, iRECIST."""
     from assessments.services import first_fraction_dates, patient_series
 
     if not Lesion.objects.filter(patient=patient).exists():
         return None
     s = patient_series(patient)
+    locked = not can_enter or bool(casebook_lock(patient))
     assessments: list[TumourAssessment] = s["assessments"]
     start, placeholder = treatment_start_info(patient)
     ctx: dict[str, Any] = {
@@ -120,8 +122,9 @@ def response_summary(patient: Any) -> dict[str, Any] | None:
         "treatment_start": start,
         "placeholder_start": placeholder,
         "first_pd": next((a for a in assessments if a.overall_resp == "PD"), None),
-        "new_url": reverse("crf_create", args=[patient.pk, "tumour-assessment"]),
-        "lesion_url": reverse("crf_create", args=[patient.pk, "lesion"]),
+        # no create buttons for a role that cannot enter data, nor on a locked casebook (issue 19)
+        "new_url": None if locked else reverse("crf_create", args=[patient.pk, "tumour-assessment"]),
+        "lesion_url": None if locked else reverse("crf_create", args=[patient.pk, "lesion"]),
     }
     if not assessments or start is None:
         return ctx

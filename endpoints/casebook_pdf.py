@@ -20,6 +20,7 @@ from endpoints.report import css_string, html_to_pdf
 from sabr_trial import services
 from sabr_trial.crf import CrfBase, registry
 from sabr_trial.selectors import audit_events_for, history_rows, signatures_for
+from sabr_trial.sitetime import stamp
 
 Progress = Callable[[str, int], None]
 
@@ -94,27 +95,27 @@ def casebook_context(patient: Any, *, user: Any, progress: Progress = _noop) -> 
                         (_("Version"), str(row.version)),
                         (
                             _("Created"),
-                            f"{timezone.localtime(row.created_at):%Y-%m-%d %H:%M} {_user(row.created_by)}",
+                            f"{stamp(row.created_at)} {_user(row.created_by)}",
                         ),
                         (
                             _("Last change"),
-                            f"{timezone.localtime(row.updated_at):%Y-%m-%d %H:%M} {_user(row.updated_by)}",
+                            f"{stamp(row.updated_at)} {_user(row.updated_by)}",
                         ),
                         (
                             _("Submitted"),
-                            f"{timezone.localtime(row.submitted_at):%Y-%m-%d %H:%M}"
+                            f"{stamp(row.submitted_at)}"
                             if row.submitted_at
                             else "—",
                         ),
                         (
                             _("Source-data verified"),
-                            f"{timezone.localtime(row.verified_at):%Y-%m-%d %H:%M} {_user(row.verified_by)}"
+                            f"{stamp(row.verified_at)} {_user(row.verified_by)}"
                             if row.verified_at
                             else "—",
                         ),
                         (
                             _("Locked"),
-                            f"{timezone.localtime(row.locked_at):%Y-%m-%d %H:%M} {_user(row.locked_by)}"
+                            f"{stamp(row.locked_at)} {_user(row.locked_by)}"
                             if row.locked_at
                             else "—",
                         ),
@@ -136,7 +137,7 @@ def casebook_context(patient: Any, *, user: Any, progress: Progress = _noop) -> 
         "generated_by": _user(user),
         "generated_at": timezone.localtime(),
         "css_header_left": css_string(f"{settings.STUDY_ID} · " + _("Casebook %(p)s") % {"p": patient.label}),
-        "css_header_right": css_string(_("Printed %(d)s") % {"d": f"{timezone.localtime():%Y-%m-%d %H:%M}"}),
+        "css_header_right": css_string(_("Printed %(d)s") % {"d": stamp(timezone.now())}),
         "css_footer_left": css_string(_("Patient %(p)s") % {"p": patient.label}),
         "css_page": css_string(_("Page")),
     }

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment import criteria, imdc
+from sabr_trial.sitetime import stamp
 from sabr_trial.validators import in_range
 
 if TYPE_CHECKING:
@@ -254,8 +255,8 @@ def check_eligibility(elig: Eligibility) -> None:
                 "confirmed_at",
                 _("The confirmation (%(c)s) is before consent (%(s)s) (EC-EL-1).")
                 % {
-                    "c": timezone.localtime(elig.confirmed_at).strftime("%Y-%m-%d %H:%M"),
-                    "s": timezone.localtime(consented).strftime("%Y-%m-%d %H:%M"),
+                    "c": stamp(elig.confirmed_at),
+                    "s": stamp(consented),
                 },
             )
     _raise(errors)

@@ -85,6 +85,7 @@ def patient_register(request: HttpRequest, pk: int) -> HttpResponse:
 
 def casebook(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
+    lock = sabr_services.casebook_lock(patient)
     sections: dict[str, list[dict[str, object]]] = {}
     for spec, rows in crfs_of_patient(request.user, patient):
         sections.setdefault(str(spec.section), []).append({"spec": spec, "rows": rows})
@@ -100,7 +101,8 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "sections": sections,
             "panels": panels,
-            "can_enter": has_perm(request.user, Perm.ENTER),
+            "can_enter": has_perm(request.user, Perm.ENTER) and not lock,
+            "lock": lock,
         },
     )
 

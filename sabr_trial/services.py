@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from sabr_trial.crf import CrfBase, CrfStatus, registry
 from sabr_trial.models import AuditEvent, CasebookSignature, CrfLocked, NumberSequence, Signature, StudyLock
 from sabr_trial.roles import Perm, has_perm
+from sabr_trial.sitetime import stamp
 from sabr_trial.validators import in_range
 
 C = TypeVar("C", bound=CrfBase)
@@ -54,7 +55,7 @@ class StaleVersion(Exception):
             )
             % {
                 "user": who,
-                "when": timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M"),
+                "when": stamp(current.updated_at),
                 "new": current.version,
                 "old": expected_version,
             }
@@ -83,6 +84,25 @@ def _refuse_if_locked(instance: CrfBase) -> None:
     if instance.status == CrfStatus.LOCKED:
         raise CrfLocked(_("This form is locked by data management: no change is possible."))
     refuse_if_patient_locked(instance.patient)
+
+
+def casebook_lock(patient: Any) -> str:
+    """Name the lock that holds the patient's whole casebook (study or casebook); "" when none does.
+
+    Pages hide every create and edit control when this is not empty (the services refuse anyway).
+    """
+    if StudyLock.active() is not None:
+        return str(_("The study database is locked for analysis: no change is possible."))
+    if getattr(patient, "locked_at", None):
+        return str(_("This patient's casebook is locked by data management: no change is possible."))
+    return ""
+
+
+def lock_message(instance: CrfBase) -> str:
+    """Name the lock that holds ``instance`` (study, casebook or form), for pages that refuse before a save."""
+    return casebook_lock(instance.patient) or str(
+        _("This form is locked by data management: no change is possible.")
+    )
 
 
 def is_locked(instance: CrfBase) -> bool:
@@ -117,6 +137,8 @@ def _display(instance: models.Model, f: models.Field[Any, Any]) -> str:
     # A row stored before EC-G1 bounded dates (read clamped by sabr_trial.dbtypes): flag it, never crash.
     if isinstance(value, datetime.date) and not in_range(value):
         return _("%(value)s: out of range (EC-G1), correct this date") % {"value": value}
+    if isinstance(value, datetime.datetime):
+        return stamp(value)
     return str(value)
 
 

@@ -95,6 +95,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "sabr_trial.context_processors.study",
             ],
+            # {{ moment|stamp }} on every page and PDF: site time zone, seconds, offset (sabr_trial/sitetime.py)
+            "builtins": ["sabr_trial.templatetags.sitetime"],
         },
     },
 ]

@@ -43,6 +43,8 @@ def _form_kwargs(spec: CrfSpec, patient: Any) -> dict[str, Any]:
 def crf_create(request: HttpRequest, patient_pk: int, slug: str) -> HttpResponse:
     spec = get_spec(slug)
     patient = get_patient_for_user(request.user, patient_pk)
+    # A locked casebook answers "locked" before anything is typed, and names the lock, not the role (issue 19).
+    services.refuse_if_patient_locked(patient)
     if not has_perm(request.user, Perm.ENTER):
         raise PermissionDenied
     blocked = spec.can_add(patient) if spec.can_add else None
@@ -166,13 +168,13 @@ def _query_from_request(request: HttpRequest, instance: CrfBase) -> Any:
 
 def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
     spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug=slug, pk=pk)
+    if services.is_locked(instance):
+        messages.error(request, services.lock_message(instance))
+        return redirect(instance.get_absolute_url())
     if "update" in spec.views:
         return spec.views["update"](request, spec=spec, instance=instance)
     if not has_perm(request.user, Perm.ENTER):
         raise PermissionDenied
-    if services.is_locked(instance):
-        messages.error(request, _("This form is locked by data management: no change is possible."))
-        return redirect(instance.get_absolute_url())
     assert spec.form_class is not None
     form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, instance.patient))
     query = _query_from_request(request, instance)
@@ -278,7 +280,9 @@ def crf_transition(request: HttpRequest, patient_pk: int, slug: str, pk: int, ac
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "403.html", status=403)
+    # A lock is not a missing right: say which lock refused, never "your role" (issue 19).
+    locked = str(exception) if isinstance(exception, services.CrfLocked) else ""
+    return render(request, "403.html", {"locked": locked}, status=403)
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

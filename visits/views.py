@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from enrollment.selectors import get_patient_for_user
 from sabr_trial.crf import registry
 from sabr_trial.roles import Perm, has_perm
-from sabr_trial.services import CrfLocked
+from sabr_trial.services import CrfLocked, casebook_lock
 from sabr_trial.views import apply_errors
 from visits import selectors, services
 from visits.forms import CancelMarkForm, NotDoneForm
@@ -92,7 +92,10 @@ def present(patient_id: int, ef: ExpectedForm, *, today: datetime.date, can_ente
         "window_end": ef.window_end,
         "due": ef.due_date,
         "days_overdue": (today - ef.window_end).days if ef.state is State.OVERDUE else None,
-        "url": selectors.form_url(patient_id, ef) if ef.state is not State.NOT_REQUIRED else None,
+        # no link to a new-form page the user may not fill (role or lock); a done form's page stays open
+        "url": selectors.form_url(patient_id, ef)
+        if ef.state is not State.NOT_REQUIRED and (can_enter or ef.record is not None)
+        else None,
         "mark_url": mark_url,
         "cancel_url": cancel_url,
         "out_of_window": ef.out_of_window,
@@ -131,7 +134,7 @@ def casebook_panel(request: HttpRequest, patient: Any) -> dict[str, Any] | None:
     if ps is None:
         return None
     today = timezone.localdate()
-    can_enter = has_perm(request.user, Perm.ENTER) and not patient.locked_at
+    can_enter = has_perm(request.user, Perm.ENTER) and not casebook_lock(patient)
     return {
         "patient": patient,
         "counts": _counts(ps),
@@ -148,7 +151,7 @@ def patient_grid(request: HttpRequest, pk: int) -> HttpResponse:
     if ps is None:
         raise Http404(_("The schedule starts at registration."))
     today = timezone.localdate()
-    can_enter = has_perm(request.user, Perm.ENTER) and not patient.locked_at
+    can_enter = has_perm(request.user, Perm.ENTER) and not casebook_lock(patient)
     return render(request, "visits/patient_grid.html", {
         "patient": patient, "rows": _grid(ps, today=today, can_enter=can_enter), "counts": _counts(ps),
         "anchors": ps.anchors, "error": ps.error, "today": today,
