@@ -9,12 +9,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from adverse_events import rules, services
 from adverse_events.forms import AdverseEventForm
 from adverse_events.models import AdverseEvent
 from adverse_events.views import SLUG, ae_detail, casebook_panel
-from sabr_trial import patient_dates
+from sabr_trial import patient_dates, pipeline
 from sabr_trial.crf import CasebookPanel, CrfSpec, NavItem, registry
 from sabr_trial.roles import Perm
+from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
 
 registry.register(
     CrfSpec(
@@ -69,3 +71,11 @@ def ae_dates(patient: Any) -> Iterable[patient_dates.PatientDate]:
                 date=ae.resolution_date,
                 url=url,
             )
+
+
+# --- The write pipeline's hooks (sabr_trial.pipeline) ----------------------------------------------------------
+pipeline.rules.register(AdverseEvent, rules.check_adverse_event)
+pipeline.derivations.register(AdverseEvent, services.derive_adverse_event)
+pipeline.followups.register(AdverseEvent, services.notify_if_new_sae)
+for _treatment_model in (SabrFraction, AxitinibPeriod, ToripalimabInfusion):
+    pipeline.followups.register(_treatment_model, services.rederive_patient_adverse_events)

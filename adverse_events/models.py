@@ -281,22 +281,6 @@ class AdverseEvent(CrfBase):
             node = node.parent_episode  # type: ignore[assignment]
         return node
 
-    def clean(self) -> None:
-        from adverse_events.rules import check_adverse_event
-
-        check_adverse_event(self)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        from adverse_events.services import before_save
-
-        notify = before_save(self)
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        if notify:
-            from adverse_events.services import schedule_sae_notification
-
-            schedule_sae_notification(self.pk)
-
-
 class SaeReport(models.Model):
     """A report of an SAE sent to the sponsor: the initial 24 h report or a follow-up (R7.4)."""
 

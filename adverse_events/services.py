@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from adverse_events import ctcae
 from adverse_events.exposure import exposure_for
+from adverse_events.models import AdverseEvent
 from adverse_events.safety import (
     Relationship,
     SafetyError,
@@ -33,7 +34,7 @@ from sabr_trial.roles import Perm, Role
 from sabr_trial.sitetime import stamp
 
 if TYPE_CHECKING:
-    from adverse_events.models import AdverseEvent, SaeReport
+    from adverse_events.models import SaeReport
 
 AE_SEQUENCE = "AE-%s"
 
@@ -94,11 +95,37 @@ def before_save(ae: AdverseEvent) -> bool:
                 ae.treatment_emergent = "Y" if flag else "N"
     if ae.serious != "Y":
         return False
-    from adverse_events.models import AdverseEvent as Model
-
-    was_serious = bool(ae.pk) and Model.objects.filter(pk=ae.pk, serious="Y").exists()
+    was_serious = bool(ae.pk) and AdverseEvent.objects.filter(pk=ae.pk, serious="Y").exists()
     parent_serious = bool(ae.parent_episode_id) and ae.parent_episode.serious == "Y"  # type: ignore[union-attr]
     return not was_serious and not parent_serious
+
+
+#: The columns ``before_save`` derives (never typed; re-derived when the patient's treatment changes).
+DERIVED_FIELDS = ("soc", "ctcae_version", "sae_due_at", "susar_due_at", "treatment_emergent")
+
+
+def derive_adverse_event(ae: AdverseEvent) -> None:
+    """Pipeline stage 4: the row's derived values; remember whether this save makes a new SAE (R7.4)."""
+    ae._makes_new_sae = before_save(ae)  # type: ignore[attr-defined]
+
+
+def notify_if_new_sae(ae: AdverseEvent) -> None:
+    """Pipeline stage 8: after the commit of a new SAE, e-mail the investigators (R7.4)."""
+    if getattr(ae, "_makes_new_sae", False):
+        ae._makes_new_sae = False  # type: ignore[attr-defined]
+        schedule_sae_notification(ae.pk)
+
+
+def rederive_patient_adverse_events(row: Any) -> None:
+    """Pipeline stage 8 of a treatment row: the start of treatment and the last dose move the
+    treatment-emergent flag of the patient's AEs (R6.6, D1)."""
+    for ae in AdverseEvent.objects.filter(patient_id=row.patient_id).select_related(
+        "patient", "ctcae_term", "parent_episode"
+    ):
+        before_save(ae)
+        crf_services.crf_system_update(
+            instance=ae, values={name: getattr(ae, name) for name in DERIVED_FIELDS}, cascade=False
+        )
 
 
 def investigator_emails() -> list[str]:

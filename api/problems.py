@@ -129,9 +129,16 @@ TITLES = {
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, services.StaleVersion):
         changes = [{"field": c.field, "label": c.label, "old": c.old, "new": c.new} for c in exc.changes]
+        # The fields changed since the client's version, with the client's value (as sent, or null when this
+        # request does not change the field) beside the current one: enough for a client's three-way merge.
+        submitted = getattr(exc, "submitted", {}) or {}
+        changed_since = [
+            {"field": c.field, "label": c.label, "base": c.old, "theirs": c.new, "yours": submitted.get(c.field)}
+            for c in exc.changes
+        ]
         return problem(
             412, _("Precondition failed"), str(exc), errors=[], current_version=exc.current.version,
-            changes_since=changes, headers={"ETag": f'"{exc.current.version}"'},
+            changes_since=changes, changed_since=changed_since, headers={"ETag": f'"{exc.current.version}"'},
         )  # fmt: skip
     if isinstance(exc, services.CrfLocked):
         return problem(

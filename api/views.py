@@ -514,7 +514,9 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
             version = if_match(request)
             _refuse_locked(instance)
             if instance.version != version:
-                raise services.StaleVersion(instance, version, services._changes_since(instance, version))
+                stale = services.StaleVersion(instance, version, services._changes_since(instance, version))
+                stale.submitted = request.data if isinstance(request.data, dict) else {}
+                raise stale
             data = _parse(spec, request, partial=True, patient=instance.patient)
             with transaction.atomic():
                 row = _update(spec, instance, data, request.user, version)

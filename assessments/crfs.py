@@ -2,12 +2,13 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from assessments import selectors, views
+from assessments import rules, selectors, services, views
 from assessments.forms import LesionForm, TumourAssessmentForm
 from assessments.models import Lesion, TumourAssessment
-from sabr_trial import patient_dates
+from sabr_trial import patient_dates, pipeline
 from sabr_trial.crf import CasebookPanel, CrfSpec, registry
 from sabr_trial.roles import Perm, has_perm
+from treatment.models import SabrTarget
 
 SECTION = _("Tumour assessments")
 
@@ -41,3 +42,12 @@ registry.register_panel(
     )
 )
 patient_dates.register(selectors.patient_dates)
+
+
+# --- The write pipeline's hooks (sabr_trial.pipeline) ----------------------------------------------------------
+pipeline.rules.register(Lesion, rules.check_lesion)
+pipeline.rules.register(TumourAssessment, rules.check_assessment)
+pipeline.derivations.register(Lesion, services.derive_lesion_row)
+# EC-TA-3: a registry change moves every response; D4: a SABR target makes its lesion irradiated.
+pipeline.followups.register(Lesion, services.recompute_after_change)
+pipeline.followups.register(SabrTarget, services.recompute_after_change)

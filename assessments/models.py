@@ -199,26 +199,6 @@ class Lesion(CrfBase):
         """D4: treated with protocol SABR (a SabrTarget points at this lesion)."""
         return bool(self.sabr_target_rows)
 
-    def clean(self) -> None:
-        from assessments.rules import check_lesion
-
-        check_lesion(self)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        from assessments.rules import derive_lesion
-
-        derive_lesion(self)
-        if not self.lesion_code:
-            self.lesion_code = next_code(
-                Lesion.objects.filter(patient_id=self.patient_id), "lesion_code", "L"
-            )
-        super().save(*args, **kwargs)
-        if TumourAssessment.objects.filter(patient_id=self.patient_id).exists():
-            from assessments.services import recompute_patient
-
-            recompute_patient(self.patient)  # EC-TA-3: a registry change moves every response
-
-
 class TumourAssessment(CrfBase):
     """CRF 9: one imaging time point, with one ``LesionResult`` per registered lesion and its ``NewLesion`` rows."""
 
@@ -332,11 +312,6 @@ class TumourAssessment(CrfBase):
     @property
     def assessment_date(self) -> date | None:
         return self.scan_date_first or self.visit_date
-
-    def clean(self) -> None:
-        from assessments.rules import check_assessment
-
-        check_assessment(self)
 
 
 class LesionResult(models.Model):

@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 
 from assessments import adapters, recist
 from assessments.models import Lesion, LesionResult, NewLesion, TumourAssessment, next_code
-from sabr_trial import services
+from assessments.rules import derive_lesion
+from sabr_trial import pipeline, services
 from sabr_trial.crf import CrfStatus
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,25 @@ def save_assessment(
         changed = bool(changes)
         if not changed:
             return assessment, False
-    _write_rows(assessment, rows, _with_codes(patient, instance, new_lesions), acting_user, reason)
-    recompute_patient(patient)
+    # The time point's own derived results join the history row of this save; other time points get theirs.
+    with pipeline.caused_by(services.cause_of(assessment, user=acting_user)):
+        _write_rows(assessment, rows, _with_codes(patient, instance, new_lesions), acting_user, reason)
+        recompute_patient(patient)
     assessment.refresh_from_db()
     return assessment, changed
+
+
+def derive_lesion_row(lesion: Lesion) -> None:
+    """Pipeline stage 4 of the registry: organ group, nodal flag, measurability (R1.1-R1.6), and the code."""
+    derive_lesion(lesion)
+    if not lesion.lesion_code:
+        lesion.lesion_code = next_code(Lesion.objects.filter(patient_id=lesion.patient_id), "lesion_code", "L")
+
+
+def recompute_after_change(row: Any) -> None:
+    """Pipeline stage 8: a registry lesion (EC-TA-3) or a SABR target (D4) moves the stored responses."""
+    if TumourAssessment.objects.filter(patient_id=row.patient_id).exists():
+        recompute_patient(row.patient)
 
 
 def _with_codes(
@@ -287,7 +303,8 @@ def recompute_patient(patient: Any) -> None:
                 values.update(irecist_resp=irecist[index].response.value, irecist_rule=irecist[index].rule)
         else:
             values["derivation_error"] = error
-        TumourAssessment.objects.filter(pk=assessment.pk).update(**values)
+        if any(getattr(assessment, name) != value for name, value in values.items()):
+            services.crf_system_update(instance=assessment, values=values, cascade=False)
         _store_lesion_rows(assessment, lc)
 
 
@@ -300,11 +317,14 @@ def _store_lesion_rows(assessment: TumourAssessment, lc: dict[str, recist.LocalC
         result = lc.get(row.lesion.lesion_code)
         if result is not None:
             step = next((st for st in result.steps if st.scan_date == when), None)
-        LesionResult.objects.filter(pk=row.pk).update(
-            value_used_mm=lesion_value_used(row),
-            local_failure=("Y" if step.local_failure else "N") if step else "",
-            lesion_nadir_mm=_q(step.nadir_mm) if step else None,
+        services.child_system_update(
+            row=row,
+            values={
+                "value_used_mm": lesion_value_used(row),
+                "local_failure": ("Y" if step.local_failure else "N") if step else "",
+                "lesion_nadir_mm": _q(step.nadir_mm) if step else None,
+            },
         )
 
 
-__all__ = ["next_code", "recompute_patient", "save_assessment"]
+__all__ = ["next_code", "recompute_after_change", "recompute_patient", "save_assessment"]

@@ -38,7 +38,7 @@ from endpoints.exports import (
     child_model,
     export_fields,
 )
-from sabr_trial.crf import CrfBase, CrfStatus, registry
+from sabr_trial.crf import CrfStatus, registry
 
 #: Forms entered before registration (screening is special: it creates the patient).
 PRE_REGISTRATION = ["screening", "consent", "eligibility"]
@@ -350,7 +350,6 @@ class Importer:
                 self._import_sae_reports(tables)
         self._apply_deferred(WITHDRAWAL_REASON)
         self._apply_deferred(DEFERRED_REASON)
-        self._rederive_adverse_events()
 
     def _screening_outcomes(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         """Screen failures and withdrawals before registration (ELIGIBLE is set by registration, EC-SC-2)."""
@@ -655,24 +654,6 @@ class Importer:
                 self.failed_subjects.add(subj)
                 continue
             self.refs[(subj, own)] = instance
-
-    def _rederive_adverse_events(self) -> None:
-        """The treatment-emergent flag reads the patient's exposure (R6.6): the AEs are entered before the
-        treatment rows that name them, so their derived values are computed again by the AE service once the
-        whole patient is in (derived columns only: no version, like the other derived refreshes)."""
-        from adverse_events.services import before_save
-
-        model = registry.get("adverse-event").model
-        derived = [f.name for f in model._meta.concrete_fields if not f.editable and f.name not in
-                   ("ae_number", "parent_episode") and f.name not in CrfBase.LIFECYCLE_FIELDS and
-                   f.name != "status_before_lock"]  # fmt: skip
-        for (subj, ref), ae in list(self.refs.items()):
-            if not ref.startswith("adverse-event:") or subj in self.failed_subjects:
-                continue
-            ae = model.objects.get(pk=ae.pk)
-            before_save(ae)
-            model.objects.filter(pk=ae.pk).update(**{name: getattr(ae, name) for name in derived})
-
 
 def _as_entered(summary: str, grid: list[dict[str, Any]], new_lesions: list[dict[str, Any]]) -> None:
     """Give each diameter the written form it was entered with (``18`` or ``18.0``: the same number), read from

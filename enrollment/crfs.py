@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from enrollment import forms, models, views
+from enrollment import forms, models, rules, views
 from enrollment.rules import pdate_floor
-from sabr_trial import patient_dates
+from sabr_trial import patient_dates, pipeline
 from sabr_trial.crf import CrfSpec, registry
 from sabr_trial.patient_dates import PatientDate
 
@@ -120,3 +120,14 @@ def enrollment_dates(patient: Any) -> Iterator[PatientDate]:
     for sc in models.SurvivalContact.objects.filter(patient=patient):
         kind = "contact" if sc.survival_status == models.SurvivalContact.Status.ALIVE else "contact_other"
         yield _pd(sc, _g("Survival follow-up contact"), "contact_date", sc.contact_date, kind)
+
+
+# --- The write pipeline's hooks (sabr_trial.pipeline) ----------------------------------------------------------
+for _model, _check in (
+    (models.ScreeningLog, rules.check_screening), (models.Eligibility, rules.check_eligibility),
+    (models.Consent, rules.check_consent), (models.Baseline, rules.check_baseline),
+    (models.MedicalHistory, rules.check_medical_history), (models.PriorTherapy, rules.check_prior_therapy),
+    (models.Disposition, rules.check_disposition), (models.DeathReport, rules.check_death),
+    (models.SurvivalContact, rules.check_survival_contact),
+):  # fmt: skip
+    pipeline.rules.register(_model, _check)

@@ -110,11 +110,6 @@ class ScreeningLog(CrfBase):
     def __str__(self) -> str:
         return f"{self.patient} {self.screening_date}"
 
-    def clean(self) -> None:
-        from enrollment.rules import check_screening
-
-        check_screening(self)
-
 
 class YesNo(models.TextChoices):
     YES = "Y", _("Yes")
@@ -168,11 +163,6 @@ class Eligibility(CrfBase):
     def __str__(self) -> str:
         met = {"Y": _("all met"), "N": _("not all met")}.get(self.all_met, _("incomplete"))
         return f"{_('Eligibility')} ({met})"
-
-    def clean(self) -> None:
-        from enrollment.rules import check_eligibility
-
-        check_eligibility(self)
 
 
 class EligibilityAnswer(models.Model):
@@ -258,11 +248,6 @@ class Consent(CrfBase):
     def is_active(self) -> bool:
         return self.withdrawn != YesNo.YES
 
-    def clean(self) -> None:
-        from enrollment.rules import check_consent
-
-        check_consent(self)
-
 
 class Baseline(CrfBase):
     """CRF 5: demographics, disease and IMDC risk; exactly one per patient (CRF-SPEC section 5)."""
@@ -340,11 +325,6 @@ class Baseline(CrfBase):
         group = self.get_imdc_group_display() if self.imdc_group else "?"
         return f"{_('IMDC')} {group}" + (f" ({_('provisional')})" if self.imdc_provisional else "")
 
-    def clean(self) -> None:
-        from enrollment.rules import check_baseline
-
-        check_baseline(self)
-
 
 class MedicalHistory(CrfBase):
     """CRF 6: medical history, one row per condition (CRF-SPEC section 6)."""
@@ -387,11 +367,6 @@ class MedicalHistory(CrfBase):
 
     def __str__(self) -> str:
         return f"{self.mh_term} ({self.start_date})"
-
-    def clean(self) -> None:
-        from enrollment.rules import check_medical_history
-
-        check_medical_history(self)
 
 
 class PriorTherapy(CrfBase):
@@ -484,11 +459,6 @@ class PriorTherapy(CrfBase):
         what = self.agent or self.get_procedure_display() or self.get_rt_site_display() or ""
         return f"{self.get_therapy_type_display()} {what} ({self.start_date})".replace("  ", " ")
 
-    def clean(self) -> None:
-        from enrollment.rules import check_prior_therapy
-
-        check_prior_therapy(self)
-
 
 class Disposition(CrfBase):
     """CRF 18: end of treatment and off-study (CRF-SPEC section 18)."""
@@ -538,11 +508,6 @@ class Disposition(CrfBase):
             return f"{_('Off study')} {self.eos_date} ({self.get_eos_reason_display()})"
         return f"{_('End of treatment')} ({self.get_eot_reason_display()})"
 
-    def clean(self) -> None:
-        from enrollment.rules import check_disposition
-
-        check_disposition(self)
-
 
 class DeathReport(CrfBase):
     """CRF 19: death, at most one per patient (CRF-SPEC section 19)."""
@@ -583,11 +548,6 @@ class DeathReport(CrfBase):
 
     def __str__(self) -> str:
         return f"{_('Death')} {self.death_date}"
-
-    def clean(self) -> None:
-        from enrollment.rules import check_death
-
-        check_death(self)
 
 
 class SurvivalContact(CrfBase):
@@ -632,7 +592,3 @@ class SurvivalContact(CrfBase):
     def __str__(self) -> str:
         return f"{self.contact_date} {self.get_survival_status_display() or _('not reached')}"
 
-    def clean(self) -> None:
-        from enrollment.rules import check_survival_contact
-
-        check_survival_contact(self)

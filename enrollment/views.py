@@ -22,7 +22,7 @@ from sabr_trial import services as sabr_services
 from sabr_trial.crf import CrfSpec, CrfStatus, registry
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import crfs_of_patient, get_crf_for_user
-from sabr_trial.views import apply_errors, crf_detail_context
+from sabr_trial.views import apply_errors, crf_detail_context, crf_form_page
 
 PAGE_SIZE = 25
 
@@ -116,68 +116,44 @@ def _eligibility_context(
     return {"spec": spec, "patient": patient, "form": form, "instance": instance, **extra}
 
 
+def _eligibility_save(
+    *, spec: CrfSpec, patient: Any, instance: Any, data: dict[str, Any], m2m: dict[str, Any], reason: str,
+    expected_version: int, submit: bool, acting_user: Any,
+) -> tuple[Any, int]:  # fmt: skip
+    """The checklist and one answer row per criterion (enrollment.services)."""
+    if instance is None:
+        row = services.eligibility_create(
+            patient=patient, data=data, acting_user=acting_user,
+            status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
+        )  # fmt: skip
+        return row, 1
+    row, changes = services.eligibility_update(
+        instance=instance, expected_version=expected_version, data=data, reason=reason, acting_user=acting_user
+    )
+    return row, len(changes)
+
+
+def _eligibility_form(data: Any, row: Any) -> Any:
+    return EligibilityForm(data, instance=row)
+
+
 def eligibility_create(request: HttpRequest, *, patient_pk: int, spec: CrfSpec) -> HttpResponse:
     """Show every criterion with its Yes/No; save the checklist and one answer row per criterion."""
     patient = get_patient_for_user(request.user, patient_pk)
-    if not has_perm(request.user, Perm.ENTER):
-        raise PermissionDenied
     existing = Eligibility.objects.filter(patient=patient).first()
     if existing is not None:
         return redirect(existing.get_absolute_url())
-    blocked = spec.can_add(patient) if spec.can_add else None
-    if blocked:
-        messages.error(request, blocked)
-        return redirect("casebook", patient.pk)
-    form = EligibilityForm(request.POST or None, instance=Eligibility(patient=patient))
-    if request.method == "POST" and form.is_valid():
-        submit = request.POST.get("action") == "submit"
-        try:
-            row = services.eligibility_create(
-                patient=patient, data=form.crf_data(), acting_user=request.user,
-                status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
-            )  # fmt: skip
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("%(title)s saved.") % {"title": spec.title})
-            return redirect(row.get_absolute_url())
-    return render(
-        request, "enrollment/eligibility_form.html", _eligibility_context(spec, patient, form, None)
-    )
+    return crf_form_page(
+        request, spec=spec, patient=patient, form_factory=_eligibility_form, save=_eligibility_save,
+        template="enrollment/eligibility_form.html",
+    )  # fmt: skip
 
 
 def eligibility_update(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:
-    if not has_perm(request.user, Perm.ENTER):
-        raise PermissionDenied
-    if instance.status == CrfStatus.LOCKED or instance.patient.locked_at:
-        messages.error(request, _("This form is locked by data management: no change is possible."))
-        return redirect(instance.get_absolute_url())
-    form = EligibilityForm(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        try:
-            row, changes = services.eligibility_update(
-                instance=instance, expected_version=form.cleaned_data.get("expected_version") or 0,
-                data=form.crf_data(), reason=form.cleaned_data.get("change_reason", ""), acting_user=request.user,
-            )  # fmt: skip
-        except sabr_services.StaleVersion as exc:
-            messages.error(request, str(exc))
-            return redirect(instance.get_absolute_url())
-        except sabr_services.CrfLocked as exc:
-            messages.error(request, str(exc))
-            return redirect(instance.get_absolute_url())
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            if changes:
-                messages.success(request, _("Saved: %(n)s field(s) changed.") % {"n": len(changes)})
-            else:
-                messages.info(request, _("No value changed: nothing was saved."))
-            return redirect(row.get_absolute_url())
-    return render(
-        request,
-        "enrollment/eligibility_form.html",
-        _eligibility_context(spec, instance.patient, form, instance),
-    )
+    return crf_form_page(
+        request, spec=spec, patient=instance.patient, instance=instance, form_factory=_eligibility_form,
+        save=_eligibility_save, template="enrollment/eligibility_form.html",
+    )  # fmt: skip
 
 
 def eligibility_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:

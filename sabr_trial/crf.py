@@ -17,6 +17,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from sabr_trial import pipeline
+
 if TYPE_CHECKING:
     from django import forms
 
@@ -81,6 +83,10 @@ class CrfBase(models.Model):
 
     def crf_spec(self) -> CrfSpec:
         return registry.for_model(type(self))
+
+    def clean(self) -> None:
+        """Run the edit checks registered for this CRF (pipeline stage 3)."""
+        pipeline.rules.run(self)
 
     @property
     def is_locked(self) -> bool:

@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sabr_trial import pipeline
 from sabr_trial.crf import CrfBase, CrfStatus, registry
 from sabr_trial.models import AuditEvent, CasebookSignature, CrfLocked, NumberSequence, Signature, StudyLock
 from sabr_trial.roles import Perm, has_perm
@@ -47,6 +48,8 @@ class StaleVersion(Exception):
         self.current = current
         self.expected_version = expected_version
         self.changes = changes
+        #: The values the client sent with the stale request (the API's 412 shows them beside the current ones).
+        self.submitted: dict[str, Any] = {}
         who = current.updated_by.get_username() if current.updated_by else "?"
         super().__init__(
             _(
@@ -229,12 +232,14 @@ def crf_create(
         instance.status = CrfStatus.SUBMITTED
         instance.submitted_at = timezone.now()
     instance.full_clean()
+    pipeline.derivations.run(instance)
     _save(instance, user=acting_user, reason=_("Created"))
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
     void_casebook_signatures(
         patient, user=acting_user, reason=_("Form added: %(title)s") % {"title": _title(instance)}
     )
+    run_followups(instance, user=acting_user)
     _after_commit(instance)
     return instance
 
@@ -305,6 +310,7 @@ def _crf_update(
         current.signed_at = None
         current.signed_by = None
     current.version += 1
+    pipeline.derivations.run(current)
     _save(current, user=acting_user, reason=reason or _("Draft edit"))
     if m2m_changed:
         _set_m2m(current, m2m)
@@ -316,8 +322,88 @@ def _crf_update(
     void_casebook_signatures(
         current.patient, user=acting_user, reason=f"{_title(current)}: {summary}. {reason}"
     )
+    run_followups(current, user=acting_user)
     _after_commit(current)
     return current, changes
+
+
+def cause_of(instance: models.Model, *, user: Any) -> pipeline.Cause:
+    """The cause a change of ``instance`` gives to the follow-ups it starts (stage 8)."""
+    return pipeline.Cause(
+        user=user, title=_title(instance), model=type(instance), pk=instance.pk,
+        version=getattr(instance, "version", 0),
+    )  # fmt: skip
+
+
+def run_followups(instance: CrfBase, *, user: Any) -> None:
+    """Stage 8: re-derive the rows of other forms that this change invalidates, in this transaction."""
+    with pipeline.caused_by(cause_of(instance, user=user)):
+        pipeline.followups.run(instance)
+
+
+def _recompute_reason() -> str:
+    cause = pipeline.current_cause()
+    if cause is None:
+        return str(_("Recomputed"))
+    return str(_("Recomputed after %(form)s v%(version)s changed") % {"form": cause.title, "version": cause.version})
+
+
+def _changed_values(row: models.Model, values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if getattr(row, name) != value}
+
+
+def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = True) -> C:
+    """Write derived values of a CRF row that another change invalidated (pipeline stage 8).
+
+    Only values that differ are written. The row moves to the next version and gets its own history row, with
+    the acting user of the change that caused it and the reason "recomputed after <form> v<n> changed"; its
+    lifecycle status stays (nobody typed these values), a locked row refuses the recompute (and with it the
+    change that caused it). The row the cause itself is saving is completed in place instead: its values join
+    the history row of that same save, so one save leaves one history row. With ``cascade`` the follow-ups
+    registered for this row's model run in turn.
+    """
+    model = type(instance)
+    current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
+    changed = _changed_values(current, values)
+    if not changed:
+        return current
+    cause = pipeline.current_cause()
+    if cause is not None and cause.model is model and cause.pk == current.pk:
+        model.objects.filter(pk=current.pk).update(**changed)
+        latest = current.history.filter(version=current.version).order_by("-history_id").first()
+        if latest is not None:
+            type(latest).objects.filter(pk=latest.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(current, name, value)
+        return current
+    if is_locked(current):
+        raise CrfLocked(
+            _("%(title)s is locked, and this change would recompute its derived values: unlock it first.")
+            % {"title": _title(current)}
+        )
+    for name, value in changed.items():
+        setattr(current, name, value)
+    current.version += 1
+    _save(current, user=cause.user if cause is not None else None, reason=_recompute_reason())
+    if cascade:
+        with pipeline.caused_by(cause_of(current, user=cause.user if cause is not None else None)):
+            pipeline.followups.run(current)
+    return current
+
+
+def child_system_update(*, row: models.Model, values: dict[str, Any]) -> bool:
+    """Write derived values of a child row with history (a lesion result of a time point), like
+    ``crf_system_update``; returns whether anything changed."""
+    changed = _changed_values(row, values)
+    if not changed:
+        return False
+    for name, value in changed.items():
+        setattr(row, name, value)
+    cause = pipeline.current_cause()
+    row._history_user = cause.user if cause is not None else None  # type: ignore[attr-defined]
+    row._change_reason = _recompute_reason()  # type: ignore[attr-defined]
+    row.save(update_fields=list(changed))
+    return True
 
 
 def _changes_since(current: CrfBase, expected_version: int) -> list[FieldChange]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from enrollment.selectors import get_patient_for_user
-from sabr_trial import services
+from sabr_trial import merge, services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus
 from sabr_trial.forms import OptionalReasonForm, ReasonForm, SignForm
 from sabr_trial.roles import Perm, has_perm
@@ -57,24 +58,236 @@ def crf_create(request: HttpRequest, patient_pk: int, slug: str) -> HttpResponse
         existing = spec.model.objects.filter(patient=patient).first()
         if existing is not None:
             return redirect(existing.get_absolute_url())
-    instance = spec.model(patient=patient)
-    assert spec.form_class is not None
-    form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, patient))
-    if request.method == "POST" and form.is_valid():
-        submit = request.POST.get("action") == "submit"
+    return crf_form_page(request, spec=spec, patient=patient)
+
+
+# --- The one CRF save page: create, update, stale (merge), locked and field errors ------------------------------
+FormFactory = Callable[..., BaseForm]
+SaveFunction = Callable[..., tuple[CrfBase, int]]
+
+
+def generic_save(
+    *, spec: CrfSpec, patient: Any, instance: CrfBase | None, data: dict[str, Any], m2m: dict[str, Any],
+    reason: str, expected_version: int, submit: bool, acting_user: Any,
+) -> tuple[CrfBase, int]:  # fmt: skip
+    """Create or change one CRF row through the pipeline; returns the row and the number of changed fields."""
+    if instance is None:
+        row = services.crf_create(
+            model=spec.model, patient=patient, data=data, m2m=m2m, acting_user=acting_user,
+            status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
+        )  # fmt: skip
+        return row, 1
+    row, changes = services.crf_update(
+        instance=instance, expected_version=expected_version, data=data, m2m=m2m, reason=reason,
+        acting_user=acting_user,
+    )  # fmt: skip
+    return row, len(changes)
+
+
+def _field_text(form: BaseForm, name: str, value: Any) -> str:
+    """How a value reads on the form (a choice by its label, a linked row by its name)."""
+    field = form.fields.get(name)
+    if value in (None, "", [], ()):
+        return "—"
+    choices = dict(getattr(field, "choices", None) or []) if field is not None else {}
+    if hasattr(value, "_meta"):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(sorted(str(v) for v in value))
+    return str(choices.get(value, choices.get(str(value), value)))
+
+
+def _raw(form: BaseForm, name: str, value: Any) -> Any:
+    """The value as the form's widget posts it."""
+    field = form.fields[name]
+    prepared = field.prepare_value(value)
+    if isinstance(prepared, list | tuple | set | frozenset):
+        return [str(getattr(v, "pk", v)) for v in prepared]
+    formatted = field.widget.format_value(prepared)
+    return "" if formatted is None else formatted
+
+
+def _merge_with_current(
+    form: BaseForm, *, instance: CrfBase, base_version: int, data: dict[str, Any], m2m: dict[str, Any]
+) -> tuple[CrfBase, merge.MergeResult]:
+    """Three-way merge of the user's values (``data``, ``m2m``) into the current row, against ``base_version``."""
+    model = type(instance)
+    current = model.objects.select_related("patient", "updated_by").get(pk=instance.pk)
+    record = current.history.filter(version=base_version).order_by("-history_id").first()
+    base = record.instance if record is not None else None
+    base_values: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
+    for name in data:
+        field = model._meta.get_field(name)
+        theirs[name] = field.value_from_object(current)
+        # Without the starting version in the history, every field the user changed counts as theirs too.
+        base_values[name] = field.value_from_object(base) if base is not None else object()
+    for name in m2m:
+        theirs[name] = list(getattr(current, name).all())
+        base_values[name] = theirs[name]  # many-to-many links have no history: only the user's change counts
+    mine = {**data, **m2m}
+    labels = {name: str(form.fields[name].label or name) for name in mine if name in form.fields}
+    shown = {
+        name: (
+            _field_text(form, name, base_values[name]) if base is not None else "?",
+            _field_text(form, name, mine[name]),
+            _field_text(form, name, theirs[name]),
+        )
+        for name in labels
+    }
+    result = merge.three_way(
+        names=list(labels), base=base_values, mine=mine, theirs=theirs, labels=labels, shown=shown
+    )
+    return current, result
+
+
+def crf_form_page(
+    request: HttpRequest, *, spec: CrfSpec, patient: Any, instance: CrfBase | None = None,
+    form_factory: FormFactory | None = None, save: SaveFunction = generic_save,
+    template: str = "crf/crf_form.html", context: dict[str, Any] | None = None,
+    warnings: Callable[[CrfBase], list[str]] | None = None,
+) -> HttpResponse:  # fmt: skip
+    """Every CRF data-entry page goes through here: permission, the lock (refused before anything is typed,
+    naming the lock), field errors next to the fields, a stale save merged with the other person's change
+    (conflicts shown with both values and a required choice; nothing saved until the user chooses), and the
+    success message with the row's soft-check warnings."""
+    if instance is None:
+        services.refuse_if_patient_locked(patient)  # answered 403 naming the lock, before anything is typed
+    elif services.is_locked(instance):
+        messages.error(request, services.lock_message(instance))
+        return redirect(instance.get_absolute_url())
+    if not has_perm(request.user, Perm.ENTER):
+        raise PermissionDenied
+
+    def make_form(data: Any, row: CrfBase) -> BaseForm:
+        if form_factory is not None:
+            return form_factory(data, row)
+        assert spec.form_class is not None
+        return spec.form_class(data, instance=row, **_form_kwargs(spec, patient))
+
+    form = make_form(request.POST or None, instance if instance is not None else spec.model(patient=patient))
+    query = _query_from_request(request, instance) if instance is not None else None
+    page = {"spec": spec, "patient": patient, "instance": instance, "answering": query, **(context or {})}
+    if request.method != "POST" or not form.is_valid():
+        return render(request, template, {**page, "form": form})
+    data, m2m = form.crf_data(), form.crf_m2m()  # type: ignore[attr-defined]
+    reason = form.cleaned_data.get("change_reason", "")
+    expected = form.cleaned_data.get("expected_version") or 0
+    merged_from: list[str] = []
+    raw_base = request.POST.get("merge_base", "")
+    if instance is not None and raw_base.isdigit():
+        # The user answers a merge: apply each conflict's choice; a conflict left unanswered saves nothing.
+        current, result = _merge_with_current(form, instance=instance, base_version=int(raw_base), data=data, m2m=m2m)
+        unresolved = []
+        for conflict in result.conflicts:
+            choice = request.POST.get(f"resolve__{conflict.name}", "")
+            if choice == "theirs":
+                _assign(data, m2m, conflict.name, _current_value(current, conflict.name))
+            elif choice != "mine":
+                unresolved.append(conflict)
+        if unresolved:
+            return _conflict_page(request, template, page, make_form, form, current, int(raw_base), result,
+                                  unresolved)  # fmt: skip
+    for _attempt in range(3):
         try:
-            row = services.crf_create(
-                model=spec.model, patient=patient, data=form.crf_data(), m2m=form.crf_m2m(),
-                acting_user=request.user, status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
+            row, changed = save(
+                spec=spec, patient=patient, instance=instance, data=data, m2m=m2m, reason=reason,
+                expected_version=expected, submit=request.POST.get("action") == "submit", acting_user=request.user,
             )  # fmt: skip
+        except services.StaleVersion as exc:
+            assert instance is not None
+            current, result = _merge_with_current(form, instance=instance, base_version=exc.expected_version,
+                                                  data=data, m2m=m2m)  # fmt: skip
+            if result.conflicts:
+                return _conflict_page(request, template, page, make_form, form, current, exc.expected_version,
+                                      result, result.conflicts)  # fmt: skip
+            for name in result.taken_from_theirs:
+                _assign(data, m2m, name, result.values[name])
+            merged_from = [str(form.fields[n].label or n) for n in result.taken_from_theirs]
+            instance, expected = current, current.version
+            continue
+        except services.CrfLocked as exc:
+            messages.error(request, str(exc))
+            return redirect(instance.get_absolute_url() if instance is not None else reverse("casebook", args=[patient.pk]))
         except ValidationError as exc:
             apply_errors(form, exc)
+            return render(request, template, {**page, "form": form})
+        break
+    else:  # the row kept moving under this user: show the newest values instead of trying for ever
+        return _conflict_page(request, template, page, make_form, form, current, expected, result, [])
+    _saved_messages(request, spec, instance, row, changed, merged_from, query, reason, warnings)
+    return redirect(row.get_absolute_url())
+
+
+def _current_value(current: CrfBase, name: str) -> Any:
+    field = type(current)._meta.get_field(name)
+    if field.many_to_many:
+        return list(getattr(current, name).all())
+    return getattr(current, name)
+
+
+def _assign(data: dict[str, Any], m2m: dict[str, Any], name: str, value: Any) -> None:
+    (m2m if name in m2m else data)[name] = value
+
+
+def _conflict_page(
+    request: HttpRequest, template: str, page: dict[str, Any], make_form: Callable[[Any, CrfBase], BaseForm],
+    form: BaseForm, current: CrfBase, base_version: int, result: merge.MergeResult,
+    conflicts: list[merge.Conflict],
+) -> HttpResponse:  # fmt: skip
+    """The form again (409): fields only the other person changed show their value, conflicts show both values
+    and ask for a choice; the hidden version moves to the current one, the merge base stays."""
+    posted = request.POST.copy()
+    posted["expected_version"] = str(current.version)
+    posted["merge_base"] = str(base_version)
+    for name in result.taken_from_theirs:
+        value = _raw(form, name, result.values[name])
+        if isinstance(value, list):
+            posted.setlist(name, value)
         else:
-            messages.success(request, _("%(title)s saved.") % {"title": spec.title})
-            return redirect(row.get_absolute_url())
+            posted[name] = value
+    again = make_form(posted, current)
+    again.is_valid()
+    who = current.updated_by.get_username() if current.updated_by else "?"
+    for conflict in conflicts:
+        again.add_error(
+            conflict.name,
+            _("%(user)s changed this to “%(theirs)s” (it was “%(base)s”) while you entered “%(mine)s”: choose "
+              "which value to keep.") % {"user": who, "theirs": conflict.theirs, "base": conflict.base,
+                                          "mine": conflict.mine},
+        )  # fmt: skip
+    taken = [str(again.fields[n].label or n) for n in result.taken_from_theirs if n in again.fields]
     return render(
-        request, "crf/crf_form.html", {"spec": spec, "patient": patient, "form": form, "instance": None}
-    )
+        request, template,
+        {**page, "form": again, "instance": current, "merge": {"conflicts": conflicts, "taken": taken,
+                                                                "user": who, "base": base_version}},
+        status=409,
+    )  # fmt: skip
+
+
+def _saved_messages(
+    request: HttpRequest, spec: CrfSpec, instance: CrfBase | None, row: CrfBase, changed: int,
+    merged_from: list[str], query: Any, reason: str, warnings: Callable[[CrfBase], list[str]] | None,
+) -> None:  # fmt: skip
+    if instance is None:
+        messages.success(request, _("%(title)s saved.") % {"title": spec.title})
+    elif changed:
+        messages.success(request, _("Saved: %(n)s field(s) changed.") % {"n": changed})
+        if merged_from:
+            messages.info(
+                request,
+                _("Merged with a change saved meanwhile by another user; kept their value of: %(fields)s.")
+                % {"fields": ", ".join(merged_from)},
+            )
+        if query is not None:
+            from sabr_trial.queries import answer_query
+
+            answer_query(query=query, acting_user=request.user, text=reason or _("Corrected."))
+            messages.success(request, _("Query Q%(n)s answered with the correction.") % {"n": query.pk})
+    else:
+        messages.info(request, _("No value changed: nothing was saved."))
+    for warning in warnings(row) if warnings is not None else []:
+        messages.warning(request, warning)
 
 
 def crf_detail(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
@@ -173,64 +386,7 @@ def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Htt
         return redirect(instance.get_absolute_url())
     if "update" in spec.views:
         return spec.views["update"](request, spec=spec, instance=instance)
-    if not has_perm(request.user, Perm.ENTER):
-        raise PermissionDenied
-    assert spec.form_class is not None
-    form = spec.form_class(request.POST or None, instance=instance, **_form_kwargs(spec, instance.patient))
-    query = _query_from_request(request, instance)
-    stale = None
-    if request.method == "POST" and form.is_valid():
-        expected = form.cleaned_data.get("expected_version") or 0
-        try:
-            row, changes = services.crf_update(
-                instance=instance, expected_version=expected, data=form.crf_data(), m2m=form.crf_m2m(),
-                reason=form.cleaned_data.get("change_reason", ""), acting_user=request.user,
-            )  # fmt: skip
-        except services.StaleVersion as exc:
-            stale = exc
-            data = request.POST.copy()
-            data["expected_version"] = str(exc.current.version)
-            form = spec.form_class(data, instance=exc.current, **_form_kwargs(spec, instance.patient))
-            form.is_bound and form.errors  # noqa: B018  (bind so the user's values stay in the fields)
-            return render(
-                request,
-                "crf/crf_form.html",
-                {
-                    "spec": spec,
-                    "patient": instance.patient,
-                    "form": form,
-                    "instance": exc.current,
-                    "stale": stale,
-                    "answering": query,
-                },
-                status=409,
-            )
-        except services.CrfLocked as exc:
-            messages.error(request, str(exc))
-            return redirect(instance.get_absolute_url())
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            if changes:
-                messages.success(request, _("Saved: %(n)s field(s) changed.") % {"n": len(changes)})
-                if query is not None:
-                    from sabr_trial.queries import answer_query
-
-                    answer_query(
-                        query=query, acting_user=request.user, text=form.cleaned_data.get("change_reason", "")
-                        or _("Corrected."),
-                    )  # fmt: skip
-                    messages.success(
-                        request, _("Query Q%(n)s answered with the correction.") % {"n": query.pk}
-                    )
-            else:
-                messages.info(request, _("No value changed: nothing was saved."))
-            return redirect(row.get_absolute_url())
-    return render(
-        request,
-        "crf/crf_form.html",
-        {"spec": spec, "patient": instance.patient, "form": form, "instance": instance, "answering": query},
-    )
+    return crf_form_page(request, spec=spec, patient=instance.patient, instance=instance)
 
 
 @require_POST

@@ -37,6 +37,27 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.groups.add(Group.objects.get(name=extracted))
 
 
+def entry_user():
+    """The coordinator on whose behalf factories enter CRF rows."""
+    return UserFactory(username="factory-coordinator", role="coordinator")
+
+
+class CrfFactory(factory.django.DjangoModelFactory):
+    """Creates CRF rows through the write pipeline (``crf_create``), as a coordinator would: every rule,
+    derivation, history row and follow-up runs (STYLE 14: no row bypasses the services)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from sabr_trial.services import crf_create
+
+        patient = kwargs.pop("patient")
+        status = kwargs.pop("status", CrfStatus.DRAFT)
+        return crf_create(model=model_class, patient=patient, data=kwargs, acting_user=entry_user(), status=status)
+
+
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
@@ -49,7 +70,7 @@ class RegisteredPatientFactory(PatientFactory):
     registration_date = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=30))
 
 
-class ScreeningLogFactory(factory.django.DjangoModelFactory):
+class ScreeningLogFactory(CrfFactory):
     class Meta:
         model = ScreeningLog
 

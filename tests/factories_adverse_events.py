@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from adverse_events.models import AdverseEvent, CtcaeTerm
 from sabr_trial.crf import CrfStatus
-from tests.factories import RegisteredPatientFactory
+from tests.factories import CrfFactory, RegisteredPatientFactory
 
 FATIGUE = 10016256
 HYPERTENSION = 10020772
@@ -23,7 +23,7 @@ def term(code: int) -> CtcaeTerm:
     return CtcaeTerm.objects.get(meddra_code=code)
 
 
-class AdverseEventFactory(factory.django.DjangoModelFactory):
+class AdverseEventFactory(CrfFactory):
     class Meta:
         model = AdverseEvent
 

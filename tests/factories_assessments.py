@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import Lesion
-from tests.factories import RegisteredPatientFactory
+from tests.factories import CrfFactory, RegisteredPatientFactory
 
 BASELINE = timezone.localdate() - datetime.timedelta(days=200)
 
 
-class LesionFactory(factory.django.DjangoModelFactory):
+class LesionFactory(CrfFactory):
     class Meta:
         model = Lesion
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from tests.factories import RegisteredPatientFactory, UserFactory
+from tests.factories import CrfFactory, RegisteredPatientFactory, UserFactory
 from tests.factories_assessments import LesionFactory
 from tests.factories_enrollment import consent
 from treatment.models import (
@@ -34,7 +34,7 @@ def consented_patient(*, registered_days_ago: int = 60, consent_days_ago: int | 
     return patient
 
 
-class SabrCourseFactory(factory.django.DjangoModelFactory):
+class SabrCourseFactory(CrfFactory):
     class Meta:
         model = SabrCourse
 
@@ -46,7 +46,7 @@ class SabrCourseFactory(factory.django.DjangoModelFactory):
     image_guidance = SabrCourse.ImageGuidance.CBCT
 
 
-class SabrTargetFactory(factory.django.DjangoModelFactory):
+class SabrTargetFactory(CrfFactory):
     class Meta:
         model = SabrTarget
 
@@ -59,7 +59,7 @@ class SabrTargetFactory(factory.django.DjangoModelFactory):
     ptv_cc = Decimal("25.5")
 
 
-class SabrFractionFactory(factory.django.DjangoModelFactory):
+class SabrFractionFactory(CrfFactory):
     class Meta:
         model = SabrFraction
 
@@ -73,7 +73,7 @@ class SabrFractionFactory(factory.django.DjangoModelFactory):
     dose_delivered_gy = factory.LazyAttribute(lambda o: o.target.dose_per_fraction_gy)
 
 
-class AxitinibPeriodFactory(factory.django.DjangoModelFactory):
+class AxitinibPeriodFactory(CrfFactory):
     class Meta:
         model = AxitinibPeriod
 
@@ -84,7 +84,7 @@ class AxitinibPeriodFactory(factory.django.DjangoModelFactory):
     dose_change_reason = AxitinibPeriod.ChangeReason.START
 
 
-class ToripalimabInfusionFactory(factory.django.DjangoModelFactory):
+class ToripalimabInfusionFactory(CrfFactory):
     class Meta:
         model = ToripalimabInfusion
 
@@ -96,7 +96,7 @@ class ToripalimabInfusionFactory(factory.django.DjangoModelFactory):
     infusion_interrupted = "N"
 
 
-class ImmunosuppressantFactory(factory.django.DjangoModelFactory):
+class ImmunosuppressantFactory(CrfFactory):
     class Meta:
         model = Immunosuppressant
 
@@ -109,7 +109,7 @@ class ImmunosuppressantFactory(factory.django.DjangoModelFactory):
     indication = Immunosuppressant.Indication.OTHER
 
 
-class SubsequentTherapyFactory(factory.django.DjangoModelFactory):
+class SubsequentTherapyFactory(CrfFactory):
     class Meta:
         model = SubsequentTherapy
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from sabr_trial import patient_dates
+from sabr_trial import patient_dates, pipeline
 from sabr_trial.crf import CasebookPanel, CrfSpec, registry
 from sabr_trial.patient_dates import PatientDate
-from treatment import views
+from treatment import derivations, rules, views
 from treatment.forms import (
     AxitinibPeriodForm,
     ImmunosuppressantForm,
@@ -115,3 +115,19 @@ def treatment_dates(patient: Any) -> Iterator[PatientDate]:
             if value:
                 yield PatientDate(form=str(_("Subsequent therapy %(t)s") % {"t": t}), field=str(field), date=value,
                                   url=t.get_absolute_url(), kind="procedure")  # fmt: skip
+
+
+# --- The write pipeline's hooks (sabr_trial.pipeline) ----------------------------------------------------------
+for _model, _check in (
+    (SabrCourse, rules.check_course), (SabrTarget, rules.check_target), (SabrFraction, rules.check_fraction),
+    (AxitinibPeriod, rules.check_axitinib_period), (ToripalimabInfusion, rules.check_infusion),
+    (Immunosuppressant, rules.check_immunosuppressant), (SubsequentTherapy, rules.check_subsequent_therapy),
+):  # fmt: skip
+    pipeline.rules.register(_model, _check)
+pipeline.derivations.register(SabrCourse, derivations.derive_course_number)
+pipeline.derivations.register(SabrTarget, derivations.derive_prescription)
+pipeline.derivations.register(ToripalimabInfusion, derivations.derive_planned_date)
+pipeline.derivations.register(Immunosuppressant, derivations.derive_prednisone_equivalent)
+pipeline.derivations.register(SubsequentTherapy, derivations.derive_pfs2_event)
+pipeline.followups.register(SabrFraction, derivations.refresh_target_and_course)
+pipeline.followups.register(ToripalimabInfusion, derivations.refresh_later_planned_dates)

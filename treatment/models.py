@@ -126,20 +126,6 @@ class SabrCourse(RulesFirstMixin, CrfBase):
     def __str__(self) -> str:
         return str(_("Course %(n)s") % {"n": self.course_number or "?"})
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self.course_number:
-            last = SabrCourse.objects.filter(patient_id=self.patient_id).aggregate(
-                m=models.Max("course_number")
-            )
-            self.course_number = (last["m"] or 0) + 1
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def clean(self) -> None:
-        from treatment.rules import check_course
-
-        check_course(self)
-
-
 # --- Form 11 ---------------------------------------------------------------------------------------------
 
 
@@ -246,18 +232,6 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     def __str__(self) -> str:
         where = str(self.lesion) if self.lesion_id else f"#{self.pk or '?'}"
         return f"{where}: {self.prescribed_dose_gy.normalize():f} Gy/{self.n_fractions}"
-
-    def clean(self) -> None:
-        from treatment.rules import check_target
-
-        check_target(self)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        self.compute_prescription_values()
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        from treatment.services import recompute_responses
-
-        recompute_responses(self.patient)  # D4: the lesion is now irradiated by protocol SABR
 
     def compute_prescription_values(self) -> None:
         """R3.1/R3.2: d = D/n, BED and EQD2 at α/β 10, 3 and the chosen α/β (EC-ST-2)."""
@@ -370,18 +344,6 @@ class SabrFraction(RulesFirstMixin, CrfBase):
             % {"l": lesion, "n": self.fraction_number, "d": self.fraction_date}
         )
 
-    def clean(self) -> None:
-        from treatment.rules import check_fraction
-
-        check_fraction(self)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        from treatment.services import refresh_sabr_derived
-
-        refresh_sabr_derived(self.target)
-
-
 # --- Form 13 ---------------------------------------------------------------------------------------------
 
 
@@ -460,11 +422,6 @@ class AxitinibPeriod(RulesFirstMixin, CrfBase):
         dose = f"{self.other_dose_mg} mg BID" if self.other_dose_mg else self.get_dose_level_display()
         return f"{self.start_date} – {end}: {dose}"
 
-    def clean(self) -> None:
-        from treatment.rules import check_axitinib_period
-
-        check_axitinib_period(self)
-
     def as_pure(self) -> dosing.AxitinibPeriod:
         return dosing.AxitinibPeriod(
             start_date=self.start_date, end_date=self.end_date, dose=dosing.AxitinibDose(self.dose_level),
@@ -540,29 +497,6 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
     def __str__(self) -> str:
         when = self.infusion_date.isoformat() if self.infusion_date else self.get_infusion_status_display()
         return str(_("Cycle %(n)s, %(w)s") % {"n": self.cycle_number, "w": when})
-
-    def clean(self) -> None:
-        from treatment.rules import check_infusion
-
-        check_infusion(self)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        previous = (
-            ToripalimabInfusion.objects.filter(
-                patient_id=self.patient_id,
-                cycle_number__lt=self.cycle_number,
-                infusion_status=self.Status.GIVEN,
-            )
-            .exclude(pk=self.pk)
-            .order_by("-cycle_number")
-            .first()
-        )
-        self.planned_date = (
-            dosing.toripalimab_planned_date(previous.infusion_date)
-            if previous is not None and previous.infusion_date
-            else None
-        )
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def as_pure(self) -> dosing.ToripalimabInfusion:
         return dosing.ToripalimabInfusion(
@@ -653,26 +587,6 @@ class Immunosuppressant(RulesFirstMixin, CrfBase):
         )
         return f"{name} {self.dose.normalize():f} {self.dose_unit} {self.frequency}, {self.start_date}"
 
-    def clean(self) -> None:
-        from treatment.rules import check_immunosuppressant
-
-        check_immunosuppressant(self)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        from treatment.selectors import weight_kg
-
-        try:
-            value = dosing.prednisone_equivalent_mg_day(
-                drug=dosing.Immunosuppressant(self.drug), dose=Decimal(self.dose),
-                unit=dosing.DoseUnit(self.dose_unit), frequency=dosing.DoseFrequency(self.frequency),
-                weight_kg=weight_kg(self.patient),
-            )  # fmt: skip
-        except (dosing.DosingError, ValueError):
-            value = None
-        self.pred_equiv_mg_day = None if value is None else value.quantize(Decimal("0.01"))
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-
 # --- Form 16 ---------------------------------------------------------------------------------------------
 
 
@@ -729,14 +643,3 @@ class SubsequentTherapy(RulesFirstMixin, CrfBase):
 
     def __str__(self) -> str:
         return f"{self.get_therapy_type_display()}: {self.regimen}, {self.start_date}"
-
-    def clean(self) -> None:
-        from treatment.rules import check_subsequent_therapy
-
-        check_subsequent_therapy(self)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        from treatment.rules import pfs2_event
-
-        self.pfs2_event = YesNo.Y if pfs2_event(self.reason, self.local_on_protocol) else YesNo.N
-        super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from enrollment.selectors import get_patient_for_user
 from sabr_trial import services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus
 from sabr_trial.roles import Perm, has_perm
-from sabr_trial.views import apply_errors, crf_detail_context
+from sabr_trial.views import crf_detail_context, crf_form_page
 from treatment import rules, selectors
 from treatment.models import (
     AxitinibPeriod,
@@ -35,35 +35,16 @@ INITIAL_KEYS = ("course", "target", "fraction_number", "cycle_number")
 
 
 def crf_create(request: HttpRequest, *, patient_pk: int, spec: CrfSpec) -> HttpResponse:
-    """The generic create page (sabr_trial.views.crf_create) plus initial values from the query string."""
+    """The one CRF save page (sabr_trial.views.crf_form_page) plus initial values from the query string."""
     patient = get_patient_for_user(request.user, patient_pk)
-    if not has_perm(request.user, Perm.ENTER):
-        raise PermissionDenied
-    blocked = spec.can_add(patient) if spec.can_add else None
-    if blocked:
-        messages.error(request, blocked)
-        return redirect("casebook", patient.pk)
     initial = {k: request.GET[k] for k in INITIAL_KEYS if request.GET.get(k)}
     assert spec.form_class is not None
-    form = spec.form_class(request.POST or None, instance=spec.model(patient=patient), patient=patient,
-                           initial=initial)  # fmt: skip
-    if request.method == "POST" and form.is_valid():
-        submit = request.POST.get("action") == "submit"
-        try:
-            row = services.crf_create(
-                model=spec.model, patient=patient, data=form.crf_data(), m2m=form.crf_m2m(),
-                acting_user=request.user, status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
-            )  # fmt: skip
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("%(title)s saved.") % {"title": spec.title})
-            for warning in warnings_for(row):
-                messages.warning(request, warning)
-            return redirect(row.get_absolute_url())
-    return render(
-        request, "crf/crf_form.html", {"spec": spec, "patient": patient, "form": form, "instance": None}
-    )
+    form_class = spec.form_class
+
+    def form_factory(data: Any, row: CrfBase) -> Any:
+        return form_class(data, instance=row, patient=patient, initial=initial)
+
+    return crf_form_page(request, spec=spec, patient=patient, form_factory=form_factory, warnings=warnings_for)
 
 
 def warnings_for(instance: CrfBase) -> list[str]:
