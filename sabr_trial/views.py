@@ -199,6 +199,7 @@ def crf_form_page(
             current, result = _merge_with_current(form, instance=instance, base_version=exc.expected_version,
                                                   data=data, m2m=m2m)  # fmt: skip
             if result.conflicts:
+                page["stale_message"] = str(exc)
                 return _conflict_page(request, template, page, make_form, form, current, exc.expected_version,
                                       result, result.conflicts)  # fmt: skip
             for name in result.taken_from_theirs:
