@@ -135,8 +135,9 @@ class Lesion(CrfBase):
     is_nodal = models.CharField(_("Lymph node?"), max_length=1, choices=YesNo.choices, editable=False)
     method = models.CharField(_("Imaging method"), max_length=20, choices=Method.choices)
     slice_thickness_mm = models.DecimalField(
-        _("Slice thickness (mm)"), max_digits=3, decimal_places=1, null=True, blank=True,
-        validators=[MinValueValidator(Decimal("0.1"))],
+        _("Slice thickness (mm)"), max_digits=5, decimal_places=3, null=True, blank=True,
+        # as scanners report it: 0.625, 1.25, 2.5, 5 mm (CRF-SPEC: decimal(5,3)); a rounded value fails SDV
+        validators=[MinValueValidator(Decimal("0.001"))],
         help_text=_("Required for CT, MRI and PET/CT: above 5 mm the minimum size is 2 x slice (R1.1)."),
     )  # fmt: skip
     baseline_date = models.DateField(_("Baseline scan date"), validators=[not_in_future])

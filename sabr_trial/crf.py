@@ -140,6 +140,16 @@ class NavItem:
     badge: Callable[[Any], int | None] | None = None
 
 
+@dataclass(frozen=True)
+class LockCheck:
+    """One section of the pre-lock report: ``items(patient)`` returns what is still open, in words."""
+
+    order: int
+    key: str
+    title: Any
+    items: Callable[[Any], list[str]]
+
+
 class CrfRegistry:
     """All CRFs of the study, registered by each app's ``AppConfig.ready``; plus casebook panels and nav items."""
 
@@ -148,6 +158,13 @@ class CrfRegistry:
         self._on_change: list[Callable[[CrfBase], None]] = []
         self.panels: list[CasebookPanel] = []
         self.nav_items: list[NavItem] = []
+        self.lock_checks: list[LockCheck] = []
+
+    def register_lock_check(self, check: LockCheck) -> None:
+        """A higher app adds a section to the pre-lock report (visits: expected forms missing)."""
+        if check.key not in {c.key for c in self.lock_checks}:
+            self.lock_checks.append(check)
+            self.lock_checks.sort(key=lambda c: c.order)
 
     def register_panel(self, panel: CasebookPanel) -> None:
         if panel.template not in {p.template for p in self.panels}:

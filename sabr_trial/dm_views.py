@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
@@ -19,10 +19,17 @@ from django.views.decorators.http import require_POST
 from enrollment.selectors import get_patient_for_user
 from sabr_trial import queries, services
 from sabr_trial.crf import CrfStatus, registry
-from sabr_trial.forms import OptionalQueryMessageForm, QueryMessageForm, RaiseQueryForm, ReasonForm, SignForm
+from sabr_trial.forms import (
+    LockForm,
+    OptionalQueryMessageForm,
+    QueryMessageForm,
+    RaiseQueryForm,
+    ReasonForm,
+    SignForm,
+)
 from sabr_trial.models import AuditEvent, CasebookSignature, Query, StudyLock
 from sabr_trial.roles import Perm, has_perm
-from sabr_trial.selectors import get_crf_for_user, history_rows
+from sabr_trial.selectors import get_crf_for_user, history_rows, prelock_report
 from sabr_trial.views import apply_errors
 
 # --- queries -----------------------------------------------------------------------------------------------------
@@ -303,15 +310,16 @@ def casebook_sign(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "sabr_trial/casebook_sign.html", context, status=status)
 
 
-@require_POST
 def patient_lock(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Lock: the pre-lock report, then an explicit confirmation with a reason. Unlock: a reason (POST)."""
     patient = get_patient_for_user(request.user, pk)
+    if action == "lock":
+        return _patient_lock(request, patient)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     reason = request.POST.get("reason", "")
     try:
-        if action == "lock":
-            services.patient_lock(patient=patient, acting_user=request.user, reason=reason)
-            messages.success(request, _("Casebook locked."))
-        elif action == "unlock":
+        if action == "unlock":
             services.patient_unlock(patient=patient, acting_user=request.user, reason=reason)
             messages.success(request, _("Casebook unlocked."))
         else:
@@ -322,6 +330,36 @@ def patient_lock(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
     return redirect("casebook", patient.pk)
+
+
+def _patient_lock(request: HttpRequest, patient: Any) -> HttpResponse:
+    if not has_perm(request.user, Perm.LOCK):
+        raise PermissionDenied
+    form = LockForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.patient_lock(
+                    patient=patient, acting_user=request.user, reason=form.cleaned_data["reason"]
+                )
+            except services.CrfLocked as exc:
+                form.add_error(None, str(exc))
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, _("Casebook locked."))
+                return redirect("casebook", patient.pk)
+        status = 422
+    report = prelock_report(patient)
+    context = {
+        "patient": patient,
+        "form": form,
+        "report": report,
+        "open_items": sum(len(s["items"]) for s in report),
+        "lock": services.casebook_lock(patient),
+    }
+    return render(request, "sabr_trial/patient_lock.html", context, status=status)
 
 
 def study_lock(request: HttpRequest) -> HttpResponse:

@@ -91,6 +91,16 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class LockForm(forms.Form):
+    """The data manager's explicit confirmation under the pre-lock report."""
+
+    reason = forms.CharField(label=_("Reason for locking"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm = forms.BooleanField(
+        label=_("I have read the report above and lock this casebook: no form can change until it is unlocked."),
+        error_messages={"required": _("Tick the confirmation to lock the casebook.")},
+    )
+
+
 class OptionalReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (optional)"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})

@@ -284,7 +284,9 @@ def refuse_locked_crf_save(
     if StudyLock.objects.filter(unlocked_at__isnull=True).exists():
         raise CrfLocked(gettext_now("The study database is locked for analysis: no change is possible."))
     patient_model = type(instance)._meta.get_field("patient").related_model
-    if patient_model.objects.filter(pk=instance.patient_id, locked_at__isnull=False).exists():  # type: ignore[attr-defined]
+    if getattr(instance, "_sdv_under_lock", False):
+        pass  # SDV of a locked casebook's form, allowed by the study's policy (services.may_verify_under_lock)
+    elif patient_model.objects.filter(pk=instance.patient_id, locked_at__isnull=False).exists():  # type: ignore[attr-defined]
         raise CrfLocked(
             gettext_now("This patient's casebook is locked by data management: no change is possible.")
         )

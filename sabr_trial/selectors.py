@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from sabr_trial.crf import CrfBase, CrfSpec, registry
+from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.models import AuditEvent, Signature
 from sabr_trial.roles import Perm, has_perm
 
@@ -107,3 +107,53 @@ def casebook_dm_context(user: Any, patient: Any) -> dict[str, Any]:
         "can_lock": has_perm(user, Perm.LOCK) and study_lock is None,
         "can_verify": has_perm(user, Perm.VERIFY),
     }
+
+
+def prelock_report(patient: Any) -> list[dict[str, Any]]:
+    """What is still open before a casebook is locked, section by section (issue 19).
+
+    Open queries, forms not yet source-data verified (drafts included), the casebook signature (missing or
+    voided), then the sections other apps register (visits: expected forms missing). Each section is
+    ``{"key", "title", "items"}``; an empty ``items`` means nothing is open there.
+    """
+    from django.utils.translation import gettext as _
+
+    from sabr_trial.models import CasebookSignature, Query
+    from sabr_trial.queries import age_days
+    from sabr_trial.sitetime import stamp
+
+    queries = [
+        _("Q%(n)s · %(state)s · %(form)s%(field)s · %(text)s (%(age)s days)")
+        % {
+            "n": q.pk, "state": q.get_query_status_display(), "form": str(q.content_type.name).capitalize(),
+            "field": f" · {q.field_name}" if q.field_name else "", "text": q.text[:100], "age": age_days(q),
+        }  # fmt: skip
+        for q in Query.objects.filter(patient=patient)
+        .exclude(query_status=Query.Status.CLOSED)
+        .select_related("content_type")
+        .order_by("raised_at")
+    ]
+    unverified = []
+    for spec in registry.all():
+        for row in spec.model.objects.filter(patient=patient, verified_at__isnull=True).order_by("pk"):
+            if row.status != CrfStatus.LOCKED:
+                unverified.append(f"{spec.title}: {row} · {row.get_status_display()}")
+    signatures = []
+    casebook_signatures = list(CasebookSignature.objects.filter(patient=patient).order_by("signed_at"))
+    if not any(s.voided_at is None for s in casebook_signatures):
+        signatures.append(_("The casebook is not signed by an investigator."))
+    for s in casebook_signatures:
+        if s.voided_at is not None:
+            signatures.append(
+                _("Signature of %(who)s on %(when)s voided on %(voided)s: %(reason)s")
+                % {"who": s.signer_name, "when": stamp(s.signed_at), "voided": stamp(s.voided_at),
+                   "reason": s.void_reason[:150]}  # fmt: skip
+            )
+    sections = [
+        {"key": "queries", "title": _("Open queries"), "items": queries},
+        {"key": "sdv", "title": _("Forms not source-data verified"), "items": unverified},
+        {"key": "signatures", "title": _("Casebook signature"), "items": signatures},
+    ]
+    for check in registry.lock_checks:
+        sections.append({"key": check.key, "title": str(check.title), "items": check.items(patient)})
+    return sections

@@ -108,6 +108,22 @@ def lock_message(instance: CrfBase) -> str:
     )
 
 
+def may_verify_under_lock(instance: CrfBase) -> bool:
+    """True if the study's policy lets a monitor verify this form although its casebook is locked.
+
+    ``SDV_ON_LOCKED_CASEBOOK``: SDV confirms the source, it changes no value. A locked form or a study lock
+    still refuses it.
+    """
+    from django.conf import settings
+
+    return (
+        settings.SDV_ON_LOCKED_CASEBOOK
+        and bool(instance.patient.locked_at)
+        and instance.status != CrfStatus.LOCKED
+        and StudyLock.active() is None
+    )
+
+
 def is_locked(instance: CrfBase) -> bool:
     """True if the row, its patient or the study is locked (pages hide the buttons; services refuse anyway)."""
     return (
@@ -432,7 +448,9 @@ def _transition(
 ) -> C:  # fmt: skip
     require_perm(acting_user, perm)
     current = type(instance).objects.select_for_update().select_related("patient").get(pk=instance.pk)
-    if action != AuditEvent.Action.UNLOCK:
+    if action == AuditEvent.Action.VERIFY and may_verify_under_lock(current):
+        current._sdv_under_lock = True  # type: ignore[attr-defined]  (the pre-save guard lets this one pass)
+    elif action != AuditEvent.Action.UNLOCK:
         _refuse_if_locked(current)
     else:
         refuse_if_study_locked()
@@ -665,15 +683,20 @@ def crf_verify_many(*, rows: list[CrfBase], acting_user: Any) -> BulkResult:
 
 
 @transaction.atomic
-def patient_lock(*, patient: Any, acting_user: Any, reason: str = "") -> Any:
-    """Lock a patient's whole casebook: every form refuses every change, SDV and signature."""
+def patient_lock(*, patient: Any, acting_user: Any, reason: str) -> Any:
+    """Lock a patient's whole casebook: every form refuses every change, SDV and signature.
+
+    The data manager gives the reason (after reading the pre-lock report, ``selectors.prelock_report``).
+    """
     require_perm(acting_user, Perm.LOCK)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Locking needs a reason.")})
     refuse_if_study_locked()
     current = type(patient).objects.select_for_update().get(pk=patient.pk)
     if current.locked_at:
         raise ValidationError(_("This casebook is already locked."), code="already_locked")
     current.locked_at, current.locked_by = timezone.now(), acting_user
-    current._change_reason = reason or _("Casebook locked")
+    current._change_reason = reason
     current._history_user = acting_user
     current.save(update_fields=["locked_at", "locked_by"])
     _audit(

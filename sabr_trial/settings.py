@@ -170,6 +170,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
+# Study policy: a monitor may still source-data verify a form of a locked casebook (never under a study lock).
+SDV_ON_LOCKED_CASEBOOK = env_bool("SDV_ON_LOCKED_CASEBOOK", False)
 USE_I18N = True
 USE_TZ = True
 

@@ -339,7 +339,7 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         "can_verify": has_perm(user, Perm.VERIFY)
         and status in (CrfStatus.SUBMITTED, CrfStatus.SIGNED)
         and not instance.verified_at
-        and not locked,
+        and (not locked or services.may_verify_under_lock(instance)),
         "can_sign": has_perm(user, Perm.SIGN)
         and status in (CrfStatus.SUBMITTED, CrfStatus.VERIFIED)
         and not locked,

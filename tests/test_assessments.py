@@ -427,3 +427,17 @@ def test_patient_dates_provider(as_coordinator, baseline):
     as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 35, "L2": 25}, day=56))
     dates = {d.date for d in patient_dates.dates_of(baseline)}
     assert {BASELINE, BASELINE + datetime.timedelta(days=56)} <= dates
+
+
+@pytest.mark.parametrize("slice_mm", ["0.625", "1.25", "2.5", "5"])
+def test_slice_thickness_is_kept_as_the_scanner_reports_it(as_coordinator, patient, slice_mm):
+    """CRF-SPEC form 13: decimal(5,3) mm; a value rounded to one decimal would never match the source at SDV."""
+    response = as_coordinator.post(create_url(patient, "lesion"), lesion_post(slice_thickness_mm=slice_mm))
+    assert response.status_code == 302, response.context["form"].errors
+    assert Lesion.objects.get().slice_thickness_mm == Decimal(slice_mm)
+
+
+def test_slice_thickness_beyond_three_decimals_is_refused_at_the_field(as_coordinator, patient):
+    response = as_coordinator.post(create_url(patient, "lesion"), lesion_post(slice_thickness_mm="0.6251"))
+    assert response.status_code == 200 and "slice_thickness_mm" in response.context["form"].errors
+    assert not Lesion.objects.exists()

@@ -50,7 +50,9 @@ def locked(request, log, data_manager):
 
 
 def test_data_manager_locks_a_patient_from_the_casebook(as_data_manager, log):
-    response = as_data_manager.post(reverse("patient_lock", args=[log.patient_id]))
+    response = as_data_manager.post(
+        reverse("patient_lock", args=[log.patient_id]), {"reason": "complete", "confirm": "on"}
+    )
     log.patient.refresh_from_db()
     assert response.status_code == 302 and log.patient.locked_at is not None
     assert AuditEvent.objects.filter(action=AuditEvent.Action.PATIENT_LOCK, patient=log.patient).exists()
@@ -103,7 +105,7 @@ def test_locked_data_refuse_queries(locked, as_monitor, log):
 
 
 def test_unlocking_needs_a_reason_and_is_audited(as_data_manager, log, data_manager):
-    services.patient_lock(patient=log.patient, acting_user=data_manager)
+    services.patient_lock(patient=log.patient, acting_user=data_manager, reason="complete")
     as_data_manager.post(reverse("patient_unlock", args=[log.patient_id]), {"reason": ""})
     log.patient.refresh_from_db()
     assert log.patient.locked_at is not None

@@ -53,7 +53,7 @@ def test_nothing_selected_is_refused_with_a_message(as_monitor, log):
 
 
 def test_bulk_sdv_of_a_locked_patient_is_refused(as_monitor, log, data_manager):
-    services.patient_lock(patient=log.patient, acting_user=data_manager)
+    services.patient_lock(patient=log.patient, acting_user=data_manager, reason="complete")
     response = as_monitor.post(sdv_url(log), {"rows": f"screening:{log.pk}"})
     log.refresh_from_db()
     assert response.status_code == 409 and "locked" in response.text and log.verified_at is None

@@ -68,7 +68,7 @@ def test_drafts_block_the_casebook_signature(as_investigator, log):
 
 
 def test_locked_casebook_cannot_be_signed(as_investigator, log, data_manager):
-    services.patient_lock(patient=log.patient, acting_user=data_manager)
+    services.patient_lock(patient=log.patient, acting_user=data_manager, reason="complete")
     response = sign(as_investigator, log)
     assert response.status_code == 409 and not CasebookSignature.objects.exists()
 

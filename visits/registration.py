@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from sabr_trial.crf import CasebookPanel, NavItem, registry
+from sabr_trial.crf import CasebookPanel, LockCheck, NavItem, registry
 from sabr_trial.roles import Perm
 from visits import views
 
@@ -13,4 +13,7 @@ registry.register_panel(
 )
 registry.register_nav(
     NavItem(order=2, label=_("Worklist"), url_name="visits:worklist", perm=Perm.VIEW, badge=views.nav_badge)
+)
+registry.register_lock_check(
+    LockCheck(order=40, key="expected", title=_("Expected forms missing"), items=views.missing_for_lock)
 )

@@ -144,6 +144,22 @@ def casebook_panel(request: HttpRequest, patient: Any) -> dict[str, Any] | None:
     }
 
 
+def missing_for_lock(patient: Any) -> list[str]:
+    """The pre-lock report's section: expected forms not entered (window closed or open today, not marked not done)."""
+    if not patient.is_registered:
+        return []
+    found = selectors.collect(today=timezone.localdate(), patient_ids=[patient.pk])
+    if not found:
+        return []
+    return [
+        _("%(visit)s: %(form)s (window %(start)s to %(end)s, %(state)s)")
+        % {"visit": visit_label(ef.visit), "form": form_title(ef.slug), "start": ef.window_start,
+           "end": ef.window_end, "state": STATE_LABELS[ef.state]}  # fmt: skip
+        for ef in found[0].forms
+        if ef.state in (State.OVERDUE, State.DUE)
+    ]
+
+
 def patient_grid(request: HttpRequest, pk: int) -> HttpResponse:
     """A patient's whole schedule: every visit with its window and the state of each expected form."""
     patient = get_patient_for_user(request.user, pk)

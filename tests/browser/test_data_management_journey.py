@@ -99,6 +99,14 @@ def test_investigator_signs_coordinator_edits_signature_shows_voided(page, scree
 def test_locked_patient_refuses_an_edit(page, screenshot, log):
     login(page, "dm", PASSWORD)
     page.goto(f"/patients/{log.patient_id}/")
+    page.get_by_test_id("lock-casebook").click()
+    assert "Forms not source-data verified" in page.get_by_test_id("prelock-report").inner_text()
+    page.get_by_label("Reason for locking").fill("Data complete")
+    page.get_by_role("button", name="Lock casebook").click()
+    assert "Tick the confirmation" in page.content()  # nothing locked without the explicit confirmation
+    page.get_by_label("Reason for locking").fill("Data complete")
+    page.get_by_label("I have read the report above").check()
+    screenshot("data-management-prelock-report")
     page.get_by_role("button", name="Lock casebook").click()
     assert "Casebook locked" in page.get_by_test_id("patient-lock-state").inner_text()
     logout(page)
