@@ -802,6 +802,12 @@ def issue_token(*, username: str, days: int, label: str, acting_user: Any) -> tu
 
     if not roles_of(user):
         raise ValidationError({"username": _("This user holds no study role: a token would allow nothing.")})
+    from api.auth import is_locked_out
+
+    if is_locked_out(user):
+        raise ValidationError(
+            {"username": _("This account is locked after too many failed sign-ins: unlock it first.")}
+        )
     expiry = datetime.timedelta(days=days)
     instance, token = AuthToken.objects.create(user=user, expiry=expiry)
     record = TokenRecord.objects.create(

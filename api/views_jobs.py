@@ -1,7 +1,7 @@
 """Report and export jobs through the API: list, start, progress, download, retry.
 
 The same ``endpoints.jobs`` service as the reports page: ``start_job`` checks the role (a study report or the data
-export needs the export permission; a patient casebook the view permission), writes the EXPORT audit event and
+export and a patient casebook need the export permission: investigators and data managers), writes the EXPORT audit event and
 dispatches the build; ``open_download`` checks the role, the state and the stored SHA-256 and writes the DOWNLOAD
 audit event. A download answers with the checksum in ``ETag``, ``Digest`` and ``Repr-Digest``.
 """

@@ -41,9 +41,8 @@ Progress = Callable[[str, int], None]
 
 
 def can_start(user: Any, kind: str) -> bool:
-    """Report and data export need the export permission; a casebook PDF needs view (monitors, inspectors)."""
-    if kind == Job.Kind.CASEBOOK:
-        return has_perm(user, Perm.VIEW)
+    """Every build (report, data export, casebook PDF) needs the export permission: investigators and data
+    managers (DESIGN.md role table); coordinators and monitors read the casebook on screen."""
     return has_perm(user, Perm.EXPORT)
 
 

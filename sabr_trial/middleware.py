@@ -34,3 +34,61 @@ class StudyRoleRequiredMiddleware:
         if not roles_of(user):
             raise PermissionDenied("No study role")
         return None
+
+
+class HostileInputMiddleware:
+    """Refuse a NUL character in the query string or a form field, and an API body over the size limit, with 400/413.
+
+    PostgreSQL text cannot hold NUL: a search for ``?q=%00`` or a form value with one would fail in the database
+    with a 500. API paths answer ``application/problem+json`` naming the parameter; pages answer the 400 page with
+    the same message. A JSON body is checked by ``api.parsers.StrictJSONParser``.
+    """
+
+    API_PREFIX = "/api/"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.utils.translation import gettext as _
+
+        is_api = request.path.startswith(self.API_PREFIX)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if is_api and limit is not None and length > limit:
+            message = _("The body is larger than %(n)d bytes.") % {"n": limit}
+            return self._refuse(request, is_api, 413, _("Payload too large"), None, message, "too_large")
+        sources = [request.GET]
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sources.append(request.POST)
+        for source in sources:
+            for name, values in source.lists():
+                if "\x00" in name or any("\x00" in value for value in values if isinstance(value, str)):
+                    field = name.replace("\x00", "") or None
+                    message = _("'%(f)s' contains a NUL character (%%00), which cannot be stored.") % {
+                        "f": field or "?"
+                    }
+                    return self._refuse(request, is_api, 400, _("Malformed request"), field, message, "nul_character")
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, is_api: bool, status: int, title: str, field: str | None, message: str,
+                code: str) -> HttpResponse:  # fmt: skip
+        import json
+
+        from django.http import HttpResponse as Response
+        from django.template.loader import render_to_string
+
+        if is_api:
+            body = {"type": "about:blank", "title": title, "status": status, "detail": message,
+                    "errors": [{"field": field, "message": message, "code": code}]}  # fmt: skip
+            return Response(json.dumps(body), status=status, content_type="application/problem+json")
+        html = render_to_string("400.html", {"message": message, "title": title}, request=request)
+        return Response(html, status=status)

@@ -49,6 +49,7 @@ class AuditEvent(models.Model):
         PATIENT_UNLOCK = "patient_unlock", _("Patient unlocked")
         STUDY_LOCK = "study_lock", _("Study locked")
         STUDY_UNLOCK = "study_unlock", _("Study unlocked")
+        ROLE_CHANGE = "role_change", _("Role changed")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")

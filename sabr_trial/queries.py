@@ -139,6 +139,7 @@ def close_query(*, query: Query, acting_user: Any, text: str = "") -> Query:
     query = _locked_query(query)
     if query.query_status == Status.CLOSED:
         raise ValidationError({"text": _("This query is already closed.")})
+    _refuse_if_row_locked(query.target)  # a lock freezes the whole record, its queries included
     _set_closed(query, user=acting_user, text=(text or "").strip() or _("Closed"))
     return query
 

@@ -40,7 +40,7 @@ PERMISSION_LABELS: list[tuple[str, str]] = [
     (Perm.SIGN, "E-sign CRFs and casebooks"),
     (Perm.LOCK, "Lock and unlock data"),
     (Perm.EXPORT, "Export the PDF report and data sets"),
-    (Perm.MANAGE, "Manage users and reference data"),
+    (Perm.MANAGE, "Manage reference data (users and roles: superusers only)"),
 ]
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {

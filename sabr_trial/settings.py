@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sabr_trial.middleware.HostileInputMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "sabr_trial.middleware.StudyRoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

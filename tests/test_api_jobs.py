@@ -85,8 +85,8 @@ def test_download_of_an_unfinished_job_is_409_and_not_audited(dm, django_capture
     [
         ("coordinator", "export", False), ("coordinator", "report", False), ("monitor", "export", False),
         ("monitor", "report", False), ("investigator", "report", True), ("investigator", "export", True),
-        ("data_manager", "report", True), ("coordinator", "casebook", True), ("monitor", "casebook", True),
-        ("outsider", "casebook", False),
+        ("data_manager", "report", True), ("coordinator", "casebook", False), ("monitor", "casebook", False),
+        ("investigator", "casebook", True), ("data_manager", "casebook", True), ("outsider", "casebook", False),
     ],
 )  # fmt: skip
 def test_who_may_start_which_build(request, role, kind, allowed, django_capture_on_commit_callbacks, patient):

@@ -129,11 +129,14 @@ def test_adtte_rows_from_the_snapshot(data_manager):
 
 
 def test_casebook_pdf_has_values_history_and_signature_sections(
-    study, as_monitor, monitor, django_capture_on_commit_callbacks
+    study, as_investigator, as_monitor, as_coordinator, django_capture_on_commit_callbacks
 ):
     p1 = study[0]
+    for refused in (as_monitor, as_coordinator):  # DESIGN.md: investigators and data managers build PDFs
+        assert refused.post(reverse("endpoints:report_start"), {"kind": "casebook", "patient": p1.pk}).status_code == 403
+    assert not Job.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_monitor.post(reverse("endpoints:report_start"), {"kind": "casebook", "patient": p1.pk})
+        response = as_investigator.post(reverse("endpoints:report_start"), {"kind": "casebook", "patient": p1.pk})
     job = Job.objects.get()
     assert response.status_code == 302 and job.state == "done", job.error
     text = subprocess.run(

@@ -55,17 +55,9 @@ class Command(BaseCommand):
             )
             if created:
                 user.set_password(password)
-            user.is_staff = (
-                role == Role.DATA_MANAGER
-            )  # data managers use the admin for users and reference data
-            if role == Role.DATA_MANAGER:
-                from django.contrib.auth.models import Permission
-
-                user.user_permissions.set(
-                    Permission.objects.filter(
-                        content_type__app_label="auth", codename__in=["view_user", "change_user", "add_user"]
-                    )
-                )
+            # Data managers use the admin for reference data; users and roles are for superusers only (DESIGN.md).
+            user.is_staff = role == Role.DATA_MANAGER
+            user.user_permissions.clear()
             user.save()
             user.groups.set([Group.objects.get(name=str(role))])
             users[str(role)] = user
