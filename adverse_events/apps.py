@@ -8,3 +8,7 @@ class AdverseEventsConfig(AppConfig):
 
     def ready(self) -> None:
         from adverse_events import crfs  # noqa: F401  (registers the CRF, panel, nav items, date provider)
+        from adverse_events.services import SAE_NOTIFY_TOPIC, deliver_sae_notification
+        from sabr_trial import outbox
+
+        outbox.register(SAE_NOTIFY_TOPIC, deliver_sae_notification)

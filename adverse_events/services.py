@@ -159,7 +159,18 @@ def schedule_sae_notification(pk: int) -> None:
     if held is not None:
         held.append(pk)
         return
-    transaction.on_commit(lambda: notify_new_sae(pk))
+    from sabr_trial import outbox
+
+    outbox.record(SAE_NOTIFY_TOPIC, {"pk": pk}, key=str(pk), once=True)
+
+
+#: Outbox topic of the SAE e-mail (``sabr_trial.outbox``): recorded with the SAE, sent after the commit, and
+#: sent by the sweep when the mail server was down (no SAE e-mail is lost to an outage).
+SAE_NOTIFY_TOPIC = "adverse_events.sae_notify"
+
+
+def deliver_sae_notification(payload: dict[str, Any]) -> None:
+    notify_new_sae(payload["pk"])
 
 
 def notify_new_sae(pk: int) -> int:
@@ -190,7 +201,8 @@ def notify_new_sae(pk: int) -> int:
         "due": due,
         "url": reverse("adverse_events:sae_list"),
     }
-    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True)
+    # Not silent: a mail server that refuses leaves the outbox message pending, and the sweep sends it later.
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
 CHILD_COPY_FIELDS = (

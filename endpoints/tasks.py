@@ -9,7 +9,7 @@ from celery import shared_task
 from endpoints.jobs import build_job  # noqa: F401  (report/export build task: workers find tasks in tasks.py)
 
 
-@shared_task(name="endpoints.recompute", acks_late=True)
+@shared_task(name="endpoints.recompute", acks_late=True, reject_on_worker_lost=True)
 def recompute(
     trigger: str = "manual", cutoff: str | None = None, user_id: int | None = None, debounced: bool = False
 ) -> int | None:
@@ -30,7 +30,7 @@ def recompute(
     return run_recompute(trigger=trigger, cutoff=day, user_id=user_id).pk
 
 
-@shared_task(name="endpoints.nightly_recompute")
+@shared_task(name="endpoints.nightly_recompute", acks_late=True, reject_on_worker_lost=True)
 def nightly_recompute() -> int:
     """The nightly run (Celery beat), at today's cut-off."""
     from endpoints.services import run_recompute

@@ -27,6 +27,30 @@ class SabrTrialConfig(AppConfig):
         dbtypes.connect()
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="sabr_trial_sync_groups")
         _register_data_management()
+        _register_outbox()
+
+
+def _deliver_edit_checks(payload: dict[str, Any]) -> None:
+    from sabr_trial.tasks import run_edit_checks
+
+    run_edit_checks.apply_async(args=[payload["patient_id"]], retry=False)
+
+
+def _deliver_crf_changed(payload: dict[str, Any]) -> None:
+    from sabr_trial.crf import registry
+
+    instance = registry.get(payload["slug"]).model.objects.filter(pk=payload["pk"]).first()
+    if instance is not None:
+        registry.changed(instance)
+
+
+def _register_outbox() -> None:
+    """The write pipeline's after-commit work (``sabr_trial.services._after_commit``), delivered by the outbox."""
+    from sabr_trial import outbox
+    from sabr_trial.services import CRF_CHANGED_TOPIC, EDIT_CHECKS_TOPIC
+
+    outbox.register(EDIT_CHECKS_TOPIC, _deliver_edit_checks)
+    outbox.register(CRF_CHANGED_TOPIC, _deliver_crf_changed)
 
 
 def _register_data_management() -> None:

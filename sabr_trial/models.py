@@ -296,3 +296,31 @@ def refuse_locked_crf_save(
         and type(instance)._default_manager.filter(pk=instance.pk, status=CrfStatus.LOCKED).exists()
     ):
         raise CrfLocked(gettext_now("This form is locked by data management: no change is possible."))
+
+
+class OutboxMessage(models.Model):
+    """One piece of after-commit work, written in the transaction of the change that needs it (``sabr_trial.outbox``).
+
+    The row exists if and only if the change committed. It is delivered right after the commit; when delivery
+    fails (the broker or the mail server is down) it stays pending and the periodic sweep delivers it later.
+    """
+
+    topic = models.CharField(max_length=100)
+    key = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    #: Set when one deliverer takes the row; a deliverer that dies leaves it to expire (then the sweep takes it).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="outbox_pending_idx", condition=models.Q(sent_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.key} ({'sent' if self.sent_at else 'pending'})"

@@ -193,33 +193,28 @@ def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
     instance.save()
 
 
-class _EditCheckRun:
-    """The on-commit callback that runs the automatic edit checks of one patient (sabr_trial.editchecks)."""
-
-    def __init__(self, patient_id: int) -> None:
-        self.patient_id = patient_id
-
-    def __call__(self) -> None:
-        from sabr_trial.tasks import run_edit_checks
-
-        run_edit_checks.delay(self.patient_id)
-
-
 def _after_commit(instance: CrfBase) -> None:
-    patient_id = instance.patient_id
-    connection = transaction.get_connection()
-    here = set(connection.savepoint_ids)
-    if not any(
-        isinstance(func, _EditCheckRun) and func.patient_id == patient_id and sids == here
-        for sids, func, *_robust in connection.run_on_commit
-    ):  # once per patient per atomic block (the runs are idempotent anyway)
-        transaction.on_commit(_EditCheckRun(patient_id), robust=True)
+    """Record the after-commit work of a CRF change in the outbox (``sabr_trial.outbox``), in this transaction.
+
+    The edit checks run once per patient per atomic block (the runs are idempotent anyway); a CRF that feeds
+    endpoints tells the registry's change listeners. Delivery happens after the commit and never fails the save.
+    """
+    from sabr_trial import outbox
+
+    outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": instance.patient_id}, key=str(instance.patient_id), once=True)
     try:
         spec = registry.for_model(type(instance))
     except KeyError:
         return
     if spec.feeds_endpoints:
-        transaction.on_commit(lambda: registry.changed(instance))
+        outbox.record(
+            CRF_CHANGED_TOPIC, {"slug": spec.slug, "pk": instance.pk}, key=f"{spec.slug}:{instance.pk}", once=True
+        )
+
+
+#: Outbox topics of the write pipeline (handlers in ``sabr_trial.apps``).
+EDIT_CHECKS_TOPIC = "sabr_trial.edit_checks"
+CRF_CHANGED_TOPIC = "sabr_trial.crf_changed"
 
 
 def _title(instance: CrfBase) -> str:

@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=2, minute=0),
     },
     "nightly-edit-checks": {"task": "sabr_trial.nightly_edit_checks", "schedule": crontab(hour=1, minute=30)},
+    # The outbox sweep (sabr_trial.outbox): pending after-commit work, a stale dashboard, builds whose worker died.
+    "outbox-sweep": {"task": "sabr_trial.outbox_sweep", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 30, minimum=1)},
 }
 # ENDPOINT_QUEUE: send the endpoint recompute to its own queue, consumed by one single-process worker
 # (docker-compose.yml: worker-endpoints). Every run then lands in the process holding the previous run's per-patient

@@ -1,0 +1,173 @@
+"""The transactional outbox: after-commit work recorded in the database, delivered after the commit.
+
+A save records one ``OutboxMessage`` per piece of work (run the edit checks, note that endpoint inputs changed,
+e-mail an SAE, build a report) in its own transaction, so the work exists if and only if the change does. After
+the commit the rows are delivered: each topic's handler, registered by the app that owns the work in its
+``AppConfig.ready()``, runs (usually it enqueues a Celery task). A handler that raises (broker down, mail server
+down) leaves its row pending and never reaches the response; the periodic sweep (Celery beat, and once at worker
+start-up) delivers pending rows and runs the registered catch-up checks (a stale dashboard, a build whose worker
+died). A row is taken by one deliverer at a time through a short lease, so a deliverer that dies mid-way leaves
+the row to the next sweep: delivery is at least once, and handlers are idempotent.
+
+Without a broker (the embedded default) the handlers run the work in-process after the commit, as before.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], None]
+
+#: How long one deliverer holds a row before another may take it.
+LEASE = datetime.timedelta(seconds=60)
+#: The sweep leaves younger rows to the after-commit delivery of the request that wrote them.
+SWEEP_GRACE = datetime.timedelta(seconds=10)
+#: Rows taken per sweep (the rest wait for the next one).
+SWEEP_BATCH = 500
+
+_handlers: dict[str, Handler] = {}
+_catch_ups: list[Callable[[], Any]] = []
+
+
+def register(topic: str, handler: Handler) -> None:
+    """Deliver every message of ``topic`` by calling ``handler(payload)`` (idempotent, may raise)."""
+    if topic in _handlers and _handlers[topic] is not handler:
+        raise ValueError(f"outbox topic {topic!r} registered twice")
+    _handlers[topic] = handler
+
+
+def register_catch_up(check: Callable[[], Any]) -> None:
+    """Run ``check()`` on every sweep: it repairs what a lost message or a dead worker left undone."""
+    if check not in _catch_ups:
+        _catch_ups.append(check)
+
+
+class _Delivery:
+    """The on-commit callback of one atomic block: delivers the messages recorded in it."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.keys: set[tuple[str, str]] = set()
+        # Django's robust on_commit logs ``func.__qualname__`` when a callback raises; instances have none.
+        self.__qualname__ = "outbox.deliver"
+
+    def __call__(self) -> None:
+        deliver(self.ids)
+
+
+def record(topic: str, payload: dict[str, Any] | None = None, *, key: str = "", once: bool = False) -> None:
+    """Record one message in the current transaction; it is delivered after the commit.
+
+    ``once``: record it only once per (topic, key) in this atomic block (one edit-check run per patient for a
+    transaction that saves several of the patient's forms).
+    """
+    if topic not in _handlers:
+        raise KeyError(f"no outbox handler for {topic!r}")
+    from sabr_trial.models import OutboxMessage
+
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            record(topic, payload, key=key, once=once)
+        return
+    here = set(connection.savepoint_ids)
+    delivery = next(
+        (func for sids, func, *_robust in connection.run_on_commit if isinstance(func, _Delivery) and sids == here),
+        None,
+    )
+    if delivery is None:
+        delivery = _Delivery()
+        transaction.on_commit(delivery, robust=True)
+    if once and (topic, key) in delivery.keys:
+        return
+    message = OutboxMessage.objects.create(topic=topic, key=key[:200], payload=payload or {})
+    delivery.ids.append(message.pk)
+    delivery.keys.add((topic, key))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    sent: int
+    failed: int
+    skipped: int
+
+
+def deliver(ids: list[int] | None = None) -> Delivered:
+    """Deliver the given pending messages (all pending ones when ``ids`` is None); never raises."""
+    from sabr_trial.models import OutboxMessage
+
+    sent = failed = skipped = 0
+    if ids is None:
+        ids = list(
+            OutboxMessage.objects.filter(sent_at__isnull=True).order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )  # fmt: skip
+    for pk in ids:
+        try:
+            outcome = _deliver_one(pk)
+        except Exception:  # the database itself failed: the row stays pending for the sweep
+            log.exception("outbox message %s: delivery failed", pk)
+            outcome = "failed"
+        if outcome == "sent":
+            sent += 1
+        elif outcome == "failed":
+            failed += 1
+        else:
+            skipped += 1
+    return Delivered(sent, failed, skipped)
+
+
+def _deliver_one(pk: int) -> str:
+    from sabr_trial.models import OutboxMessage
+
+    now = timezone.now()
+    taken = OutboxMessage.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=pk, sent_at__isnull=True
+    ).update(claimed_until=now + LEASE, attempts=F("attempts") + 1)
+    if not taken:
+        return "skipped"  # sent already, or another deliverer holds it
+    message = OutboxMessage.objects.get(pk=pk)
+    try:
+        _handlers[message.topic](message.payload)
+    except Exception as exc:
+        log.warning("outbox %s %s not delivered (attempt %s): %s", message.topic, message.key, message.attempts,
+                    exc)  # fmt: skip
+        OutboxMessage.objects.filter(pk=pk).update(
+            claimed_until=None, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        return "failed"
+    OutboxMessage.objects.filter(pk=pk).update(sent_at=timezone.now(), claimed_until=None, last_error="")
+    return "sent"
+
+
+def pending_count() -> int:
+    from sabr_trial.models import OutboxMessage
+
+    return OutboxMessage.objects.filter(sent_at__isnull=True).count()
+
+
+def sweep() -> Delivered:
+    """Deliver pending messages older than the grace period, then run every catch-up check; never raises."""
+    from sabr_trial.models import OutboxMessage
+
+    ids = list(
+        OutboxMessage.objects.filter(sent_at__isnull=True, created_at__lt=timezone.now() - SWEEP_GRACE)
+        .order_by("created_at", "pk").values_list("pk", flat=True)[:SWEEP_BATCH]
+    )  # fmt: skip
+    result = deliver(ids)
+    for check in _catch_ups:
+        try:
+            check()
+        except Exception:
+            log.exception("outbox sweep: catch-up %s failed", getattr(check, "__qualname__", check))
+    return result
