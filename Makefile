@@ -6,7 +6,7 @@ PIP_ENV := PIP_BUILD_CONSTRAINT=requirements/build-constraints.txt PIP_CONSTRAIN
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install migrate demo lint check clean bench
+.PHONY: run test install migrate demo lint check clean bench faults
 
 $(VENV)/.installed: pyproject.toml requirements/build-constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,8 @@ clean:
 ## Endpoint recompute benchmark (PostgreSQL; the database must exist: createdb -h 127.0.0.1 -U postgres sabr_bench).
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sabr_bench} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/13} $(PY) bench/run.py
+
+## Outage and crash benchmark: gunicorn (4 workers), its own redis-server, Celery workers; Redis stopped 30 s, kill -9
+## of each worker (PostgreSQL; drops and creates FAULTS_DATABASE_URL, default sabr_faults_bench).
+faults: install
+	$(PY) bench/faults.py

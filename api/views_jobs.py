@@ -88,6 +88,7 @@ class JobStartInput(StrictSerializerMixin, serializers.Serializer):
 
 def _job_for(request: Request, pk: int) -> Job:
     """The browser's rule: 404 when absent, 403 unless it is the user's own job or the user may export."""
+    jobs.expire_lost_jobs(requeue=False)
     job = get_object_or_404(Job.objects.select_related("user", "patient", "snapshot"), pk=pk)
     if not jobs.can_see(request.user, job):
         raise PermissionDenied(_("This build is someone else's and your role does not allow exports."))

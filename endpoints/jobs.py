@@ -25,10 +25,13 @@ from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from endpoints.models import EndpointSnapshot, Job
+from sabr_trial import outbox
+from sabr_trial.env import env_int
 from sabr_trial.models import AuditEvent
 from sabr_trial.roles import Perm, has_perm
 
@@ -76,22 +79,31 @@ def start_job(
             },
             patient=job.patient,
         )  # fmt: skip
-        transaction.on_commit(lambda: dispatch(job.pk))
+        outbox.record(BUILD_TOPIC, {"job_id": job.pk}, key=str(job.pk))
     return job
 
 
+#: Outbox topic of a build (``sabr_trial.outbox``): with the broker down the job stays queued and the sweep sends
+#: it when the broker is back.
+BUILD_TOPIC = "endpoints.build_job"
+#: A running build writes ``heartbeat_at`` this often; the sweep fails a build silent for ``JOB_LEASE_SECONDS``
+#: (its worker died: ``kill -9``, out of memory, a restarted container) so the page offers a retry.
+HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 90, minimum=2)
+#: A queued build no worker took (its message lost with a Redis restart) is sent again after this long.
+REQUEUE_SECONDS = env_int("JOB_REQUEUE_SECONDS", 300, minimum=1)
+
+
+def deliver_build(payload: dict[str, Any]) -> None:
+    dispatch(int(payload["job_id"]))
+
+
 def dispatch(job_id: int) -> None:
-    """Send the build to Celery, or run it in a thread when there is no broker."""
+    """Send the build to Celery (raises when the broker is down), or run it in a thread when there is none."""
     if not settings.CELERY_TASK_ALWAYS_EAGER:
-        try:
-            build_job.apply_async(args=[job_id], retry=False)
-            return
-        except Exception as exc:  # broker down: say so on the job instead of a 500
-            Job.objects.filter(pk=job_id).update(
-                state=Job.State.FAILED, finished_at=timezone.now(),
-                error=_("The task queue is not reachable: %(e)s") % {"e": exc},
-            )  # fmt: skip
-            return
+        Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(heartbeat_at=timezone.now())
+        build_job.apply_async(args=[job_id], retry=False)
+        return
     if RUN_IN_THREAD:
         threading.Thread(target=_run_in_thread, args=(job_id,), daemon=True, name=f"job-{job_id}").start()
     else:
@@ -146,11 +158,48 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _claim(job_id: int) -> bool:
+    """Take the build: a queued job, or a running one whose worker stopped beating (a redelivered task)."""
+    now = timezone.now()
+    silent = now - datetime.timedelta(seconds=LEASE_SECONDS)
+    return bool(
+        Job.objects.filter(pk=job_id)
+        .filter(
+            Q(state=Job.State.QUEUED)
+            | Q(state=Job.State.RUNNING, heartbeat_at__lt=silent)
+            | Q(state=Job.State.RUNNING, heartbeat_at__isnull=True, started_at__lt=silent)
+        )
+        .update(state=Job.State.RUNNING, started_at=now, heartbeat_at=now, error="", progress=0)
+    )
+
+
+class _Heartbeat(threading.Thread):
+    """Writes the running build's ``heartbeat_at`` every ``HEARTBEAT_SECONDS`` while the build works."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
+        self.job_id = job_id
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(HEARTBEAT_SECONDS):
+                Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(heartbeat_at=timezone.now())
+        except Exception:
+            log.exception("job %s: heartbeat stopped", self.job_id)
+        finally:
+            connection.close()
+
+
 def run_job(job_id: int) -> Job:
-    """Build the job's file; never raises: a failure is stored on the row with its reason."""
+    """Build the job's file; never raises: a failure is stored on the row with its reason.
+
+    Idempotent: a finished or failed job, or one another worker is building (its heartbeat is fresh), is left
+    alone, so a redelivered or duplicated task changes nothing.
+    """
+    if not _claim(job_id):
+        return Job.objects.get(pk=job_id)
     job = Job.objects.select_related("user", "patient").get(pk=job_id)
-    if job.state == Job.State.DONE:
-        return job  # idempotent: a redelivered task does not rebuild
     started = time.perf_counter()
     marks: dict[str, float] = {}
     last = {"stage": "", "t": started}
@@ -160,11 +209,12 @@ def run_job(job_id: int) -> Job:
         if last["stage"]:
             marks[str(last["stage"])] = round(now - float(last["t"]), 3)
         last.update(stage=stage, t=now)
-        Job.objects.filter(pk=job_id).update(stage=stage[:120], progress=max(0, min(pct, 100)))
+        Job.objects.filter(pk=job_id).update(
+            stage=stage[:120], progress=max(0, min(pct, 100)), heartbeat_at=timezone.now()
+        )
 
-    Job.objects.filter(pk=job_id).update(
-        state=Job.State.RUNNING, started_at=timezone.now(), error="", progress=0
-    )
+    heartbeat = _Heartbeat(job_id)
+    heartbeat.start()
     try:
         relative = f"reports/{_file_name(job)}"
         target = media_path(relative)
@@ -203,7 +253,37 @@ def run_job(job_id: int) -> Job:
             error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}",
             timings={**marks, "total_s": round(time.perf_counter() - started, 3)},
         )  # fmt: skip
+    finally:
+        heartbeat.done.set()
     return Job.objects.get(pk=job_id)
+
+
+def expire_lost_jobs(*, requeue: bool = True) -> int:
+    """Fail every running build whose worker stopped beating, and send again a queued build no worker took.
+
+    Run by the outbox sweep (``sabr_trial.outbox.register_catch_up``) and, without the re-send, when a page or
+    the API shows builds (so the embedded default, which has no sweep, fails a build its thread lost too).
+    Returns the number of builds failed.
+    """
+    now = timezone.now()
+    silent = now - datetime.timedelta(seconds=LEASE_SECONDS)
+    lost = Q(state=Job.State.RUNNING) & (
+        Q(heartbeat_at__lt=silent) | Q(heartbeat_at__isnull=True, started_at__lt=silent)
+    )
+    failed = Job.objects.filter(lost).update(
+        state=Job.State.FAILED, finished_at=now,
+        error=_("The worker building this file stopped (no sign of life for %(s)s s). Retry the build.")
+        % {"s": LEASE_SECONDS},
+    )  # fmt: skip
+    if failed:
+        log.warning("%s build(s) failed: their worker stopped", failed)
+    if requeue and not settings.CELERY_TASK_ALWAYS_EAGER:
+        stuck = now - datetime.timedelta(seconds=REQUEUE_SECONDS)
+        for pk in Job.objects.filter(
+            Q(heartbeat_at__lt=stuck) | Q(heartbeat_at__isnull=True, created_at__lt=stuck), state=Job.State.QUEUED
+        ).values_list("pk", flat=True):
+            dispatch(pk)
+    return failed
 
 
 def open_download(*, job: Job, user: Any) -> Path:
@@ -228,7 +308,7 @@ def open_download(*, job: Job, user: Any) -> Path:
     return path
 
 
-@shared_task(name="endpoints.build_job", acks_late=True)
+@shared_task(name="endpoints.build_job", acks_late=True, reject_on_worker_lost=True)
 def build_job(job_id: int) -> str:
     """Celery entry point: build one job (idempotent for a finished job)."""
     return run_job(job_id).state

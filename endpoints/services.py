@@ -90,6 +90,31 @@ def schedule_recompute(
     return True
 
 
+def catch_up() -> bool:
+    """Outbox sweep: schedule a recompute when the dashboard is stale and no run is on its way (issue 16).
+
+    Covers what a save's own scheduling could not: the broker or the cache was down, the worker was killed in the
+    middle of a run or with the debounced task in hand, Redis restarted empty. A duplicate run is harmless (the
+    recompute is idempotent and incremental). Returns True when a run was scheduled.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return False  # the embedded default recomputes when the dashboard is opened
+    changed = EndpointState.objects.filter(pk=1).values_list("data_changed_at", flat=True).first()
+    if changed is None:
+        return False
+    latest = EndpointSnapshot.objects.order_by("-created_at", "-id").only("data_as_of", "status").first()
+    if latest is not None and latest.data_as_of is not None and latest.data_as_of >= changed:
+        return False  # current (or its last run failed on these very data: the next change or the night retries)
+    now = time.time()
+    if now - changed.timestamp() < DEBOUNCE_SECONDS:
+        return False  # the save's own debounced run is still due
+    scheduled_at = cache.get(_SCHEDULED_KEY)
+    if scheduled_at is not None and now - float(scheduled_at) < DEBOUNCE_MAX_WAIT + 2 * DEBOUNCE_SECONDS:
+        return False  # a run is pending and not overdue
+    cache.delete(_SCHEDULED_KEY)
+    return schedule_recompute(trigger="sweep")
+
+
 def debounce_delay(now: datetime.datetime | None = None) -> float:
     """Seconds the due debounced run should still wait (0: run now, and free the key for the next burst).
 

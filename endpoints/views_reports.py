@@ -27,6 +27,7 @@ def _visible_jobs(user):  # type: ignore[no-untyped-def]
 def job_list(request: HttpRequest) -> HttpResponse:
     if not (has_perm(request.user, Perm.EXPORT) or has_perm(request.user, Perm.VIEW)):
         raise PermissionDenied
+    jobs.expire_lost_jobs(requeue=False)
     today = timezone.localdate()
     return render(
         request,
@@ -79,6 +80,7 @@ def job_start(request: HttpRequest) -> HttpResponse:
 
 
 def _job_for(request: HttpRequest, pk: int) -> Job:
+    jobs.expire_lost_jobs(requeue=False)
     job = get_object_or_404(Job.objects.select_related("user", "patient", "snapshot"), pk=pk)
     if not jobs.can_see(request.user, job):
         raise PermissionDenied

@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A change to a patient, a CRF or a not-done mark makes the cached worklist count stale.
 
-    Bumped at once (so the writer's own next page is right) and again after commit (so a count computed by
-    another request between the two, from the data before the commit, is never read).
+    Bumped after commit only: no cache write inside the save's transaction (issue 16), and a count computed by
+    another request before the commit is stored under the old generation, never read again. The bump happens
+    before the response, so the writer's own next page is right. A cache outage cannot fail the save (robust).
     """
     from django.db import transaction
 
@@ -18,8 +19,7 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     from visits.selectors import bump_generation
 
     if isinstance(instance, CrfBase | NotDone | Patient):
-        bump_generation()
-        transaction.on_commit(bump_generation)
+        transaction.on_commit(bump_generation, robust=True)
 
 
 class VisitsConfig(AppConfig):
