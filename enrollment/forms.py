@@ -45,6 +45,25 @@ class RegisterPatientForm(forms.Form):
         self.fields["registration_date"].initial = timezone.localdate()
 
 
+class EligibilityConfirmForm(forms.Form):
+    """The investigator's confirmation, dated when it was really done (a paper checklist signed earlier)."""
+
+    confirmed_at = forms.DateTimeField(
+        label=_("Confirmed on (date and time, site time)"),
+        widget=DateTimeInput(),
+        required=False,  # empty: now
+        help_text=_(
+            "Now, or when you confirmed eligibility on paper: not in the future, not before the screening visit "
+            "or the consent. A past time is recorded as entered late."
+        ),
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["confirmed_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+
+
 def _criterion_choices() -> list[tuple[str, str]]:
     return [(c.id, f"{c.id} {c.text}") for c in criteria.CRITERIA]
 

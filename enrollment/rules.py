@@ -238,7 +238,17 @@ def check_eligibility(elig: Eligibility) -> None:
     if bool(elig.confirmed_by_id) != bool(elig.confirmed_at):
         _add(errors, "confirmed_at", _("A confirmation needs both the investigator and the time (EC-EL-1)."))
     if elig.confirmed_at and elig.patient_id:
+        from enrollment.models import ScreeningLog
         from enrollment.selectors import consent_datetime, first_consent
+
+        log = ScreeningLog.objects.filter(patient_id=elig.patient_id).first()
+        if log is not None and timezone.localtime(elig.confirmed_at).date() < log.screening_date:
+            _add(
+                errors,
+                "confirmed_at",
+                _("The confirmation (%(c)s) is before the screening visit (%(s)s) (EC-EL-1).")
+                % {"c": stamp(elig.confirmed_at), "s": log.screening_date},
+            )
 
         consented = consent_datetime(elig.patient) or getattr(
             first_consent(elig.patient), "consent_datetime", None

@@ -15,6 +15,7 @@ from sabr_trial.crf import CrfStatus
 from sabr_trial.models import AuditEvent
 from sabr_trial.roles import Perm
 from sabr_trial.services import crf_create, crf_update, next_number, require_perm
+from sabr_trial.sitetime import stamp
 from sabr_trial.validators import not_in_future
 
 #: EC-RG-2: registration within this many days of screening.
@@ -39,6 +40,22 @@ def patient_screen(*, screening_date: datetime.date, acting_user: Any) -> Patien
         status=CrfStatus.SUBMITTED,
     )  # fmt: skip
     return patient
+
+
+def registration_precheck(patient: Patient, today: datetime.date) -> list[tuple[datetime.date, list[str]]]:
+    """The registration page's pre-check: every rule that blocks registration today and, for a late registration,
+    on the last day of the 28-day window (EC-RG-2); [(date, problems)], an empty list of problems where it works.
+
+    A patient screened on paper more than 28 days ago can only be registered on a past date, so the page names
+    what blocks that date too (a confirmation dated at the click, a consent entered later...).
+    """
+    dates = [today]
+    log = ScreeningLog.objects.filter(patient=patient).first()
+    if log is not None:
+        last = log.screening_date + datetime.timedelta(days=REGISTRATION_WINDOW_DAYS)
+        if log.screening_date <= last < today:
+            dates.append(last)
+    return [(day, registration_problems(patient, day)) for day in dates]
 
 
 def registration_problems(patient: Patient, registration_date: datetime.date) -> list[str]:
@@ -173,12 +190,33 @@ def eligibility_confirm(
 
     if not holds_investigator_role(acting_user):
         raise PermissionDenied(_("Only an investigator confirms eligibility (EC-EL-1)."))
+    now = timezone.now()
+    when = confirmed_at or now
+    reason = _("Eligibility confirmed by the investigator")
+    if is_entered_late(when, now):
+        reason = _("Eligibility confirmed by the investigator on %(when)s, entered late") % {"when": stamp(when)}
     row, _changes = crf_update(
         instance=instance, expected_version=expected_version,
-        data={"confirmed_by": acting_user, "confirmed_at": confirmed_at or timezone.now()},
-        reason=_("Eligibility confirmed by the investigator"), acting_user=acting_user,
+        data={"confirmed_by": acting_user, "confirmed_at": when}, reason=reason, acting_user=acting_user,
     )  # fmt: skip
     return row
+
+
+#: A confirmation dated more than this before it was entered is shown as "entered late" (issue 19).
+LATE_ENTRY = datetime.timedelta(hours=1)
+
+
+def is_entered_late(confirmed_at: datetime.datetime, entered_at: datetime.datetime) -> bool:
+    """True when the confirmation was entered well after the time it carries (transcribed from paper)."""
+    return entered_at - confirmed_at > LATE_ENTRY
+
+
+def confirmation_entered_at(elig: Any) -> datetime.datetime | None:
+    """When the current confirmation was entered: the first history row that carries it."""
+    if not elig.confirmed_at:
+        return None
+    row = elig.history.filter(confirmed_at=elig.confirmed_at).order_by("history_date").first()
+    return row.history_date if row is not None else None
 
 
 def _append_registration_checks() -> None:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from enrollment import criteria, services
-from enrollment.forms import EligibilityForm, NewPatientForm, RegisterPatientForm
+from enrollment.forms import EligibilityConfirmForm, EligibilityForm, NewPatientForm, RegisterPatientForm
 from enrollment.models import Baseline, Eligibility
 from enrollment.rules import derive_imdc, holds_investigator_role, parse_answers
 from enrollment.selectors import get_patient_for_user, patients_for_user
@@ -77,10 +77,16 @@ def patient_register(request: HttpRequest, pk: int) -> HttpResponse:
     elif request.method == "GET":
         from django.utils import timezone
 
-        problems = services.registration_problems(patient, timezone.localdate())
+        precheck = services.registration_precheck(patient, timezone.localdate())
+        problems = precheck[0][1]
+        form = RegisterPatientForm(initial={"registration_date": next(
+            (day for day, found in precheck if not found), timezone.localdate()
+        )})  # fmt: skip
     return render(
-        request, "enrollment/patient_register.html", {"form": form, "patient": patient, "problems": problems}
-    )
+        request, "enrollment/patient_register.html",
+        {"form": form, "patient": patient, "problems": problems,
+         "precheck": precheck if request.method == "GET" else []},
+    )  # fmt: skip
 
 
 def casebook(request: HttpRequest, pk: int) -> HttpResponse:
@@ -156,7 +162,9 @@ def eligibility_update(request: HttpRequest, *, spec: CrfSpec, instance: Any) ->
     )  # fmt: skip
 
 
-def eligibility_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:
+def eligibility_detail(
+    request: HttpRequest, *, spec: CrfSpec, instance: Any, confirm_form: EligibilityConfirmForm | None = None
+) -> HttpResponse:
     context = crf_detail_context(request, spec, instance)
     answers = parse_answers(instance.answers_summary)
     context["criteria_rows"] = [
@@ -172,7 +180,12 @@ def eligibility_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) ->
         holds_investigator_role(request.user)
         and has_perm(request.user, Perm.ENTER)
         and not instance.confirmed_by_id
-        and not (instance.status == CrfStatus.LOCKED or instance.patient.locked_at)
+        and not (instance.status == CrfStatus.LOCKED or sabr_services.casebook_lock(instance.patient))
+    )
+    context["confirm_form"] = confirm_form or EligibilityConfirmForm(initial={"expected_version": instance.version})
+    entered = services.confirmation_entered_at(instance)
+    context["entered_late"] = (
+        entered if entered and services.is_entered_late(instance.confirmed_at, entered) else None
     )
     return render(request, "enrollment/eligibility_detail.html", context)
 
@@ -181,19 +194,28 @@ def eligibility_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) ->
 def eligibility_confirm(request: HttpRequest, patient_pk: int, pk: int) -> HttpResponse:
     """An investigator confirms the checklist as it stands (EC-EL-1)."""
     spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug="eligibility", pk=pk)
-    version = request.POST.get("expected_version", "")
+    form = EligibilityConfirmForm(request.POST)
     try:
+        if not form.is_valid():
+            raise ValidationError(form.errors.get("confirmed_at") or _("Enter the date and time of the confirmation."))
         services.eligibility_confirm(
-            instance=instance,
-            expected_version=int(version) if version.isdigit() else 0,
-            acting_user=request.user,
-        )
+            instance=instance, expected_version=form.cleaned_data["expected_version"], acting_user=request.user,
+            confirmed_at=form.cleaned_data["confirmed_at"] or None,
+        )  # fmt: skip
     except (sabr_services.StaleVersion, sabr_services.CrfLocked) as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-        response = eligibility_detail(request, spec=spec, instance=instance)
+        form = EligibilityConfirmForm(request.POST)
+        form.is_valid()
+        by_field = exc.message_dict if hasattr(exc, "error_dict") else {"confirmed_at": exc.messages}
+        for field, errors in by_field.items():
+            for message in errors:
+                if field in ("confirmed_at", "confirmed_by", "__all__") and "confirmed_at" in form.fields:
+                    if message not in form.errors.get("confirmed_at", []):
+                        form.add_error("confirmed_at", message)
+                else:
+                    messages.error(request, message)
+        response = eligibility_detail(request, spec=spec, instance=instance, confirm_form=form)
         response.status_code = 422
         return response
     else:
