@@ -18,7 +18,7 @@ from enrollment.selectors import get_patient_for_user
 from sabr_trial import services
 from sabr_trial.crf import CrfSpec, CrfStatus
 from sabr_trial.roles import Perm, has_perm
-from sabr_trial.views import apply_errors, crf_detail_context
+from sabr_trial.views import after_save_url, apply_errors, crf_detail_context
 
 
 def _row_initial(instance: TumourAssessment | None) -> dict[int, dict[str, Any]]:
@@ -117,7 +117,7 @@ def _save(
                     )
                 else:
                     messages.info(request, _("No value changed: nothing was saved."))
-                return redirect(row.get_absolute_url())
+                return redirect(after_save_url(request, spec, patient, row))
     return _page(request, spec, patient, instance, header, rows, formset, status=200)
 
 

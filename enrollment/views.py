@@ -22,7 +22,7 @@ from sabr_trial import services as sabr_services
 from sabr_trial.crf import CrfSpec, CrfStatus, registry
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import crfs_of_patient, get_crf_for_user
-from sabr_trial.views import apply_errors, crf_detail_context, crf_form_page
+from sabr_trial.views import apply_errors, crf_detail_context, crf_form_page, next_form_url
 
 PAGE_SIZE = 25
 
@@ -51,6 +51,8 @@ def patient_new(request: HttpRequest) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, _("Patient %(n)s created.") % {"n": patient.screening_number})
+            if request.GET.get("next") == "continue":
+                return redirect(next_form_url(patient, "screening", None))
             return redirect("casebook", patient.pk)
     return render(request, "enrollment/patient_new.html", {"form": form})
 

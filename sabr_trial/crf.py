@@ -159,6 +159,13 @@ class CrfRegistry:
         self.panels: list[CasebookPanel] = []
         self.nav_items: list[NavItem] = []
         self.lock_checks: list[LockCheck] = []
+        #: callables(patient, saved_slug, saved_row) -> url | None: where "save and continue" goes (visits)
+        self.next_form_finders: list[Callable[[Any, str, Any], str | None]] = []
+
+    def register_next_form(self, finder: Callable[[Any, str, Any], str | None]) -> None:
+        """A higher app tells "save and continue" which form comes next (visits: the visit's next expected form)."""
+        if finder not in self.next_form_finders:
+            self.next_form_finders.append(finder)
 
     def register_lock_check(self, check: LockCheck) -> None:
         """A higher app adds a section to the pre-lock report (visits: expected forms missing)."""

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from enrollment.selectors import get_patient_for_user
 from sabr_trial import merge, services
-from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus
+from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.forms import OptionalReasonForm, ReasonForm, SignForm
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import audit_events_for, get_crf_for_user, get_spec, history_rows, signatures_for
@@ -166,6 +166,7 @@ def crf_form_page(
         return spec.form_class(data, instance=row, **_form_kwargs(spec, patient))
 
     form = make_form(request.POST or None, instance if instance is not None else spec.model(patient=patient))
+    _autofocus(form)
     query = _query_from_request(request, instance) if instance is not None else None
     page = {"spec": spec, "patient": patient, "instance": instance, "answering": query, **(context or {})}
     if request.method != "POST" or not form.is_valid():
@@ -217,7 +218,40 @@ def crf_form_page(
     else:  # the row kept moving under this user: show the newest values instead of trying for ever
         return _conflict_page(request, template, page, make_form, form, current, expected, result, [])
     _saved_messages(request, spec, instance, row, changed, merged_from, query, reason, warnings)
-    return redirect(row.get_absolute_url())
+    return redirect(after_save_url(request, spec, patient, row))
+
+
+def _autofocus(form: BaseForm) -> None:
+    """Keyboard-only entry: the cursor starts in the first field with an error, else the first visible field."""
+    names = [n for n in form.fields if not form.fields[n].widget.is_hidden]
+    if form.is_bound and form.errors:
+        names = [n for n in names if n in form.errors] or names
+    if names:
+        form.fields[names[0]].widget.attrs.setdefault("autofocus", True)
+
+
+def after_save_url(request: HttpRequest, spec: CrfSpec, patient: Any, row: CrfBase) -> str:
+    """Where a save leads (issue 19): the row's page; with ``?next=continue`` the next expected form of the visit
+    (registered by visits), the casebook when nothing is left; with ``?next=another`` a new form of the same
+    kind (repeating forms: lesions, AEs, medical history), keeping the page's other query parameters."""
+    choice = request.GET.get("next", "")
+    if choice == "another" and spec.many:
+        query = request.GET.copy()
+        query.pop("next", None)
+        url = reverse("crf_create", args=[patient.pk, spec.slug])
+        return f"{url}?{query.urlencode()}" if query else url
+    if choice == "continue":
+        return next_form_url(patient, spec.slug, row)
+    return row.get_absolute_url()
+
+
+def next_form_url(patient: Any, slug: str, row: Any) -> str:
+    """The next form to fill after ``row`` (the registered finders decide), else the casebook."""
+    for finder in registry.next_form_finders:
+        url = finder(patient, slug, row)
+        if url:
+            return url
+    return reverse("casebook", args=[patient.pk])
 
 
 def _current_value(current: CrfBase, name: str) -> Any:

@@ -17,3 +17,4 @@ registry.register_nav(
 registry.register_lock_check(
     LockCheck(order=40, key="expected", title=_("Expected forms missing"), items=views.missing_for_lock)
 )
+registry.register_next_form(views.next_form_url)

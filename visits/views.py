@@ -290,3 +290,37 @@ def cancel_mark(request: HttpRequest, pk: int, mark_pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Mark cancelled: the form is expected again."))
     return redirect("visits:patient_grid", patient.pk)
+
+
+#: Forms a coordinator fills before registration, in this order (the schedule starts at registration).
+PRE_REGISTRATION = ("screening", "consent", "eligibility")
+
+
+def next_form_url(patient: Any, saved_slug: str, row: Any) -> str | None:
+    """Where "save and continue" goes (issue 19): before registration the next missing screening form, then the
+    registration page; after it the next open form (due or overdue) of the visit the saved form belongs to,
+    then the next open form of the earliest visit with one. None when nothing is open."""
+    from enrollment.models import Patient
+
+    patient = Patient.objects.get(pk=patient.pk)
+    if not patient.is_registered:
+        for slug in PRE_REGISTRATION:
+            if slug in registry and not registry.get(slug).model.objects.filter(patient=patient).exists():
+                return reverse("crf_create", args=[patient.pk, slug])
+        return reverse("patient_register", args=[patient.pk])
+    found = selectors.collect(today=timezone.localdate(), patient_ids=[patient.pk])
+    if not found:
+        return None
+    forms = found[0].forms
+    open_forms = [ef for ef in forms if ef.state in (State.DUE, State.OVERDUE) and ef.slug in registry]
+    saved_visit = next(
+        (ef.visit.key for ef in forms if ef.slug == saved_slug and ef.record is not None
+         and ef.record.ref == getattr(row, "pk", None)),
+        None,
+    )  # fmt: skip
+    same_visit = [ef for ef in open_forms if ef.visit.key == saved_visit]
+    for ef in same_visit + open_forms:
+        url = selectors.form_url(patient.pk, ef)
+        if url:
+            return url
+    return None
