@@ -30,7 +30,9 @@ RADIO = forms.RadioSelect(attrs={"class": "form-check-inline"})
 
 
 class NewPatientForm(forms.Form):
-    screening_date = forms.DateField(label=_("Date of screening visit"), widget=DateInput())
+    screening_date = forms.DateField(
+        label=_("Date of screening visit"), widget=DateInput(attrs={"autofocus": True})  # keyboard-only entry
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
