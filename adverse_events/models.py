@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -75,7 +77,7 @@ class CtcaeTerm(models.Model):
             "id": self.pk,
             "code": self.meddra_code,
             "term": self.term,
-            "soc": self.soc,
+            "soc": gettext(self.soc),  # the organ class in the reader's language (adverse_events/soc_names.py)
             "other_specify": self.is_other_specify,
             "grades": {str(g): text for g, text in enumerate(self.grade_texts(), start=1)},
             "allowed": list(self.allowed_grades()),
@@ -114,7 +116,12 @@ class Outcome(models.TextChoices):
     UNKNOWN = "UNKNOWN", _("Unknown")
 
 
-GRADE_CHOICES = [(g, _("Grade %(g)s") % {"g": g}) for g in ctcae.GRADES]
+def _grade_label(grade: int) -> str:
+    return gettext("Grade %(g)s") % {"g": grade}
+
+
+#: Labels built lazily, so each request reads them in its own language (a plain % would fix them at import).
+GRADE_CHOICES = [(g, lazy(_grade_label, str)(g)) for g in ctcae.GRADES]
 
 SERIOUSNESS_FIELDS = ("aesdth", "aeslife", "aeshosp", "aesdisab", "aescong", "aesmie")
 RELATIONSHIP_FIELDS = {"SABR": "rel_sabr", "AXITINIB": "rel_axitinib", "TORIPALIMAB": "rel_toripalimab"}

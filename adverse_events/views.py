@@ -10,9 +10,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from adverse_events import ctcae, reporting, selectors, services
+from adverse_events import ctcae, reporting, selectors, services, soc_names
 from adverse_events.forms import GradeChangeForm, SaeReportForm
 from adverse_events.models import AdverseEvent, CtcaeTerm
 from adverse_events.rules import ae_warnings
@@ -45,11 +46,13 @@ def ctcae_search(request: HttpRequest) -> JsonResponse:
         terms = tuple(t for t in terms if t.soc.casefold() == soc.casefold())
         found = ctcae.search(terms, query, limit=limit) if query.strip() else list(terms[:limit])
     else:
-        found = ctcae.search(terms, query, limit=limit)
+        # A query in Chinese matches the translated organ class (the term names exist in English only).
+        found = ctcae.search(terms, query, limit=limit) or soc_names.search_by_translated_soc(terms, query, limit)
     rows = {
         t.meddra_code: t for t in CtcaeTerm.objects.filter(meddra_code__in=[f.meddra_code for f in found])
     }
     results = [rows[f.meddra_code].as_json() for f in found if f.meddra_code in rows]
+
     return JsonResponse({"query": query, "version": ctcae.CTCAE_VERSION, "results": results})
 
 
@@ -162,10 +165,10 @@ def sae_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-ACTION_LABELS = {
-    ActionTaken.DRUG_INTERRUPTED: _("interruption"),
-    ActionTaken.DOSE_REDUCED: _("dose reduction"),
-    ActionTaken.DRUG_WITHDRAWN: _("discontinuation"),
+ACTION_LABELS = {  # lazy: read in each request's language
+    ActionTaken.DRUG_INTERRUPTED: gettext_lazy("interruption"),
+    ActionTaken.DOSE_REDUCED: gettext_lazy("dose reduction"),
+    ActionTaken.DRUG_WITHDRAWN: gettext_lazy("discontinuation"),
 }
 
 

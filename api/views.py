@@ -32,6 +32,7 @@ from api import serializers as s
 from api.models import TokenRecord
 from api.problems import ApiProblem, PreconditionRequired
 from api.writes import bound_form, current_values, form_data, form_errors
+from endpoints.services import figures_in
 from enrollment import services as enrollment_services
 from enrollment.models import Patient
 from enrollment.selectors import get_patient_for_user, patients_for_user
@@ -731,7 +732,7 @@ class EndpointFigure(APIView):
     @extend_schema(parameters=[CUTOFF], responses={(200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR)})
     def get(self, request: Request, name: str) -> HttpResponse:
         snap = _snapshot(request)
-        svg = (snap.figures or {}).get(name)
+        svg = figures_in(snap).get(name)  # texts in the client's language (Accept-Language)
         if not isinstance(svg, str):
             raise ApiProblem(404, _("No figure named '%(n)s'.") % {"n": name[:40]}, title=_("Not found"))
         return HttpResponse(svg, content_type="image/svg+xml")

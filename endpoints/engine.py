@@ -51,6 +51,7 @@ class SnapshotResult:
     figures: dict[str, str]
     fingerprint: str
     timings: dict[str, float] = field(default_factory=dict)
+    figures_by_language: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 #: Figures stay readable and their cost bounded in a large study (the benchmark's 5,000 patients): the swimmer
@@ -193,6 +194,7 @@ def summarise(
     labels: Mapping[str, str] | None = None,
     url_template: str | None = None,
     patient_rows: Sequence[Any] | None = None,
+    labels_by_language: Mapping[str, Mapping[str, str]] | None = None,
 ) -> SnapshotResult:
     """Estimate every endpoint (R5.x, R2.4) and draw the figures (D3, D7) from derived patients.
 
@@ -258,50 +260,56 @@ def summarise(
         )
         if len(shown) < len(everything)
     }  # fmt: skip
-    figures = {
-        "km_pfs1": plots.kaplan_meier_figure([km["PFS1"]], title="PFS1", labels=labels),
-        "km_pfs2": plots.kaplan_meier_figure([km["PFS2"]], title="PFS2", labels=labels),
-        "km_os": plots.kaplan_meier_figure([km["OS"]], title="OS", labels=labels),
-        "lc_patient": plots.cumulative_incidence_figure(
-            [lc_patient.cumulative_incidence, lc_patient.one_minus_km], title="LC", labels=labels
-        ),
-        "lc_lesion": plots.cumulative_incidence_figure(
-            [lc_lesion.cumulative_incidence, lc_lesion.one_minus_km], title="LCLES", labels=labels
-        ),
-        "waterfall": plots.waterfall_figure(shown_bars, labels=labels, url_template=url_template),
-        "swimmer": plots.swimmer_figure(
-            [
-                plots.SwimmerLane(
-                    d.patient_id,
-                    d.label,
-                    d.follow_up_months,
-                    d.ongoing,
-                    d.sabr,
-                    d.axitinib,
-                    d.toripalimab,
-                    d.responses,
-                    d.progression,
-                    d.death,
-                )  # fmt: skip
-                for d in shown_lanes
-            ],
-            labels=labels,
-            url_template=url_template,
-        ),
-        "spider": plots.spider_figure(
-            [
-                plots.SpiderSeries(
-                    d.patient_id,
-                    d.label,
-                    d.spider,
-                    by_id[d.patient_id].cbor.response if by_id[d.patient_id].cbor else None,
-                )  # fmt: skip
-                for d in shown_series
-            ],
-            labels=labels,
-            url_template=url_template,
-        ),
-    }
+
+    def draw(labels: Mapping[str, str] | None) -> dict[str, str]:
+        return {
+            "km_pfs1": plots.kaplan_meier_figure([km["PFS1"]], title="PFS1", labels=labels),
+            "km_pfs2": plots.kaplan_meier_figure([km["PFS2"]], title="PFS2", labels=labels),
+            "km_os": plots.kaplan_meier_figure([km["OS"]], title="OS", labels=labels),
+            "lc_patient": plots.cumulative_incidence_figure(
+                [lc_patient.cumulative_incidence, lc_patient.one_minus_km], title="LC", labels=labels
+            ),
+            "lc_lesion": plots.cumulative_incidence_figure(
+                [lc_lesion.cumulative_incidence, lc_lesion.one_minus_km], title="LCLES", labels=labels
+            ),
+            "waterfall": plots.waterfall_figure(shown_bars, labels=labels, url_template=url_template),
+            "swimmer": plots.swimmer_figure(
+                [
+                    plots.SwimmerLane(
+                        d.patient_id,
+                        d.label,
+                        d.follow_up_months,
+                        d.ongoing,
+                        d.sabr,
+                        d.axitinib,
+                        d.toripalimab,
+                        d.responses,
+                        d.progression,
+                        d.death,
+                    )  # fmt: skip
+                    for d in shown_lanes
+                ],
+                labels=labels,
+                url_template=url_template,
+            ),
+            "spider": plots.spider_figure(
+                [
+                    plots.SpiderSeries(
+                        d.patient_id,
+                        d.label,
+                        d.spider,
+                        by_id[d.patient_id].cbor.response if by_id[d.patient_id].cbor else None,
+                    )  # fmt: skip
+                    for d in shown_series
+                ],
+                labels=labels,
+                url_template=url_template,
+            ),
+        }
+
+    figures = draw(labels)
+    # The same figures with the texts of each other language, so every reader sees their own (issue 18).
+    figures_by_language = {code: draw(texts) for code, texts in (labels_by_language or {}).items()}
     timings["plots_s"] = time.perf_counter() - t2
 
     headline = {
@@ -360,4 +368,7 @@ def summarise(
         "flagged": [p.study_number for p in derived if p.issues],
         "figure_notes": figure_notes,
     }
-    return SnapshotResult(results=results, figures=figures, fingerprint=input_fingerprint, timings=timings)
+    return SnapshotResult(
+        results=results, figures=figures, fingerprint=input_fingerprint, timings=timings,
+        figures_by_language=figures_by_language,
+    )  # fmt: skip

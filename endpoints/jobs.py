@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from endpoints.models import EndpointSnapshot, Job
@@ -58,15 +58,25 @@ def _audit(user: Any, action: str, description: str, patient: Any = None) -> Non
 
 
 def start_job(
-    *, user: Any, kind: str, cutoff: datetime.date, patient: Any = None, retry_of: Job | None = None
+    *,
+    user: Any,
+    kind: str,
+    cutoff: datetime.date,
+    patient: Any = None,
+    retry_of: Job | None = None,
+    language: str = "",
 ) -> Job:
-    """Create a build job, audit it (EXPORT) and dispatch it after commit."""
+    """Create a build job, audit it (EXPORT) and dispatch it after commit.
+
+    The file is built in ``language``, by default the requesting user's active language (issue 18).
+    """
     if not can_start(user, kind):
         raise PermissionDenied(_("Your role does not allow this export."))
     with transaction.atomic():
         job = Job.objects.create(
             kind=kind, user=user, data_cutoff=cutoff, patient=patient if kind == Job.Kind.CASEBOOK else None,
             retry_of=retry_of, stage=str(_("Waiting for a worker")),
+            language=language or translation.get_language() or settings.LANGUAGE_CODE,
         )  # fmt: skip
         what = str(Job.Kind(kind).label)
         if patient is not None and kind == Job.Kind.CASEBOOK:
@@ -121,7 +131,9 @@ def _run_in_thread(job_id: int) -> None:
 def retry_job(*, job: Job, user: Any) -> Job:
     if job.state != Job.State.FAILED:
         raise PermissionDenied(_("Only a failed build can be retried."))
-    return start_job(user=user, kind=job.kind, cutoff=job.data_cutoff, patient=job.patient, retry_of=job)
+    return start_job(
+        user=user, kind=job.kind, cutoff=job.data_cutoff, patient=job.patient, retry_of=job, language=job.language
+    )
 
 
 def snapshot_for(cutoff: datetime.date, user_id: int | None) -> EndpointSnapshot:
@@ -200,6 +212,12 @@ def run_job(job_id: int) -> Job:
     if not _claim(job_id):
         return Job.objects.get(pk=job_id)
     job = Job.objects.select_related("user", "patient").get(pk=job_id)
+    with translation.override(job.language or settings.LANGUAGE_CODE):  # the requesting user's language
+        return _build(job)
+
+
+def _build(job: Job) -> Job:
+    job_id = job.pk
     started = time.perf_counter()
     marks: dict[str, float] = {}
     last = {"stage": "", "t": started}

@@ -36,6 +36,8 @@ class EndpointSnapshot(models.Model):
     #: opening the dashboard costs the same at 100 and at 5,000 patients (issue 7).
     summary = models.JSONField(default=dict)
     figures = models.JSONField(default=dict)
+    #: The same figures drawn with the texts of each language of ``LANGUAGES``: {"zh-hans": {name: svg}}.
+    figures_i18n = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict)
     n_patients = models.PositiveIntegerField(default=0)
     queries = models.PositiveIntegerField(default=0)
@@ -140,6 +142,8 @@ class Job(models.Model):
     #: Running: the last sign of life of the build (``endpoints.jobs``); queued: when it was last sent to a worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    #: The requesting user's interface language: the PDF's labels, headings and figures are built in it.
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

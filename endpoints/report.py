@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import datetime
+import re
 import statistics as pystats
 import textwrap
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,14 +33,16 @@ from endpoints.models import EndpointSnapshot
 Progress = Callable[[str, int], None]
 
 FIGURES = [
-    ("km_pfs1", "PFS1: progression-free survival from SABR start (Kaplan-Meier)", "PFS1"),
-    ("km_pfs2", "PFS2: second progression-free survival (Kaplan-Meier)", "PFS2"),
-    ("km_os", "Overall survival from treatment start (Kaplan-Meier)", "OS"),
-    ("lc_patient", "Local failure per patient (Aalen-Johansen; 1-KM sensitivity)", "LC"),
-    ("lc_lesion", "Local failure per irradiated lesion", "LCLES"),
-    ("waterfall", "Waterfall: best % change of the target sum", ""),
-    ("swimmer", "Swimmer: time on study and treatment", ""),
-    ("spider", "Spider: % change of the target sum from baseline", ""),
+    ("km_pfs1", gettext_noop("PFS1: progression-free survival from SABR start (Kaplan-Meier)"), "PFS1"),
+    ("km_pfs2", gettext_noop("PFS2: second progression-free survival (Kaplan-Meier)"), "PFS2"),
+    ("km_os", gettext_noop("Overall survival from treatment start (Kaplan-Meier)"), "OS"),
+    ("lc_patient", gettext_noop("Local failure per patient (Aalen-Johansen; 1-KM sensitivity)"), "LC"),
+    ("lc_lesion", gettext_noop("Local failure per irradiated lesion"), "LCLES"),
+    # xgettext:no-python-format
+    ("waterfall", gettext_noop("Waterfall: best % change of the target sum"), ""),
+    ("swimmer", gettext_noop("Swimmer: time on study and treatment"), ""),
+    # xgettext:no-python-format
+    ("spider", gettext_noop("Spider: % change of the target sum from baseline"), ""),
 ]
 
 #: When the snapshot drew a figure for some patients only (endpoints.engine caps), the report says so.
@@ -279,9 +283,12 @@ def _tte_text(row: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
     r = snap.results
+    from endpoints.services import figures_in
+
+    drawn = figures_in(snap)  # the figures with texts in the report's language
     figures = []
     for key, title, km_key in FIGURES:
-        svg = snap.figures.get(key)
+        svg = drawn.get(key)
         at_risk: list[dict[str, Any]] = []
         if km_key in r.get("km", {}):
             at_risk = r["km"][km_key].get("at_risk", [])
@@ -360,8 +367,41 @@ class Col:
     right: bool = False
 
 
+def columns(text: str) -> int:
+    """Fixed-width columns ``text`` takes: a Chinese (east-asian wide) character takes two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _wrap(text: Any, width: int) -> list[str]:
-    return textwrap.wrap(str(text), width, break_long_words=True, break_on_hyphens=False) or [""]
+    text = str(text)
+    if text.isascii():
+        return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+    # Chinese has no spaces: a line may break after any wide character, and between Latin words.
+    lines, line = [], ""
+    for token in re.findall(r"\s+|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+|.", text):
+        if token.isspace():
+            token = " " if line else ""
+        while columns(line + token) > width:
+            if line.strip():
+                lines.append(line.rstrip())
+                line, token = "", token.lstrip()
+            else:  # a token wider than the column: cut it
+                cut = 0
+                while cut < len(token) and columns(token[: cut + 1]) <= width:
+                    cut += 1
+                lines.append(token[: max(cut, 1)])
+                token = token[max(cut, 1) :]
+        line += token
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(width - columns(text), 0)
+    return fill + text if right else text + fill
 
 
 def text_row(cols: list[Col], cells: list[Any]) -> list[str]:
@@ -369,12 +409,7 @@ def text_row(cols: list[Col], cells: list[Any]) -> list[str]:
     wrapped = [_wrap("" if v is None else v, c.width) for v, c in zip(cells, cols, strict=True)]
     lines = []
     for i in range(max(len(w) for w in wrapped)):
-        parts = [
-            (w[i] if i < len(w) else "").rjust(c.width)
-            if c.right
-            else (w[i] if i < len(w) else "").ljust(c.width)
-            for w, c in zip(wrapped, cols, strict=True)
-        ]
+        parts = [_pad(w[i] if i < len(w) else "", c.width, c.right) for w, c in zip(wrapped, cols, strict=True)]
         lines.append(GAP.join(parts).rstrip())
     return lines
 
@@ -392,10 +427,11 @@ def _rest(cols: list[Col]) -> int:
 
 def text_listing(cols: list[Col], blocks: list[list[str]]) -> dict[str, Any]:
     assert sum(c.width for c in cols) + len(GAP) * (len(cols) - 1) <= LISTING_WIDTH, [c.title for c in cols]
-    return {
-        "header": "\n".join(text_row(cols, [c.title for c in cols])),
-        "blocks": ["\n".join(lines) for lines in blocks],
-    }
+    header = "\n".join(text_row(cols, [c.title for c in cols]))
+    texts = ["\n".join(lines) for lines in blocks]
+    # Chinese in the listing (labels, or free text typed in Chinese) switches it to a CJK monospace font.
+    cjk = any(columns(t) != len(t) for t in (header, *texts))
+    return {"header": header, "blocks": texts, "cjk": cjk}
 
 
 def _ec(t: dict[str, Any]) -> str:

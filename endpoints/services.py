@@ -167,6 +167,7 @@ def run_recompute(
         result = summarise(
             [e.derived for e in entries], [e.plot for e in entries], data_cutoff=cutoff, url_template=url,
             input_fingerprint=study.fingerprint, labels=plot_labels(), patient_rows=[e.row_json for e in entries],
+            labels_by_language={code: plot_labels(code) for code, _name in settings.LANGUAGES},
         )  # fmt: skip
         result.results["safety"] = safety
         timings: dict[str, float] = {
@@ -182,6 +183,7 @@ def run_recompute(
             snap = EndpointSnapshot.objects.create(
                 data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger=trigger, requested_by_id=user_id,
                 data_as_of=data_as_of, fingerprint=result.fingerprint, results=result.results, figures=result.figures,
+                figures_i18n=result.figures_by_language,
                 summary={k: v for k, v in result.results.items() if k not in _HEAVY_KEYS},
                 timings={}, n_patients=result.results["n_patients"], queries=len(ctx.captured_queries),
             )  # fmt: skip
@@ -227,13 +229,27 @@ def _store_listing(snap: EndpointSnapshot, rows: list[str]) -> None:
     )
 
 
-def plot_labels() -> dict[str, str]:
-    """The figures' texts in the active language (the site's LANGUAGE_CODE in a worker)."""
-    from django.utils.translation import gettext
+def plot_labels(language: str | None = None) -> dict[str, str]:
+    """The figures' texts in ``language`` (default: the active one, the site's LANGUAGE_CODE in a worker)."""
+    from django.utils import translation
 
     from endpoints.plots import DEFAULT_LABELS
 
-    return {key: gettext(text) for key, text in DEFAULT_LABELS.items()}
+    with translation.override(language or translation.get_language()):
+        return {key: translation.gettext(text) for key, text in DEFAULT_LABELS.items()}
+
+
+def figures_in(snap: EndpointSnapshot | None, language: str | None = None) -> dict[str, str]:
+    """The snapshot's SVG figures with their texts in ``language`` (default: the reader's active language).
+
+    Snapshots computed before the figures were drawn per language have only ``figures``.
+    """
+    from django.utils import translation
+
+    if snap is None:
+        return {}
+    by_language = snap.figures_i18n or {}
+    return by_language.get(language or translation.get_language() or "") or snap.figures or {}
 
 
 def input_fingerprint(cutoff: datetime.date) -> str:

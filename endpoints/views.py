@@ -84,7 +84,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "flagged_count": len(flagged),
             "flagged_shown": flagged[:FLAGGED_SHOWN],
             "r": summary,
-            "figures": snap.figures if snap else {},
+            "figures": services.figures_in(snap),
             "notes": summary.get("figure_notes", {}),
         },
     )

@@ -162,7 +162,7 @@ class Eligibility(CrfBase):
 
     def __str__(self) -> str:
         met = {"Y": _("all met"), "N": _("not all met")}.get(self.all_met, _("incomplete"))
-        return f"{_('Eligibility')} ({met})"
+        return str(_("Eligibility (%(met)s)") % {"met": met})
 
 
 class EligibilityAnswer(models.Model):

@@ -26,6 +26,11 @@ class SabrTrialConfig(AppConfig):
 
         dbtypes.connect()
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="sabr_trial_sync_groups")
+        from django.contrib.auth.signals import user_logged_in
+
+        from sabr_trial.preferences import remember_at_login
+
+        user_logged_in.connect(remember_at_login, dispatch_uid="sabr_trial_language_at_login")
         _register_data_management()
         _register_outbox()
 

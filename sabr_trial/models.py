@@ -324,3 +324,24 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.key} ({'sent' if self.sent_at else 'pending'})"
+
+
+class UserPreference(models.Model):
+    """A user's own settings: the interface language, remembered across sessions and devices."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+    )
+    language = models.CharField(
+        _("interface language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        help_text=_("Pages, messages and the PDFs you build are in this language."),
+    )
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.language}"

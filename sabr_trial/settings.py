@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sabr_trial.middleware.HostileInputMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "sabr_trial.preferences.UserLanguageMiddleware",
     "sabr_trial.middleware.StudyRoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -181,10 +182,13 @@ X_FRAME_OPTIONS = "DENY"
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Internationalisation: English first, Simplified Chinese to follow.
-LANGUAGE_CODE = "en"
+# Internationalisation: English and Simplified Chinese; each user's choice is kept (sabr_trial/preferences.py).
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")  # the site default, for users who chose none
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfiguredEnv(f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["sabr_trial.formats"]  # ISO dates and '.' decimals in every language
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 # Study policy: a monitor may still source-data verify a form of a locked casebook (never under a study lock).
 SDV_ON_LOCKED_CASEBOOK = env_bool("SDV_ON_LOCKED_CASEBOOK", False)

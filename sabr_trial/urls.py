@@ -2,18 +2,16 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.i18n import set_language
 
 from enrollment import views as enrollment_views
-from sabr_trial import dm_views, views
+from sabr_trial import dm_views, preferences, views
 
 urlpatterns = [
     path("", enrollment_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", preferences.language_switch, name="set_language"),
     path("patients/", enrollment_views.patient_list, name="patient_list"),
     path("patients/new/", enrollment_views.patient_new, name="patient_new"),
     path("patients/<int:pk>/", enrollment_views.casebook, name="casebook"),

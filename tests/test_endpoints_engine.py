@@ -202,7 +202,9 @@ def test_dashboard_reads_the_stored_summary_and_one_listing_page(coordinator, as
     make_patients(coordinator, 5)
     snap = services.run_recompute(trigger="test")
     assert EndpointListingPage.objects.filter(snapshot=snap).count() == 3  # 2 + 2 + 1 rows
-    assert "patients" not in snap.summary and "patients" not in snap.results and snap.summary["n_patients"] == 5
+    assert (
+        "patients" not in snap.summary and "patients" not in snap.results and snap.summary["n_patients"] == 5
+    )
     with CaptureQueriesContext(connection) as ctx:
         page = as_investigator.get(reverse("endpoints:dashboard"), {"page": 3})
     numbers = [p["study_number"] for p in snap.patient_rows()]
@@ -225,6 +227,8 @@ def test_figures_are_drawn_with_the_translated_labels(coordinator, monkeypatch):
     from endpoints.plots import DEFAULT_LABELS
 
     make_patients(coordinator, 2)
-    monkeypatch.setattr(services, "plot_labels", lambda: {**DEFAULT_LABELS, "no_data": "Keine Daten-xx"})
+    monkeypatch.setattr(
+        services, "plot_labels", lambda language=None: {**DEFAULT_LABELS, "no_data": "Keine Daten-xx"}
+    )
     snap = services.run_recompute(trigger="test")  # registered, not treated: every survival figure is empty
     assert "Keine Daten-xx" in snap.figures["km_os"] and "No data" not in snap.figures["km_os"]

@@ -128,3 +128,156 @@ def test_server_error_page_is_translated():
     text = response.content.decode()
     assert response.status_code == 500
     assert "服务器错误" in text and 'lang="zh-hans"' in text and "Server error" not in text
+
+
+# --- Language per user (navigation switch, saved preference, site default, ISO dates) -----------------------------
+
+
+@pytest.mark.django_db
+def test_switch_saves_the_language_in_the_profile_and_a_new_session_uses_it(coordinator, as_coordinator):
+    from sabr_trial.models import UserPreference
+
+    page = as_coordinator.get(reverse("patient_list"))
+    assert 'data-testid="language-switch"' in page.text and "简体中文" in page.text
+    response = as_coordinator.post(reverse("set_language"), {"language": "zh-hans", "next": "/patients/"})
+    assert response.status_code == 302 and response["Location"] == "/patients/"
+    assert UserPreference.objects.get(user=coordinator).language == "zh-hans"
+    assert "患者" in as_coordinator.get(reverse("patient_list")).text
+    # Another browser, English Accept-Language, no cookie: the saved choice wins.
+    other = Client(HTTP_ACCEPT_LANGUAGE="en")
+    other.force_login(coordinator)
+    page = other.get(reverse("patient_list"))
+    assert page["Content-Language"] == "zh-hans" and "退出登录" in page.text
+    other.post(reverse("set_language"), {"language": "en", "next": "/patients/"})
+    assert UserPreference.objects.get(user=coordinator).language == "en"
+    assert "Log out" in other.get(reverse("patient_list")).text
+
+
+@pytest.mark.django_db
+def test_an_unknown_language_changes_nothing(coordinator, as_coordinator):
+    from sabr_trial.models import UserPreference
+
+    response = as_coordinator.post(reverse("set_language"), {"language": "xx", "next": "/patients/"})
+    assert response.status_code == 302
+    assert not UserPreference.objects.filter(user=coordinator).exists()
+
+
+@pytest.mark.django_db
+def test_without_a_saved_choice_the_browser_language_applies(coordinator):
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(coordinator)
+    assert "退出登录" in client.get(reverse("patient_list")).text
+
+
+def test_anonymous_visitors_can_switch_on_the_login_page():
+    client = Client()
+    page = client.get(reverse("login"))
+    assert 'data-testid="language-switch"' in page.text
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": reverse("login")})
+    assert "登录" in client.get(reverse("login")).text
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_dates_stay_iso_and_decimals_keep_the_point(language):
+    import datetime
+    from decimal import Decimal
+
+    from django import forms
+    from django.template import Context, Template
+
+    template = Template("{{ d }}|{{ d|date }}|{{ t }}|{{ x }}|{{ x|floatformat:2 }}")
+    with translation.override(language):
+        text = template.render(
+            Context(
+                {
+                    "d": datetime.date(2026, 3, 7),
+                    "t": datetime.datetime(2026, 3, 7, 9, 5),
+                    "x": Decimal("12.5"),
+                }
+            )
+        )
+        widget = forms.DateField(localize=True).widget.render("d", datetime.date(2026, 3, 7))
+    assert text == "2026-03-07|2026-03-07|2026-03-07 09:05|12.5|12.50"
+    assert 'value="2026-03-07"' in widget
+
+
+@pytest.mark.parametrize(("value", "ok"), [("zh-hans", True), ("en", True), ("fr", False)])
+def test_site_default_language_comes_from_the_environment(value, ok):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "LANGUAGE_CODE"}
+    env.update(DJANGO_DEBUG="1", LANGUAGE_CODE=value, DJANGO_SETTINGS_MODULE="sabr_trial.settings")
+    code = "import django; django.setup(); from django.conf import settings; print(settings.LANGUAGE_CODE)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert result.stdout.strip() == value, result.stderr
+    else:
+        assert result.returncode != 0 and "LANGUAGE_CODE must be one of en, zh-hans" in result.stderr
+
+
+# --- CTCAE in Chinese: organ classes and grades translated, term names English (no licensed translation) ----------
+
+
+@pytest.fixture
+def _ctcae_terms(db):
+    from tests.factories_adverse_events import ensure_ctcae_terms
+
+    ensure_ctcae_terms()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_ctcae_terms")
+@pytest.mark.parametrize(
+    ("language", "query", "term", "soc"),
+    [
+        ("en", "diarr", "Diarrhea", "Gastrointestinal disorders"),
+        ("zh-hans", "diarr", "Diarrhea", "胃肠系统疾病"),
+        ("zh-hans", "胃肠", "Abdominal distension", "胃肠系统疾病"),
+        ("zh-hans", "皮肤及皮下", "Alopecia", "皮肤及皮下组织类疾病"),
+    ],
+)
+def test_ctcae_search_in_both_languages(coordinator, language, query, term, soc):
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(coordinator)
+    results = client.get(reverse("adverse_events:ctcae_search"), {"q": query}).json()["results"]
+    assert results[0]["term"] == term and results[0]["soc"] == soc
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_ctcae_terms")
+def test_a_chinese_query_matching_nothing_finds_nothing(coordinator):
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(coordinator)
+    assert client.get(reverse("adverse_events:ctcae_search"), {"q": "不存在的器官"}).json()["results"] == []
+
+
+def test_every_ctcae_organ_class_has_a_translation():
+    import csv
+
+    from adverse_events.soc_names import SOC_NAMES
+
+    path = Path(settings.BASE_DIR) / "adverse_events" / "data" / "ctcae_v5.0.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        socs = {row["meddra_soc"] for row in csv.DictReader(fh)}
+    assert socs == set(SOC_NAMES)
+    with translation.override("zh-hans"):
+        assert all(translation.gettext(s) != s for s in SOC_NAMES)
+
+
+def test_ae_grade_labels_follow_the_request_language():
+    from adverse_events.models import AdverseEvent
+
+    field = AdverseEvent._meta.get_field("grade")
+    with translation.override("zh-hans"):
+        assert [str(label) for _, label in field.choices] == ["1级", "2级", "3级", "4级", "5级"]
+    with translation.override("en"):
+        assert str(field.choices[0][1]) == "Grade 1"

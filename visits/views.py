@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from enrollment.selectors import get_patient_for_user
@@ -46,12 +47,12 @@ def form_title(slug: str) -> str:
     return str(registry.get(slug).title) if slug in registry else slug
 
 
-STATE_LABELS = {
-    State.DONE: _("done"),
-    State.DUE: _("due"),
-    State.OVERDUE: _("overdue"),
-    State.UPCOMING: _("upcoming"),
-    State.NOT_REQUIRED: _("not required"),
+STATE_LABELS = {  # lazy: read in each request's language, not the one active at import
+    State.DONE: gettext_lazy("done"),
+    State.DUE: gettext_lazy("due"),
+    State.OVERDUE: gettext_lazy("overdue"),
+    State.UPCOMING: gettext_lazy("upcoming"),
+    State.NOT_REQUIRED: gettext_lazy("not required"),
 }
 
 
