@@ -7,7 +7,10 @@ class AdverseEventsConfig(AppConfig):
     verbose_name = _("Adverse events")
 
     def ready(self) -> None:
-        from adverse_events import crfs  # noqa: F401  (registers the CRF, panel, nav items, date provider)
+        from adverse_events import (
+            crfs,  # noqa: F401  (registers the CRF, panel, nav items, date provider)
+            editchecks,  # noqa: F401  (registers its automatic edit checks)
+        )
         from adverse_events.services import SAE_NOTIFY_TOPIC, deliver_sae_notification
         from sabr_trial import outbox
 

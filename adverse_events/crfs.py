@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from adverse_events import rules, services
+from adverse_events import rules, selectors, services
 from adverse_events.forms import AdverseEventForm
 from adverse_events.models import AdverseEvent
 from adverse_events.views import SLUG, ae_detail, casebook_panel
-from sabr_trial import patient_dates, pipeline
+from sabr_trial import patient_dates, patient_facts, pipeline
 from sabr_trial.crf import CasebookPanel, CrfSpec, NavItem, registry
 from sabr_trial.roles import Perm
 from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
@@ -50,6 +50,10 @@ registry.register_nav(
 registry.register_nav(
     NavItem(order=61, label=_lazy("Safety"), url_name="adverse_events:safety", perm=Perm.VIEW)
 )
+
+
+patient_facts.register("axitinib_aes", selectors.axitinib_aes)
+patient_facts.register("axitinib_ae_actions", selectors.axitinib_ae_actions)
 
 
 @patient_dates.register

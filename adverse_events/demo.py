@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from adverse_events.services import record_grade_change
 from enrollment.models import Patient
 from sabr_trial import services as crf_services
 from sabr_trial.crf import CrfStatus
+from treatment.models import AxitinibPeriod, ToripalimabInfusion
 
 # (patient index, MedDRA code, grade, onset day after registration, resolved after n days or None,
 #  serious criterion or "", immune-related, rel (sabr, axitinib, toripalimab), action (axitinib, toripalimab), grade change)
@@ -119,10 +119,7 @@ LEVEL_MG = {"10 MG BID": 10, "7 MG BID": 7, "5 MG BID": 5, "3 MG BID": 3, "2 MG 
 
 def _axitinib_changes(patients: list[Patient], user: Any, stdout: Any) -> None:
     """Split the axitinib period the AE fell in: held (or reduced) from the onset, then the dose afterwards."""
-    try:
-        period_model = apps.get_model("treatment", "AxitinibPeriod")
-    except LookupError:
-        return
+    period_model = AxitinibPeriod
     for index, code, held_days, level_after in AXITINIB_CHANGES:
         if index >= len(patients):
             continue
@@ -174,10 +171,7 @@ TORIPALIMAB_LINKS = [(2, 10001551), (3, 10009887)]
 
 def _link_treatment(patients: list[Patient], user: Any, stdout: Any) -> None:
     """Record the toripalimab consequence of an AE with its link (EC-TO-4), through the CRF services."""
-    try:
-        infusion_model = apps.get_model("treatment", "ToripalimabInfusion")
-    except LookupError:
-        return
+    infusion_model = ToripalimabInfusion
     for index, code in TORIPALIMAB_LINKS:
         if index >= len(patients):
             continue

@@ -1,8 +1,4 @@
-"""Study-treatment exposure of a patient, read lazily from the treatment app (no FK to treatment).
-
-adverse_events must not import treatment (FK directions of the codebase): the models are looked up with
-``apps.get_model`` and every lookup is guarded, so this app works before the treatment app has models.
-"""
+"""Study-treatment exposure of a patient, read from the treatment app (below adverse_events in the layers)."""
 
 from __future__ import annotations
 
@@ -10,21 +6,22 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
-from django.core.exceptions import FieldError
-from django.db.models import Max, Min
+from django.db.models import Max
 
 from adverse_events.safety import Agent
+from enrollment import selectors as enrollment_selectors
+from treatment import origins
+from treatment import selectors as treatment_selectors
+from treatment.models import AxitinibPeriod, ToripalimabInfusion
 
 
 @dataclass(frozen=True)
 class Exposure:
-    """First and last dose date per agent; ``known`` lists the agents whose records could be read."""
+    """First and last dose date per agent, and the agents still being taken."""
 
     first_dose: dict[Agent, datetime.date | None] = field(default_factory=dict)
     last_dose: dict[Agent, datetime.date | None] = field(default_factory=dict)
     ongoing: frozenset[Agent] = frozenset()
-    known: frozenset[Agent] = frozenset()
 
     @property
     def treatment_start(self) -> datetime.date | None:
@@ -40,76 +37,46 @@ class Exposure:
         dates = [d for d in self.last_dose.values() if d is not None]
         return max(dates) if dates else None
 
-    def received_by(self, agent: Agent, day: datetime.date) -> bool | None:
-        """True/False when the agent's records are readable, None when unknown."""
-        if agent not in self.known:
-            return None
+    def received_by(self, agent: Agent, day: datetime.date) -> bool:
+        """True when the agent's first dose is on or before ``day``."""
         first = self.first_dose.get(agent)
         return first is not None and first <= day
 
 
-def _model(name: str) -> Any | None:
-    try:
-        return apps.get_model("treatment", name)
-    except LookupError:
-        return None
-
-
-def _span(model_name: str, patient: Any, date_field: str, end_field: str | None = None, **filters: Any):
-    model = _model(model_name)
-    if model is None:
-        return None
-    try:
-        qs = model.objects.filter(patient=patient, **filters)
-        agg = qs.aggregate(first=Min(date_field), last=Max(end_field or date_field))
-        open_rows = qs.filter(**{f"{end_field}__isnull": True}).exists() if end_field else False
-    except (FieldError, ValueError, TypeError):
-        return None
-    return agg["first"], agg["last"], open_rows
-
-
 def exposure_for(patient: Any) -> Exposure:
-    """Return the patient's exposure to SABR (delivered fractions), axitinib (dosed periods) and
-    toripalimab (GIVEN infusions), from whatever the treatment app holds."""
-    first: dict[Agent, datetime.date | None] = {}
-    last: dict[Agent, datetime.date | None] = {}
-    ongoing: set[Agent] = set()
-    known: set[Agent] = set()
-    spans = {
-        Agent.SABR: _span("SabrFraction", patient, "fraction_date", delivered="Y"),
-        Agent.TORIPALIMAB: _span("ToripalimabInfusion", patient, "infusion_date", status="GIVEN"),
+    """Return the patient's exposure to SABR, axitinib and toripalimab.
+
+    First doses are the D1 origins of ``treatment.origins`` (SABR: the first delivered fraction of the first
+    protocol course; axitinib: the first period with a dose; toripalimab: the first infusion GIVEN), so the
+    treatment-emergent flag and the EC-AE-5 window start where OS does. Last doses: the last delivered fraction,
+    the end (or, while open, the start) of the last dosed axitinib period, the last infusion GIVEN.
+    """
+    fractions = treatment_selectors.fraction_records(patient)
+    periods = treatment_selectors.axitinib_records(patient)
+    infusions = treatment_selectors.infusion_records(patient)
+    first = {
+        Agent.SABR: _date(origins.sabr_start(fractions)),
+        Agent.AXITINIB: _date(origins.first_axitinib_dose(periods)),
+        Agent.TORIPALIMAB: _date(origins.first_toripalimab_dose(infusions)),
     }
-    axi_model = _model("AxitinibPeriod")
-    axi = None
-    if axi_model is not None:
-        try:
-            qs = axi_model.objects.filter(patient=patient).exclude(
-                dose_level__in=["INTERRUPTED", "PERMANENTLY DISCONTINUED"]
-            )
-            agg = qs.aggregate(first=Min("start_date"), last=Max("end_date"), last_start=Max("start_date"))
-            is_open = qs.filter(end_date__isnull=True).exists()
-            axi = (agg["first"], agg["last"] or agg["last_start"], is_open)
-        except (FieldError, ValueError, TypeError):
-            axi = None
-    spans[Agent.AXITINIB] = axi
-    for agent, span in spans.items():
-        if span is None:
-            continue
-        known.add(agent)
-        first[agent], last[agent], is_open = span
-        if is_open:
-            ongoing.add(agent)
-    return Exposure(first_dose=first, last_dose=last, ongoing=frozenset(ongoing), known=frozenset(known))
+    dosed = AxitinibPeriod.objects.filter(patient=patient, dose_level__in=origins.DOSED_AXITINIB_LEVELS)
+    axitinib = dosed.aggregate(last=Max("end_date"), last_start=Max("start_date"))
+    last = {
+        Agent.SABR: max((f.date for f in fractions if f.delivered and f.date), default=None),
+        Agent.AXITINIB: axitinib["last"] or axitinib["last_start"],
+        Agent.TORIPALIMAB: max(
+            (i.date for i in infusions if i.date and i.infusion_status == ToripalimabInfusion.Status.GIVEN),
+            default=None,
+        ),
+    }
+    ongoing = frozenset({Agent.AXITINIB}) if dosed.filter(end_date__isnull=True).exists() else frozenset()
+    return Exposure(first_dose=first, last_dose=last, ongoing=ongoing)
 
 
-def death_date(patient: Any) -> tuple[bool, datetime.date | None]:
-    """Return (death report model available?, death date or None) from enrollment.DeathReport."""
-    try:
-        model = apps.get_model("enrollment", "DeathReport")
-    except LookupError:
-        return False, None
-    try:
-        report = model.objects.filter(patient=patient).only("death_date").first()
-    except (FieldError, ValueError):
-        return False, None
-    return True, (report.death_date if report is not None else None)
+def _date(origin: origins.Origin | None) -> datetime.date | None:
+    return origin.date if origin is not None else None
+
+
+def death_date(patient: Any) -> datetime.date | None:
+    """Return the death date of the patient's death report, or None."""
+    return enrollment_selectors.death_date(patient)

@@ -7,6 +7,7 @@ seriousness and the reporting clock in ``safety.py``.
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -91,7 +92,7 @@ def check_seriousness(ae: AdverseEvent, errors: dict[str, list[str]]) -> None:
         _add(errors, "reported_at", _("The report cannot be sent before the site became aware (EC-AE-3)."))
 
 
-def check_grade_five(ae: AdverseEvent, errors: dict[str, list[str]], death: tuple[bool, object]) -> None:
+def check_grade_five(ae: AdverseEvent, errors: dict[str, list[str]], died_on: datetime.date | None) -> None:
     """EC-AE-2 (D8): grade 5 <=> fatal: serious with death criterion, outcome FATAL, dated on the death
     report's date. Seriousness is otherwise never derived from grade (R7.3)."""
     if ae.grade == 5:
@@ -103,8 +104,7 @@ def check_grade_five(ae: AdverseEvent, errors: dict[str, list[str]], death: tupl
             )
         if ae.outcome != "FATAL":
             _add(errors, "outcome", _("A grade 5 AE has outcome FATAL (EC-AE-2)."))
-        available, died_on = death
-        if available and died_on is None:
+        if ae.patient_id and died_on is None:
             _add(
                 errors,
                 "grade",
@@ -113,7 +113,7 @@ def check_grade_five(ae: AdverseEvent, errors: dict[str, list[str]], death: tupl
                     "record the death report first (EC-AE-2, D8)."
                 ),
             )
-        elif available and ae.resolution_date != died_on:
+        elif ae.patient_id and ae.resolution_date != died_on:
             _add(
                 errors,
                 "resolution_date",
@@ -131,7 +131,7 @@ def check_grade_five(ae: AdverseEvent, errors: dict[str, list[str]], death: tupl
             _add(errors, "outcome", _("Outcome FATAL requires grade 5 (EC-AE-2)."))
 
 
-def check_dates(ae: AdverseEvent, errors: dict[str, list[str]], death: tuple[bool, object]) -> None:
+def check_dates(ae: AdverseEvent, errors: dict[str, list[str]], died_on: datetime.date | None) -> None:
     """EC-AE-4, EC-G2: resolution >= onset; ongoing = Y <=> no resolution; nothing after death."""
     if ae.onset_date and ae.resolution_date and ae.resolution_date < ae.onset_date:
         _add(
@@ -150,7 +150,6 @@ def check_dates(ae: AdverseEvent, errors: dict[str, list[str]], death: tuple[boo
         _add(errors, "outcome", _("A resolved AE needs its outcome (EC-AE-4)."))
     if ae.ongoing == "Y" and ae.outcome not in OPEN_OUTCOMES:
         _add(errors, "outcome", _("An ongoing AE is recovering, not recovered or unknown (EC-AE-4)."))
-    _available, died_on = death
     if died_on is not None:
         if ae.onset_date and ae.onset_date > died_on:
             _add(
@@ -198,7 +197,7 @@ def check_attribution(ae: AdverseEvent, errors: dict[str, list[str]]) -> None:
         Agent.TORIPALIMAB: ("rel_toripalimab", "acn_toripalimab"),
     }
     for agent, names in fields.items():
-        if exposure.received_by(agent, ae.onset_date) is not True:
+        if not exposure.received_by(agent, ae.onset_date):
             continue
         for name in names:
             if getattr(ae, name) == "NOT APPLICABLE":
@@ -220,7 +219,7 @@ def check_attribution(ae: AdverseEvent, errors: dict[str, list[str]]) -> None:
 def check_adverse_event(ae: AdverseEvent) -> None:
     """Run every hard check of form 17; raise one ValidationError naming each offending field."""
     errors: dict[str, list[str]] = {}
-    death = death_date(ae.patient) if ae.patient_id else (False, None)
+    death = death_date(ae.patient) if ae.patient_id else None
     check_term(ae, errors)
     check_seriousness(ae, errors)
     check_grade_five(ae, errors, death)
@@ -235,7 +234,7 @@ def ae_warnings(ae: AdverseEvent) -> list[str]:
     warnings: list[str] = []
     exposure = exposure_for(ae.patient)
     start = exposure.treatment_start
-    if exposure.known and start is None:
+    if start is None:
         warnings.append(
             _(
                 "No study treatment is recorded yet: an AE before treatment belongs in medical history (EC-AE-5, D8)."

@@ -6,7 +6,6 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.utils import timezone
 
 from adverse_events.models import AdverseEvent
@@ -21,6 +20,9 @@ from adverse_events.safety import (
     SeriousEvent,
     sae_clock,
 )
+from enrollment.models import Patient
+from treatment.dosing import AxitinibAe
+from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
 
 
 def clock_for(ae: AdverseEvent, now: datetime.datetime | None = None) -> SaeClock | None:
@@ -139,23 +141,40 @@ def episodes(patient: Any = None, *, patient_ids: Any = None) -> list[AeEpisode]
 def safety_population() -> int:
     """N of the safety tables: patients with any study treatment recorded (SAFFL), else registered patients;
     never fewer than the patients with AEs."""
-    patient_model = apps.get_model("enrollment", "Patient")
     treated: set[int] = set()
-    for name, filters in (
-        ("SabrFraction", {"delivered": "Y"}),
-        ("AxitinibPeriod", {}),
-        ("ToripalimabInfusion", {"infusion_status": "GIVEN"}),
+    for queryset in (
+        SabrFraction.objects.filter(delivered="Y"),
+        AxitinibPeriod.objects.all(),
+        ToripalimabInfusion.objects.filter(infusion_status=ToripalimabInfusion.Status.GIVEN),
     ):
-        try:
-            model = apps.get_model("treatment", name)
-        except LookupError:
-            continue
-        # A wrong field name must fail loudly: a swallowed error silently shrank N before.
-        treated.update(
-            model.objects.filter(**filters).values_list("patient_id", flat=True).order_by().distinct()
-        )
+        treated.update(queryset.values_list("patient_id", flat=True).order_by().distinct())
     with_ae = set(AdverseEvent.objects.values_list("patient_id", flat=True).order_by().distinct())
     base = treated or set(
-        patient_model.objects.filter(study_number__isnull=False).values_list("pk", flat=True)
+        Patient.objects.filter(study_number__isnull=False).values_list("pk", flat=True)
     )
     return max(len(base | with_ae), 1)
+
+
+#: R7.1: attributable to axitinib (EC-AX-3 counts these).
+AXITINIB_RELATED = ("POSSIBLE", "PROBABLE", "DEFINITE")
+
+
+# --- Facts the treatment app asks for (registered in patient_facts: treatment sits below this app) -----------
+
+
+def axitinib_aes(patient: Any) -> list[AxitinibAe]:
+    """The patient's AEs as the axitinib titration check sees them (EC-AX-3, R4.3)."""
+    return [
+        AxitinibAe(term=str(ae), grade=int(ae.grade or 0), onset_date=ae.onset_date,
+                   resolution_date=ae.resolution_date, axitinib_related=ae.rel_axitinib in AXITINIB_RELATED)
+        for ae in AdverseEvent.objects.filter(patient=patient).select_related("ctcae_term").order_by("pk")
+    ]  # fmt: skip
+
+
+def axitinib_ae_actions(patient: Any) -> list[tuple[AdverseEvent, int, datetime.date, str]]:
+    """(AE, pk, onset, action shown) of the AEs that reduced or interrupted axitinib (EC-AX-4)."""
+    rows = AdverseEvent.objects.filter(patient=patient, acn_axitinib__in=["DOSE REDUCED", "DRUG INTERRUPTED"])
+    return [
+        (ae, ae.pk, ae.onset_date, ae.get_acn_axitinib_display().lower())
+        for ae in rows.select_related("ctcae_term").order_by("pk")
+    ]

@@ -80,19 +80,18 @@ def before_save(ae: AdverseEvent) -> bool:
     ae.treatment_emergent = ""
     if ae.patient_id and ae.onset_date:
         exposure = exposure_for(ae.patient)
-        if exposure.known:
-            try:
-                flag = is_treatment_emergent(
-                    onset=ae.onset_date,
-                    treatment_start=exposure.treatment_start,
-                    last_dose=exposure.last_any_dose,
-                    serious=ae.serious == "Y",
-                    immune_related=ae.immune_related == "Y",
-                )
-            except SafetyError:
-                flag = None
-            if flag is not None:
-                ae.treatment_emergent = "Y" if flag else "N"
+        try:
+            flag = is_treatment_emergent(
+                onset=ae.onset_date,
+                treatment_start=exposure.treatment_start,
+                last_dose=exposure.last_any_dose,
+                serious=ae.serious == "Y",
+                immune_related=ae.immune_related == "Y",
+            )
+        except SafetyError:
+            flag = None
+        if flag is not None:
+            ae.treatment_emergent = "Y" if flag else "N"
     if ae.serious != "Y":
         return False
     was_serious = bool(ae.pk) and AdverseEvent.objects.filter(pk=ae.pk, serious="Y").exists()

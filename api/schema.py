@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
 PROBLEM_SCHEMA = {
     "type": "object",
     "properties": {
@@ -70,21 +72,19 @@ def add_problem_responses(
     return result
 
 
-try:  # registered on import (api.apps.ApiConfig.ready)
-    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+# Registered on import (api.apps.ApiConfig.ready).
 
-    class ApiTokenScheme(OpenApiAuthenticationExtension):
-        """``Authorization: Token <personal token>`` in the schema and the docs' Authorize button."""
 
-        target_class = "api.auth.ApiTokenAuthentication"
-        name = "tokenAuth"
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Token <personal token>`` in the schema and the docs' Authorize button."""
 
-        def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-            return {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "Token-based authentication: `Token <personal token>` (issued by a data manager).",
-            }
-except ImportError:  # pragma: no cover
-    pass
+    target_class = "api.auth.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Token-based authentication: `Token <personal token>` (issued by a data manager).",
+        }

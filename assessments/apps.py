@@ -7,4 +7,7 @@ class AssessmentsConfig(AppConfig):
     verbose_name = _("Assessments")
 
     def ready(self) -> None:
-        from assessments import crfs  # noqa: F401  (registers the CRFs, the response panel and the date provider)
+        from assessments import (
+            crfs,  # noqa: F401  (registers the CRFs, the response panel and the date provider)
+            editchecks,  # noqa: F401  (registers its automatic edit checks)
+        )

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from assessments import rules, selectors, services, views
 from assessments.forms import LesionForm, TumourAssessmentForm
 from assessments.models import Lesion, TumourAssessment
-from sabr_trial import patient_dates, pipeline
+from sabr_trial import patient_dates, patient_facts, pipeline
 from sabr_trial.crf import CasebookPanel, CrfSpec, registry
 from sabr_trial.roles import Perm, has_perm
 from treatment.models import SabrTarget
@@ -51,3 +51,4 @@ pipeline.derivations.register(Lesion, services.derive_lesion_row)
 # EC-TA-3: a registry change moves every response; D4: a SABR target makes its lesion irradiated.
 pipeline.followups.register(Lesion, services.recompute_after_change)
 pipeline.followups.register(SabrTarget, services.recompute_after_change)
+patient_facts.register("recist_pd_dates", selectors.pd_dates)

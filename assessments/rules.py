@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from assessments import recist
+from enrollment import selectors as enrollment_selectors
 
 if TYPE_CHECKING:
     from assessments.models import Lesion, TumourAssessment
@@ -64,14 +65,8 @@ def baseline_date(patient: Any) -> datetime.date | None:
 
 
 def death_date(patient: Any) -> datetime.date | None:
-    try:
-        from enrollment.selectors import death_date as _death_date
-    except ImportError:  # pragma: no cover - enrollment without a death report yet
-        return None
-    try:
-        return _death_date(patient)
-    except (ImportError, LookupError):  # the death report CRF may not exist yet
-        return None
+    """The patient's date of death (EC-G2), from the enrollment death report."""
+    return enrollment_selectors.death_date(patient)
 
 
 def check_lesion(lesion: Lesion) -> None:

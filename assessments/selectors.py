@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import importlib
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -15,27 +14,22 @@ from assessments import adapters, recist
 from assessments.models import Lesion, LesionResult, TumourAssessment
 from sabr_trial.patient_dates import PatientDate
 from sabr_trial.services import casebook_lock
+from treatment import selectors as treatment_selectors
 
 
 def treatment_start(patient: Any) -> datetime.date | None:
-    """D1 treatment start from the treatment app if it offers ``treatment.selectors.treatment_start``.
+    """D1 treatment start (``treatment.selectors.treatment_start``).
 
-    Placeholder otherwise (or while no treatment is recorded): the day after the baseline scan.
+    Placeholder while no treatment is recorded: the day after the baseline scan.
     """
     return treatment_start_info(patient)[0]
 
 
 def treatment_start_info(patient: Any) -> tuple[datetime.date | None, bool]:
     """Return (treatment start, whether it is the baseline + 1 day placeholder)."""
-    try:
-        module = importlib.import_module("treatment.selectors")
-        func = module.treatment_start
-    except (ImportError, AttributeError):
-        func = None
-    if func is not None:
-        start = func(patient)
-        if start:
-            return start, False
+    start = treatment_selectors.treatment_start(patient)
+    if start:
+        return start, False
     from assessments.rules import baseline_date
 
     base = baseline_date(patient)
@@ -170,3 +164,9 @@ def patient_dates(patient: Any) -> Iterable[PatientDate]:
                 form=title, field=_("New lesion %(code)s first seen") % {"code": new.code}, date=new.first_seen_date,
                 url=a.get_absolute_url(),
             )  # fmt: skip
+
+
+def pd_dates(patient: Any) -> list[datetime.date]:
+    """The dates of the patient's time points with overall response PD (EC-SU-3 asks, through patient_facts)."""
+    rows = TumourAssessment.objects.filter(patient=patient, overall_resp="PD").values_list("scan_date_first", "visit_date")
+    return sorted(first or visit for first, visit in rows if first or visit)

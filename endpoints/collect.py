@@ -1,8 +1,8 @@
 """Read the whole study into plain derivation records with a fixed number of queries.
 
 One query per source table, whatever the number of patients (the benchmark counts them).
-Models of apps that are not installed yet are skipped, so the engine runs at every stage of
-the build. Every date carries a SourceRef (form slug, row id, field) so the dashboard can link
+Every source model is imported (endpoints sits above the clinical apps), so a renamed model or field fails
+loudly instead of dropping data. Every date carries a SourceRef (form slug, row id, field) so the dashboard can link
 each derived date back to the CRF that set it.
 """
 
@@ -15,10 +15,12 @@ from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.apps import apps
 from django.db import connection
 from django.db.models import F, Model
 
+from adverse_events.models import AdverseEvent
+from adverse_events.selectors import EPISODE_FIELDS
+from assessments.models import Lesion, LesionResult, TumourAssessment
 from assessments.recist import Response
 from endpoints.derivation import (
     ConsentWithdrawal,
@@ -36,15 +38,25 @@ from endpoints.derivation import (
 )
 from endpoints.engine import PatientPlotData
 from endpoints.plots import Interval
+from enrollment.models import Consent, DeathReport, Disposition, Patient, SurvivalContact
+from treatment import origins
+from treatment.models import AxitinibPeriod, SabrFraction, SabrTarget, ToripalimabInfusion
+from treatment.models import SubsequentTherapy as SubsequentTherapyModel
 
 MONTH = 30.4375  # D9
 
 
-def _model(app: str, name: str) -> type[Model] | None:
-    try:
-        return apps.get_model(app, name)
-    except LookupError:
-        return None
+#: The models the sources name, imported (a renamed model fails at import, never drops a source silently).
+_MODELS: dict[tuple[str, str], type[Model]] = {
+    (m._meta.app_label, m.__name__): m
+    for m in (TumourAssessment, Lesion, LesionResult, SabrFraction, SabrTarget, AxitinibPeriod,
+              ToripalimabInfusion, SubsequentTherapyModel, DeathReport, Disposition, SurvivalContact, Consent,
+              AdverseEvent)
+}  # fmt: skip
+
+
+def _model(app: str, name: str) -> type[Model]:
+    return _MODELS[(app, name)]
 
 
 def _known(model: type[Model]) -> set[str]:
@@ -115,8 +127,6 @@ SOURCES: tuple[Source, ...] = (
 
 def ae_source() -> Source:
     """The AE rows the safety summary counts (the fields of ``adverse_events.selectors.episodes``)."""
-    from adverse_events.selectors import EPISODE_FIELDS
-
     return Source(
         "ae",
         "adverse_events",
@@ -127,10 +137,8 @@ def ae_source() -> Source:
 
 
 def _queryset(source: Source, patient_ids: Collection[int] | None = None) -> Any:
-    """The source's rows as dicts in primary-key order (``patient_ids``: those patients only), or None."""
+    """The source's rows as dicts in primary-key order (``patient_ids``: those patients only)."""
     model = _model(source.app, source.model)
-    if model is None:
-        return None
     fields = (source.patient_field, *source.fields)
     if not _has(model, *fields):
         # A renamed field must fail the run loudly (the dashboard shows the error), never drop data silently.
@@ -147,8 +155,6 @@ def _queryset(source: Source, patient_ids: Collection[int] | None = None) -> Any
 
 def registered_patients() -> list[dict[str, Any]]:
     """Every registered patient (pk, study_number), in primary-key order: the study the endpoints cover."""
-    from enrollment.models import Patient
-
     return list(
         Patient.objects.filter(study_number__isnull=False).values("pk", "study_number").order_by("pk")
     )
@@ -159,7 +165,7 @@ def read_rows(patient_ids: Collection[int] | None = None) -> dict[str, dict[int,
     by: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for source in SOURCES:
         qs = _queryset(source, patient_ids)
-        rows = list(qs) if qs is not None else []
+        rows = list(qs)
         grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             grouped[row[source.patient_field]].append(row)
@@ -201,8 +207,6 @@ def content_hashes(sources: Sequence[Source]) -> dict[int, dict[str, str]] | Non
     parts, params = [], []
     for source in sources:
         qs = _queryset(source)
-        if qs is None:
-            continue
         sql, p = (
             qs.order_by()
             .values(source.patient_field, *source.fields, hash_pk=F("pk"))
@@ -231,33 +235,40 @@ def python_hashes(by: dict[str, dict[int, list[dict[str, Any]]]]) -> dict[int, d
     return result
 
 
+def _sourced(origin: origins.Origin | None) -> SourcedDate | None:
+    if origin is None:
+        return None
+    assert isinstance(origin.ref, SourceRef)
+    return SourcedDate(origin.date, origin.ref)
+
+
 def _patient(
     pid: int, number: str, cutoff: datetime.date, d: dict[str, list[dict[str, Any]]]
 ) -> tuple[PatientRecord, PatientPlotData]:
     fractions = [f for f in d.get("fx", []) if _yes(f["delivered"])]
-    protocol = [f for f in fractions if _yes(f["target__course__is_protocol"])]
-    sabr_start = None
-    if protocol:
-        first_course = min(f["target__course__course_number"] for f in protocol)
-        first = min((f for f in protocol if f["target__course__course_number"] == first_course),
-                    key=lambda f: f["fraction_date"])  # fmt: skip
-        sabr_start = SourcedDate(
-            first["fraction_date"], _src("sabr-fraction", first["pk"], "fraction_date")
-        )  # D1
-    starts: list[SourcedDate] = []
-    if sabr_start:
-        starts.append(sabr_start)
-    doses = [
-        a for a in d.get("axi", []) if a["dose_level"] not in ("INTERRUPTED", "PERMANENTLY DISCONTINUED")
-    ]
-    if doses:
-        a = min(doses, key=lambda r: r["start_date"])
-        starts.append(SourcedDate(a["start_date"], _src("axitinib", a["pk"], "start_date")))
+    # D1: the one implementation of the origins (treatment.origins), over these rows in primary-key order.
+    fraction_records = [
+        origins.Fraction(date=f["fraction_date"], delivered=True, protocol=_yes(f["target__course__is_protocol"]),
+                         course_number=f["target__course__course_number"],
+                         ref=_src("sabr-fraction", f["pk"], "fraction_date"))
+        for f in fractions
+    ]  # fmt: skip
+    axitinib_records = [
+        origins.AxitinibPeriod(start_date=a["start_date"], dose_level=a["dose_level"],
+                               ref=_src("axitinib", a["pk"], "start_date"))
+        for a in d.get("axi", [])
+    ]  # fmt: skip
+    infusion_records = [
+        origins.Infusion(date=t["infusion_date"], infusion_status=t["infusion_status"],
+                         ref=_src("toripalimab", t["pk"], "infusion_date"))
+        for t in d.get("tori", [])
+    ]  # fmt: skip
+    sabr_start = _sourced(origins.sabr_start(fraction_records))
+    doses = [a for a in d.get("axi", []) if a["dose_level"] in origins.DOSED_AXITINIB_LEVELS]
     given = [t for t in d.get("tori", []) if t["infusion_status"] == "GIVEN" and t["infusion_date"]]
-    if given:
-        t = min(given, key=lambda r: r["infusion_date"])
-        starts.append(SourcedDate(t["infusion_date"], _src("toripalimab", t["pk"], "infusion_date")))
-    treatment_start = min(starts, key=lambda s: s.value) if starts else None  # D1: OS origin
+    treatment_start = _sourced(  # D1: OS origin
+        origins.treatment_start(fractions=fraction_records, periods=axitinib_records, infusions=infusion_records)
+    )
 
     lesions = d.get("lesion", [])
     timepoints = []

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from assessments.models import Lesion
 from endpoints.models import EndpointSnapshot
+from enrollment.models import Patient
 
 Progress = Callable[[str, int], None]
 
@@ -98,13 +99,6 @@ def _shorten(text: str, width: int) -> str:
     return textwrap.shorten(text, width, placeholder=" …")
 
 
-def _model(app: str, name: str) -> Any:
-    try:
-        return apps.get_model(app, name)
-    except LookupError:
-        return None
-
-
 # --- Sections -------------------------------------------------------------------------------------------
 
 
@@ -150,20 +144,15 @@ def baseline(cutoff: datetime.date) -> dict[str, Any]:
         Baseline.objects.filter(patient__study_number__isnull=False, patient__registration_date__lte=cutoff)
     )
     n = len(rows)
-    lesion_model = _model("assessments", "Lesion")
     sites: dict[int, set[str]] = {}
     lesion_counts: Counter[int] = Counter()
-    organ_labels: dict[str, str] = {}
-    if lesion_model is not None:
-        organ_labels = {str(k): str(v) for k, v in lesion_model._meta.get_field("organ").choices or []}
-        qs = lesion_model.objects.filter(
-            patient__study_number__isnull=False, patient__registration_date__lte=cutoff
-        )
-        if any(f.name == "role" for f in lesion_model._meta.get_fields()):
-            qs = qs.exclude(role="NEW")
-        for patient_id, organ in qs.values_list("patient_id", "organ"):
-            sites.setdefault(patient_id, set()).add(organ)
-            lesion_counts[patient_id] += 1
+    organ_labels = {str(k): str(v) for k, v in Lesion._meta.get_field("organ").choices or []}
+    lesions = Lesion.objects.filter(
+        patient__study_number__isnull=False, patient__registration_date__lte=cutoff
+    ).exclude(role="NEW")
+    for patient_id, organ in lesions.values_list("patient_id", "organ"):
+        sites.setdefault(patient_id, set()).add(organ)
+        lesion_counts[patient_id] += 1
     site_counter: Counter[str] = Counter(o for s in sites.values() for o in s)
     f = Baseline._meta.get_field
     table: list[tuple[str, list[tuple[str, str]]]] = [
@@ -195,12 +184,8 @@ def exposures(patient_ids: list[int], cutoff: datetime.date) -> list[Any]:
 
 
 def exposure(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
-    target_model = _model("treatment", "SabrTarget")
-    if target_model is None:
-        return {"available": False}
     treated_ids = [p["patient_id"] for p in snap.patient_rows() if p.get("flags", {}).get("saffl")]
-    patient_model = apps.get_model("enrollment", "Patient")
-    ids = list(patient_model.objects.filter(pk__in=treated_ids).order_by("pk").values_list("pk", flat=True))
+    ids = list(Patient.objects.filter(pk__in=treated_ids).order_by("pk").values_list("pk", flat=True))
     expos = exposures(ids, cutoff)
     targets = [t for e in expos for t in e.targets if t.first_fraction and t.first_fraction <= cutoff]
     schedules = Counter(f"{t.target.prescribed_dose_gy:g} Gy / {t.target.n_fractions} fx" for t in targets)

@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from enrollment import forms, models, rules, views
+from enrollment import forms, models, rules, selectors, views
 from enrollment.rules import pdate_floor
-from sabr_trial import patient_dates, pipeline
+from sabr_trial import patient_dates, patient_facts, pipeline
 from sabr_trial.crf import CrfSpec, registry
 from sabr_trial.patient_dates import PatientDate
 
@@ -63,6 +63,7 @@ SPECS = [
 
 for _spec in SPECS:
     registry.register(_spec)
+patient_facts.register_patients(model=models.Patient, get_for_user=selectors.get_patient_for_user)
 
 
 def _field(model: Any, name: str) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from enrollment.models import Patient
+from sabr_trial import patient_facts
 from sabr_trial.roles import Perm, has_perm
 
 
@@ -107,27 +107,6 @@ def last_known_alive(patient: Any) -> datetime.date | None:
 def first_systemic_dose_date(patient: Any) -> datetime.date | None:
     """Return the first axitinib or toripalimab dose date, or None (fixes the IMDC interval, EC-BL-4).
 
-    Read lazily: the treatment models may not exist yet (LookupError) and enrollment must not import them.
+    The treatment app answers it (``patient_facts``: enrollment sits below treatment and never imports it).
     """
-    dates: list[datetime.date] = []
-    try:
-        axitinib = apps.get_model("treatment", "AxitinibPeriod")
-    except LookupError:
-        axitinib = None
-    if axitinib is not None:
-        qs = axitinib.objects.filter(patient=patient, start_date__isnull=False).exclude(
-            dose_level__in=["INTERRUPTED", "PERMANENTLY DISCONTINUED"]
-        )
-        first = qs.order_by("start_date").values_list("start_date", flat=True).first()
-        if first:
-            dates.append(first)
-    try:
-        toripalimab = apps.get_model("treatment", "ToripalimabInfusion")
-    except LookupError:
-        toripalimab = None
-    if toripalimab is not None:
-        qs = toripalimab.objects.filter(patient=patient, status="GIVEN", infusion_date__isnull=False)
-        first = qs.order_by("infusion_date").values_list("infusion_date", flat=True).first()
-        if first:
-            dates.append(first)
-    return min(dates, default=None)
+    return patient_facts.fact("first_systemic_dose", patient)

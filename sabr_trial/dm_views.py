@@ -16,7 +16,6 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from enrollment.selectors import get_patient_for_user
 from sabr_trial import queries, services
 from sabr_trial.crf import CrfStatus, registry
 from sabr_trial.forms import (
@@ -28,6 +27,7 @@ from sabr_trial.forms import (
     SignForm,
 )
 from sabr_trial.models import AuditEvent, CasebookSignature, Query, StudyLock
+from sabr_trial.patient_facts import get_patient_for_user
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import get_crf_for_user, history_rows, prelock_report
 from sabr_trial.views import apply_errors

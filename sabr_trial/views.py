@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from enrollment.selectors import get_patient_for_user
 from sabr_trial import merge, services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.forms import OptionalReasonForm, ReasonForm, SignForm
+from sabr_trial.patient_facts import get_patient_for_user
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import audit_events_for, get_crf_for_user, get_spec, history_rows, signatures_for
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.utils import timezone
 
+from sabr_trial.crf import CrfStatus
+from sabr_trial.services import crf_create
 from tests.factories import CrfFactory, RegisteredPatientFactory, UserFactory
 from tests.factories_assessments import LesionFactory
 from tests.factories_enrollment import consent
@@ -119,3 +122,51 @@ class SubsequentTherapyFactory(CrfFactory):
     start_date = factory.LazyFunction(lambda: days_ago(1))
     reason = SubsequentTherapy.Reason.PROGRESSION
     local_on_protocol = "N"
+
+
+# --- Real treatment rows through the services (no fakes of the treatment app, STYLE.md 14) -------------------
+
+
+def _treatment_user() -> Any:
+    from django.contrib.auth import get_user_model
+
+    existing = get_user_model().objects.filter(username="treatment-entry").first()
+    return existing or UserFactory(username="treatment-entry", role="coordinator")
+
+
+def give_axitinib(patient: Any, *, start: datetime.date, end: datetime.date | None = None,
+                  dose_level: str = AxitinibPeriod.DoseLevel.START_5MG) -> AxitinibPeriod:  # fmt: skip
+    """Enter a submitted axitinib period through the CRF service."""
+    data = {"start_date": start, "end_date": end, "dose_level": dose_level,
+            "dose_change_reason": AxitinibPeriod.ChangeReason.START}  # fmt: skip
+    return crf_create(model=AxitinibPeriod, patient=patient, data=data, acting_user=_treatment_user(),
+                      status=CrfStatus.SUBMITTED)  # fmt: skip
+
+
+def give_toripalimab(patient: Any, *, on: datetime.date, cycle: int = 1,
+                     status: str = ToripalimabInfusion.Status.GIVEN) -> ToripalimabInfusion:  # fmt: skip
+    """Enter a submitted toripalimab infusion through the CRF service (240 mg when GIVEN)."""
+    given = status == ToripalimabInfusion.Status.GIVEN
+    data = {"cycle_number": cycle, "infusion_status": status, "infusion_date": on if given else None,
+            "dose_mg": Decimal("240") if given else None, "infusion_interrupted": "N" if given else ""}  # fmt: skip
+    if not given:
+        data["status_reason"] = ToripalimabInfusion.StatusReason.PATIENT_DECISION
+    return crf_create(model=ToripalimabInfusion, patient=patient, data=data, acting_user=_treatment_user(),
+                      status=CrfStatus.SUBMITTED)  # fmt: skip
+
+
+def give_sabr(patient: Any, *, on: datetime.date, is_protocol: str = "Y", lesion: Any = None) -> SabrFraction:
+    """Enter a SABR course, its target and one delivered fraction on ``on`` through the CRF service."""
+    user = _treatment_user()
+    if lesion is None:
+        lesion = LesionFactory(patient=patient, baseline_date=on - datetime.timedelta(days=10))
+    course = crf_create(model=SabrCourse, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
+        "is_protocol": is_protocol, "indication": SabrCourse.Indication.INITIAL,
+        "simulation_date": on - datetime.timedelta(days=5), "technique": SabrCourse.Technique.VMAT,
+        "image_guidance": SabrCourse.ImageGuidance.CBCT})  # fmt: skip
+    target = crf_create(model=SabrTarget, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
+        "course": course, "lesion": lesion, "prescribed_dose_gy": Decimal("30"), "n_fractions": 3,
+        "isodose_pct": 80, "ptv_cc": Decimal("25.5")})  # fmt: skip
+    return crf_create(model=SabrFraction, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
+        "target": target, "fraction_number": 1, "fraction_date": on, "delivered": "Y",
+        "dose_delivered_gy": target.dose_per_fraction_gy})  # fmt: skip

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adverse_events import exposure as exposure_module
-from adverse_events.exposure import Exposure
 from adverse_events.models import AdverseEvent, CtcaeTerm, SaeReport
 from adverse_events.safety import Agent
 from sabr_trial import patient_dates
@@ -30,6 +29,9 @@ from tests.factories_adverse_events import (
     ensure_ctcae_terms,
     term,
 )
+from tests.factories_treatment import consented_patient, give_axitinib, give_sabr, give_toripalimab
+from treatment import selectors as treatment_selectors
+from treatment.models import ToripalimabInfusion
 
 pytestmark = pytest.mark.django_db
 
@@ -55,17 +57,22 @@ def patient():
     return RegisteredPatientFactory()
 
 
-def received(monkeypatch, first: dict | None = None, last=None):
-    """Pretend the treatment app holds doses: {Agent: first dose date}."""
-    first = first or {}
-    exp = Exposure(
-        first_dose=dict(first),
-        last_dose=dict.fromkeys(first, last) if last else dict(first),
-        known=frozenset(Agent),
-    )
-    monkeypatch.setattr("adverse_events.rules.exposure_for", lambda p: exp)
-    monkeypatch.setattr("adverse_events.services.exposure_for", lambda p: exp)
-    return exp
+@pytest.fixture
+def treated():
+    """A patient registered 90 days ago (consent before), ready for real treatment rows."""
+    return consented_patient(registered_days_ago=90)
+
+
+def receive(patient, agent: Agent, first: datetime.date, last: datetime.date | None = None) -> None:
+    """Enter real doses of ``agent`` through the CRF services: the first on ``first``, the last on ``last``."""
+    if agent is Agent.AXITINIB:
+        give_axitinib(patient, start=first, end=last or first)
+    elif agent is Agent.TORIPALIMAB:
+        give_toripalimab(patient, on=first)
+        if last is not None:
+            give_toripalimab(patient, on=last, cycle=2)
+    else:
+        give_sabr(patient, on=first)
 
 
 # --- R6.1, R6.3: the dictionary in the database --------------------------------------------------------
@@ -329,33 +336,64 @@ def test_ae_dated_after_death_is_refused(as_coordinator, patient):
     ("field", "agent"),
     [("rel_axitinib", Agent.AXITINIB), ("rel_toripalimab", Agent.TORIPALIMAB), ("acn_sabr", Agent.SABR)],
 )
-def test_not_applicable_for_a_received_agent_is_refused_ec_ae_5(
-    monkeypatch, as_coordinator, patient, field, agent
-):
-    received(monkeypatch, {agent: TODAY - datetime.timedelta(days=40)})
-    response = post_ae(as_coordinator, patient, **{field: "NOT APPLICABLE"})
+def test_not_applicable_for_a_received_agent_is_refused_ec_ae_5(as_coordinator, treated, field, agent):
+    receive(treated, agent, TODAY - datetime.timedelta(days=40))
+    response = post_ae(as_coordinator, treated, **{field: "NOT APPLICABLE"})
     assert response.status_code == 200
     assert "NOT APPLICABLE is only for an agent not received by onset (EC-AE-5)" in response.text
     assert not AdverseEvent.objects.exists()
 
 
-def test_not_applicable_for_an_agent_started_after_onset_is_accepted(monkeypatch, as_coordinator, patient):
-    received(monkeypatch, {Agent.SABR: TODAY - datetime.timedelta(days=5)})
-    response = post_ae(as_coordinator, patient, rel_sabr="NOT APPLICABLE", acn_sabr="NOT APPLICABLE")
+def test_not_applicable_for_an_agent_started_after_onset_is_accepted(as_coordinator, treated):
+    receive(treated, Agent.SABR, TODAY - datetime.timedelta(days=5))
+    response = post_ae(as_coordinator, treated, rel_sabr="NOT APPLICABLE", acn_sabr="NOT APPLICABLE")
     assert response.status_code == 302
 
 
-def test_exposure_reads_treatment_tables_lazily(patient):
+def test_exposure_without_treatment_rows(patient):
     exp = exposure_module.exposure_for(patient)
-    assert exp.treatment_start is None and exp.received_by(Agent.AXITINIB, TODAY) in (False, None)
+    assert (exp.treatment_start, exp.received_by(Agent.AXITINIB, TODAY)) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("infusion_status", "counts"),
+    [(ToripalimabInfusion.Status.GIVEN, True), (ToripalimabInfusion.Status.OMITTED, False)],
+)
+def test_toripalimab_infusions_count_as_exposure_d1(treated, infusion_status, counts):
+    """The dosing field ``infusion_status`` decides (not the CRF lifecycle ``status``): a GIVEN infusion starts
+    treatment (D1) and makes toripalimab received for EC-AE-5; an omitted cycle does not."""
+    on = TODAY - datetime.timedelta(days=40)
+    give_toripalimab(treated, on=on, status=infusion_status)
+    exp = exposure_module.exposure_for(treated)
+    expected = (on, on, True) if counts else (None, None, False)
+    assert (exp.treatment_start, exp.last_any_dose, exp.received_by(Agent.TORIPALIMAB, TODAY)) == expected
+
+
+def test_toripalimab_alone_makes_an_ae_treatment_emergent(as_coordinator, treated):
+    """Issue 15: toripalimab never counted (a filter on the lifecycle status); one real infusion 40 days before
+    onset must make the AE treatment-emergent and refuse NOT APPLICABLE for toripalimab (EC-AE-5)."""
+    give_toripalimab(treated, on=TODAY - datetime.timedelta(days=40))
+    refused = post_ae(as_coordinator, treated, rel_toripalimab="NOT APPLICABLE")
+    assert "NOT APPLICABLE is only for an agent not received by onset (EC-AE-5)" in refused.text
+    assert post_ae(as_coordinator, treated).status_code == 302
+    assert AdverseEvent.objects.get().treatment_emergent == "Y"
+
+
+def test_exposure_and_treatment_selectors_share_the_d1_start(treated):
+    """One treatment start (STYLE.md 13): AE exposure and the treatment selectors agree on real rows."""
+    give_axitinib(treated, start=TODAY - datetime.timedelta(days=30))
+    give_toripalimab(treated, on=TODAY - datetime.timedelta(days=45))
+    give_sabr(treated, on=TODAY - datetime.timedelta(days=50), is_protocol="N")
+    start = exposure_module.exposure_for(treated).treatment_start
+    assert start == treatment_selectors.treatment_start(treated) == TODAY - datetime.timedelta(days=45)
 
 
 # --- Soft checks: saved, warning shown (EC-AE-5 window, EC-AE-6) ---------------------------------------
 
 
-def test_soft_checks_warn_after_save(monkeypatch, as_coordinator, patient):
-    received(monkeypatch, {Agent.AXITINIB: TODAY - datetime.timedelta(days=5)})
-    response = post_ae(as_coordinator, patient, immune_related="Y", rel_toripalimab="UNRELATED", follow=True)
+def test_soft_checks_warn_after_save(as_coordinator, treated):
+    receive(treated, Agent.AXITINIB, TODAY - datetime.timedelta(days=5))
+    response = post_ae(as_coordinator, treated, immune_related="Y", rel_toripalimab="UNRELATED", follow=True)
     page = as_coordinator.get(AdverseEvent.objects.get().get_absolute_url())
     del response
     assert "before the first study treatment" in page.text and "(EC-AE-6)" in page.text
@@ -369,13 +407,9 @@ def test_alt_with_one_drug_held_warns_r4_5(as_coordinator, patient):
     assert "one drug held and the other unchanged" in page.text
 
 
-def test_treatment_emergent_flag(monkeypatch, as_coordinator, patient):
-    received(
-        monkeypatch,
-        {Agent.AXITINIB: TODAY - datetime.timedelta(days=60)},
-        last=TODAY - datetime.timedelta(days=20),
-    )
-    post_ae(as_coordinator, patient)
+def test_treatment_emergent_flag(as_coordinator, treated):
+    receive(treated, Agent.AXITINIB, TODAY - datetime.timedelta(days=60), last=TODAY - datetime.timedelta(days=20))
+    post_ae(as_coordinator, treated)
     assert AdverseEvent.objects.get().treatment_emergent == "Y"
 
 

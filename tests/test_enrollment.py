@@ -348,9 +348,22 @@ def test_baseline_page_shows_provisional_imdc(as_coordinator, coordinator, inves
     assert "Intermediate (provisional" in response.text
 
 
-def test_first_systemic_dose_date_is_none_without_treatment_models(coordinator, investigator):
+def test_first_systemic_dose_date_is_none_without_doses(coordinator, investigator):
     patient = fe.registered(coordinator, investigator)
     assert selectors.first_systemic_dose_date(patient) is None
+
+
+def test_first_systemic_dose_date_reads_real_doses_ec_bl_4():
+    """EC-BL-4: the IMDC interval ends at the first axitinib or toripalimab dose; an omitted infusion is no dose
+    (the dosing field ``infusion_status``; the treatment app answers through ``patient_facts``)."""
+    from tests.factories_treatment import consented_patient, days_ago, give_axitinib, give_toripalimab
+
+    patient = consented_patient(registered_days_ago=60)
+    give_toripalimab(patient, on=days_ago(30), status="OMITTED")
+    give_axitinib(patient, start=days_ago(20))
+    assert selectors.first_systemic_dose_date(patient) == days_ago(20)
+    give_toripalimab(patient, on=days_ago(25), cycle=2)
+    assert selectors.first_systemic_dose_date(patient) == days_ago(25)
 
 
 # --- death (EC-DD-1), survival (EC-SV-*), disposition (EC-DS-*) --------------------------------------------------

@@ -12,6 +12,7 @@ from sabr_trial.crf import CrfStatus
 from sabr_trial.models import Query
 from tests.factories import PatientFactory
 from tests.factories_treatment import AxitinibPeriodFactory, consented_patient
+from visits import editchecks as visits_editchecks
 
 D0 = datetime.date(2026, 1, 5)
 
@@ -30,12 +31,12 @@ def _tasks_in_process(tasks_in_process):
     ],
 )  # fmt: skip
 def test_d6_imaging_window(day, nominal, deviation):
-    result = editchecks.imaging_window(D0, D0 + datetime.timedelta(days=day))
+    result = visits_editchecks.imaging_window(D0, D0 + datetime.timedelta(days=day))
     assert result == (D0 + datetime.timedelta(days=nominal), deviation)
 
 
 def test_baseline_scan_has_no_window():
-    assert editchecks.imaging_window(D0, D0 - datetime.timedelta(days=3)) is None
+    assert visits_editchecks.imaging_window(D0, D0 - datetime.timedelta(days=3)) is None
 
 
 def test_every_rule_has_an_id_and_a_description():

@@ -7,4 +7,7 @@ class TreatmentConfig(AppConfig):
     verbose_name = _("Treatment")
 
     def ready(self) -> None:
-        from treatment import crfs  # noqa: F401  (registers the CRFs, the exposure panel and the dated facts)
+        from treatment import (
+            crfs,  # noqa: F401  (registers the CRFs, the exposure panel and the dated facts)
+            editchecks,  # noqa: F401  (registers its automatic edit checks)
+        )

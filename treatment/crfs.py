@@ -7,10 +7,10 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from sabr_trial import patient_dates, pipeline
+from sabr_trial import patient_dates, patient_facts, pipeline
 from sabr_trial.crf import CasebookPanel, CrfSpec, registry
 from sabr_trial.patient_dates import PatientDate
-from treatment import derivations, rules, views
+from treatment import derivations, rules, selectors, views
 from treatment.forms import (
     AxitinibPeriodForm,
     ImmunosuppressantForm,
@@ -81,6 +81,7 @@ for slug, model, form, title, order, can_add in SPECS:
 registry.register_panel(
     CasebookPanel(order=30, template="treatment/exposure_panel.html", context=views.exposure_panel)
 )
+patient_facts.register("first_systemic_dose", selectors.first_systemic_dose)
 
 
 @patient_dates.register

@@ -18,12 +18,16 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+# The demo study is seed data that crosses the apps in loading order (setup_demo): SABR goes on the lesions the
+# assessments demo entered, so this module alone imports upwards (declared in the layers contract, pyproject.toml).
+from assessments.demo import SABR_PLAN, after_sabr
+from assessments.models import Lesion, TumourAssessment
 from enrollment.models import Patient
+from enrollment.selectors import death_date
 from sabr_trial.crf import CrfStatus
 from sabr_trial.services import crf_create, crf_update
 from treatment.models import (
@@ -62,13 +66,7 @@ def _create(model: Any, patient: Patient, user: Any, **data: Any) -> Any:
 
 def _plan(patient: Patient, index: int) -> list[tuple[Any, Decimal, int]]:
     """The lesions to irradiate with their (total dose, fractions)."""
-    try:
-        lesion_model = apps.get_model("assessments", "Lesion")
-    except LookupError:
-        return []
-    lesions = list(lesion_model.objects.filter(patient=patient).exclude(role="NEW").order_by("pk"))
-    from assessments.demo import SABR_PLAN  # the assessments app is installed (the model lookup above)
-
+    lesions = list(Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("pk"))
     if index < len(SABR_PLAN):
         by_code = {lesion.lesion_code: lesion for lesion in lesions}
         return [(by_code[c], d, n) for c, (d, n) in SABR_PLAN[index].items() if c in by_code]
@@ -174,12 +172,8 @@ def _next_line(
 
 
 def _first_pd(patient: Patient) -> datetime.date | None:
-    """The scan date of the first RECIST PD time point (assessments app, read lazily)."""
-    try:
-        model = apps.get_model("assessments", "TumourAssessment")
-    except LookupError:
-        return None
-    row = model.objects.filter(patient=patient, overall_resp="PD").order_by("scan_date_first").first()
+    """The scan date of the first RECIST PD time point."""
+    row = TumourAssessment.objects.filter(patient=patient, overall_resp="PD").order_by("scan_date_first").first()
     return row.scan_date_first if row else None
 
 
@@ -189,12 +183,8 @@ def _lost_after(patient: Patient) -> datetime.date | None:
 
     if not Disposition.objects.filter(patient=patient, eos_reason="LOST TO FOLLOW-UP").exists():
         return None
-    try:
-        model = apps.get_model("assessments", "TumourAssessment")
-    except LookupError:
-        return None
     last = (
-        model.objects.filter(patient=patient)
+        TumourAssessment.objects.filter(patient=patient)
         .order_by("-scan_date_first")
         .values_list("scan_date_first", flat=True)
         .first()
@@ -203,19 +193,11 @@ def _lost_after(patient: Patient) -> datetime.date | None:
 
 
 def _death(patient: Patient) -> datetime.date | None:
-    try:
-        from enrollment.selectors import death_date
-    except ImportError:
-        return None
     return death_date(patient)
 
 
 def _after_sabr(patient: Patient, users: dict[str, Any]) -> None:
     """Recompute the patient's responses now that lesions are irradiated (and enter the LF confirmation)."""
-    try:
-        from assessments.demo import after_sabr
-    except ImportError:
-        return
     after_sabr(patient, users)
 
 

@@ -56,10 +56,8 @@ class SabrTargetForm(PatientCrfForm):
         if not self.instance.pk and courses.exists() and not self.initial.get("course"):
             self.initial["course"] = courses.last().pk
         if "lesion" in self.fields:
-            from django.apps import apps
-
-            lesion_model = apps.get_model("assessments", "Lesion")
-            self.fields["lesion"].queryset = lesion_model.objects.filter(patient=self.patient)
+            # The field's own queryset names the lesion model (a string FK: treatment never imports assessments).
+            self.fields["lesion"].queryset = self.fields["lesion"].queryset.filter(patient=self.patient)
 
 
 class SabrFractionForm(PatientCrfForm):
@@ -163,10 +161,8 @@ class SubsequentTherapyForm(PatientCrfForm):
     def limit_choices(self) -> None:
         self.fields["sabr_course"].queryset = SabrCourse.objects.filter(patient=self.patient)
         if "lesions_treated" in self.fields:
-            from django.apps import apps
-
-            lesion_model = apps.get_model("assessments", "Lesion")
-            self.fields["lesions_treated"].queryset = lesion_model.objects.filter(patient=self.patient)
+            field = self.fields["lesions_treated"]
+            field.queryset = field.queryset.filter(patient=self.patient)
             self.fields["lesions_treated"].required = False
 
     def clean(self) -> dict[str, Any]:

@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from enrollment.rules import check_not_after_death, check_not_before_consent
+from enrollment.selectors import end_of_study_date
+from sabr_trial import patient_facts
 from treatment import dosing
 
 if TYPE_CHECKING:
@@ -56,16 +58,6 @@ def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
 # --- Global date checks (EC-G2, EC-G3, EC-G4) and registration -------------------------------------------
 
 
-def _enrollment_hook(module: str, name: str) -> Callable[..., Any] | None:
-    """Return an enrollment rule/selector if the enrollment app provides it yet (hasattr guard)."""
-    try:
-        mod = __import__(f"enrollment.{module}", fromlist=[name])
-    except ImportError:
-        return None
-    hook = getattr(mod, name, None)
-    return hook if callable(hook) else None
-
-
 def _messages_of(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [m for messages in exc.message_dict.values() for m in messages]
@@ -73,20 +65,16 @@ def _messages_of(exc: ValidationError) -> list[str]:
 
 
 def _call_check(check: Callable[..., Any], patient: Any, field: str, value: datetime.date) -> list[str]:
-    """Run an enrollment date check whose exact signature is owned by the enrollment app."""
+    """Run an enrollment date check (EC-G2, EC-G3) and return its messages."""
     try:
-        try:
-            check(patient, value, field=field)
-        except TypeError:
-            check(patient, value)
+        check(patient, value, field)
     except ValidationError as exc:
         return _messages_of(exc)
     return []
 
 
 def end_of_study(patient: Any) -> datetime.date | None:
-    hook = _enrollment_hook("selectors", "end_of_study_date")
-    return hook(patient) if hook is not None else None
+    return end_of_study_date(patient)
 
 
 def date_errors(
@@ -100,12 +88,10 @@ def date_errors(
     """Return the errors of the patient-level date checks for each named date field.
 
     ``registration_rule`` (e.g. "EC-TO-1") refuses a date before registration and a patient not registered.
-    EC-G3 (before consent), EC-G2 (after death) use the enrollment rules when present; EC-G4 refuses a
+    EC-G3 (before consent), EC-G2 (after death) use the enrollment rules; EC-G4 refuses a
     treatment record after the end of study.
     """
     errors: dict[str, list[str]] = {}
-    before_consent = _enrollment_hook("rules", "check_not_before_consent")
-    after_death = _enrollment_hook("rules", "check_not_after_death")
     eos = end_of_study(patient) if treatment else None
     for field, value in dates.items():
         if value is None:
@@ -122,11 +108,8 @@ def date_errors(
                     % {"label": label, "d": value.isoformat(), "reg": patient.registration_date.isoformat(),
                        "r": registration_rule},
                 )  # fmt: skip
-        if before_consent is not None:
-            for message in _call_check(before_consent, patient, field, value):
-                _add(errors, field, message)
-        if after_death is not None:
-            for message in _call_check(after_death, patient, field, value):
+        for check in (check_not_before_consent, check_not_after_death):
+            for message in _call_check(check, patient, field, value):
                 _add(errors, field, message)
         if eos is not None and value > eos:
             _add(
@@ -444,27 +427,8 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
 
 
 def _axitinib_aes(patient: Any) -> list[dosing.AxitinibAe]:
-    """Axitinib-related AEs for EC-AX-3, read lazily from the adverse-events app when it is there."""
-    try:
-        model = apps.get_model("adverse_events", "AdverseEvent")
-    except LookupError:
-        return []
-    out = []
-    for ae in model.objects.filter(patient=patient):
-        try:
-            related = getattr(ae, "rel_axitinib", "") in RELATED
-            out.append(
-                dosing.AxitinibAe(
-                    term=str(ae),
-                    grade=int(getattr(ae, "grade", 0) or 0),
-                    onset_date=ae.onset_date,
-                    resolution_date=getattr(ae, "resolution_date", None),
-                    axitinib_related=related,
-                )  # fmt: skip
-            )
-        except (AttributeError, TypeError, ValueError):
-            continue
-    return out
+    """The patient's AEs for EC-AX-3 (R4.3), answered by the AE app (``patient_facts``: it sits above us)."""
+    return list(patient_facts.fact("axitinib_aes", patient))
 
 
 def axitinib_ae_action_warnings(patient: Any) -> list[str]:
@@ -472,26 +436,22 @@ def axitinib_ae_action_warnings(patient: Any) -> list[str]:
     within 7 days of its onset with a lower dose or an interruption."""
     from treatment.models import AxitinibPeriod
 
-    try:
-        model = apps.get_model("adverse_events", "AdverseEvent")
-    except LookupError:
-        return []
     warnings = []
     periods = list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date"))
     window = datetime.timedelta(days=AXITINIB_AE_MATCH_DAYS)
-    for ae in model.objects.filter(patient=patient, acn_axitinib__in=["DOSE REDUCED", "DRUG INTERRUPTED"]):
+    # (the AE, its pk, onset, axitinib action shown) of AEs that reduced or interrupted axitinib: the AE app answers.
+    for ae, ae_pk, onset, action in patient_facts.fact("axitinib_ae_actions", patient):
         match = [
             p for p in periods
-            if abs(p.start_date - ae.onset_date) <= window
+            if abs(p.start_date - onset) <= window
             and (p.dose_change_reason in ("REDUCTION FOR TOXICITY", "INTERRUPTION FOR TOXICITY")
-                 or p.dose_level == "INTERRUPTED" or p.adverse_event_id == ae.pk)
+                 or p.dose_level == "INTERRUPTED" or p.adverse_event_id == ae_pk)
         ]  # fmt: skip
         if not match:
             warnings.append(
                 _("%(ae)s (onset %(d)s) says axitinib was %(a)s, but no axitinib period with that change starts "
                   "within %(n)s days (EC-AX-4).")
-                % {"ae": ae, "d": ae.onset_date, "a": ae.get_acn_axitinib_display().lower(),
-                   "n": AXITINIB_AE_MATCH_DAYS}
+                % {"ae": ae, "d": onset, "a": action, "n": AXITINIB_AE_MATCH_DAYS}
             )  # fmt: skip
     return warnings
 
@@ -770,22 +730,11 @@ def lesions_treated_errors(therapy_type: str, lesions: Iterable[Any] | None) -> 
 
 
 def subsequent_therapy_warnings(row: SubsequentTherapy) -> list[str]:
-    """EC-SU-3 (soft): reason PROGRESSION without a prior RECIST PD (read lazily from assessments)."""
-    if row.reason != "PROGRESSION":
+    """EC-SU-3 (soft): reason PROGRESSION without a prior RECIST PD (the dates of the patient's PD time points
+    come from the assessments app through ``patient_facts``)."""
+    if row.reason != "PROGRESSION" or row.start_date is None:
         return []
-    try:
-        model = apps.get_model("assessments", "TumourAssessment")
-    except LookupError:
-        return []
-    fields = {f.name for f in model._meta.get_fields()}
-    date_field = next((f for f in ("assessment_date", "scan_date", "date") if f in fields), None)
-    response_field = next((f for f in ("overall_response", "ovrlresp") if f in fields), None)
-    if date_field is None or response_field is None:
-        return []
-    has_pd = model.objects.filter(
-        patient_id=row.patient_id, **{f"{date_field}__lte": row.start_date, response_field: "PD"}
-    ).exists()
-    if has_pd:
+    if any(day <= row.start_date for day in patient_facts.fact("recist_pd_dates", row.patient)):
         return []
     return [_("Reason 'progression' but no RECIST PD is recorded on or before %(d)s (EC-SU-3).")
             % {"d": row.start_date}]  # fmt: skip

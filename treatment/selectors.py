@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.utils import timezone
 
-from treatment import dosing, radiobiology
+from enrollment.models import Baseline
+from treatment import dosing, origins, radiobiology
 from treatment.models import (
     AxitinibPeriod,
     SabrCourse,
@@ -23,55 +23,74 @@ from treatment.models import (
     YesNo,
 )
 
-_DOSED_LEVELS = [d.value for d in dosing.AxitinibDose if dosing.axitinib_level(d) is not None]
-
 
 def first_protocol_course(patient: Any) -> SabrCourse | None:
     """The first course with is_protocol = Y (EC-SB-2)."""
     return SabrCourse.objects.filter(patient=patient, is_protocol=YesNo.Y).order_by("course_number").first()
 
 
+def fraction_records(patient: Any) -> list[origins.Fraction]:
+    """The patient's SABR fractions as D1 records (one query), in primary-key order."""
+    rows = (
+        SabrFraction.objects.filter(patient=patient)
+        .order_by("pk")
+        .values_list("pk", "fraction_date", "delivered", "target__course__is_protocol", "target__course__course_number")
+    )
+    return [
+        origins.Fraction(date=day, delivered=delivered == YesNo.Y, protocol=protocol == YesNo.Y,
+                         course_number=number, ref=pk)
+        for pk, day, delivered, protocol, number in rows
+    ]  # fmt: skip
+
+
+def axitinib_records(patient: Any) -> list[origins.AxitinibPeriod]:
+    """The patient's axitinib periods as D1 records (one query), in primary-key order."""
+    rows = AxitinibPeriod.objects.filter(patient=patient).order_by("pk").values_list("pk", "start_date", "dose_level")
+    return [origins.AxitinibPeriod(start_date=day, dose_level=level, ref=pk) for pk, day, level in rows]
+
+
+def infusion_records(patient: Any) -> list[origins.Infusion]:
+    """The patient's toripalimab infusions as D1 records (one query), in primary-key order."""
+    rows = (
+        ToripalimabInfusion.objects.filter(patient=patient)
+        .order_by("pk")
+        .values_list("pk", "infusion_date", "infusion_status")
+    )
+    return [origins.Infusion(date=day, infusion_status=status, ref=pk) for pk, day, status in rows]
+
+
+def _date(origin: origins.Origin | None) -> datetime.date | None:
+    return origin.date if origin is not None else None
+
+
 def sabr_start(patient: Any) -> datetime.date | None:
     """D1 / EC-SB-2 / EC-FX-3: the first delivered fraction of the first protocol SABR course."""
-    course = first_protocol_course(patient)
-    if course is None:
-        return None
-    row = (
-        SabrFraction.objects.filter(target__course=course, delivered=YesNo.Y)
-        .order_by("fraction_date")
-        .values_list("fraction_date", flat=True)
-        .first()
-    )
-    return row
+    return _date(origins.sabr_start(fraction_records(patient)))
 
 
 def first_axitinib_dose(patient: Any) -> datetime.date | None:
-    return (
-        AxitinibPeriod.objects.filter(patient=patient, dose_level__in=_DOSED_LEVELS)
-        .order_by("start_date")
-        .values_list("start_date", flat=True)
-        .first()
-    )
+    """D1: the start of the first axitinib period with a dose."""
+    return _date(origins.first_axitinib_dose(axitinib_records(patient)))
 
 
 def first_toripalimab_given(patient: Any) -> datetime.date | None:
-    return (
-        ToripalimabInfusion.objects.filter(
-            patient=patient, infusion_status=ToripalimabInfusion.Status.GIVEN, infusion_date__isnull=False
-        )
-        .order_by("infusion_date")
-        .values_list("infusion_date", flat=True)
-        .first()
-    )
+    """D1: the first toripalimab infusion GIVEN."""
+    return _date(origins.first_toripalimab_dose(infusion_records(patient)))
+
+
+def first_systemic_dose(patient: Any) -> datetime.date | None:
+    """D1: the first axitinib dose or toripalimab infusion GIVEN, whichever is earlier (EC-BL-4's IMDC interval)."""
+    return _date(origins.treatment_start(periods=axitinib_records(patient), infusions=infusion_records(patient)))
 
 
 def treatment_start(patient: Any) -> datetime.date | None:
     """D1 (OS origin, DM.RFSTDTC): the earliest of the first delivered fraction of the first protocol course,
-    the first axitinib period with a dose and the first toripalimab infusion GIVEN."""
-    dates = [
-        d for d in (sabr_start(patient), first_axitinib_dose(patient), first_toripalimab_given(patient)) if d
-    ]
-    return min(dates) if dates else None
+    the first axitinib period with a dose and the first toripalimab infusion GIVEN (``treatment.origins``)."""
+    return _date(
+        origins.treatment_start(
+            fractions=fraction_records(patient), periods=axitinib_records(patient), infusions=infusion_records(patient)
+        )
+    )
 
 
 def target_first_fraction(target: SabrTarget) -> datetime.date | None:
@@ -86,8 +105,6 @@ def target_first_fraction(target: SabrTarget) -> datetime.date | None:
 def lesion_lc_origin(lesion: Any) -> datetime.date | None:
     """R2.1, EC-FX-3: a lesion's local-control origin is the first delivered fraction of its first SABR target
     (a re-irradiation does not move it)."""
-    if not any(f.name == "lesion" for f in SabrTarget._meta.get_fields()):
-        return None
     targets = SabrTarget.objects.filter(lesion=lesion).order_by("course__course_number", "pk")
     for target in targets:
         first = target_first_fraction(target)
@@ -97,14 +114,8 @@ def lesion_lc_origin(lesion: Any) -> datetime.date | None:
 
 
 def weight_kg(patient: Any) -> Decimal | None:
-    """Baseline weight for mg/kg doses, read lazily from the enrollment baseline form when it exists."""
-    try:
-        model = apps.get_model("enrollment", "Baseline")
-    except LookupError:
-        return None
-    if not any(f.name == "weight_kg" for f in model._meta.get_fields()):
-        return None
-    row = model.objects.filter(patient=patient).values_list("weight_kg", flat=True).first()
+    """Baseline weight for mg/kg doses, from the enrollment baseline form."""
+    row = Baseline.objects.filter(patient=patient).values_list("weight_kg", flat=True).first()
     return Decimal(row) if row is not None else None
 
 

@@ -29,7 +29,10 @@ class VisitsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from visits import registration  # noqa: F401  (casebook panel and the worklist in the navigation)
+        from visits import (
+            editchecks,  # noqa: F401  (registers DM-2, the D6 imaging window check)
+            registration,  # noqa: F401  (casebook panel and the worklist in the navigation)
+        )
 
         post_save.connect(_schedule_input_changed, dispatch_uid="visits-worklist-count-save")
         post_delete.connect(_schedule_input_changed, dispatch_uid="visits-worklist-count-delete")

@@ -2,9 +2,8 @@
 
 One query per source table whatever the number of patients (tests count them): the worklist, the navigation
 badge and the per-patient grid share this collector. The anchors follow the selectors other apps use
-(``treatment.selectors.treatment_start`` / ``sabr_start``, ``enrollment.selectors.death_date`` /
-``end_of_study_date``); a test checks that they agree on the demo study. Models of apps not installed are
-skipped, so the schedule works at every stage of the build.
+(D1 from ``treatment.origins``, as ``treatment.selectors.treatment_start`` / ``sabr_start``;
+``enrollment.selectors.death_date`` / ``end_of_study_date``); a test checks that they agree on the demo study.
 """
 
 from __future__ import annotations
@@ -19,8 +18,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from enrollment.models import Patient
 from sabr_trial.crf import registry
 from sabr_trial.roles import Perm, has_perm
+from treatment import origins
 from visits import schedule
 from visits.models import NotDone
 
@@ -41,12 +42,6 @@ FORM_FIELDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "survival": ("contact_date", ()),
 }
 TERMINAL = {"disposition": ("eot_reason", "eos_date"), "death": ("death_date",)}
-
-
-def _dosed_axitinib_levels() -> set[str]:
-    from treatment import dosing
-
-    return {d.value for d in dosing.AxitinibDose if dosing.axitinib_level(d) is not None}
 
 
 @dataclass
@@ -70,30 +65,25 @@ def _rows(slug: str, fields: tuple[str, ...], patient_ids: list[int] | None) -> 
 
 
 def _anchors(registration: datetime.date | None, d: dict[str, list[dict[str, Any]]]) -> schedule.Anchors:
-    protocol_courses = sorted(
-        (c for c in d.get("sabr-course", []) if c["is_protocol"] == "Y"), key=lambda c: c["course_number"]
-    )
-    sabr_start = None
-    if protocol_courses:  # D1 / EC-SB-2: first delivered fraction of the first protocol course
-        first_course = protocol_courses[0]["pk"]
-        days = [
-            f["fraction_date"] for f in d.get("sabr-fraction", [])
-            if f["target__course_id"] == first_course and f["delivered"] == "Y"
-        ]  # fmt: skip
-        sabr_start = min(days, default=None)
-    dosed = _dosed_axitinib_levels()
-    axitinib = [a for a in d.get("axitinib", []) if a["dose_level"] in dosed]
+    courses = {c["pk"]: c for c in d.get("sabr-course", [])}
+    fractions = [
+        origins.Fraction(date=f["fraction_date"], delivered=f["delivered"] == "Y",
+                         protocol=courses[f["target__course_id"]]["is_protocol"] == "Y",
+                         course_number=courses[f["target__course_id"]]["course_number"])
+        for f in d.get("sabr-fraction", [])
+    ]  # fmt: skip
+    periods = [origins.AxitinibPeriod(a["start_date"], a["dose_level"]) for a in d.get("axitinib", [])]
     given = [t for t in d.get("toripalimab", []) if t["infusion_status"] == "GIVEN" and t["infusion_date"]]
-    starts = [
-        x
-        for x in (
-            sabr_start,
-            min((a["start_date"] for a in axitinib), default=None),
-            min((t["infusion_date"] for t in given), default=None),
-        )
-        if x
-    ]
-    treatment_start = min(starts, default=None)  # D1: OS origin
+    # D1 (treatment.origins, the one implementation): SABR start and treatment start (OS origin).
+    sabr_origin = origins.sabr_start(fractions)
+    sabr_start = sabr_origin.date if sabr_origin else None
+    start_origin = origins.treatment_start(
+        fractions=fractions,
+        periods=periods,
+        infusions=[origins.Infusion(t["infusion_date"], t["infusion_status"]) for t in d.get("toripalimab", [])],
+    )
+    treatment_start = start_origin.date if start_origin else None
+    axitinib = [a for a in d.get("axitinib", []) if a["dose_level"] in origins.DOSED_AXITINIB_LEVELS]
     infusions = tuple(
         schedule.Infusion(
             cycle=t["cycle_number"],
@@ -137,8 +127,6 @@ def collect(
     *, today: datetime.date, patient_ids: list[int] | None = None, s: schedule.ScheduleSettings | None = None
 ) -> list[PatientSchedule]:
     """Return the schedule of every registered patient (or of ``patient_ids``) on ``today``."""
-    from enrollment.models import Patient
-
     patients = Patient.objects.filter(study_number__isnull=False)
     if patient_ids is not None:
         patients = patients.filter(pk__in=patient_ids)

@@ -1,0 +1,37 @@
+"""The AE app's automatic edit checks (registered in ``sabr_trial.editchecks`` when this app is ready)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from adverse_events.models import AdverseEvent
+from adverse_events.rules import ae_warnings
+from enrollment.selectors import end_of_study_date
+from sabr_trial.editchecks import Finding, from_warnings, rule, submitted
+
+
+@rule("DM-3", gettext_lazy("Adverse event still ongoing after the patient went off study"))
+def ae_ongoing_after_off_study(patient: Any) -> list[Finding]:
+    off = end_of_study_date(patient)
+    if off is None:
+        return []
+    out = []
+    for row in submitted(AdverseEvent.objects.filter(patient=patient, ongoing="Y")):
+        out.append(Finding("DM-3", row, "ongoing", _(
+            "This adverse event is still ongoing while the patient went off study on %(d)s: record its outcome "
+            "at the last contact (DM-3).") % {"d": off}))  # fmt: skip
+    return out
+
+
+@rule(
+    "SOFT-AE",
+    gettext_lazy("Soft checks of the adverse event form (EC-AE-5 collection window, EC-AE-6)"),
+    reports=("EC-AE-5", "EC-AE-6"),
+)
+def ae_soft_checks(patient: Any) -> list[Finding]:
+    return from_warnings(
+        AdverseEvent.objects.filter(patient=patient).select_related("ctcae_term"), ae_warnings, "SOFT-AE"
+    )
