@@ -159,11 +159,9 @@ def _forget_shared_memo() -> None:
 
 def _timed_other_apps() -> list[float]:
     """Wrap the visits app's study-wide schedule (computed for the navigation badge on every page) with a timer."""
+    from visits import selectors
+
     spent: list[float] = []
-    try:
-        from visits import selectors
-    except ImportError:
-        return spent
     original = selectors.collect
 
     def timed(*args, **kwargs):  # type: ignore[no-untyped-def]

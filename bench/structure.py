@@ -9,7 +9,8 @@ Counted over first-party, non-test, non-migration Python files (the apps and the
                           between first-party modules; an import inside a function or under ``if TYPE_CHECKING:``
                           is not an edge (it runs late, or never). "modules in circles" is their total size.
   ..., function-level     the same with imports inside functions counted as edges: the circles that function-level
-                          imports only hide (a module that needs another at run time depends on it).
+                          imports only hide (a module that needs another at run time depends on it); "that span
+                          apps" counts those whose modules belong to more than one app.
   function-level imports  ``import``/``from ... import`` statements inside a function or method body.
   ... of first-party      the subset that imports a first-party module (the ones that dodge circles or layers).
   functions over 80 lines functions and methods whose body spans more than 80 lines (decorators excluded).
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         ("modules in circles", sum(len(component) for component in circles)),
         ("import circles, function-level imports counted", len(late_circles)),
         ("modules in those circles", sum(len(component) for component in late_circles)),
+        ("... circles that span apps", sum(1 for c in late_circles if len({m.split(".")[0] for m in c}) > 1)),
         ("function-level imports", len(metrics.function_imports)),
         ("... of first-party modules", len(first_party_imports)),
         (f"functions over {LONG_FUNCTION_LINES} lines", len(metrics.long_functions)),

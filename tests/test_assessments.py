@@ -252,13 +252,20 @@ def test_assessment_dates_refused(as_coordinator, baseline, changes, field):
     assert not TumourAssessment.objects.exists()
 
 
-def test_assessment_after_death_refused(as_coordinator, baseline, monkeypatch):
-    """EC-TA-2 / EC-G2: nothing dated after death (death date from enrollment selectors)."""
-    monkeypatch.setattr(
-        "assessments.rules.death_date", lambda patient: BASELINE + datetime.timedelta(days=30)
-    )
+def test_assessment_after_death_refused(as_coordinator, coordinator):
+    """EC-TA-2 / EC-G2: nothing dated after death (a real death report, entered through the CRF service)."""
+    from enrollment.models import DeathReport
+    from sabr_trial.crf import CrfStatus
+    from sabr_trial.services import crf_create
+
+    patient = RegisteredPatientFactory(registration_date=BASELINE - datetime.timedelta(days=5))
+    LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
+    LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
+    crf_create(model=DeathReport, patient=patient, acting_user=coordinator, status=CrfStatus.SUBMITTED, data={
+        "death_date": BASELINE + datetime.timedelta(days=30), "primary_cause": "DISEASE PROGRESSION",
+        "autopsy": "N", "source": "HOSPITAL RECORD"})  # fmt: skip
     response = as_coordinator.post(
-        create_url(baseline), assessment_post(baseline, {"L1": 50, "L2": 30}, day=56)
+        create_url(patient), assessment_post(patient, {"L1": 50, "L2": 30}, day=56)
     )
     assert "EC-TA-2" in response.context["form"].errors["scan_date_first"][0]
     assert not TumourAssessment.objects.exists()

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from enrollment.models import Baseline
 from treatment import dosing, origins, radiobiology
 from treatment.models import (
     AxitinibPeriod,
@@ -114,9 +113,11 @@ def lesion_lc_origin(lesion: Any) -> datetime.date | None:
 
 
 def weight_kg(patient: Any) -> Decimal | None:
-    """Baseline weight for mg/kg doses, from the enrollment baseline form."""
-    row = Baseline.objects.filter(patient=patient).values_list("weight_kg", flat=True).first()
-    return Decimal(row) if row is not None else None
+    """Body weight for mg/kg doses: None, because no CRF of this trial records a weight (CRF-SPEC), so a steroid
+    dosed in mg/kg has no prednisone equivalent. (A look-up of a ``weight_kg`` field that does not exist used to
+    hide this behind a "missing field" guard.)"""
+    del patient
+    return None
 
 
 # --- Exposure summary ----------------------------------------------------------------------------------------
