@@ -1,18 +1,11 @@
-"""Layers (README "Layers"): registries instead of run-time look-ups, each rule registered by the app that owns it,
-and one edit-check run per patient per commit without Django's private transaction internals."""
+"""Layers (README "Layers"): registries instead of run-time look-ups, each rule registered by the app that owns it."""
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.utils import timezone
 
 from sabr_trial import editchecks, patient_facts
-from sabr_trial import tasks as sabr_tasks
-from tests.factories_treatment import consented_patient, give_axitinib, give_toripalimab
 
 
 def test_asking_for_a_fact_nobody_registered_raises():
@@ -57,28 +50,3 @@ def test_the_patient_registry_is_enrollments():
     from enrollment.models import Patient
 
     assert patient_facts.patient_model() is Patient
-
-
-@pytest.mark.django_db(transaction=True)
-def test_one_edit_check_run_per_patient_per_commit_and_a_rolled_back_savepoint_drops_only_its_own(monkeypatch):
-    """Several saves of one patient in one transaction enqueue one run; a save in a savepoint that rolls back
-    leaves the others' run in place (public on_commit only, no connection.run_on_commit / savepoint_ids)."""
-    runs: list[int] = []
-    monkeypatch.setattr(sabr_tasks.run_edit_checks, "delay", runs.append)  # a spy on the base app's own task
-    first, second = consented_patient(registered_days_ago=60), consented_patient(registered_days_ago=60)
-    runs.clear()
-    today = timezone.localdate()
-    with transaction.atomic():
-        give_axitinib(first, start=today - datetime.timedelta(days=50), end=today - datetime.timedelta(days=40))
-        give_toripalimab(first, on=today - datetime.timedelta(days=45))
-        try:
-            with transaction.atomic():
-                give_toripalimab(second, on=today - datetime.timedelta(days=45))
-                raise RuntimeError("roll this savepoint back")
-        except RuntimeError:
-            pass
-        give_toripalimab(first, on=today - datetime.timedelta(days=24), cycle=2)
-    assert runs == [first.pk]
-    with transaction.atomic():
-        give_toripalimab(second, on=today - datetime.timedelta(days=45))
-    assert runs == [first.pk, second.pk]
