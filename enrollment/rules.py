@@ -7,36 +7,44 @@ Each check raises ``ValidationError({field: "message (EC-XX-n)"})`` naming the f
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enrollment import criteria, imdc
+from enrollment.models import (
+    Baseline,
+    Consent,
+    DeathReport,
+    Disposition,
+    Eligibility,
+    MedicalHistory,
+    PriorTherapy,
+    ScreeningLog,
+    SurvivalContact,
+    YesNo,
+)
+from enrollment.models import Consent as ConsentModel
+from enrollment.selectors import (
+    consent_date,
+    consent_datetime,
+    death_date,
+    first_consent,
+    first_systemic_dose_date,
+)
+from sabr_trial.crf import CrfStatus
+from sabr_trial.patient_dates import dates_after
+from sabr_trial.roles import Role, roles_of
 from sabr_trial.sitetime import stamp
 from sabr_trial.validators import in_range
-
-if TYPE_CHECKING:
-    from enrollment.models import (
-        Baseline,
-        Consent,
-        DeathReport,
-        Disposition,
-        Eligibility,
-        MedicalHistory,
-        PriorTherapy,
-        ScreeningLog,
-        SurvivalContact,
-    )
-
 
 # --- global checks other apps call -------------------------------------------------------------------------
 
 
 def check_not_after_death(patient: Any, date: datetime.date | None, field: str) -> None:
     """EC-G2: refuse a date after the patient's recorded death, naming ``field``."""
-    from enrollment.selectors import death_date
 
     if date is None or patient is None or getattr(patient, "pk", None) is None:
         return
@@ -55,7 +63,6 @@ def check_not_before_consent(patient: Any, date: datetime.date | None, field: st
 
     With no consent recorded at all, the procedure is refused too: consent comes before every study procedure.
     """
-    from enrollment.selectors import consent_date
 
     if date is None or patient is None or getattr(patient, "pk", None) is None:
         return
@@ -206,7 +213,6 @@ def failing(answers: dict[str, str], version: str) -> list[criteria.Criterion]:
 
 
 def holds_investigator_role(user: Any) -> bool:
-    from sabr_trial.roles import Role, roles_of
 
     return Role.INVESTIGATOR.value in roles_of(user)
 
@@ -214,7 +220,6 @@ def holds_investigator_role(user: Any) -> bool:
 def check_eligibility(elig: Eligibility) -> None:
     """EC-EL-1: every criterion answered (to submit or confirm); the confirming user is an investigator;
     confirmation is on or after consent."""
-    from sabr_trial.crf import CrfStatus
 
     errors: dict[str, list[str]] = {}
     answers = parse_answers(elig.answers_summary)
@@ -238,8 +243,6 @@ def check_eligibility(elig: Eligibility) -> None:
     if bool(elig.confirmed_by_id) != bool(elig.confirmed_at):
         _add(errors, "confirmed_at", _("A confirmation needs both the investigator and the time (EC-EL-1)."))
     if elig.confirmed_at and elig.patient_id:
-        from enrollment.models import ScreeningLog
-        from enrollment.selectors import consent_datetime, first_consent
 
         log = ScreeningLog.objects.filter(patient_id=elig.patient_id).first()
         if log is not None and timezone.localtime(elig.confirmed_at).date() < log.screening_date:
@@ -277,8 +280,6 @@ def check_eligibility(elig: Eligibility) -> None:
 
 def check_consent(consent: Consent) -> None:
     """EC-IC-1 (one active consent per version; re-consent needs a newer version) and EC-IC-2 (withdrawal)."""
-    from enrollment.models import Consent as ConsentModel
-    from enrollment.models import YesNo
 
     errors: dict[str, list[str]] = {}
     if consent.icf_version and consent.icf_version not in criteria.ICF_VERSIONS:
@@ -361,8 +362,6 @@ def check_consent(consent: Consent) -> None:
 
 def registration_consent_problems(patient: Any, registration_date: datetime.date) -> list[str]:
     """EC-RG-1: an active, non-withdrawn, submitted consent dated on or before registration."""
-    from enrollment.models import Consent, YesNo
-    from sabr_trial.crf import CrfStatus
 
     consents = list(Consent.objects.filter(patient=patient).order_by("consent_datetime", "id"))
     if not consents:
@@ -384,8 +383,6 @@ def registration_consent_problems(patient: Any, registration_date: datetime.date
 
 def registration_eligibility_problems(patient: Any, registration_date: datetime.date) -> list[str]:
     """EC-RG-1: a submitted checklist, every criterion answered and met, confirmed by an investigator."""
-    from enrollment.models import Eligibility
-    from sabr_trial.crf import CrfStatus
 
     elig = Eligibility.objects.filter(patient=patient).first()
     if elig is None:
@@ -408,7 +405,6 @@ def registration_eligibility_problems(patient: Any, registration_date: datetime.
 
 def registration_prior_therapy_problems(patient: Any, registration_date: datetime.date) -> list[str]:
     """EC-PT-3: a prior PD-1/PD-L1 antibody breaks exclusion EXCL01, whatever the checklist says."""
-    from enrollment.models import PriorTherapy, YesNo
 
     rows = PriorTherapy.objects.filter(patient=patient, pd1_pdl1=YesNo.YES)
     return [
@@ -431,8 +427,6 @@ REGISTRATION_CHECKS = (
 def check_age(baseline: Baseline) -> None:
     """EC-IC-3: age at consent from the birth year: >= 19 passes; 18 only once the investigator confirmed
     INCL01 (age >= 18); < 18 is refused. Stores age_at_consent."""
-    from enrollment.models import Eligibility
-    from enrollment.selectors import consent_date
 
     if not baseline.birth_year or not baseline.patient_id:
         return
@@ -468,7 +462,6 @@ def check_age(baseline: Baseline) -> None:
 
 def derive_imdc(baseline: Baseline) -> None:
     """Compute the IMDC flags, score and group with enrollment.imdc (CRF-SPEC derived values, EC-BL-4)."""
-    from enrollment.selectors import first_systemic_dose_date
 
     first_dose = first_systemic_dose_date(baseline.patient) if baseline.patient_id else None
     result = imdc.imdc_risk(
@@ -493,7 +486,6 @@ def derive_imdc(baseline: Baseline) -> None:
 def check_baseline(baseline: Baseline) -> None:
     """EC-BL-1 (ECOG/KPS), EC-BL-2 (nephrectomy, diagnosis before consent, histology), EC-IC-3 (age),
     EC-G2/EC-G3 on the assessment date; then derive IMDC."""
-    from enrollment.selectors import consent_date
 
     errors: dict[str, list[str]] = {}
     if baseline.ecog is not None and baseline.kps is not None:
@@ -584,7 +576,6 @@ def check_medical_history(mh: MedicalHistory) -> None:
 
 def check_prior_therapy(pt: PriorTherapy) -> None:
     """EC-PT-1 (fields required by type) and EC-PT-2 (end >= start; before the first study dose)."""
-    from enrollment.selectors import first_systemic_dose_date
 
     errors: dict[str, list[str]] = {}
     kind = pt.TherapyType
@@ -621,7 +612,6 @@ def check_prior_therapy(pt: PriorTherapy) -> None:
 
 
 def _conflicts(patient: Any, limit: datetime.date, exclude: tuple[str, ...]) -> list[str]:
-    from sabr_trial.patient_dates import dates_after
 
     return [f"{d.form}: {d.field} {d.date}" for d in dates_after(patient, limit, exclude_kinds=exclude)]
 
@@ -629,7 +619,6 @@ def _conflicts(patient: Any, limit: datetime.date, exclude: tuple[str, ...]) -> 
 def check_disposition(disp: Disposition) -> None:
     """EC-DS-2 (off-study date after every other date except a later death; DEATH needs the death report with
     the same date) and EC-DS-3 (WITHDRAWAL BY SUBJECT needs the consent withdrawal)."""
-    from enrollment.models import Consent, DeathReport, YesNo
 
     errors: dict[str, list[str]] = {}
     if not disp.eot_reason and not disp.eos_reason:
@@ -716,7 +705,6 @@ def check_death(report: DeathReport) -> None:
 def check_survival_contact(contact: SurvivalContact) -> None:
     """EC-SV-1/EC-SV-2: status only when reached; DEAD needs a death report on or before the contact;
     ALIVE cannot follow a recorded death; a contact follows consent (EC-G3)."""
-    from enrollment.models import DeathReport
 
     errors: dict[str, list[str]] = {}
     if contact.reached == "Y" and not contact.survival_status:

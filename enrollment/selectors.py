@@ -10,8 +10,10 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from enrollment.models import Patient
+from enrollment.models import Consent, DeathReport, Disposition, Patient, YesNo
 from sabr_trial import patient_facts
+from sabr_trial.crf import CrfStatus
+from sabr_trial.patient_dates import dates_of
 from sabr_trial.roles import Perm, has_perm
 
 
@@ -37,8 +39,6 @@ def get_patient_for_user(user: Any, pk: int) -> Patient:
 
 def active_consents(patient: Any) -> QuerySet[Any]:
     """Return the patient's consents that are not drafts and not withdrawn, oldest first."""
-    from enrollment.models import Consent, YesNo
-    from sabr_trial.crf import CrfStatus
 
     return (
         Consent.objects.filter(patient=patient)
@@ -50,7 +50,6 @@ def active_consents(patient: Any) -> QuerySet[Any]:
 
 def first_consent(patient: Any) -> Any:
     """Return the patient's first consent entered (draft or not), or None."""
-    from enrollment.models import Consent
 
     return Consent.objects.filter(patient=patient).order_by("consent_datetime", "id").first()
 
@@ -69,14 +68,12 @@ def consent_date(patient: Any) -> datetime.date | None:
 
 def death_date(patient: Any) -> datetime.date | None:
     """Return the patient's date of death, or None."""
-    from enrollment.models import DeathReport
 
     return DeathReport.objects.filter(patient=patient).values_list("death_date", flat=True).first()
 
 
 def end_of_study_date(patient: Any) -> datetime.date | None:
     """Return the off-study date (DM.RFPENDTC), or None while the patient is on study."""
-    from enrollment.models import Disposition
 
     return (
         Disposition.objects.filter(patient=patient, eos_date__isnull=False)
@@ -95,7 +92,6 @@ def last_known_alive(patient: Any) -> datetime.date | None:
     The latest visit, scan, dose, AE or survival contact with status ALIVE; never after death.
     Medical-history dates and contacts without status ALIVE do not count.
     """
-    from sabr_trial.patient_dates import dates_of
 
     dates = [d.date for d in dates_of(patient) if d.kind not in NOT_ALIVE_EVIDENCE]
     died = death_date(patient)

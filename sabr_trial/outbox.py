@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,16 +54,35 @@ def register_catch_up(check: Callable[[], Any]) -> None:
 
 
 class _Delivery:
-    """The on-commit callback of one atomic block: delivers the messages recorded in it."""
+    """The after-commit delivery of one transaction's messages.
+
+    Every ``record`` registers it with ``transaction.on_commit`` (a savepoint that rolls back drops only its own
+    registrations, and its rows); the first call after the commit delivers, later calls do nothing.
+    """
 
     def __init__(self) -> None:
         self.ids: list[int] = []
-        self.keys: set[tuple[str, str]] = set()
+        self.started = False
         # Django's robust on_commit logs ``func.__qualname__`` when a callback raises; instances have none.
         self.__qualname__ = "outbox.deliver"
 
     def __call__(self) -> None:
+        if self.started:
+            return
+        self.started = True
         deliver(self.ids)
+
+
+#: Per thread (a connection belongs to one thread) and database alias: the delivery of the open transaction.
+_open = threading.local()
+
+
+def _current_delivery(alias: str) -> _Delivery:
+    by_alias: dict[str, _Delivery] = _open.__dict__.setdefault("by_alias", {})
+    delivery = by_alias.get(alias)
+    if delivery is None or delivery.started:  # the previous transaction's delivery ran: this is a new one
+        delivery = by_alias[alias] = _Delivery()
+    return delivery
 
 
 def record(topic: str, payload: dict[str, Any] | None = None, *, key: str = "", once: bool = False) -> None:
@@ -80,19 +100,15 @@ def record(topic: str, payload: dict[str, Any] | None = None, *, key: str = "", 
         with transaction.atomic():
             record(topic, payload, key=key, once=once)
         return
-    here = set(connection.savepoint_ids)
-    delivery = next(
-        (func for sids, func, *_robust in connection.run_on_commit if isinstance(func, _Delivery) and sids == here),
-        None,
-    )
-    if delivery is None:
-        delivery = _Delivery()
-        transaction.on_commit(delivery, robust=True)
-    if once and (topic, key) in delivery.keys:
+    delivery = _current_delivery(connection.alias)
+    # Asked of the database, not of a list: the rows of a rolled-back savepoint are gone, so they never stand in
+    # for a message recorded later (public transaction API only, no connection.run_on_commit / savepoint_ids).
+    pending = OutboxMessage.objects.filter(pk__in=delivery.ids, topic=topic, key=key[:200], sent_at__isnull=True)
+    if once and pending.exists():
         return
     message = OutboxMessage.objects.create(topic=topic, key=key[:200], payload=payload or {})
     delivery.ids.append(message.pk)
-    delivery.keys.add((topic, key))
+    transaction.on_commit(delivery, robust=True)
 
 
 @dataclass(frozen=True)

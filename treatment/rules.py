@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -21,17 +21,16 @@ from enrollment.rules import check_not_after_death, check_not_before_consent
 from enrollment.selectors import end_of_study_date
 from sabr_trial import patient_facts
 from treatment import dosing
-
-if TYPE_CHECKING:
-    from treatment.models import (
-        AxitinibPeriod,
-        Immunosuppressant,
-        SabrCourse,
-        SabrFraction,
-        SabrTarget,
-        SubsequentTherapy,
-        ToripalimabInfusion,
-    )
+from treatment.models import (
+    AxitinibPeriod,
+    Immunosuppressant,
+    SabrCourse,
+    SabrFraction,
+    SabrTarget,
+    SubsequentTherapy,
+    ToripalimabInfusion,
+)
+from treatment.selectors import treatment_start
 
 #: Trial settings (CRF-SPEC; DOMAIN.md section 0 and R4.x). Named here, passed to the pure functions.
 MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY = Decimal("80")  # EC-ST-1
@@ -165,7 +164,6 @@ def check_course(course: SabrCourse) -> None:
 
 
 def _first_fraction_date_of_course(course: SabrCourse) -> datetime.date | None:
-    from treatment.models import SabrFraction
 
     row = SabrFraction.objects.filter(target__course=course).order_by("fraction_date").first()
     return row.fraction_date if row else None
@@ -192,7 +190,6 @@ def course_warnings(course: SabrCourse) -> list[str]:
 def check_target(target: SabrTarget) -> None:
     """EC-ST-1: one target per lesion per course, re-irradiation with a reason, 1-15 fractions,
     > 80 Gy with an override reason; the number of fractions not below a recorded fraction number."""
-    from treatment.models import SabrTarget
 
     errors: dict[str, list[str]] = {}
     course = target.course if target.course_id else None
@@ -241,7 +238,6 @@ def check_fraction(fraction: SabrFraction) -> None:
     """EC-FX-1: fraction number 1..n_fractions and unique per target; date on or after registration and
     simulation. EC-FX-2: delivered => dose; not delivered => reason (TOXICITY => AE link when the AE app is
     there). EC-G2..G4 on the date."""
-    from treatment.models import SabrFraction
 
     errors: dict[str, list[str]] = {}
     target = fraction.target if fraction.target_id else None
@@ -339,7 +335,6 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
     """EC-AX-1 (overlap, order, only the last open, first start >= registration, nothing after PERMANENTLY
     DISCONTINUED) and EC-AX-2 (an off-list dose only through other_dose_mg with a reason; a toxicity
     reason needs an AE link once the AE app is there)."""
-    from treatment.models import AxitinibPeriod
 
     errors: dict[str, list[str]] = {}
     if period.dose_level and period.dose_level not in dosing.AxitinibDose._value2member_map_:
@@ -434,7 +429,6 @@ def _axitinib_aes(patient: Any) -> list[dosing.AxitinibAe]:
 def axitinib_ae_action_warnings(patient: Any) -> list[str]:
     """EC-AX-4 (soft): an AE with axitinib action DOSE REDUCED or DRUG INTERRUPTED has no period starting
     within 7 days of its onset with a lower dose or an interruption."""
-    from treatment.models import AxitinibPeriod
 
     warnings = []
     periods = list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date"))
@@ -458,7 +452,6 @@ def axitinib_ae_action_warnings(patient: Any) -> list[str]:
 
 def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
     """EC-AX-3 (soft, R4.3): a step up that does not meet the titration rule; EC-AX-4 for the patient."""
-    from treatment.models import AxitinibPeriod
 
     if not period.patient_id or period.dose_level not in dosing.AxitinibDose._value2member_map_:
         return []
@@ -494,7 +487,6 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
     """EC-TO-1 (unique consecutive cycles, date on or after registration, later than the previous given one,
     nothing after PERMANENTLY DISCONTINUED), EC-TO-2 (240 mg or a reason; no reductions), EC-TO-4 (a reason
     for anything but GIVEN; AE link when the AE app is there)."""
-    from treatment.models import ToripalimabInfusion
 
     errors: dict[str, list[str]] = {}
     given = infusion.infusion_status == "GIVEN"
@@ -593,7 +585,6 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
 
 def infusion_warnings(infusion: ToripalimabInfusion) -> list[str]:
     """EC-TO-3 (soft): the interval from the previous given infusion is outside 18-24 days (q3w +/- 3)."""
-    from treatment.models import ToripalimabInfusion
 
     if infusion.infusion_status != "GIVEN" or infusion.infusion_date is None:
         return []
@@ -657,7 +648,6 @@ def check_immunosuppressant(row: Immunosuppressant) -> None:
 
 def immunosuppressant_warnings(row: Immunosuppressant) -> list[str]:
     """EC-CM-2 (soft, R4.8): > 10 mg/day prednisone-equivalent after 12 weeks while toripalimab continues."""
-    from treatment.models import ToripalimabInfusion
 
     out: list[str] = []
     if (
@@ -696,7 +686,6 @@ def pfs2_event(reason: str, local_on_protocol: str) -> bool:
 def check_subsequent_therapy(row: SubsequentTherapy) -> None:
     """EC-SU-1: start on or after treatment start (D1) and not after death; the SABR course belongs to the
     patient; a SABR course only for radiotherapy."""
-    from treatment.selectors import treatment_start
 
     errors: dict[str, list[str]] = {}
     if row.sabr_course_id is not None:
