@@ -99,12 +99,15 @@ def study():
     SurvivalContact.objects.create(patient=p, contact_date=_day(r, 30), method="TELEPHONE", reached="Y",
                                    survival_status="ALIVE", new_anticancer_tx="N")  # fmt: skip
     SurvivalContact.objects.create(patient=p, contact_date=_day(r, 40), method="TELEPHONE", reached="N")
+    # the death report first: a grade 5 AE needs it (EC-AE-2); it names the AE once the AE exists
+    death = DeathReport.objects.create(patient=p, death_date=_day(r, 50), primary_cause="ADVERSE EVENT",
+                                       autopsy="N", source="HOSPITAL RECORD")  # fmt: skip
     ae2 = AdverseEventFactory(
         patient=p, ctcae_term=term(DEATH_NOS), grade=5, onset_date=_day(r, 50), ongoing="N",
         resolution_date=_day(r, 50), outcome="FATAL", serious="Y", aesdth="Y", rel_toripalimab="UNLIKELY",
+        acn_sabr="DOSE NOT CHANGED", awareness_at=datetime.datetime.combine(_day(r, 50), datetime.time(9), datetime.UTC),
     )  # fmt: skip
-    DeathReport.objects.create(patient=p, death_date=_day(r, 50), primary_cause="ADVERSE EVENT", adverse_event=ae2,
-                               autopsy="N", source="HOSPITAL RECORD")  # fmt: skip
+    DeathReport.objects.filter(pk=death.pk).update(adverse_event=ae2)
     Disposition.objects.create(patient=p, eot_reason="ADVERSE EVENT", eot_adverse_event=ae1, eos_date=_day(r, 50),
                                eos_reason="DEATH")  # fmt: skip
     TumourAssessment.objects.create(patient=p, scan_date_first=_day(r, 45),
@@ -329,13 +332,13 @@ def test_export_zip_carries_the_new_files_and_their_dictionary(study):
     dictionary = rows_of(files["sdtm/_dictionary.csv"])
     by = {(d["domain"], d["variable"]): d for d in dictionary}
     assert (
-        by[("EC", "ECOCCUR")]["label"] == "Occurrence" and by[("CM", "CMSTDTC")]["type"] == "date (ISO 8601)"
+        by[("EC", "ECOCCUR")]["label"] == "Occurrence" and by[("CM", "CMSTDTC")]["type"] == "partialDate"
     )
     assert by[("SUPPAE", "QNAM=AEIRFL")]["label"] == "Immune-Related AE Flag"
     assert by[("SUPPRS", "QNAM=OVRNIRR")]["origin"] == "DERIVED"
     # every column of every SDTM file is in the dictionary, with a label
     for name, data in files.items():
-        if name.startswith("sdtm/") and name != "sdtm/_dictionary.csv":
+        if name.startswith("sdtm/") and name.endswith(".csv") and "/_" not in name:
             header = data.decode().split("\n", 1)[0].split(",")
             domain = name.removeprefix("sdtm/").removesuffix(".csv").upper()
             for var in header:

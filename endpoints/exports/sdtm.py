@@ -1,270 +1,26 @@
-"""The data export zip: one CSV per CRF with a data dictionary, SDTM-style domains and ADaM-style data sets.
-
-Per-CRF CSVs (``crf/<slug>.csv``) are built from the CRF registry and carry stable keys instead of
-database ids, so ``manage.py import_study`` can read them back and a re-export gives identical files:
-
-* ``SUBJID``: the study number, or the screening number before registration; ``SCRNO``: the screening number;
-* ``FORMSEQ``: the row's rank within the patient's rows of that form (by creation), 1, 2, ...;
-* a link to another CRF row becomes ``<slug>:<FORMSEQ>`` of the same patient (``lesion:2``);
-  a link to a user becomes the username; a CTCAE term its MedDRA code; many-to-many links are ``;``-joined.
-
-SDTM domains (``sdtm/*.csv``) and ADaM data sets (``adam/*.csv``, from the endpoint snapshot) use CDISC
-variable names. ``docs/exports.md`` documents every file and column.
-"""
+"""SDTM domains (``sdtm/*.csv``): DM, DS, EX, EC, AE, CM, PR, MH, IE, DD, SS, TU, TR, RS, their SUPP-- files,
+RELREC and TI. Columns, labels and types come from ``endpoints.exports.metadata`` (one table per domain)."""
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
-import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from endpoints.exports import metadata as md
+from endpoints.exports.common import KeyMap, Row, to_csv
+from endpoints.exports.metadata import SUPP_QUALIFIERS, Dataset
 from endpoints.models import EndpointSnapshot
-from sabr_trial.crf import CrfBase, CrfSpec, registry
-
-Progress = Callable[[str, int], None]
-
-KEY_COLUMNS = ["STUDYID", "SUBJID", "SCRNO", "FORMSEQ", "CRFSTAT"]
-
-#: Responses ranked as ADRS AVAL (R1.23 order; 7 = no assessment).
-RESPONSE_RANK = {"CR": 1, "PR": 2, "SD": 3, "NON-CR/NON-PD": 4, "PD": 5, "NE": 6, None: 7}
 
 
-def _noop(stage: str, pct: int) -> None:
-    return None
-
-
-def fmt(value: Any) -> str:
-    """One CSV cell: ISO dates, plain decimals, empty for None."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime):
-        return (
-            timezone.localtime(value).isoformat(timespec="seconds")
-            if timezone.is_aware(value)
-            else value.isoformat()
-        )
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
-    return str(value)
-
-
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([fmt(v) for v in row])
-    return buf.getvalue().encode("utf-8")
-
-
-# --- Per-CRF CSV ----------------------------------------------------------------------------------------
-
-
-def export_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
-    """Data columns of a CRF in form order: every concrete non-lifecycle field (derived ones included)."""
-    skip = set(CrfBase.LIFECYCLE_FIELDS)
-    return [f for f in model._meta.concrete_fields if f.name not in skip] + list(model._meta.many_to_many)
-
-
-def _slug_of_model(model: type[models.Model]) -> str | None:
-    try:
-        return registry.for_model(model).slug
-    except KeyError:
-        return None
-
-
-class KeyMap:
-    """(model, pk) -> stable ``slug:FORMSEQ`` per patient, and patient id -> SUBJID."""
-
-    def __init__(self) -> None:
-        from enrollment.models import Patient
-
-        self.subjid: dict[int, str] = {}
-        self.scrno: dict[int, str] = {}
-        for pk, scr, study in Patient.objects.values_list("pk", "screening_number", "study_number"):
-            self.subjid[pk] = study or scr
-            self.scrno[pk] = scr
-        self.seq: dict[tuple[type[models.Model], int], int] = {}
-        for spec in registry.all():
-            counters: dict[int, int] = defaultdict(int)
-            for pk, patient_id in spec.model.objects.order_by("patient_id", "pk").values_list(
-                "pk", "patient_id"
-            ):
-                counters[patient_id] += 1
-                self.seq[(spec.model, pk)] = counters[patient_id]
-
-    def ref(self, model: type[models.Model], pk: int | None) -> str:
-        if pk is None:
-            return ""
-        slug = _slug_of_model(model)
-        if slug is None:
-            return str(pk)
-        return f"{slug}:{self.seq.get((model, pk), '')}"
-
-
-def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
-    if f.many_to_many:
-        target = f.related_model
-        return ";".join(sorted(keys.ref(target, v.pk) for v in getattr(row, f.name).all()))
-    if f.is_relation:
-        pk = getattr(row, f.attname)
-        if pk is None:
-            return ""
-        target = f.related_model
-        if target._meta.label == settings.AUTH_USER_MODEL or target._meta.model_name == "user":
-            return getattr(row, f.name).get_username()
-        if target._meta.label == "adverse_events.CtcaeTerm":
-            return getattr(row, f.name).meddra_code
-        return keys.ref(target, pk)
-    value = getattr(row, f.attname)
-    if isinstance(value, list | dict):
-        return ";".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    return value
-
-
-#: Child tables of a CRF (rows without a lifecycle of their own, entered on the parent's page):
-#: file stem -> (app label, model name, parent field). Exported as ``crf/<stem>.csv`` and read back by the import.
-CHILD_TABLES: dict[str, tuple[str, str, str]] = {
-    "lesion-result": ("assessments", "LesionResult", "assessment"),
-    "new-lesion": ("assessments", "NewLesion", "assessment"),
-    "sae-report": ("adverse_events", "SaeReport", "adverse_event"),
-}
-CHILD_KEY_COLUMNS = ["STUDYID", "SUBJID", "SCRNO"]
-#: Bookkeeping columns of a child row (who typed it when), not data.
-_CHILD_SKIP = {"id", "created_at", "created_by"}
-
-
-def child_model(stem: str) -> type[models.Model] | None:
-    from django.apps import apps
-
-    app, name, _parent = CHILD_TABLES[stem]
-    try:
-        return apps.get_model(app, name)
-    except LookupError:
-        return None
-
-
-def child_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
-    """Data columns of a child table: the parent link first, then every concrete field (derived ones included)."""
-    return [f for f in model._meta.concrete_fields if f.name not in _CHILD_SKIP]
-
-
-def child_csv(stem: str, keys: KeyMap) -> bytes:
-    """One child table; rows in (subject, parent FORMSEQ, creation) order, the order the import re-creates them."""
-    model = child_model(stem)
-    assert model is not None
-    parent_field = CHILD_TABLES[stem][2]
-    parent_model = model._meta.get_field(parent_field).related_model
-    fields = child_fields(model)
-    fk_names = [f.name for f in fields if f.is_relation]
-    rows = []
-    for row in model.objects.select_related(*fk_names).order_by("pk"):
-        parent = getattr(row, parent_field)
-        key = [settings.STUDY_ID, keys.subjid[parent.patient_id], keys.scrno[parent.patient_id]]
-        rows.append((keys.subjid[parent.patient_id], keys.seq[(parent_model, parent.pk)], row.pk,
-                     key + [_cell(row, f, keys) for f in fields]))  # fmt: skip
-    rows.sort(key=lambda r: (str(r[0]), r[1], r[2]))
-    return to_csv(CHILD_KEY_COLUMNS + [f.name for f in fields], (r[3] for r in rows))
-
-
-def crf_csv(spec: CrfSpec, keys: KeyMap) -> bytes:
-    fields = export_fields(spec.model)
-    qs = spec.model.objects.all().order_by("patient_id", "pk")
-    if spec.model._meta.many_to_many:
-        qs = qs.prefetch_related(*[f.name for f in spec.model._meta.many_to_many])
-    fk_names = [f.name for f in fields if f.is_relation and not f.many_to_many]
-    qs = qs.select_related(*fk_names) if fk_names else qs
-    rows = []
-    for row in qs:
-        key = [settings.STUDY_ID, keys.subjid[row.patient_id], keys.scrno[row.patient_id],
-               keys.seq[(spec.model, row.pk)], row.status]  # fmt: skip
-        rows.append(key + [_cell(row, f, keys) for f in fields])
-    rows.sort(key=lambda r: (str(r[1]), int(r[3])))
-    return to_csv(KEY_COLUMNS + [f.name for f in fields], rows)
-
-
-def _field_type(f: models.Field[Any, Any]) -> str:
-    if f.many_to_many:
-        return "multi-reference"
-    if f.is_relation:
-        return "reference"
-    if isinstance(f, models.DateTimeField):
-        return "datetime"
-    if isinstance(f, models.DateField):
-        return "date"
-    if isinstance(f, models.DecimalField):
-        return f"decimal({f.max_digits},{f.decimal_places})"
-    if isinstance(f, models.IntegerField):
-        return "integer"
-    if isinstance(f, models.BooleanField):
-        return "boolean"
-    if isinstance(f, models.JSONField):
-        return "list"
-    if isinstance(f, models.CharField):
-        return f"text({f.max_length})"
-    return "text"
-
-
-def _units(f: models.Field[Any, Any]) -> str:
-    for suffix, unit in (("_mm", "mm"), ("_gy", "Gy"), ("_cc", "cm3"), ("_mg", "mg"), ("_pct", "%"),
-                         ("_mg_day", "mg/day"), ("_kg", "kg")):  # fmt: skip
-        if f.name.endswith(suffix):
-            return unit
-    return ""
-
-
-def _dictionary_row(form: str, f: models.Field[Any, Any]) -> list[Any]:
-    choices = "; ".join(str(v) for v, _label in f.choices) if f.choices else ""
-    if f.is_relation:
-        target = f.related_model
-        slug = _slug_of_model(target)
-        choices = f"{slug}:FORMSEQ" if slug else ("username" if target._meta.model_name == "user" else
-                                                   "MedDRA LLT code" if target._meta.model_name == "ctcaeterm" else "")  # fmt: skip
-    required = "N" if (getattr(f, "blank", True) or getattr(f, "null", False)) else "Y"
-    derived = "N" if f.editable else "Y"
-    return [form, f.name, str(f.verbose_name), _field_type(f), choices, _units(f), required, derived]
-
-
-def dictionary_csv() -> bytes:
-    rows: list[list[Any]] = []
-    for spec in registry.all():
-        for col, label in (("STUDYID", _("Study identifier")), ("SUBJID", _("Study number (screening number before registration)")),
-                           ("SCRNO", _("Screening number")), ("FORMSEQ", _("Rank of the row within the patient's rows of this form")),
-                           ("CRFSTAT", _("CRF lifecycle status"))):  # fmt: skip
-            allowed = "draft; submitted; verified; signed; locked" if col == "CRFSTAT" else ""
-            rows.append([spec.slug, col, label, "key", allowed, "", "Y", "N"])
-        for f in export_fields(spec.model):
-            rows.append(_dictionary_row(spec.slug, f))
-    for stem in CHILD_TABLES:
-        model = child_model(stem)
-        if model is None:
-            continue
-        for col, label in (("STUDYID", _("Study identifier")), ("SUBJID", _("Study number (screening number before registration)")),
-                           ("SCRNO", _("Screening number"))):  # fmt: skip
-            rows.append([stem, col, label, "key", "", "", "Y", "N"])
-        for f in child_fields(model):
-            rows.append(_dictionary_row(stem, f))
-    return to_csv(["form", "field", "label", "type", "allowed_values", "units", "required", "derived"], rows)
-
-
-# --- SDTM-style domains -----------------------------------------------------------------------------------
+def _cols(ds: Dataset) -> list[str]:
+    """The columns of a domain after STUDYID, DOMAIN, USUBJID (what the row functions fill)."""
+    return [c for c in ds.columns if c not in ("STUDYID", "DOMAIN", "USUBJID")]
 
 
 def _usubjid(subjid: str) -> str:
@@ -286,14 +42,17 @@ def _seq_rows(rows: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _domain_csv(domain: str, cols: list[str], rows: list[dict[str, Any]]) -> bytes:
-    header = ["STUDYID", "DOMAIN", "USUBJID"] + cols
-    return to_csv(
-        header, ([settings.STUDY_ID, domain, r["USUBJID"]] + [r.get(c) for c in cols] for r in rows)
-    )
+def dataset_rows(ds: Dataset, rows: list[Row]) -> list[list[Any]]:
+    """The records of a domain as lists in the metadata's column order (STUDYID and DOMAIN filled in)."""
+    fixed = {"STUDYID": settings.STUDY_ID, "DOMAIN": ds.name}
+    return [[fixed[c] if c in fixed else r.get(c) for c in ds.columns] for r in rows]
 
 
-def sdtm_dm(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> bytes:
+def _domain_csv(ds: Dataset, rows: list[Row]) -> bytes:
+    return to_csv(ds.columns, dataset_rows(ds, rows))
+
+
+def _dm_rows(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> list[Row]:
     from enrollment.models import Baseline, Consent, DeathReport, Disposition, Patient, ScreeningLog
 
     first_consent: dict[int, Any] = {}
@@ -322,10 +81,11 @@ def sdtm_dm(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> byte
             "BRTHDTC": b.birth_year if b else "", "AGE": b.age_at_consent if b else "", "AGEU": "YEARS" if b else "",
             "SEX": b.sex if b else "", "ARMCD": arm[0], "ARM": arm[1], "ACTARMCD": actarm[0], "ACTARM": actarm[1],
         })  # fmt: skip
-    return _domain_csv("DM", DM_COLS, rows)
+    return rows
 
 
-Row = dict[str, Any]
+def sdtm_dm(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> bytes:
+    return _domain_csv(md.DM, _dm_rows(cutoff, snap, keys))
 
 
 def _src(obj: models.Model) -> tuple[str, int]:
@@ -394,11 +154,11 @@ def _ds_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "DS")
 
 
-DS_COLS = ["DSSEQ", "DSTERM", "DSDECOD", "DSCAT", "DSSCAT", "DSSTDTC"]
+DS_COLS = _cols(md.DS)
 
 
 def sdtm_ds(cutoff: datetime.date, keys: KeyMap) -> bytes:
-    return _domain_csv("DS", DS_COLS, _ds_rows(cutoff, keys))
+    return _domain_csv(md.DS, _ds_rows(cutoff, keys))
 
 
 def _axitinib_mg(a: Any) -> Any:
@@ -445,12 +205,11 @@ def _ex_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "EX")
 
 
-EX_COLS = ["EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRQ", "EXROUTE", "EXLOC", "EXLAT", "EXLNKID", "EXLOT",
-           "EXADJ", "EXSPID", "EXSTDTC", "EXENDTC"]  # fmt: skip
+EX_COLS = _cols(md.EX)
 
 
 def sdtm_ex(cutoff: datetime.date, keys: KeyMap) -> bytes:
-    return _domain_csv("EX", EX_COLS, _ex_rows(cutoff, keys))
+    return _domain_csv(md.EX, _ex_rows(cutoff, keys))
 
 
 _REL_ORDER = ["NOT APPLICABLE", "UNRELATED", "UNLIKELY", "POSSIBLE", "PROBABLE", "DEFINITE"]
@@ -485,13 +244,11 @@ def _ae_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "AE")
 
 
-AE_COLS = ["AESEQ", "AESPID", "AEGRPID", "AETERM", "AELLT", "AELLTCD", "AESOC", "AETOXGR", "AESTDTC", "AEENDTC",
-           "AEENRTPT", "AESER", "AEREL", "AEACN", "AEOUT", "AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG",
-           "AESMIE", "AECONTRT"]  # fmt: skip
+AE_COLS = _cols(md.AE)
 
 
 def sdtm_ae(cutoff: datetime.date, keys: KeyMap) -> bytes:
-    return _domain_csv("AE", AE_COLS, _ae_rows(cutoff, keys))
+    return _domain_csv(md.AE, _ae_rows(cutoff, keys))
 
 
 def _scan_day(a: Any) -> datetime.date | None:
@@ -549,7 +306,9 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
         new_lesion = None
     if new_lesion is not None:
         for nl in (
-            new_lesion.objects.annotate(scan_day=Coalesce("assessment__scan_date_last", "assessment__scan_date_first"))
+            new_lesion.objects.annotate(
+                scan_day=Coalesce("assessment__scan_date_last", "assessment__scan_date_first")
+            )
             .filter(scan_day__lte=cutoff)
             .select_related("assessment")
             .order_by("assessment__patient_id", "scan_day", "code")
@@ -599,79 +358,37 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
                     row["_supp"] = {"OVRNIRR": a.overall_resp_nonirr, "CLINDET": a.clinical_deterioration,
                                     "CLINSTB": a.clinically_stable}  # fmt: skip
                 rs.append(row)
-        if a.irecist_resp:  # R1.50-R1.53, exploratory: the iRECIST time-point response (CRF-SPEC: RS, RSCAT iRECIST)
+        if (
+            a.irecist_resp
+        ):  # R1.50-R1.53, exploratory: the iRECIST time-point response (CRF-SPEC: RS, RSCAT iRECIST)
             rs.append({"USUBJID": u, "RSTESTCD": "OVRLRESP", "RSTEST": "Overall Response", "RSCAT": "iRECIST",
                        "RSORRES": a.irecist_resp, "RSSTRESC": a.irecist_resp, "RSDTC": _scan_day(a),
                        "VISIT": a.visit_label})  # fmt: skip
     return _seq_rows(tu, "TU"), _seq_rows(tr, "TR"), _seq_rows(rs, "RS")
 
 
-TU_COLS = ["TUSEQ", "TULNKID", "TUTESTCD", "TUTEST", "TUORRES", "TULOC", "TULAT", "TUMETHOD", "VISIT",
-           "TUDTC"]  # fmt: skip
+TU_COLS = _cols(md.TU)
 TR_COLS = ["TRSEQ", "TRLNKID", "TRTESTCD", "TRORRES", "TRORRESU", "TRSTRESN", "TRSTRESU", "VISIT", "TRDTC"]
-RS_COLS = ["RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC", "VISIT", "RSDTC"]
+RS_COLS = _cols(md.RS)
 
 
 def sdtm_tu_tr_rs(cutoff: datetime.date, keys: KeyMap) -> tuple[bytes, bytes, bytes]:
     tu, tr, rs = _tu_tr_rs_rows(cutoff, keys)
-    return _domain_csv("TU", TU_COLS, tu), _domain_csv("TR", TR_COLS, tr), _domain_csv("RS", RS_COLS, rs)
+    return _domain_csv(md.TU, tu), _domain_csv(md.TR, tr), _domain_csv(md.RS, rs)
 
 
 # --- More SDTM domains: IE, TI, CM, PR, MH, DD, SS, EC; SUPP-- and RELREC ------------------------------------
 
-#: SUPP-- qualifiers per parent domain: QNAM -> (QLABEL, QORIG, QEVAL). A record carries its values in ``_supp``;
-#: an empty value writes no SUPP row. QNAMs are CRF-SPEC's EXT names.
-SUPP_QUALIFIERS: dict[str, dict[str, tuple[str, str, str]]] = {
-    "AE": {"AERELSAB": ("Relationship to SABR", "CRF", "INVESTIGATOR"),
-           "AERELAXI": ("Relationship to Axitinib", "CRF", "INVESTIGATOR"),
-           "AERELTOR": ("Relationship to Toripalimab", "CRF", "INVESTIGATOR"),
-           "AEACN1": ("Action Taken with Axitinib", "CRF", ""),
-           "AEACN2": ("Action Taken with Toripalimab", "CRF", ""),
-           "AEACN3": ("Action Taken with SABR", "CRF", ""),
-           "AEIRFL": ("Immune-Related AE Flag", "CRF", "INVESTIGATOR"),
-           "TOXGRV": ("Toxicity Grade Version (CTCAE)", "ASSIGNED", ""),
-           "AWARDTC": ("Date/Time Site Aware of SAE", "CRF", ""),
-           "REPDTC": ("Date/Time SAE Reported to Sponsor", "CRF", ""),
-           "EXPECTFL": ("Expected per Reference Safety Info", "CRF", "INVESTIGATOR"),
-           "TRTEMFL": ("Treatment Emergent Flag", "DERIVED", "")},
-    "TU": {"IRRADFL": ("Irradiated by Protocol SABR Flag", "DERIVED", ""),
-           "SABRTGT": ("SABR Courses Treating the Lesion", "DERIVED", ""),
-           "PRIRRFL": ("Irradiated Before Enrolment Flag", "CRF", ""),
-           "MEASFL": ("Measurable at Baseline Flag", "DERIVED", ""),
-           "LOCDTL": ("Location Detail", "CRF", "")},
-    "RS": {"OVRNIRR": ("Overall Resp Non-Irradiated Lesions", "DERIVED", ""),
-           "CLINDET": ("Symptomatic Deterioration Without PD", "CRF", "INVESTIGATOR"),
-           "CLINSTB": ("Clinically Stable Beyond iUPD", "CRF", "INVESTIGATOR")},
-    "CM": {"PREDEQD": ("Prednisone-Equivalent Dose per Day mg", "DERIVED", ""),
-           "SETTING": ("Setting of Prior Therapy", "CRF", ""),
-           "PD1FL": ("PD-1/PD-L1 Antibody Flag", "CRF", ""),
-           "BESTRSP": ("Best Response to This Therapy", "CRF", "INVESTIGATOR"),
-           "NLREAS": ("Reason for Next-Line Therapy", "CRF", "INVESTIGATOR"),
-           "LOCONPR": ("Local Therapy on Protocol Drugs Flag", "CRF", "")},
-    "PR": {"NFRAC": ("Number of Fractions Prescribed", "CRF", ""),
-           "NFRACDEL": ("Number of Fractions Delivered", "DERIVED", ""),
-           "BED10": ("BED10 of the Prescription (Gy)", "DERIVED", ""),
-           "REIRRFL": ("Re-irradiation Flag", "CRF", ""),
-           "NLREAS": ("Reason for Next-Line Therapy", "CRF", "INVESTIGATOR"),
-           "LOCONPR": ("Local Therapy on Protocol Drugs Flag", "CRF", "")},
-    "MH": {"HISTOL": ("Histology", "CRF", ""), "HISTOTH": ("Histology, Other", "CRF", ""),
-           "SARCFL": ("Sarcomatoid Features Flag", "CRF", ""),
-           "SYSTXFL": ("Needs Systemic Treatment Flag", "CRF", "")},
-    "DD": {"DTHSRC": ("Source of Death Information", "CRF", "")},
-    "SS": {"CONTMETH": ("Contact Method", "CRF", ""),
-           "NEWTXFL": ("New Anticancer Therapy Flag", "CRF", ""),
-           "PROGFL": ("Progression Reported Flag", "CRF", "")},
-    "EC": {"INFSTAT": ("Infusion Status", "CRF", ""), "INFINT": ("Infusion Slowed or Interrupted", "CRF", ""),
-           "PLANDT": ("Planned Infusion Date", "DERIVED", ""),
-           "MISSDOS": ("Doses Missed or Vomited", "CRF", "")},
-}  # fmt: skip
-
-SUPP_COLS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL"]
-RELREC_COLS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]
-TI_COLS = ["STUDYID", "DOMAIN", "IETESTCD", "IETEST", "IECAT", "TIVERS"]
+SUPP_COLS = [v.name for v in md.SUPP_VARIABLES]
+RELREC_COLS = md.RELREC.columns
+TI_COLS = md.TI.columns
 
 
 def supp_csv(domain: str, rows: list[Row]) -> bytes:
+    return to_csv(SUPP_COLS, supp_rows(domain, rows))
+
+
+def supp_rows(domain: str, rows: list[Row]) -> list[list[Any]]:
     """SUPP-- of one domain: one row per non-empty qualifier of each record, keyed by --SEQ."""
     meta = SUPP_QUALIFIERS[domain]
     out = []
@@ -682,7 +399,7 @@ def supp_csv(domain: str, rows: list[Row]) -> bytes:
             label, orig, evaluator = meta[qnam]
             out.append([settings.STUDY_ID, domain, r["USUBJID"], f"{domain}SEQ", r[f"{domain}SEQ"], qnam, label,
                         value, orig, evaluator])  # fmt: skip
-    return to_csv(SUPP_COLS, out)
+    return out
 
 
 def _first_consent_dates() -> dict[int, datetime.date]:
@@ -735,6 +452,10 @@ def _ie_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
 
 
 def ti_csv() -> bytes:
+    return to_csv(TI_COLS, ti_rows())
+
+
+def ti_rows() -> list[list[Any]]:
     """TI: every eligibility criterion of every protocol version (the texts IE refers to)."""
     from enrollment import criteria
 
@@ -742,7 +463,7 @@ def ti_csv() -> bytes:
         [settings.STUDY_ID, "TI", c.id, str(c.text), c.category, c.protocol_version]
         for c in criteria.CRITERIA
     ]
-    return to_csv(TI_COLS, rows)
+    return rows
 
 
 def _ongoing_at_cutoff(ongoing: str, end: datetime.date | None, cutoff: datetime.date) -> bool:
@@ -776,8 +497,7 @@ def _cm_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "CM")
 
 
-CM_COLS = ["CMSEQ", "CMTRT", "CMCAT", "CMINDC", "CMDOSE", "CMDOSU", "CMDOSFRQ", "CMROUTE", "CMSTDTC", "CMENDTC",
-           "CMENRTPT", "CMENTPT"]  # fmt: skip
+CM_COLS = _cols(md.CM)
 
 
 def _pr_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
@@ -826,8 +546,7 @@ def _pr_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "PR")
 
 
-PR_COLS = ["PRSEQ", "PRGRPID", "PRLNKID", "PRTRT", "PRCAT", "PRSCAT", "PRPRESP", "PROCCUR", "PRDOSE", "PRDOSU",
-           "PRDOSRGM", "PRLOC", "PRLAT", "PRSTDTC", "PRENDTC"]  # fmt: skip
+PR_COLS = _cols(md.PR)
 
 
 def _mh_rows(keys: KeyMap) -> list[Row]:
@@ -849,7 +568,7 @@ def _mh_rows(keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "MH")
 
 
-MH_COLS = ["MHSEQ", "MHTERM", "MHCAT", "MHSTDTC", "MHENDTC", "MHENRTPT", "MHENTPT", "MHTOXGR"]
+MH_COLS = _cols(md.MH)
 
 
 def _dd_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
@@ -872,7 +591,7 @@ def _dd_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "DD")
 
 
-DD_COLS = ["DDSEQ", "DDTESTCD", "DDTEST", "DDORRES", "DDSTRESC", "DDDTC"]
+DD_COLS = _cols(md.DD)
 
 
 def _ss_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
@@ -889,7 +608,7 @@ def _ss_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "SS")
 
 
-SS_COLS = ["SSSEQ", "SSTESTCD", "SSTEST", "SSORRES", "SSSTRESC", "SSSTAT", "SSDTC"]
+SS_COLS = _cols(md.SS)
 
 
 def _ec_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
@@ -932,8 +651,7 @@ def _ec_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     return _seq_rows(rows, "EC")
 
 
-EC_COLS = ["ECSEQ", "ECGRPID", "ECLNKID", "ECTRT", "ECMOOD", "ECPRESP", "ECOCCUR", "ECREASOC", "ECDOSE", "ECDOSU",
-           "ECDOSFRQ", "ECDOSFRM", "ECROUTE", "ECLOC", "ECLAT", "ECLOT", "ECADJ", "ECSPID", "ECSTDTC", "ECENDTC"]  # fmt: skip
+EC_COLS = _cols(md.EC)
 
 #: The foreign keys RELREC follows: (app, model, field) whose value is an adverse event. The record of that row
 #: (in EC and EX, CM, DD or DS) and the AE record share one RELID.
@@ -945,6 +663,10 @@ LNKID_LINKS = [("EX", "TUEX"), ("EC", "TUEC"), ("PR", "TUPR")]
 
 
 def relrec_csv(domains: dict[str, list[Row]]) -> bytes:
+    return to_csv(RELREC_COLS, relrec_rows(domains))
+
+
+def relrec_rows(domains: dict[str, list[Row]]) -> list[list[Any]]:
     """RELREC: each AE with the records its foreign keys point from (steroid, dose change or interruption,
     undelivered fraction, death, end of treatment), one RELID per pair; plus the dataset-level TU--LNKID links."""
     from django.apps import apps
@@ -975,289 +697,56 @@ def relrec_csv(domains: dict[str, list[Row]]) -> bytes:
     for usubjid, relid, members in groups:
         for dom, rec in members:
             out.append([settings.STUDY_ID, dom, usubjid, f"{dom}SEQ", rec[f"{dom}SEQ"], "", relid])
-    return to_csv(RELREC_COLS, out)
+    return out
 
 
-#: Labels of the SDTM variables written (SDTMIG wording); --xxx variables are labelled by their suffix.
-_VARIABLE_LABELS = {
-    "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
-    "SUBJID": "Subject Identifier for the Study", "RFSTDTC": "Subject Reference Start Date/Time",
-    "RFXSTDTC": "Date/Time of First Study Treatment", "RFXENDTC": "Date/Time of Last Study Treatment",
-    "RFICDTC": "Date/Time of Informed Consent", "RFPENDTC": "Date/Time of End of Participation",
-    "DTHDTC": "Date/Time of Death", "DTHFL": "Subject Death Flag", "SITEID": "Study Site Identifier",
-    "BRTHDTC": "Date/Time of Birth (year)", "AGE": "Age", "AGEU": "Age Units", "SEX": "Sex",
-    "ARMCD": "Planned Arm Code", "ARM": "Description of Planned Arm", "ACTARMCD": "Actual Arm Code",
-    "ACTARM": "Description of Actual Arm", "VISIT": "Visit Name", "AELLT": "Lowest Level Term",
-    "AELLTCD": "Lowest Level Term Code", "AESOC": "Primary System Organ Class", "AESER": "Serious Event",
-    "AEREL": "Causality (strongest of the three agents)", "AEACN": "Action Taken with Study Treatment",
-    "AEOUT": "Outcome of Adverse Event", "AESDTH": "Results in Death", "AESLIFE": "Is Life Threatening",
-    "AESHOSP": "Requires or Prolongs Hospitalization", "AESDISAB": "Persist or Signif Disability/Incapacity",
-    "AESCONG": "Congenital Anomaly or Birth Defect", "AESMIE": "Other Medically Important Serious Event",
-    "AECONTRT": "Concomitant or Additional Trtmnt Given", "IETESTCD": "Incl/Excl Criterion Short Name",
-    "IETEST": "Inclusion/Exclusion Criterion", "IECAT": "Inclusion/Exclusion Category",
-    "TIVERS": "Protocol Criteria Versions", "RDOMAIN": "Related Domain Abbreviation",
-    "IDVAR": "Identifying Variable", "IDVARVAL": "Identifying Variable Value", "QNAM": "Qualifier Variable Name",
-    "QLABEL": "Qualifier Variable Label", "QVAL": "Data Value", "QORIG": "Origin", "QEVAL": "Evaluator",
-    "RELTYPE": "Relationship Type", "RELID": "Relationship Identifier",
-}  # fmt: skip
-_SUFFIX_LABELS = {
-    "SEQ": "Sequence Number", "SPID": "Sponsor-Defined Identifier", "GRPID": "Group ID", "LNKID": "Link ID",
-    "TERM": "Reported Term", "DECOD": "Standardized Term", "CAT": "Category", "SCAT": "Subcategory",
-    "TRT": "Name of Treatment", "MOOD": "Mood", "PRESP": "Pre-specified", "OCCUR": "Occurrence",
-    "REASOC": "Reason for Occur Value", "INDC": "Indication", "DOSE": "Dose", "DOSU": "Dose Units",
-    "DOSFRQ": "Dosing Frequency per Interval", "DOSFRM": "Dose Form", "DOSRGM": "Intended Dose Regimen",
-    "ROUTE": "Route of Administration", "LOC": "Location", "LAT": "Laterality", "LOT": "Lot Number",
-    "ADJ": "Reason for Dose Adjustment", "STDTC": "Start Date/Time", "ENDTC": "End Date/Time",
-    "DTC": "Date/Time of Collection", "ENRTPT": "End Relative to Reference Time Point",
-    "ENTPT": "End Reference Time Point", "TOXGR": "Standard Toxicity Grade", "TESTCD": "Short Name of Test",
-    "TEST": "Name of Test", "ORRES": "Result or Finding in Original Units", "ORRESU": "Original Units",
-    "STRESC": "Character Result/Finding in Std Format", "STRESN": "Numeric Result/Finding in Standard Units",
-    "STRESU": "Standard Units", "STAT": "Completion Status", "METHOD": "Method of Identification",
-}  # fmt: skip
+DM_COLS = _cols(md.DM)
 
 
-def _variable_type(var: str) -> str:
-    if var.endswith("DTC"):
-        return "date (ISO 8601)"
-    if var.endswith(("SEQ", "STRESN")) or var in ("AGE", "AETOXGR", "MHTOXGR", "AESPID", "AELLTCD"):
-        return "integer" if not var.endswith("STRESN") else "decimal"
-    if var.endswith("DOSE"):
-        return "decimal"
-    return "text"
+#: One SDTM data set ready to write: its metadata and its records in column order.
+Table = tuple[Dataset, list[list[Any]]]
 
 
-def sdtm_dictionary_csv(columns: dict[str, list[str]]) -> bytes:
-    """``sdtm/_dictionary.csv``: every variable of every SDTM file (label, type), and each SUPP-- QNAM."""
-    rows: list[list[Any]] = []
-    for domain, cols in columns.items():
-        for var in cols:
-            label = _VARIABLE_LABELS.get(var) or _SUFFIX_LABELS.get(var[2:], "")
-            rows.append([domain, var, label, _variable_type(var), ""])
-    for domain, meta in SUPP_QUALIFIERS.items():
-        for qnam, (label, orig, _evaluator) in meta.items():
-            rows.append([f"SUPP{domain}", f"QNAM={qnam}", label, "text", orig])
-    return to_csv(["domain", "variable", "label", "type", "origin"], rows)
-
-
-DM_COLS = ["SUBJID", "RFSTDTC", "RFXSTDTC", "RFXENDTC", "RFICDTC", "RFPENDTC", "DTHDTC", "DTHFL", "SITEID",
-           "BRTHDTC", "AGE", "AGEU", "SEX", "ARMCD", "ARM", "ACTARMCD", "ACTARM"]  # fmt: skip
-_KEYS = ["STUDYID", "DOMAIN", "USUBJID"]
-
-
-def sdtm_files(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> dict[str, bytes]:
-    """Every ``sdtm/`` file: the domains, their SUPP-- files, RELREC, TI and the SDTM data dictionary."""
+def sdtm_tables(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> dict[str, Table]:
+    """Every SDTM data set by name (DM, the domains, their SUPP--, RELREC, TI): what the CSV, XPT, define.xml and
+    the conformance check are written from."""
     tu, tr, rs = _tu_tr_rs_rows(cutoff, keys)
     # EC before EX: an AE link's RELID names the as-collected record, the one that carries the foreign key
-    domains: dict[str, tuple[list[str], list[Row]]] = {
-        "DS": (DS_COLS, _ds_rows(cutoff, keys)), "EC": (EC_COLS, _ec_rows(cutoff, keys)),
-        "EX": (EX_COLS, _ex_rows(cutoff, keys)), "AE": (AE_COLS, _ae_rows(cutoff, keys)),
-        "CM": (CM_COLS, _cm_rows(cutoff, keys)), "PR": (PR_COLS, _pr_rows(cutoff, keys)),
-        "MH": (MH_COLS, _mh_rows(keys)), "IE": (["IESEQ", "IETESTCD", "IETEST", "IECAT", "IEORRES", "IESTRESC", "IEDTC"],
-                                               _ie_rows(cutoff, keys)),
-        "DD": (DD_COLS, _dd_rows(cutoff, keys)), "SS": (SS_COLS, _ss_rows(cutoff, keys)),
-        "TU": (TU_COLS, tu), "TR": (TR_COLS, tr), "RS": (RS_COLS, rs),
+    domains: dict[str, list[Row]] = {
+        "DS": _ds_rows(cutoff, keys), "EC": _ec_rows(cutoff, keys), "EX": _ex_rows(cutoff, keys),
+        "AE": _ae_rows(cutoff, keys), "CM": _cm_rows(cutoff, keys), "PR": _pr_rows(cutoff, keys),
+        "MH": _mh_rows(keys), "IE": _ie_rows(cutoff, keys), "DD": _dd_rows(cutoff, keys),
+        "SS": _ss_rows(cutoff, keys), "TU": tu, "TR": tr, "RS": rs,
     }  # fmt: skip
-    files = {"sdtm/dm.csv": sdtm_dm(cutoff, snap, keys)}
-    for domain, (cols, rows) in domains.items():
-        files[f"sdtm/{domain.lower()}.csv"] = _domain_csv(domain, cols, rows)
+    tables: dict[str, Table] = {"DM": (md.DM, dataset_rows(md.DM, _dm_rows(cutoff, snap, keys)))}
+    for domain, rows in domains.items():
+        tables[domain] = (md.SDTM[domain], dataset_rows(md.SDTM[domain], rows))
         if domain in SUPP_QUALIFIERS:
-            files[f"sdtm/supp{domain.lower()}.csv"] = supp_csv(domain, rows)
-    files["sdtm/relrec.csv"] = relrec_csv({d: rows for d, (_cols, rows) in domains.items()})
-    files["sdtm/ti.csv"] = ti_csv()
-    columns = {"DM": _KEYS + DM_COLS, **{d: _KEYS + cols for d, (cols, _rows) in domains.items()}}
-    columns.update({f"SUPP{d}": SUPP_COLS for d in SUPP_QUALIFIERS})
-    columns.update({"RELREC": RELREC_COLS, "TI": TI_COLS})
-    files["sdtm/_dictionary.csv"] = sdtm_dictionary_csv(columns)
-    return files
+            tables[f"SUPP{domain}"] = (md.SDTM[f"SUPP{domain}"], supp_rows(domain, rows))
+    tables["RELREC"] = (md.RELREC, relrec_rows(domains))
+    tables["TI"] = (md.TI, ti_rows())
+    return tables
 
 
-# --- ADaM-style data sets (from the snapshot) --------------------------------------------------------------
-
-
-def _rdi(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal("0.1"))
-
-
-def relative_dose_intensity(cutoff: datetime.date) -> dict[int, tuple[Decimal | None, Decimal | None]]:
-    """Per patient id: (axitinib RDI %, toripalimab RDI %) at the cut-off, one decimal, from the casebook's
-    exposure panel (``treatment.selectors.exposure``: R4.1, R4.6); nothing for an untreated patient."""
-    try:
-        from treatment.selectors import exposures
-    except ImportError:
-        return {}
-    from enrollment.models import Patient
-
-    ids = list(Patient.objects.filter(study_number__isnull=False).order_by("pk").values_list("pk", flat=True))
-    # One bulk read (four queries), the same rules as the casebook panel and the report's exposure section.
-    return {
-        pid: (_rdi(e.axitinib_rdi_pct), _rdi(e.toripalimab_rdi_pct))
-        for pid, e in zip(ids, exposures(ids, cutoff), strict=True)
-    }
-
-
-def adam_adsl(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
-    from enrollment.models import Baseline, DeathReport, Disposition
-
-    cutoff = snap.data_cutoff
-    rdi = relative_dose_intensity(cutoff)
-    base = {b.patient_id: b for b in Baseline.objects.all()}
-    deaths = {d.patient_id: d for d in DeathReport.objects.filter(death_date__lte=cutoff)}
-    disp = {d.patient_id: d for d in Disposition.objects.all()}
-    rows = []
-    for p in snap.patient_rows():
-        pid = p["patient_id"]
-        b, d, ds = base.get(pid), deaths.get(pid), disp.get(pid)
-        flags = p.get("flags", {})
-        os_row = p.get("os") or {}
-        pfs1 = p.get("pfs1") or {}
-        subj = keys.subjid.get(pid, p["study_number"])
-        eos = ds and ds.eos_date and ds.eos_date <= cutoff
-        rows.append({
-            "USUBJID": _usubjid(subj), "SUBJID": subj, "AGE": b.age_at_consent if b else "", "AGEU": "YEARS",
-            "SEX": b.sex if b else "", "ECOGBL": b.ecog if b else "", "KPSBL": b.kps if b else "",
-            "HISTOL": b.histology if b else "", "SARCFL": b.sarcomatoid if b else "",
-            "NEPHRFL": b.prior_nephrectomy if b else "", "PRLINES": b.prior_systemic_lines if b else "",
-            "IMDCGR": b.imdc_group if b else "", "TRTSDT": os_row.get("origin", ""),
-            "SABRSDT": pfs1.get("origin", ""), "DTHDT": d.death_date if d else "", "DTHFL": "Y" if d else "N",
-            "DTHCAUS": d.primary_cause if d else "",
-            "LSTALVDT": os_row.get("adt", "") if os_row and not os_row.get("event") else "",
-            "EOSSTT": "DISCONTINUED" if eos else "ONGOING", "DCSREAS": ds.eos_reason if eos else "",
-            "ENRLFL": "Y", "SAFFL": "Y" if flags.get("saffl") else "N", "MDISFL": "Y" if flags.get("mdisfl") else "N",
-            "RSEVFL": "Y" if flags.get("rsevfl") else "N", "AXIRDI": rdi.get(pid, (None, None))[0],
-            "TORRDI": rdi.get(pid, (None, None))[1], "CUTOFFDT": cutoff,
-        })  # fmt: skip
-    rows.sort(key=lambda r: r["USUBJID"])
-    cols = ["SUBJID", "AGE", "AGEU", "SEX", "ECOGBL", "KPSBL", "HISTOL", "SARCFL", "NEPHRFL", "PRLINES", "IMDCGR",
-            "TRTSDT", "SABRSDT", "DTHDT", "DTHFL", "DTHCAUS", "LSTALVDT", "EOSSTT", "DCSREAS", "ENRLFL", "SAFFL",
-            "MDISFL", "RSEVFL", "AXIRDI", "TORRDI", "CUTOFFDT"]  # fmt: skip
-    header = ["STUDYID", "USUBJID"] + cols
-    return to_csv(header, ([settings.STUDY_ID, r["USUBJID"]] + [r[c] for c in cols] for r in rows))
-
-
-ADTTE_COLS = ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "TULNKID", "STARTDT", "ADT", "AVAL", "AVALU", "CNSR",
-              "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR", "SRCSEQ", "CRSKFL", "CUTOFFDT"]  # fmt: skip
-PARAMS = {"PFS1": "Progression-free survival from SABR start (days)", "PFS2": "Second progression-free survival (days)",
-          "OS": "Overall survival from treatment start (days)", "LC": "Local control, patient level (days)",
-          "LCLES": "Local control per irradiated lesion (days)"}  # fmt: skip
-
-
-def adam_adtte(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
-    rows = []
-    for p in snap.patient_rows():
-        subj = keys.subjid.get(p["patient_id"], p["study_number"])
-        items = [(k.upper(), p.get(k)) for k in ("pfs1", "pfs2", "os", "lc")]
-        items += [("LCLES", x) for x in p.get("lc_lesions", [])]
-        for code, t in items:
-            if not t:
-                continue
-            src = t.get("source") or {}
-            event = bool(t.get("event"))
-            rows.append([
-                settings.STUDY_ID, _usubjid(subj), code, PARAMS[code], t.get("lesion_code") or "", t["origin"], t["adt"],
-                t["days"], "DAYS", t["cnsr"], t["reason"] if event else "", "" if event else t["reason"],
-                src.get("form", ""), src.get("field", ""), src.get("object_id", ""),
-                "Y" if code in ("LC", "LCLES") and t["cnsr"] == 9 else "", snap.data_cutoff,
-            ])  # fmt: skip
-    rows.sort(key=lambda r: (r[1], list(PARAMS).index(r[2]), r[4]))
-    return to_csv(ADTTE_COLS, rows)
-
-
-def adam_adrs(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
-    from django.apps import apps
-
+def sdtm_dictionary_csv(datasets: list[Dataset]) -> bytes:
+    """``_dictionary.csv``: every variable of every data set (from the metadata), and each SUPP-- QNAM."""
     rows: list[list[Any]] = []
-    cutoff = snap.data_cutoff
-    try:
-        assessment = apps.get_model("assessments", "TumourAssessment")
-        for a in (
-            _assessments_to(assessment, cutoff).exclude(overall_resp="").order_by("patient_id", "scan_day")
-        ):
-            subj = keys.subjid[a.patient_id]
-            rows.append([settings.STUDY_ID, _usubjid(subj), "OVRLRESP", "Overall Response by Investigator (RECIST 1.1)",
-                         a.overall_resp, RESPONSE_RANK.get(a.overall_resp, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
-            if a.overall_resp_nonirr:
-                rows.append([settings.STUDY_ID, _usubjid(subj), "OVRNIRR", "Overall Response, non-irradiated lesions",
-                             a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
-    except LookupError:
-        pass
-    for p in snap.patient_rows():
-        subj = keys.subjid.get(p["patient_id"], p["study_number"])
-        for code, label, key in (("BOR", "Best Overall Response (unconfirmed)", "bor"),
-                                 ("CBOR", "Best Overall Response (confirmed)", "cbor")):  # fmt: skip
-            b = p.get(key) or {}
-            if not (p.get("flags") or {}).get("saffl"):
-                continue
-            resp = b.get("response") or "NE"
-            rows.append([settings.STUDY_ID, _usubjid(subj), code, label, resp, RESPONSE_RANK.get(resp, 7),
-                         b.get("date") or "", "Y", cutoff])  # fmt: skip
-    rows.sort(key=lambda r: (r[1], r[2], str(r[6])))
+    for ds in datasets:
+        for v in ds.variables:
+            rows.append(
+                [ds.name, v.name, v.label, v.data_type, v.length, v.core, v.origin, v.source, v.codelist]
+            )
+    for domain, meta in SUPP_QUALIFIERS.items() if any(d.name.startswith("SUPP") for d in datasets) else ():
+        for qnam, (label, orig, _evaluator) in meta.items():
+            rows.append([f"SUPP{domain}", f"QNAM={qnam}", label, "text", 200, "", orig, "", ""])
     return to_csv(
-        ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ANL01FL", "CUTOFFDT"], rows
+        ["domain", "variable", "label", "type", "length", "core", "origin", "source", "codelist"], rows
     )
 
 
-# --- The zip ----------------------------------------------------------------------------------------------
-
-
-def patients_csv(keys: KeyMap) -> bytes:
-    """The patient registry (not a CRF): screening number, study number and registration date."""
-    from enrollment.models import Patient
-
-    rows = [
-        [
-            settings.STUDY_ID,
-            keys.subjid[p.pk],
-            p.screening_number,
-            p.registration_date,
-            p.registered_by.get_username() if p.registered_by else "",
-        ]  # fmt: skip
-        for p in Patient.objects.select_related("registered_by").order_by("screening_number")
-    ]
-    return to_csv(["STUDYID", "SUBJID", "SCRNO", "registration_date", "registered_by"], rows)
-
-
-def crf_files() -> dict[str, bytes]:
-    """Only the per-CRF CSVs, the patient registry and the dictionary (what ``import_study`` reads back)."""
-    keys = KeyMap()
-    files = {f"crf/{spec.slug}.csv": crf_csv(spec, keys) for spec in registry.all()}
-    files.update({f"crf/{stem}.csv": child_csv(stem, keys) for stem in CHILD_TABLES if child_model(stem)})
-    files["crf/_patients.csv"] = patients_csv(keys)
-    files["crf/_dictionary.csv"] = dictionary_csv()
+def sdtm_files(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> dict[str, bytes]:
+    """Every ``sdtm/`` CSV: the domains, their SUPP-- files, RELREC, TI and the SDTM data dictionary."""
+    tables = sdtm_tables(cutoff, snap, keys)
+    files = {f"sdtm/{name.lower()}.csv": to_csv(ds.columns, rows) for name, (ds, rows) in tables.items()}
+    files["sdtm/_dictionary.csv"] = sdtm_dictionary_csv([ds for ds, _rows in tables.values()])
     return files
-
-
-def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str, bytes]:
-    keys = KeyMap()
-    files: dict[str, bytes] = {}
-    specs = registry.all()
-    for i, spec in enumerate(specs):
-        progress(_("CRF table %(form)s") % {"form": spec.title}, 5 + int(45 * i / max(len(specs), 1)))
-        files[f"crf/{spec.slug}.csv"] = crf_csv(spec, keys)
-    for stem in CHILD_TABLES:
-        if child_model(stem):
-            files[f"crf/{stem}.csv"] = child_csv(stem, keys)
-    files["crf/_patients.csv"] = patients_csv(keys)
-    files["crf/_dictionary.csv"] = dictionary_csv()
-    cutoff = snap.data_cutoff
-    progress(_("SDTM domains"), 55)
-    files.update(sdtm_files(cutoff, snap, keys))
-    progress(_("ADaM data sets"), 80)
-    files["adam/adsl.csv"] = adam_adsl(snap, keys)
-    files["adam/adtte.csv"] = adam_adtte(snap, keys)
-    files["adam/adrs.csv"] = adam_adrs(snap, keys)
-    files["README.txt"] = (
-        f"{settings.STUDY_ID} data export\nData cut-off: {cutoff.isoformat()}\nEndpoint snapshot: #{snap.pk} "
-        f"fingerprint {snap.fingerprint}\nGenerated: {timezone.localtime().isoformat(timespec='seconds')}\n"
-        "Columns: see docs/exports.md of the EDC.\n"
-    ).encode()
-    return files
-
-
-def build_export(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> bytes:
-    files = build_files(snap, progress)
-    progress(_("Writing the zip"), 92)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(files):
-            zf.writestr(name, files[name])
-    return buf.getvalue()

@@ -1,0 +1,532 @@
+"""The metadata of every SDTM and ADaM data set: the one source for the CSV columns, the XPT files, define.xml and
+the conformance check (``bench/sdtm_check.py``).
+
+One ``Dataset`` per domain: its variables in file order, each with its SDTMIG/ADaMIG label (title case, at most 40
+characters: the SAS XPT v5 limit), define.xml data type, maximum length, core designation (Req, Exp, Perm), origin
+(Collected from a CRF field, Derived by a DOMAIN.md rule, Assigned by the sponsor, or Protocol) and codelist.
+The standards and terminology versions are declared here and nowhere else. Pure: no Django import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: The standards the export claims (define.xml, TS, the README).
+SDTM_MODEL_VERSION = "2.0"
+SDTMIG_VERSION = "3.4"
+ADAM_MODEL_VERSION = "2.1"
+ADAMIG_VERSION = "1.3"
+DEFINE_XML_VERSION = "2.1.0"
+#: NCI EVS CDISC Controlled Terminology package used for the codelists (SDTM and ADaM CT, same release date).
+CT_VERSION = "2025-03-28"
+#: CTCAE v5.0 terms are MedDRA lowest level terms of MedDRA 20.1 (NCI, CTCAE v5.0 introduction).
+MEDDRA_VERSION = "20.1"
+CTCAE_VERSION = "5.0"
+
+Core = Literal["Req", "Exp", "Perm"]
+Origin = Literal["Collected", "Derived", "Assigned", "Protocol"]
+#: define.xml 2.1 DataType values used here; ``integer`` and ``float`` are numeric in XPT, the others character.
+DataType = Literal["text", "integer", "float", "date", "datetime", "partialDate", "durationDatetime"]
+NUMERIC: frozenset[str] = frozenset({"integer", "float"})
+#: Words that stay lower case in a title-case label (SDTMIG's own labels: "Date/Time of Collection").
+SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "per", "the", "to",
+                         "with", "vs"})  # fmt: skip
+MAX_LABEL = 40
+MAX_NAME = 8
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable of a data set, in the terms define.xml uses."""
+
+    name: str
+    label: str
+    data_type: DataType
+    length: int
+    core: Core
+    origin: Origin
+    #: Collected: ``<crf slug>.<field>``; Derived: the DOMAIN.md rule id or the method; Assigned/Protocol: what.
+    source: str = ""
+    codelist: str = ""
+    #: SAS display format (ADaM dates are numeric with DATE9.).
+    display_format: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.data_type in NUMERIC
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    label: str
+    #: define.xml 2.1 class (SDTMIG section 2.6 / ADaMIG).
+    cls: str
+    structure: str
+    keys: tuple[str, ...]
+    variables: tuple[Variable, ...]
+    standard: Literal["SDTM", "ADaM"] = "SDTM"
+
+    @property
+    def columns(self) -> list[str]:
+        return [v.name for v in self.variables]
+
+    def variable(self, name: str) -> Variable:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise KeyError(f"{self.name}.{name}")
+
+
+def V(name: str, label: str, data_type: DataType = "text", length: int = 200, core: Core = "Perm",
+      origin: Origin = "Collected", source: str = "", codelist: str = "", display_format: str = "") -> Variable:  # fmt: skip
+    return Variable(name, label, data_type, length, core, origin, source, codelist, display_format)
+
+
+def is_title_case(label: str) -> bool:
+    """True when every word but the small ones starts with a capital or a digit ("Date/Time of Collection")."""
+    words = [
+        w for part in label.replace("/", " ").replace("-", " ").split() for w in [part.strip("(),")] if w
+    ]
+    for i, word in enumerate(words):
+        if not word[0].isalpha():
+            continue
+        if word.lower() in SMALL_WORDS and i > 0:
+            continue
+        if not word[0].isupper():
+            return False
+    return True
+
+
+# --- Common identifiers -----------------------------------------------------------------------------------------
+
+STUDYID = V("STUDYID", "Study Identifier", length=20, core="Req", origin="Protocol")
+
+
+def _domain(code: str) -> Variable:
+    return V("DOMAIN", "Domain Abbreviation", length=2, core="Req", origin="Assigned", codelist="DOMAIN")
+
+
+USUBJID = V("USUBJID", "Unique Subject Identifier", length=40, core="Req", origin="Derived",
+            source="STUDYID-SUBJID")  # fmt: skip
+
+
+def _seq(d: str) -> Variable:
+    return V(f"{d}SEQ", "Sequence Number", "integer", 8, "Req", "Derived", "rank per subject in date order")
+
+
+def _ids(d: str) -> tuple[Variable, ...]:
+    return (STUDYID, _domain(d), USUBJID, _seq(d))
+
+
+def _dtc(d: str, suffix: str, label: str, core: Core = "Exp", source: str = "",
+         data_type: DataType = "date") -> Variable:  # fmt: skip
+    return V(f"{d}{suffix}", label, data_type, 20, core, "Collected", source)
+
+
+VISIT = V("VISIT", "Visit Name", length=40, core="Perm", source="tumour-assessment.visit_label")
+
+
+# --- SDTM domains -------------------------------------------------------------------------------------------------
+
+DM = Dataset("DM", "Demographics", "SPECIAL PURPOSE", "One record per subject", ("STUDYID", "USUBJID"), (
+    STUDYID, _domain("DM"), USUBJID,
+    V("SUBJID", "Subject Identifier for the Study", length=20, core="Req", source="registration.study_number"),
+    V("RFSTDTC", "Subject Reference Start Date/Time", "date", 20, "Exp", "Derived", "D1 treatment start"),
+    V("RFXSTDTC", "Date/Time of First Study Treatment", "date", 20, "Exp", "Derived", "D1 treatment start"),
+    V("RFXENDTC", "Date/Time of Last Study Treatment", "date", 20, "Exp", "Derived", "last exposure record (EX)"),
+    V("RFICDTC", "Date/Time of Informed Consent", "datetime", 25, "Exp", "Collected", "consent.consent_datetime"),
+    V("RFPENDTC", "Date/Time of End of Participation", "date", 20, "Exp", "Collected", "disposition.eos_date"),
+    V("DTHDTC", "Date/Time of Death", "date", 20, "Exp", "Collected", "death.death_date"),
+    V("DTHFL", "Subject Death Flag", length=1, core="Exp", origin="Derived", source="death report exists",
+      codelist="NY"),
+    V("SITEID", "Study Site Identifier", length=10, core="Req", origin="Assigned"),
+    V("BRTHDTC", "Date/Time of Birth", "partialDate", 20, "Perm", "Collected", "baseline.birth_year"),
+    V("AGE", "Age", "integer", 8, "Exp", "Derived", "baseline.age_at_consent"),
+    V("AGEU", "Age Units", length=10, core="Exp", origin="Assigned", codelist="AGEU"),
+    V("SEX", "Sex", length=1, core="Req", source="baseline.sex", codelist="SEX"),
+    V("ARMCD", "Planned Arm Code", length=20, core="Exp", origin="Assigned", codelist="ARMCD"),
+    V("ARM", "Description of Planned Arm", length=200, core="Exp", origin="Assigned", codelist="ARM"),
+    V("ACTARMCD", "Actual Arm Code", length=20, core="Exp", origin="Derived", codelist="ARMCD"),
+    V("ACTARM", "Description of Actual Arm", length=200, core="Exp", origin="Derived", codelist="ARM"),
+))  # fmt: skip
+
+DS = Dataset("DS", "Disposition", "EVENTS", "One record per disposition status or protocol milestone per subject",
+             ("STUDYID", "USUBJID", "DSDECOD", "DSSTDTC"), (
+    *_ids("DS"),
+    V("DSTERM", "Reported Term for the Disposition Event", core="Req"),
+    V("DSDECOD", "Standardized Disposition Term", core="Req", origin="Assigned", codelist="DSDECOD"),
+    V("DSCAT", "Category for Disposition Event", length=40, core="Exp", origin="Assigned", codelist="DSCAT"),
+    V("DSSCAT", "Subcategory for Disposition Event", length=40, core="Perm", origin="Assigned"),
+    _dtc("DS", "STDTC", "Start Date/Time of Disposition Event"),
+))  # fmt: skip
+
+EX = Dataset("EX", "Exposure", "INTERVENTIONS", "One record per constant-dosing interval per subject",
+             ("STUDYID", "USUBJID", "EXTRT", "EXSTDTC"), (
+    *_ids("EX"),
+    V("EXTRT", "Name of Treatment", length=40, core="Req", origin="Assigned"),
+    V("EXDOSE", "Dose", "float", 8, "Exp", "Collected", "sabr-fraction.dose_delivered_gy; axitinib; toripalimab"),
+    V("EXDOSU", "Dose Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
+    V("EXDOSFRQ", "Dosing Frequency per Interval", length=10, core="Perm", origin="Assigned", codelist="FREQ"),
+    V("EXROUTE", "Route of Administration", length=20, core="Perm", origin="Assigned", codelist="ROUTE"),
+    V("EXLOC", "Location of Dose Administration", length=40, source="lesion.organ"),
+    V("EXLAT", "Laterality", length=20, source="lesion.laterality", codelist="LAT"),
+    V("EXLNKID", "Link ID", length=20, source="lesion.lesion_code"),
+    V("EXLOT", "Lot Number", length=40, source="toripalimab.lot_number"),
+    V("EXADJ", "Reason for Dose Adjustment"),
+    V("EXSPID", "Sponsor-Defined Identifier", length=40, origin="Assigned"),
+    _dtc("EX", "STDTC", "Start Date/Time of Treatment", "Exp"),
+    _dtc("EX", "ENDTC", "End Date/Time of Treatment", "Exp"),
+))  # fmt: skip
+
+AE = Dataset("AE", "Adverse Events", "EVENTS", "One record per adverse event per grade per subject",
+             ("STUDYID", "USUBJID", "AEDECOD", "AESTDTC"), (
+    *_ids("AE"),
+    V("AESPID", "Sponsor-Defined Identifier", length=20, origin="Derived", source="adverse-event.ae_number"),
+    V("AEGRPID", "Group ID", length=20, origin="Derived", source="adverse-event.parent_episode"),
+    V("AETERM", "Reported Term for the Adverse Event", core="Req", source="adverse-event.verbatim"),
+    V("AELLT", "Lowest Level Term", core="Exp", source="adverse-event.ctcae_term"),
+    V("AELLTCD", "Lowest Level Term Code", "integer", 8, "Exp", "Collected", "adverse-event.ctcae_term"),
+    V("AESOC", "Primary System Organ Class", core="Exp", origin="Derived", source="CTCAE 5.0 term file"),
+    V("AETOXGR", "Standard Toxicity Grade", length=1, source="adverse-event.grade", codelist="TOXGR"),
+    _dtc("AE", "STDTC", "Start Date/Time of Adverse Event", "Exp", "adverse-event.onset_date"),
+    _dtc("AE", "ENDTC", "End Date/Time of Adverse Event", "Exp", "adverse-event.resolution_date"),
+    V("AEENRTPT", "End Relative to Reference Time Point", length=10, origin="Derived", codelist="STENRF"),
+    V("AESER", "Serious Event", length=1, core="Exp", source="adverse-event.serious", codelist="NY"),
+    V("AEREL", "Causality", length=20, core="Exp", origin="Derived", source="strongest of the three agents (R7.1)"),
+    V("AEACN", "Action Taken with Study Treatment", length=40, core="Exp", origin="Assigned", codelist="ACN"),
+    V("AEOUT", "Outcome of Adverse Event", length=40, source="adverse-event.outcome", codelist="OUT"),
+    V("AESDTH", "Results in Death", length=1, source="adverse-event.aesdth", codelist="NY"),
+    V("AESLIFE", "Is Life Threatening", length=1, source="adverse-event.aeslife", codelist="NY"),
+    V("AESHOSP", "Requires or Prolongs Hospitalization", length=1, source="adverse-event.aeshosp", codelist="NY"),
+    V("AESDISAB", "Persist or Signif Disability/Incapacity", length=1, source="adverse-event.aesdisab",
+      codelist="NY"),
+    V("AESCONG", "Congenital Anomaly or Birth Defect", length=1, source="adverse-event.aescong", codelist="NY"),
+    V("AESMIE", "Other Medically Important Serious Event", length=1, source="adverse-event.aesmie", codelist="NY"),
+    V("AECONTRT", "Concomitant or Additional Trtmnt Given", length=1, source="adverse-event.treatment_given",
+      codelist="NY"),
+))  # fmt: skip
+
+TU = Dataset("TU", "Tumor/Lesion Identification", "FINDINGS", "One record per identified tumor per subject per visit",
+             ("STUDYID", "USUBJID", "TULNKID", "TUTESTCD"), (
+    *_ids("TU"),
+    V("TULNKID", "Link ID", length=20, core="Exp", source="lesion.lesion_code"),
+    V("TUTESTCD", "Tumor/Lesion ID Short Name", length=8, core="Req", origin="Assigned", codelist="TUTESTCD"),
+    V("TUTEST", "Tumor/Lesion ID Test Name", length=40, core="Req", origin="Assigned", codelist="TUTEST"),
+    V("TUORRES", "Tumor/Lesion ID Result", length=20, core="Exp", source="lesion.role"),
+    V("TULOC", "Location of the Tumor/Lesion", length=40, core="Exp", source="lesion.organ"),
+    V("TULAT", "Laterality", length=20, source="lesion.laterality", codelist="LAT"),
+    V("TUMETHOD", "Method of Identification", length=40, core="Exp", source="lesion.method"),
+    VISIT,
+    _dtc("TU", "DTC", "Date/Time of Tumor/Lesion Identification", "Exp", "lesion.baseline_date"),
+))  # fmt: skip
+
+TR = Dataset("TR", "Tumor/Lesion Results", "FINDINGS", "One record per tumor measurement per visit per subject",
+             ("STUDYID", "USUBJID", "TRTESTCD", "TRLNKID", "TRDTC"), (
+    *_ids("TR"),
+    V("TRLNKID", "Link ID", length=20, core="Exp", source="lesion.lesion_code"),
+    V("TRTESTCD", "Tumor/Lesion Assessment Short Name", length=8, core="Req", origin="Assigned",
+      codelist="TRTESTCD"),
+    V("TRORRES", "Result or Finding in Original Units", length=40, core="Exp", source="lesion-result.value_mm"),
+    V("TRORRESU", "Original Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
+    V("TRSTRESN", "Numeric Result/Finding in Std Units", "float", 8, "Exp", "Derived", "TRORRES"),
+    V("TRSTRESU", "Standard Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
+    VISIT,
+    _dtc("TR", "DTC", "Date/Time of Tumor/Lesion Measurement", "Exp", "tumour-assessment.scan_date_last"),
+))  # fmt: skip
+
+RS = Dataset("RS", "Disease Response and Clin Classification", "FINDINGS",
+             "One record per response assessment per visit per subject", ("STUDYID", "USUBJID", "RSTESTCD", "RSDTC"), (
+    *_ids("RS"),
+    V("RSTESTCD", "Assessment Short Name", length=8, core="Req", origin="Assigned", codelist="RSTESTCD"),
+    V("RSTEST", "Assessment Name", length=40, core="Req", origin="Assigned", codelist="RSTEST"),
+    V("RSCAT", "Category for Assessment", length=20, core="Exp", origin="Assigned"),
+    V("RSORRES", "Result or Finding in Original Units", length=20, core="Exp", origin="Derived",
+      source="R1.20-R1.22 time-point response"),
+    V("RSSTRESC", "Character Result/Finding in Std Format", length=20, core="Exp", origin="Derived",
+      source="RSORRES", codelist="RSRESP"),
+    VISIT,
+    _dtc("RS", "DTC", "Date/Time of Assessment", "Exp", "tumour-assessment.scan_date_last"),
+))  # fmt: skip
+
+IE = Dataset("IE", "Inclusion/Exclusion Criteria Not Met", "FINDINGS",
+             "One record per inclusion/exclusion criterion not met per subject", ("STUDYID", "USUBJID", "IETESTCD"), (
+    *_ids("IE"),
+    V("IETESTCD", "Inclusion/Exclusion Criterion Short Name", length=8, core="Req", source="eligibility.answers"),
+    V("IETEST", "Inclusion/Exclusion Criterion", core="Req", origin="Protocol"),
+    V("IECAT", "Inclusion/Exclusion Category", length=10, core="Req", origin="Protocol", codelist="IECAT"),
+    V("IEORRES", "I/E Criterion Original Result", length=1, core="Req", source="eligibility.answers",
+      codelist="NY"),
+    V("IESTRESC", "I/E Criterion Result in Std Format", length=1, core="Req", origin="Derived", codelist="NY"),
+    _dtc("IE", "DTC", "Date/Time of Collection", "Perm", "eligibility.confirmed_at"),
+))  # fmt: skip
+
+CM = Dataset("CM", "Concomitant/Concurrent Medications", "INTERVENTIONS",
+             "One record per recorded intervention occurrence per subject", ("STUDYID", "USUBJID", "CMTRT", "CMSTDTC"), (
+    *_ids("CM"),
+    V("CMTRT", "Reported Name of Drug, Med, or Therapy", core="Req"),
+    V("CMCAT", "Category for Medication", length=40, origin="Assigned"),
+    V("CMINDC", "Indication", length=40, source="immunosuppressant.indication"),
+    V("CMDOSE", "Dose per Administration", "float", 8, "Perm", "Collected", "immunosuppressant.dose"),
+    V("CMDOSU", "Dose Units", length=10, source="immunosuppressant.dose_unit", codelist="UNIT"),
+    V("CMDOSFRQ", "Dosing Frequency per Interval", length=10, source="immunosuppressant.frequency",
+      codelist="FREQ"),
+    V("CMROUTE", "Route of Administration", length=20, source="immunosuppressant.route", codelist="ROUTE"),
+    _dtc("CM", "STDTC", "Start Date/Time of Medication", "Perm", data_type="partialDate"),
+    _dtc("CM", "ENDTC", "End Date/Time of Medication", "Perm", data_type="partialDate"),
+    V("CMENRTPT", "End Relative to Reference Time Point", length=10, origin="Derived", codelist="STENRF"),
+    V("CMENTPT", "End Reference Time Point", length=20, origin="Derived", source="data cut-off"),
+))  # fmt: skip
+
+PR = Dataset("PR", "Procedures", "INTERVENTIONS", "One record per recorded procedure per occurrence per subject",
+             ("STUDYID", "USUBJID", "PRTRT", "PRSTDTC"), (
+    *_ids("PR"),
+    V("PRGRPID", "Group ID", length=20, origin="Derived", source="sabr-course.course_number"),
+    V("PRLNKID", "Link ID", length=20, source="lesion.lesion_code"),
+    V("PRTRT", "Reported Name of Procedure", core="Req"),
+    V("PRCAT", "Category", length=40, origin="Assigned"),
+    V("PRSCAT", "Subcategory", length=40),
+    V("PRPRESP", "Pre-Specified", length=1, origin="Assigned", codelist="NY"),
+    V("PROCCUR", "Occurrence", length=1, source="baseline.prior_nephrectomy", codelist="NY"),
+    V("PRDOSE", "Dose", "float", 8, "Perm", "Collected", "sabr-target.prescribed_dose_gy"),
+    V("PRDOSU", "Dose Units", length=10, origin="Assigned", codelist="UNIT"),
+    V("PRDOSRGM", "Intended Dose Regimen", length=40, origin="Derived", source="sabr-target.n_fractions"),
+    V("PRLOC", "Location of Procedure", length=40, source="lesion.organ"),
+    V("PRLAT", "Laterality", length=20, source="lesion.laterality", codelist="LAT"),
+    _dtc("PR", "STDTC", "Start Date/Time of Procedure", "Exp", data_type="partialDate"),
+    _dtc("PR", "ENDTC", "End Date/Time of Procedure", "Perm", data_type="partialDate"),
+))  # fmt: skip
+
+MH = Dataset("MH", "Medical History", "EVENTS", "One record per medical history event per subject",
+             ("STUDYID", "USUBJID", "MHTERM", "MHSTDTC"), (
+    *_ids("MH"),
+    V("MHTERM", "Reported Term for the Medical History", core="Req", source="medical-history.mh_term"),
+    V("MHCAT", "Category for Medical History", length=40, source="medical-history.mh_category"),
+    _dtc("MH", "STDTC", "Start Date/Time of Medical History Event", "Perm", data_type="partialDate"),
+    _dtc("MH", "ENDTC", "End Date/Time of Medical History Event", "Perm", data_type="partialDate"),
+    V("MHENRTPT", "End Relative to Reference Time Point", length=10, origin="Derived", codelist="STENRF"),
+    V("MHENTPT", "End Reference Time Point", length=20, origin="Derived", source="first consent date"),
+    V("MHTOXGR", "Standard Toxicity Grade", length=1, source="medical-history.baseline_grade", codelist="TOXGR"),
+))  # fmt: skip
+
+DD = Dataset("DD", "Death Details", "FINDINGS", "One record per finding per subject",
+             ("STUDYID", "USUBJID", "DDTESTCD"), (
+    *_ids("DD"),
+    V("DDTESTCD", "Death Detail Assessment Short Name", length=8, core="Req", origin="Assigned",
+      codelist="DDTESTCD"),
+    V("DDTEST", "Death Detail Assessment Name", length=40, core="Req", origin="Assigned", codelist="DDTEST"),
+    V("DDORRES", "Result or Finding as Collected", core="Exp", source="death.primary_cause"),
+    V("DDSTRESC", "Character Result/Finding in Std Format", core="Exp", origin="Derived", source="DDORRES"),
+    _dtc("DD", "DTC", "Date/Time of Collection", "Perm", "death.death_date"),
+))  # fmt: skip
+
+SS = Dataset("SS", "Subject Status", "FINDINGS", "One record per status per visit per subject",
+             ("STUDYID", "USUBJID", "SSTESTCD", "SSDTC"), (
+    *_ids("SS"),
+    V("SSTESTCD", "Status Short Name", length=8, core="Req", origin="Assigned", codelist="SSTESTCD"),
+    V("SSTEST", "Status Name", length=40, core="Req", origin="Assigned", codelist="SSTEST"),
+    V("SSORRES", "Result or Finding in Original Units", length=20, core="Exp", source="survival.survival_status"),
+    V("SSSTRESC", "Character Result/Finding in Std Format", length=20, core="Exp", origin="Derived",
+      codelist="SSSTRESC"),
+    V("SSSTAT", "Completion Status", length=8, origin="Derived", source="survival.reached", codelist="ND"),
+    _dtc("SS", "DTC", "Date/Time of Assessment", "Exp", "survival.contact_date"),
+))  # fmt: skip
+
+EC = Dataset("EC", "Exposure as Collected", "INTERVENTIONS", "One record per protocol-specified study treatment, "
+             "collected-dosing interval, per subject, per mood", ("STUDYID", "USUBJID", "ECTRT", "ECSTDTC"), (
+    *_ids("EC"),
+    V("ECGRPID", "Group ID", length=20, origin="Derived", source="sabr-course.course_number"),
+    V("ECLNKID", "Link ID", length=20, source="lesion.lesion_code"),
+    V("ECTRT", "Name of Treatment", length=40, core="Req", origin="Assigned"),
+    V("ECMOOD", "Mood", length=10, origin="Assigned", codelist="BRDGMOOD"),
+    V("ECPRESP", "Pre-Specified", length=1, origin="Assigned", codelist="NY"),
+    V("ECOCCUR", "Occurrence", length=1, origin="Derived", codelist="NY"),
+    V("ECREASOC", "Reason for Occur Value"),
+    V("ECDOSE", "Dose", "float", 8, "Exp", "Collected"),
+    V("ECDOSU", "Dose Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
+    V("ECDOSFRQ", "Dosing Frequency per Interval", length=10, origin="Assigned", codelist="FREQ"),
+    V("ECDOSFRM", "Dose Form", length=20, origin="Assigned", codelist="FRM"),
+    V("ECROUTE", "Route of Administration", length=20, origin="Assigned", codelist="ROUTE"),
+    V("ECLOC", "Location of Dose Administration", length=40, source="lesion.organ"),
+    V("ECLAT", "Laterality", length=20, source="lesion.laterality", codelist="LAT"),
+    V("ECLOT", "Lot Number", length=40, source="toripalimab.lot_number"),
+    V("ECADJ", "Reason for Dose Adjustment"),
+    V("ECSPID", "Sponsor-Defined Identifier", length=40, origin="Assigned"),
+    _dtc("EC", "STDTC", "Start Date/Time of Treatment", "Exp"),
+    _dtc("EC", "ENDTC", "End Date/Time of Treatment", "Exp"),
+))  # fmt: skip
+
+SUPP_VARIABLES = (
+    STUDYID,
+    V("RDOMAIN", "Related Domain Abbreviation", length=2, core="Req", origin="Assigned"),
+    USUBJID,
+    V("IDVAR", "Identifying Variable", length=8, core="Exp", origin="Assigned"),
+    V("IDVARVAL", "Identifying Variable Value", length=20, core="Exp", origin="Derived"),
+    V("QNAM", "Qualifier Variable Name", length=8, core="Req", origin="Assigned"),
+    V("QLABEL", "Qualifier Variable Label", length=40, core="Req", origin="Assigned"),
+    V("QVAL", "Data Value", core="Req"),
+    V("QORIG", "Origin", length=20, core="Req", origin="Assigned"),
+    V("QEVAL", "Evaluator", length=20, core="Exp", origin="Assigned"),
+)
+
+RELREC = Dataset("RELREC", "Related Records", "RELATIONSHIP", "One record per related record, group of records or "
+                 "data set", ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELID"), (
+    STUDYID,
+    V("RDOMAIN", "Related Domain Abbreviation", length=2, core="Req", origin="Assigned"),
+    V("USUBJID", "Unique Subject Identifier", length=40, core="Exp", origin="Derived"),
+    V("IDVAR", "Identifying Variable", length=8, core="Req", origin="Assigned"),
+    V("IDVARVAL", "Identifying Variable Value", length=20, core="Exp", origin="Derived"),
+    V("RELTYPE", "Relationship Type", length=4, core="Exp", origin="Assigned", codelist="RELTYPE"),
+    V("RELID", "Relationship Identifier", length=20, core="Req", origin="Derived"),
+))  # fmt: skip
+
+TI = Dataset("TI", "Trial Inclusion/Exclusion Criteria", "TRIAL DESIGN",
+             "One record per I/E criterion", ("STUDYID", "IETESTCD", "TIVERS"), (
+    STUDYID, _domain("TI"),
+    V("IETESTCD", "Incl/Excl Criterion Short Name", length=8, core="Req", origin="Protocol"),
+    V("IETEST", "Inclusion/Exclusion Criterion", core="Req", origin="Protocol"),
+    V("IECAT", "Inclusion/Exclusion Category", length=10, core="Req", origin="Protocol", codelist="IECAT"),
+    V("TIVERS", "Protocol Criteria Versions", length=10, core="Perm", origin="Protocol"),
+))  # fmt: skip
+
+#: SUPP-- qualifiers per parent domain: QNAM -> (QLABEL, QORIG, QEVAL). QNAMs are CRF-SPEC's EXT names.
+SUPP_QUALIFIERS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "AE": {"AERELSAB": ("Relationship to SABR", "CRF", "INVESTIGATOR"),
+           "AERELAXI": ("Relationship to Axitinib", "CRF", "INVESTIGATOR"),
+           "AERELTOR": ("Relationship to Toripalimab", "CRF", "INVESTIGATOR"),
+           "AEACN1": ("Action Taken with Axitinib", "CRF", ""),
+           "AEACN2": ("Action Taken with Toripalimab", "CRF", ""),
+           "AEACN3": ("Action Taken with SABR", "CRF", ""),
+           "AEIRFL": ("Immune-Related AE Flag", "CRF", "INVESTIGATOR"),
+           "TOXGRV": ("Toxicity Grade Version (CTCAE)", "ASSIGNED", ""),
+           "AWARDTC": ("Date/Time Site Aware of SAE", "CRF", ""),
+           "REPDTC": ("Date/Time SAE Reported to Sponsor", "CRF", ""),
+           "EXPECTFL": ("Expected per Reference Safety Info", "CRF", "INVESTIGATOR"),
+           "TRTEMFL": ("Treatment Emergent Flag", "DERIVED", "")},
+    "TU": {"IRRADFL": ("Irradiated by Protocol SABR Flag", "DERIVED", ""),
+           "SABRTGT": ("SABR Courses Treating the Lesion", "DERIVED", ""),
+           "PRIRRFL": ("Irradiated Before Enrolment Flag", "CRF", ""),
+           "MEASFL": ("Measurable at Baseline Flag", "DERIVED", ""),
+           "LOCDTL": ("Location Detail", "CRF", "")},
+    "RS": {"OVRNIRR": ("Overall Resp Non-Irradiated Lesions", "DERIVED", ""),
+           "CLINDET": ("Symptomatic Deterioration Without PD", "CRF", "INVESTIGATOR"),
+           "CLINSTB": ("Clinically Stable Beyond iUPD", "CRF", "INVESTIGATOR")},
+    "CM": {"PREDEQD": ("Prednisone-Equivalent Dose per Day mg", "DERIVED", ""),
+           "SETTING": ("Setting of Prior Therapy", "CRF", ""),
+           "PD1FL": ("PD-1/PD-L1 Antibody Flag", "CRF", ""),
+           "BESTRSP": ("Best Response to This Therapy", "CRF", "INVESTIGATOR"),
+           "NLREAS": ("Reason for Next-Line Therapy", "CRF", "INVESTIGATOR"),
+           "LOCONPR": ("Local Therapy on Protocol Drugs Flag", "CRF", "")},
+    "PR": {"NFRAC": ("Number of Fractions Prescribed", "CRF", ""),
+           "NFRACDEL": ("Number of Fractions Delivered", "DERIVED", ""),
+           "BED10": ("BED10 of the Prescription (Gy)", "DERIVED", ""),
+           "REIRRFL": ("Re-Irradiation Flag", "CRF", ""),
+           "NLREAS": ("Reason for Next-Line Therapy", "CRF", "INVESTIGATOR"),
+           "LOCONPR": ("Local Therapy on Protocol Drugs Flag", "CRF", "")},
+    "MH": {"HISTOL": ("Histology", "CRF", ""), "HISTOTH": ("Histology, Other", "CRF", ""),
+           "SARCFL": ("Sarcomatoid Features Flag", "CRF", ""),
+           "SYSTXFL": ("Needs Systemic Treatment Flag", "CRF", "")},
+    "DD": {"DTHSRC": ("Source of Death Information", "CRF", "")},
+    "SS": {"CONTMETH": ("Contact Method", "CRF", ""),
+           "NEWTXFL": ("New Anticancer Therapy Flag", "CRF", ""),
+           "PROGFL": ("Progression Reported Flag", "CRF", "")},
+    "EC": {"INFSTAT": ("Infusion Status", "CRF", ""), "INFINT": ("Infusion Slowed or Interrupted", "CRF", ""),
+           "PLANDT": ("Planned Infusion Date", "DERIVED", ""),
+           "MISSDOS": ("Doses Missed or Vomited", "CRF", "")},
+}  # fmt: skip
+
+
+def supp_dataset(parent: str) -> Dataset:
+    return Dataset(f"SUPP{parent}", f"Supplemental Qualifiers for {parent}", "RELATIONSHIP",
+                   "One record per IDVAR, IDVARVAL, and QNAM value per subject",
+                   ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"), SUPP_VARIABLES)  # fmt: skip
+
+
+#: The subject-level domains in the order of the export (each has a ``sdtm/<name>.csv``).
+EVENT_DOMAINS: tuple[Dataset, ...] = (DS, EC, EX, AE, CM, PR, MH, IE, DD, SS, TU, TR, RS)
+SDTM: dict[str, Dataset] = {d.name: d for d in (DM, *EVENT_DOMAINS)}
+SDTM.update({f"SUPP{p}": supp_dataset(p) for p in SUPP_QUALIFIERS})
+SDTM.update({"RELREC": RELREC, "TI": TI})
+
+
+# --- ADaM data sets (from the endpoint snapshot) -----------------------------------------------------------------
+
+
+def _adt(name: str, label: str, core: Core = "Perm", source: str = "") -> Variable:
+    """An ADaM numeric date: ISO 8601 in the CSV, a SAS date with DATE9. in the XPT."""
+    return V(name, label, "integer", 8, core, "Derived", source, display_format="DATE9.")
+
+
+ADSL = Dataset("ADSL", "Subject-Level Analysis Dataset", "SUBJECT LEVEL ANALYSIS DATASET",
+               "One record per subject", ("STUDYID", "USUBJID"), (
+    STUDYID, USUBJID,
+    V("SUBJID", "Subject Identifier for the Study", length=20, core="Req", origin="Derived", source="DM.SUBJID"),
+    V("AGE", "Age", "integer", 8, "Req", "Derived", "DM.AGE"),
+    V("AGEU", "Age Units", length=10, core="Req", origin="Derived", source="DM.AGEU", codelist="AGEU"),
+    V("SEX", "Sex", length=1, core="Req", origin="Derived", source="DM.SEX", codelist="SEX"),
+    V("ECOGBL", "Baseline ECOG Performance Status", "integer", 8, "Perm", "Derived", "baseline.ecog"),
+    V("KPSBL", "Baseline Karnofsky Performance Status", "integer", 8, "Perm", "Derived", "baseline.kps"),
+    V("HISTOL", "Histology", length=40, origin="Derived", source="baseline.histology"),
+    V("SARCFL", "Sarcomatoid Features Flag", length=1, origin="Derived", source="baseline.sarcomatoid",
+      codelist="NY"),
+    V("NEPHRFL", "Prior Nephrectomy Flag", length=1, origin="Derived", source="baseline.prior_nephrectomy",
+      codelist="NY"),
+    V("PRLINES", "Number of Prior Systemic Lines", "integer", 8, "Perm", "Derived",
+      "baseline.prior_systemic_lines"),
+    V("IMDCGR", "IMDC Risk Group", length=20, origin="Derived", source="R8 IMDC score (enrollment/imdc.py)"),
+    _adt("TRTSDT", "Date of First Exposure to Treatment", "Perm", "D1 treatment start"),
+    _adt("SABRSDT", "Date of First SABR Fraction", "Perm", "D1 SABR start"),
+    _adt("DTHDT", "Date of Death", "Perm", "death.death_date"),
+    V("DTHFL", "Subject Death Flag", length=1, origin="Derived", source="death report exists", codelist="NY"),
+    V("DTHCAUS", "Cause of Death", length=40, origin="Derived", source="death.primary_cause"),
+    _adt("LSTALVDT", "Date Last Known Alive", "Perm", "R5 last known alive"),
+    V("EOSSTT", "End of Study Status", length=20, core="Perm", origin="Derived", codelist="EOSSTT"),
+    V("DCSREAS", "Reason for Discontinuation from Study", length=40, origin="Derived",
+      source="disposition.eos_reason"),
+    V("ENRLFL", "Enrolled Population Flag", length=1, origin="Derived", source="registered", codelist="NY"),
+    V("SAFFL", "Safety Population Flag", length=1, core="Req", origin="Derived",
+      source="any study treatment given", codelist="NY"),
+    V("MDISFL", "Measurable Disease Population Flag", length=1, origin="Derived", source="R1.1 measurable target",
+      codelist="NY"),
+    V("RSEVFL", "Response Evaluable Population Flag", length=1, origin="Derived", source="R1.23",
+      codelist="NY"),
+    V("AXIRDI", "Axitinib Relative Dose Intensity (%)", "float", 8, "Perm", "Derived", "R4.1"),
+    V("TORRDI", "Toripalimab Relative Dose Intensity (%)", "float", 8, "Perm", "Derived", "R4.6"),
+    _adt("CUTOFFDT", "Data Cut-Off Date", "Perm", "the export's cut-off"),
+), standard="ADaM")  # fmt: skip
+
+ADTTE = Dataset("ADTTE", "Time-to-Event Analysis Dataset", "BASIC DATA STRUCTURE",
+                "One record per subject per parameter (per irradiated lesion for LCLES)",
+                ("STUDYID", "USUBJID", "PARAMCD", "TULNKID"), (
+    STUDYID, USUBJID,
+    V("PARAMCD", "Parameter Code", length=8, core="Req", origin="Assigned", codelist="PARAMCD_TTE"),
+    V("PARAM", "Parameter", length=60, core="Req", origin="Assigned", codelist="PARAM_TTE"),
+    V("TULNKID", "Link ID", length=20, origin="Derived", source="lesion.lesion_code"),
+    _adt("STARTDT", "Time-to-Event Origin Date for Subject", "Req", "D1"),
+    _adt("ADT", "Analysis Date", "Req", "R5.1-R5.6, D7"),
+    V("AVAL", "Analysis Value", "integer", 8, "Req", "Derived", "D9 ADT - STARTDT in days"),
+    V("AVALU", "Analysis Value Unit", length=10, origin="Assigned"),
+    V("CNSR", "Censor", "integer", 8, "Req", "Derived", "R5.2-R5.6 censoring table"),
+    V("EVNTDESC", "Event or Censoring Description", origin="Derived"),
+    V("CNSDTDSC", "Censor Date Description", origin="Derived"),
+    V("SRCDOM", "Source Data", length=40, origin="Derived"),
+    V("SRCVAR", "Source Variable", length=40, origin="Derived"),
+    V("SRCSEQ", "Source Sequence Number", "integer", 8, "Perm", "Derived"),
+    V("CRSKFL", "Competing Risk Flag", length=1, origin="Derived", source="D12", codelist="NY"),
+    _adt("CUTOFFDT", "Data Cut-Off Date", "Perm", "the export's cut-off"),
+), standard="ADaM")  # fmt: skip
+
+ADRS = Dataset("ADRS", "Response Analysis Dataset", "BASIC DATA STRUCTURE",
+               "One record per subject per parameter per analysis date", ("STUDYID", "USUBJID", "PARAMCD", "ADT"), (
+    STUDYID, USUBJID,
+    V("PARAMCD", "Parameter Code", length=8, core="Req", origin="Assigned", codelist="PARAMCD_RS"),
+    V("PARAM", "Parameter", length=60, core="Req", origin="Assigned", codelist="PARAM_RS"),
+    V("AVALC", "Analysis Value (C)", length=20, core="Perm", origin="Derived", source="R1.20-R1.26, D3"),
+    V("AVAL", "Analysis Value", "integer", 8, "Perm", "Derived", "R1.23 rank of AVALC"),
+    _adt("ADT", "Analysis Date", "Perm", "tumour-assessment.scan_date_last"),
+    V("ANL01FL", "Analysis Flag 01", length=1, origin="Derived", codelist="NY"),
+    _adt("CUTOFFDT", "Data Cut-Off Date", "Perm", "the export's cut-off"),
+), standard="ADaM")  # fmt: skip
+
+ADAM: dict[str, Dataset] = {d.name: d for d in (ADSL, ADTTE, ADRS)}
