@@ -37,6 +37,7 @@ from endpoints.exports import (
     child_fields,
     child_model,
     export_fields,
+    restore_cell,
 )
 from sabr_trial.crf import CrfStatus, registry
 
@@ -102,9 +103,11 @@ class _Abort(Exception):
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV of the export, with the spreadsheet-formula escape of every cell undone (``restore_cell``)."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
+        rows = [{k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in reader]
+        return list(reader.fieldnames or []), rows
 
 
 def _required_columns(slug: str) -> list[str]:

@@ -259,6 +259,9 @@ STUDY_TITLE = env_str(
 )
 STUDY_NUMBER_PREFIX = env_str("STUDY_NUMBER_PREFIX", "SR-")
 PROTOCOL_VERSION = env_str("PROTOCOL_VERSION", "1.0")
+# The site's country (ISO 3166-1 alpha-3, SDTM DM.COUNTRY) and the trial's registry number (SDTM TS REGID).
+STUDY_COUNTRY = env_str("STUDY_COUNTRY", "CHN")
+STUDY_REGISTRY_ID = env_str("STUDY_REGISTRY_ID", "")
 
 LOGGING = {
     "version": 1,

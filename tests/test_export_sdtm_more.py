@@ -331,9 +331,7 @@ def test_export_zip_carries_the_new_files_and_their_dictionary(study):
         assert f"sdtm/{name}.csv" in files, name
     dictionary = rows_of(files["sdtm/_dictionary.csv"])
     by = {(d["domain"], d["variable"]): d for d in dictionary}
-    assert (
-        by[("EC", "ECOCCUR")]["label"] == "Occurrence" and by[("CM", "CMSTDTC")]["type"] == "partialDate"
-    )
+    assert by[("EC", "ECOCCUR")]["label"] == "Occurrence" and by[("CM", "CMSTDTC")]["type"] == "partialDate"
     assert by[("SUPPAE", "QNAM=AEIRFL")]["label"] == "Immune-Related AE Flag"
     assert by[("SUPPRS", "QNAM=OVRNIRR")]["origin"] == "DERIVED"
     # every column of every SDTM file is in the dictionary, with a label

@@ -32,6 +32,7 @@ from treatment.models import Immunosuppressant, SabrTarget, ToripalimabInfusion
 pytestmark = pytest.mark.django_db
 
 TODAY = datetime.datetime(2026, 6, 30, 10, 0, tzinfo=datetime.UTC)
+HOSTILE = ['=HYPERLINK("http://evil.example","Fatigue")', "+cmd|' /C calc'!A0 death"]
 AT = datetime.UTC
 
 
@@ -61,8 +62,10 @@ def complete_demo() -> None:
         "adverse_event": ir_ae})  # fmt: skip
     p4 = ir_ae.patient.__class__.objects.get(study_number="SR-004")
     onset = datetime.date(2026, 3, 2)
+    # Spreadsheet formulas in free text (issue 16 item 7): neutralised in the files, restored by the import.
     sae = crf_create(model=AdverseEvent, patient=p4, acting_user=user, status=CrfStatus.SUBMITTED, data=_ae_data(
         ctcae_term=term(FATIGUE), grade=3, onset_date=onset, serious="Y", aeshosp="Y", expected="Y",
+        verbatim=HOSTILE[0],
         awareness_at=datetime.datetime(2026, 3, 2, 8, 0, tzinfo=AT)))  # fmt: skip
     add_sae_report(ae=sae, kind="INITIAL", sent_at=datetime.datetime(2026, 3, 2, 20, 0, tzinfo=AT),
                    summary="Hospitalised for fatigue", acting_user=user)  # fmt: skip
@@ -71,6 +74,7 @@ def complete_demo() -> None:
     death = DeathReport.objects.get(patient__study_number="SR-002")
     fatal = crf_create(model=AdverseEvent, patient=death.patient, acting_user=user, status=CrfStatus.SUBMITTED,
                        data=_ae_data(ctcae_term=term(DEATH_NOS), grade=5, onset_date=death.death_date, ongoing="N",
+                                     verbatim=HOSTILE[1],
                                      resolution_date=death.death_date, outcome="FATAL", serious="Y", aesdth="Y",
                                      expected="N", rel_axitinib="UNLIKELY", rel_toripalimab="UNLIKELY",
                                      awareness_at=datetime.datetime.combine(death.death_date, datetime.time(9), AT)))  # fmt: skip
@@ -127,6 +131,10 @@ def test_demo_study_round_trip_is_byte_identical_for_every_crf_file(
     assert not empty, f"the round trip should cover every form: {empty}"
     different = [n for n in sorted(first) if first[n] != second.get(n)]
     assert not different, different
+    # the hostile texts went out neutralised and came back as typed
+    ae_file = first["crf/adverse-event.csv"].decode()
+    assert all(f"'{text}" in ae_file.replace('""', '"') for text in HOSTILE)
+    assert set(HOSTILE) <= set(AdverseEvent.objects.values_list("verbatim", flat=True))
     for name in names:  # every row came back
         # a screening row creates the patient
         form = "patients" if name == "crf/screening.csv" else name[4:-4]

@@ -27,12 +27,15 @@ from endpoints.exports.adam import (
 )
 from endpoints.exports.common import (
     KEY_COLUMNS,
+    NUMBER,
     RESPONSE_RANK,
     KeyMap,
     Progress,
     Row,
     _noop,
     fmt,
+    neutralise_cell,
+    restore_cell,
     to_csv,
 )
 from endpoints.exports.crf_csv import (
@@ -47,6 +50,7 @@ from endpoints.exports.crf_csv import (
     export_fields,
     patients_csv,
 )
+from endpoints.exports.define import STYLESHEET, STYLESHEET_XSL, define_xml
 from endpoints.exports.metadata import SUPP_QUALIFIERS
 from endpoints.exports.sdtm import (
     AE_COLS,
@@ -67,6 +71,7 @@ from endpoints.exports.sdtm import (
     TI_COLS,
     TR_COLS,
     TU_COLS,
+    codelists_csv,
     relrec_csv,
     sdtm_ae,
     sdtm_dictionary_csv,
@@ -79,15 +84,16 @@ from endpoints.exports.sdtm import (
     supp_csv,
     ti_csv,
 )
+from endpoints.exports.xpt import write_xpt
 from endpoints.models import EndpointSnapshot
 
 __all__ = [
     "ADTTE_COLS", "AE_COLS", "AE_LINKS", "CHILD_KEY_COLUMNS", "CHILD_TABLES", "CM_COLS", "DD_COLS", "DM_COLS",
-    "DS_COLS", "EC_COLS", "EX_COLS", "KEY_COLUMNS", "LNKID_LINKS", "MH_COLS", "PARAMS", "PR_COLS", "RELREC_COLS",
+    "DS_COLS", "EC_COLS", "EX_COLS", "KEY_COLUMNS", "NUMBER", "LNKID_LINKS", "MH_COLS", "PARAMS", "PR_COLS", "RELREC_COLS",
     "RESPONSE_RANK", "RS_COLS", "SS_COLS", "SUPP_COLS", "SUPP_QUALIFIERS", "TI_COLS", "TR_COLS", "TU_COLS", "KeyMap",
     "Progress", "Row", "adam_adrs", "adam_adsl", "adam_adtte", "adam_tables", "build_export", "build_files",
-    "child_csv", "child_fields", "child_model", "crf_csv", "crf_files", "dictionary_csv", "export_fields", "fmt",
-    "patients_csv", "relative_dose_intensity", "relrec_csv", "sdtm_ae", "sdtm_dictionary_csv", "sdtm_dm",
+    "child_csv", "codelists_csv", "write_xpt", "child_fields", "child_model", "crf_csv", "crf_files", "define_xml", "dictionary_csv", "export_fields", "fmt",
+    "neutralise_cell", "patients_csv", "restore_cell", "relative_dose_intensity", "relrec_csv", "sdtm_ae", "sdtm_dictionary_csv", "sdtm_dm",
     "sdtm_ds", "sdtm_ex", "sdtm_files", "sdtm_tables", "sdtm_tu_tr_rs", "supp_csv", "ti_csv", "to_csv",
 ]  # fmt: skip
 
@@ -108,12 +114,19 @@ def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str,
     files["crf/_dictionary.csv"] = dictionary_csv()
     cutoff = snap.data_cutoff
     progress(_("SDTM domains"), 55)
-    files.update(sdtm_files(cutoff, snap, keys))
-    progress(_("ADaM data sets"), 80)
+    sdtm = sdtm_tables(cutoff, snap, keys)
+    progress(_("ADaM data sets"), 75)
     adam = adam_tables(snap, keys)
-    for name, (ds, rows) in adam.items():
-        files[f"adam/{name.lower()}.csv"] = to_csv(ds.columns, rows)
-    files["adam/_dictionary.csv"] = sdtm_dictionary_csv([ds for ds, _rows in adam.values()])
+    progress(_("SAS transport files"), 82)
+    for folder, tables in (("sdtm", sdtm), ("adam", adam)):
+        for name, (ds, rows) in tables.items():
+            files[f"{folder}/{name.lower()}.csv"] = to_csv(ds.columns, rows)
+            files[f"{folder}/{name.lower()}.xpt"] = write_xpt(ds, ds.columns, rows)
+        files[f"{folder}/_dictionary.csv"] = sdtm_dictionary_csv([ds for ds, _rows in tables.values()])
+        files[f"{folder}/define.xml"] = define_xml(tables, study_id=settings.STUDY_ID, study_name=settings.STUDY_TITLE,
+                                                   standard="SDTM" if folder == "sdtm" else "ADaM")  # fmt: skip
+        files[f"{folder}/{STYLESHEET}"] = STYLESHEET_XSL
+    files["sdtm/_codelists.csv"] = codelists_csv()
     files["README.txt"] = (
         f"{settings.STUDY_ID} data export\nData cut-off: {cutoff.isoformat()}\nEndpoint snapshot: #{snap.pk} "
         f"fingerprint {snap.fingerprint}\nGenerated: {timezone.localtime().isoformat(timespec='seconds')}\n"

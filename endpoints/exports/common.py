@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -49,12 +50,33 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+#: Cell starts a spreadsheet reads as a formula (OWASP "CSV injection"), and the escape character itself, so that
+#: ``restore_cell`` can undo ``neutralise_cell`` exactly.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+#: A plain number is data, not a formula: ``-1.5`` or ``+3`` open as numbers and are written unchanged.
+NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise_cell(text: str) -> str:
+    """A CSV cell safe to open in a spreadsheet: text starting with = + - @ tab or CR (or the escape ') gets a
+    leading ', which a spreadsheet shows as text and never evaluates; numbers stay as they are."""
+    if text.startswith(FORMULA_STARTS) and not NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def restore_cell(text: str) -> str:
+    """The value ``neutralise_cell`` was given (what the import reads back)."""
+    return text[1:] if text.startswith("'") else text
+
+
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """UTF-8 CSV, every cell through ``fmt`` and ``neutralise_cell``."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([fmt(v) for v in row])
+        writer.writerow([neutralise_cell(fmt(v)) for v in row])
     return buf.getvalue().encode("utf-8")
 
 

@@ -30,7 +30,7 @@ Origin = Literal["Collected", "Derived", "Assigned", "Protocol"]
 DataType = Literal["text", "integer", "float", "date", "datetime", "partialDate", "durationDatetime"]
 NUMERIC: frozenset[str] = frozenset({"integer", "float"})
 #: Words that stay lower case in a title-case label (SDTMIG's own labels: "Date/Time of Collection").
-SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "per", "the", "to",
+SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "of", "on", "or", "per", "the", "to",
                          "with", "vs"})  # fmt: skip
 MAX_LABEL = 40
 MAX_NAME = 8
@@ -134,6 +134,8 @@ DM = Dataset("DM", "Demographics", "SPECIAL PURPOSE", "One record per subject", 
     STUDYID, _domain("DM"), USUBJID,
     V("SUBJID", "Subject Identifier for the Study", length=20, core="Req", source="registration.study_number"),
     V("RFSTDTC", "Subject Reference Start Date/Time", "date", 20, "Exp", "Derived", "D1 treatment start"),
+    V("RFENDTC", "Subject Reference End Date/Time", "date", 20, "Exp", "Derived",
+      "end of study date, else the last study treatment date"),
     V("RFXSTDTC", "Date/Time of First Study Treatment", "date", 20, "Exp", "Derived", "D1 treatment start"),
     V("RFXENDTC", "Date/Time of Last Study Treatment", "date", 20, "Exp", "Derived", "last exposure record (EX)"),
     V("RFICDTC", "Date/Time of Informed Consent", "datetime", 25, "Exp", "Collected", "consent.consent_datetime"),
@@ -146,10 +148,17 @@ DM = Dataset("DM", "Demographics", "SPECIAL PURPOSE", "One record per subject", 
     V("AGE", "Age", "integer", 8, "Exp", "Derived", "baseline.age_at_consent"),
     V("AGEU", "Age Units", length=10, core="Exp", origin="Assigned", codelist="AGEU"),
     V("SEX", "Sex", length=1, core="Req", source="baseline.sex", codelist="SEX"),
+    V("RACE", "Race", length=40, core="Exp", origin="Assigned", source="not collected by the protocol",
+      codelist="RACE"),
     V("ARMCD", "Planned Arm Code", length=20, core="Exp", origin="Assigned", codelist="ARMCD"),
     V("ARM", "Description of Planned Arm", length=200, core="Exp", origin="Assigned", codelist="ARM"),
     V("ACTARMCD", "Actual Arm Code", length=20, core="Exp", origin="Derived", codelist="ARMCD"),
     V("ACTARM", "Description of Actual Arm", length=200, core="Exp", origin="Derived", codelist="ARM"),
+    V("ARMNRS", "Reason Arm and/or Actual Arm is Null", length=40, core="Exp", origin="Derived",
+      codelist="ARMNULRS"),
+    V("ACTARMUD", "Description of Unplanned Actual Arm", length=200, core="Exp", origin="Derived"),
+    V("COUNTRY", "Country", length=3, core="Req", origin="Assigned", source="STUDY_COUNTRY setting",
+      codelist="COUNTRY"),
 ))  # fmt: skip
 
 DS = Dataset("DS", "Disposition", "EVENTS", "One record per disposition status or protocol milestone per subject",
@@ -169,6 +178,7 @@ EX = Dataset("EX", "Exposure", "INTERVENTIONS", "One record per constant-dosing 
     V("EXDOSE", "Dose", "float", 8, "Exp", "Collected", "sabr-fraction.dose_delivered_gy; axitinib; toripalimab"),
     V("EXDOSU", "Dose Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
     V("EXDOSFRQ", "Dosing Frequency per Interval", length=10, core="Perm", origin="Assigned", codelist="FREQ"),
+    V("EXDOSFRM", "Dose Form", length=20, core="Exp", origin="Assigned", codelist="FRM"),
     V("EXROUTE", "Route of Administration", length=20, core="Perm", origin="Assigned", codelist="ROUTE"),
     V("EXLOC", "Location of Dose Administration", length=40, source="lesion.organ"),
     V("EXLAT", "Laterality", length=20, source="lesion.laterality", codelist="LAT"),
@@ -188,11 +198,23 @@ AE = Dataset("AE", "Adverse Events", "EVENTS", "One record per adverse event per
     V("AETERM", "Reported Term for the Adverse Event", core="Req", source="adverse-event.verbatim"),
     V("AELLT", "Lowest Level Term", core="Exp", source="adverse-event.ctcae_term"),
     V("AELLTCD", "Lowest Level Term Code", "integer", 8, "Exp", "Collected", "adverse-event.ctcae_term"),
-    V("AESOC", "Primary System Organ Class", core="Exp", origin="Derived", source="CTCAE 5.0 term file"),
+    V("AEDECOD", "Dictionary-Derived Term", core="Req", origin="Derived", source="CTCAE 5.0 term (MedDRA PT)"),
+    V("AEPTCD", "Preferred Term Code", "integer", 8, "Exp", "Derived", "CTCAE 5.0 MedDRA code"),
+    V("AEHLT", "High Level Term", core="Exp", origin="Derived", source="MedDRA hierarchy (not licensed)"),
+    V("AEHLTCD", "High Level Term Code", "integer", 8, "Exp", "Derived", "MedDRA hierarchy (not licensed)"),
+    V("AEHLGT", "High Level Group Term", core="Exp", origin="Derived", source="MedDRA hierarchy (not licensed)"),
+    V("AEHLGTCD", "High Level Group Term Code", "integer", 8, "Exp", "Derived", "MedDRA hierarchy (not licensed)"),
+    V("AEBODSYS", "Body System or Organ Class", core="Exp", origin="Derived", source="CTCAE 5.0 SOC"),
+    V("AEBDSYCD", "Body System or Organ Class Code", "integer", 8, "Exp", "Derived",
+      "CTCAE 5.0 code of the SOC's Other, specify term"),
+    V("AESOC", "Primary System Organ Class", core="Exp", origin="Derived", source="CTCAE 5.0 SOC"),
+    V("AESOCCD", "Primary System Organ Class Code", "integer", 8, "Exp", "Derived",
+      "CTCAE 5.0 code of the SOC's Other, specify term"),
     V("AETOXGR", "Standard Toxicity Grade", length=1, source="adverse-event.grade", codelist="TOXGR"),
     _dtc("AE", "STDTC", "Start Date/Time of Adverse Event", "Exp", "adverse-event.onset_date"),
     _dtc("AE", "ENDTC", "End Date/Time of Adverse Event", "Exp", "adverse-event.resolution_date"),
     V("AEENRTPT", "End Relative to Reference Time Point", length=10, origin="Derived", codelist="STENRF"),
+    V("AEENTPT", "End Reference Time Point", length=20, origin="Derived", source="data cut-off"),
     V("AESER", "Serious Event", length=1, core="Exp", source="adverse-event.serious", codelist="NY"),
     V("AEREL", "Causality", length=20, core="Exp", origin="Derived", source="strongest of the three agents (R7.1)"),
     V("AEACN", "Action Taken with Study Treatment", length=40, core="Exp", origin="Assigned", codelist="ACN"),
@@ -215,6 +237,8 @@ TU = Dataset("TU", "Tumor/Lesion Identification", "FINDINGS", "One record per id
     V("TUTESTCD", "Tumor/Lesion ID Short Name", length=8, core="Req", origin="Assigned", codelist="TUTESTCD"),
     V("TUTEST", "Tumor/Lesion ID Test Name", length=40, core="Req", origin="Assigned", codelist="TUTEST"),
     V("TUORRES", "Tumor/Lesion ID Result", length=20, core="Exp", source="lesion.role"),
+    V("TUSTRESC", "Tumor/Lesion ID Result Std. Format", length=20, core="Exp", origin="Derived",
+      source="TUORRES", codelist="TUSTRESC"),
     V("TULOC", "Location of the Tumor/Lesion", length=40, core="Exp", source="lesion.organ"),
     V("TULAT", "Laterality", length=20, source="lesion.laterality", codelist="LAT"),
     V("TUMETHOD", "Method of Identification", length=40, core="Exp", source="lesion.method"),
@@ -228,8 +252,11 @@ TR = Dataset("TR", "Tumor/Lesion Results", "FINDINGS", "One record per tumor mea
     V("TRLNKID", "Link ID", length=20, core="Exp", source="lesion.lesion_code"),
     V("TRTESTCD", "Tumor/Lesion Assessment Short Name", length=8, core="Req", origin="Assigned",
       codelist="TRTESTCD"),
+    V("TRTEST", "Tumor/Lesion Assessment Test Name", length=40, core="Req", origin="Assigned", codelist="TRTEST"),
     V("TRORRES", "Result or Finding in Original Units", length=40, core="Exp", source="lesion-result.value_mm"),
     V("TRORRESU", "Original Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
+    V("TRSTRESC", "Character Result/Finding in Std Format", length=40, core="Exp", origin="Derived",
+      source="TRORRES"),
     V("TRSTRESN", "Numeric Result/Finding in Std Units", "float", 8, "Exp", "Derived", "TRORRES"),
     V("TRSTRESU", "Standard Units", length=10, core="Exp", origin="Assigned", codelist="UNIT"),
     VISIT,
@@ -330,6 +357,7 @@ SS = Dataset("SS", "Subject Status", "FINDINGS", "One record per status per visi
     V("SSSTRESC", "Character Result/Finding in Std Format", length=20, core="Exp", origin="Derived",
       codelist="SSSTRESC"),
     V("SSSTAT", "Completion Status", length=8, origin="Derived", source="survival.reached", codelist="ND"),
+    V("SSREASND", "Reason Not Done", length=40, origin="Assigned", source="survival.reached = N"),
     _dtc("SS", "DTC", "Date/Time of Assessment", "Exp", "survival.contact_date"),
 ))  # fmt: skip
 
@@ -356,6 +384,35 @@ EC = Dataset("EC", "Exposure as Collected", "INTERVENTIONS", "One record per pro
     _dtc("EC", "STDTC", "Start Date/Time of Treatment", "Exp"),
     _dtc("EC", "ENDTC", "End Date/Time of Treatment", "Exp"),
 ))  # fmt: skip
+
+#: Trial epochs (TA/TE/SE and every record's EPOCH): before the first study treatment, on it, after the last dose.
+EPOCHS = ("SCREENING", "TREATMENT", "FOLLOW-UP")
+
+
+def with_timing(ds: Dataset) -> Dataset:
+    """The domain with EPOCH before its first --DTC/--STDTC and the study days after its last date: --DY for a
+    --DTC, --STDY and --ENDY for --STDTC and --ENDTC (SDTMIG 3.4 section 4.4.4: day 1 = RFSTDTC, no day 0)."""
+    d = ds.name
+    names = ds.columns
+    dates = [n for n in names if n in (f"{d}DTC", f"{d}STDTC", f"{d}ENDTC")]
+    epoch = V("EPOCH", "Epoch", length=20, core="Perm", origin="Derived", source="record date vs RFXSTDTC/RFXENDTC",
+              codelist="EPOCH")  # fmt: skip
+    days = [V(f"{n[:-3]}DY" if n == f"{d}DTC" else f"{n[:-3]}DY".replace("DTDY", "DY"),
+              {"DTC": "Study Day of Visit/Collection/Exam", "STDTC": "Study Day of Start",
+               "ENDTC": "Study Day of End"}[n[2:]].replace("Start", "Start of Event").replace("End", "End of Event")
+              if d in ("AE", "DS", "MH") else {"DTC": "Study Day of Visit/Collection/Exam",
+                                              "STDTC": "Study Day of Start of Treatment",
+                                              "ENDTC": "Study Day of End of Treatment"}[n[2:]],
+              "integer", 8, "Perm", "Derived", f"{n} - RFSTDTC (+1 on or after)") for n in dates]  # fmt: skip
+    out: list[Variable] = []
+    for v in ds.variables:
+        if v.name == dates[0]:
+            out.append(epoch)
+        out.append(v)
+        if v.name == dates[-1]:
+            out.extend(days)
+    return Dataset(ds.name, ds.label, ds.cls, ds.structure, ds.keys, tuple(out), ds.standard)
+
 
 SUPP_VARIABLES = (
     STUDYID,
@@ -444,6 +501,9 @@ def supp_dataset(parent: str) -> Dataset:
 
 
 #: The subject-level domains in the order of the export (each has a ``sdtm/<name>.csv``).
+DS, EC, EX, AE, CM, PR, IE, DD, SS, TU, TR, RS = (
+    with_timing(d) for d in (DS, EC, EX, AE, CM, PR, IE, DD, SS, TU, TR, RS)
+)
 EVENT_DOMAINS: tuple[Dataset, ...] = (DS, EC, EX, AE, CM, PR, MH, IE, DD, SS, TU, TR, RS)
 SDTM: dict[str, Dataset] = {d.name: d for d in (DM, *EVENT_DOMAINS)}
 SDTM.update({f"SUPP{p}": supp_dataset(p) for p in SUPP_QUALIFIERS})
@@ -530,3 +590,95 @@ ADRS = Dataset("ADRS", "Response Analysis Dataset", "BASIC DATA STRUCTURE",
 ), standard="ADaM")  # fmt: skip
 
 ADAM: dict[str, Dataset] = {d.name: d for d in (ADSL, ADTTE, ADRS)}
+
+
+# --- Codelists ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Codelist:
+    """The terms a variable may take. ``terms`` are CDISC Controlled Terminology submission values (CT_VERSION);
+    ``extensions`` are the sponsor's own terms added to an extensible CDISC codelist (define.xml
+    ``def:ExtendedValue="Yes"``); a codelist with ``cdisc=False`` is the sponsor's altogether."""
+
+    name: str
+    label: str
+    terms: tuple[str, ...]
+    extensions: tuple[str, ...] = ()
+    cdisc: bool = True
+    data_type: DataType = "text"
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset(self.terms) | frozenset(self.extensions)
+
+
+def _cl(name: str, label: str, terms: str, extensions: str = "", cdisc: bool = True,
+        data_type: DataType = "text") -> Codelist:  # fmt: skip
+    return Codelist(name, label, _split(terms), _split(extensions), cdisc, data_type)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split("|") if t.strip())
+
+
+_DISPOSITION = ("ADVERSE EVENT|COMPLETED|DEATH|LOST TO FOLLOW-UP|PHYSICIAN DECISION|PROGRESSIVE DISEASE|"
+                "SCREEN FAILURE|WITHDRAWAL BY SUBJECT|OTHER|INFORMED CONSENT OBTAINED")  # fmt: skip
+CODELISTS: dict[str, Codelist] = {c.name: c for c in (
+    _cl("NY", "No Yes Response", "Y|N|U|NA"),
+    _cl("SEX", "Sex", "F|M|U"),
+    _cl("AGEU", "Age Unit", "YEARS"),
+    _cl("RACE", "Race", "AMERICAN INDIAN OR ALASKA NATIVE|ASIAN|BLACK OR AFRICAN AMERICAN|"
+        "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER|WHITE|NOT REPORTED|UNKNOWN"),
+    _cl("ARMNULRS", "Arm Null Reason", "ASSIGNED, NOT TREATED|NOT ASSIGNED|SCREEN FAILURE|UNPLANNED TREATMENT"),
+    _cl("COUNTRY", "Country (ISO 3166-1 Alpha-3)", "CHN"),
+    _cl("ARMCD", "Planned Arm Code", "SABRAT", cdisc=False),
+    _cl("ARM", "Description of Planned Arm", "SABR + axitinib + toripalimab", cdisc=False),
+    _cl("DOMAIN", "SDTM Domain Abbreviation", "DM|DS|EX|EC|AE|CM|PR|MH|IE|DD|SS|TU|TR|RS|TI|TS|TA|TE|TV|SE|SV"),
+    # DSDECOD: NCOMPLT and PROTMLST terms; REGISTERED is this trial's milestone (CRF-SPEC form 4, EXT term)
+    _cl("DSDECOD", "Standardized Disposition Term", _DISPOSITION, "REGISTERED"),
+    _cl("DSCAT", "Category for Disposition Event", "DISPOSITION EVENT|PROTOCOL MILESTONE"),
+    _cl("UNIT", "Unit", "Gy|mg|mm|mg/kg|mg/m2|g"),
+    _cl("FREQ", "Frequency", "BID|ONCE|QD|TID|QID|Q3W|QOD|PRN"),
+    _cl("ROUTE", "Route of Administration", "ORAL|INTRAVENOUS|INTRAMUSCULAR|SUBCUTANEOUS|TOPICAL|INHALATION"),
+    _cl("FRM", "Pharmaceutical Dosage Form", "TABLET|INJECTION, SOLUTION"),
+    _cl("LAT", "Laterality", "LEFT|RIGHT|BILATERAL"),
+    _cl("TOXGR", "Toxicity Grade", "1|2|3|4|5"),
+    _cl("OUT", "Outcome of Event", "FATAL|NOT RECOVERED/NOT RESOLVED|RECOVERED/RESOLVED|"
+        "RECOVERED/RESOLVED WITH SEQUELAE|RECOVERING/RESOLVING|UNKNOWN"),
+    # SDTMIG AE assumption: MULTIPLE when the actions differ by study treatment (the actions are in SUPPAE)
+    _cl("ACN", "Action Taken with Study Treatment", "DOSE INCREASED|DOSE NOT CHANGED|DOSE REDUCED|DRUG INTERRUPTED|"
+        "DRUG WITHDRAWN|NOT APPLICABLE|UNKNOWN", "MULTIPLE"),
+    _cl("STENRF", "Relation to Reference Period", "ONGOING|BEFORE|AFTER|DURING|COINCIDENT|U"),
+    _cl("ND", "Not Done", "NOT DONE"),
+    _cl("TUTESTCD", "Tumor Identification Test Code", "TUMIDENT"),
+    _cl("TUTEST", "Tumor Identification Test Name", "Tumor Identification"),
+    _cl("TUSTRESC", "Tumor Identification Result", "TARGET|NON-TARGET|NEW"),
+    _cl("TRTESTCD", "Tumor Results Test Code", "LDIAM|SAXIS|SUMDIAM|TUMSTATE"),
+    _cl("TRTEST", "Tumor Results Test Name", "Longest Diameter|Short Axis|Sum of Diameter|Tumor State"),
+    _cl("RSTESTCD", "Oncology Response Assessment Test Code", "TRGRESP|NTRGRESP|NEWLIND|OVRLRESP"),
+    _cl("RSTEST", "Oncology Response Assessment Test Name",
+        "Target Response|Non-target Response|New Lesion Indicator|Overall Response"),
+    # iRECIST responses (R1.50-R1.53) and Y/N of NEWLIND sit beside the RECIST 1.1 terms
+    _cl("RSRESP", "Oncology Response", "CR|PR|SD|PD|NE|NON-CR/NON-PD|Y|N",
+        "iCR|iPR|iSD|iUPD|iCPD|iNE|NON-iCR/NON-iUPD"),
+    _cl("IECAT", "Category for Inclusion/Exclusion", "INCLUSION|EXCLUSION"),
+    _cl("DDTESTCD", "Death Details Test Code", "PRCDTH|SECDTH", "AUTOPIND"),
+    _cl("DDTEST", "Death Details Test Name", "Primary Cause of Death|Secondary Cause of Death",
+        "Autopsy Indicator"),
+    _cl("SSTESTCD", "Subject Status Test Code", "SURVSTAT"),
+    _cl("SSTEST", "Subject Status Test Name", "Survival Status"),
+    _cl("SSSTRESC", "Subject Status Response", "ALIVE|DEAD|UNKNOWN"),
+    _cl("BRDGMOOD", "Mood", "PERFORMED|SCHEDULED"),
+    _cl("RELTYPE", "Relationship Type", "ONE|MANY"),
+    _cl("EPOCH", "Epoch", "SCREENING|TREATMENT|FOLLOW-UP"),
+    _cl("EOSSTT", "End of Study Status", "ONGOING|DISCONTINUED|COMPLETED"),
+    _cl("PARAMCD_TTE", "Time-to-Event Parameter Code", "PFS1|PFS2|OS|LC|LCLES", cdisc=False),
+    _cl("PARAM_TTE", "Time-to-Event Parameter", "Progression-free survival from SABR start (days)|"
+        "Second progression-free survival (days)|Overall survival from treatment start (days)|"
+        "Local control, patient level (days)|Local control per irradiated lesion (days)", cdisc=False),
+    _cl("PARAMCD_RS", "Response Parameter Code", "OVRLRESP|OVRNIRR|BOR|CBOR", cdisc=False),
+    _cl("PARAM_RS", "Response Parameter", "Overall Response by Investigator (RECIST 1.1)|"
+        "Overall Response, non-irradiated lesions|Best Overall Response (unconfirmed)|"
+        "Best Overall Response (confirmed)", cdisc=False),
+)}  # fmt: skip

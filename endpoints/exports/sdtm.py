@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from endpoints.exports import metadata as md
-from endpoints.exports.common import KeyMap, Row, to_csv
+from endpoints.exports.common import KeyMap, Row, fmt, to_csv
 from endpoints.exports.metadata import SUPP_QUALIFIERS, Dataset
 from endpoints.models import EndpointSnapshot
 
@@ -52,7 +52,33 @@ def _domain_csv(ds: Dataset, rows: list[Row]) -> bytes:
     return to_csv(ds.columns, dataset_rows(ds, rows))
 
 
-def _dm_rows(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> list[Row]:
+#: The trial's one arm (CRF-SPEC forms 3-4: single-arm study, SITEID 01).
+ARM = ("SABRAT", "SABR + axitinib + toripalimab")
+SITEID = "01"
+
+
+def last_exposure(ex_rows: list[Row]) -> dict[str, datetime.date | None]:
+    """USUBJID -> date of the last study treatment (RFXENDTC, the end-of-treatment DS date): the latest EX end (or
+    start) date, or None while an axitinib period is still open at the cut-off (the last dose is not yet known)."""
+    out: dict[str, datetime.date | None] = {}
+    open_: set[str] = set()
+    for r in ex_rows:
+        u = r["USUBJID"]
+        if r["EXTRT"] == "AXITINIB" and not r.get("EXENDTC"):
+            open_.add(u)
+        day = r.get("EXENDTC") or r.get("EXSTDTC")
+        if isinstance(day, datetime.date) and (out.get(u) is None or day > out[u]):  # type: ignore[operator]
+            out[u] = day
+    return {u: (None if u in open_ else d) for u, d in out.items()}
+
+
+def _dm_rows(
+    cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap, last_dose: dict[str, Any]
+) -> list[Row]:
+    """DM as SDTMIG 3.4 asks: a subject screened out, not (yet) registered, or registered and never treated has
+    ARMCD, ARM, ACTARMCD and ACTARM null and the reason in ARMNRS (SCREEN FAILURE, NOT ASSIGNED, ASSIGNED, NOT
+    TREATED); ACTARMUD stays null (no unplanned treatment is possible in a single-arm trial). SEX is U (CT SEX)
+    while the baseline form is not entered; RACE is not collected by this protocol (NOT REPORTED)."""
     from enrollment.models import Baseline, Consent, DeathReport, Disposition, Patient, ScreeningLog
 
     first_consent: dict[int, Any] = {}
@@ -66,26 +92,37 @@ def _dm_rows(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> lis
     rows = []
     for p in Patient.objects.order_by("screening_number"):
         b, d, ds = base.get(p.pk), deaths.get(p.pk), disp.get(p.pk)
+        u = _usubjid(keys.subjid[p.pk])
         t = tte.get(p.pk, {})
-        os_row = t.get("os") or {}
-        rfst = os_row.get("origin", "")
-        arm = ("SCRNFAIL", "Screen Failure") if p.pk in failed else (
-            ("SABRAT", "SABR + axitinib + toripalimab") if p.study_number else ("NOTASSGN", "Not Assigned"))  # fmt: skip
-        actarm = arm if t.get("flags", {}).get("saffl") or not p.study_number else ("NOTTRT", "Not Treated")
-        rows.append({
-            "USUBJID": _usubjid(keys.subjid[p.pk]), "SUBJID": keys.subjid[p.pk], "RFSTDTC": rfst,
-            "RFXSTDTC": rfst, "RFXENDTC": ds.last_dose_date if ds and getattr(ds, "last_dose_date", None) else "",
-            "RFICDTC": timezone.localtime(first_consent[p.pk]).date() if p.pk in first_consent else "",
-            "RFPENDTC": ds.eos_date if ds and ds.eos_date and ds.eos_date <= cutoff else "",
-            "DTHDTC": d.death_date if d else "", "DTHFL": "Y" if d else "", "SITEID": "01",
-            "BRTHDTC": b.birth_year if b else "", "AGE": b.age_at_consent if b else "", "AGEU": "YEARS" if b else "",
-            "SEX": b.sex if b else "", "ARMCD": arm[0], "ARM": arm[1], "ACTARMCD": actarm[0], "ACTARM": actarm[1],
-        })  # fmt: skip
+        rfst = (t.get("os") or {}).get("origin", "")
+        treated = bool(rfst)
+        consent = timezone.localtime(first_consent[p.pk]) if p.pk in first_consent else None
+        age = b.age_at_consent if b else None
+        if age is None and b and consent:
+            age = consent.year - b.birth_year  # EC-IC-3: age from the consent year and the year of birth
+        eos = ds.eos_date if ds and ds.eos_date and ds.eos_date <= cutoff else None
+        last = last_dose.get(u)
+        row: Row = {
+            "USUBJID": u, "SUBJID": keys.subjid[p.pk], "RFSTDTC": rfst, "RFENDTC": eos or last or "",
+            "RFXSTDTC": rfst, "RFXENDTC": last or "", "RFICDTC": consent.date() if consent else "",
+            "RFPENDTC": eos or "", "DTHDTC": d.death_date if d else "", "DTHFL": "Y" if d else "",
+            "SITEID": SITEID, "BRTHDTC": b.birth_year if b else "", "AGE": age, "AGEU": "YEARS" if age is not None else "",
+            "SEX": b.sex if b else "U", "RACE": "NOT REPORTED", "COUNTRY": settings.STUDY_COUNTRY,
+        }  # fmt: skip
+        if p.pk in failed:
+            row["ARMNRS"] = "SCREEN FAILURE"
+        elif not p.study_number:
+            row["ARMNRS"] = "NOT ASSIGNED"
+        elif not treated:
+            row["ARMNRS"] = "ASSIGNED, NOT TREATED"
+        else:
+            row.update({"ARMCD": ARM[0], "ARM": ARM[1], "ACTARMCD": ARM[0], "ACTARM": ARM[1]})
+        rows.append(row)
     return rows
 
 
 def sdtm_dm(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> bytes:
-    return _domain_csv(md.DM, _dm_rows(cutoff, snap, keys))
+    return _domain_csv(md.DM, _dm_rows(cutoff, snap, keys, last_exposure(_ex_rows(cutoff, keys))))
 
 
 def _src(obj: models.Model) -> tuple[str, int]:
@@ -98,7 +135,10 @@ def _in_cut(day: Any, cutoff: datetime.date) -> bool:
     return not isinstance(day, datetime.date) or day <= cutoff
 
 
-def _ds_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+def _ds_rows(cutoff: datetime.date, keys: KeyMap, last_dose: dict[str, Any] | None = None) -> list[Row]:
+    """DS: consent, screening outcome, registration, withdrawal, end of treatment (dated by the last study
+    treatment, as DM.RFXENDTC), end of study, and death: one record per death, the END OF STUDY one when the
+    off-study form says DEATH, else a record of its own."""
     from enrollment.models import Consent, DeathReport, Disposition, Patient, ScreeningLog
 
     rows: list[Row] = []
@@ -135,10 +175,14 @@ def _ds_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
         )
     for p in Patient.objects.filter(study_number__isnull=False):
         add(p.pk, "REGISTERED", "REGISTERED", "PROTOCOL MILESTONE", "", p.registration_date, 3)
+    last_dose = last_dose if last_dose is not None else last_exposure(_ex_rows(cutoff, keys))
+    death_closes_study: set[int] = set()
     for d in Disposition.objects.all():
         if d.eot_reason:
             add(d.patient_id, d.eot_reason_text or d.eot_reason, d.eot_reason, "DISPOSITION EVENT", "END OF TREATMENT",
-                getattr(d, "last_dose_date", None) or d.eos_date or "", 6, _src(d))  # fmt: skip
+                last_dose.get(_usubjid(keys.subjid[d.patient_id])) or d.eos_date or "", 6, _src(d))  # fmt: skip
+        if d.eos_date and d.eos_reason == "DEATH" and d.eos_date <= cutoff:
+            death_closes_study.add(d.patient_id)
         if d.eos_date:
             add(
                 d.patient_id,
@@ -149,8 +193,8 @@ def _ds_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
                 d.eos_date,
                 8,
             )
-    for dr in DeathReport.objects.all():
-        add(dr.patient_id, "DEATH", "DEATH", "DISPOSITION EVENT", "", dr.death_date, 7)
+    for dr in DeathReport.objects.exclude(patient_id__in=death_closes_study):
+        add(dr.patient_id, "DEATH", "DEATH", "DISPOSITION EVENT", "END OF STUDY", dr.death_date, 7)
     return _seq_rows(rows, "DS")
 
 
@@ -194,12 +238,12 @@ def _ex_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
                      "_src": _src(f)})  # fmt: skip
     for a in axitinib.objects.filter(start_date__lte=cutoff):
         rows.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "EXTRT": "AXITINIB", "EXDOSE": _axitinib_mg(a),
-                     "EXDOSU": "mg", "EXDOSFRQ": "BID", "EXROUTE": "ORAL", "EXSTDTC": a.start_date,
+                     "EXDOSU": "mg", "EXDOSFRQ": "BID", "EXDOSFRM": "TABLET", "EXROUTE": "ORAL", "EXSTDTC": a.start_date,
                      "EXENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "", "EXADJ": a.dose_change_reason,
                      "EXSPID": a.dose_level, "_src": _src(a)})  # fmt: skip
     for i in infusion.objects.filter(infusion_status="GIVEN", infusion_date__lte=cutoff):
         rows.append({"USUBJID": _usubjid(keys.subjid[i.patient_id]), "EXTRT": "TORIPALIMAB", "EXDOSE": i.dose_mg,
-                     "EXDOSU": "mg", "EXDOSFRQ": "ONCE", "EXROUTE": "INTRAVENOUS", "EXSTDTC": i.infusion_date,
+                     "EXDOSU": "mg", "EXDOSFRQ": "ONCE", "EXDOSFRM": "INJECTION, SOLUTION", "EXROUTE": "INTRAVENOUS", "EXSTDTC": i.infusion_date,
                      "EXENDTC": i.infusion_date, "EXADJ": i.dose_deviation_reason, "EXLOT": i.lot_number,
                      "EXSPID": f"C{i.cycle_number}", "_src": _src(i)})  # fmt: skip
     return _seq_rows(rows, "EX")
@@ -215,23 +259,56 @@ def sdtm_ex(cutoff: datetime.date, keys: KeyMap) -> bytes:
 _REL_ORDER = ["NOT APPLICABLE", "UNRELATED", "UNLIKELY", "POSSIBLE", "PROBABLE", "DEFINITE"]
 
 
+def soc_codes() -> dict[str, int]:
+    """MedDRA SOC name -> SOC code: CTCAE 5.0 codes each SOC's "<SOC> - Other, specify" term with the SOC's own
+    MedDRA code (R6.4)."""
+    from adverse_events.models import CtcaeTerm
+
+    return dict(CtcaeTerm.objects.filter(is_other_specify=True).values_list("soc", "meddra_code"))
+
+
+def _ae_outcome(ae: Any, ended: bool, next_grade: int | None) -> str:
+    """AEOUT of one grade record as of the cut-off. A record closed by a grade change carries the episode's
+    outcome on the form; SDTM wants the outcome of this record: RECOVERING/RESOLVING when the AE went on at a
+    lower grade, none when it worsened (the later record says how it ended). An AE still going at the cut-off
+    is NOT RECOVERED/NOT RESOLVED whatever happened later."""
+    if not ended:
+        return str(ae.outcome) if ae.ongoing == "Y" else "NOT RECOVERED/NOT RESOLVED"
+    if next_grade is not None and ae.outcome in ("NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING", ""):
+        return "RECOVERING/RESOLVING" if next_grade < ae.grade else ""
+    if ae.outcome == "NOT RECOVERED/NOT RESOLVED":
+        return ""  # an end date and "not recovered" contradict; the end date is the collected fact
+    return str(ae.outcome)
+
+
 def _ae_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """AE: one record per grade; AEDECOD, AEPTCD are the CTCAE 5.0 term and its code (a MedDRA 20.1 LLT that is also
+    the PT, NCI's CTCAE v5.0 mapping), AEBODSYS/AESOC and AEBDSYCD/AESOCCD its SOC. HLT and HLGT need the licensed
+    MedDRA hierarchy, which the EDC does not hold: they are present and empty."""
     from adverse_events.models import AdverseEvent
 
+    socs = soc_codes()
+    aes = list(
+        AdverseEvent.objects.filter(onset_date__lte=cutoff).select_related("ctcae_term", "parent_episode")
+    )
+    next_grade = {ae.parent_episode_id: ae.grade for ae in aes if ae.parent_episode_id}
     rows = []
-    for ae in AdverseEvent.objects.filter(onset_date__lte=cutoff).select_related(
-        "ctcae_term", "parent_episode"
-    ):
+    for ae in aes:
         rels = [ae.rel_sabr, ae.rel_axitinib, ae.rel_toripalimab]
         strongest = max(rels, key=lambda r: _REL_ORDER.index(r) if r in _REL_ORDER else -1)
+        ended = bool(ae.resolution_date and ae.resolution_date <= cutoff)
+        term = ae.ctcae_term
         rows.append({
             "USUBJID": _usubjid(keys.subjid[ae.patient_id]), "AESPID": ae.ae_number,
             "AEGRPID": ae.parent_episode.ae_number if ae.parent_episode_id else "",
-            "AETERM": ae.verbatim or ae.ctcae_term.term, "AELLT": ae.ctcae_term.term, "AELLTCD": ae.ctcae_term.meddra_code,
-            "AESOC": ae.ctcae_term.soc, "AETOXGR": ae.grade, "AESTDTC": ae.onset_date,
-            "AEENDTC": ae.resolution_date if ae.resolution_date and ae.resolution_date <= cutoff else "",
-            "AEENRTPT": "ONGOING" if ae.ongoing == "Y" else "", "AESER": ae.serious, "AEREL": strongest,
-            "AEACN": "MULTIPLE", "AEOUT": ae.outcome, "AESDTH": ae.aesdth, "AESLIFE": ae.aeslife, "AESHOSP": ae.aeshosp,
+            "AETERM": ae.verbatim or term.term, "AELLT": term.term, "AELLTCD": term.meddra_code,
+            "AEDECOD": term.term, "AEPTCD": term.meddra_code, "AEBODSYS": term.soc, "AEBDSYCD": socs.get(term.soc),
+            "AESOC": term.soc, "AESOCCD": socs.get(term.soc), "AETOXGR": ae.grade, "AESTDTC": ae.onset_date,
+            "AEENDTC": ae.resolution_date if ended else "",
+            "AEENRTPT": "" if ended else "ONGOING", "AEENTPT": "" if ended else cutoff,
+            "AESER": ae.serious, "AEREL": strongest,
+            "AEACN": "MULTIPLE", "AEOUT": _ae_outcome(ae, ended, next_grade.get(ae.pk)), "AESDTH": ae.aesdth,
+            "AESLIFE": ae.aeslife, "AESHOSP": ae.aeshosp,
             "AESDISAB": ae.aesdisab, "AESCONG": ae.aescong, "AESMIE": ae.aesmie, "AECONTRT": ae.treatment_given,
             "_src": _src(ae),
             "_supp": {"AERELSAB": ae.rel_sabr, "AERELAXI": ae.rel_axitinib, "AERELTOR": ae.rel_toripalimab,
@@ -287,7 +364,7 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
     for les in lesion.objects.filter(baseline_date__lte=cutoff):
         u = _usubjid(keys.subjid[les.patient_id])
         tu.append({"USUBJID": u, "TULNKID": les.lesion_code, "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification",
-                   "TUORRES": les.role, "TULOC": les.organ, "TULAT": les.laterality, "TUMETHOD": les.method,
+                   "TUORRES": les.role, "TUSTRESC": les.role, "TULOC": les.organ, "TULAT": les.laterality, "TUMETHOD": les.method,
                    "TUDTC": les.baseline_date, "VISIT": "BASELINE", "_src": _src(les),
                    "_supp": {"IRRADFL": "Y" if courses.get(les.pk) else "N",
                              "SABRTGT": ";".join(f"C{n}" for n in sorted(courses.get(les.pk, ()))),
@@ -315,7 +392,7 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
         ):
             a = nl.assessment
             tu.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "TULNKID": nl.code, "TUTESTCD": "TUMIDENT",
-                       "TUTEST": "Tumor Identification", "TUORRES": "NEW", "TULOC": nl.organ, "TULAT": nl.laterality,
+                       "TUTEST": "Tumor Identification", "TUORRES": "NEW", "TUSTRESC": "NEW", "TULOC": nl.organ, "TULAT": nl.laterality,
                        "TUMETHOD": nl.detected_by, "TUDTC": nl.first_seen_date or _scan_day(a), "VISIT": a.visit_label,
                        "_src": _src(nl), "_supp": {"LOCDTL": nl.location_text}})  # fmt: skip
     value_field = next(
@@ -364,11 +441,24 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
             rs.append({"USUBJID": u, "RSTESTCD": "OVRLRESP", "RSTEST": "Overall Response", "RSCAT": "iRECIST",
                        "RSORRES": a.irecist_resp, "RSSTRESC": a.irecist_resp, "RSDTC": _scan_day(a),
                        "VISIT": a.visit_label})  # fmt: skip
+    for row in tr:
+        row["TRTEST"] = TR_TESTS[row["TRTESTCD"]]
+        numeric = row.get("TRSTRESN")
+        row["TRSTRESC"] = fmt(numeric) if numeric is not None else row["TRORRES"]
     return _seq_rows(tu, "TU"), _seq_rows(tr, "TR"), _seq_rows(rs, "RS")
 
 
+#: TRTEST of each TRTESTCD (CDISC CT codelists TRTESTCD/TRTEST).
+TR_TESTS = {
+    "LDIAM": "Longest Diameter",
+    "SAXIS": "Short Axis",
+    "SUMDIAM": "Sum of Diameter",
+    "TUMSTATE": "Tumor State",
+}
+
+
 TU_COLS = _cols(md.TU)
-TR_COLS = ["TRSEQ", "TRLNKID", "TRTESTCD", "TRORRES", "TRORRESU", "TRSTRESN", "TRSTRESU", "VISIT", "TRDTC"]
+TR_COLS = _cols(md.TR)
 RS_COLS = _cols(md.RS)
 
 
@@ -603,7 +693,7 @@ def _ss_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
         reached = c.reached == "Y"
         rows.append({"USUBJID": _usubjid(keys.subjid[c.patient_id]), "SSTESTCD": "SURVSTAT", "SSTEST": "Survival Status",
                      "SSORRES": c.survival_status if reached else "", "SSSTRESC": c.survival_status if reached else "",
-                     "SSSTAT": "" if reached else "NOT DONE", "SSDTC": c.contact_date, "_src": _src(c),
+                     "SSSTAT": "" if reached else "NOT DONE", "SSREASND": "" if reached else "SUBJECT NOT REACHED", "SSDTC": c.contact_date, "_src": _src(c),
                      "_supp": {"CONTMETH": c.method, "NEWTXFL": c.new_anticancer_tx, "PROGFL": c.progression_reported}})  # fmt: skip
     return _seq_rows(rows, "SS")
 
@@ -644,7 +734,7 @@ def _ec_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
         rows.append({**base, "USUBJID": _usubjid(keys.subjid[i.patient_id]), "ECTRT": "TORIPALIMAB",
                      "ECOCCUR": "Y" if given else "N", "ECREASOC": "" if given else i.status_reason,
                      "ECDOSE": i.dose_mg if given else None, "ECDOSU": "mg", "ECDOSFRQ": "ONCE",
-                     "ECROUTE": "INTRAVENOUS", "ECLOT": i.lot_number, "ECADJ": i.dose_deviation_reason,
+                     "ECDOSFRM": "INJECTION, SOLUTION", "ECROUTE": "INTRAVENOUS", "ECLOT": i.lot_number, "ECADJ": i.dose_deviation_reason,
                      "ECSPID": f"C{i.cycle_number}", "ECSTDTC": day, "ECENDTC": day, "_order": i.cycle_number,
                      "_src": _src(i), "_supp": {"INFSTAT": i.infusion_status, "INFINT": i.infusion_interrupted,
                                                 "PLANDT": i.planned_date}})  # fmt: skip
@@ -703,6 +793,57 @@ def relrec_rows(domains: dict[str, list[Row]]) -> list[list[Any]]:
 DM_COLS = _cols(md.DM)
 
 
+def as_date(value: Any) -> datetime.date | None:
+    """A complete date from a date or an ISO 8601 text; None for a partial or empty one."""
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return datetime.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def study_day(day: datetime.date | None, origin: datetime.date | None) -> int | None:
+    """SDTMIG 3.4 section 4.4.4: day 1 is RFSTDTC, the day before it -1; there is no day 0 (D9's day 0 is for
+    time-to-event analysis, not for --DY)."""
+    if day is None or origin is None:
+        return None
+    delta = (day - origin).days
+    return delta + 1 if delta >= 0 else delta
+
+
+def epoch(day: datetime.date | None, ref: tuple[datetime.date | None, ...]) -> str:
+    """SCREENING from consent to the first study treatment, TREATMENT to the last dose (open while treatment goes
+    on), FOLLOW-UP after it; none for a record before consent (history) or undated."""
+    start, last, consent = ref
+    if day is None or consent is None or day < consent:
+        return ""
+    if start is None or day < start:
+        return "SCREENING"
+    if last is None or day <= last:
+        return "TREATMENT"
+    return "FOLLOW-UP"
+
+
+def add_timing(ds: Dataset, rows: list[Row], references: dict[str, tuple[datetime.date | None, ...]]) -> None:
+    """Fill EPOCH and the --DY/--STDY/--ENDY variables the metadata gives the domain."""
+    d = ds.name
+    names = set(ds.columns)
+    if "EPOCH" not in names:
+        return
+    first = f"{d}DTC" if f"{d}DTC" in names else f"{d}STDTC"
+    for r in rows:
+        ref = references.get(r["USUBJID"], (None, None, None))
+        r["EPOCH"] = epoch(as_date(r.get(first)), ref)
+        for var in (f"{d}DTC", f"{d}STDTC", f"{d}ENDTC"):
+            if var in names:
+                r[f"{var[:-3]}DY"] = study_day(as_date(r.get(var)), ref[0])
+
+
 #: One SDTM data set ready to write: its metadata and its records in column order.
 Table = tuple[Dataset, list[list[Any]]]
 
@@ -711,14 +852,22 @@ def sdtm_tables(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> 
     """Every SDTM data set by name (DM, the domains, their SUPP--, RELREC, TI): what the CSV, XPT, define.xml and
     the conformance check are written from."""
     tu, tr, rs = _tu_tr_rs_rows(cutoff, keys)
+    ex = _ex_rows(cutoff, keys)
+    last_dose = last_exposure(ex)
     # EC before EX: an AE link's RELID names the as-collected record, the one that carries the foreign key
     domains: dict[str, list[Row]] = {
-        "DS": _ds_rows(cutoff, keys), "EC": _ec_rows(cutoff, keys), "EX": _ex_rows(cutoff, keys),
+        "DS": _ds_rows(cutoff, keys, last_dose), "EC": _ec_rows(cutoff, keys), "EX": ex,
         "AE": _ae_rows(cutoff, keys), "CM": _cm_rows(cutoff, keys), "PR": _pr_rows(cutoff, keys),
         "MH": _mh_rows(keys), "IE": _ie_rows(cutoff, keys), "DD": _dd_rows(cutoff, keys),
         "SS": _ss_rows(cutoff, keys), "TU": tu, "TR": tr, "RS": rs,
     }  # fmt: skip
-    tables: dict[str, Table] = {"DM": (md.DM, dataset_rows(md.DM, _dm_rows(cutoff, snap, keys)))}
+    dm = _dm_rows(cutoff, snap, keys, last_dose)
+    references = {
+        r["USUBJID"]: (as_date(r["RFSTDTC"]), as_date(r["RFXENDTC"]), as_date(r["RFICDTC"])) for r in dm
+    }
+    for name, rows in domains.items():
+        add_timing(md.SDTM[name], rows, references)
+    tables: dict[str, Table] = {"DM": (md.DM, dataset_rows(md.DM, dm))}
     for domain, rows in domains.items():
         tables[domain] = (md.SDTM[domain], dataset_rows(md.SDTM[domain], rows))
         if domain in SUPP_QUALIFIERS:
@@ -744,9 +893,21 @@ def sdtm_dictionary_csv(datasets: list[Dataset]) -> bytes:
     )
 
 
+def codelists_csv() -> bytes:
+    """``_codelists.csv``: every term of every codelist; ``extended`` = Y marks a sponsor term added to an
+    extensible CDISC codelist, ``cdisc`` = N a codelist the sponsor defines."""
+    rows = [
+        [c.name, c.label, term, "Y" if term in c.extensions else "N", "Y" if c.cdisc else "N"]
+        for c in md.CODELISTS.values()
+        for term in (*c.terms, *c.extensions)
+    ]
+    return to_csv(["codelist", "label", "term", "extended", "cdisc"], rows)
+
+
 def sdtm_files(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> dict[str, bytes]:
-    """Every ``sdtm/`` CSV: the domains, their SUPP-- files, RELREC, TI and the SDTM data dictionary."""
+    """Every ``sdtm/`` CSV: the domains, their SUPP-- files, RELREC, TI, the data dictionary and the codelists."""
     tables = sdtm_tables(cutoff, snap, keys)
     files = {f"sdtm/{name.lower()}.csv": to_csv(ds.columns, rows) for name, (ds, rows) in tables.items()}
     files["sdtm/_dictionary.csv"] = sdtm_dictionary_csv([ds for ds, _rows in tables.values()])
+    files["sdtm/_codelists.csv"] = codelists_csv()
     return files

@@ -1,0 +1,152 @@
+"""The submission files of the export: every SDTM and ADaM data set as CSV and SAS XPT v5, checked against its
+metadata table by the conformance rules of ``bench/sdtm_check.py`` on the demo study (no finding), and the rules
+themselves shown to find each kind of defect."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import math
+import tempfile
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from endpoints.exports import build_files, restore_cell
+from endpoints.exports import metadata as md
+from endpoints.exports.conformance import check_files
+from endpoints.services import run_recompute
+
+TODAY = datetime.datetime(2026, 6, 30, 10, 0, tzinfo=datetime.UTC)
+
+
+def table(data: bytes) -> tuple[list[str], list[list[str]]]:
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    return rows[0], [[restore_cell(c) for c in r] for r in rows[1:]]
+
+
+def read_xpt(data: bytes):  # type: ignore[no-untyped-def]
+    import pyreadstat
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.xpt"
+        path.write_bytes(data)
+        return pyreadstat.read_xport(str(path))
+
+
+@pytest.fixture(scope="module")
+def demo_files(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    with django_db_blocker.unblock(), time_machine.travel(TODAY, tick=False):
+        from django.db import transaction
+
+        with transaction.atomic():
+            call_command("setup_demo", stdout=io.StringIO())
+            files = build_files(run_recompute(trigger="test", cutoff=TODAY.date()))
+            transaction.set_rollback(True)
+    return files
+
+
+def test_demo_study_has_no_conformance_finding(demo_files) -> None:
+    findings = check_files(demo_files)
+    assert not findings, [str(f) for f in findings[:20]]
+    assert len([n for n in demo_files if n.startswith("sdtm/") and n.endswith(".csv")]) >= 25
+
+
+def test_every_data_set_has_its_xpt_with_labels_types_and_the_csv_values(demo_files) -> None:
+    for folder, datasets in (("sdtm", md.SDTM), ("adam", md.ADAM)):
+        for name, ds in datasets.items():
+            header, rows = table(demo_files[f"{folder}/{name.lower()}.csv"])
+            frame, meta = read_xpt(demo_files[f"{folder}/{name.lower()}.xpt"])
+            assert (meta.table_name, meta.file_label) == (name, ds.label)
+            assert meta.column_names == header == ds.columns
+            assert meta.column_names_to_labels == {v.name: v.label for v in ds.variables}
+            assert len(frame) == len(rows), name
+            for i, v in enumerate(ds.variables):
+                width = meta.variable_storage_width[v.name]
+                if v.numeric:
+                    assert width == 8, (name, v.name)
+                    for value, cell in zip(frame[v.name], (r[i] for r in rows), strict=True):
+                        if v.display_format == "DATE9.":
+                            assert (str(value) if cell else "") == cell or (not cell and value != value)
+                        elif cell:
+                            assert math.isclose(float(value), float(cell)), (name, v.name, value, cell)
+                        else:
+                            assert math.isnan(value)
+                else:
+                    assert width == max([1, *(len(r[i].encode()) for r in rows)]), (name, v.name)
+                    assert list(frame[v.name]) == [r[i] for r in rows], (name, v.name)
+
+
+def _files(**tables: tuple[list[str], list[list[str]]]) -> dict[str, bytes]:
+    out = {}
+    for path, (header, rows) in tables.items():
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+        out[path.replace("__", "/") + ".csv"] = buf.getvalue().encode()
+    return out
+
+
+def test_the_rules_find_each_kind_of_defect() -> None:
+    dm = md.DM.columns
+    subject = dict.fromkeys(dm, "") | {"STUDYID": "S", "DOMAIN": "DM", "USUBJID": "S-1", "SUBJID": "1",
+                                     "RFSTDTC": "2026-01-10", "SITEID": "01", "SEX": "X", "COUNTRY": "CHN"}  # fmt: skip
+    ae = [c for c in md.AE.columns if c != "AEDECOD"]  # a Req variable missing
+    record = dict.fromkeys(ae, "") | {"STUDYID": "S", "DOMAIN": "AE", "USUBJID": "S-1", "AESEQ": "1", "AETERM": "x",
+                                    "AESTDTC": "2026-01-12", "AESTDY": "2", "AEENDTC": "12/01/2026"}  # fmt: skip
+    files = _files(sdtm__dm=(dm, [[subject[c] for c in dm]]),
+                   sdtm__ae=(ae, [[record[c] for c in ae], [record[c] for c in ae]]))  # fmt: skip
+    rules = {(f.dataset, f.variable, f.rule) for f in check_files(files)}
+    assert ("AE", "AEDECOD", "PRESENT") in rules
+    assert ("DM", "SEX", "CT") in rules  # X is not in CT SEX
+    assert ("AE", "AEENDTC", "ISO8601") in rules
+    assert ("AE", "AESEQ", "SEQ") in rules  # AESEQ 1 twice for S-1
+    assert ("AE", "AESTDY", "STUDYDAY") in rules  # 2026-01-12 is day 3 of 2026-01-10
+    assert ("DS", "", "FILE") in rules
+    assert ("DM", "DOMAIN", "REQUIRED") not in rules
+
+
+def _schema(path: str):  # type: ignore[no-untyped-def]
+    """A CDISC schema as shipped in the odmlib package (MIT; the XSDs are CDISC's, redistributed there)."""
+    import odmlib
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(Path(odmlib.__file__).parent / "schemas" / path)))
+
+
+@pytest.mark.parametrize("folder", ["sdtm", "adam"])
+def test_define_xml_is_valid_define_2_1_and_describes_every_data_set(demo_files, folder) -> None:
+    from lxml import etree
+
+    data = demo_files[f"{folder}/define.xml"]
+    doc = etree.fromstring(data)
+    schema = _schema("define/2.1/define2-1-0.xsd")
+    assert schema.validate(doc), [e.message for e in schema.error_log][:5]
+    assert b'<?xml-stylesheet type="text/xsl" href="define2-1.xsl"?>' in data
+    assert etree.fromstring(demo_files[f"{folder}/define2-1.xsl"]).tag.endswith("stylesheet")
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+    datasets = md.SDTM if folder == "sdtm" else md.ADAM
+    groups = {g.get("Name"): g for g in doc.iterfind(".//odm:ItemGroupDef", ns)}
+    assert set(groups) == set(datasets)
+    for name, ds in datasets.items():
+        refs = [r.get("ItemOID") for r in groups[name].iterfind("odm:ItemRef", ns)]
+        assert refs == [f"IT.{name}.{v.name}" for v in ds.variables]
+        assert groups[name].find("def:leaf", ns).get("{http://www.w3.org/1999/xlink}href") == f"{name.lower()}.xpt"
+    standards = {s.get("Name"): s.get("Version") for s in doc.iterfind(".//def:Standard", ns)}
+    assert standards["CDISC/NCI"] == md.CT_VERSION
+    assert standards.get("SDTMIG", standards.get("ADaMIG")) in (md.SDTMIG_VERSION, md.ADAMIG_VERSION)
+    if folder == "sdtm":
+        ds_terms = {e.get("CodedValue"): e.get("{http://www.cdisc.org/ns/def/v2.1}ExtendedValue")
+                    for e in doc.iterfind(".//odm:CodeList[@OID='CL.DSDECOD']/odm:EnumeratedItem", ns)}  # fmt: skip
+        header, rows = table(demo_files["sdtm/ds.csv"])
+        assert set(ds_terms) == {r[header.index("DSDECOD")] for r in rows}  # the terms used, no more
+        assert ds_terms["REGISTERED"] == "Yes" and ds_terms["INFORMED CONSENT OBTAINED"] is None
+        # value-level metadata: TRORRES per TRTESTCD, QVAL per QNAM
+        assert doc.find(".//def:ValueListDef[@OID='VL.TR.TRORRES']", ns) is not None
+        assert doc.find(".//def:ValueListDef[@OID='VL.SUPPAE.QVAL']", ns) is not None
+        aeterm = doc.find(".//odm:ItemDef[@OID='IT.AE.AETERM']/def:Origin", ns)
+        assert aeterm.get("Type") == "Collected" and "adverse-event.verbatim" in "".join(aeterm.itertext())
+        method = doc.find(".//odm:ItemRef[@ItemOID='IT.DM.RFSTDTC']", ns).get("MethodOID")
+        assert "D1" in "".join(doc.find(f".//odm:MethodDef[@OID='{method}']", ns).itertext())
