@@ -133,7 +133,10 @@ def test_define_xml_is_valid_define_2_1_and_describes_every_data_set(demo_files,
     for name, ds in datasets.items():
         refs = [r.get("ItemOID") for r in groups[name].iterfind("odm:ItemRef", ns)]
         assert refs == [f"IT.{name}.{v.name}" for v in ds.variables]
-        assert groups[name].find("def:leaf", ns).get("{http://www.w3.org/1999/xlink}href") == f"{name.lower()}.xpt"
+        assert (
+            groups[name].find("def:leaf", ns).get("{http://www.w3.org/1999/xlink}href")
+            == f"{name.lower()}.xpt"
+        )
     standards = {s.get("Name"): s.get("Version") for s in doc.iterfind(".//def:Standard", ns)}
     assert standards["CDISC/NCI"] == md.CT_VERSION
     assert standards.get("SDTMIG", standards.get("ADaMIG")) in (md.SDTMIG_VERSION, md.ADAMIG_VERSION)
@@ -150,3 +153,34 @@ def test_define_xml_is_valid_define_2_1_and_describes_every_data_set(demo_files,
         assert aeterm.get("Type") == "Collected" and "adverse-event.verbatim" in "".join(aeterm.itertext())
         method = doc.find(".//odm:ItemRef[@ItemOID='IT.DM.RFSTDTC']", ns).get("MethodOID")
         assert "D1" in "".join(doc.find(f".//odm:MethodDef[@OID='{method}']", ns).itertext())
+
+
+def _dicts(data: bytes) -> list[dict[str, str]]:
+    header, rows = table(data)
+    return [dict(zip(header, r, strict=True)) for r in rows]
+
+
+def test_trial_design_and_subject_elements_and_visits(demo_files) -> None:
+    ts = {(r["TSPARMCD"], r["TSSEQ"]): r for r in _dicts(demo_files["sdtm/ts.csv"])}
+    assert ts[("SDTIGVER", "1")]["TSVAL"] == md.SDTMIG_VERSION
+    assert ts[("STYPE", "1")]["TSVCDVER"] == md.CT_VERSION  # the CT version of the coded values
+    assert {ts[("TRT", str(n))]["TSVAL"] for n in (1, 2, 3)} >= {"AXITINIB", "TORIPALIMAB"}
+    assert ts[("DCUTDTC", "1")]["TSVAL"] == TODAY.date().isoformat()
+    assert [r["EPOCH"] for r in _dicts(demo_files["sdtm/ta.csv"])] == ["SCREENING", "TREATMENT", "FOLLOW-UP"]
+    assert {r["ETCD"] for r in _dicts(demo_files["sdtm/te.csv"])} == {"SCRN", "TRT", "FU"}
+    tv = {r["VISIT"]: r for r in _dicts(demo_files["sdtm/tv.csv"])}
+    assert (tv["CYCLE 2"]["VISITDY"], tv["WEEK 8"]["VISITDY"]) == ("22", "57")  # q3w cycles, q8w imaging (D6)
+    dm = {r["USUBJID"]: r for r in _dicts(demo_files["sdtm/dm.csv"])}
+    se = _dicts(demo_files["sdtm/se.csv"])
+    for u, d in dm.items():
+        trt = [s for s in se if s["USUBJID"] == u and s["ETCD"] == "TRT"]
+        assert [s["SESTDTC"] for s in trt] == ([d["RFXSTDTC"]] if d["RFXSTDTC"] else []), u
+    sv = _dicts(demo_files["sdtm/sv.csv"])
+    ec = _dicts(demo_files["sdtm/ec.csv"])
+    given = {
+        (e["USUBJID"], f"CYCLE {e['ECSPID'][1:]}")
+        for e in ec
+        if e["ECTRT"] == "TORIPALIMAB" and e["ECOCCUR"] == "Y"
+    }
+    assert given and given <= {(v["USUBJID"], v["VISIT"]) for v in sv}
+    assert all(v["VISITNUM"] for v in sv) and len({(v["USUBJID"], v["VISITNUM"]) for v in sv}) == len(sv)

@@ -99,7 +99,10 @@ def check_dataset(
     variables = [v for v in ds.variables if v.name in index]
     seq = next((v.name for v in variables if v.name.endswith("SEQ") and len(v.name) == 5), None)
     seen: set[tuple[str, str]] = set()
-    days = [(v.name, v.name[:-2] + "DTC") for v in variables if v.name.endswith("DY") and v.numeric]
+    days = [(v.name, v.name[:-2] + "DTC") for v in variables
+            if v.name.endswith("DY") and v.numeric and v.name[:-2] + "DTC" in index]  # fmt: skip
+    # --SEQ is unique per subject; TSSEQ per trial summary parameter
+    seq_scope = "USUBJID" if "USUBJID" in index else "TSPARMCD" if "TSPARMCD" in index else ""
     for n, row in enumerate(rows, start=1):
         values = {v.name: _text(row[index[v.name]]) for v in variables}
         for v in variables:
@@ -124,7 +127,7 @@ def check_dataset(
             if is_date and not ISO_8601.match(value):
                 out.append(Finding(ds.name, v.name, "ISO8601", f"not ISO 8601: {value!r}", n))
         if seq:
-            key = (values.get("USUBJID", ""), values[seq])
+            key = (values.get(seq_scope, ""), values[seq])
             if key in seen:
                 out.append(Finding(ds.name, seq, "SEQ", f"{seq} {key[1]} repeated for {key[0]}", n))
             seen.add(key)

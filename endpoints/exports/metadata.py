@@ -30,7 +30,7 @@ Origin = Literal["Collected", "Derived", "Assigned", "Protocol"]
 DataType = Literal["text", "integer", "float", "date", "datetime", "partialDate", "durationDatetime"]
 NUMERIC: frozenset[str] = frozenset({"integer", "float"})
 #: Words that stay lower case in a title-case label (SDTMIG's own labels: "Date/Time of Collection").
-SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "of", "on", "or", "per", "the", "to",
+SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "of", "within", "on", "or", "per", "the", "to",
                          "with", "vs"})  # fmt: skip
 MAX_LABEL = 40
 MAX_NAME = 8
@@ -682,3 +682,85 @@ CODELISTS: dict[str, Codelist] = {c.name: c for c in (
         "Overall Response, non-irradiated lesions|Best Overall Response (unconfirmed)|"
         "Best Overall Response (confirmed)", cdisc=False),
 )}  # fmt: skip
+
+
+# --- Trial design data sets (TS, TA, TE, TV) and the subject elements and visits (SE, SV) ------------------------
+
+TS = Dataset("TS", "Trial Summary", "TRIAL DESIGN", "One record per trial summary parameter value",
+             ("STUDYID", "TSPARMCD", "TSSEQ"), (
+    STUDYID, _domain("TS"),
+    V("TSSEQ", "Sequence Number", "integer", 8, "Req", "Assigned"),
+    V("TSPARMCD", "Trial Summary Parameter Short Name", length=8, core="Req", origin="Assigned",
+      codelist="TSPARMCD"),
+    V("TSPARM", "Trial Summary Parameter", length=40, core="Req", origin="Assigned"),
+    V("TSVAL", "Parameter Value", core="Exp", origin="Protocol"),
+    V("TSVALNF", "Parameter Null Flavor", length=8, core="Perm", origin="Assigned"),
+    V("TSVCDREF", "Name of the Reference Terminology", length=20, core="Exp", origin="Assigned"),
+    V("TSVCDVER", "Version of the Reference Terminology", length=20, core="Exp", origin="Assigned"),
+))  # fmt: skip
+
+TE = Dataset("TE", "Trial Elements", "TRIAL DESIGN", "One record per planned element", ("STUDYID", "ETCD"), (
+    STUDYID, _domain("TE"),
+    V("ETCD", "Element Code", length=8, core="Req", origin="Protocol"),
+    V("ELEMENT", "Description of Element", length=40, core="Req", origin="Protocol"),
+    V("TESTRL", "Rule for Start of Element", core="Req", origin="Protocol"),
+    V("TEENRL", "Rule for End of Element", core="Perm", origin="Protocol"),
+    V("TEDUR", "Planned Duration of Element", length=20, core="Perm", origin="Protocol"),
+))  # fmt: skip
+
+TA = Dataset("TA", "Trial Arms", "TRIAL DESIGN", "One record per planned element per arm",
+             ("STUDYID", "ARMCD", "TAETORD"), (
+    STUDYID, _domain("TA"),
+    V("ARMCD", "Planned Arm Code", length=20, core="Req", origin="Protocol", codelist="ARMCD"),
+    V("ARM", "Description of Planned Arm", length=200, core="Req", origin="Protocol", codelist="ARM"),
+    V("TAETORD", "Planned Order of Element within Arm", "integer", 8, "Req", "Protocol"),
+    V("ETCD", "Element Code", length=8, core="Req", origin="Protocol"),
+    V("ELEMENT", "Description of Element", length=40, core="Perm", origin="Protocol"),
+    V("TABRANCH", "Branch", length=40, core="Exp", origin="Protocol"),
+    V("TATRANS", "Transition Rule", core="Exp", origin="Protocol"),
+    V("EPOCH", "Epoch", length=20, core="Req", origin="Protocol", codelist="EPOCH"),
+))  # fmt: skip
+
+TV = Dataset("TV", "Trial Visits", "TRIAL DESIGN", "One record per planned visit per arm", ("STUDYID", "VISITNUM"), (
+    STUDYID, _domain("TV"),
+    V("VISITNUM", "Visit Number", "float", 8, "Req", "Protocol"),
+    V("VISIT", "Visit Name", length=40, core="Perm", origin="Protocol"),
+    V("VISITDY", "Planned Study Day of Visit", "integer", 8, "Perm", "Protocol"),
+    V("ARMCD", "Planned Arm Code", length=20, core="Exp", origin="Protocol", codelist="ARMCD"),
+    V("TVSTRL", "Visit Start Rule", core="Req", origin="Protocol"),
+    V("TVENRL", "Visit End Rule", core="Perm", origin="Protocol"),
+))  # fmt: skip
+
+SE = Dataset("SE", "Subject Elements", "SPECIAL PURPOSE", "One record per actual element per subject",
+             ("STUDYID", "USUBJID", "ETCD", "SESTDTC"), (
+    *_ids("SE"),
+    V("ETCD", "Element Code", length=8, core="Req", origin="Derived", source="DM reference dates"),
+    V("ELEMENT", "Description of Element", length=40, core="Perm", origin="Derived"),
+    V("TAETORD", "Planned Order of Element within Arm", "integer", 8, "Exp", "Derived"),
+    V("EPOCH", "Epoch", length=20, core="Exp", origin="Derived", codelist="EPOCH"),
+    V("SESTDTC", "Start Date/Time of Element", "date", 20, "Req", "Derived", "RFICDTC, RFXSTDTC, RFXENDTC + 1"),
+    V("SEENDTC", "End Date/Time of Element", "date", 20, "Exp", "Derived", "next element start - 1, RFPENDTC"),
+    V("SESTDY", "Study Day of Start of Element", "integer", 8, "Perm", "Derived", "SESTDTC - RFSTDTC"),
+    V("SEENDY", "Study Day of End of Element", "integer", 8, "Perm", "Derived", "SEENDTC - RFSTDTC"),
+))  # fmt: skip
+
+SV = Dataset("SV", "Subject Visits", "SPECIAL PURPOSE", "One record per actual visit per subject",
+             ("STUDYID", "USUBJID", "VISITNUM"), (
+    STUDYID, _domain("SV"), USUBJID,
+    V("VISITNUM", "Visit Number", "float", 8, "Req", "Derived", "TV.VISITNUM of the visit"),
+    V("VISIT", "Visit Name", length=40, core="Exp", origin="Derived"),
+    V("SVPRESP", "Pre-Specified", length=1, core="Perm", origin="Assigned", codelist="NY"),
+    V("SVOCCUR", "Occurrence", length=1, core="Perm", origin="Derived", codelist="NY"),
+    V("EPOCH", "Epoch", length=20, core="Perm", origin="Derived", codelist="EPOCH"),
+    V("SVSTDTC", "Start Date/Time of Observation", "date", 20, "Exp", "Collected",
+      "toripalimab.infusion_date; tumour-assessment.scan_date_first"),
+    V("SVENDTC", "End Date/Time of Observation", "date", 20, "Exp", "Collected",
+      "toripalimab.infusion_date; tumour-assessment.scan_date_last"),
+    V("SVSTDY", "Study Day of Start of Observation", "integer", 8, "Perm", "Derived", "SVSTDTC - RFSTDTC"),
+    V("SVENDY", "Study Day of End of Observation", "integer", 8, "Perm", "Derived", "SVENDTC - RFSTDTC"),
+))  # fmt: skip
+
+SDTM.update({d.name: d for d in (TS, TA, TE, TV, SE, SV)})
+CODELISTS["TSPARMCD"] = _cl("TSPARMCD", "Trial Summary Parameter Test Code",
+                            "TITLE|STYPE|TBLIND|RANDOM|NARMS|ADDON|AGEMIN|SEXPOP|INDIC|TRT|LENGTH|SDTIGVER|"
+                            "SDTMVER|ACTSUB|SSTDTC|DCUTDTC|REGID|PLANSUB|TDIGRP")  # fmt: skip

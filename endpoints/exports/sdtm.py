@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from endpoints.exports import metadata as md
+from endpoints.exports import trial_design
 from endpoints.exports.common import KeyMap, Row, fmt, to_csv
 from endpoints.exports.metadata import SUPP_QUALIFIERS, Dataset
 from endpoints.models import EndpointSnapshot
@@ -874,6 +875,16 @@ def sdtm_tables(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> 
             tables[f"SUPP{domain}"] = (md.SDTM[f"SUPP{domain}"], supp_rows(domain, rows))
     tables["RELREC"] = (md.RELREC, relrec_rows(domains))
     tables["TI"] = (md.TI, ti_rows())
+    consents = [c for c in (as_date(r["RFICDTC"]) for r in dm) if c]
+    enrolled = sum(1 for r in dm if r.get("ARMNRS") not in ("SCREEN FAILURE", "NOT ASSIGNED"))
+    tables["TS"] = (md.TS, trial_design.ts_rows(cutoff=cutoff, first_consent=min(consents, default=None),
+                                                registered=enrolled))  # fmt: skip
+    tables["TA"] = (md.TA, trial_design.ta_rows())
+    tables["TE"] = (md.TE, trial_design.te_rows())
+    tables["TV"] = (md.TV, trial_design.tv_rows())
+    tables["SE"] = (md.SE, dataset_rows(md.SE, trial_design.se_rows(dm, as_date, study_day)))
+    sv = trial_design.sv_rows(domains["EC"], domains["RS"], references, as_date, study_day, epoch)
+    tables["SV"] = (md.SV, dataset_rows(md.SV, sv))
     return tables
 
 
