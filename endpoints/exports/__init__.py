@@ -52,6 +52,7 @@ from endpoints.exports.crf_csv import (
 )
 from endpoints.exports.define import STYLESHEET, STYLESHEET_XSL, define_xml
 from endpoints.exports.metadata import SUPP_QUALIFIERS
+from endpoints.exports.odm import build_odm, import_odm, odm_to_crf_files
 from endpoints.exports.sdtm import (
     AE_COLS,
     AE_LINKS,
@@ -92,7 +93,7 @@ __all__ = [
     "DS_COLS", "EC_COLS", "EX_COLS", "KEY_COLUMNS", "NUMBER", "LNKID_LINKS", "MH_COLS", "PARAMS", "PR_COLS", "RELREC_COLS",
     "RESPONSE_RANK", "RS_COLS", "SS_COLS", "SUPP_COLS", "SUPP_QUALIFIERS", "TI_COLS", "TR_COLS", "TU_COLS", "KeyMap",
     "Progress", "Row", "adam_adrs", "adam_adsl", "adam_adtte", "adam_tables", "build_export", "build_files",
-    "child_csv", "codelists_csv", "write_xpt", "child_fields", "child_model", "crf_csv", "crf_files", "define_xml", "dictionary_csv", "export_fields", "fmt",
+    "child_csv", "codelists_csv", "write_xpt", "child_fields", "child_model", "crf_csv", "crf_files", "define_xml", "build_odm", "dictionary_csv", "import_odm", "odm_to_crf_files", "export_fields", "fmt",
     "neutralise_cell", "patients_csv", "restore_cell", "relative_dose_intensity", "relrec_csv", "sdtm_ae", "sdtm_dictionary_csv", "sdtm_dm",
     "sdtm_ds", "sdtm_ex", "sdtm_files", "sdtm_tables", "sdtm_tu_tr_rs", "supp_csv", "ti_csv", "to_csv",
 ]  # fmt: skip
@@ -127,6 +128,10 @@ def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str,
                                                    standard="SDTM" if folder == "sdtm" else "ADaM")  # fmt: skip
         files[f"{folder}/{STYLESHEET}"] = STYLESHEET_XSL
     files["sdtm/_codelists.csv"] = codelists_csv()
+    progress(_("CDISC ODM file"), 88)
+    files["odm/study.xml"] = build_odm(
+        {n: d for n, d in files.items() if n.startswith("crf/")}, study_id=settings.STUDY_ID,
+        study_name=settings.STUDY_TITLE, protocol=settings.PROTOCOL_VERSION, created=timezone.now())  # fmt: skip
     files["README.txt"] = (
         f"{settings.STUDY_ID} data export\nData cut-off: {cutoff.isoformat()}\nEndpoint snapshot: #{snap.pk} "
         f"fingerprint {snap.fingerprint}\nGenerated: {timezone.localtime().isoformat(timespec='seconds')}\n"
