@@ -7,7 +7,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from assessments import recist
 from assessments.models import TumourAssessment
+from sabr_trial.crf import CrfStatus
 from sabr_trial.editchecks import Finding, rule, submitted
 
 
@@ -20,4 +22,41 @@ def investigator_response_differs(patient: Any) -> list[Finding]:
                 "Investigator response %(i)s differs from the computed response %(c)s (%(rule)s) (EC-TA-5).")
                 % {"i": row.get_investigator_response_display(), "c": row.get_overall_resp_display(),
                    "rule": row.deciding_rule or "—"}))  # fmt: skip
+    return out
+
+
+@rule(
+    "DM-4",
+    gettext_lazy(
+        "Irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without the in-field progression flag (D12)"
+    ),
+)
+def unflagged_infield_progression(patient: Any) -> list[Finding]:
+    """D12: not a local failure unless the investigator sets the flag; ask whether to set it."""
+    from assessments.services import first_fraction_dates, patient_series
+
+    s = patient_series(patient)
+    if not s["assessments"] or not any(lesion.irradiated_protocol for lesion in s["pure_lesions"]):
+        return []
+    try:
+        results = recist.local_control(
+            s["pure_lesions"], s["pure_assessments"], first_fraction_dates=first_fraction_dates(s["lesions"])
+        )
+    except recist.RecistError:
+        return []  # the assessment shows its derivation error; nothing to ask about here
+    codes_by_scan: dict[Any, list[str]] = {}
+    for result in results:
+        for step in result.steps:
+            if step.flag_query:
+                codes_by_scan.setdefault(step.scan_date, []).append(result.lesion_code)
+    out = []
+    for assessment in s["assessments"]:
+        if assessment.status == CrfStatus.DRAFT:
+            continue
+        codes = codes_by_scan.get(assessment.scan_date_first)
+        if codes:
+            out.append(Finding("DM-4", assessment, "", _(
+                "%(codes)s: irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without in-field progression. "
+                "It counts as RECIST non-target progression but not as local failure; should in-field progression "
+                "be set (D12)?") % {"codes": ", ".join(codes)}))  # fmt: skip
     return out

@@ -191,11 +191,39 @@ class LesionRowForm(forms.Form):
             elif status == LesionResult.Status.NOT_EVALUABLE and value is not None:
                 self.add_error("value_mm", _("NOT EVALUABLE with a diameter: choose one (R1.17)."))
         else:
-            if status and status != LesionResult.Status.MEASURED:
+            sized = (LesionResult.Status.TOO_SMALL, LesionResult.Status.DISAPPEARED)
+            if status in sized and self.irradiated:
+                # CRF-SPEC form 9, R1.10: an irradiated lesion's size for local control (D5, D12) may be TOO SMALL
+                # TO MEASURE (5 mm) or DISAPPEARED (0 mm); its non-target state still decides RECIST (R1.18).
+                if value is not None:
+                    self.add_error(
+                        "value_mm",
+                        _("%(code)s: %(status)s stands for the size; leave the diameter blank (R1.10).")
+                        % {"code": code, "status": LesionResult.Status(status).label},
+                    )
+                if status == LesionResult.Status.DISAPPEARED and data.get("nontarget_state") in (
+                    LesionResult.NonTargetState.PRESENT,
+                    LesionResult.NonTargetState.UNEQUIVOCAL_PROGRESSION,
+                ):
+                    self.add_error(
+                        "nontarget_state",
+                        _("%(code)s: recorded as DISAPPEARED, so its status is ABSENT (R1.18).") % {"code": code},
+                    )
+            elif status in sized:
+                self.add_error(
+                    "result_status",
+                    _(
+                        "%(code)s is a non-target that was not irradiated: record its status only; a size is kept "
+                        "only for lesions treated with protocol SABR (R1.8)."
+                    )
+                    % {"code": code},
+                )
+            elif status and status != LesionResult.Status.MEASURED:
                 self.add_error(
                     "result_status", _("%(code)s is a non-target: record its status.") % {"code": code}
                 )
-            data["result_status"] = ""
+            if status not in sized:
+                data["result_status"] = ""
             if not data.get("nontarget_state"):
                 self.add_error(
                     "nontarget_state",

@@ -520,6 +520,10 @@ class LocalControlStep:
     local_failure: bool
     rule: str
     lf_confirmation: LfConfirmation | None = None
+    # D12: an irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without the in-field flag: not LF, but the
+    # investigator is asked whether to set the flag.
+    flag_query: bool = False
+    evaluated: bool = False  # D12: this scan evaluated the lesion (a diameter recorded or the in-field flag set)
 
 
 @dataclass(frozen=True)
@@ -949,18 +953,22 @@ def _evaluate_targets(
             f"NE: {missing} not evaluable; evaluable targets ({_mm(evaluated)} mm) do not meet PD (R1.17)",
         )
     sod = evaluated
-    if is_pd:  # R1.14, checked before CR: nodes < 10 mm can still progress by sum
-        return done(Response.PD, f"PD: SOD {pd_text} (R1.14)")
     nodal = [t for t in targets if t.is_nodal]
     non_nodal_clear = all((values[t.code] or ZERO) == 0 for t in targets if not t.is_nodal)
     nodes_normal = all((values[t.code] or ZERO) < NODE_PATHOLOGICAL_SA_MM for t in nodal)
+    # D10: R1.12 before R1.14. Nodes < 10 mm short axis are normal (S2, "Abnormal lymph node"), so a sum that rose
+    # only through nodes still below 10 mm is CR, not PD; a node back at >= 10 mm leaves CR and R1.14 decides.
     if non_nodal_clear and nodes_normal:  # R1.12
         if nodal:
+            growth = f"; not PD although {pd_text} (D10)" if is_pd else ""
             return done(
                 Response.CR,
-                f"CR: non-nodal targets 0 mm and nodal targets < 10 mm short axis (SOD {_mm(sod)} mm) (R1.12)",
+                f"CR: non-nodal targets 0 mm and nodal targets < 10 mm short axis (SOD {_mm(sod)} mm){growth} "
+                "(R1.12)",
             )
         return done(Response.CR, "CR: all target lesions disappeared (R1.12)")
+    if is_pd:  # R1.14
+        return done(Response.PD, f"PD: SOD {pd_text} (R1.14)")
     pr_limit = PR_FACTOR * baseline_sum_mm
     if sod <= pr_limit:  # R1.13: against baseline, inclusive
         return done(
@@ -1018,7 +1026,10 @@ def nontarget_response(
             raise RecistError(
                 f"{lesion.code}: no non-target state; record NOT EVALUABLE if not assessed (R1.18)"
             )
-        if result.status is not None:
+        if result.status is not None and not (
+            lesion.irradiated_protocol and result.status is not ResultStatus.NOT_EVALUABLE
+        ):
+            # R1.8: the state decides; an irradiated lesion may also carry its size for local control (D5, D12).
             raise RecistError(
                 f"{lesion.code}: a non-target is recorded by state, not by a result status (R1.8)"
             )
@@ -1755,21 +1766,29 @@ def _confirmed_bor(
 
 
 # --- Local control of irradiated lesions (D5, R2.1-R2.3) ---------------------------------------------------------
-def _lc_value(lesion: Lesion, result: LesionResult, settings: RecistSettings) -> tuple[Decimal | None, bool]:
-    """Return the lesion's own size (mm) at this scan and whether the scan evaluated it."""
+def _lc_value(lesion: Lesion, result: LesionResult, settings: RecistSettings) -> Decimal | None:
+    """Return the lesion's own size (mm) at this scan, or None when no diameter was recorded (D12).
+
+    A non-target carries a diameter only when one was recorded for local control: a measured value, TOO SMALL TO
+    MEASURE (5 mm) or DISAPPEARED (0 mm) (R1.10, CRF-SPEC form 9). Its RECIST status alone (PRESENT, ABSENT,
+    UNEQUIVOCAL PROGRESSION) gives no diameter, so it does not evaluate the lesion for local control (D12).
+    """
     if lesion.role is LesionRole.TARGET:
         if result.split_merge is SplitMerge.MERGED:
-            return None, False  # its own diameter is no longer separable (R1.11): follow-up for LC ends
-        value = lesion_value_mm(lesion, result, settings=settings)
-        return value, value is not None
-    state = result.nontarget_state
-    if state is None:
+            return None  # its own diameter is no longer separable (R1.11): follow-up for LC ends
+        return lesion_value_mm(lesion, result, settings=settings)
+    if result.nontarget_state is None:
         raise RecistError(f"{lesion.code}: no non-target state at this scan (R1.18)")
-    if state is NonTargetState.NOT_EVALUABLE:
-        return None, False
-    if state is NonTargetState.ABSENT:
-        return ZERO, True
-    return result.value_mm, True
+    if result.nontarget_state is NonTargetState.NOT_EVALUABLE:
+        return None
+    status = result.status
+    if status is ResultStatus.TOO_SMALL:
+        return settings.too_small_mm  # R1.10
+    if status is ResultStatus.DISAPPEARED:
+        return ZERO  # R1.10
+    if status is ResultStatus.NOT_EVALUABLE:
+        return None
+    return result.value_mm
 
 
 def lesion_local_control(
@@ -1785,10 +1804,12 @@ def lesion_local_control(
     LF at a scan after the first fraction: the lesion's diameter (short axis for nodes) >= 1.20 x its own nadir
     **and** >= 5 mm above it, the nadir being its smallest value since SABR including the pre-SABR baseline (its
     latest value before the first fraction: the registry baseline unless a later pre-SABR scan measured it); or the
-    investigator's unequivocal in-field progression (or, for a non-target, unequivocal progression). Dated to the
-    first scan that shows it. Follow-up does not stop at patient-level PD (R2.3). Without LF the lesion is
-    censored at re-irradiation or resection done for another reason, else at the last scan that evaluated it.
-    Death as a competing event is the caller's (R2.4).
+    investigator's unequivocal in-field progression (``infield_progression``), and nothing else (D12): a
+    non-target's UNEQUIVOCAL PROGRESSION without the flag is RECIST non-target PD, not LF, and marks the step with
+    ``flag_query`` so the investigator is asked whether to set the flag. Dated to the first scan that shows it.
+    Follow-up does not stop at patient-level PD (R2.3). Without LF the lesion is censored at re-irradiation or
+    resection done for another reason, else at the last scan that evaluated it: a scan that recorded its diameter
+    or set the in-field flag (D12). Death as a competing event is the caller's (R2.4).
     """
     code = lesion.code
     if not lesion.irradiated_protocol:
@@ -1815,9 +1836,10 @@ def lesion_local_control(
         scan = result.scan_date or assessment.assessment_date
         if stop is not None and scan > stop.on:
             break
-        value, evaluated = _lc_value(lesion, result, settings)
+        value = _lc_value(lesion, result, settings)
         after_sabr = scan > first_fraction_date
-        flag = result.infield_progression or result.nontarget_state is NonTargetState.UNEQUIVOCAL_PROGRESSION
+        flag = result.infield_progression  # D12: D5 alone decides LF
+        evaluated = value is not None or flag  # D12: a diameter recorded or the in-field flag set
         size_lf, size_text = False, ""
         if value is not None and nadir is not None:
             size_lf, size_text = _pd_test(
@@ -1828,6 +1850,12 @@ def lesion_local_control(
                 label="lesion nadir",
             )
         is_lf = after_sabr and (size_lf or flag)
+        flag_query = (
+            after_sabr
+            and not is_lf
+            and lesion.role is not LesionRole.TARGET
+            and result.nontarget_state is NonTargetState.UNEQUIVOCAL_PROGRESSION
+        )
         if not after_sabr:
             rule = (
                 f"before the first fraction on {first_fraction_date}: sets the pre-SABR baseline (D1, R2.1)"
@@ -1835,20 +1863,23 @@ def lesion_local_control(
         elif size_lf:
             rule = f"LF: {size_text} (D5, R2.1)"
         elif flag:
+            rule = "LF: investigator-marked unequivocal in-field progression (D5)"
+        elif flag_query:
             rule = (
-                "LF: investigator-marked unequivocal in-field progression (D5)"
-                if result.infield_progression
-                else "LF: unequivocal progression of this irradiated non-target (R2.1)"
+                "no LF: UNEQUIVOCAL PROGRESSION without the in-field progression flag is RECIST non-target PD, "
+                "not local failure; query: should in-field progression be set? (D12)"
             )
         elif size_text:
             rule = f"no LF: {size_text} (D5)"
         else:
             rule = "not evaluated for size at this scan (R2.3)"
-        step = LocalControlStep(scan, value, nadir, is_lf, rule, result.lf_confirmation)
+        step = LocalControlStep(
+            scan, value, nadir, is_lf, rule, result.lf_confirmation, flag_query, after_sabr and evaluated
+        )
         steps.append(step)
         if is_lf and failure is None:
             failure, failure_nadir = step, nadir
-        if after_sabr and (evaluated or flag):
+        if after_sabr and evaluated:
             last_evaluated = scan
         if value is not None and failure is None:
             # R2.1: before the first fraction the latest value is the pre-SABR baseline; after it, the nadir.

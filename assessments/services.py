@@ -43,6 +43,8 @@ def entries_summary(rows: Sequence[dict[str, Any]], new_lesions: Sequence[dict[s
                 text += f" {row['split_merge']} {_fmt(row.get('merged_into'))}"
         else:
             text = f"{lesion.lesion_code}: {row['nontarget_state']}"
+            if row.get("result_status"):  # an irradiated lesion's size as a status (D12)
+                text += f" {row['result_status']}"
             if row.get("value_mm") is not None:
                 text += f" {row['value_mm']}"
         # Every entered value is in the line, so changing any one of them is a change (never a silent no-op).

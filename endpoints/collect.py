@@ -83,9 +83,19 @@ def _yes(value: Any) -> bool:
 
 
 def _evaluated(result: dict[str, Any]) -> bool:
-    """A lesion row evaluated the lesion: a target measured (any status but NE) or a non-target state but NE."""
-    state = result["result_status"] or result["nontarget_state"]
-    return state not in ("NOT EVALUABLE", "")
+    """A lesion row evaluated the lesion for local control (D12, R2.3): a diameter recorded or the in-field flag set.
+
+    A target's result status gives its diameter (R1.10: too small = 5 mm, disappeared = 0 mm); a non-target's
+    state alone (present, absent, unequivocal progression) does not evaluate it.
+    """
+    if _yes(result["infield_progression"]):
+        return True
+    status = result["result_status"]
+    if status in ("TOO SMALL TO MEASURE", "DISAPPEARED"):
+        return True
+    if result["nontarget_state"]:
+        return result["nontarget_state"] != "NOT EVALUABLE" and result["value_mm"] is not None
+    return status not in ("NOT EVALUABLE", "")
 
 
 class Source(NamedTuple):
@@ -108,7 +118,8 @@ SOURCES: tuple[Source, ...] = (
     Source("lesion", "assessments", "Lesion", "patient_id", ("pk", "lesion_code", "role", "measurable",
            "baseline_date")),
     Source("lres", "assessments", "LesionResult", "assessment__patient_id", ("lesion_id", "local_failure",
-           "result_status", "nontarget_state", "assessment__scan_date_first", "assessment_id")),
+           "result_status", "nontarget_state", "assessment__scan_date_first", "assessment_id", "value_mm",
+           "infield_progression")),
     Source("fx", "treatment", "SabrFraction", "patient_id", ("pk", "fraction_date", "delivered",
            "target__lesion_id", "target__course__is_protocol", "target__course__course_number", "target_id")),
     Source("target", "treatment", "SabrTarget", "patient_id", ("pk", "lesion_id", "is_reirradiation",

@@ -89,6 +89,9 @@ class DerivationSettings:
     confirm_min_days: int = 28
     # D9, R5.1: months = days / 30.4375.
     days_per_month: Decimal = Decimal("30.4375")
+    # D11: the 12-, 24- and 36-month rates are read at these whole days (as the D7 caps), so a PFS1 capped at
+    # 730 days has an estimable 24-month rate.
+    landmark_days: tuple[int, ...] = (365, 730, 1095)
 
     def __post_init__(self) -> None:
         for name in ("assessment_interval_days", "missed_assessments", "sd_min_days", "confirm_min_days"):
@@ -102,6 +105,12 @@ class DerivationSettings:
                 raise DerivationError(f"{name} must be positive or None")
         if self.days_per_month <= 0:
             raise DerivationError("days_per_month must be positive")
+        if any(day <= 0 for day in self.landmark_days):
+            raise DerivationError("landmark_days must be positive")
+
+    def months(self, days: int) -> float:
+        """Return days as months (D9: days / 30.4375); the one conversion for times and landmarks (D11)."""
+        return float(Decimal(days) / self.days_per_month)
 
     @property
     def max_assessment_gap_days(self) -> int:
@@ -372,6 +381,12 @@ class TimeToEvent:
     reason: str
     source: SourceRef
     lesion_code: str | None = None
+    # D12: a competing death (CNSR 9) is censored in the 1-KM sensitivity analysis at the last scan that evaluated
+    # the lesion (R2.3), not at death: that date, its time and its source. None for every other row.
+    km_adt: date | None = None
+    km_days: int | None = None
+    km_months: float | None = None
+    km_source: SourceRef | None = None
 
     @property
     def event(self) -> bool:
@@ -383,7 +398,7 @@ class TimeToEvent:
         return self.cnsr is Cnsr.COMPETING_DEATH
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "param": str(self.param),
             "lesion_code": self.lesion_code,
             "origin": self.origin.isoformat(),
@@ -397,6 +412,19 @@ class TimeToEvent:
             "reason": self.reason,
             "source": self.source.to_dict(),
         }
+        if self.km_adt is not None:  # D12: only a competing death carries its 1-KM censoring date
+            out.update(
+                km_adt=self.km_adt.isoformat(),
+                km_days=self.km_days,
+                km_months=self.km_months,
+                km_source=self.km_source.to_dict() if self.km_source else None,
+            )
+        return out
+
+    @property
+    def sensitivity_months(self) -> float:
+        """Return the time the 1-KM sensitivity analysis uses: the D12 censoring date of a competing death."""
+        return self.km_months if self.km_months is not None else self.months
 
 
 @dataclass(frozen=True)
@@ -512,7 +540,7 @@ def _make(
         origin_source=origin.source,
         adt=used.value,
         days=days,
-        months=float(Decimal(days) / settings.days_per_month),
+        months=settings.months(days),
         cnsr=cnsr,
         reason=reason,
         source=used.source,
@@ -1157,13 +1185,6 @@ def _lesion_lc(
             f"censored: re-irradiated or resected for a reason other than local failure "
             f"on {_iso(retreated.value)}",
         )
-    if death is not None:
-        # R2.4: death without LF is a competing event (CRSKFL = Y); the KM sensitivity analysis censors it.
-        return make(
-            death,
-            Cnsr.COMPETING_DEATH,
-            f"competing event: death without local failure on {_iso(death.value)}",
-        )
     last = _latest(scans)
     detail = (
         f"last scan evaluating the lesion {_iso(last.value)}"
@@ -1171,10 +1192,30 @@ def _lesion_lc(
         else f"no scan evaluated the lesion, censored at origin {_iso(origin.value)}"
     )
     used = last or origin
+    if death is not None:
+        # D12, R2.4: death without LF is the competing event at the death (Aalen-Johansen, CRSKFL = Y); the 1-KM
+        # sensitivity analysis censors the lesion at its last evaluating scan (R2.3), not at death.
+        result = make(
+            death,
+            Cnsr.COMPETING_DEATH,
+            f"competing event: death without local failure on {_iso(death.value)}; "
+            f"1-KM censors at the {detail}",
+        )
+        return _with_km(result, used, settings)
     lost = _lost_or_withdrawn(record, imaging=True)
     if lost is not None:
         return make(used, Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {detail}")
     return make(used, Cnsr.NO_EVENT, f"censored: alive without local failure; {detail}")
+
+
+def _with_km(result: TimeToEvent, used: SourcedDate, settings: DerivationSettings) -> TimeToEvent:
+    """Return a competing-death row with its D12 1-KM censoring date (never later than the row's own date)."""
+    if used.value > result.adt:
+        used = SourcedDate(result.adt, result.source)
+    days = (used.value - result.origin).days
+    return replace(
+        result, km_adt=used.value, km_days=days, km_months=settings.months(days), km_source=used.source
+    )
 
 
 def _patient_lc(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None:
@@ -1194,6 +1235,18 @@ def _patient_lc(prepared: _Prepared, settings: DerivationSettings) -> TimeToEven
         chosen = competing[0] if competing else max(lesions, key=lambda item: item.adt)
     used = SourcedDate(chosen.adt, chosen.source)
     result = _make(Endpoint.LC, origin, used, chosen.cnsr, chosen.reason, settings)
+    if result.competing:
+        # D12: in 1-KM the patient is censored when the last of the lesions stopped being followed.
+        last = max(
+            (
+                SourcedDate(item.km_adt, item.km_source)
+                if item.km_adt is not None and item.km_source is not None
+                else SourcedDate(item.adt, item.source)
+                for item in lesions
+            ),
+            key=lambda item: item.value,
+        )
+        result = _with_km(result, last if last.value >= origin.value else origin, settings)
     return _apply_cap(result, settings.lc_cap_days, settings)
 
 

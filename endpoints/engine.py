@@ -124,7 +124,7 @@ def fingerprint(records: Sequence[PatientRecord], plot_data: Sequence[PatientPlo
 def _tte_row(row: TimeToEvent | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {
+    out = {
         "param": row.param.value,
         "origin": row.origin.isoformat(),
         "origin_source": _jsonable(row.origin_source),
@@ -137,6 +137,16 @@ def _tte_row(row: TimeToEvent | None) -> dict[str, Any] | None:
         "source": _jsonable(row.source),
         "lesion_code": row.lesion_code,
     }
+    if row.km_adt is not None:
+        # D12: a competing death's 1-KM censoring date (the lesion's last evaluating scan); shown beside ADT.
+        out["km_adt"] = row.km_adt.isoformat()
+        out["km_source"] = _jsonable(row.km_source)
+    return out
+
+
+def _landmark_key(months: float) -> str:
+    """Return a landmark's label in whole months: 365/730/1095 days read as 12/24/36 (D11)."""
+    return f"{round(months)}"
 
 
 def _patient_row(p: PatientEndpoints) -> dict[str, Any]:
@@ -318,7 +328,7 @@ def summarise(
             "events": result.events,
             "n": result.n,
             "landmarks": {
-                f"{lm.time:g}": lm.format() + f" [n at risk {lm.n_at_risk}]" for lm in result.landmarks
+                _landmark_key(lm.time): lm.format() + f" [n at risk {lm.n_at_risk}]" for lm in result.landmarks
             },
         }
         for name, result in km.items()
@@ -330,7 +340,7 @@ def summarise(
             "n": cif.n,
             # LC rate = 1 - cumulative incidence of local failure at the landmark (R2.2, R2.4).
             "landmarks": {
-                f"{lm.time:g}": (
+                _landmark_key(lm.time): (
                     f"{(1 - lm.estimate) * 100:.1f}% ({(1 - lm.upper) * 100:.1f}–{(1 - lm.lower) * 100:.1f}%)"
                     if lm.estimate is not None and lm.lower is not None and lm.upper is not None
                     else "not estimable"

@@ -22,6 +22,7 @@ from lifelines.utils import median_survival_times  # type: ignore[import-untyped
 from scipy.stats import beta, norm  # type: ignore[import-untyped]
 
 from assessments.recist import Response
+from endpoints.derivation import DEFAULT_SETTINGS as DERIVATION_SETTINGS
 from endpoints.derivation import Cnsr, TimeToEvent
 
 __all__ = [
@@ -49,8 +50,11 @@ __all__ = [
     "survival_inputs",
 ]
 
-# R5.12: landmark rates at 12 and 24 months.
-DEFAULT_LANDMARKS_MONTHS: tuple[float, ...] = (12.0, 24.0)
+# R5.12, D11: landmark rates at 12, 24 and 36 months, read at 365, 730 and 1095 days (whole days, as the D7 caps)
+# and converted to months by the derivation's own conversion, so a time capped at 730 days is exactly at 24 months.
+DEFAULT_LANDMARKS_MONTHS: tuple[float, ...] = tuple(
+    DERIVATION_SETTINGS.months(day) for day in DERIVATION_SETTINGS.landmark_days
+)
 NOT_REACHED = "NR"  # R5.11
 _ALPHA = 0.05
 # Codes of the competing-risk input (R2.4, R5.13): 0 censored, 1 event of interest (LF), 2 competing (death).
@@ -306,13 +310,20 @@ def survival_inputs(
 
 
 def competing_risk_inputs(
-    results: Iterable[TimeToEvent], *, unit: str = "months"
+    results: Iterable[TimeToEvent], *, unit: str = "months", sensitivity: bool = False
 ) -> tuple[list[float], list[int]]:
-    """Return (times, codes) with 0 censored, 1 local failure, 2 death without LF (CNSR 9, R2.4)."""
+    """Return (times, codes) with 0 censored, 1 local failure, 2 death without LF (CNSR 9, R2.4).
+
+    ``sensitivity=True`` gives the 1-KM inputs: a competing death is timed at the lesion's last evaluating scan
+    (D12, R2.3), where 1-KM censors it.
+    """
     times: list[float] = []
     codes: list[int] = []
     for row in results:
-        times.append(row.months if unit == "months" else float(row.days))
+        if sensitivity and row.competing and row.km_days is not None:
+            times.append(row.sensitivity_months if unit == "months" else float(row.km_days))
+        else:
+            times.append(row.months if unit == "months" else float(row.days))
         codes.append(EVENT if row.event else COMPETING if row.cnsr is Cnsr.COMPETING_DEATH else CENSORED)
     return times, codes
 
@@ -604,9 +615,12 @@ def local_control(
 ) -> LocalControlAnalysis:
     """Return both LF estimates for LC or LCLES rows: Aalen-Johansen (primary) and 1-KM (sensitivity), R2.4.
 
-    Pass patient-level LC rows for the per-patient analysis and LCLES rows for the per-lesion one.
+    Pass patient-level LC rows for the per-patient analysis and LCLES rows for the per-lesion one. A death without
+    LF is the competing event at the death in Aalen-Johansen, and censored at the last evaluating scan in 1-KM (D12).
     """
-    times, codes = competing_risk_inputs(results)
+    rows = list(results)
+    times, codes = competing_risk_inputs(rows)
+    km_times, km_codes = competing_risk_inputs(rows, sensitivity=True)
     options: dict[str, Any] = {
         "label": label,
         "landmarks": landmarks,
@@ -615,7 +629,7 @@ def local_control(
     }
     return LocalControlAnalysis(
         cumulative_incidence=aalen_johansen(times, codes, **options),
-        one_minus_km=one_minus_kaplan_meier(times, codes, **options),
+        one_minus_km=one_minus_kaplan_meier(km_times, km_codes, **options),
     )
 
 

@@ -100,12 +100,6 @@ OUTCOMES = [
         id="R2.1-LF-dated-to-the-lesion-scan",
     ),
     pytest.param(
-        lc(nontarget("L1", Organ.BONE, irradiated=True), tp(56, state("L1", NonTargetState.PRESENT)),
-           tp(112, state("L1", NonTargetState.UNEQUIVOCAL_PROGRESSION))),
-        (True, day(112), None),
-        id="R2.1-irradiated-non-target-unequivocal-progression",
-    ),
-    pytest.param(
         lc(nontarget("L1", Organ.BONE, irradiated=True, value="20"),
            tp(56, state("L1", NonTargetState.PRESENT, value_mm=mm(25)))),
         (True, day(56), None),

@@ -231,14 +231,6 @@ RESPONSES = [
         id="R1.12-R1.11-merged-and-disappeared-CR",
     ),
     pytest.param(
-        [node("L1", 20), node("L2", 20)],
-        [measured("L1", 9), measured("L2", 9)],
-        40,
-        10,
-        Response.PD,
-        id="R1.14-nodes-below-10-PD-by-sum-before-CR",
-    ),
-    pytest.param(
         [target("L1", 20), target("L2", 20), target("L3", 10, Organ.LUNG)],
         [measured("L1", 40), measured("L2", 40), not_evaluable("L3")],
         50,
