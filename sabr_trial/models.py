@@ -50,6 +50,9 @@ class AuditEvent(models.Model):
         STUDY_LOCK = "study_lock", _("Study locked")
         STUDY_UNLOCK = "study_unlock", _("Study unlocked")
         ROLE_CHANGE = "role_change", _("Role changed")
+        USER_CREATE = "user_create", _("User created")
+        RECOMPUTE = "recompute", _("Endpoints recomputed")
+        IMPORT = "import", _("Study data imported")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
