@@ -15,14 +15,14 @@ SECTION = _("Tumour assessments")
 registry.register(
     CrfSpec(
         slug="lesion", model=Lesion, form_class=LesionForm, title=_("Lesion registry"), section=SECTION,
-        order=200, many=True, feeds_endpoints=True,
+        order=80, many=True, feeds_endpoints=True,  # a baseline form: its section follows Baseline (issue 19)
         description=_("One row per baseline lesion: target (at most 5, at most 2 per organ) or non-target."),
     )
 )  # fmt: skip
 registry.register(
     CrfSpec(
         slug="tumour-assessment", model=TumourAssessment, form_class=TumourAssessmentForm,
-        title=_("Tumour assessment"), section=SECTION, order=210, many=True, feeds_endpoints=True,
+        title=_("Tumour assessment"), section=SECTION, order=85, many=True, feeds_endpoints=True,
         description=_("One per imaging time point: every registered lesion, new lesions, computed RECIST 1.1."),
         views={
             "create": views.assessment_create,

@@ -19,6 +19,7 @@ from sabr_trial import services
 from sabr_trial.crf import CrfSpec, CrfStatus
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.views import after_save_url, apply_errors, crf_detail_context
+from treatment.selectors import sabr_start
 
 
 def _row_initial(instance: TumourAssessment | None) -> dict[int, dict[str, Any]]:
@@ -61,6 +62,19 @@ def _page(request: HttpRequest, spec: CrfSpec, patient: Any, instance: Any, head
         "stale": stale, "has_lesions": bool(rows),
     }  # fmt: skip
     return render(request, "assessments/assessment_form.html", ctx, status=status)
+
+
+def not_used_for_pfs(row: TumourAssessment) -> str:
+    """Say at entry what the dashboard would flag later: an assessment on or before SABR start (the PFS origin,
+    D1) is a pre-treatment time point and is not used for PFS (issue 19)."""
+    start = sabr_start(row.patient)
+    day = row.assessment_date
+    if start is None or day is None or day > start:
+        return ""
+    return _(
+        "This assessment (%(d)s) is on or before SABR start (%(s)s): it is not used for PFS, which starts at the "
+        "first fraction (D1). Check the scan date if it was meant as a follow-up."
+    ) % {"d": day, "s": start}
 
 
 def _save(
@@ -117,6 +131,9 @@ def _save(
                     )
                 else:
                     messages.info(request, _("No value changed: nothing was saved."))
+                warning = not_used_for_pfs(row)
+                if warning:
+                    messages.warning(request, warning)
                 return redirect(after_save_url(request, spec, patient, row))
     return _page(request, spec, patient, instance, header, rows, formset, status=200)
 

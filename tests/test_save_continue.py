@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -80,3 +81,19 @@ def test_a_new_form_page_offers_continue_first_and_focuses_the_first_field(as_co
     buttons = page.split('class="form-actions"')[1]
     assert buttons.index('data-testid="save-continue"') < buttons.index('value="draft"')  # Enter = continue
     assert page.count("autofocus") == 1
+
+
+@pytest.mark.parametrize(("after_start", "warned"), [(0, True), (-3, True), (56, False)])
+def test_an_assessment_on_or_before_sabr_start_says_at_entry_it_is_not_used_for_pfs(
+    as_coordinator, after_start, warned
+):
+    from tests.factories_assessments import BASELINE, LesionFactory, assessment_post
+
+    start_days_ago = (TODAY - BASELINE).days - 30  # SABR starts 30 days after the baseline scans
+    patient = treated_patient(start_days_ago=start_days_ago)
+    LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=60)
+    day = 30 + after_start
+    response = as_coordinator.post(create(patient, "tumour-assessment"), assessment_post(patient, {"L1": 20, "L2": 50}, day=day),
+                                   follow=True)  # fmt: skip
+    assert response.redirect_chain, re.findall(r'(?:invalid-feedback|alert-danger)[^>]*>(.*?)</', response.text, re.S)
+    assert ("it is not used for PFS" in response.text) is warned
