@@ -55,7 +55,7 @@ def adsl_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
         eos = ds and ds.eos_date and ds.eos_date <= cutoff
         rows.append({
             "USUBJID": _usubjid(subj), "SUBJID": subj, "AGE": b.age_at_consent if b else "", "AGEU": "YEARS",
-            "SEX": b.sex if b else "", "ECOGBL": b.ecog if b else "", "KPSBL": b.kps if b else "",
+            "SEX": b.sex if b else "U", "ECOGBL": b.ecog if b else "", "KPSBL": b.kps if b else "",
             "HISTOL": b.histology if b else "", "SARCFL": b.sarcomatoid if b else "",
             "NEPHRFL": b.prior_nephrectomy if b else "", "PRLINES": b.prior_systemic_lines if b else "",
             "IMDCGR": b.imdc_group if b else "", "TRTSDT": os_row.get("origin", ""),
