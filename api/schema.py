@@ -29,7 +29,7 @@ PROBLEM_SCHEMA = {
     "required": ["title", "status"],
 }
 ERRORS = {
-    "400": "Malformed JSON",
+    "400": "Malformed request: not JSON, invalid UTF-8 or Unicode, a NUL character, a duplicate key, nesting too deep",
     "401": "No valid token or session (missing, wrong, expired or revoked token)",
     "403": "Your role does not allow this",
     "404": "Not found",
@@ -37,6 +37,7 @@ ERRORS = {
     "406": "Not acceptable",
     "409": "Locked, already exists, or not allowed from the current state",
     "412": "If-Match is stale: nothing changed",
+    "413": "The body is larger than the size limit",
     "415": "Send JSON",
     "422": "A field was refused: one entry per field, naming the rule",
     "428": "If-Match required",

@@ -113,9 +113,10 @@ class LesionRowForm(forms.Form):
         self.is_target = lesion.role == Lesion.Role.TARGET
         self.irradiated = lesion.irradiated_protocol
         for name, f in self.fields.items():
-            css = "form-control form-control-sm" if name == "value_mm" else "form-select form-select-sm"
+            # The width is a class (static/css/edc.css): the Content-Security-Policy allows no style attribute.
+            css = "form-control form-control-sm w-6em" if name == "value_mm" else "form-select form-select-sm"
             f.widget.attrs.update({"class": css, "aria-label": f"{lesion.lesion_code} {f.label}"})
-        self.fields["value_mm"].widget.attrs.update({"step": "0.1", "style": "width:6em"})
+        self.fields["value_mm"].widget.attrs.update({"step": "0.1"})
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -15,7 +15,7 @@ from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from sabr_trial.crf import CrfBase, CrfStatus
-from sabr_trial.roles import PERMISSION_LABELS
+from sabr_trial.roles import PERMISSION_LABELS, Role
 
 
 class CrfLocked(PermissionDenied):
@@ -348,3 +348,23 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.language}"
+
+
+class TwoFactorRole(models.Model):
+    """A study role whose members sign in with a one-time code (TOTP, django-otp) after their password.
+
+    A data manager chooses the roles (``sabr_trial.twofactor``); a user of such a role without an authenticator yet
+    is taken to enrol one before any other page.
+    """
+
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, unique=True)
+    required_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", editable=False
+    )
+    required_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("role requiring two-factor sign-in")
+
+    def __str__(self) -> str:
+        return str(self.get_role_display())

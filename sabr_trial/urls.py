@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from enrollment import views as enrollment_views
-from sabr_trial import dm_views, preferences, views
+from sabr_trial import dm_views, preferences, twofactor, views
 
 urlpatterns = [
     path("", enrollment_views.home, name="home"),
@@ -34,6 +34,8 @@ urlpatterns = [
     path("queries/<int:pk>/", dm_views.query_detail, name="query_detail"),
     path("queries/<int:pk>/<slug:action>/", dm_views.query_action, name="query_action"),
     path("study/lock/", dm_views.study_lock, name="study_lock"),
+    path("account/two-factor/", twofactor.verify, name="two_factor"),
+    path("study/two-factor/", twofactor.roles, name="two_factor_roles"),
     path(
         "patients/<int:patient_pk>/forms/<slug:slug>/<int:pk>/<slug:action>/",
         views.crf_transition,

@@ -178,3 +178,15 @@ def test_data_manager_cannot_close_a_query_under_a_lock(coordinator, investigato
     response = client.post(f"/queries/{query.pk}/close/", {"text": "ok"})
     assert response.status_code == 409
     assert Query.objects.get(pk=query.pk).query_status == Query.Status.ANSWERED
+
+
+# --- Content-Security-Policy -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/patients/", "/api/v1/patients/"])
+def test_every_response_carries_a_strict_csp(as_coordinator, path):
+    policy = as_coordinator.get(path)["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
+    assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-inline'" not in directives["style-src"]
+    assert "http" not in policy  # no third-party origin
