@@ -10,7 +10,14 @@ Covered: the patient registry (``_patients.csv``) and every CRF of the registry,
 of the tumour assessment (``lesion-result.csv``, ``new-lesion.csv``, entered through the grid's own forms and
 ``assessments.services.save_assessment``) and the SAE reports (``sae-report.csv``, through
 ``adverse_events.services.add_sae_report``). Forms are imported in dependency order (``IMPORT_ORDER``: a
-lesion before the SABR target that treats it and the results that measure it). A link that would close a
+lesion before the SABR target that treats it and the results that measure it).
+
+A migration tool: every file is checked before any row is read (UTF-8, no unknown column, every key column, every
+code in its code list); a patient already in the database (same screening number) is refused; a refused patient
+leaves no row: with ``partial`` the import runs again without the refused patients until no patient is refused
+(so no half patient is kept), and the report says which patients were skipped and why; ``dry_run`` validates
+everything and rolls back. The automatic edit checks run once per patient, and the endpoint snapshot is recomputed
+after the commit. A link that would close a
 cycle (the death report names the fatal AE, and a grade 5 AE needs the death report first, EC-AE-2) is set by
 a change with reason after the linked form is imported. Derived values (responses, BED/EQD2, planned dates,
 AE numbers, the treatment-emergent flag) are computed by the services, never copied from the files.
@@ -20,12 +27,14 @@ from __future__ import annotations
 
 import csv
 import datetime
+import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -39,7 +48,9 @@ from endpoints.exports import (
     export_fields,
     restore_cell,
 )
+from sabr_trial import services
 from sabr_trial.crf import CrfStatus, registry
+from sabr_trial.models import CrfLocked
 
 #: Forms entered before registration (screening is special: it creates the patient).
 PRE_REGISTRATION = ["screening", "consent", "eligibility"]
@@ -74,6 +85,10 @@ SERVICE_INPUTS = {
 #: Columns a service sets itself (not passed to crf_create).
 SERVICE_SET = {"eligibility": {"confirmed_by", "confirmed_at"}, "screening": {"outcome", "outcome_date"}}
 PATIENT_COLUMNS = ["STUDYID", "SUBJID", "SCRNO", "registration_date"]
+#: Every column the registry file may carry.
+PATIENT_ALL_COLUMNS = [*PATIENT_COLUMNS, "registered_by"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,8 @@ class Problem:
     column: str
     rule: str
     message: str
+    value: str = ""  # the cell as written in the file, when one cell is refused
+    subject: str = ""  # SUBJID of the file, when the problem belongs to one patient
 
     def __str__(self) -> str:
         return f"{self.file} row {self.row} column {self.column}: [{self.rule}] {self.message}"
@@ -96,6 +113,47 @@ class ImportResult:
     committed: bool = False
     #: SAEs imported without the investigators' e-mail (history from another system, not new events).
     sae_mail_held_back: int = 0
+    #: Patients (SUBJID of the file) left out whole, each with the problems that refused it.
+    skipped_patients: dict[str, list[Problem]] = field(default_factory=dict)
+    #: SUBJID of the file -> study number given here, where they differ (numbers are gap-free, EC-RG-2).
+    renumbered: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    #: The endpoint snapshot recomputed after the import (None for a dry run or a refused import).
+    snapshot_id: int | None = None
+    #: ``--update``: rows changed per form (rows whose values were all the same are not counted).
+    updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def summary(self) -> str:
+        """A readable account: what was imported, which patients were skipped and why, what was refused."""
+        verb = "would import" if self.dry_run else "imported"
+        lines = []
+        if self.committed or self.dry_run:
+            created = ", ".join(f"{k} {v}" for k, v in sorted(self.created.items()) if v)
+            lines.append(f"{verb}: {created or 'nothing'}")
+            if self.updated:
+                changed = ", ".join(f"{k} {v}" for k, v in sorted(self.updated.items()) if v)
+                lines.append(f"{'would change' if self.dry_run else 'changed'}: {changed or 'nothing'}")
+        else:
+            lines.append(f"nothing was imported: {len(self.problems)} problem(s)")
+        for subj, problems in sorted(self.skipped_patients.items()):
+            first = problems[0] if problems else None
+            why = f"{first.file} row {first.row} column {first.column}: [{first.rule}] {first.message}" if first else ""
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            lines.append(f"skipped patient {subj}: {why}{more}")
+        for old, new in sorted(self.renumbered.items()):
+            lines.append(f"patient {old} was given study number {new}")
+        return "\n".join(lines)
+
+    def report_csv(self) -> str:
+        """The refusal report: file, row, column, rule id, message, value (one line per refused cell or row)."""
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["file", "row", "column", "rule", "message", "value"])
+        for p in self.problems:
+            writer.writerow([p.file, p.row, p.column, p.rule, p.message, p.value])
+        return buf.getvalue()
 
 
 class _Abort(Exception):
@@ -103,8 +161,10 @@ class _Abort(Exception):
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """A CSV of the export, with the spreadsheet-formula escape of every cell undone (``restore_cell``)."""
-    with path.open(newline="", encoding="utf-8") as fh:
+    """A CSV of the export, with the spreadsheet-formula escape of every cell undone (``restore_cell``).
+
+    utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         rows = [{k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in reader]
         return list(reader.fieldnames or []), rows
@@ -123,7 +183,10 @@ def _required_columns(slug: str) -> list[str]:
 
 
 class Importer:
-    def __init__(self, folder: Path, *, user: Any, partial: bool = False) -> None:
+    def __init__(
+        self, folder: Path, *, user: Any, partial: bool = False, excluded: frozenset[str] = frozenset(),
+        existing: dict[str, Any] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.crf_dir = self.folder / "crf" if (self.folder / "crf").is_dir() else self.folder
         self.user = user
@@ -131,7 +194,13 @@ class Importer:
         self.result = ImportResult()
         self.patients: dict[str, Any] = {}  # old SUBJID -> Patient
         self.refs: dict[tuple[str, str], Any] = {}  # (old SUBJID, "slug:seq") -> instance
-        self.failed_subjects: set[str] = set()
+        #: Patients refused in this pass, and (seeded with ``excluded``) those left out whole from the start.
+        self.failed_subjects: set[str] = set(excluded)
+        self.excluded = excluded
+        self.tables: dict[str, tuple[list[str], list[dict[str, str]]]] = {}
+        #: ``--update``: patients already in the database (SUBJID of the file -> Patient); their rows are matched
+        #: by FORMSEQ and changed through the update path, new rows are created.
+        self.existing: dict[str, Any] = existing or {}
         #: (form, field, SUBJID, "slug:seq" of the row, line, raw reference) set after the linked form
         #: changes made after every form is in: (form, SUBJID, "slug:seq" of the row, line, values, reason)
         self.deferred: list[tuple[str, str, str, int, dict[str, Any], str]] = []
@@ -139,8 +208,11 @@ class Importer:
         self.users = {u.get_username(): u for u in get_user_model().objects.all()}
 
     # --- reporting -------------------------------------------------------------------------------------
-    def refuse(self, file: str, row: int, column: str, rule: str, message: str) -> None:
-        self.result.problems.append(Problem(file, row, column, rule, message))
+    def refuse(
+        self, file: str, row: int, column: str, rule: str, message: str, *, value: str = "", subject: str = ""
+    ) -> None:
+        self.result.problems.append(Problem(file, row, column, rule, message, value, subject))
+        log.debug("refused %s row %s column %s: [%s] %s", file, row, column, rule, message)
 
     def refuse_validation(self, file: str, row: int, exc: ValidationError, rule_default: str) -> None:
         if hasattr(exc, "error_dict"):
@@ -187,12 +259,12 @@ class Importer:
             if isinstance(f, models.JSONField):
                 return raw.split(";")
         except _CellError as exc:
-            self.refuse(file, line, f.name, exc.rule, exc.message)
+            self.refuse(file, line, f.name, exc.rule, exc.message, value=raw, subject=subj)
             raise
         except (ValueError, InvalidOperation):
             kind = "DATE-ISO" if isinstance(f, models.DateField) else "NUMBER"
             msg = ("malformed date %r: use YYYY-MM-DD" if kind == "DATE-ISO" else "malformed number %r") % raw
-            self.refuse(file, line, f.name, kind, msg)
+            self.refuse(file, line, f.name, kind, msg, value=raw, subject=subj)
             raise _CellError(kind, msg) from None
         return raw
 
@@ -213,58 +285,110 @@ class Importer:
         obj = self.refs.get((subj, raw))
         if obj is None:
             self.refuse(
-                file, line, f.name, "REFERENCE", f"{raw!r} does not name an imported row of this patient"
+                file, line, f.name, "REFERENCE", f"{raw!r} does not name an imported row of this patient",
+                value=raw, subject=subj,
             )
             raise _CellError("REFERENCE", raw)
         return obj
 
     # --- the import ---------------------------------------------------------------------------------------
+    def _read_checked(
+        self, path: Path, *, required: list[str], known: list[str], fields: list[models.Field[Any, Any]]
+    ) -> tuple[list[str], list[dict[str, str]]] | None:
+        """Read one file after checking it whole: UTF-8, known and required columns, every code in its list.
+
+        Nothing is imported when a file fails: each problem names the file, the column (and the row of a bad
+        code), so a mapping from another system can be fixed before any row is written.
+        """
+        name = path.name
+        try:
+            header, rows = _read(path)
+        except UnicodeDecodeError as exc:
+            self.refuse(name, 0, "", "ENCODING",
+                        f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+                        "save the file as UTF-8 (CSV UTF-8 in a spreadsheet)")  # fmt: skip
+            return None
+        except csv.Error as exc:
+            self.refuse(name, 0, "", "CSV", f"not a readable CSV file: {exc}")
+            return None
+        before = len(self.result.problems)
+        for col in header:
+            if col not in known:
+                self.refuse(name, 1, col, "UNKNOWN-COLUMN",
+                            f"unknown column {col!r}: not a field of this form (docs/import.md lists the columns)")  # fmt: skip
+        for col in required:
+            if col not in header:
+                self.refuse(name, 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
+        coded = [(f.name, {str(v) for v, _label in f.choices}) for f in fields
+                 if f.choices and not f.is_relation and f.name in header]  # fmt: skip
+        if "CRFSTAT" in header:
+            coded.append(("CRFSTAT", set(CrfStatus.values)))
+        for col, allowed in coded:
+            for line, row in enumerate(rows, start=2):
+                raw = (row.get(col) or "").strip()
+                if raw and raw not in allowed:
+                    self.refuse(name, line, col, "CODE-LIST",
+                                f"unknown code {raw!r}; allowed: {', '.join(sorted(allowed))}",
+                                value=raw, subject=row.get("SUBJID", ""))  # fmt: skip
+        return None if len(self.result.problems) > before else (header, rows)
+
+    def with_subject(self, problem: Problem) -> Problem:
+        """The problem with the SUBJID of the row it names (read from the file), when it names a row."""
+        if problem.subject or problem.row < 2:
+            return problem
+        table = self.tables.get(problem.file.removesuffix(".csv"))
+        if table is None or problem.row - 2 >= len(table[1]):
+            return problem
+        return replace(problem, subject=table[1][problem.row - 2].get("SUBJID", ""))
+
     def load(self) -> dict[str, tuple[list[str], list[dict[str, str]]]]:
         tables: dict[str, tuple[list[str], list[dict[str, str]]]] = {}
+        self.tables = tables
         patients_path = self.crf_dir / "_patients.csv"
         if not patients_path.exists():
             self.refuse("_patients.csv", 0, "", "FILE", "the patient registry file is missing")
             return tables
-        tables["_patients"] = _read(patients_path)
-        for col in PATIENT_COLUMNS:
-            if col not in tables["_patients"][0]:
-                self.refuse("_patients.csv", 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
+        table = self._read_checked(patients_path, required=PATIENT_COLUMNS, known=PATIENT_ALL_COLUMNS, fields=[])
+        if table is not None:
+            tables["_patients"] = table
         for slug in IMPORT_ORDER:
             path = self.crf_dir / f"{slug}.csv"
             if not path.exists():
                 continue
-            header, rows = _read(path)
-            for col in _required_columns(slug):
-                if col not in header:
-                    self.refuse(f"{slug}.csv", 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
-            tables[slug] = (header, rows)
+            fields = export_fields(registry.get(slug).model)
+            known = KEY_COLUMNS + [f.name for f in fields]
+            table = self._read_checked(path, required=_required_columns(slug), known=known, fields=fields)
+            if table is not None:
+                tables[slug] = table
         for stem in CHILD_TABLES:
             path = self.crf_dir / f"{stem}.csv"
             model = child_model(stem)
             if model is None or not path.exists():
                 continue
-            header, rows = _read(path)
+            fields = child_fields(model)
             required = list(CHILD_KEY_COLUMNS) + [
-                f.name for f in child_fields(model)
+                f.name for f in fields
                 if (f.editable or f.is_relation) and not (f.blank or f.null or f.has_default())
             ]  # fmt: skip
-            for col in required:
-                if col not in header:
-                    self.refuse(f"{stem}.csv", 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
-            tables[stem] = (header, rows)
+            known = CHILD_KEY_COLUMNS + [f.name for f in fields]
+            table = self._read_checked(path, required=required, known=known, fields=fields)
+            if table is not None:
+                tables[stem] = table
         for path in sorted(self.crf_dir.glob("*.csv")):
             if path.stem not in tables and not path.stem.startswith("_"):
                 self.result.skipped_files.append(path.name)
         return tables
 
-    def run(self) -> ImportResult:
+    def run(self, *, dry_run: bool = False) -> ImportResult:
+        """One pass: import every patient not excluded in one transaction; keep it only if nothing was refused
+        (a refused patient may not leave half its rows) and this is not a dry run."""
         tables = self.load()
         if self.result.problems:
             return self.result
         try:
             with transaction.atomic():
                 self._import(tables)
-                if self.result.problems and not self.partial:
+                if self.result.problems or dry_run:
                     raise _Abort
         except _Abort:
             self.result.committed = False
@@ -291,6 +415,12 @@ class Importer:
         # 1. screen every patient in screening-number order (numbers come from the gap-free counter)
         for i, prow in sorted(enumerate(patient_rows, start=2), key=lambda x: x[1]["SCRNO"]):
             subj = prow["SUBJID"]
+            if subj in self.excluded:
+                continue
+            log.debug("_patients.csv row %s: patient %s", i, subj)
+            if subj in self.existing:
+                self._adopt(subj, self.existing[subj])
+                continue
             if subj not in screening:
                 self.refuse("_patients.csv", i, "SUBJID", "SCREENING", f"{subj} has no row in screening.csv")
                 continue
@@ -301,7 +431,9 @@ class Importer:
                     "screening", "screening.csv", line, subj, f_date, srow.get("screening_date", "")
                 )
                 with transaction.atomic():
-                    patient = enrollment_services.patient_screen(screening_date=day, acting_user=self.user)
+                    patient = enrollment_services.patient_screen(
+                        screening_date=day, acting_user=self.user, number=_number(prow.get("SCRNO", ""), "S-", 4)
+                    )
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
@@ -320,6 +452,8 @@ class Importer:
             subj, raw = prow["SUBJID"], prow.get("registration_date", "").strip()
             if not raw or subj not in self.patients or subj in self.failed_subjects:
                 continue
+            if subj in self.existing and self.patients[subj].registration_date is not None:
+                continue
             try:
                 day = datetime.date.fromisoformat(raw)
             except ValueError:
@@ -335,7 +469,8 @@ class Importer:
             try:
                 with transaction.atomic():
                     self.patients[subj] = enrollment_services.patient_register(
-                        patient=self.patients[subj], registration_date=day, acting_user=self.user
+                        patient=self.patients[subj], registration_date=day, acting_user=self.user,
+                        number=_number(subj, settings.STUDY_NUMBER_PREFIX, 3),
                     )
             except ValidationError as exc:
                 self.refuse_validation("_patients.csv", i, exc, "EC-RG-1")
@@ -356,7 +491,6 @@ class Importer:
 
     def _screening_outcomes(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         """Screen failures and withdrawals before registration (ELIGIBLE is set by registration, EC-SC-2)."""
-        from sabr_trial.services import crf_update
 
         header, rows = tables.get("screening", ([], []))
         model = registry.get("screening").model
@@ -373,14 +507,51 @@ class Importer:
                             "screening", "screening.csv", line, subj, f, row.get(f.name, "")
                         )
                 with transaction.atomic():
-                    log, _changes = crf_update(instance=log, expected_version=log.version, data=data,
-                                               reason="Imported", acting_user=self.user)  # fmt: skip
+                    log = self._update(log, data, None, "screening.csv", count=subj in self.existing)
             except _CellError:
                 self.failed_subjects.add(subj)
+            except PermissionDenied as exc:
+                self._refuse_denied("screening.csv", line, subj, exc)
             except ValidationError as exc:
                 self.refuse_validation("screening.csv", line, exc, "EC-SC-1")
                 self.failed_subjects.add(subj)
             self.refs[(subj, "screening:1")] = log
+
+    # --- --update: patients already in the database -------------------------------------------------------------
+    def _adopt(self, subj: str, patient: Any) -> None:
+        """Take an existing patient: every row of every form gets its ``slug:FORMSEQ`` key (rank by creation, as the
+        export numbers them), so the file's rows and links find them."""
+        self.patients[subj] = patient
+        for spec in registry.all():
+            for seq, row in enumerate(spec.model.objects.filter(patient=patient).order_by("pk"), start=1):
+                self.refs[(subj, f"{spec.slug}:{seq}")] = row
+
+    def _update(
+        self, instance: Any, data: dict[str, Any], m2m: dict[str, Any] | None, file: str, *, count: bool = True
+    ) -> Any:
+        """Change an existing row through the update path, with the reason "imported from <file>"; a row whose
+        values are all the same is left alone (no version, no history row), so re-running changes nothing."""
+        from sabr_trial.services import crf_update
+
+        same = all(getattr(instance, name) == value for name, value in data.items()) and all(
+            set(getattr(instance, name).values_list("pk", flat=True)) == {getattr(v, "pk", v) for v in values}
+            for name, values in (m2m or {}).items()
+        )
+        if same:
+            return instance
+        instance.refresh_from_db()
+        updated, changes = crf_update(
+            instance=instance, expected_version=instance.version, data=data, m2m=m2m or None,
+            reason=f"imported from {file}", acting_user=self.user,
+        )  # fmt: skip
+        if changes and count:
+            self.result.updated[file.removesuffix(".csv")] += 1
+        return updated
+
+    def _refuse_denied(self, file: str, line: int, subj: str, exc: PermissionDenied) -> None:
+        rule = "LOCK" if isinstance(exc, CrfLocked) else "PERMISSION"
+        self.refuse(file, line, "", rule, str(exc), subject=subj)
+        self.failed_subjects.add(subj)
 
     def _import_form(self, slug: str, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         from enrollment import services as enrollment_services
@@ -413,8 +584,9 @@ class Importer:
                 for f in fields:
                     if f.name not in header:
                         continue
-                    if (slug, f.name) in DEFERRED_LINKS and row.get(f.name, "").strip():
-                        later[f.name] = row[f.name].strip()
+                    raw_link = row.get(f.name, "").strip()
+                    if (slug, f.name) in DEFERRED_LINKS and raw_link and (subj, raw_link) not in self.refs:
+                        later[f.name] = raw_link
                         continue
                     value = self.convert(slug, file, line, subj, f, row.get(f.name, ""))
                     if f.many_to_many:
@@ -424,7 +596,32 @@ class Importer:
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
+            if slug == "subsequent-therapy":
+                # EC-SU-1 is checked by the form (a many-to-many field), so the importer asks the same rule.
+                from treatment.rules import lesions_treated_errors
+
+                errors = lesions_treated_errors(data.get("therapy_type", ""), m2m.get("lesions_treated"))
+                if errors:
+                    for name, messages in errors.items():
+                        for message in messages:
+                            self.refuse(file, line, name, "EC-SU-1", message, value=row.get(name, ""), subject=subj)
+                    self.failed_subjects.add(subj)
+                    continue
+            log.debug("%s row %s: %s %s", file, line, subj, slug)
             own = f"{slug}:{row['FORMSEQ']}"
+            current = self.refs.get((subj, own)) if subj in self.existing else None
+            if current is not None:  # --update: the patient's row of this FORMSEQ
+                if slug == "eligibility":
+                    continue  # the checklist is confirmed by an investigator; it is not re-entered by an import
+                try:
+                    with transaction.atomic():
+                        self.refs[(subj, own)] = self._update(current, data, m2m, file)
+                except ValidationError as exc:
+                    self.refuse_validation(file, line, exc, slug.upper())
+                    self.failed_subjects.add(subj)
+                except PermissionDenied as exc:
+                    self._refuse_denied(file, line, subj, exc)
+                continue
             if later:
                 for name in list(later):
                     for companion, placeholder in DEFERRED_LINKS[(slug, name)].items():
@@ -463,8 +660,7 @@ class Importer:
                 self.failed_subjects.add(subj)
                 continue
             except PermissionDenied as exc:
-                self.refuse(file, line, "", "PERMISSION", str(exc))
-                self.failed_subjects.add(subj)
+                self._refuse_denied(file, line, subj, exc)
                 continue
             self.refs[(subj, f"{slug}:{row['FORMSEQ']}")] = obj
             self.result.created[slug] += 1
@@ -556,7 +752,28 @@ class Importer:
                     )
                     new_lesions.append(new)
                 _as_entered(row.get("entries_summary", ""), grid, new_lesions)
+                current = self.refs.get((subj, ref)) if subj in self.existing else None
+                if current is not None and services.is_locked(current):
+                    # A locked time point is refused only when the file would change it (as any other form).
+                    from assessments.services import entries_summary
+
+                    current.refresh_from_db()
+                    same = all(getattr(current, k) == v for k, v in data.items()) and entries_summary(
+                        grid, new_lesions
+                    ) == current.entries_summary
+                    if same:
+                        continue
                 with transaction.atomic():
+                    if current is not None:  # --update: through the update path, unchanged rows untouched
+                        current.refresh_from_db()
+                        obj, changed = save_assessment(
+                            patient=patient, instance=current, data=data, rows=grid, new_lesions=new_lesions,
+                            acting_user=self.user, reason=f"imported from {file}", expected_version=current.version,
+                        )  # fmt: skip
+                        if changed:
+                            self.result.updated[slug] += 1
+                        self.refs[(subj, ref)] = obj
+                        continue
                     obj, _changed = save_assessment(
                         patient=patient, instance=None, data=data, rows=grid, new_lesions=new_lesions,
                         acting_user=self.user, submit=row.get("CRFSTAT") != CrfStatus.DRAFT,
@@ -569,8 +786,7 @@ class Importer:
                 self.failed_subjects.add(subj)
                 continue
             except PermissionDenied as exc:
-                self.refuse(file, line, "", "PERMISSION", str(exc))
-                self.failed_subjects.add(subj)
+                self._refuse_denied(file, line, subj, exc)
                 continue
             self.refs[(subj, ref)] = obj
             self.result.created[slug] += 1
@@ -614,7 +830,9 @@ class Importer:
             ae = self.refs.get((subj, ref))
             if ae is None or (subj in self.failed_subjects and self.partial):
                 continue
-            for line, row in rows:
+            # --update: the reports already sent stay as they are; only later ones (beyond their count) are added.
+            done = ae.sae_reports.count() if subj in self.existing else 0
+            for line, row in rows[done:]:
                 try:
                     values = {name: self.convert(stem, f"{stem}.csv", line, subj, fields[name], row.get(name, ""))
                               for name in ("kind", "sent_at", "summary")}  # fmt: skip
@@ -691,11 +909,138 @@ def _rule_of(message: str, default: str) -> str:
     return found[-1] if found else default
 
 
-def import_study(folder: Path | str, *, user: Any, partial: bool = False) -> ImportResult:
-    """Import a per-CRF export; SAEs from the imported history send no e-mail (counted in ``sae_mail_held_back``)."""
+def _number(value: str, prefix: str, width: int) -> int | None:
+    """The number of a screening or study number written as this site writes it (``S-0007``, ``SR-012``); None for
+    another format, which then gets the next number of the counter (and the summary lists it)."""
+    value = value.strip()
+    digits = value.removeprefix(prefix)
+    if not value.startswith(prefix) or not digits.isdigit() or len(digits) < width:
+        return None
+    return int(digits)
+
+
+def _subjects_of(problems: list[Problem], failed: set[str]) -> dict[str, list[Problem]]:
+    out: dict[str, list[Problem]] = {subj: [] for subj in failed}
+    for problem in problems:
+        if problem.subject in out:
+            out[problem.subject].append(problem)
+    return out
+
+
+def _existing_patients(folder: Path) -> dict[str, Any]:
+    """SUBJID of the file -> the patient with the same screening number in the database (``--update``)."""
+    from enrollment.models import Patient
+
+    path = (folder / "crf" if (folder / "crf").is_dir() else folder) / "_patients.csv"
+    try:
+        _header, rows = _read(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    by_number = {r.get("SCRNO", "").strip(): r.get("SUBJID", "") for r in rows}
+    return {
+        by_number[p.screening_number]: p
+        for p in Patient.objects.filter(screening_number__in=[n for n in by_number if n])
+    }
+
+
+def _refuse_existing(folder: Path, result: ImportResult) -> set[str]:
+    """Patients of the file already in the database (same screening number): refused, never duplicated."""
+    from enrollment.models import Patient
+
+    path = (folder / "crf" if (folder / "crf").is_dir() else folder) / "_patients.csv"
+    try:
+        _header, rows = _read(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return set()  # the file checks report it
+    numbers = {r.get("SCRNO", "").strip(): (i, r) for i, r in enumerate(rows, start=2)}
+    existing = Patient.objects.filter(screening_number__in=[n for n in numbers if n])
+    refused: set[str] = set()
+    for patient in existing:
+        line, row = numbers[patient.screening_number]
+        subj = row.get("SUBJID", "")
+        result.problems.append(Problem(
+            "_patients.csv", line, "SCRNO", "EXISTS",
+            f"patient {patient.screening_number} ({patient}) is already in the database; it is not imported "
+            "again (re-running an import changes nothing)", patient.screening_number, subj,
+        ))  # fmt: skip
+        refused.add(subj)
+    return refused
+
+
+def _study_lock_problem() -> Problem | None:
+    from sabr_trial.models import StudyLock
+
+    lock = StudyLock.active()
+    if lock is None:
+        return None
+    return Problem(
+        "", 0, "", "LOCK",
+        f"the study is locked (since {lock.locked_at:%Y-%m-%d %H:%M} by {lock.locked_by}): a data manager must "
+        "unlock it before an import; nothing was imported",
+    )  # fmt: skip
+
+
+def import_study(
+    folder: Path | str, *, user: Any, partial: bool = False, dry_run: bool = False, update: bool = False,
+    recompute: bool = True,
+) -> ImportResult:
+    """Import a per-CRF export; SAEs from the imported history send no e-mail (counted in ``sae_mail_held_back``).
+
+    Without ``partial`` any problem refuses the whole import. With ``partial`` each refused patient is left out
+    whole: the import runs again without them until a pass refuses nobody (a refusal can only drop patients, so
+    this ends), and ``skipped_patients`` says why each was left out. ``dry_run`` does all of it and rolls back.
+    After a committed import the endpoint snapshot is recomputed (``recompute``). ``update``: a patient already in
+    the database (same screening number) is not refused; its rows are matched by FORMSEQ, a changed row goes
+    through the update path with the reason "imported from <file>" (locks apply), a new row is created, and an
+    unchanged row is left alone.
+    """
     from adverse_events.services import sae_notifications_held_back
 
-    with sae_notifications_held_back() as held:
-        result = Importer(Path(folder), user=user, partial=partial).run()
+    folder = Path(folder)
+    lock = _study_lock_problem()
+    if lock is not None:
+        return ImportResult(problems=[lock], dry_run=dry_run)
+    found = ImportResult(dry_run=dry_run)
+    existing: dict[str, Any] = {}
+    if update:
+        existing = _existing_patients(folder)
+        excluded: set[str] = set()
+    else:
+        excluded = _refuse_existing(folder, found)
+    if excluded and not partial:
+        return found
+    skipped = _subjects_of(found.problems, excluded)
+    while True:
+        importer = Importer(
+            folder, user=user, partial=partial, excluded=frozenset(excluded), existing=existing
+        )
+        with sae_notifications_held_back() as held:
+            result = importer.run(dry_run=dry_run)
+        result.problems = [importer.with_subject(p) for p in result.problems]
+        newly = importer.failed_subjects - excluded
+        if result.problems and partial and newly:
+            skipped.update(_subjects_of(result.problems, newly))
+            found.problems.extend(result.problems)
+            excluded |= newly
+            log.info("import pass refused %d patient(s): %s; importing again without them",
+                     len(newly), ", ".join(sorted(newly)))  # fmt: skip
+            continue
+        break
+    result.problems = found.problems + result.problems
+    result.skipped_patients = skipped if partial else {}
+    result.dry_run = dry_run
+    if dry_run and not result.problems[len(found.problems):]:
+        result.created = importer.result.created
     result.sae_mail_held_back = len(set(held)) if result.committed else 0
+    if result.committed:
+        result.renumbered = {
+            subj: patient.study_number for subj, patient in importer.patients.items()
+            if patient.study_number and patient.study_number != subj
+        }  # fmt: skip
+        if recompute:
+            from endpoints.services import run_recompute
+
+            result.snapshot_id = run_recompute(trigger="import", user_id=getattr(user, "pk", None)).pk
+    log.info("import of %s: committed=%s, %d problem(s), %d patient(s) skipped", folder, result.committed,
+             len(result.problems), len(result.skipped_patients))  # fmt: skip
     return result

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from enrollment.models import Patient, ScreeningLog
 from sabr_trial.crf import CrfStatus
-from sabr_trial.models import AuditEvent
+from sabr_trial.models import AuditEvent, NumberSequence
 from sabr_trial.roles import Perm
 from sabr_trial.services import crf_create, crf_update, next_number, require_perm
 from sabr_trial.sitetime import stamp
@@ -22,16 +22,45 @@ from sabr_trial.validators import not_in_future
 REGISTRATION_WINDOW_DAYS = 28
 
 
+def _claim_number(name: str, wanted: int | None, taken: Any, field: str) -> int:
+    """Return the next number of the sequence, or ``wanted``: an imported patient keeps the number it has in the
+    source study (a migration must not renumber the patients of paper records). The counter moves past it, so
+    the site never hands it out again; an imported number already in use is refused."""
+    if wanted is None:
+        return next_number(name)
+    if wanted <= 0:
+        raise ValidationError({field: _("%(n)s is not a valid number.") % {"n": wanted}})
+    if taken(wanted):
+        raise ValidationError({field: _("Number %(n)s is already used by another patient.") % {"n": wanted}})
+    NumberSequence.objects.get_or_create(name=name)
+    seq = NumberSequence.objects.select_for_update().get(name=name)
+    if wanted > seq.last_value:
+        seq.last_value = wanted
+        seq.save(update_fields=["last_value"])
+    return wanted
+
+
+def screening_number_of(number: int) -> str:
+    return f"S-{number:04d}"
+
+
+def study_number_of(number: int) -> str:
+    return f"{settings.STUDY_NUMBER_PREFIX}{number:03d}"
+
+
 @transaction.atomic
-def patient_screen(*, screening_date: datetime.date, acting_user: Any) -> Patient:
-    """Create a patient with the next screening number and an open screening log."""
+def patient_screen(*, screening_date: datetime.date, acting_user: Any, number: int | None = None) -> Patient:
+    """Create a patient with the next screening number (or ``number``, for an import) and an open screening log."""
     require_perm(acting_user, Perm.ENTER)
     try:
         not_in_future(screening_date)
     except ValidationError as exc:
         raise ValidationError({"screening_date": exc.messages}) from None
-    number = next_number("screening")
-    patient = Patient(screening_number=f"S-{number:04d}", created_by=acting_user)
+    number = _claim_number(
+        "screening", number,
+        lambda n: Patient.objects.filter(screening_number=screening_number_of(n)).exists(), "screening_number",
+    )  # fmt: skip
+    patient = Patient(screening_number=screening_number_of(number), created_by=acting_user)
     patient._history_user = acting_user  # type: ignore[attr-defined]
     patient.full_clean()
     patient.save()
@@ -89,8 +118,11 @@ REGISTRATION_CHECKS: list[Any] = []
 
 
 @transaction.atomic
-def patient_register(*, patient: Patient, registration_date: datetime.date, acting_user: Any) -> Patient:
-    """Register a screened patient: assign the next study number, gap-free (EC-RG-1, EC-RG-2)."""
+def patient_register(
+    *, patient: Patient, registration_date: datetime.date, acting_user: Any, number: int | None = None
+) -> Patient:
+    """Register a screened patient: assign the next study number, gap-free (EC-RG-1, EC-RG-2); ``number`` keeps
+    an imported patient's study number."""
     require_perm(acting_user, Perm.ENTER)
     try:
         not_in_future(registration_date)
@@ -100,8 +132,10 @@ def patient_register(*, patient: Patient, registration_date: datetime.date, acti
     problems = registration_problems(patient, registration_date)
     if problems:
         raise ValidationError({"registration_date": problems})
-    number = next_number("study")
-    patient.study_number = f"{settings.STUDY_NUMBER_PREFIX}{number:03d}"
+    number = _claim_number(
+        "study", number, lambda n: Patient.objects.filter(study_number=study_number_of(n)).exists(), "study_number"
+    )
+    patient.study_number = study_number_of(number)
     patient.registration_date = registration_date
     patient.registered_by = acting_user
     patient._history_user = acting_user  # type: ignore[attr-defined]

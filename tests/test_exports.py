@@ -261,9 +261,11 @@ def test_bad_input_is_reported_by_file_row_column_rule_and_nothing_is_imported(
 
 
 def test_partial_import_keeps_the_accepted_patients(study, coordinator, tmp_path):
-    _bad(study, tmp_path, "crf/baseline.csv", _set(1, "histology", "SARCOMA"))
+    # A refused patient is left out whole (issue 17: no half patient); an unknown code refuses the file instead.
+    _bad(study, tmp_path, "crf/baseline.csv", _set(1, "assessment_date", "31/12/2024"))
     result = import_study(tmp_path, user=coordinator, partial=True)
-    assert result.committed and len(result.problems) == 1 and Patient.objects.count() == 3
+    assert result.committed and len(result.problems) == 1 and len(result.skipped_patients) == 1
+    assert Patient.objects.count() == 2
 
 
 def test_command_reports_problems_and_refuses(study, coordinator, tmp_path, capsys):
