@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from sabr_trial import pipeline
 from sabr_trial.crf import CrfBase, CrfStatus, registry
@@ -509,7 +510,7 @@ def crf_verify(*, instance: C, acting_user: Any, expected_version: int | None = 
     )  # fmt: skip
 
 
-SIGNATURE_MEANING = "I have reviewed the data of this form and confirm they are complete and accurate."
+SIGNATURE_MEANING = gettext_noop("I have reviewed the data of this form and confirm they are complete and accurate.")
 
 
 def crf_sign(
@@ -581,7 +582,7 @@ def next_number(name: str) -> int:
 
 # --- Casebook signature, bulk SDV, patient and study locks ---------------------------------------------------------
 
-CASEBOOK_SIGNATURE_MEANING = (
+CASEBOOK_SIGNATURE_MEANING = gettext_noop(
     "I am the investigator responsible for this patient. I have reviewed every form of this casebook and confirm "
     "that the data are complete and accurate."
 )
