@@ -22,11 +22,8 @@ def _rdi(value: Decimal | None) -> Decimal | None:
 def relative_dose_intensity(cutoff: datetime.date) -> dict[int, tuple[Decimal | None, Decimal | None]]:
     """Per patient id: (axitinib RDI %, toripalimab RDI %) at the cut-off, one decimal, from the casebook's
     exposure panel (``treatment.selectors.exposure``: R4.1, R4.6); nothing for an untreated patient."""
-    try:
-        from treatment.selectors import exposures
-    except ImportError:
-        return {}
     from enrollment.models import Patient
+    from treatment.selectors import exposures
 
     ids = list(Patient.objects.filter(study_number__isnull=False).order_by("pk").values_list("pk", flat=True))
     # One bulk read (four queries), the same rules as the casebook panel and the report's exposure section.

@@ -12,11 +12,13 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from assessments.models import Lesion, LesionResult, NewLesion, TumourAssessment
 from endpoints.exports import metadata as md
 from endpoints.exports import trial_design
 from endpoints.exports.common import KeyMap, Row, fmt, to_csv
 from endpoints.exports.metadata import SUPP_QUALIFIERS, Dataset
 from endpoints.models import EndpointSnapshot
+from treatment.models import AxitinibPeriod, SabrFraction, SabrTarget, ToripalimabInfusion
 
 
 def _cols(ds: Dataset) -> list[str]:
@@ -219,15 +221,8 @@ def _axitinib_mg(a: Any) -> Any:
 
 
 def _ex_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
-    from django.apps import apps
-
     rows: list[Row] = []
-    try:
-        fraction = apps.get_model("treatment", "SabrFraction")
-        axitinib = apps.get_model("treatment", "AxitinibPeriod")
-        infusion = apps.get_model("treatment", "ToripalimabInfusion")
-    except LookupError:
-        return rows
+    fraction, axitinib, infusion = SabrFraction, AxitinibPeriod, ToripalimabInfusion
     for f in fraction.objects.filter(delivered="Y", fraction_date__lte=cutoff).select_related(
         "target__lesion"
     ):
@@ -342,26 +337,15 @@ def _assessments_to(model: type[models.Model], cutoff: datetime.date) -> Any:
 
 
 def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list[Row], list[Row]]:
-    from django.apps import apps
-
-    try:
-        lesion = apps.get_model("assessments", "Lesion")
-        assessment = apps.get_model("assessments", "TumourAssessment")
-        result = apps.get_model("assessments", "LesionResult")
-    except LookupError:
-        return [], [], []
+    lesion, assessment, result = Lesion, TumourAssessment, LesionResult
     tu: list[Row] = []
     tr: list[Row] = []
     rs: list[Row] = []
     courses: dict[int, set[int]] = defaultdict(set)  # lesion id -> protocol SABR course numbers (D4)
-    try:
-        target = apps.get_model("treatment", "SabrTarget")
-        for lesion_id, course_number in target.objects.filter(lesion__isnull=False).values_list(
-            "lesion_id", "course__course_number"
-        ):
-            courses[lesion_id].add(course_number)
-    except LookupError:
-        pass
+    for lesion_id, course_number in SabrTarget.objects.filter(lesion__isnull=False).values_list(
+        "lesion_id", "course__course_number"
+    ):
+        courses[lesion_id].add(course_number)
     for les in lesion.objects.filter(baseline_date__lte=cutoff):
         u = _usubjid(keys.subjid[les.patient_id])
         tu.append({"USUBJID": u, "TULNKID": les.lesion_code, "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification",
@@ -378,24 +362,19 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
                        "VISIT": "BASELINE"})  # fmt: skip
     # New lesions (R1.19): TU TUMIDENT with TUORRES NEW, identified at the time point that first showed them
     # (CRF-SPEC form 9: TULNKID = the new lesion's code, TUORRES = NEW, SUPPTU.LOCDTL).
-    try:
-        new_lesion = apps.get_model("assessments", "NewLesion")
-    except LookupError:
-        new_lesion = None
-    if new_lesion is not None:
-        for nl in (
-            new_lesion.objects.annotate(
-                scan_day=Coalesce("assessment__scan_date_last", "assessment__scan_date_first")
-            )
-            .filter(scan_day__lte=cutoff)
-            .select_related("assessment")
-            .order_by("assessment__patient_id", "scan_day", "code")
-        ):
-            a = nl.assessment
-            tu.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "TULNKID": nl.code, "TUTESTCD": "TUMIDENT",
-                       "TUTEST": "Tumor Identification", "TUORRES": "NEW", "TUSTRESC": "NEW", "TULOC": nl.organ, "TULAT": nl.laterality,
-                       "TUMETHOD": nl.detected_by, "TUDTC": nl.first_seen_date or _scan_day(a), "VISIT": a.visit_label,
-                       "_src": _src(nl), "_supp": {"LOCDTL": nl.location_text}})  # fmt: skip
+    for nl in (
+        NewLesion.objects.annotate(
+            scan_day=Coalesce("assessment__scan_date_last", "assessment__scan_date_first")
+        )
+        .filter(scan_day__lte=cutoff)
+        .select_related("assessment")
+        .order_by("assessment__patient_id", "scan_day", "code")
+    ):
+        a = nl.assessment
+        tu.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "TULNKID": nl.code, "TUTESTCD": "TUMIDENT",
+                   "TUTEST": "Tumor Identification", "TUORRES": "NEW", "TUSTRESC": "NEW", "TULOC": nl.organ, "TULAT": nl.laterality,
+                   "TUMETHOD": nl.detected_by, "TUDTC": nl.first_seen_date or _scan_day(a), "VISIT": a.visit_label,
+                   "_src": _src(nl), "_supp": {"LOCDTL": nl.location_text}})  # fmt: skip
     value_field = next(
         (
             f.name
