@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from assessments.models import TumourAssessment
 from endpoints.exports import metadata as md
 from endpoints.exports.common import RESPONSE_RANK, KeyMap, to_csv
 from endpoints.exports.sdtm import Table, _assessments_to, _scan_day, _usubjid
@@ -104,23 +105,18 @@ def adam_adtte(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
 
 
 def adrs_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
-    from django.apps import apps
-
     rows: list[list[Any]] = []
     cutoff = snap.data_cutoff
-    try:
-        assessment = apps.get_model("assessments", "TumourAssessment")
-        for a in (
-            _assessments_to(assessment, cutoff).exclude(overall_resp="").order_by("patient_id", "scan_day")
-        ):
-            subj = keys.subjid[a.patient_id]
-            rows.append([settings.STUDY_ID, _usubjid(subj), "OVRLRESP", "Overall Response by Investigator (RECIST 1.1)",
-                         a.overall_resp, RESPONSE_RANK.get(a.overall_resp, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
-            if a.overall_resp_nonirr:
-                rows.append([settings.STUDY_ID, _usubjid(subj), "OVRNIRR", "Overall Response, non-irradiated lesions",
-                             a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
-    except LookupError:
-        pass
+    assessment = TumourAssessment
+    for a in (
+        _assessments_to(assessment, cutoff).exclude(overall_resp="").order_by("patient_id", "scan_day")
+    ):
+        subj = keys.subjid[a.patient_id]
+        rows.append([settings.STUDY_ID, _usubjid(subj), "OVRLRESP", "Overall Response by Investigator (RECIST 1.1)",
+                     a.overall_resp, RESPONSE_RANK.get(a.overall_resp, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
+        if a.overall_resp_nonirr:
+            rows.append([settings.STUDY_ID, _usubjid(subj), "OVRNIRR", "Overall Response, non-irradiated lesions",
+                         a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
     for p in snap.patient_rows():
         subj = keys.subjid.get(p["patient_id"], p["study_number"])
         for code, label, key in (("BOR", "Best Overall Response (unconfirmed)", "bor"),
