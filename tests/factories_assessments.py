@@ -26,7 +26,8 @@ class LesionFactory(CrfFactory):
     location_text = factory.Sequence(lambda n: f"segment {n % 8 + 1}")
     method = "CT SCAN"
     slice_thickness_mm = Decimal("2.5")
-    baseline_date = BASELINE
+    # Relative to the (possibly frozen) today at creation, not at import: a frozen test must not see it in the future.
+    baseline_date = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=200))
     baseline_value_mm = Decimal(30)
 
 
