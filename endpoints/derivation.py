@@ -1198,8 +1198,12 @@ def _lesion_lc(
         result = make(
             death,
             Cnsr.COMPETING_DEATH,
-            f"competing event: death without local failure on {_iso(death.value)}; "
-            f"1-KM censors at the {detail}",
+            f"competing event: death without local failure on {_iso(death.value)}; 1-KM censors at "
+            + (
+                f"the last scan evaluating the lesion {_iso(last.value)}"
+                if last is not None
+                else f"origin {_iso(origin.value)} (no scan evaluated the lesion)"
+            ),
         )
         return _with_km(result, used, settings)
     lost = _lost_or_withdrawn(record, imaging=True)

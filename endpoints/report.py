@@ -262,8 +262,8 @@ def _tte_text(row: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     return {
         "months": row["months"], "days": row["days"], "event": row["event"], "cnsr": row["cnsr"],
-        # D12: a competing death shows the death (Aalen-Johansen) and the 1-KM censoring date (last evaluating scan).
-        "adt": f"{row['adt']} / 1-KM {row['km_adt']}" if row.get("km_adt") else row["adt"], "reason": row["reason"],
+        # D12: a competing death's ADT is the death (Aalen-Johansen); its reason names the 1-KM censoring date.
+        "adt": row["adt"], "reason": row["reason"],
     }  # fmt: skip
 
 
