@@ -38,7 +38,7 @@ from sabr_trial.crf import CrfStatus
 from sabr_trial.patient_dates import dates_after
 from sabr_trial.roles import Role, roles_of
 from sabr_trial.sitetime import stamp
-from sabr_trial.validators import in_range
+from sabr_trial.validators import in_range, local_date
 
 # --- global checks other apps call -------------------------------------------------------------------------
 
@@ -245,7 +245,7 @@ def check_eligibility(elig: Eligibility) -> None:
     if elig.confirmed_at and elig.patient_id:
 
         log = ScreeningLog.objects.filter(patient_id=elig.patient_id).first()
-        if log is not None and timezone.localtime(elig.confirmed_at).date() < log.screening_date:
+        if log is not None and local_date(elig.confirmed_at) < log.screening_date:
             _add(
                 errors,
                 "confirmed_at",
@@ -330,7 +330,7 @@ def check_consent(consent: Consent) -> None:
             _add(errors, "withdrawal_date", _("A withdrawal needs its date (EC-IC-2)."))
         elif (
             consent.consent_datetime
-            and consent.withdrawal_date < timezone.localtime(consent.consent_datetime).date()
+            and consent.withdrawal_date < local_date(consent.consent_datetime)
         ):
             _add(errors, "withdrawal_date", _("The withdrawal date is before the consent date (EC-IC-2)."))
         if not consent.withdrawal_scope:
@@ -351,7 +351,7 @@ def check_consent(consent: Consent) -> None:
             errors,
             check_not_after_death,
             consent.patient,
-            timezone.localtime(consent.consent_datetime).date(),
+            local_date(consent.consent_datetime),
             "consent_datetime",
         )
     _raise(errors)
@@ -372,8 +372,8 @@ def registration_consent_problems(patient: Any, registration_date: datetime.date
     active = [c for c in submitted if c.withdrawn != YesNo.YES]
     if not active:
         return [_("Informed consent: the patient has withdrawn consent (EC-RG-1).")]
-    if not any(timezone.localtime(c.consent_datetime).date() <= registration_date for c in active):
-        first = timezone.localtime(active[0].consent_datetime).date()
+    if not any(local_date(c.consent_datetime) <= registration_date for c in active):
+        first = local_date(active[0].consent_datetime)
         return [
             _("Informed consent: consent was signed on %(c)s, after the registration date %(r)s (EC-RG-1).")
             % {"c": first, "r": registration_date}
@@ -398,7 +398,7 @@ def registration_eligibility_problems(patient: Any, registration_date: datetime.
         problems.append(_("Eligibility checklist: still a draft; submit it first (EC-RG-1)."))
     if not elig.confirmed_by_id:
         problems.append(_("Eligibility checklist: not yet confirmed by an investigator (EC-EL-1)."))
-    elif timezone.localtime(elig.confirmed_at).date() > registration_date:
+    elif local_date(elig.confirmed_at) > registration_date:
         problems.append(_("Eligibility checklist: confirmed after the registration date (EC-RG-1)."))
     return problems
 

@@ -19,7 +19,8 @@ EARLIEST_DATE = datetime.date(1900, 1, 1)
 PLAN_HORIZON_DAYS = 3 * 366
 
 
-def _as_local_date(value: datetime.date | datetime.datetime) -> datetime.date:
+def local_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    """The site-local calendar date of a date or date-time; a year-1 or year-9999 value never overflows."""
     if isinstance(value, datetime.datetime):
         if timezone.is_aware(value):
             try:
@@ -31,10 +32,10 @@ def _as_local_date(value: datetime.date | datetime.datetime) -> datetime.date:
 
 
 def _too_early(value: datetime.date | datetime.datetime) -> None:
-    if _as_local_date(value) < EARLIEST_DATE:
+    if local_date(value) < EARLIEST_DATE:
         raise ValidationError(
             _("%(date)s is before %(earliest)s: check the year (EC-G1).")
-            % {"date": _as_local_date(value).isoformat(), "earliest": EARLIEST_DATE.isoformat()},
+            % {"date": local_date(value).isoformat(), "earliest": EARLIEST_DATE.isoformat()},
             code="too_early",
         )
 
@@ -58,10 +59,10 @@ def plan_date(value: datetime.date | datetime.datetime) -> None:
     """EC-G1 for a date that means a plan: from 1900-01-01 to three years ahead of today."""
     _too_early(value)
     horizon = timezone.localdate() + datetime.timedelta(days=PLAN_HORIZON_DAYS)
-    if _as_local_date(value) > horizon:
+    if local_date(value) > horizon:
         raise ValidationError(
             _("%(date)s is more than three years ahead (after %(horizon)s): check the year (EC-G1).")
-            % {"date": _as_local_date(value).isoformat(), "horizon": horizon.isoformat()},
+            % {"date": local_date(value).isoformat(), "horizon": horizon.isoformat()},
             code="too_late",
         )
 
@@ -74,5 +75,5 @@ def in_range(value: datetime.date | datetime.datetime | None) -> bool:
     """Return False for a stored date outside 1900-01-01 .. today + the plan horizon (a row to flag, not to crash)."""
     if value is None:
         return True
-    day = _as_local_date(value)
+    day = local_date(value)
     return EARLIEST_DATE <= day <= timezone.localdate() + datetime.timedelta(days=PLAN_HORIZON_DAYS)

@@ -34,6 +34,18 @@ def _fresh_endpoint_memo():
     incremental.clear()
 
 
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts and ends in the site's language: a test that signs in a Chinese-speaking user must not leave
+    Chinese active for the messages of the next test run in the same thread."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def coordinator(db):
     return UserFactory(username="coord", role="coordinator")

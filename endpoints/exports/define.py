@@ -235,7 +235,10 @@ def define_xml(tables: dict[str, Table], *, study_id: str, study_name: str, stan
         )
         if cl.cdisc:
             codelist.set(_d("StandardOID"), "STD.CT")
-        for term in [t for t in (*cl.terms, *cl.extensions) if t in b.used_terms[cl_name]]:
+        used = b.used_terms[cl_name]
+        # A variable that references the list but holds no value in this cut still needs a list with one term or
+        # more (define.xml schema): list every term of it then.
+        for term in [t for t in (*cl.terms, *cl.extensions) if t in used or not used]:
             attrs = {"CodedValue": term}
             if term in cl.extensions:
                 attrs[_d("ExtendedValue")] = "Yes"

@@ -12,6 +12,10 @@ from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# Redoc's bundle shows a "powered by" logo from its CDN; the policy blocks that third-party image on purpose (nothing
+# on the page leaves the site), so this one refusal is the policy working, not a page of ours breaking it.
+REDOC_LOGO = "https://cdn.redoc.ly/"
+
 
 @pytest.mark.parametrize("role", ["coordinator", "data_manager", "monitor"])
 def test_pages_raise_no_csp_violation(request, page, role, coordinator, investigator):
@@ -22,7 +26,9 @@ def test_pages_raise_no_csp_violation(request, page, role, coordinator, investig
     violations: list[str] = []
     page.on(
         "console",
-        lambda m: violations.append(f"{page.url}: {m.text}") if "Content Security Policy" in m.text else None,
+        lambda m: violations.append(f"{page.url}: {m.text}")
+        if "Content Security Policy" in m.text and REDOC_LOGO not in m.text
+        else None,
     )
     login(page, user.username, PASSWORD)
     paths = [
