@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from sabr_trial.crf import CrfBase
-from sabr_trial.validators import not_in_future
+from sabr_trial.validators import not_in_future, partial_date_range
 
 
 class Patient(models.Model):
@@ -347,12 +347,12 @@ class MedicalHistory(CrfBase):
     start_date = models.CharField(
         _("Start date"),
         max_length=10,
-        validators=[partial_date_validator],
+        validators=[partial_date_validator, partial_date_range],
         help_text=_("YYYY, YYYY-MM or YYYY-MM-DD."),
     )
     ongoing = models.CharField(_("Ongoing at consent?"), max_length=1, choices=YesNo.choices)
     end_date = models.CharField(
-        _("End date"), max_length=10, blank=True, validators=[partial_date_validator], help_text=_("EC-MH-1.")
+        _("End date"), max_length=10, blank=True, validators=[partial_date_validator, partial_date_range], help_text=_("EC-MH-1.")
     )
     baseline_grade = models.PositiveSmallIntegerField(
         _("CTCAE grade at baseline (if ongoing)"), choices=Grade.choices, null=True, blank=True
@@ -441,11 +441,11 @@ class PriorTherapy(CrfBase):
     start_date = models.CharField(
         _("Start date"),
         max_length=10,
-        validators=[partial_date_validator],
+        validators=[partial_date_validator, partial_date_range],
         help_text=_("YYYY, YYYY-MM or YYYY-MM-DD."),
     )
     end_date = models.CharField(
-        _("End date"), max_length=10, blank=True, validators=[partial_date_validator], help_text=_("EC-PT-2.")
+        _("End date"), max_length=10, blank=True, validators=[partial_date_validator, partial_date_range], help_text=_("EC-PT-2.")
     )
     best_response = models.CharField(
         _("Best response to this therapy"), max_length=7, choices=Response.choices, blank=True

@@ -67,6 +67,24 @@ def plan_date(value: datetime.date | datetime.datetime) -> None:
         )
 
 
+def partial_date_range(value: str) -> None:
+    """EC-G1 for a partial ISO date (YYYY, YYYY-MM or YYYY-MM-DD): its earliest possible day lies between
+    1900-01-01 and today. The format itself is the field's regular expression; a malformed value is left to it."""
+    parts = value.split("-") if value else []
+    try:
+        nums = [int(p) for p in parts] + [1] * (3 - len(parts))
+        earliest = datetime.date(nums[0], nums[1], nums[2])
+    except (ValueError, IndexError):
+        return
+    _too_early(earliest)
+    today = timezone.localdate()
+    if earliest > today:
+        raise ValidationError(
+            _("%(date)s is in the future: today is %(today)s (EC-G1).") % {"date": value, "today": today.isoformat()},
+            code="future",
+        )
+
+
 #: The validators that bound a CRF date; the system check requires one of them on every editable CRF date.
 DATE_RANGE_VALIDATORS = (not_in_future, plan_date)
 

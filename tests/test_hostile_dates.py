@@ -218,3 +218,35 @@ def test_whole_study_export_with_a_year_0001_row(year_one_patient, as_data_manag
     assert job.state == "done", job.error
     consent_csv = zipfile.ZipFile(jobs.media_path(job.file_path)).read("crf/consent.csv").decode()
     assert "0001-01-01" in consent_csv
+
+
+MH = {"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "ongoing": "N", "baseline_grade": None,
+      "systemic_tx_needed": "N"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("0001", "0001-01-01 is before 1900-01-01: check the year (EC-G1)."),
+        ("1899-12", "1899-12-01 is before 1900-01-01: check the year (EC-G1)."),
+        (str(TODAY.year + 1), f"{TODAY.year + 1} is in the future: today is {TODAY.isoformat()} (EC-G1)."),
+    ],
+)
+def test_partial_history_dates_are_bounded_like_full_dates(coordinator, investigator, start, message):
+    """A partial date (YYYY, YYYY-MM) is bounded by its earliest day: 1900 .. today (EC-G1), on the service path
+    that the browser, the API and the importer share."""
+    from django.core.exceptions import ValidationError
+
+    from enrollment.models import MedicalHistory
+    from sabr_trial.services import crf_create
+
+    patient = fe.registered(coordinator, investigator)
+    before = MedicalHistory.history.count()
+    with pytest.raises(ValidationError) as refused:
+        crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator,
+                   data={**MH, "start_date": start, "end_date": ""})  # fmt: skip
+    assert refused.value.message_dict["start_date"] == [message]
+    assert MedicalHistory.history.count() == before
+    row = crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator,
+                     data={**MH, "start_date": "1900", "end_date": str(TODAY.year)})  # fmt: skip
+    assert (row.start_date, row.end_date) == ("1900", str(TODAY.year))
