@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories_adverse_events import AdverseEventFactory
 from tests.factories_api import Api, crf_path, token_for
@@ -62,5 +63,42 @@ def test_queries_per_request_do_not_grow_with_the_study(as_coordinator, coordina
     for _ in range(20):
         _patient(as_coordinator)
     large = {name: _count(call)[0] for name, call in _requests(as_coordinator, api, first).items()}
+    print("\n".join(f"{name:28} {small[name]:4} {large[name]:4}" for name in small))
+    assert large == small
+
+
+def _todo_patient(client, coordinator, data_manager):
+    """A patient whose forms are all submitted (SDV and the casebook signature wait), with an open query,
+    off study today (a lock candidate)."""
+    from enrollment.models import Disposition
+    from sabr_trial import queries, services
+    from sabr_trial.crf import CrfStatus, registry
+
+    patient = _patient(client)
+    services.crf_create(model=Disposition, patient=patient, acting_user=coordinator, status=CrfStatus.DRAFT,
+                        data={"eos_date": timezone.localdate(), "eos_reason": "PHYSICIAN DECISION"})  # fmt: skip
+    for spec in registry.all():
+        for row in spec.model.objects.filter(patient=patient, status=CrfStatus.DRAFT):
+            services.crf_submit(instance=row, acting_user=coordinator)
+    ae = patient.adverse_events_adverseevent_set.first()
+    queries.raise_query(row=ae, text="Onset date?", acting_user=data_manager)
+    return patient
+
+
+def test_to_do_pages_do_not_grow_with_the_study(
+    as_coordinator, coordinator, data_manager, as_investigator, as_monitor, as_data_manager
+):
+    pages = {
+        "investigator to-do": lambda: as_investigator.get(reverse("visits:todo_investigator")),
+        "monitor SDV list": lambda: as_monitor.get(reverse("visits:sdv_list")),
+        "data manager to-do": lambda: as_data_manager.get(reverse("visits:todo_data_manager")),
+    }
+    _todo_patient(as_coordinator, coordinator, data_manager)
+    small = {name: _count(call)[0] for name, call in pages.items()}
+    for _ in range(20):
+        _todo_patient(as_coordinator, coordinator, data_manager)
+    large = {name: _count(call)[0] for name, call in pages.items()}
+    response = pages["monitor SDV list"]()
+    assert response.text.count('data-testid="sdv-item"') > 21 * 4  # the rows are really there
     print("\n".join(f"{name:28} {small[name]:4} {large[name]:4}" for name in small))
     assert large == small

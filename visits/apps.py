@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """A change to a patient, a CRF or a not-done mark makes the cached worklist count stale.
+    """A change to a patient, a CRF, a not-done mark, a query, a casebook signature or a study lock makes the
+    cached navigation counts stale (the worklist and the to-do lists, ``visits.todo``).
 
     Bumped after commit only: no cache write inside the save's transaction (issue 16), and a count computed by
     another request before the commit is stored under the old generation, never read again. The bump happens
@@ -15,10 +16,11 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 
     from enrollment.models import Patient
     from sabr_trial.crf import CrfBase
+    from sabr_trial.models import CasebookSignature, Query, StudyLock
     from visits.models import NotDone
     from visits.selectors import bump_generation
 
-    if isinstance(instance, CrfBase | NotDone | Patient):
+    if isinstance(instance, CrfBase | NotDone | Patient | Query | CasebookSignature | StudyLock):
         transaction.on_commit(bump_generation, robust=True)
 
 

@@ -202,6 +202,13 @@ def bump_generation() -> None:
             cache.add(_GENERATION_KEY, 1, timeout=None)
 
 
+def generation() -> int:
+    """The current data generation (0 when the cache is empty or down: every count is then computed)."""
+    from django.core.cache import cache
+
+    return int(cache.get(_GENERATION_KEY, 0))
+
+
 def cached_worklist_count(request: HttpRequest) -> int:
     """Overdue forms plus forms due this week, all patients, from the shared cache when the data are unchanged."""
     from django.core.cache import cache

@@ -1,0 +1,442 @@
+"""To-do lists per role (issue 19 item 10): what waits for an investigator, a monitor or a data manager.
+
+Each list is read with a fixed number of queries whatever the study size (one per source table; tests count them),
+from the same facts the pages that do the work use: the eligibility confirmation (EC-EL-1), the casebook signature
+(``sabr_trial.services.casebook_sign``), the SAE form's attribution and expectedness (R7.1, R7.2, R7.4), the query
+threads (``sabr_trial.queries``), source-data verification (``sabr_trial.services.crf_verify_many`` and the
+``SDV_ON_LOCKED_CASEBOOK`` policy) and the pre-lock report (``sabr_trial.selectors.prelock_report``: its sections are
+recomputed here in bulk, and a test checks that both agree patient by patient).
+
+The navigation counts are cached in the shared cache per role, day and data generation (``visits.selectors``): the
+generation is bumped after commit of any change the lists read, so a count is never stale, and with Redis down
+every read is a miss and the count is computed (issue 16).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from adverse_events.models import AdverseEvent
+from enrollment.models import DeathReport, Disposition, Eligibility, Patient
+from enrollment.rules import holds_investigator_role
+from sabr_trial import queries as query_service
+from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
+from sabr_trial.models import CasebookSignature, Query, StudyLock
+from sabr_trial.roles import Perm, has_perm
+from sabr_trial.services import _display, data_fields
+from visits import selectors
+from visits.schedule import State
+
+#: The statuses of a form a monitor may verify (``crf_verify``: submitted or signed, not yet verified).
+SDV_STATUSES = (CrfStatus.SUBMITTED, CrfStatus.SIGNED)
+
+
+def query_row(q: Query, *, age: int | None = None) -> dict[str, Any]:
+    """What a to-do list shows of a query: its form and field in words, its age, the thread's address."""
+    from django.urls import reverse
+
+    spec = registry.for_model(q.content_type.model_class()) if q.content_type.model_class() else None
+    label = ""
+    if spec is not None and q.field_name:
+        found = {f.name: f for f in data_fields(spec.model)}.get(q.field_name)
+        label = str(found.verbose_name) if found is not None else q.field_name
+    return {"q": q, "form": spec.title if spec else "", "field": label,
+            "age": query_service.age_days(q) if age is None else age,
+            "url": reverse("query_detail", args=[q.pk])}  # fmt: skip
+
+
+# --- investigator ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CasebookToSign:
+    patient: Patient
+    forms: int
+    drafts: int
+    voided: CasebookSignature | None
+
+
+@dataclass(frozen=True)
+class SaeToAssess:
+    ae: AdverseEvent
+    expectedness_missing: bool
+    unsigned: bool
+
+
+@dataclass
+class InvestigatorTodo:
+    eligibility: list[Eligibility] = field(default_factory=list)
+    casebooks: list[CasebookToSign] = field(default_factory=list)
+    saes: list[SaeToAssess] = field(default_factory=list)
+    queries: list[Query] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.eligibility) + len(self.casebooks) + len(self.saes) + len(self.queries)
+
+
+def _form_counts() -> dict[int, tuple[int, int]]:
+    """patient id -> (forms, drafts) over every CRF table: one query per table."""
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for spec in registry.all():
+        rows = spec.model.objects.values("patient_id").annotate(
+            n=Count("pk"), drafts=Count("pk", filter=Q(status=CrfStatus.DRAFT))
+        )
+        for r in rows.order_by():
+            totals[r["patient_id"]][0] += r["n"]
+            totals[r["patient_id"]][1] += r["drafts"]
+    return {pk: (n, d) for pk, (n, d) in totals.items()}
+
+
+def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSign]:
+    """Casebooks with submitted data and no valid investigator signature (never signed, or voided by a change).
+
+    A locked casebook (or study) cannot be signed and is left out; drafts are counted because they block the
+    signature until they are submitted (``casebook_sign``).
+    """
+    if study_locked is None:
+        study_locked = StudyLock.active() is not None
+    if study_locked:
+        return []
+    counts = _form_counts()
+    signed: set[int] = set()
+    voided: dict[int, CasebookSignature] = {}
+    for s in CasebookSignature.objects.filter(patient_id__in=counts).order_by("signed_at", "pk"):
+        if s.voided_at is None:
+            signed.add(s.patient_id)
+        else:
+            voided[s.patient_id] = s
+    waiting = [pk for pk, (n, drafts) in counts.items() if pk not in signed and n > drafts]
+    patients = Patient.objects.filter(pk__in=waiting, locked_at__isnull=True).order_by("study_number", "pk")
+    return [
+        CasebookToSign(patient=p, forms=counts[p.pk][0], drafts=counts[p.pk][1], voided=voided.get(p.pk))
+        for p in patients
+    ]
+
+
+def eligibility_to_confirm() -> list[Eligibility]:
+    """Checklists entered (not drafts) that no investigator has confirmed yet (EC-EL-1), oldest first."""
+    return list(
+        Eligibility.objects.filter(confirmed_at__isnull=True, patient__locked_at__isnull=True)
+        .exclude(status__in=[CrfStatus.DRAFT, CrfStatus.LOCKED])
+        .select_related("patient")
+        .order_by("created_at", "pk")
+    )
+
+
+def saes_to_assess() -> list[SaeToAssess]:
+    """Serious AEs whose causality the investigator has not yet assessed (R7.1, R7.2, R7.4).
+
+    The investigator's assessment is the attribution per agent and the expectedness, confirmed by signing the
+    form: an SAE waits while its expectedness is blank (a possible SUSAR) or while it is not signed since its last
+    change (a change drops the signature). Drafts wait for the coordinator; locked forms for nobody.
+    """
+    rows = (
+        AdverseEvent.objects.filter(serious="Y", patient__locked_at__isnull=True)
+        .filter(status__in=[CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED])
+        .filter(Q(expected="") | ~Q(status=CrfStatus.SIGNED))
+        .select_related("patient", "ctcae_term")
+        .order_by("sae_due_at", "pk")
+    )
+    return [
+        SaeToAssess(ae=ae, expectedness_missing=not ae.expected, unsigned=ae.status != CrfStatus.SIGNED)
+        for ae in rows
+    ]
+
+
+def queries_to_answer(user: Any) -> list[Query]:
+    """Open queries (raised or re-opened, not yet answered) the site answers, oldest first."""
+    return list(
+        query_service.filter_queries(user, status=Query.Status.OPEN).order_by("raised_at", "pk")
+    )
+
+
+def investigator_todo(user: Any) -> InvestigatorTodo:
+    """What waits for an investigator; each part only if the user may do that work."""
+    if not has_perm(user, Perm.VIEW):
+        raise PermissionDenied
+    todo = InvestigatorTodo()
+    study_locked = StudyLock.active() is not None
+    if holds_investigator_role(user) and has_perm(user, Perm.ENTER) and not study_locked:
+        todo.eligibility = eligibility_to_confirm()
+    if has_perm(user, Perm.SIGN):
+        todo.casebooks = casebooks_to_sign(study_locked=study_locked)
+        if not study_locked:
+            todo.saes = saes_to_assess()
+    if has_perm(user, Perm.ANSWER_QUERY):
+        todo.queries = queries_to_answer(user)
+    return todo
+
+
+# --- monitor -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SdvItem:
+    spec: CrfSpec
+    row: CrfBase
+    date: datetime.date | None
+    values: list[tuple[str, str]]
+    #: why the form cannot be verified now (a lock the study's policy does not let SDV pass), "" when it can
+    blocked: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.slug}:{self.row.pk}"
+
+
+def _clinical_date(row: CrfBase, fields: list[models.Field[Any, Any]]) -> datetime.date | None:
+    """The row's first date as staff group forms by visit (the patient SDV page's rule), else its creation day."""
+    for f in fields:
+        value = getattr(row, f.name)
+        if isinstance(value, datetime.datetime):
+            return timezone.localtime(value).date()
+        if isinstance(value, datetime.date):
+            return value
+    return timezone.localtime(row.created_at).date()
+
+
+def _blocked(row: CrfBase, *, study_locked: bool) -> str:
+    """Mirror of ``services.may_verify_under_lock`` for a row read in bulk (no query per row)."""
+    from django.utils.translation import gettext as _
+
+    if study_locked:
+        return _("study locked")
+    if row.patient.locked_at and not settings.SDV_ON_LOCKED_CASEBOOK:
+        return _("casebook locked")
+    return ""
+
+
+def _related(fields: list[models.Field[Any, Any]]) -> list[str]:
+    """The joins a row's values and its name read: its links, and the links of a linked form (a fraction is named
+    after its target's lesion), so the list costs one query per table whatever the study size."""
+    related = []
+    for f in fields:
+        if isinstance(f, models.ForeignKey):
+            related.append(f.name)
+            if issubclass(f.related_model, CrfBase):
+                related += [f"{f.name}__{g.name}" for g in data_fields(f.related_model)
+                            if isinstance(g, models.ForeignKey)]  # fmt: skip
+    return related
+
+
+def sdv_items(*, patient: str = "", form: str = "") -> list[SdvItem]:
+    """Every form of the study awaiting source-data verification, with its values; one query per CRF table.
+
+    ``patient`` filters by study or screening number (exact, case-insensitive), ``form`` by CRF slug.
+    """
+    study_locked = StudyLock.active() is not None
+    items: list[SdvItem] = []
+    for spec in registry.all():
+        if form and spec.slug != form:
+            continue
+        fields = data_fields(spec.model)
+        related = _related(fields)
+        qs = spec.model.objects.filter(status__in=SDV_STATUSES, verified_at__isnull=True).select_related(
+            "patient", *related
+        )
+        if patient:
+            qs = qs.filter(
+                Q(patient__study_number__iexact=patient) | Q(patient__screening_number__iexact=patient)
+            )
+        for row in qs.order_by("pk"):
+            values = [(str(f.verbose_name), _display(row, f)) for f in fields]
+            items.append(
+                SdvItem(spec=spec, row=row, date=_clinical_date(row, fields),
+                        values=[(k, v) for k, v in values if v != "—"],
+                        blocked=_blocked(row, study_locked=study_locked))
+            )  # fmt: skip
+    items.sort(key=lambda i: (i.row.patient.label, i.date or datetime.date.min, i.spec.order, i.row.pk))
+    return items
+
+
+def sdv_selected(keys: list[str]) -> list[CrfBase]:
+    """The forms named ``slug:pk`` that still await SDV (a row verified meanwhile is left out)."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for key in keys:
+        slug, _sep, pk = key.partition(":")
+        if slug in registry and pk.isdigit():
+            wanted[slug].add(int(pk))
+    rows: list[CrfBase] = []
+    for slug, pks in wanted.items():
+        model = registry.get(slug).model
+        rows += list(
+            model.objects.filter(pk__in=pks, status__in=SDV_STATUSES, verified_at__isnull=True)
+            .select_related("patient")
+            .order_by("pk")
+        )
+    return rows
+
+
+# --- data manager ------------------------------------------------------------------------------------------------
+
+
+AGE_GROUPS = (("gt30", 31, None), ("7to30", 7, 30), ("lt7", 0, 6))
+
+
+@dataclass(frozen=True)
+class AgedQuery:
+    query: Query
+    age: int
+
+
+@dataclass(frozen=True)
+class LockCandidate:
+    patient: Patient
+    off_study: datetime.date
+    queries: int
+    unverified: int
+    signature: str
+    missing: int
+
+    @property
+    def ready(self) -> bool:
+        return not (self.queries or self.unverified or self.signature or self.missing)
+
+
+@dataclass
+class DataManagerTodo:
+    queries: dict[str, list[AgedQuery]] = field(default_factory=dict)
+    candidates: list[LockCandidate] = field(default_factory=list)
+
+    @property
+    def ready(self) -> list[LockCandidate]:
+        return [c for c in self.candidates if c.ready]
+
+    @property
+    def not_ready(self) -> list[LockCandidate]:
+        return [c for c in self.candidates if not c.ready]
+
+    @property
+    def open_queries(self) -> int:
+        return sum(len(v) for v in self.queries.values())
+
+    @property
+    def count(self) -> int:
+        return self.open_queries + len(self.ready)
+
+
+def queries_by_age(user: Any, *, today: datetime.date | None = None) -> dict[str, list[AgedQuery]]:
+    """Queries not closed (open or answered), grouped by age in days: over 30, 7 to 30, under 7; oldest first."""
+    today = today or timezone.localdate()
+    groups: dict[str, list[AgedQuery]] = {key: [] for key, _low, _high in AGE_GROUPS}
+    for q in query_service.filter_queries(user, status="active").order_by("raised_at", "pk"):
+        age = query_service.age_days(q)
+        key = next(k for k, low, high in AGE_GROUPS if age >= low and (high is None or age <= high))
+        groups[key].append(AgedQuery(q, age))
+    return groups
+
+
+def _off_study_dates() -> dict[int, datetime.date]:
+    """patient id -> the day the patient left the study (end-of-study date or death), unlocked patients only."""
+    out: dict[int, datetime.date] = {}
+    for model, date_field in ((Disposition, "eos_date"), (DeathReport, "death_date")):
+        rows = model.objects.filter(**{f"{date_field}__isnull": False, "patient__locked_at__isnull": True})
+        for pk, day in rows.values_list("patient_id", date_field):
+            out[pk] = min(out.get(pk, day), day)
+    return out
+
+
+def lock_candidates() -> list[LockCandidate]:
+    """Patients off study whose casebooks are not locked, with what the pre-lock report still lists.
+
+    The sections are those of ``sabr_trial.selectors.prelock_report`` (open queries, forms not verified, the
+    casebook signature, expected forms missing) counted for every candidate at once.
+    """
+    from django.utils.translation import gettext as _
+
+    if StudyLock.active() is not None:
+        return []
+    off = _off_study_dates()
+    if not off:
+        return []
+    ids = list(off)
+    open_queries = dict(
+        Query.objects.filter(patient_id__in=ids).exclude(query_status=Query.Status.CLOSED)
+        .values("patient_id").annotate(n=Count("pk")).values_list("patient_id", "n").order_by()
+    )  # fmt: skip
+    unverified: dict[int, int] = defaultdict(int)
+    for spec in registry.all():
+        rows = (
+            spec.model.objects.filter(patient_id__in=ids, verified_at__isnull=True)
+            .exclude(status=CrfStatus.LOCKED)
+            .values("patient_id").annotate(n=Count("pk")).values_list("patient_id", "n").order_by()
+        )  # fmt: skip
+        for pk, n in rows:
+            unverified[pk] += n
+    valid: set[int] = set()
+    voided: set[int] = set()
+    for pk, voided_at in CasebookSignature.objects.filter(patient_id__in=ids).values_list("patient_id", "voided_at"):
+        (voided if voided_at else valid).add(pk)
+    missing: dict[int, int] = defaultdict(int)
+    for ps in selectors.collect(today=timezone.localdate(), patient_ids=ids):
+        missing[ps.patient_id] = sum(1 for ef in ps.forms if ef.state in (State.OVERDUE, State.DUE))
+    out = []
+    for p in Patient.objects.filter(pk__in=ids).order_by("study_number", "pk"):
+        signature = ""
+        if p.pk not in valid:
+            signature = _("not signed")
+        if p.pk in voided:
+            signature = (signature + ", " if signature else "") + _("a voided signature")
+        out.append(
+            LockCandidate(patient=p, off_study=off[p.pk], queries=open_queries.get(p.pk, 0),
+                          unverified=unverified[p.pk], signature=signature, missing=missing[p.pk])
+        )  # fmt: skip
+    return out
+
+
+def data_manager_todo(user: Any) -> DataManagerTodo:
+    if not has_perm(user, Perm.VIEW):
+        raise PermissionDenied
+    todo = DataManagerTodo()
+    if has_perm(user, Perm.RAISE_QUERY):
+        todo.queries = queries_by_age(user)
+    if has_perm(user, Perm.LOCK):
+        todo.candidates = lock_candidates()
+    return todo
+
+
+# --- navigation counts -------------------------------------------------------------------------------------------
+
+
+def _cached(name: str, compute: Any) -> int:
+    from django.core.cache import cache
+
+    key = f"visits:todo-count:{name}:{timezone.localdate().isoformat()}:{selectors.generation()}"
+    count = cache.get(key)
+    if count is None:
+        count = compute()
+        cache.set(key, count, timeout=selectors.BADGE_CACHE_SECONDS)
+    return int(count)
+
+
+def investigator_count(request: Any) -> int | None:
+    """The investigator's to-do count in the navigation (the same for every investigator: one centre)."""
+    user = request.user
+    if not has_perm(user, Perm.SIGN):
+        return None
+    return _cached("investigator", lambda: investigator_todo(user).count) or None
+
+
+def monitor_count(request: Any) -> int | None:
+    """Forms a monitor can verify now, study-wide."""
+    if not has_perm(request.user, Perm.VERIFY):
+        return None
+    return _cached("monitor", lambda: sum(1 for i in sdv_items() if not i.blocked)) or None
+
+
+def data_manager_count(request: Any) -> int | None:
+    """Queries not closed plus casebooks ready to lock."""
+    user = request.user
+    if not has_perm(user, Perm.LOCK):
+        return None
+    return _cached("data-manager", lambda: data_manager_todo(user).count) or None
