@@ -310,3 +310,22 @@ def test_pages_render_in_chinese(as_monitor, as_investigator, as_data_manager, s
                         (as_data_manager, "visits:todo_data_manager")):  # fmt: skip
         response = client.get(reverse(url), HTTP_ACCEPT_LANGUAGE="zh-hans")
         assert response.status_code == 200
+
+
+def test_the_lists_and_their_counts_render_with_redis_down(settings, as_monitor, as_investigator, sdv_study):
+    """Issue 16: the cache is an accelerator. Pointed at a port where no Redis listens, every read is a miss and
+    every write is dropped: the counts are computed and the pages answer 200."""
+    import socket
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.CACHES = {"default": {
+        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
+        "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+    }}  # fmt: skip
+    page = as_monitor.get(reverse("visits:sdv_list"))
+    assert page.status_code == 200
+    assert nav_badge(page.text, "SDV") == str(len(awaiting()))
+    page = as_investigator.get(reverse("visits:todo_investigator"))
+    assert page.status_code == 200 and nav_badge(page.text, "To do") == "2"

@@ -98,3 +98,37 @@ def test_investigator_and_data_manager_lists_in_both_languages(page, screenshot)
     page.get_by_test_id("language-zh-hans").click()
     page.goto("/visits/todo/investigator/")
     screenshot("todo-investigator-zh")
+
+
+def test_data_manager_list_in_both_languages(page, screenshot):
+    import datetime
+
+    from django.utils import timezone
+
+    from enrollment.models import Disposition
+    from sabr_trial import queries
+    from tests.factories_enrollment import consent, screen
+
+    first, _second = _study()
+    coordinator = UserFactory(username="coord", role="coordinator")
+    dm = UserFactory(username="dm", role="data_manager")
+    failure = screen(coordinator, days_ago=20)
+    consent(failure, coordinator, on=timezone.localdate() - datetime.timedelta(days=19))
+    services.crf_create(model=Disposition, patient=failure, acting_user=coordinator, status=CrfStatus.SUBMITTED,
+                        data={"eos_date": timezone.localdate(), "eos_reason": "PHYSICIAN DECISION"})  # fmt: skip
+    infusion = first.treatment_toripalimabinfusion_set.get()
+    query = queries.raise_query(row=infusion, text="Dose differs from the pharmacy log", acting_user=dm)
+    login(page, "dm", PASSWORD)
+    nav = page.get_by_role("link", name=re.compile(r"^To do"))
+    assert nav.inner_text() == "To do 1"  # one query not closed, no casebook ready
+    nav.click()
+    under7 = page.get_by_test_id("todo-queries-lt7")
+    assert under7.locator(f'[data-query="{query.pk}"]').is_visible()
+    blocked = page.get_by_test_id("todo-blocked")
+    assert blocked.count() == 1 and blocked.first.get_attribute("data-patient") == failure.label
+    screenshot("todo-data-manager")
+    blocked.first.get_by_role("link", name="Pre-lock report").click()
+    assert page.url.endswith(f"/patients/{failure.pk}/lock/")
+    page.get_by_test_id("language-zh-hans").click()
+    page.goto("/visits/todo/data-manager/")
+    screenshot("todo-data-manager-zh")
