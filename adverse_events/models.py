@@ -262,6 +262,8 @@ class AdverseEvent(CrfBase):
             ),
         ]
 
+    str_related = ("ctcae_term",)
+
     def __str__(self) -> str:
         name = self.verbatim if self.verbatim else (self.ctcae_term.term if self.ctcae_term_id else "?")
         return _("AE %(n)s: %(term)s, grade %(g)s") % {

@@ -213,7 +213,10 @@ def first_fraction_dates(lesions: Sequence[Lesion]) -> dict[str, datetime.date]:
 
 def patient_series(patient: Any) -> dict[str, Any]:
     """Load the patient's registry and assessments as recist inputs (chronological)."""
-    lesions = list(Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("id"))
+    lesions = Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("id")
+    if hasattr(Lesion, "sabr_targets"):  # the reverse relation the treatment app adds (read once, not per lesion)
+        lesions = lesions.prefetch_related("sabr_targets")
+    lesions = list(lesions)
     assessments = sorted(
         TumourAssessment.objects.filter(patient=patient).prefetch_related(
             "results__lesion", "results__merged_into", "new_lesions__reappearance_of"

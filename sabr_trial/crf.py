@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -71,6 +71,8 @@ class CrfBase(models.Model):
         "updated_by", "submitted_at", "verified_at", "verified_by", "signed_at", "signed_by", "locked_at",
         "locked_by",
     )  # fmt: skip
+    #: The relations its ``__str__`` follows: lists of rows read them with the rows (one join, not a query a row).
+    str_related: ClassVar[tuple[str, ...]] = ()
 
     class Meta:
         abstract = True

@@ -6,11 +6,11 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
-from sabr_trial.models import AuditEvent, Signature
+from sabr_trial.models import AuditEvent, Query, Signature
 from sabr_trial.roles import Perm, has_perm
 
 
@@ -36,9 +36,21 @@ def crfs_of_patient(user: Any, patient: Any) -> list[tuple[CrfSpec, list[CrfBase
     """Return every registered CRF with the patient's rows, in casebook order."""
     if not has_perm(user, Perm.VIEW):
         raise PermissionDenied
-    return [
-        (spec, list(spec.model.objects.filter(patient=patient).order_by("pk"))) for spec in registry.all()
-    ]
+    open_queries = {
+        (ct, oid): n
+        for ct, oid, n in Query.objects.filter(patient=patient)
+        .exclude(query_status=Query.Status.CLOSED)
+        .values_list("content_type_id", "object_id")
+        .annotate(n=Count("pk"))
+    }
+    out = []
+    for spec in registry.all():
+        rows = list(spec.model.objects.filter(patient=patient).select_related(*spec.model.str_related).order_by("pk"))
+        ct = ContentType.objects.get_for_model(spec.model).pk
+        for row in rows:
+            row.open_query_count = open_queries.get((ct, row.pk), 0)  # type: ignore[attr-defined]
+        out.append((spec, rows))
+    return out
 
 
 def audit_events_for(instance: CrfBase) -> QuerySet[AuditEvent]:

@@ -229,6 +229,8 @@ class SabrTarget(RulesFirstMixin, CrfBase):
             ),
         ]
 
+    str_related = ("lesion",)
+
     def __str__(self) -> str:
         where = str(self.lesion) if self.lesion_id else f"#{self.pk or '?'}"
         return f"{where}: {self.prescribed_dose_gy.normalize():f} Gy/{self.n_fractions}"
@@ -336,6 +338,8 @@ class SabrFraction(RulesFirstMixin, CrfBase):
                 name="sabr_fraction_not_delivered_has_reason",
             ),
         ]
+
+    str_related = ("target__lesion",)
 
     def __str__(self) -> str:
         lesion = self.target.lesion.lesion_code if self.target_id and self.target.lesion_id else ""

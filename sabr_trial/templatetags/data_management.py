@@ -11,7 +11,10 @@ register = template.Library()
 
 @register.simple_tag
 def open_query_count(row: Any) -> int:
-    """Open or answered queries on one CRF row."""
+    """Open or answered queries on one CRF row (counted with the rows by ``crfs_of_patient`` where it listed them)."""
+    counted = getattr(row, "open_query_count", None)
+    if counted is not None:
+        return int(counted)
     from sabr_trial.models import Query
     from sabr_trial.queries import queries_for_row
 
