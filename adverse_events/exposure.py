@@ -10,6 +10,7 @@ from django.db.models import Max
 
 from adverse_events.safety import Agent
 from enrollment import selectors as enrollment_selectors
+from sabr_trial import pipeline
 from treatment import origins
 from treatment import selectors as treatment_selectors
 from treatment.models import AxitinibPeriod, ToripalimabInfusion
@@ -50,7 +51,12 @@ def exposure_for(patient: Any) -> Exposure:
     protocol course; axitinib: the first period with a dose; toripalimab: the first infusion GIVEN), so the
     treatment-emergent flag and the EC-AE-5 window start where OS does. Last doses: the last delivered fraction,
     the end (or, while open, the start) of the last dosed axitinib period, the last infusion GIVEN.
+    Read once per save (``pipeline.read_once``): the AE rules and the AE derivation both ask for it.
     """
+    return pipeline.read_once(("exposure", patient.pk), lambda: _exposure(patient))
+
+
+def _exposure(patient: Any) -> Exposure:
     fractions = treatment_selectors.fraction_records(patient)
     periods = treatment_selectors.axitinib_records(patient)
     infusions = treatment_selectors.infusion_records(patient)

@@ -74,8 +74,9 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
     consent = patient.enrollment_consent_set.order_by("pk").first()
     pid = patient.pk
     # Saves go to another patient, so the pages read stay the same from run to run.
-    writer = Patient.objects.exclude(pk=pid).filter(registration_date__isnull=False).order_by("pk").first()
-    assert writer is not None, "the demo study has one registered patient only"
+    writer = (Patient.objects.exclude(pk=pid).filter(registration_date__isnull=False,
+                                                     enrollment_deathreport_set__isnull=True).order_by("pk").first())
+    assert writer is not None, "the demo study has one living registered patient only"
     new_ae = reverse("crf_create", args=[writer.pk, "adverse-event"])
 
     def payload(**changes: Any) -> dict[str, Any]:

@@ -31,6 +31,12 @@ class SabrTrialConfig(AppConfig):
         from sabr_trial.preferences import remember_at_login
 
         user_logged_in.connect(remember_at_login, dispatch_uid="sabr_trial_language_at_login")
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed
+
+        from sabr_trial.roles import forget_roles
+
+        m2m_changed.connect(forget_roles, sender=get_user_model().groups.through, dispatch_uid="sabr_trial_roles")
         _register_data_management()
         _register_outbox()
 

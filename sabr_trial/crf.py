@@ -87,8 +87,18 @@ class CrfBase(models.Model):
         return registry.for_model(type(self))
 
     def clean(self) -> None:
-        """Run the edit checks registered for this CRF (pipeline stage 3)."""
+        """Run the edit checks registered for this CRF (pipeline stage 3), unless a form said that the write
+        pipeline runs them (``CrfForm.defer_rules``: the browser page validates the fields, the save the rules)."""
+        if getattr(self, "_rules_deferred", False):
+            return
         pipeline.rules.run(self)
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        """The table's constraints; deferred with the rules (a constraint on a field a rule refused is not checked
+        again, so the rule's message, which names the field, is the one shown)."""
+        if getattr(self, "_rules_deferred", False):
+            return
+        super().validate_constraints(exclude=exclude)
 
     @property
     def is_locked(self) -> bool:

@@ -39,6 +39,25 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text=_("Required: this form has been submitted, so every change is kept with its reason."),
     )
 
+    #: True where the page saves through the write pipeline, which runs the CRF's rules (``CrfBase.clean``) in the
+    #: save's transaction: the form then checks the fields and the model's field validators, the rules run once
+    #: (not once here and again in the service), and their messages come back next to the fields. A form with a
+    #: field error runs them here, so that every message shows at once.
+    defer_rules = False
+
+    def _post_clean(self) -> None:
+        if not self.defer_rules or self._errors:
+            super()._post_clean()
+            return
+        # The pipeline's full_clean also validates uniqueness and the table's constraints, after the rules (a rule's
+        # message names the field; a constraint on a field a rule refused is not checked again).
+        self._validate_unique = False  # uniqueness; CrfBase.validate_constraints defers the constraints
+        self.instance._rules_deferred = True
+        try:
+            super()._post_clean()
+        finally:
+            del self.instance._rules_deferred
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()

@@ -74,6 +74,30 @@ class Cause:
 _cause: ContextVar[Cause | None] = ContextVar("crf_change_cause", default=None)
 
 
+_reads: ContextVar[dict[Any, Any] | None] = ContextVar("crf_save_reads", default=None)
+
+
+@contextlib.contextmanager
+def same_reads() -> Iterator[None]:
+    """Stages 3-4 of one save (rules, then derivations) read other rows that the save has not changed yet: a
+    read asked twice there (the AE rules and the AE derivation both read the patient's exposure) is made once."""
+    token = _reads.set({})
+    try:
+        yield
+    finally:
+        _reads.reset(token)
+
+
+def read_once(key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, made once per key inside :func:`same_reads` (each call outside it computes afresh)."""
+    memo = _reads.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def current_cause() -> Cause | None:
     """The change whose follow-ups are running now, or None (a recompute started by a command or a job)."""
     return _cause.get()

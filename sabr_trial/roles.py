@@ -6,6 +6,8 @@ The groups are created by the data migration ``sabr_trial.0002_create_role_group
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -57,11 +59,24 @@ def has_perm(user: object, codename: str) -> bool:
 
 
 def roles_of(user: object) -> list[str]:
-    """Return the study roles (group names) the user belongs to."""
+    """Return the study roles (group names) the user belongs to (read once per user object, like Django's
+    permission cache: a request asks three times - role check, two-factor, the navigation)."""
     if not getattr(user, "is_authenticated", False):
         return []
+    cached = getattr(user, "_study_roles", None)
+    if cached is not None:
+        return list(cached)
     names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
-    return [r.value for r in Role if r.value in names]
+    roles = [r.value for r in Role if r.value in names]
+    user._study_roles = tuple(roles)  # type: ignore[attr-defined]
+    return roles
+
+
+def forget_roles(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """``m2m_changed`` of User.groups: the user object whose groups changed reads its roles (and Django its
+    permissions) again."""
+    for name in ("_study_roles", "_perm_cache", "_group_perm_cache"):
+        instance.__dict__.pop(name, None)
 
 
 def role_label(user: object) -> str:

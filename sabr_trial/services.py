@@ -243,8 +243,9 @@ def crf_create(
     if status == CrfStatus.SUBMITTED:
         instance.status = CrfStatus.SUBMITTED
         instance.submitted_at = timezone.now()
-    instance.full_clean()
-    pipeline.derivations.run(instance)
+    with pipeline.same_reads():
+        instance.full_clean()
+        pipeline.derivations.run(instance)
     _save(instance, user=acting_user, reason=_("Created"))
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
@@ -310,19 +311,20 @@ def _crf_update(
         raise ValidationError(
             {"change_reason": _("A reason for change is required once a form is submitted.")}
         )
-    current.full_clean()
-    was = current.status
-    if was in (CrfStatus.VERIFIED, CrfStatus.SIGNED):
-        # DESIGN.md: a change after SDV or signature drops back to submitted and voids the signature.
-        current.status = CrfStatus.SUBMITTED
-        current.verified_at = None
-        current.verified_by = None
-        if current.signed_at:
-            _void_signatures(current, user=acting_user, reason=reason)
-        current.signed_at = None
-        current.signed_by = None
-    current.version += 1
-    pipeline.derivations.run(current)
+    with pipeline.same_reads():
+        current.full_clean()
+        was = current.status
+        if was in (CrfStatus.VERIFIED, CrfStatus.SIGNED):
+            # DESIGN.md: a change after SDV or signature drops back to submitted and voids the signature.
+            current.status = CrfStatus.SUBMITTED
+            current.verified_at = None
+            current.verified_by = None
+            if current.signed_at:
+                _void_signatures(current, user=acting_user, reason=reason)
+            current.signed_at = None
+            current.signed_by = None
+        current.version += 1
+        pipeline.derivations.run(current)
     _save(current, user=acting_user, reason=reason or _("Draft edit"))
     if m2m_changed:
         _set_m2m(current, m2m)

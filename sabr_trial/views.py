@@ -163,7 +163,10 @@ def crf_form_page(
         if form_factory is not None:
             return form_factory(data, row)
         assert spec.form_class is not None
-        return spec.form_class(data, instance=row, **_form_kwargs(spec, patient))
+        made = spec.form_class(data, instance=row, **_form_kwargs(spec, patient))
+        # The generic save is crf_create/crf_update, which run the rules once in the save's transaction.
+        made.defer_rules = save is generic_save  # type: ignore[attr-defined]
+        return made
 
     form = make_form(request.POST or None, instance if instance is not None else spec.model(patient=patient))
     _autofocus(form)

@@ -42,7 +42,12 @@ def demo_files(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-d
     with django_db_blocker.unblock(), time_machine.travel(TODAY, tick=False):
         from django.db import transaction
 
+        from tests.factories_adverse_events import ensure_ctcae_terms
+
         with transaction.atomic():
+            # An earlier transactional test may have flushed the dictionary the data migration loaded; without it
+            # the demo has no adverse events (and SUPPAE no rows).
+            ensure_ctcae_terms()
             call_command("setup_demo", stdout=io.StringIO())
             files = build_files(run_recompute(trigger="test", cutoff=TODAY.date()))
             transaction.set_rollback(True)
