@@ -6,7 +6,7 @@ PIP_ENV := PIP_BUILD_CONSTRAINT=requirements/build-constraints.txt PIP_CONSTRAIN
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install migrate demo lint check clean bench faults
+.PHONY: run test install migrate demo lint check clean bench bench-load faults
 
 $(VENV)/.installed: pyproject.toml requirements/build-constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +50,10 @@ bench: install
 
 ## Outage and crash benchmark: gunicorn (4 workers), its own redis-server, Celery workers; Redis stopped 30 s, kill -9
 ## of each worker (PostgreSQL; drops and creates FAULTS_DATABASE_URL, default sabr_faults_bench).
+## Load benchmark (issue 20): gunicorn, its own redis-server, Celery workers; 1, 5 and 20 simulated users
+## (PostgreSQL; drops and creates LOAD_DATABASE_URL, default sabr_load_bench).
+bench-load: install
+	$(PY) bench/load.py
+
 faults: install
 	$(PY) bench/faults.py
