@@ -18,6 +18,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from sabr_trial import pipeline
+
 Fact = Callable[[Any], Any]
 _facts: dict[str, Fact] = {}
 
@@ -32,12 +34,16 @@ def register(name: str, func: Fact) -> Fact:
 
 
 def fact(name: str, patient: Any) -> Any:
-    """Return the registered answer to ``name`` for ``patient``."""
+    """Return the registered answer to ``name`` for ``patient`` (asked once per patient inside
+    ``pipeline.same_reads``: a save's rules and derivations, an edit-check run)."""
     try:
         func = _facts[name]
     except KeyError:
         raise ImproperlyConfigured(f"no installed app registered the patient fact {name!r}") from None
-    return func(patient)
+    pk = getattr(patient, "pk", None)
+    if pk is None:
+        return func(patient)
+    return pipeline.read_once(("fact", name, pk), lambda: func(patient))
 
 
 _patients: dict[str, Any] = {}

@@ -52,6 +52,8 @@ def treatment_soft_checks(patient: Any) -> list[Finding]:
         (SabrCourse, tx.course_warnings),
     ]
     out: list[Finding] = []
+    related = {SabrFraction: ("target__course", "target__lesion")}  # what the warnings read of each row
     for model, func in pairs:
-        out.extend(from_warnings(model.objects.filter(patient=patient), func, "SOFT-TX"))
+        rows = model.objects.filter(patient=patient).select_related("patient", *related.get(model, model.str_related))
+        out.extend(from_warnings(rows, func, "SOFT-TX"))
     return out
