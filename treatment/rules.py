@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from enrollment.rules import check_not_after_death, check_not_before_consent
 from enrollment.selectors import end_of_study_date
-from sabr_trial import patient_facts
+from sabr_trial import patient_facts, pipeline
 from treatment import dosing
 from treatment.models import (
     AxitinibPeriod,
@@ -178,7 +178,7 @@ def course_warnings(course: SabrCourse) -> list[str]:
             _("A non-protocol or oligoprogression SABR course needs a linked subsequent-therapy form "
               "(local therapy, not a PFS2 next line) (EC-SB-3).")
         )  # fmt: skip
-    for target in course.targets.all():
+    for target in course.targets.select_related("lesion").prefetch_related("fractions"):
         for fraction in target.fractions.all():
             warnings.extend(fraction_warnings(fraction, prefix=f"{target}: "))
     return warnings
@@ -588,14 +588,19 @@ def infusion_warnings(infusion: ToripalimabInfusion) -> list[str]:
 
     if infusion.infusion_status != "GIVEN" or infusion.infusion_date is None:
         return []
-    previous = (
-        ToripalimabInfusion.objects.filter(
-            patient_id=infusion.patient_id, infusion_status="GIVEN", cycle_number__lt=infusion.cycle_number
-        )
-        .exclude(pk=infusion.pk)
-        .order_by("-cycle_number")
-        .first()
-    )
+    given = pipeline.read_once(
+        ("given infusions", infusion.patient_id),
+        lambda: list(
+            ToripalimabInfusion.objects.filter(patient_id=infusion.patient_id, infusion_status="GIVEN")
+            .order_by("-cycle_number")
+            .only("pk", "cycle_number", "infusion_date")
+        ),
+    )  # one read per edit-check run, not one per infusion
+    previous = next(
+        (i for i in given if i.pk != infusion.pk and infusion.cycle_number is not None
+         and i.cycle_number is not None and i.cycle_number < infusion.cycle_number),
+        None,
+    )  # fmt: skip
     if previous is None or previous.infusion_date is None:
         return []
     warning = dosing.toripalimab_interval_warning(previous.infusion_date, infusion.infusion_date)
