@@ -1,4 +1,4 @@
-"""Build a synthetic study of N patients with bulk inserts (bypassing the CRF services; see endpoints/synthetic.py).
+"""Build a synthetic study of N patients with bulk inserts (bypassing the CRF services; see bench/synthetic.py).
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_bench python bench/generate.py 1000 [--seed 7]
 Earlier synthetic patients (study numbers BN00001...) are deleted first; other data are left alone.
@@ -20,8 +20,7 @@ def main() -> None:
     args = parser.parse_args()
     setup()
     from django.core.management import call_command
-
-    from endpoints.synthetic import delete_synthetic, generate
+    from synthetic import delete_synthetic, generate
 
     if not args.no_migrate:
         call_command("migrate", verbosity=0, interactive=False)

@@ -6,8 +6,9 @@ Usage (each step is its own process, because each uses its own database):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_bench_src python bench/import.py export 60 /tmp/study
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_bench_dst python bench/import.py import /tmp/study [--dry-run]
 
-``export`` re-creates the source database, fills it (the demo study of ``setup_demo``, or N synthetic patients of
-``endpoints.synthetic``) and writes the per-CRF CSVs. ``import`` re-creates the target database (migrations only:
+``export demo`` re-creates the source database, loads the hand-made demo study of ``setup_demo`` and writes its
+per-CRF CSVs; ``export N`` writes the CSVs of N generated casebooks (``endpoints.generated_study``, seed 2026, dated
+up to today: screening to two years of follow-up) without a database. ``import`` re-creates the target database (migrations only:
 roles and the CTCAE dictionary), imports the folder as the demo coordinator and prints CRF rows, wall seconds,
 rows per second, CPU seconds (user + system of this process; PostgreSQL's own CPU is not included) and peak RSS.
 """
@@ -51,20 +52,21 @@ def _rows(folder: Path) -> int:
 
 
 def export(study: str, out: Path) -> None:
+    if study != "demo":
+        setup()
+        from django.utils import timezone
+
+        from endpoints.generated_study import generate
+
+        generate(int(study), today=timezone.localdate()).write(out)
+        print(f"generated {study} patients: {_rows(out)} CRF rows to {out}")
+        return
     _recreate_database()
     setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    if study == "demo":
-        call_command("setup_demo", verbosity=0)
-    else:
-        from _django import bench_user
-
-        from endpoints.synthetic import generate
-
-        call_command("setup_demo", "--no-data", verbosity=0)
-        generate(int(study), user=bench_user("coordinator"), seed=7)
+    call_command("setup_demo", "--generated", "0", verbosity=0)
     from endpoints import exports
 
     for name, data in exports.crf_files().items():
@@ -106,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
     exp = sub.add_parser("export")
-    exp.add_argument("study", help="'demo' or a number of synthetic patients")
+    exp.add_argument("study", help="'demo' or a number of generated patients")
     exp.add_argument("out", type=Path)
     imp = sub.add_parser("import")
     imp.add_argument("folder", type=Path)

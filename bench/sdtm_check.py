@@ -3,10 +3,12 @@ file against its metadata table (``endpoints/exports/metadata.py``; the rules ar
 
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_check .venv/bin/python bench/sdtm_check.py \
-        [--demo] [--synthetic N] [--cutoff YYYY-MM-DD] [--show 50]
+        [--demo] [--generated N] [--synthetic N] [--cutoff YYYY-MM-DD] [--show 50]
 
-``--demo`` first loads the demo study (``manage.py setup_demo``); ``--synthetic N`` first generates N synthetic
-patients (``endpoints/synthetic.py``, replacing earlier synthetic ones). The endpoint snapshot at the cut-off
+``--demo`` first loads the hand-made demo study (``manage.py setup_demo --generated 0``); ``--generated N`` first
+imports N generated casebooks (``endpoints/generated_study.py`` through ``import_study``: complete casebooks,
+every form rule applied); ``--synthetic N`` first bulk-inserts N synthetic patients (``bench/synthetic.py``,
+replacing earlier synthetic ones; no screening, consent or baseline forms). The endpoint snapshot at the cut-off
 (default today) is computed, the export's files are built in memory, and every finding is printed as
 ``DATASET.VARIABLE row N: [RULE] message``, then a count per rule. Exit status 1 when there is a finding.
 """
@@ -27,6 +29,7 @@ from _django import bench_user, setup
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--generated", type=int, default=0)
     parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--cutoff", type=datetime.date.fromisoformat)
     parser.add_argument("--show", type=int, default=50)
@@ -42,9 +45,27 @@ def main() -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
     if args.demo:
-        call_command("setup_demo", stdout=io.StringIO())
+        call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
+    if args.generated:
+        import tempfile
+
+        from django.contrib.auth import get_user_model
+
+        from endpoints.generated_study import generate as generate_study
+        from endpoints.importer import import_study
+
+        call_command("setup_demo", "--no-data", stdout=io.StringIO())
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            generate_study(args.generated, today=timezone.localdate()).write(folder)
+            result = import_study(folder, user=get_user_model().objects.get(username="coordinator"),
+                                  recompute=False)  # fmt: skip
+        print(f"imported {args.generated} generated patients in {time.perf_counter() - started:.0f} s: "
+              f"committed={result.committed}, {len(result.problems)} problem(s)")  # fmt: skip
+        for problem in result.problems[:20]:
+            print(f"  {problem}")
     if args.synthetic:
-        from endpoints.synthetic import delete_synthetic, generate
+        from synthetic import delete_synthetic, generate
 
         delete_synthetic()
         generate(args.synthetic, user=bench_user("coordinator"))

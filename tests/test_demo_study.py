@@ -54,9 +54,9 @@ def _responses(number: str) -> list[str]:
 def demo() -> Any:
     with time_machine.travel(TODAY, tick=True):
         out = io.StringIO()
-        call_command("setup_demo", stdout=out)
+        call_command("setup_demo", "--generated", "0", stdout=out)
         counts = _counts()
-        call_command("setup_demo", stdout=out)
+        call_command("setup_demo", "--generated", "0", stdout=out)
         yield {"first": counts, "second": _counts(), "output": out.getvalue()}
 
 

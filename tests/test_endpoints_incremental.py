@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from adverse_events import reporting
 from adverse_events.selectors import episodes, safety_population
+from bench.synthetic import generate
 from endpoints import collect, incremental, services
 from endpoints.models import EndpointListingContent, EndpointSnapshot
-from endpoints.synthetic import generate
 from tests.factories import UserFactory
 from tests.factories_adverse_events import ensure_ctcae_terms
 

@@ -293,8 +293,8 @@ def test_listing_links_each_date_to_the_form_that_set_it(study, snapshot, as_inv
 
 
 def test_dashboard_pages_the_listing_and_says_when_a_figure_is_capped(coordinator, investigator, monkeypatch):
+    from bench.synthetic import generate
     from endpoints import engine
-    from endpoints.synthetic import generate
 
     generate(60, user=coordinator, seed=5)
     monkeypatch.setattr(engine, "SWIMMER_MAX_LANES", 5)

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_covers_every_branch_and_is_idempotent():
-    call_command("setup_demo", stdout=io.StringIO())
-    call_command("setup_demo", stdout=io.StringIO())
+    call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
+    call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
     registered = Patient.objects.filter(study_number__isnull=False)
     reasons = set(Disposition.objects.values_list("eos_reason", flat=True))
     outcomes = set(ScreeningLog.objects.values_list("outcome", flat=True))

@@ -48,7 +48,7 @@ def demo_files(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-d
             # An earlier transactional test may have flushed the dictionary the data migration loaded; without it
             # the demo has no adverse events (and SUPPAE no rows).
             ensure_ctcae_terms()
-            call_command("setup_demo", stdout=io.StringIO())
+            call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
             files = build_files(run_recompute(trigger="test", cutoff=TODAY.date()))
             transaction.set_rollback(True)
     return files

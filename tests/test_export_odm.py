@@ -33,7 +33,7 @@ def test_odm_validates_and_survives_export_import_export(django_capture_on_commi
     from lxml import etree
 
     with time_machine.travel(TODAY, tick=False):
-        call_command("setup_demo", stdout=io.StringIO())
+        call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
         first = odm()
         files = crf_files()
         schema = etree.XMLSchema(

@@ -352,7 +352,7 @@ def test_demo_study_exports_every_new_domain_with_its_links() -> None:
     from tests.test_import_roundtrip import TODAY, complete_demo
 
     with time_machine.travel(TODAY, tick=False):
-        call_command("setup_demo", stdout=io.StringIO())
+        call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
         complete_demo()
         cutoff = TODAY.date()
         sdtm = _files(cutoff)

@@ -192,8 +192,8 @@ def crawl(client: Client, start: str = "/") -> tuple[dict[str, list[str]], int]:
 def study(coordinator):
     from django.utils import timezone
 
+    from bench.synthetic import generate
     from endpoints import services
-    from endpoints.synthetic import generate
     from tests.factories_adverse_events import ensure_ctcae_terms
 
     ensure_ctcae_terms()

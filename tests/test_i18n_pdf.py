@@ -11,9 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from bench.synthetic import generate
 from endpoints import jobs, report, services
 from endpoints.models import Job
-from endpoints.synthetic import generate
 from enrollment.models import Patient
 from tests.factories_adverse_events import ae_payload, ensure_ctcae_terms
 

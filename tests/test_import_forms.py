@@ -32,7 +32,7 @@ def demo_files() -> dict[str, bytes]:
     """The crf/ files of the completed demo study (computed once per test session), and the demo users."""
     with time_machine.travel(TODAY, tick=False):
         if not _FILES:
-            call_command("setup_demo", stdout=io.StringIO())
+            call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
             complete_demo()
             _FILES.update(exports.crf_files())
             wipe_study()

@@ -174,8 +174,8 @@ def test_report_pages_and_timing_at_60_patients(data_manager, tmp_path):
 
 
 def _generated_study(coordinator, n: int, prefix: str = "BN") -> EndpointSnapshot:
+    from bench.synthetic import generate
     from endpoints import services
-    from endpoints.synthetic import generate
 
     generate(n, user=coordinator, seed=3, prefix=prefix)
     return services.run_recompute(trigger="test", cutoff=TODAY)

@@ -261,7 +261,7 @@ def test_unregistered_patient_has_no_schedule(as_coordinator):
 
 def test_demo_worklist_at_a_frozen_date(as_coordinator):
     """The demo study loaded on 2025-03-03: the worklist of that day for the demo patients."""
-    call_command("setup_demo", stdout=io.StringIO())
+    call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
     got = items(as_coordinator.get(WORKLIST))
     overdue = {(p, v, f) for p, v, f, s in got if s == "overdue"}
     due = {(p, v, f) for p, v, f, s in got if s == "due"}

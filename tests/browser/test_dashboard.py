@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.synthetic import generate
 from endpoints import services
-from endpoints.synthetic import generate
 from enrollment.models import Patient
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, UserFactory

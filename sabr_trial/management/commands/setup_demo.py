@@ -23,6 +23,10 @@ DEMO_USERS = [
 
 #: Apps whose ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order.
 DEMO_APPS = ["enrollment", "assessments", "treatment", "adverse_events", "endpoints"]
+#: The module whose ``load_generated(count, users=..., stdout=...)`` imports the generated casebooks.
+GENERATED_DEMO = "endpoints.demo"
+#: Generated patients beside the hand-made ones (about 9 % screen failures), unless ``--generated`` says otherwise.
+GENERATED_DEFAULT = 60
 
 
 class Command(BaseCommand):
@@ -30,6 +34,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-data", action="store_true", help="Create the users only.")
+        parser.add_argument(
+            "--generated", type=int, default=GENERATED_DEFAULT, metavar="N",
+            help="Also import N generated casebooks through import_study (default %(default)s; 0: none). "
+            "About 50 CRF rows per patient; 60 patients take a few minutes.",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         users = self.create_users()
@@ -41,6 +50,11 @@ class Command(BaseCommand):
                     continue
                 with transaction.atomic():
                     module.load(users=users, stdout=self.stdout)
+            if options["generated"] > 0:
+                # import_study runs its own transactions, edit checks and endpoint recompute
+                importlib.import_module(GENERATED_DEMO).load_generated(
+                    options["generated"], users=users, stdout=self.stdout
+                )
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {username:<13} {password:<26} {Role(role).label}")

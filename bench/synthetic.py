@@ -1,11 +1,15 @@
-"""A synthetic study for the benchmark and the dashboard browser test: N realistic patients in bulk.
+"""A synthetic study for the recompute benchmark and tests that need many patients fast: N patients in bulk.
+
+Bench and test tooling, not part of the product (``endpoints/generated_study.py`` writes complete casebooks that
+go through ``import_study``; the demo study and ``bench/import.py`` use it).
 
 Rows are written with ``bulk_create`` straight into the tables, bypassing the CRF services (no history rows, no
 edit checks, no audit events): a benchmark needs 5,000 patients in seconds, not hours. The data are still shaped
 like the trial's: 1-5 lesions (up to 3 targets) all treated with SABR in 1-5 fractions, axitinib from SABR start
 with a titration step, toripalimab every 3 weeks, q8w CT assessments with the derived RECIST fields stored
 (sum, nadir, % change, target and overall response, PD date, per-lesion local failure), new lesions at some PDs,
-adverse events, next-line therapies after progression and deaths. Every date is on or before ``today``.
+adverse events, next-line therapies after progression and deaths, and a baseline form (age, sex, IMDC factors,
+derived with ``enrollment.imdc``). Every date is on or before ``today``.
 Patients get study numbers ``<prefix>00001``...; ``delete_synthetic`` removes them again.
 """
 
@@ -42,7 +46,7 @@ class _Rows:
 
 def _models() -> dict[str, Any]:
     names = {
-        "Patient": ("enrollment", "Patient"), "Consent": ("enrollment", "Consent"),
+        "Patient": ("enrollment", "Patient"), "Consent": ("enrollment", "Consent"), "Baseline": ("enrollment", "Baseline"),
         "DeathReport": ("enrollment", "DeathReport"), "Lesion": ("assessments", "Lesion"),
         "TumourAssessment": ("assessments", "TumourAssessment"), "LesionResult": ("assessments", "LesionResult"),
         "NewLesion": ("assessments", "NewLesion"), "SabrCourse": ("treatment", "SabrCourse"),
@@ -68,7 +72,8 @@ def delete_synthetic(prefix: str = "BN") -> None:
             qs = m[name].objects.filter(assessment__patient_id__in=ids)
             qs._raw_delete(qs.db)
         for name in ("SabrFraction", "SabrTarget", "SabrCourse", "TumourAssessment", "Lesion", "AxitinibPeriod",
-                     "ToripalimabInfusion", "SubsequentTherapy", "DeathReport", "AdverseEvent", "Consent"):  # fmt: skip
+                     "ToripalimabInfusion", "SubsequentTherapy", "DeathReport", "AdverseEvent", "Baseline",
+                     "Consent"):  # fmt: skip
             qs = m[name].objects.filter(patient_id__in=ids)
             qs._raw_delete(qs.db)
         qs = m["Patient"].objects.filter(pk__in=ids)
@@ -139,6 +144,7 @@ class _Plan:
         rows.add("Consent", m["Consent"](patient=p, consent_type="INITIAL", icf_version="2.0", obtained_by=user,
                  consent_datetime=timezone.make_aware(datetime.datetime.combine(p.registration_date - 5 * DAY,
                                                                                 datetime.time(9))), **crf))  # fmt: skip
+        self._baseline(m, rows, crf)
         self.lesions = []
         organs = rng.sample(ORGANS, self.n_lesions)
         for i, organ in enumerate(organs):
@@ -155,6 +161,32 @@ class _Plan:
         self.course = rows.add("SabrCourse", m["SabrCourse"](
             patient=p, course_number=1, is_protocol="Y", indication="INITIAL PROTOCOL SABR",
             simulation_date=self.start - 5 * DAY, technique="VMAT", image_guidance="CBCT", start_date=self.start, **crf,
+        ))  # fmt: skip
+
+    def _baseline(self, m: dict[str, Any], rows: _Rows, crf: dict[str, Any]) -> None:
+        """Baseline form (form 5) with its derived IMDC values, as ``enrollment.rules.derive_imdc`` stores them."""
+        from enrollment.imdc import ImdcInputs, imdc_risk
+
+        p = self.p
+        rng = random.Random(p.screening_number)  # its own stream: the rest of the study stays as it was
+        day = p.registration_date - 2 * DAY
+        diagnosed = day - rng.randint(90, 2500) * DAY
+        age = rng.randint(38, 82)
+        kps = rng.choice([100, 90, 90, 80, 80, 70])
+        factors = {name: rng.choice("NNNY") for name in ("hgb_below_lln", "calcium_above_uln", "neutrophils_above_uln",
+                                                         "platelets_above_uln")}  # fmt: skip
+        imdc = imdc_risk(ImdcInputs(kps=kps, diagnosis_date=diagnosed, assessment_date=day,
+                                    first_systemic_dose_date=self.start,
+                                    **{k: v == "Y" for k, v in factors.items()}))  # fmt: skip
+        nephrectomy = rng.random() < 0.8
+        rows.add("Baseline", m["Baseline"](
+            patient=p, birth_year=(p.registration_date - 5 * DAY).year - age, sex=rng.choice("MMF"),
+            age_at_consent=age, assessment_date=day, ecog=0 if kps >= 90 else 1, kps=kps, histology="CLEAR CELL",
+            sarcomatoid="N", diagnosis_date=diagnosed, prior_nephrectomy="Y" if nephrectomy else "N",
+            nephrectomy_date=diagnosed + 30 * DAY if nephrectomy else None, prior_systemic_lines=0,
+            metastatic_lesion_count=self.n_lesions, imdc_lab_date=day, **factors,
+            kps_below_80="Y" if imdc.kps_below_80 else "N", dx_to_systemic_lt_1y="Y" if imdc.dx_to_systemic_lt_1y
+            else "N", imdc_score=imdc.score, imdc_group=imdc.group.value, imdc_provisional=imdc.provisional, **crf,
         ))  # fmt: skip
 
     def _timeline(self) -> None:
