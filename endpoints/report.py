@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import datetime
+import logging
 import re
 import statistics as pystats
 import textwrap
+import threading
 import time
 import unicodedata
 from collections import Counter
@@ -400,23 +402,28 @@ def text_row(cols: list[Col], cells: list[Any]) -> list[str]:
     return lines
 
 
-def text_span(cols: list[Col], start: int, text: str) -> list[str]:
-    """A note spanning the columns from ``start`` to the end of the line."""
+def text_span(cols: list[Col], start: int, text: str, width: int = LISTING_WIDTH) -> list[str]:
+    """A note spanning the columns from ``start`` to the end of the line (``width`` characters)."""
     indent = sum(c.width + len(GAP) for c in cols[:start])
-    return [" " * indent + line for line in _wrap(text, LISTING_WIDTH - indent)]
+    return [" " * indent + line for line in _wrap(text, width - indent)]
 
 
-def _rest(cols: list[Col]) -> int:
+def _rest(cols: list[Col], width: int = LISTING_WIDTH) -> int:
     """Width left for a last column after ``cols``."""
-    return LISTING_WIDTH - sum(c.width + len(GAP) for c in cols)
+    return width - sum(c.width + len(GAP) for c in cols)
 
 
-def text_listing(cols: list[Col], blocks: list[list[str]]) -> dict[str, Any]:
-    assert sum(c.width for c in cols) + len(GAP) * (len(cols) - 1) <= LISTING_WIDTH, [c.title for c in cols]
+def is_cjk(text: str) -> bool:
+    """True if ``text`` has a Chinese (east-asian wide) character: its block needs the CJK monospace font."""
+    return columns(text) != len(text)
+
+
+def text_listing(cols: list[Col], blocks: list[list[str]], width: int = LISTING_WIDTH) -> dict[str, Any]:
+    assert sum(c.width for c in cols) + len(GAP) * (len(cols) - 1) <= width, [c.title for c in cols]
     header = "\n".join(text_row(cols, [c.title for c in cols]))
     texts = ["\n".join(lines) for lines in blocks]
     # Chinese in the listing (labels, or free text typed in Chinese) switches it to a CJK monospace font.
-    cjk = any(columns(t) != len(t) for t in (header, *texts))
+    cjk = any(is_cjk(t) for t in (header, *texts))
     return {"header": header, "blocks": texts, "cjk": cjk}
 
 
@@ -548,27 +555,97 @@ def render_html(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop
     return render_context(report_context(snap, user=user, progress=progress))
 
 
-def layout(html: str) -> Any:
-    """Parse, style and lay out every page (WeasyPrint ``Document``)."""
-    import logging
+@dataclass(frozen=True)
+class Stage:
+    """Where a PDF build's layout and writing sit on the progress bar, and how many pages it should have."""
 
+    layout_from: int
+    write_from: int
+    expected_pages: int
+
+
+class _PageProgress(logging.Handler):
+    """Turn WeasyPrint's layout log ("Step 5 - Creating layout - Page N", logger ``weasyprint.progress``, its
+    documented progress channel) into ``progress`` calls, one per percent, for the build running in this thread.
+
+    The percentage moves from ``stage.layout_from`` to ``stage.write_from`` as pages come out, against the page
+    count the caller expects (a page past it holds the bar just below the writing stage); a repagination pass
+    re-announces pages already counted and does not move it back.
+    """
+
+    def __init__(self, progress: Progress, stage: Stage) -> None:
+        super().__init__(level=logging.INFO)
+        self.progress, self.stage = progress, stage
+        self.thread = threading.get_ident()
+        self.page, self.pct = 0, stage.layout_from
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread or not str(record.msg).startswith("Step 5 - Creating layout - Page"):
+            return
+        page = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        if not isinstance(page, int) or page <= self.page:
+            return
+        self.page = page
+        span = self.stage.write_from - self.stage.layout_from
+        pct = self.stage.layout_from + min(span - 1, span * page // max(self.stage.expected_pages, 1))
+        if pct > self.pct:
+            self.pct = pct
+            self.progress(_("Laying out the PDF pages (page %(n)s)") % {"n": page}, pct)
+
+
+_WEASYPRINT_PROGRESS = logging.getLogger("weasyprint.progress")
+
+
+def layout(html: str, progress: Progress | None = None, stage: Stage | None = None) -> Any:
+    """Parse, style and lay out every page (WeasyPrint ``Document``); with ``progress``, report each page."""
     from weasyprint import HTML
 
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+    if progress is None or stage is None:
+        return HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+    # The progress records stay with this handler: they never reach the site's log.
+    _WEASYPRINT_PROGRESS.setLevel(logging.INFO)
+    _WEASYPRINT_PROGRESS.propagate = False
+    handler = _PageProgress(progress, stage)
+    _WEASYPRINT_PROGRESS.addHandler(handler)
+    try:
+        progress(_("Laying out the PDF pages"), stage.layout_from)
+        return HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+    finally:
+        _WEASYPRINT_PROGRESS.removeHandler(handler)
 
 
 def write_pdf(document: Any) -> bytes:
     return document.write_pdf()
 
 
-def html_to_pdf(html: str) -> bytes:
-    return write_pdf(layout(html))
+def html_to_pdf(html: str, progress: Progress | None = None, stage: Stage | None = None) -> bytes:
+    document = layout(html, progress, stage)
+    if progress is not None and stage is not None:
+        progress(_("Writing the PDF file (%(n)s pages)") % {"n": len(document.pages)}, stage.write_from)
+    return write_pdf(document)
+
+
+def expected_pages(context: dict[str, Any]) -> int:
+    """About how many pages the report will have: the fixed sections and the listings' lines (landscape)."""
+    lines = sum(
+        block.count("\n") + 1
+        for key in ("derivation_listing", "bor_listing", "ae_listing")
+        for block in context[key]["blocks"]
+    )
+    return FIXED_PAGES + lines // LISTING_LINES_PER_PAGE
+
+
+#: Pages of the report before its listings (title, contents, disposition ... safety) and listing lines per
+#: landscape page (7 pt at 1.25 line height in 170 mm, less the repeated header), for ``expected_pages``.
+FIXED_PAGES = 20
+LISTING_LINES_PER_PAGE = 48
 
 
 def build_report(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> bytes:
-    """Return the study report PDF for the snapshot (stages reported through ``progress``)."""
-    html = render_html(snap, user=user, progress=progress)
-    progress(_("Laying out the PDF pages"), 65)
-    return html_to_pdf(html)
+    """Return the study report PDF for the snapshot (stages reported through ``progress``; the layout stage
+    moves page by page from 65 to 90 %, writing the file from 90 %)."""
+    context = report_context(snap, user=user, progress=progress)
+    html = render_context(context)
+    return html_to_pdf(html, progress, Stage(layout_from=65, write_from=90, expected_pages=expected_pages(context)))

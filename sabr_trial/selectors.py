@@ -65,11 +65,16 @@ def signatures_for(instance: CrfBase) -> QuerySet[Signature]:
     )
 
 
-def history_rows(instance: CrfBase) -> list[dict[str, Any]]:
-    """Return the change history, newest first: who, when, reason and old -> new per field."""
+def history_rows(instance: CrfBase, records: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Return the change history, newest first: who, when, reason and old -> new per field.
+
+    ``records``: the row's history records, oldest first, when the caller read them already (the casebook PDF
+    reads a whole patient's history of one CRF in one query).
+    """
     from sabr_trial.services import diff
 
-    records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
+    if records is None:
+        records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
     rows: list[dict[str, Any]] = []
     previous = None
     for rec in records:

@@ -150,8 +150,12 @@ def data_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
 
 def _display(instance: models.Model, f: models.Field[Any, Any]) -> str:
     value = getattr(instance, f.name)
-    if value is None or value == "":
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
+    if isinstance(value, list):  # a JSON list (criteria not met): its items, never "['EXCL01']"
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
     if f.choices:
         return str(getattr(instance, f"get_{f.name}_display")())
     # A row stored before EC-G1 bounded dates (read clamped by sabr_trial.dbtypes): flag it, never crash.
