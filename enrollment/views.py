@@ -28,6 +28,10 @@ PAGE_SIZE = 25
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """A role with a to-do list lands on it (issue 19); everyone else on the patient list."""
+    for page in registry.home_pages:
+        if has_perm(request.user, page.perm):
+            return redirect(page.url_name)
     return redirect("patient_list")
 
 

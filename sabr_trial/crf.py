@@ -153,6 +153,15 @@ class NavItem:
 
 
 @dataclass(frozen=True)
+class HomePage:
+    """Where a user holding ``perm`` lands after signing in (a role's to-do list); the lowest ``order`` wins."""
+
+    order: int
+    perm: str
+    url_name: str
+
+
+@dataclass(frozen=True)
 class LockCheck:
     """One section of the pre-lock report: ``items(patient)`` returns what is still open, in words."""
 
@@ -171,6 +180,7 @@ class CrfRegistry:
         self.panels: list[CasebookPanel] = []
         self.nav_items: list[NavItem] = []
         self.lock_checks: list[LockCheck] = []
+        self.home_pages: list[HomePage] = []
         #: callables(patient, saved_slug, saved_row) -> url | None: where "save and continue" goes (visits)
         self.next_form_finders: list[Callable[[Any, str, Any], str | None]] = []
 
@@ -178,6 +188,12 @@ class CrfRegistry:
         """A higher app tells "save and continue" which form comes next (visits: the visit's next expected form)."""
         if finder not in self.next_form_finders:
             self.next_form_finders.append(finder)
+
+    def register_home(self, page: HomePage) -> None:
+        """A higher app names a role's home page (visits: the to-do lists); nobody registered: the patient list."""
+        if page.url_name not in {p.url_name for p in self.home_pages}:
+            self.home_pages.append(page)
+            self.home_pages.sort(key=lambda p: p.order)
 
     def register_lock_check(self, check: LockCheck) -> None:
         """A higher app adds a section to the pre-lock report (visits: expected forms missing)."""

@@ -105,7 +105,9 @@ def test_the_investigator_sees_exactly_the_work_waiting_and_where_to_do_it(as_in
     assert items(page, "todo-saes") == ["SR-101"]
     saes = page.split('data-testid="todo-saes"')[1].split("</table>")[0]
     assert "expectedness not assessed" in saes
-    assert reverse("crf_update", args=[s["sae"].patient_id, "adverse-event", s["sae"].pk]) in saes
+    causality = reverse("crf_update", args=[s["sae"].patient_id, "adverse-event", s["sae"].pk])
+    assert causality in saes
+    assert 'id="id_rel_sabr"' in as_investigator.get(causality).text  # the link's anchor is the attribution
     query_table = page.split('data-testid="todo-queries"')[1].split("</table>")[0]
     assert re.findall(r'data-query="(\d+)"', query_table) == [str(s["open_query"].pk)]
     assert reverse("query_detail", args=[s["open_query"].pk]) in query_table
@@ -329,3 +331,17 @@ def test_the_lists_and_their_counts_render_with_redis_down(settings, as_monitor,
     assert nav_badge(page.text, "SDV") == str(len(awaiting()))
     page = as_investigator.get(reverse("visits:todo_investigator"))
     assert page.status_code == 200 and nav_badge(page.text, "To do") == "2"
+
+
+@pytest.mark.parametrize(
+    ("persona", "home"),
+    [
+        ("as_coordinator", "patient_list"),
+        ("as_investigator", "visits:todo_investigator"),
+        ("as_monitor", "visits:sdv_list"),
+        ("as_data_manager", "visits:todo_data_manager"),
+    ],
+)
+def test_each_role_lands_on_its_own_list(request, persona, home):
+    response = request.getfixturevalue(persona).get(reverse("home"))
+    assert response.status_code == 302 and response["Location"] == reverse(home)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from sabr_trial.crf import CasebookPanel, LockCheck, NavItem, registry
+from sabr_trial.crf import CasebookPanel, HomePage, LockCheck, NavItem, registry
 from sabr_trial.roles import Perm
 from visits import todo, views
 
@@ -26,6 +26,10 @@ registry.register_nav(
     NavItem(order=3, label=_("To do"), url_name="visits:todo_data_manager", perm=Perm.LOCK,
             badge=todo.data_manager_count)
 )  # fmt: skip
+# Signing in, an investigator, a monitor or a data manager lands on the list of what waits for them.
+registry.register_home(HomePage(order=1, perm=Perm.SIGN, url_name="visits:todo_investigator"))
+registry.register_home(HomePage(order=2, perm=Perm.VERIFY, url_name="visits:sdv_list"))
+registry.register_home(HomePage(order=3, perm=Perm.LOCK, url_name="visits:todo_data_manager"))
 registry.register_lock_check(
     LockCheck(order=40, key="expected", title=_("Expected forms missing"), items=views.missing_for_lock)
 )
