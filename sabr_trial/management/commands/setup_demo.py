@@ -23,8 +23,6 @@ DEMO_USERS = [
 
 #: Apps whose ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order.
 DEMO_APPS = ["enrollment", "assessments", "treatment", "adverse_events", "endpoints"]
-#: The module whose ``load_generated(count, users=..., stdout=...)`` imports the generated casebooks.
-GENERATED_DEMO = "endpoints.demo"
 #: Generated patients beside the hand-made ones (about 9 % screen failures), unless ``--generated`` says otherwise.
 GENERATED_DEFAULT = 60
 
@@ -43,6 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         users = self.create_users()
         if not options["no_data"]:
+            generators = []
             for app in DEMO_APPS:
                 try:
                     module = importlib.import_module(f"{app}.demo")
@@ -50,11 +49,12 @@ class Command(BaseCommand):
                     continue
                 with transaction.atomic():
                     module.load(users=users, stdout=self.stdout)
+                if hasattr(module, "load_generated"):  # endpoints.demo: casebooks through import_study
+                    generators.append(module.load_generated)
             if options["generated"] > 0:
                 # import_study runs its own transactions, edit checks and endpoint recompute
-                importlib.import_module(GENERATED_DEMO).load_generated(
-                    options["generated"], users=users, stdout=self.stdout
-                )
+                for load_generated in generators:
+                    load_generated(options["generated"], users=users, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {username:<13} {password:<26} {Role(role).label}")
