@@ -104,7 +104,8 @@ TEMPLATES = [
                 "sabr_trial.context_processors.study",
             ],
             # {{ moment|stamp }} on every page and PDF: site time zone, seconds, offset (sabr_trial/sitetime.py)
-            "builtins": ["sabr_trial.templatetags.sitetime"],
+            # {{ rule|ruletext }}: rule texts stored as message ids, in the reader's language (ruletext/)
+            "builtins": ["sabr_trial.templatetags.sitetime", "sabr_trial.templatetags.ruletext"],
         },
     },
 ]
