@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-__all__ = ["Msg", "MessageDef", "define", "dumps", "gettext_noop", "join", "loads", "render", "CATALOGUE"]
+__all__ = ["Msg", "MessageDef", "define", "dumps", "gettext_noop", "join", "loads", "render", "say", "CATALOGUE"]
 
 
 def gettext_noop(text: str) -> str:
@@ -36,6 +36,7 @@ def gettext_noop(text: str) -> str:
 CATALOGUE: dict[str, str] = {}
 
 _JOIN: Final = "_join"
+_SAID: Final = "="  # the prefix of a message whose id is its own English template (``say``)
 
 
 class Msg(str):
@@ -78,7 +79,7 @@ class MessageDef:
 
 def define(mid: str, template: str) -> MessageDef:
     """Register ``mid`` with its English ``template`` (mark the template with ``gettext_noop``)."""
-    if mid == _JOIN or not mid:
+    if mid == _JOIN or not mid or mid.startswith(_SAID):
         raise ValueError(f"message id {mid!r} is reserved")
     current = CATALOGUE.get(mid)
     if current is not None and current != template:
@@ -86,6 +87,15 @@ def define(mid: str, template: str) -> MessageDef:
     _check_template(mid, template)
     CATALOGUE[mid] = template
     return MessageDef(mid, template)
+
+
+def say(template: str, **params: Any) -> Msg:
+    """A message whose id is its English template (mark it with ``gettext_noop``), for the Django apps' messages.
+
+    Stored with its template, so any process renders it through the catalogue without registering it first.
+    """
+    _check_template(template, template)
+    return Msg(_SAID + template, params)
 
 
 def join(separator: str, parts: Iterable[Any]) -> Msg:
@@ -128,7 +138,7 @@ def _render(data: Any, translate: Callable[[str], str]) -> str:
         if mid == _JOIN:
             return str(params.get("sep", "; ")).join(_render(p, translate) for p in params.get("parts", ()))
         values = {k: _render(v, translate) for k, v in params.items()}
-        template = CATALOGUE.get(mid)
+        template = mid[len(_SAID):] if mid.startswith(_SAID) else CATALOGUE.get(mid)
         if template is None:
             return f"{mid} {values}" if values else mid
         try:

@@ -9,7 +9,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 import ruletext
-from ruletext import Msg, define, dumps, gettext_noop, join, render
+from ruletext import Msg, define, dumps, gettext_noop, join, render, say
 
 # Test-only ids; the templates are not in the catalogue, so every language shows them in English.
 SOD = define("test.sod", gettext_noop("PR: SOD %(sod)s mm <= 0.70 x baseline %(base)s mm (R1.13)"))
@@ -72,3 +72,11 @@ def test_the_filter_renders_in_the_active_language():
         assert tpl.render(Context({"v": stored})) == "该字段是必填项。"
     with translation.override("en"):
         assert tpl.render(Context({"v": stored})) == "This field is required."
+
+
+def test_a_said_message_carries_its_template_and_is_translated():
+    m = say(gettext_noop("This field is required."))
+    assert m == "This field is required." and m.mid == "=This field is required."
+    with translation.override("zh-hans"):
+        assert Template("{{ v|ruletext }}").render(Context({"v": dumps(m)})) == "该字段是必填项。"
+    assert say("%(n)s forms", n=3) == "3 forms"
