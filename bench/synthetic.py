@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,17 +44,25 @@ class _Rows:
 
 
 def _models() -> dict[str, Any]:
-    names = {
-        "Patient": ("enrollment", "Patient"), "Consent": ("enrollment", "Consent"), "Baseline": ("enrollment", "Baseline"),
-        "DeathReport": ("enrollment", "DeathReport"), "Lesion": ("assessments", "Lesion"),
-        "TumourAssessment": ("assessments", "TumourAssessment"), "LesionResult": ("assessments", "LesionResult"),
-        "NewLesion": ("assessments", "NewLesion"), "SabrCourse": ("treatment", "SabrCourse"),
-        "SabrTarget": ("treatment", "SabrTarget"), "SabrFraction": ("treatment", "SabrFraction"),
-        "AxitinibPeriod": ("treatment", "AxitinibPeriod"), "ToripalimabInfusion": ("treatment", "ToripalimabInfusion"),
-        "SubsequentTherapy": ("treatment", "SubsequentTherapy"), "AdverseEvent": ("adverse_events", "AdverseEvent"),
-        "CtcaeTerm": ("adverse_events", "CtcaeTerm"),
+    from adverse_events.models import AdverseEvent, CtcaeTerm
+    from assessments.models import Lesion, LesionResult, NewLesion, TumourAssessment
+    from enrollment.models import Baseline, Consent, DeathReport, Patient
+    from treatment.models import (
+        AxitinibPeriod,
+        SabrCourse,
+        SabrFraction,
+        SabrTarget,
+        SubsequentTherapy,
+        ToripalimabInfusion,
+    )  # fmt: skip
+
+    return {
+        "Patient": Patient, "Consent": Consent, "Baseline": Baseline, "DeathReport": DeathReport, "Lesion": Lesion,
+        "TumourAssessment": TumourAssessment, "LesionResult": LesionResult, "NewLesion": NewLesion,
+        "SabrCourse": SabrCourse, "SabrTarget": SabrTarget, "SabrFraction": SabrFraction,
+        "AxitinibPeriod": AxitinibPeriod, "ToripalimabInfusion": ToripalimabInfusion,
+        "SubsequentTherapy": SubsequentTherapy, "AdverseEvent": AdverseEvent, "CtcaeTerm": CtcaeTerm,
     }  # fmt: skip
-    return {key: apps.get_model(app, name) for key, (app, name) in names.items()}
 
 
 def _pct(value: Decimal, reference: Decimal) -> Decimal:

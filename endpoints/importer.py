@@ -363,7 +363,7 @@ class Importer:
         for stem in CHILD_TABLES:
             path = self.crf_dir / f"{stem}.csv"
             model = child_model(stem)
-            if model is None or not path.exists():
+            if not path.exists():
                 continue
             fields = child_fields(model)
             required = list(CHILD_KEY_COLUMNS) + [
@@ -670,14 +670,14 @@ class Importer:
         self, stem: str, tables: dict[str, tuple[list[str], list[dict[str, str]]]]
     ) -> dict[tuple[str, str], list[tuple[int, dict[str, str]]]]:
         """Child rows by (SUBJID, parent reference), in file order."""
-        parent_field = CHILD_TABLES[stem][2]
+        parent_field = CHILD_TABLES[stem][1]
         out: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = defaultdict(list)
         for line, row in enumerate(tables.get(stem, ([], []))[1], start=2):
             out[(row.get("SUBJID", ""), row.get(parent_field, "").strip())].append((line, row))
         return out
 
     def _orphans(self, stem: str, groups: dict[tuple[str, str], list[tuple[int, dict[str, str]]]]) -> None:
-        parent_field = CHILD_TABLES[stem][2]
+        parent_field = CHILD_TABLES[stem][1]
         for (subj, ref), rows in groups.items():
             if (subj, ref) not in self.refs and subj not in self.failed_subjects:
                 for line, _row in rows:
@@ -699,7 +699,6 @@ class Importer:
         model = registry.get(slug).model
         fields = [f for f in export_fields(model) if f.editable and f.name != "entries_summary"]
         result_model, new_model = child_model("lesion-result"), child_model("new-lesion")
-        assert result_model is not None and new_model is not None
         f_lesion, f_merged = (
             result_model._meta.get_field("lesion"),
             result_model._meta.get_field("merged_into"),
@@ -821,7 +820,7 @@ class Importer:
 
         stem = "sae-report"
         model = child_model(stem)
-        if model is None or stem not in tables:
+        if stem not in tables:
             return
         groups = self._children(stem, tables)
         self._orphans(stem, groups)

@@ -109,8 +109,7 @@ def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str,
         progress(_("CRF table %(form)s") % {"form": spec.title}, 5 + int(45 * i / max(len(specs), 1)))
         files[f"crf/{spec.slug}.csv"] = crf_csv(spec, keys)
     for stem in CHILD_TABLES:
-        if child_model(stem):
-            files[f"crf/{stem}.csv"] = child_csv(stem, keys)
+        files[f"crf/{stem}.csv"] = child_csv(stem, keys)
     files["crf/_patients.csv"] = patients_csv(keys)
     files["crf/_dictionary.csv"] = dictionary_csv()
     cutoff = snap.data_cutoff

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext as _
 
+from adverse_events.models import SaeReport
+from assessments.models import LesionResult, NewLesion
 from endpoints.exports.common import KEY_COLUMNS, KeyMap, _slug_of_model, to_csv
 from sabr_trial.crf import CrfBase, CrfSpec, registry
 
@@ -49,24 +51,18 @@ def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
 
 #: Child tables of a CRF (rows without a lifecycle of their own, entered on the parent's page):
 #: file stem -> (app label, model name, parent field). Exported as ``crf/<stem>.csv`` and read back by the import.
-CHILD_TABLES: dict[str, tuple[str, str, str]] = {
-    "lesion-result": ("assessments", "LesionResult", "assessment"),
-    "new-lesion": ("assessments", "NewLesion", "assessment"),
-    "sae-report": ("adverse_events", "SaeReport", "adverse_event"),
+CHILD_TABLES: dict[str, tuple[type[models.Model], str]] = {
+    "lesion-result": (LesionResult, "assessment"),
+    "new-lesion": (NewLesion, "assessment"),
+    "sae-report": (SaeReport, "adverse_event"),
 }
 CHILD_KEY_COLUMNS = ["STUDYID", "SUBJID", "SCRNO"]
 #: Bookkeeping columns of a child row (who typed it when), not data.
 _CHILD_SKIP = {"id", "created_at", "created_by"}
 
 
-def child_model(stem: str) -> type[models.Model] | None:
-    from django.apps import apps
-
-    app, name, _parent = CHILD_TABLES[stem]
-    try:
-        return apps.get_model(app, name)
-    except LookupError:
-        return None
+def child_model(stem: str) -> type[models.Model]:
+    return CHILD_TABLES[stem][0]
 
 
 def child_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
@@ -76,9 +72,7 @@ def child_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
 
 def child_csv(stem: str, keys: KeyMap) -> bytes:
     """One child table; rows in (subject, parent FORMSEQ, creation) order, the order the import re-creates them."""
-    model = child_model(stem)
-    assert model is not None
-    parent_field = CHILD_TABLES[stem][2]
+    model, parent_field = CHILD_TABLES[stem]
     parent_model = model._meta.get_field(parent_field).related_model
     fields = child_fields(model)
     fk_names = [f.name for f in fields if f.is_relation]
@@ -162,8 +156,6 @@ def dictionary_csv() -> bytes:
             rows.append(_dictionary_row(spec.slug, f))
     for stem in CHILD_TABLES:
         model = child_model(stem)
-        if model is None:
-            continue
         for col, label in (("STUDYID", _("Study identifier")), ("SUBJID", _("Study number (screening number before registration)")),
                            ("SCRNO", _("Screening number"))):  # fmt: skip
             rows.append([stem, col, label, "key", "", "", "Y", "N"])
@@ -193,7 +185,7 @@ def crf_files(keys: KeyMap | None = None) -> dict[str, bytes]:
     """Only the per-CRF CSVs, the patient registry and the dictionary (what ``import_study`` reads back)."""
     keys = keys or KeyMap()
     files = {f"crf/{spec.slug}.csv": crf_csv(spec, keys) for spec in registry.all()}
-    files.update({f"crf/{stem}.csv": child_csv(stem, keys) for stem in CHILD_TABLES if child_model(stem)})
+    files.update({f"crf/{stem}.csv": child_csv(stem, keys) for stem in CHILD_TABLES})
     files["crf/_patients.csv"] = patients_csv(keys)
     files["crf/_dictionary.csv"] = dictionary_csv()
     return files

@@ -18,7 +18,8 @@ from endpoints.exports import trial_design
 from endpoints.exports.common import KeyMap, Row, fmt, to_csv
 from endpoints.exports.metadata import SUPP_QUALIFIERS, Dataset
 from endpoints.models import EndpointSnapshot
-from treatment.models import AxitinibPeriod, SabrFraction, SabrTarget, ToripalimabInfusion
+from enrollment.models import DeathReport, Disposition
+from treatment.models import AxitinibPeriod, Immunosuppressant, SabrFraction, SabrTarget, ToripalimabInfusion
 
 
 def _cols(ds: Dataset) -> list[str]:
@@ -723,11 +724,12 @@ def _ec_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
 
 EC_COLS = _cols(md.EC)
 
-#: The foreign keys RELREC follows: (app, model, field) whose value is an adverse event. The record of that row
+#: The foreign keys RELREC follows: (model, field) whose value is an adverse event. The record of that row
 #: (in EC and EX, CM, DD or DS) and the AE record share one RELID.
-AE_LINKS = [("treatment", "Immunosuppressant", "adverse_event"), ("treatment", "SabrFraction", "adverse_event"),
-            ("treatment", "AxitinibPeriod", "adverse_event"), ("treatment", "ToripalimabInfusion", "adverse_event"),
-            ("enrollment", "DeathReport", "adverse_event"), ("enrollment", "Disposition", "eot_adverse_event")]  # fmt: skip
+AE_LINKS: list[tuple[type[models.Model], str]] = [
+    (Immunosuppressant, "adverse_event"), (SabrFraction, "adverse_event"), (AxitinibPeriod, "adverse_event"),
+    (ToripalimabInfusion, "adverse_event"), (DeathReport, "adverse_event"), (Disposition, "eot_adverse_event"),
+]  # fmt: skip
 #: Dataset-level links: the lesion code (TULNKID) is the --LNKID of the SABR records.
 LNKID_LINKS = [("EX", "TUEX"), ("EC", "TUEC"), ("PR", "TUPR")]
 
@@ -739,8 +741,6 @@ def relrec_csv(domains: dict[str, list[Row]]) -> bytes:
 def relrec_rows(domains: dict[str, list[Row]]) -> list[list[Any]]:
     """RELREC: each AE with the records its foreign keys point from (steroid, dose change or interruption,
     undelivered fraction, death, end of treatment), one RELID per pair; plus the dataset-level TU--LNKID links."""
-    from django.apps import apps
-
     index: dict[tuple[str, int], list[tuple[str, Row]]] = defaultdict(list)
     for dom, rows in domains.items():
         for r in rows:
@@ -752,8 +752,7 @@ def relrec_rows(domains: dict[str, list[Row]]) -> list[list[Any]]:
             out.append([settings.STUDY_ID, "TU", "", "TULNKID", "", "ONE", relid])
             out.append([settings.STUDY_ID, dom, "", f"{dom}LNKID", "", "MANY", relid])
     groups: list[tuple[str, str, list[tuple[str, Row]]]] = []
-    for app, name, field in AE_LINKS:
-        model = apps.get_model(app, name)
+    for model, field in AE_LINKS:
         ae_label = model._meta.get_field(field).related_model._meta.label
         for pk, ae_pk in model.objects.filter(**{f"{field}__isnull": False}).values_list("pk", f"{field}_id"):
             ae = [x for x in index.get((ae_label, ae_pk), []) if x[0] == "AE"]
