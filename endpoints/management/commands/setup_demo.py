@@ -1,8 +1,11 @@
-"""Create one demo user per role and load the demo study (idempotent: safe to run twice)."""
+"""Create one demo user per role and load the demo study (idempotent: safe to run twice).
+
+It lives in ``endpoints``, the highest app with a demo, so that it imports each app's ``demo`` module directly
+(the base app ``sabr_trial`` may not import the apps above it).
+"""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +14,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from adverse_events import demo as adverse_events_demo
+from assessments import demo as assessments_demo
+from endpoints import demo as endpoints_demo
+from enrollment import demo as enrollment_demo
 from sabr_trial.roles import Role
+from treatment import demo as treatment_demo
 
 #: username, password, role, first name, last name. Also listed in the README.
 DEMO_USERS = [
@@ -21,8 +29,9 @@ DEMO_USERS = [
     ("monitor", "sabr-demo-monitor", Role.MONITOR, "Zhao", "Monitor"),
 ]
 
-#: Apps whose ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order.
-DEMO_APPS = ["enrollment", "assessments", "treatment", "adverse_events", "endpoints"]
+#: Each app's ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order (SABR goes on
+#: the lesions of the assessments demo, the endpoints demo computes the snapshot of what the others entered).
+DEMO_MODULES = [enrollment_demo, assessments_demo, treatment_demo, adverse_events_demo, endpoints_demo]
 #: Generated patients beside the hand-made ones (about 9 % screen failures), unless ``--generated`` says otherwise.
 GENERATED_DEFAULT = 60
 
@@ -41,20 +50,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         users = self.create_users()
         if not options["no_data"]:
-            generators = []
-            for app in DEMO_APPS:
-                try:
-                    module = importlib.import_module(f"{app}.demo")
-                except ModuleNotFoundError:
-                    continue
+            for module in DEMO_MODULES:
                 with transaction.atomic():
                     module.load(users=users, stdout=self.stdout)
-                if hasattr(module, "load_generated"):  # endpoints.demo: casebooks through import_study
-                    generators.append(module.load_generated)
             if options["generated"] > 0:
-                # import_study runs its own transactions, edit checks and endpoint recompute
-                for load_generated in generators:
-                    load_generated(options["generated"], users=users, stdout=self.stdout)
+                # casebooks through import_study, which runs its own transactions, edit checks and endpoint recompute
+                endpoints_demo.load_generated(options["generated"], users=users, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {username:<13} {password:<26} {Role(role).label}")
