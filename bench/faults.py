@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procs import Browser, RedisServer, Service, celery_worker, free_port, gunicorn, wait_log  # noqa: E402
+from bench.procs import Browser, RedisServer, Service, celery_worker, free_port, gunicorn, start_workers  # noqa: E402
 
 PASSWORD = "bench-faults-password-1"
 
@@ -55,13 +55,15 @@ def _env(database_url: str, redis: RedisServer) -> dict[str, str]:
     return env
 
 
-def _recreate_database(url: str) -> None:
+def _recreate_database(url: str, env: dict[str, str]) -> None:
+    """Drop and create the benchmark's database, then migrate it."""
     import dj_database_url
 
     s = dj_database_url.parse(url)
     base = ["-h", str(s.get("HOST") or "127.0.0.1"), "-p", str(s.get("PORT") or 5432), "-U", str(s["USER"])]
     subprocess.run(["dropdb", *base, "--if-exists", "--force", str(s["NAME"])], check=True)
     subprocess.run(["createdb", *base, str(s["NAME"])], check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
 def _setup_django(env: dict[str, str]) -> None:
@@ -165,18 +167,14 @@ def main() -> None:
     env = _env(args.database_url, redis)
     services: list[Service] = []
     try:
-        _recreate_database(args.database_url)
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        _recreate_database(args.database_url, env)
         _setup_django(env)
         seeded = _seed(args.users)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         services.append(gunicorn(env, port, workers=4))
-        worker = celery_worker("bench-worker", env, beat=True, pool="prefork", concurrency=2)
-        endpoints_worker = celery_worker("bench-endpoints", env, queues="endpoints", pool="prefork")
+        worker, endpoints_worker = start_workers("bench", env, beat=True, concurrency=2)
         services += [worker, endpoints_worker]
-        wait_log(worker, r"ready\.")
-        wait_log(endpoints_worker, r"ready\.")
 
         rec = Recorder()
         threads = [threading.Thread(target=_user_loop, args=(base, u, p, rec, args.max_requests), daemon=True)

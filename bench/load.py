@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.faults import _env, _recreate_database, _setup_django  # noqa: E402
-from bench.procs import Browser, RedisServer, Service, celery_worker, free_port, gunicorn, wait_log  # noqa: E402
+from bench.procs import Browser, RedisServer, Service, free_port, gunicorn, start_workers  # noqa: E402
 
 PASSWORD = "bench-load-password-1"
 CLK = os.sysconf("SC_CLK_TCK")
@@ -209,8 +209,7 @@ def main() -> None:
     env = _env(args.database_url, redis)
     services: list[Service] = []
     try:
-        _recreate_database(args.database_url)
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        _recreate_database(args.database_url, env)
         subprocess.run([sys.executable, "manage.py", "setup_demo"], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
         _setup_django(env)
@@ -218,11 +217,8 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         services.append(web := gunicorn(env, port, workers=args.workers))
-        worker = celery_worker("load-worker", env, pool="prefork", concurrency=1)
-        endpoints_worker = celery_worker("load-endpoints", env, queues="endpoints", pool="prefork")
+        worker, endpoints_worker = start_workers("load", env)
         services += [worker, endpoints_worker]
-        wait_log(worker, r"ready\.")
-        wait_log(endpoints_worker, r"ready\.")
         server_pids = [web.pid, worker.pid, endpoints_worker.pid]
         print(f"\ngunicorn {args.workers} workers; {args.seconds} s per level; think time {args.think} s; "
               f"{os.cpu_count()} CPUs\n")  # fmt: skip

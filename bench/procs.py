@@ -133,6 +133,15 @@ def gunicorn(env: dict[str, str], port: int, workers: int = 2) -> Service:
     return service
 
 
+def start_workers(prefix: str, env: dict[str, str], *, beat: bool = False, concurrency: int = 1) -> list[Service]:
+    """The two workers of docker-compose.yml (default queue, and the endpoint recompute's own queue), once ready."""
+    worker = celery_worker(f"{prefix}-worker", env, beat=beat, pool="prefork", concurrency=concurrency)
+    endpoints_worker = celery_worker(f"{prefix}-endpoints", env, queues="endpoints", pool="prefork")
+    for service in (worker, endpoints_worker):
+        wait_log(service, r"ready\.")
+    return [worker, endpoints_worker]
+
+
 def wait_log(service: Service, pattern: str, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
