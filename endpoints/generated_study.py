@@ -530,6 +530,10 @@ class _Patient:
                 self.form("subsequent-therapy", therapy_type="SYSTEMIC", regimen=rng.choice(NEXT_LINES),
                           start_date=day, reason="PROGRESSION", local_on_protocol="N")  # fmt: skip
             contact = self.pd + rng.randint(60, 100) * DAY
+            if next_line and contact > limit:
+                # seen when the next line started: no record may be later than the last known alive date (R5.6)
+                self.form("survival", contact_date=next_line, method="CLINIC VISIT", reached="Y",
+                          survival_status="ALIVE", new_anticancer_tx="Y")  # fmt: skip
             while contact <= limit:
                 self.form("survival", contact_date=contact, method=rng.choice(["TELEPHONE", "CLINIC VISIT"]),
                           reached="Y", survival_status="ALIVE",

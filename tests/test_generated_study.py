@@ -87,3 +87,24 @@ def test_every_generated_patient_imports_and_the_export_reimports_unchanged(tmp_
         second = exports.crf_files()
     different = [n for n in sorted(first) if first[n] != second.get(n)]
     assert not different, different
+
+
+@pytest.mark.parametrize("today", [DAY0, datetime.date(2026, 12, 6), datetime.date(2027, 3, 1)])
+def test_no_record_is_later_than_the_last_known_alive_date(today) -> None:
+    """R5.6: the generated casebooks never raise LAST_ALIVE_TOO_EARLY (a next line started with no contact after it
+    flagged 3 of setup_demo's 60 patients). The alive dates are the collector's (endpoints/collect.py)."""
+    files = generate(60, today=today).files()
+    rows = {name[4:-4]: _rows(data) for name, data in files.items()}
+    dead = {r["SUBJID"] for r in rows["death"]} if "death" in rows else set()
+    alive: dict[str, list[str]] = collections.defaultdict(list)
+    for stem, fields in (("survival", ("contact_date",)), ("tumour-assessment", ("scan_date_first",)),
+                         ("sabr-fraction", ("fraction_date",)), ("toripalimab", ("infusion_date",)),
+                         ("axitinib", ("start_date", "end_date"))):  # fmt: skip
+        for r in rows.get(stem, []):
+            alive[r["SUBJID"]] += [r[f] for f in fields if r.get(f)]
+    later = [
+        (r["SUBJID"], r["start_date"], max(alive[r["SUBJID"]]))
+        for r in rows["subsequent-therapy"]
+        if r["SUBJID"] not in dead and r["start_date"] > max(alive[r["SUBJID"]])
+    ]
+    assert not later, later
