@@ -83,8 +83,8 @@ def _register_data_management() -> None:
     registry.register_nav(
         NavItem(order=50, label=_("Queries"), url_name="query_list", perm=Perm.VIEW, badge=badge)
     )
-    registry.register_nav(NavItem(order=90, label=_("Study lock"), url_name="study_lock", perm=Perm.LOCK))
+    registry.register_nav(NavItem(order=90, label=_("Study lock"), url_name="study_lock", perm=Perm.LOCK, menu=True))
     registry.register_nav(
-        NavItem(order=95, label=_("Two-factor sign-in"), url_name="two_factor_roles", perm=Perm.MANAGE)
+        NavItem(order=95, label=_("Two-factor sign-in"), url_name="two_factor_roles", perm=Perm.MANAGE, menu=True)
     )
     registry.register_panel(CasebookPanel(order=1, template="sabr_trial/casebook_panel.html", context=panel))

@@ -17,7 +17,7 @@ def study(request: HttpRequest) -> dict[str, Any]:
         if user.is_authenticated
         else {}
     )
-    nav = []
+    nav, menu = [], []
     if user.is_authenticated:
         from django.urls import reverse
 
@@ -25,7 +25,7 @@ def study(request: HttpRequest) -> dict[str, Any]:
 
         for item in registry.nav_items:
             if perms.get(item.perm):
-                nav.append(
+                (menu if item.menu else nav).append(
                     {
                         "label": item.label,
                         "url": reverse(item.url_name),
@@ -34,6 +34,7 @@ def study(request: HttpRequest) -> dict[str, Any]:
                 )
     return {
         "nav_items": nav,
+        "nav_menu_items": menu,
         "STUDY_ID": settings.STUDY_ID,
         "STUDY_TITLE": settings.STUDY_TITLE,
         "AXES_FAILURE_LIMIT": settings.AXES_FAILURE_LIMIT,

@@ -150,6 +150,8 @@ class NavItem:
     url_name: str
     perm: str
     badge: Callable[[Any], int | None] | None = None
+    #: Shown in the navigation's "Administration" menu instead of the bar (study-wide settings, seldom used).
+    menu: bool = False
 
 
 @dataclass(frozen=True)
