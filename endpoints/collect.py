@@ -164,10 +164,13 @@ def _queryset(source: Source, patient_ids: Collection[int] | None = None) -> Any
     return qs.values(*fields).order_by("pk")
 
 
-def registered_patients() -> list[dict[str, Any]]:
-    """Every registered patient (pk, study_number), in primary-key order: the study the endpoints cover."""
+def registered_patients(cutoff: datetime.date) -> list[dict[str, Any]]:
+    """Every patient registered by the data cut-off (pk, study_number), in primary-key order: the study the
+    endpoints cover at that cut-off (a patient registered later is not counted in it)."""
     return list(
-        Patient.objects.filter(study_number__isnull=False).values("pk", "study_number").order_by("pk")
+        Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff)
+        .values("pk", "study_number")
+        .order_by("pk")
     )
 
 
@@ -201,7 +204,7 @@ def build_patients(
 def collect_study(cutoff: datetime.date) -> tuple[list[PatientRecord], list[PatientPlotData]]:
     """Return one PatientRecord (and plot data) per registered patient, at the data cut-off, reading every row
     (the recompute goes through ``endpoints.incremental``, which reads only the patients whose rows changed)."""
-    return build_patients(registered_patients(), read_rows(), cutoff)
+    return build_patients(registered_patients(cutoff), read_rows(), cutoff)
 
 
 def content_hashes(sources: Sequence[Source]) -> dict[int, dict[str, str]] | None:

@@ -179,7 +179,7 @@ class _Keys:
 def _study_keys(cutoff: datetime.date, settings: DerivationSettings) -> _Keys:
     from adverse_events.selectors import episodes
 
-    patients = collect.registered_patients()
+    patients = collect.registered_patients(cutoff)
     hashes = collect.content_hashes((*collect.SOURCES, collect.ae_source()))
     all_rows = all_episodes = None
     if (

@@ -107,9 +107,18 @@ def _shorten(text: str, width: int) -> str:
 def disposition(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
     from enrollment.models import DeathReport, Disposition, Patient, ScreeningLog
 
-    logs = list(ScreeningLog.objects.filter(screening_date__lte=cutoff).values("outcome", "failure_reason"))
+    logs = list(
+        ScreeningLog.objects.filter(screening_date__lte=cutoff).values("patient_id", "outcome", "failure_reason")
+    )
     failures = [row for row in logs if row["outcome"] == ScreeningLog.Outcome.SCREEN_FAILURE]
-    registered = Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff).count()
+    withdrew = [row for row in logs if row["outcome"] == ScreeningLog.Outcome.WITHDRAWAL]
+    registered_ids = set(
+        Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff).values_list("pk", flat=True)
+    )
+    registered = len(registered_ids)
+    # screened by the cut-off, neither out of screening nor registered by then: the rows then add up to "Screened"
+    ended = {ScreeningLog.Outcome.SCREEN_FAILURE, ScreeningLog.Outcome.WITHDRAWAL}
+    in_screening = sum(1 for r in logs if r["patient_id"] not in registered_ids and r["outcome"] not in ended)
     treated = int(snap.results.get("n_treated", 0))
     dispositions = list(Disposition.objects.filter(patient__registration_date__lte=cutoff))
     eot = [d for d in dispositions if d.eot_reason]
@@ -122,10 +131,8 @@ def disposition(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]
         "rows": [
             (_("Screened"), str(len(logs))),
             (_("Screen failures"), str(len(failures))),
-            (
-                _("Withdrew before registration"),
-                str(sum(1 for r in logs if r["outcome"] == ScreeningLog.Outcome.WITHDRAWAL)),
-            ),
+            (_("Withdrew before registration"), str(len(withdrew))),
+            (_("Still in screening at the cut-off"), str(in_screening)),
             (_("Registered"), str(registered)),
             (_("Treated (any study treatment)"), _pct(treated, registered)),
             (_("On treatment at cut-off"), _pct(max(treated - len(eot), 0), registered)),

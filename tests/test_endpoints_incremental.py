@@ -21,6 +21,7 @@ from adverse_events.selectors import episodes, safety_population
 from bench.synthetic import generate
 from endpoints import collect, incremental, services
 from endpoints.models import EndpointListingContent, EndpointSnapshot
+from enrollment.models import Patient
 from tests.factories import UserFactory
 from tests.factories_adverse_events import ensure_ctcae_terms
 
@@ -62,7 +63,8 @@ def _cold(cutoff: datetime.date | None = None) -> Any:
     incremental.clear()
     snap = services.run_recompute(trigger="cold", cutoff=cutoff)
     assert snap.status == "ok", snap.error
-    assert snap.timings["patients_derived"] == N
+    registered = Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff or TODAY).count()
+    assert snap.timings["patients_derived"] == registered == (N if cutoff is None else registered)
     return snap
 
 
@@ -124,8 +126,12 @@ def test_unchanged_data_derive_nobody_and_give_the_same_snapshot(study):
 
 def test_another_cut_off_is_its_own_key(study):
     _cold()
-    earlier = services.run_recompute(trigger="earlier", cutoff=TODAY - datetime.timedelta(days=200))
-    assert earlier.timings["patients_derived"] == N
+    cutoff = TODAY - datetime.timedelta(days=200)
+    earlier = services.run_recompute(trigger="earlier", cutoff=cutoff)
+    # every patient registered by that cut-off is derived again (the others are not in the study yet)
+    registered = Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff).count()
+    assert 0 < registered < N
+    assert earlier.timings["patients_derived"] == registered
     assert _comparable(earlier) == _comparable(_cold(TODAY - datetime.timedelta(days=200)))
 
 
