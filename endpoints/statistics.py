@@ -113,12 +113,17 @@ class StepCurve:
 
 @dataclass(frozen=True)
 class AtRisk:
-    """Number at risk (time >= t), and cumulative events and censorings before or at t."""
+    """Number at risk (time >= t), and cumulative events, competing events and censorings before or at t.
+
+    ``events`` counts the event of interest only (a local failure for local control, R2.2); a death before a local
+    failure is a competing event, counted in ``competing`` (0 for Kaplan-Meier, which has none).
+    """
 
     time: float
     n_at_risk: int
     events: int
     censored: int
+    competing: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +131,7 @@ class AtRisk:
             "n_at_risk": self.n_at_risk,
             "events": self.events,
             "censored": self.censored,
+            "competing": self.competing,
         }
 
 
@@ -344,11 +350,12 @@ def _at_risk_table(times: Sequence[float], codes: Sequence[int], at: Iterable[fl
             AtRisk(
                 time=float(point),
                 n_at_risk=sum(1 for value in times if value >= point),
-                events=sum(
-                    1 for value, code in zip(times, codes, strict=True) if value <= point and code != CENSORED
-                ),
+                events=sum(1 for value, code in zip(times, codes, strict=True) if value <= point and code == EVENT),
                 censored=sum(
                     1 for value, code in zip(times, codes, strict=True) if value <= point and code == CENSORED
+                ),
+                competing=sum(
+                    1 for value, code in zip(times, codes, strict=True) if value <= point and code == COMPETING
                 ),
             )
         )

@@ -170,6 +170,10 @@ def test_report_pages_and_timing_at_60_patients(data_manager, tmp_path):
     text = pdf_text(path)
     missing = [p["study_number"] for p in snap.patient_rows() if text.count(p["study_number"]) < 2]
     assert not missing, missing  # every patient in the derivation and the BOR listing
+    # local control's at-risk tables: local failures, and deaths before one as competing events apart (R2.2)
+    lc = snap.results["lc_patient"]["cumulative_incidence"]
+    assert lc["at_risk"][-1]["events"] == lc["events"] and lc["at_risk"][-1]["competing"] == lc["competing"]
+    assert text.count("Local failures") == 2 and text.count("failure (competing)") == 2, "patient and lesion level"
     print(f"report at 60 patients: {elapsed:.2f} s, {len(pdf)} bytes")
 
 

@@ -386,3 +386,13 @@ def test_aalen_johansen_handles_tied_times_exactly() -> None:
     """Two local failures and a death on the same day: one step of 2/4 at that time (no random jitter)."""
     result = aalen_johansen([3, 3, 3, 5], [1, 1, 2, 0], landmarks=())
     assert result.curve.value_at(3.0) == pytest.approx(0.5) and result.curve.value_at(2.9) == 0.0
+
+
+def test_cif_at_risk_events_are_failures_only_and_deaths_are_competing() -> None:
+    """R2.2: the at-risk table's events of local control are local failures; competing deaths have their own count
+    (issue 19: the report's "Events" row of local control counted the deaths while the cards did not)."""
+    last = AJ.at_risk[-1]
+    assert (last.events, last.competing, last.censored) == (AJ.events, AJ.competing, AJ.censored) == (4, 4, 4)
+    assert last.to_dict()["competing"] == 4
+    km_last = one_minus_kaplan_meier([1, 2, 3], [1, 0, 1]).at_risk[-1]
+    assert (km_last.events, km_last.competing) == (2, 0)
