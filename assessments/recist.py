@@ -30,6 +30,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
+from ruletext import Msg, define, gettext_noop, join
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "NO_ASSESSMENT_ORDER",
@@ -92,7 +94,24 @@ __all__ = [
 
 
 class RecistError(ValueError):
-    """Data from which RECIST cannot be computed; the message names the lesion or time point and the rule."""
+    """Data from which RECIST cannot be computed; the message names the lesion or time point and the rule.
+
+    Raised with a :class:`ruletext.Msg`; :attr:`msg` gives it back with its id (``str(error)`` is plain English).
+    """
+
+    @property
+    def msg(self) -> str:
+        first = self.args[0] if self.args else ""
+        return first if isinstance(first, str) else str(self)
+
+
+# --- Rule texts (message ids with parameters, see ``ruletext``) ---------------------------------------------------
+# Shared by several rules; the others are defined beside the rule that uses them.
+_E_TIMEPOINT_NO_DATE = define(
+    "recist.err.timepoint_no_date", gettext_noop("time point %(tp)s: no scan date and no visit date")
+)
+_CODE_TEXT = define("recist.code_text", gettext_noop("%(code)s: %(text)s"))
+_NO_POST_BASELINE = define("recist.bor.no_post_baseline", gettext_noop("no post-baseline assessment (R5.8)"))
 
 
 # --- RECIST constants (the guideline's own numbers, not trial decisions) ------------------------------------------
@@ -376,7 +395,7 @@ class Assessment:
             return self.scan_date_first
         when = self.visit_date or self.scan_date_first
         if when is None:
-            raise RecistError(f"time point {self.label or '?'}: no scan date and no visit date")
+            raise RecistError(_E_TIMEPOINT_NO_DATE(tp=self.label or "?"))
         return when
 
     @property
@@ -579,6 +598,63 @@ def _codes(codes: Sequence[str]) -> str:
 # --- Baseline: measurability, organ groups, target selection (R1.1-R1.6) -----------------------------------------
 _CROSS_SECTIONAL: Final = frozenset({Method.CT, Method.MRI, Method.PET_CT})
 
+_E_BASELINE_NOT_POSITIVE = define(
+    "recist.err.baseline_not_positive", gettext_noop("baseline diameter must be > 0 mm, got %(v)s mm")
+)
+_E_SLICE_REQUIRED = define(
+    "recist.err.slice_required",
+    gettext_noop("slice thickness is required to judge a lesion on %(method)s (R1.1)"),
+)
+_M_TYPE_NONMEASURABLE = define(
+    "recist.meas.type_nonmeasurable", gettext_noop("%(type)s disease: non-measurable (R1.3)")
+)
+_M_NO_LD = define("recist.meas.no_ld", gettext_noop("no longest diameter recorded: non-measurable (R1.1)"))
+_M_BASIS_SLICE = define("recist.meas.basis_slice", gettext_noop("slice %(slice)s mm <= 5 mm"))
+_M_BASIS_2X_SLICE = define("recist.meas.basis_2x_slice", gettext_noop("2 x slice %(slice)s mm"))
+_M_BASIS_XRAY = define("recist.meas.basis_xray", gettext_noop("chest X-ray"))
+_M_BASIS_CALIPERS = define("recist.meas.basis_calipers", gettext_noop("calipers"))
+_M_LD_MEASURABLE = define(
+    "recist.meas.ld_measurable", gettext_noop("LD %(ld)s mm >= %(min)s mm (%(basis)s): measurable (R1.1)")
+)
+_M_LD_SMALL = define(
+    "recist.meas.ld_small",
+    gettext_noop("LD %(ld)s mm < %(min)s mm (%(basis)s): small lesion, non-measurable (R1.1, R1.3)"),
+)
+_M_NODE_TYPE = define(
+    "recist.meas.node_type", gettext_noop("node recorded as %(type)s: non-measurable (R1.3)")
+)
+_M_NODE_NO_SA = define(
+    "recist.meas.node_no_sa", gettext_noop("no node short axis recorded: non-measurable (R1.2)")
+)
+_M_NODE_NORMAL = define(
+    "recist.meas.node_normal", gettext_noop("node short axis %(sa)s mm < 10 mm: normal, not recorded (R1.2)")
+)
+_M_NODE_PATHOLOGICAL = define(
+    "recist.meas.node_pathological",
+    gettext_noop("node short axis %(sa)s mm is 10 to < 15 mm: pathological, non-target only (R1.2)"),
+)
+_M_NODE_METHOD = define(
+    "recist.meas.node_method",
+    gettext_noop("node short axis must be measured on CT or MRI, not %(method)s (R1.2)"),
+)
+_M_NODE_MEASURABLE = define(
+    "recist.meas.node_measurable", gettext_noop("node short axis %(sa)s mm >= 15 mm: measurable (R1.2)")
+)
+#: The non-measurable types as they read inside a rule text (lower case).
+_NONMEASURABLE_NAME: Final[Mapping[NonMeasurableType, Msg]] = MappingProxyType(
+    {
+        NonMeasurableType.BLASTIC_BONE: define("recist.nm.blastic_bone", gettext_noop("blastic bone"))(),
+        NonMeasurableType.EFFUSION: define("recist.nm.effusion", gettext_noop("effusion"))(),
+        NonMeasurableType.ASCITES: define("recist.nm.ascites", gettext_noop("ascites"))(),
+        NonMeasurableType.LEPTOMENINGEAL: define(
+            "recist.nm.leptomeningeal", gettext_noop("leptomeningeal")
+        )(),
+        NonMeasurableType.LYMPHANGITIC: define("recist.nm.lymphangitic", gettext_noop("lymphangitic"))(),
+        NonMeasurableType.SMALL: define("recist.nm.small", gettext_noop("small"))(),
+        NonMeasurableType.OTHER: define("recist.nm.other", gettext_noop("other"))(),
+    }
+)
+
 
 def assess_measurability(
     *,
@@ -590,37 +666,33 @@ def assess_measurability(
 ) -> MeasurabilityResult:
     """Return whether a lesion is measurable at baseline, with the rule that decided it (R1.1-R1.3)."""
     if value_mm is not None and value_mm <= 0:
-        raise RecistError(f"baseline diameter must be > 0 mm, got {_mm(value_mm)} mm")
+        raise RecistError(_E_BASELINE_NOT_POSITIVE(v=_mm(value_mm)))
     if organ is Organ.LYMPH_NODE:
         return _node_measurability(method, value_mm, nonmeasurable_type)
     if nonmeasurable_type is not None:
         # R1.3: blastic bone, effusions, ascites, leptomeningeal and lymphangitic disease are never measurable.
         return MeasurabilityResult(
-            Measurability.NON_MEASURABLE, f"{nonmeasurable_type.value.lower()} disease: non-measurable (R1.3)"
+            Measurability.NON_MEASURABLE, _M_TYPE_NONMEASURABLE(type=_NONMEASURABLE_NAME[nonmeasurable_type])
         )
     if value_mm is None:
-        return MeasurabilityResult(
-            Measurability.NON_MEASURABLE, "no longest diameter recorded: non-measurable (R1.1)"
-        )
+        return MeasurabilityResult(Measurability.NON_MEASURABLE, _M_NO_LD())
     if method in _CROSS_SECTIONAL:
         if slice_thickness_mm is None or slice_thickness_mm <= 0:
-            raise RecistError(f"slice thickness is required to judge a lesion on {method.value} (R1.1)")
+            raise RecistError(_E_SLICE_REQUIRED(method=method.value))
         if slice_thickness_mm <= MAX_SLICE_MM:  # R1.1
-            minimum, basis = MIN_LD_MM, f"slice {_mm(slice_thickness_mm)} mm <= 5 mm"
+            minimum, basis = MIN_LD_MM, _M_BASIS_SLICE(slice=_mm(slice_thickness_mm))
         else:  # R1.1: slice > 5 mm => 2 x slice
-            minimum, basis = 2 * slice_thickness_mm, f"2 x slice {_mm(slice_thickness_mm)} mm"
+            minimum, basis = 2 * slice_thickness_mm, _M_BASIS_2X_SLICE(slice=_mm(slice_thickness_mm))
     elif method is Method.XRAY:  # R1.1
-        minimum, basis = XRAY_MIN_LD_MM, "chest X-ray"
+        minimum, basis = XRAY_MIN_LD_MM, _M_BASIS_XRAY()
     else:  # R1.1: clinical lesion measured with calipers
-        minimum, basis = MIN_LD_MM, "calipers"
+        minimum, basis = MIN_LD_MM, _M_BASIS_CALIPERS()
     if value_mm >= minimum:
         return MeasurabilityResult(
-            Measurability.MEASURABLE,
-            f"LD {_mm(value_mm)} mm >= {_mm(minimum)} mm ({basis}): measurable (R1.1)",
+            Measurability.MEASURABLE, _M_LD_MEASURABLE(ld=_mm(value_mm), min=_mm(minimum), basis=basis)
         )
     return MeasurabilityResult(
-        Measurability.NON_MEASURABLE,
-        f"LD {_mm(value_mm)} mm < {_mm(minimum)} mm ({basis}): small lesion, non-measurable (R1.1, R1.3)",
+        Measurability.NON_MEASURABLE, _M_LD_SMALL(ld=_mm(value_mm), min=_mm(minimum), basis=basis)
     )
 
 
@@ -629,32 +701,18 @@ def _node_measurability(
 ) -> MeasurabilityResult:
     if nonmeasurable_type is not None:
         return MeasurabilityResult(
-            Measurability.NON_MEASURABLE,
-            f"node recorded as {nonmeasurable_type.value.lower()}: non-measurable (R1.3)",
+            Measurability.NON_MEASURABLE, _M_NODE_TYPE(type=_NONMEASURABLE_NAME[nonmeasurable_type])
         )
     if value_mm is None:
-        return MeasurabilityResult(
-            Measurability.NON_MEASURABLE, "no node short axis recorded: non-measurable (R1.2)"
-        )
+        return MeasurabilityResult(Measurability.NON_MEASURABLE, _M_NODE_NO_SA())
     if value_mm < NODE_PATHOLOGICAL_SA_MM:  # R1.2
-        return MeasurabilityResult(
-            Measurability.NORMAL_NODE,
-            f"node short axis {_mm(value_mm)} mm < 10 mm: normal, not recorded (R1.2)",
-        )
+        return MeasurabilityResult(Measurability.NORMAL_NODE, _M_NODE_NORMAL(sa=_mm(value_mm)))
     if value_mm < NODE_MEASURABLE_SA_MM:  # R1.2, R1.3
-        return MeasurabilityResult(
-            Measurability.NON_MEASURABLE,
-            f"node short axis {_mm(value_mm)} mm is 10 to < 15 mm: pathological, non-target only (R1.2)",
-        )
+        return MeasurabilityResult(Measurability.NON_MEASURABLE, _M_NODE_PATHOLOGICAL(sa=_mm(value_mm)))
     if method not in _CROSS_SECTIONAL:
         # R1.2: the node thresholds are short axes on CT/MRI; X-ray and calipers cannot give one.
-        return MeasurabilityResult(
-            Measurability.NON_MEASURABLE,
-            f"node short axis must be measured on CT or MRI, not {method.value} (R1.2)",
-        )
-    return MeasurabilityResult(
-        Measurability.MEASURABLE, f"node short axis {_mm(value_mm)} mm >= 15 mm: measurable (R1.2)"
-    )
+        return MeasurabilityResult(Measurability.NON_MEASURABLE, _M_NODE_METHOD(method=method.value))
+    return MeasurabilityResult(Measurability.MEASURABLE, _M_NODE_MEASURABLE(sa=_mm(value_mm)))
 
 
 def _lesion_measurability(lesion: Lesion) -> MeasurabilityResult:
@@ -676,12 +734,41 @@ def organ_group(organ: Organ) -> Organ:
     return organ
 
 
-_GROUP_NOTE: Final[Mapping[Organ, str]] = MappingProxyType(
+_GROUP_NOTE: Final[Mapping[Organ, Msg]] = MappingProxyType(
     {
-        Organ.LYMPH_NODE: "all lymph nodes count as one organ",
-        Organ.LUNG: "both lungs count as one organ",
-        Organ.KIDNEY: "both kidneys count as one organ",
+        Organ.LYMPH_NODE: define(
+            "recist.sel.group_nodes", gettext_noop("all lymph nodes count as one organ")
+        )(),
+        Organ.LUNG: define("recist.sel.group_lungs", gettext_noop("both lungs count as one organ"))(),
+        Organ.KIDNEY: define("recist.sel.group_kidneys", gettext_noop("both kidneys count as one organ"))(),
     }
+)
+_S_TWICE = define("recist.sel.twice", gettext_noop("%(code)s: listed twice as a target (R1.6)"))
+_S_NOT_MEASURABLE = define(
+    "recist.sel.not_measurable", gettext_noop("%(code)s: not measurable, so not a target: %(why)s")
+)
+_S_IRRADIATED = define(
+    "recist.sel.irradiated",
+    gettext_noop(
+        "%(code)s: irradiated before enrolment and not progressed since: not a target (R1.4, R1.40)"
+    ),
+)
+_S_SIXTH = define(
+    "recist.sel.sixth",
+    gettext_noop("%(code)s: a 6th target is not allowed: at most 5 targets in total (R1.6)"),
+)
+_S_THIRD = define(
+    "recist.sel.third",
+    gettext_noop(
+        "%(code)s: a 3rd target in %(organ)s (already %(already)s) is not allowed: at most 2 per organ (R1.6)"
+    ),
+)
+_S_THIRD_NOTE = define(
+    "recist.sel.third_note",
+    gettext_noop(
+        "%(code)s: a 3rd target in %(organ)s (already %(already)s) is not allowed: at most 2 per organ; "
+        "%(note)s (R1.6)"
+    ),
 )
 
 
@@ -697,50 +784,36 @@ def validate_target_selection(targets: Sequence[Lesion]) -> tuple[SelectionProbl
     for lesion in targets:
         code = lesion.code
         if code in seen:
-            problems.append(SelectionProblem(code, "R1.6", f"{code}: listed twice as a target (R1.6)"))
+            problems.append(SelectionProblem(code, "R1.6", _S_TWICE(code=code)))
             continue
         seen.add(code)
         try:
             measurability = _lesion_measurability(lesion)
         except RecistError as exc:
-            problems.append(SelectionProblem(code, "R1.1", f"{code}: {exc}"))
+            problems.append(SelectionProblem(code, "R1.1", _CODE_TEXT(code=code, text=exc.msg)))
             continue
         if not measurability.measurable:
             problems.append(
-                SelectionProblem(
-                    code, "R1.1-R1.3", f"{code}: not measurable, so not a target: {measurability.rule}"
-                )
+                SelectionProblem(code, "R1.1-R1.3", _S_NOT_MEASURABLE(code=code, why=measurability.rule))
             )
             continue
         if lesion.previously_irradiated and not lesion.progressed_since_rt:
             # R1.4, R1.40: irradiated before enrolment and not progressed since; protocol SABR is no bar (D4).
-            problems.append(
-                SelectionProblem(
-                    code,
-                    "R1.4",
-                    f"{code}: irradiated before enrolment and not progressed since: not a target (R1.4, R1.40)",
-                )
-            )
+            problems.append(SelectionProblem(code, "R1.4", _S_IRRADIATED(code=code)))
             continue
         if eligible >= MAX_TARGETS:  # R1.6
-            problems.append(
-                SelectionProblem(
-                    code, "R1.6", f"{code}: a 6th target is not allowed: at most 5 targets in total (R1.6)"
-                )
-            )
+            problems.append(SelectionProblem(code, "R1.6", _S_SIXTH(code=code)))
             continue
         group = organ_group(lesion.organ)
         already = per_group.setdefault(group, [])
         if len(already) >= MAX_TARGETS_PER_ORGAN:  # R1.6
-            note = _GROUP_NOTE.get(group, "")
-            problems.append(
-                SelectionProblem(
-                    code,
-                    "R1.6",
-                    f"{code}: a 3rd target in {group.value} (already {_codes(already)}) is not allowed: at most 2 per "
-                    f"organ{'; ' + note if note else ''} (R1.6)",
-                )
+            note = _GROUP_NOTE.get(group)
+            message = (
+                _S_THIRD_NOTE(code=code, organ=group.value, already=_codes(already), note=note)
+                if note is not None
+                else _S_THIRD(code=code, organ=group.value, already=_codes(already))
             )
+            problems.append(SelectionProblem(code, "R1.6", message))
             continue
         already.append(code)
         eligible += 1
@@ -748,69 +821,135 @@ def validate_target_selection(targets: Sequence[Lesion]) -> tuple[SelectionProbl
 
 
 # --- One time point: values, sum, categories (R1.7-R1.22) ---------------------------------------------------------
+_E_TARGET_BY_STATE = define(
+    "recist.err.target_by_state",
+    gettext_noop("%(code)s: a target is recorded by measurement, not by a non-target state (R1.8)"),
+)
+_E_NO_RESULT = define(
+    "recist.err.no_result",
+    gettext_noop("%(code)s: no result; record NOT EVALUABLE rather than leaving it blank (R1.17)"),
+)
+_E_FRAGMENTS_NOT_SPLIT = define(
+    "recist.err.fragments_not_split",
+    gettext_noop("%(code)s: fragments are recorded only for a SPLIT lesion (R1.11)"),
+)
+_E_MERGED_NO_HOST = define(
+    "recist.err.merged_no_host", gettext_noop("%(code)s: MERGED needs the lesion it merged into (R1.11)")
+)
+_E_MERGED_VALUE = define(
+    "recist.err.merged_value",
+    gettext_noop(
+        "%(code)s: merged into %(into)s: record the merged diameter on %(into)s and 0 mm here (R1.11)"
+    ),
+)
+_E_MERGED_INTO_NOT_MERGED = define(
+    "recist.err.merged_into_not_merged",
+    gettext_noop("%(code)s: merged_into is set but the lesion is not MERGED (R1.11)"),
+)
+_E_SPLIT_NOT_MEASURED = define(
+    "recist.err.split_not_measured",
+    gettext_noop("%(code)s: a SPLIT lesion is MEASURED as the sum of its fragments (R1.11)"),
+)
+_E_NEGATIVE = define("recist.err.negative", gettext_noop("%(code)s: a diameter cannot be negative"))
+_E_TOO_SMALL_VALUE = define(
+    "recist.err.too_small_value",
+    gettext_noop(
+        "%(code)s: TOO SMALL TO MEASURE counts as %(counts)s mm; record MEASURED for %(v)s mm (R1.10)"
+    ),
+)
+_E_DISAPPEARED_VALUE = define(
+    "recist.err.disappeared_value",
+    gettext_noop("%(code)s: DISAPPEARED counts as 0 mm; a diameter was recorded (R1.10)"),
+)
+_E_NE_WITH_VALUE = define(
+    "recist.err.ne_with_value", gettext_noop("%(code)s: NOT EVALUABLE with a diameter; choose one (R1.17)")
+)
+_E_FRAGMENT_NEGATIVE = define(
+    "recist.err.fragment_negative", gettext_noop("%(code)s: a fragment diameter cannot be negative")
+)
+_E_FRAGMENT_SUM = define(
+    "recist.err.fragment_sum",
+    gettext_noop("%(code)s: value %(v)s mm is not the sum of the fragments %(total)s mm (R1.11)"),
+)
+_E_MEASURED_NO_VALUE = define(
+    "recist.err.measured_no_value",
+    gettext_noop("%(code)s: MEASURED without a diameter; record NOT EVALUABLE if it was not measured (R1.9)"),
+)
+_E_TWO_RESULTS = define("recist.err.two_results", gettext_noop("%(code)s: two results at one time point"))
+_E_NO_RESULT_AT_TP = define(
+    "recist.err.no_result_at_tp",
+    gettext_noop(
+        "%(code)s: no result at this time point; record NOT EVALUABLE rather than leave it blank (R1.17)"
+    ),
+)
+_E_MERGED_NOT_TARGET = define(
+    "recist.err.merged_not_target",
+    gettext_noop("%(code)s: merged into %(into)s, which is not a target lesion (R1.11)"),
+)
+_E_MERGED_INTO_MERGED = define(
+    "recist.err.merged_into_merged",
+    gettext_noop("%(code)s: merged into %(into)s, which is itself merged (R1.11)"),
+)
+_T_MERGED_IRRADIATED = define(
+    "recist.target.merged_irradiated", gettext_noop("%(code)s merged into irradiated %(into)s")
+)
+
+
 def lesion_value_mm(
     lesion: Lesion, result: LesionResult, *, settings: RecistSettings = DEFAULT_SETTINGS
 ) -> Decimal | None:
     """Return the millimetres a target adds to the SOD, or None if it is NOT EVALUABLE (R1.9-R1.11)."""
     code = lesion.code
     if result.nontarget_state is not None:
-        raise RecistError(f"{code}: a target is recorded by measurement, not by a non-target state (R1.8)")
+        raise RecistError(_E_TARGET_BY_STATE(code=code))
     status = result.status
     if status is None:
-        raise RecistError(f"{code}: no result; record NOT EVALUABLE rather than leaving it blank (R1.17)")
+        raise RecistError(_E_NO_RESULT(code=code))
     if result.fragments_mm and result.split_merge is not SplitMerge.SPLIT:
-        raise RecistError(f"{code}: fragments are recorded only for a SPLIT lesion (R1.11)")
+        raise RecistError(_E_FRAGMENTS_NOT_SPLIT(code=code))
     if result.split_merge is SplitMerge.MERGED:
         if result.merged_into is None:
-            raise RecistError(f"{code}: MERGED needs the lesion it merged into (R1.11)")
+            raise RecistError(_E_MERGED_NO_HOST(code=code))
         if result.value_mm is not None and result.value_mm != 0:
-            raise RecistError(
-                f"{code}: merged into {result.merged_into}: record the merged diameter on {result.merged_into} "
-                "and 0 mm here (R1.11)"
-            )
+            raise RecistError(_E_MERGED_VALUE(code=code, into=result.merged_into))
         # R1.11: the merged lesion is measured once, on the lesion it merged into; this one counts 0 mm.
         return None if status is ResultStatus.NOT_EVALUABLE else ZERO
     if result.merged_into is not None:
-        raise RecistError(f"{code}: merged_into is set but the lesion is not MERGED (R1.11)")
+        raise RecistError(_E_MERGED_INTO_NOT_MERGED(code=code))
     if result.split_merge is SplitMerge.SPLIT and status is not ResultStatus.MEASURED:
-        raise RecistError(f"{code}: a SPLIT lesion is MEASURED as the sum of its fragments (R1.11)")
+        raise RecistError(_E_SPLIT_NOT_MEASURED(code=code))
     if (
         status is ResultStatus.MEASURED
     ):  # R1.9: the actual measurement; nodes keep their short axis below 10 mm
         value = _measured_value(code, result)
         if value < 0:
-            raise RecistError(f"{code}: a diameter cannot be negative")
+            raise RecistError(_E_NEGATIVE(code=code))
         return value  # R1.10: a real measurement is used even below 5 mm
     if status is ResultStatus.TOO_SMALL:
         if result.value_mm is not None and result.value_mm != settings.too_small_mm:
             raise RecistError(
-                f"{code}: TOO SMALL TO MEASURE counts as {_mm(settings.too_small_mm)} mm; "
-                f"record MEASURED for {_mm(result.value_mm)} mm (R1.10)"
+                _E_TOO_SMALL_VALUE(code=code, counts=_mm(settings.too_small_mm), v=_mm(result.value_mm))
             )
         return settings.too_small_mm  # R1.10
     if status is ResultStatus.DISAPPEARED:
         if result.value_mm is not None and result.value_mm != 0:
-            raise RecistError(f"{code}: DISAPPEARED counts as 0 mm; a diameter was recorded (R1.10)")
+            raise RecistError(_E_DISAPPEARED_VALUE(code=code))
         return ZERO  # R1.10
     if result.value_mm is not None:
-        raise RecistError(f"{code}: NOT EVALUABLE with a diameter; choose one (R1.17)")
+        raise RecistError(_E_NE_WITH_VALUE(code=code))
     return None
 
 
 def _measured_value(code: str, result: LesionResult) -> Decimal:
     if result.split_merge is SplitMerge.SPLIT and result.fragments_mm:
         if any(fragment < 0 for fragment in result.fragments_mm):
-            raise RecistError(f"{code}: a fragment diameter cannot be negative")
+            raise RecistError(_E_FRAGMENT_NEGATIVE(code=code))
         total = sum(result.fragments_mm, ZERO)  # R1.11: split lesion = sum of its fragments
         if result.value_mm is not None and result.value_mm != total:
-            raise RecistError(
-                f"{code}: value {_mm(result.value_mm)} mm is not the sum of the fragments {_mm(total)} mm (R1.11)"
-            )
+            raise RecistError(_E_FRAGMENT_SUM(code=code, v=_mm(result.value_mm), total=_mm(total)))
         return total
     if result.value_mm is None:
-        raise RecistError(
-            f"{code}: MEASURED without a diameter; record NOT EVALUABLE if it was not measured (R1.9)"
-        )
+        raise RecistError(_E_MEASURED_NO_VALUE(code=code))
     return result.value_mm
 
 
@@ -818,7 +957,7 @@ def _results_by_code(results: Sequence[LesionResult]) -> dict[str, LesionResult]
     by_code: dict[str, LesionResult] = {}
     for result in results:
         if result.lesion_code in by_code:
-            raise RecistError(f"{result.lesion_code}: two results at one time point")
+            raise RecistError(_E_TWO_RESULTS(code=result.lesion_code))
         by_code[result.lesion_code] = result
     return by_code
 
@@ -836,21 +975,19 @@ def _target_values(
     for target in targets:
         result = results.get(target.code)
         if result is None:
-            raise RecistError(
-                f"{target.code}: no result at this time point; record NOT EVALUABLE rather than leave it blank (R1.17)"
-            )
+            raise RecistError(_E_NO_RESULT_AT_TP(code=target.code))
         value = lesion_value_mm(target, result, settings=settings)
         into = result.merged_into
         if result.split_merge is SplitMerge.MERGED and into is not None:
             if into in excluded:
                 value = None
-                notes[target.code] = f"{target.code} merged into irradiated {into}"
+                notes[target.code] = _T_MERGED_IRRADIATED(code=target.code, into=into)
             elif into == target.code or into not in codes:
-                raise RecistError(f"{target.code}: merged into {into}, which is not a target lesion (R1.11)")
+                raise RecistError(_E_MERGED_NOT_TARGET(code=target.code, into=into))
             else:
                 host = results.get(into)
                 if host is not None and host.split_merge is SplitMerge.MERGED:
-                    raise RecistError(f"{target.code}: merged into {into}, which is itself merged (R1.11)")
+                    raise RecistError(_E_MERGED_INTO_MERGED(code=target.code, into=into))
         values[target.code] = value
     return values, notes
 
@@ -877,9 +1014,17 @@ def _sum(values: Mapping[str, Decimal | None]) -> SumOfDiameters:
     )
 
 
+_PD_REL = define("recist.pd.rel", gettext_noop("%(factor)s x %(label)s %(ref)s mm"))
+_PD_BOTH = define("recist.pd.both", gettext_noop("%(v)s mm >= %(rel)s and %(inc)s mm >= %(min)s mm"))
+_PD_REL_ONLY = define("recist.pd.rel_only", gettext_noop("%(v)s mm >= %(rel)s but %(inc)s mm < %(min)s mm"))
+_PD_BELOW = define("recist.pd.below", gettext_noop("%(v)s mm < %(rel)s"))
+_NADIR: Final = define("recist.label.nadir", gettext_noop("nadir"))()
+_LESION_NADIR: Final = define("recist.label.lesion_nadir", gettext_noop("lesion nadir"))()
+
+
 def _pd_test(
-    value: Decimal, reference: Decimal, *, fraction: Decimal, min_increase: Decimal, label: str
-) -> tuple[bool, str]:
+    value: Decimal, reference: Decimal, *, fraction: Decimal, min_increase: Decimal, label: Msg
+) -> tuple[bool, Msg]:
     """Test value against reference with both PD conditions (R1.14; D5 for LF); exact, inclusive (R1.16)."""
     factor = 1 + fraction
     increase = value - reference
@@ -887,13 +1032,50 @@ def _pd_test(
         value >= factor * reference
     )  # R1.16: exact Decimal product, inclusive, never a rounded percentage
     absolute = increase >= min_increase
-    head = f"{_mm(value)} mm"
-    rel_text = f"{factor:.2f} x {label} {_mm(reference)} mm"
+    head = _mm(value)
+    rel_text = _PD_REL(factor=f"{factor:.2f}", label=label, ref=_mm(reference))
     if relative and absolute:
-        return True, f"{head} >= {rel_text} and {_signed(increase)} mm >= {_num(min_increase)} mm"
+        return True, _PD_BOTH(v=head, rel=rel_text, inc=_signed(increase), min=_num(min_increase))
     if relative:
-        return False, f"{head} >= {rel_text} but {_signed(increase)} mm < {_num(min_increase)} mm"
-    return False, f"{head} < {rel_text}"
+        return False, _PD_REL_ONLY(v=head, rel=rel_text, inc=_signed(increase), min=_num(min_increase))
+    return False, _PD_BELOW(v=head, rel=rel_text)
+
+
+_T_SIZE = define("recist.target.size", gettext_noop("%(code)s %(v)s mm"))
+_T_PD_REAPPEARED = define(
+    "recist.target.pd_reappeared", gettext_noop("PD: target %(sizes)s reappeared after confirmed CR (R1.21)")
+)
+_T_PD_PARTIAL = define(
+    "recist.target.pd_partial",
+    gettext_noop("PD: evaluable targets %(test)s although %(missing)s not evaluable (R1.17)"),
+)
+_T_NE = define(
+    "recist.target.ne",
+    gettext_noop("NE: %(missing)s not evaluable; evaluable targets (%(sum)s mm) do not meet PD (R1.17)"),
+)
+_T_CR_NODES = define(
+    "recist.target.cr_nodes",
+    gettext_noop("CR: non-nodal targets 0 mm and nodal targets < 10 mm short axis (SOD %(sod)s mm) (R1.12)"),
+)
+_T_CR_NODES_GROWTH = define(
+    "recist.target.cr_nodes_growth",
+    gettext_noop(
+        "CR: non-nodal targets 0 mm and nodal targets < 10 mm short axis (SOD %(sod)s mm); "
+        "not PD although %(test)s (D10) (R1.12)"
+    ),
+)
+_T_CR = define("recist.target.cr", gettext_noop("CR: all target lesions disappeared (R1.12)"))
+_T_PD = define("recist.target.pd", gettext_noop("PD: SOD %(test)s (R1.14)"))
+_T_PR = define("recist.target.pr", gettext_noop("PR: SOD %(sod)s mm <= 0.70 x baseline %(base)s mm (R1.13)"))
+_T_SD = define(
+    "recist.target.sd",
+    gettext_noop("SD: SOD %(sod)s mm > 0.70 x baseline %(base)s mm; not PD: %(test)s (R1.15)"),
+)
+_T_NO_TARGET = define("recist.target.none", gettext_noop("no target lesion at baseline: Table 2 applies"))
+_E_NADIR_ABOVE_BASELINE = define(
+    "recist.err.nadir_above_baseline",
+    gettext_noop("the nadir includes baseline, so it cannot exceed the baseline SOD (R1.14)"),
+)
 
 
 @dataclass(frozen=True)
@@ -932,26 +1114,21 @@ def _evaluate_targets(
             code for code, value in values.items() if value is not None and _reappeared(by_code[code], value)
         )
         if back:
-            sizes = ", ".join(f"{code} {_mm(values[code] or ZERO)} mm" for code in back)
-            return done(Response.PD, f"PD: target {sizes} reappeared after confirmed CR (R1.21)", back)
+            sizes = join(", ", [_T_SIZE(code=code, v=_mm(values[code] or ZERO)) for code in back])
+            return done(Response.PD, _T_PD_REAPPEARED(sizes=sizes), back)
     evaluated = sums.evaluated_sum_mm
     is_pd, pd_text = _pd_test(
         evaluated,
         nadir_mm,
         fraction=settings.pd_increase_fraction,
         min_increase=settings.pd_min_increase_mm,
-        label="nadir",
+        label=_NADIR,
     )
     if sums.not_evaluable:
-        missing = ", ".join(notes.get(code, code) for code in sums.not_evaluable)
+        missing = join(", ", [notes.get(code, code) for code in sums.not_evaluable])
         if is_pd:  # R1.17: the measured lesions already meet PD
-            return done(
-                Response.PD, f"PD: evaluable targets {pd_text} although {missing} not evaluable (R1.17)"
-            )
-        return done(
-            Response.NE,
-            f"NE: {missing} not evaluable; evaluable targets ({_mm(evaluated)} mm) do not meet PD (R1.17)",
-        )
+            return done(Response.PD, _T_PD_PARTIAL(test=pd_text, missing=missing))
+        return done(Response.NE, _T_NE(missing=missing, sum=_mm(evaluated)))
     sod = evaluated
     nodal = [t for t in targets if t.is_nodal]
     non_nodal_clear = all((values[t.code] or ZERO) == 0 for t in targets if not t.is_nodal)
@@ -960,23 +1137,17 @@ def _evaluate_targets(
     # only through nodes still below 10 mm is CR, not PD; a node back at >= 10 mm leaves CR and R1.14 decides.
     if non_nodal_clear and nodes_normal:  # R1.12
         if nodal:
-            growth = f"; not PD although {pd_text} (D10)" if is_pd else ""
-            return done(
-                Response.CR,
-                f"CR: non-nodal targets 0 mm and nodal targets < 10 mm short axis (SOD {_mm(sod)} mm){growth} "
-                "(R1.12)",
-            )
-        return done(Response.CR, "CR: all target lesions disappeared (R1.12)")
+            if is_pd:
+                return done(Response.CR, _T_CR_NODES_GROWTH(sod=_mm(sod), test=pd_text))
+            return done(Response.CR, _T_CR_NODES(sod=_mm(sod)))
+        return done(Response.CR, _T_CR())
     if is_pd:  # R1.14
-        return done(Response.PD, f"PD: SOD {pd_text} (R1.14)")
+        return done(Response.PD, _T_PD(test=pd_text))
     pr_limit = PR_FACTOR * baseline_sum_mm
     if sod <= pr_limit:  # R1.13: against baseline, inclusive
-        return done(
-            Response.PR, f"PR: SOD {_mm(sod)} mm <= 0.70 x baseline {_mm(baseline_sum_mm)} mm (R1.13)"
-        )
+        return done(Response.PR, _T_PR(sod=_mm(sod), base=_mm(baseline_sum_mm)))
     return done(  # R1.15: neither PR (baseline) nor PD (nadir)
-        Response.SD,
-        f"SD: SOD {_mm(sod)} mm > 0.70 x baseline {_mm(baseline_sum_mm)} mm; not PD: {pd_text} (R1.15)",
+        Response.SD, _T_SD(sod=_mm(sod), base=_mm(baseline_sum_mm), test=pd_text)
     )
 
 
@@ -995,9 +1166,9 @@ def target_response(
     confirmed CR, so any reappearing target is PD (R1.21).
     """
     if not targets:
-        return TargetResult(None, "no target lesion at baseline: Table 2 applies")
+        return TargetResult(None, _T_NO_TARGET())
     if nadir_mm > baseline_sum_mm:
-        raise RecistError("the nadir includes baseline, so it cannot exceed the baseline SOD (R1.14)")
+        raise RecistError(_E_NADIR_ABOVE_BASELINE())
     result = _evaluate_targets(
         targets,
         results,
@@ -1009,6 +1180,35 @@ def target_response(
     return TargetResult(result.response, result.rule, result.sums.sum_mm, result.sums.evaluated_sum_mm)
 
 
+_N_NONE = define("recist.nontarget.none", gettext_noop("no non-target lesion at baseline"))
+_E_NO_STATE = define(
+    "recist.err.no_state",
+    gettext_noop("%(code)s: no non-target state; record NOT EVALUABLE if not assessed (R1.18)"),
+)
+_E_NONTARGET_BY_STATUS = define(
+    "recist.err.nontarget_by_status",
+    gettext_noop("%(code)s: a non-target is recorded by state, not by a result status (R1.8)"),
+)
+_N_PD = define(
+    "recist.nontarget.pd", gettext_noop("PD: unequivocal progression of non-target %(codes)s (R1.18)")
+)
+_N_PD_REAPPEARED = define(
+    "recist.nontarget.pd_reappeared",
+    gettext_noop("PD: non-target %(codes)s reappeared after confirmed CR (R1.21)"),
+)
+_N_NE = define("recist.nontarget.ne", gettext_noop("NE: non-target %(codes)s not evaluated (R1.18)"))
+_N_PRESENT = define(
+    "recist.nontarget.present", gettext_noop("NON-CR/NON-PD: non-target %(codes)s present (R1.18)")
+)
+_N_MARKERS = define(
+    "recist.nontarget.markers",
+    gettext_noop("NON-CR/NON-PD: non-targets absent but tumour markers not normal (R1.18)"),
+)
+_N_CR = define(
+    "recist.nontarget.cr", gettext_noop("CR: all non-target lesions absent, nodes non-pathological (R1.18)")
+)
+
+
 def nontarget_response(
     nontargets: Sequence[Lesion],
     results: Mapping[str, LesionResult],
@@ -1018,27 +1218,21 @@ def nontarget_response(
 ) -> CategoryResult:
     """Return the non-target response CR / NON-CR/NON-PD / PD / NE (R1.18); None when there is none at baseline."""
     if not nontargets:
-        return CategoryResult(None, "no non-target lesion at baseline")
+        return CategoryResult(None, _N_NONE())
     states: dict[str, NonTargetState] = {}
     for lesion in nontargets:
         result = results.get(lesion.code)
         if result is None or result.nontarget_state is None:
-            raise RecistError(
-                f"{lesion.code}: no non-target state; record NOT EVALUABLE if not assessed (R1.18)"
-            )
+            raise RecistError(_E_NO_STATE(code=lesion.code))
         if result.status is not None and not (
             lesion.irradiated_protocol and result.status is not ResultStatus.NOT_EVALUABLE
         ):
             # R1.8: the state decides; an irradiated lesion may also carry its size for local control (D5, D12).
-            raise RecistError(
-                f"{lesion.code}: a non-target is recorded by state, not by a result status (R1.8)"
-            )
+            raise RecistError(_E_NONTARGET_BY_STATUS(code=lesion.code))
         states[lesion.code] = result.nontarget_state  # R1.8: present, absent or unequivocal progression
     progressed = [code for code, state in states.items() if state is NonTargetState.UNEQUIVOCAL_PROGRESSION]
     if progressed:  # R1.18
-        return CategoryResult(
-            Response.PD, f"PD: unequivocal progression of non-target {_codes(progressed)} (R1.18)"
-        )
+        return CategoryResult(Response.PD, _N_PD(codes=_codes(progressed)))
     if confirmed_cr:
         # R1.21: a non-nodal non-target seen again after a confirmed CR is PD; a node only by unequivocal growth (S2).
         back = [
@@ -1047,62 +1241,78 @@ def nontarget_response(
             if not lesion.is_nodal and states[lesion.code] is NonTargetState.PRESENT
         ]
         if back:
-            return CategoryResult(
-                Response.PD, f"PD: non-target {_codes(back)} reappeared after confirmed CR (R1.21)"
-            )
+            return CategoryResult(Response.PD, _N_PD_REAPPEARED(codes=_codes(back)))
     missing = [code for code, state in states.items() if state is NonTargetState.NOT_EVALUABLE]
     if missing:  # R1.18: not all evaluated
-        return CategoryResult(Response.NE, f"NE: non-target {_codes(missing)} not evaluated (R1.18)")
+        return CategoryResult(Response.NE, _N_NE(codes=_codes(missing)))
     present = [code for code, state in states.items() if state is NonTargetState.PRESENT]
     if present:
-        return CategoryResult(
-            Response.NON_CR_NON_PD, f"NON-CR/NON-PD: non-target {_codes(present)} present (R1.18)"
-        )
+        return CategoryResult(Response.NON_CR_NON_PD, _N_PRESENT(codes=_codes(present)))
     if tumour_markers_normal is False:
-        return CategoryResult(
-            Response.NON_CR_NON_PD, "NON-CR/NON-PD: non-targets absent but tumour markers not normal (R1.18)"
-        )
-    return CategoryResult(Response.CR, "CR: all non-target lesions absent, nodes non-pathological (R1.18)")
+        return CategoryResult(Response.NON_CR_NON_PD, _N_MARKERS())
+    return CategoryResult(Response.CR, _N_CR())
 
 
-def _new_lesion_counts(lesion: NewLesion, *, confirmed_cr: bool) -> tuple[bool, str]:
+_L_GONE = define("recist.new.gone", gettext_noop("%(code)s no longer seen"))
+_L_EQUIVOCAL = define("recist.new.equivocal", gettext_noop("%(code)s equivocal: keep following (R1.19)"))
+_L_REAPPEARED_CR = define(
+    "recist.new.reappeared_cr", gettext_noop("%(code)s (%(origin)s reappearing after confirmed CR, R1.21)")
+)
+_L_REAPPEARED = define(
+    "recist.new.reappeared",
+    gettext_noop("%(code)s is %(origin)s reappearing: not PD by itself without a confirmed CR (R1.21)"),
+)
+_E_PET_BASELINE = define(
+    "recist.err.pet_baseline",
+    gettext_noop("%(code)s: a PET-detected new lesion needs the baseline PET status (R1.20)"),
+)
+_L_PET_EXISTING = define(
+    "recist.new.pet_existing",
+    gettext_noop("%(code)s PET-positive at a site positive at baseline: existing disease, not new (R1.20)"),
+)
+_L_PET_UNCONFIRMED = define(
+    "recist.new.pet_unconfirmed",
+    gettext_noop("%(code)s PET-positive without baseline PET, not yet confirmed on CT (R1.20)"),
+)
+_L_PET_NEGATIVE_BASELINE = define("recist.new.pet_negative_baseline", gettext_noop("negative baseline PET"))
+_L_PET_CT_CONFIRMED = define("recist.new.pet_ct_confirmed", gettext_noop("no baseline PET, confirmed on CT"))
+_L_PET_NEW = define(
+    "recist.new.pet_new", gettext_noop("%(code)s (first seen %(date)s; PET-positive, %(why)s, R1.20)")
+)
+_L_NEW = define("recist.new.new", gettext_noop("%(code)s (first seen %(date)s, R1.19)"))
+_L_PD = define("recist.new.pd", gettext_noop("PD: new lesion %(items)s"))
+_L_NONE_COUNTS = define("recist.new.none_counts", gettext_noop("no new lesion that counts: %(items)s"))
+_L_NONE = define("recist.new.none", gettext_noop("no new lesion"))
+
+
+def _new_lesion_counts(lesion: NewLesion, *, confirmed_cr: bool) -> tuple[bool, Msg]:
     code = lesion.code
     if not lesion.present:
-        return False, f"{code} no longer seen"
+        return False, _L_GONE(code=code)
     if not lesion.unequivocal:
-        return False, f"{code} equivocal: keep following (R1.19)"
+        return False, _L_EQUIVOCAL(code=code)
     if lesion.reappearance_of is not None:
         if confirmed_cr:
-            return True, f"{code} ({lesion.reappearance_of} reappearing after confirmed CR, R1.21)"
-        return (
-            False,
-            f"{code} is {lesion.reappearance_of} reappearing: not PD by itself without a confirmed CR (R1.21)",
-        )
+            return True, _L_REAPPEARED_CR(code=code, origin=lesion.reappearance_of)
+        return False, _L_REAPPEARED(code=code, origin=lesion.reappearance_of)
     if lesion.detected_by is DetectionMethod.PET_CT:  # R1.20
         baseline = lesion.pet_baseline
         if baseline is None:
-            raise RecistError(f"{code}: a PET-detected new lesion needs the baseline PET status (R1.20)")
+            raise RecistError(_E_PET_BASELINE(code=code))
         if baseline is PetBaseline.POSITIVE:
-            return (
-                False,
-                f"{code} PET-positive at a site positive at baseline: existing disease, not new (R1.20)",
-            )
+            return False, _L_PET_EXISTING(code=code)
         if baseline is PetBaseline.NO_BASELINE_PET and not lesion.ct_confirmed:
-            return False, f"{code} PET-positive without baseline PET, not yet confirmed on CT (R1.20)"
-        why = (
-            "negative baseline PET"
-            if baseline is PetBaseline.NEGATIVE
-            else "no baseline PET, confirmed on CT"
-        )
-        return True, f"{code} (first seen {lesion.first_seen_date}; PET-positive, {why}, R1.20)"
-    return True, f"{code} (first seen {lesion.first_seen_date}, R1.19)"
+            return False, _L_PET_UNCONFIRMED(code=code)
+        why = _L_PET_NEGATIVE_BASELINE() if baseline is PetBaseline.NEGATIVE else _L_PET_CT_CONFIRMED()
+        return True, _L_PET_NEW(code=code, date=lesion.first_seen_date, why=why)
+    return True, _L_NEW(code=code, date=lesion.first_seen_date)
 
 
 def new_lesion_response(new_lesions: Sequence[NewLesion], *, confirmed_cr: bool = False) -> NewLesionResult:
     """Return whether any new lesion counts as progression at this time point (R1.19-R1.21)."""
     counted: list[NewLesion] = []
-    texts: list[str] = []
-    others: list[str] = []
+    texts: list[Msg] = []
+    others: list[Msg] = []
     for lesion in new_lesions:
         counts, text = _new_lesion_counts(lesion, confirmed_cr=confirmed_cr)
         (texts if counts else others).append(text)
@@ -1111,14 +1321,57 @@ def new_lesion_response(new_lesions: Sequence[NewLesion], *, confirmed_cr: bool 
     if counted:
         return NewLesionResult(
             present=True,
-            rule=f"PD: new lesion {'; '.join(texts)}",
+            rule=_L_PD(items=join("; ", texts)),
             codes=tuple(lesion.code for lesion in counted),
             first_seen_date=min(lesion.first_seen_date for lesion in counted),
         )
     if others:
-        return NewLesionResult(present=False, rule=f"no new lesion that counts: {'; '.join(others)}")
-    return NewLesionResult(present=False, rule="no new lesion")
+        return NewLesionResult(present=False, rule=_L_NONE_COUNTS(items=join("; ", others)))
+    return NewLesionResult(present=False, rule=_L_NONE())
 
+
+_E_NOT_TARGET_RESPONSE = define(
+    "recist.err.not_target_response", gettext_noop("%(r)s is not a target response (R1.12-R1.17)")
+)
+_E_NOT_NONTARGET_RESPONSE = define(
+    "recist.err.not_nontarget_response", gettext_noop("%(r)s is not a non-target response (R1.18)")
+)
+_O_NO_IMAGING = define("recist.overall.no_imaging", gettext_noop("NE: no imaging at this time point (R1.22)"))
+_TABLE_1_NAME: Final = define("recist.overall.table1", gettext_noop("Table 1"))()
+_TABLE_2_NAME: Final = define("recist.overall.table2", gettext_noop("Table 2"))()
+_O_TARGET_PD = define("recist.overall.target_pd", gettext_noop("PD: target lesions PD (%(table)s)"))
+_O_NONTARGET_PD = define("recist.overall.nontarget_pd", gettext_noop("PD: non-target lesions PD (%(table)s)"))
+_O_NEW_PD = define("recist.overall.new_pd", gettext_noop("PD: new lesion (%(table)s)"))
+_O_NO_LESION = define(
+    "recist.overall.no_lesion", gettext_noop("NE: no baseline lesion to assess and no new lesion")
+)
+_O_TABLE2_LABELS: Final[Mapping[Response, Msg]] = MappingProxyType(
+    {
+        Response.CR: define("recist.overall.t2_cr", gettext_noop("CR: non-target lesions CR"))(),
+        Response.NON_CR_NON_PD: define(
+            "recist.overall.t2_noncr", gettext_noop("NON-CR/NON-PD: non-target lesions persist")
+        )(),
+        Response.NE: define(
+            "recist.overall.t2_ne", gettext_noop("NE: non-target lesions not all evaluated")
+        )(),
+    }
+)
+_O_TABLE2 = define("recist.overall.t2", gettext_noop("%(reason)s; no new lesion (Table 2)"))
+_O_NO_NONTARGET = define("recist.overall.no_nontarget", gettext_noop("no non-target lesion"))
+_O_NONTARGET = define("recist.overall.nontarget", gettext_noop("non-target %(r)s"))
+_O_T1_TARGETS_CR = define("recist.overall.t1_targets_cr", gettext_noop("CR: targets CR"))
+_O_TABLE1 = define("recist.overall.t1", gettext_noop("%(target)s; %(nt)s; no new lesion (Table 1)"))
+_O_T1_PR_FROM_CR = define(
+    "recist.overall.t1_pr_from_cr",
+    gettext_noop("PR: targets CR but %(nt)s (R1.12, R1.18); no new lesion (Table 1)"),
+)
+_O_TABLE1_LABELS: Final[Mapping[Response, Msg]] = MappingProxyType(
+    {
+        Response.PR: define("recist.overall.t1_pr", gettext_noop("PR: targets PR"))(),
+        Response.SD: define("recist.overall.t1_sd", gettext_noop("SD: targets SD"))(),
+        Response.NE: define("recist.overall.t1_ne", gettext_noop("NE: targets not all evaluated"))(),
+    }
+)
 
 _TARGET_VALUES: Final = frozenset({Response.CR, Response.PR, Response.SD, Response.PD, Response.NE})
 _NONTARGET_VALUES: Final = frozenset({Response.CR, Response.NON_CR_NON_PD, Response.PD, Response.NE})
@@ -1140,67 +1393,108 @@ def overall_response(
     carried into the returned rule.
     """
     if target is not None and target not in _TARGET_VALUES:
-        raise RecistError(f"{target} is not a target response (R1.12-R1.17)")
+        raise RecistError(_E_NOT_TARGET_RESPONSE(r=target))
     if nontarget is not None and nontarget not in _NONTARGET_VALUES:
-        raise RecistError(f"{nontarget} is not a non-target response (R1.18)")
+        raise RecistError(_E_NOT_NONTARGET_RESPONSE(r=nontarget))
     if not imaging_done:  # R1.22
-        return OverallResult(Response.NE, "NE: no imaging at this time point (R1.22)")
-    table = "Table 1" if target is not None else "Table 2"
-    progression = []
+        return OverallResult(Response.NE, _O_NO_IMAGING())
+    table = _TABLE_1_NAME if target is not None else _TABLE_2_NAME
+    progression: list[str] = []
     if target is Response.PD:
-        progression.append(target_rule or f"PD: target lesions PD ({table})")
+        progression.append(target_rule or _O_TARGET_PD(table=table))
     if nontarget is Response.PD:
-        progression.append(nontarget_rule or f"PD: non-target lesions PD ({table})")
+        progression.append(nontarget_rule or _O_NONTARGET_PD(table=table))
     if new_lesion:
-        progression.append(new_lesion_rule or f"PD: new lesion ({table})")
+        progression.append(new_lesion_rule or _O_NEW_PD(table=table))
     if progression:  # Tables 1 and 2: any PD category, or any new lesion
-        return OverallResult(Response.PD, "; ".join(progression))
+        return OverallResult(Response.PD, join("; ", progression))
     if target is None:
         if nontarget is None:
-            return OverallResult(Response.NE, "NE: no baseline lesion to assess and no new lesion")
+            return OverallResult(Response.NE, _O_NO_LESION())
         # Table 2: non-target disease only; never labelled SD.
-        labels = {
-            Response.CR: "CR: non-target lesions CR",
-            Response.NON_CR_NON_PD: "NON-CR/NON-PD: non-target lesions persist",
-            Response.NE: "NE: non-target lesions not all evaluated",
-        }
-        return OverallResult(nontarget, f"{nontarget_rule or labels[nontarget]}; no new lesion (Table 2)")
+        return OverallResult(nontarget, _O_TABLE2(reason=nontarget_rule or _O_TABLE2_LABELS[nontarget]))
     # Table 1
-    nt_text = "no non-target lesion" if nontarget is None else f"non-target {nontarget.value}"
+    nt_text = _O_NO_NONTARGET() if nontarget is None else _O_NONTARGET(r=nontarget.value)
     if target is Response.CR:
         if nontarget in (None, Response.CR):
-            return OverallResult(
-                Response.CR, f"{target_rule or 'CR: targets CR'}; {nt_text}; no new lesion (Table 1)"
-            )
-        return OverallResult(
-            Response.PR, f"PR: targets CR but {nt_text} (R1.12, R1.18); no new lesion (Table 1)"
-        )
-    labels = {
-        Response.PR: "PR: targets PR",
-        Response.SD: "SD: targets SD",
-        Response.NE: "NE: targets not all evaluated",
-    }
-    return OverallResult(target, f"{target_rule or labels[target]}; {nt_text}; no new lesion (Table 1)")
+            return OverallResult(Response.CR, _O_TABLE1(target=target_rule or _O_T1_TARGETS_CR(), nt=nt_text))
+        return OverallResult(Response.PR, _O_T1_PR_FROM_CR(nt=nt_text))
+    return OverallResult(target, _O_TABLE1(target=target_rule or _O_TABLE1_LABELS[target], nt=nt_text))
 
 
 # --- A patient's series -------------------------------------------------------------------------------------------
+_E_REGISTERED_TWICE = define("recist.err.registered_twice", gettext_noop("%(code)s: registered twice"))
+_E_NEW_IN_REGISTRY = define(
+    "recist.err.new_in_registry",
+    gettext_noop("%(code)s: new lesions are recorded as NewLesion rows of an assessment (R1.19)"),
+)
+_E_TARGET_NO_BASELINE = define(
+    "recist.err.target_no_baseline",
+    gettext_noop("%(code)s: a target needs a baseline diameter > 0 mm (R1.7)"),
+)
+_E_TP_NO_SCAN_DATE = define(
+    "recist.err.tp_no_scan_date", gettext_noop("time point %(tp)s: imaging done but no scan date (R5.3)")
+)
+_E_TP_LAST_BEFORE_FIRST = define(
+    "recist.err.tp_last_before_first",
+    gettext_noop("time point %(tp)s: last scan date before the first (EC-TA-2)"),
+)
+_E_TP_ROWS_WITHOUT_IMAGING = define(
+    "recist.err.tp_rows_without_imaging",
+    gettext_noop("time point %(tp)s: imaging not done, so no lesion rows (EC-TA-2, R1.22)"),
+)
+_E_TP_ORDER = define(
+    "recist.err.tp_order",
+    gettext_noop("time point %(tp)s: time points must be in strictly increasing date order"),
+)
+_E_TP_UNREGISTERED = define(
+    "recist.err.tp_unregistered",
+    gettext_noop("time point %(tp)s: results for unregistered lesions %(codes)s"),
+)
+_E_FIRST_SEEN_DIFFERS = define(
+    "recist.err.first_seen_differs",
+    gettext_noop("%(code)s: first_seen_date differs between time points (R1.19)"),
+)
+_E_FIRST_SEEN_AFTER = define(
+    "recist.err.first_seen_after",
+    gettext_noop("%(code)s: first seen after the scans of the time point recording it (R1.19)"),
+)
+_E_REAPPEARANCE_UNKNOWN = define(
+    "recist.err.reappearance_unknown",
+    gettext_noop("%(code)s: reappearance of %(origin)s, which is not a registered lesion (R1.21)"),
+)
+_E_REAPPEARANCE_GONE = define(
+    "recist.err.reappearance_gone",
+    gettext_noop(
+        "%(code)s: recorded as %(origin)s reappearing, but %(origin)s is recorded as gone; "
+        "record %(origin)s as measured or present at this time point (R1.21)"
+    ),
+)
+_R_NO_NONIRRADIATED = define(
+    "recist.series.no_nonirradiated", gettext_noop("%(rule)s (no non-irradiated lesions at baseline, D4)")
+)
+_R_NOT_DONE = define("recist.series.not_done", gettext_noop("NE: imaging not done (R1.22)"))
+_R_BACKDATED = define(
+    "recist.series.backdated",
+    gettext_noop("PD: new lesion %(code)s first seen %(seen)s, confirmed on %(on)s (R1.19)"),
+)
+
+
 def _check_registry(lesions: Sequence[Lesion]) -> None:
     seen: set[str] = set()
     for lesion in lesions:
         if lesion.code in seen:
-            raise RecistError(f"{lesion.code}: registered twice")
+            raise RecistError(_E_REGISTERED_TWICE(code=lesion.code))
         seen.add(lesion.code)
         if lesion.role is LesionRole.NEW:
-            raise RecistError(
-                f"{lesion.code}: new lesions are recorded as NewLesion rows of an assessment (R1.19)"
-            )
+            raise RecistError(_E_NEW_IN_REGISTRY(code=lesion.code))
         if lesion.role is LesionRole.TARGET and (
             lesion.baseline_value_mm is None or lesion.baseline_value_mm <= 0
         ):
-            raise RecistError(f"{lesion.code}: a target needs a baseline diameter > 0 mm (R1.7)")
+            raise RecistError(_E_TARGET_NO_BASELINE(code=lesion.code))
     problems = validate_target_selection([lesion for lesion in lesions if lesion.role is LesionRole.TARGET])
     if problems:
-        raise RecistError("; ".join(problem.message for problem in problems))
+        raise RecistError(join("; ", [problem.message for problem in problems]))
 
 
 def _check_assessments(assessments: Sequence[Assessment]) -> None:
@@ -1209,18 +1503,16 @@ def _check_assessments(assessments: Sequence[Assessment]) -> None:
         when = assessment.assessment_date
         if assessment.imaging_done:
             if assessment.scan_date_first is None:
-                raise RecistError(
-                    f"time point {assessment.label or when}: imaging done but no scan date (R5.3)"
-                )
+                raise RecistError(_E_TP_NO_SCAN_DATE(tp=assessment.label or when))
             if (
                 assessment.scan_date_last is not None
                 and assessment.scan_date_last < assessment.scan_date_first
             ):
-                raise RecistError(f"time point {when}: last scan date before the first (EC-TA-2)")
+                raise RecistError(_E_TP_LAST_BEFORE_FIRST(tp=when))
         elif assessment.results or assessment.new_lesions:
-            raise RecistError(f"time point {when}: imaging not done, so no lesion rows (EC-TA-2, R1.22)")
+            raise RecistError(_E_TP_ROWS_WITHOUT_IMAGING(tp=when))
         if previous is not None and when <= previous:
-            raise RecistError(f"time point {when}: time points must be in strictly increasing date order")
+            raise RecistError(_E_TP_ORDER(tp=when))
         previous = when
 
 
@@ -1266,7 +1558,7 @@ def _target_pd_date(
             nadir_mm,
             fraction=settings.pd_increase_fraction,
             min_increase=settings.pd_min_increase_mm,
-            label="nadir",
+            label=_NADIR,
         )
         if supports:
             return cutoff
@@ -1327,7 +1619,7 @@ def _evaluate(
     rows: list[TimePointResult] = []
     first_counted: dict[str, int] = {}
     first_seen: dict[str, date] = {}
-    no_lesion_note = " (no non-irradiated lesions at baseline, D4)" if excluded and not lesions else ""
+    no_lesion_note = bool(excluded and not lesions)
 
     for index, assessment in enumerate(assessments):
         when = assessment.assessment_date
@@ -1338,15 +1630,13 @@ def _evaluate(
         results = _results_by_code(assessment.results)
         unknown = sorted(set(results) - codes)
         if unknown:
-            raise RecistError(f"time point {when}: results for unregistered lesions {_codes(unknown)}")
+            raise RecistError(_E_TP_UNREGISTERED(tp=when, codes=_codes(unknown)))
         for recorded in assessment.new_lesions:
             seen = first_seen.setdefault(recorded.code, recorded.first_seen_date)
             if seen != recorded.first_seen_date:
-                raise RecistError(f"{recorded.code}: first_seen_date differs between time points (R1.19)")
+                raise RecistError(_E_FIRST_SEEN_DIFFERS(code=recorded.code))
             if recorded.first_seen_date > assessment.last_scan_date:
-                raise RecistError(
-                    f"{recorded.code}: first seen after the scans of the time point recording it (R1.19)"
-                )
+                raise RecistError(_E_FIRST_SEEN_AFTER(code=recorded.code))
             _check_reappearance(recorded, results, codes, excluded)
         in_cr = _confirmed_cr_date(history, settings.confirm_min_days) is not None
 
@@ -1408,10 +1698,10 @@ def _evaluate(
                 new_lesion=new.present,
                 new_lesion_codes=new.codes,
                 overall=overall.response,
-                rule=overall.rule + (no_lesion_note if overall.response is Response.NE else ""),
-                target_rule=target_eval.rule
-                if target_eval
-                else "no target lesion at baseline: Table 2 applies",
+                rule=_R_NO_NONIRRADIATED(rule=overall.rule)
+                if no_lesion_note and overall.response is Response.NE
+                else overall.rule,
+                target_rule=target_eval.rule if target_eval else _T_NO_TARGET(),
                 nontarget_rule=nt.rule,
                 new_lesion_rule=new.rule,
                 pd_date=pd_date,
@@ -1440,9 +1730,7 @@ def _check_reappearance(
     if origin is None or not recorded.present or origin in excluded:
         return
     if origin not in codes:
-        raise RecistError(
-            f"{recorded.code}: reappearance of {origin}, which is not a registered lesion (R1.21)"
-        )
+        raise RecistError(_E_REAPPEARANCE_UNKNOWN(code=recorded.code, origin=origin))
     row = results.get(origin)
     gone = row is not None and (
         row.status is ResultStatus.DISAPPEARED
@@ -1450,10 +1738,7 @@ def _check_reappearance(
         or row.nontarget_state is NonTargetState.ABSENT
     )
     if gone:
-        raise RecistError(
-            f"{recorded.code}: recorded as {origin} reappearing, but {origin} is recorded as gone; "
-            f"record {origin} as measured or present at this time point (R1.21)"
-        )
+        raise RecistError(_E_REAPPEARANCE_GONE(code=recorded.code, origin=origin))
 
 
 def _nontarget_pd_date(
@@ -1481,7 +1766,7 @@ def _not_done_row(
     baseline_sum: Decimal | None,
     nadir: Decimal | None,
 ) -> TimePointResult:
-    text = "NE: imaging not done (R1.22)"
+    text = _R_NOT_DONE()
     return TimePointResult(
         assessment_date=assessment.assessment_date,
         scan_date_first=None,
@@ -1523,14 +1808,14 @@ def _backdate_new_lesions(
             if not assessment.imaging_done or assessment.last_scan_date < seen:
                 continue
             row = rows[index]
-            text = f"PD: new lesion {code} first seen {seen}, confirmed on {confirmed_on} (R1.19)"
+            text = _R_BACKDATED(code=code, seen=seen, on=confirmed_on)
             if row.overall is Response.PD:
                 rows[index] = replace(
                     row,
                     new_lesion=True,
                     new_lesion_codes=(*row.new_lesion_codes, code),
                     pd_date=min(row.pd_date or seen, seen),
-                    rule=f"{row.rule}; {text}",
+                    rule=join("; ", [row.rule, text]),
                     new_lesion_rule=text,
                 )
             else:
@@ -1547,6 +1832,53 @@ def _backdate_new_lesions(
 
 # --- Best overall response (R1.23-R1.26) --------------------------------------------------------------------------
 _RESPONSE_LIKE: Final = frozenset({Response.CR, Response.PR, Response.SD, Response.NON_CR_NON_PD})
+_B_NO_POST_BASELINE_BEFORE = define(
+    "recist.bor.no_post_baseline_before",
+    gettext_noop("no post-baseline assessment before the next anticancer therapy on %(date)s (R5.8)"),
+)
+_E_BOR_MIXED_TABLES = define(
+    "recist.err.bor_mixed_tables",
+    gettext_noop("time points mix NON-CR/NON-PD (Table 2) with PR or SD (Table 1)"),
+)
+_E_BOR_NT_ONLY = define(
+    "recist.err.bor_nt_only",
+    gettext_noop("nontarget_only contradicts the time-point labels (Table 1 vs Table 2)"),
+)
+_E_BOR_SAME_DATE = define("recist.err.bor_same_date", gettext_noop("two time points on %(date)s"))
+_B_EARLY = define(
+    "recist.bor.early", gettext_noop("%(r)s at %(date)s was %(days)s d < %(min)s d after start")
+)
+_B_UNCONFIRMED = define("recist.bor.unconfirmed", gettext_noop("%(r)s at %(date)s (unconfirmed BOR, R1.23)"))
+_B_STABLE = define(
+    "recist.bor.stable",
+    gettext_noop("%(r)s at %(date)s, %(days)s d >= %(min)s d after treatment start (R1.25)"),
+)
+_B_PD_EARLY = define("recist.bor.pd_early", gettext_noop("PD at %(date)s; %(early)s (R1.25)"))
+_B_PD = define("recist.bor.pd", gettext_noop("PD at %(date)s (R1.23)"))
+_B_NE_EARLY = define(
+    "recist.bor.ne_early", gettext_noop("NE: %(early)s and no later evaluable response (R1.25)")
+)
+_B_NE = define("recist.bor.ne", gettext_noop("NE: no evaluable time point (R1.23)"))
+_B_AFTER_CR = define(
+    "recist.bor.after_cr", gettext_noop("%(r)s at %(date)s after CR at %(cr)s counts as PD (R1.26)")
+)
+_B_CR_CONFIRMED = define(
+    "recist.bor.cr_confirmed",
+    gettext_noop("CR confirmed at %(end)s (%(days)s d >= %(min)s d after %(start)s, R1.24)"),
+)
+_B_PR_CONFIRMED = define(
+    "recist.bor.pr_confirmed",
+    gettext_noop("PR confirmed by %(by)s at %(end)s (%(days)s d >= %(min)s d after %(start)s, R1.24)"),
+)
+_B_NOT_CONFIRMED = define("recist.bor.not_confirmed", gettext_noop("%(r)s at %(date)s not confirmed (R1.24)"))
+_B_MET = define(
+    "recist.bor.met",
+    gettext_noop("%(label)s met at %(date)s, %(days)s d >= %(min)s d after start (R1.25, R1.26)"),
+)
+_B_NOT_MET = define("recist.bor.not_met", gettext_noop("SD not met >= %(min)s d after start (R1.25, R1.26)"))
+_B_CONFIRMED_STABLE = define("recist.bor.confirmed_stable", gettext_noop("%(label)s: %(parts)s"))
+_B_CONFIRMED_PD = define("recist.bor.confirmed_pd", gettext_noop("PD at %(date)s: %(parts)s"))
+_B_CONFIRMED_NE = define("recist.bor.confirmed_ne", gettext_noop("NE: %(parts)s"))
 
 
 def best_overall_response(
@@ -1587,9 +1919,10 @@ def best_overall_response(
     series holds only CR, PD or NE.
     """
     nt_only = _nontarget_only(timepoints, nontarget_only)
-    window, excluded_note = _bor_window(timepoints, treatment_start=treatment_start, stop_date=stop_date)
+    window, stopped_on = _bor_window(timepoints, treatment_start=treatment_start, stop_date=stop_date)
     if not window:
-        return BestOverallResponse(None, None, f"no post-baseline assessment{excluded_note} (R5.8)")
+        rule = _NO_POST_BASELINE() if stopped_on is None else _B_NO_POST_BASELINE_BEFORE(date=stopped_on)
+        return BestOverallResponse(None, None, rule)
     floor = treatment_start + timedelta(days=sd_min_days)
     if confirm:
         return _confirmed_bor(
@@ -1608,21 +1941,22 @@ def _nontarget_only(timepoints: Sequence[TimePointResponse], declared: bool | No
     table2 = Response.NON_CR_NON_PD in labels
     table1 = bool(labels & {Response.PR, Response.SD})
     if table1 and table2:
-        raise RecistError("time points mix NON-CR/NON-PD (Table 2) with PR or SD (Table 1)")
+        raise RecistError(_E_BOR_MIXED_TABLES())
     if declared is None:
         return table2
     if (declared and table1) or (not declared and table2):
-        raise RecistError("nontarget_only contradicts the time-point labels (Table 1 vs Table 2)")
+        raise RecistError(_E_BOR_NT_ONLY())
     return declared
 
 
 def _bor_window(
     timepoints: Sequence[TimePointResponse], *, treatment_start: date, stop_date: date | None
-) -> tuple[list[TimePointResponse], str]:
+) -> tuple[list[TimePointResponse], date | None]:
+    """The BOR window and, when it is empty because of the next anticancer therapy, that therapy's date."""
     ordered = sorted(timepoints, key=lambda tp: tp.assessment_date)
     for earlier, later in zip(ordered, ordered[1:], strict=False):
         if earlier.assessment_date == later.assessment_date:
-            raise RecistError(f"two time points on {later.assessment_date}")
+            raise RecistError(_E_BOR_SAME_DATE(date=later.assessment_date))
     window: list[TimePointResponse] = []
     late = False
     for tp in ordered:
@@ -1634,8 +1968,7 @@ def _bor_window(
         window.append(tp)
         if tp.response is Response.PD:  # R1.23: up to the first PD
             break
-    note = f" before the next anticancer therapy on {stop_date}" if late and not window else ""
-    return window, note
+    return window, stop_date if late and not window else None
 
 
 def _unconfirmed_bor(
@@ -1648,24 +1981,23 @@ def _unconfirmed_bor(
 
     best = min(window, key=lambda tp: (RESPONSE_ORDER[effective(tp)], tp.assessment_date))
     response, when = effective(best), best.assessment_date
-    early_note = ""
+    early_note: Msg | None = None
     if early:
         first = early[0]
         days = (first.assessment_date - treatment_start).days
-        early_note = (
-            f"{first.response.value} at {first.assessment_date} was {days} d < {sd_min_days} d after start"
-        )
+        early_note = _B_EARLY(r=first.response.value, date=first.assessment_date, days=days, min=sd_min_days)
+    rule: Msg
     if response in (Response.CR, Response.PR):
-        rule = f"{response.value} at {when} (unconfirmed BOR, R1.23)"
+        rule = _B_UNCONFIRMED(r=response.value, date=when)
     elif response in _STABLE:
         days = (when - treatment_start).days
-        rule = f"{response.value} at {when}, {days} d >= {sd_min_days} d after treatment start (R1.25)"
+        rule = _B_STABLE(r=response.value, date=when, days=days, min=sd_min_days)
     elif response is Response.PD:
-        rule = f"PD at {when}" + (f"; {early_note} (R1.25)" if early_note else " (R1.23)")
-    elif early_note:
-        rule = f"NE: {early_note} and no later evaluable response (R1.25)"
+        rule = _B_PD_EARLY(date=when, early=early_note) if early_note is not None else _B_PD(date=when)
+    elif early_note is not None:
+        rule = _B_NE_EARLY(early=early_note)
     else:
-        rule = "NE: no evaluable time point (R1.23)"
+        rule = _B_NE()
     return BestOverallResponse(response, when, rule)
 
 
@@ -1706,14 +2038,14 @@ def _confirmed_bor(
     nt_only: bool,
 ) -> BestOverallResponse:
     sequence = [(tp.assessment_date, tp.response) for tp in window]
-    notes: list[str] = []
+    notes: list[Msg] = []
     first_cr: date | None = None
     for index, (when, response) in enumerate(sequence):
         if response is Response.CR and first_cr is None:
             first_cr = when
         elif first_cr is not None and response in (Response.PR, *_STABLE):
             # R1.26 Table 3 footnote: disease seen after a CR is progression at that point.
-            notes.append(f"{response.value} at {when} after CR at {first_cr} counts as PD (R1.26)")
+            notes.append(_B_AFTER_CR(r=response.value, date=when, cr=first_cr))
             sequence = [*sequence[:index], (when, Response.PD)]
             break
 
@@ -1728,7 +2060,7 @@ def _confirmed_bor(
         return BestOverallResponse(
             Response.CR,
             start,
-            f"CR confirmed at {end} ({(end - start).days} d >= {confirm_min_days} d after {start}, R1.24)",
+            _B_CR_CONFIRMED(end=end, days=(end - start).days, min=confirm_min_days, start=start),
         )
     pair = _find_confirmation(
         sequence,
@@ -1741,31 +2073,97 @@ def _confirmed_bor(
         return BestOverallResponse(
             Response.PR,
             start,
-            f"PR confirmed by {confirming.value} at {end} ({(end - start).days} d >= {confirm_min_days} d after "
-            f"{start}, R1.24)",
+            _B_PR_CONFIRMED(
+                by=confirming.value, end=end, days=(end - start).days, min=confirm_min_days, start=start
+            ),
         )
 
     unconfirmed = next(((when, r) for when, r in sequence if r in (Response.CR, Response.PR)), None)
     if unconfirmed is not None:
-        notes.insert(0, f"{unconfirmed[1].value} at {unconfirmed[0]} not confirmed (R1.24)")
+        notes.insert(0, _B_NOT_CONFIRMED(r=unconfirmed[1].value, date=unconfirmed[0]))
     stable = next(((when, r) for when, r in sequence if r in _RESPONSE_LIKE and when >= floor), None)
-    prefix = "; ".join(notes)
     if stable is not None:
         label = Response.NON_CR_NON_PD if nt_only else Response.SD
         when = stable[0]
-        met = f"{label.value} met at {when}, {(when - treatment_start).days} d >= {sd_min_days} d after start (R1.25, R1.26)"
-        return BestOverallResponse(label, when, f"{label.value}: {prefix + '; ' if prefix else ''}{met}")
+        met = _B_MET(label=label.value, date=when, days=(when - treatment_start).days, min=sd_min_days)
+        return BestOverallResponse(
+            label, when, _B_CONFIRMED_STABLE(label=label.value, parts=join("; ", [*notes, met]))
+        )
     last_date, last = sequence[-1]
-    not_met = f"SD not met >= {sd_min_days} d after start (R1.25, R1.26)"
+    not_met = _B_NOT_MET(min=sd_min_days)
     if last is Response.PD:
         return BestOverallResponse(
-            Response.PD, last_date, f"PD at {last_date}: {prefix + '; ' if prefix else ''}{not_met}"
+            Response.PD, last_date, _B_CONFIRMED_PD(date=last_date, parts=join("; ", [*notes, not_met]))
         )
     first_date = sequence[0][0]
-    return BestOverallResponse(Response.NE, first_date, f"NE: {prefix + '; ' if prefix else ''}{not_met}")
+    return BestOverallResponse(Response.NE, first_date, _B_CONFIRMED_NE(parts=join("; ", [*notes, not_met])))
 
 
 # --- Local control of irradiated lesions (D5, R2.1-R2.3) ---------------------------------------------------------
+_E_LC_NO_STATE = define(
+    "recist.err.lc_no_state", gettext_noop("%(code)s: no non-target state at this scan (R1.18)")
+)
+_E_LC_NOT_IRRADIATED = define(
+    "recist.err.lc_not_irradiated",
+    gettext_noop("%(code)s: not treated with protocol SABR; local control is for irradiated lesions (D4)"),
+)
+_E_LC_NO_RESULT = define(
+    "recist.err.lc_no_result", gettext_noop("%(code)s: no result at the time point of %(date)s (EC-TA-1)")
+)
+_E_LC_INTERVENTION_WITHOUT_LF = define(
+    "recist.err.lc_intervention_without_lf",
+    gettext_noop(
+        "%(code)s: %(kind)s for local failure on %(date)s, but no scan shows local failure; record in-field "
+        "progression on the scan that showed it (D5, R2.3)"
+    ),
+)
+_E_LC_NO_FIRST_FRACTION = define(
+    "recist.err.lc_no_first_fraction", gettext_noop("%(code)s: irradiated but no first fraction date (D1)")
+)
+_C_PRE_SABR = define(
+    "recist.lc.pre_sabr",
+    gettext_noop("before the first fraction on %(date)s: sets the pre-SABR baseline (D1, R2.1)"),
+)
+#: Why a scan shows local failure (the step's rule is "LF: <why>"; the lesion's rule quotes the same why).
+_C_WHY_SIZE = define("recist.lc.why_size", gettext_noop("%(test)s (D5, R2.1)"))
+_C_WHY_FLAG = define(
+    "recist.lc.why_flag", gettext_noop("investigator-marked unequivocal in-field progression (D5)")
+)
+_C_LF = define("recist.lc.lf", gettext_noop("LF: %(why)s"))
+_C_FLAG_QUERY = define(
+    "recist.lc.flag_query",
+    gettext_noop(
+        "no LF: UNEQUIVOCAL PROGRESSION without the in-field progression flag is RECIST non-target PD, "
+        "not local failure; query: should in-field progression be set? (D12)"
+    ),
+)
+_C_NO_LF = define("recist.lc.no_lf", gettext_noop("no LF: %(test)s (D5)"))
+_C_NOT_EVALUATED = define(
+    "recist.lc.not_evaluated", gettext_noop("not evaluated for size at this scan (R2.3)")
+)
+_C_LF_AT = define("recist.lc.lf_at", gettext_noop("LF at %(date)s (first scan showing it): %(why)s"))
+_C_KIND: Final[Mapping[InterventionKind, Msg]] = MappingProxyType(
+    {
+        InterventionKind.REIRRADIATION: define(
+            "recist.lc.kind_reirradiation", gettext_noop("re-irradiation")
+        )(),
+        InterventionKind.RESECTION: define("recist.lc.kind_resection", gettext_noop("resection"))(),
+    }
+)
+_C_CENSORED_INTERVENTION = define(
+    "recist.lc.censored_intervention",
+    gettext_noop("censored at %(kind)s on %(date)s, done for a reason other than LF (R2.3)"),
+)
+_C_CENSORED_LAST = define(
+    "recist.lc.censored_last",
+    gettext_noop("censored at the last scan evaluating %(code)s on %(date)s, without LF (R2.3)"),
+)
+_C_CENSORED_NO_SCAN = define(
+    "recist.lc.censored_no_scan",
+    gettext_noop("censored at the first fraction: no scan after SABR evaluated %(code)s (R2.3)"),
+)
+
+
 def _lc_value(lesion: Lesion, result: LesionResult, settings: RecistSettings) -> Decimal | None:
     """Return the lesion's own size (mm) at this scan, or None when no diameter was recorded (D12).
 
@@ -1778,7 +2176,7 @@ def _lc_value(lesion: Lesion, result: LesionResult, settings: RecistSettings) ->
             return None  # its own diameter is no longer separable (R1.11): follow-up for LC ends
         return lesion_value_mm(lesion, result, settings=settings)
     if result.nontarget_state is None:
-        raise RecistError(f"{lesion.code}: no non-target state at this scan (R1.18)")
+        raise RecistError(_E_LC_NO_STATE(code=lesion.code))
     if result.nontarget_state is NonTargetState.NOT_EVALUABLE:
         return None
     status = result.status
@@ -1813,9 +2211,7 @@ def lesion_local_control(
     """
     code = lesion.code
     if not lesion.irradiated_protocol:
-        raise RecistError(
-            f"{code}: not treated with protocol SABR; local control is for irradiated lesions (D4)"
-        )
+        raise RecistError(_E_LC_NOT_IRRADIATED(code=code))
     _check_assessments(assessments)
     own = [iv for iv in interventions if iv.lesion_code == code]
     other = sorted((iv for iv in own if not iv.for_local_failure), key=lambda iv: iv.on)
@@ -1824,15 +2220,14 @@ def lesion_local_control(
     steps: list[LocalControlStep] = []
     failure: LocalControlStep | None = None
     failure_nadir: Decimal | None = None
+    failure_why: Msg | None = None
     last_evaluated: date | None = None
     for assessment in assessments:
         if not assessment.imaging_done:
             continue
         result = _results_by_code(assessment.results).get(code)
         if result is None:
-            raise RecistError(
-                f"{code}: no result at the time point of {assessment.assessment_date} (EC-TA-1)"
-            )
+            raise RecistError(_E_LC_NO_RESULT(code=code, date=assessment.assessment_date))
         scan = result.scan_date or assessment.assessment_date
         if stop is not None and scan > stop.on:
             break
@@ -1840,14 +2235,14 @@ def lesion_local_control(
         after_sabr = scan > first_fraction_date
         flag = result.infield_progression  # D12: D5 alone decides LF
         evaluated = value is not None or flag  # D12: a diameter recorded or the in-field flag set
-        size_lf, size_text = False, ""
+        size_lf, size_text = False, None
         if value is not None and nadir is not None:
             size_lf, size_text = _pd_test(
                 value,
                 nadir,
                 fraction=settings.lf_increase_fraction,
                 min_increase=settings.lf_min_increase_mm,
-                label="lesion nadir",
+                label=_LESION_NADIR,
             )
         is_lf = after_sabr and (size_lf or flag)
         flag_query = (
@@ -1856,29 +2251,27 @@ def lesion_local_control(
             and lesion.role is not LesionRole.TARGET
             and result.nontarget_state is NonTargetState.UNEQUIVOCAL_PROGRESSION
         )
+        why: Msg | None = None
         if not after_sabr:
-            rule = (
-                f"before the first fraction on {first_fraction_date}: sets the pre-SABR baseline (D1, R2.1)"
-            )
+            rule = _C_PRE_SABR(date=first_fraction_date)
         elif size_lf:
-            rule = f"LF: {size_text} (D5, R2.1)"
+            why = _C_WHY_SIZE(test=size_text)
+            rule = _C_LF(why=why)
         elif flag:
-            rule = "LF: investigator-marked unequivocal in-field progression (D5)"
+            why = _C_WHY_FLAG()
+            rule = _C_LF(why=why)
         elif flag_query:
-            rule = (
-                "no LF: UNEQUIVOCAL PROGRESSION without the in-field progression flag is RECIST non-target PD, "
-                "not local failure; query: should in-field progression be set? (D12)"
-            )
-        elif size_text:
-            rule = f"no LF: {size_text} (D5)"
+            rule = _C_FLAG_QUERY()
+        elif size_text is not None:
+            rule = _C_NO_LF(test=size_text)
         else:
-            rule = "not evaluated for size at this scan (R2.3)"
+            rule = _C_NOT_EVALUATED()
         step = LocalControlStep(
             scan, value, nadir, is_lf, rule, result.lf_confirmation, flag_query, after_sabr and evaluated
         )
         steps.append(step)
         if is_lf and failure is None:
-            failure, failure_nadir = step, nadir
+            failure, failure_nadir, failure_why = step, nadir, why
         if after_sabr and evaluated:
             last_evaluated = scan
         if value is not None and failure is None:
@@ -1903,14 +2296,13 @@ def lesion_local_control(
             censor_reason=None,
             nadir_mm=failure_nadir,
             confirmation=confirmation,
-            rule=f"LF at {failure.scan_date} (first scan showing it): {failure.rule.removeprefix('LF: ')}",
+            rule=_C_LF_AT(date=failure.scan_date, why=failure_why),
             steps=tuple(steps),
         )
     for_lf = [iv for iv in own if iv.for_local_failure]
     if for_lf:
         raise RecistError(
-            f"{code}: {for_lf[0].kind.value.lower()} for local failure on {for_lf[0].on}, but no scan shows local "
-            "failure; record in-field progression on the scan that showed it (D5, R2.3)"
+            _E_LC_INTERVENTION_WITHOUT_LF(code=code, kind=_C_KIND[for_lf[0].kind], date=for_lf[0].on)
         )
     if stop is not None:
         reason = (
@@ -1926,7 +2318,7 @@ def lesion_local_control(
             reason,
             nadir,
             None,
-            f"censored at {stop.kind.value.lower()} on {stop.on}, done for a reason other than LF (R2.3)",
+            _C_CENSORED_INTERVENTION(kind=_C_KIND[stop.kind], date=stop.on),
             tuple(steps),
         )
     if last_evaluated is not None:
@@ -1938,7 +2330,7 @@ def lesion_local_control(
             LcCensorReason.LAST_EVALUATING_SCAN,
             nadir,
             None,
-            f"censored at the last scan evaluating {code} on {last_evaluated}, without LF (R2.3)",
+            _C_CENSORED_LAST(code=code, date=last_evaluated),
             tuple(steps),
         )
     return LocalControlResult(
@@ -1949,7 +2341,7 @@ def lesion_local_control(
         LcCensorReason.NO_EVALUATING_SCAN,
         nadir,
         None,
-        f"censored at the first fraction: no scan after SABR evaluated {code} (R2.3)",
+        _C_CENSORED_NO_SCAN(code=code),
         tuple(steps),
     )
 
@@ -1969,7 +2361,7 @@ def local_control(
             continue
         first = first_fraction_dates.get(lesion.code)
         if first is None:
-            raise RecistError(f"{lesion.code}: irradiated but no first fraction date (D1)")
+            raise RecistError(_E_LC_NO_FIRST_FRACTION(code=lesion.code))
         out.append(
             lesion_local_control(
                 lesion, assessments, first_fraction_date=first, interventions=interventions, settings=settings
@@ -1989,6 +2381,54 @@ _I_OF: Final[Mapping[Response, IResponse]] = MappingProxyType(
         Response.NE: IResponse.INE,
     }
 )
+
+
+_I_SOD_UP = define("recist.i.sod_up", gettext_noop("SOD %(sod)s mm is %(inc)s mm over %(ref)s mm at iUPD"))
+_I_TARGET_PD = define("recist.i.target_pd", gettext_noop("target lesions now meet RECIST 1.1 PD"))
+_I_NT_GREW = define("recist.i.nt_grew", gettext_noop("non-target %(codes)s increased further"))
+_I_NT_PD = define("recist.i.nt_pd", gettext_noop("non-target unequivocal progression"))
+_I_ANOTHER_NEW = define("recist.i.another_new", gettext_noop("another new lesion %(codes)s"))
+_I_NEW_TARGETS_UP = define(
+    "recist.i.new_targets_up", gettext_noop("new target lesions %(inc)s mm since iUPD")
+)
+_I_NEW_NT_GREW = define("recist.i.new_nt_grew", gettext_noop("new non-target %(codes)s grew"))
+_I_CONFIRMED_EARLIER = define(
+    "recist.i.confirmed_earlier", gettext_noop("iCPD confirmed on %(date)s (R1.51)")
+)
+_I_NOT_DONE = define("recist.i.not_done", gettext_noop("iNE: imaging not done (R1.22)"))
+_I_IUPD = define("recist.i.iupd", gettext_noop("iUPD: %(rule)s (R1.50)"))
+_I_AS_RECIST = define("recist.i.as_recist", gettext_noop("%(i)s: as RECIST 1.1 %(r)s"))
+_I_SYMPTOMS = define(
+    "recist.i.symptoms",
+    gettext_noop("iCPD: scan for symptoms %(days)s d after iUPD shows another new lesion %(codes)s (R1.50)"),
+)
+_I_TOO_EARLY = define(
+    "recist.i.too_early",
+    gettext_noop("iUPD: scan %(days)s d after iUPD of %(ref)s (< 4 weeks) ignored for confirmation (R1.50)"),
+)
+_I_ICPD = define("recist.i.icpd", gettext_noop("iCPD: %(reasons)s (vs iUPD of %(ref)s, R1.51)"))
+_I_ICPD_LATE = define(
+    "recist.i.icpd_late",
+    gettext_noop(
+        "iCPD: %(reasons)s (vs iUPD of %(ref)s, R1.51) (confirmation %(days)s d after iUPD, beyond the 4-8 week "
+        "window)"
+    ),
+)
+_I_RESET = define("recist.i.reset", gettext_noop("%(i)s: iUPD of %(ref)s not confirmed; bar reset (R1.53)"))
+_I_STILL_UNCONFIRMED = define(
+    "recist.i.still_unconfirmed", gettext_noop("iNE: iUPD of %(ref)s still unconfirmed (R1.50)")
+)
+_I_NO_FURTHER = define(
+    "recist.i.no_further", gettext_noop("iUPD: no further increase vs iUPD of %(ref)s (R1.51)")
+)
+_I_NO_FURTHER_LATE = define(
+    "recist.i.no_further_late",
+    gettext_noop(
+        "iUPD: no further increase vs iUPD of %(ref)s (R1.51) (confirmation %(days)s d after iUPD, beyond the "
+        "4-8 week window)"
+    ),
+)
+_I_BEST = define("recist.i.best", gettext_noop("%(i)s at %(date)s (iBOR, R1.53)"))
 
 
 @dataclass(frozen=True)
@@ -2034,39 +2474,37 @@ def _icpd_reasons(
     assessment: Assessment,
     nontarget_codes: frozenset[str],
     settings: RecistSettings,
-) -> list[str]:
+) -> list[Msg]:
     """R1.51: what, compared with the iUPD time point, confirms progression."""
-    reasons: list[str] = []
+    reasons: list[Msg] = []
     step = settings.irecist_further_increase_mm
     current = row.sum_mm if row.sum_mm is not None else row.evaluated_sum_mm
     if ref.sod is not None and current is not None and current - ref.sod >= step:
         # Increases add up: always measured against the iUPD SOD (4 mm + 2 mm = 6 mm).
-        reasons.append(
-            f"SOD {_mm(current)} mm is {_signed(current - ref.sod)} mm over {_mm(ref.sod)} mm at iUPD"
-        )
+        reasons.append(_I_SOD_UP(sod=_mm(current), inc=_signed(current - ref.sod), ref=_mm(ref.sod)))
     elif "target" not in ref.triggers and row.target is Response.PD:
-        reasons.append("target lesions now meet RECIST 1.1 PD")
+        reasons.append(_I_TARGET_PD())
     grown = [
         r.lesion_code for r in assessment.results if r.further_increase and r.lesion_code in nontarget_codes
     ]
     if "non-target" in ref.triggers and grown:
-        reasons.append(f"non-target {_codes(grown)} increased further")
+        reasons.append(_I_NT_GREW(codes=_codes(grown)))
     elif "non-target" not in ref.triggers and row.nontarget is Response.PD:
-        reasons.append("non-target unequivocal progression")
+        reasons.append(_I_NT_PD())
     another = [code for code in row.new_lesion_codes if code not in ref.new_codes]
     if another:
-        reasons.append(f"another new lesion {_codes(another)}")
+        reasons.append(_I_ANOTHER_NEW(codes=_codes(another)))
     if ref.new_codes:
         new_sum = _new_target_sum(assessment, ref.new_codes)
         if new_sum - ref.new_target_sum >= step:
-            reasons.append(f"new target lesions {_signed(new_sum - ref.new_target_sum)} mm since iUPD")
+            reasons.append(_I_NEW_TARGETS_UP(inc=_signed(new_sum - ref.new_target_sum)))
         grown_new = [
             nl.code
             for nl in assessment.new_lesions
             if nl.code in ref.new_codes and nl.further_increase and nl.value_mm is None
         ]
         if grown_new:
-            reasons.append(f"new non-target {_codes(grown_new)} grew")
+            reasons.append(_I_NEW_NT_GREW(codes=_codes(grown_new)))
     return reasons
 
 
@@ -2095,20 +2533,20 @@ def irecist_series(
     for row, assessment in zip(series.timepoints, assessments, strict=True):
         when = row.assessment_date
         if confirmed_on is not None:
-            out.append(IRecistTimePoint(when, IResponse.ICPD, f"iCPD confirmed on {confirmed_on} (R1.51)"))
+            out.append(IRecistTimePoint(when, IResponse.ICPD, _I_CONFIRMED_EARLIER(date=confirmed_on)))
             continue
         if not row.imaging_done:
-            out.append(IRecistTimePoint(when, IResponse.INE, "iNE: imaging not done (R1.22)"))
+            out.append(IRecistTimePoint(when, IResponse.INE, _I_NOT_DONE()))
             continue
         if ref is None:
             if row.overall is Response.PD:
                 ref = _iupd_ref(row, assessment)
                 assessed_since_iupd = 0
-                out.append(IRecistTimePoint(when, IResponse.IUPD, f"iUPD: {row.rule} (R1.50)"))
+                out.append(IRecistTimePoint(when, IResponse.IUPD, _I_IUPD(rule=row.rule)))
             else:
                 response = _I_OF[row.overall]
                 out.append(
-                    IRecistTimePoint(when, response, f"{response.value}: as RECIST 1.1 {row.overall.value}")
+                    IRecistTimePoint(when, response, _I_AS_RECIST(i=response.value, r=row.overall.value))
                 )
             continue
         days = (when - ref.when).days
@@ -2117,40 +2555,32 @@ def irecist_series(
             another = [code for code in row.new_lesion_codes if code not in ref.new_codes]
             if assessment.for_symptoms and another:
                 confirmed_on = when
-                text = f"iCPD: scan for symptoms {days} d after iUPD shows another new lesion {_codes(another)} (R1.50)"
+                text = _I_SYMPTOMS(days=days, codes=_codes(another))
                 out.append(IRecistTimePoint(when, IResponse.ICPD, text))
             else:
-                text = f"iUPD: scan {days} d after iUPD of {ref.when} (< 4 weeks) ignored for confirmation (R1.50)"
+                text = _I_TOO_EARLY(days=days, ref=ref.when)
                 out.append(IRecistTimePoint(when, IResponse.IUPD, text, ignored=True))
             continue
-        late = (
-            f" (confirmation {days} d after iUPD, beyond the 4-8 week window)"
-            if days > settings.irecist_confirm_max_days and assessed_since_iupd == 0
-            else ""
-        )
+        late = days > settings.irecist_confirm_max_days and assessed_since_iupd == 0
         assessed_since_iupd += 1
         if reasons:
             confirmed_on = when
-            text = f"iCPD: {'; '.join(reasons)} (vs iUPD of {ref.when}, R1.51){late}"
+            why = join("; ", reasons)
+            text = (
+                _I_ICPD_LATE(reasons=why, ref=ref.when, days=days)
+                if late
+                else _I_ICPD(reasons=why, ref=ref.when)
+            )
             out.append(IRecistTimePoint(when, IResponse.ICPD, text))
         elif row.overall in _RESPONSE_LIKE:
             response = _I_OF[row.overall]
-            out.append(
-                IRecistTimePoint(
-                    when, response, f"{response.value}: iUPD of {ref.when} not confirmed; bar reset (R1.53)"
-                )
-            )
+            out.append(IRecistTimePoint(when, response, _I_RESET(i=response.value, ref=ref.when)))
             ref = None
         elif row.overall is Response.NE:
-            out.append(
-                IRecistTimePoint(when, IResponse.INE, f"iNE: iUPD of {ref.when} still unconfirmed (R1.50)")
-            )
+            out.append(IRecistTimePoint(when, IResponse.INE, _I_STILL_UNCONFIRMED(ref=ref.when)))
         else:
-            out.append(
-                IRecistTimePoint(
-                    when, IResponse.IUPD, f"iUPD: no further increase vs iUPD of {ref.when} (R1.51){late}"
-                )
-            )
+            text = _I_NO_FURTHER_LATE(ref=ref.when, days=days) if late else _I_NO_FURTHER(ref=ref.when)
+            out.append(IRecistTimePoint(when, IResponse.IUPD, text))
     return tuple(out)
 
 
@@ -2188,7 +2618,7 @@ def irecist_best_overall_response(
         if tp.response is IResponse.ICPD:
             break
     if not window:
-        return IRecistBestOverallResponse(None, None, "no post-baseline assessment (R5.8)")
+        return IRecistBestOverallResponse(None, None, _NO_POST_BASELINE())
 
     def effective(tp: IRecistTimePoint) -> IResponse:
         early = tp.response in (IResponse.ISD, IResponse.INN) and tp.assessment_date < floor
@@ -2197,5 +2627,5 @@ def irecist_best_overall_response(
     best = min(window, key=lambda tp: (_I_ORDER[effective(tp)], tp.assessment_date))
     response = effective(best)
     return IRecistBestOverallResponse(
-        response, best.assessment_date, f"{response.value} at {best.assessment_date} (iBOR, R1.53)"
+        response, best.assessment_date, _I_BEST(i=response.value, date=best.assessment_date)
     )

@@ -1,0 +1,153 @@
+"""RECIST rule texts as message ids with parameters (issue 18, item 3).
+
+``assessments.recist`` builds every rule text (measurability, target selection, category and overall responses,
+BOR, iRECIST, local control) and every ``RecistError`` as a ``ruletext.Msg``; the assessment services store them as
+JSON, the pages and the API render them in the reader's language, the CRF CSV export in English.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.utils import translation
+
+import ruletext
+from assessments import recist
+from sabr_trial.templatetags.ruletext import text
+from tests.domain.test_recist_builders import (
+    START,
+    day,
+    measured,
+    new_lesion,
+    nontarget,
+    present,
+    state,
+    target,
+    tp,
+)
+
+CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+PLACEHOLDER = re.compile(r"%\(\w+\)s")
+
+
+def _recist_ids() -> dict[str, str]:
+    return {mid: template for mid, template in ruletext.CATALOGUE.items() if mid.startswith("recist.")}
+
+
+def test_every_recist_message_has_a_chinese_translation_with_the_same_placeholders():
+    entries = {
+        e.msgid: e.msgstr for e in polib.pofile(str(CATALOGUE)) if not e.obsolete and "fuzzy" not in e.flags
+    }
+    ids = _recist_ids()
+    assert len(ids) > 150
+    problems = []
+    for mid, template in ids.items():
+        msgstr = entries.get(template, "")
+        if not msgstr:
+            problems.append((mid, "missing"))
+        elif sorted(set(PLACEHOLDER.findall(msgstr))) != sorted(set(PLACEHOLDER.findall(template))):
+            problems.append((mid, "placeholders"))
+    assert problems == []
+
+
+# --- the pure module: every rule text keeps its id ---------------------------------------------------------------
+RULE_FIELDS = {"rule", "target_rule", "nontarget_rule", "new_lesion_rule"}
+
+
+def _plain_rule_texts(value: object, path: str = "") -> list[str]:
+    """Rule texts in a result that are plain ``str`` (lost their id), with where they are."""
+    found: list[str] = []
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # a selection problem's ``rule`` is a rule id (R1.6); its text is ``message``
+        fields = {"message"} if isinstance(value, recist.SelectionProblem) else RULE_FIELDS
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if f.name in fields and not isinstance(item, ruletext.Msg):
+                found.append(f"{path}.{f.name}={item!r}")
+            found += _plain_rule_texts(item, f"{path}.{f.name}")
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            found += _plain_rule_texts(item, f"{path}[{i}]")
+    return found
+
+
+def _series() -> tuple[list[recist.Lesion], list[recist.Assessment]]:
+    """PR, PR, then local failure of the irradiated T2 and PD by a non-target and a new lesion."""
+    lesions = [target("T1", 60), target("T2", 40, recist.Organ.LUNG, irradiated=True), nontarget("N1")]
+    series = [
+        tp(42, measured("T1", 30), measured("T2", 10), present("N1")),
+        tp(84, measured("T1", 30), measured("T2", 20), present("N1")),
+        tp(
+            126,
+            measured("T1", 31),
+            measured("T2", 21),
+            state("N1", recist.NonTargetState.UNEQUIVOCAL_PROGRESSION),
+            new=(new_lesion("X1", day(126)),),
+        ),
+    ]
+    return lesions, series
+
+
+def test_every_rule_text_of_a_series_keeps_its_id():
+    lesions, series = _series()
+    start = START
+    result = recist.evaluate_series(lesions, series)
+    irecist = recist.irecist_series(lesions, series)
+    outputs = [
+        result,
+        recist.evaluate_series_non_irradiated(lesions, series),
+        irecist,
+        recist.irecist_best_overall_response(irecist, treatment_start=start),
+        recist.best_overall_response(result.responses(), treatment_start=start, confirm=False),
+        recist.best_overall_response(result.responses(), treatment_start=start, confirm=True),
+        recist.local_control(lesions, series, first_fraction_dates={"T2": day(7)}),
+        recist.assess_measurability(
+            organ=recist.Organ.LIVER,
+            method=recist.Method.CT,
+            value_mm=Decimal(8),
+            slice_thickness_mm=Decimal(6),
+        ),
+        recist.validate_target_selection([target("A", 20), target("A", 20)]),
+    ]
+    assert _plain_rule_texts(outputs) == []
+    # the English sentences are the ones the rules always gave (the domain tests check them word for word)
+    assert result.timepoints[0].target_rule == "PR: SOD 40.0 mm <= 0.70 x baseline 100.0 mm (R1.13)"
+    assert result.timepoints[0].target_rule.mid == "recist.target.pr"
+
+
+def test_a_recist_error_carries_its_message_id():
+    with pytest.raises(recist.RecistError) as caught:
+        recist.lesion_value_mm(target("T9", 30), recist.LesionResult("T9"))
+    assert caught.value.msg.mid == "recist.err.no_result"
+    assert str(caught.value) == "T9: no result; record NOT EVALUABLE rather than leaving it blank (R1.17)"
+    with translation.override("zh-hans"):
+        assert text(caught.value.msg) == "T9：无结果；请记录“不可评价”，不要留空（R1.17）"
+
+
+def test_a_selection_problem_reads_in_chinese_with_its_nested_reason():
+    problems = recist.validate_target_selection(
+        [target("A", 20, recist.Organ.LUNG), target("B", 20, recist.Organ.LUNG), target("C", 20, recist.Organ.LUNG)]
+    )  # fmt: skip
+    message = problems[0].message
+    assert message == (
+        "C: a 3rd target in LUNG (already A, B) is not allowed: at most 2 per organ; both lungs count as one organ "
+        "(R1.6)"
+    )
+    with translation.override("zh-hans"):
+        assert text(ruletext.dumps(message)) == (
+            "C：LUNG 不允许第 3 个靶病灶（已有 A, B）：每个器官最多 2 个；双肺计为一个器官（R1.6）"
+        )
+
+
+def test_lesion_dates_are_iso_parameters():
+    m = recist.new_lesion_response(
+        [recist.NewLesion("X1", datetime.date(2025, 5, 10), unequivocal=True)]
+    ).rule
+    assert ruletext.loads(ruletext.dumps(m))["p"]["items"]["p"]["parts"][0]["p"]["date"] == "2025-05-10"
