@@ -20,6 +20,7 @@ from adverse_events.models import AdverseEvent, CtcaeTerm
 from assessments.models import LesionResult, NewLesion, TumourAssessment
 from enrollment.models import Patient
 from sabr_trial.crf import CrfBase, CrfSpec
+from sabr_trial.templatetags.ruletext import text as rule_text
 
 LIFECYCLE_READ = [
     "id", "patient", "status", "version", "created_at", "created_by", "updated_at", "updated_by", "submitted_at",
@@ -189,8 +190,20 @@ class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         models.DateTimeField: RangeDateTimeField,
     }
 
+    #: Derived rule texts stored as message ids with parameters (``ruletext``): shown in the request's language.
+    RULE_TEXT_FIELDS = frozenset(
+        {"measurability_rule", "target_rule", "nontarget_rule", "new_lesion_rule", "deciding_rule", "irecist_rule",
+         "derivation_error"}
+    )  # fmt: skip
+
     def get_validators(self) -> list[Any]:
         return []  # constraints are checked by the model's full_clean() in the service, with its message
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)
+        for name in self.RULE_TEXT_FIELDS & data.keys():
+            data[name] = rule_text(data[name])
+        return data
 
     def to_internal_value(self, data: Any) -> Any:
         # JSON null for an optional text or choice answer means "blank", as an empty form field does.

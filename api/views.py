@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import ruletext
 from adverse_events import ctcae
 from adverse_events.models import CtcaeTerm
 from api import serializers as s
@@ -39,6 +40,7 @@ from enrollment.selectors import get_patient_for_user, patients_for_user
 from sabr_trial import services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.roles import Perm
+from sabr_trial.templatetags.ruletext import text as rule_text
 
 ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 IF_MATCH = OpenApiParameter(
@@ -206,13 +208,15 @@ class PatientResponses(APIView):
             "confirmed_best_overall_response": label(ctx.get("cbor")),
             "irecist_best_overall_response": label(ctx.get("ibor")),
             "first_pd_date": first_pd.assessment_date if first_pd else None,
-            "error": ctx.get("error", ""),
+            "error": rule_text(ctx.get("error", "")),
             "timepoints": [
                 {"id": a.pk, "date": a.assessment_date, "visit_label": a.visit_label, "sum_mm": a.sum_mm,
                  "pct_chg_baseline": a.pct_chg_baseline, "pct_chg_nadir": a.pct_chg_nadir,
                  "target_resp": a.target_resp, "nontarget_resp": a.nontarget_resp,
                  "new_lesion_ind": a.new_lesion_ind, "overall_resp": a.overall_resp,
-                 "deciding_rule": a.deciding_rule, "irecist_resp": a.irecist_resp}
+                 # the rule in the request's language, and as stored (message id and parameters, ruletext)
+                 "deciding_rule": rule_text(a.deciding_rule), "deciding_rule_data": ruletext.loads(a.deciding_rule),
+                 "irecist_resp": a.irecist_resp}
                 for a in timeline
             ],
             "local_control": [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
+import ruletext
 from assessments import recist
 from assessments.models import TumourAssessment
 from sabr_trial.crf import CrfStatus
@@ -18,11 +18,26 @@ def investigator_response_differs(patient: Any) -> list[Finding]:
     out = []
     for row in submitted(TumourAssessment.objects.filter(patient=patient).exclude(investigator_response="")):
         if row.overall_resp and row.investigator_response != row.overall_resp:
-            out.append(Finding("EC-TA-5", row, "investigator_response", _(
-                "Investigator response %(i)s differs from the computed response %(c)s (%(rule)s) (EC-TA-5).")
-                % {"i": row.get_investigator_response_display(), "c": row.get_overall_resp_display(),
-                   "rule": row.deciding_rule or "—"}))  # fmt: skip
+            # A message id with the stored deciding rule as a parameter (itself an id), so the query reads in
+            # the reader's language; the responses are codes (CR, PR, SD, NON-CR/NON-PD, PD, NE).
+            out.append(Finding("EC-TA-5", row, "investigator_response", ruletext.say(gettext_noop(
+                "Investigator response %(i)s differs from the computed response %(c)s (%(rule)s) (EC-TA-5)."),
+                i=row.investigator_response, c=row.overall_resp,
+                rule=stored_rule(row.deciding_rule) or "—")))  # fmt: skip
     return out
+
+
+def stored_rule(stored: str) -> Any:
+    """A rule text as stored (``ruletext.dumps``) back as a message with its id, or old English text as it is."""
+    return _from_data(ruletext.loads(stored))
+
+
+def _from_data(data: Any) -> Any:
+    if isinstance(data, dict) and "id" in data:
+        return ruletext.Msg(data["id"], {k: _from_data(v) for k, v in (data.get("p") or {}).items()})
+    if isinstance(data, list):
+        return [_from_data(v) for v in data]
+    return data
 
 
 @rule(
@@ -55,8 +70,8 @@ def unflagged_infield_progression(patient: Any) -> list[Finding]:
             continue
         codes = codes_by_scan.get(assessment.scan_date_first)
         if codes:
-            out.append(Finding("DM-4", assessment, "", _(
+            out.append(Finding("DM-4", assessment, "", ruletext.say(gettext_noop(
                 "%(codes)s: irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without in-field progression. "
                 "It counts as RECIST non-target progression but not as local failure; should in-field progression "
-                "be set (D12)?") % {"codes": ", ".join(codes)}))  # fmt: skip
+                "be set (D12)?"), codes=", ".join(codes))))  # fmt: skip
     return out

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+import ruletext
 from assessments import recist
 from enrollment import selectors as enrollment_selectors
+from sabr_trial.templatetags.ruletext import text
 
 if TYPE_CHECKING:
     from assessments.models import Lesion, TumourAssessment
@@ -52,7 +54,9 @@ def derive_lesion(lesion: Lesion) -> recist.MeasurabilityResult | None:
     except recist.RecistError:
         return None
     lesion.measurable = "Y" if result.measurable else "N"
-    lesion.measurability_rule = result.rule[:200]
+    # Stored as a message id with parameters (ruletext); a text that would not fit is kept as English.
+    stored = ruletext.dumps(result.rule)
+    lesion.measurability_rule = stored if len(stored) <= 200 else str(result.rule)[:200]
     return result
 
 
@@ -102,7 +106,7 @@ def check_lesion(lesion: Lesion) -> None:
         elif measurability is not None and not measurability.measurable:
             errors["role"] = _(
                 "Not measurable, so it cannot be a target: %(why)s (EC-LR-2). Register it as a non-target."
-            ) % {"why": measurability.rule}
+            ) % {"why": text(measurability.rule)}
         elif lesion.patient_id and lesion.organ and lesion.method:
             others = (
                 LesionModel.objects.filter(patient_id=lesion.patient_id, role="TARGET")
@@ -119,7 +123,7 @@ def check_lesion(lesion: Lesion) -> None:
                 if problem.lesion_code != str(code):
                     continue
                 check, field = _SELECTION_CHECK.get(problem.rule, ("EC-LR-2", "role"))
-                errors.setdefault(field, f"{problem.message} ({check})")
+                errors.setdefault(field, f"{text(problem.message)} ({check})")
     if lesion.pk and not errors:
         check_frozen(lesion)
     if errors:

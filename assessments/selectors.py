@@ -139,7 +139,7 @@ def response_summary(patient: Any, *, can_enter: bool = True) -> dict[str, Any] 
             s["pure_lesions"], s["pure_assessments"], first_fraction_dates=ffd
         )
     except recist.RecistError as exc:
-        ctx["error"] = str(exc)
+        ctx["error"] = exc.msg  # a message id: the panel renders it with |ruletext
     return ctx
 
 

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+import ruletext
 from assessments import adapters, recist
 from assessments.models import Lesion, LesionResult, NewLesion, TumourAssessment, next_code
 from assessments.rules import derive_lesion
@@ -275,7 +276,7 @@ def recompute_patient(patient: Any) -> None:
         ):
             lc[result.lesion_code] = result
     except recist.RecistError as exc:
-        error = str(exc)
+        error = ruletext.dumps(exc.msg)  # a message id with parameters, shown in the reader's language
         log.info("RECIST not computable for patient %s: %s", patient.pk, exc)
     for index, assessment in enumerate(assessments):
         values: dict[str, Any] = dict.fromkeys(DERIVED, "")
@@ -299,13 +300,17 @@ def recompute_patient(patient: Any) -> None:
                 sum_mm=_q(tp.sum_mm), baseline_sum_mm=_q(tp.baseline_sum_mm), nadir_mm=_q(tp.nadir_mm),
                 pct_chg_baseline=_q(tp.pct_change_baseline, "0.01"), pct_chg_nadir=_q(tp.pct_change_nadir, "0.01"),
                 chg_nadir_mm=_q(tp.change_nadir_mm), target_resp=tp.target.value if tp.target else "",
-                target_rule=tp.target_rule, nontarget_resp=tp.nontarget.value if tp.nontarget else "",
-                nontarget_rule=tp.nontarget_rule, new_lesion_ind="Y" if tp.new_lesion else "N",
-                new_lesion_rule=tp.new_lesion_rule, overall_resp=tp.overall.value, deciding_rule=tp.rule,
+                target_rule=ruletext.dumps(tp.target_rule),
+                nontarget_resp=tp.nontarget.value if tp.nontarget else "",
+                nontarget_rule=ruletext.dumps(tp.nontarget_rule), new_lesion_ind="Y" if tp.new_lesion else "N",
+                new_lesion_rule=ruletext.dumps(tp.new_lesion_rule), overall_resp=tp.overall.value,
+                deciding_rule=ruletext.dumps(tp.rule),
                 overall_resp_nonirr=nonirr.timepoints[index].overall.value, pd_date=tp.pd_date,
             )  # fmt: skip
             if index < len(irecist):
-                values.update(irecist_resp=irecist[index].response.value, irecist_rule=irecist[index].rule)
+                values.update(
+                    irecist_resp=irecist[index].response.value, irecist_rule=ruletext.dumps(irecist[index].rule)
+                )
         else:
             values["derivation_error"] = error
         if any(getattr(assessment, name) != value for name, value in values.items()):

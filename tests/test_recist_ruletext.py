@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import html
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +17,12 @@ from pathlib import Path
 import polib
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 
 import ruletext
 from assessments import recist
+from assessments.models import TumourAssessment
 from sabr_trial.templatetags.ruletext import text
 from tests.domain.test_recist_builders import (
     START,
@@ -32,6 +35,9 @@ from tests.domain.test_recist_builders import (
     target,
     tp,
 )
+from tests.factories import RegisteredPatientFactory
+from tests.factories_api import Api, token_for
+from tests.factories_assessments import LesionFactory, assessment_post, create_url
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -144,6 +150,127 @@ def test_a_selection_problem_reads_in_chinese_with_its_nested_reason():
         assert text(ruletext.dumps(message)) == (
             "C：LUNG 不允许第 3 个靶病灶（已有 A, B）：每个器官最多 2 个；双肺计为一个器官（R1.6）"
         )
+
+
+# --- stored by the services, shown by the pages, the API and the export ---------------------------------------
+
+
+@pytest.fixture
+def baseline():
+    """Baseline SOD 100 mm: L1 liver 60, L2 lung 40; L3 non-target bone."""
+    patient = RegisteredPatientFactory()
+    LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
+    LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
+    LesionFactory(
+        patient=patient,
+        organ="BONE",
+        role="NON-TARGET",
+        baseline_value_mm=None,
+        nonmeasurable_type="BLASTIC BONE",
+    )
+    return patient
+
+
+PR_EN = "PR: SOD 70.0 mm <= 0.70 x baseline 100.0 mm (R1.13)"
+PR_ZH = "PR：径线总和 SOD 70.0 mm <= 0.70 x 基线 100.0 mm（R1.13）"
+
+
+@pytest.mark.django_db
+def test_the_stored_rule_is_an_id_and_reads_in_either_language(as_coordinator, baseline):
+    response = as_coordinator.post(
+        create_url(baseline), assessment_post(baseline, {"L1": 40, "L2": 30}, day=56)
+    )
+    assert response.status_code == 302
+    a = TumourAssessment.objects.get()
+    assert ruletext.loads(a.target_rule) == {"id": "recist.target.pr", "p": {"base": "100.0", "sod": "70.0"}}
+    assert ruletext.loads(a.deciding_rule)["id"] == "recist.overall.t1"
+    with translation.override("en"):
+        assert text(a.target_rule) == PR_EN
+        assert text(a.deciding_rule) == f"{PR_EN}; non-target NON-CR/NON-PD; no new lesion (Table 1)"
+    with translation.override("zh-hans"):
+        assert text(a.target_rule) == PR_ZH
+        assert text(a.deciding_rule) == f"{PR_ZH}；非靶病灶 NON-CR/NON-PD；无新病灶（表 1）"
+        assert text(a.nontarget_rule) == "NON-CR/NON-PD：非靶病灶 L3 存在（R1.18）"
+
+    page = as_coordinator.get(a.get_absolute_url())
+    assert PR_EN in html.unescape(page.text)
+    as_coordinator.post(reverse("set_language"), {"language": "zh-hans", "next": "/patients/"})
+    page = as_coordinator.get(a.get_absolute_url())
+    assert PR_ZH in html.unescape(page.text) and PR_EN not in html.unescape(page.text)
+    panel = html.unescape(as_coordinator.get(baseline.get_absolute_url()).text)
+    assert "unconfirmed BOR" not in panel and "未确认 BOR，R1.23" in panel
+
+
+@pytest.mark.django_db
+def test_an_old_english_row_is_shown_as_stored(as_coordinator, baseline):
+    as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 40, "L2": 30}, day=56))
+    TumourAssessment.objects.update(deciding_rule="PR: sum -30% from baseline (stored before ids)")
+    a = TumourAssessment.objects.get()
+    page = as_coordinator.get(a.get_absolute_url())
+    assert "PR: sum -30% from baseline (stored before ids)" in html.unescape(page.text)
+
+
+@pytest.mark.django_db
+def test_a_derivation_error_is_stored_as_an_id(as_coordinator, baseline):
+    as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 40, "L2": 30}, day=56))
+    LesionFactory(patient=baseline, organ="ADRENAL GLAND", role="NON-TARGET", baseline_value_mm=None)
+    from assessments.services import recompute_patient
+
+    recompute_patient(baseline)
+    a = TumourAssessment.objects.get()
+    assert a.overall_resp == "" and ruletext.loads(a.derivation_error)["id"] == "recist.err.no_state"
+    with translation.override("zh-hans"):
+        assert text(a.derivation_error) == "L4：无非靶病灶状态；如未评估请记录“不可评价”（R1.18）"
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_rule_in_the_request_language_and_as_stored(coordinator, as_coordinator, baseline):
+    as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 40, "L2": 30}, day=56))
+    api = Api(token_for(coordinator))
+    url = f"patients/{baseline.pk}/responses/"
+    body = api.get(url, **{"Accept-Language": "zh-hans"}).json()
+    point = body["timepoints"][0]
+    assert (
+        point["deciding_rule"].startswith(PR_ZH) and point["deciding_rule_data"]["id"] == "recist.overall.t1"
+    )
+    body = api.get(url, **{"Accept-Language": "en"}).json()
+    assert body["timepoints"][0]["deciding_rule"].startswith(PR_EN)
+
+
+@pytest.mark.django_db
+def test_the_crf_export_gives_the_english_sentence(as_coordinator, baseline):
+    from endpoints.exports.crf_csv import crf_csv
+    from sabr_trial.crf import registry
+
+    as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 40, "L2": 30}, day=56))
+    with translation.override("zh-hans"):
+        csv = crf_csv(registry.get("tumour-assessment"), _keys()).decode()
+    assert PR_EN in csv and '{"id"' not in csv
+
+
+def _keys():
+    from endpoints.exports.common import KeyMap
+
+    return KeyMap()
+
+
+@pytest.mark.django_db
+def test_the_ec_ta_5_query_quotes_the_deciding_rule_as_an_id(as_coordinator, baseline):
+    from assessments.editchecks import investigator_response_differs
+
+    post = assessment_post(baseline, {"L1": 40, "L2": 30}, day=56)
+    post["investigator_response"] = "SD"
+    as_coordinator.post(create_url(baseline), {**post, "submit": "1"})
+    TumourAssessment.objects.update(status="submitted")
+    (finding,) = investigator_response_differs(baseline)
+    message = finding.message
+    assert isinstance(message, ruletext.Msg) and message.params["rule"].mid == "recist.overall.t1"
+    assert message == (
+        f"Investigator response SD differs from the computed response PR ({PR_EN}; non-target NON-CR/NON-PD; "
+        "no new lesion (Table 1)) (EC-TA-5)."
+    )
+    with translation.override("zh-hans"):
+        assert PR_ZH in text(ruletext.dumps(message))
 
 
 def test_lesion_dates_are_iso_parameters():

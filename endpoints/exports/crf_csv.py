@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext as _
 
+import ruletext
 from adverse_events.models import SaeReport
 from assessments.models import LesionResult, NewLesion
 from endpoints.exports.common import KEY_COLUMNS, KeyMap, _slug_of_model, to_csv
@@ -44,6 +45,8 @@ def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
             return getattr(row, f.name).meddra_code
         return keys.ref(target, pk)
     value = getattr(row, f.attname)
+    if not f.editable and isinstance(value, str):
+        return ruletext.render(value)  # a derived rule text stored as a message id: its English sentence
     if isinstance(value, list | dict):
         return ";".join(str(v) for v in value) if isinstance(value, list) else str(value)
     return value
