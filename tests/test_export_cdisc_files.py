@@ -5,6 +5,7 @@ themselves shown to find each kind of defect."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import io
 import math
@@ -21,6 +22,10 @@ from endpoints.exports.conformance import check_files
 from endpoints.services import run_recompute
 
 TODAY = datetime.datetime(2026, 6, 30, 10, 0, tzinfo=datetime.UTC)
+
+# pytest-django sets up the test database only for a run that holds a django_db test: without the mark, this file
+# run on its own would build the demo in the database DATABASE_URL names.
+pytestmark = pytest.mark.django_db
 
 
 def table(data: bytes) -> tuple[list[str], list[list[str]]]:
@@ -113,6 +118,16 @@ def test_the_rules_find_each_kind_of_defect() -> None:
     assert ("DM", "DOMAIN", "REQUIRED") not in rules
 
 
+def test_a_date_without_its_study_day_variable_is_a_finding() -> None:
+    """FDA business rule FDAB032 (CORE-000328/CORE-000776), the defect CDISC CORE found in MH."""
+    from endpoints.exports.conformance import check_metadata
+
+    mh = md.SDTM["MH"]
+    assert not [f for f in check_metadata(mh) if f.rule == "TIMING"]
+    without = dataclasses.replace(mh, variables=tuple(v for v in mh.variables if v.name != "MHENDY"))
+    assert [(f.variable, f.rule) for f in check_metadata(without)] == [("MHENDY", "TIMING")]
+
+
 def _schema(path: str):  # type: ignore[no-untyped-def]
     """A CDISC schema as shipped in the odmlib package (MIT; the XSDs are CDISC's, redistributed there)."""
     import odmlib
@@ -189,3 +204,44 @@ def test_trial_design_and_subject_elements_and_visits(demo_files) -> None:
     }
     assert given and given <= {(v["USUBJID"], v["VISIT"]) for v in sv}
     assert all(v["VISITNUM"] for v in sv) and len({(v["USUBJID"], v["VISITNUM"]) for v in sv}) == len(sv)
+
+
+def test_define_xml_gives_supp_and_relrec_their_domain(demo_files) -> None:
+    """Define-XML 2.1 ItemGroupDef@Domain on every SDTM data set: a SUPP-- names its parent domain (as in CDISC's
+    MSG 2.0 sample define.xml), RELREC itself; CDISC CORE finds a SUPP--'s metadata through it (without it every
+    define-based rule fails on SUPP-- with "name=SUPPAE, domain=AE is not found in Define XML")."""
+    from lxml import etree
+
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    doc = etree.fromstring(demo_files["sdtm/define.xml"])
+    domains = {g.get("Name"): g.get("Domain") for g in doc.iterfind(".//odm:ItemGroupDef", ns)}
+    supp = [n for n in domains if n.startswith("SUPP")]
+    assert supp
+    assert {n: domains[n] for n in supp} == {n: n[4:] for n in supp}
+    assert domains["RELREC"] == "RELREC" and domains["DM"] == "DM" and domains["TS"] == "TS"
+    adam = etree.fromstring(demo_files["adam/define.xml"])
+    assert {g.get("Domain") for g in adam.iterfind(".//odm:ItemGroupDef", ns)} == {None}
+
+
+def test_medical_history_has_study_days_of_its_dates(demo_files) -> None:
+    """FDA business rule FDAB032 (CDISC CORE CORE-000328, CORE-000776): a domain with --STDTC/--ENDTC carries
+    --STDY/--ENDY. MH has no EPOCH (history precedes the study) but has MHSTDY and MHENDY: blank for a partial
+    date, else the day relative to RFSTDTC (negative before it, no day 0)."""
+    header, _rows = table(demo_files["sdtm/mh.csv"])
+    assert "EPOCH" not in header
+    assert header.index("MHSTDY") > header.index("MHENDTC") and header.index("MHENDY") == header.index("MHSTDY") + 1
+    dm = {r["USUBJID"]: r for r in _dicts(demo_files["sdtm/dm.csv"])}
+    checked = 0
+    for r in _dicts(demo_files["sdtm/mh.csv"]):
+        for dtc, dy in (("MHSTDTC", "MHSTDY"), ("MHENDTC", "MHENDY")):
+            start = dm[r["USUBJID"]]["RFSTDTC"]
+            if len(r[dtc]) == 10 and start:
+                days = (datetime.date.fromisoformat(r[dtc]) - datetime.date.fromisoformat(start)).days
+                assert r[dy] == str(days + 1 if days >= 0 else days), r
+                checked += 1
+            else:
+                assert r[dy] == "", r
+    assert checked
+    xpt, meta = read_xpt(demo_files["sdtm/mh.xpt"])
+    assert meta.column_names_to_labels["MHSTDY"] == "Study Day of Start of Event"
+    assert md.SDTM["MH"].variable("MHENDY").core == "Perm"

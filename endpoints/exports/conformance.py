@@ -3,7 +3,8 @@
 Checks, per data set: every Req and Exp variable present (and nothing the metadata does not declare); Req values
 never null; values of a variable with a codelist among its CDISC terms or the declared sponsor extensions; --DTC
 values in ISO 8601; --SEQ unique per subject; --DY/--STDY/--ENDY equal to the study day of their date from
-DM.RFSTDTC (SDTMIG 3.4 section 4.4.4); names <= 8 characters, labels <= 40 characters in title case; character
+DM.RFSTDTC (SDTMIG 3.4 section 4.4.4), and declared wherever --DTC/--STDTC/--ENDTC is (FDA business rule FDAB032,
+CDISC CORE CORE-000328/CORE-000776); names <= 8 characters, labels <= 40 characters in title case; character
 values within the declared length and numeric values numeric. Pure: no Django import, so ``bench/sdtm_check.py`` and
 the tests call the same rules on any set of tables.
 """
@@ -76,6 +77,10 @@ def check_metadata(ds: Dataset) -> list[Finding]:
             out.append(Finding(ds.name, v.name, "LABEL", f"label not in title case: {v.label!r}"))
         if v.codelist and v.codelist not in CODELISTS:
             out.append(Finding(ds.name, v.name, "CODELIST", f"unknown codelist {v.codelist}"))
+    names = set(ds.columns)
+    for dtc in (f"{ds.name}DTC", f"{ds.name}STDTC", f"{ds.name}ENDTC"):
+        if dtc in names and f"{dtc[:-3]}DY" not in names:
+            out.append(Finding(ds.name, f"{dtc[:-3]}DY", "TIMING", f"study day of {dtc} not declared (FDAB032)"))
     return out
 
 

@@ -201,8 +201,8 @@ def define_xml(tables: dict[str, Table], *, study_id: str, study_name: str, stan
             "IsReferenceData": "Yes" if ds.cls == "TRIAL DESIGN" else "No", "SASDatasetName": name,
             "Purpose": "Tabulation" if is_sdtm else "Analysis", _d("Structure"): ds.structure,
             _d("StandardOID"): "STD.IG", _d("ArchiveLocationID"): f"LF.{name}"})  # fmt: skip
-        if is_sdtm and name not in ("RELREC",) and not name.startswith("SUPP"):
-            group.set("Domain", name)
+        if is_sdtm:  # a SUPP-- names its parent domain (CDISC's MSG 2.0 sample define.xml); RELREC itself
+            group.set("Domain", name[4:] if name.startswith("SUPP") else name)
         _description(group, ds.label)
         for order, v in enumerate(ds.variables, start=1):
             oid = f"IT.{name}.{v.name}"

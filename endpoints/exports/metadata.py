@@ -389,14 +389,16 @@ EC = Dataset("EC", "Exposure as Collected", "INTERVENTIONS", "One record per pro
 EPOCHS = ("SCREENING", "TREATMENT", "FOLLOW-UP")
 
 
-def with_timing(ds: Dataset) -> Dataset:
+def with_timing(ds: Dataset, epoch: bool = True) -> Dataset:
     """The domain with EPOCH before its first --DTC/--STDTC and the study days after its last date: --DY for a
-    --DTC, --STDY and --ENDY for --STDTC and --ENDTC (SDTMIG 3.4 section 4.4.4: day 1 = RFSTDTC, no day 0)."""
+    --DTC, --STDY and --ENDY for --STDTC and --ENDTC (SDTMIG 3.4 section 4.4.4: day 1 = RFSTDTC, no day 0).
+    ``epoch=False`` (MH: history precedes the study) adds only the study days, which FDA business rule FDAB032
+    asks for wherever the dates are."""
     d = ds.name
     names = ds.columns
     dates = [n for n in names if n in (f"{d}DTC", f"{d}STDTC", f"{d}ENDTC")]
-    epoch = V("EPOCH", "Epoch", length=20, core="Perm", origin="Derived", source="record date vs RFXSTDTC/RFXENDTC",
-              codelist="EPOCH")  # fmt: skip
+    epoch_var = V("EPOCH", "Epoch", length=20, core="Perm", origin="Derived",
+                  source="record date vs RFXSTDTC/RFXENDTC", codelist="EPOCH")  # fmt: skip
     days = [V(f"{n[:-3]}DY" if n == f"{d}DTC" else f"{n[:-3]}DY".replace("DTDY", "DY"),
               {"DTC": "Study Day of Visit/Collection/Exam", "STDTC": "Study Day of Start",
                "ENDTC": "Study Day of End"}[n[2:]].replace("Start", "Start of Event").replace("End", "End of Event")
@@ -406,8 +408,8 @@ def with_timing(ds: Dataset) -> Dataset:
               "integer", 8, "Perm", "Derived", f"{n} - RFSTDTC (+1 on or after)") for n in dates]  # fmt: skip
     out: list[Variable] = []
     for v in ds.variables:
-        if v.name == dates[0]:
-            out.append(epoch)
+        if v.name == dates[0] and epoch:
+            out.append(epoch_var)
         out.append(v)
         if v.name == dates[-1]:
             out.extend(days)
@@ -504,6 +506,7 @@ def supp_dataset(parent: str) -> Dataset:
 DS, EC, EX, AE, CM, PR, IE, DD, SS, TU, TR, RS = (
     with_timing(d) for d in (DS, EC, EX, AE, CM, PR, IE, DD, SS, TU, TR, RS)
 )
+MH = with_timing(MH, epoch=False)
 EVENT_DOMAINS: tuple[Dataset, ...] = (DS, EC, EX, AE, CM, PR, MH, IE, DD, SS, TU, TR, RS)
 SDTM: dict[str, Dataset] = {d.name: d for d in (DM, *EVENT_DOMAINS)}
 SDTM.update({f"SUPP{p}": supp_dataset(p) for p in SUPP_QUALIFIERS})

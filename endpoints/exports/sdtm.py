@@ -812,15 +812,14 @@ def add_timing(ds: Dataset, rows: list[Row], references: dict[str, tuple[datetim
     """Fill EPOCH and the --DY/--STDY/--ENDY variables the metadata gives the domain."""
     d = ds.name
     names = set(ds.columns)
-    if "EPOCH" not in names:
-        return
     first = f"{d}DTC" if f"{d}DTC" in names else f"{d}STDTC"
+    days = [var for var in (f"{d}DTC", f"{d}STDTC", f"{d}ENDTC") if f"{var[:-3]}DY" in names]
     for r in rows:
         ref = references.get(r["USUBJID"], (None, None, None))
-        r["EPOCH"] = epoch(as_date(r.get(first)), ref)
-        for var in (f"{d}DTC", f"{d}STDTC", f"{d}ENDTC"):
-            if var in names:
-                r[f"{var[:-3]}DY"] = study_day(as_date(r.get(var)), ref[0])
+        if "EPOCH" in names:
+            r["EPOCH"] = epoch(as_date(r.get(first)), ref)
+        for var in days:
+            r[f"{var[:-3]}DY"] = study_day(as_date(r.get(var)), ref[0])
 
 
 #: One SDTM data set ready to write: its metadata and its records in column order.
