@@ -8,7 +8,7 @@ Usage:
 ``--demo`` first loads the hand-made demo study (``manage.py setup_demo --generated 0``); ``--generated N`` first
 imports N generated casebooks (``endpoints/generated_study.py`` through ``import_study``: complete casebooks,
 every form rule applied); ``--synthetic N`` first bulk-inserts N synthetic patients (``bench/synthetic.py``,
-replacing earlier synthetic ones; no screening, consent or baseline forms). The endpoint snapshot at the cut-off
+replacing earlier synthetic ones; consent and baseline forms, no screening form). The endpoint snapshot at the cut-off
 (default today) is computed, the export's files are built in memory, and every finding is printed as
 ``DATASET.VARIABLE row N: [RULE] message``, then a count per rule. Exit status 1 when there is a finding.
 """
