@@ -705,6 +705,9 @@ class EndpointSnapshotView(APIView):
 
         snap = _snapshot(request)
         results = {k: v for k, v in (snap.results or {}).items() if k != "patients"}
+        for row in (results.get("headline") or {}).values():  # landmark rates in the client's language
+            if isinstance(row, dict) and isinstance(row.get("landmarks"), dict):
+                row["landmarks"] = {t: rule_text(v) for t, v in row["landmarks"].items()}
         return Response({
             "id": snap.pk, "created_at": snap.created_at, "data_cutoff": snap.data_cutoff,
             "data_as_of": snap.data_as_of, "stale": endpoint_services.is_stale(snap), "n_patients": snap.n_patients,
@@ -727,7 +730,25 @@ class EndpointPatients(APIView):
     )
     def get(self, request: Request) -> Response:
         snap = _snapshot(request)
-        return Response({"snapshot": snap.pk, "patients": snap.patient_rows()})
+        return Response({"snapshot": snap.pk, "patients": [_readable_row(p) for p in snap.patient_rows()]})
+
+
+def _readable_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A listing row with its reasons and data issues as text in the client's language (Accept-Language); a text
+    stored as a message id keeps its id and parameters beside it (``reason_msg``, ``message_msg``)."""
+
+    def readable(item: Any, key: str) -> Any:
+        if not isinstance(item, dict) or key not in item:
+            return item
+        out = {**item, key: rule_text(item[key])}
+        if isinstance(item[key], dict):
+            out[f"{key}_msg"] = item[key]
+        return out
+
+    out = {k: readable(row.get(k), "reason") for k in ("pfs1", "pfs2", "os", "lc") if k in row}
+    out["lc_lesions"] = [readable(x, "reason") for x in row.get("lc_lesions", [])]
+    out["issues"] = [readable(x, "message") for x in row.get("issues", [])]
+    return {**row, **out}
 
 
 class EndpointFigure(APIView):

@@ -27,6 +27,7 @@ from assessments.recist import (
     TimePointResponse,
     best_overall_response,
 )
+from ruletext import Msg, define, gettext_noop
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -216,6 +217,246 @@ class IssueCode(enum.StrEnum):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Texts: data issues and time-to-event reasons as message ids with parameters (issue 18, item 3)
+# ----------------------------------------------------------------------------------------------------
+
+# What a datum dropped at the cut-off was (the subject of AFTER_CUTOFF).
+_ITEM_TUMOUR_ASSESSMENT = define("derivation.item.tumour_assessment", gettext_noop("tumour assessment"))
+_ITEM_FIRST_FRACTION = define(
+    "derivation.item.first_fraction", gettext_noop("first fraction of lesion %(lesion)s")
+)
+_ITEM_LESION_SCAN = define("derivation.item.lesion_scan", gettext_noop("scan of lesion %(lesion)s"))
+_ITEM_LOCAL_FAILURE = define(
+    "derivation.item.local_failure", gettext_noop("local failure of lesion %(lesion)s")
+)
+_ITEM_RETREATMENT = define("derivation.item.retreatment", gettext_noop("re-treatment of lesion %(lesion)s"))
+_ITEM_SUBSEQUENT_THERAPY = define("derivation.item.subsequent_therapy", gettext_noop("subsequent therapy"))
+_ITEM_END_OF_STUDY = define("derivation.item.end_of_study", gettext_noop("end of study"))
+_ITEM_CONSENT_WITHDRAWAL = define("derivation.item.consent_withdrawal", gettext_noop("consent withdrawal"))
+_ITEM_TREATMENT_START = define("derivation.item.treatment_start", gettext_noop("treatment start"))
+_ITEM_SABR_START = define("derivation.item.sabr_start", gettext_noop("SABR start"))
+_ITEM_DEATH = define("derivation.item.death", gettext_noop("death"))
+
+# Data issues (DataIssue.message).
+_AFTER_CUTOFF = define(
+    "derivation.issue.after_cutoff",
+    gettext_noop("%(item)s on %(date)s is after the data cut-off %(cutoff)s and was not used"),
+)
+_LAST_ALIVE_MISSING = define(
+    "derivation.issue.last_alive_missing",
+    gettext_noop("no last known alive date: the latest dated record (%(date)s) is used"),
+)
+_LAST_ALIVE_TOO_EARLY = define(
+    "derivation.issue.last_alive_too_early",
+    gettext_noop(
+        "last known alive date %(given)s is before a later record on %(later)s; the later date is used"
+    ),
+)
+_NOT_TREATED = define(
+    "derivation.issue.not_treated", gettext_noop("not treated by the data cut-off: no time-to-event data")
+)
+_NO_SABR_START = define(
+    "derivation.issue.no_sabr_start",
+    gettext_noop("treated but no protocol SABR fraction: PFS1, PFS2 and LC have no origin"),
+)
+_NO_BASELINE_ASSESSMENT = define(
+    "derivation.issue.no_baseline_assessment",
+    gettext_noop("no baseline tumour assessment: PFS1 censored at origin"),
+)
+_ASSESSMENT_AFTER_DEATH = define(
+    "derivation.issue.assessment_after_death", gettext_noop("tumour assessment on %(date)s after death")
+)
+_ASSESSMENT_BEFORE_SABR = define(
+    "derivation.issue.assessment_before_sabr",
+    gettext_noop(
+        "%(response)s assessment on %(date)s is on or before SABR start %(sabr)s and is not used for PFS"
+    ),
+)
+_PD_DATE_BEFORE_SABR = define(
+    "derivation.issue.pd_date_before_sabr",
+    gettext_noop("PD date %(date)s is on or before SABR start %(sabr)s"),
+)
+_PD_DATE_AFTER_ASSESSMENT = define(
+    "derivation.issue.pd_date_after_assessment",
+    gettext_noop("PD date %(date)s is after its assessment date %(assessment)s"),
+)
+_THERAPY_AFTER_DEATH = define(
+    "derivation.issue.therapy_after_death", gettext_noop("subsequent therapy on %(date)s after death")
+)
+_THERAPY_BEFORE_TREATMENT = define(
+    "derivation.issue.therapy_before_treatment",
+    gettext_noop("subsequent therapy on %(date)s before treatment start (EC-SU-1)"),
+)
+_PROGRESSION_THERAPY_WITHOUT_PD = define(
+    "derivation.issue.progression_therapy_without_pd",
+    gettext_noop("therapy for progression on %(date)s without a prior RECIST PD (EC-SU-3)"),
+)
+_DEATH_BEFORE_ORIGIN = define("derivation.issue.death_before_origin", gettext_noop("death before %(date)s"))
+_LAST_ALIVE_AFTER_DEATH = define(
+    "derivation.issue.last_alive_after_death",
+    gettext_noop("last known alive %(alive)s is after death %(death)s"),
+)
+_LESION_ORIGIN_BEFORE_SABR = define(
+    "derivation.issue.lesion_origin_before_sabr",
+    gettext_noop("lesion %(lesion)s first fraction %(date)s is before SABR start"),
+)
+_LF_BEFORE_LESION_ORIGIN = define(
+    "derivation.issue.lf_before_lesion_origin",
+    gettext_noop("local failure of lesion %(lesion)s on %(date)s is not after its first fraction"),
+)
+_LESION_DATA_AFTER_DEATH = define(
+    "derivation.issue.lesion_data_after_death", gettext_noop("lesion %(lesion)s data on %(date)s after death")
+)
+_AFTER_OFF_STUDY = define(
+    "derivation.issue.after_off_study",
+    gettext_noop("tumour assessment on %(date)s after end of study %(off)s"),
+)
+_WITHDRAWAL_NOT_RECORDED = define(
+    "derivation.issue.withdrawal_not_recorded",
+    gettext_noop(
+        "off study for withdrawal by subject without a consent withdrawal (EC-DS-3): read as full withdrawal"
+    ),
+)
+_AFTER_WITHDRAWAL = define(
+    "derivation.issue.after_withdrawal",
+    gettext_noop("data on %(date)s after consent withdrawal %(withdrawal)s: not used for %(endpoints)s"),
+)
+_SCOPE_IMAGING = define("derivation.scope.imaging", gettext_noop("PFS1 and local control"))
+_SCOPE_SURVIVAL = define("derivation.scope.survival", gettext_noop("PFS2 and OS"))
+_BOR_NOT_DERIVABLE = define(
+    "derivation.issue.bor_not_derivable", gettext_noop("best overall response not derivable: %(error)s")
+)
+_BOR_NONIRR_NOT_DERIVABLE = define(
+    "derivation.issue.bor_nonirr_not_derivable",
+    gettext_noop("best overall response of the non-irradiated lesions not derivable: %(error)s"),
+)
+
+# Subsequent therapy in words (SubsequentTherapy.describe).
+_THERAPY = define("derivation.therapy", gettext_noop("%(kind)s for %(reason)s started %(date)s"))
+_THERAPY_KIND = {
+    TherapyType.SYSTEMIC: define("derivation.therapy.systemic", gettext_noop("systemic therapy")),
+    TherapyType.RADIOTHERAPY: define("derivation.therapy.radiotherapy", gettext_noop("radiotherapy therapy")),
+    TherapyType.SURGERY: define("derivation.therapy.surgery", gettext_noop("surgery therapy")),
+    TherapyType.OTHER: define("derivation.therapy.other", gettext_noop("other therapy")),
+}
+_THERAPY_ON_PROTOCOL = define("derivation.therapy.on_protocol", gettext_noop("local therapy on protocol"))
+_THERAPY_REASON = {
+    TherapyReason.PROGRESSION: define("derivation.therapy_reason.progression", gettext_noop("progression")),
+    TherapyReason.CLINICAL_DETERIORATION: define(
+        "derivation.therapy_reason.clinical_deterioration", gettext_noop("clinical deterioration")
+    ),
+    TherapyReason.TOXICITY: define("derivation.therapy_reason.toxicity", gettext_noop("toxicity")),
+    TherapyReason.PATIENT_CHOICE: define(
+        "derivation.therapy_reason.patient_choice", gettext_noop("patient choice")
+    ),
+    TherapyReason.OTHER: define("derivation.therapy_reason.other", gettext_noop("other")),
+}
+
+# Time-to-event reasons (TimeToEvent.reason), and their parts.
+_CAP_EVENT = define(
+    "derivation.tte.cap_event",
+    gettext_noop(
+        "censored: follow-up cap of %(cap)s days reached on %(date)s (D7); the event on %(adt)s falls after it"
+    ),
+)
+_CAP_CENSORING = define(
+    "derivation.tte.cap_censoring",
+    gettext_noop(
+        "censored: follow-up cap of %(cap)s days reached on %(date)s (D7); the censoring on %(adt)s falls after it"
+    ),
+)
+_NOTE_DEATH_AFTER_CUTOFF = define(
+    "derivation.note.death_after_cutoff", gettext_noop("death reported after the data cut-off")
+)
+_NOTE_ALIVE_CAPPED = define(
+    "derivation.note.alive_capped", gettext_noop("last known alive date capped at the data cut-off")
+)
+_NOTE_ALIVE_WITHDRAWAL = define(
+    "derivation.note.alive_withdrawal",
+    gettext_noop("last known alive date limited to the consent withdrawal"),
+)
+_LOST_TO_FOLLOW_UP = define("derivation.lost.lost_to_follow_up", gettext_noop("lost to follow-up"))
+_CONSENT_WITHDRAWN = define("derivation.lost.consent_withdrawn", gettext_noop("consent withdrawn"))
+_NO_ADEQUATE_ASSESSMENT = define(
+    "derivation.detail.no_adequate_assessment",
+    gettext_noop("no adequate assessment, censored at origin %(date)s"),
+)
+_LAST_ADEQUATE_ASSESSMENT = define(
+    "derivation.detail.last_adequate_assessment", gettext_noop("last adequate assessment %(date)s")
+)
+_LAST_ALIVE = define("derivation.detail.last_alive", gettext_noop("last known alive %(date)s"))
+_LAST_ALIVE_NOTE = define(
+    "derivation.detail.last_alive_note", gettext_noop("last known alive %(date)s (%(note)s)")
+)
+_LAST_LESION_SCAN = define(
+    "derivation.detail.last_lesion_scan", gettext_noop("last scan evaluating the lesion %(date)s")
+)
+_NO_LESION_SCAN = define(
+    "derivation.detail.no_lesion_scan",
+    gettext_noop("no scan evaluated the lesion, censored at origin %(date)s"),
+)
+_KM_LAST_LESION_SCAN = define(
+    "derivation.km.last_lesion_scan", gettext_noop("the last scan evaluating the lesion %(date)s")
+)
+_KM_ORIGIN = define("derivation.km.origin", gettext_noop("origin %(date)s (no scan evaluated the lesion)"))
+_WHAT_PD = define("derivation.what.pd", gettext_noop("progressive disease (RECIST 1.1)"))
+_WHAT_DEATH = define("derivation.what.death", gettext_noop("death"))
+_WHAT_NEXT_LINE_OR_DEATH = define("derivation.what.next_line_or_death", gettext_noop("a next line or death"))
+_NO_BASELINE_CENSORED = define(
+    "derivation.tte.no_baseline",
+    gettext_noop("censored: no baseline tumour assessment; censored at origin"),
+)
+_NO_POST_BASELINE_CENSORED = define(
+    "derivation.tte.no_post_baseline",
+    gettext_noop("censored: no adequate post-baseline assessment and no death; censored at origin"),
+)
+_NEW_LOCAL_THERAPY = define(
+    "derivation.tte.new_local_therapy",
+    gettext_noop("censored: new local therapy before progression (%(therapy)s); %(detail)s"),
+)
+_NEW_ANTICANCER_THERAPY = define(
+    "derivation.tte.new_anticancer_therapy",
+    gettext_noop("censored: new anticancer therapy before progression (%(therapy)s); %(detail)s"),
+)
+_MISSED_ASSESSMENTS = define(
+    "derivation.tte.missed_assessments",
+    gettext_noop(
+        "censored: %(what)s on %(date)s after %(gap)s days without adequate assessment (> %(max)s, D6); %(detail)s"
+    ),
+)
+_EVENT_ON = define("derivation.tte.event_on", gettext_noop("event: %(what)s on %(date)s"))
+_CENSORED_LOST = define("derivation.tte.censored_lost", gettext_noop("censored: %(why)s; %(detail)s"))
+_ALIVE_WITHOUT_PROGRESSION = define(
+    "derivation.tte.alive_without_progression",
+    gettext_noop("censored: alive without progression; %(detail)s"),
+)
+_ALIVE_WITHOUT = define(
+    "derivation.tte.alive_without", gettext_noop("censored: alive without %(what)s; %(detail)s")
+)
+_NEXT_LINE_EVENT = define("derivation.tte.next_line_event", gettext_noop("event: next line (%(therapy)s)"))
+_NEXT_LINE_OTHER = define(
+    "derivation.tte.next_line_other",
+    gettext_noop("censored: next line for another reason (%(therapy)s); not a PFS2 event"),
+)
+_DEATH_EVENT = define("derivation.tte.death_event", gettext_noop("event: death on %(date)s"))
+_LESION = define("derivation.tte.lesion", gettext_noop("lesion %(lesion)s: %(reason)s"))
+_LOCAL_FAILURE_EVENT = define(
+    "derivation.tte.local_failure_event", gettext_noop("event: local failure on %(date)s")
+)
+_LESION_RETREATED = define(
+    "derivation.tte.lesion_retreated",
+    gettext_noop("censored: re-irradiated or resected for a reason other than local failure on %(date)s"),
+)
+_COMPETING_DEATH = define(
+    "derivation.tte.competing_death",
+    gettext_noop("competing event: death without local failure on %(date)s; 1-KM censors at %(km)s"),
+)
+_ALIVE_WITHOUT_LF = define(
+    "derivation.tte.alive_without_lf", gettext_noop("censored: alive without local failure; %(detail)s")
+)
+
+
+# ----------------------------------------------------------------------------------------------------
 # Inputs
 # ----------------------------------------------------------------------------------------------------
 
@@ -313,11 +554,9 @@ class SubsequentTherapy:
             TherapyReason.CLINICAL_DETERIORATION,
         )
 
-    def describe(self) -> str:
-        kind = (
-            "local therapy on protocol" if self.local_on_protocol else f"{self.therapy_type.lower()} therapy"
-        )
-        return f"{kind} for {self.reason.lower()} started {self.start.value.isoformat()}"
+    def describe(self) -> Msg:
+        kind = _THERAPY_ON_PROTOCOL() if self.local_on_protocol else _THERAPY_KIND[self.therapy_type]()
+        return _THERAPY(kind=kind, reason=_THERAPY_REASON[self.reason](), date=self.start.value.isoformat())
 
 
 @dataclass(frozen=True)
@@ -409,7 +648,7 @@ class TimeToEvent:
             "event": self.event,
             "cnsr": int(self.cnsr),
             "competing": self.competing,
-            "reason": self.reason,
+            "reason": _text_data(self.reason),
             "source": self.source.to_dict(),
         }
         if self.km_adt is not None:  # D12: only a competing death carries its 1-KM censoring date
@@ -438,7 +677,7 @@ class DataIssue:
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": str(self.code),
-            "message": self.message,
+            "message": _text_data(self.message),
             "source": self.source.to_dict() if self.source else None,
         }
 
@@ -523,6 +762,11 @@ def _iso(value: date) -> str:
     return value.isoformat()
 
 
+def _text_data(value: str) -> Any:
+    """A text for the JSON of ``to_dict``: a message as its id and parameters (``ruletext``), else the text."""
+    return value.data() if isinstance(value, Msg) else value
+
+
 def _make(
     param: Endpoint,
     origin: SourcedDate,
@@ -553,11 +797,8 @@ def _apply_cap(result: TimeToEvent, cap_days: int | None, settings: DerivationSe
     if cap_days is None or result.days <= cap_days:
         return result
     capped = SourcedDate(result.origin + timedelta(days=cap_days), result.origin_source)
-    what = "event" if result.event else "censoring"
-    reason = (
-        f"censored: follow-up cap of {cap_days} days reached on {_iso(capped.value)} (D7); "
-        f"the {what} on {_iso(result.adt)} falls after it"
-    )
+    cap = _CAP_EVENT if result.event else _CAP_CENSORING
+    reason = cap(cap=cap_days, date=_iso(capped.value), adt=_iso(result.adt))
     origin = SourcedDate(result.origin, result.origin_source)
     return _make(result.param, origin, capped, Cnsr.CAP_REACHED, reason, settings, result.lesion_code)
 
@@ -589,11 +830,9 @@ class _Prepared:
     issues: tuple[DataIssue, ...]
 
 
-def _after_cutoff_issue(what: str, value: date, cutoff: date, source: SourceRef) -> DataIssue:
+def _after_cutoff_issue(what: Msg, value: date, cutoff: date, source: SourceRef) -> DataIssue:
     return DataIssue(
-        IssueCode.AFTER_CUTOFF,
-        f"{what} on {_iso(value)} is after the data cut-off {_iso(cutoff)} and was not used",
-        source,
+        IssueCode.AFTER_CUTOFF, _AFTER_CUTOFF(item=what, date=_iso(value), cutoff=_iso(cutoff)), source
     )
 
 
@@ -602,7 +841,7 @@ def _apply_cutoff(record: PatientRecord) -> tuple[PatientRecord, list[DataIssue]
     cutoff = record.data_cutoff
     issues: list[DataIssue] = []
 
-    def keep(item: SourcedDate | None, what: str) -> SourcedDate | None:
+    def keep(item: SourcedDate | None, what: Msg) -> SourcedDate | None:
         if item is None or item.value <= cutoff:
             return item
         issues.append(_after_cutoff_issue(what, item.value, cutoff, item.source))
@@ -613,14 +852,16 @@ def _apply_cutoff(record: PatientRecord) -> tuple[PatientRecord, list[DataIssue]
         if tp.assessment_date <= cutoff:
             timepoints.append(tp)
         else:
-            issues.append(_after_cutoff_issue("tumour assessment", tp.assessment_date, cutoff, tp.source))
+            issues.append(
+                _after_cutoff_issue(_ITEM_TUMOUR_ASSESSMENT(), tp.assessment_date, cutoff, tp.source)
+            )
 
     lesions = []
     for lesion in record.lesions:
         if lesion.first_fraction.value > cutoff:
             issues.append(
                 _after_cutoff_issue(
-                    f"first fraction of lesion {lesion.lesion_code}",
+                    _ITEM_FIRST_FRACTION(lesion=lesion.lesion_code),
                     lesion.first_fraction.value,
                     cutoff,
                     lesion.first_fraction.source,
@@ -628,40 +869,42 @@ def _apply_cutoff(record: PatientRecord) -> tuple[PatientRecord, list[DataIssue]
             )
             continue
         evaluations = tuple(
-            scan for scan in lesion.evaluations if keep(scan, f"scan of lesion {lesion.lesion_code}")
+            scan for scan in lesion.evaluations if keep(scan, _ITEM_LESION_SCAN(lesion=lesion.lesion_code))
         )
         lesions.append(
             replace(
                 lesion,
                 evaluations=evaluations,
-                local_failure=keep(lesion.local_failure, f"local failure of lesion {lesion.lesion_code}"),
+                local_failure=keep(lesion.local_failure, _ITEM_LOCAL_FAILURE(lesion=lesion.lesion_code)),
                 retreated_other_reason=keep(
-                    lesion.retreated_other_reason, f"re-treatment of lesion {lesion.lesion_code}"
+                    lesion.retreated_other_reason, _ITEM_RETREATMENT(lesion=lesion.lesion_code)
                 ),
             )
         )
 
-    therapies = tuple(t for t in record.subsequent_therapies if keep(t.start, "subsequent therapy"))
+    therapies = tuple(t for t in record.subsequent_therapies if keep(t.start, _ITEM_SUBSEQUENT_THERAPY()))
 
     off_study = record.off_study
     if off_study is not None and off_study.off_date > cutoff:
-        issues.append(_after_cutoff_issue("end of study", off_study.off_date, cutoff, off_study.source))
+        issues.append(_after_cutoff_issue(_ITEM_END_OF_STUDY(), off_study.off_date, cutoff, off_study.source))
         off_study = None
     withdrawal = record.consent_withdrawal
     if withdrawal is not None and withdrawal.withdrawal_date > cutoff:
         issues.append(
-            _after_cutoff_issue("consent withdrawal", withdrawal.withdrawal_date, cutoff, withdrawal.source)
+            _after_cutoff_issue(
+                _ITEM_CONSENT_WITHDRAWAL(), withdrawal.withdrawal_date, cutoff, withdrawal.source
+            )
         )
         withdrawal = None
 
     prepared = replace(
         record,
-        treatment_start=keep(record.treatment_start, "treatment start"),
-        sabr_start=keep(record.sabr_start, "SABR start"),
+        treatment_start=keep(record.treatment_start, _ITEM_TREATMENT_START()),
+        sabr_start=keep(record.sabr_start, _ITEM_SABR_START()),
         timepoints=tuple(sorted(timepoints, key=lambda tp: tp.assessment_date)),
         lesions=tuple(lesions),
         subsequent_therapies=tuple(sorted(therapies, key=lambda t: t.start.value)),
-        death=keep(record.death, "death"),
+        death=keep(record.death, _ITEM_DEATH()),
         off_study=off_study,
         consent_withdrawal=withdrawal,
     )
@@ -689,13 +932,13 @@ def _withdrawal_date(record: PatientRecord, *, imaging: bool) -> date | None:
     return None
 
 
-def _lost_or_withdrawn(record: PatientRecord, *, imaging: bool) -> str | None:
+def _lost_or_withdrawn(record: PatientRecord, *, imaging: bool) -> Msg | None:
     """Return why censoring is CNSR 6 (lost to follow-up, or a withdrawal that ends this follow-up), or None."""
     off = record.off_study
     if off is not None and off.reason is OffStudyReason.LOST_TO_FOLLOW_UP:
-        return "lost to follow-up"
+        return _LOST_TO_FOLLOW_UP()
     if _withdrawal_date(record, imaging=imaging) is not None:
-        return "consent withdrawn"
+        return _CONSENT_WITHDRAWN()
     return None
 
 
@@ -710,7 +953,7 @@ def _last_alive(
         return original.last_known_alive, "", issues
     if original.death is not None and original.death.value > cutoff:
         # A death after the cut-off means the patient was alive on the cut-off date.
-        return SourcedDate(cutoff, original.death.source), "death reported after the data cut-off", issues
+        return SourcedDate(cutoff, original.death.source), _NOTE_DEATH_AFTER_CUTOFF(), issues
 
     evidence: list[SourcedDate] = []
     evidence += [SourcedDate(tp.assessment_date, tp.source) for tp in record.timepoints]
@@ -723,13 +966,13 @@ def _last_alive(
 
     given = original.last_known_alive
     if given is not None and given.value > cutoff:
-        return SourcedDate(cutoff, given.source), "last known alive date capped at the data cut-off", issues
+        return SourcedDate(cutoff, given.source), _NOTE_ALIVE_CAPPED(), issues
     if given is None:
         if other is not None:
             issues.append(
                 DataIssue(
                     IssueCode.LAST_ALIVE_MISSING,
-                    f"no last known alive date: the latest dated record ({_iso(other.value)}) is used",
+                    _LAST_ALIVE_MISSING(date=_iso(other.value)),
                     other.source,
                 )
             )
@@ -738,8 +981,7 @@ def _last_alive(
         issues.append(
             DataIssue(
                 IssueCode.LAST_ALIVE_TOO_EARLY,
-                f"last known alive date {_iso(given.value)} is before a later record on {_iso(other.value)}; "
-                "the later date is used",
+                _LAST_ALIVE_TOO_EARLY(given=_iso(given.value), later=_iso(other.value)),
                 given.source,
             )
         )
@@ -755,29 +997,23 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
     treated = record.treatment_start
 
     if treated is None:
-        issues.append(
-            DataIssue(IssueCode.NOT_TREATED, "not treated by the data cut-off: no time-to-event data")
-        )
+        issues.append(DataIssue(IssueCode.NOT_TREATED, _NOT_TREATED()))
     elif sabr is None:
         issues.append(
             DataIssue(
                 IssueCode.NO_SABR_START,
-                "treated but no protocol SABR fraction: PFS1, PFS2 and LC have no origin",
+                _NO_SABR_START(),
             )
         )
     if treated is not None and not record.baseline_assessment:
-        issues.append(
-            DataIssue(
-                IssueCode.NO_BASELINE_ASSESSMENT, "no baseline tumour assessment: PFS1 censored at origin"
-            )
-        )
+        issues.append(DataIssue(IssueCode.NO_BASELINE_ASSESSMENT, _NO_BASELINE_ASSESSMENT()))
 
     for tp in record.timepoints:
         if death is not None and tp.assessment_date > death.value:
             issues.append(
                 DataIssue(
                     IssueCode.AFTER_DEATH,
-                    f"tumour assessment on {_iso(tp.assessment_date)} after death",
+                    _ASSESSMENT_AFTER_DEATH(date=_iso(tp.assessment_date)),
                     tp.source,
                 )
             )
@@ -788,8 +1024,9 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     code,
-                    f"{tp.response} assessment on {_iso(tp.assessment_date)} is on or before SABR start "
-                    f"{_iso(sabr.value)} and is not used for PFS",
+                    _ASSESSMENT_BEFORE_SABR(
+                        response=str(tp.response), date=_iso(tp.assessment_date), sabr=_iso(sabr.value)
+                    ),
                     tp.source,
                 )
             )
@@ -797,7 +1034,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.PD_BEFORE_SABR,
-                    f"PD date {_iso(tp.progression.value)} is on or before SABR start {_iso(sabr.value)}",
+                    _PD_DATE_BEFORE_SABR(date=_iso(tp.progression.value), sabr=_iso(sabr.value)),
                     tp.progression.source,
                 )
             )
@@ -805,8 +1042,9 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.PD_DATE_AFTER_ASSESSMENT,
-                    f"PD date {_iso(tp.pd_date.value)} is after its assessment date "
-                    f"{_iso(tp.assessment_date)}",
+                    _PD_DATE_AFTER_ASSESSMENT(
+                        date=_iso(tp.pd_date.value), assessment=_iso(tp.assessment_date)
+                    ),
                     tp.pd_date.source,
                 )
             )
@@ -818,7 +1056,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.AFTER_DEATH,
-                    f"subsequent therapy on {_iso(start.value)} after death",
+                    _THERAPY_AFTER_DEATH(date=_iso(start.value)),
                     start.source,
                 )
             )
@@ -826,7 +1064,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.THERAPY_BEFORE_TREATMENT,
-                    f"subsequent therapy on {_iso(start.value)} before treatment start (EC-SU-1)",
+                    _THERAPY_BEFORE_TREATMENT(date=_iso(start.value)),
                     start.source,
                 )
             )
@@ -834,7 +1072,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.PROGRESSION_THERAPY_WITHOUT_PD,
-                    f"therapy for progression on {_iso(start.value)} without a prior RECIST PD (EC-SU-3)",
+                    _PROGRESSION_THERAPY_WITHOUT_PD(date=_iso(start.value)),
                     start.source,
                 )
             )
@@ -844,7 +1082,9 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             if origin is not None and death.value < origin.value:
                 issues.append(
                     DataIssue(
-                        IssueCode.DEATH_BEFORE_ORIGIN, f"death before {_iso(origin.value)}", death.source
+                        IssueCode.DEATH_BEFORE_ORIGIN,
+                        _DEATH_BEFORE_ORIGIN(date=_iso(origin.value)),
+                        death.source,
                     )
                 )
                 break
@@ -853,7 +1093,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.AFTER_DEATH,
-                    f"last known alive {_iso(alive.value)} is after death {_iso(death.value)}",
+                    _LAST_ALIVE_AFTER_DEATH(alive=_iso(alive.value), death=_iso(death.value)),
                     alive.source,
                 )
             )
@@ -864,7 +1104,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.LESION_ORIGIN_BEFORE_SABR,
-                    f"lesion {lesion.lesion_code} first fraction {_iso(origin.value)} is before SABR start",
+                    _LESION_ORIGIN_BEFORE_SABR(lesion=lesion.lesion_code, date=_iso(origin.value)),
                     origin.source,
                 )
             )
@@ -873,8 +1113,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.LF_BEFORE_LESION_ORIGIN,
-                    f"local failure of lesion {lesion.lesion_code} on {_iso(lf.value)} "
-                    "is not after its first fraction",
+                    _LF_BEFORE_LESION_ORIGIN(lesion=lesion.lesion_code, date=_iso(lf.value)),
                     lf.source,
                 )
             )
@@ -884,7 +1123,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
                     issues.append(
                         DataIssue(
                             IssueCode.AFTER_DEATH,
-                            f"lesion {lesion.lesion_code} data on {_iso(item.value)} after death",
+                            _LESION_DATA_AFTER_DEATH(lesion=lesion.lesion_code, date=_iso(item.value)),
                             item.source,
                         )
                     )
@@ -896,8 +1135,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
                 issues.append(
                     DataIssue(
                         IssueCode.AFTER_OFF_STUDY,
-                        f"tumour assessment on {_iso(tp.assessment_date)} "
-                        f"after end of study {_iso(off.off_date)}",
+                        _AFTER_OFF_STUDY(date=_iso(tp.assessment_date), off=_iso(off.off_date)),
                         tp.source,
                     )
                 )
@@ -905,13 +1143,12 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.WITHDRAWAL_NOT_RECORDED,
-                    "off study for withdrawal by subject without a consent withdrawal (EC-DS-3): "
-                    "read as full withdrawal",
+                    _WITHDRAWAL_NOT_RECORDED(),
                     off.source,
                 )
             )
 
-    for imaging, what in ((True, "PFS1 and local control"), (False, "PFS2 and OS")):
+    for imaging, what in ((True, _SCOPE_IMAGING()), (False, _SCOPE_SURVIVAL())):
         limit = _withdrawal_date(record, imaging=imaging)
         if limit is None:
             continue
@@ -932,7 +1169,7 @@ def _consistency(record: PatientRecord) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     IssueCode.AFTER_WITHDRAWAL,
-                    f"data on {_iso(item.value)} after consent withdrawal {_iso(limit)}: not used for {what}",
+                    _AFTER_WITHDRAWAL(date=_iso(item.value), withdrawal=_iso(limit), endpoints=what),
                     item.source,
                 )
             )
@@ -976,10 +1213,10 @@ def _pfs1(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
     def assessment(tp: TimePoint | None) -> SourcedDate:
         return SourcedDate(tp.assessment_date, tp.source) if tp is not None else origin
 
-    def describe(tp: TimePoint | None) -> str:
+    def describe(tp: TimePoint | None) -> Msg:
         if tp is None:
-            return f"no adequate assessment, censored at origin {_iso(origin.value)}"
-        return f"last adequate assessment {_iso(tp.assessment_date)}"
+            return _NO_ADEQUATE_ASSESSMENT(date=_iso(origin.value))
+        return _LAST_ADEQUATE_ASSESSMENT(date=_iso(tp.assessment_date))
 
     # Assessments after SABR start only (those before it are flagged), up to a withdrawal of consent.
     timepoints = [
@@ -997,19 +1234,17 @@ def _pfs1(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
 
     # R5.4 row 1: no baseline tumour assessment.
     if not record.baseline_assessment:
-        return make(
-            origin, Cnsr.NO_ADEQUATE_ASSESSMENT, "censored: no baseline tumour assessment; censored at origin"
-        )
+        return make(origin, Cnsr.NO_ADEQUATE_ASSESSMENT, _NO_BASELINE_CENSORED())
 
     first_pd = next((tp for tp in timepoints if tp.response is Response.PD), None)
-    candidates: list[tuple[SourcedDate, str]] = []
+    candidates: list[tuple[SourcedDate, Msg]] = []
     if first_pd is not None:
         progression = first_pd.progression
         if progression.value <= origin.value:  # flagged PD_BEFORE_SABR: fall back to the assessment date
             progression = SourcedDate(first_pd.assessment_date, first_pd.source)
-        candidates.append((progression, "progressive disease (RECIST 1.1)"))
+        candidates.append((progression, _WHAT_PD()))
     if death is not None:
-        candidates.append((death, "death"))
+        candidates.append((death, _WHAT_DEATH()))
     event = min(candidates, key=lambda item: item[0].value) if candidates else None
     adequate = [tp for tp in timepoints if tp.is_adequate]
 
@@ -1018,7 +1253,7 @@ def _pfs1(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
         return make(
             origin,
             Cnsr.NO_ADEQUATE_ASSESSMENT,
-            "censored: no adequate post-baseline assessment and no death; censored at origin",
+            _NO_POST_BASELINE_CENSORED(),
         )
 
     # R5.4 row 5, R1.43: new anticancer therapy (incl. local therapy) before PD or death.
@@ -1028,11 +1263,15 @@ def _pfs1(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
     )
     if new_therapy is not None:
         last = _last_adequate(timepoints, before=new_therapy.start.value, inclusive=True)
-        kind = "local" if new_therapy.is_local or new_therapy.local_on_protocol else "anticancer"
+        new = (
+            _NEW_LOCAL_THERAPY
+            if new_therapy.is_local or new_therapy.local_on_protocol
+            else _NEW_ANTICANCER_THERAPY
+        )
         return make(
             assessment(last),
             Cnsr.NEW_THERAPY_BEFORE_PD,
-            f"censored: new {kind} therapy before progression ({new_therapy.describe()}); {describe(last)}",
+            new(therapy=new_therapy.describe(), detail=describe(last)),
         )
 
     if event is not None:
@@ -1045,19 +1284,24 @@ def _pfs1(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
             return make(
                 assessment(last),
                 Cnsr.MISSED_ASSESSMENTS,
-                f"censored: {what} on {_iso(event_date.value)} after {gap} days without adequate assessment "
-                f"(> {settings.max_assessment_gap_days}, D6); {describe(last)}",
+                _MISSED_ASSESSMENTS(
+                    what=what,
+                    date=_iso(event_date.value),
+                    gap=gap,
+                    max=settings.max_assessment_gap_days,
+                    detail=describe(last),
+                ),
             )
         # R5.4 rows 3, 7, 8: documented PD, death before the first assessment or between assessments.
-        return make(event_date, Cnsr.EVENT, f"event: {what} on {_iso(event_date.value)}")
+        return make(event_date, Cnsr.EVENT, _EVENT_ON(what=what, date=_iso(event_date.value)))
 
     last = adequate[-1]
     lost = _lost_or_withdrawn(record, imaging=True)
     if lost is not None:
         # R5.4 last row: lost to follow-up / withdrew consent.
-        return make(assessment(last), Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {describe(last)}")
+        return make(assessment(last), Cnsr.LOST_OR_WITHDRAWN, _CENSORED_LOST(why=lost, detail=describe(last)))
     # R5.4 rows 4 and 6: no PD and no death (treatment stopped for toxicity or other reasons included).
-    return make(assessment(last), Cnsr.NO_EVENT, f"censored: alive without progression; {describe(last)}")
+    return make(assessment(last), Cnsr.NO_EVENT, _ALIVE_WITHOUT_PROGRESSION(detail=describe(last)))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1070,7 +1314,7 @@ def _censor_alive(
     origin: SourcedDate,
     prepared: _Prepared,
     limit: date | None,
-    what: str,
+    what: Msg,
     settings: DerivationSettings,
 ) -> TimeToEvent:
     """Censor at the last known alive date (R5.5, R5.6): CNSR 6 if lost or withdrawn, else CNSR 2."""
@@ -1078,14 +1322,17 @@ def _censor_alive(
     note = prepared.last_alive_note
     if limit is not None and alive.value > limit:
         alive = SourcedDate(limit, alive.source)
-        note = "last known alive date limited to the consent withdrawal"
+        note = _NOTE_ALIVE_WITHDRAWAL()
     if alive.value < origin.value:
         alive = origin
-    detail = f"last known alive {_iso(alive.value)}" + (f" ({note})" if note else "")
+    detail = (
+        _LAST_ALIVE_NOTE(date=_iso(alive.value), note=note) if note else _LAST_ALIVE(date=_iso(alive.value))
+    )
     lost = _lost_or_withdrawn(prepared.record, imaging=False)
     if lost is not None:
-        return _make(param, origin, alive, Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {detail}", settings)
-    return _make(param, origin, alive, Cnsr.NO_EVENT, f"censored: alive without {what}; {detail}", settings)
+        reason = _CENSORED_LOST(why=lost, detail=detail)
+        return _make(param, origin, alive, Cnsr.LOST_OR_WITHDRAWN, reason, settings)
+    return _make(param, origin, alive, Cnsr.NO_EVENT, _ALIVE_WITHOUT(what=what, detail=detail), settings)
 
 
 def _pfs2(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None:
@@ -1108,7 +1355,7 @@ def _pfs2(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
                 origin,
                 next_line.start,
                 Cnsr.EVENT,
-                f"event: next line ({next_line.describe()})",
+                _NEXT_LINE_EVENT(therapy=next_line.describe()),
                 settings,
             )
         else:
@@ -1118,15 +1365,15 @@ def _pfs2(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | No
                 origin,
                 next_line.start,
                 Cnsr.NEXT_LINE_OTHER_REASON,
-                f"censored: next line for another reason ({next_line.describe()}); not a PFS2 event",
+                _NEXT_LINE_OTHER(therapy=next_line.describe()),
                 settings,
             )
     elif death is not None:
         result = _make(
-            Endpoint.PFS2, origin, death, Cnsr.EVENT, f"event: death on {_iso(death.value)}", settings
+            Endpoint.PFS2, origin, death, Cnsr.EVENT, _DEATH_EVENT(date=_iso(death.value)), settings
         )
     else:
-        result = _censor_alive(Endpoint.PFS2, origin, prepared, limit, "a next line or death", settings)
+        result = _censor_alive(Endpoint.PFS2, origin, prepared, limit, _WHAT_NEXT_LINE_OR_DEATH(), settings)
     return _apply_cap(result, settings.pfs2_cap_days, settings)  # D7
 
 
@@ -1139,12 +1386,10 @@ def _os(prepared: _Prepared, settings: DerivationSettings) -> TimeToEvent | None
     result: TimeToEvent
     if death is not None:
         # R5.6: death from any cause. A recorded death counts even after consent withdrawal (vital status).
-        result = _make(
-            Endpoint.OS, origin, death, Cnsr.EVENT, f"event: death on {_iso(death.value)}", settings
-        )
+        result = _make(Endpoint.OS, origin, death, Cnsr.EVENT, _DEATH_EVENT(date=_iso(death.value)), settings)
     else:
         limit = _withdrawal_date(record, imaging=False)
-        result = _censor_alive(Endpoint.OS, origin, prepared, limit, "death", settings)
+        result = _censor_alive(Endpoint.OS, origin, prepared, limit, _WHAT_DEATH(), settings)
     return _apply_cap(result, settings.os_cap_days, settings)  # D7
 
 
@@ -1161,8 +1406,10 @@ def _lesion_lc(
     limit = _withdrawal_date(record, imaging=True)
     code = lesion.lesion_code
 
-    def make(used: SourcedDate, cnsr: Cnsr, reason: str) -> TimeToEvent:
-        result = _make(Endpoint.LCLES, origin, used, cnsr, f"lesion {code}: {reason}", settings, code)
+    def make(used: SourcedDate, cnsr: Cnsr, reason: Msg) -> TimeToEvent:
+        result = _make(
+            Endpoint.LCLES, origin, used, cnsr, _LESION(lesion=code, reason=reason), settings, code
+        )
         return _apply_cap(result, settings.lc_cap_days, settings) if capped else result
 
     def usable(item: SourcedDate | None) -> SourcedDate | None:
@@ -1177,19 +1424,18 @@ def _lesion_lc(
     ]
 
     if failure is not None and (retreated is None or failure.value <= retreated.value):
-        return make(failure, Cnsr.EVENT, f"event: local failure on {_iso(failure.value)}")  # D5
+        return make(failure, Cnsr.EVENT, _LOCAL_FAILURE_EVENT(date=_iso(failure.value)))  # D5
     if retreated is not None:
         return make(
             retreated,
             Cnsr.LESION_RETREATED,
-            f"censored: re-irradiated or resected for a reason other than local failure "
-            f"on {_iso(retreated.value)}",
+            _LESION_RETREATED(date=_iso(retreated.value)),
         )
     last = _latest(scans)
     detail = (
-        f"last scan evaluating the lesion {_iso(last.value)}"
+        _LAST_LESION_SCAN(date=_iso(last.value))
         if last is not None
-        else f"no scan evaluated the lesion, censored at origin {_iso(origin.value)}"
+        else _NO_LESION_SCAN(date=_iso(origin.value))
     )
     used = last or origin
     if death is not None:
@@ -1198,18 +1444,20 @@ def _lesion_lc(
         result = make(
             death,
             Cnsr.COMPETING_DEATH,
-            f"competing event: death without local failure on {_iso(death.value)}; 1-KM censors at "
-            + (
-                f"the last scan evaluating the lesion {_iso(last.value)}"
-                if last is not None
-                else f"origin {_iso(origin.value)} (no scan evaluated the lesion)"
+            _COMPETING_DEATH(
+                date=_iso(death.value),
+                km=(
+                    _KM_LAST_LESION_SCAN(date=_iso(last.value))
+                    if last is not None
+                    else _KM_ORIGIN(date=_iso(origin.value))
+                ),
             ),
         )
         return _with_km(result, used, settings)
     lost = _lost_or_withdrawn(record, imaging=True)
     if lost is not None:
-        return make(used, Cnsr.LOST_OR_WITHDRAWN, f"censored: {lost}; {detail}")
-    return make(used, Cnsr.NO_EVENT, f"censored: alive without local failure; {detail}")
+        return make(used, Cnsr.LOST_OR_WITHDRAWN, _CENSORED_LOST(why=lost, detail=detail))
+    return make(used, Cnsr.NO_EVENT, _ALIVE_WITHOUT_LF(detail=detail))
 
 
 def _with_km(result: TimeToEvent, used: SourcedDate, settings: DerivationSettings) -> TimeToEvent:
@@ -1311,8 +1559,10 @@ def _bor(
             )
     except RecistError as error:
         # Contradictory time points (e.g. two on one date): list the patient, never crash the whole run.
-        scope = " of the non-irradiated lesions" if nonirradiated else ""
-        issue = DataIssue(IssueCode.BOR_NOT_DERIVABLE, f"best overall response{scope} not derivable: {error}")
+        # The RECIST error keeps its id when assessments.recist gives one (its first argument).
+        detail = error.args[0] if error.args and isinstance(error.args[0], Msg) else str(error)
+        not_derivable = _BOR_NONIRR_NOT_DERIVABLE if nonirradiated else _BOR_NOT_DERIVABLE
+        issue = DataIssue(IssueCode.BOR_NOT_DERIVABLE, not_derivable(error=detail))
         return None, None, (issue,)
     return results[0], results[1], ()
 

@@ -26,6 +26,11 @@ from endpoints.derivation import (
     TimeToEvent,
     derive_patient,
 )
+from ruletext import Msg, define, gettext_noop
+
+#: Landmark rates on the dashboard and in the report (D11), as message ids (issue 18, item 3).
+LANDMARK = define("endpoints.landmark", gettext_noop("%(rate)s [n at risk %(n)s]"))
+NOT_ESTIMABLE = define("endpoints.not_estimable", gettext_noop("not estimable"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ def _identity(value: Any) -> Any:
 
 
 def _converter(value: Any) -> Callable[[Any], Any]:
+    if isinstance(value, Msg):  # a rule text: its id and parameters (ruletext); pages render it
+        return Msg.data
     if value is None or isinstance(value, str | int | float | bool) and not hasattr(value, "value"):
         return _identity
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -133,7 +140,7 @@ def _tte_row(row: TimeToEvent | None) -> dict[str, Any] | None:
         "months": round(row.months, 2),
         "event": row.event,
         "cnsr": int(row.cnsr),
-        "reason": row.reason,
+        "reason": _jsonable(row.reason),
         "source": _jsonable(row.source),
         "lesion_code": row.lesion_code,
     }
@@ -328,7 +335,10 @@ def summarise(
             "events": result.events,
             "n": result.n,
             "landmarks": {
-                _landmark_key(lm.time): lm.format() + f" [n at risk {lm.n_at_risk}]" for lm in result.landmarks
+                _landmark_key(lm.time): LANDMARK(
+                    rate=lm.format() if lm.estimate is not None else NOT_ESTIMABLE(), n=lm.n_at_risk
+                ).data()
+                for lm in result.landmarks
             },
         }
         for name, result in km.items()
@@ -343,7 +353,7 @@ def summarise(
                 _landmark_key(lm.time): (
                     f"{(1 - lm.estimate) * 100:.1f}% ({(1 - lm.upper) * 100:.1f}–{(1 - lm.lower) * 100:.1f}%)"
                     if lm.estimate is not None and lm.lower is not None and lm.upper is not None
-                    else "not estimable"
+                    else NOT_ESTIMABLE().data()
                 )
                 for lm in cif.landmarks
             },

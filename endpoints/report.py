@@ -32,6 +32,7 @@ from django.utils.translation import gettext_noop
 from assessments.models import Lesion
 from endpoints.models import EndpointSnapshot
 from enrollment.models import Patient
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 Progress = Callable[[str, int], None]
 
@@ -272,7 +273,7 @@ def _tte_text(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return {
         "months": row["months"], "days": row["days"], "event": row["event"], "cnsr": row["cnsr"],
         # D12: a competing death's ADT is the death (Aalen-Johansen); its reason names the 1-KM censoring date.
-        "adt": row["adt"], "reason": row["reason"],
+        "adt": row["adt"], "reason": ruletext_text(row["reason"]),
     }  # fmt: skip
 
 
@@ -458,7 +459,7 @@ def derivation_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
                 )
             else:
                 lines += text_row(cols, [first, name, "", "", "", _("not derived (no origin)")])
-        issues = [i.get("message", "") for i in p.get("issues", [])]
+        issues = [ruletext_text(i.get("message", "")) for i in p.get("issues", [])]
         if issues:
             lines += text_span(cols, 1, _("Data issues") + ": " + "; ".join(issues))
         blocks.append(lines)

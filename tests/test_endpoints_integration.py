@@ -15,6 +15,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+import ruletext
 from assessments.models import Lesion, TumourAssessment
 from endpoints import services
 from enrollment.models import DeathReport
@@ -195,6 +196,8 @@ def test_stored_responses_are_what_the_endpoints_read(study):
 
 def test_pfs1_event_is_the_pd_date_of_the_pd_time_point(study, snapshot):
     pfs1 = _row(snapshot, study["a"])["pfs1"]
+    # the reason is stored as a message id with parameters (issue 18): its English text is the sentence
+    pfs1 = {**pfs1, "reason": ruletext.render(pfs1["reason"])}
     assert pfs1 == {
         "param": "PFS1", "origin": day(3).isoformat(),
         "origin_source": _src("sabr-fraction", study["a_fx"]["L1"], "fraction_date"),
@@ -267,7 +270,7 @@ def test_inconsistent_patient_is_flagged_with_the_reason_not_excluded(study, sna
         "code": "AFTER_DEATH",
         "message": f"tumour assessment on {day(95).isoformat()} after death",
         "source": _src("tumour-assessment", study["c_scan"], "overall_resp"),
-    } in row["issues"]
+    } in [{**i, "message": ruletext.render(i["message"])} for i in row["issues"]]
     assert row["os"]["event"] is True  # still analysed: OS event at death
     page = as_investigator.get(reverse("endpoints:dashboard"), {"cutoff": NOW.isoformat()})
     assert 'data-testid="flagged"' in page.text and c.study_number in page.text

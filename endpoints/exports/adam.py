@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+import ruletext
 from assessments.models import TumourAssessment
 from endpoints.exports import metadata as md
 from endpoints.exports.common import RESPONSE_RANK, KeyMap, to_csv
@@ -90,9 +91,10 @@ def adtte_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
                 continue
             src = t.get("source") or {}
             event = bool(t.get("event"))
+            reason = ruletext.render(t["reason"])  # ADaM is English: the rule text's English sentence
             rows.append([
                 settings.STUDY_ID, _usubjid(subj), code, PARAMS[code], t.get("lesion_code") or "", t["origin"], t["adt"],
-                t["days"], "DAYS", t["cnsr"], t["reason"] if event else "", "" if event else t["reason"],
+                t["days"], "DAYS", t["cnsr"], reason if event else "", "" if event else reason,
                 src.get("form", ""), src.get("field", ""), src.get("object_id", ""),
                 "Y" if code in ("LC", "LCLES") and t["cnsr"] == 9 else "", snap.data_cutoff,
             ])  # fmt: skip
