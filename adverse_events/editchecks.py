@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from adverse_events.models import AdverseEvent
 from adverse_events.rules import ae_warnings
 from enrollment.selectors import end_of_study_date
+from ruletext import say
 from sabr_trial.editchecks import Finding, from_warnings, rule, submitted
 
 
@@ -20,9 +20,9 @@ def ae_ongoing_after_off_study(patient: Any) -> list[Finding]:
         return []
     out = []
     for row in submitted(AdverseEvent.objects.filter(patient=patient, ongoing="Y")):
-        out.append(Finding("DM-3", row, "ongoing", _(
+        out.append(Finding("DM-3", row, "ongoing", say(gettext_noop(
             "This adverse event is still ongoing while the patient went off study on %(d)s: record its outcome "
-            "at the last contact (DM-3).") % {"d": off}))  # fmt: skip
+            "at the last contact (DM-3)."), d=off)))  # fmt: skip
     return out
 
 

@@ -14,12 +14,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import ruletext
 from api.problems import ApiProblem, django_errors
 from api.serializers import StrictSerializerMixin
 from api.writes import form_errors
@@ -30,6 +32,7 @@ from sabr_trial.forms import RaiseQueryForm
 from sabr_trial.models import Query, QueryMessage
 from sabr_trial.roles import Perm
 from sabr_trial.selectors import get_crf_for_user
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 TAG = "Queries"
 STATUS_FILTER = [*Query.Status.values, "active"]
@@ -53,8 +56,40 @@ def _field_label(query: Query) -> str:
         return query.field_name
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class _SystemText(serializers.Field):  # type: ignore[type-arg]
+    """A query or message text in the client's language (Accept-Language): an edit check's text is stored as a
+    message id with parameters (``ruletext``); a text a person typed is returned as typed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return ruletext_text(value)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "description": "The message id and parameters of an edit check's text.",
+    }
+)
+class _SystemTextMsg(serializers.Field):  # type: ignore[type-arg]
+    """The stored message of an edit check's text (id and parameters), or null for a text a person typed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, source="text", allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, Any] | None:
+        data = ruletext.loads(value)
+        return data if isinstance(data, dict) else None
+
+
 class QueryMessageSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    text = _SystemText()
+    text_msg = _SystemTextMsg()
     changes = serializers.ListField(
         child=serializers.DictField(), read_only=True,
         help_text="A correction: the fields changed since the query was raised (field, label, old, new).",
@@ -62,7 +97,7 @@ class QueryMessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = QueryMessage
-        fields = ["id", "kind", "author", "at", "text", "crf_version", "changes"]
+        fields = ["id", "kind", "author", "at", "text", "text_msg", "crf_version", "changes"]
         read_only_fields = fields
 
 
@@ -79,11 +114,13 @@ class QuerySerializer(serializers.ModelSerializer):
     answered_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     age_days = serializers.SerializerMethodField()
+    text = _SystemText()
+    text_msg = _SystemTextMsg()
 
     class Meta:
         model = Query
         fields = [
-            "id", "patient", "patient_label", "form", "row", "field_name", "field_label", "text", "priority",
+            "id", "patient", "patient_label", "form", "row", "field_name", "field_label", "text", "text_msg", "priority",
             "status", "system", "rule_id", "crf_version", "raised_by", "raised_at", "answered_by", "answered_at",
             "closed_by", "closed_at", "auto_closed", "age_days",
         ]  # fmt: skip

@@ -46,6 +46,7 @@ from sabr_trial.crf import CrfBase, CrfSpec, registry
 from sabr_trial.models import AuditEvent, CasebookSignature, Signature, StudyLock
 from sabr_trial.selectors import history_rows
 from sabr_trial.sitetime import stamp
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 Progress = Callable[[str, int], None]
 
@@ -332,9 +333,13 @@ def _event_table(events: list[Any], describe: Callable[[Any], str] | None = None
     blocks = []
     for e in events:
         action = describe(e) if describe else e.get_action_display()
-        text = e.description if not describe else (e.reason or "—")
-        if e.reason and not describe:
-            text = f"{text} ({e.reason})"
+        description, reason = (
+            ruletext_text(e.description),
+            ruletext_text(e.reason),
+        )  # system texts are message ids
+        text = description if not describe else (reason or "—")
+        if reason and not describe:
+            text = f"{text} ({reason})"
         blocks.append(text_row(cols, [stamp(e.at), _login(e.user), action, text]))
     return _listing(cols, blocks)
 
@@ -346,7 +351,9 @@ def _lock_table(events: list[Any]) -> dict[str, Any] | None:
     cols = [Col(_("When"), WHEN), Col(_("By"), 14), Col(_("Lock"), 34)]
     cols.append(Col(_("Reason"), WIDTH - sum(c.width + len(GAP) for c in cols)))
     blocks = [
-        text_row(cols, [stamp(e.at), _login(e.user), LOCK_ACTIONS[e.action](e), e.reason or "—"])
+        text_row(
+            cols, [stamp(e.at), _login(e.user), LOCK_ACTIONS[e.action](e), ruletext_text(e.reason) or "—"]
+        )
         for e in events
     ]
     return _listing(cols, blocks)

@@ -30,6 +30,7 @@ from sabr_trial.models import AuditEvent, CasebookSignature, Query, StudyLock
 from sabr_trial.patient_facts import get_patient_for_user
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import get_crf_for_user, history_rows, prelock_report
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 from sabr_trial.views import apply_errors
 
 # --- queries -----------------------------------------------------------------------------------------------------
@@ -430,7 +431,8 @@ def _event_entries(events: Any) -> list[dict[str, Any]]:
         out.append(
             {
                 "when": e.at, "user": e.user, "kind": "event", "type": e.get_action_display(),
-                "description": e.description, "reason": e.reason, "version": e.crf_version, "action": e.action,
+                "description": ruletext_text(e.description), "reason": ruletext_text(e.reason),
+                "version": e.crf_version, "action": e.action,
             }
         )  # fmt: skip
     return out

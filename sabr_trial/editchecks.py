@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ruletext import Msg
 from sabr_trial import patient_facts, pipeline
 from sabr_trial.crf import CrfBase, CrfStatus
 
@@ -31,6 +32,8 @@ class Finding:
     rule_id: str
     row: CrfBase
     field: str
+    #: What the site reads: a ``ruletext`` message (``say(gettext_noop(...), ...)``) so the stored query reads in
+    #: each reader's language; a plain text is stored and shown as it is.
     message: str
     #: The registered rule that produced it (set by the runner); a wrapped soft check reports its own EC id.
     source: str = ""
@@ -80,7 +83,8 @@ def from_warnings(
     for row in submitted(rows):
         for message in warnings(row):
             match = _RULE_ID.search(message)
-            out.append(Finding(match.group(1) if match else default_id, row, "", str(message)))
+            text = message if isinstance(message, Msg) else str(message)  # a message keeps its id
+            out.append(Finding(match.group(1) if match else default_id, row, "", text))
     return out
 
 

@@ -16,7 +16,10 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+import ruletext
+from ruletext import join, say
 from sabr_trial.crf import CrfBase, registry
 from sabr_trial.models import AuditEvent, Query, QueryMessage, StudyLock
 from sabr_trial.roles import Perm, has_perm
@@ -144,7 +147,7 @@ def close_query(*, query: Query, acting_user: Any, text: str = "") -> Query:
     return query
 
 
-def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False) -> None:
+def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False, description: str = "") -> None:
     query.query_status = Status.CLOSED
     query.closed_at, query.closed_by, query.auto_closed = timezone.now(), user, auto
     query.save()
@@ -156,7 +159,7 @@ def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False) -> No
     )
     _audit(
         user=user, action=AuditEvent.Action.QUERY_CLOSE, instance=query.target, patient=query.patient,
-        description=_("Query Q%(n)s closed") % {"n": query.pk}, reason=text,
+        description=description or _("Query Q%(n)s closed") % {"n": query.pk}, reason=text,
     )  # fmt: skip
 
 
@@ -175,7 +178,7 @@ def reopen_query(*, query: Query, acting_user: Any, text: str) -> Query:
     return query
 
 
-def _set_open(query: Query, *, user: Any, text: str, system: bool = False) -> None:
+def _set_open(query: Query, *, user: Any, text: str, system: bool = False, description: str = "") -> None:
     row = query.target
     query.query_status = Status.OPEN
     query.closed_at = query.closed_by = query.answered_at = query.answered_by = None
@@ -188,7 +191,7 @@ def _set_open(query: Query, *, user: Any, text: str, system: bool = False) -> No
     )  # fmt: skip
     _audit(
         user=user, action=AuditEvent.Action.QUERY_REOPEN, instance=row,
-        description=_("Query Q%(n)s re-opened") % {"n": query.pk}, reason=text,
+        description=description or _("Query Q%(n)s re-opened") % {"n": query.pk}, reason=text,
     )  # fmt: skip
 
 
@@ -197,6 +200,15 @@ def _set_open(query: Query, *, user: Any, text: str, system: bool = False) -> No
 
 def system_key(source: str, rule_id: str, row: CrfBase, field_name: str) -> str:
     return f"{source or rule_id}|{rule_id}|{row._meta.label_lower}|{row.pk}|{field_name}"[:200]
+
+
+def _stored(text: Any, limit: int | None = None) -> str:
+    """A system text as stored: a message as its id and parameters (``ruletext``), shown in each reader's language
+    by ``|ruletext``; one too long for its column (an audit description) is stored as its English text, cut."""
+    stored = ruletext.dumps(text)
+    if limit is not None and len(stored) > limit:
+        return ruletext.render(text)[:limit]
+    return stored
 
 
 def sync_system_queries(patient: Any, findings: list[Any], sources: set[str]) -> int:
@@ -214,7 +226,7 @@ def sync_system_queries(patient: Any, findings: list[Any], sources: set[str]) ->
         key = system_key(f.source, f.rule_id, f.row, f.field)
         if key in found:
             if f.message not in found[key].message:
-                found[key] = replace(f, message=f"{found[key].message} {f.message}")
+                found[key] = replace(f, message=join(" ", [found[key].message, f.message]))
         else:
             found[key] = f
     with transaction.atomic():
@@ -223,30 +235,42 @@ def sync_system_queries(patient: Any, findings: list[Any], sources: set[str]) ->
             for q in Query.objects.select_for_update().filter(patient=patient).exclude(rule_id="")
             if (q.system_key or "").split("|")[0] in sources or q.system_key in found
         }
+        # The texts are stored as message ids with parameters, never in the language of the process that ran the
+        # checks (issue 18 item 3); an unchanged finding has the same stored form, so its query is not rewritten.
         for key, f in found.items():
             query = existing.get(key)
+            text = _stored(f.message)
             if query is None:
                 query = Query.objects.create(
                     patient=patient, content_type=ContentType.objects.get_for_model(f.row), object_id=f.row.pk,
-                    field_name=f.field, text=f.message, rule_id=f.rule_id, system_key=key, crf_version=f.row.version,
+                    field_name=f.field, text=text, rule_id=f.rule_id, system_key=key, crf_version=f.row.version,
                 )  # fmt: skip
-                QueryMessage.objects.create(query=query, kind=QueryMessage.Kind.RAISE, text=f.message,
+                QueryMessage.objects.create(query=query, kind=QueryMessage.Kind.RAISE, text=text,
                                             crf_version=f.row.version)  # fmt: skip
+                said = say(gettext_noop("System query Q%(n)s (%(rule)s): %(text)s"), n=query.pk, rule=f.rule_id,
+                           text=f.message)  # fmt: skip
                 _audit(
-                    user=None, action=AuditEvent.Action.QUERY_RAISE, instance=f.row,
-                    description=_("System query Q%(n)s (%(rule)s): %(text)s")
-                    % {"n": query.pk, "rule": f.rule_id, "text": f.message},
-                )  # fmt: skip
+                    user=None,
+                    action=AuditEvent.Action.QUERY_RAISE,
+                    instance=f.row,
+                    description=_stored(said, 300),
+                )
             elif query.query_status == Status.CLOSED and query.auto_closed:
-                _set_open(query, user=None, text=_("The edit check found it again: %(m)s") % {"m": f.message},
-                          system=True)  # fmt: skip
-            elif query.query_status == Status.OPEN and query.text != f.message:
-                query.text = f.message
+                again = say(gettext_noop("The edit check found it again: %(m)s"), m=f.message)
+                reopened = say(gettext_noop("Query Q%(n)s re-opened"), n=query.pk)
+                _set_open(
+                    query, user=None, text=_stored(again), system=True, description=_stored(reopened, 300)
+                )
+            elif query.query_status == Status.OPEN and query.text != text:
+                query.text = text
                 query.save(update_fields=["text", "updated_at"])
         for key, query in existing.items():
             if key not in found and query.query_status != Status.CLOSED:
-                _set_closed(query, user=None, text=_("Closed automatically: the data no longer fail the check."),
-                            auto=True)  # fmt: skip
+                fixed = say(gettext_noop("Closed automatically: the data no longer fail the check."))
+                closed = say(gettext_noop("Query Q%(n)s closed"), n=query.pk)
+                _set_closed(
+                    query, user=None, text=_stored(fixed), auto=True, description=_stored(closed, 300)
+                )
     return Query.objects.filter(patient=patient, query_status=Status.OPEN).exclude(rule_id="").count()
 
 

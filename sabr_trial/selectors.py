@@ -12,6 +12,7 @@ from django.http import Http404
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.models import AuditEvent, Query, Signature
 from sabr_trial.roles import Perm, has_perm
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 
 def get_spec(slug: str) -> CrfSpec:
@@ -143,7 +144,7 @@ def prelock_report(patient: Any) -> list[dict[str, Any]]:
         _("Q%(n)s · %(state)s · %(form)s%(field)s · %(text)s (%(age)s days)")
         % {
             "n": q.pk, "state": q.get_query_status_display(), "form": str(q.content_type.name).capitalize(),
-            "field": f" · {q.field_name}" if q.field_name else "", "text": q.text[:100], "age": age_days(q),
+            "field": f" · {q.field_name}" if q.field_name else "", "text": ruletext_text(q.text)[:100], "age": age_days(q),
         }  # fmt: skip
         for q in Query.objects.filter(patient=patient)
         .exclude(query_status=Query.Status.CLOSED)

@@ -10,6 +10,7 @@ from assessments.models import TumourAssessment
 from sabr_trial import editchecks, services
 from sabr_trial.crf import CrfStatus
 from sabr_trial.models import Query
+from sabr_trial.templatetags.ruletext import text
 from tests.factories import PatientFactory
 from tests.factories_treatment import AxitinibPeriodFactory, consented_patient
 from visits import editchecks as visits_editchecks
@@ -146,7 +147,7 @@ def test_assessment_outside_the_d6_window_raises_dm_2(db):
     )  # fmt: skip
     editchecks.run_for_patient(period.patient)
     query = Query.objects.get(rule_id="DM-2")
-    assert "14 days after" in query.text and query.field_name == "scan_date_first"
+    assert "14 days after" in text(query.text) and query.field_name == "scan_date_first"
 
 
 def test_nightly_task_runs_every_patient(early_period):

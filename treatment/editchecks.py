@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
+from ruletext import say
 from sabr_trial.editchecks import Finding, from_warnings, rule, submitted
 from treatment import rules as tx
 from treatment.models import (
@@ -25,13 +25,13 @@ def axitinib_without_registration(patient: Any) -> list[Finding]:
     out = []
     for row in rows:
         if not patient.registration_date:
-            out.append(Finding("DM-1", row, "start_date", _(
+            out.append(Finding("DM-1", row, "start_date", say(gettext_noop(
                 "Axitinib dosing from %(d)s is recorded but the patient is not registered: register the patient or "
-                "correct the form (DM-1).") % {"d": row.start_date}))  # fmt: skip
+                "correct the form (DM-1)."), d=row.start_date)))  # fmt: skip
         elif row.start_date < patient.registration_date:
-            out.append(Finding("DM-1", row, "start_date", _(
-                "Axitinib dosing starts %(d)s, before registration on %(r)s (DM-1).")
-                % {"d": row.start_date, "r": patient.registration_date}))  # fmt: skip
+            out.append(Finding("DM-1", row, "start_date", say(gettext_noop(
+                "Axitinib dosing starts %(d)s, before registration on %(r)s (DM-1)."),
+                d=row.start_date, r=patient.registration_date)))  # fmt: skip
     return out
 
 

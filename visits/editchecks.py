@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from assessments.models import TumourAssessment
+from ruletext import say
 from sabr_trial.editchecks import Finding, rule, submitted
 from treatment.selectors import treatment_start
 from visits.schedule import DEFAULT_SETTINGS, imaging_days
@@ -54,9 +54,9 @@ def assessment_outside_window(patient: Any) -> list[Finding]:
         nominal, deviation = window
         if abs(deviation) > window_days:
             field = "scan_date_first" if row.scan_date_first else "visit_date"
-            out.append(Finding("DM-2", row, field, _(
+            side = say(gettext_noop("after")) if deviation > 0 else say(gettext_noop("before"))
+            out.append(Finding("DM-2", row, field, say(gettext_noop(
                 "Assessment on %(d)s is %(n)s days %(side)s the scheduled time point %(nom)s (treatment start "
-                "%(s)s; window +/- %(w)s days, D6) (DM-2).") % {
-                    "d": when, "n": abs(deviation), "side": _("after") if deviation > 0 else _("before"),
-                    "nom": nominal, "s": start, "w": window_days}))  # fmt: skip
+                "%(s)s; window +/- %(w)s days, D6) (DM-2)."),
+                d=when, n=abs(deviation), side=side, nom=nominal, s=start, w=window_days)))  # fmt: skip
     return out

@@ -1,0 +1,153 @@
+"""System queries as message ids (issue 18, item 3): an edit check's finding is stored as its id and parameters,
+never in the language of the process that ran the checks, and every reader sees it in their own language."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import polib
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+import ruletext
+from sabr_trial import editchecks
+from sabr_trial.crf import CrfStatus
+from sabr_trial.models import AuditEvent, Query, QueryMessage, UserPreference
+from sabr_trial.queries import close_query, raise_query
+from sabr_trial.templatetags.ruletext import text
+from tests.factories_treatment import AxitinibPeriodFactory, consented_patient
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(tasks_in_process):
+    """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
+
+
+@pytest.fixture
+def early_period(db):
+    """A submitted axitinib period that starts before registration (DM-1), saved as legacy data."""
+    patient = consented_patient(registered_days_ago=30)
+    row = AxitinibPeriodFactory.build(
+        patient=patient, start_date=patient.registration_date - datetime.timedelta(days=2),
+        status=CrfStatus.SUBMITTED,
+    )  # fmt: skip
+    row.save()
+    return row
+
+
+def _english(row) -> str:
+    return (
+        f"Axitinib dosing starts {row.start_date.isoformat()}, before registration on "
+        f"{row.patient.registration_date.isoformat()} (DM-1)."
+    )
+
+
+def _chinese(row) -> str:
+    return (
+        f"阿昔替尼给药开始于 {row.start_date.isoformat()}，早于入组日期 "
+        f"{row.patient.registration_date.isoformat()}（DM-1）。"
+    )
+
+
+def test_a_system_query_is_stored_as_an_id_and_reads_in_each_language(early_period):
+    with translation.override("zh-hans"):  # the worker's language changes nothing that is stored
+        editchecks.run_for_patient(early_period.patient)
+    query = Query.objects.get(rule_id="DM-1")
+    data = ruletext.loads(query.text)
+    assert isinstance(data, dict) and data["p"] == {
+        "d": early_period.start_date.isoformat(), "r": early_period.patient.registration_date.isoformat(),
+    }  # fmt: skip
+    assert query.messages.get().text == query.text
+    with translation.override("en"):
+        assert text(query.text) == _english(early_period)
+    with translation.override("zh-hans"):
+        assert text(query.text) == _chinese(early_period)
+    raised = AuditEvent.objects.get(action=AuditEvent.Action.QUERY_RAISE)
+    with translation.override("zh-hans"):
+        assert text(raised.description) == f"系统质疑 Q{query.pk}（DM-1）：{_chinese(early_period)}"
+    with translation.override("en"):
+        assert text(raised.description) == f"System query Q{query.pk} (DM-1): {_english(early_period)}"
+
+
+def test_an_unchanged_finding_does_not_rewrite_its_query(early_period):
+    editchecks.run_for_patient(early_period.patient)
+    before = Query.objects.values_list("text", "updated_at").get()
+    with translation.override("zh-hans"):
+        editchecks.run_for_patient(early_period.patient)
+    assert Query.objects.values_list("text", "updated_at").get() == before
+    assert QueryMessage.objects.count() == 1
+
+
+def test_an_old_english_query_text_is_rewritten_once_as_its_id(early_period):
+    editchecks.run_for_patient(early_period.patient)
+    Query.objects.update(text=_english(early_period))  # stored before query texts became ids
+    editchecks.run_for_patient(early_period.patient)
+    assert ruletext.loads(Query.objects.get().text)["p"]["d"] == early_period.start_date.isoformat()
+
+
+def test_the_automatic_close_and_reopen_read_in_chinese(early_period):
+    editchecks.run_for_patient(early_period.patient)
+    start = early_period.start_date
+    type(early_period).objects.filter(pk=early_period.pk).update(start_date=early_period.patient.registration_date)
+    editchecks.run_for_patient(early_period.patient)
+    type(early_period).objects.filter(pk=early_period.pk).update(start_date=start)
+    editchecks.run_for_patient(early_period.patient)
+    thread = list(QueryMessage.objects.order_by("pk").values_list("text", flat=True))
+    with translation.override("zh-hans"):
+        assert [text(t) for t in thread[1:]] == ["已自动关闭：数据已通过核查。", f"逻辑核查再次发现：{_chinese(early_period)}"]
+    with translation.override("en"):
+        assert text(thread[2]) == f"The edit check found it again: {_english(early_period)}"
+
+
+def test_a_query_a_person_typed_is_shown_as_typed(early_period, data_manager):
+    query = raise_query(row=early_period, text='Please check {"id": the date}', acting_user=data_manager)
+    close_query(query=query, acting_user=data_manager, text="Accepted")
+    assert query.text == 'Please check {"id": the date}'
+    with translation.override("zh-hans"):
+        assert text(query.text) == query.text and text("Accepted") == "Accepted"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_query_pages_and_the_api_show_the_readers_language(early_period, data_manager, language):
+    editchecks.run_for_patient(early_period.patient)
+    query = Query.objects.get()
+    UserPreference.objects.update_or_create(user=data_manager, defaults={"language": language})
+    client = Client()
+    client.force_login(data_manager)
+    expected = _chinese(early_period) if language == "zh-hans" else _english(early_period)
+    for url in (reverse("query_list"), reverse("query_detail", args=[query.pk])):
+        page = client.get(url).content.decode()
+        assert expected in page, url
+        assert '{"id"' not in page and "{&quot;id&quot;" not in page, url
+    api = client.get(reverse("api:query", args=[query.pk]), HTTP_ACCEPT_LANGUAGE=language)
+    assert api.status_code == 200, api.content
+    body = api.json()
+    assert body["text"] == expected and body["text_msg"]["p"]["d"] == early_period.start_date.isoformat()
+    assert body["messages"][0]["text"] == expected
+
+
+def test_every_system_query_template_is_translated():
+    """The templates the edit checks and the query sync say (``say(gettext_noop(...))``) are in the catalogue."""
+    from pathlib import Path
+
+    catalogue = {
+        e.msgid: e.msgstr
+        for e in polib.pofile(str(Path(settings.BASE_DIR) / "locale/zh_Hans/LC_MESSAGES/django.po"))
+        if not e.obsolete and not e.msgctxt
+    }
+    sources = ["sabr_trial/queries.py", "treatment/editchecks.py", "visits/editchecks.py",
+               "adverse_events/editchecks.py"]  # fmt: skip
+    said = []
+    for path in sources:
+        source = (Path(settings.BASE_DIR) / path).read_text()
+        said += re.findall(r'say\(\s*gettext_noop\(\s*((?:"[^"]*"\s*)+)\)', source)
+    templates = ["".join(re.findall(r'"([^"]*)"', s)) for s in said]
+    assert len(templates) >= 10
+    for template in templates:
+        assert catalogue.get(template), template
+        placeholders = sorted(re.findall(r"%\((\w+)\)s", template))
+        assert sorted(re.findall(r"%\((\w+)\)s", catalogue[template])) == placeholders, template
