@@ -11,7 +11,9 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from adverse_events import ctcae
 from adverse_events.exposure import death_date, exposure_for
@@ -22,6 +24,7 @@ from adverse_events.safety import (
     SeriousnessCriteria,
     ae_window_end,
 )
+from ruletext import say
 
 if TYPE_CHECKING:
     from adverse_events.models import AdverseEvent
@@ -230,22 +233,33 @@ def check_adverse_event(ae: AdverseEvent) -> None:
 
 
 def ae_warnings(ae: AdverseEvent) -> list[str]:
-    """Soft checks (saved, shown with a warning): the D8 collection window (EC-AE-5) and EC-AE-6."""
+    """Soft checks (saved, shown with a warning): the D8 collection window (EC-AE-5) and EC-AE-6.
+
+    Each warning is a ``ruletext`` message (its English text, with its id and parameters): the edit check stores
+    it as a system query that reads in each reader's language; pages show it with ``|ruletext``.
+    """
     warnings: list[str] = []
     exposure = exposure_for(ae.patient)
     start = exposure.treatment_start
     if start is None:
         warnings.append(
-            _(
-                "No study treatment is recorded yet: an AE before treatment belongs in medical history (EC-AE-5, D8)."
+            say(
+                gettext_noop(
+                    "No study treatment is recorded yet: an AE before treatment belongs in medical history "
+                    "(EC-AE-5, D8)."
+                )
             )
         )
     elif start is not None and ae.onset_date < start:
         warnings.append(
-            _(
-                "Onset %(o)s is before the first study treatment %(s)s: this belongs in medical history (EC-AE-5, D8)."
+            say(
+                gettext_noop(
+                    "Onset %(o)s is before the first study treatment %(s)s: this belongs in medical history "
+                    "(EC-AE-5, D8)."
+                ),
+                o=ae.onset_date,
+                s=start,
             )
-            % {"o": ae.onset_date, "s": start}
         )
     last = exposure.last_any_dose
     if start is not None and last is not None and ae.onset_date >= start:
@@ -253,28 +267,36 @@ def ae_warnings(ae: AdverseEvent) -> list[str]:
         end = ae_window_end(last, serious=ae.serious == "Y", immune_related=ae.immune_related == "Y")
         if ae.onset_date > end:
             warnings.append(
-                _(
-                    "Onset %(o)s is after the collection window: last dose %(l)s + %(n)s days = %(e)s (EC-AE-5, D8)."
+                say(
+                    gettext_noop(
+                        "Onset %(o)s is after the collection window: last dose %(l)s + %(n)s days = %(e)s "
+                        "(EC-AE-5, D8)."
+                    ),
+                    o=ae.onset_date,
+                    l=last,
+                    n=AE_WINDOW_EXTENDED_DAYS if extended else AE_WINDOW_DAYS,
+                    e=end,
                 )
-                % {
-                    "o": ae.onset_date,
-                    "l": last,
-                    "n": AE_WINDOW_EXTENDED_DAYS if extended else AE_WINDOW_DAYS,
-                    "e": end,
-                }
             )
     if ae.immune_related == "Y" and ae.rel_toripalimab in ("UNRELATED", "UNLIKELY"):
+        with translation.override("en"):  # the choice's label, said so that each reader sees their own
+            label = say(str(ae.get_rel_toripalimab_display()))
         warnings.append(
-            _(
-                "Immune-related = Yes while the relationship to toripalimab is %(r)s: please confirm (EC-AE-6)."
+            say(
+                gettext_noop(
+                    "Immune-related = Yes while the relationship to toripalimab is %(r)s: please confirm (EC-AE-6)."
+                ),
+                r=label,
             )
-            % {"r": ae.get_rel_toripalimab_display()}
         )
     term = ae.ctcae_term.term if ae.ctcae_term_id else ""
     if term == "Disease progression":
         warnings.append(
-            _(
-                "Disease progression is an efficacy endpoint, not an AE, unless the protocol says otherwise (EC-AE-6, R7.5)."
+            say(
+                gettext_noop(
+                    "Disease progression is an efficacy endpoint, not an AE, unless the protocol says otherwise "
+                    "(EC-AE-6, R7.5)."
+                )
             )
         )
     if (
@@ -287,10 +309,12 @@ def ae_warnings(ae: AdverseEvent) -> list[str]:
             pair[1] in held and pair[0] == "DOSE NOT CHANGED"
         ):
             warnings.append(
-                _(
-                    "Transaminases grade %(g)s with one drug held and the other unchanged: with the combination both "
-                    "are usually held (EC-AE-6, R4.5)."
+                say(
+                    gettext_noop(
+                        "Transaminases grade %(g)s with one drug held and the other unchanged: with the combination "
+                        "both are usually held (EC-AE-6, R4.5)."
+                    ),
+                    g=ae.grade,
                 )
-                % {"g": ae.grade}
             )
     return warnings

@@ -22,6 +22,7 @@ from sabr_trial import services as crf_services
 from sabr_trial.crf import CrfStatus
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import get_crf_for_user
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 from sabr_trial.views import apply_errors, crf_detail_context
 
 SLUG = "adverse-event"
@@ -72,7 +73,7 @@ def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: 
     locked = ae.status == CrfStatus.LOCKED or bool(ae.patient.locked_at)
     can_enter = has_perm(request.user, Perm.ENTER) and not locked
     context.update(
-        warnings=ae_warnings(ae),
+        warnings=[ruletext_text(w) for w in ae_warnings(ae)],
         chain=chain if len(chain) > 1 else [],
         worst_grade=max(e.grade for e in chain),
         clock=selectors.clock_for(ae),

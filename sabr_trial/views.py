@@ -20,6 +20,7 @@ from sabr_trial.forms import OptionalReasonForm, ReasonForm, SignForm
 from sabr_trial.patient_facts import get_patient_for_user
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import audit_events_for, get_crf_for_user, get_spec, history_rows, signatures_for
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 
 def apply_errors(form: BaseForm, exc: ValidationError) -> None:
@@ -325,7 +326,7 @@ def _saved_messages(
     else:
         messages.info(request, _("No value changed: nothing was saved."))
     for warning in warnings(row) if warnings is not None else []:
-        messages.warning(request, warning)
+        messages.warning(request, ruletext_text(warning))  # a soft check said as a message id reads translated
 
 
 def crf_detail(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:

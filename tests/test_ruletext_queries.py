@@ -151,3 +151,24 @@ def test_every_system_query_template_is_translated():
         assert catalogue.get(template), template
         placeholders = sorted(re.findall(r"%\((\w+)\)s", template))
         assert sorted(re.findall(r"%\((\w+)\)s", catalogue[template])) == placeholders, template
+
+
+def test_a_soft_check_warning_becomes_a_query_that_reads_in_chinese(db):
+    """from_warnings keeps the warning's id: the AE's EC-AE-6 query shows the relationship label translated."""
+    from adverse_events.models import AdverseEvent
+    from tests.factories_adverse_events import AdverseEventFactory, ensure_ctcae_terms
+
+    ensure_ctcae_terms()
+    ae = AdverseEventFactory(
+        patient=consented_patient(registered_days_ago=30), immune_related="Y", rel_toripalimab="UNRELATED",
+        status=CrfStatus.SUBMITTED,
+    )  # fmt: skip
+    assert isinstance(ae, AdverseEvent)
+    editchecks.run_for_patient(ae.patient)
+    query = Query.objects.get(rule_id="EC-AE-6")
+    with translation.override("zh-hans"):
+        assert text(query.text) == "免疫相关 = 是，但与特瑞普利单抗的相关性为“无关”：请确认（EC-AE-6）。"
+    with translation.override("en"):
+        assert text(query.text) == (
+            "Immune-related = Yes while the relationship to toripalimab is Unrelated: please confirm (EC-AE-6)."
+        )
