@@ -172,3 +172,44 @@ def test_a_soft_check_warning_becomes_a_query_that_reads_in_chinese(db):
         assert text(query.text) == (
             "Immune-related = Yes while the relationship to toripalimab is Unrelated: please confirm (EC-AE-6)."
         )
+
+
+def test_a_treatment_soft_check_query_reads_in_chinese(db):
+    """EC-SU-3 through SOFT-TX: the treatment rules say their warnings, the query stores the id."""
+    from tests.factories_treatment import SubsequentTherapyFactory
+
+    therapy = SubsequentTherapyFactory.build(
+        patient=consented_patient(registered_days_ago=60), reason="PROGRESSION", status=CrfStatus.SUBMITTED
+    )
+    therapy.save()  # legacy data, saved as it is (no treatment yet: today's hard check EC-SU-1 would refuse it)
+    editchecks.run_for_patient(therapy.patient)
+    query = Query.objects.get(rule_id="EC-SU-3")
+    day = therapy.start_date.isoformat()
+    with translation.override("zh-hans"):
+        assert text(query.text) == f"原因为“进展”，但在 {day} 或之前没有记录 RECIST PD（EC-SU-3）。"
+    with translation.override("en"):
+        assert text(query.text) == f"Reason 'progression' but no RECIST PD is recorded on or before {day} (EC-SU-3)."
+
+
+def test_the_titration_warnings_of_the_dosing_module_are_ids_with_chinese_entries():
+    from pathlib import Path
+
+    from treatment import dosing
+
+    ours = {mid: t for mid, t in ruletext.CATALOGUE.items() if mid.startswith("dosing.")}
+    assert len(ours) == 4 and dosing.DosingError
+    catalogue = {
+        e.msgid: e.msgstr
+        for e in polib.pofile(str(Path(settings.BASE_DIR) / "locale/zh_Hans/LC_MESSAGES/django.po"))
+        if not e.obsolete and not e.msgctxt
+    }
+    for template in ours.values():
+        assert catalogue.get(template), template
+        assert sorted(re.findall(r"%\((\w+)\)s", catalogue[template])) == sorted(re.findall(r"%\((\w+)\)s", template))
+    warning = dosing.axitinib_titration_warnings(
+        current=dosing.AxitinibDose("5 MG BID"), proposed=dosing.AxitinibDose("10 MG BID"),
+        current_level_start=datetime.date(2026, 1, 1), change_date=datetime.date(2026, 1, 15), bp_ok_no_antihtn=True,
+    )  # fmt: skip
+    assert [w.mid for w in warning] == ["dosing.titration.skips_level", "dosing.titration.too_soon"]
+    with translation.override("zh-hans"):
+        assert text(ruletext.dumps(warning[1])).startswith("在 5 MG BID 仅 14 天")

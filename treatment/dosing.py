@@ -14,6 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from ruletext import define, gettext_noop
+
 __all__ = [
     "AXITINIB_LEVEL_MG",
     "AXITINIB_START_DOSE",
@@ -200,6 +202,34 @@ def axitinib_other_dose_errors(*, other_dose_mg: Decimal | None, other_dose_reas
     return errors
 
 
+# EC-AX-3 warnings as message ids with parameters (issue 18, item 3): stored as system queries, read translated.
+_SKIPS_LEVEL = define(
+    "dosing.titration.skips_level",
+    gettext_noop("%(current)s to %(proposed)s skips a level: step up one level at a time (R4.3, EC-AX-3)"),
+)
+_TOO_SOON = define(
+    "dosing.titration.too_soon",
+    gettext_noop(
+        "only %(days)s days at %(current)s: a step up needs >= %(weeks)s weeks (%(min_days)s days) at the current "
+        "level (R4.3, EC-AX-3)"
+    ),
+)
+_RELATED_AE = define(
+    "dosing.titration.related_ae",
+    gettext_noop(
+        "axitinib-related %(term)s grade %(grade)s (onset %(onset)s) in the %(lookback)s days before the step up: "
+        "none above grade %(max)s is allowed (R4.3, EC-AX-3)"
+    ),
+)
+_BP_NOT_OK = define(
+    "dosing.titration.bp_not_ok",
+    gettext_noop(
+        "bp_ok_no_antihtn is not Y: a step up needs a normotensive patient without antihypertensives "
+        "(R4.3, EC-AX-3)"
+    ),
+)
+
+
 def axitinib_titration_warnings(
     *,
     current: AxitinibDose,
@@ -230,14 +260,16 @@ def axitinib_titration_warnings(
         return []
     warnings: list[str] = []
     if proposed_level - current_level > 1:
-        warnings.append(
-            f"{current.value} to {proposed.value} skips a level: step up one level at a time (R4.3, EC-AX-3)"
-        )
+        warnings.append(_SKIPS_LEVEL(current=current.value, proposed=proposed.value))
     days_at_level = (change_date - current_level_start).days
     if days_at_level < min_weeks_at_level * 7:
         warnings.append(
-            f"only {days_at_level} days at {current.value}: a step up needs >= {min_weeks_at_level} weeks "
-            f"({min_weeks_at_level * 7} days) at the current level (R4.3, EC-AX-3)"
+            _TOO_SOON(
+                days=days_at_level,
+                current=current.value,
+                weeks=min_weeks_at_level,
+                min_days=min_weeks_at_level * 7,
+            )
         )
     window_start = change_date - timedelta(days=ae_lookback_days)
     for ae in adverse_events:
@@ -246,15 +278,16 @@ def axitinib_titration_warnings(
         )
         if ae.axitinib_related and ae.grade > max_related_grade and active_in_window:
             warnings.append(
-                f"axitinib-related {ae.term} grade {ae.grade} (onset {ae.onset_date}) in the "
-                f"{ae_lookback_days} days before the step up: none above grade {max_related_grade} "
-                "is allowed (R4.3, EC-AX-3)"
+                _RELATED_AE(
+                    term=ae.term,
+                    grade=ae.grade,
+                    onset=ae.onset_date.isoformat(),
+                    lookback=ae_lookback_days,
+                    max=max_related_grade,
+                )
             )
     if bp_ok_no_antihtn is not True:
-        warnings.append(
-            "bp_ok_no_antihtn is not Y: a step up needs a normotensive patient without antihypertensives "
-            "(R4.3, EC-AX-3)"
-        )
+        warnings.append(_BP_NOT_OK())
     return warnings
 
 

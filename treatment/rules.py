@@ -16,9 +16,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from enrollment.rules import check_not_after_death, check_not_before_consent
 from enrollment.selectors import end_of_study_date
+from ruletext import say
 from sabr_trial import patient_facts, pipeline
 from treatment import dosing
 from treatment.models import (
@@ -175,12 +177,12 @@ def course_warnings(course: SabrCourse) -> list[str]:
     needs_link = course.is_protocol == "N" or course.indication == course.Indication.OLIGOPROGRESSION
     if needs_link and not course.subsequent_therapies.exists():
         warnings.append(
-            _("A non-protocol or oligoprogression SABR course needs a linked subsequent-therapy form "
-              "(local therapy, not a PFS2 next line) (EC-SB-3).")
+            say(gettext_noop("A non-protocol or oligoprogression SABR course needs a linked subsequent-therapy form "
+                             "(local therapy, not a PFS2 next line) (EC-SB-3)."))
         )  # fmt: skip
     for target in course.targets.select_related("lesion").prefetch_related("fractions"):
         for fraction in target.fractions.all():
-            warnings.extend(fraction_warnings(fraction, prefix=f"{target}: "))
+            warnings.extend(fraction_warnings(fraction, target_label=str(target)))
     return warnings
 
 
@@ -286,10 +288,12 @@ def check_fraction(fraction: SabrFraction) -> None:
     _raise(errors)
 
 
-def fraction_warnings(fraction: SabrFraction, *, prefix: str = "") -> list[str]:
+def fraction_warnings(fraction: SabrFraction, *, target_label: str = "") -> list[str]:
     """EC-FX-2 (soft): a delivered dose other than the planned dose per fraction; a date more than 21 days
-    after the course's first fraction. Also flags a fraction beyond the planned number (EC-FX-1)."""
-    warnings: list[str] = []
+    after the course's first fraction. Also flags a fraction beyond the planned number (EC-FX-1).
+
+    Each warning is a ``ruletext`` message, preceded by ``target_label`` when given (the course's list)."""
+    found: list[str] = []
     target = fraction.target
     planned = target.planned_dose_per_fraction
     delivered = fraction.dose_delivered_gy if fraction.delivered == "Y" else None
@@ -298,28 +302,28 @@ def fraction_warnings(fraction: SabrFraction, *, prefix: str = "") -> list[str]:
         and planned is not None
         and abs(Decimal(delivered) - planned) >= Decimal("0.005")
     ):
-        warnings.append(
-            prefix
-            + _("Fraction %(f)s: %(d)s Gy delivered, planned %(p)s Gy per fraction (EC-FX-2).")
-            % {"f": fraction.fraction_number, "d": fraction.dose_delivered_gy, "p": round(planned, 2)}
-        )
+        found.append(
+            say(gettext_noop("Fraction %(f)s: %(d)s Gy delivered, planned %(p)s Gy per fraction (EC-FX-2)."),
+                f=fraction.fraction_number, d=fraction.dose_delivered_gy, p=round(planned, 2))
+        )  # fmt: skip
     if fraction.fraction_number and fraction.fraction_number > target.n_fractions:
-        warnings.append(prefix + _("Fraction %(f)s is beyond the %(n)s planned fractions (EC-FX-1).")
-                        % {"f": fraction.fraction_number, "n": target.n_fractions})  # fmt: skip
+        found.append(say(gettext_noop("Fraction %(f)s is beyond the %(n)s planned fractions (EC-FX-1)."),
+                         f=fraction.fraction_number, n=target.n_fractions))  # fmt: skip
     first = target.course.start_date
     if first is not None and fraction.fraction_date:
         days = (fraction.fraction_date - first).days
         if days > FRACTION_WINDOW_DAYS:
-            warnings.append(
-                prefix + _("Fraction %(f)s on %(d)s is %(n)s days after the course's first fraction %(s)s: "
-                           "outside the %(w)s-day course window (EC-FX-2).")
-                % {"f": fraction.fraction_number, "d": fraction.fraction_date, "n": days, "s": first,
-                   "w": FRACTION_WINDOW_DAYS}
+            found.append(
+                say(gettext_noop("Fraction %(f)s on %(d)s is %(n)s days after the course's first fraction %(s)s: "
+                                 "outside the %(w)s-day course window (EC-FX-2)."),
+                    f=fraction.fraction_number, d=fraction.fraction_date, n=days, s=first, w=FRACTION_WINDOW_DAYS)
             )  # fmt: skip
         elif days < 0:
-            warnings.append(prefix + _("Fraction %(f)s on %(d)s is before the course's first delivered fraction "
-                            "%(s)s.") % {"f": fraction.fraction_number, "d": fraction.fraction_date, "s": first})  # fmt: skip
-    return warnings
+            found.append(say(gettext_noop("Fraction %(f)s on %(d)s is before the course's first delivered fraction "
+                             "%(s)s."), f=fraction.fraction_number, d=fraction.fraction_date, s=first))  # fmt: skip
+    if target_label:
+        return [say(gettext_noop("%(target)s: %(warning)s"), target=target_label, warning=w) for w in found]
+    return found
 
 
 # --- Form 13: axitinib -----------------------------------------------------------------------------------------
@@ -434,7 +438,7 @@ def axitinib_ae_action_warnings(patient: Any) -> list[str]:
     periods = list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date"))
     window = datetime.timedelta(days=AXITINIB_AE_MATCH_DAYS)
     # (the AE, its pk, onset, axitinib action shown) of AEs that reduced or interrupted axitinib: the AE app answers.
-    for ae, ae_pk, onset, action in patient_facts.fact("axitinib_ae_actions", patient):
+    for ae, ae_pk, onset, _action in patient_facts.fact("axitinib_ae_actions", patient):
         match = [
             p for p in periods
             if abs(p.start_date - onset) <= window
@@ -442,12 +446,22 @@ def axitinib_ae_action_warnings(patient: Any) -> list[str]:
                  or p.dose_level == "INTERRUPTED" or p.adverse_event_id == ae_pk)
         ]  # fmt: skip
         if not match:
+            name = ae.verbatim or (ae.ctcae_term.term if ae.ctcae_term_id else "?")
+            label = say(gettext_noop("AE %(n)s: %(term)s, grade %(g)s"), n=ae.ae_number or "-", term=name, g=ae.grade)
             warnings.append(
-                _("%(ae)s (onset %(d)s) says axitinib was %(a)s, but no axitinib period with that change starts "
-                  "within %(n)s days (EC-AX-4).")
-                % {"ae": ae, "d": onset, "a": action, "n": AXITINIB_AE_MATCH_DAYS}
+                say(gettext_noop("%(ae)s (onset %(d)s) says axitinib was %(a)s, but no axitinib period with that "
+                                 "change starts within %(n)s days (EC-AX-4)."),
+                    ae=label, d=onset, a=_english_action(ae), n=AXITINIB_AE_MATCH_DAYS)
             )  # fmt: skip
     return warnings
+
+
+def _english_action(ae: Any) -> str:
+    """The AE's axitinib action in words, in English (data in the EC-AX-4 text; the CRF code's label)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        return str(ae.get_acn_axitinib_display()).lower()
 
 
 def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
@@ -608,9 +622,9 @@ def infusion_warnings(infusion: ToripalimabInfusion) -> list[str]:
         return []
     days = (infusion.infusion_date - previous.infusion_date).days
     return [
-        _("%(n)s days since the previous given infusion on %(p)s: outside q3w ± 3 days (%(lo)s-%(hi)s days) "
-          "(EC-TO-3).") % {"n": days, "p": previous.infusion_date, "lo": dosing.TORIPALIMAB_MIN_INTERVAL_DAYS,
-                           "hi": dosing.TORIPALIMAB_MAX_INTERVAL_DAYS}
+        say(gettext_noop("%(n)s days since the previous given infusion on %(p)s: outside q3w ± 3 days "
+                         "(%(lo)s-%(hi)s days) (EC-TO-3)."), n=days, p=previous.infusion_date,
+            lo=dosing.TORIPALIMAB_MIN_INTERVAL_DAYS, hi=dosing.TORIPALIMAB_MAX_INTERVAL_DAYS)
     ]  # fmt: skip
 
 
@@ -660,7 +674,7 @@ def immunosuppressant_warnings(row: Immunosuppressant) -> list[str]:
         and row.adverse_event_id
         and row.adverse_event.immune_related == "N"
     ):
-        out.append(_("The linked AE is not marked immune-related (EC-CM-1)."))
+        out.append(say(gettext_noop("The linked AE is not marked immune-related (EC-CM-1).")))
     if row.pred_equiv_mg_day is None:
         return out
     continues = not ToripalimabInfusion.objects.filter(
@@ -673,9 +687,9 @@ def immunosuppressant_warnings(row: Immunosuppressant) -> list[str]:
     if warning is None:
         return out
     return out + [
-        _("%(mg)s mg/day prednisone-equivalent more than %(w)s weeks after the start while toripalimab continues: "
-          "not tapered to ≤ %(t)s mg/day (R4.8, EC-CM-2).") % {"mg": _num(row.pred_equiv_mg_day),
-          "w": dosing.STEROID_MAX_WEEKS, "t": dosing.STEROID_THRESHOLD_MG_DAY}
+        say(gettext_noop("%(mg)s mg/day prednisone-equivalent more than %(w)s weeks after the start while toripalimab "
+                         "continues: not tapered to ≤ %(t)s mg/day (R4.8, EC-CM-2)."), mg=_num(row.pred_equiv_mg_day),
+            w=dosing.STEROID_MAX_WEEKS, t=dosing.STEROID_THRESHOLD_MG_DAY)
     ]  # fmt: skip
 
 
@@ -730,5 +744,5 @@ def subsequent_therapy_warnings(row: SubsequentTherapy) -> list[str]:
         return []
     if any(day <= row.start_date for day in patient_facts.fact("recist_pd_dates", row.patient)):
         return []
-    return [_("Reason 'progression' but no RECIST PD is recorded on or before %(d)s (EC-SU-3).")
-            % {"d": row.start_date}]  # fmt: skip
+    return [say(gettext_noop("Reason 'progression' but no RECIST PD is recorded on or before %(d)s (EC-SU-3)."),
+                d=row.start_date)]  # fmt: skip

@@ -17,6 +17,7 @@ from enrollment.selectors import get_patient_for_user
 from sabr_trial import services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus
 from sabr_trial.roles import Perm, has_perm
+from sabr_trial.templatetags.ruletext import text as ruletext_text
 from sabr_trial.views import crf_detail_context, crf_form_page
 from treatment import rules, selectors
 from treatment.models import (
@@ -197,7 +198,7 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
             else:
                 messages.success(request, _("%(n)s fraction(s) recorded.") % {"n": len(chosen)})
                 for warning in rules.course_warnings(course):
-                    messages.warning(request, warning)
+                    messages.warning(request, ruletext_text(warning))
                 return redirect(course.get_absolute_url())
     rows = []
     for row in table:
