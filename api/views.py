@@ -748,6 +748,7 @@ def _readable_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: readable(row.get(k), "reason") for k in ("pfs1", "pfs2", "os", "lc") if k in row}
     out["lc_lesions"] = [readable(x, "reason") for x in row.get("lc_lesions", [])]
     out["issues"] = [readable(x, "message") for x in row.get("issues", [])]
+    out.update({k: readable(row.get(k), "rule") for k in ("bor", "cbor", "bor_nonirr", "cbor_nonirr") if k in row})
     return {**row, **out}
 
 

@@ -730,7 +730,7 @@ class PatientEndpoints:
             return {
                 "response": str(value.response) if value.response is not None else None,
                 "date": value.date.isoformat() if value.date else None,
-                "rule": value.rule,
+                "rule": _text_data(value.rule),
             }
 
         return {

@@ -480,7 +480,7 @@ def bor_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
         )
         bor, cbor, best = p.get("bor") or {}, p.get("cbor") or {}, p.get("best_pct_change")
         row = [p["study_number"], sets, bor.get("response") or "—", cbor.get("response") or "—",
-               cbor.get("date") or "", "" if best in (None, "") else best, cbor.get("rule") or ""]  # fmt: skip
+               cbor.get("date") or "", "" if best in (None, "") else best, ruletext_text(cbor.get("rule") or "")]  # fmt: skip
         blocks.append(text_row(cols, row))
     return text_listing(cols, blocks)
 

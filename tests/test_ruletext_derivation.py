@@ -144,3 +144,17 @@ def test_every_endpoint_id_has_a_chinese_entry_with_the_same_placeholders():
         elif _placeholders(entry.msgstr) != _placeholders(template):
             problems.append((mid, "placeholders differ"))
     assert problems == []
+
+
+def test_the_report_listing_shows_the_bor_rule_as_text_in_the_readers_language(death_after_scan):
+    from endpoints import report
+
+    row = json.loads(engine.patient_row_json(death_after_scan))
+    rule = row["cbor"]["rule"]
+    assert isinstance(rule, dict) and death_after_scan.to_dict()["cbor"]["rule"] == rule
+    with translation.override("en"):
+        flat = " ".join(" ".join(report.bor_listing([row])["blocks"]).split())
+        assert " ".join(ruletext.render(rule).split()) in flat and "{'id'" not in flat
+    with translation.override("zh-hans"):
+        flat = " ".join(" ".join(report.bor_listing([row])["blocks"]).split())
+        assert "{'id'" not in flat and " ".join(text(rule).split()) in flat
