@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -217,10 +217,30 @@ def cached_worklist_count(request: HttpRequest) -> int:
     key = f"visits:worklist-count:{timezone.localdate().isoformat()}:{generation}"
     count = cache.get(key)
     if count is None:
-        lists = worklist(request)
+        lists = cached_worklist(request)
         count = len(lists["overdue"]) + len(lists["week"])
         cache.set(key, count, timeout=BADGE_CACHE_SECONDS)
     return int(count)
+
+
+def cached_worklist(request: HttpRequest, *, today: datetime.date | None = None) -> dict[str, list[WorkItem]]:
+    """``worklist`` from the shared cache when no patient, CRF or not-done mark changed since it was computed.
+
+    Stored per (day, data generation), like the count: the worklist grows with the study (issue 20: 86 ms at 6
+    patients, 441 ms at 66), while most page views follow no change. A list computed from data that changed
+    meanwhile is stored under the old generation and never read.
+    """
+    from django.core.cache import cache
+
+    if not has_perm(request.user, Perm.VIEW):
+        raise PermissionDenied
+    today = today or timezone.localdate()
+    key = f"visits:worklist:{today.isoformat()}:{cache.get(_GENERATION_KEY, 0)}"
+    lists = cache.get(key)
+    if lists is None:
+        lists = worklist(request, today=today)
+        cache.set(key, lists, timeout=BADGE_CACHE_SECONDS)
+    return cast(dict[str, list[WorkItem]], lists)
 
 
 def patient_schedule(user: Any, patient: Any) -> PatientSchedule | None:

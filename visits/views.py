@@ -187,7 +187,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if not has_perm(request.user, Perm.VIEW):
         raise PermissionDenied
     today = timezone.localdate()
-    lists = selectors.worklist(request, today=today)
+    lists = selectors.cached_worklist(request, today=today)
     can_enter = has_perm(request.user, Perm.ENTER)
     show = request.GET.get("show", "all")
     if show not in ("all", "overdue", "week"):
