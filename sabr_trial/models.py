@@ -73,7 +73,9 @@ class AuditEvent(models.Model):
         permissions = PERMISSION_LABELS
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}: {self.description}"
+        from sabr_trial.templatetags.ruletext import text  # a system event's description is a message id
+
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}: {text(self.description)}"
 
 
 class Signature(models.Model):
@@ -183,7 +185,9 @@ class Query(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Q{self.pk} {self.get_query_status_display()}: {self.text[:60]}"
+        from sabr_trial.templatetags.ruletext import text  # an edit check's text is a message id (ruletext)
+
+        return f"Q{self.pk} {self.get_query_status_display()}: {text(self.text)[:60]}"
 
     @property
     def is_system(self) -> bool:

@@ -143,11 +143,11 @@ def close_query(*, query: Query, acting_user: Any, text: str = "") -> Query:
     if query.query_status == Status.CLOSED:
         raise ValidationError({"text": _("This query is already closed.")})
     _refuse_if_row_locked(query.target)  # a lock freezes the whole record, its queries included
-    _set_closed(query, user=acting_user, text=(text or "").strip() or _("Closed"))
+    _set_closed(query, user=acting_user, text=(text or "").strip() or _stored(say(gettext_noop("Closed"))))
     return query
 
 
-def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False, description: str = "") -> None:
+def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False) -> None:
     query.query_status = Status.CLOSED
     query.closed_at, query.closed_by, query.auto_closed = timezone.now(), user, auto
     query.save()
@@ -159,7 +159,7 @@ def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False, descr
     )
     _audit(
         user=user, action=AuditEvent.Action.QUERY_CLOSE, instance=query.target, patient=query.patient,
-        description=description or _("Query Q%(n)s closed") % {"n": query.pk}, reason=text,
+        description=_stored(say(gettext_noop("Query Q%(n)s closed"), n=query.pk), 300), reason=text,
     )  # fmt: skip
 
 
@@ -178,7 +178,7 @@ def reopen_query(*, query: Query, acting_user: Any, text: str) -> Query:
     return query
 
 
-def _set_open(query: Query, *, user: Any, text: str, system: bool = False, description: str = "") -> None:
+def _set_open(query: Query, *, user: Any, text: str, system: bool = False) -> None:
     row = query.target
     query.query_status = Status.OPEN
     query.closed_at = query.closed_by = query.answered_at = query.answered_by = None
@@ -191,7 +191,7 @@ def _set_open(query: Query, *, user: Any, text: str, system: bool = False, descr
     )  # fmt: skip
     _audit(
         user=user, action=AuditEvent.Action.QUERY_REOPEN, instance=row,
-        description=description or _("Query Q%(n)s re-opened") % {"n": query.pk}, reason=text,
+        description=_stored(say(gettext_noop("Query Q%(n)s re-opened"), n=query.pk), 300), reason=text,
     )  # fmt: skip
 
 
@@ -257,20 +257,14 @@ def sync_system_queries(patient: Any, findings: list[Any], sources: set[str]) ->
                 )
             elif query.query_status == Status.CLOSED and query.auto_closed:
                 again = say(gettext_noop("The edit check found it again: %(m)s"), m=f.message)
-                reopened = say(gettext_noop("Query Q%(n)s re-opened"), n=query.pk)
-                _set_open(
-                    query, user=None, text=_stored(again), system=True, description=_stored(reopened, 300)
-                )
+                _set_open(query, user=None, text=_stored(again), system=True)
             elif query.query_status == Status.OPEN and query.text != text:
                 query.text = text
                 query.save(update_fields=["text", "updated_at"])
         for key, query in existing.items():
             if key not in found and query.query_status != Status.CLOSED:
                 fixed = say(gettext_noop("Closed automatically: the data no longer fail the check."))
-                closed = say(gettext_noop("Query Q%(n)s closed"), n=query.pk)
-                _set_closed(
-                    query, user=None, text=_stored(fixed), auto=True, description=_stored(closed, 300)
-                )
+                _set_closed(query, user=None, text=_stored(fixed), auto=True)
     return Query.objects.filter(patient=patient, query_status=Status.OPEN).exclude(rule_id="").count()
 
 

@@ -5,9 +5,10 @@
 2. Every page a role can reach, rendered in zh-hans, shows no run of English words outside data, ids and the
    abbreviations clinicians use as they are.
 
-Not yet covered (issue 18, "rule texts as ids"): the RECIST deciding-rule texts, the derivation reasons and data
-issues are still stored or derived as English sentences by ``assessments/recist.py`` and ``endpoints/derivation.py``;
-the templates mark them ``data-i18n-rule`` and part 2 skips them until they become message ids with parameters.
+Rule texts (issue 18 item 3): the RECIST deciding rules, the derivation reasons and data issues, and the system
+queries of the edit checks are stored as message ids with parameters (``ruletext``) and rendered with ``|ruletext``,
+so part 2 checks them in Chinese too. An element marked ``data-i18n-rule`` is skipped (none is marked today): the
+marker is for a rule text that is still stored as an English sentence.
 
 When this test fails after you added a string: run the ``makemessages`` command of the README ("Languages"),
 translate the new entries in ``django.po`` (docs/glossary.md has the terms) and ``make install``.

@@ -213,3 +213,21 @@ def test_the_titration_warnings_of_the_dosing_module_are_ids_with_chinese_entrie
     assert [w.mid for w in warning] == ["dosing.titration.skips_level", "dosing.titration.too_soon"]
     with translation.override("zh-hans"):
         assert text(ruletext.dumps(warning[1])).startswith("在 5 MG BID 仅 14 天")
+
+
+def test_the_texts_the_system_writes_for_a_persons_close_and_reopen_read_in_chinese(early_period, data_manager):
+    from sabr_trial.queries import reopen_query
+
+    query = raise_query(row=early_period, text="Please check the start date", acting_user=data_manager)
+    with translation.override("zh-hans"):  # the person's language is not stored
+        close_query(query=query, acting_user=data_manager)
+    reopen_query(query=query, acting_user=data_manager, text="Still wrong")
+    closed = QueryMessage.objects.get(query=query, kind=QueryMessage.Kind.CLOSE)
+    events = AuditEvent.objects.filter(action__in=[AuditEvent.Action.QUERY_CLOSE, AuditEvent.Action.QUERY_REOPEN])
+    with translation.override("en"):
+        assert text(closed.text) == "Closed"
+        assert sorted(text(e.description) for e in events) == [f"Query Q{query.pk} closed", f"Query Q{query.pk} re-opened"]
+        assert str(query).endswith("Please check the start date")
+    with translation.override("zh-hans"):
+        assert sorted(text(e.description) for e in events) == [f"质疑 Q{query.pk} 已关闭", f"质疑 Q{query.pk} 已重新打开"]
+        assert text(closed.text) != "Closed"
