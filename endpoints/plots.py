@@ -17,6 +17,7 @@ the figures of a 5,000-patient study takes milliseconds, so the endpoint recompu
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -172,7 +173,9 @@ def _e(value: object) -> str:
 
 
 def _width(text: str, size: float = _FONT_SIZE) -> float:
-    return len(text) * size * _CHAR_WIDTH
+    """Estimated width of ``text``: a wide (CJK) character takes a full em, others ``_CHAR_WIDTH`` of one."""
+    wide = sum(1 for ch in text if unicodedata.east_asian_width(ch) in "WF")
+    return ((len(text) - wide) * _CHAR_WIDTH + wide) * size
 
 
 def _text(

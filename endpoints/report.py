@@ -296,6 +296,7 @@ def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
         figures.append({
             "key": key, "title": _(title), "src": _svg_data_uri(svg) if svg else "", "at_risk": at_risk,
             "competing": km_key in ("LC", "LCLES"),  # deaths before a local failure: a row of their own (R2.2)
+            "bor_note": _("Colours: confirmed best overall response (R1.24).") if key in ("waterfall", "spider") else "",
             "cap_note": _(CAP_NOTES[key]) % note if note and key in CAP_NOTES else "",
         })  # fmt: skip
     h = r.get("headline", {})

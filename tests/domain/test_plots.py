@@ -375,3 +375,18 @@ def test_spider_draws_one_line_per_patient_from_baseline() -> None:
 def test_legend_names_bor_present_only() -> None:
     texts = _texts(waterfall_figure(BARS[:2]))
     assert "PR" in texts and "SD" in texts and "CR" not in texts.split()
+
+
+def test_chinese_legend_entries_do_not_overlap() -> None:
+    """A CJK character is a full em wide: legend entries and boxes are sized for it (issue 19: the two local-control
+    entries ran into each other and the swimmer's legend cut 特瑞普利单抗)."""
+    labels = {"aalen-johansen": "累积发生率（死亡为竞争风险）", "1-km": "1 - Kaplan-Meier（死亡删失）"}
+    elements = _text_elements(cumulative_incidence_figure([CIF, ONE_MINUS_KM], labels=labels))
+    first = next(e for e in elements if (e.text or "").startswith("Lesions: 累积"))
+    second = next(e for e in elements if (e.text or "").startswith("Lesions: 1 - Kaplan"))
+    if first.get("y") == second.get("y"):  # on one row: the second starts after the first's full-width text
+        assert float(second.get("x", 0)) - float(first.get("x", 0)) >= 10 * len(first.text or "") * 0.9
+    lanes = [SwimmerLane(1, "SR-101", 6.0, toripalimab=(Interval(0.0, 6.0),))]
+    svg = swimmer_figure(lanes, labels={"toripalimab": "特瑞普利单抗"})
+    box = next(r for r in _root(svg).iter(f"{SVG_NS}rect") if r.get("stroke") == "#dddddd")
+    assert float(box.get("width", 0)) >= 28 + 6 * 10, box.attrib
