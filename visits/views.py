@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -180,6 +181,8 @@ SORTS = {
     "form": lambda r: (r["title"], r["due"], r["patient"]),
     "due": lambda r: (r["due"], r["patient"], r["title"]),
 }
+#: Worklist rows per page: a study with many missing forms lists hundreds (763 rows took 0.38 s to render, issue 20).
+WORKLIST_PAGE_SIZE = 100
 
 
 def worklist(request: HttpRequest) -> HttpResponse:
@@ -196,17 +199,21 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if sort not in SORTS:
         sort = "due"
     desc = request.GET.get("dir") == "desc"
+    # sort on what the sort keys read, then present only the rows of the page shown
+    keyed = [
+        ({"patient": item.patient_label, "due": item.form.due_date, "visit_key": item.form.visit.key,
+          "title": form_title(item.form.slug)}, item, group)
+        for group in ("overdue", "week") if show in ("all", group) for item in lists[group]
+    ]  # fmt: skip
+    keyed.sort(key=lambda k: SORTS[sort](k[0]), reverse=desc)
+    page = Paginator(keyed, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
-    for group in ("overdue", "week"):
-        if show not in ("all", group):
-            continue
-        for item in lists[group]:
-            row = present(item.patient_id, item.form, today=today, can_enter=can_enter)
-            row.update(patient=item.patient_label, patient_id=item.patient_id, group=group)
-            rows.append(row)
-    rows.sort(key=SORTS[sort], reverse=desc)
+    for _key, item, group in page.object_list:
+        row = present(item.patient_id, item.form, today=today, can_enter=can_enter)
+        row.update(patient=item.patient_label, patient_id=item.patient_id, group=group)
+        rows.append(row)
     return render(request, "visits/worklist.html", {
-        "rows": rows, "show": show, "sort": sort, "desc": desc, "today": today,
+        "rows": rows, "page": page, "show": show, "sort": sort, "desc": desc, "today": today,
         "week_end": today + datetime.timedelta(days=6),
         "n_overdue": len(lists["overdue"]), "n_week": len(lists["week"]),
     })  # fmt: skip
