@@ -39,7 +39,7 @@ test: install
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy --strict assessments/recist.py treatment/radiobiology.py adverse_events/ctcae.py endpoints/derivation.py visits/schedule.py
+	$(PY) -m mypy --strict assessments/recist/ treatment/radiobiology.py adverse_events/ctcae.py endpoints/derivation.py visits/schedule.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
