@@ -231,3 +231,20 @@ def test_the_texts_the_system_writes_for_a_persons_close_and_reopen_read_in_chin
     with translation.override("zh-hans"):
         assert sorted(text(e.description) for e in events) == [f"质疑 Q{query.pk} 已关闭", f"质疑 Q{query.pk} 已重新打开"]
         assert text(closed.text) != "Closed"
+
+
+def test_ec_ax_4_names_the_axitinib_action_in_the_readers_language():
+    """The action inside the EC-AX-4 text was English on Chinese pages ("dose reduced (axitinib only)")."""
+    from django.utils import translation
+
+    import ruletext
+    from adverse_events.models import AdverseEvent
+    from sabr_trial.templatetags.ruletext import text
+    from treatment.rules import _english_action
+
+    action = _english_action(AdverseEvent(acn_axitinib="DOSE REDUCED"))
+    stored = ruletext.dumps(action)
+    assert ruletext.render(stored) == "dose reduced"
+    with translation.override("zh-hans"):
+        assert text(stored) == "减量"
+    assert _english_action(AdverseEvent(acn_axitinib="DRUG WITHDRAWN")) == "DRUG WITHDRAWN"

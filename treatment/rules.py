@@ -456,12 +456,14 @@ def axitinib_ae_action_warnings(patient: Any) -> list[str]:
     return warnings
 
 
-def _english_action(ae: Any) -> str:
-    """The AE's axitinib action in words, in English (data in the EC-AX-4 text; the CRF code's label)."""
-    from django.utils import translation
+#: The two axitinib actions EC-AX-4 checks, in words that fit its sentence (rendered in the reader's language).
+_AXITINIB_ACTIONS = {"DOSE REDUCED": gettext_noop("dose reduced"), "DRUG INTERRUPTED": gettext_noop("interrupted")}
 
-    with translation.override("en"):
-        return str(ae.get_acn_axitinib_display()).lower()
+
+def _english_action(ae: Any) -> Any:
+    """The AE's axitinib action in words: a message id for the two EC-AX-4 checks, the CRF code otherwise."""
+    words = _AXITINIB_ACTIONS.get(ae.acn_axitinib)
+    return say(words) if words else ae.acn_axitinib
 
 
 def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
