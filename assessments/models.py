@@ -6,6 +6,7 @@ Clinical maths (measurability, sums, responses, local control, iRECIST) lives in
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -308,7 +309,13 @@ class TumourAssessment(CrfBase):
 
     def __str__(self) -> str:
         when = self.scan_date_first or self.visit_date
-        return f"{self.visit_label or _('Assessment')} {when or ''}".strip()
+        return f"{self.visit_label_text or _('Assessment')} {when or ''}".strip()
+
+    @property
+    def visit_label_text(self) -> str:
+        """The stored label ("Week 24", English for SDTM VISIT) in the reader's language."""
+        found = re.fullmatch(r"Week (\d+)", self.visit_label or "")
+        return _("Week %(w)s") % {"w": found[1]} if found else self.visit_label
 
     @property
     def assessment_date(self) -> date | None:

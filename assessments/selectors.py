@@ -153,7 +153,7 @@ def patient_dates(patient: Any) -> Iterable[PatientDate]:
             url=lesion.get_absolute_url(),
         )
     for a in TumourAssessment.objects.filter(patient=patient).prefetch_related("new_lesions"):
-        title = _("Tumour assessment %(label)s") % {"label": a.visit_label}
+        title = _("Tumour assessment %(label)s") % {"label": a.visit_label_text}
         for name in ("scan_date_first", "scan_date_last", "visit_date"):
             when = getattr(a, name)
             if when:

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 import ruletext
 from assessments import adapters, recist
@@ -244,10 +245,16 @@ DERIVED = (
 )  # fmt: skip
 
 
+#: The stored form of a time point's label (English; ``gettext_noop`` so the pages find its translation).
+WEEK_LABEL = gettext_noop("Week %(w)s")
+
+
 def _visit_label(when: datetime.date | None, origin: datetime.date | None) -> str:
+    """The time point's label, stored in English whoever saved it (SDTM VISIT); pages show it translated
+    (``TumourAssessment.visit_label_text``)."""
     if when is None or origin is None:
         return ""
-    return _("Week %(w)s") % {"w": max(0, round((when - origin).days / 7))}
+    return WEEK_LABEL % {"w": max(0, round((when - origin).days / 7))}
 
 
 def recompute_patient(patient: Any) -> None:

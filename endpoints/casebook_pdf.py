@@ -46,6 +46,7 @@ from sabr_trial.crf import CrfBase, CrfSpec, registry
 from sabr_trial.models import AuditEvent, CasebookSignature, Signature, StudyLock
 from sabr_trial.selectors import history_rows
 from sabr_trial.sitetime import stamp
+from sabr_trial.templatetags.ruletext import change_reason
 from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 Progress = Callable[[str, int], None]
@@ -317,7 +318,8 @@ def _history_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     cols.append(Col(_("Reason"), WIDTH - sum(c.width + len(GAP) for c in cols)))
     blocks = []
     for h in rows:
-        reason = h["type"] if not h["reason"] or h["reason"] == h["type"] else f"{h['type']}: {h['reason']}"
+        told = change_reason(h["reason"])
+        reason = h["type"] if not told or told == h["type"] else f"{h['type']}: {told}"
         lines = text_row(cols, [stamp(h["when"]), _login(h["user"]), h["version"], h["status"], reason])
         for c in h["changes"]:
             lines += text_span(cols, 1, f"{c.label}: {_readable(c.old)} → {_readable(c.new)}", WIDTH)
@@ -335,7 +337,7 @@ def _event_table(events: list[Any], describe: Callable[[Any], str] | None = None
         action = describe(e) if describe else e.get_action_display()
         description, reason = (
             ruletext_text(e.description),
-            ruletext_text(e.reason),
+            change_reason(e.reason),
         )  # system texts are message ids
         text = description if not describe else (reason or "—")
         if reason and not describe:

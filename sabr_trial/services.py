@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -223,10 +223,21 @@ CRF_CHANGED_TOPIC = "sabr_trial.crf_changed"
 
 
 def _title(instance: CrfBase) -> str:
+    return _model_title(type(instance))
+
+
+def _model_title(model: type[CrfBase]) -> str:
     try:
-        return str(registry.for_model(type(instance)).title)
+        return str(registry.for_model(model).title)
     except KeyError:
-        return type(instance)._meta.verbose_name.title()
+        return str(model._meta.verbose_name).title()
+
+
+#: History reasons the pipeline writes itself: stored in English, shown in the reader's language
+#: (``sabr_trial.templatetags.ruletext.change_reason``).
+CREATED = gettext_noop("Created")
+RECOMPUTED = gettext_noop("Recomputed")
+RECOMPUTED_AFTER = gettext_noop("Recomputed after %(form)s v%(version)s changed")
 
 
 def _set_m2m(instance: CrfBase, m2m: dict[str, Any] | None) -> None:
@@ -250,7 +261,7 @@ def crf_create(
     with pipeline.same_reads():
         instance.full_clean()
         pipeline.derivations.run(instance)
-    _save(instance, user=acting_user, reason=_("Created"))
+    _save(instance, user=acting_user, reason=CREATED)
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
     void_casebook_signatures(
@@ -360,10 +371,14 @@ def run_followups(instance: CrfBase, *, user: Any) -> None:
 
 
 def _recompute_reason() -> str:
+    """The history reason of a derived row written again: stored in English whoever saved the cause (pages show it
+    in the reader's language, ``sabr_trial.templatetags.ruletext.change_reason``)."""
     cause = pipeline.current_cause()
     if cause is None:
-        return str(_("Recomputed"))
-    return str(_("Recomputed after %(form)s v%(version)s changed") % {"form": cause.title, "version": cause.version})
+        return RECOMPUTED
+    with translation.override("en"):
+        form = _model_title(cause.model)
+    return RECOMPUTED_AFTER % {"form": form, "version": cause.version}
 
 
 def _changed_values(row: models.Model, values: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,11 @@ active language's catalogue; a text stored before rule texts became ids is shown
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import template
+from django.utils import translation
 from django.utils.translation import gettext
 
 import ruletext
@@ -25,3 +27,27 @@ def ruletext_filter(value: Any) -> str:
 def text(value: Any) -> str:
     """The same rendering for Python callers (views, API, PDFs) in the active language."""
     return ruletext.render(value, gettext)
+
+
+_RECOMPUTED_AFTER = re.compile(r"Recomputed after (?P<form>.+) v(?P<version>\d+) changed")
+
+
+@register.filter(name="change_reason")
+def change_reason(value: Any) -> str:
+    """A history reason: one the pipeline wrote itself (stored in English) in the reader's language, a person's
+    reason as typed. A reason stored as a rule text (``ruletext``) is rendered as one."""
+    from sabr_trial import services
+    from sabr_trial.crf import registry
+
+    text_value = ruletext.render(value, gettext)
+    if text_value in (services.CREATED, services.RECOMPUTED):
+        return gettext(text_value)
+    found = _RECOMPUTED_AFTER.fullmatch(text_value)
+    if found is None:
+        return text_value
+    form = found["form"]
+    with translation.override("en"):
+        english = {str(spec.title): spec for spec in registry.all()}
+    if form in english:
+        form = str(english[form].title)
+    return gettext(services.RECOMPUTED_AFTER) % {"form": form, "version": found["version"]}
