@@ -212,3 +212,24 @@ def test_detail_page_shows_audit_trail(as_coordinator, log):
 
 def test_unknown_transition_is_not_allowed(as_coordinator, log):
     assert as_coordinator.post(url(log, "crf_transition", "explode")).status_code == 405
+
+
+def test_refused_fields_are_listed_at_the_top_of_the_form(as_coordinator, coordinator):
+    """Issue 19: a missing reason for change was reported only at the bottom of a long form; every refused field is
+    now listed first, with a link to it."""
+    import re
+
+    from django.urls import reverse
+
+    from tests.factories_enrollment import screen
+
+    patient = screen(coordinator)
+    log = patient.enrollment_screeninglog_set.get()
+    url = reverse("crf_update", args=[patient.pk, "screening", log.pk])
+    page = as_coordinator.post(url, {"expected_version": log.version, "screening_date": "", "change_reason": ""})
+    html = page.content.decode()
+    assert page.status_code == 200
+    summary = html[html.index('data-testid="error-summary"'):html.index('<form method="post" class="bg-white')]
+    linked = re.findall(r'<a href="#id_([a-z_]+)">', summary)
+    assert "change_reason" in linked, summary and "screening_date" in linked
+    assert html.index('data-testid="error-summary"') < html.index('name="screening_date"')
