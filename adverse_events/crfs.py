@@ -14,7 +14,7 @@ from adverse_events.forms import AdverseEventForm
 from adverse_events.models import AdverseEvent
 from adverse_events.views import SLUG, ae_detail, casebook_panel
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import CasebookPanel, CrfSpec, NavItem, registry
+from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, NavItem, registry
 from sabr_trial.roles import Perm
 from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
 
@@ -25,6 +25,9 @@ registry.register(
         feeds_endpoints=True,  # the dashboard's safety summary is part of the endpoint snapshot
         description=_lazy("One row per episode at one grade (CTCAE v5.0); SAEs with the 24 h report clock."),
         views={"detail": ae_detail},
+        branching=(
+            Branch(fields=("awareness_at", "reported_at", "expected"), when=("serious", ("Y",)), rule="EC-AE-3"),
+        ),
     )
 )  # fmt: skip
 registry.register_panel(

@@ -85,12 +85,7 @@ def check_seriousness(ae: AdverseEvent, errors: dict[str, list[str]]) -> None:
                 "(EC-AE-3, R7.4)."
             ),
         )
-    if ae.serious == "N":
-        for name in ("awareness_at", "reported_at"):
-            if getattr(ae, name) is not None:
-                _add(errors, name, _("Only a serious AE has SAE report times (EC-AE-3)."))
-        if ae.expected:
-            _add(errors, "expected", _("Expectedness is assessed for serious AEs only (EC-AE-3)."))
+    # A non-serious AE has no SAE report times nor expectedness: the AE CRF's branching (adverse_events.crfs).
     if ae.awareness_at and ae.reported_at and ae.reported_at < ae.awareness_at:
         _add(errors, "reported_at", _("The report cannot be sent before the site became aware (EC-AE-3)."))
 

@@ -6,7 +6,7 @@ from assessments import rules, selectors, services, views
 from assessments.forms import LesionForm, TumourAssessmentForm
 from assessments.models import Lesion, TumourAssessment
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import CasebookPanel, CrfSpec, registry
+from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, registry
 from sabr_trial.roles import Perm, has_perm
 from treatment.models import SabrTarget
 
@@ -24,6 +24,11 @@ registry.register(
         slug="tumour-assessment", model=TumourAssessment, form_class=TumourAssessmentForm,
         title=_("Tumour assessment"), section=SECTION, order=85, many=True, feeds_endpoints=True,
         description=_("One per imaging time point: every registered lesion, new lesions, computed RECIST 1.1."),
+        branching=(
+            Branch(fields=("scan_date_first", "scan_date_last", "modality"), when=("imaging_done", ("Y",)),
+                   rule="EC-TA-2"),
+            Branch(fields=("not_done_reason", "visit_date"), when=("imaging_done", ("N",)), rule="EC-TA-2"),
+        ),
         views={
             "create": views.assessment_create,
             "update": views.assessment_update,

@@ -162,8 +162,6 @@ def check_assessment(assessment: TumourAssessment) -> None:
             errors["scan_date_first"] = _("Give the first scan date of this time point (EC-TA-2).")
         if not assessment.modality:
             errors["modality"] = _("Give the imaging modality (R1.5).")
-        if assessment.not_done_reason:
-            errors["not_done_reason"] = _("Only when imaging was not done.")
     else:
         if not assessment.not_done_reason.strip():
             errors["not_done_reason"] = _(
@@ -171,8 +169,7 @@ def check_assessment(assessment: TumourAssessment) -> None:
             )
         if not assessment.visit_date:
             errors["visit_date"] = _("Give the date of the missed time point (EC-TA-2).")
-        if assessment.scan_date_first or assessment.scan_date_last:
-            errors["scan_date_first"] = _("No scan dates when imaging was not done (EC-TA-2).")
+        # No scan dates nor modality then, no reason nor visit date with imaging: the CRF's branching (crfs.py).
     first = assessment.scan_date_first or assessment.visit_date
     last = assessment.scan_date_last
     if assessment.scan_date_first and last and last < assessment.scan_date_first:

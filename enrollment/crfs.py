@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from enrollment import forms, models, rules, selectors, views
 from enrollment.rules import pdate_floor
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import CrfSpec, registry
+from sabr_trial.crf import Branch, CrfSpec, registry
 from sabr_trial.patient_dates import PatientDate
 
 ENROLLMENT = _("Enrollment")
@@ -39,7 +39,9 @@ SPECS = [
             title=_("Screening log"), section=ENROLLMENT, order=10, many=False),
     CrfSpec(slug="consent", model=models.Consent, form_class=forms.ConsentForm, title=_("Informed consent"),
             section=ENROLLMENT, order=20,
-            description=_("One row per signature; a re-consent on a newer form version is a new row.")),
+            description=_("One row per signature; a re-consent on a newer form version is a new row."),
+            branching=(Branch(fields=("withdrawal_date", "withdrawal_scope"), when=("withdrawn", ("Y",)),
+                              rule="EC-IC-2"),)),
     CrfSpec(slug="eligibility", model=models.Eligibility, form_class=forms.EligibilityForm,
             title=_("Eligibility checklist"), section=ENROLLMENT, order=30, many=False, can_add=_needs_consent,
             views={"create": views.eligibility_create, "update": views.eligibility_update,

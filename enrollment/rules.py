@@ -335,17 +335,7 @@ def check_consent(consent: Consent) -> None:
             _add(errors, "withdrawal_date", _("The withdrawal date is before the consent date (EC-IC-2)."))
         if not consent.withdrawal_scope:
             _add(errors, "withdrawal_scope", _("A withdrawal needs its scope (EC-IC-2)."))
-    else:
-        if consent.withdrawal_date:
-            _add(
-                errors,
-                "withdrawal_date",
-                _("Leave the withdrawal date blank unless consent is withdrawn (EC-IC-2)."),
-            )
-        if consent.withdrawal_scope:
-            _add(
-                errors, "withdrawal_scope", _("Leave the scope blank unless consent is withdrawn (EC-IC-2).")
-            )
+    # Without a withdrawal the withdrawal fields hold nothing: the consent CRF's branching (enrollment.crfs) says so.
     if consent.consent_datetime and consent.patient_id:
         _collect(
             errors,

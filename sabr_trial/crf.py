@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -91,7 +93,15 @@ class CrfBase(models.Model):
         pipeline runs them (``CrfForm.defer_rules``: the browser page validates the fields, the save the rules)."""
         if getattr(self, "_rules_deferred", False):
             return
-        pipeline.rules.run(self)
+        errors = branch_errors(self)
+        try:
+            pipeline.rules.run(self)
+        except ValidationError as refused:
+            if not errors:
+                raise
+            refused.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
 
     def validate_constraints(self, exclude: Any = None) -> None:
         """The table's constraints; deferred with the rules (a constraint on a field a rule refused is not checked
@@ -111,6 +121,84 @@ class CrfBase(models.Model):
 
 
 @dataclass(frozen=True)
+class Branch:
+    """Fields of a CRF that apply only when another field of it has one of some values (issue 19 item 8).
+
+    ``when = ("withdrawn", ("Y",))``: the ``fields`` apply when ``withdrawn`` is ``Y``. Declared once on the
+    CrfSpec: the form marks each dependent field (``data-branch-field``/``data-branch-values``) and
+    ``static/js/branching.js`` shows or hides it live; ``CrfBase.clean`` (every write: browser, API, importer)
+    refuses a value in a field that does not apply, and, with ``required``, a blank in one that does. ``rule`` is the
+    edit check's id the messages cite (the rule itself may require the fields when they apply).
+    """
+
+    fields: tuple[str, ...]
+    when: tuple[str, tuple[str, ...]]
+    required: bool = False
+    rule: str = ""
+
+    @property
+    def controller(self) -> str:
+        return self.when[0]
+
+    def applies(self, instance: Any) -> bool:
+        return _raw(getattr(instance, self.controller, None)) in self.when[1]
+
+
+def _raw(value: Any) -> str:
+    """The stored code of a value as the declaration names it (a boolean as "True"/"False", None as "")."""
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _condition(model: type[models.Model], branch: Branch) -> str:
+    """ "“Serious?” is “Yes”" in the active language: the controlling field's label and its values' labels."""
+    field = model._meta.get_field(branch.controller)
+    labels = dict(getattr(field, "flatchoices", None) or ())
+    values = [str(labels.get(v, v)) for v in branch.when[1]]
+    shown = values[0]
+    for value in values[1:]:
+        shown = gettext("%(a)s or %(b)s") % {"a": shown, "b": value}
+    return gettext("“%(field)s” is “%(value)s”") % {"field": field.verbose_name, "value": shown}
+
+
+def branch_errors(instance: CrfBase) -> dict[str, list[ValidationError]]:
+    """The branching declared on the instance's CrfSpec, applied to its values: a field that does not apply holds
+    no value; a required field that applies holds one."""
+    try:
+        spec = registry.for_model(type(instance))
+    except KeyError:
+        return {}
+    errors: dict[str, list[ValidationError]] = {}
+    model = type(instance)
+    for branch in spec.branching:
+        shown = branch.applies(instance)
+        for name in branch.fields:
+            value = getattr(instance, name, None)
+            if not shown and not _is_blank(value):
+                code = "branch_hidden"
+                if branch.rule:
+                    text = gettext("This field applies only when %(condition)s (%(rule)s).")
+                else:
+                    text = gettext("This field applies only when %(condition)s.")
+            elif shown and branch.required and _is_blank(value):
+                code = "branch_required"
+                if branch.rule:
+                    text = gettext("This field is required when %(condition)s (%(rule)s).")
+                else:
+                    text = gettext("This field is required when %(condition)s.")
+            else:
+                continue
+            message = text % {"condition": _condition(model, branch), "rule": branch.rule}
+            errors.setdefault(name, []).append(ValidationError(message, code=code))
+    return errors
+
+
+@dataclass(frozen=True)
 class CrfSpec:
     """How one CRF appears in the casebook and which form edits it."""
 
@@ -127,6 +215,14 @@ class CrfSpec:
     views: dict[str, Any] = field(default_factory=dict)
     #: Optional callable(patient) -> str | None explaining why a new form cannot be added now.
     can_add: Callable[[Any], str | None] | None = None
+    #: Which fields apply when (:class:`Branch`): the form shows them live, every write refuses a hidden one's value.
+    branching: tuple[Branch, ...] = ()
+
+    def branch_of(self, name: str) -> Branch | None:
+        for branch in self.branching:
+            if name in branch.fields:
+                return branch
+        return None
 
 
 @dataclass(frozen=True)

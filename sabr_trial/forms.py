@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -71,6 +72,28 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
         else:
             self.fields["change_reason"].required = True
         self.order_fields([f for f in self.fields if f not in ("change_reason",)] + ["change_reason"])
+        self.mark_branches()
+
+    def mark_branches(self) -> None:
+        """Mark each field the CRF's branching declares (``CrfSpec.branching``) with its controlling field's name and
+        the values that show it; static/js/branching.js shows and hides the field's wrapper live."""
+        from sabr_trial.crf import registry
+
+        try:
+            spec = registry.for_model(self._meta.model)
+        except KeyError:
+            return
+        for branch in spec.branching:
+            if branch.controller not in self.fields:
+                continue
+            for name in branch.fields:
+                if name in self.fields:
+                    self.fields[name].widget.attrs.update(
+                        {
+                            "data-branch-field": self.add_prefix(branch.controller),
+                            "data-branch-values": json.dumps(list(branch.when[1])),
+                        }
+                    )
 
     def crf_data(self) -> dict[str, Any]:
         """Return the cleaned CRF field values (no lifecycle helpers, no many-to-many)."""

@@ -1,0 +1,138 @@
+"""Branching declared once (issue 19 item 8): each CRF's spec says which fields apply when; the form marks them for
+static/js/branching.js, and every write (services, so the browser, the API and the importer) refuses a value in a
+field that does not apply. The rules still require the fields when they apply (EC-IC-2, EC-AE-3, EC-TA-2)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone, translation
+
+from adverse_events.models import AdverseEvent
+from enrollment.forms import ConsentForm
+from enrollment.models import Consent
+from sabr_trial.crf import registry
+from tests import factories_enrollment as fe
+from tests.factories_adverse_events import AdverseEventFactory
+from tests.factories_api import Api, fields_of, token_for
+from tests.test_api_flow import _registered_with_lesion
+
+pytestmark = pytest.mark.django_db
+DAY = datetime.timedelta(days=1)
+TODAY = fe.TODAY
+NOT_WITHDRAWN = "This field applies only when “Has the patient withdrawn consent?” is “Yes” (EC-IC-2)."
+
+
+def branches(slug):
+    return {(b.when, f) for b in registry.get(slug).branching for f in b.fields}
+
+
+def test_the_three_crfs_declare_their_branches():
+    assert {
+        (("withdrawn", ("Y",)), "withdrawal_date"),
+        (("withdrawn", ("Y",)), "withdrawal_scope"),
+    } == branches("consent")
+    assert {f for _w, f in branches("adverse-event")} == {"awareness_at", "reported_at", "expected"}
+    assert (("imaging_done", ("N",)), "not_done_reason") in branches("tumour-assessment")
+    assert (("imaging_done", ("Y",)), "modality") in branches("tumour-assessment")
+
+
+def test_consent_form_marks_the_withdrawal_fields_for_the_script():
+    form = ConsentForm()
+    attrs = form.fields["withdrawal_date"].widget.attrs
+    assert attrs["data-branch-field"] == "withdrawn" and json.loads(attrs["data-branch-values"]) == ["Y"]
+    assert "data-branch-field" not in form.fields["icf_version"].widget.attrs
+    html = str(form["withdrawal_scope"])
+    assert 'data-branch-field="withdrawn"' in html
+
+
+def test_service_refuses_a_withdrawal_date_without_a_withdrawal(coordinator):
+    patient = fe.screen(coordinator)
+    with pytest.raises(ValidationError) as refused:
+        fe.consent(
+            patient, coordinator, withdrawn="N", withdrawal_date=TODAY - DAY, withdrawal_scope="VISITS"
+        )
+    assert refused.value.message_dict == {
+        "withdrawal_date": [NOT_WITHDRAWN],
+        "withdrawal_scope": [NOT_WITHDRAWN],
+    }
+    assert not Consent.objects.exists()
+
+
+def test_service_keeps_the_rule_and_the_declaration_messages_together(coordinator):
+    """A refused hidden field and a rule's refusal elsewhere come back in one answer."""
+    patient = fe.screen(coordinator)
+    with pytest.raises(ValidationError) as refused:
+        fe.consent(patient, coordinator, version="0.1", withdrawn="N", withdrawal_scope="VISITS")
+    assert set(refused.value.message_dict) == {"icf_version", "withdrawal_scope"}
+
+
+def test_service_accepts_the_withdrawal_fields_with_a_withdrawal(coordinator):
+    patient = fe.screen(coordinator)
+    consent = fe.consent(
+        patient, coordinator, withdrawn="Y", withdrawal_date=TODAY - DAY, withdrawal_scope="VISITS"
+    )
+    assert consent.withdrawal_scope == "VISITS"
+
+
+def test_the_rule_still_requires_the_withdrawal_date_when_it_applies(coordinator):
+    patient = fe.screen(coordinator)
+    with pytest.raises(ValidationError) as refused:
+        fe.consent(patient, coordinator, withdrawn="Y", withdrawal_scope="VISITS")
+    assert refused.value.message_dict == {"withdrawal_date": ["A withdrawal needs its date (EC-IC-2)."]}
+
+
+def test_the_message_is_translated(coordinator):
+    patient = fe.screen(coordinator)
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
+        fe.consent(patient, coordinator, withdrawal_scope="VISITS")
+    message = refused.value.message_dict["withdrawal_scope"][0]
+    assert message.startswith("仅当“") and message.endswith("（EC-IC-2）。"), message
+
+
+def test_non_serious_ae_refuses_sae_fields(coordinator, investigator):
+    patient = fe.registered(coordinator, investigator)
+    with pytest.raises(ValidationError) as refused:
+        AdverseEventFactory(patient=patient, serious="N", expected="Y", reported_at=timezone.now() - DAY)
+    assert refused.value.message_dict["expected"] == [
+        "This field applies only when “Serious?” is “Yes” (EC-AE-3)."
+    ]
+    assert "reported_at" in refused.value.message_dict
+    assert not AdverseEvent.objects.exists()
+    sae = AdverseEventFactory(patient=patient, serious="Y", aeshosp="Y", grade=3, expected="Y",
+                              awareness_at=timezone.now() - DAY)  # fmt: skip
+    assert sae.expected == "Y"
+
+
+def test_api_refuses_a_not_done_reason_when_imaging_was_done(investigator):
+    api = Api(token_for(investigator))
+    _patient, base, lesion = _registered_with_lesion(api)
+    body = {
+        "imaging_done": "Y", "not_done_reason": "scanner down", "scan_date_first": str(TODAY), "modality": "CT SCAN",
+        "clinical_deterioration": "N", "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}],
+    }  # fmt: skip
+    refused = api.post(base + "tumour-assessment/", body)
+    assert refused.status_code == 422, refused.content
+    assert fields_of(refused) == {
+        "not_done_reason": ["This field applies only when “Was imaging done?” is “No” (EC-TA-2)."]
+    }
+    body["not_done_reason"] = ""
+    assert api.post(base + "tumour-assessment/", body).status_code == 201
+
+
+def test_api_refuses_a_scan_date_when_imaging_was_not_done(investigator):
+    api = Api(token_for(investigator))
+    _patient, base, _lesion = _registered_with_lesion(api)
+    body = {
+        "imaging_done": "N", "not_done_reason": "scanner down", "visit_date": str(TODAY), "scan_date_first": str(TODAY),
+        "clinical_deterioration": "N",
+    }  # fmt: skip
+    refused = api.post(base + "tumour-assessment/", body)
+    assert refused.status_code == 422, refused.content
+    assert list(fields_of(refused)) == ["scan_date_first"]
+    del body["scan_date_first"]
+    created = api.post(base + "tumour-assessment/", body)
+    assert created.status_code == 201, created.content
