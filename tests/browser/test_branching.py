@@ -1,0 +1,65 @@
+"""Branching in the browser (issue 19 item 8): the consent's withdrawal fields and the AE's SAE fields appear when
+the controlling answer is chosen and disappear again (their values are then not sent, so the save goes through)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from enrollment.models import Consent
+from tests.browser.conftest import login
+from tests.browser.test_adverse_events_journey import choose_term, fill_common
+from tests.factories import PASSWORD, RegisteredPatientFactory, UserFactory
+from tests.factories_adverse_events import ensure_ctcae_terms
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_consent_shows_withdrawal_fields_only_when_withdrawn(page, screenshot):
+    UserFactory(username="coord", role="coordinator")
+    login(page, "coord", PASSWORD)
+    page.get_by_role("link", name="New patient (screening)").click()
+    page.get_by_role("button", name="Create patient").click()
+    page.locator('tr[data-crf="consent"]').get_by_role("link", name="Add").click()
+    date = page.locator("#div_id_withdrawal_date")
+    scope = page.locator("#div_id_withdrawal_scope")
+    assert page.locator("input[name=withdrawn][value=N]").is_checked()
+    assert date.is_hidden() and scope.is_hidden()
+    screenshot("branching-consent-not-withdrawn")
+
+    page.locator("input[name=withdrawn][value=Y]").check()
+    assert date.is_visible() and scope.is_visible()
+    assert page.get_by_label("Date of withdrawal").is_enabled()
+    signed = timezone.localtime(timezone.now() - datetime.timedelta(hours=2))
+    page.get_by_label("Date and time consent was signed").fill(signed.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Person obtaining consent").select_option(label="coord")
+    page.get_by_label("Date of withdrawal").fill(timezone.localdate().isoformat())
+    page.get_by_label("What does the withdrawal cover?").select_option("VISITS")
+    screenshot("branching-consent-withdrawn")
+
+    # Changed their mind: the withdrawal fields hide again and their values are not sent.
+    page.locator("input[name=withdrawn][value=N]").check()
+    assert date.is_hidden() and scope.is_hidden()
+    page.get_by_role("button", name="Save and submit").click()
+    consent = Consent.objects.get()
+    assert (consent.withdrawn, consent.withdrawal_date, consent.withdrawal_scope) == ("N", None, "")
+
+
+def test_ae_shows_sae_fields_only_when_serious(page, live_server, screenshot):
+    ensure_ctcae_terms()
+    UserFactory(username="coord", role="coordinator")
+    patient = RegisteredPatientFactory()
+    login(page, "coord", PASSWORD)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/forms/adverse-event/new/")
+    sae_fields = [page.locator(f"#div_id_{name}") for name in ("awareness_at", "reported_at", "expected")]
+    assert all(f.is_hidden() for f in sae_fields)
+    choose_term(page, "hypertens", "Hypertension")
+    page.locator("input[name=grade][value='3']").check()
+    fill_common(page, timezone.localdate() - datetime.timedelta(days=3))
+    page.locator("select[name=serious]").select_option("N")
+    assert all(f.is_hidden() for f in sae_fields)
+    page.locator("select[name=serious]").select_option("Y")
+    assert all(f.is_visible() for f in sae_fields)
+    screenshot("branching-ae-serious")
