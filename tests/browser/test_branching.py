@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from enrollment.models import Consent
 from tests.browser.conftest import login
@@ -25,13 +26,15 @@ def test_consent_shows_withdrawal_fields_only_when_withdrawn(page, screenshot):
     page.locator('tr[data-crf="consent"]').get_by_role("link", name="Add").click()
     date = page.locator("#div_id_withdrawal_date")
     scope = page.locator("#div_id_withdrawal_scope")
-    assert page.locator("input[name=withdrawn][value=N]").is_checked()
-    assert date.is_hidden() and scope.is_hidden()
+    expect(page.locator("input[name=withdrawn][value=N]")).to_be_checked()  # the form is there
+    expect(date).to_be_hidden()  # the deferred script has run (the wrappers are in the page)
+    expect(scope).to_be_hidden()
     screenshot("branching-consent-not-withdrawn")
 
     page.locator("input[name=withdrawn][value=Y]").check()
-    assert date.is_visible() and scope.is_visible()
-    assert page.get_by_label("Date of withdrawal").is_enabled()
+    expect(date).to_be_visible()
+    expect(scope).to_be_visible()
+    expect(page.get_by_label("Date of withdrawal")).to_be_enabled()
     signed = timezone.localtime(timezone.now() - datetime.timedelta(hours=2))
     page.get_by_label("Date and time consent was signed").fill(signed.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Person obtaining consent").select_option(label="coord")
@@ -41,8 +44,10 @@ def test_consent_shows_withdrawal_fields_only_when_withdrawn(page, screenshot):
 
     # Changed their mind: the withdrawal fields hide again and their values are not sent.
     page.locator("input[name=withdrawn][value=N]").check()
-    assert date.is_hidden() and scope.is_hidden()
+    expect(date).to_be_hidden()
+    expect(scope).to_be_hidden()
     page.get_by_role("button", name="Save and submit").click()
+    expect(page.locator("input[name=withdrawn]")).to_have_count(0)  # saved: the form page is left
     consent = Consent.objects.get()
     assert (consent.withdrawn, consent.withdrawal_date, consent.withdrawal_scope) == ("N", None, "")
 
@@ -54,12 +59,16 @@ def test_ae_shows_sae_fields_only_when_serious(page, live_server, screenshot):
     login(page, "coord", PASSWORD)
     page.goto(f"{live_server.url}/patients/{patient.pk}/forms/adverse-event/new/")
     sae_fields = [page.locator(f"#div_id_{name}") for name in ("awareness_at", "reported_at", "expected")]
-    assert all(f.is_hidden() for f in sae_fields)
+    expect(page.locator("select[name=serious]")).to_be_visible()  # the form is there
+    for f in sae_fields:
+        expect(f).to_be_hidden()
     choose_term(page, "hypertens", "Hypertension")
     page.locator("input[name=grade][value='3']").check()
     fill_common(page, timezone.localdate() - datetime.timedelta(days=3))
     page.locator("select[name=serious]").select_option("N")
-    assert all(f.is_hidden() for f in sae_fields)
+    for f in sae_fields:
+        expect(f).to_be_hidden()
     page.locator("select[name=serious]").select_option("Y")
-    assert all(f.is_visible() for f in sae_fields)
+    for f in sae_fields:
+        expect(f).to_be_visible()
     screenshot("branching-ae-serious")
