@@ -449,3 +449,17 @@ def test_slice_thickness_beyond_three_decimals_is_refused_at_the_field(as_coordi
     response = as_coordinator.post(create_url(patient, "lesion"), lesion_post(slice_thickness_mm="0.6251"))
     assert response.status_code == 200 and "slice_thickness_mm" in response.context["form"].errors
     assert not Lesion.objects.exists()
+
+
+def test_every_grid_control_has_a_label_or_a_column_header(as_coordinator, baseline):
+    """Issue 19: two selects of the assessment grid (merged into, how local failure was confirmed) had no visible label
+    (only an aria-label); each control is now the first of its cell (under its column header) or has a label shown."""
+    import re
+
+    html = as_coordinator.get(create_url(baseline)).text
+    grid = html[html.index('data-testid="lesion-grid"'):]
+    grid = grid[: grid.index("</table>")]
+    for cell in re.findall(r"<td[^>]*>(.*?)</td>", grid, re.S):
+        controls = re.findall(r'<(?:select|input)[^>]*\bid="([^"]+)"', cell)
+        for control in controls[1:]:  # the first is named by its column header
+            assert f'for="{control}"' in cell, (control, cell[:300])
