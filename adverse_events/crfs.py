@@ -26,6 +26,7 @@ registry.register(
         description=_lazy("One row per episode at one grade (CTCAE v5.0); SAEs with the 24 h report clock."),
         views={"detail": ae_detail},
         branching=(
+            Branch(fields=("resolution_date",), when=("ongoing", ("N",)), rule="EC-AE-4"),
             Branch(fields=("awareness_at", "reported_at", "expected"), when=("serious", ("Y",)), rule="EC-AE-3"),
         ),
     )

@@ -138,8 +138,7 @@ def check_dates(ae: AdverseEvent, errors: dict[str, list[str]], died_on: datetim
             _("The resolution date %(r)s is before the onset date %(o)s (EC-AE-4).")
             % {"r": ae.resolution_date, "o": ae.onset_date},
         )
-    if ae.ongoing == "Y" and ae.resolution_date:
-        _add(errors, "resolution_date", _("An ongoing AE has no resolution date (EC-AE-4)."))
+    # An ongoing AE has no resolution date: the AE CRF's branching (adverse_events.crfs).
     if ae.ongoing == "N" and not ae.resolution_date:
         _add(
             errors, "resolution_date", _("Not ongoing: give the date it resolved or changed grade (EC-AE-4).")

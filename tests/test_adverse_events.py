@@ -248,7 +248,7 @@ def test_monitor_cannot_record_an_ae(as_monitor, patient):
         ({"ongoing": "N"}, "Not ongoing: give the date it resolved"),
         (
             {"resolution_date": (TODAY - datetime.timedelta(days=2)).isoformat()},
-            "An ongoing AE has no resolution date (EC-AE-4)",
+            "This field applies only when “Ongoing?” is “No” (EC-AE-4)",
         ),
         ({"serious": "Y", "awareness_at": "2020-01-01T10:00"}, "needs at least one seriousness criterion"),
         ({"aeshosp": "Y"}, "so Serious must be Yes (EC-AE-3"),

@@ -35,7 +35,11 @@ def test_the_three_crfs_declare_their_branches():
         (("withdrawn", ("Y",)), "withdrawal_date"),
         (("withdrawn", ("Y",)), "withdrawal_scope"),
     } == branches("consent")
-    assert {f for _w, f in branches("adverse-event")} == {"awareness_at", "reported_at", "expected"}
+    assert {f for w, f in branches("adverse-event") if w == ("serious", ("Y",))} == {
+        "awareness_at",
+        "reported_at",
+        "expected",
+    }
     assert (("imaging_done", ("N",)), "not_done_reason") in branches("tumour-assessment")
     assert (("imaging_done", ("Y",)), "modality") in branches("tumour-assessment")
 
@@ -136,3 +140,22 @@ def test_api_refuses_a_scan_date_when_imaging_was_not_done(investigator):
     del body["scan_date_first"]
     created = api.post(base + "tumour-assessment/", body)
     assert created.status_code == 201, created.content
+
+
+def test_more_crfs_declare_branches():
+    assert (("ongoing", ("N",)), "resolution_date") in branches("adverse-event")
+    assert branches("baseline") == {(("histology", ("OTHER",)), "histology_other")}
+    assert branches("immunosuppressant") == {
+        (("drug", ("OTHER",)), "drug_other"),
+        (("ongoing", ("N",)), "end_date"),
+    }
+
+
+def test_baseline_refuses_a_histology_text_unless_other(coordinator, investigator):
+    patient = fe.registered(coordinator, investigator)
+    with pytest.raises(ValidationError) as refused:
+        fe.baseline(patient, coordinator, histology="CLEAR CELL", histology_other="oncocytic")
+    assert refused.value.message_dict == {
+        "histology_other": ["This field applies only when “Histology” is “Other” (EC-BL-2)."]
+    }
+    assert fe.baseline(patient, coordinator, histology="OTHER", histology_other="oncocytic").pk

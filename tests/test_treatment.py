@@ -453,7 +453,7 @@ def test_steroid_prednisone_equivalent_is_derived(as_coordinator, patient):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"end_date": days_ago(30).isoformat()}, "An ongoing drug has no stop date (EC-CM-1)."),
+        ({"end_date": days_ago(30).isoformat()}, "This field applies only when “Ongoing?” is “No” (EC-CM-1)."),
         ({"ongoing": "N"}, "A stopped drug needs its stop date (EC-CM-1)."),
         ({"indication": "IMMUNE-RELATED AE"}, "needs the AE (EC-CM-1)."),
         ({"drug": "OTHER"}, "Name the drug when it is &#x27;Other&#x27;."),

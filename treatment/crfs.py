@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import CasebookPanel, CrfSpec, registry
+from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, registry
 from sabr_trial.patient_dates import PatientDate
 from treatment import derivations, rules, selectors, views
 from treatment.forms import (
@@ -63,6 +63,14 @@ SPECS = [
      _registered),
 ]  # fmt: skip
 
+#: Which fields apply when (issue 19 item 8): the form shows them live, every write refuses a hidden one's value.
+BRANCHING = {
+    "immunosuppressant": (
+        Branch(fields=("drug_other",), when=("drug", ("OTHER",)), rule="EC-CM-1"),
+        Branch(fields=("end_date",), when=("ongoing", ("N",)), rule="EC-CM-1"),
+    ),
+}
+
 for slug, model, form, title, order, can_add in SPECS:
     registry.register(
         CrfSpec(
@@ -75,6 +83,7 @@ for slug, model, form, title, order, can_add in SPECS:
             feeds_endpoints=True,
             views=dict(VIEWS),
             can_add=can_add,
+            branching=BRANCHING.get(slug, ()),
         )  # fmt: skip
     )
 

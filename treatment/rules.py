@@ -639,8 +639,7 @@ def check_immunosuppressant(row: Immunosuppressant) -> None:
     errors: dict[str, list[str]] = {}
     if row.drug == "OTHER" and not row.drug_other.strip():
         _add(errors, "drug_other", _("Name the drug when it is 'Other'."))
-    if row.ongoing == "Y" and row.end_date is not None:
-        _add(errors, "end_date", _("An ongoing drug has no stop date (EC-CM-1)."))
+    # An ongoing drug has no stop date: the CRF's branching (treatment.crfs).
     if row.ongoing == "N" and row.end_date is None:
         _add(errors, "end_date", _("A stopped drug needs its stop date (EC-CM-1)."))
     if row.end_date and row.start_date and row.end_date < row.start_date:
