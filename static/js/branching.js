@@ -2,7 +2,9 @@
    data-branch-values='["Y"]' applies only while the controlling field has one of those values.
    The field's wrapper is hidden (class d-none, no inline style: the Content-Security-Policy) and its
    inputs disabled while it does not apply, so the browser never sends a value the server refuses
-   (sabr_trial.crf.Branch, the same declaration). Vanilla JS, no third-party code. */
+   (sabr_trial.crf.Branch, the same declaration). A container marked data-branch-block (a section of a page
+   that the server ignores unless the field applies, e.g. the assessment's lesion grid) is only hidden.
+   Vanilla JS, no third-party code. */
 (function () {
   "use strict";
 
@@ -30,6 +32,11 @@
     Array.prototype.forEach.call(inputs, function (input) {
       var values = JSON.parse(input.getAttribute("data-branch-values") || "[]");
       var shown = values.indexOf(currentValue(form, input.getAttribute("data-branch-field"))) !== -1;
+      if (input.hasAttribute("data-branch-block")) {
+        input.classList.toggle("d-none", !shown);
+        input.setAttribute("data-branch-shown", shown ? "yes" : "no");
+        return;
+      }
       var wrapper = wrapperOf(input);
       if (wrapper) {
         wrapper.classList.toggle("d-none", !shown);

@@ -72,3 +72,28 @@ def test_ae_shows_sae_fields_only_when_serious(page, live_server, screenshot):
     for f in sae_fields:
         expect(f).to_be_visible()
     screenshot("branching-ae-serious")
+
+
+def test_assessment_asks_why_only_when_imaging_was_not_done(page, live_server, screenshot):
+    UserFactory(username="coord", role="coordinator")
+    patient = RegisteredPatientFactory()
+    login(page, "coord", PASSWORD)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/forms/tumour-assessment/new/")
+    with_imaging = [page.locator(f"#div_id_{n}") for n in ("scan_date_first", "scan_date_last", "modality")]
+    without = [page.locator(f"#div_id_{n}") for n in ("not_done_reason", "visit_date")]
+    expect(page.locator("input[name=imaging_done][value=Y]")).to_be_checked()  # the form is there
+    for f in without:
+        expect(f).to_be_hidden()
+    for f in with_imaging:
+        expect(f).to_be_visible()
+    page.locator("input[name=imaging_done][value=N]").check()
+    for f in without:
+        expect(f).to_be_visible()
+    for f in with_imaging:
+        expect(f).to_be_hidden()
+    expect(page.get_by_label("Why not?")).to_be_enabled()
+    expect(page.get_by_test_id("lesion-grid")).to_be_hidden()  # the grid counts only with imaging
+    page.locator("input[name=imaging_done][value=Y]").check()
+    expect(page.get_by_test_id("lesion-grid")).to_be_visible()
+    page.locator("input[name=imaging_done][value=N]").check()
+    screenshot("branching-assessment-not-done")
