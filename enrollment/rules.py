@@ -669,8 +669,7 @@ def check_death(report: DeathReport) -> None:
             "adverse_event",
             _("A death from an adverse event needs the grade 5 adverse event (EC-DD-2)."),
         )
-    if ae is not None and report.primary_cause != report.Cause.ADVERSE_EVENT:
-        _add(errors, "adverse_event", _("Link an adverse event only when it is the primary cause (EC-DD-2)."))
+    # An AE is linked only when it is the primary cause: the death report's branching (enrollment.crfs).
     if ae is not None and (
         ae.patient_id != report.patient_id or ae.grade != 5 or ae.onset_date != report.death_date
     ):

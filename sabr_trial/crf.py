@@ -178,7 +178,7 @@ def branch_errors(instance: CrfBase) -> dict[str, list[ValidationError]]:
     for branch in spec.branching:
         shown = branch.applies(instance)
         for name in branch.fields:
-            value = getattr(instance, name, None)
+            value = getattr(instance, model._meta.get_field(name).attname, None)  # a link's id: no query
             if not shown and not _is_blank(value):
                 code = "branch_hidden"
                 if branch.rule:

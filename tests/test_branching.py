@@ -151,6 +151,22 @@ def test_more_crfs_declare_branches():
     }
 
 
+def test_disposition_refuses_a_reason_text_unless_other(as_coordinator, coordinator, investigator):
+    from django.urls import reverse
+
+    from enrollment.models import Disposition
+
+    patient = fe.registered(coordinator, investigator)
+    data = {"eot_reason": "", "eot_reason_text": "", "eos_date": TODAY.isoformat(), "eos_reason": "COMPLETED",
+            "eos_reason_text": "moved abroad", "action": "submit"}  # fmt: skip
+    url = reverse("crf_create", args=[patient.pk, "disposition"])
+    response = as_coordinator.post(url, data)
+    assert "This field applies only when “Reason off study” is “Other”." in response.content.decode()
+    assert not Disposition.objects.exists()
+    assert as_coordinator.post(url, {**data, "eos_reason": "OTHER"}).status_code == 302
+    assert Disposition.objects.get().eos_reason_text == "moved abroad"
+
+
 def test_baseline_refuses_a_histology_text_unless_other(coordinator, investigator):
     patient = fe.registered(coordinator, investigator)
     with pytest.raises(ValidationError) as refused:
