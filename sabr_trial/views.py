@@ -347,10 +347,15 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         (f.verbose_name, services._display(instance, f), f.help_text)
         for f in services.data_fields(type(instance))
     ]
+    def shown(name: str) -> bool:
+        """A field the CRF's branching says does not apply is left out (it holds nothing), unless a query is on it."""
+        branch = spec.branch_of(name)
+        return branch is None or branch.applies(instance) or bool(by_field.get(name))
+
     field_rows = [
         {"name": f.name, "label": f.verbose_name, "value": services._display(instance, f),
          "queries": by_field.get(f.name, [])}
-        for f in services.data_fields(type(instance))
+        for f in services.data_fields(type(instance)) if shown(f.name)
     ]  # fmt: skip
     user = request.user
     status = instance.status

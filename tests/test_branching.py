@@ -74,6 +74,18 @@ def test_service_keeps_the_rule_and_the_declaration_messages_together(coordinato
     assert set(refused.value.message_dict) == {"icf_version", "withdrawal_scope"}
 
 
+def test_detail_page_lists_the_withdrawal_fields_only_with_a_withdrawal(as_coordinator, coordinator):
+    patient = fe.screen(coordinator)
+    kept = fe.consent(patient, coordinator)
+    page = as_coordinator.get(kept.get_absolute_url()).content.decode()
+    assert 'data-field="withdrawn"' in page and 'data-field="withdrawal_date"' not in page
+    other = fe.screen(coordinator)
+    withdrawn = fe.consent(
+        other, coordinator, withdrawn="Y", withdrawal_date=TODAY, withdrawal_scope="VISITS"
+    )
+    assert 'data-field="withdrawal_date"' in as_coordinator.get(withdrawn.get_absolute_url()).content.decode()
+
+
 def test_service_accepts_the_withdrawal_fields_with_a_withdrawal(coordinator):
     patient = fe.screen(coordinator)
     consent = fe.consent(
