@@ -187,3 +187,23 @@ def test_baseline_refuses_a_histology_text_unless_other(coordinator, investigato
         "histology_other": ["This field applies only when “Histology” is “Other” (EC-BL-2)."]
     }
     assert fe.baseline(patient, coordinator, histology="OTHER", histology_other="oncocytic").pk
+
+
+def test_a_branch_marked_required_refuses_a_blank_field_that_applies(monkeypatch):
+    """``Branch(required=True)``: no CRF declares one yet (their rules require the fields), so the option is shown on
+    the consent's declaration made required: a blank field that applies is refused, one that does not is not."""
+    import dataclasses
+
+    from sabr_trial.crf import Branch, branch_errors
+
+    spec = registry.get("consent")
+    required = dataclasses.replace(
+        spec, branching=(Branch(("withdrawal_scope",), ("withdrawn", ("Y",)), required=True, rule="EC-IC-2"),)
+    )
+    monkeypatch.setattr(registry, "for_model", lambda model: required)
+    with translation.override("en"):
+        errors = branch_errors(Consent(withdrawn="Y", withdrawal_scope=""))
+        assert [e.code for e in errors["withdrawal_scope"]] == ["branch_required"]
+        message = errors["withdrawal_scope"][0].messages[0]
+        assert "required when “Has the patient withdrawn consent?” is “Yes” (EC-IC-2)" in message
+    assert branch_errors(Consent(withdrawn="N", withdrawal_scope="")) == {}
