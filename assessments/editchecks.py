@@ -23,21 +23,8 @@ def investigator_response_differs(patient: Any) -> list[Finding]:
             out.append(Finding("EC-TA-5", row, "investigator_response", ruletext.say(gettext_noop(
                 "Investigator response %(i)s differs from the computed response %(c)s (%(rule)s) (EC-TA-5)."),
                 i=row.investigator_response, c=row.overall_resp,
-                rule=stored_rule(row.deciding_rule) or "—")))  # fmt: skip
+                rule=ruletext.revive(row.deciding_rule) or "—")))  # fmt: skip
     return out
-
-
-def stored_rule(stored: str) -> Any:
-    """A rule text as stored (``ruletext.dumps``) back as a message with its id, or old English text as it is."""
-    return _from_data(ruletext.loads(stored))
-
-
-def _from_data(data: Any) -> Any:
-    if isinstance(data, dict) and "id" in data:
-        return ruletext.Msg(data["id"], {k: _from_data(v) for k, v in (data.get("p") or {}).items()})
-    if isinstance(data, list):
-        return [_from_data(v) for v in data]
-    return data
 
 
 @rule(

@@ -24,7 +24,9 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-__all__ = ["Msg", "MessageDef", "define", "dumps", "gettext_noop", "join", "loads", "render", "say", "CATALOGUE"]
+__all__ = [
+    "Msg", "MessageDef", "define", "dumps", "gettext_noop", "join", "loads", "render", "revive", "say", "CATALOGUE",
+]
 
 
 def gettext_noop(text: str) -> str:
@@ -122,6 +124,20 @@ def loads(stored: Any) -> Any:
         if isinstance(data, dict) and "id" in data:
             return data
     return stored
+
+
+def revive(stored: Any) -> Any:
+    """A stored rule text back as a :class:`Msg` with every id (to quote it inside another message), or the text
+    itself when it is plain or was stored before rule texts became ids."""
+    return _revive(loads(stored))
+
+
+def _revive(data: Any) -> Any:
+    if isinstance(data, dict) and "id" in data:
+        return Msg(data["id"], {k: _revive(v) for k, v in (data.get("p") or {}).items()})
+    if isinstance(data, list):
+        return [_revive(v) for v in data]
+    return data
 
 
 def render(stored: Any, translate: Callable[[str], str] = gettext_noop) -> str:

@@ -80,3 +80,10 @@ def test_a_said_message_carries_its_template_and_is_translated():
     with translation.override("zh-hans"):
         assert Template("{{ v|ruletext }}").render(Context({"v": dumps(m)})) == "该字段是必填项。"
     assert say("%(n)s forms", n=3) == "3 forms"
+
+
+def test_a_stored_text_revives_with_every_id():
+    m = WRAP(code="L1", why=join("; ", [SOD(sod="1", base="2"), "plain"]))
+    back = ruletext.revive(dumps(m))
+    assert back == m and back.mid == "test.wrap" and back.params["why"].params["parts"][0].mid == "test.sod"
+    assert ruletext.revive("old English text") == "old English text"
