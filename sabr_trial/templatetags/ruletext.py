@@ -7,6 +7,7 @@ active language's catalogue; a text stored before rule texts became ids is shown
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -37,7 +38,6 @@ def change_reason(value: Any) -> str:
     """A history reason: one the pipeline wrote itself (stored in English) in the reader's language, a person's
     reason as typed. A reason stored as a rule text (``ruletext``) is rendered as one."""
     from sabr_trial import services
-    from sabr_trial.crf import registry
 
     text_value = ruletext.render(value, gettext)
     if text_value in (services.CREATED, services.RECOMPUTED):
@@ -45,9 +45,16 @@ def change_reason(value: Any) -> str:
     found = _RECOMPUTED_AFTER.fullmatch(text_value)
     if found is None:
         return text_value
-    form = found["form"]
-    with translation.override("en"):
-        english = {str(spec.title): spec for spec in registry.all()}
-    if form in english:
-        form = str(english[form].title)
+    spec = _specs_by_english_title().get(found["form"])
+    form = str(spec.title) if spec is not None else found["form"]
     return gettext(services.RECOMPUTED_AFTER) % {"form": form, "version": found["version"]}
+
+
+@functools.cache
+def _specs_by_english_title() -> dict[str, Any]:
+    """Each CRF's English title -> its spec (the registry is complete once the apps are ready; read once, not per
+    history row)."""
+    from sabr_trial.crf import registry
+
+    with translation.override("en"):
+        return {str(spec.title): spec for spec in registry.all()}
