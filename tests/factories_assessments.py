@@ -31,6 +31,15 @@ class LesionFactory(CrfFactory):
     baseline_value_mm = Decimal(30)
 
 
+def baseline_lesions(patient: Any) -> Any:
+    """Baseline SOD 100 mm: L1 liver 60, L2 lung 40; L3 non-target bone."""
+    LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
+    LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
+    LesionFactory(patient=patient, organ="BONE", role="NON-TARGET", baseline_value_mm=None,
+                  nonmeasurable_type="BLASTIC BONE")  # fmt: skip
+    return patient
+
+
 def lesion_post(**changes: Any) -> dict[str, Any]:
     data = {
         "role": "TARGET", "organ": "LIVER", "laterality": "", "location_text": "segment 7", "method": "CT SCAN",

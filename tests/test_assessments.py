@@ -17,6 +17,7 @@ from tests.factories_assessments import (
     BASELINE,
     LesionFactory,
     assessment_post,
+    baseline_lesions,
     create_url,
     lesion_post,
     update_url,
@@ -33,16 +34,7 @@ def patient():
 @pytest.fixture
 def baseline(patient):
     """Baseline SOD 100 mm: L1 liver 60, L2 lung 40; L3 non-target bone."""
-    LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
-    LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
-    LesionFactory(
-        patient=patient,
-        organ="BONE",
-        role="NON-TARGET",
-        baseline_value_mm=None,
-        nonmeasurable_type="BLASTIC BONE",
-    )
-    return patient
+    return baseline_lesions(patient)
 
 
 # --- Lesion registry (EC-LR-*) -------------------------------------------------------------------------------------

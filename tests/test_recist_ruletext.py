@@ -37,7 +37,7 @@ from tests.domain.test_recist_builders import (
 )
 from tests.factories import RegisteredPatientFactory
 from tests.factories_api import Api, token_for
-from tests.factories_assessments import LesionFactory, assessment_post, create_url
+from tests.factories_assessments import LesionFactory, assessment_post, baseline_lesions, create_url
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -158,17 +158,7 @@ def test_a_selection_problem_reads_in_chinese_with_its_nested_reason():
 @pytest.fixture
 def baseline():
     """Baseline SOD 100 mm: L1 liver 60, L2 lung 40; L3 non-target bone."""
-    patient = RegisteredPatientFactory()
-    LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
-    LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
-    LesionFactory(
-        patient=patient,
-        organ="BONE",
-        role="NON-TARGET",
-        baseline_value_mm=None,
-        nonmeasurable_type="BLASTIC BONE",
-    )
-    return patient
+    return baseline_lesions(RegisteredPatientFactory())
 
 
 PR_EN = "PR: SOD 70.0 mm <= 0.70 x baseline 100.0 mm (R1.13)"
