@@ -32,6 +32,7 @@ from django.utils.translation import gettext_noop
 from assessments.models import Lesion
 from endpoints.models import EndpointSnapshot
 from enrollment.models import Patient
+from sabr_trial.context_processors import study_title
 from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 Progress = Callable[[str, int], None]
@@ -542,12 +543,12 @@ def report_context(snap: EndpointSnapshot, *, user: Any, progress: Progress = _n
         r=snap.results,
         cutoff=cutoff,
         study_id=settings.STUDY_ID,
-        study_title=settings.STUDY_TITLE,
+        study_title=study_title(),
         protocol_version=settings.PROTOCOL_VERSION,
         generated_by=(user.get_full_name() or user.get_username()) if user else "",
         generated_at=timezone.localtime(),
         timings=timings,
-        css_header_left=css_string(_shorten(f"{settings.STUDY_ID} · {settings.STUDY_TITLE}", 100)),
+        css_header_left=css_string(_shorten(f"{settings.STUDY_ID} · {study_title()}", 100)),
         css_header_right=css_string(_("Data cut-off %(d)s") % {"d": cutoff.isoformat()}),
         css_footer_left=css_string(
             _("Snapshot #%(id)s · %(fp)s") % {"id": snap.pk, "fp": snap.fingerprint[:16]}

@@ -6,8 +6,16 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import get_language
 
 from sabr_trial.roles import PERMISSION_LABELS, role_label
+
+
+def study_title() -> str:
+    """The trial's title in the active language (``STUDY_TITLE_ZH_HANS`` for Chinese, ``STUDY_TITLE`` otherwise)."""
+    if (get_language() or "").lower().startswith("zh") and settings.STUDY_TITLE_ZH_HANS:
+        return str(settings.STUDY_TITLE_ZH_HANS)
+    return str(settings.STUDY_TITLE)
 
 
 def study(request: HttpRequest) -> dict[str, Any]:
@@ -36,7 +44,7 @@ def study(request: HttpRequest) -> dict[str, Any]:
         "nav_items": nav,
         "nav_menu_items": menu,
         "STUDY_ID": settings.STUDY_ID,
-        "STUDY_TITLE": settings.STUDY_TITLE,
+        "STUDY_TITLE": study_title(),
         "AXES_FAILURE_LIMIT": settings.AXES_FAILURE_LIMIT,
         "study_perms": perms,
         "user_role_label": role_label(user) if user.is_authenticated else "",

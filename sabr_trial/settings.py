@@ -281,6 +281,10 @@ STUDY_ID = env_str("STUDY_ID", "SABR-RCC")
 STUDY_TITLE = env_str(
     "STUDY_TITLE", "SABR to all metastases with axitinib and toripalimab in recurrent or metastatic RCC"
 )
+# The title in Chinese, shown to users reading in Chinese (pages and PDFs); exports keep STUDY_TITLE.
+STUDY_TITLE_ZH_HANS = env_str(
+    "STUDY_TITLE_ZH_HANS", "立体定向消融放疗（SABR）全部转移灶联合阿昔替尼和特瑞普利单抗治疗复发或转移性肾细胞癌"
+)
 STUDY_NUMBER_PREFIX = env_str("STUDY_NUMBER_PREFIX", "SR-")
 PROTOCOL_VERSION = env_str("PROTOCOL_VERSION", "1.0")
 # The site's country (ISO 3166-1 alpha-3, SDTM DM.COUNTRY) and the trial's registry number (SDTM TS REGID).

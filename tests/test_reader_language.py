@@ -46,3 +46,15 @@ def test_the_time_point_label_is_stored_in_english_and_shown_translated():
     with translation.override("en"):
         assert TumourAssessment(visit_label=label).visit_label_text == "Week 24"
     assert TumourAssessment(visit_label="").visit_label_text == ""
+
+
+def test_the_study_title_follows_the_readers_language(settings):
+    from sabr_trial.context_processors import study_title
+
+    with translation.override("zh-hans"):
+        assert study_title() == settings.STUDY_TITLE_ZH_HANS and "肾细胞癌" in study_title()
+    with translation.override("en"):
+        assert study_title() == settings.STUDY_TITLE
+    settings.STUDY_TITLE_ZH_HANS = ""  # a site without a Chinese title shows the registered one
+    with translation.override("zh-hans"):
+        assert study_title() == settings.STUDY_TITLE
