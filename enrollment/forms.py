@@ -40,7 +40,9 @@ class NewPatientForm(forms.Form):
 
 
 class RegisterPatientForm(forms.Form):
-    registration_date = forms.DateField(label=_("Date of registration"), widget=DateInput())
+    registration_date = forms.DateField(
+        label=_("Date of registration"), widget=DateInput(attrs={"autofocus": True})  # keyboard-only entry
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

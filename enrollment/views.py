@@ -79,6 +79,8 @@ def patient_register(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             patient.refresh_from_db()
             messages.success(request, _("Registered: study number %(n)s.") % {"n": patient.study_number})
+            if request.GET.get("next") == "continue":
+                return redirect(next_form_url(patient, "registration", None))
             return redirect("casebook", patient.pk)
     elif request.method == "GET":
         from django.utils import timezone

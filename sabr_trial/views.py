@@ -245,7 +245,10 @@ def after_save_url(request: HttpRequest, spec: CrfSpec, patient: Any, row: CrfBa
         url = reverse("crf_create", args=[patient.pk, spec.slug])
         return f"{url}?{query.urlencode()}" if query else url
     if choice == "continue":
-        return next_form_url(patient, spec.slug, row)
+        url = next_form_url(patient, spec.slug, row)
+        if url == reverse("casebook", args=[patient.pk]):
+            messages.info(request, _("No other form is due for this patient now: here is the casebook."))
+        return url
     return row.get_absolute_url()
 
 

@@ -97,3 +97,118 @@ def test_an_assessment_on_or_before_sabr_start_says_at_entry_it_is_not_used_for_
                                    follow=True)  # fmt: skip
     assert response.redirect_chain, re.findall(r'(?:invalid-feedback|alert-danger)[^>]*>(.*?)</', response.text, re.S)
     assert ("it is not used for PFS" in response.text) is warned
+
+
+# --- screening to the first tumour assessment in one pass (issue 19, done-when) --------------------------------
+
+
+def test_registration_with_continue_opens_the_baseline(as_coordinator, coordinator, investigator):
+    patient = fe.registrable(coordinator, investigator)
+    page = as_coordinator.get(reverse("patient_register", args=[patient.pk])).text
+    assert page.index('formaction="?next=continue"') < page.index("Register and assign study number")  # Enter
+    response = as_coordinator.post(reverse("patient_register", args=[patient.pk]) + "?next=continue",
+                                   {"registration_date": TODAY.isoformat()})  # fmt: skip
+    assert response.url == create(patient, "baseline")
+
+
+def test_after_the_baseline_medical_history_then_prior_therapy_when_there_were_prior_lines(
+    as_coordinator, coordinator, investigator
+):
+    from sabr_trial.views import next_form_url
+
+    patient = fe.registered(coordinator, investigator)
+    base = fe.baseline(patient, coordinator, prior_systemic_lines=1)
+    assert next_form_url(patient, "baseline", base) == create(patient, "medical-history")
+    from enrollment.models import MedicalHistory
+
+    mh = MedicalHistory.objects.create(patient=patient, mh_term="Hypertension", mh_category="CARDIOVASCULAR",
+                                       start_date="2015", ongoing="Y")  # fmt: skip
+    assert next_form_url(patient, "medical-history", mh) == create(patient, "prior-therapy")
+    Baseline = type(base)
+    Baseline.objects.filter(pk=base.pk).update(prior_systemic_lines=0)
+    assert next_form_url(patient, "medical-history", mh) == create(patient, "lesion")  # the screening visit's next
+
+
+def test_a_sabr_course_leads_to_its_targets_then_to_its_treatment_days_until_every_fraction_is_recorded(
+    as_coordinator,
+):
+    from tests.factories_assessments import LesionFactory
+    from tests.factories_treatment import SabrCourseFactory, consented_patient, days_ago
+    from tests.test_treatment import target_data
+    from treatment.models import SabrTarget
+
+    patient = consented_patient(registered_days_ago=20)
+    lesions = [LesionFactory(patient=patient, organ="LUNG"), LesionFactory(patient=patient, organ="LIVER")]
+    course = SabrCourseFactory(patient=patient, simulation_date=days_ago(15))
+    from sabr_trial.views import next_form_url
+
+    first_target = create(patient, "sabr-target") + f"?course={course.pk}"
+    assert next_form_url(patient, "sabr-course", course) == first_target
+    response = as_coordinator.post(first_target + "&next=another",
+                                   {**target_data(course, lesions[0], n_fractions="2"), "action": "submit"})  # fmt: skip
+    assert response.url == first_target  # another target of the same course
+    response = as_coordinator.post(first_target + "&next=continue",
+                                   {**target_data(course, lesions[1], n_fractions="1"), "action": "submit"})  # fmt: skip
+    day_url = reverse("treatment:fraction_day", args=[patient.pk, course.pk])
+    assert response.url == day_url
+    targets = list(SabrTarget.objects.filter(course=course).order_by("pk"))
+    page = as_coordinator.get(day_url).text
+    assert page.split('class="form-actions"')[1].index('formaction="?next=continue"') < page.index('value="draft"')
+
+    def treatment_day(days: int, *chosen) -> str:
+        data = {"fraction_date": days_ago(days).isoformat(), "action": "submit"}
+        for t in chosen:
+            data |= {f"t{t.pk}-record": "1", f"t{t.pk}-delivered": "Y", f"t{t.pk}-dose": str(t.dose_per_fraction_gy)}
+        response = as_coordinator.post(day_url + "?next=continue", data)
+        assert response.status_code == 302
+        return response.url
+
+    assert treatment_day(10, *targets) == day_url  # the first target has a fraction left
+    after = treatment_day(8, targets[0])
+    assert "fraction-day" not in after and after.startswith(f"/patients/{patient.pk}/forms/")  # the visit's next
+
+
+def screening_done(patient, user):
+    """Mark the screening visit's forms the factory patient lacks, so the schedule's next open form is a cycle's."""
+    from visits import services
+    from visits.models import NotDone
+    from visits.schedule import SCREENING_FORMS
+
+    for slug in SCREENING_FORMS:
+        services.not_done_mark(patient=patient, form_slug=slug, visit_key="SCR", acting_user=user,
+                               reason_code=NotDone.ReasonCode.NOT_APPLICABLE, reason="entered elsewhere",
+                               form_title=slug, visit_label="SCR")  # fmt: skip
+    return patient
+
+
+def test_an_ae_review_opens_with_its_visit_and_nothing_to_report_marks_it_and_goes_on(as_coordinator, coordinator):
+    from visits.models import NotDone
+    from visits.views import next_form_url
+
+    ensure_ctcae_terms()
+    patient = screening_done(treated_patient(start_days_ago=30, cycles_given=2), coordinator)
+    url = next_form_url(patient, "toripalimab", None)
+    assert url == create(patient, "adverse-event") + "?visit=C1"
+    page = as_coordinator.get(url).text
+    assert 'data-testid="nothing-to-report"' in page and 'name="visit" value="C1"' in page
+    response = as_coordinator.post(reverse("visits:not_done", args=[patient.pk]) + "?next=continue", {
+        "form": "adverse-event", "visit": "C1", "reason_code": "NOTHING TO REPORT",
+        "reason": "Nothing new to report at this visit."})  # fmt: skip
+    assert NotDone.objects.get(patient=patient, visit_key="C1").reason_code == NotDone.ReasonCode.NOTHING_TO_REPORT
+    assert response.url == create(patient, "adverse-event") + "?visit=C2"  # C2's review is the next open form
+    assert 'data-testid="nothing-to-report"' not in as_coordinator.get(create(patient, "adverse-event")).text
+
+
+def test_a_toripalimab_form_opens_with_the_visit_cycle(as_coordinator, coordinator):
+    from visits import services
+    from visits.models import NotDone
+    from visits.views import next_form_url
+
+    patient = screening_done(treated_patient(start_days_ago=25, cycles_given=1), coordinator)
+    services.not_done_mark(patient=patient, form_slug="adverse-event", visit_key="C1", acting_user=coordinator,
+                           reason_code=NotDone.ReasonCode.NOTHING_TO_REPORT, reason="none", form_title="AE",
+                           visit_label="C1")  # fmt: skip
+    url = next_form_url(patient, "axitinib", None)
+    assert url == create(patient, "toripalimab") + "?cycle_number=2"
+    field = as_coordinator.get(url).text.split('name="cycle_number"')[1].split(">")[0]
+    assert 'value="2"' in field

@@ -18,7 +18,7 @@ from sabr_trial import services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.templatetags.ruletext import text as ruletext_text
-from sabr_trial.views import crf_detail_context, crf_form_page
+from sabr_trial.views import crf_detail_context, crf_form_page, next_form_url
 from treatment import rules, selectors
 from treatment.models import (
     AxitinibPeriod,
@@ -168,6 +168,7 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
         if fraction_date and not chosen:
             messages.error(request, _("Tick at least one target."))
         if fraction_date and chosen:
+            saved: Any = None
             try:
                 with transaction.atomic():
                     for row in chosen:
@@ -180,7 +181,7 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
                             errors[target.pk] = [_("Enter the delivered dose in Gy.")]
                             continue
                         try:
-                            services.crf_create(
+                            saved = services.crf_create(
                                 model=SabrFraction, patient=patient, acting_user=request.user, status=status,
                                 data={
                                     "target": target, "fraction_number": row["next_fraction"],
@@ -199,6 +200,8 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
                 messages.success(request, _("%(n)s fraction(s) recorded.") % {"n": len(chosen)})
                 for warning in rules.course_warnings(course):
                     messages.warning(request, ruletext_text(warning))
+                if request.GET.get("next") == "continue":  # the next treatment day, or the visit's next form
+                    return redirect(next_form_url(patient, "sabr-fraction", saved))
                 return redirect(course.get_absolute_url())
     rows = []
     for row in table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +22,7 @@ from sabr_trial.crf import registry
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.services import CrfLocked, casebook_lock
 from sabr_trial.views import apply_errors
-from visits import selectors, services
+from visits import schedule, selectors, services
 from visits.forms import CancelMarkForm, NotDoneForm
 from visits.models import NotDone
 from visits.schedule import ExpectedForm, Reason, State, Visit, VisitKind
@@ -268,6 +269,8 @@ def not_done(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("%(form)s, %(visit)s: marked.") % {
                 "form": form_title(slug), "visit": visit_label(ef.visit)})  # fmt: skip
+            if request.GET.get("next") == "continue":  # from the form page of a review: the visit's next form
+                return redirect(next_form_url(patient, slug, None) or reverse("casebook", args=[patient.pk]))
             return redirect("visits:patient_grid", patient.pk)
         status = 422
     else:
@@ -306,8 +309,10 @@ PRE_REGISTRATION = ("screening", "consent", "eligibility")
 
 def next_form_url(patient: Any, saved_slug: str, row: Any) -> str | None:
     """Where "save and continue" goes (issue 19): before registration the next missing screening form, then the
-    registration page; after it the next open form (due or overdue) of the visit the saved form belongs to,
-    then the next open form of the earliest visit with one. None when nothing is open."""
+    registration page; after it the forms that follow the one just saved (medical history and prior therapy after
+    the baseline, the targets and treatment days of a SABR course), then the next open form (due or overdue) of the
+    visit the saved form belongs to, then the next open form of the earliest visit with one. None when nothing is
+    open."""
     from enrollment.models import Patient
 
     patient = Patient.objects.get(pk=patient.pk)
@@ -316,6 +321,9 @@ def next_form_url(patient: Any, saved_slug: str, row: Any) -> str | None:
             if slug in registry and not registry.get(slug).model.objects.filter(patient=patient).exists():
                 return reverse("crf_create", args=[patient.pk, slug])
         return reverse("patient_register", args=[patient.pk])
+    follow = _following(patient, saved_slug, row)
+    if follow:
+        return follow
     found = selectors.collect(today=timezone.localdate(), patient_ids=[patient.pk])
     if not found:
         return None
@@ -328,7 +336,77 @@ def next_form_url(patient: Any, saved_slug: str, row: Any) -> str | None:
     )  # fmt: skip
     same_visit = [ef for ef in open_forms if ef.visit.key == saved_visit]
     for ef in same_visit + open_forms:
-        url = selectors.form_url(patient.pk, ef)
+        url = _open_form_url(patient, ef)
         if url:
             return url
     return None
+
+
+def _create(patient: Any, slug: str, **query: Any) -> str | None:
+    if slug not in registry:
+        return None
+    url = reverse("crf_create", args=[patient.pk, slug])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _following(patient: Any, saved_slug: str, row: Any) -> str | None:
+    """The form that follows the one just saved, where the schedule tracks only the first of a kind: medical
+    history and prior therapy with the baseline (R1.3, EC-PT-3), each target of a SABR course and its treatment
+    days until every target has its fractions (EC-FX-1)."""
+    from enrollment.models import Baseline, MedicalHistory, PriorTherapy
+
+    if saved_slug == "baseline" and not MedicalHistory.objects.filter(patient=patient).exists():
+        return _create(patient, "medical-history")
+    if saved_slug in ("baseline", "medical-history") and not PriorTherapy.objects.filter(patient=patient).exists():
+        lines = Baseline.objects.filter(patient=patient).values_list("prior_systemic_lines", flat=True).first()
+        if lines:
+            return _create(patient, "prior-therapy")
+    course = _course_of(saved_slug, row)
+    if course is not None:
+        if not course.targets.exists():
+            return _create(patient, "sabr-target", course=course.pk)
+        if saved_slug != "sabr-course" and _fractions_left(course):
+            return reverse("treatment:fraction_day", args=[patient.pk, course.pk])
+    return None
+
+
+def _course_of(saved_slug: str, row: Any) -> Any:
+    if row is None:
+        return None
+    if saved_slug == "sabr-course":
+        return row
+    if saved_slug == "sabr-target":
+        return row.course
+    if saved_slug == "sabr-fraction":
+        return row.target.course
+    return None
+
+
+def _fractions_left(course: Any) -> bool:
+    """Some target of the course has fewer fractions recorded than prescribed."""
+    from django.db.models import Count
+
+    targets = course.targets.annotate(recorded=Count("fractions")).values_list("recorded", "n_fractions")
+    return any(recorded < planned for recorded, planned in targets)
+
+
+def _open_form_url(patient: Any, ef: ExpectedForm) -> str | None:
+    """The page that fills an open expected form, with what the visit already says: the cycle of a toripalimab
+    form, the course of a SABR target, the treatment-day grid for fractions, and the visit of an AE review (so
+    the page can record "nothing to report")."""
+    from treatment.models import SabrCourse
+
+    if ef.slug not in registry:
+        return None
+    if ef.slug == schedule.TORIPALIMAB and ef.visit.number:
+        return _create(patient, ef.slug, cycle_number=ef.visit.number)
+    if ef.slug in ("sabr-target", "sabr-fraction"):
+        course = SabrCourse.objects.filter(patient=patient).order_by("-pk").first()
+        if course is None:
+            return _create(patient, "sabr-course")
+        if ef.slug == "sabr-target" or not course.targets.exists():
+            return _create(patient, "sabr-target", course=course.pk)
+        return reverse("treatment:fraction_day", args=[patient.pk, course.pk])
+    if ef.slug == schedule.AE_REVIEW:
+        return _create(patient, ef.slug, visit=ef.visit.key)
+    return selectors.form_url(patient.pk, ef)
