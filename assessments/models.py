@@ -120,7 +120,7 @@ class Lesion(CrfBase):
         OTHER = "OTHER", _("Other")
 
     lesion_code = models.CharField(
-        _("Lesion code"), max_length=4, editable=False, help_text=_("L1, L2, ... (automatic)")
+        _("Lesion code"), max_length=4, editable=False, help_text=_("Numbered automatically in the order of entry: L1, L2, ...")
     )
     role = models.CharField(
         _("Role"), max_length=10, choices=Role.choices,
@@ -228,7 +228,7 @@ class TumourAssessment(CrfBase):
     modality = models.CharField(_("Modality"), max_length=20, choices=Method.choices, blank=True)
     clinical_deterioration = models.CharField(
         _("Symptomatic deterioration without objective PD?"), max_length=1, choices=YesNo.choices, default=YesNo.NO,
-        help_text=_("Stored apart: never changes the RECIST response (R1.22)."),
+        help_text=_("Symptoms got worse without progression on the scans. Recorded apart: it never changes the RECIST response (R1.22)."),
     )  # fmt: skip
     clinically_stable = models.CharField(
         _("Clinically stable (treatment beyond iUPD)?"), max_length=1, choices=YesNo.choices, blank=True

@@ -141,7 +141,7 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     )
     lesion = models.ForeignKey(
         "assessments.Lesion", on_delete=models.PROTECT, related_name="sabr_targets", null=True,
-        verbose_name=_("Lesion treated"), help_text=_("A registered lesion of this patient (D4, R1.41)."),
+        verbose_name=_("Lesion treated"), help_text=_("The lesion treated, chosen from this patient's lesion registry (D4, R1.41)."),
     )  # fmt: skip
     prescribed_dose_gy = models.DecimalField(
         _("Prescribed total dose (Gy)"), max_digits=5, decimal_places=2, validators=[POSITIVE],
@@ -153,7 +153,7 @@ class SabrTarget(RulesFirstMixin, CrfBase):
             MinValueValidator(radiobiology.MIN_FRACTIONS, _("At least 1 fraction (EC-ST-1).")),
             MaxValueValidator(radiobiology.MAX_FRACTIONS, _("At most 15 fractions for SABR (EC-ST-1).")),
         ],
-        help_text=_("1 to 15 (EC-ST-1)."),
+        help_text=_("How many fractions are planned for this lesion: 1 to 15 (EC-ST-1)."),
     )
     dose_per_fraction_gy = models.DecimalField(
         _("Dose per fraction (Gy)"), max_digits=5, decimal_places=2, null=True, editable=False,
@@ -162,7 +162,7 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     isodose_pct = models.PositiveSmallIntegerField(
         _("Prescription isodose line (%)"),
         validators=[MinValueValidator(50), MaxValueValidator(100)],
-        help_text=_("50 to 100 %."),
+        help_text=_("The isodose line the dose is prescribed to: 50 to 100 %."),
     )
     gtv_cc = models.DecimalField(
         _("GTV volume (cm³)"), max_digits=7, decimal_places=2, null=True, blank=True, validators=[POSITIVE]
@@ -204,7 +204,7 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     )  # fmt: skip
     reirradiation_reason = models.CharField(
         _("Why re-irradiated?"), max_length=16, choices=ReirradiationReason.choices, blank=True,
-        help_text=_("Required for a re-irradiation (EC-ST-1)."),
+        help_text=_("Required when the lesion is irradiated again (EC-ST-1)."),
     )  # fmt: skip
     first_fraction_date = models.DateField(_("Lesion SABR start"), null=True, editable=False)
     last_fraction_date = models.DateField(_("Lesion SABR end"), null=True, editable=False)
@@ -313,7 +313,7 @@ class SabrFraction(RulesFirstMixin, CrfBase):
     delivered = models.CharField(_("Delivered?"), max_length=1, choices=YesNo.choices, default=YesNo.Y)
     dose_delivered_gy = models.DecimalField(
         _("Dose delivered (Gy)"), max_digits=5, decimal_places=2, null=True, blank=True, validators=[POSITIVE],
-        help_text=_("Required when delivered (EC-FX-2)."),
+        help_text=_("The dose given at this fraction, in Gy: required when it was delivered (EC-FX-2)."),
     )  # fmt: skip
     not_delivered_reason = models.CharField(
         _("Reason not delivered"), max_length=24, choices=NotDeliveredReason.choices, blank=True,
@@ -394,7 +394,7 @@ class AxitinibPeriod(RulesFirstMixin, CrfBase):
     )
     dose_change_reason = models.CharField(
         _("Reason for this period"), max_length=28, choices=ChangeReason.choices,
-        help_text=_("Why this dose period started (EXADJ; R4.3-R4.5)."),
+        help_text=_("Why this dose period started: the first dose, a titration, a reduction or an interruption (R4.3-R4.5)."),
     )  # fmt: skip
     adverse_event = models.ForeignKey(
         "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="axitinib_periods",
@@ -403,11 +403,11 @@ class AxitinibPeriod(RulesFirstMixin, CrfBase):
     missed_doses = models.PositiveSmallIntegerField(
         _("Doses missed or vomited (not replaced)"),
         default=0,
-        help_text=_("R4.1: a missed dose is not replaced."),
+        help_text=_("Doses missed or vomited in this period: a missed dose is not made up (R4.1)."),
     )
     bp_ok_no_antihtn = models.CharField(
         _("Normotensive without antihypertensives?"), max_length=1, choices=YesNo.choices, blank=True,
-        help_text=_("Answer for a titration up (R4.3)."),
+        help_text=_("Answer when the dose goes up: was the blood pressure normal without antihypertensive drugs? (R4.3)."),
     )  # fmt: skip
 
     class Meta:
@@ -461,7 +461,7 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
     )
     infusion_status = models.CharField(
         _("Status"), max_length=24, choices=Status.choices, default=Status.GIVEN,
-        help_text=_("Given, delayed, omitted or permanently discontinued (ECOCCUR + INFSTAT; R4.7, R4.8)."),
+        help_text=_("Was the infusion given, delayed or omitted, or is toripalimab stopped for good? (R4.7, R4.8)."),
     )  # fmt: skip
     infusion_date = models.DateField(
         _("Date of infusion"), null=True, blank=True, validators=[not_in_future],
