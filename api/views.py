@@ -33,6 +33,7 @@ from api import serializers as s
 from api.models import TokenRecord
 from api.problems import ApiProblem, PreconditionRequired
 from api.writes import bound_form, current_values, form_data, form_errors
+from assessments import grid_merge
 from endpoints.services import figures_in
 from enrollment import services as enrollment_services
 from enrollment.models import Patient
@@ -521,6 +522,9 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
             if instance.version != version:
                 stale = services.StaleVersion(instance, version, services._changes_since(instance, version))
                 stale.submitted = request.data if isinstance(request.data, dict) else {}
+                if spec.slug == "tumour-assessment":  # the grid's cells too: each lesion result and new lesion
+                    stale.changes = [*stale.changes, *grid_merge.changes_since(instance, version)]
+                    stale.submitted = {**stale.submitted, **grid_merge.submitted_cells(instance, request.data)}
                 raise stale
             data = _parse(spec, request, partial=True, patient=instance.patient)
             with transaction.atomic():

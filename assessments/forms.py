@@ -286,6 +286,17 @@ class NewLesionForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
+class BaseNewLesionFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    """The new lesions of a time point. A row is matched by its code when saved (``save_assessment``), so the
+    hidden row id is a plain number: a row another user removed meanwhile comes back as a new row to merge, not as
+    "Select a valid choice" on a hidden field."""
+
+    def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        pk = getattr(getattr(form, "instance", None), "pk", None)
+        form.fields["id"] = forms.IntegerField(required=False, widget=forms.HiddenInput, initial=pk)
+
+
 NewLesionFormSet = forms.inlineformset_factory(
-    TumourAssessment, NewLesion, form=NewLesionForm, extra=1, can_delete=True
+    TumourAssessment, NewLesion, form=NewLesionForm, formset=BaseNewLesionFormSet, extra=1, can_delete=True
 )

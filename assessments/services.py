@@ -82,7 +82,6 @@ def check_rows(patient: Any, data: dict[str, Any], rows: Sequence[dict[str, Any]
         )
 
 
-@transaction.atomic
 def save_assessment(
     *, patient: Any, instance: TumourAssessment | None, data: dict[str, Any], rows: Sequence[dict[str, Any]],
     new_lesions: Sequence[dict[str, Any]], acting_user: Any, reason: str = "", expected_version: int = 0,
@@ -91,8 +90,24 @@ def save_assessment(
     """Create or change one tumour assessment with its lesion rows and new lesions, then recompute the patient.
 
     Returns the row and whether anything changed. Raises what ``sabr_trial.services`` raises (StaleVersion,
-    CrfLocked, ValidationError, PermissionDenied); nothing is written then.
+    CrfLocked, ValidationError, PermissionDenied); nothing is written then. A stale save's refusal is audited
+    after the rollback of this save (``crf_update``'s own audit row is rolled back with the grid's block).
     """
+    try:
+        return _save_assessment(
+            patient=patient, instance=instance, data=data, rows=rows, new_lesions=new_lesions,
+            acting_user=acting_user, reason=reason, expected_version=expected_version, submit=submit,
+        )  # fmt: skip
+    except services.StaleVersion as exc:
+        services.audit_stale(exc, acting_user=acting_user)
+        raise
+
+
+@transaction.atomic
+def _save_assessment(
+    *, patient: Any, instance: TumourAssessment | None, data: dict[str, Any], rows: Sequence[dict[str, Any]],
+    new_lesions: Sequence[dict[str, Any]], acting_user: Any, reason: str, expected_version: int, submit: bool,
+) -> tuple[TumourAssessment, bool]:  # fmt: skip
     check_rows(patient, data, rows)
     if data.get("imaging_done") != "Y":
         rows, new_lesions = [], []

@@ -289,12 +289,18 @@ def crf_update(
             acting_user=acting_user, m2m=m2m,
         )  # fmt: skip
     except StaleVersion as exc:
-        _audit(
-            user=acting_user, action=AuditEvent.Action.STALE_REFUSED, instance=exc.current,
-            description=_("Save from version %(v)s refused: current version is %(c)s")
-            % {"v": exc.expected_version, "c": exc.current.version},
-        )  # fmt: skip
+        audit_stale(exc, acting_user=acting_user)
         raise
+
+
+def audit_stale(exc: StaleVersion, *, acting_user: Any) -> None:
+    """Audit the refusal of a stale save. Call it after the rollback (outside the save's atomic block), so the
+    audit row survives it; a save that writes child rows in an outer block (the assessment grid) calls it again."""
+    _audit(
+        user=acting_user, action=AuditEvent.Action.STALE_REFUSED, instance=exc.current,
+        description=_("Save from version %(v)s refused: current version is %(c)s")
+        % {"v": exc.expected_version, "c": exc.current.version},
+    )  # fmt: skip
 
 
 @transaction.atomic

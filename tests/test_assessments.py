@@ -382,8 +382,13 @@ def test_stale_save_refused(as_coordinator, baseline):
         baseline, {"L1": 30, "L2": 25}, day=56, expected_version=a.version, change_reason="x"
     )
     as_coordinator.post(update_url(a), data)
-    response = as_coordinator.post(update_url(a), {**data, "L1": 20})
+    # The same stale version again, with L1 changed differently: both changed the cell, so nothing is saved until
+    # the user chooses (a stale save of other cells is merged instead: tests/test_assessments_merge.py).
+    l1 = Lesion.objects.get(patient=baseline, lesion_code="L1")
+    response = as_coordinator.post(update_url(a), {**data, f"l{l1.pk}-value_mm": "20"})
     assert response.status_code == 409
+    assert "after you opened it" in response.text
+    assert LesionResult.objects.get(lesion=l1).value_mm == Decimal(30)
 
 
 def test_lesion_registered_after_a_follow_up_makes_the_time_point_not_computable(as_coordinator, baseline):
