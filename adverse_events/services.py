@@ -134,7 +134,7 @@ def investigator_emails() -> list[str]:
     return sorted({u.email for u in users})
 
 
-#: Set while a migration import runs (``endpoints.importer``): SAEs entered from another system's history are not
+#: Set while a migration import runs (``reports.importer``): SAEs entered from another system's history are not
 #: new to the investigators, so no e-mail goes out; the import reports how many it held back.
 _held_back: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "sae_mail_held_back", default=None

@@ -1,6 +1,6 @@
 """Report and export jobs through the API: list, start, progress, download, retry.
 
-The same ``endpoints.jobs`` service as the reports page: ``start_job`` checks the role (a study report or the data
+The same ``reports.jobs`` service as the reports page: ``start_job`` checks the role (a study report or the data
 export and a patient casebook need the export permission: investigators and data managers), writes the EXPORT audit event and
 dispatches the build; ``open_download`` checks the role, the state and the stored SHA-256 and writes the DOWNLOAD
 audit event. A download answers with the checksum in ``ETag``, ``Digest`` and ``Repr-Digest``.
@@ -26,10 +26,10 @@ from rest_framework.views import APIView
 
 from api.problems import ApiProblem
 from api.serializers import StrictSerializerMixin
-from endpoints import jobs
 from endpoints.models import Job
-from endpoints.views_reports import _parse_cutoff, _visible_jobs
 from enrollment.models import Patient
+from reports import jobs
+from reports.views import _parse_cutoff, _visible_jobs
 from sabr_trial.roles import Perm
 
 TAG = "Reports and exports"

@@ -51,8 +51,8 @@ def export_xpt(out: Path, demo: bool) -> list[str]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from endpoints.exports import build_files
     from endpoints.services import run_recompute
+    from reports.exports import build_files
 
     call_command("migrate", verbosity=0, interactive=False)
     if demo:

@@ -197,9 +197,9 @@ def main() -> None:
         from django.urls import reverse
         from django.utils import timezone
 
-        investigator.post_form(reverse("endpoints:report_start"),
+        investigator.post_form(reverse("reports:report_start"),
                                {"kind": "report", "cutoff": timezone.localdate().isoformat()},
-                               page=reverse("endpoints:reports"))  # fmt: skip
+                               page=reverse("reports:reports"))  # fmt: skip
         building = _wait(lambda: Job.objects.filter(state=Job.State.RUNNING).exists(), 120, 0.2)
         worker.kill9()
         killed_job_state = "running when killed" if building is not None else "never started"

@@ -7,7 +7,7 @@ Usage (each step is its own process, because each uses its own database):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_bench_dst python bench/import.py import /tmp/study [--dry-run]
 
 ``export demo`` re-creates the source database, loads the hand-made demo study of ``setup_demo`` and writes its
-per-CRF CSVs; ``export N`` writes the CSVs of N generated casebooks (``endpoints.generated_study``, seed 2026, dated
+per-CRF CSVs; ``export N`` writes the CSVs of N generated casebooks (``reports.generated_study``, seed 2026, dated
 up to today: screening to two years of follow-up) without a database. ``import`` re-creates the target database (migrations only:
 roles and the CTCAE dictionary), imports the folder as the demo coordinator and prints CRF rows, wall seconds,
 rows per second, CPU seconds (user + system of this process; PostgreSQL's own CPU is not included) and peak RSS.
@@ -56,7 +56,7 @@ def export(study: str, out: Path) -> None:
         setup()
         from django.utils import timezone
 
-        from endpoints.generated_study import generate
+        from reports.generated_study import generate
 
         generate(int(study), today=timezone.localdate()).write(out)
         print(f"generated {study} patients: {_rows(out)} CRF rows to {out}")
@@ -67,7 +67,7 @@ def export(study: str, out: Path) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("setup_demo", "--generated", "0", verbosity=0)
-    from endpoints import exports
+    from reports import exports
 
     for name, data in exports.crf_files().items():
         path = out / name
@@ -82,7 +82,7 @@ def run_import(folder: Path, *, dry_run: bool) -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from endpoints.importer import import_study
+    from reports.importer import import_study
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("setup_demo", "--no-data", verbosity=0)

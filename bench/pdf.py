@@ -6,7 +6,7 @@ patients BN00001... to it):
         [--runs 3] [--report-sizes 60] [--keep DIR] [--profile FILE]
 
 Casebook: the demo patient with the most CRF rows and history rows (synthetic patients excluded), built by
-``endpoints.casebook_pdf`` as the casebook job does, ``--runs`` times in one process (the first run loads fonts and
+``reports.casebook_pdf`` as the casebook job does, ``--runs`` times in one process (the first run loads fonts and
 templates; the table shows the median and the first):
   context   the reads (CRFs, children, history, signatures, audit events, locks) and their formatting;
   html      rendering the Django template;
@@ -60,8 +60,8 @@ def measure_casebook(runs: int, keep: str | None, profile: str | None) -> dict[s
     from django.template.loader import render_to_string
     from django.test.utils import CaptureQueriesContext
 
-    from endpoints import casebook_pdf, report
     from enrollment.models import Patient
+    from reports import casebook_pdf, report
 
     call_command("migrate", verbosity=0, interactive=False)
     if not Patient.objects.exclude(study_number__startswith="BN").exists():

@@ -7,7 +7,7 @@ Usage (a dedicated database; it is filled with synthetic patients):
 For each N a child process builds the study (bench/generate.py, bulk inserts), computes one endpoint snapshot
 (not timed: the report job reuses the latest snapshot at the cut-off; ``--reuse-snapshot`` takes the latest
 one instead of computing it) and measures one report build:
-  context   the report's own reads and tables (endpoints.report.report_context), per stage;
+  context   the report's own reads and tables (reports.report.report_context), per stage;
   html      rendering the Django template;
   layout    WeasyPrint parsing, styling and laying out every page (HTML.render);
   pdf       WeasyPrint writing the PDF (Document.write_pdf);
@@ -40,7 +40,8 @@ def measure(n: int, keep: str | None, profile: str | None, reuse: bool = False) 
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from endpoints import report, services
+    from endpoints import services
+    from reports import report
 
     call_command("migrate", verbosity=0, interactive=False)
     today = timezone.localdate()

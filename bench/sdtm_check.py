@@ -1,12 +1,12 @@
 """SDTM/ADaM conformance check: builds the data export of the study in DATABASE_URL and checks every SDTM and ADaM
-file against its metadata table (``endpoints/exports/metadata.py``; the rules are ``endpoints/exports/conformance.py``).
+file against its metadata table (``reports/exports/metadata.py``; the rules are ``reports/exports/conformance.py``).
 
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sabr_check .venv/bin/python bench/sdtm_check.py \
         [--demo] [--generated N] [--synthetic N] [--cutoff YYYY-MM-DD] [--show 50]
 
 ``--demo`` first loads the hand-made demo study (``manage.py setup_demo --generated 0``); ``--generated N`` first
-imports N generated casebooks (``endpoints/generated_study.py`` through ``import_study``: complete casebooks,
+imports N generated casebooks (``reports/generated_study.py`` through ``import_study``: complete casebooks,
 every form rule applied); ``--synthetic N`` first bulk-inserts N synthetic patients (``bench/synthetic.py``,
 replacing earlier synthetic ones; consent and baseline forms, no screening form). The endpoint snapshot at the cut-off
 (default today) is computed, the export's files are built in memory, and every finding is printed as
@@ -39,9 +39,9 @@ def main() -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from endpoints.exports import build_files
-    from endpoints.exports.conformance import check_files
     from endpoints.services import run_recompute
+    from reports.exports import build_files
+    from reports.exports.conformance import check_files
 
     call_command("migrate", verbosity=0, interactive=False)
     if args.demo:
@@ -51,8 +51,8 @@ def main() -> int:
 
         from django.contrib.auth import get_user_model
 
-        from endpoints.generated_study import generate as generate_study
-        from endpoints.importer import import_study
+        from reports.generated_study import generate as generate_study
+        from reports.importer import import_study
 
         call_command("setup_demo", "--no-data", stdout=io.StringIO())
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """A synthetic study for the recompute benchmark and tests that need many patients fast: N patients in bulk.
 
-Bench and test tooling, not part of the product (``endpoints/generated_study.py`` writes complete casebooks that
+Bench and test tooling, not part of the product (``reports/generated_study.py`` writes complete casebooks that
 go through ``import_study``; the demo study and ``bench/import.py`` use it).
 
 Rows are written with ``bulk_create`` straight into the tables, bypassing the CRF services (no history rows, no

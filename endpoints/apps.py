@@ -7,15 +7,12 @@ class EndpointsConfig(AppConfig):
     verbose_name = _("Endpoints")
 
     def ready(self) -> None:
-        from endpoints import jobs
         from endpoints.services import catch_up, mark_data_changed
         from sabr_trial import outbox
         from sabr_trial.crf import NavItem, registry
         from sabr_trial.roles import Perm
 
         registry.on_change(mark_data_changed)
-        outbox.register(jobs.BUILD_TOPIC, jobs.deliver_build)
-        outbox.register_catch_up(jobs.expire_lost_jobs)
         outbox.register_catch_up(catch_up)
         registry.register_nav(
             NavItem(order=5, label=_("Dashboard"), url_name="endpoints:dashboard", perm=Perm.VIEW)

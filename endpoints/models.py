@@ -103,7 +103,7 @@ class EndpointState(models.Model):
 class Job(models.Model):
     """One background build of a file for download: the study report, a patient casebook or the data export.
 
-    Built by ``endpoints.jobs.run_job`` (Celery task ``endpoints.build_job``); the stage and progress are
+    Built by ``reports.jobs.run_job`` (Celery task ``endpoints.build_job``); the stage and progress are
     written to this row as the build goes, so the page can poll them. The file lives under MEDIA_ROOT
     with its SHA-256, which the download checks.
     """
@@ -139,7 +139,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    #: Running: the last sign of life of the build (``endpoints.jobs``); queued: when it was last sent to a worker.
+    #: Running: the last sign of life of the build (``reports.jobs``); queued: when it was last sent to a worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     #: The requesting user's interface language: the PDF's labels, headings and figures are built in it.

@@ -6,8 +6,6 @@ import datetime
 
 from celery import shared_task
 
-from endpoints.jobs import build_job  # noqa: F401  (report/export build task: workers find tasks in tasks.py)
-
 
 @shared_task(name="endpoints.recompute", acks_late=True, reject_on_worker_lost=True)
 def recompute(

@@ -1,6 +1,6 @@
 """URLs of the endpoint dashboard (included under /endpoints/)."""
 
-from django.urls import include, path
+from django.urls import path
 
 from endpoints import views
 
@@ -8,5 +8,4 @@ app_name = "endpoints"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("recompute/", views.recompute_now, name="recompute"),
-    path("", include("endpoints.urls_reports")),
 ]

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "adverse_events",
     "endpoints",
     "visits",
+    "reports",
     "rest_framework",
     "knox",
     "drf_spectacular",

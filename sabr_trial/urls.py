@@ -46,6 +46,7 @@ urlpatterns = [
     path("assessments/", include("assessments.urls")),
     path("adverse-events/", include("adverse_events.urls")),
     path("endpoints/", include("endpoints.urls")),
+    path("endpoints/", include("reports.urls")),
     path("visits/", include("visits.urls")),
     path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),

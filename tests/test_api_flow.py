@@ -70,7 +70,7 @@ def test_readme_data_management_flow(investigator, data_manager, monkeypatch, se
     """The README's second example: a query raised, answered and closed; the export built, polled and verified."""
     import hashlib
 
-    from endpoints import jobs
+    from reports import jobs
 
     monkeypatch.setattr(jobs, "RUN_IN_THREAD", False)
     settings.MEDIA_ROOT = tmp_path

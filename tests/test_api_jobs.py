@@ -9,8 +9,8 @@ import hashlib
 import pytest
 from django.urls import reverse
 
-from endpoints import jobs
 from endpoints.models import Job
+from reports import jobs
 from sabr_trial.models import AuditEvent
 from tests import factories_enrollment as fe
 from tests.factories_api import TODAY, Api, fields_of, token_for
@@ -59,7 +59,7 @@ def test_export_job_start_progress_download_with_checksum_and_audit(
     assert response["Repr-Digest"] == f"sha-256=:{base64.b64encode(digest).decode()}:"
     assert "attachment" in response["Content-Disposition"] and data[:2] == b"PK"
     # The same audit rows as the page: EXPORT at the start, DOWNLOAD at each download.
-    page = as_data_manager.get(reverse("endpoints:report_job_download", args=[job.pk]))
+    page = as_data_manager.get(reverse("reports:report_job_download", args=[job.pk]))
     assert page.status_code == 200
     b"".join(page.streaming_content)
     start_event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT)

@@ -14,8 +14,8 @@ import subprocess
 import pytest
 from django.test import RequestFactory
 
-from endpoints import casebook_pdf, report
 from enrollment.models import Eligibility, MedicalHistory
+from reports import casebook_pdf, report
 from sabr_trial import services
 from sabr_trial.crf import CrfStatus
 from sabr_trial.models import CasebookSignature, Signature

@@ -28,8 +28,8 @@ def test_a_patient_registered_after_the_cutoff_is_not_in_the_study_at_that_cutof
 def test_disposition_rows_add_up_to_the_screened(coordinator):
     """Screened = screen failures + withdrew + still in screening + registered (issue 19: no row for the patients
     still in screening, so the table did not add up), at an earlier cut-off too."""
-    from endpoints import report
     from enrollment.models import ScreeningLog
+    from reports import report
     from tests.factories import PatientFactory, ScreeningLogFactory
 
     today = timezone.localdate()

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from endpoints import exports
 from endpoints.services import run_recompute
+from reports import exports
 from tests.factories_adverse_events import AdverseEventFactory
 from tests.factories_treatment import (
     AxitinibPeriodFactory,

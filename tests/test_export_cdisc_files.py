@@ -16,10 +16,10 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from endpoints.exports import build_files, restore_cell
-from endpoints.exports import metadata as md
-from endpoints.exports.conformance import check_files
 from endpoints.services import run_recompute
+from reports.exports import build_files, restore_cell
+from reports.exports import metadata as md
+from reports.exports.conformance import check_files
 
 TODAY = datetime.datetime(2026, 6, 30, 10, 0, tzinfo=datetime.UTC)
 
@@ -120,7 +120,7 @@ def test_the_rules_find_each_kind_of_defect() -> None:
 
 def test_a_date_without_its_study_day_variable_is_a_finding() -> None:
     """FDA business rule FDAB032 (CORE-000328/CORE-000776), the defect CDISC CORE found in MH."""
-    from endpoints.exports.conformance import check_metadata
+    from reports.exports.conformance import check_metadata
 
     mh = md.SDTM["MH"]
     assert not [f for f in check_metadata(mh) if f.rule == "TIMING"]

@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from endpoints.exports import neutralise_cell, restore_cell
 from enrollment.models import MedicalHistory
+from reports.exports import neutralise_cell, restore_cell
 from tests import test_export_sdtm_more as base
 from tests.factories_adverse_events import AdverseEventFactory
 from tests.factories_treatment import days_ago

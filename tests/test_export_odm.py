@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from endpoints.exports import build_odm, crf_files, import_odm, odm_to_crf_files
+from reports.exports import build_odm, crf_files, import_odm, odm_to_crf_files
 from tests.test_exports import wipe_study
 
 pytestmark = pytest.mark.django_db

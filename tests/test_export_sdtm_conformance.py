@@ -12,7 +12,7 @@ from django.conf import settings
 
 from adverse_events.models import AdverseEvent
 from adverse_events.services import record_grade_change
-from endpoints.exports import metadata as md
+from reports.exports import metadata as md
 from sabr_trial.services import crf_update
 from tests import test_export_sdtm_more as base
 from tests.factories import RegisteredPatientFactory, entry_user

@@ -14,7 +14,6 @@ import pytest
 from django.conf import settings
 
 from assessments.models import Lesion, TumourAssessment
-from endpoints import exports
 from endpoints.services import run_recompute
 from enrollment.models import (
     Baseline,
@@ -27,6 +26,7 @@ from enrollment.models import (
     ScreeningLog,
     SurvivalContact,
 )
+from reports import exports
 from tests.factories import PatientFactory
 from tests.factories_adverse_events import ALT_INCREASED, DEATH_NOS, AdverseEventFactory, term
 from tests.factories_assessments import LesionFactory

@@ -18,10 +18,10 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 
 from adverse_events.models import AdverseEvent
-from endpoints import exports, jobs
-from endpoints.importer import import_study
 from endpoints.models import Job
 from enrollment.models import MedicalHistory, Patient
+from reports import exports, jobs
+from reports.importer import import_study
 from sabr_trial.crf import CrfStatus
 from sabr_trial.services import crf_create
 from tests.factories_adverse_events import ALT_INCREASED, FATIGUE, term
@@ -81,7 +81,7 @@ def test_export_job_zip_has_every_file_with_cdisc_columns(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         as_data_manager.post(
-            reverse("endpoints:report_start"), {"kind": "export", "cutoff": TODAY.isoformat()}
+            reverse("reports:report_start"), {"kind": "export", "cutoff": TODAY.isoformat()}
         )
     job = Job.objects.get()
     assert job.state == "done", job.error
@@ -133,10 +133,10 @@ def test_casebook_pdf_has_values_history_and_signature_sections(
 ):
     p1 = study[0]
     for refused in (as_monitor, as_coordinator):  # DESIGN.md: investigators and data managers build PDFs
-        assert refused.post(reverse("endpoints:report_start"), {"kind": "casebook", "patient": p1.pk}).status_code == 403
+        assert refused.post(reverse("reports:report_start"), {"kind": "casebook", "patient": p1.pk}).status_code == 403
     assert not Job.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_investigator.post(reverse("endpoints:report_start"), {"kind": "casebook", "patient": p1.pk})
+        response = as_investigator.post(reverse("reports:report_start"), {"kind": "casebook", "patient": p1.pk})
     job = Job.objects.get()
     assert response.status_code == 302 and job.state == "done", job.error
     text = subprocess.run(

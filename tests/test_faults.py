@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from adverse_events.models import AdverseEvent
 from bench.procs import Browser, RedisServer, Service, celery_worker, free_port, gunicorn, wait_log
-from endpoints import jobs, services
+from endpoints import services
 from endpoints.models import EndpointState, Job
+from reports import jobs
 from sabr_trial import outbox
 from sabr_trial.models import OutboxMessage
 from sabr_trial.services import EDIT_CHECKS_TOPIC
@@ -116,8 +117,8 @@ def test_killed_worker_fails_the_build_in_hand_and_the_retry_builds_it(stack, mo
     wait_log(worker, r"ready\.")
     user = Browser(f"http://127.0.0.1:{port}", "inv-kill", PASSWORD)
     today = timezone.localdate().isoformat()
-    start = user.post_form(reverse("endpoints:report_start"), {"kind": "report", "cutoff": today},
-                           page=reverse("endpoints:reports"))  # fmt: skip
+    start = user.post_form(reverse("reports:report_start"), {"kind": "report", "cutoff": today},
+                           page=reverse("reports:reports"))  # fmt: skip
     assert start.status_code == 302
     job = Job.objects.get()
     wait_for(lambda: Job.objects.get(pk=job.pk).state == Job.State.RUNNING, 120, "build started", worker)
@@ -130,12 +131,12 @@ def test_killed_worker_fails_the_build_in_hand_and_the_retry_builds_it(stack, mo
 
     started.append(worker2 := celery_worker("after-kill", env))
     wait_log(worker2, r"ready\.")
-    retried = user.post_form(reverse("endpoints:report_job_retry", args=[job.pk]), {},
-                             page=reverse("endpoints:report_job", args=[job.pk]))  # fmt: skip
+    retried = user.post_form(reverse("reports:report_job_retry", args=[job.pk]), {},
+                             page=reverse("reports:report_job", args=[job.pk]))  # fmt: skip
     assert retried.status_code == 302
     retry = Job.objects.exclude(pk=job.pk).get()
     wait_for(lambda: Job.objects.get(pk=retry.pk).state == Job.State.DONE, 300, "retry built", worker2)
-    download = user.get(reverse("endpoints:report_job_download", args=[retry.pk]))
+    download = user.get(reverse("reports:report_job_download", args=[retry.pk]))
     assert download.status_code == 200 and download.content.startswith(b"%PDF")
     assert not Job.objects.filter(state=Job.State.RUNNING).exists()
     del investigator

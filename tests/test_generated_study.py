@@ -1,4 +1,4 @@
-"""The generated study (endpoints/generated_study.py): deterministic files, every casebook imports with no problem
+"""The generated study (reports/generated_study.py): deterministic files, every casebook imports with no problem
 through ``import_study``, the export of the imported study re-imports unchanged, and the product's own RECIST and
 endpoint derivations find a mix of responses and local failures in it."""
 
@@ -16,11 +16,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from assessments.models import LesionResult, TumourAssessment
-from endpoints import exports
-from endpoints.generated_study import generate
-from endpoints.importer import import_study
 from endpoints.models import EndpointSnapshot
 from enrollment.models import Baseline, Patient
+from reports import exports
+from reports.generated_study import generate
+from reports.importer import import_study
 from tests.test_exports import wipe_study, write
 
 TODAY = datetime.datetime(2026, 6, 30, 10, 0, tzinfo=datetime.UTC)

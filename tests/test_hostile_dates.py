@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from endpoints import jobs
 from endpoints.models import Job
 from enrollment.models import Baseline, Consent, Patient, ScreeningLog
+from reports import jobs
 from sabr_trial.checks import crf_date_ranges
 from tests import factories_enrollment as fe
 from tests.conftest import on_postgres
@@ -114,7 +114,7 @@ def test_api_numbers_out_of_range_are_field_errors(api, coordinator, investigato
 
 
 def test_service_path_of_the_importer_refuses_year_0001(coordinator):
-    """The importer writes each row with ``crf_create`` (endpoints/importer.py): the model's validator refuses it."""
+    """The importer writes each row with ``crf_create`` (reports/importer.py): the model's validator refuses it."""
     from django.core.exceptions import ValidationError
 
     from sabr_trial.services import crf_create
@@ -211,7 +211,7 @@ def test_whole_study_export_with_a_year_0001_row(year_one_patient, as_data_manag
     settings.MEDIA_ROOT = tmp_path / "media"
     with django_capture_on_commit_callbacks(execute=True):
         response = as_data_manager.post(
-            reverse("endpoints:report_start"), {"kind": "export", "cutoff": TODAY.isoformat()}
+            reverse("reports:report_start"), {"kind": "export", "cutoff": TODAY.isoformat()}
         )
     assert response.status_code in (200, 302)
     job = Job.objects.get()

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from bench.synthetic import generate
-from endpoints import jobs, report, services
+from endpoints import services
 from endpoints.models import Job
 from enrollment.models import Patient
+from reports import jobs, report
 from tests.factories_adverse_events import ae_payload, ensure_ctcae_terms
 
 pytestmark = [
@@ -82,7 +83,7 @@ def _build(client, capture, kind, patient=None, language="zh-hans"):
     client.post(reverse("set_language"), {"language": language, "next": "/"})
     data = {"kind": kind, "cutoff": TODAY.isoformat(), **({"patient": patient.pk} if patient else {})}
     with capture(execute=True):
-        response = client.post(reverse("endpoints:report_start"), data)
+        response = client.post(reverse("reports:report_start"), data)
     assert response.status_code == 302
     job = Job.objects.latest("pk")
     assert job.state == Job.State.DONE, job.error

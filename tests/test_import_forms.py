@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from assessments.models import Lesion, TumourAssessment
-from endpoints import exports
-from endpoints.importer import import_study
 from enrollment.models import Patient
+from reports import exports
+from reports.importer import import_study
 from tests.test_exports import wipe_study, write
 from tests.test_import_roundtrip import TODAY, complete_demo
 from treatment.models import SabrFraction

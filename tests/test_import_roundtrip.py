@@ -20,9 +20,9 @@ from django.core.management import call_command
 from adverse_events.models import AdverseEvent
 from adverse_events.services import add_sae_report
 from assessments.models import LesionResult, TumourAssessment
-from endpoints import exports
-from endpoints.importer import import_study
 from enrollment.models import DeathReport
+from reports import exports
+from reports.importer import import_study
 from sabr_trial.crf import CrfStatus, registry
 from sabr_trial.services import crf_create, crf_update
 from tests.factories_adverse_events import DEATH_NOS, FATIGUE, term

@@ -229,7 +229,7 @@ def test_the_api_gives_the_rule_in_the_request_language_and_as_stored(coordinato
 
 @pytest.mark.django_db
 def test_the_crf_export_gives_the_english_sentence(as_coordinator, baseline):
-    from endpoints.exports.crf_csv import crf_csv
+    from reports.exports.crf_csv import crf_csv
     from sabr_trial.crf import registry
 
     as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 40, "L2": 30}, day=56))
@@ -239,7 +239,7 @@ def test_the_crf_export_gives_the_english_sentence(as_coordinator, baseline):
 
 
 def _keys():
-    from endpoints.exports.common import KeyMap
+    from reports.exports.common import KeyMap
 
     return KeyMap()
 

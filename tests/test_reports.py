@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 import ruletext
-from endpoints import jobs, report
 from endpoints.models import EndpointSnapshot, Job
+from reports import jobs, report
 from sabr_trial.models import AuditEvent
 from tests.factories_reports import synthetic_study
 
@@ -42,7 +42,7 @@ def pdf_text(path) -> str:
 
 def start(client, kind="report", **extra):
     data = {"kind": kind, "cutoff": TODAY.isoformat(), **extra}
-    return client.post(reverse("endpoints:report_start"), data)
+    return client.post(reverse("reports:report_start"), data)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_report_build_stores_file_checksum_snapshot_and_audits_start_and_downloa
     with django_capture_on_commit_callbacks(execute=True):
         response = start(as_data_manager)
     job = Job.objects.get()
-    assert response.url == reverse("endpoints:report_job", args=[job.pk])
+    assert response.url == reverse("reports:report_job", args=[job.pk])
     assert (job.state, job.progress, job.snapshot_id, job.data_cutoff) == ("done", 100, snap.pk, TODAY), (
         job.error
     )
@@ -78,9 +78,9 @@ def test_report_build_stores_file_checksum_snapshot_and_audits_start_and_downloa
     assert (
         hashlib.sha256(path.read_bytes()).hexdigest() == job.sha256 and job.file_size == path.stat().st_size
     )
-    status = as_data_manager.get(reverse("endpoints:report_job_status", args=[job.pk])).json()
+    status = as_data_manager.get(reverse("reports:report_job_status", args=[job.pk])).json()
     assert (status["state"], status["progress"], status["download_url"] != "") == ("done", 100, True)
-    download = as_data_manager.get(reverse("endpoints:report_job_download", args=[job.pk]))
+    download = as_data_manager.get(reverse("reports:report_job_download", args=[job.pk]))
     body = b"".join(download.streaming_content)
     assert download["Content-Type"] == "application/pdf" and body.startswith(b"%PDF")
     actions = list(
@@ -117,13 +117,13 @@ def test_failed_build_shows_why_and_retry_builds(
     with django_capture_on_commit_callbacks(execute=True):
         start(as_data_manager)
     failed = Job.objects.get()
-    page = as_data_manager.get(reverse("endpoints:report_job", args=[failed.pk]))
+    page = as_data_manager.get(reverse("reports:report_job", args=[failed.pk]))
     assert failed.state == "failed" and "font cache unavailable" in page.text and "job-retry" in page.text
-    assert as_data_manager.get(reverse("endpoints:report_job_download", args=[failed.pk])).status_code == 404
+    assert as_data_manager.get(reverse("reports:report_job_download", args=[failed.pk])).status_code == 404
     monkeypatch.undo()
     monkeypatch.setattr(jobs, "RUN_IN_THREAD", False)
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_data_manager.post(reverse("endpoints:report_job_retry", args=[failed.pk]))
+        response = as_data_manager.post(reverse("reports:report_job_retry", args=[failed.pk]))
     retry = Job.objects.exclude(pk=failed.pk).get()
     assert (response.status_code, retry.state, retry.retry_of_id) == (302, "done", failed.pk)
 
@@ -135,7 +135,7 @@ def test_altered_file_is_refused_at_download(as_data_manager, django_capture_on_
     job = Job.objects.get()
     path = jobs.media_path(job.file_path)
     path.write_bytes(path.read_bytes() + b"tampered")
-    response = as_data_manager.get(reverse("endpoints:report_job_download", args=[job.pk]))
+    response = as_data_manager.get(reverse("reports:report_job_download", args=[job.pk]))
     assert response.status_code == 404 and not AuditEvent.objects.filter(action="download").exists()
 
 
@@ -144,19 +144,19 @@ def test_altered_file_is_refused_at_download(as_data_manager, django_capture_on_
     [("2020-13-01", "Enter the data cut-off as a date"), ((TODAY + datetime.timedelta(days=1)).isoformat(), "EC-G1")],
 )  # fmt: skip
 def test_bad_cutoff_is_refused_with_a_message(as_data_manager, cutoff, message):
-    response = as_data_manager.post(reverse("endpoints:report_start"), {"kind": "report", "cutoff": cutoff},
+    response = as_data_manager.post(reverse("reports:report_start"), {"kind": "report", "cutoff": cutoff},
                                     follow=True)  # fmt: skip
     assert message in response.text and not Job.objects.exists()
 
 
 def test_other_users_job_is_hidden_from_a_monitor(as_monitor, data_manager):
     job = Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY)
-    assert as_monitor.get(reverse("endpoints:report_job_status", args=[job.pk])).status_code == 403
+    assert as_monitor.get(reverse("reports:report_job_status", args=[job.pk])).status_code == 403
 
 
 def test_jobs_page_lists_builds_and_nav_shows_item(as_data_manager, data_manager):
     Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY, state="done", sha256="ab" * 32)
-    page = as_data_manager.get(reverse("endpoints:reports"))
+    page = as_data_manager.get(reverse("reports:reports"))
     assert page.status_code == 200 and "abababababab" in page.text and "Reports &amp; exports" in page.text
 
 

@@ -147,7 +147,7 @@ def test_every_endpoint_id_has_a_chinese_entry_with_the_same_placeholders():
 
 
 def test_the_report_listing_shows_the_bor_rule_as_text_in_the_readers_language(death_after_scan):
-    from endpoints import report
+    from reports import report
 
     row = json.loads(engine.patient_row_json(death_after_scan))
     rule = row["cbor"]["rule"]

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adverse_events.models import AdverseEvent
-from endpoints.casebook_pdf import build_casebook
-from endpoints.report import html_to_pdf, render_html
 from endpoints.services import run_recompute
 from enrollment.models import Consent, Eligibility
+from reports.casebook_pdf import build_casebook
+from reports.report import html_to_pdf, render_html
 from sabr_trial import services
 from sabr_trial.crf import registry
 from sabr_trial.sitetime import stamp

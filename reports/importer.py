@@ -39,7 +39,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
-from endpoints.exports import (
+from reports.exports import (
     CHILD_KEY_COLUMNS,
     CHILD_TABLES,
     KEY_COLUMNS,
@@ -60,7 +60,7 @@ IMPORT_ORDER = PRE_REGISTRATION + [
     "sabr-target", "sabr-fraction", "axitinib", "toripalimab", "immunosuppressant", "tumour-assessment",
     "subsequent-therapy", "disposition", "survival",
 ]  # fmt: skip
-#: Child tables read with their parent form (see ``endpoints.exports.CHILD_TABLES``).
+#: Child tables read with their parent form (see ``reports.exports.CHILD_TABLES``).
 CHILD_OF = {
     "lesion-result": "tumour-assessment",
     "new-lesion": "tumour-assessment",

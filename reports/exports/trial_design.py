@@ -11,8 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
-from endpoints.exports import metadata as md
-from endpoints.exports.common import Row
+from reports.exports import metadata as md
+from reports.exports.common import Row
 from visits import schedule
 
 ARM = ("SABRAT", "SABR + axitinib + toripalimab")

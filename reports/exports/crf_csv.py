@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 import ruletext
 from adverse_events.models import SaeReport
 from assessments.models import LesionResult, NewLesion
-from endpoints.exports.common import KEY_COLUMNS, KeyMap, _slug_of_model, to_csv
+from reports.exports.common import KEY_COLUMNS, KeyMap, _slug_of_model, to_csv
 from sabr_trial.crf import CrfBase, CrfSpec, registry
 
 

@@ -3,7 +3,7 @@
 ``report_context`` reads what the snapshot does not hold (disposition, baseline, exposure, safety, AE
 listing) with a fixed number of queries per section, filtered at the cut-off; efficacy numbers, figures
 and derivation listings come from the snapshot unchanged, so the PDF shows what the dashboard showed.
-``build_report`` renders ``templates/endpoints/report/report.html`` and returns the PDF bytes.
+``build_report`` renders ``templates/reports/report/report.html`` and returns the PDF bytes.
 """
 
 from __future__ import annotations
@@ -559,7 +559,7 @@ def report_context(snap: EndpointSnapshot, *, user: Any, progress: Progress = _n
 
 
 def render_context(context: dict[str, Any]) -> str:
-    return render_to_string("endpoints/report/report.html", context)
+    return render_to_string("reports/report/report.html", context)
 
 
 def render_html(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> str:

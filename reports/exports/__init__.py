@@ -2,7 +2,7 @@
 
 The package's modules: ``common`` (cell format, CSV writer, stable keys), ``crf_csv`` (per-CRF CSVs the import reads
 back), ``metadata`` (one table per SDTM/ADaM data set, the standards and terminology versions), ``sdtm`` and
-``adam``. Every public name stays importable from ``endpoints.exports``. ``docs/exports.md`` documents every file
+``adam``. Every public name stays importable from ``reports.exports``. ``docs/exports.md`` documents every file
 and column.
 """
 
@@ -16,7 +16,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from endpoints.exports.adam import (
+from endpoints.models import EndpointSnapshot
+from reports.exports.adam import (
     ADTTE_COLS,
     PARAMS,
     adam_adrs,
@@ -25,7 +26,7 @@ from endpoints.exports.adam import (
     adam_tables,
     relative_dose_intensity,
 )
-from endpoints.exports.common import (
+from reports.exports.common import (
     KEY_COLUMNS,
     NUMBER,
     RESPONSE_RANK,
@@ -38,7 +39,7 @@ from endpoints.exports.common import (
     restore_cell,
     to_csv,
 )
-from endpoints.exports.crf_csv import (
+from reports.exports.crf_csv import (
     CHILD_KEY_COLUMNS,
     CHILD_TABLES,
     child_csv,
@@ -50,10 +51,10 @@ from endpoints.exports.crf_csv import (
     export_fields,
     patients_csv,
 )
-from endpoints.exports.define import STYLESHEET, STYLESHEET_XSL, define_xml
-from endpoints.exports.metadata import SUPP_QUALIFIERS
-from endpoints.exports.odm import build_odm, import_odm, odm_to_crf_files
-from endpoints.exports.sdtm import (
+from reports.exports.define import STYLESHEET, STYLESHEET_XSL, define_xml
+from reports.exports.metadata import SUPP_QUALIFIERS
+from reports.exports.odm import build_odm, import_odm, odm_to_crf_files
+from reports.exports.sdtm import (
     AE_COLS,
     AE_LINKS,
     CM_COLS,
@@ -85,8 +86,7 @@ from endpoints.exports.sdtm import (
     supp_csv,
     ti_csv,
 )
-from endpoints.exports.xpt import write_xpt
-from endpoints.models import EndpointSnapshot
+from reports.exports.xpt import write_xpt
 
 __all__ = [
     "ADTTE_COLS", "AE_COLS", "AE_LINKS", "CHILD_KEY_COLUMNS", "CHILD_TABLES", "CM_COLS", "DD_COLS", "DM_COLS",

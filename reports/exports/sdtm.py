@@ -1,5 +1,5 @@
 """SDTM domains (``sdtm/*.csv``): DM, DS, EX, EC, AE, CM, PR, MH, IE, DD, SS, TU, TR, RS, their SUPP-- files,
-RELREC and TI. Columns, labels and types come from ``endpoints.exports.metadata`` (one table per domain)."""
+RELREC and TI. Columns, labels and types come from ``reports.exports.metadata`` (one table per domain)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.models import Lesion, LesionResult, NewLesion, TumourAssessment
-from endpoints.exports import metadata as md
-from endpoints.exports import trial_design
-from endpoints.exports.common import KeyMap, Row, fmt, to_csv
-from endpoints.exports.metadata import SUPP_QUALIFIERS, Dataset
 from endpoints.models import EndpointSnapshot
 from enrollment.models import DeathReport, Disposition
+from reports.exports import metadata as md
+from reports.exports import trial_design
+from reports.exports.common import KeyMap, Row, fmt, to_csv
+from reports.exports.metadata import SUPP_QUALIFIERS, Dataset
 from treatment.models import AxitinibPeriod, Immunosuppressant, SabrFraction, SabrTarget, ToripalimabInfusion
 
 

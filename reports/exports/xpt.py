@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from endpoints.exports.common import fmt
-from endpoints.exports.metadata import Dataset, Variable
+from reports.exports.common import fmt
+from reports.exports.metadata import Dataset, Variable
 
 
 def _number(value: Any) -> float:

@@ -1,5 +1,5 @@
 """ADaM data sets (``adam/*.csv``) from the endpoint snapshot: ADSL, ADTTE, ADRS. Columns, labels and types come
-from ``endpoints.exports.metadata``."""
+from ``reports.exports.metadata``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from django.conf import settings
 
 import ruletext
 from assessments.models import TumourAssessment
-from endpoints.exports import metadata as md
-from endpoints.exports.common import RESPONSE_RANK, KeyMap, to_csv
-from endpoints.exports.sdtm import Table, _assessments_to, _scan_day, _usubjid
 from endpoints.models import EndpointSnapshot
+from reports.exports import metadata as md
+from reports.exports.common import RESPONSE_RANK, KeyMap, to_csv
+from reports.exports.sdtm import Table, _assessments_to, _scan_day, _usubjid
 
 
 def _rdi(value: Decimal | None) -> Decimal | None:

@@ -238,18 +238,18 @@ def _build(job: Job) -> Job:
         target = media_path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         if job.kind == Job.Kind.REPORT:
-            from endpoints.report import build_report
+            from reports.report import build_report
 
             progress(str(_("Finding the endpoint snapshot")), 2)
             snap = snapshot_for(job.data_cutoff, job.user_id)
             Job.objects.filter(pk=job_id).update(snapshot=snap)
             data = build_report(snap, user=job.user, progress=progress)
         elif job.kind == Job.Kind.CASEBOOK:
-            from endpoints.casebook_pdf import build_casebook
+            from reports.casebook_pdf import build_casebook
 
             data = build_casebook(job.patient, user=job.user, progress=progress)
         else:
-            from endpoints.exports import build_export
+            from reports.exports import build_export
 
             progress(str(_("Finding the endpoint snapshot")), 2)
             snap = snapshot_for(job.data_cutoff, job.user_id)
@@ -339,6 +339,6 @@ def register_nav() -> None:
 
     registry.register_nav(
         NavItem(
-            order=40, label=gettext_lazy("Reports & exports"), url_name="endpoints:reports", perm=Perm.EXPORT
+            order=40, label=gettext_lazy("Reports & exports"), url_name="reports:reports", perm=Perm.EXPORT
         )
     )

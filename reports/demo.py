@@ -1,5 +1,5 @@
 """The generated part of the demo study (``manage.py setup_demo --generated N``): N casebooks of
-``endpoints.generated_study`` written as ``crf/`` CSV files and loaded through ``import_study``, beside the
+``reports.generated_study`` written as ``crf/`` CSV files and loaded through ``import_study``, beside the
 hand-made patients of the other apps' demo modules (which show every branch one by one)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from endpoints.generated_study import generate
-from endpoints.importer import import_study
 from enrollment.models import Patient
+from reports.generated_study import generate
+from reports.importer import import_study
 
 #: Screening and study numbers of the generated patients start here (S-1001, SR-101), apart from the hand-made ones.
 FIRST_SCREENING, FIRST_STUDY = 1001, 101

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from endpoints.importer import import_study
+from reports.importer import import_study
 from sabr_trial.accounts import operator
 from sabr_trial.models import AuditEvent
 

@@ -5,7 +5,7 @@ Export: every file the import reads (``crf/<slug>.csv``, the child tables and ``
 columns in order, with the data dictionary's label, type and length; the rows become ``ClinicalData``: one
 ``SubjectData`` per SUBJID, one ``StudyEventData`` (``SE.STUDY``), a ``FormData`` per row whose ``FormRepeatKey`` is
 the row's place in its file. Import: ``odm_to_crf_files`` turns such an ODM file back into the CSV files, in memory,
-and ``import_odm`` hands them to ``endpoints.importer.import_study``, so every row goes through the same services,
+and ``import_odm`` hands them to ``reports.importer.import_study``, so every row goes through the same services,
 rules and derivations as the browser. An ODM file from another system (REDCap, OpenClinica) is read the same way once
 its OIDs follow this naming (a mapping of its FormDef/ItemDef OIDs is the part left to the user).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from endpoints.exports.common import restore_cell, to_csv
+from reports.exports.common import restore_cell, to_csv
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -46,7 +46,7 @@ def _stem(path: str) -> str:
 
 def build_odm(files: dict[str, bytes], *, study_id: str, study_name: str, protocol: str,
               created: datetime.datetime) -> bytes:  # fmt: skip
-    """The ODM 1.3.2 file of the ``crf/`` files (``endpoints.exports.crf_files()``)."""
+    """The ODM 1.3.2 file of the ``crf/`` files (``reports.exports.crf_files()``)."""
     dictionary: dict[tuple[str, str], dict[str, str]] = {}
     if "crf/_dictionary.csv" in files:
         header, rows = _rows(files["crf/_dictionary.csv"])
@@ -151,7 +151,7 @@ def odm_to_crf_files(data: bytes) -> dict[str, bytes]:
 
 def import_odm(data: bytes, *, user: Any, partial: bool = False) -> Any:
     """Import an ODM file through ``import_study`` (the same services, rules and derivations as the forms)."""
-    from endpoints.importer import import_study
+    from reports.importer import import_study
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "crf"

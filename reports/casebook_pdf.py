@@ -5,7 +5,7 @@ Built from the CRF registry, so a new CRF appears without a change here; child r
 answers, lesion results...) are listed under it. History rows come from ``sabr_trial.selectors.history_rows``,
 the read the casebook pages use, given the records of the whole patient read once per CRF.
 
-Tables are fixed-width text blocks (``endpoints.report``'s listing helpers, DejaVu Sans Mono on a portrait
+Tables are fixed-width text blocks (``reports.report``'s listing helpers, DejaVu Sans Mono on a portrait
 page): WeasyPrint lays out one box per record instead of one per value, which took 13 s for the largest demo
 patient; long values wrap inside their column. Every read is one query per CRF (rows, children, history) or
 one per patient (signatures, audit events), whatever the number of forms.
@@ -28,7 +28,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from endpoints.report import (
+from reports.report import (
     GAP,
     Col,
     Stage,
@@ -51,7 +51,7 @@ from sabr_trial.templatetags.ruletext import text as ruletext_text
 
 Progress = Callable[[str, int], None]
 
-TEMPLATE = "endpoints/report/casebook.html"
+TEMPLATE = "reports/report/casebook.html"
 
 #: Characters per line of a text block: 7 pt DejaVu Sans Mono (0.602 em) across portrait A4 less the margins
 #: and the cell padding (casebook.html). Noto Sans Mono CJK draws Latin narrower, so a Chinese block fits too.

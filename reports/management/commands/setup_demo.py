@@ -1,6 +1,6 @@
 """Create one demo user per role and load the demo study (idempotent: safe to run twice).
 
-It lives in ``endpoints``, the highest app with a demo, so that it imports each app's ``demo`` module directly
+It lives in ``reports``, the highest app with a demo, so that it imports each app's ``demo`` module directly
 (the base app ``sabr_trial`` may not import the apps above it).
 """
 
@@ -16,8 +16,8 @@ from django.db import transaction
 
 from adverse_events import demo as adverse_events_demo
 from assessments import demo as assessments_demo
-from endpoints import demo as endpoints_demo
 from enrollment import demo as enrollment_demo
+from reports import demo as reports_demo
 from sabr_trial.roles import Role
 from treatment import demo as treatment_demo
 
@@ -30,8 +30,8 @@ DEMO_USERS = [
 ]
 
 #: Each app's ``demo`` module has ``load(users: dict[str, User], stdout) -> None``; run in this order (SABR goes on
-#: the lesions of the assessments demo, the endpoints demo computes the snapshot of what the others entered).
-DEMO_MODULES = [enrollment_demo, assessments_demo, treatment_demo, adverse_events_demo, endpoints_demo]
+#: the lesions of the assessments demo, the reports demo imports the generated casebooks and the snapshot is computed from the snapshot of what the others entered).
+DEMO_MODULES = [enrollment_demo, assessments_demo, treatment_demo, adverse_events_demo, reports_demo]
 #: Generated patients beside the hand-made ones (about 9 % screen failures), unless ``--generated`` says otherwise.
 GENERATED_DEFAULT = 60
 
@@ -55,7 +55,7 @@ class Command(BaseCommand):
                     module.load(users=users, stdout=self.stdout)
             if options["generated"] > 0:
                 # casebooks through import_study, which runs its own transactions, edit checks and endpoint recompute
-                endpoints_demo.load_generated(options["generated"], users=users, stdout=self.stdout)
+                reports_demo.load_generated(options["generated"], users=users, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {username:<13} {password:<26} {Role(role).label}")

@@ -11,9 +11,9 @@ from collections import defaultdict
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from endpoints.exports import metadata as md
-from endpoints.exports.common import fmt
-from endpoints.exports.metadata import CODELISTS, Dataset, Variable
+from reports.exports import metadata as md
+from reports.exports.common import fmt
+from reports.exports.metadata import CODELISTS, Dataset, Variable
 
 ODM = "http://www.cdisc.org/ns/odm/v1.3"
 DEF = "http://www.cdisc.org/ns/def/v2.1"

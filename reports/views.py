@@ -1,4 +1,4 @@
-"""Pages to start, watch and download report, casebook and export builds (endpoints.jobs does the work)."""
+"""Pages to start, watch and download report, casebook and export builds (reports.jobs does the work)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from endpoints import jobs
 from endpoints.models import EndpointSnapshot, Job
 from enrollment.models import Patient
+from reports import jobs
 from sabr_trial.roles import Perm, has_perm
 
 
@@ -31,7 +31,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     return render(
         request,
-        "endpoints/jobs.html",
+        "reports/jobs.html",
         {
             "jobs": _visible_jobs(request.user)[:50],
             "today": today,
@@ -63,7 +63,7 @@ def job_start(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     if kind not in Job.Kind.values:
         messages.error(request, _("Choose what to build."))
-        return redirect("endpoints:reports")
+        return redirect("reports:reports")
     if not jobs.can_start(request.user, kind):
         raise PermissionDenied
     cutoff, problem = _parse_cutoff(request.POST.get("cutoff", "").strip())
@@ -74,9 +74,9 @@ def job_start(request: HttpRequest) -> HttpResponse:
             problem = _("Choose the patient whose casebook to print.")
     if problem or cutoff is None:
         messages.error(request, problem)
-        return redirect("endpoints:reports")
+        return redirect("reports:reports")
     job = jobs.start_job(user=request.user, kind=kind, cutoff=cutoff, patient=patient)
-    return redirect("endpoints:report_job", pk=job.pk)
+    return redirect("reports:report_job", pk=job.pk)
 
 
 def _job_for(request: HttpRequest, pk: int) -> Job:
@@ -89,7 +89,7 @@ def _job_for(request: HttpRequest, pk: int) -> Job:
 
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for(request, pk)
-    return render(request, "endpoints/jobs_detail.html", {"job": job})
+    return render(request, "reports/jobs_detail.html", {"job": job})
 
 
 def _status_payload(job: Job) -> dict[str, object]:
@@ -105,7 +105,7 @@ def _status_payload(job: Job) -> dict[str, object]:
         "sha256": job.sha256,
         "size": job.file_size,
         "duration_s": job.duration_s,
-        "download_url": reverse("endpoints:report_job_download", args=[job.pk])
+        "download_url": reverse("reports:report_job_download", args=[job.pk])
         if job.state == Job.State.DONE
         else "",
     }
@@ -130,6 +130,6 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for(request, pk)
     if job.state != Job.State.FAILED:
         messages.error(request, _("Only a failed build can be retried."))
-        return redirect("endpoints:report_job", pk=job.pk)
+        return redirect("reports:report_job", pk=job.pk)
     new = jobs.retry_job(job=job, user=request.user)
-    return redirect("endpoints:report_job", pk=new.pk)
+    return redirect("reports:report_job", pk=new.pk)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from endpoints.exports.metadata import ADAM, CODELISTS, MAX_LABEL, MAX_NAME, SDTM, Dataset, is_title_case
+from reports.exports.metadata import ADAM, CODELISTS, MAX_LABEL, MAX_NAME, SDTM, Dataset, is_title_case
 
 #: ISO 8601 date, partial date or date-time with an optional offset (SDTMIG 3.4 section 4.4.2).
 ISO_8601 = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$")
@@ -157,7 +157,7 @@ def reference_starts(
 
 
 def _read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
-    from endpoints.exports.common import restore_cell
+    from reports.exports.common import restore_cell
 
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
     return rows[0], [[restore_cell(c) for c in r] for r in rows[1:]]
