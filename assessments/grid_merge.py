@@ -148,7 +148,25 @@ def _cells(
                _text(fields[name], theirs.get(name)))
         for name in names
     }  # fmt: skip
-    return merge.three_way(names=names, base=base, mine=mine, theirs=theirs, labels=labels, shown=shown)
+    result = merge.three_way(names=names, base=base, mine=mine, theirs=theirs, labels=labels, shown=shown)
+    for name in names:  # a value equal to the user's keeps the user's form (35 mm typed, not 35.0 as stored)
+        if merge.comparable(result.values[name]) == merge.comparable(mine.get(name)):
+            result.values[name] = mine.get(name)
+    return result
+
+
+def same(a: Grid, b: Grid) -> bool:
+    """Whether two grids hold the same values, cell by cell (35 and 35.0 mm are the same)."""
+
+    def flat(grid: Grid) -> dict[str, Any]:
+        out = {name: merge.comparable(grid.header.get(name)) for name in HEADER_FIELDS}
+        for pk, values in grid.rows.items():
+            out.update({row_name(pk, n): merge.comparable(values.get(n)) for n in ROW_FIELDS})
+        for key, values in grid.new.items():
+            out.update({new_name(key, n): merge.comparable(values.get(n)) for n in NEW_FIELDS})
+        return out
+
+    return flat(a) == flat(b)
 
 
 def merge_grid(assessment: TumourAssessment, base_version: int, mine: Grid) -> tuple[TumourAssessment, GridMerge]:

@@ -234,6 +234,9 @@ def _save(
                 return _conflict_page(request, spec, patient, current, base_version, result, unresolved,
                                       stale_message)  # fmt: skip
             grid, instance, expected, merged_from = result.values, current, current.version, result.taken_labels
+            if grid_merge.same(grid, result.theirs):  # the merge leaves the saved grid as it is: nothing to save
+                messages.info(request, _("No value changed: nothing was saved."))
+                return redirect(after_save_url(request, spec, patient, current))
         try:
             row, changed = _write(request, patient, instance, grid, reason=reason, expected=expected)
         except services.StaleVersion as exc:

@@ -18,6 +18,7 @@ from sabr_trial.models import AuditEvent
 from tests.factories import RegisteredPatientFactory, UserFactory
 from tests.factories_api import Api, crf_path, token_for
 from tests.factories_assessments import assessment_post, baseline_lesions, create_url, update_url
+from tests.test_write_path import _walk
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +80,8 @@ def test_other_lesion_and_header_changed_meanwhile_are_kept(opened, as_coordinat
     assert AuditEvent.objects.filter(action=AuditEvent.Action.STALE_REFUSED, object_id=a.pk).count() == 1
     messages = [str(m) for m in response.wsgi_request._messages]
     assert any("kept their value of" in m and "L2" in m and "Investigator" in m for m in messages)
+    # The history tables hold every version of the time point and the newest state of every row.
+    assert _walk(TumourAssessment) + _walk(LesionResult) + _walk(NewLesion) == []
 
 
 def test_same_cell_changed_by_both_needs_a_choice(opened, as_coordinator, other):
@@ -167,6 +170,31 @@ def test_untouched_new_lesion_row_is_kept_on_a_correction(opened, as_coordinator
     assert as_coordinator.post(update_url(a), post).status_code == 302
     assert _mm("L1") == Decimal(33)
     assert list(NewLesion.objects.values_list("code", flat=True)) == ["N1"]
+
+
+def test_new_lesion_removed_by_one_and_changed_by_the_other_is_a_conflict_of_the_row(opened, as_coordinator, other):
+    a = opened
+    first = [{"code": "N1", "organ": "LUNG", "location_text": "left upper lobe", "unequivocal": "N"}]
+    as_coordinator.post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=1, reason="new", new=first))
+    _as(other).post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=2, reason="B: not a lesion", new=[]))
+    assert not NewLesion.objects.exists()
+    stale = _edit(a, {"L1": 35, "L2": 25}, version=2, reason="A", new=[{**first[0], "location_text": "lingula"}])
+    response = as_coordinator.post(update_url(a), stale)
+    assert response.status_code == 409
+    conflict = response.context["merge"]["conflicts"][0]
+    assert (conflict.name, conflict.theirs) == ("new:N1", "(removed)")
+    assert "lingula" in conflict.mine and "left upper lobe" in conflict.base
+    assert not NewLesion.objects.exists()
+    answer = {**stale, "expected_version": 3, "merge_base": 2, "resolve__new:N1": "theirs"}
+    response = as_coordinator.post(update_url(a), answer)
+    assert response.status_code == 302
+    assert [str(m) for m in response.wsgi_request._messages] == ["No value changed: nothing was saved."]
+    a.refresh_from_db()
+    assert not NewLesion.objects.exists() and a.version == 3  # their removal kept: nothing new to save
+    answer["resolve__new:N1"] = "mine"
+    assert as_coordinator.post(update_url(a), {**answer, "expected_version": 3}).status_code == 302
+    assert list(NewLesion.objects.values_list("code", "location_text")) == [("N1", "lingula")]
+    assert _walk(TumourAssessment) + _walk(LesionResult) + _walk(NewLesion) == []
 
 
 # --- the API: the 412 names the grid's cells changed since the client's version, with both values --------------
