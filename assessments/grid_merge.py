@@ -130,7 +130,9 @@ def _text(form_field: forms.Field | None, value: Any) -> str:
 def _row_text(values: Mapping[str, Any] | None) -> str:
     if values is None:
         return _("(removed)")
-    shown = [str(values.get(n)) for n in ("organ", "location_text", "first_seen_date") if values.get(n)]
+    shown = [
+        _text(_NEW_FORM_FIELDS[n], values.get(n)) for n in ("organ", "location_text", "first_seen_date") if values.get(n)
+    ]
     return " ".join(shown) or "—"
 
 

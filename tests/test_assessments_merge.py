@@ -197,6 +197,23 @@ def test_new_lesion_removed_by_one_and_changed_by_the_other_is_a_conflict_of_the
     assert _walk(TumourAssessment) + _walk(LesionResult) + _walk(NewLesion) == []
 
 
+def test_conflict_page_in_chinese_has_no_english_left(opened, coordinator, as_coordinator, other):
+    """The merge note, the conflict table and the marked cell read in the user's language (issue 18)."""
+    from sabr_trial.models import UserPreference
+    from tests.test_i18n_coverage import _data_words, _Text, english_runs
+
+    a = opened
+    _as(other).post(update_url(a), _edit(a, {"L1": 20, "L2": 25}, version=1, reason="B", investigator_response="PR"))
+    UserPreference.objects.update_or_create(user=coordinator, defaults={"language": "zh-hans"})
+    response = _as(coordinator).post(update_url(a), _edit(a, {"L1": 30, "L2": 25}, version=1, reason="A"))
+    assert response.status_code == 409
+    parser = _Text()
+    parser.feed(response.content.decode())
+    words = _data_words()
+    assert [run for chunk in parser.chunks for run in english_runs(chunk, words)] == []
+    assert "请选择要保留的值" in response.content.decode()
+
+
 # --- the API: the 412 names the grid's cells changed since the client's version, with both values --------------
 def test_api_412_names_lesion_cells_with_both_values(opened, coordinator, other):
     a = opened
