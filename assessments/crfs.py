@@ -17,6 +17,7 @@ registry.register(
         slug="lesion", model=Lesion, form_class=LesionForm, title=_("Lesion registry"), section=SECTION,
         order=80, many=True, feeds_endpoints=True,  # a baseline form: its section follows Baseline (issue 19)
         description=_("One row per baseline lesion: target (at most 5, at most 2 per organ) or non-target."),
+        branching=(Branch(fields=("progressed_since_rt",), when=("previously_irradiated", ("Y",)), rule="R1.4"),),
     )
 )  # fmt: skip
 registry.register(

@@ -51,7 +51,9 @@ SPECS = [
             can_add=_needs_consent, feeds_endpoints=True, views={"detail": views.baseline_detail},
             branching=(Branch(fields=("histology_other",), when=("histology", ("OTHER",)), rule="EC-BL-2"),)),
     CrfSpec(slug="medical-history", model=models.MedicalHistory, form_class=forms.MedicalHistoryForm,
-            title=_("Medical history"), section=BASELINE, order=60),
+            title=_("Medical history"), section=BASELINE, order=60,
+            branching=(Branch(fields=("end_date",), when=("ongoing", ("N",)), rule="EC-MH-1"),
+                       Branch(fields=("baseline_grade",), when=("ongoing", ("Y",)), rule="EC-MH-1"))),
     CrfSpec(slug="prior-therapy", model=models.PriorTherapy, form_class=forms.PriorTherapyForm,
             title=_("Prior cancer therapy"), section=BASELINE, order=70),
     CrfSpec(slug="disposition", model=models.Disposition, form_class=forms.DispositionForm,
@@ -65,7 +67,8 @@ SPECS = [
             branching=(Branch(fields=("adverse_event",), when=("primary_cause", ("ADVERSE EVENT",)), rule="EC-DD-2"),)),
     CrfSpec(slug="survival", model=models.SurvivalContact, form_class=forms.SurvivalContactForm,
             title=_("Survival follow-up contact"), section=FOLLOW_UP, order=200, can_add=_needs_registration,
-            feeds_endpoints=True),
+            feeds_endpoints=True,
+            branching=(Branch(fields=("survival_status",), when=("reached", ("Y",)), rule="EC-SV-1"),)),
 ]  # fmt: skip
 
 for _spec in SPECS:

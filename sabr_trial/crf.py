@@ -99,7 +99,11 @@ class CrfBase(models.Model):
         except ValidationError as refused:
             if not errors:
                 raise
-            refused.update_error_dict(errors)
+            # A field that does not apply is refused once, by the branching; the rules' words on its value go.
+            hidden = {n for n, found in errors.items() if any(e.code == "branch_hidden" for e in found)}
+            for name, found in refused.update_error_dict({}).items():
+                if name not in hidden:
+                    errors.setdefault(name, []).extend(found)
         if errors:
             raise ValidationError(errors)
 
@@ -136,12 +140,16 @@ class Branch:
     required: bool = False
     rule: str = ""
 
+    #: In ``when``'s values: the fields apply when the controlling field holds any value (e.g. an other dose).
+    FILLED = "*"
+
     @property
     def controller(self) -> str:
         return self.when[0]
 
     def applies(self, instance: Any) -> bool:
-        return _raw(getattr(instance, self.controller, None)) in self.when[1]
+        value = _raw(getattr(instance, self.controller, None))
+        return value in self.when[1] or (self.FILLED in self.when[1] and value.strip() != "")
 
 
 def _raw(value: Any) -> str:
@@ -158,6 +166,8 @@ def _is_blank(value: Any) -> bool:
 def _condition(model: type[models.Model], branch: Branch) -> str:
     """ "“Serious?” is “Yes”" in the active language: the controlling field's label and its values' labels."""
     field = model._meta.get_field(branch.controller)
+    if branch.when[1] == (Branch.FILLED,):
+        return gettext("“%(field)s” is filled in") % {"field": field.verbose_name}
     labels = dict(getattr(field, "flatchoices", None) or ())
     values = [str(labels.get(v, v)) for v in branch.when[1]]
     shown = values[0]

@@ -207,3 +207,61 @@ def test_a_branch_marked_required_refuses_a_blank_field_that_applies(monkeypatch
         message = errors["withdrawal_scope"][0].messages[0]
         assert "required when “Has the patient withdrawn consent?” is “Yes” (EC-IC-2)" in message
     assert branch_errors(Consent(withdrawn="N", withdrawal_scope="")) == {}
+
+
+# --- more branches (issue 19 item 8 follow-up) -------------------------------------------------------------------
+
+
+def test_the_follow_up_crfs_declare_their_branches():
+    assert (("ongoing", ("N",)), "end_date") in branches("medical-history")
+    assert (("ongoing", ("Y",)), "baseline_grade") in branches("medical-history")
+    assert (("reached", ("Y",)), "survival_status") in branches("survival")
+    assert (("other_dose_mg", ("*",)), "other_dose_reason") in branches("axitinib")
+    assert (("is_reirradiation", ("Y",)), "reirradiation_reason") in branches("sabr-target")
+    assert {f for _w, f in branches("sabr-fraction")} == {"dose_delivered_gy", "not_delivered_reason"}
+    assert (("previously_irradiated", ("Y",)), "progressed_since_rt") in branches("lesion")
+    assert {f for _w, f in branches("toripalimab")} == {"status_reason"}
+    assert {f for _w, f in branches("sabr-course")} == {"stop_reason"}
+
+
+def test_an_ongoing_condition_refuses_an_end_date_once_with_the_declaration(coordinator, investigator):
+    from enrollment.models import MedicalHistory
+    from sabr_trial.services import crf_create
+
+    patient = fe.registered(coordinator, investigator)
+    with pytest.raises(ValidationError) as refused:
+        crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator, data={
+            "mh_term": "Asthma", "mh_category": "OTHER", "start_date": "2010", "ongoing": "Y",
+            "end_date": "2012"})  # fmt: skip
+    # one message: the rule's "An ongoing condition has no end date" gives way to the declaration's
+    assert refused.value.message_dict == {
+        "end_date": ["This field applies only when “Ongoing at consent?” is “No” (EC-MH-1)."]}
+
+
+def test_a_reason_for_an_other_axitinib_dose_applies_only_when_an_other_dose_is_filled_in(coordinator):
+    from sabr_trial.services import crf_create
+    from tests.factories_treatment import consented_patient, days_ago
+    from treatment.models import AxitinibPeriod
+
+    patient = consented_patient(registered_days_ago=20)
+    data = {"start_date": days_ago(10), "dose_level": "5 MG BID", "dose_change_reason": "START", "missed_doses": 0,
+            "other_dose_reason": "HEPATIC IMPAIRMENT"}  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        crf_create(model=AxitinibPeriod, patient=patient, acting_user=coordinator, data=data)
+    assert refused.value.message_dict["other_dose_reason"] == [
+        "This field applies only when “Other dose (mg BID)” is filled in (EC-AX-2)."]
+    spec = registry.get("axitinib")
+    branch = spec.branch_of("other_dose_reason")
+    assert branch.applies(AxitinibPeriod(other_dose_mg=4)) and not branch.applies(AxitinibPeriod(other_dose_mg=None))
+
+
+def test_a_survival_status_applies_only_when_the_status_was_obtained(coordinator, investigator):
+    from enrollment.models import SurvivalContact
+    from sabr_trial.services import crf_create
+
+    patient = fe.registered(coordinator, investigator)
+    with pytest.raises(ValidationError) as refused:
+        crf_create(model=SurvivalContact, patient=patient, acting_user=coordinator, data={
+            "contact_date": TODAY, "method": "TELEPHONE", "reached": "N", "survival_status": "ALIVE"})  # fmt: skip
+    assert list(refused.value.message_dict) == ["survival_status"]
+    assert "applies only when “Was status obtained?” is “Yes” (EC-SV-1)" in refused.value.messages[0]

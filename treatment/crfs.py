@@ -65,6 +65,19 @@ SPECS = [
 
 #: Which fields apply when (issue 19 item 8): the form shows them live, every write refuses a hidden one's value.
 BRANCHING = {
+    "sabr-course": (
+        Branch(fields=("stop_reason",), when=("completion_status", ("WITH CHANGES", "STOPPED EARLY"))),
+    ),
+    "sabr-target": (Branch(fields=("reirradiation_reason",), when=("is_reirradiation", ("Y",)), rule="EC-ST-1"),),
+    "sabr-fraction": (
+        Branch(fields=("dose_delivered_gy",), when=("delivered", ("Y",)), rule="EC-FX-2"),
+        Branch(fields=("not_delivered_reason",), when=("delivered", ("N",)), rule="EC-FX-2"),
+    ),
+    "axitinib": (Branch(fields=("other_dose_reason",), when=("other_dose_mg", (Branch.FILLED,)), rule="EC-AX-2"),),
+    "toripalimab": (
+        Branch(fields=("status_reason",), when=("infusion_status", ("DELAYED", "OMITTED", "PERMANENTLY DISCONTINUED")),
+               rule="EC-TO-4"),
+    ),
     "immunosuppressant": (
         Branch(fields=("drug_other",), when=("drug", ("OTHER",)), rule="EC-CM-1"),
         Branch(fields=("end_date",), when=("ongoing", ("N",)), rule="EC-CM-1"),

@@ -42,7 +42,8 @@ def test_consent_shows_withdrawal_fields_only_when_withdrawn(page, screenshot):
     page.get_by_label("What does the withdrawal cover?").select_option("VISITS")
     screenshot("branching-consent-withdrawn")
 
-    # Changed their mind: the withdrawal fields hide again and their values are not sent.
+    # Changed their mind: asked whether to erase the withdrawal values (yes), the fields hide and nothing is sent.
+    page.once("dialog", lambda dialog: dialog.accept())
     page.locator("input[name=withdrawn][value=N]").check()
     expect(date).to_be_hidden()
     expect(scope).to_be_hidden()
@@ -97,3 +98,57 @@ def test_assessment_asks_why_only_when_imaging_was_not_done(page, live_server, s
     expect(page.get_by_test_id("lesion-grid")).to_be_visible()
     page.locator("input[name=imaging_done][value=N]").check()
     screenshot("branching-assessment-not-done")
+
+
+def test_hiding_a_field_that_holds_a_value_asks_before_erasing_it(page, screenshot):
+    """Before: the script disabled the hidden input and its value was dropped without a word. Now, as in REDCap,
+    the change asks; Cancel puts the answer back, OK erases the value."""
+    from tests.factories_treatment import consented_patient
+
+    UserFactory(username="coord", role="coordinator")
+    patient = consented_patient(registered_days_ago=20)
+    login(page, "coord", PASSWORD)
+    page.goto(f"/patients/{patient.pk}/forms/medical-history/new/")
+    ongoing, end = page.get_by_label("Ongoing at consent?"), page.locator("#div_id_end_date")
+    expect(end).to_be_hidden()
+    ongoing.select_option("N")
+    expect(end).to_be_visible()
+    page.get_by_label("End date").fill("2012")
+    asked: list[str] = []
+
+    def answer(accept: bool):
+        def handle(dialog):
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        return handle
+
+    page.once("dialog", answer(False))
+    ongoing.select_option("Y")
+    assert asked and "End date" in asked[0] and "Erase" in asked[0]
+    expect(ongoing).to_have_value("N")  # Cancel: the previous answer is back, the value kept
+    expect(end).to_be_visible()
+    expect(page.get_by_label("End date")).to_have_value("2012")
+    page.once("dialog", answer(True))
+    ongoing.select_option("Y")
+    assert len(asked) == 2
+    expect(end).to_be_hidden()
+    expect(page.get_by_label("CTCAE grade at baseline (if ongoing)")).to_be_visible()
+    ongoing.select_option("N")
+    expect(page.get_by_label("End date")).to_have_value("")  # erased, not just hidden
+    ongoing.select_option("Y")  # nothing typed in the end date now: no question
+    assert len(asked) == 2
+    screenshot("branching-erase-asked")
+
+
+def test_the_reason_for_an_other_axitinib_dose_shows_once_a_dose_is_typed(page):
+    from tests.factories_treatment import consented_patient
+
+    UserFactory(username="coord", role="coordinator")
+    patient = consented_patient(registered_days_ago=20)
+    login(page, "coord", PASSWORD)
+    page.goto(f"/patients/{patient.pk}/forms/axitinib/new/")
+    reason = page.locator("#div_id_other_dose_reason")
+    expect(reason).to_be_hidden()
+    page.get_by_label("Other dose (mg BID)").fill("4")
+    page.get_by_label("Other dose (mg BID)").press("Tab")
+    expect(reason).to_be_visible()
