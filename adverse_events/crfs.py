@@ -86,4 +86,7 @@ pipeline.rules.register(AdverseEvent, rules.check_adverse_event)
 pipeline.derivations.register(AdverseEvent, services.derive_adverse_event)
 pipeline.followups.register(AdverseEvent, services.notify_if_new_sae)
 for _treatment_model in (SabrFraction, AxitinibPeriod, ToripalimabInfusion):
-    pipeline.followups.register(_treatment_model, services.rederive_patient_adverse_events)
+    # In a batch (import_study) a patient's AEs are re-derived once for all the treatment rows.
+    pipeline.followups.register(
+        _treatment_model, services.rederive_patient_adverse_events, once_per=lambda row: row.patient_id
+    )

@@ -55,6 +55,7 @@ pipeline.rules.register(Lesion, rules.check_lesion)
 pipeline.rules.register(TumourAssessment, rules.check_assessment)
 pipeline.derivations.register(Lesion, services.derive_lesion_row)
 # EC-TA-3: a registry change moves every response; D4: a SABR target makes its lesion irradiated.
-pipeline.followups.register(Lesion, services.recompute_after_change)
-pipeline.followups.register(SabrTarget, services.recompute_after_change)
+# In a batch (import_study) the patient is recomputed once (the hook reads the patient's rows afresh).
+pipeline.followups.register(Lesion, services.recompute_after_change, once_per=services.recompute_key)
+pipeline.followups.register(SabrTarget, services.recompute_after_change, once_per=services.recompute_key)
 patient_facts.register("recist_pd_dates", selectors.pd_dates)

@@ -129,7 +129,8 @@ def _save_assessment(
     # The time point's own derived results join the history row of this save; other time points get theirs.
     with pipeline.caused_by(services.cause_of(assessment, user=acting_user)):
         _write_rows(assessment, rows, _with_codes(patient, instance, new_lesions), acting_user, reason)
-        recompute_patient(patient)
+        # In a batch (import_study): once per patient when the batch flushes, after all its time points.
+        pipeline.once_per_batch(recompute_key(assessment), lambda: recompute_patient(patient))
     assessment.refresh_from_db()
     return assessment, changed
 
@@ -139,6 +140,11 @@ def derive_lesion_row(lesion: Lesion) -> None:
     derive_lesion(lesion)
     if not lesion.lesion_code:
         lesion.lesion_code = next_code(Lesion.objects.filter(patient_id=lesion.patient_id), "lesion_code", "L")
+
+
+def recompute_key(row: Any) -> tuple[str, Any]:
+    """The batch key of a patient's recompute (one per patient, whichever row asked for it)."""
+    return ("assessments.recompute_patient", row.patient_id)
 
 
 def recompute_after_change(row: Any) -> None:

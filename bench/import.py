@@ -11,6 +11,7 @@ per-CRF CSVs; ``export N`` writes the CSVs of N generated casebooks (``reports.g
 up to today: screening to two years of follow-up) without a database. ``import`` re-creates the target database (migrations only:
 roles and the CTCAE dictionary), imports the folder as the demo coordinator and prints CRF rows, wall seconds,
 rows per second, CPU seconds (user + system of this process; PostgreSQL's own CPU is not included) and peak RSS.
+``import --profile FILE`` writes a pyinstrument text profile of the import (not of the set-up) to FILE.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def _recreate_database() -> None:
 
     url = urlparse(os.environ["DATABASE_URL"])
     name = url.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"refusing to re-create {name!r}: the benchmark uses databases whose name contains 'bench'")
+    if "bench" not in name and not name.endswith(("_src", "_dst")):
+        sys.exit(f"refusing to re-create {name!r}: the benchmark uses databases whose name contains 'bench' "
+                 "or ends in _src or _dst")
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -76,7 +78,7 @@ def export(study: str, out: Path) -> None:
     print(f"exported {study}: {_rows(out)} CRF rows to {out}")
 
 
-def run_import(folder: Path, *, dry_run: bool) -> None:
+def run_import(folder: Path, *, dry_run: bool, profile: Path | None = None) -> None:
     _recreate_database()
     setup()
     from django.contrib.auth import get_user_model
@@ -90,7 +92,14 @@ def run_import(folder: Path, *, dry_run: bool) -> None:
     rows = _rows(folder)
     kwargs = {"dry_run": True} if dry_run else {}
     cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    result = import_study(folder, user=user, **kwargs)
+    if profile is None:
+        result = import_study(folder, user=user, **kwargs)
+    else:
+        from pyinstrument import Profiler
+
+        with Profiler(interval=0.002) as profiler:
+            result = import_study(folder, user=user, **kwargs)
+        profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
     wall = time.perf_counter() - wall0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -113,11 +122,12 @@ def main() -> None:
     imp = sub.add_parser("import")
     imp.add_argument("folder", type=Path)
     imp.add_argument("--dry-run", action="store_true")
+    imp.add_argument("--profile", type=Path, help="write a pyinstrument text profile of the import to this file")
     args = parser.parse_args()
     if args.step == "export":
         export(args.study, args.out)
     else:
-        run_import(args.folder, dry_run=args.dry_run)
+        run_import(args.folder, dry_run=args.dry_run, profile=args.profile)
 
 
 if __name__ == "__main__":

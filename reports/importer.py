@@ -48,7 +48,7 @@ from reports.exports import (
     export_fields,
     restore_cell,
 )
-from sabr_trial import services
+from sabr_trial import pipeline, services
 from sabr_trial.crf import CrfStatus, registry
 from sabr_trial.models import CrfLocked
 
@@ -477,17 +477,40 @@ class Importer:
                 self.failed_subjects.add(subj)
                 continue
             self.result.created["registrations"] += 1
+        # The write pipeline's batch entry: the follow-ups of a form's rows (a target re-derived from its fractions,
+        # a patient's AEs and responses recomputed) run once per target or patient after the form's last row,
+        # before the next form's rules read them.
         for slug in IMPORT_ORDER[len(PRE_REGISTRATION) :]:
-            if slug == "disposition":  # end of study by withdrawal needs the withdrawal first (EC-DS-3)
-                self._apply_deferred(WITHDRAWAL_REASON)
-            if slug == "tumour-assessment":
-                self._import_assessments(tables)
-            else:
-                self._import_form(slug, tables)
-            if slug == "adverse-event":
-                self._import_sae_reports(tables)
-        self._apply_deferred(WITHDRAWAL_REASON)
-        self._apply_deferred(DEFERRED_REASON)
+            with pipeline.batch() as queue:
+                if slug == "disposition":  # end of study by withdrawal needs the withdrawal first (EC-DS-3)
+                    self._apply_deferred(WITHDRAWAL_REASON)
+                if slug == "tumour-assessment":
+                    self._import_assessments(tables)
+                else:
+                    self._import_form(slug, tables)
+                if slug == "adverse-event":
+                    self._import_sae_reports(tables)
+                self._flush(queue)
+        with pipeline.batch() as queue:
+            self._apply_deferred(WITHDRAWAL_REASON)
+            self._apply_deferred(DEFERRED_REASON)
+            self._flush(queue)
+
+    def _flush(self, queue: pipeline.Batch) -> None:
+        """Run the follow-ups the form's rows queued; a refusal refuses the patient of the row that queued it."""
+
+        def refused(tag: Any, exc: Exception) -> None:
+            file, line, subj = tag if tag is not None else ("", 0, "")
+            if isinstance(exc, PermissionDenied):
+                self._refuse_denied(file, line, subj, exc)
+                return
+            assert isinstance(exc, ValidationError)
+            self.refuse_validation(file, line, exc, "FOLLOW-UP")
+            self.failed_subjects.add(subj)
+
+        services.flush_batch(
+            queue, skip=lambda tag: tag is not None and tag[2] in self.failed_subjects, on_error=refused
+        )
 
     def _screening_outcomes(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         """Screen failures and withdrawals before registration (ELIGIBLE is set by registration, EC-SC-2)."""
@@ -614,7 +637,7 @@ class Importer:
                 if slug == "eligibility":
                     continue  # the checklist is confirmed by an investigator; it is not re-entered by an import
                 try:
-                    with transaction.atomic():
+                    with transaction.atomic(), pipeline.tagged((file, line, subj)):
                         self.refs[(subj, own)] = self._update(current, data, m2m, file)
                 except ValidationError as exc:
                     self.refuse_validation(file, line, exc, slug.upper())
@@ -635,7 +658,7 @@ class Importer:
                 self.deferred.append((slug, subj, own, line, withdrawal, WITHDRAWAL_REASON))
             status = CrfStatus.DRAFT if row.get("CRFSTAT") == CrfStatus.DRAFT else CrfStatus.SUBMITTED
             try:
-                with transaction.atomic():
+                with transaction.atomic(), pipeline.tagged((file, line, subj)):
                     if slug == "eligibility":
                         obj = enrollment_services.eligibility_create(patient=patient, data=data, acting_user=self.user,
                                                                      status=status)  # fmt: skip
@@ -762,7 +785,7 @@ class Importer:
                     ) == current.entries_summary
                     if same:
                         continue
-                with transaction.atomic():
+                with transaction.atomic(), pipeline.tagged((file, line, subj)):
                     if current is not None:  # --update: through the update path, unchanged rows untouched
                         current.refresh_from_db()
                         obj, changed = save_assessment(
@@ -835,7 +858,7 @@ class Importer:
                 try:
                     values = {name: self.convert(stem, f"{stem}.csv", line, subj, fields[name], row.get(name, ""))
                               for name in ("kind", "sent_at", "summary")}  # fmt: skip
-                    with transaction.atomic():
+                    with transaction.atomic(), pipeline.tagged((f"{stem}.csv", line, subj)):
                         add_sae_report(ae=ae, acting_user=self.user, **values)
                     ae.refresh_from_db()
                 except _CellError:
@@ -863,7 +886,7 @@ class Importer:
                     for name, raw in values.items()
                 }  # fmt: skip
                 instance.refresh_from_db()
-                with transaction.atomic():
+                with transaction.atomic(), pipeline.tagged((f"{slug}.csv", line, subj)):
                     instance, _changes = crf_update(instance=instance, expected_version=instance.version,
                                                     data=data, reason=reason, acting_user=self.user)  # fmt: skip
             except _CellError:

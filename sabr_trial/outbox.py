@@ -62,6 +62,8 @@ class _Delivery:
 
     def __init__(self) -> None:
         self.ids: list[int] = []
+        #: (topic, key) -> ids recorded under it (``once`` asks the database about these only, not about all ids).
+        self.by_key: dict[tuple[str, str], list[int]] = {}
         self.started = False
         # Django's robust on_commit logs ``func.__qualname__`` when a callback raises; instances have none.
         self.__qualname__ = "outbox.deliver"
@@ -103,11 +105,13 @@ def record(topic: str, payload: dict[str, Any] | None = None, *, key: str = "", 
     delivery = _current_delivery(connection.alias)
     # Asked of the database, not of a list: the rows of a rolled-back savepoint are gone, so they never stand in
     # for a message recorded later (public transaction API only, no connection.run_on_commit / savepoint_ids).
-    pending = OutboxMessage.objects.filter(pk__in=delivery.ids, topic=topic, key=key[:200], sent_at__isnull=True)
-    if once and pending.exists():
+    # Only the ids recorded under the same topic and key are asked about (a long transaction records thousands).
+    same = delivery.by_key.setdefault((topic, key[:200]), [])
+    if once and same and OutboxMessage.objects.filter(pk__in=same, sent_at__isnull=True).exists():
         return
     message = OutboxMessage.objects.create(topic=topic, key=key[:200], payload=payload or {})
     delivery.ids.append(message.pk)
+    same.append(message.pk)
     transaction.on_commit(delivery, robust=True)
 
 

@@ -14,11 +14,19 @@ Each clinical app fills them from its ``AppConfig.ready()`` (through its ``crfs`
 
 A model's hooks are those registered for it and for its base classes, in registration order (the apps'
 order in ``INSTALLED_APPS``, which is the layer order: a lower app's hook runs first).
+
+Batch entry (:func:`batch`, used by ``import_study``): inside a batch the follow-ups of each save are not run at
+once but queued, one per hook and key (``register(..., once_per=...)``: a SABR target is re-derived once for all
+its fractions, a patient's AEs once for all the treatment rows), and run when the batch is flushed
+(``sabr_trial.services.flush_batch``), in the same transaction, with the cause and the history rows they would
+have had. Every save still passes every rule and leaves its own history row; only the repeated re-derivations of
+the same rows collapse into one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,13 +41,25 @@ class HookRegistry:
     def __init__(self, name: str) -> None:
         self.name = name
         self._hooks: dict[type, list[Hook]] = {}
+        self._once_per: dict[Hook, Callable[[Any], Any]] = {}
 
-    def register(self, model: type, hook: Hook) -> Hook:
-        """Register ``hook`` for ``model`` (and its subclasses); registering the same hook twice is a no-op."""
+    def register(self, model: type, hook: Hook, *, once_per: Callable[[Any], Any] | None = None) -> Hook:
+        """Register ``hook`` for ``model`` (and its subclasses); registering the same hook twice is a no-op.
+
+        ``once_per(instance)``: in a batch, the hook runs once per this key (the first instance queued with it)
+        instead of once per save; the hook must then read what it re-derives afresh, not from the instance.
+        """
         hooks = self._hooks.setdefault(model, [])
         if hook not in hooks:
             hooks.append(hook)
+        if once_per is not None:
+            self._once_per[hook] = once_per
         return hook
+
+    def batch_key(self, hook: Hook, instance: Any) -> Any:
+        """The key under which a batch queues ``hook(instance)``: its ``once_per`` key, else this call alone."""
+        once_per = self._once_per.get(hook)
+        return (hook, once_per(instance)) if once_per is not None else (hook, next(_calls))
 
     def for_model(self, model: type) -> list[Hook]:
         found: list[Hook] = []
@@ -54,6 +74,8 @@ class HookRegistry:
     def __repr__(self) -> str:
         return f"<HookRegistry {self.name}: {sum(len(v) for v in self._hooks.values())} hooks>"
 
+
+_calls = itertools.count()
 
 rules = HookRegistry("rules")
 derivations = HookRegistry("derivations")
@@ -114,3 +136,75 @@ def caused_by(cause: Cause) -> Iterator[None]:
         yield
     finally:
         _cause.reset(token)
+
+
+# --- Batch entry -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Deferred:
+    """A follow-up queued by a batch: what to run, the change that caused it, and the caller's tag at that time."""
+
+    run: Callable[[], None]
+    cause: Cause | None
+    tag: Any
+
+
+class Batch:
+    """The follow-ups queued since the batch opened, one per key, in the order first queued."""
+
+    def __init__(self) -> None:
+        self._queue: dict[Any, Deferred] = {}
+
+    def defer(self, key: Any, run: Callable[[], None], *, cause: Cause | None = None) -> None:
+        """Queue ``run`` under ``key`` unless something is queued under it already (cause: the current one)."""
+        if key not in self._queue:
+            self._queue[key] = Deferred(run, cause if cause is not None else _cause.get(), _tag.get())
+
+    def take(self) -> list[Deferred]:
+        """Everything queued, oldest first; the queue is empty afterwards."""
+        queued = list(self._queue.values())
+        self._queue.clear()
+        return queued
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+_batch: ContextVar[Batch | None] = ContextVar("crf_batch", default=None)
+_tag: ContextVar[Any] = ContextVar("crf_batch_tag", default=None)
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[Batch]:
+    """Open a batch (a batch opened inside another one is the outer one): flush it before it closes."""
+    outer = _batch.get()
+    if outer is not None:
+        yield outer
+        return
+    token = _batch.set(Batch())
+    try:
+        yield _batch.get()  # type: ignore[misc]
+    finally:
+        _batch.reset(token)
+
+
+def current_batch() -> Batch | None:
+    return _batch.get()
+
+
+@contextlib.contextmanager
+def tagged(tag: Any) -> Iterator[None]:
+    """Name what is being saved (the importer: file, line, patient): a follow-up queued meanwhile carries it."""
+    token = _tag.set(tag)
+    try:
+        yield
+    finally:
+        _tag.reset(token)
+
+
+def once_per_batch(key: Any, run: Callable[[], None]) -> None:
+    """Run ``run()`` now; inside a batch, once per ``key`` when the batch is flushed."""
+    current = _batch.get()
+    if current is None:
+        run()
+    else:
+        current.defer(key, run)

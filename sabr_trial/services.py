@@ -8,7 +8,10 @@ and tasks call these; nothing else saves a CRF row.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -212,9 +215,9 @@ def _after_commit(instance: CrfBase) -> None:
     except KeyError:
         return
     if spec.feeds_endpoints:
-        outbox.record(
-            CRF_CHANGED_TOPIC, {"slug": spec.slug, "pk": instance.pk}, key=f"{spec.slug}:{instance.pk}", once=True
-        )
+        # In a batch the listeners (a debounced endpoint recompute) hear once per form and patient, not per row.
+        key = f"{spec.slug}:{instance.pk}" if pipeline.current_batch() is None else f"{spec.slug}:p{instance.patient_id}"
+        outbox.record(CRF_CHANGED_TOPIC, {"slug": spec.slug, "pk": instance.pk}, key=key, once=True)
 
 
 #: Outbox topics of the write pipeline (handlers in ``sabr_trial.apps``).
@@ -371,9 +374,42 @@ def cause_of(instance: models.Model, *, user: Any) -> pipeline.Cause:
 
 
 def run_followups(instance: CrfBase, *, user: Any) -> None:
-    """Stage 8: re-derive the rows of other forms that this change invalidates, in this transaction."""
-    with pipeline.caused_by(cause_of(instance, user=user)):
-        pipeline.followups.run(instance)
+    """Stage 8: re-derive the rows of other forms that this change invalidates, in this transaction (inside a
+    batch: queued, once per hook and key, until ``flush_batch``)."""
+    cause = cause_of(instance, user=user)
+    queue = pipeline.current_batch()
+    if queue is None:
+        with pipeline.caused_by(cause):
+            pipeline.followups.run(instance)
+        return
+    for hook in pipeline.followups.for_model(type(instance)):
+        queue.defer(pipeline.followups.batch_key(hook, instance), functools.partial(hook, instance), cause=cause)
+
+
+def flush_batch(
+    queue: pipeline.Batch, *, skip: Callable[[Any], bool] | None = None,
+    on_error: Callable[[Any, Exception], None] | None = None,
+) -> int:  # fmt: skip
+    """Run the follow-ups a batch queued (stage 8 of its saves), each in its own savepoint and with the cause it was
+    queued with, until none is left (a follow-up may queue more). ``skip(tag)``: leave out those of a refused
+    patient. A refusal (ValidationError, PermissionDenied) goes to ``on_error(tag, exc)``, or is raised without
+    it. Returns how many ran."""
+    ran = 0
+    while len(queue):
+        for item in queue.take():
+            if skip is not None and skip(item.tag):
+                continue
+            try:
+                with transaction.atomic(), (
+                    pipeline.caused_by(item.cause) if item.cause is not None else contextlib.nullcontext()
+                ):
+                    item.run()
+            except (ValidationError, PermissionDenied) as exc:
+                if on_error is None:
+                    raise
+                on_error(item.tag, exc)
+            ran += 1
+    return ran
 
 
 def _recompute_reason() -> str:

@@ -152,5 +152,6 @@ pipeline.derivations.register(SabrTarget, derivations.derive_prescription)
 pipeline.derivations.register(ToripalimabInfusion, derivations.derive_planned_date)
 pipeline.derivations.register(Immunosuppressant, derivations.derive_prednisone_equivalent)
 pipeline.derivations.register(SubsequentTherapy, derivations.derive_pfs2_event)
-pipeline.followups.register(SabrFraction, derivations.refresh_target_and_course)
+# In a batch (import_study) a target and its course are re-derived once for all their fractions.
+pipeline.followups.register(SabrFraction, derivations.refresh_target_and_course, once_per=lambda f: f.target_id)
 pipeline.followups.register(ToripalimabInfusion, derivations.refresh_later_planned_dates)

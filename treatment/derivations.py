@@ -110,7 +110,24 @@ def refresh_course_dates(course_id: object) -> None:
 
 def refresh_later_planned_dates(infusion: ToripalimabInfusion) -> None:
     """R4.6: a cycle's date moves the planned date of the cycles after it."""
-    for later in ToripalimabInfusion.objects.filter(
-        patient_id=infusion.patient_id, cycle_number__gt=infusion.cycle_number
-    ).order_by("cycle_number"):
-        crf_system_update(instance=later, values={"planned_date": _planned_date(later)}, cascade=False)
+    later_rows = list(
+        ToripalimabInfusion.objects.filter(
+            patient_id=infusion.patient_id, cycle_number__gt=infusion.cycle_number
+        ).order_by("cycle_number")
+    )
+    if not later_rows:
+        return
+    given = list(
+        ToripalimabInfusion.objects.filter(
+            patient_id=infusion.patient_id, infusion_status=ToripalimabInfusion.Status.GIVEN
+        ).order_by("-cycle_number")
+    )  # read once for all the later cycles (the same choice as ``_planned_date``, which reads one cycle's)
+    for later in later_rows:
+        previous = next((g for g in given if g.cycle_number < later.cycle_number and g.pk != later.pk), None)
+        planned = (
+            dosing.toripalimab_planned_date(previous.infusion_date)
+            if previous is not None and previous.infusion_date
+            else None
+        )
+        if later.planned_date != planned:
+            crf_system_update(instance=later, values={"planned_date": planned}, cascade=False)
