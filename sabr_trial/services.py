@@ -206,7 +206,14 @@ def _after_commit(instance: CrfBase) -> None:
 
     The edit checks run once per patient per atomic block (the runs are idempotent anyway); a CRF that feeds
     endpoints tells the registry's change listeners. Delivery happens after the commit and never fails the save.
+    In a batch it is recorded once per form and patient when the batch flushes.
     """
+    pipeline.once_per_batch(
+        ("after_commit", type(instance), instance.patient_id), functools.partial(_record_after_commit, instance)
+    )
+
+
+def _record_after_commit(instance: CrfBase) -> None:
     from sabr_trial import outbox
 
     outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": instance.patient_id}, key=str(instance.patient_id), once=True)
@@ -267,9 +274,12 @@ def crf_create(
     _save(instance, user=acting_user, reason=CREATED)
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
-    void_casebook_signatures(
-        patient, user=acting_user, reason=_("Form added: %(title)s") % {"title": _title(instance)}
-    )
+    # In a batch: once per patient when it flushes (the reason names the first form added).
+    pipeline.once_per_batch(
+        ("void_casebook_signatures", patient.pk),
+        functools.partial(void_casebook_signatures, patient, user=acting_user,
+                          reason=_("Form added: %(title)s") % {"title": _title(instance)}),
+    )  # fmt: skip
     run_followups(instance, user=acting_user)
     _after_commit(instance)
     return instance
