@@ -116,6 +116,8 @@ class CrfTypeSerializer(serializers.Serializer):
     writable = serializers.BooleanField()
     fields = serializers.ListField(child=serializers.CharField())
     derived_fields = serializers.ListField(child=serializers.CharField())
+    #: The missing-data codes each field allows (issue 19 item 9): {"ecog": ["ND", "UNK"]}.
+    missing_codes = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 # --- CRFs ------------------------------------------------------------------------------------------------------
@@ -263,6 +265,13 @@ def _build_crf_serializer(spec: CrfSpec) -> type[CrfSerializer]:
             attrs[user_field] = serializers.SlugRelatedField(
                 slug_field="username", read_only=True, allow_null=True
             )
+    if "missing_codes" in fields:
+        meta.read_only_fields = [f for f in meta.read_only_fields if f != "missing_codes"]  # type: ignore[attr-defined]
+        attrs["missing_codes"] = serializers.DictField(
+            child=serializers.CharField(allow_blank=True), required=False,
+            help_text="Fields left empty on purpose, each with its missing-data code (ND, UNK, NA, NASK): "
+                      '{"ecog": "ND"}. Only the codes the CRF allows on a field (GET /api/v1/crfs/) are accepted.',
+        )  # fmt: skip
     attrs["change_reason"] = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=500,
         help_text="Reason for change: required once the form is submitted (the same rule as the web form).",

@@ -238,7 +238,8 @@ class CrfCatalogue(APIView):
     def get(self, request: Request) -> Response:
         rows = [
             {"slug": spec.slug, "title": str(spec.title), "section": str(spec.section), "many": spec.many,
-             "writable": True, "fields": s.form_field_names(spec), "derived_fields": s.derived_field_names(spec)}
+             "writable": True, "fields": s.form_field_names(spec), "derived_fields": s.derived_field_names(spec),
+             "missing_codes": {name: list(spec.missing_codes_for(name)) for name in spec.missing_fields()}}
             for spec in registry.all()
         ]  # fmt: skip
         return Response(s.CrfTypeSerializer(rows, many=True).data)
@@ -338,6 +339,8 @@ def _update(spec: CrfSpec, instance: CrfBase, data: dict[str, Any], user: Any, v
         return _save_eligibility(spec, instance.patient, instance, data, user, version=version, reason=reason)
     names = s.form_field_names(spec)
     values = {**current_values(instance, names), **data}
+    if "missing_codes" not in data:  # kept, except on a field this request gives a value
+        values["missing_codes"] = {k: v for k, v in instance.missing_codes.items() if k not in data}
     form = bound_form(spec, instance, values, expected_version=version, reason=reason)
     raise_for_form(form)
     row, _changes = services.crf_update(

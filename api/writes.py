@@ -18,6 +18,7 @@ from django.db import models
 from django.utils.datastructures import MultiValueDict
 
 from sabr_trial.crf import CrfBase, CrfSpec
+from sabr_trial.forms import MISSING_PREFIX
 
 
 def _value(field: forms.Field, value: Any) -> Any:
@@ -56,6 +57,13 @@ def form_data(
         encoded = _value(field, values[name])
         key = f"{prefix}-{name}" if prefix else name
         data.setlist(key, encoded if isinstance(encoded, list) else [encoded])
+    # Missing-data codes ({"ecog": "ND"}) as the form's code selects receive them (issue 19 item 9); a code on a
+    # field that allows none is refused by CrfBase.clean next to that field.
+    codes = values.get("missing_codes")
+    if isinstance(codes, dict):
+        for name, code in codes.items():
+            key = f"{MISSING_PREFIX}{name}"
+            data.setlist(f"{prefix}-{key}" if prefix else key, ["" if code is None else str(code)])
     return data
 
 

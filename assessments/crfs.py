@@ -6,7 +6,7 @@ from assessments import rules, selectors, services, views
 from assessments.forms import LesionForm, TumourAssessmentForm
 from assessments.models import Lesion, TumourAssessment
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, registry
+from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, Missing, registry
 from sabr_trial.roles import Perm, has_perm
 from treatment.models import SabrTarget
 
@@ -18,6 +18,9 @@ registry.register(
         order=80, many=True, feeds_endpoints=True,  # a baseline form: its section follows Baseline (issue 19)
         description=_("One row per baseline lesion: target (at most 5, at most 2 per organ) or non-target."),
         branching=(Branch(fields=("progressed_since_rt",), when=("previously_irradiated", ("Y",)), rule="R1.4"),),
+        # A non-target's slice thickness may be unknown; a target's never (EC-LR-2): it decides measurability.
+        missing=(Missing(fields=("slice_thickness_mm",), codes=("ND", "UNK"),
+                         feeds=_("Measurable at baseline (R1.1)")),),
     )
 )  # fmt: skip
 registry.register(

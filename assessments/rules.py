@@ -52,6 +52,8 @@ def derive_lesion(lesion: Lesion) -> recist.MeasurabilityResult | None:
             else None,
         )
     except recist.RecistError:
+        if lesion.missing_code("slice_thickness_mm"):  # slice coded missing: measurability is not known
+            lesion.measurable, lesion.measurability_rule = "", ""
         return None
     lesion.measurable = "Y" if result.measurable else "N"
     # Stored as a message id with parameters (ruletext); a text that would not fit is kept as English.
@@ -78,10 +80,18 @@ def check_lesion(lesion: Lesion) -> None:
     from assessments.models import Lesion as LesionModel
 
     errors: dict[str, str] = {}
-    if lesion.slice_thickness_mm is None and lesion.method in CROSS_SECTIONAL:
+    coded = lesion.missing_code("slice_thickness_mm")
+    if lesion.slice_thickness_mm is None and lesion.method in CROSS_SECTIONAL and (
+        not coded or lesion.role == "TARGET"
+    ):
         errors["slice_thickness_mm"] = _(
             "Give the slice thickness: on CT, MRI and PET/CT it sets the minimum measurable size (R1.1, EC-LR-2)."
         )
+        if coded:  # a missing-data code: allowed on a non-target only (issue 19 item 9)
+            errors["slice_thickness_mm"] = _(
+                "A target needs its slice thickness: it sets the minimum measurable size (R1.1, EC-LR-2). "
+                "Only a non-target's may be left unknown."
+            )
     if lesion.previously_irradiated == "Y" and not lesion.progressed_since_rt:
         errors["progressed_since_rt"] = _(
             "Say whether the lesion progressed since its earlier radiotherapy (R1.4, EC-LR-3)."

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from enrollment import forms, models, rules, selectors, views
 from enrollment.rules import pdate_floor
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import Branch, CrfSpec, registry
+from sabr_trial.crf import Branch, CrfSpec, Missing, registry
 from sabr_trial.patient_dates import PatientDate
 
 ENROLLMENT = _("Enrollment")
@@ -49,11 +49,16 @@ SPECS = [
     CrfSpec(slug="baseline", model=models.Baseline, form_class=forms.BaselineForm,
             title=_("Baseline: demographics, disease, IMDC"), section=BASELINE, order=50, many=False,
             can_add=_needs_consent, feeds_endpoints=True, views={"detail": views.baseline_detail},
-            branching=(Branch(fields=("histology_other",), when=("histology", ("OTHER",)), rule="EC-BL-2"),)),
+            branching=(Branch(fields=("histology_other",), when=("histology", ("OTHER",)), rule="EC-BL-2"),),
+            missing=(Missing(fields=("ecog",), codes=("ND", "UNK")),
+                     Missing(fields=("kps", "hgb_below_lln", "calcium_above_uln", "neutrophils_above_uln",
+                                     "platelets_above_uln"), codes=("ND", "UNK"), feeds=_("IMDC risk group")))),
     CrfSpec(slug="medical-history", model=models.MedicalHistory, form_class=forms.MedicalHistoryForm,
             title=_("Medical history"), section=BASELINE, order=60,
             branching=(Branch(fields=("end_date",), when=("ongoing", ("N",)), rule="EC-MH-1"),
-                       Branch(fields=("baseline_grade",), when=("ongoing", ("Y",)), rule="EC-MH-1"))),
+                       Branch(fields=("baseline_grade",), when=("ongoing", ("Y",)), rule="EC-MH-1")),
+            missing=(Missing(fields=("start_date",), codes=("UNK",)),
+                     Missing(fields=("baseline_grade",), codes=("UNK",)))),
     CrfSpec(slug="prior-therapy", model=models.PriorTherapy, form_class=forms.PriorTherapyForm,
             title=_("Prior cancer therapy"), section=BASELINE, order=70),
     CrfSpec(slug="disposition", model=models.Disposition, form_class=forms.DispositionForm,

@@ -73,29 +73,35 @@ class ImdcInputs:
 
     ``first_systemic_dose_date`` is the first axitinib or toripalimab dose; None until it is given (EC-BL-4).
     ``assessment_date`` stands in for it meanwhile, so the group is shown provisionally.
+    None for ``kps`` or a laboratory flag: not known (a missing-data code, issue 19 item 9); the factor is left out.
     """
 
-    kps: int
+    kps: int | None
     diagnosis_date: date
     assessment_date: date
     first_systemic_dose_date: date | None
-    hgb_below_lln: bool
-    calcium_above_uln: bool
-    neutrophils_above_uln: bool
-    platelets_above_uln: bool
+    hgb_below_lln: bool | None
+    calcium_above_uln: bool | None
+    neutrophils_above_uln: bool | None
+    platelets_above_uln: bool | None
 
 
 @dataclass(frozen=True)
 class ImdcResult:
-    """IMDC score, group and the factors present; ``provisional`` until the first systemic dose (EC-BL-4)."""
+    """IMDC score, group and the factors present; ``provisional`` until the first systemic dose (EC-BL-4).
 
-    score: int
-    group: ImdcGroup
+    With factors not known (``unknown``) the score is None, and so is the group unless the known factors decide it
+    whatever the unknown ones are (3 factors present: poor).
+    """
+
+    score: int | None
+    group: ImdcGroup | None
     factors: tuple[ImdcFactor, ...]
-    kps_below_80: bool
+    kps_below_80: bool | None
     dx_to_systemic_lt_1y: bool
     dx_to_systemic_days: int
     provisional: bool
+    unknown: tuple[ImdcFactor, ...] = ()
 
 
 def _require_int(value: int, name: str, allowed: tuple[int, ...]) -> None:
@@ -116,7 +122,8 @@ def imdc_group(score: int) -> ImdcGroup:
 
 def imdc_risk(inputs: ImdcInputs) -> ImdcResult:
     """Return the IMDC score and group from the six factors (CRF-SPEC form 5, "Derived values")."""
-    _require_int(inputs.kps, "Karnofsky performance status (kps)", KPS_VALUES)
+    if inputs.kps is not None:
+        _require_int(inputs.kps, "Karnofsky performance status (kps)", KPS_VALUES)
     # EC-BL-4: until the first axitinib/toripalimab dose fixes the interval, measure it to the assessment.
     provisional = inputs.first_systemic_dose_date is None
     end = (
@@ -126,8 +133,8 @@ def imdc_risk(inputs: ImdcInputs) -> ImdcResult:
     if days < 0:
         label = "assessment date" if provisional else "first systemic dose"
         raise ImdcError(f"diagnosis_date {inputs.diagnosis_date} is after the {label} {end}")
-    present = {
-        ImdcFactor.KPS_BELOW_80: inputs.kps < KPS_THRESHOLD,
+    present: dict[ImdcFactor, bool | None] = {
+        ImdcFactor.KPS_BELOW_80: None if inputs.kps is None else inputs.kps < KPS_THRESHOLD,
         ImdcFactor.DX_TO_SYSTEMIC_LT_1Y: days < DX_TO_SYSTEMIC_DAYS,
         ImdcFactor.HGB_BELOW_LLN: inputs.hgb_below_lln,
         ImdcFactor.CALCIUM_ABOVE_ULN: inputs.calcium_above_uln,
@@ -135,14 +142,17 @@ def imdc_risk(inputs: ImdcInputs) -> ImdcResult:
         ImdcFactor.PLATELETS_ABOVE_ULN: inputs.platelets_above_uln,
     }
     factors = tuple(factor for factor in ImdcFactor if present[factor])
+    unknown = tuple(factor for factor in ImdcFactor if present[factor] is None)
+    low, high = imdc_group(len(factors)), imdc_group(len(factors) + len(unknown))
     return ImdcResult(
-        score=len(factors),
-        group=imdc_group(len(factors)),
+        score=None if unknown else len(factors),
+        group=low if low is high else None,
         factors=factors,
         kps_below_80=present[ImdcFactor.KPS_BELOW_80],
-        dx_to_systemic_lt_1y=present[ImdcFactor.DX_TO_SYSTEMIC_LT_1Y],
+        dx_to_systemic_lt_1y=days < DX_TO_SYSTEMIC_DAYS,
         dx_to_systemic_days=days,
         provisional=provisional,
+        unknown=unknown,
     )
 
 

@@ -278,9 +278,10 @@ class Baseline(CrfBase):
     sex = models.CharField(_("Sex"), max_length=1, choices=Sex.choices)
     age_at_consent = models.PositiveSmallIntegerField(_("Age at consent (years)"), null=True, editable=False)
     assessment_date = models.DateField(_("Date of baseline assessment"), validators=[not_in_future])
-    ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES)
+    # null: left empty with a missing-data code (CrfSpec.missing), still required otherwise (CrfBase.clean).
+    ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES, null=True)
     kps = models.PositiveSmallIntegerField(
-        _("Karnofsky performance status"), choices=KPS_CHOICES, help_text=_("Must agree with the ECOG status: ECOG 0 is 90-100, 1 is 70-80, 2 is 50-60, 3 is 30-40, 4 is 10-20, give or take 10 (EC-BL-1).")
+        _("Karnofsky performance status"), choices=KPS_CHOICES, null=True, help_text=_("Must agree with the ECOG status: ECOG 0 is 90-100, 1 is 70-80, 2 is 50-60, 3 is 30-40, 4 is 10-20, give or take 10 (EC-BL-1).")
     )
     histology = models.CharField(_("Histology"), max_length=12, choices=Histology.choices)
     histology_other = models.CharField(_("Specify histology"), max_length=100, blank=True)

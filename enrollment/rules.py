@@ -454,22 +454,26 @@ def derive_imdc(baseline: Baseline) -> None:
     """Compute the IMDC flags, score and group with enrollment.imdc (CRF-SPEC derived values, EC-BL-4)."""
 
     first_dose = first_systemic_dose_date(baseline.patient) if baseline.patient_id else None
+
+    def flag(value: str) -> bool | None:
+        return None if value not in ("Y", "N") else value == "Y"  # blank: a missing-data code, not known
+
     result = imdc.imdc_risk(
         imdc.ImdcInputs(
-            kps=int(baseline.kps),
+            kps=None if baseline.kps is None else int(baseline.kps),
             diagnosis_date=baseline.diagnosis_date,
             assessment_date=baseline.assessment_date,
             first_systemic_dose_date=first_dose,
-            hgb_below_lln=baseline.hgb_below_lln == "Y",
-            calcium_above_uln=baseline.calcium_above_uln == "Y",
-            neutrophils_above_uln=baseline.neutrophils_above_uln == "Y",
-            platelets_above_uln=baseline.platelets_above_uln == "Y",
+            hgb_below_lln=flag(baseline.hgb_below_lln),
+            calcium_above_uln=flag(baseline.calcium_above_uln),
+            neutrophils_above_uln=flag(baseline.neutrophils_above_uln),
+            platelets_above_uln=flag(baseline.platelets_above_uln),
         )
     )
-    baseline.kps_below_80 = "Y" if result.kps_below_80 else "N"
+    baseline.kps_below_80 = "" if result.kps_below_80 is None else "Y" if result.kps_below_80 else "N"
     baseline.dx_to_systemic_lt_1y = "Y" if result.dx_to_systemic_lt_1y else "N"
     baseline.imdc_score = result.score
-    baseline.imdc_group = result.group.value
+    baseline.imdc_group = result.group.value if result.group is not None else ""
     baseline.imdc_provisional = result.provisional
 
 
@@ -530,7 +534,7 @@ def check_baseline(baseline: Baseline) -> None:
         )
         _collect(errors, check_not_after_death, baseline.patient, baseline.assessment_date, "assessment_date")
     _raise(errors)
-    if baseline.kps is not None and baseline.diagnosis_date and baseline.assessment_date:
+    if baseline.diagnosis_date and baseline.assessment_date:
         try:
             derive_imdc(baseline)
         except imdc.ImdcError as exc:

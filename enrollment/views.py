@@ -244,9 +244,9 @@ def baseline_detail(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> Ht
     state = _("provisional: no axitinib or toripalimab dose yet (EC-BL-4)") if provisional else _("final")
     derived = [
         ("age_at_consent", instance.age_at_consent or "—"),
-        ("kps_below_80", live.get_kps_below_80_display()),
+        ("kps_below_80", live.get_kps_below_80_display() or "—"),  # blank: KPS coded missing
         ("dx_to_systemic_lt_1y", live.get_dx_to_systemic_lt_1y_display()),
-        ("imdc_score", live.imdc_score),
+        ("imdc_score", "—" if live.imdc_score is None else live.imdc_score),
         ("imdc_group", f"{group} ({state})"),
     ]
     rows = [r for r in context["field_rows"] if r["name"] not in {name for name, _v in derived}]

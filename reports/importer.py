@@ -43,9 +43,11 @@ from reports.exports import (
     CHILD_KEY_COLUMNS,
     CHILD_TABLES,
     KEY_COLUMNS,
+    MISSING_COLUMN,
     child_fields,
     child_model,
     export_fields,
+    parse_missing_cell,
     restore_cell,
 )
 from sabr_trial import pipeline, services
@@ -228,6 +230,12 @@ class Importer:
     # --- conversion -------------------------------------------------------------------------------------
     def convert(self, slug: str, file: str, line: int, subj: str, f: models.Field[Any, Any], raw: str) -> Any:
         raw = raw.strip()
+        if f.name == MISSING_COLUMN:  # "ecog=ND;kps=UNK": each code is checked against the form's declaration
+            try:
+                return parse_missing_cell(raw)
+            except ValueError as exc:
+                self.refuse(file, line, f.name, "MISSING-CODE", str(exc), value=raw, subject=subj)
+                raise _CellError("MISSING-CODE", str(exc)) from None
         if f.many_to_many:
             return [self._ref(file, line, subj, f, part) for part in raw.split(";") if part]
         if raw == "":
@@ -587,7 +595,8 @@ class Importer:
         file = f"{slug}.csv"
         fields = [
             f for f in export_fields(spec.model)
-            if (f.editable or f.name in SERVICE_INPUTS.get(slug, set())) and f.name not in SERVICE_SET.get(slug, set())
+            if (f.editable or f.name in SERVICE_INPUTS.get(slug, set()) or f.name == MISSING_COLUMN)
+            and f.name not in SERVICE_SET.get(slug, set())
         ]  # fmt: skip
         for line, row in sorted(
             enumerate(rows, start=2), key=lambda x: (x[1]["SUBJID"], int(x[1]["FORMSEQ"] or 0))

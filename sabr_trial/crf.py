@@ -33,6 +33,17 @@ class CrfStatus(models.TextChoices):
     LOCKED = "locked", _("Locked")
 
 
+class MissingCode(models.TextChoices):
+    """CDASH missing-data codes (issue 19 item 9; REDCap's missing-data codes): why a field holds no value.
+
+    A CRF declares per field which codes it allows (:class:`Missing` on its CrfSpec); a coded field is empty."""
+
+    ND = "ND", _("Not done")
+    UNK = "UNK", _("Unknown")
+    NA = "NA", _("Not applicable")
+    NASK = "NASK", _("Not asked")
+
+
 class CrfBase(models.Model):
     """Abstract base: patient link, lifecycle status, optimistic-concurrency version, history."""
 
@@ -65,6 +76,9 @@ class CrfBase(models.Model):
     locked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
     )
+    #: ``{field: code}``: the fields left empty on purpose, each with its missing-data code (:class:`MissingCode`),
+    #: allowed per field by the CRF's declaration (``CrfSpec.missing``); kept in the history rows like any value.
+    missing_codes = models.JSONField(_("missing-data codes"), default=dict, blank=True, editable=False)
     history = HistoricalRecords(inherit=True)
 
     #: Fields of the base, never shown on a CRF's data form.
@@ -94,6 +108,8 @@ class CrfBase(models.Model):
         if getattr(self, "_rules_deferred", False):
             return
         errors = branch_errors(self)
+        for name, found in missing_code_errors(self).items():
+            errors.setdefault(name, []).extend(found)
         try:
             pipeline.rules.run(self)
         except ValidationError as refused:
@@ -106,6 +122,37 @@ class CrfBase(models.Model):
                     errors.setdefault(name, []).extend(found)
         if errors:
             raise ValidationError(errors)
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        """The fields' own checks; a blank field that may take a missing-data code is left to ``clean`` (it is
+        required unless coded: :func:`missing_code_errors`)."""
+        skip = set(exclude or ())
+        try:
+            spec = registry.for_model(type(self))
+        except KeyError:
+            spec = None
+        if spec is not None:
+            for name in spec.missing_fields():
+                if _is_blank(getattr(self, type(self)._meta.get_field(name).attname, None)):
+                    skip.add(name)
+        super().clean_fields(exclude=skip)
+
+    def missing_code(self, name: str) -> str:
+        """The missing-data code of field ``name``, or ""."""
+        codes = self.missing_codes if isinstance(self.missing_codes, dict) else {}
+        return str(codes.get(name) or "")
+
+    def missing_in_words(self) -> str:
+        """ "Karnofsky performance status: Unknown (UNK)", one per coded field (the casebook's row badge)."""
+        codes = self.missing_codes if isinstance(self.missing_codes, dict) else {}
+        parts = []
+        for name, code in codes.items():
+            try:
+                label = str(type(self)._meta.get_field(name).verbose_name)
+            except Exception:
+                label = str(name)
+            parts.append(f"{label}: {missing_label(str(code))} ({code})")
+        return "; ".join(parts)
 
     def validate_constraints(self, exclude: Any = None) -> None:
         """The table's constraints; deferred with the rules (a constraint on a field a rule refused is not checked
@@ -189,7 +236,7 @@ def branch_errors(instance: CrfBase) -> dict[str, list[ValidationError]]:
         shown = branch.applies(instance)
         for name in branch.fields:
             value = getattr(instance, model._meta.get_field(name).attname, None)  # a link's id: no query
-            if not shown and not _is_blank(value):
+            if not shown and (not _is_blank(value) or instance.missing_code(name)):  # a missing-data code too
                 code = "branch_hidden"
                 if branch.rule:
                     text = gettext("This field applies only when %(condition)s (%(rule)s).")
@@ -205,6 +252,86 @@ def branch_errors(instance: CrfBase) -> dict[str, list[ValidationError]]:
                 continue
             message = text % {"condition": _condition(model, branch), "rule": branch.rule}
             errors.setdefault(name, []).append(ValidationError(message, code=code))
+    return errors
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Fields of a CRF that may be left empty with a missing-data code (issue 19 item 9; CDASH ND/UNK/NA/NASK).
+
+    Declared once on the CrfSpec (the data dictionary): the form puts a code select beside each field
+    (``static/js/missing.js`` empties and disables the field while a code is chosen); ``CrfBase.clean`` (every
+    write: browser, API, importer) refuses a code the field does not allow, a value beside a code and, for a field
+    the form requires, a blank without a code. ``feeds`` names the derivation the field is an input of: a coded value
+    is left out of it, and edit check DM-5 raises a query naming the field and the code.
+    """
+
+    fields: tuple[str, ...]
+    codes: tuple[str, ...] = ("ND", "UNK")
+    feeds: Any = ""
+
+
+def missing_label(code: str) -> str:
+    """A code in words in the active language ("Not done"), or the code itself when it is not one."""
+    try:
+        return str(MissingCode(code).label)
+    except ValueError:
+        return code
+
+
+def _codes_in_words(codes: tuple[str, ...]) -> str:
+    return ", ".join(f"{missing_label(c)} ({c})" for c in codes)
+
+
+def missing_code_errors(instance: CrfBase) -> dict[str, list[ValidationError]]:
+    """The missing-data codes of a row against its CRF's declaration (``CrfSpec.missing``).
+
+    A code on a field that does not allow it, an unknown code, a value beside a code, and a blank required field
+    without a code are refused next to the field; a code on a name that is no field of the form is refused at the
+    top, naming it."""
+    try:
+        spec: CrfSpec | None = registry.for_model(type(instance))
+    except KeyError:
+        spec = None
+    model = type(instance)
+    errors: dict[str, list[ValidationError]] = {}
+
+    def add(name: str, message: str, code: str) -> None:
+        errors.setdefault(name, []).append(ValidationError(message, code=code))
+
+    codes = instance.missing_codes
+    if codes in (None, ""):
+        codes = {}
+    if not isinstance(codes, dict):
+        add("__all__", gettext("Missing-data codes are given as {field: code}."), "missing_malformed")
+        return errors
+    for name, code in codes.items():
+        try:
+            f = model._meta.get_field(str(name))
+        except Exception:
+            add("__all__", gettext("“%(name)s” is not a field of this form: it cannot take a missing-data code.")
+                % {"name": name}, "missing_unknown_field")  # fmt: skip
+            continue
+        allowed = spec.missing_codes_for(f.name) if spec is not None else ()
+        if not allowed:
+            add(f.name, gettext("This field takes no missing-data code: enter its value."), "missing_not_allowed")
+        elif code not in MissingCode.values:
+            add(f.name, gettext("“%(code)s” is not a missing-data code. This field allows: %(allowed)s.")
+                % {"code": code, "allowed": _codes_in_words(allowed)}, "missing_unknown_code")  # fmt: skip
+        elif code not in allowed:
+            add(f.name, gettext("“%(label)s” (%(code)s) is not allowed for this field. It allows: %(allowed)s.")
+                % {"label": missing_label(str(code)), "code": code, "allowed": _codes_in_words(allowed)},
+                "missing_code_refused")  # fmt: skip
+        elif not _is_blank(getattr(instance, f.attname, None)):
+            add(f.name, gettext("A field marked “%(label)s” stays empty: remove the value or the code.")
+                % {"label": missing_label(str(code))}, "missing_with_value")  # fmt: skip
+    if spec is not None:
+        for name in spec.missing_fields():
+            f = model._meta.get_field(name)
+            if f.blank or name in codes or not _is_blank(getattr(instance, f.attname, None)):
+                continue
+            add(name, gettext("This field is required: enter its value or choose a missing-data code (%(allowed)s).")
+                % {"allowed": _codes_in_words(spec.missing_codes_for(name))}, "required")  # fmt: skip
     return errors
 
 
@@ -227,6 +354,22 @@ class CrfSpec:
     can_add: Callable[[Any], str | None] | None = None
     #: Which fields apply when (:class:`Branch`): the form shows them live, every write refuses a hidden one's value.
     branching: tuple[Branch, ...] = ()
+
+    #: Which fields may be left empty with which missing-data codes (:class:`Missing`; the data dictionary).
+    missing: tuple[Missing, ...] = ()
+
+    def missing_of(self, name: str) -> Missing | None:
+        for entry in self.missing:
+            if name in entry.fields:
+                return entry
+        return None
+
+    def missing_codes_for(self, name: str) -> tuple[str, ...]:
+        entry = self.missing_of(name)
+        return entry.codes if entry is not None else ()
+
+    def missing_fields(self) -> list[str]:
+        return [name for entry in self.missing for name in entry.fields]
 
     def branch_of(self, name: str) -> Branch | None:
         for branch in self.branching:

@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ruletext import Msg
+from django.utils import translation
+from django.utils.translation import gettext_lazy, gettext_noop
+
+from ruletext import Msg, say
 from sabr_trial import patient_facts, pipeline
-from sabr_trial.crf import CrfBase, CrfStatus
+from sabr_trial.crf import CrfBase, CrfStatus, MissingCode, registry
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,40 @@ def from_warnings(
             match = _RULE_ID.search(message)
             text = message if isinstance(message, Msg) else str(message)  # a message keeps its id
             out.append(Finding(match.group(1) if match else default_id, row, "", text))
+    return out
+
+
+# --- the base app's own rule: a missing-data code on an input of a derivation --------------------------------------
+
+
+def _english(text: Any) -> Msg:
+    """A label as a message whose id is its English text (shown in the reader's language)."""
+    with translation.override("en"):
+        return say(str(text))
+
+
+@rule(
+    "DM-5",
+    gettext_lazy("A missing-data code on an input of a derivation: the derived value leaves it out (issue 19)"),
+)
+def coded_derivation_input(patient: Any) -> list[Finding]:
+    """Each field coded missing (``CrfSpec.missing``) whose declaration says it feeds a derivation (IMDC risk group,
+    prednisone-equivalent dose...) raises a query on that field naming the code; it closes when a value is given."""
+    out: list[Finding] = []
+    for spec in registry.all():
+        feeding = {name: entry for entry in spec.missing if entry.feeds for name in entry.fields}
+        if not feeding:
+            continue
+        for row in submitted(spec.model.objects.filter(patient=patient).exclude(missing_codes={}).order_by("pk")):
+            for name, entry in feeding.items():
+                code = row.missing_code(name)
+                if not code or code not in MissingCode.values:
+                    continue
+                out.append(Finding("DM-5", row, name, say(gettext_noop(
+                    "“%(field)s” is “%(label)s” (%(code)s): %(derived)s is derived without it. Enter the value "
+                    "if it becomes known (DM-5)."),
+                    field=_english(spec.model._meta.get_field(name).verbose_name),
+                    label=_english(MissingCode(code).label), code=code, derived=_english(entry.feeds))))  # fmt: skip
     return out
 
 

@@ -7,7 +7,12 @@ from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
+
+#: Prefix of the form field that carries a field's missing-data code (``missing__ecog``; the API's
+#: ``missing_codes`` object is posted the same way).
+MISSING_PREFIX = "missing__"
 
 
 class DateInput(forms.DateInput):
@@ -47,6 +52,9 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
     defer_rules = False
 
     def _post_clean(self) -> None:
+        codes = self.missing_codes_posted()
+        if codes is not None:
+            self.instance.missing_codes = codes
         if not self.defer_rules or self._errors:
             super()._post_clean()
             return
@@ -71,8 +79,87 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
             del self.fields["change_reason"]
         else:
             self.fields["change_reason"].required = True
+        self.add_missing_controls()
         self.order_fields([f for f in self.fields if f not in ("change_reason",)] + ["change_reason"])
         self.mark_branches()
+
+    def _spec(self) -> Any:
+        from sabr_trial.crf import registry
+
+        try:
+            return registry.for_model(self._meta.model)
+        except KeyError:
+            return None
+
+    def add_missing_controls(self) -> None:
+        """Put a missing-data code select right after each field the CRF allows codes on (``CrfSpec.missing``,
+        issue 19 item 9). The field itself is no longer required by the form: ``CrfBase.clean`` requires a value
+        or a code. static/js/missing.js empties and disables the field while a code is chosen."""
+        from sabr_trial.crf import missing_label
+
+        spec = self._spec()
+        if spec is None or not spec.missing:
+            return
+        order = list(self.fields)
+        for name in spec.missing_fields():
+            if name not in self.fields:
+                continue
+            field = self.fields[name]
+            key = MISSING_PREFIX + name
+            if field.required:
+                field.required = False
+                field.widget.attrs["data-missing-required"] = "yes"
+            choices = [("", _("(value entered)"))] + [
+                (c, f"{missing_label(c)} ({c})") for c in spec.missing_codes_for(name)
+            ]
+            label = _("Missing-data code: %(field)s") % {"field": field.label}
+            self.fields[key] = forms.ChoiceField(
+                label=label,
+                required=False,
+                choices=choices,
+                initial=self.instance.missing_code(name),
+                help_text=_("Only when the value cannot be given: the field then stays empty."),
+                widget=forms.Select(attrs={"class": "form-select form-select-sm missing-code", "aria-label": label,
+                                           "title": label, "data-missing-for": self.add_prefix(name)}),
+            )  # fmt: skip
+            field.widget.attrs["data-missing-code"] = self.add_prefix(key)
+            order.insert(order.index(name) + 1, key)
+        self.order_fields(order)
+
+    def missing_codes_posted(self) -> dict[str, str] | None:
+        """``{field: code}`` as posted: the code selects, and any other ``missing__<name>`` key (the API's
+        ``missing_codes``), which ``CrfBase.clean`` refuses next to the field when the field allows no code.
+        None when the form carries no codes (the row's codes are left as they are)."""
+        spec = self._spec()
+        prefix = self.add_prefix(MISSING_PREFIX)
+        posted = [k for k in getattr(self, "data", {}) if str(k).startswith(prefix)]
+        if not posted and (spec is None or not spec.missing):
+            return None
+        codes: dict[str, str] = {}
+        for key in posted:
+            name = str(key)[len(prefix):]
+            value = str(self.data.get(key) or "").strip()
+            if value:
+                codes[name] = value
+        return codes
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        """A model error on a field this form does not show goes at the top, naming the field."""
+        if hasattr(errors, "error_dict"):
+            moved: dict[str, list[Any]] = {}
+            for name, messages in errors.error_dict.items():
+                if name == NON_FIELD_ERRORS or name in self.fields:
+                    moved.setdefault(name, []).extend(messages)
+                    continue
+                try:
+                    label = str(self._meta.model._meta.get_field(name).verbose_name)
+                except Exception:
+                    label = name
+                for message in messages:
+                    text = " ".join(ValidationError(message).messages)
+                    moved.setdefault(NON_FIELD_ERRORS, []).append(ValidationError(f"{label}: {text}"))
+            errors = ValidationError(moved)
+        super()._update_errors(errors)
 
     def mark_branches(self) -> None:
         """Mark each field the CRF's branching declares (``CrfSpec.branching``) with its controlling field's name and
@@ -106,6 +193,9 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
             if self._meta.model._meta.get_field(name).many_to_many:
                 continue
             out[name] = value
+        codes = self.missing_codes_posted()
+        if codes is not None:
+            out["missing_codes"] = codes
         return out
 
     def crf_m2m(self) -> dict[str, Any]:

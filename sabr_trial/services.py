@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from sabr_trial import pipeline
-from sabr_trial.crf import CrfBase, CrfStatus, registry
+from sabr_trial.crf import CrfBase, CrfStatus, missing_label, registry
 from sabr_trial.models import AuditEvent, CasebookSignature, CrfLocked, NumberSequence, Signature, StudyLock
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.sitetime import stamp
@@ -154,7 +154,9 @@ def data_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
 def _display(instance: models.Model, f: models.Field[Any, Any]) -> str:
     value = getattr(instance, f.name)
     if value is None or value == "" or value == [] or value == {}:
-        return "—"
+        code = instance.missing_code(f.name) if isinstance(instance, CrfBase) else ""
+        # A field left empty with a missing-data code shows the code in words (issue 19 item 9).
+        return _("%(label)s (%(code)s)") % {"label": missing_label(code), "code": code} if code else "—"
     if isinstance(value, list):  # a JSON list (criteria not met): its items, never "['EXCL01']"
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -169,11 +171,16 @@ def _display(instance: models.Model, f: models.Field[Any, Any]) -> str:
     return str(value)
 
 
+def _missing(instance: models.Model, name: str) -> str:
+    codes = getattr(instance, "missing_codes", None)
+    return str(codes.get(name) or "") if isinstance(codes, dict) else ""
+
+
 def diff(old: models.Model, new: models.Model) -> list[FieldChange]:
     """Return the data fields whose values differ between two instances of one CRF model."""
     changes = []
     for f in data_fields(type(new)):
-        if f.value_from_object(old) != f.value_from_object(new):
+        if f.value_from_object(old) != f.value_from_object(new) or _missing(old, f.name) != _missing(new, f.name):
             changes.append(FieldChange(f.name, str(f.verbose_name), _display(old, f), _display(new, f)))
     return changes
 

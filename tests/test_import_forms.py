@@ -92,6 +92,10 @@ CASES = [
     ("crf/axitinib.csv", {"SUBJID": "SR-002"}, {"start_date": "2025-13-01"}, "start_date", "DATE-ISO"),
     # an unknown infusion status
     ("crf/toripalimab.csv", {"SUBJID": "SR-001"}, {"infusion_status": "SKIPPED"}, "infusion_status", "CODE-LIST"),
+    # a missing-data code on a field that allows none (issue 19 item 9): refused next to that field
+    ("crf/baseline.csv", {"SUBJID": "SR-001"}, {"missing_codes": "sex=UNK"}, "sex", "BASELINE"),
+    # a malformed missing-data code cell
+    ("crf/baseline.csv", {"SUBJID": "SR-001"}, {"missing_codes": "ecog"}, "missing_codes", "MISSING-CODE"),
 ]  # fmt: skip
 
 

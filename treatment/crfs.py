@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from sabr_trial import patient_dates, patient_facts, pipeline
-from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, registry
+from sabr_trial.crf import Branch, CasebookPanel, CrfSpec, Missing, registry
 from sabr_trial.patient_dates import PatientDate
 from treatment import derivations, rules, selectors, views
 from treatment.forms import (
@@ -84,6 +84,15 @@ BRANCHING = {
     ),
 }
 
+#: Which fields may be left empty with a missing-data code (issue 19 item 9; the data dictionary).
+MISSING = {
+    "sabr-target": (Missing(fields=("gtv_cc",), codes=("ND", "NA")),),
+    "toripalimab": (Missing(fields=("lot_number",), codes=("UNK",)),),
+    "immunosuppressant": (
+        Missing(fields=("dose",), codes=("UNK",), feeds=_("Prednisone-equivalent dose per day")),
+    ),
+}
+
 for slug, model, form, title, order, can_add in SPECS:
     registry.register(
         CrfSpec(
@@ -97,6 +106,7 @@ for slug, model, form, title, order, can_add in SPECS:
             views=dict(VIEWS),
             can_add=can_add,
             branching=BRANCHING.get(slug, ()),
+            missing=MISSING.get(slug, ()),
         )  # fmt: skip
     )
 

@@ -151,8 +151,11 @@ def _toripalimab(patient: Patient, user: Any, start: datetime.date, index: int, 
             cycle += 1
             day += TORIPALIMAB_DELAY_DAYS.get(index, 7) * DAY
             continue
+        # The first patient's second lot number was not written down: left empty as Unknown (a missing-data code).
+        lot = {"lot_number": "", "missing_codes": {"lot_number": "UNK"}} if (index, cycle) == (0, 2) else {
+            "lot_number": f"TP{2400 + cycle}"}
         _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="GIVEN", infusion_date=day,
-                dose_mg=Decimal("240"), infusion_interrupted="N", lot_number=f"TP{2400 + cycle}")  # fmt: skip
+                dose_mg=Decimal("240"), infusion_interrupted="N", **lot)  # fmt: skip
         cycle += 1
         day += 21 * DAY
     if discontinue and stop is not None and stop <= limit:

@@ -60,7 +60,11 @@ def derive_planned_date(infusion: ToripalimabInfusion) -> None:
 
 
 def derive_prednisone_equivalent(row: Immunosuppressant) -> None:
-    """EC-CM-2 (R4.8): the daily prednisone-equivalent dose (mg/day) of an immunosuppressant."""
+    """EC-CM-2 (R4.8): the daily prednisone-equivalent dose (mg/day) of an immunosuppressant; none while the dose
+    is unknown (a missing-data code: DM-5 raises the query)."""
+    if row.dose is None:
+        row.pred_equiv_mg_day = None
+        return
     try:
         value = dosing.prednisone_equivalent_mg_day(
             drug=dosing.Immunosuppressant(row.drug), dose=Decimal(row.dose),

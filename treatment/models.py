@@ -550,7 +550,8 @@ class Immunosuppressant(RulesFirstMixin, CrfBase):
 
     drug = models.CharField(_("Drug"), max_length=24, choices=Drug.choices)
     drug_other = models.CharField(_("Specify the drug"), max_length=100, blank=True)
-    dose = models.DecimalField(_("Dose"), max_digits=7, decimal_places=2, validators=[POSITIVE])
+    # null: left empty with a missing-data code (CrfSpec.missing), still required otherwise (CrfBase.clean).
+    dose = models.DecimalField(_("Dose"), max_digits=7, decimal_places=2, validators=[POSITIVE], null=True)
     dose_unit = models.CharField(_("Unit"), max_length=6, choices=Unit.choices, default=Unit.MG)
     frequency = models.CharField(_("Frequency"), max_length=6, choices=Frequency.choices)
     route = models.CharField(_("Route"), max_length=12, choices=Route.choices)

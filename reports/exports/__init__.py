@@ -42,6 +42,7 @@ from reports.exports.common import (
 from reports.exports.crf_csv import (
     CHILD_KEY_COLUMNS,
     CHILD_TABLES,
+    MISSING_COLUMN,
     child_csv,
     child_fields,
     child_model,
@@ -49,6 +50,8 @@ from reports.exports.crf_csv import (
     crf_files,
     dictionary_csv,
     export_fields,
+    missing_cell,
+    parse_missing_cell,
     patients_csv,
 )
 from reports.exports.define import STYLESHEET, STYLESHEET_XSL, define_xml
@@ -91,9 +94,9 @@ from reports.exports.xpt import write_xpt
 __all__ = [
     "ADTTE_COLS", "AE_COLS", "AE_LINKS", "CHILD_KEY_COLUMNS", "CHILD_TABLES", "CM_COLS", "DD_COLS", "DM_COLS",
     "DS_COLS", "EC_COLS", "EX_COLS", "KEY_COLUMNS", "NUMBER", "LNKID_LINKS", "MH_COLS", "PARAMS", "PR_COLS", "RELREC_COLS",
-    "RESPONSE_RANK", "RS_COLS", "SS_COLS", "SUPP_COLS", "SUPP_QUALIFIERS", "TI_COLS", "TR_COLS", "TU_COLS", "KeyMap",
+    "MISSING_COLUMN", "RESPONSE_RANK", "RS_COLS", "SS_COLS", "SUPP_COLS", "SUPP_QUALIFIERS", "TI_COLS", "TR_COLS", "TU_COLS", "KeyMap",
     "Progress", "Row", "adam_adrs", "adam_adsl", "adam_adtte", "adam_tables", "build_export", "build_files",
-    "child_csv", "codelists_csv", "write_xpt", "child_fields", "child_model", "crf_csv", "crf_files", "define_xml", "build_odm", "dictionary_csv", "import_odm", "odm_to_crf_files", "export_fields", "fmt",
+    "child_csv", "codelists_csv", "write_xpt", "child_fields", "child_model", "crf_csv", "crf_files", "define_xml", "build_odm", "dictionary_csv", "import_odm", "odm_to_crf_files", "export_fields", "fmt", "missing_cell", "parse_missing_cell",
     "neutralise_cell", "patients_csv", "restore_cell", "relative_dose_intensity", "relrec_csv", "sdtm_ae", "sdtm_dictionary_csv", "sdtm_dm",
     "sdtm_ds", "sdtm_ex", "sdtm_files", "sdtm_tables", "sdtm_tu_tr_rs", "supp_csv", "ti_csv", "to_csv",
 ]  # fmt: skip

@@ -23,11 +23,41 @@ from assessments.models import LesionResult, NewLesion
 from reports.exports.common import KEY_COLUMNS, KeyMap, _slug_of_model, to_csv
 from sabr_trial.crf import CrfBase, CrfSpec, registry
 
+#: The column of a CRF file that carries its missing-data codes (issue 19 item 9), last: ``ecog=ND;kps=UNK``.
+MISSING_COLUMN = "missing_codes"
+
 
 def export_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
-    """Data columns of a CRF in form order: every concrete non-lifecycle field (derived ones included)."""
-    skip = set(CrfBase.LIFECYCLE_FIELDS)
-    return [f for f in model._meta.concrete_fields if f.name not in skip] + list(model._meta.many_to_many)
+    """Data columns of a CRF in form order: every concrete non-lifecycle field (derived ones included), then its
+    missing-data codes."""
+    skip = {*CrfBase.LIFECYCLE_FIELDS, MISSING_COLUMN}
+    fields = [f for f in model._meta.concrete_fields if f.name not in skip] + list(model._meta.many_to_many)
+    if any(f.name == MISSING_COLUMN for f in model._meta.concrete_fields):
+        fields.append(model._meta.get_field(MISSING_COLUMN))
+    return fields
+
+
+def missing_cell(codes: Any, model: type[models.Model]) -> str:
+    """``{field: code}`` as one cell, ``field=CODE`` pairs in form order joined by ``;`` (empty: no code)."""
+    if not isinstance(codes, dict) or not codes:
+        return ""
+    order = {f.name: i for i, f in enumerate(model._meta.concrete_fields)}
+    return ";".join(f"{name}={codes[name]}" for name in sorted(codes, key=lambda n: (order.get(n, len(order)), n)))
+
+
+def parse_missing_cell(raw: str) -> dict[str, str]:
+    """The cell of :func:`missing_cell` back as ``{field: code}``; ValueError naming what is malformed."""
+    codes: dict[str, str] = {}
+    for part in (p.strip() for p in raw.split(";")):
+        if not part:
+            continue
+        name, sep, code = part.partition("=")
+        if not sep or not name.strip() or not code.strip():
+            raise ValueError(f"malformed missing-data code {part!r}: write field=CODE, e.g. ecog=ND, joined by ';'")
+        if name.strip() in codes:
+            raise ValueError(f"field {name.strip()!r} has two missing-data codes")
+        codes[name.strip()] = code.strip()
+    return codes
 
 
 def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
@@ -45,6 +75,8 @@ def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
             return getattr(row, f.name).meddra_code
         return keys.ref(target, pk)
     value = getattr(row, f.attname)
+    if f.name == MISSING_COLUMN:
+        return missing_cell(value, type(row))
     if not f.editable and isinstance(value, str):
         return ruletext.render(value)  # a derived rule text stored as a message id: its English sentence
     if isinstance(value, list | dict):
@@ -120,6 +152,8 @@ def _field_type(f: models.Field[Any, Any]) -> str:
         return "integer"
     if isinstance(f, models.BooleanField):
         return "boolean"
+    if f.name == MISSING_COLUMN:
+        return "missing codes"
     if isinstance(f, models.JSONField):
         return "list"
     if isinstance(f, models.CharField):
@@ -143,7 +177,13 @@ def _dictionary_row(form: str, f: models.Field[Any, Any]) -> list[Any]:
         choices = f"{slug}:FORMSEQ" if slug else ("username" if target._meta.model_name == "user" else
                                                    "MedDRA LLT code" if target._meta.model_name == "ctcaeterm" else "")  # fmt: skip
     required = "N" if (getattr(f, "blank", True) or getattr(f, "null", False)) else "Y"
-    derived = "N" if f.editable else "Y"
+    derived = "N" if f.editable or f.name == MISSING_COLUMN else "Y"
+    spec = registry.get(form) if form in registry else None
+    if spec is not None and f.name == MISSING_COLUMN:
+        choices = "; ".join(f"{n}: {'/'.join(spec.missing_codes_for(n))}" for n in spec.missing_fields())
+    elif spec is not None and spec.missing_codes_for(f.name):
+        required = "N"  # may be left empty with a missing-data code
+        choices = "; ".join(filter(None, [choices, "missing: " + "/".join(spec.missing_codes_for(f.name))]))
     return [form, f.name, str(f.verbose_name), _field_type(f), choices, _units(f), required, derived]
 
 

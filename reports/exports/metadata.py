@@ -273,6 +273,10 @@ RS = Dataset("RS", "Disease Response and Clin Classification", "FINDINGS",
       source="R1.20-R1.22 time-point response"),
     V("RSSTRESC", "Character Result/Finding in Std Format", length=20, core="Exp", origin="Derived",
       source="RSORRES", codelist="RSRESP"),
+    # A baseline ECOG/KPS left empty with a missing-data code (issue 19 item 9): NOT DONE and the code's reason
+    V("RSSTAT", "Completion Status", length=8, core="Perm", origin="Derived", source="baseline.missing_codes",
+      codelist="ND"),
+    V("RSREASND", "Reason Not Done", length=40, core="Perm", origin="Derived", source="baseline.missing_codes"),
     VISIT,
     _dtc("RS", "DTC", "Date/Time of Assessment", "Exp", "tumour-assessment.scan_date_last"),
 ))  # fmt: skip
@@ -659,12 +663,15 @@ CODELISTS: dict[str, Codelist] = {c.name: c for c in (
     _cl("TUSTRESC", "Tumor Identification Result", "TARGET|NON-TARGET|NEW"),
     _cl("TRTESTCD", "Tumor Results Test Code", "LDIAM|SAXIS|SUMDIAM|TUMSTATE"),
     _cl("TRTEST", "Tumor Results Test Name", "Longest Diameter|Short Axis|Sum of Diameter|Tumor State"),
-    _cl("RSTESTCD", "Oncology Response Assessment Test Code", "TRGRESP|NTRGRESP|NEWLIND|OVRLRESP"),
+    # ECOG and Karnofsky at baseline (CRF-SPEC form 5, RSCAT ECOG / KARNOFSKY) beside the oncology responses
+    _cl("RSTESTCD", "Oncology Response Assessment Test Code", "TRGRESP|NTRGRESP|NEWLIND|OVRLRESP",
+        "ECOG101|KPS101"),
     _cl("RSTEST", "Oncology Response Assessment Test Name",
-        "Target Response|Non-target Response|New Lesion Indicator|Overall Response"),
-    # iRECIST responses (R1.50-R1.53) and Y/N of NEWLIND sit beside the RECIST 1.1 terms
+        "Target Response|Non-target Response|New Lesion Indicator|Overall Response",
+        "ECOG1-Performance Status|KPS1-Karnofsky Performance Status"),
+    # iRECIST responses (R1.50-R1.53) and Y/N of NEWLIND sit beside the RECIST 1.1 terms; ECOG 0-4, KPS 10-100
     _cl("RSRESP", "Oncology Response", "CR|PR|SD|PD|NE|NON-CR/NON-PD|Y|N",
-        "iCR|iPR|iSD|iUPD|iCPD|iNE|NON-iCR/NON-iUPD"),
+        "iCR|iPR|iSD|iUPD|iCPD|iNE|NON-iCR/NON-iUPD|0|1|2|3|4|10|20|30|40|50|60|70|80|90|100"),
     _cl("IECAT", "Category for Inclusion/Exclusion", "INCLUSION|EXCLUSION"),
     _cl("DDTESTCD", "Death Details Test Code", "PRCDTH|SECDTH", "AUTOPIND"),
     _cl("DDTEST", "Death Details Test Name", "Primary Cause of Death|Secondary Cause of Death",

@@ -422,11 +422,42 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
             rs.append({"USUBJID": u, "RSTESTCD": "OVRLRESP", "RSTEST": "Overall Response", "RSCAT": "iRECIST",
                        "RSORRES": a.irecist_resp, "RSSTRESC": a.irecist_resp, "RSDTC": _scan_day(a),
                        "VISIT": a.visit_label})  # fmt: skip
+    rs += _performance_rows(cutoff, keys)
     for row in tr:
         row["TRTEST"] = TR_TESTS[row["TRTESTCD"]]
         numeric = row.get("TRSTRESN")
         row["TRSTRESC"] = fmt(numeric) if numeric is not None else row["TRORRES"]
     return _seq_rows(tu, "TU"), _seq_rows(tr, "TR"), _seq_rows(rs, "RS")
+
+
+#: ECOG and Karnofsky at baseline in RS (CRF-SPEC form 5: RSCAT ECOG / KARNOFSKY): field, RSTESTCD, RSTEST, RSCAT.
+PERFORMANCE_TESTS = (
+    ("ecog", "ECOG101", "ECOG1-Performance Status", "ECOG"),
+    ("kps", "KPS101", "KPS1-Karnofsky Performance Status", "KARNOFSKY"),
+)
+#: RSREASND of each missing-data code (issue 19 item 9): a coded finding is RSSTAT = NOT DONE with its reason.
+REASON_NOT_DONE = {"ND": "NOT DONE", "UNK": "UNKNOWN", "NA": "NOT APPLICABLE", "NASK": "NOT ASKED"}
+
+
+def _performance_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
+    """RS: the baseline ECOG and Karnofsky scores; a score left empty with a missing-data code is a record with
+    RSSTAT = NOT DONE and RSREASND the code's reason (SDTMIG findings: --STAT/--REASND), never a silent gap."""
+    from enrollment.models import Baseline
+
+    rows: list[Row] = []
+    for b in Baseline.objects.filter(assessment_date__lte=cutoff).order_by("patient_id"):
+        u = _usubjid(keys.subjid[b.patient_id])
+        for name, code, test, cat in PERFORMANCE_TESTS:
+            value, missing = getattr(b, name), b.missing_code(name)
+            if value is None and not missing:
+                continue
+            row = {"USUBJID": u, "RSTESTCD": code, "RSTEST": test, "RSCAT": cat, "RSDTC": b.assessment_date}
+            if value is None:
+                row.update({"RSSTAT": "NOT DONE", "RSREASND": REASON_NOT_DONE.get(missing, missing)})
+            else:
+                row.update({"RSORRES": str(value), "RSSTRESC": str(value)})
+            rows.append(row)
+    return rows
 
 
 #: TRTEST of each TRTESTCD (CDISC CT codelists TRTESTCD/TRTEST).

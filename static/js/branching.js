@@ -45,6 +45,10 @@
         wrapper.classList.toggle("d-none", !shown);
         wrapper.setAttribute("data-branch-shown", shown ? "yes" : "no");
       }
+      // The field's missing-data code select (static/js/missing.js) applies with it: disabled, so not sent.
+      var code = input.getAttribute("data-missing-code");
+      var codeSelect = code ? form.querySelector('[name="' + code + '"]') : null;
+      if (codeSelect) { codeSelect.disabled = !shown; }
       if (!shown && !input.disabled) {
         input.disabled = true;
         input.setAttribute("data-branch-disabled", "yes");
