@@ -19,7 +19,7 @@ def _lesion(page, base, patient, *, role, organ, location, value, nonmeasurable=
     page.get_by_label("Organ / site").select_option(organ)
     page.get_by_label("Exact location").fill(location)
     page.get_by_label("Imaging method").select_option("CT SCAN")
-    page.get_by_label("Slice thickness (mm)").fill("2.5")
+    page.get_by_label("Slice thickness (mm)", exact=True).fill("2.5")
     page.get_by_label("Baseline scan date").fill(BASELINE.isoformat())
     if value:
         page.locator("#id_baseline_value_mm").fill(value)

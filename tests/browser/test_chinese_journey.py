@@ -72,7 +72,7 @@ def test_coordinator_clinic_day_in_chinese(page, browser, live_server, screensho
     page.get_by_label("IMDC 实验室检查日期").first.fill(data["imdc_lab_date"].isoformat())
     for label in ("血红蛋白 < 正常值下限（LLN）", "校正血钙 > 正常值上限（ULN）", "中性粒细胞 > 正常值上限（ULN）",
                   "血小板 > 正常值上限（ULN）"):  # fmt: skip
-        page.get_by_label(label).select_option("N")
+        page.get_by_label(label, exact=True).select_option("N")
     page.get_by_role("button", name="保存并提交").click()
     assert "已保存" in page.content(), page.locator(".invalid-feedback").all_inner_texts()
     screenshot("zh-baseline-saved")

@@ -61,7 +61,7 @@ def test_a_paste_longer_than_the_limit_is_kept_and_flagged_then_refused_with_its
     assert "250 characters: 50 too many" in limit.inner_text()
     screenshot("length-limit-paste")
     page.get_by_label("Category").select_option("OTHER")
-    page.get_by_label("Start date").fill("2019")
+    page.get_by_label("Start date", exact=True).fill("2019")
     page.get_by_label("Ongoing at consent?").select_option("Y")
     page.get_by_role("button", name="Save and submit").click()
     assert "at most 200 characters (it has 250)" in page.get_by_test_id("error-summary").inner_text()
