@@ -17,9 +17,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
 
-from reports.exports import KeyMap, crf_csv, missing_cell, parse_missing_cell
 from enrollment import imdc
 from enrollment.models import Baseline
+from reports.exports import KeyMap, crf_csv, missing_cell, parse_missing_cell
 from sabr_trial import services
 from sabr_trial.crf import MissingCode, missing_label, registry
 from sabr_trial.selectors import history_rows
@@ -235,9 +235,9 @@ def test_sdtm_rs_carries_a_coded_score_as_not_done_with_its_reason(patient, coor
     import csv
     import io
 
+    from endpoints.services import run_recompute
     from reports import exports
     from reports.exports.conformance import check_files
-    from endpoints.services import run_recompute
 
     fe.baseline(patient, coordinator, ecog=2, kps=None, missing_codes={"kps": "UNK"})
     snap = run_recompute(trigger="test", cutoff=TODAY)
