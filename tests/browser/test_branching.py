@@ -132,7 +132,7 @@ def test_hiding_a_field_that_holds_a_value_asks_before_erasing_it(page, screensh
     ongoing.select_option("Y")
     assert len(asked) == 2
     expect(end).to_be_hidden()
-    expect(page.get_by_label("CTCAE grade at baseline (if ongoing)")).to_be_visible()
+    expect(page.get_by_label("CTCAE grade at baseline (if ongoing)", exact=True)).to_be_visible()
     ongoing.select_option("N")
     expect(page.get_by_label("End date")).to_have_value("")  # erased, not just hidden
     ongoing.select_option("Y")  # nothing typed in the end date now: no question
