@@ -287,6 +287,24 @@ def _build_crf_serializer(spec: CrfSpec) -> type[CrfSerializer]:
     return type(name, (CrfSerializer,), attrs)
 
 
+def for_output(spec: CrfSpec, qs: Any) -> Any:
+    """``qs`` with what ``crf_serializer(spec)`` shows read in a fixed number of queries, whatever the rows
+    (issue 20): the patient, the users of the lifecycle, the CTCAE term, the links to other rows and, for a time
+    point, its lesion results and new lesions."""
+    fields = set(crf_serializer(spec).Meta.fields)  # type: ignore[attr-defined]
+    joins, many = ["patient"], []
+    for f in spec.model._meta.get_fields():
+        if f.name not in fields or not getattr(f, "concrete", False):
+            continue
+        if f.many_to_many:
+            many.append(f.name)
+        elif f.is_relation and (_is_user_fk(spec.model, f.name) or f.name == "ctcae_term"):
+            joins.append(f.name)
+    if spec.model is TumourAssessment:
+        many += ["results__lesion", "new_lesions"]
+    return qs.select_related(*joins).prefetch_related(*many)
+
+
 def _is_user_fk(model: type[models.Model], name: str) -> bool:
     f = model._meta.get_field(name)
     return bool(getattr(f, "related_model", None) is get_user_model())

@@ -492,7 +492,7 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
         def get(self, request: Request, patient_pk: int) -> Response:
             patient = self.patient(patient_pk)
             qs = _filter_rows(spec.model.objects.filter(patient=patient).order_by("pk"), request.query_params)
-            page = self.paginate_queryset(qs)
+            page = self.paginate_queryset(s.for_output(spec, qs))
             data = out_serializer(page, many=True, context={"patient": patient}).data
             return self.get_paginated_response(data)
 
@@ -615,7 +615,7 @@ class CrfRows(generics.GenericAPIView):
             if not patient.isdigit() or len(patient) > 9:
                 raise ValidationError({"patient": _("A patient id is a number.")})
             qs = qs.filter(patient_id=int(patient))
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(s.for_output(spec, qs))
         data = s.crf_serializer(spec)(page, many=True).data
         return self.get_paginated_response(data)
 
