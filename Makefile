@@ -37,9 +37,16 @@ run: demo
 test: install
 	$(PY) -m pytest
 
+## Lint (run by .ci/run): ruff check, ruff format owns the layout, the import-linter layer and purity contracts, and
+## mypy --strict on the pure clinical-rule modules (STYLE.md: no Django import in them).
+PURE_MODULES = ruletext/__init__.py assessments/recist/ treatment/radiobiology.py treatment/dosing.py treatment/origins.py \
+	adverse_events/ctcae.py adverse_events/safety.py adverse_events/reporting.py endpoints/derivation.py enrollment/imdc.py \
+	visits/schedule.py
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy --strict assessments/recist/ treatment/radiobiology.py adverse_events/ctcae.py endpoints/derivation.py visits/schedule.py
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy --strict $(PURE_MODULES)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

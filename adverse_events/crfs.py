@@ -20,17 +20,24 @@ from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
 
 registry.register(
     CrfSpec(
-        slug=SLUG, model=AdverseEvent, form_class=AdverseEventForm, title=_lazy("Adverse event"),
-        section=_lazy("Adverse events"), order=170, many=True,
+        slug=SLUG,
+        model=AdverseEvent,
+        form_class=AdverseEventForm,
+        title=_lazy("Adverse event"),
+        section=_lazy("Adverse events"),
+        order=170,
+        many=True,
         feeds_endpoints=True,  # the dashboard's safety summary is part of the endpoint snapshot
         description=_lazy("One row per episode at one grade (CTCAE v5.0); SAEs with the 24 h report clock."),
         views={"detail": ae_detail},
         branching=(
             Branch(fields=("resolution_date",), when=("ongoing", ("N",)), rule="EC-AE-4"),
-            Branch(fields=("awareness_at", "reported_at", "expected"), when=("serious", ("Y",)), rule="EC-AE-3"),
+            Branch(
+                fields=("awareness_at", "reported_at", "expected"), when=("serious", ("Y",)), rule="EC-AE-3"
+            ),
         ),
     )
-)  # fmt: skip
+)
 registry.register_panel(
     CasebookPanel(order=70, template="adverse_events/casebook_panel.html", context=casebook_panel)
 )

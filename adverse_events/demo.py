@@ -67,16 +67,25 @@ def load(*, users: dict[str, Any], stdout: Any) -> None:
                 datetime.datetime.combine(onset + datetime.timedelta(days=1), datetime.time(10, 30))
             )
         data: dict[str, Any] = {
-            "ctcae_term": CtcaeTerm.objects.get(meddra_code=code), "grade": grade, "onset_date": onset,
-            "ongoing": "N" if resolution else "Y", "resolution_date": resolution,
+            "ctcae_term": CtcaeTerm.objects.get(meddra_code=code),
+            "grade": grade,
+            "onset_date": onset,
+            "ongoing": "N" if resolution else "Y",
+            "resolution_date": resolution,
             "outcome": "RECOVERED/RESOLVED" if resolution else "NOT RECOVERED/NOT RESOLVED",
-            "serious": serious, "rel_sabr": rel[0], "rel_axitinib": rel[1], "rel_toripalimab": rel[2],
-            "immune_related": immune, "acn_axitinib": acn[0], "acn_toripalimab": acn[1], "acn_sabr": "DOSE NOT CHANGED",
+            "serious": serious,
+            "rel_sabr": rel[0],
+            "rel_axitinib": rel[1],
+            "rel_toripalimab": rel[2],
+            "immune_related": immune,
+            "acn_axitinib": acn[0],
+            "acn_toripalimab": acn[1],
+            "acn_sabr": "DOSE NOT CHANGED",
             "treatment_given": "Y" if immune == "Y" or serious == "Y" else "N",
             "awareness_at": awareness,
             "reported_at": awareness + datetime.timedelta(hours=20) if awareness and index != 3 else None,
             "expected": "Y" if serious == "Y" else "",
-        }  # fmt: skip
+        }
         if criterion:
             data[criterion] = "Y"
         try:
@@ -94,9 +103,12 @@ def load(*, users: dict[str, Any], stdout: Any) -> None:
                     acting_user=user,
                 )
                 child, _changes = crf_services.crf_update(
-                    instance=child, expected_version=child.version, acting_user=user,
-                    reason="Episode completed", data={"outcome": "NOT RECOVERED/NOT RESOLVED"},
-                )  # fmt: skip
+                    instance=child,
+                    expected_version=child.version,
+                    acting_user=user,
+                    reason="Episode completed",
+                    data={"outcome": "NOT RECOVERED/NOT RESOLVED"},
+                )
                 crf_services.crf_submit(instance=child, acting_user=user)
                 created += 1
         except ValidationError as exc:  # e.g. a demo patient's other data conflict: skip, keep the rest
@@ -142,25 +154,42 @@ def _axitinib_changes(patients: list[Patient], user: Any, stdout: Any) -> None:
         try:
             with transaction.atomic():
                 crf_services.crf_update(
-                    instance=period, expected_version=period.version, acting_user=user,
-                    reason=f"Axitinib changed for {ae}", data={"end_date": day - datetime.timedelta(days=1)},
-                )  # fmt: skip
+                    instance=period,
+                    expected_version=period.version,
+                    acting_user=user,
+                    reason=f"Axitinib changed for {ae}",
+                    data={"end_date": day - datetime.timedelta(days=1)},
+                )
                 if held_days:
                     held_end = resume - datetime.timedelta(days=1)
                     crf_services.crf_create(
-                        model=period_model, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED,
-                        data={"start_date": day, "end_date": min(held_end, old_end) if old_end else held_end,
-                              "dose_level": "INTERRUPTED", "dose_change_reason": "INTERRUPTION FOR TOXICITY",
-                              "adverse_event": ae},
-                    )  # fmt: skip
+                        model=period_model,
+                        patient=patient,
+                        acting_user=user,
+                        status=CrfStatus.SUBMITTED,
+                        data={
+                            "start_date": day,
+                            "end_date": min(held_end, old_end) if old_end else held_end,
+                            "dose_level": "INTERRUPTED",
+                            "dose_change_reason": "INTERRUPTION FOR TOXICITY",
+                            "adverse_event": ae,
+                        },
+                    )
                 if old_end is None or resume <= old_end:
                     reduced = LEVEL_MG[level_after] < LEVEL_MG[old_level]
                     crf_services.crf_create(
-                        model=period_model, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED,
-                        data={"start_date": resume, "end_date": old_end, "dose_level": level_after,
-                              "dose_change_reason": "REDUCTION FOR TOXICITY" if reduced else "OTHER",
-                              "adverse_event": ae if reduced else None},
-                    )  # fmt: skip
+                        model=period_model,
+                        patient=patient,
+                        acting_user=user,
+                        status=CrfStatus.SUBMITTED,
+                        data={
+                            "start_date": resume,
+                            "end_date": old_end,
+                            "dose_level": level_after,
+                            "dose_change_reason": "REDUCTION FOR TOXICITY" if reduced else "OTHER",
+                            "adverse_event": ae if reduced else None,
+                        },
+                    )
         except ValidationError as exc:
             stdout.write(f"Axitinib change for {ae} skipped: {'; '.join(exc.messages)[:300]}")
 
@@ -184,17 +213,27 @@ def _link_treatment(patients: list[Patient], user: Any, stdout: Any) -> None:
                 cycle = infusion_model.objects.filter(patient=patient, infusion_status="DELAYED").first()
                 if cycle is not None and cycle.adverse_event_id is None:
                     crf_services.crf_update(
-                        instance=cycle, expected_version=cycle.version, acting_user=user,
+                        instance=cycle,
+                        expected_version=cycle.version,
+                        acting_user=user,
                         reason="Delay was for the adverse event, not logistics",
                         data={"status_reason": "ADVERSE EVENT", "adverse_event": ae},
-                    )  # fmt: skip
+                    )
             elif ae.acn_toripalimab == "DRUG WITHDRAWN":
                 rows = infusion_model.objects.filter(patient=patient)
                 if rows.exists() and not rows.filter(infusion_status="PERMANENTLY DISCONTINUED").exists():
                     crf_services.crf_create(
-                        model=infusion_model, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED,
-                        data={"cycle_number": rows.count() + 1, "infusion_status": "PERMANENTLY DISCONTINUED",
-                              "status_reason": "ADVERSE EVENT", "adverse_event": ae, "dose_mg": None},
-                    )  # fmt: skip
+                        model=infusion_model,
+                        patient=patient,
+                        acting_user=user,
+                        status=CrfStatus.SUBMITTED,
+                        data={
+                            "cycle_number": rows.count() + 1,
+                            "infusion_status": "PERMANENTLY DISCONTINUED",
+                            "status_reason": "ADVERSE EVENT",
+                            "adverse_event": ae,
+                            "dose_mg": None,
+                        },
+                    )
         except ValidationError as exc:
             stdout.write(f"Toripalimab link to {ae} skipped: {exc.messages[0]}")

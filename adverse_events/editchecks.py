@@ -20,9 +20,20 @@ def ae_ongoing_after_off_study(patient: Any) -> list[Finding]:
         return []
     out = []
     for row in submitted(AdverseEvent.objects.filter(patient=patient, ongoing="Y")):
-        out.append(Finding("DM-3", row, "ongoing", say(gettext_noop(
-            "This adverse event is still ongoing while the patient went off study on %(d)s: record its outcome "
-            "at the last contact (DM-3)."), d=off)))  # fmt: skip
+        out.append(
+            Finding(
+                "DM-3",
+                row,
+                "ongoing",
+                say(
+                    gettext_noop(
+                        "This adverse event is still ongoing while the patient went off study on %(d)s: record its outcome "
+                        "at the last contact (DM-3)."
+                    ),
+                    d=off,
+                ),
+            )
+        )
     return out
 
 

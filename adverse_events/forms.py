@@ -82,11 +82,32 @@ class AdverseEventForm(CrfForm):
     class Meta:
         model = AdverseEvent
         fields = [
-            "ctcae_term", "verbatim", "grade", "onset_date", "ongoing", "resolution_date", "serious",
-            "aesdth", "aeslife", "aeshosp", "aesdisab", "aescong", "aesmie", "rel_sabr", "rel_axitinib",
-            "rel_toripalimab", "immune_related", "acn_axitinib", "acn_toripalimab", "acn_sabr",
-            "treatment_given", "outcome", "awareness_at", "reported_at", "expected",
-        ]  # fmt: skip
+            "ctcae_term",
+            "verbatim",
+            "grade",
+            "onset_date",
+            "ongoing",
+            "resolution_date",
+            "serious",
+            "aesdth",
+            "aeslife",
+            "aeshosp",
+            "aesdisab",
+            "aescong",
+            "aesmie",
+            "rel_sabr",
+            "rel_axitinib",
+            "rel_toripalimab",
+            "immune_related",
+            "acn_axitinib",
+            "acn_toripalimab",
+            "acn_sabr",
+            "treatment_given",
+            "outcome",
+            "awareness_at",
+            "reported_at",
+            "expected",
+        ]
         widgets = {
             "onset_date": DateInput(),
             "resolution_date": DateInput(),

@@ -77,7 +77,9 @@ class CtcaeTerm(models.Model):
             "id": self.pk,
             "code": self.meddra_code,
             "term": self.term,
-            "soc": gettext(self.soc),  # the organ class in the reader's language (adverse_events/soc_names.py)
+            "soc": gettext(
+                self.soc
+            ),  # the organ class in the reader's language (adverse_events/soc_names.py)
             "other_specify": self.is_other_specify,
             "grades": {str(g): text for g, text in enumerate(self.grade_texts(), start=1)},
             "allowed": list(self.allowed_grades()),
@@ -289,6 +291,7 @@ class AdverseEvent(CrfBase):
         while node.parent_episode_id is not None:
             node = node.parent_episode  # type: ignore[assignment]
         return node
+
 
 class SaeReport(models.Model):
     """A report of an SAE sent to the sponsor: the initial 24 h report or a follow-up (R7.4)."""

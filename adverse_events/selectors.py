@@ -83,9 +83,23 @@ def overdue_count(now: datetime.datetime | None = None) -> int:
 
 #: The form 17 fields an episode is built from; the endpoint recompute hashes the same fields per patient
 #: (endpoints.collect.AE_SOURCE), so a change to any of them recomputes that patient's safety counts.
-EPISODE_FIELDS = ("pk", "patient_id", "ctcae_term__term", "ctcae_term__soc", "grade", "serious", "immune_related",
-                  "rel_sabr", "rel_axitinib", "rel_toripalimab", "acn_sabr", "acn_axitinib", "acn_toripalimab",
-                  "onset_date", "parent_episode_id")  # fmt: skip
+EPISODE_FIELDS = (
+    "pk",
+    "patient_id",
+    "ctcae_term__term",
+    "ctcae_term__soc",
+    "grade",
+    "serious",
+    "immune_related",
+    "rel_sabr",
+    "rel_axitinib",
+    "rel_toripalimab",
+    "acn_sabr",
+    "acn_axitinib",
+    "acn_toripalimab",
+    "onset_date",
+    "parent_episode_id",
+)
 
 
 def episodes(patient: Any = None, *, patient_ids: Any = None) -> list[AeEpisode]:
@@ -117,7 +131,7 @@ def episodes(patient: Any = None, *, patient_ids: Any = None) -> list[AeEpisode]
             acn_toripalimab=ActionTaken(acn_t),
             onset_date=onset,
             parent_episode_id=parent,
-        )  # fmt: skip
+        )
         for (
             pk,
             patient_id,
@@ -134,7 +148,7 @@ def episodes(patient: Any = None, *, patient_ids: Any = None) -> list[AeEpisode]
             acn_t,
             onset,
             parent,
-        ) in qs.order_by("pk").values_list(*fields)  # fmt: skip
+        ) in qs.order_by("pk").values_list(*fields)
     ]
 
 
@@ -149,9 +163,7 @@ def safety_population() -> int:
     ):
         treated.update(queryset.values_list("patient_id", flat=True).order_by().distinct())
     with_ae = set(AdverseEvent.objects.values_list("patient_id", flat=True).order_by().distinct())
-    base = treated or set(
-        Patient.objects.filter(study_number__isnull=False).values_list("pk", flat=True)
-    )
+    base = treated or set(Patient.objects.filter(study_number__isnull=False).values_list("pk", flat=True))
     return max(len(base | with_ae), 1)
 
 
@@ -165,10 +177,15 @@ AXITINIB_RELATED = ("POSSIBLE", "PROBABLE", "DEFINITE")
 def axitinib_aes(patient: Any) -> list[AxitinibAe]:
     """The patient's AEs as the axitinib titration check sees them (EC-AX-3, R4.3)."""
     return [
-        AxitinibAe(term=str(ae), grade=int(ae.grade or 0), onset_date=ae.onset_date,
-                   resolution_date=ae.resolution_date, axitinib_related=ae.rel_axitinib in AXITINIB_RELATED)
+        AxitinibAe(
+            term=str(ae),
+            grade=int(ae.grade or 0),
+            onset_date=ae.onset_date,
+            resolution_date=ae.resolution_date,
+            axitinib_related=ae.rel_axitinib in AXITINIB_RELATED,
+        )
         for ae in AdverseEvent.objects.filter(patient=patient).select_related("ctcae_term").order_by("pk")
-    ]  # fmt: skip
+    ]
 
 
 def axitinib_ae_actions(patient: Any) -> list[tuple[AdverseEvent, int, datetime.date, str]]:

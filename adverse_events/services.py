@@ -205,10 +205,27 @@ def notify_new_sae(pk: int) -> int:
 
 
 CHILD_COPY_FIELDS = (
-    "ctcae_term", "verbatim", "serious", "aesdth", "aeslife", "aeshosp", "aesdisab", "aescong", "aesmie",
-    "rel_sabr", "rel_axitinib", "rel_toripalimab", "immune_related", "acn_axitinib", "acn_toripalimab",
-    "acn_sabr", "treatment_given", "awareness_at", "reported_at", "expected",
-)  # fmt: skip
+    "ctcae_term",
+    "verbatim",
+    "serious",
+    "aesdth",
+    "aeslife",
+    "aeshosp",
+    "aesdisab",
+    "aescong",
+    "aesmie",
+    "rel_sabr",
+    "rel_axitinib",
+    "rel_toripalimab",
+    "immune_related",
+    "acn_axitinib",
+    "acn_toripalimab",
+    "acn_sabr",
+    "treatment_given",
+    "awareness_at",
+    "reported_at",
+    "expected",
+)
 
 
 @transaction.atomic
@@ -232,18 +249,25 @@ def record_grade_change(
     data: dict[str, Any] = {"ongoing": "N", "resolution_date": change_date, "outcome": outcome}
     try:
         closed, _changes = crf_services.crf_update(
-            instance=ae, expected_version=ae.version, data=data,
-            reason=reason or _("Grade changed to %(g)s") % {"g": new_grade}, acting_user=acting_user,
-        )  # fmt: skip
+            instance=ae,
+            expected_version=ae.version,
+            data=data,
+            reason=reason or _("Grade changed to %(g)s") % {"g": new_grade},
+            acting_user=acting_user,
+        )
     except ValidationError as exc:
         if hasattr(exc, "error_dict") and "resolution_date" in exc.error_dict:
             raise ValidationError({"change_date": exc.error_dict["resolution_date"]}) from None
         raise
     child_data = {name: getattr(closed, name) for name in CHILD_COPY_FIELDS}
     child_data.update(
-        grade=int(new_grade), onset_date=change_date, ongoing="Y", resolution_date=None, outcome="",
+        grade=int(new_grade),
+        onset_date=change_date,
+        ongoing="Y",
+        resolution_date=None,
+        outcome="",
         parent_episode=closed,
-    )  # fmt: skip
+    )
     return crf_services.crf_create(model=Model, patient=ae.patient, data=child_data, acting_user=acting_user)
 
 
@@ -268,7 +292,10 @@ def add_sae_report(
     report.save()
     if kind == SaeReport.Kind.INITIAL and ae.reported_at is None:
         crf_services.crf_update(
-            instance=ae, expected_version=ae.version, data={"reported_at": sent_at},
-            reason=_("Initial SAE report sent"), acting_user=acting_user,
-        )  # fmt: skip
+            instance=ae,
+            expected_version=ae.version,
+            data={"reported_at": sent_at},
+            reason=_("Initial SAE report sent"),
+            acting_user=acting_user,
+        )
     return report

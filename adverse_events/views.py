@@ -48,7 +48,9 @@ def ctcae_search(request: HttpRequest) -> JsonResponse:
         found = ctcae.search(terms, query, limit=limit) if query.strip() else list(terms[:limit])
     else:
         # A query in Chinese matches the translated organ class (the term names exist in English only).
-        found = ctcae.search(terms, query, limit=limit) or soc_names.search_by_translated_soc(terms, query, limit)
+        found = ctcae.search(terms, query, limit=limit) or soc_names.search_by_translated_soc(
+            terms, query, limit
+        )
     rows = {
         t.meddra_code: t for t in CtcaeTerm.objects.filter(meddra_code__in=[f.meddra_code for f in found])
     }
@@ -103,9 +105,12 @@ def grade_change(request: HttpRequest, patient_pk: int, pk: int) -> HttpResponse
     if form.is_valid():
         try:
             child = services.record_grade_change(
-                ae=ae, change_date=form.cleaned_data["change_date"], new_grade=form.cleaned_data["new_grade"],
-                reason=form.cleaned_data["reason"], acting_user=request.user,
-            )  # fmt: skip
+                ae=ae,
+                change_date=form.cleaned_data["change_date"],
+                new_grade=form.cleaned_data["new_grade"],
+                reason=form.cleaned_data["reason"],
+                acting_user=request.user,
+            )
         except crf_services.CrfLocked as exc:
             messages.error(request, str(exc))
             return redirect(ae.get_absolute_url())

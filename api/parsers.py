@@ -25,7 +25,9 @@ MAX_DEPTH = 32
 
 def _bad(field: str | None, message: str, code: str, status: int = 400) -> ApiProblem:
     title = _("Payload too large") if status == 413 else _("Malformed request")
-    return ApiProblem(status, message, title=title, errors=[{"field": field, "message": message, "code": code}])
+    return ApiProblem(
+        status, message, title=title, errors=[{"field": field, "message": message, "code": code}]
+    )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -51,7 +53,9 @@ def _string_problem(text: str) -> tuple[str, str] | None:
     if "\x00" in text:
         return _("The text contains a NUL character (code point 0), which cannot be stored."), "nul_character"
     if any("\ud800" <= ch <= "\udfff" for ch in text):
-        return _("The text contains an unpaired surrogate (invalid Unicode), which cannot be stored."), "surrogate"
+        return _(
+            "The text contains an unpaired surrogate (invalid Unicode), which cannot be stored."
+        ), "surrogate"
     return None
 
 
@@ -61,7 +65,9 @@ def check_tree(data: Any) -> None:
     while stack:
         node, path, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise _bad(path or None, _("The JSON is nested more than %(n)d levels deep.") % {"n": MAX_DEPTH}, "depth")
+            raise _bad(
+                path or None, _("The JSON is nested more than %(n)d levels deep.") % {"n": MAX_DEPTH}, "depth"
+            )
         if isinstance(node, dict):
             for key, value in node.items():
                 problem = _string_problem(key)
@@ -69,7 +75,9 @@ def check_tree(data: Any) -> None:
                     raise _bad(path or None, problem[0], problem[1])
                 stack.append((value, f"{path}.{key}" if path else key, depth + 1))
         elif isinstance(node, list):
-            stack.extend((value, f"{path}.{i}" if path else str(i), depth + 1) for i, value in enumerate(node))
+            stack.extend(
+                (value, f"{path}.{i}" if path else str(i), depth + 1) for i, value in enumerate(node)
+            )
         elif isinstance(node, str):
             problem = _string_problem(node)
             if problem:
@@ -81,7 +89,9 @@ def check_tree(data: Any) -> None:
 class StrictJSONParser(JSONParser):
     """JSON with a size limit, one value per key, bounded depth and only text PostgreSQL can store."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None
+    ) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read(limit + 1 if limit is not None else -1) if stream is not None else b""
         if limit is not None and len(raw) > limit:
@@ -95,12 +105,16 @@ class StrictJSONParser(JSONParser):
         try:
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError):
-            raise _bad(None, _("The body is not valid %(e)s text.") % {"e": encoding.upper()}, "encoding") from None
+            raise _bad(
+                None, _("The body is not valid %(e)s text.") % {"e": encoding.upper()}, "encoding"
+            ) from None
         try:
             data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
         except _DuplicateKey as exc:
             key = exc.key if _string_problem(exc.key) is None else None
-            raise _bad(key, _("This key appears more than once in one JSON object."), "duplicate_key") from None
+            raise _bad(
+                key, _("This key appears more than once in one JSON object."), "duplicate_key"
+            ) from None
         except RecursionError:
             raise _bad(
                 None, _("The JSON is nested more than %(n)d levels deep.") % {"n": MAX_DEPTH}, "depth"

@@ -27,8 +27,15 @@ NON_FIELD = None
 class ApiProblem(exceptions.APIException):
     """An error with its own status, title and optional field entries."""
 
-    def __init__(self, status_code: int, detail: str, *, title: str = "", errors: list[dict[str, Any]] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        *,
+        title: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status_code = status_code
         self.title = title
@@ -98,8 +105,14 @@ def django_errors(exc: DjangoValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def problem(status_code: int, title: str, detail: str = "", errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> Response:  # fmt: skip
+def problem(
+    status_code: int,
+    title: str,
+    detail: str = "",
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status_code}
     if detail:
         body["detail"] = detail
@@ -133,13 +146,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # request does not change the field) beside the current one: enough for a client's three-way merge.
         submitted = getattr(exc, "submitted", {}) or {}
         changed_since = [
-            {"field": c.field, "label": c.label, "base": c.old, "theirs": c.new, "yours": submitted.get(c.field)}
+            {
+                "field": c.field,
+                "label": c.label,
+                "base": c.old,
+                "theirs": c.new,
+                "yours": submitted.get(c.field),
+            }
             for c in exc.changes
         ]
         return problem(
-            412, _("Precondition failed"), str(exc), errors=[], current_version=exc.current.version,
-            changes_since=changes, changed_since=changed_since, headers={"ETag": f'"{exc.current.version}"'},
-        )  # fmt: skip
+            412,
+            _("Precondition failed"),
+            str(exc),
+            errors=[],
+            current_version=exc.current.version,
+            changes_since=changes,
+            changed_since=changed_since,
+            headers={"ETag": f'"{exc.current.version}"'},
+        )
     if isinstance(exc, services.CrfLocked):
         return problem(
             409, _("Locked"), str(exc), errors=[{"field": None, "message": str(exc), "code": "locked"}]
@@ -152,8 +177,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             422, _("Validation failed"), "; ".join(e["message"] for e in errors)[:500], errors=errors
         )
     if isinstance(exc, ApiProblem):
-        return problem(exc.status_code, exc.title or TITLES.get(exc.status_code, "Error"), str(exc.detail),
-                       errors=exc.errors, **exc.extra)  # fmt: skip
+        return problem(
+            exc.status_code,
+            exc.title or TITLES.get(exc.status_code, "Error"),
+            str(exc.detail),
+            errors=exc.errors,
+            **exc.extra,
+        )
     if isinstance(exc, exceptions.ValidationError):
         errors = _entries(exc.detail)
         return problem(

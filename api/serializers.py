@@ -23,9 +23,22 @@ from sabr_trial.crf import CrfBase, CrfSpec
 from sabr_trial.templatetags.ruletext import text as rule_text
 
 LIFECYCLE_READ = [
-    "id", "patient", "status", "version", "created_at", "created_by", "updated_at", "updated_by", "submitted_at",
-    "verified_at", "verified_by", "signed_at", "signed_by", "locked_at", "locked_by",
-]  # fmt: skip
+    "id",
+    "patient",
+    "status",
+    "version",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "submitted_at",
+    "verified_at",
+    "verified_by",
+    "signed_at",
+    "signed_by",
+    "locked_at",
+    "locked_by",
+]
 USER_FIELDS = {"created_by", "updated_by", "verified_by", "signed_by", "locked_by"}
 
 
@@ -79,9 +92,12 @@ class PatientRegisterSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class TransitionSerializer(StrictSerializerMixin, serializers.Serializer):
     password = serializers.CharField(
-        required=False, write_only=True, allow_blank=True, style={"input_type": "password"},
+        required=False,
+        write_only=True,
+        allow_blank=True,
+        style={"input_type": "password"},
         help_text="sign: re-enter your password (21 CFR 11.200).",
-    )  # fmt: skip
+    )
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -166,7 +182,9 @@ class RangeDateTimeField(serializers.DateTimeField):
     """A date-time whose conversion to the site's time zone cannot overflow into a 500 (year 1, year 9999)."""
 
     default_error_messages = {
-        "overflow": gettext_lazy("This date-time is outside the range the study accepts (1900-01-01 to today, EC-G1).")
+        "overflow": gettext_lazy(
+            "This date-time is outside the range the study accepts (1900-01-01 to today, EC-G1)."
+        )
     }
 
     def enforce_timezone(self, value: Any) -> Any:
@@ -194,9 +212,16 @@ class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
     #: Derived rule texts stored as message ids with parameters (``ruletext``): shown in the request's language.
     RULE_TEXT_FIELDS = frozenset(
-        {"measurability_rule", "target_rule", "nontarget_rule", "new_lesion_rule", "deciding_rule", "irecist_rule",
-         "derivation_error"}
-    )  # fmt: skip
+        {
+            "measurability_rule",
+            "target_rule",
+            "nontarget_rule",
+            "new_lesion_rule",
+            "deciding_rule",
+            "irecist_rule",
+            "derivation_error",
+        }
+    )
 
     def get_validators(self) -> list[Any]:
         return []  # constraints are checked by the model's full_clean() in the service, with its message
@@ -221,9 +246,11 @@ class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         if relation_info.related_model is CtcaeTerm:
             kwargs.pop("queryset", None)
             return serializers.SlugRelatedField, {
-                **kwargs, "slug_field": "meddra_code", "queryset": CtcaeTerm.objects.all(),
+                **kwargs,
+                "slug_field": "meddra_code",
+                "queryset": CtcaeTerm.objects.all(),
                 "help_text": "MedDRA LLT code of the CTCAE v5.0 term (look it up at /api/v1/ctcae-terms/).",
-            }  # fmt: skip
+            }
         if relation_info.related_model is get_user_model():
             if kwargs.get("read_only"):
                 kwargs.pop("queryset", None)
@@ -268,14 +295,18 @@ def _build_crf_serializer(spec: CrfSpec) -> type[CrfSerializer]:
     if "missing_codes" in fields:
         meta.read_only_fields = [f for f in meta.read_only_fields if f != "missing_codes"]  # type: ignore[attr-defined]
         attrs["missing_codes"] = serializers.DictField(
-            child=serializers.CharField(allow_blank=True), required=False,
+            child=serializers.CharField(allow_blank=True),
+            required=False,
             help_text="Fields left empty on purpose, each with its missing-data code (ND, UNK, NA, NASK): "
-                      '{"ecog": "ND"}. Only the codes the CRF allows on a field (GET /api/v1/crfs/) are accepted.',
-        )  # fmt: skip
+            '{"ecog": "ND"}. Only the codes the CRF allows on a field (GET /api/v1/crfs/) are accepted.',
+        )
     attrs["change_reason"] = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, max_length=500,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
         help_text="Reason for change: required once the form is submitted (the same rule as the web form).",
-    )  # fmt: skip
+    )
     if spec.model is AdverseEvent:
         attrs["ctcae_term_name"] = serializers.CharField(source="ctcae_term.term", read_only=True)
         meta.fields = [*fields, "ctcae_term_name"]  # type: ignore[attr-defined]
@@ -316,10 +347,20 @@ class LesionResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = LesionResult
         fields = [
-            "lesion", "lesion_code", "result_status", "value_mm", "split_merge", "merged_into", "nontarget_state",
-            "further_increase", "infield_progression", "lf_confirmation", "value_used_mm", "local_failure",
+            "lesion",
+            "lesion_code",
+            "result_status",
+            "value_mm",
+            "split_merge",
+            "merged_into",
+            "nontarget_state",
+            "further_increase",
+            "infield_progression",
+            "lf_confirmation",
+            "value_used_mm",
+            "local_failure",
             "lesion_nadir_mm",
-        ]  # fmt: skip
+        ]
         read_only_fields = fields
 
 
@@ -327,9 +368,18 @@ class NewLesionReadSerializer(serializers.ModelSerializer):
     class Meta:
         model = NewLesion
         fields = [
-            "code", "organ", "laterality", "location_text", "detected_by", "first_seen_date", "unequivocal",
-            "pet_baseline", "ct_confirmed", "new_value_mm", "present",
-        ]  # fmt: skip
+            "code",
+            "organ",
+            "laterality",
+            "location_text",
+            "detected_by",
+            "first_seen_date",
+            "unequivocal",
+            "pet_baseline",
+            "ct_confirmed",
+            "new_value_mm",
+            "present",
+        ]
         read_only_fields = fields
 
 
@@ -377,10 +427,19 @@ class TumourAssessmentInput(StrictSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = TumourAssessment
         fields = [
-            "imaging_done", "not_done_reason", "scan_date_first", "scan_date_last", "visit_date", "modality",
-            "clinical_deterioration", "clinically_stable", "investigator_response", "results", "new_lesions",
+            "imaging_done",
+            "not_done_reason",
+            "scan_date_first",
+            "scan_date_last",
+            "visit_date",
+            "modality",
+            "clinical_deterioration",
+            "clinically_stable",
+            "investigator_response",
+            "results",
+            "new_lesions",
             "change_reason",
-        ]  # fmt: skip
+        ]
 
     def get_validators(self) -> list[Any]:
         return []

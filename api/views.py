@@ -45,14 +45,21 @@ from sabr_trial.templatetags.ruletext import text as rule_text
 
 ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 IF_MATCH = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
     description='The ETag of your last read (the CRF version, e.g. "3"). Missing: 428; stale: 412, nothing changed.',
-)  # fmt: skip
+)
 TRANSITIONS = ("submit", "verify", "sign", "lock", "unlock")
 TRANSITION_PERMS = {
-    "submit": Perm.ENTER, "verify": Perm.VERIFY, "sign": Perm.SIGN, "lock": Perm.LOCK, "unlock": Perm.LOCK,
+    "submit": Perm.ENTER,
+    "verify": Perm.VERIFY,
+    "sign": Perm.SIGN,
+    "lock": Perm.LOCK,
+    "unlock": Perm.LOCK,
     "confirm": Perm.ENTER,
-}  # fmt: skip
+}
 #: CRFs whose page is a custom grid: the API writes them through their app's service (own input serializer).
 CUSTOM_WRITES = {"tumour-assessment", "eligibility"}
 
@@ -69,9 +76,11 @@ def if_match(request: Request) -> int:
     match = ETAG_RE.match(raw)
     if not match or len(match.group(1)) > 9:
         raise ApiProblem(
-            412, _("If-Match must be the ETag of the form (its version, e.g. \"3\")."), title=_("Precondition failed"),
+            412,
+            _('If-Match must be the ETag of the form (its version, e.g. "3").'),
+            title=_("Precondition failed"),
             errors=[{"field": None, "message": _("Unreadable If-Match header."), "code": "if_match_invalid"}],
-        )  # fmt: skip
+        )
     return int(match.group(1))
 
 
@@ -129,10 +138,12 @@ class PatientList(generics.ListCreateAPIView):
             qs = qs.filter(study_number__isnull=registered == "false")
         return qs
 
-    @extend_schema(parameters=[
-        OpenApiParameter("q", str, description="Part of a screening or study number."),
-        OpenApiParameter("registered", str, enum=["true", "false"]),
-    ])  # fmt: skip
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Part of a screening or study number."),
+            OpenApiParameter("registered", str, enum=["true", "false"]),
+        ]
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -177,17 +188,22 @@ class PatientResponses(APIView):
 
     required_perms: ClassVar[dict[str, str]] = {"get": Perm.VIEW}
 
-    @extend_schema(responses=inline_serializer("PatientResponses", {
-        "treatment_start": serializers.DateField(allow_null=True),
-        "treatment_start_is_placeholder": serializers.BooleanField(),
-        "best_overall_response": serializers.CharField(allow_null=True),
-        "confirmed_best_overall_response": serializers.CharField(allow_null=True),
-        "irecist_best_overall_response": serializers.CharField(allow_null=True),
-        "first_pd_date": serializers.DateField(allow_null=True),
-        "error": serializers.CharField(allow_blank=True),
-        "timepoints": serializers.ListField(child=serializers.DictField()),
-        "local_control": serializers.ListField(child=serializers.DictField()),
-    }))  # fmt: skip
+    @extend_schema(
+        responses=inline_serializer(
+            "PatientResponses",
+            {
+                "treatment_start": serializers.DateField(allow_null=True),
+                "treatment_start_is_placeholder": serializers.BooleanField(),
+                "best_overall_response": serializers.CharField(allow_null=True),
+                "confirmed_best_overall_response": serializers.CharField(allow_null=True),
+                "irecist_best_overall_response": serializers.CharField(allow_null=True),
+                "first_pd_date": serializers.DateField(allow_null=True),
+                "error": serializers.CharField(allow_blank=True),
+                "timepoints": serializers.ListField(child=serializers.DictField()),
+                "local_control": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
     def get(self, request: Request, patient_pk: int) -> Response:
         from assessments.selectors import response_summary
 
@@ -202,30 +218,44 @@ class PatientResponses(APIView):
             response = getattr(value, "response", value)
             return str(getattr(response, "value", response))
 
-        return Response({
-            "treatment_start": ctx.get("treatment_start"),
-            "treatment_start_is_placeholder": bool(ctx.get("placeholder_start")),
-            "best_overall_response": label(ctx.get("bor")),
-            "confirmed_best_overall_response": label(ctx.get("cbor")),
-            "irecist_best_overall_response": label(ctx.get("ibor")),
-            "first_pd_date": first_pd.assessment_date if first_pd else None,
-            "error": rule_text(ctx.get("error", "")),
-            "timepoints": [
-                {"id": a.pk, "date": a.assessment_date, "visit_label": a.visit_label, "sum_mm": a.sum_mm,
-                 "pct_chg_baseline": a.pct_chg_baseline, "pct_chg_nadir": a.pct_chg_nadir,
-                 "target_resp": a.target_resp, "nontarget_resp": a.nontarget_resp,
-                 "new_lesion_ind": a.new_lesion_ind, "overall_resp": a.overall_resp,
-                 # the rule in the request's language, and as stored (message id and parameters, ruletext)
-                 "deciding_rule": rule_text(a.deciding_rule), "deciding_rule_data": ruletext.loads(a.deciding_rule),
-                 "irecist_resp": a.irecist_resp}
-                for a in timeline
-            ],
-            "local_control": [
-                {"lesion_code": r.lesion_code, "local_failure": getattr(r, "local_failure", None),
-                 "failure_date": getattr(r, "failure_date", None)}
-                for r in ctx.get("local_control", []) or []
-            ],
-        })  # fmt: skip
+        return Response(
+            {
+                "treatment_start": ctx.get("treatment_start"),
+                "treatment_start_is_placeholder": bool(ctx.get("placeholder_start")),
+                "best_overall_response": label(ctx.get("bor")),
+                "confirmed_best_overall_response": label(ctx.get("cbor")),
+                "irecist_best_overall_response": label(ctx.get("ibor")),
+                "first_pd_date": first_pd.assessment_date if first_pd else None,
+                "error": rule_text(ctx.get("error", "")),
+                "timepoints": [
+                    {
+                        "id": a.pk,
+                        "date": a.assessment_date,
+                        "visit_label": a.visit_label,
+                        "sum_mm": a.sum_mm,
+                        "pct_chg_baseline": a.pct_chg_baseline,
+                        "pct_chg_nadir": a.pct_chg_nadir,
+                        "target_resp": a.target_resp,
+                        "nontarget_resp": a.nontarget_resp,
+                        "new_lesion_ind": a.new_lesion_ind,
+                        "overall_resp": a.overall_resp,
+                        # the rule in the request's language, and as stored (message id and parameters, ruletext)
+                        "deciding_rule": rule_text(a.deciding_rule),
+                        "deciding_rule_data": ruletext.loads(a.deciding_rule),
+                        "irecist_resp": a.irecist_resp,
+                    }
+                    for a in timeline
+                ],
+                "local_control": [
+                    {
+                        "lesion_code": r.lesion_code,
+                        "local_failure": getattr(r, "local_failure", None),
+                        "failure_date": getattr(r, "failure_date", None),
+                    }
+                    for r in ctx.get("local_control", []) or []
+                ],
+            }
+        )
 
 
 # --- CRF catalogue and per-CRF operations --------------------------------------------------------------------------
@@ -237,11 +267,18 @@ class CrfCatalogue(APIView):
     @extend_schema(responses=s.CrfTypeSerializer(many=True))
     def get(self, request: Request) -> Response:
         rows = [
-            {"slug": spec.slug, "title": str(spec.title), "section": str(spec.section), "many": spec.many,
-             "writable": True, "fields": s.form_field_names(spec), "derived_fields": s.derived_field_names(spec),
-             "missing_codes": {name: list(spec.missing_codes_for(name)) for name in spec.missing_fields()}}
+            {
+                "slug": spec.slug,
+                "title": str(spec.title),
+                "section": str(spec.section),
+                "many": spec.many,
+                "writable": True,
+                "fields": s.form_field_names(spec),
+                "derived_fields": s.derived_field_names(spec),
+                "missing_codes": {name: list(spec.missing_codes_for(name)) for name in spec.missing_fields()},
+            }
             for spec in registry.all()
-        ]  # fmt: skip
+        ]
         return Response(s.CrfTypeSerializer(rows, many=True).data)
 
 
@@ -307,12 +344,17 @@ def _create(spec: CrfSpec, patient: Patient, data: dict[str, Any], user: Any) ->
     """Create one CRF row through the form (rules) and the service (write), as the generic create page does."""
     blocked = spec.can_add(patient) if spec.can_add else None
     if blocked:
-        raise ApiProblem(409, str(blocked), title=_("Conflict"),
-                         errors=[{"field": None, "message": str(blocked), "code": "cannot_add"}])  # fmt: skip
+        raise ApiProblem(
+            409,
+            str(blocked),
+            title=_("Conflict"),
+            errors=[{"field": None, "message": str(blocked), "code": "cannot_add"}],
+        )
     if not spec.many and spec.model.objects.filter(patient=patient).exists():
         message = _("This patient already has this form: change it instead of adding one.")
-        raise ApiProblem(409, message, title=_("Conflict"),
-                         errors=[{"field": None, "message": message, "code": "exists"}])  # fmt: skip
+        raise ApiProblem(
+            409, message, title=_("Conflict"), errors=[{"field": None, "message": message, "code": "exists"}]
+        )
     if spec.slug == "tumour-assessment":
         return _save_assessment(patient, None, data, user)
     if spec.slug == "eligibility":
@@ -327,8 +369,12 @@ def _create(spec: CrfSpec, patient: Patient, data: dict[str, Any], user: Any) ->
     form = bound_form(spec, blank, {**defaults, **data})
     raise_for_form(form)
     return services.crf_create(
-        model=spec.model, patient=patient, data=form.crf_data(), m2m=form.crf_m2m(), acting_user=user,
-    )  # fmt: skip
+        model=spec.model,
+        patient=patient,
+        data=form.crf_data(),
+        m2m=form.crf_m2m(),
+        acting_user=user,
+    )
 
 
 def _update(spec: CrfSpec, instance: CrfBase, data: dict[str, Any], user: Any, version: int) -> CrfBase:
@@ -344,9 +390,13 @@ def _update(spec: CrfSpec, instance: CrfBase, data: dict[str, Any], user: Any, v
     form = bound_form(spec, instance, values, expected_version=version, reason=reason)
     raise_for_form(form)
     row, _changes = services.crf_update(
-        instance=instance, expected_version=version, data=form.crf_data(), m2m=form.crf_m2m(), reason=reason,
+        instance=instance,
+        expected_version=version,
+        data=form.crf_data(),
+        m2m=form.crf_m2m(),
+        reason=reason,
         acting_user=user,
-    )  # fmt: skip
+    )
     return row
 
 
@@ -355,8 +405,9 @@ def _refuse_locked(instance: CrfBase) -> None:
         raise services.CrfLocked(_("This form is locked by data management: no change is possible."))
 
 
-def _save_assessment(patient: Patient, instance: Any, data: dict[str, Any], user: Any, *, version: int = 0,
-                     reason: str = "") -> CrfBase:  # fmt: skip
+def _save_assessment(
+    patient: Patient, instance: Any, data: dict[str, Any], user: Any, *, version: int = 0, reason: str = ""
+) -> CrfBase:
     """Tumour assessment with its lesion grid: the grid page's forms, then ``assessments.services.save_assessment``."""
     from assessments import selectors as a_selectors
     from assessments.forms import LesionRowForm, NewLesionForm, TumourAssessmentForm
@@ -384,12 +435,19 @@ def _save_assessment(patient: Patient, instance: Any, data: dict[str, Any], user
             raise ValidationError(_("Register the baseline lesions before a follow-up assessment (EC-TA-1)."))
         if results is None and instance is not None:
             results = [
-                {"lesion": r.lesion_id, "result_status": r.result_status, "value_mm": r.value_mm,
-                 "split_merge": r.split_merge, "merged_into": r.merged_into_id, "nontarget_state": r.nontarget_state,
-                 "further_increase": r.further_increase, "infield_progression": r.infield_progression,
-                 "lf_confirmation": r.lf_confirmation}
+                {
+                    "lesion": r.lesion_id,
+                    "result_status": r.result_status,
+                    "value_mm": r.value_mm,
+                    "split_merge": r.split_merge,
+                    "merged_into": r.merged_into_id,
+                    "nontarget_state": r.nontarget_state,
+                    "further_increase": r.further_increase,
+                    "infield_progression": r.infield_progression,
+                    "lf_confirmation": r.lf_confirmation,
+                }
                 for r in instance.results.all()
-            ]  # fmt: skip
+            ]
         by_id = {lesion.pk: lesion for lesion in lesions}
         errors: dict[str, list[str]] = {}
         for index, item in enumerate(results or []):
@@ -399,16 +457,24 @@ def _save_assessment(patient: Patient, instance: Any, data: dict[str, Any], user
                 continue
             prefix = f"l{lesion.pk}"
             row_form = LesionRowForm(
-                form_data(LesionRowForm, {k: v for k, v in item.items() if k != "lesion"}, prefix=prefix,
-                          lesion=lesion, lesions=lesions),
-                prefix=prefix, lesion=lesion, lesions=lesions,
-            )  # fmt: skip
+                form_data(
+                    LesionRowForm,
+                    {k: v for k, v in item.items() if k != "lesion"},
+                    prefix=prefix,
+                    lesion=lesion,
+                    lesions=lesions,
+                ),
+                prefix=prefix,
+                lesion=lesion,
+                lesions=lesions,
+            )
             if row_form.is_valid():
                 rows.append(row_form.row_data())
             else:
                 for name, messages in row_form.errors.items():
-                    errors.setdefault(f"results.{index}.{name}" if name != "__all__" else f"results.{index}", []
-                                      ).extend(messages)  # fmt: skip
+                    errors.setdefault(
+                        f"results.{index}.{name}" if name != "__all__" else f"results.{index}", []
+                    ).extend(messages)
         new_rows = []
         for index, item in enumerate(new_lesions or []):
             new_form = NewLesionForm(form_data(NewLesionForm, item))
@@ -424,14 +490,28 @@ def _save_assessment(patient: Patient, instance: Any, data: dict[str, Any], user
     else:
         new_rows = []
     row, _changed = save_assessment(
-        patient=patient, instance=instance, data=header.crf_data(), rows=rows, new_lesions=new_rows,
-        acting_user=user, reason=reason, expected_version=version,
-    )  # fmt: skip
+        patient=patient,
+        instance=instance,
+        data=header.crf_data(),
+        rows=rows,
+        new_lesions=new_rows,
+        acting_user=user,
+        reason=reason,
+        expected_version=version,
+    )
     return row
 
 
-def _save_eligibility(spec: CrfSpec, patient: Patient, instance: Any, data: dict[str, Any], user: Any, *,
-                      version: int = 0, reason: str = "") -> CrfBase:  # fmt: skip
+def _save_eligibility(
+    spec: CrfSpec,
+    patient: Patient,
+    instance: Any,
+    data: dict[str, Any],
+    user: Any,
+    *,
+    version: int = 0,
+    reason: str = "",
+) -> CrfBase:
     from enrollment.forms import EligibilityForm
 
     base = instance or spec.model(patient=patient)
@@ -487,8 +567,13 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
         required_perms: ClassVar[dict[str, str]] = {"get": Perm.VIEW, "post": Perm.ENTER}
         serializer_class = out_serializer
 
-        @extend_schema(tags=[tag], summary=f"List: {title}", parameters=LIST_FILTERS,
-                       responses=out_serializer(many=True), operation_id=f"crf_{spec.slug}_list")  # fmt: skip
+        @extend_schema(
+            tags=[tag],
+            summary=f"List: {title}",
+            parameters=LIST_FILTERS,
+            responses=out_serializer(many=True),
+            operation_id=f"crf_{spec.slug}_list",
+        )
         def get(self, request: Request, patient_pk: int) -> Response:
             patient = self.patient(patient_pk)
             qs = _filter_rows(spec.model.objects.filter(patient=patient).order_by("pk"), request.query_params)
@@ -496,8 +581,13 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
             data = out_serializer(page, many=True, context={"patient": patient}).data
             return self.get_paginated_response(data)
 
-        @extend_schema(tags=[tag], summary=f"Create (draft): {title}", request=in_serializer,
-                       responses={201: out_serializer}, operation_id=f"crf_{spec.slug}_create")  # fmt: skip
+        @extend_schema(
+            tags=[tag],
+            summary=f"Create (draft): {title}",
+            request=in_serializer,
+            responses={201: out_serializer},
+            operation_id=f"crf_{spec.slug}_create",
+        )
         def post(self, request: Request, patient_pk: int) -> Response:
             patient = self.patient(patient_pk)
             data = _parse(spec, request, partial=False, patient=patient)
@@ -511,13 +601,23 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
         required_perms: ClassVar[dict[str, str]] = {"get": Perm.VIEW, "patch": Perm.ENTER}
         serializer_class = out_serializer
 
-        @extend_schema(tags=[tag], summary=f"Read: {title}", responses=out_serializer,
-                       operation_id=f"crf_{spec.slug}_read")  # fmt: skip
+        @extend_schema(
+            tags=[tag],
+            summary=f"Read: {title}",
+            responses=out_serializer,
+            operation_id=f"crf_{spec.slug}_read",
+        )
         def get(self, request: Request, patient_pk: int, pk: int) -> Response:
             return self.out(self.row(patient_pk, pk))
 
-        @extend_schema(tags=[tag], summary=f"Change: {title}", request=in_serializer, parameters=[IF_MATCH],
-                       responses=out_serializer, operation_id=f"crf_{spec.slug}_update")  # fmt: skip
+        @extend_schema(
+            tags=[tag],
+            summary=f"Change: {title}",
+            request=in_serializer,
+            parameters=[IF_MATCH],
+            responses=out_serializer,
+            operation_id=f"crf_{spec.slug}_update",
+        )
         def patch(self, request: Request, patient_pk: int, pk: int) -> Response:
             instance = self.row(patient_pk, pk)
             version = if_match(request)
@@ -525,9 +625,14 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
             if instance.version != version:
                 stale = services.StaleVersion(instance, version, services._changes_since(instance, version))
                 stale.submitted = request.data if isinstance(request.data, dict) else {}
-                if spec.slug == "tumour-assessment":  # the grid's cells too: each lesion result and new lesion
+                if (
+                    spec.slug == "tumour-assessment"
+                ):  # the grid's cells too: each lesion result and new lesion
                     stale.changes = [*stale.changes, *grid_merge.changes_since(instance, version)]
-                    stale.submitted = {**stale.submitted, **grid_merge.submitted_cells(instance, request.data)}
+                    stale.submitted = {
+                        **stale.submitted,
+                        **grid_merge.submitted_cells(instance, request.data),
+                    }
                 raise stale
             data = _parse(spec, request, partial=True, patient=instance.patient)
             with transaction.atomic():
@@ -539,13 +644,21 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
         required_perms: ClassVar[dict[str, str | None]] = {"post": None}  # per action, below
 
         @extend_schema(
-            tags=[tag], summary=f"Lifecycle step: {title}", request=s.TransitionSerializer, responses=out_serializer,
+            tags=[tag],
+            summary=f"Lifecycle step: {title}",
+            request=s.TransitionSerializer,
+            responses=out_serializer,
             operation_id=f"crf_{spec.slug}_transition",
-            parameters=[IF_MATCH, OpenApiParameter(
-                "action", str, OpenApiParameter.PATH,
-                enum=[*TRANSITIONS, *(["confirm"] if spec.slug == "eligibility" else [])],
-            )],
-        )  # fmt: skip
+            parameters=[
+                IF_MATCH,
+                OpenApiParameter(
+                    "action",
+                    str,
+                    OpenApiParameter.PATH,
+                    enum=[*TRANSITIONS, *(["confirm"] if spec.slug == "eligibility" else [])],
+                ),
+            ],
+        )
         def post(self, request: Request, patient_pk: int, pk: int, action: str) -> Response:
             allowed = [*TRANSITIONS, *(["confirm"] if spec.slug == "eligibility" else [])]
             if action not in allowed:
@@ -564,9 +677,12 @@ def crf_views(spec: CrfSpec) -> tuple[type[APIView], type[APIView], type[APIView
                     row = services.crf_verify(instance=instance, acting_user=user, expected_version=version)
                 elif action == "sign":
                     row = services.crf_sign(
-                        instance=instance, acting_user=user, password=body.validated_data.get("password", ""),
-                        request=request._request, expected_version=version,
-                    )  # fmt: skip
+                        instance=instance,
+                        acting_user=user,
+                        password=body.validated_data.get("password", ""),
+                        request=request._request,
+                        expected_version=version,
+                    )
                 elif action == "confirm":
                     row = enrollment_services.eligibility_confirm(
                         instance=instance, expected_version=version, acting_user=user
@@ -598,18 +714,26 @@ class CrfRows(generics.GenericAPIView):
         s.PatientSerializer
     )  # replaced per CRF in the schema by the catalogue; rows are per-CRF
 
-    @extend_schema(parameters=[*LIST_FILTERS, OpenApiParameter("patient", int)],
-                   responses=inline_serializer("CrfRowsPage", {
-                       "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
-                       "previous": serializers.URLField(allow_null=True),
-                       "results": serializers.ListField(child=serializers.DictField())}))  # fmt: skip
+    @extend_schema(
+        parameters=[*LIST_FILTERS, OpenApiParameter("patient", int)],
+        responses=inline_serializer(
+            "CrfRowsPage",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
     def get(self, request: Request, slug: str) -> Response:
         if slug not in registry:
             raise Http404(_("Unknown form"))
         spec = registry.get(slug)
         patients_for_user(request.user)  # the view permission, as the casebook
-        qs = _filter_rows(spec.model.objects.select_related("patient").order_by("patient_id", "pk"),
-                          request.query_params)  # fmt: skip
+        qs = _filter_rows(
+            spec.model.objects.select_related("patient").order_by("patient_id", "pk"), request.query_params
+        )
         patient = request.query_params.get("patient")
         if patient:
             if not patient.isdigit() or len(patient) > 9:
@@ -623,16 +747,32 @@ class CrfRows(generics.GenericAPIView):
 class EligibilityCriteria(APIView):
     """The eligibility criteria of the current protocol version: id, text and the answer that qualifies."""
 
-    @extend_schema(responses=inline_serializer("Criterion", {
-        "id": serializers.CharField(), "category": serializers.CharField(), "text": serializers.CharField(),
-        "qualifying_answer": serializers.CharField()}, many=True))  # fmt: skip
+    @extend_schema(
+        responses=inline_serializer(
+            "Criterion",
+            {
+                "id": serializers.CharField(),
+                "category": serializers.CharField(),
+                "text": serializers.CharField(),
+                "qualifying_answer": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
     def get(self, request: Request) -> Response:
         from enrollment import criteria
 
-        return Response([
-            {"id": c.id, "category": str(c.category), "text": str(c.text), "qualifying_answer": c.qualifying_answer}
-            for c in criteria.criteria_for(criteria.CURRENT_VERSION)
-        ])  # fmt: skip
+        return Response(
+            [
+                {
+                    "id": c.id,
+                    "category": str(c.category),
+                    "text": str(c.text),
+                    "qualifying_answer": c.qualifying_answer,
+                }
+                for c in criteria.criteria_for(criteria.CURRENT_VERSION)
+            ]
+        )
 
 
 # --- CTCAE -------------------------------------------------------------------------------------------------------
@@ -644,9 +784,14 @@ class CtcaeSearch(generics.GenericAPIView):
     serializer_class = s.CtcaeTermSerializer
     pagination_class = None
 
-    @extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("soc", str),
-                               OpenApiParameter("limit", int, description="1-50, default 20")],
-                   responses=s.CtcaeTermSerializer(many=True))  # fmt: skip
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str),
+            OpenApiParameter("soc", str),
+            OpenApiParameter("limit", int, description="1-50, default 20"),
+        ],
+        responses=s.CtcaeTermSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         query = request.query_params.get("q", "")[:100]
         soc = request.query_params.get("soc", "").strip()[:120]
@@ -661,8 +806,11 @@ class CtcaeSearch(generics.GenericAPIView):
         rows = {
             t.meddra_code: t for t in CtcaeTerm.objects.filter(meddra_code__in=[f.meddra_code for f in found])
         }
-        return Response(s.CtcaeTermSerializer([rows[f.meddra_code] for f in found if f.meddra_code in rows],
-                                              many=True).data)  # fmt: skip
+        return Response(
+            s.CtcaeTermSerializer(
+                [rows[f.meddra_code] for f in found if f.meddra_code in rows], many=True
+            ).data
+        )
 
 
 class CtcaeDetail(APIView):
@@ -701,12 +849,22 @@ CUTOFF = OpenApiParameter(
 class EndpointSnapshotView(APIView):
     """The latest endpoint results (PFS1, PFS2, OS, local control, BOR...) as computed by the endpoint task."""
 
-    @extend_schema(parameters=[CUTOFF], responses=inline_serializer("EndpointSnapshot", {
-        "id": serializers.IntegerField(), "created_at": serializers.DateTimeField(),
-        "data_cutoff": serializers.DateField(), "data_as_of": serializers.DateTimeField(allow_null=True),
-        "stale": serializers.BooleanField(), "n_patients": serializers.IntegerField(),
-        "results": serializers.DictField(), "figures": serializers.ListField(child=serializers.CharField()),
-    }))  # fmt: skip
+    @extend_schema(
+        parameters=[CUTOFF],
+        responses=inline_serializer(
+            "EndpointSnapshot",
+            {
+                "id": serializers.IntegerField(),
+                "created_at": serializers.DateTimeField(),
+                "data_cutoff": serializers.DateField(),
+                "data_as_of": serializers.DateTimeField(allow_null=True),
+                "stale": serializers.BooleanField(),
+                "n_patients": serializers.IntegerField(),
+                "results": serializers.DictField(),
+                "figures": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         from endpoints import services as endpoint_services
 
@@ -715,11 +873,18 @@ class EndpointSnapshotView(APIView):
         for row in (results.get("headline") or {}).values():  # landmark rates in the client's language
             if isinstance(row, dict) and isinstance(row.get("landmarks"), dict):
                 row["landmarks"] = {t: rule_text(v) for t, v in row["landmarks"].items()}
-        return Response({
-            "id": snap.pk, "created_at": snap.created_at, "data_cutoff": snap.data_cutoff,
-            "data_as_of": snap.data_as_of, "stale": endpoint_services.is_stale(snap), "n_patients": snap.n_patients,
-            "results": results, "figures": sorted((snap.figures or {}).keys()),
-        })  # fmt: skip
+        return Response(
+            {
+                "id": snap.pk,
+                "created_at": snap.created_at,
+                "data_cutoff": snap.data_cutoff,
+                "data_as_of": snap.data_as_of,
+                "stale": endpoint_services.is_stale(snap),
+                "n_patients": snap.n_patients,
+                "results": results,
+                "figures": sorted((snap.figures or {}).keys()),
+            }
+        )
 
 
 class EndpointPatients(APIView):
@@ -755,7 +920,9 @@ def _readable_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: readable(row.get(k), "reason") for k in ("pfs1", "pfs2", "os", "lc") if k in row}
     out["lc_lesions"] = [readable(x, "reason") for x in row.get("lc_lesions", [])]
     out["issues"] = [readable(x, "message") for x in row.get("issues", [])]
-    out.update({k: readable(row.get(k), "rule") for k in ("bor", "cbor", "bor_nonirr", "cbor_nonirr") if k in row})
+    out.update(
+        {k: readable(row.get(k), "rule") for k in ("bor", "cbor", "bor_nonirr", "cbor_nonirr") if k in row}
+    )
     return {**row, **out}
 
 
@@ -809,9 +976,11 @@ class TokenList(generics.GenericAPIView):
         body = s.TokenIssueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         record, token = issue_token(
-            username=body.validated_data["username"], days=body.validated_data["expiry_days"],
-            label=body.validated_data.get("label", ""), acting_user=request.user,
-        )  # fmt: skip
+            username=body.validated_data["username"],
+            days=body.validated_data["expiry_days"],
+            label=body.validated_data.get("label", ""),
+            acting_user=request.user,
+        )
         data = s.TokenRecordSerializer(_annotate_active([record])[0]).data
         return Response({**data, "token": token}, status=status.HTTP_201_CREATED)
 

@@ -49,10 +49,28 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "kind", "kind_label", "state", "state_label", "stage", "progress", "finished", "error", "user",
-            "data_cutoff", "patient", "snapshot", "retry_of", "created_at", "started_at", "finished_at", "sha256",
-            "size", "duration_s", "download",
-        ]  # fmt: skip
+            "id",
+            "kind",
+            "kind_label",
+            "state",
+            "state_label",
+            "stage",
+            "progress",
+            "finished",
+            "error",
+            "user",
+            "data_cutoff",
+            "patient",
+            "snapshot",
+            "retry_of",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "sha256",
+            "size",
+            "duration_s",
+            "download",
+        ]
         read_only_fields = fields
 
     def get_error(self, obj: Job) -> str:
@@ -123,10 +141,15 @@ class JobList(generics.GenericAPIView):
                 qs = qs.filter(**{name: value})
         return qs.order_by("-created_at", "-id")
 
-    @extend_schema(tags=[TAG], operation_id="job_list", responses=JobSerializer(many=True), parameters=[
-        OpenApiParameter("kind", str, enum=list(Job.Kind.values)),
-        OpenApiParameter("state", str, enum=list(Job.State.values)),
-    ])  # fmt: skip
+    @extend_schema(
+        tags=[TAG],
+        operation_id="job_list",
+        responses=JobSerializer(many=True),
+        parameters=[
+            OpenApiParameter("kind", str, enum=list(Job.Kind.values)),
+            OpenApiParameter("state", str, enum=list(Job.State.values)),
+        ],
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
@@ -175,9 +198,12 @@ def _not_ready(job: Job) -> ApiProblem:
     if job.state == Job.State.FAILED:
         message = _("This build failed: there is no file. Retry it.")
     return ApiProblem(
-        409, message, title=_("Conflict"), errors=[{"field": None, "message": message, "code": "not_ready"}],
+        409,
+        message,
+        title=_("Conflict"),
+        errors=[{"field": None, "message": message, "code": "not_ready"}],
         extra={"state": job.state, "progress": job.progress},
-    )  # fmt: skip
+    )
 
 
 class JobDownload(APIView):
@@ -189,10 +215,16 @@ class JobDownload(APIView):
         renderer = self.get_renderers()[0]  # the file is sent as is; an error is problem+json
         return renderer, renderer.media_type
 
-    @extend_schema(tags=[TAG], operation_id="job_download", responses={
-        (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="Study report or casebook"),
-        (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="Data export"),
-    })  # fmt: skip
+    @extend_schema(
+        tags=[TAG],
+        operation_id="job_download",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="Study report or casebook"
+            ),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="Data export"),
+        },
+    )
     def get(self, request: Request, pk: int) -> Any:
         job = _job_for(request, pk)
         if job.state != Job.State.DONE:
@@ -202,9 +234,11 @@ class JobDownload(APIView):
         except FileNotFoundError as exc:
             raise ApiProblem(404, str(exc), title=_("Not found")) from None
         response = FileResponse(
-            path.open("rb"), as_attachment=True, filename=path.name,
+            path.open("rb"),
+            as_attachment=True,
+            filename=path.name,
             content_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
-        )  # fmt: skip
+        )
         digest = base64.b64encode(binascii.unhexlify(job.sha256)).decode()
         response["ETag"] = f'"{job.sha256}"'
         response["Digest"] = f"sha-256={digest}"
@@ -222,7 +256,11 @@ class JobRetry(APIView):
         job = _job_for(request, pk)
         if job.state != Job.State.FAILED:
             message = _("Only a failed build can be retried.")
-            raise ApiProblem(409, message, title=_("Conflict"), errors=[
-                {"field": None, "message": message, "code": "illegal_transition"}
-            ], extra={"state": job.state})  # fmt: skip
+            raise ApiProblem(
+                409,
+                message,
+                title=_("Conflict"),
+                errors=[{"field": None, "message": message, "code": "illegal_transition"}],
+                extra={"state": job.state},
+            )
         return _accepted(request, jobs.retry_job(job=job, user=request.user))

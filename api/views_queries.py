@@ -91,9 +91,10 @@ class QueryMessageSerializer(serializers.ModelSerializer):
     text = _SystemText()
     text_msg = _SystemTextMsg()
     changes = serializers.ListField(
-        child=serializers.DictField(), read_only=True,
+        child=serializers.DictField(),
+        read_only=True,
         help_text="A correction: the fields changed since the query was raised (field, label, old, new).",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = QueryMessage
@@ -120,10 +121,29 @@ class QuerySerializer(serializers.ModelSerializer):
     class Meta:
         model = Query
         fields = [
-            "id", "patient", "patient_label", "form", "row", "field_name", "field_label", "text", "text_msg", "priority",
-            "status", "system", "rule_id", "crf_version", "raised_by", "raised_at", "answered_by", "answered_at",
-            "closed_by", "closed_at", "auto_closed", "age_days",
-        ]  # fmt: skip
+            "id",
+            "patient",
+            "patient_label",
+            "form",
+            "row",
+            "field_name",
+            "field_label",
+            "text",
+            "text_msg",
+            "priority",
+            "status",
+            "system",
+            "rule_id",
+            "crf_version",
+            "raised_by",
+            "raised_at",
+            "answered_by",
+            "answered_at",
+            "closed_by",
+            "closed_at",
+            "auto_closed",
+            "age_days",
+        ]
         read_only_fields = fields
 
     def get_form(self, obj: Query) -> str | None:
@@ -148,9 +168,11 @@ class RaiseQueryInput(StrictSerializerMixin, serializers.Serializer):
     form = serializers.ChoiceField(choices=[], help_text="Slug of the CRF (see /api/v1/crfs/).")
     row = serializers.IntegerField(min_value=1, help_text="Id of the CRF row the query is about.")
     field_name = serializers.CharField(
-        required=False, allow_blank=True, max_length=80,
+        required=False,
+        allow_blank=True,
+        max_length=80,
         help_text="One field of the form (its API name); empty: the whole form.",
-    )  # fmt: skip
+    )
     text = serializers.CharField(required=False, allow_blank=True, help_text="The question for the site.")
     priority = serializers.ChoiceField(choices=Query.Priority.choices, required=False, default="normal")
 
@@ -248,14 +270,19 @@ class QueryList(generics.GenericAPIView):
             qs = qs.filter(raised_by__username=raised_by)
         return qs
 
-    @extend_schema(tags=[TAG], operation_id="query_list", parameters=QUERY_FILTERS,
-                   responses=QuerySerializer(many=True))  # fmt: skip
+    @extend_schema(
+        tags=[TAG], operation_id="query_list", parameters=QUERY_FILTERS, responses=QuerySerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(QuerySerializer(page, many=True).data)
 
-    @extend_schema(tags=[TAG], operation_id="query_raise", request=RaiseQueryInput,
-                   responses={201: QueryDetailSerializer})  # fmt: skip
+    @extend_schema(
+        tags=[TAG],
+        operation_id="query_raise",
+        request=RaiseQueryInput,
+        responses={201: QueryDetailSerializer},
+    )
     def post(self, request: Request) -> Response:
         body = RaiseQueryInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -281,9 +308,12 @@ class QueryList(generics.GenericAPIView):
         if not form.is_valid():
             raise form_errors(form)
         query = queries.raise_query(
-            row=row, text=form.cleaned_data["text"], field_name=form.cleaned_data["field_name"],
-            priority=form.cleaned_data["priority"], acting_user=request.user,
-        )  # fmt: skip
+            row=row,
+            text=form.cleaned_data["text"],
+            field_name=form.cleaned_data["field_name"],
+            priority=form.cleaned_data["priority"],
+            acting_user=request.user,
+        )
         response = Response(QueryDetailSerializer(_detail(query)).data, status=status.HTTP_201_CREATED)
         response["Location"] = request.build_absolute_uri(f"/api/v1/queries/{query.pk}/")
         return response
@@ -323,8 +353,13 @@ class _QueryStep(APIView):
 
 
 def _step_schema(operation_id: str, summary: str) -> Any:
-    return extend_schema(tags=[TAG], operation_id=operation_id, summary=summary, request=QueryTextInput,
-                         responses=QueryDetailSerializer)  # fmt: skip
+    return extend_schema(
+        tags=[TAG],
+        operation_id=operation_id,
+        summary=summary,
+        request=QueryTextInput,
+        responses=QueryDetailSerializer,
+    )
 
 
 class QueryAnswer(_QueryStep):

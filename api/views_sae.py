@@ -119,8 +119,12 @@ class SaeReportList(generics.GenericAPIView):
         page = self.paginate_queryset(ae.sae_reports.select_related("created_by").order_by("sent_at", "id"))
         return self.get_paginated_response(SaeReportSerializer(page, many=True).data)
 
-    @extend_schema(tags=[TAG], operation_id="sae_report_create", request=SaeReportInput,
-                   responses={201: SaeReportSerializer})  # fmt: skip
+    @extend_schema(
+        tags=[TAG],
+        operation_id="sae_report_create",
+        request=SaeReportInput,
+        responses={201: SaeReportSerializer},
+    )
     def post(self, request: Request, patient_pk: int, pk: int) -> Response:
         ae = _ae(request, patient_pk, pk)
         if not has_perm(request.user, Perm.ENTER):

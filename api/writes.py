@@ -90,8 +90,14 @@ def current_values(instance: models.Model, names: list[str]) -> dict[str, Any]:
     return out
 
 
-def bound_form(spec: CrfSpec, instance: CrfBase, values: dict[str, Any], *, expected_version: int | None = None,
-               reason: str = "") -> forms.ModelForm:  # type: ignore[type-arg]  # fmt: skip
+def bound_form(
+    spec: CrfSpec,
+    instance: CrfBase,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> forms.ModelForm:  # type: ignore[type-arg]
     """The CRF's form bound to ``values`` (plus version and reason) exactly as the browser would post it."""
     assert spec.form_class is not None
     kwargs: dict[str, Any] = {"instance": instance}

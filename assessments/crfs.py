@@ -14,23 +14,45 @@ SECTION = _("Tumour assessments")
 
 registry.register(
     CrfSpec(
-        slug="lesion", model=Lesion, form_class=LesionForm, title=_("Lesion registry"), section=SECTION,
-        order=80, many=True, feeds_endpoints=True,  # a baseline form: its section follows Baseline (issue 19)
+        slug="lesion",
+        model=Lesion,
+        form_class=LesionForm,
+        title=_("Lesion registry"),
+        section=SECTION,
+        order=80,
+        many=True,
+        feeds_endpoints=True,  # a baseline form: its section follows Baseline (issue 19)
         description=_("One row per baseline lesion: target (at most 5, at most 2 per organ) or non-target."),
-        branching=(Branch(fields=("progressed_since_rt",), when=("previously_irradiated", ("Y",)), rule="R1.4"),),
+        branching=(
+            Branch(fields=("progressed_since_rt",), when=("previously_irradiated", ("Y",)), rule="R1.4"),
+        ),
         # A non-target's slice thickness may be unknown; a target's never (EC-LR-2): it decides measurability.
-        missing=(Missing(fields=("slice_thickness_mm",), codes=("ND", "UNK"),
-                         feeds=_("Measurable at baseline (R1.1)")),),
+        missing=(
+            Missing(
+                fields=("slice_thickness_mm",), codes=("ND", "UNK"), feeds=_("Measurable at baseline (R1.1)")
+            ),
+        ),
     )
-)  # fmt: skip
+)
 registry.register(
     CrfSpec(
-        slug="tumour-assessment", model=TumourAssessment, form_class=TumourAssessmentForm,
-        title=_("Tumour assessment"), section=SECTION, order=85, many=True, feeds_endpoints=True,
-        description=_("One per imaging time point: every registered lesion, new lesions, computed RECIST 1.1."),
+        slug="tumour-assessment",
+        model=TumourAssessment,
+        form_class=TumourAssessmentForm,
+        title=_("Tumour assessment"),
+        section=SECTION,
+        order=85,
+        many=True,
+        feeds_endpoints=True,
+        description=_(
+            "One per imaging time point: every registered lesion, new lesions, computed RECIST 1.1."
+        ),
         branching=(
-            Branch(fields=("scan_date_first", "scan_date_last", "modality"), when=("imaging_done", ("Y",)),
-                   rule="EC-TA-2"),
+            Branch(
+                fields=("scan_date_first", "scan_date_last", "modality"),
+                when=("imaging_done", ("Y",)),
+                rule="EC-TA-2",
+            ),
             Branch(fields=("not_done_reason", "visit_date"), when=("imaging_done", ("N",)), rule="EC-TA-2"),
         ),
         views={
@@ -39,7 +61,7 @@ registry.register(
             "detail": views.assessment_detail,
         },
     )
-)  # fmt: skip
+)
 
 registry.register_panel(
     CasebookPanel(

@@ -118,14 +118,14 @@ CASES: list[Case] = [
                 laterality="RIGHT",
                 previously_irradiated="Y",
                 progressed_since_rt="N",
-            ),  # fmt: skip
+            ),
             LesionSpec(
                 NT,
                 "LIVER",
                 "Several sub-centimetre liver metastases",
                 nonmeasurable_type="SMALL",
                 group_count=3,
-            ),  # fmt: skip
+            ),
         ),
         visits=(
             Visit(8, -1, {"L1": "30", "L2": "22", "L3": "18", "L4": "P", "L5": "P"}),
@@ -166,7 +166,7 @@ CASES: list[Case] = [
                 nonmeasurable_type="SMALL",
                 group_count=4,
                 laterality="BILATERAL",
-            ),  # fmt: skip
+            ),
         ),
     ),
 ]
@@ -212,12 +212,19 @@ def demo_patients() -> list[Patient]:
 
 def _register(patient: Patient, user: Any, spec: LesionSpec, day: datetime.date) -> Lesion:
     data: dict[str, Any] = {
-        "role": spec.role, "organ": spec.organ, "laterality": spec.laterality, "location_text": spec.location,
-        "method": "CT SCAN", "slice_thickness_mm": Decimal("1.0"), "baseline_date": day,
+        "role": spec.role,
+        "organ": spec.organ,
+        "laterality": spec.laterality,
+        "location_text": spec.location,
+        "method": "CT SCAN",
+        "slice_thickness_mm": Decimal("1.0"),
+        "baseline_date": day,
         "baseline_value_mm": Decimal(spec.value_mm) if spec.value_mm else None,
-        "nonmeasurable_type": spec.nonmeasurable_type, "group_count": spec.group_count,
-        "previously_irradiated": spec.previously_irradiated, "progressed_since_rt": spec.progressed_since_rt,
-    }  # fmt: skip
+        "nonmeasurable_type": spec.nonmeasurable_type,
+        "group_count": spec.group_count,
+        "previously_irradiated": spec.previously_irradiated,
+        "progressed_since_rt": spec.progressed_since_rt,
+    }
     return crf_create(model=Lesion, patient=patient, data=data, acting_user=user, status=CrfStatus.SUBMITTED)
 
 
@@ -244,17 +251,29 @@ def grid_row(lesion: Lesion, lesions: Any, value: str, **extra: str) -> dict[str
 
 def new_lesion_row(spec: NewSpec, first_seen: datetime.date, code: str = "") -> dict[str, Any]:
     data = {
-        "code": code, "organ": spec.organ, "laterality": spec.laterality, "location_text": spec.location,
-        "detected_by": "CT SCAN", "first_seen_date": first_seen.isoformat(), "unequivocal": "Y",
-        "new_value_mm": spec.value_mm or "", "present": "Y",
-    }  # fmt: skip
+        "code": code,
+        "organ": spec.organ,
+        "laterality": spec.laterality,
+        "location_text": spec.location,
+        "detected_by": "CT SCAN",
+        "first_seen_date": first_seen.isoformat(),
+        "unequivocal": "Y",
+        "new_value_mm": spec.value_mm or "",
+        "present": "Y",
+    }
     form = NewLesionForm(data)
     if not form.is_valid():
         raise ValidationError(f"new lesion: {form.errors.as_text()}")
     return {k: v for k, v in form.cleaned_data.items() if k not in ("id", "assessment", "DELETE")}
 
 
-def _follow_up(patient: Patient, user: Any, visit: Visit, day: datetime.date, first_seen: dict[NewSpec, tuple[str, datetime.date]]) -> Any:  # fmt: skip
+def _follow_up(
+    patient: Patient,
+    user: Any,
+    visit: Visit,
+    day: datetime.date,
+    first_seen: dict[NewSpec, tuple[str, datetime.date]],
+) -> Any:
     lesions = Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("id")
     rows = [grid_row(lesion, lesions, visit.values[lesion.lesion_code]) for lesion in lesions]
     new_rows = []
@@ -343,10 +362,19 @@ def after_sabr(patient: Patient, users: dict[str, Any]) -> None:
         )
         for n in assessment.new_lesions.all()
     ]
-    data = {"imaging_done": "Y", "scan_date_first": assessment.scan_date_first, "modality": assessment.modality,
-            "clinical_deterioration": assessment.clinical_deterioration}  # fmt: skip
+    data = {
+        "imaging_done": "Y",
+        "scan_date_first": assessment.scan_date_first,
+        "modality": assessment.modality,
+        "clinical_deterioration": assessment.clinical_deterioration,
+    }
     save_assessment(
-        patient=patient, instance=assessment, data=data, rows=rows, new_lesions=new_rows,
-        acting_user=users.get("investigator") or users["coordinator"], reason=f"{code}: growth in the SABR field, FDG-avid on PET/CT",
+        patient=patient,
+        instance=assessment,
+        data=data,
+        rows=rows,
+        new_lesions=new_rows,
+        acting_user=users.get("investigator") or users["coordinator"],
+        reason=f"{code}: growth in the SABR field, FDG-avid on PET/CT",
         expected_version=assessment.version,
-    )  # fmt: skip
+    )

@@ -20,10 +20,21 @@ def investigator_response_differs(patient: Any) -> list[Finding]:
         if row.overall_resp and row.investigator_response != row.overall_resp:
             # A message id with the stored deciding rule as a parameter (itself an id), so the query reads in
             # the reader's language; the responses are codes (CR, PR, SD, NON-CR/NON-PD, PD, NE).
-            out.append(Finding("EC-TA-5", row, "investigator_response", ruletext.say(gettext_noop(
-                "Investigator response %(i)s differs from the computed response %(c)s (%(rule)s) (EC-TA-5)."),
-                i=row.investigator_response, c=row.overall_resp,
-                rule=ruletext.revive(row.deciding_rule) or "—")))  # fmt: skip
+            out.append(
+                Finding(
+                    "EC-TA-5",
+                    row,
+                    "investigator_response",
+                    ruletext.say(
+                        gettext_noop(
+                            "Investigator response %(i)s differs from the computed response %(c)s (%(rule)s) (EC-TA-5)."
+                        ),
+                        i=row.investigator_response,
+                        c=row.overall_resp,
+                        rule=ruletext.revive(row.deciding_rule) or "—",
+                    ),
+                )
+            )
     return out
 
 
@@ -57,8 +68,19 @@ def unflagged_infield_progression(patient: Any) -> list[Finding]:
             continue
         codes = codes_by_scan.get(assessment.scan_date_first)
         if codes:
-            out.append(Finding("DM-4", assessment, "", ruletext.say(gettext_noop(
-                "%(codes)s: irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without in-field progression. "
-                "It counts as RECIST non-target progression but not as local failure; should in-field progression "
-                "be set (D12)?"), codes=", ".join(codes))))  # fmt: skip
+            out.append(
+                Finding(
+                    "DM-4",
+                    assessment,
+                    "",
+                    ruletext.say(
+                        gettext_noop(
+                            "%(codes)s: irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without in-field progression. "
+                            "It counts as RECIST non-target progression but not as local failure; should in-field progression "
+                            "be set (D12)?"
+                        ),
+                        codes=", ".join(codes),
+                    ),
+                )
+            )
     return out

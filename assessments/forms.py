@@ -41,10 +41,20 @@ class LesionForm(CrfForm):
     class Meta:
         model = Lesion
         fields = [
-            "role", "organ", "laterality", "location_text", "method", "slice_thickness_mm", "baseline_date",
-            "axis", "baseline_value_mm", "nonmeasurable_type", "group_count", "previously_irradiated",
+            "role",
+            "organ",
+            "laterality",
+            "location_text",
+            "method",
+            "slice_thickness_mm",
+            "baseline_date",
+            "axis",
+            "baseline_value_mm",
+            "nonmeasurable_type",
+            "group_count",
+            "previously_irradiated",
             "progressed_since_rt",
-        ]  # fmt: skip
+        ]
         widgets = {"baseline_date": DateInput()}
 
     def __init__(self, *args: Any, patient: Any = None, **kwargs: Any) -> None:
@@ -65,9 +75,16 @@ class TumourAssessmentForm(CrfForm):
     class Meta:
         model = TumourAssessment
         fields = [
-            "imaging_done", "not_done_reason", "scan_date_first", "scan_date_last", "visit_date", "modality",
-            "clinical_deterioration", "clinically_stable", "investigator_response",
-        ]  # fmt: skip
+            "imaging_done",
+            "not_done_reason",
+            "scan_date_first",
+            "scan_date_last",
+            "visit_date",
+            "modality",
+            "clinical_deterioration",
+            "clinically_stable",
+            "investigator_response",
+        ]
         widgets = {
             "scan_date_first": DateInput(),
             "scan_date_last": DateInput(),
@@ -208,7 +225,8 @@ class LesionRowForm(forms.Form):
                 ):
                     self.add_error(
                         "nontarget_state",
-                        _("%(code)s: recorded as DISAPPEARED, so its status is ABSENT (R1.18).") % {"code": code},
+                        _("%(code)s: recorded as DISAPPEARED, so its status is ABSENT (R1.18).")
+                        % {"code": code},
                     )
             elif status in sized:
                 self.add_error(
@@ -266,9 +284,18 @@ class NewLesionForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = NewLesion
         fields = [
-            "code", "organ", "laterality", "location_text", "detected_by", "first_seen_date", "unequivocal",
-            "pet_baseline", "ct_confirmed", "new_value_mm", "present",
-        ]  # fmt: skip
+            "code",
+            "organ",
+            "laterality",
+            "location_text",
+            "detected_by",
+            "first_seen_date",
+            "unequivocal",
+            "pet_baseline",
+            "ct_confirmed",
+            "new_value_mm",
+            "present",
+        ]
         widgets = {"first_seen_date": DateInput()}
 
     def clean_new_value_mm(self) -> Decimal | None:

@@ -24,9 +24,15 @@ from sabr_trial.services import FieldChange
 
 HEADER_FIELDS: tuple[str, ...] = tuple(TumourAssessmentForm.Meta.fields)
 ROW_FIELDS = (
-    "result_status", "value_mm", "split_merge", "merged_into", "nontarget_state", "further_increase",
-    "infield_progression", "lf_confirmation",
-)  # fmt: skip
+    "result_status",
+    "value_mm",
+    "split_merge",
+    "merged_into",
+    "nontarget_state",
+    "further_increase",
+    "infield_progression",
+    "lf_confirmation",
+)
 NEW_FIELDS: tuple[str, ...] = tuple(NewLesionForm.Meta.fields)
 #: The key of a new-lesion row typed in this save and not saved yet (it has no code): only this user has it.
 UNSAVED = "+"
@@ -83,7 +89,9 @@ def grid_now(assessment: TumourAssessment) -> Grid:
     lesions = _lesions(assessment.patient_id)
     return Grid(
         header={name: getattr(assessment, name) for name in HEADER_FIELDS},
-        rows={r.lesion_id: _row_values(r, lesions) for r in LesionResult.objects.filter(assessment=assessment)},
+        rows={
+            r.lesion_id: _row_values(r, lesions) for r in LesionResult.objects.filter(assessment=assessment)
+        },
         new={n.code: _new_values(n) for n in NewLesion.objects.filter(assessment=assessment)},
     )
 
@@ -131,7 +139,9 @@ def _row_text(values: Mapping[str, Any] | None) -> str:
     if values is None:
         return _("(removed)")
     shown = [
-        _text(_NEW_FORM_FIELDS[n], values.get(n)) for n in ("organ", "location_text", "first_seen_date") if values.get(n)
+        _text(_NEW_FORM_FIELDS[n], values.get(n))
+        for n in ("organ", "location_text", "first_seen_date")
+        if values.get(n)
     ]
     return " ".join(shown) or "—"
 
@@ -142,14 +152,22 @@ _NEW_FORM_FIELDS = NewLesionForm.base_fields
 
 
 def _cells(
-    names: list[str], base: Mapping[str, Any], mine: Mapping[str, Any], theirs: Mapping[str, Any],
-    labels: Mapping[str, str], fields: Mapping[str, forms.Field | None], known_base: bool,
-) -> merge.MergeResult:  # fmt: skip
+    names: list[str],
+    base: Mapping[str, Any],
+    mine: Mapping[str, Any],
+    theirs: Mapping[str, Any],
+    labels: Mapping[str, str],
+    fields: Mapping[str, forms.Field | None],
+    known_base: bool,
+) -> merge.MergeResult:
     shown = {
-        name: (_text(fields[name], base.get(name)) if known_base else "?", _text(fields[name], mine.get(name)),
-               _text(fields[name], theirs.get(name)))
+        name: (
+            _text(fields[name], base.get(name)) if known_base else "?",
+            _text(fields[name], mine.get(name)),
+            _text(fields[name], theirs.get(name)),
+        )
         for name in names
-    }  # fmt: skip
+    }
     result = merge.three_way(names=names, base=base, mine=mine, theirs=theirs, labels=labels, shown=shown)
     for name in names:  # a value equal to the user's keeps the user's form (35 mm typed, not 35.0 as stored)
         if merge.comparable(result.values[name]) == merge.comparable(mine.get(name)):
@@ -171,7 +189,9 @@ def same(a: Grid, b: Grid) -> bool:
     return flat(a) == flat(b)
 
 
-def merge_grid(assessment: TumourAssessment, base_version: int, mine: Grid) -> tuple[TumourAssessment, GridMerge]:
+def merge_grid(
+    assessment: TumourAssessment, base_version: int, mine: Grid
+) -> tuple[TumourAssessment, GridMerge]:
     """Merge ``mine`` (the user's grid, started at ``base_version``) into the current grid, cell by cell."""
     current = TumourAssessment.objects.select_related("patient", "updated_by").get(pk=assessment.pk)
     theirs = grid_now(current)
@@ -185,14 +205,22 @@ def merge_grid(assessment: TumourAssessment, base_version: int, mine: Grid) -> t
     _merge_new(out, base, mine, known=found is not None)
     # Imaging taken as "not done" from the other person drops this user's lesion entries: let the user choose.
     if (
-        found is not None and out.values.header.get("imaging_done") != "Y" and mine.header.get("imaging_done") == "Y"
-        and _grid_changed(base, mine) and not any(c.name == "imaging_done" for c in out.conflicts)
-    ):  # fmt: skip
+        found is not None
+        and out.values.header.get("imaging_done") != "Y"
+        and mine.header.get("imaging_done") == "Y"
+        and _grid_changed(base, mine)
+        and not any(c.name == "imaging_done" for c in out.conflicts)
+    ):
         shown = fields["imaging_done"]
         out.conflicts.append(
-            merge.Conflict("imaging_done", labels["imaging_done"], _text(shown, base.header.get("imaging_done")),
-                           _text(shown, mine.header.get("imaging_done")), _text(shown, theirs.header.get("imaging_done")))
-        )  # fmt: skip
+            merge.Conflict(
+                "imaging_done",
+                labels["imaging_done"],
+                _text(shown, base.header.get("imaging_done")),
+                _text(shown, mine.header.get("imaging_done")),
+                _text(shown, theirs.header.get("imaging_done")),
+            )
+        )
         out.values.header["imaging_done"] = mine.header.get("imaging_done")
         if "imaging_done" in out.taken:
             index = out.taken.index("imaging_done")
@@ -251,7 +279,9 @@ def _merge_new(out: GridMerge, base: Grid, mine: Grid, *, known: bool) -> None:
         if m is None or t is None:
             present = m if m is not None else t
             if b is not None and not _same(present, b):  # removed on one side, changed on the other
-                out.conflicts.append(merge.Conflict(new_name(key), label, _row_text(b), _row_text(m), _row_text(t)))
+                out.conflicts.append(
+                    merge.Conflict(new_name(key), label, _row_text(b), _row_text(m), _row_text(t))
+                )
                 if m is not None:
                     out.values.new[key] = m
                 continue
@@ -340,13 +370,17 @@ def changes_since(assessment: TumourAssessment, version: int) -> list[FieldChang
             old, new = base.rows.get(pk, {}).get(name), now.rows.get(pk, {}).get(name)
             if merge.comparable(old) != merge.comparable(new):
                 f = _ROW_FORM_FIELDS[name]
-                out.append(FieldChange(f"results.{code}.{name}", f"{code} {f.label}", _text(f, old), _text(f, new)))
+                out.append(
+                    FieldChange(f"results.{code}.{name}", f"{code} {f.label}", _text(f, old), _text(f, new))
+                )
     for key in sorted(set(base.new) | set(now.new)):
         for name in NEW_FIELDS:
             old, new = base.new.get(key, {}).get(name), now.new.get(key, {}).get(name)
             if merge.comparable(old) != merge.comparable(new):
                 f = _NEW_FORM_FIELDS[name]
-                out.append(FieldChange(f"new_lesions.{key}.{name}", f"{key} {f.label}", _text(f, old), _text(f, new)))
+                out.append(
+                    FieldChange(f"new_lesions.{key}.{name}", f"{key} {f.label}", _text(f, old), _text(f, new))
+                )
     return out
 
 

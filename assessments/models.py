@@ -28,9 +28,15 @@ def _mm_field(
 ) -> models.DecimalField:
     validators = [] if derived else [MinValueValidator(Decimal(0)), MaxValueValidator(MAX_DIAMETER_MM)]
     return models.DecimalField(
-        verbose, max_digits=5 if not derived else 7, decimal_places=1, null=True, blank=True,
-        validators=validators, help_text=help_text, editable=editable,
-    )  # fmt: skip
+        verbose,
+        max_digits=5 if not derived else 7,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=validators,
+        help_text=help_text,
+        editable=editable,
+    )
 
 
 def next_code(queryset: models.QuerySet[Any], field: str, prefix: str) -> str:
@@ -120,48 +126,75 @@ class Lesion(CrfBase):
         OTHER = "OTHER", _("Other")
 
     lesion_code = models.CharField(
-        _("Lesion code"), max_length=4, editable=False, help_text=_("Numbered automatically in the order of entry: L1, L2, ...")
+        _("Lesion code"),
+        max_length=4,
+        editable=False,
+        help_text=_("Numbered automatically in the order of entry: L1, L2, ..."),
     )
     role = models.CharField(
-        _("Role"), max_length=10, choices=Role.choices,
-        help_text=_("At most 5 targets, at most 2 per organ; every other lesion is a non-target (R1.6, R1.8)."),
-    )  # fmt: skip
+        _("Role"),
+        max_length=10,
+        choices=Role.choices,
+        help_text=_(
+            "At most 5 targets, at most 2 per organ; every other lesion is a non-target (R1.6, R1.8)."
+        ),
+    )
     organ = models.CharField(_("Organ / site"), max_length=15, choices=Organ.choices)
     laterality = models.CharField(_("Side"), max_length=10, choices=Laterality.choices, blank=True)
     location_text = models.CharField(_("Exact location"), max_length=100)
     organ_group = models.CharField(
-        _("RECIST organ group"), max_length=15, choices=Organ.choices, editable=False,
+        _("RECIST organ group"),
+        max_length=15,
+        choices=Organ.choices,
+        editable=False,
         help_text=_("All nodes are one group; both lungs one; both kidneys one (R1.6)."),
-    )  # fmt: skip
+    )
     is_nodal = models.CharField(_("Lymph node?"), max_length=1, choices=YesNo.choices, editable=False)
     method = models.CharField(_("Imaging method"), max_length=20, choices=Method.choices)
     slice_thickness_mm = models.DecimalField(
-        _("Slice thickness (mm)"), max_digits=5, decimal_places=3, null=True, blank=True,
+        _("Slice thickness (mm)"),
+        max_digits=5,
+        decimal_places=3,
+        null=True,
+        blank=True,
         # as scanners report it: 0.625, 1.25, 2.5, 5 mm (CRF-SPEC: decimal(5,3)); a rounded value fails SDV
         validators=[MinValueValidator(Decimal("0.001"))],
         help_text=_("Required for CT, MRI and PET/CT: above 5 mm the minimum size is 2 x slice (R1.1)."),
-    )  # fmt: skip
+    )
     baseline_date = models.DateField(_("Baseline scan date"), validators=[not_in_future])
     baseline_value_mm = models.DecimalField(
-        _("Longest diameter (short axis for nodes), mm"), max_digits=5, decimal_places=1, null=True, blank=True,
+        _("Longest diameter (short axis for nodes), mm"),
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(MAX_DIAMETER_MM)],
         help_text=_("Required for targets. Lymph nodes: the SHORT axis (R1.2). > 0 and at most 400 mm."),
-    )  # fmt: skip
+    )
     nonmeasurable_type = models.CharField(
         _("Non-measurable type"), max_length=15, choices=NonMeasurableType.choices, blank=True
     )
     group_count = models.PositiveIntegerField(
-        _("Lesions this record stands for"), default=1, validators=[MinValueValidator(1)],
-        help_text=_("Several non-targets in one organ may be one record, e.g. multiple liver metastases (R1.8)."),
-    )  # fmt: skip
+        _("Lesions this record stands for"),
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Several non-targets in one organ may be one record, e.g. multiple liver metastases (R1.8)."
+        ),
+    )
     measurable = models.CharField(
         _("Measurable at baseline"), max_length=1, choices=YesNo.choices, editable=False
     )
     measurability_rule = models.CharField(_("Measurability rule"), max_length=200, blank=True, editable=False)
     previously_irradiated = models.CharField(
-        _("Irradiated before enrolment?"), max_length=1, choices=YesNo.choices, default=YesNo.NO,
-        help_text=_("From the prior radiotherapy form (7). Such a lesion is a target only if it progressed since (R1.4)."),
-    )  # fmt: skip
+        _("Irradiated before enrolment?"),
+        max_length=1,
+        choices=YesNo.choices,
+        default=YesNo.NO,
+        help_text=_(
+            "From the prior radiotherapy form (7). Such a lesion is a target only if it progressed since (R1.4)."
+        ),
+    )
     progressed_since_rt = models.CharField(
         _("Progressed since that radiotherapy?"), max_length=1, choices=YesNo.choices, blank=True
     )
@@ -201,6 +234,7 @@ class Lesion(CrfBase):
         """D4: treated with protocol SABR (a SabrTarget points at this lesion)."""
         return bool(self.sabr_target_rows)
 
+
 class TumourAssessment(CrfBase):
     """CRF 9: one imaging time point, with one ``LesionResult`` per registered lesion and its ``NewLesion`` rows."""
 
@@ -218,18 +252,29 @@ class TumourAssessment(CrfBase):
         _("First scan date of this time point"), null=True, blank=True, validators=[not_in_future]
     )
     scan_date_last = models.DateField(
-        _("Last scan date of this time point"), null=True, blank=True, validators=[not_in_future],
+        _("Last scan date of this time point"),
+        null=True,
+        blank=True,
+        validators=[not_in_future],
         help_text=_("Leave blank if all scans were on one day."),
-    )  # fmt: skip
+    )
     visit_date = models.DateField(
-        _("Visit date (no imaging)"), null=True, blank=True, validators=[not_in_future],
+        _("Visit date (no imaging)"),
+        null=True,
+        blank=True,
+        validators=[not_in_future],
         help_text=_("Date of the missed time point when imaging was not done."),
-    )  # fmt: skip
+    )
     modality = models.CharField(_("Modality"), max_length=20, choices=Method.choices, blank=True)
     clinical_deterioration = models.CharField(
-        _("Symptomatic deterioration without objective PD?"), max_length=1, choices=YesNo.choices, default=YesNo.NO,
-        help_text=_("Symptoms got worse without progression on the scans. Recorded apart: it never changes the RECIST response (R1.22)."),
-    )  # fmt: skip
+        _("Symptomatic deterioration without objective PD?"),
+        max_length=1,
+        choices=YesNo.choices,
+        default=YesNo.NO,
+        help_text=_(
+            "Symptoms got worse without progression on the scans. Recorded apart: it never changes the RECIST response (R1.22)."
+        ),
+    )
     clinically_stable = models.CharField(
         _("Clinically stable (treatment beyond iUPD)?"), max_length=1, choices=YesNo.choices, blank=True
     )
@@ -237,9 +282,12 @@ class TumourAssessment(CrfBase):
         _("Investigator's overall response"), max_length=15, choices=Response.choices, blank=True
     )
     entries_summary = models.TextField(
-        _("Lesion entries"), blank=True,
-        help_text=_("Every lesion row and new lesion of this time point, as entered (kept in the audit trail)."),
-    )  # fmt: skip
+        _("Lesion entries"),
+        blank=True,
+        help_text=_(
+            "Every lesion row and new lesion of this time point, as entered (kept in the audit trail)."
+        ),
+    )
     # Derived (recist), stored read-only.
     sum_mm = models.DecimalField(
         _("Sum of diameters (mm)"), max_digits=7, decimal_places=1, null=True, blank=True, editable=False
@@ -416,30 +464,45 @@ class NewLesion(models.Model):
 
     assessment = models.ForeignKey(TumourAssessment, on_delete=models.CASCADE, related_name="new_lesions")
     code = models.CharField(
-        _("New lesion code"), max_length=4, blank=True,
-        help_text=_("N1, N2, ... Leave blank for a lesion seen for the first time; reuse the code to follow one."),
-    )  # fmt: skip
+        _("New lesion code"),
+        max_length=4,
+        blank=True,
+        help_text=_(
+            "N1, N2, ... Leave blank for a lesion seen for the first time; reuse the code to follow one."
+        ),
+    )
     organ = models.CharField(_("Organ / site"), max_length=15, choices=Organ.choices)
     laterality = models.CharField(_("Side"), max_length=10, choices=Laterality.choices, blank=True)
     location_text = models.CharField(_("Exact location"), max_length=100)
     detected_by = models.CharField(_("How detected"), max_length=20, choices=DetectionMethod.choices)
     first_seen_date = models.DateField(
-        _("Date of the scan that first showed it"), validators=[not_in_future],
+        _("Date of the scan that first showed it"),
+        validators=[not_in_future],
         help_text=_("Keep the same date at every time point: PD is dated to it (R1.19, R5.3)."),
-    )  # fmt: skip
+    )
     unequivocal = models.CharField(
-        _("Unequivocal?"), max_length=1, choices=YesNo.choices,
+        _("Unequivocal?"),
+        max_length=1,
+        choices=YesNo.choices,
         help_text=_("N = equivocal: not PD yet, keep following (R1.19, EC-TA-4)."),
-    )  # fmt: skip
+    )
     pet_baseline = models.CharField(
-        _("Baseline PET at this site"), max_length=16, choices=PetBaseline.choices, blank=True,
+        _("Baseline PET at this site"),
+        max_length=16,
+        choices=PetBaseline.choices,
+        blank=True,
         help_text=_("For lesions found on PET only (R1.20)."),
-    )  # fmt: skip
+    )
     ct_confirmed = models.CharField(_("Confirmed on CT?"), max_length=1, choices=YesNo.choices, blank=True)
     reappearance_of = models.ForeignKey(
-        Lesion, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        verbose_name=_("Reappearance of baseline lesion"), help_text=_("R1.21"),
-    )  # fmt: skip
+        Lesion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Reappearance of baseline lesion"),
+        help_text=_("R1.21"),
+    )
     new_value_mm = _mm_field(_("Size if measurable (iRECIST new target), mm"))
     present = models.CharField(_("Still present?"), max_length=1, choices=YesNo.choices, default=YesNo.YES)
     history = HistoricalRecords()

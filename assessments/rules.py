@@ -81,8 +81,10 @@ def check_lesion(lesion: Lesion) -> None:
 
     errors: dict[str, str] = {}
     coded = lesion.missing_code("slice_thickness_mm")
-    if lesion.slice_thickness_mm is None and lesion.method in CROSS_SECTIONAL and (
-        not coded or lesion.role == "TARGET"
+    if (
+        lesion.slice_thickness_mm is None
+        and lesion.method in CROSS_SECTIONAL
+        and (not coded or lesion.role == "TARGET")
     ):
         errors["slice_thickness_mm"] = _(
             "Give the slice thickness: on CT, MRI and PET/CT it sets the minimum measurable size (R1.1, EC-LR-2)."

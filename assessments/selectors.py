@@ -161,12 +161,16 @@ def patient_dates(patient: Any) -> Iterable[PatientDate]:
                 yield PatientDate(form=title, field=field, date=when, url=a.get_absolute_url())
         for new in a.new_lesions.all():
             yield PatientDate(
-                form=title, field=_("New lesion %(code)s first seen") % {"code": new.code}, date=new.first_seen_date,
+                form=title,
+                field=_("New lesion %(code)s first seen") % {"code": new.code},
+                date=new.first_seen_date,
                 url=a.get_absolute_url(),
-            )  # fmt: skip
+            )
 
 
 def pd_dates(patient: Any) -> list[datetime.date]:
     """The dates of the patient's time points with overall response PD (EC-SU-3 asks, through patient_facts)."""
-    rows = TumourAssessment.objects.filter(patient=patient, overall_resp="PD").values_list("scan_date_first", "visit_date")
+    rows = TumourAssessment.objects.filter(patient=patient, overall_resp="PD").values_list(
+        "scan_date_first", "visit_date"
+    )
     return sorted(first or visit for first, visit in rows if first or visit)

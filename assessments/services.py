@@ -50,15 +50,25 @@ def entries_summary(rows: Sequence[dict[str, Any]], new_lesions: Sequence[dict[s
             if row.get("value_mm") is not None:
                 text += f" {row['value_mm']}"
         # Every entered value is in the line, so changing any one of them is a change (never a silent no-op).
-        for key, label in (("infield_progression", "in-field"), ("lf_confirmation", "LF confirmed by"),
-                           ("further_increase", "further increase")):  # fmt: skip
+        for key, label in (
+            ("infield_progression", "in-field"),
+            ("lf_confirmation", "LF confirmed by"),
+            ("further_increase", "further increase"),
+        ):
             if row.get(key):
                 text += f" {label}={row[key]}"
         lines.append(text)
     for new in new_lesions:
         extra = " ".join(
             f"{key}={new[key]}"
-            for key in ("laterality", "detected_by", "pet_baseline", "ct_confirmed", "new_value_mm", "present")
+            for key in (
+                "laterality",
+                "detected_by",
+                "pet_baseline",
+                "ct_confirmed",
+                "new_value_mm",
+                "present",
+            )
             if new.get(key) not in (None, "")
         )
         lines.append(
@@ -83,10 +93,17 @@ def check_rows(patient: Any, data: dict[str, Any], rows: Sequence[dict[str, Any]
 
 
 def save_assessment(
-    *, patient: Any, instance: TumourAssessment | None, data: dict[str, Any], rows: Sequence[dict[str, Any]],
-    new_lesions: Sequence[dict[str, Any]], acting_user: Any, reason: str = "", expected_version: int = 0,
+    *,
+    patient: Any,
+    instance: TumourAssessment | None,
+    data: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    new_lesions: Sequence[dict[str, Any]],
+    acting_user: Any,
+    reason: str = "",
+    expected_version: int = 0,
     submit: bool = False,
-) -> tuple[TumourAssessment, bool]:  # fmt: skip
+) -> tuple[TumourAssessment, bool]:
     """Create or change one tumour assessment with its lesion rows and new lesions, then recompute the patient.
 
     Returns the row and whether anything changed. Raises what ``sabr_trial.services`` raises (StaleVersion,
@@ -95,9 +112,16 @@ def save_assessment(
     """
     try:
         return _save_assessment(
-            patient=patient, instance=instance, data=data, rows=rows, new_lesions=new_lesions,
-            acting_user=acting_user, reason=reason, expected_version=expected_version, submit=submit,
-        )  # fmt: skip
+            patient=patient,
+            instance=instance,
+            data=data,
+            rows=rows,
+            new_lesions=new_lesions,
+            acting_user=acting_user,
+            reason=reason,
+            expected_version=expected_version,
+            submit=submit,
+        )
     except services.StaleVersion as exc:
         services.audit_stale(exc, acting_user=acting_user)
         raise
@@ -105,24 +129,38 @@ def save_assessment(
 
 @transaction.atomic
 def _save_assessment(
-    *, patient: Any, instance: TumourAssessment | None, data: dict[str, Any], rows: Sequence[dict[str, Any]],
-    new_lesions: Sequence[dict[str, Any]], acting_user: Any, reason: str, expected_version: int, submit: bool,
-) -> tuple[TumourAssessment, bool]:  # fmt: skip
+    *,
+    patient: Any,
+    instance: TumourAssessment | None,
+    data: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    new_lesions: Sequence[dict[str, Any]],
+    acting_user: Any,
+    reason: str,
+    expected_version: int,
+    submit: bool,
+) -> tuple[TumourAssessment, bool]:
     check_rows(patient, data, rows)
     if data.get("imaging_done") != "Y":
         rows, new_lesions = [], []
     data = {**data, "entries_summary": entries_summary(rows, _with_codes(patient, instance, new_lesions))}
     if instance is None:
         assessment = services.crf_create(
-            model=TumourAssessment, patient=patient, data=data, acting_user=acting_user,
+            model=TumourAssessment,
+            patient=patient,
+            data=data,
+            acting_user=acting_user,
             status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
-        )  # fmt: skip
+        )
         changed = True
     else:
         assessment, changes = services.crf_update(
-            instance=instance, expected_version=expected_version, data=data, reason=reason,
+            instance=instance,
+            expected_version=expected_version,
+            data=data,
+            reason=reason,
             acting_user=acting_user,
-        )  # fmt: skip
+        )
         changed = bool(changes)
         if not changed:
             return assessment, False
@@ -139,7 +177,9 @@ def derive_lesion_row(lesion: Lesion) -> None:
     """Pipeline stage 4 of the registry: organ group, nodal flag, measurability (R1.1-R1.6), and the code."""
     derive_lesion(lesion)
     if not lesion.lesion_code:
-        lesion.lesion_code = next_code(Lesion.objects.filter(patient_id=lesion.patient_id), "lesion_code", "L")
+        lesion.lesion_code = next_code(
+            Lesion.objects.filter(patient_id=lesion.patient_id), "lesion_code", "L"
+        )
 
 
 def recompute_key(row: Any) -> tuple[str, Any]:
@@ -175,9 +215,12 @@ def _with_codes(
 
 
 def _write_rows(
-    assessment: TumourAssessment, rows: Sequence[dict[str, Any]], new_lesions: Sequence[dict[str, Any]],
-    user: Any, reason: str,
-) -> None:  # fmt: skip
+    assessment: TumourAssessment,
+    rows: Sequence[dict[str, Any]],
+    new_lesions: Sequence[dict[str, Any]],
+    user: Any,
+    reason: str,
+) -> None:
     keep = []
     for row in rows:
         lesion = row["lesion"]
@@ -237,7 +280,9 @@ def first_fraction_dates(lesions: Sequence[Lesion]) -> dict[str, datetime.date]:
 def patient_series(patient: Any) -> dict[str, Any]:
     """Load the patient's registry and assessments as recist inputs (chronological)."""
     lesions = Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("id")
-    if hasattr(Lesion, "sabr_targets"):  # the reverse relation the treatment app adds (read once, not per lesion)
+    if hasattr(
+        Lesion, "sabr_targets"
+    ):  # the reverse relation the treatment app adds (read once, not per lesion)
         lesions = lesions.prefetch_related("sabr_targets")
     lesions = list(lesions)
     assessments = sorted(
@@ -259,11 +304,27 @@ def patient_series(patient: Any) -> dict[str, Any]:
 
 
 DERIVED = (
-    "visit_label", "sum_mm", "baseline_sum_mm", "nadir_mm", "pct_chg_baseline", "pct_chg_nadir", "chg_nadir_mm",
-    "target_resp", "target_rule", "nontarget_resp", "nontarget_rule", "new_lesion_ind", "new_lesion_rule",
-    "overall_resp", "deciding_rule", "overall_resp_nonirr", "irecist_resp", "irecist_rule", "pd_date",
+    "visit_label",
+    "sum_mm",
+    "baseline_sum_mm",
+    "nadir_mm",
+    "pct_chg_baseline",
+    "pct_chg_nadir",
+    "chg_nadir_mm",
+    "target_resp",
+    "target_rule",
+    "nontarget_resp",
+    "nontarget_rule",
+    "new_lesion_ind",
+    "new_lesion_rule",
+    "overall_resp",
+    "deciding_rule",
+    "overall_resp_nonirr",
+    "irecist_resp",
+    "irecist_rule",
+    "pd_date",
     "derivation_error",
-)  # fmt: skip
+)
 
 
 #: The stored form of a time point's label (English; ``gettext_noop`` so the pages find its translation).
@@ -325,19 +386,27 @@ def recompute_patient(patient: Any) -> None:
         if series is not None and nonirr is not None:
             tp = series.timepoints[index]
             values.update(
-                sum_mm=_q(tp.sum_mm), baseline_sum_mm=_q(tp.baseline_sum_mm), nadir_mm=_q(tp.nadir_mm),
-                pct_chg_baseline=_q(tp.pct_change_baseline, "0.01"), pct_chg_nadir=_q(tp.pct_change_nadir, "0.01"),
-                chg_nadir_mm=_q(tp.change_nadir_mm), target_resp=tp.target.value if tp.target else "",
+                sum_mm=_q(tp.sum_mm),
+                baseline_sum_mm=_q(tp.baseline_sum_mm),
+                nadir_mm=_q(tp.nadir_mm),
+                pct_chg_baseline=_q(tp.pct_change_baseline, "0.01"),
+                pct_chg_nadir=_q(tp.pct_change_nadir, "0.01"),
+                chg_nadir_mm=_q(tp.change_nadir_mm),
+                target_resp=tp.target.value if tp.target else "",
                 target_rule=ruletext.dumps(tp.target_rule),
                 nontarget_resp=tp.nontarget.value if tp.nontarget else "",
-                nontarget_rule=ruletext.dumps(tp.nontarget_rule), new_lesion_ind="Y" if tp.new_lesion else "N",
-                new_lesion_rule=ruletext.dumps(tp.new_lesion_rule), overall_resp=tp.overall.value,
+                nontarget_rule=ruletext.dumps(tp.nontarget_rule),
+                new_lesion_ind="Y" if tp.new_lesion else "N",
+                new_lesion_rule=ruletext.dumps(tp.new_lesion_rule),
+                overall_resp=tp.overall.value,
                 deciding_rule=ruletext.dumps(tp.rule),
-                overall_resp_nonirr=nonirr.timepoints[index].overall.value, pd_date=tp.pd_date,
-            )  # fmt: skip
+                overall_resp_nonirr=nonirr.timepoints[index].overall.value,
+                pd_date=tp.pd_date,
+            )
             if index < len(irecist):
                 values.update(
-                    irecist_resp=irecist[index].response.value, irecist_rule=ruletext.dumps(irecist[index].rule)
+                    irecist_resp=irecist[index].response.value,
+                    irecist_rule=ruletext.dumps(irecist[index].rule),
                 )
         else:
             values["derivation_error"] = error

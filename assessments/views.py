@@ -27,13 +27,17 @@ def _row_initial(instance: TumourAssessment | None) -> dict[int, dict[str, Any]]
         return {}
     return {
         r.lesion_id: {
-            "result_status": r.result_status, "value_mm": r.value_mm, "split_merge": r.split_merge,
-            "merged_into": r.merged_into_id, "nontarget_state": r.nontarget_state,
-            "further_increase": r.further_increase, "infield_progression": r.infield_progression,
+            "result_status": r.result_status,
+            "value_mm": r.value_mm,
+            "split_merge": r.split_merge,
+            "merged_into": r.merged_into_id,
+            "nontarget_state": r.nontarget_state,
+            "further_increase": r.further_increase,
+            "infield_progression": r.infield_progression,
             "lf_confirmation": r.lf_confirmation,
         }
         for r in instance.results.all()
-    }  # fmt: skip
+    }
 
 
 def _forms(
@@ -54,8 +58,18 @@ def _forms(
     return header, rows, formset
 
 
-def _page(request: HttpRequest, spec: CrfSpec, patient: Any, instance: Any, header: Any, rows: Any, formset: Any,
-          status: int = 200, merge: dict[str, Any] | None = None, stale_message: str = "") -> HttpResponse:  # fmt: skip
+def _page(
+    request: HttpRequest,
+    spec: CrfSpec,
+    patient: Any,
+    instance: Any,
+    header: Any,
+    rows: Any,
+    formset: Any,
+    status: int = 200,
+    merge: dict[str, Any] | None = None,
+    stale_message: str = "",
+) -> HttpResponse:
     history = selectors.grid_history(patient, instance)
     marked: dict[int, set[str]] = {}
     for conflict in (merge or {}).get("conflicts", []):
@@ -66,9 +80,16 @@ def _page(request: HttpRequest, spec: CrfSpec, patient: Any, instance: Any, head
         row.conflicts = marked.get(row.lesion.pk, set())  # cells both people changed: marked in the grid
     grid = [(row, history.get(row.lesion.pk, {})) for row in rows]
     ctx = {
-        "spec": spec, "patient": patient, "instance": instance, "form": header, "grid": grid, "formset": formset,
-        "has_lesions": bool(rows), "merge": merge, "stale_message": stale_message,
-    }  # fmt: skip
+        "spec": spec,
+        "patient": patient,
+        "instance": instance,
+        "form": header,
+        "grid": grid,
+        "formset": formset,
+        "has_lesions": bool(rows),
+        "merge": merge,
+        "stale_message": stale_message,
+    }
     return render(request, "assessments/assessment_form.html", ctx, status=status)
 
 
@@ -105,9 +126,14 @@ def _mine(header: Any, rows: list[Any], formset: Any, imaging: bool) -> grid_mer
 
 
 def _write(
-    request: HttpRequest, patient: Any, instance: TumourAssessment | None, grid: grid_merge.Grid, *,
-    reason: str, expected: int,
-) -> tuple[TumourAssessment, bool]:  # fmt: skip
+    request: HttpRequest,
+    patient: Any,
+    instance: TumourAssessment | None,
+    grid: grid_merge.Grid,
+    *,
+    reason: str,
+    expected: int,
+) -> tuple[TumourAssessment, bool]:
     lesions = {lesion.pk: lesion for lesion in selectors.lesions_of(patient)}
     imaging = grid.header.get("imaging_done") == "Y"
     rows = [{"lesion": lesions[pk], **values} for pk, values in grid.rows.items() if pk in lesions]
@@ -116,10 +142,16 @@ def _write(
         for key, values in grid.new.items()
     ]
     return save_assessment(
-        patient=patient, instance=instance, data=grid.header, rows=rows if imaging else [],
-        new_lesions=new if imaging else [], acting_user=request.user, reason=reason, expected_version=expected,
+        patient=patient,
+        instance=instance,
+        data=grid.header,
+        rows=rows if imaging else [],
+        new_lesions=new if imaging else [],
+        acting_user=request.user,
+        reason=reason,
+        expected_version=expected,
         submit=request.POST.get("action") == "submit",
-    )  # fmt: skip
+    )
 
 
 def _raw(form_field: Any, value: Any) -> str:
@@ -131,9 +163,15 @@ def _raw(form_field: Any, value: Any) -> str:
 
 
 def _conflict_page(
-    request: HttpRequest, spec: CrfSpec, patient: Any, current: TumourAssessment, base_version: int,
-    result: grid_merge.GridMerge, conflicts: list[Any], stale_message: str = "",
-) -> HttpResponse:  # fmt: skip
+    request: HttpRequest,
+    spec: CrfSpec,
+    patient: Any,
+    current: TumourAssessment,
+    base_version: int,
+    result: grid_merge.GridMerge,
+    conflicts: list[Any],
+    stale_message: str = "",
+) -> HttpResponse:
     """The grid again (409): cells only the other person changed show their value, conflicting cells are marked
     with both values and a choice is asked; the hidden version moves to the current one, the merge base stays."""
     posted = request.POST.copy()
@@ -189,8 +227,18 @@ def _conflict_page(
             if row is not None:
                 row.add_error(cell, text)
     merge_ctx = {"conflicts": conflicts, "taken": result.taken_labels, "user": who, "base": base_version}
-    return _page(request, spec, patient, current, header, rows, formset, status=409, merge=merge_ctx,
-                 stale_message=stale_message)  # fmt: skip
+    return _page(
+        request,
+        spec,
+        patient,
+        current,
+        header,
+        rows,
+        formset,
+        status=409,
+        merge=merge_ctx,
+        stale_message=stale_message,
+    )
 
 
 def _save(
@@ -231,10 +279,18 @@ def _save(
             choices = {c.name: request.POST.get(f"resolve__{c.name}", "") for c in result.conflicts}
             unresolved = grid_merge.resolve(result, choices)
             if unresolved:
-                return _conflict_page(request, spec, patient, current, base_version, result, unresolved,
-                                      stale_message)  # fmt: skip
-            grid, instance, expected, merged_from = result.values, current, current.version, result.taken_labels
-            if grid_merge.same(grid, result.theirs):  # the merge leaves the saved grid as it is: nothing to save
+                return _conflict_page(
+                    request, spec, patient, current, base_version, result, unresolved, stale_message
+                )
+            grid, instance, expected, merged_from = (
+                result.values,
+                current,
+                current.version,
+                result.taken_labels,
+            )
+            if grid_merge.same(
+                grid, result.theirs
+            ):  # the merge leaves the saved grid as it is: nothing to save
                 messages.info(request, _("No value changed: nothing was saved."))
                 return redirect(after_save_url(request, spec, patient, current))
         try:

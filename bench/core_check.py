@@ -92,7 +92,9 @@ def summarise(report: dict[str, Any]) -> str:
     lines = []
     rules = report.get("Rules_Report", [])
     statuses = collections.Counter(r.get("status", "?") for r in rules)
-    lines.append(f"rules: {sum(statuses.values())} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
+    lines.append(
+        f"rules: {sum(statuses.values())} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
+    )
     issues: collections.Counter[str] = collections.Counter()
     errors: dict[str, str] = {}
     messages: dict[str, str] = {}
@@ -113,7 +115,9 @@ def summarise(report: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--core-python", type=Path, required=True)
     parser.add_argument("--core-src", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("/tmp/core-out"))
@@ -126,12 +130,32 @@ def main() -> int:
     if not args.skip_export:
         names = export_xpt(out, args.demo)
         print(f"wrote {len(names)} XPT files and define.xml to {out}: {' '.join(names)}")
-    command = [str(args.core_python), "core.py", "validate", "-v", "3-4", "-d", str(out), "-ft", "xpt",
-               "-dxp", str(out / "define.xml"), "-of", "JSON", "-o", str(out / "core-report"),
-               "-p", "disabled", "-l", "error"]  # fmt: skip
+    command = [
+        str(args.core_python),
+        "core.py",
+        "validate",
+        "-v",
+        "3-4",
+        "-d",
+        str(out),
+        "-ft",
+        "xpt",
+        "-dxp",
+        str(out / "define.xml"),
+        "-of",
+        "JSON",
+        "-o",
+        str(out / "core-report"),
+        "-p",
+        "disabled",
+        "-l",
+        "error",
+    ]
     if args.offline:
         n = offline_cache(args.core_src / "resources" / "cache", args.cache.resolve())
-        print(f"offline cache {args.cache}: custom standard {OFFLINE_STANDARD}/3-4 with the {n} SDTMIG 3.4 rules")
+        print(
+            f"offline cache {args.cache}: custom standard {OFFLINE_STANDARD}/3-4 with the {n} SDTMIG 3.4 rules"
+        )
         command += ["-s", OFFLINE_STANDARD, "-cs", "-ca", str(args.cache.resolve())]
     else:
         command += ["-s", "sdtmig"]

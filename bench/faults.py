@@ -42,16 +42,27 @@ PASSWORD = "bench-faults-password-1"
 def _env(database_url: str, redis: RedisServer) -> dict[str, str]:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sabr_trial.settings", "DJANGO_DEBUG": "0",
+        "DJANGO_SETTINGS_MODULE": "sabr_trial.settings",
+        "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCD",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0", "DJANGO_HSTS_SECONDS": "0", "DJANGO_STATIC_MANIFEST": "0",
-        "DJANGO_FAST_PASSWORD_HASHER": "1", "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "DATABASE_URL": database_url, "REDIS_URL": redis.url(0), "CELERY_BROKER_URL": redis.url(1),
-        "ENDPOINT_QUEUE": "endpoints", "ENDPOINT_DEBOUNCE_SECONDS": "10", "OUTBOX_SWEEP_SECONDS": "15",
-        "JOB_LEASE_SECONDS": "60", "API_THROTTLE_BURST": "100000/min", "API_THROTTLE_SUSTAINED": "1000000/day",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_COOKIES": "0",
+        "DJANGO_HSTS_SECONDS": "0",
+        "DJANGO_STATIC_MANIFEST": "0",
+        "DJANGO_FAST_PASSWORD_HASHER": "1",
+        "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url(0),
+        "CELERY_BROKER_URL": redis.url(1),
+        "ENDPOINT_QUEUE": "endpoints",
+        "ENDPOINT_DEBOUNCE_SECONDS": "10",
+        "OUTBOX_SWEEP_SECONDS": "15",
+        "JOB_LEASE_SECONDS": "60",
+        "API_THROTTLE_BURST": "100000/min",
+        "API_THROTTLE_SUSTAINED": "1000000/day",
         "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
+    }
     return env
 
 
@@ -63,7 +74,9 @@ def _recreate_database(url: str, env: dict[str, str]) -> None:
     base = ["-h", str(s.get("HOST") or "127.0.0.1"), "-p", str(s.get("PORT") or 5432), "-U", str(s["USER"])]
     subprocess.run(["dropdb", *base, "--if-exists", "--force", str(s["NAME"])], check=True)
     subprocess.run(["createdb", *base, str(s["NAME"])], check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
 
 
 def _setup_django(env: dict[str, str]) -> None:
@@ -107,8 +120,13 @@ def _user_loop(base: str, username: str, patient_id: int, rec: Recorder, max_req
 
     from tests.factories_adverse_events import ae_payload
 
-    pages = [reverse("visits:worklist"), reverse("casebook", args=[patient_id]), reverse("endpoints:dashboard"),
-             "/api/v1/patients/", reverse("query_list")]  # fmt: skip
+    pages = [
+        reverse("visits:worklist"),
+        reverse("casebook", args=[patient_id]),
+        reverse("endpoints:dashboard"),
+        "/api/v1/patients/",
+        reverse("query_list"),
+    ]
     create = reverse("crf_create", args=[patient_id, "adverse-event"])
     try:
         user = Browser(base, username, PASSWORD, timeout=60)
@@ -153,9 +171,13 @@ def _wait(predicate: Any, seconds: float, step: float = 1.0) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get(
-        "FAULTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sabr_faults_bench"))  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("FAULTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sabr_faults_bench"),
+    )
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--phase", type=int, default=30, help="seconds of each phase with everything up")
     parser.add_argument("--outage", type=int, default=30, help="seconds Redis stays down")
@@ -177,8 +199,10 @@ def main() -> None:
         services += [worker, endpoints_worker]
 
         rec = Recorder()
-        threads = [threading.Thread(target=_user_loop, args=(base, u, p, rec, args.max_requests), daemon=True)
-                   for u, p in seeded]  # fmt: skip
+        threads = [
+            threading.Thread(target=_user_loop, args=(base, u, p, rec, args.max_requests), daemon=True)
+            for u, p in seeded
+        ]
         for t in threads:
             t.start()
         time.sleep(args.phase)
@@ -197,17 +221,22 @@ def main() -> None:
         from django.urls import reverse
         from django.utils import timezone
 
-        investigator.post_form(reverse("reports:report_start"),
-                               {"kind": "report", "cutoff": timezone.localdate().isoformat()},
-                               page=reverse("reports:reports"))  # fmt: skip
+        investigator.post_form(
+            reverse("reports:report_start"),
+            {"kind": "report", "cutoff": timezone.localdate().isoformat()},
+            page=reverse("reports:reports"),
+        )
         building = _wait(lambda: Job.objects.filter(state=Job.State.RUNNING).exists(), 120, 0.2)
         worker.kill9()
         killed_job_state = "running when killed" if building is not None else "never started"
-        services.append(worker := celery_worker("bench-worker-2", env, beat=True, pool="prefork", concurrency=2))
+        services.append(
+            worker := celery_worker("bench-worker-2", env, beat=True, pool="prefork", concurrency=2)
+        )
         time.sleep(12)  # a save meanwhile hands the endpoints worker a debounced recompute (10 s countdown)
         endpoints_worker.kill9()
-        services.append(endpoints_worker := celery_worker("bench-endpoints-2", env, queues="endpoints",
-                                                          pool="prefork"))  # fmt: skip
+        services.append(
+            endpoints_worker := celery_worker("bench-endpoints-2", env, queues="endpoints", pool="prefork")
+        )
         time.sleep(args.phase)
         rec.stop.set()
         for t in threads:
@@ -228,8 +257,15 @@ def main() -> None:
         redis.cleanup()
 
 
-def _report(rec: Recorder, args: argparse.Namespace, current_after: float | None, drained_after: float | None,
-            no_running_after: float | None, killed_job_state: str, users_stopped: float) -> None:  # fmt: skip
+def _report(
+    rec: Recorder,
+    args: argparse.Namespace,
+    current_after: float | None,
+    drained_after: float | None,
+    no_running_after: float | None,
+    killed_job_state: str,
+    users_stopped: float,
+) -> None:
     from adverse_events.models import AdverseEvent
     from endpoints.models import Job
 
@@ -250,15 +286,27 @@ def _report(rec: Recorder, args: argparse.Namespace, current_after: float | None
         five = sum(1 for _, s in saves if s.startswith("5"))
         row = ", ".join(f"{k}: {n}" for k, n in sorted(statuses.items()))
         print(f"| {phase} | {sum(statuses.values())} | {row} | {len(saves)} | {five} | {lost} | {twice} |")
-        totals.update(requests=sum(statuses.values()), saves=len(saves), five=five, lost=lost, twice=twice,
-                      any5xx=sum(n for k, n in statuses.items() if k.startswith("5")))  # fmt: skip
-    print(f"\nresponses 5xx: {totals['any5xx']}; saves: {totals['saves']}; saves answered 5xx: {totals['five']}; "
-          f"saves lost: {totals['lost']}; saves stored twice: {totals['twice']}")  # fmt: skip
-    print(f"report build when its worker was killed: {killed_job_state}; jobs by state now: "
-          f"{dict(collections.Counter(Job.objects.values_list('state', flat=True)))}")  # fmt: skip
+        totals.update(
+            requests=sum(statuses.values()),
+            saves=len(saves),
+            five=five,
+            lost=lost,
+            twice=twice,
+            any5xx=sum(n for k, n in statuses.items() if k.startswith("5")),
+        )
+    print(
+        f"\nresponses 5xx: {totals['any5xx']}; saves: {totals['saves']}; saves answered 5xx: {totals['five']}; "
+        f"saves lost: {totals['lost']}; saves stored twice: {totals['twice']}"
+    )
+    print(
+        f"report build when its worker was killed: {killed_job_state}; jobs by state now: "
+        f"{dict(collections.Counter(Job.objects.values_list('state', flat=True)))}"
+    )
     fmt = lambda x: f"{x:.0f} s" if x is not None else f"not within {args.drain} s"  # noqa: E731
-    print(f"after the users stopped (no new save): dashboard current {fmt(current_after)}, "
-          f"outbox drained {fmt(drained_after)}, no build running {fmt(no_running_after)}")  # fmt: skip
+    print(
+        f"after the users stopped (no new save): dashboard current {fmt(current_after)}, "
+        f"outbox drained {fmt(drained_after)}, no build running {fmt(no_running_after)}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ def main() -> None:
     delete_synthetic()
     counts = generate(args.n, user=bench_user("coordinator"), seed=args.seed)
     rows = sum(counts.values())
-    print(f"generated {args.n} patients, {rows} rows in {time.perf_counter() - started:.1f} s: "
-          + ", ".join(f"{k} {v}" for k, v in counts.items()))  # fmt: skip
+    print(
+        f"generated {args.n} patients, {rows} rows in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def _recreate_database() -> None:
     url = urlparse(os.environ["DATABASE_URL"])
     name = url.path.lstrip("/")
     if "bench" not in name and not name.endswith(("_src", "_dst")):
-        sys.exit(f"refusing to re-create {name!r}: the benchmark uses databases whose name contains 'bench' "
-                 "or ends in _src or _dst")
+        sys.exit(
+            f"refusing to re-create {name!r}: the benchmark uses databases whose name contains 'bench' "
+            "or ends in _src or _dst"
+        )
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -114,7 +116,9 @@ def run_import(folder: Path, *, dry_run: bool, profile: Path | None = None) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="step", required=True)
     exp = sub.add_parser("export")
     exp.add_argument("study", help="'demo' or a number of generated patients")
@@ -122,7 +126,9 @@ def main() -> None:
     imp = sub.add_parser("import")
     imp.add_argument("folder", type=Path)
     imp.add_argument("--dry-run", action="store_true")
-    imp.add_argument("--profile", type=Path, help="write a pyinstrument text profile of the import to this file")
+    imp.add_argument(
+        "--profile", type=Path, help="write a pyinstrument text profile of the import to this file"
+    )
     args = parser.parse_args()
     if args.step == "export":
         export(args.study, args.out)

@@ -124,15 +124,28 @@ def _seed(users: int) -> dict[str, Any]:
 
     data["ctcae_term"] = CtcaeTerm.objects.get(meddra_code=int(form["ctcae_term"]))
     data["onset_date"] = form["onset_date"]
-    shared = [crf_create(model=AdverseEvent, patient=shared_patient, acting_user=UserFactory(
-        username=f"load-seed-{n}", role="coordinator", password=PASSWORD), data={**data, "verbatim": f"shared {n}"})
-              for n in range(2)]  # fmt: skip
-    largest = Patient.objects.annotate(n=Count("adverse_events_adverseevent_set")).order_by("-n", "pk").first()
-    return {"own": own, "shared": [(shared_patient.pk, ae.pk) for ae in shared],
-            "largest": largest.pk if largest else shared_patient.pk}  # fmt: skip
+    shared = [
+        crf_create(
+            model=AdverseEvent,
+            patient=shared_patient,
+            acting_user=UserFactory(username=f"load-seed-{n}", role="coordinator", password=PASSWORD),
+            data={**data, "verbatim": f"shared {n}"},
+        )
+        for n in range(2)
+    ]
+    largest = (
+        Patient.objects.annotate(n=Count("adverse_events_adverseevent_set")).order_by("-n", "pk").first()
+    )
+    return {
+        "own": own,
+        "shared": [(shared_patient.pk, ae.pk) for ae in shared],
+        "largest": largest.pk if largest else shared_patient.pk,
+    }
 
 
-def _user_loop(base: str, index: int, seed: dict[str, Any], rec: Recorder, think: float, max_requests: int) -> None:
+def _user_loop(
+    base: str, index: int, seed: dict[str, Any], rec: Recorder, think: float, max_requests: int
+) -> None:
     import re
 
     from django.urls import reverse
@@ -153,14 +166,25 @@ def _user_loop(base: str, index: int, seed: dict[str, Any], rec: Recorder, think
     edit = reverse("crf_update", args=[shared_patient, "adverse-event", shared_ae])
     new_ae = reverse("crf_create", args=[own, "adverse-event"])
     reads = {
-        0: [("casebook (own)", reverse("casebook", args=[own])), ("casebook (largest)", reverse("casebook", args=[largest])),
-            ("worklist", reverse("visits:worklist")), ("API patients", "/api/v1/patients/")],
-        1: [("casebook (own)", reverse("casebook", args=[own])), ("form page", reverse("crf_create", args=[own, "adverse-event"])),
-            ("patient list", reverse("patient_list"))],
+        0: [
+            ("casebook (own)", reverse("casebook", args=[own])),
+            ("casebook (largest)", reverse("casebook", args=[largest])),
+            ("worklist", reverse("visits:worklist")),
+            ("API patients", "/api/v1/patients/"),
+        ],
+        1: [
+            ("casebook (own)", reverse("casebook", args=[own])),
+            ("form page", reverse("crf_create", args=[own, "adverse-event"])),
+            ("patient list", reverse("patient_list")),
+        ],
         2: [("form page", edit), ("casebook (largest)", reverse("casebook", args=[largest]))],
-        3: [("dashboard", reverse("endpoints:dashboard")), ("casebook (largest)", reverse("casebook", args=[largest])),
-            ("SDV page", reverse("patient_sdv", args=[largest])), ("query list", reverse("query_list"))],
-    }[slot]  # fmt: skip
+        3: [
+            ("dashboard", reverse("endpoints:dashboard")),
+            ("casebook (largest)", reverse("casebook", args=[largest])),
+            ("SDV page", reverse("patient_sdv", args=[largest])),
+            ("query list", reverse("query_list")),
+        ],
+    }[slot]
     n = 0
     while not rec.stop.is_set() and n < max_requests:
         n += 1
@@ -169,18 +193,39 @@ def _user_loop(base: str, index: int, seed: dict[str, Any], rec: Recorder, think
             if form is None:
                 continue
             payload = {**ae_payload(verbatim=f"{username} {n}"), "csrfmiddlewaretoken": user._csrf(form.text)}
-            _timed(rec, "save: new AE", lambda p=payload: user.s.post(user.base + new_ae, data=p, allow_redirects=False,
-                   headers={"Referer": user.base + new_ae}, timeout=user.timeout))  # fmt: skip
+            _timed(
+                rec,
+                "save: new AE",
+                lambda p=payload: user.s.post(
+                    user.base + new_ae,
+                    data=p,
+                    allow_redirects=False,
+                    headers={"Referer": user.base + new_ae},
+                    timeout=user.timeout,
+                ),
+            )
         elif slot == 2 and n % 2 == 0:
             page = _timed(rec, "form page", lambda: user.s.get(user.base + edit, timeout=user.timeout))
             if page is None:
                 continue
             version = re.search(r'name="expected_version" value="(\d+)"', page.text)
-            payload = {**ae_payload(verbatim=f"shared edit {username} {n}"), "change_reason": "load test",
-                       "expected_version": version.group(1) if version else "1",
-                       "csrfmiddlewaretoken": user._csrf(page.text)}  # fmt: skip
-            _timed(rec, "save: racing edit", lambda p=payload: user.s.post(user.base + edit, data=p,
-                   allow_redirects=False, headers={"Referer": user.base + edit}, timeout=user.timeout))  # fmt: skip
+            payload = {
+                **ae_payload(verbatim=f"shared edit {username} {n}"),
+                "change_reason": "load test",
+                "expected_version": version.group(1) if version else "1",
+                "csrfmiddlewaretoken": user._csrf(page.text),
+            }
+            _timed(
+                rec,
+                "save: racing edit",
+                lambda p=payload: user.s.post(
+                    user.base + edit,
+                    data=p,
+                    allow_redirects=False,
+                    headers={"Referer": user.base + edit},
+                    timeout=user.timeout,
+                ),
+            )
         else:
             kind, path = reads[n % len(reads)]
             _timed(rec, kind, lambda path=path: user.get(path))
@@ -194,14 +239,20 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get(
-        "LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sabr_load_bench"))  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sabr_load_bench"),
+    )
     parser.add_argument("--levels", default="1,5,20", help="numbers of simulated users, one run each")
     parser.add_argument("--seconds", type=int, default=30, help="seconds of each level")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each user waits between requests")
-    parser.add_argument("--max-requests", type=int, default=5000, help="per user and level (a bound besides time)")
+    parser.add_argument(
+        "--max-requests", type=int, default=5000, help="per user and level (a bound besides time)"
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
@@ -210,8 +261,13 @@ def main() -> None:
     services: list[Service] = []
     try:
         _recreate_database(args.database_url, env)
-        subprocess.run([sys.executable, "manage.py", "setup_demo"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "manage.py", "setup_demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         _setup_django(env)
         seed = _seed(max(levels))
         port = free_port()
@@ -220,11 +276,15 @@ def main() -> None:
         worker, endpoints_worker = start_workers("load", env)
         services += [worker, endpoints_worker]
         server_pids = [web.pid, worker.pid, endpoints_worker.pid]
-        print(f"\ngunicorn {args.workers} workers; {args.seconds} s per level; think time {args.think} s; "
-              f"{os.cpu_count()} CPUs\n")  # fmt: skip
+        print(
+            f"\ngunicorn {args.workers} workers; {args.seconds} s per level; think time {args.think} s; "
+            f"{os.cpu_count()} CPUs\n"
+        )
         warm = Recorder()  # every gunicorn worker imports and connects before anything is measured
-        warmers = [threading.Thread(target=_user_loop, args=(base, i, seed, warm, 0.0, 40), daemon=True)
-                   for i in range(min(4, max(levels)))]  # fmt: skip
+        warmers = [
+            threading.Thread(target=_user_loop, args=(base, i, seed, warm, 0.0, 40), daemon=True)
+            for i in range(min(4, max(levels)))
+        ]
         for t in warmers:
             t.start()
         for t in warmers:
@@ -232,8 +292,12 @@ def main() -> None:
         summary = []
         for users in levels:
             rec = Recorder()
-            threads = [threading.Thread(target=_user_loop, args=(base, i, seed, rec, args.think, args.max_requests),
-                                        daemon=True) for i in range(users)]  # fmt: skip
+            threads = [
+                threading.Thread(
+                    target=_user_loop, args=(base, i, seed, rec, args.think, args.max_requests), daemon=True
+                )
+                for i in range(users)
+            ]
             cpu0, all0 = _cpu_seconds(server_pids), _machine_cpu_seconds()
             t0 = time.monotonic()
             for t in threads:
@@ -247,19 +311,25 @@ def main() -> None:
             machine = _machine_cpu_seconds() - all0
             total = sum(len(v) for v in rec.times.values())
             rps = total / elapsed
-            print(f"### {users} user(s): {total} requests in {elapsed:.1f} s = {rps:.1f} requests/s; "
-                  f"CPU {1000 * cpu / max(total, 1):.1f} ms/request in gunicorn and the workers, "
-                  f"{1000 * machine / max(total, 1):.1f} ms/request on the whole machine\n")  # fmt: skip
+            print(
+                f"### {users} user(s): {total} requests in {elapsed:.1f} s = {rps:.1f} requests/s; "
+                f"CPU {1000 * cpu / max(total, 1):.1f} ms/request in gunicorn and the workers, "
+                f"{1000 * machine / max(total, 1):.1f} ms/request on the whole machine\n"
+            )
             print("| request | count | p50 ms | p95 ms | p99 ms |")
             print("|---|---|---|---|---|")
             for kind in sorted(rec.times):
                 v = rec.times[kind]
-                print(f"| {kind} | {len(v)} | {statistics.median(v) * 1000:.0f} | {_pct(v, 0.95):.0f} | "
-                      f"{_pct(v, 0.99):.0f} |")  # fmt: skip
+                print(
+                    f"| {kind} | {len(v)} | {statistics.median(v) * 1000:.0f} | {_pct(v, 0.95):.0f} | "
+                    f"{_pct(v, 0.99):.0f} |"
+                )
             print(f"\nresponses by status: {dict(sorted(rec.statuses.items()))}\n")
             saves = [t for k, v in rec.times.items() if k.startswith("save") for t in v]
             bad = sum(n for s, n in rec.statuses.items() if s[:1] not in "23" and s not in ("409", "412"))
-            summary.append((users, rps, _pct(saves, 0.95) if saves else 0.0, bad, 1000 * machine / max(total, 1)))
+            summary.append(
+                (users, rps, _pct(saves, 0.95) if saves else 0.0, bad, 1000 * machine / max(total, 1))
+            )
         print("| users | requests/s | save p95 ms | errors (not 409/412) | machine CPU ms/request |")
         print("|---|---|---|---|---|")
         for users, rps, p95, bad, cpu_ms in summary:

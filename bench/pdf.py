@@ -91,19 +91,32 @@ def measure_casebook(runs: int, keep: str | None, profile: str | None) -> dict[s
         if profiler is not None:
             profiler.stop()
             Path(profile).write_text(profiler.output_html())  # type: ignore[arg-type]
-        results.append({
-            "context_s": t1 - t0, "html_s": t2 - t1, "layout_s": t3 - t2, "pdf_s": t4 - t3, "total_s": t4 - t0,
-            "cpu_s": cpu, "pages": len(document.pages), "pdf_kb": len(pdf) / 1024, "html_kb": len(html) / 1024,
-            "queries": len(q.captured_queries),
-        })  # fmt: skip
+        results.append(
+            {
+                "context_s": t1 - t0,
+                "html_s": t2 - t1,
+                "layout_s": t3 - t2,
+                "pdf_s": t4 - t3,
+                "total_s": t4 - t0,
+                "cpu_s": cpu,
+                "pages": len(document.pages),
+                "pdf_kb": len(pdf) / 1024,
+                "html_kb": len(html) / 1024,
+                "queries": len(q.captured_queries),
+            }
+        )
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)
             (Path(keep) / f"casebook-{patient.label}.pdf").write_bytes(pdf)
     median = {k: statistics.median(float(r[k]) for r in results) for k in results[0]}  # type: ignore[arg-type]
     return {
-        "patient": patient.label, "rows": rows, "runs": runs, "first": results[0], "median": median,
+        "patient": patient.label,
+        "rows": rows,
+        "runs": runs,
+        "first": results[0],
+        "median": median,
         "vendor": connection.vendor,
-    }  # fmt: skip
+    }
 
 
 def measure_report(n: int, keep: str | None) -> dict[str, object]:
@@ -141,18 +154,35 @@ def print_table(casebook: dict, reports: list[dict]) -> None:  # type: ignore[ty
     head = ("PDF", "context", "html", "layout", "pdf", "total", "CPU", "pages", "PDF size", "queries")
     lines = []
     for label, r in ((f"median of {casebook['runs']}", casebook["median"]), ("first run", casebook["first"])):
-        lines.append((
-            f"casebook {casebook['patient']} ({casebook['rows']} rows), {label}", f"{r['context_s']:.2f} s",
-            f"{r['html_s']:.2f} s ({r['html_kb']:.0f} KiB)", f"{r['layout_s']:.2f} s", f"{r['pdf_s']:.2f} s",
-            f"{r['total_s']:.2f} s", f"{r['cpu_s']:.2f} s", f"{r['pages']:.0f}", f"{r['pdf_kb']:.0f} KiB",
-            f"{r['queries']:.0f}",
-        ))  # fmt: skip
+        lines.append(
+            (
+                f"casebook {casebook['patient']} ({casebook['rows']} rows), {label}",
+                f"{r['context_s']:.2f} s",
+                f"{r['html_s']:.2f} s ({r['html_kb']:.0f} KiB)",
+                f"{r['layout_s']:.2f} s",
+                f"{r['pdf_s']:.2f} s",
+                f"{r['total_s']:.2f} s",
+                f"{r['cpu_s']:.2f} s",
+                f"{r['pages']:.0f}",
+                f"{r['pdf_kb']:.0f} KiB",
+                f"{r['queries']:.0f}",
+            )
+        )
     for r in reports:
-        lines.append((
-            f"study report, {r['n']} patients", f"{r['context_s']:.2f} s",
-            f"{r['html_s']:.2f} s ({r['html_kb']:.0f} KiB)", f"{r['layout_s']:.2f} s", f"{r['pdf_s']:.2f} s",
-            f"{r['total_s']:.2f} s", "", str(r["pages"]), f"{r['pdf_kb']:.0f} KiB", str(r["queries"]),
-        ))  # fmt: skip
+        lines.append(
+            (
+                f"study report, {r['n']} patients",
+                f"{r['context_s']:.2f} s",
+                f"{r['html_s']:.2f} s ({r['html_kb']:.0f} KiB)",
+                f"{r['layout_s']:.2f} s",
+                f"{r['pdf_s']:.2f} s",
+                f"{r['total_s']:.2f} s",
+                "",
+                str(r["pages"]),
+                f"{r['pdf_kb']:.0f} KiB",
+                str(r["queries"]),
+            )
+        )
     widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]
     print(f"\nPDF benchmark ({casebook['vendor']})")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")

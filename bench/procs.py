@@ -57,10 +57,22 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(self.port, 20, self.proc)
         return self
 
@@ -82,8 +94,9 @@ class Service:
         self.name = name
         self.log = Path(tempfile.mkstemp(prefix=f"sabr-{name}-", suffix=".log")[1])
         self._fh = self.log.open("wb")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._fh, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     @property
     def pid(self) -> int:
@@ -112,11 +125,36 @@ class Service:
         self._fh.close()
 
 
-def celery_worker(name: str, env: dict[str, str], *, queues: str = "celery", beat: bool = False,
-                  pool: str = "solo", concurrency: int = 1) -> Service:  # fmt: skip
+def celery_worker(
+    name: str,
+    env: dict[str, str],
+    *,
+    queues: str = "celery",
+    beat: bool = False,
+    pool: str = "solo",
+    concurrency: int = 1,
+) -> Service:
     """A Celery worker with docker-compose's flags (no gossip, no mingle); ``pool="prefork"`` as in production."""
-    argv = [sys.executable, "-m", "celery", "-A", "sabr_trial", "worker", "-P", pool, "-c", str(concurrency),
-            "-Q", queues, "-l", "INFO", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "sabr_trial",
+        "worker",
+        "-P",
+        pool,
+        "-c",
+        str(concurrency),
+        "-Q",
+        queues,
+        "-l",
+        "INFO",
+        "-n",
+        f"{name}-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if beat:
         argv += ["-B", "-s", str(Path(tempfile.mkdtemp(prefix="sabr-beat-")) / "schedule")]
     return Service(name, argv, env)
@@ -125,15 +163,29 @@ def celery_worker(name: str, env: dict[str, str], *, queues: str = "celery", bea
 def gunicorn(env: dict[str, str], port: int, workers: int = 2) -> Service:
     service = Service(
         "gunicorn",
-        [sys.executable, "-m", "gunicorn", "sabr_trial.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "--timeout", "120", "--graceful-timeout", "5"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "sabr_trial.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+        ],
         env,
-    )  # fmt: skip
+    )
     wait_port(port, 120, service.proc)
     return service
 
 
-def start_workers(prefix: str, env: dict[str, str], *, beat: bool = False, concurrency: int = 1) -> list[Service]:
+def start_workers(
+    prefix: str, env: dict[str, str], *, beat: bool = False, concurrency: int = 1
+) -> list[Service]:
     """The two workers of docker-compose.yml (default queue, and the endpoint recompute's own queue), once ready."""
     worker = celery_worker(f"{prefix}-worker", env, beat=beat, pool="prefork", concurrency=concurrency)
     endpoints_worker = celery_worker(f"{prefix}-endpoints", env, queues="endpoints", pool="prefork")
@@ -164,8 +216,10 @@ class Browser:
         response = self.s.post(
             self.base + "/accounts/login/",
             data={"username": username, "password": password, "csrfmiddlewaretoken": self._csrf(page.text)},
-            headers={"Referer": self.base + "/accounts/login/"}, allow_redirects=False, timeout=timeout,
-        )  # fmt: skip
+            headers={"Referer": self.base + "/accounts/login/"},
+            allow_redirects=False,
+            timeout=timeout,
+        )
         if response.status_code != 302:
             raise RuntimeError(f"login of {username} failed: {response.status_code}")
 
@@ -183,5 +237,10 @@ class Browser:
         """GET the page holding the form (``path`` itself by default) for its CSRF token, then POST the form."""
         form = self.s.get(self.base + (page or path), timeout=self.timeout)
         payload = {**data, "csrfmiddlewaretoken": self._csrf(form.text)}
-        return self.s.post(self.base + path, data=payload, headers={"Referer": self.base + path},
-                           allow_redirects=False, timeout=self.timeout)  # fmt: skip
+        return self.s.post(
+            self.base + path,
+            data=payload,
+            headers={"Referer": self.base + path},
+            allow_redirects=False,
+            timeout=self.timeout,
+        )

@@ -83,11 +83,20 @@ def measure(n: int, keep: str | None, profile: str | None, reuse: bool = False) 
         Path(keep).mkdir(parents=True, exist_ok=True)
         (Path(keep) / f"report-{n}.pdf").write_bytes(pdf)
     return {
-        "n": n, "patients": snap.results.get("n_patients"), "context_s": t1 - t0, "stages": stages,
-        "html_s": t2 - t1, "html_kb": len(html) / 1024, "layout_s": t3 - t2, "pdf_s": t4 - t3, "total_s": t4 - t0,
-        "pages": len(document.pages), "pdf_kb": len(pdf) / 1024, "queries": len(q.captured_queries),
+        "n": n,
+        "patients": snap.results.get("n_patients"),
+        "context_s": t1 - t0,
+        "stages": stages,
+        "html_s": t2 - t1,
+        "html_kb": len(html) / 1024,
+        "layout_s": t3 - t2,
+        "pdf_s": t4 - t3,
+        "total_s": t4 - t0,
+        "pages": len(document.pages),
+        "pdf_kb": len(pdf) / 1024,
+        "queries": len(q.captured_queries),
         "vendor": connection.vendor,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -127,11 +136,19 @@ def print_table(results: list[dict[str, object]]) -> None:
     lines = []
     for r in results:
         stages = ", ".join(f"{k.split(' ')[0].lower()} {v:.2f}" for k, v in r["stages"].items())  # type: ignore[union-attr]
-        lines.append((
-            f"{r['n']:,}", f"{r['context_s']:.2f} s ({stages})", f"{r['html_s']:.2f} s ({r['html_kb']:.0f} KiB)",
-            f"{r['layout_s']:.1f} s", f"{r['pdf_s']:.1f} s", f"{r['total_s']:.1f} s", str(r["pages"]),
-            f"{r['pdf_kb']:.0f} KiB", str(r["queries"]),
-        ))  # fmt: skip
+        lines.append(
+            (
+                f"{r['n']:,}",
+                f"{r['context_s']:.2f} s ({stages})",
+                f"{r['html_s']:.2f} s ({r['html_kb']:.0f} KiB)",
+                f"{r['layout_s']:.1f} s",
+                f"{r['pdf_s']:.1f} s",
+                f"{r['total_s']:.1f} s",
+                str(r["pages"]),
+                f"{r['pdf_kb']:.0f} KiB",
+                str(r["queries"]),
+            )
+        )
     widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]
     print(f"\nStudy report benchmark ({results[0]['vendor']})")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")

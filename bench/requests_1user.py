@@ -37,10 +37,15 @@ def _prepare(database_url: str, broker_url: str, cache_url: str, fresh: bool) ->
     from bench import _django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sabr_trial.settings")
-    for name, value in (("DJANGO_DEBUG", "0"), ("DJANGO_SECURE_SSL_REDIRECT", "0"), ("DJANGO_SECURE_COOKIES", "0"),
-                        ("DJANGO_HSTS_SECONDS", "0"), ("DJANGO_STATIC_MANIFEST", "0"),
-                        ("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver"),
-                        ("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCD")):
+    for name, value in (
+        ("DJANGO_DEBUG", "0"),
+        ("DJANGO_SECURE_SSL_REDIRECT", "0"),
+        ("DJANGO_SECURE_COOKIES", "0"),
+        ("DJANGO_HSTS_SECONDS", "0"),
+        ("DJANGO_STATIC_MANIFEST", "0"),
+        ("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver"),
+        ("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCD"),
+    ):
         os.environ.setdefault(name, value)
     # As in production: after-commit work goes to the broker (no worker here; the queue is emptied at the end).
     os.environ["CELERY_BROKER_URL"] = broker_url
@@ -66,16 +71,26 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
     from enrollment.models import Patient
     from tests.factories_adverse_events import ae_payload
 
-    users = {u.username: u for u in get_user_model().objects.filter(
-        username__in=["coordinator", "investigator", "datamanager", "monitor"])}  # fmt: skip
-    patient = Patient.objects.annotate(n=Count("adverse_events_adverseevent_set")).order_by("-n", "pk").first()
+    users = {
+        u.username: u
+        for u in get_user_model().objects.filter(
+            username__in=["coordinator", "investigator", "datamanager", "monitor"]
+        )
+    }
+    patient = (
+        Patient.objects.annotate(n=Count("adverse_events_adverseevent_set")).order_by("-n", "pk").first()
+    )
     assert patient is not None, "no patient: the demo study did not load"
     ae = AdverseEvent.objects.filter(patient=patient).order_by("pk").first()
     consent = patient.enrollment_consent_set.order_by("pk").first()
     pid = patient.pk
     # Saves go to another patient, so the pages read stay the same from run to run.
-    writer = (Patient.objects.exclude(pk=pid).filter(registration_date__isnull=False,
-                                                     enrollment_deathreport_set__isnull=True).order_by("pk").first())
+    writer = (
+        Patient.objects.exclude(pk=pid)
+        .filter(registration_date__isnull=False, enrollment_deathreport_set__isnull=True)
+        .order_by("pk")
+        .first()
+    )
     assert writer is not None, "the demo study has one living registered patient only"
     new_ae = reverse("crf_create", args=[writer.pk, "adverse-event"])
 
@@ -91,14 +106,29 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
     def update(client: Any, i: int) -> Any:
         nonlocal edit_url
         if not edit_url:
-            row = AdverseEvent.objects.filter(patient=writer, verbatim__startswith="bench").order_by("pk").first()
+            row = (
+                AdverseEvent.objects.filter(patient=writer, verbatim__startswith="bench")
+                .order_by("pk")
+                .first()
+            )
             if row is None:
                 save(client, i)
-                row = AdverseEvent.objects.filter(patient=writer, verbatim__startswith="bench").order_by("pk").first()
+                row = (
+                    AdverseEvent.objects.filter(patient=writer, verbatim__startswith="bench")
+                    .order_by("pk")
+                    .first()
+                )
             edit_url = reverse("crf_update", args=[writer.pk, "adverse-event", row.pk])
         row = AdverseEvent.objects.get(pk=int(edit_url.rstrip("/").split("/")[-2]))
-        return client.post(edit_url, payload(verbatim=f"bench edit {i}", expected_version=row.version,
-                                             change_reason="bench edit", onset_date=row.onset_date.isoformat()))
+        return client.post(
+            edit_url,
+            payload(
+                verbatim=f"bench edit {i}",
+                expected_version=row.version,
+                change_reason="bench edit",
+                onset_date=row.onset_date.isoformat(),
+            ),
+        )
 
     def get(url: str) -> Callable[[Any, int], Any]:
         return lambda client, i: client.get(url)
@@ -109,7 +139,10 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
     return {
         "casebook": ("coordinator", get(reverse("casebook", args=[pid]))),
         "crf detail (AE)": ("coordinator", get(reverse("crf_detail", args=[pid, "adverse-event", ae.pk]))),
-        "crf detail (consent)": ("coordinator", get(reverse("crf_detail", args=[pid, "consent", consent.pk]))),
+        "crf detail (consent)": (
+            "coordinator",
+            get(reverse("crf_detail", args=[pid, "consent", consent.pk])),
+        ),
         "crf edit page (AE)": ("coordinator", get(reverse("crf_update", args=[pid, "adverse-event", ae.pk]))),
         "save: new AE (draft)": ("coordinator", save),
         "save: edit AE": ("coordinator", update),
@@ -124,14 +157,18 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sabr_req_bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warm", type=int, default=3)
     parser.add_argument("--profile", help="a request kind: print its pyinstrument profile")
-    parser.add_argument("--fresh", action="store_true", help="drop the database and load the demo study again")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop the database and load the demo study again"
+    )
     parser.add_argument("--only", help="comma-separated request kinds")
     args = parser.parse_args()
     _prepare(args.database_url, args.broker_url, args.cache_url, args.fresh)
@@ -177,8 +214,10 @@ def main() -> None:
                 queries = len(q.captured_queries)
             walls.sort()
             p95 = walls[min(len(walls) - 1, round(0.95 * (len(walls) - 1)))]
-            print(f"| {name} | {'/'.join(map(str, sorted(statuses)))} | {statistics.median(walls):.1f} | {p95:.1f} "
-                  f"| {statistics.median(cpus):.1f} | {queries} |")  # fmt: skip
+            print(
+                f"| {name} | {'/'.join(map(str, sorted(statuses)))} | {statistics.median(walls):.1f} | {p95:.1f} "
+                f"| {statistics.median(cpus):.1f} | {queries} |"
+            )
     finally:
         import redis
 

@@ -134,14 +134,26 @@ def measure(n: int) -> dict[str, object]:
     _forget_shared_memo()
     best_cold = min(cold, key=lambda r: r[0])
     return {
-        "n": n, "rows": rows, "plain_s": min(plain), "cold_s": best_cold[0], "cold_stages": best_cold[1],
-        "cold_queries": best_cold[2], "saved_s": median[0], "saved_stages": median[1], "queries": max(r[2] for r in saved),
-        "other_s": min(r[0] for r in other), "collector_queries": len(sqls), "peak_mb": peak / 2**20,
-        "maxrss_mb": maxrss, "dashboard_s": statistics.median(times),
-        "dashboard_own_s": statistics.median(t - o for t, o in zip(times, others, strict=True)), "dashboard_kb": len(response.content) / 1024,
-        "dashboard_queries": len(dq.captured_queries), "vendor": connection.vendor,
+        "n": n,
+        "rows": rows,
+        "plain_s": min(plain),
+        "cold_s": best_cold[0],
+        "cold_stages": best_cold[1],
+        "cold_queries": best_cold[2],
+        "saved_s": median[0],
+        "saved_stages": median[1],
+        "queries": max(r[2] for r in saved),
+        "other_s": min(r[0] for r in other),
+        "collector_queries": len(sqls),
+        "peak_mb": peak / 2**20,
+        "maxrss_mb": maxrss,
+        "dashboard_s": statistics.median(times),
+        "dashboard_own_s": statistics.median(t - o for t, o in zip(times, others, strict=True)),
+        "dashboard_kb": len(response.content) / 1024,
+        "dashboard_queries": len(dq.captured_queries),
+        "vendor": connection.vendor,
         "shared_cache": type(__import__("django.core.cache").core.cache.cache).__name__,
-    }  # fmt: skip
+    }
 
 
 def _forget_shared_memo() -> None:
@@ -189,8 +201,13 @@ def main() -> None:
     for i, n in enumerate(int(x) for x in args.sizes.split(",")):
         gen = [sys.executable, str(HERE / "generate.py"), str(n)] + ([] if i == 0 else ["--no-migrate"])
         subprocess.run(gen, check=True)
-        out = subprocess.run([sys.executable, str(HERE / "run.py"), "--measure", str(n)], check=True,
-                             capture_output=True, text=True, env=os.environ).stdout  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(HERE / "run.py"), "--measure", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ,
+        ).stdout
         line = next(x for x in out.splitlines() if x.startswith("RESULT "))
         results.append(json.loads(line[7:]))
         r = results[-1]
@@ -208,20 +225,41 @@ def _stages(s: dict[str, float]) -> str:
 
 
 def print_table(results: list[dict[str, object]]) -> None:
-    head = ("N", "rows read", "plain SQL read", "after one save (median of 5)", "cold (best of 2)", "other worker",
-            "one save: hash/derive/safety/stats/figures/store", "queries (one save / cold)", "peak (tracemalloc)",
-            "max RSS", "dashboard", "dashboard w/o visits badge", "page size")  # fmt: skip
+    head = (
+        "N",
+        "rows read",
+        "plain SQL read",
+        "after one save (median of 5)",
+        "cold (best of 2)",
+        "other worker",
+        "one save: hash/derive/safety/stats/figures/store",
+        "queries (one save / cold)",
+        "peak (tracemalloc)",
+        "max RSS",
+        "dashboard",
+        "dashboard w/o visits badge",
+        "page size",
+    )
     lines = []
     for r in results:
         plain = r["plain_s"]
-        lines.append((
-            f"{r['n']:,}", f"{r['rows']:,}", f"{plain:.3f} s",
-            f"{r['saved_s']:.2f} s ({r['saved_s'] / plain:.1f}x)", f"{r['cold_s']:.2f} s ({r['cold_s'] / plain:.1f}x)",
-            f"{r['other_s']:.2f} s ({r['other_s'] / plain:.1f}x)", _stages(r["saved_stages"]),
-            f"{r['queries']} / {r['cold_queries']}", f"{r['peak_mb']:.0f} MiB", f"{r['maxrss_mb']:.0f} MiB",
-            f"{r['dashboard_s'] * 1000:.0f} ms ({r['dashboard_queries']} q)",
-            f"{r['dashboard_own_s'] * 1000:.0f} ms", f"{r['dashboard_kb']:.0f} KiB",
-        ))  # fmt: skip
+        lines.append(
+            (
+                f"{r['n']:,}",
+                f"{r['rows']:,}",
+                f"{plain:.3f} s",
+                f"{r['saved_s']:.2f} s ({r['saved_s'] / plain:.1f}x)",
+                f"{r['cold_s']:.2f} s ({r['cold_s'] / plain:.1f}x)",
+                f"{r['other_s']:.2f} s ({r['other_s'] / plain:.1f}x)",
+                _stages(r["saved_stages"]),
+                f"{r['queries']} / {r['cold_queries']}",
+                f"{r['peak_mb']:.0f} MiB",
+                f"{r['maxrss_mb']:.0f} MiB",
+                f"{r['dashboard_s'] * 1000:.0f} ms ({r['dashboard_queries']} q)",
+                f"{r['dashboard_own_s'] * 1000:.0f} ms",
+                f"{r['dashboard_kb']:.0f} KiB",
+            )
+        )
     widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]
     print(
         f"\nEndpoint recompute benchmark ({results[0]['vendor']}, shared cache {results[0]['shared_cache']})"
@@ -232,9 +270,14 @@ def print_table(results: list[dict[str, object]]) -> None:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)) + " |")
     big, small = results[-1], results[0]
     checks = [
-        (f"recompute after one form save at {big['n']:,} within 3x the plain read", big["saved_s"] <= 3 * big["plain_s"]),
-        (f"cold recompute at {big['n']:,} within 3x the plain read (not a target; for the record)",
-         big["cold_s"] <= 3 * big["plain_s"]),
+        (
+            f"recompute after one form save at {big['n']:,} within 3x the plain read",
+            big["saved_s"] <= 3 * big["plain_s"],
+        ),
+        (
+            f"cold recompute at {big['n']:,} within 3x the plain read (not a target; for the record)",
+            big["cold_s"] <= 3 * big["plain_s"],
+        ),
         (f"peak memory at {big['n']:,} under 1 GiB", max(big["peak_mb"], big["maxrss_mb"]) < 1024),
         (
             "same number of queries at every N (after one save and cold)",
@@ -248,7 +291,7 @@ def print_table(results: list[dict[str, object]]) -> None:
             f"dashboard at {big['n']:,} within 1.5x of {small['n']:,} without the visits navigation badge",
             big["dashboard_own_s"] <= 1.5 * small["dashboard_own_s"],
         ),
-    ]  # fmt: skip
+    ]
     print()
     for label, ok in checks:
         print(f"  [{'met' if ok else 'MISSED'}] {label}")

@@ -27,7 +27,9 @@ from _django import bench_user, setup
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--demo", action="store_true")
     parser.add_argument("--generated", type=int, default=0)
     parser.add_argument("--synthetic", type=int, default=0)
@@ -58,10 +60,13 @@ def main() -> int:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as folder:
             generate_study(args.generated, today=timezone.localdate()).write(folder)
-            result = import_study(folder, user=get_user_model().objects.get(username="coordinator"),
-                                  recompute=False)  # fmt: skip
-        print(f"imported {args.generated} generated patients in {time.perf_counter() - started:.0f} s: "
-              f"committed={result.committed}, {len(result.problems)} problem(s)")  # fmt: skip
+            result = import_study(
+                folder, user=get_user_model().objects.get(username="coordinator"), recompute=False
+            )
+        print(
+            f"imported {args.generated} generated patients in {time.perf_counter() - started:.0f} s: "
+            f"committed={result.committed}, {len(result.problems)} problem(s)"
+        )
         for problem in result.problems[:20]:
             print(f"  {problem}")
     if args.synthetic:
@@ -82,8 +87,10 @@ def main() -> int:
     if len(findings) > args.show:
         print(f"... and {len(findings) - args.show} more")
     by_rule = collections.Counter(f.rule for f in findings)
-    print(f"{datasets} data sets, {records} records, export built in {built:.1f} s: "
-          f"{len(findings)} findings" + (f" ({dict(by_rule)})" if by_rule else ""))  # fmt: skip
+    print(
+        f"{datasets} data sets, {records} records, export built in {built:.1f} s: "
+        f"{len(findings)} findings" + (f" ({dict(by_rule)})" if by_rule else "")
+    )
     return 1 if findings else 0
 
 

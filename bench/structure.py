@@ -30,8 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = ("sabr_trial", "enrollment", "treatment", "assessments", "adverse_events", "visits", "endpoints",
-               "reports", "api")
+FIRST_PARTY = (
+    "sabr_trial",
+    "enrollment",
+    "treatment",
+    "assessments",
+    "adverse_events",
+    "visits",
+    "endpoints",
+    "reports",
+    "api",
+)
 LONG_FUNCTION_LINES = 80
 GUARDED = {"ImportError", "ModuleNotFoundError", "LookupError", "FieldError"}
 LOOKUPS = {"get_model", "import_module", "import_string"}
@@ -87,7 +96,9 @@ def resolve_from(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(parts + ([node.module] if node.module else []))
 
 
-def imported_modules(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]) -> set[str]:
+def imported_modules(
+    module: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]
+) -> set[str]:
     """Return the first-party modules an import statement loads (``from pkg import mod`` counts ``pkg.mod``)."""
     found: set[str] = set()
     if isinstance(node, ast.Import):
@@ -186,7 +197,13 @@ def measure(root: Path) -> Metrics:
                     metrics.guards.append((relative, node.lineno, ", ".join(sorted(caught))))
             elif isinstance(node, ast.Call):
                 func = node.func
-                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+                name = (
+                    func.attr
+                    if isinstance(func, ast.Attribute)
+                    else func.id
+                    if isinstance(func, ast.Name)
+                    else ""
+                )
                 if name in LOOKUPS:
                     metrics.lookups.append((relative, node.lineno, ast.unparse(node)[:90]))
     return metrics
@@ -270,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         for number, component in enumerate(circles, 1):
             print(f"\ncircle {number} ({len(component)} modules): {', '.join(component)}")
         for number, component in enumerate(late_circles, 1):
-            print(f"\ncircle {number} with function-level imports ({len(component)} modules): {', '.join(component)}")
+            print(
+                f"\ncircle {number} with function-level imports ({len(component)} modules): {', '.join(component)}"
+            )
         print("\nfunction-level imports of first-party modules:")
         for relative, line, text in first_party_imports:
             print(f"  {relative}:{line}  {text}")

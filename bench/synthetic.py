@@ -27,8 +27,18 @@ from django.utils import timezone
 DAY = datetime.timedelta(days=1)
 FRACTIONATIONS = [(Decimal(30), 3), (Decimal(35), 5), (Decimal(24), 1), (Decimal(40), 5), (Decimal(45), 3)]
 ORGANS = ["LUNG", "LIVER", "ADRENAL GLAND", "LYMPH NODE", "BONE", "PANCREAS", "SOFT TISSUE", "KIDNEY"]
-AE_TERMS = ["Hypertension", "Diarrhea", "Fatigue", "Palmar-plantar erythrodysesthesia syndrome", "Hypothyroidism",
-            "Proteinuria", "Pneumonitis", "Dysphonia", "Rash maculo-papular", "Alanine aminotransferase increased"]  # fmt: skip
+AE_TERMS = [
+    "Hypertension",
+    "Diarrhea",
+    "Fatigue",
+    "Palmar-plantar erythrodysesthesia syndrome",
+    "Hypothyroidism",
+    "Proteinuria",
+    "Pneumonitis",
+    "Dysphonia",
+    "Rash maculo-papular",
+    "Alanine aminotransferase increased",
+]
 BATCH = 2000
 
 
@@ -54,15 +64,26 @@ def _models() -> dict[str, Any]:
         SabrTarget,
         SubsequentTherapy,
         ToripalimabInfusion,
-    )  # fmt: skip
+    )
 
     return {
-        "Patient": Patient, "Consent": Consent, "Baseline": Baseline, "DeathReport": DeathReport, "Lesion": Lesion,
-        "TumourAssessment": TumourAssessment, "LesionResult": LesionResult, "NewLesion": NewLesion,
-        "SabrCourse": SabrCourse, "SabrTarget": SabrTarget, "SabrFraction": SabrFraction,
-        "AxitinibPeriod": AxitinibPeriod, "ToripalimabInfusion": ToripalimabInfusion,
-        "SubsequentTherapy": SubsequentTherapy, "AdverseEvent": AdverseEvent, "CtcaeTerm": CtcaeTerm,
-    }  # fmt: skip
+        "Patient": Patient,
+        "Consent": Consent,
+        "Baseline": Baseline,
+        "DeathReport": DeathReport,
+        "Lesion": Lesion,
+        "TumourAssessment": TumourAssessment,
+        "LesionResult": LesionResult,
+        "NewLesion": NewLesion,
+        "SabrCourse": SabrCourse,
+        "SabrTarget": SabrTarget,
+        "SabrFraction": SabrFraction,
+        "AxitinibPeriod": AxitinibPeriod,
+        "ToripalimabInfusion": ToripalimabInfusion,
+        "SubsequentTherapy": SubsequentTherapy,
+        "AdverseEvent": AdverseEvent,
+        "CtcaeTerm": CtcaeTerm,
+    }
 
 
 def _pct(value: Decimal, reference: Decimal) -> Decimal:
@@ -78,9 +99,20 @@ def delete_synthetic(prefix: str = "BN") -> None:
         for name in ("LesionResult", "NewLesion"):
             qs = m[name].objects.filter(assessment__patient_id__in=ids)
             qs._raw_delete(qs.db)
-        for name in ("SabrFraction", "SabrTarget", "SabrCourse", "TumourAssessment", "Lesion", "AxitinibPeriod",
-                     "ToripalimabInfusion", "SubsequentTherapy", "DeathReport", "AdverseEvent", "Baseline",
-                     "Consent"):  # fmt: skip
+        for name in (
+            "SabrFraction",
+            "SabrTarget",
+            "SabrCourse",
+            "TumourAssessment",
+            "Lesion",
+            "AxitinibPeriod",
+            "ToripalimabInfusion",
+            "SubsequentTherapy",
+            "DeathReport",
+            "AdverseEvent",
+            "Baseline",
+            "Consent",
+        ):
             qs = m[name].objects.filter(patient_id__in=ids)
             qs._raw_delete(qs.db)
         qs = m["Patient"].objects.filter(pk__in=ids)
@@ -101,10 +133,15 @@ def generate(
     crf = {"status": "submitted", "created_by": user, "updated_by": user, "submitted_at": now}
 
     patients = [
-        m["Patient"](screening_number=f"Z{prefix[:2]}{i + 1:05d}", study_number=f"{prefix[:2]}{i + 1:05d}",
-                     registration_date=today - rng.randint(45, 1000) * DAY, registered_by=user, created_by=user)
+        m["Patient"](
+            screening_number=f"Z{prefix[:2]}{i + 1:05d}",
+            study_number=f"{prefix[:2]}{i + 1:05d}",
+            registration_date=today - rng.randint(45, 1000) * DAY,
+            registered_by=user,
+            created_by=user,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     counts: dict[str, int] = {}
     with transaction.atomic():
         m["Patient"].objects.bulk_create(patients, batch_size=BATCH)
@@ -148,27 +185,59 @@ class _Plan:
 
     def first_stage(self, m: dict[str, Any], rows: _Rows, crf: dict[str, Any], user: Any) -> None:
         p, rng = self.p, self.rng
-        rows.add("Consent", m["Consent"](patient=p, consent_type="INITIAL", icf_version="2.0", obtained_by=user,
-                 consent_datetime=timezone.make_aware(datetime.datetime.combine(p.registration_date - 5 * DAY,
-                                                                                datetime.time(9))), **crf))  # fmt: skip
+        rows.add(
+            "Consent",
+            m["Consent"](
+                patient=p,
+                consent_type="INITIAL",
+                icf_version="2.0",
+                obtained_by=user,
+                consent_datetime=timezone.make_aware(
+                    datetime.datetime.combine(p.registration_date - 5 * DAY, datetime.time(9))
+                ),
+                **crf,
+            ),
+        )
         self._baseline(m, rows, crf)
         self.lesions = []
         organs = rng.sample(ORGANS, self.n_lesions)
         for i, organ in enumerate(organs):
             target = i < 3 and organ != "BONE"
             size = Decimal(rng.randint(15 if organ == "LYMPH NODE" else 12, 60))
-            lesion = rows.add("Lesion", m["Lesion"](
-                patient=p, lesion_code=f"L{i + 1}", role="TARGET" if target else "NON-TARGET", organ=organ,
-                location_text=f"site {i + 1}", organ_group=organ, is_nodal="Y" if organ == "LYMPH NODE" else "N",
-                method="CT SCAN", slice_thickness_mm=Decimal("2.5"), baseline_date=p.registration_date - 7 * DAY,
-                baseline_value_mm=size if target else None, nonmeasurable_type="" if target else "BLASTIC BONE",
-                measurable="Y" if target else "N", **crf,
-            ))  # fmt: skip
+            lesion = rows.add(
+                "Lesion",
+                m["Lesion"](
+                    patient=p,
+                    lesion_code=f"L{i + 1}",
+                    role="TARGET" if target else "NON-TARGET",
+                    organ=organ,
+                    location_text=f"site {i + 1}",
+                    organ_group=organ,
+                    is_nodal="Y" if organ == "LYMPH NODE" else "N",
+                    method="CT SCAN",
+                    slice_thickness_mm=Decimal("2.5"),
+                    baseline_date=p.registration_date - 7 * DAY,
+                    baseline_value_mm=size if target else None,
+                    nonmeasurable_type="" if target else "BLASTIC BONE",
+                    measurable="Y" if target else "N",
+                    **crf,
+                ),
+            )
             self.lesions.append(lesion)
-        self.course = rows.add("SabrCourse", m["SabrCourse"](
-            patient=p, course_number=1, is_protocol="Y", indication="INITIAL PROTOCOL SABR",
-            simulation_date=self.start - 5 * DAY, technique="VMAT", image_guidance="CBCT", start_date=self.start, **crf,
-        ))  # fmt: skip
+        self.course = rows.add(
+            "SabrCourse",
+            m["SabrCourse"](
+                patient=p,
+                course_number=1,
+                is_protocol="Y",
+                indication="INITIAL PROTOCOL SABR",
+                simulation_date=self.start - 5 * DAY,
+                technique="VMAT",
+                image_guidance="CBCT",
+                start_date=self.start,
+                **crf,
+            ),
+        )
 
     def _baseline(self, m: dict[str, Any], rows: _Rows, crf: dict[str, Any]) -> None:
         """Baseline form (form 5) with its derived IMDC values, as ``enrollment.rules.derive_imdc`` stores them."""
@@ -180,21 +249,47 @@ class _Plan:
         diagnosed = day - rng.randint(90, 2500) * DAY
         age = rng.randint(38, 82)
         kps = rng.choice([100, 90, 90, 80, 80, 70])
-        factors = {name: rng.choice("NNNY") for name in ("hgb_below_lln", "calcium_above_uln", "neutrophils_above_uln",
-                                                         "platelets_above_uln")}  # fmt: skip
-        imdc = imdc_risk(ImdcInputs(kps=kps, diagnosis_date=diagnosed, assessment_date=day,
-                                    first_systemic_dose_date=self.start,
-                                    **{k: v == "Y" for k, v in factors.items()}))  # fmt: skip
+        factors = {
+            name: rng.choice("NNNY")
+            for name in ("hgb_below_lln", "calcium_above_uln", "neutrophils_above_uln", "platelets_above_uln")
+        }
+        imdc = imdc_risk(
+            ImdcInputs(
+                kps=kps,
+                diagnosis_date=diagnosed,
+                assessment_date=day,
+                first_systemic_dose_date=self.start,
+                **{k: v == "Y" for k, v in factors.items()},
+            )
+        )
         nephrectomy = rng.random() < 0.8
-        rows.add("Baseline", m["Baseline"](
-            patient=p, birth_year=(p.registration_date - 5 * DAY).year - age, sex=rng.choice("MMF"),
-            age_at_consent=age, assessment_date=day, ecog=0 if kps >= 90 else 1, kps=kps, histology="CLEAR CELL",
-            sarcomatoid="N", diagnosis_date=diagnosed, prior_nephrectomy="Y" if nephrectomy else "N",
-            nephrectomy_date=diagnosed + 30 * DAY if nephrectomy else None, prior_systemic_lines=0,
-            metastatic_lesion_count=self.n_lesions, imdc_lab_date=day, **factors,
-            kps_below_80="Y" if imdc.kps_below_80 else "N", dx_to_systemic_lt_1y="Y" if imdc.dx_to_systemic_lt_1y
-            else "N", imdc_score=imdc.score, imdc_group=imdc.group.value, imdc_provisional=imdc.provisional, **crf,
-        ))  # fmt: skip
+        rows.add(
+            "Baseline",
+            m["Baseline"](
+                patient=p,
+                birth_year=(p.registration_date - 5 * DAY).year - age,
+                sex=rng.choice("MMF"),
+                age_at_consent=age,
+                assessment_date=day,
+                ecog=0 if kps >= 90 else 1,
+                kps=kps,
+                histology="CLEAR CELL",
+                sarcomatoid="N",
+                diagnosis_date=diagnosed,
+                prior_nephrectomy="Y" if nephrectomy else "N",
+                nephrectomy_date=diagnosed + 30 * DAY if nephrectomy else None,
+                prior_systemic_lines=0,
+                metastatic_lesion_count=self.n_lesions,
+                imdc_lab_date=day,
+                **factors,
+                kps_below_80="Y" if imdc.kps_below_80 else "N",
+                dx_to_systemic_lt_1y="Y" if imdc.dx_to_systemic_lt_1y else "N",
+                imdc_score=imdc.score,
+                imdc_group=imdc.group.value,
+                imdc_provisional=imdc.provisional,
+                **crf,
+            ),
+        )
 
     def _timeline(self) -> None:
         """Assessment dates and target sizes; PD, death and next line follow from them."""
@@ -241,28 +336,82 @@ class _Plan:
         self.targets = []
         for i, lesion in enumerate(self.lesions):
             dose, nfx = FRACTIONATIONS[(p.pk + i) % len(FRACTIONATIONS)]
-            self.targets.append(rows.add("SabrTarget", m["SabrTarget"](
-                patient=p, course=self.course, lesion=lesion, prescribed_dose_gy=dose, n_fractions=nfx,
-                dose_per_fraction_gy=(dose / nfx).quantize(Decimal("0.01")), isodose_pct=80, ptv_cc=Decimal("20.5"),
-                first_fraction_date=start, last_fraction_date=start + 2 * (nfx - 1) * DAY, **crf,
-            )))  # fmt: skip
+            self.targets.append(
+                rows.add(
+                    "SabrTarget",
+                    m["SabrTarget"](
+                        patient=p,
+                        course=self.course,
+                        lesion=lesion,
+                        prescribed_dose_gy=dose,
+                        n_fractions=nfx,
+                        dose_per_fraction_gy=(dose / nfx).quantize(Decimal("0.01")),
+                        isodose_pct=80,
+                        ptv_cc=Decimal("20.5"),
+                        first_fraction_date=start,
+                        last_fraction_date=start + 2 * (nfx - 1) * DAY,
+                        **crf,
+                    ),
+                )
+            )
         # axitinib: 5 mg for 6 weeks, then 7 mg until two weeks after PD (or ongoing)
         step = start + 42 * DAY
         if step <= self.drug_end:
-            rows.add("AxitinibPeriod", m["AxitinibPeriod"](patient=p, start_date=start, end_date=step - DAY,
-                     dose_level="5 MG BID", dose_change_reason="START", missed_doses=rng.randint(0, 3), **crf))  # fmt: skip
+            rows.add(
+                "AxitinibPeriod",
+                m["AxitinibPeriod"](
+                    patient=p,
+                    start_date=start,
+                    end_date=step - DAY,
+                    dose_level="5 MG BID",
+                    dose_change_reason="START",
+                    missed_doses=rng.randint(0, 3),
+                    **crf,
+                ),
+            )
             ongoing = self.drug_end >= self.today and self.death is None
-            rows.add("AxitinibPeriod", m["AxitinibPeriod"](patient=p, start_date=step,
-                     end_date=None if ongoing else self.drug_end, dose_level="7 MG BID",
-                     dose_change_reason="TITRATION UP", missed_doses=rng.randint(0, 5), bp_ok_no_antihtn="Y", **crf))  # fmt: skip
+            rows.add(
+                "AxitinibPeriod",
+                m["AxitinibPeriod"](
+                    patient=p,
+                    start_date=step,
+                    end_date=None if ongoing else self.drug_end,
+                    dose_level="7 MG BID",
+                    dose_change_reason="TITRATION UP",
+                    missed_doses=rng.randint(0, 5),
+                    bp_ok_no_antihtn="Y",
+                    **crf,
+                ),
+            )
         else:
-            rows.add("AxitinibPeriod", m["AxitinibPeriod"](patient=p, start_date=start, end_date=None,
-                     dose_level="5 MG BID", dose_change_reason="START", missed_doses=0, **crf))  # fmt: skip
+            rows.add(
+                "AxitinibPeriod",
+                m["AxitinibPeriod"](
+                    patient=p,
+                    start_date=start,
+                    end_date=None,
+                    dose_level="5 MG BID",
+                    dose_change_reason="START",
+                    missed_doses=0,
+                    **crf,
+                ),
+            )
         cycle, day = 1, start
         while day <= self.drug_end and cycle <= 35:
-            rows.add("ToripalimabInfusion", m["ToripalimabInfusion"](
-                patient=p, cycle_number=cycle, planned_date=day, infusion_status="GIVEN", infusion_date=day,
-                dose_mg=Decimal(240), infusion_interrupted="N", lot_number=f"TP{cycle:03d}", **crf))  # fmt: skip
+            rows.add(
+                "ToripalimabInfusion",
+                m["ToripalimabInfusion"](
+                    patient=p,
+                    cycle_number=cycle,
+                    planned_date=day,
+                    infusion_status="GIVEN",
+                    infusion_date=day,
+                    dose_mg=Decimal(240),
+                    infusion_interrupted="N",
+                    lot_number=f"TP{cycle:03d}",
+                    **crf,
+                ),
+            )
             cycle += 1
             day += 21 * DAY
         self.assessments = []
@@ -285,24 +434,64 @@ class _Plan:
             else:
                 target = "SD"
             overall = "PD" if day == self.pd_day else (target or "NON-CR/NON-PD")
-            pd_date = min(day, self.new_lesion_day) if day == self.pd_day and self.new_lesion_day else (
-                day if day == self.pd_day else None)  # fmt: skip
-            self.assessments.append(rows.add("TumourAssessment", m["TumourAssessment"](
-                patient=p, visit_label=f"Week {8 * (k + 1)}", imaging_done="Y", scan_date_first=day, modality="CT SCAN",
-                clinical_deterioration="N", sum_mm=total, baseline_sum_mm=baseline_sum, nadir_mm=nadir,
-                pct_chg_baseline=_pct(total, baseline_sum) if baseline_sum else None,
-                pct_chg_nadir=_pct(total, nadir) if nadir else None, chg_nadir_mm=total - nadir,
-                target_resp=target, nontarget_resp="NON-CR/NON-PD", new_lesion_ind="Y" if pd_date and
-                self.new_lesion_day else "N", overall_resp=overall, overall_resp_nonirr=overall, pd_date=pd_date, **crf,
-            )))  # fmt: skip
+            pd_date = (
+                min(day, self.new_lesion_day)
+                if day == self.pd_day and self.new_lesion_day
+                else (day if day == self.pd_day else None)
+            )
+            self.assessments.append(
+                rows.add(
+                    "TumourAssessment",
+                    m["TumourAssessment"](
+                        patient=p,
+                        visit_label=f"Week {8 * (k + 1)}",
+                        imaging_done="Y",
+                        scan_date_first=day,
+                        modality="CT SCAN",
+                        clinical_deterioration="N",
+                        sum_mm=total,
+                        baseline_sum_mm=baseline_sum,
+                        nadir_mm=nadir,
+                        pct_chg_baseline=_pct(total, baseline_sum) if baseline_sum else None,
+                        pct_chg_nadir=_pct(total, nadir) if nadir else None,
+                        chg_nadir_mm=total - nadir,
+                        target_resp=target,
+                        nontarget_resp="NON-CR/NON-PD",
+                        new_lesion_ind="Y" if pd_date and self.new_lesion_day else "N",
+                        overall_resp=overall,
+                        overall_resp_nonirr=overall,
+                        pd_date=pd_date,
+                        **crf,
+                    ),
+                )
+            )
             nadir = min(nadir, total)
         if self.next_line and self.next_line <= self.last_day:
-            rows.add("SubsequentTherapy", m["SubsequentTherapy"](
-                patient=p, therapy_type="SYSTEMIC", regimen="Cabozantinib 60 mg QD", start_date=self.next_line,
-                reason="PROGRESSION", local_on_protocol="N", pfs2_event="Y", **crf))  # fmt: skip
+            rows.add(
+                "SubsequentTherapy",
+                m["SubsequentTherapy"](
+                    patient=p,
+                    therapy_type="SYSTEMIC",
+                    regimen="Cabozantinib 60 mg QD",
+                    start_date=self.next_line,
+                    reason="PROGRESSION",
+                    local_on_protocol="N",
+                    pfs2_event="Y",
+                    **crf,
+                ),
+            )
         if self.death:
-            rows.add("DeathReport", m["DeathReport"](patient=p, death_date=self.death,
-                     primary_cause="DISEASE PROGRESSION", autopsy="N", source="HOSPITAL RECORD", **crf))  # fmt: skip
+            rows.add(
+                "DeathReport",
+                m["DeathReport"](
+                    patient=p,
+                    death_date=self.death,
+                    primary_cause="DISEASE PROGRESSION",
+                    autopsy="N",
+                    source="HOSPITAL RECORD",
+                    **crf,
+                ),
+            )
         for _ in range(rng.choices([0, 1, 2, 3, 4, 6], weights=[10, 20, 25, 20, 15, 10])[0]):
             if not terms:
                 break
@@ -310,15 +499,35 @@ class _Plan:
             grade = rng.choices([1, 2, 3, 4], weights=[45, 35, 17, 3])[0]
             resolved = onset + rng.randint(3, 60) * DAY
             ongoing = resolved > self.last_day
-            rows.add("AdverseEvent", m["AdverseEvent"](
-                patient=p, ctcae_term_id=rng.choice(terms), grade=grade, onset_date=onset, ongoing="Y" if ongoing else "N",
-                resolution_date=None if ongoing else resolved, serious="Y" if grade >= 4 else "N",
-                rel_sabr="UNLIKELY", rel_axitinib="PROBABLE", rel_toripalimab="POSSIBLE", immune_related="N",
-                acn_axitinib="DOSE NOT CHANGED", acn_toripalimab="DOSE NOT CHANGED", acn_sabr="NOT APPLICABLE",
-                treatment_given="N", outcome="RECOVERING/RESOLVING" if ongoing else "RECOVERED/RESOLVED",
-                aesdth="N", aeslife="Y" if grade == 4 else "N", aeshosp="N", aesdisab="N", aescong="N", aesmie="N",
-                sae_due_at=timezone.now() if grade >= 4 else None, **crf,
-            ))  # fmt: skip
+            rows.add(
+                "AdverseEvent",
+                m["AdverseEvent"](
+                    patient=p,
+                    ctcae_term_id=rng.choice(terms),
+                    grade=grade,
+                    onset_date=onset,
+                    ongoing="Y" if ongoing else "N",
+                    resolution_date=None if ongoing else resolved,
+                    serious="Y" if grade >= 4 else "N",
+                    rel_sabr="UNLIKELY",
+                    rel_axitinib="PROBABLE",
+                    rel_toripalimab="POSSIBLE",
+                    immune_related="N",
+                    acn_axitinib="DOSE NOT CHANGED",
+                    acn_toripalimab="DOSE NOT CHANGED",
+                    acn_sabr="NOT APPLICABLE",
+                    treatment_given="N",
+                    outcome="RECOVERING/RESOLVING" if ongoing else "RECOVERED/RESOLVED",
+                    aesdth="N",
+                    aeslife="Y" if grade == 4 else "N",
+                    aeshosp="N",
+                    aesdisab="N",
+                    aescong="N",
+                    aesmie="N",
+                    sae_due_at=timezone.now() if grade >= 4 else None,
+                    **crf,
+                ),
+            )
 
     def third_stage(self, m: dict[str, Any], rows: _Rows, crf: dict[str, Any]) -> None:
         p, start = self.p, self.start
@@ -327,9 +536,18 @@ class _Plan:
                 day = start + 2 * (number - 1) * DAY
                 if day > self.today:
                     break
-                rows.add("SabrFraction", m["SabrFraction"](
-                    patient=p, target=target, fraction_number=number, fraction_date=day, delivered="Y",
-                    dose_delivered_gy=target.dose_per_fraction_gy, **crf))  # fmt: skip
+                rows.add(
+                    "SabrFraction",
+                    m["SabrFraction"](
+                        patient=p,
+                        target=target,
+                        fraction_number=number,
+                        fraction_date=day,
+                        delivered="Y",
+                        dose_delivered_gy=target.dose_per_fraction_gy,
+                        **crf,
+                    ),
+                )
         nadirs = [lz.baseline_value_mm or Decimal(20) for lz in self.lesions]
         failed = [False] * len(self.lesions)
         for assessment, (_, values) in zip(self.assessments, self.scans, strict=True):
@@ -340,11 +558,29 @@ class _Plan:
                     data = {"result_status": "MEASURED", "value_mm": value, "value_used_mm": value}
                 else:
                     data = {"nontarget_state": "PRESENT"}
-                rows.add("LesionResult", m["LesionResult"](
-                    assessment=assessment, lesion=lesion, split_merge="NONE", local_failure="Y" if lf else "N",
-                    lesion_nadir_mm=nadirs[i], **data))  # fmt: skip
+                rows.add(
+                    "LesionResult",
+                    m["LesionResult"](
+                        assessment=assessment,
+                        lesion=lesion,
+                        split_merge="NONE",
+                        local_failure="Y" if lf else "N",
+                        lesion_nadir_mm=nadirs[i],
+                        **data,
+                    ),
+                )
                 nadirs[i] = min(nadirs[i], value)
             if assessment.scan_date_first == self.pd_day and self.new_lesion_day:
-                rows.add("NewLesion", m["NewLesion"](
-                    assessment=assessment, code="N1", organ="LUNG", location_text="new nodule",
-                    detected_by="CT SCAN", first_seen_date=self.new_lesion_day, unequivocal="Y", present="Y"))  # fmt: skip
+                rows.add(
+                    "NewLesion",
+                    m["NewLesion"](
+                        assessment=assessment,
+                        code="N1",
+                        organ="LUNG",
+                        location_text="new nodule",
+                        detected_by="CT SCAN",
+                        first_seen_date=self.new_lesion_day,
+                        unequivocal="Y",
+                        present="Y",
+                    ),
+                )

@@ -49,10 +49,22 @@ MONTH = 30.4375  # D9
 #: The models the sources name, imported (a renamed model fails at import, never drops a source silently).
 _MODELS: dict[tuple[str, str], type[Model]] = {
     (m._meta.app_label, m.__name__): m
-    for m in (TumourAssessment, Lesion, LesionResult, SabrFraction, SabrTarget, AxitinibPeriod,
-              ToripalimabInfusion, SubsequentTherapyModel, DeathReport, Disposition, SurvivalContact, Consent,
-              AdverseEvent)
-}  # fmt: skip
+    for m in (
+        TumourAssessment,
+        Lesion,
+        LesionResult,
+        SabrFraction,
+        SabrTarget,
+        AxitinibPeriod,
+        ToripalimabInfusion,
+        SubsequentTherapyModel,
+        DeathReport,
+        Disposition,
+        SurvivalContact,
+        Consent,
+        AdverseEvent,
+    )
+}
 
 
 def _model(app: str, name: str) -> type[Model]:
@@ -113,27 +125,93 @@ class Source(NamedTuple):
 #: (``content_hashes``) covers the same fields, so a change to any of them, and to nothing else, recomputes
 #: that patient (endpoints.incremental).
 SOURCES: tuple[Source, ...] = (
-    Source("ta", "assessments", "TumourAssessment", "patient_id", ("pk", "scan_date_first", "visit_date",
-           "overall_resp", "pd_date", "pct_chg_baseline", "imaging_done", "overall_resp_nonirr")),
-    Source("lesion", "assessments", "Lesion", "patient_id", ("pk", "lesion_code", "role", "measurable",
-           "baseline_date")),
-    Source("lres", "assessments", "LesionResult", "assessment__patient_id", ("lesion_id", "local_failure",
-           "result_status", "nontarget_state", "assessment__scan_date_first", "assessment_id", "value_mm",
-           "infield_progression")),
-    Source("fx", "treatment", "SabrFraction", "patient_id", ("pk", "fraction_date", "delivered",
-           "target__lesion_id", "target__course__is_protocol", "target__course__course_number", "target_id")),
-    Source("target", "treatment", "SabrTarget", "patient_id", ("pk", "lesion_id", "is_reirradiation",
-           "reirradiation_reason", "first_fraction_date")),
-    Source("axi", "treatment", "AxitinibPeriod", "patient_id", ("pk", "start_date", "end_date", "dose_level")),
-    Source("tori", "treatment", "ToripalimabInfusion", "patient_id", ("pk", "infusion_date", "infusion_status")),
-    Source("sub", "treatment", "SubsequentTherapy", "patient_id", ("pk", "start_date", "therapy_type", "reason",
-           "local_on_protocol")),
+    Source(
+        "ta",
+        "assessments",
+        "TumourAssessment",
+        "patient_id",
+        (
+            "pk",
+            "scan_date_first",
+            "visit_date",
+            "overall_resp",
+            "pd_date",
+            "pct_chg_baseline",
+            "imaging_done",
+            "overall_resp_nonirr",
+        ),
+    ),
+    Source(
+        "lesion",
+        "assessments",
+        "Lesion",
+        "patient_id",
+        ("pk", "lesion_code", "role", "measurable", "baseline_date"),
+    ),
+    Source(
+        "lres",
+        "assessments",
+        "LesionResult",
+        "assessment__patient_id",
+        (
+            "lesion_id",
+            "local_failure",
+            "result_status",
+            "nontarget_state",
+            "assessment__scan_date_first",
+            "assessment_id",
+            "value_mm",
+            "infield_progression",
+        ),
+    ),
+    Source(
+        "fx",
+        "treatment",
+        "SabrFraction",
+        "patient_id",
+        (
+            "pk",
+            "fraction_date",
+            "delivered",
+            "target__lesion_id",
+            "target__course__is_protocol",
+            "target__course__course_number",
+            "target_id",
+        ),
+    ),
+    Source(
+        "target",
+        "treatment",
+        "SabrTarget",
+        "patient_id",
+        ("pk", "lesion_id", "is_reirradiation", "reirradiation_reason", "first_fraction_date"),
+    ),
+    Source(
+        "axi", "treatment", "AxitinibPeriod", "patient_id", ("pk", "start_date", "end_date", "dose_level")
+    ),
+    Source(
+        "tori", "treatment", "ToripalimabInfusion", "patient_id", ("pk", "infusion_date", "infusion_status")
+    ),
+    Source(
+        "sub",
+        "treatment",
+        "SubsequentTherapy",
+        "patient_id",
+        ("pk", "start_date", "therapy_type", "reason", "local_on_protocol"),
+    ),
     Source("death", "enrollment", "DeathReport", "patient_id", ("pk", "death_date")),
     Source("dispo", "enrollment", "Disposition", "patient_id", ("pk", "eos_date", "eos_reason")),
-    Source("contact", "enrollment", "SurvivalContact", "patient_id", ("pk", "contact_date", "survival_status")),
-    Source("consent", "enrollment", "Consent", "patient_id", ("pk", "withdrawn", "withdrawal_date",
-           "withdrawal_scope")),
-)  # fmt: skip
+    Source(
+        "contact", "enrollment", "SurvivalContact", "patient_id", ("pk", "contact_date", "survival_status")
+    ),
+    Source(
+        "consent",
+        "enrollment",
+        "Consent",
+        "patient_id",
+        ("pk", "withdrawn", "withdrawal_date", "withdrawal_scope"),
+    ),
+)
 
 
 def ae_source() -> Source:
@@ -262,26 +340,38 @@ def _patient(
     fractions = [f for f in d.get("fx", []) if _yes(f["delivered"])]
     # D1: the one implementation of the origins (treatment.origins), over these rows in primary-key order.
     fraction_records = [
-        origins.Fraction(date=f["fraction_date"], delivered=True, protocol=_yes(f["target__course__is_protocol"]),
-                         course_number=f["target__course__course_number"],
-                         ref=_src("sabr-fraction", f["pk"], "fraction_date"))
+        origins.Fraction(
+            date=f["fraction_date"],
+            delivered=True,
+            protocol=_yes(f["target__course__is_protocol"]),
+            course_number=f["target__course__course_number"],
+            ref=_src("sabr-fraction", f["pk"], "fraction_date"),
+        )
         for f in fractions
-    ]  # fmt: skip
+    ]
     axitinib_records = [
-        origins.AxitinibPeriod(start_date=a["start_date"], dose_level=a["dose_level"],
-                               ref=_src("axitinib", a["pk"], "start_date"))
+        origins.AxitinibPeriod(
+            start_date=a["start_date"],
+            dose_level=a["dose_level"],
+            ref=_src("axitinib", a["pk"], "start_date"),
+        )
         for a in d.get("axi", [])
-    ]  # fmt: skip
+    ]
     infusion_records = [
-        origins.Infusion(date=t["infusion_date"], infusion_status=t["infusion_status"],
-                         ref=_src("toripalimab", t["pk"], "infusion_date"))
+        origins.Infusion(
+            date=t["infusion_date"],
+            infusion_status=t["infusion_status"],
+            ref=_src("toripalimab", t["pk"], "infusion_date"),
+        )
         for t in d.get("tori", [])
-    ]  # fmt: skip
+    ]
     sabr_start = _sourced(origins.sabr_start(fraction_records))
     doses = [a for a in d.get("axi", []) if a["dose_level"] in origins.DOSED_AXITINIB_LEVELS]
     given = [t for t in d.get("tori", []) if t["infusion_status"] == "GIVEN" and t["infusion_date"]]
     treatment_start = _sourced(  # D1: OS origin
-        origins.treatment_start(fractions=fraction_records, periods=axitinib_records, infusions=infusion_records)
+        origins.treatment_start(
+            fractions=fraction_records, periods=axitinib_records, infusions=infusion_records
+        )
     )
 
     lesions = d.get("lesion", [])
@@ -308,7 +398,7 @@ def _patient(
                 pct_change_baseline=Decimal(pct) if pct is not None else None,
                 imaging_done=_yes(ta["imaging_done"]),
                 response_nonirr=Response(ta["overall_resp_nonirr"]) if ta["overall_resp_nonirr"] else None,
-            )  # fmt: skip
+            )
         )
 
     irradiated: list[IrradiatedLesion] = []
@@ -337,7 +427,7 @@ def _patient(
         evals = sorted(
             (r for r in results_by_lesion.get(lid, []) if r["assessment__scan_date_first"] and _evaluated(r)),
             key=lambda r: r["assessment__scan_date_first"],
-        )  # fmt: skip
+        )
         lf = next((r for r in evals if _yes(r["local_failure"])), None)
         irradiated.append(
             IrradiatedLesion(
@@ -368,7 +458,7 @@ def _patient(
             therapy_type=TherapyType(s["therapy_type"]),
             reason=TherapyReason(s["reason"]),
             local_on_protocol=_yes(s["local_on_protocol"]),
-        )  # fmt: skip
+        )
         for s in d.get("sub", [])
     )
     death_row = next(iter(d.get("death", [])), None)
@@ -381,19 +471,22 @@ def _patient(
     # death). Candidates stay plain tuples; only the winner becomes a SourcedDate (a study has ~300,000 of them).
     alive: list[tuple[datetime.date, str, Any, str]] = [
         (c["contact_date"], "survival", c["pk"], "contact_date")
-        for c in d.get("contact", []) if c["survival_status"] == "ALIVE"
-    ]  # fmt: skip
+        for c in d.get("contact", [])
+        if c["survival_status"] == "ALIVE"
+    ]
     alive += [
         (tp.assessment_date, tp.source.form, tp.source.object_id, tp.source.field)
-        for tp in timepoints if tp.imaging_done
-    ]  # fmt: skip
+        for tp in timepoints
+        if tp.imaging_done
+    ]
     alive += [(f["fraction_date"], "sabr-fraction", f["pk"], "fraction_date") for f in fractions]
     alive += [(t["infusion_date"], "toripalimab", t["pk"], "infusion_date") for t in given]
     alive += [
-        (a["end_date"], "axitinib", a["pk"], "end_date") if a["end_date"] else
-        (a["start_date"], "axitinib", a["pk"], "start_date")
+        (a["end_date"], "axitinib", a["pk"], "end_date")
+        if a["end_date"]
+        else (a["start_date"], "axitinib", a["pk"], "start_date")
         for a in doses
-    ]  # fmt: skip
+    ]
     if death:
         alive = [c for c in alive if c[0] <= death.value]
     latest = max(alive, key=lambda c: c[0]) if alive else None  # the first of equal dates, as listed above
@@ -420,13 +513,23 @@ def _patient(
     )
 
     record = PatientRecord(
-        patient_id=pid, study_number=number, data_cutoff=cutoff, treatment_start=treatment_start, sabr_start=sabr_start,
-        baseline_assessment=bool(lesions), measurable_disease=any(lz["role"] == "TARGET" for lz in lesions),
-        timepoints=tuple(timepoints), lesions=tuple(irradiated), subsequent_therapies=therapies, death=death,
-        last_known_alive=last_alive, off_study=off, consent_withdrawal=withdrawal,
+        patient_id=pid,
+        study_number=number,
+        data_cutoff=cutoff,
+        treatment_start=treatment_start,
+        sabr_start=sabr_start,
+        baseline_assessment=bool(lesions),
+        measurable_disease=any(lz["role"] == "TARGET" for lz in lesions),
+        timepoints=tuple(timepoints),
+        lesions=tuple(irradiated),
+        subsequent_therapies=therapies,
+        death=death,
+        last_known_alive=last_alive,
+        off_study=off,
+        consent_withdrawal=withdrawal,
         nonirradiated_baseline=any(lz["pk"] not in targeted for lz in lesions),  # D4
         nonirradiated_target=any(lz["pk"] not in targeted and lz["role"] == "TARGET" for lz in lesions),
-    )  # fmt: skip
+    )
     return record, _plot(pid, number, cutoff, record, fractions, doses, given)
 
 
@@ -449,8 +552,15 @@ def _exposure(given: list[dict[str, Any]]) -> list[tuple[datetime.date, datetime
     return periods
 
 
-def _plot(pid: int, number: str, cutoff: datetime.date, record: PatientRecord, fractions: list[dict[str, Any]],
-          doses: list[dict[str, Any]], given: list[dict[str, Any]]) -> PatientPlotData:  # fmt: skip
+def _plot(
+    pid: int,
+    number: str,
+    cutoff: datetime.date,
+    record: PatientRecord,
+    fractions: list[dict[str, Any]],
+    doses: list[dict[str, Any]],
+    given: list[dict[str, Any]],
+) -> PatientPlotData:
     origin = record.treatment_start.value if record.treatment_start else None
     if origin is None:
         return PatientPlotData(patient_id=pid, label=number)
@@ -471,11 +581,19 @@ def _plot(pid: int, number: str, cutoff: datetime.date, record: PatientRecord, f
     first_pd = next((tp for tp in record.timepoints if tp.response is Response.PD), None)
     spider = tuple(
         (_months(origin, tp.assessment_date), float(tp.pct_change_baseline))
-        for tp in record.timepoints if tp.pct_change_baseline is not None
-    )  # fmt: skip
+        for tp in record.timepoints
+        if tp.pct_change_baseline is not None
+    )
     return PatientPlotData(
-        patient_id=pid, label=number, follow_up_months=max(_months(origin, end), 0.0),
-        ongoing=record.death is None and record.off_study is None, sabr=sabr, axitinib=axi, toripalimab=tori,
-        responses=responses, progression=_months(origin, first_pd.progression.value) if first_pd else None,
-        death=_months(origin, record.death.value) if record.death else None, spider=((0.0, 0.0), *spider) if spider else (),
-    )  # fmt: skip
+        patient_id=pid,
+        label=number,
+        follow_up_months=max(_months(origin, end), 0.0),
+        ongoing=record.death is None and record.off_study is None,
+        sabr=sabr,
+        axitinib=axi,
+        toripalimab=tori,
+        responses=responses,
+        progression=_months(origin, first_pd.progression.value) if first_pd else None,
+        death=_months(origin, record.death.value) if record.death else None,
+        spider=((0.0, 0.0), *spider) if spider else (),
+    )

@@ -195,9 +195,13 @@ def compute_snapshot(
     derived = [derive_patient(r, settings) for r in records]
     derive_s = time.perf_counter() - t0
     result = summarise(
-        derived, plot_data, data_cutoff=data_cutoff, labels=labels, url_template=url_template,
+        derived,
+        plot_data,
+        data_cutoff=data_cutoff,
+        labels=labels,
+        url_template=url_template,
         input_fingerprint=input_fingerprint or fingerprint(records, plot_data),
-    )  # fmt: skip
+    )
     result.timings = {"derive_s": derive_s, **result.timings}
     return result
 
@@ -273,10 +277,12 @@ def summarise(
     figure_notes = {
         key: {"shown": len(shown), "of": len(everything)}
         for key, shown, everything in (
-            ("waterfall", shown_bars, bars), ("swimmer", shown_lanes, lanes), ("spider", shown_series, series)
+            ("waterfall", shown_bars, bars),
+            ("swimmer", shown_lanes, lanes),
+            ("spider", shown_series, series),
         )
         if len(shown) < len(everything)
-    }  # fmt: skip
+    }
 
     def draw(labels: Mapping[str, str] | None) -> dict[str, str]:
         return {
@@ -303,7 +309,7 @@ def summarise(
                         d.responses,
                         d.progression,
                         d.death,
-                    )  # fmt: skip
+                    )
                     for d in shown_lanes
                 ],
                 labels=labels,
@@ -316,7 +322,7 @@ def summarise(
                         d.label,
                         d.spider,
                         by_id[d.patient_id].cbor.response if by_id[d.patient_id].cbor else None,
-                    )  # fmt: skip
+                    )
                     for d in shown_series
                 ],
                 labels=labels,
@@ -389,6 +395,9 @@ def summarise(
         "figure_notes": figure_notes,
     }
     return SnapshotResult(
-        results=results, figures=figures, fingerprint=input_fingerprint, timings=timings,
+        results=results,
+        figures=figures,
+        fingerprint=input_fingerprint,
+        timings=timings,
         figures_by_language=figures_by_language,
-    )  # fmt: skip
+    )

@@ -161,9 +161,10 @@ def safety_part(episodes: Sequence[Any]) -> SafetyPart:
         n_episodes=len(episodes),
         overview=tuple(row.count.n for row in reporting.overview(episodes, 1)),
         related=tuple(
-            (row.counts.any_grade.n, row.counts.grade_3_or_higher.n) for row in reporting.related_by_agent(episodes, 1)
+            (row.counts.any_grade.n, row.counts.grade_3_or_higher.n)
+            for row in reporting.related_by_agent(episodes, 1)
         ),
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -192,20 +193,30 @@ def _study_keys(cutoff: datetime.date, settings: DerivationSettings) -> _Keys:
         hashes = collect.python_hashes({**all_rows, "ae": all_episodes})
     base = f"{code_version()}|{cutoff.isoformat()}|{settings!r}"
     data_keys = {
-        p["pk"]: "|".join((str(p["pk"]), p["study_number"], *(hashes.get(p["pk"], {}).get(s.key, "-") for s in collect.SOURCES)))
+        p["pk"]: "|".join(
+            (
+                str(p["pk"]),
+                p["study_number"],
+                *(hashes.get(p["pk"], {}).get(s.key, "-") for s in collect.SOURCES),
+            )
+        )
         for p in patients
-    }  # fmt: skip
+    }
     ae_hashes = {pid: h["ae"] for pid, h in hashes.items() if "ae" in h}
     fingerprint = _sha(
-        f"{cutoff.isoformat()}|" + "\n".join(data_keys[p["pk"]] for p in patients)
-        + "\nae|" + "\n".join(f"{pid}:{h}" for pid, h in sorted(ae_hashes.items()))
-    )  # fmt: skip
+        f"{cutoff.isoformat()}|"
+        + "\n".join(data_keys[p["pk"]] for p in patients)
+        + "\nae|"
+        + "\n".join(f"{pid}:{h}" for pid, h in sorted(ae_hashes.items()))
+    )
     return _Keys(
         patients=patients,
         keys={pid: _sha(f"{base}|{data}") for pid, data in data_keys.items()},
         ae_keys={pid: _sha(f"{base}|ae|{pid}|{h}") for pid, h in ae_hashes.items()},
-        fingerprint=fingerprint, all_rows=all_rows, all_episodes=all_episodes,
-    )  # fmt: skip
+        fingerprint=fingerprint,
+        all_rows=all_rows,
+        all_episodes=all_episodes,
+    )
 
 
 def input_fingerprint(cutoff: datetime.date, settings: DerivationSettings = DEFAULT_SETTINGS) -> str:
@@ -273,6 +284,10 @@ def read_study(cutoff: datetime.date, settings: DerivationSettings = DEFAULT_SET
     return StudyInputs(
         entries=[found[keys[p["pk"]]] for p in patients],
         safety_parts=[found[ae_keys[pid]] for pid in sorted(ae_keys)],
-        fingerprint=study.fingerprint, hits=local_hits, shared_hits=shared_hits, misses=len(missing),
-        safety_misses=len(missing_ae), timings=timings,
-    )  # fmt: skip
+        fingerprint=study.fingerprint,
+        hits=local_hits,
+        shared_hits=shared_hits,
+        misses=len(missing),
+        safety_misses=len(missing_ae),
+        timings=timings,
+    )

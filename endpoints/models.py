@@ -143,7 +143,9 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     #: The requesting user's interface language: the PDF's labels, headings and figures are built in it.
-    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default="")
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default=""
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -73,8 +73,11 @@ def schedule_recompute(
     if not cache.add(_SCHEDULED_KEY, time.time(), timeout=_key_timeout()):
         return False
     kwargs = {
-        "trigger": trigger, "cutoff": cutoff.isoformat() if cutoff else None, "user_id": user_id, "debounced": True,
-    }  # fmt: skip
+        "trigger": trigger,
+        "cutoff": cutoff.isoformat() if cutoff else None,
+        "user_id": user_id,
+        "debounced": True,
+    }
     try:
         recompute.apply_async(kwargs=kwargs, countdown=DEBOUNCE_SECONDS, retry=False)
     except Exception as exc:  # broker down: the form save must still succeed
@@ -104,7 +107,9 @@ def catch_up() -> bool:
         return False
     latest = EndpointSnapshot.objects.order_by("-created_at", "-id").only("data_as_of", "status").first()
     if latest is not None and latest.data_as_of is not None and latest.data_as_of >= changed:
-        return False  # current (or its last run failed on these very data: the next change or the night retries)
+        return (
+            False  # current (or its last run failed on these very data: the next change or the night retries)
+        )
     now = time.time()
     if now - changed.timestamp() < DEBOUNCE_SECONDS:
         return False  # the save's own debounced run is still due
@@ -174,28 +179,46 @@ def run_recompute(
         url = reverse("casebook", args=[0]).replace("/0/", "/{patient_id}/")
         entries = study.entries
         result = summarise(
-            [e.derived for e in entries], [e.plot for e in entries], data_cutoff=cutoff, url_template=url,
-            input_fingerprint=study.fingerprint, labels=plot_labels(), patient_rows=[e.row_json for e in entries],
+            [e.derived for e in entries],
+            [e.plot for e in entries],
+            data_cutoff=cutoff,
+            url_template=url,
+            input_fingerprint=study.fingerprint,
+            labels=plot_labels(),
+            patient_rows=[e.row_json for e in entries],
             labels_by_language={code: plot_labels(code) for code, _name in settings.LANGUAGES},
-        )  # fmt: skip
+        )
         result.results["safety"] = safety
         timings: dict[str, float] = {
-            "read_s": read_s, **{f"read_{k}": v for k, v in study.timings.items()}, "safety_s": safety_s,
-            **result.timings, "patients_derived": study.misses, "memo_hits": study.hits,
-            "shared_memo_hits": study.shared_hits, "ae_patients_counted": study.safety_misses,
-        }  # fmt: skip
+            "read_s": read_s,
+            **{f"read_{k}": v for k, v in study.timings.items()},
+            "safety_s": safety_s,
+            **result.timings,
+            "patients_derived": study.misses,
+            "memo_hits": study.hits,
+            "shared_memo_hits": study.shared_hits,
+            "ae_patients_counted": study.safety_misses,
+        }
         t_store = time.perf_counter()
         rows = result.results.pop(
             "patients"
         )  # stored once, in the listing pages (EndpointSnapshot.patient_rows)
         with transaction.atomic():
             snap = EndpointSnapshot.objects.create(
-                data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger=trigger, requested_by_id=user_id,
-                data_as_of=data_as_of, fingerprint=result.fingerprint, results=result.results, figures=result.figures,
+                data_cutoff=cutoff,
+                status=EndpointSnapshot.Status.OK,
+                trigger=trigger,
+                requested_by_id=user_id,
+                data_as_of=data_as_of,
+                fingerprint=result.fingerprint,
+                results=result.results,
+                figures=result.figures,
                 figures_i18n=result.figures_by_language,
                 summary={k: v for k, v in result.results.items() if k not in _HEAVY_KEYS},
-                timings={}, n_patients=result.results["n_patients"], queries=counter.count,
-            )  # fmt: skip
+                timings={},
+                n_patients=result.results["n_patients"],
+                queries=counter.count,
+            )
             _store_listing(snap, rows)
             timings.update(store_s=time.perf_counter() - t_store, total_s=time.perf_counter() - started)
             snap.timings = {k: round(v, 4) for k, v in timings.items()}
@@ -204,10 +227,14 @@ def run_recompute(
     except Exception as exc:
         log.exception("endpoint recompute failed")
         return EndpointSnapshot.objects.create(
-            data_cutoff=cutoff, status=EndpointSnapshot.Status.FAILED, trigger=trigger, requested_by_id=user_id,
-            data_as_of=data_as_of, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
+            data_cutoff=cutoff,
+            status=EndpointSnapshot.Status.FAILED,
+            trigger=trigger,
+            requested_by_id=user_id,
+            data_as_of=data_as_of,
+            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
             timings={"total_s": round(time.perf_counter() - started, 4)},
-        )  # fmt: skip
+        )
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -229,10 +256,14 @@ def _store_listing(snap: EndpointSnapshot, rows: list[str]) -> None:
         # The text goes to PostgreSQL as one parameter cast to jsonb: no dump and reload of the rows in Python.
         on_pg = connection.vendor == "postgresql"
         EndpointListingContent.objects.bulk_create(
-            (EndpointListingContent(digest=d, rows=Cast(Value(text), JSONField()) if on_pg else json.loads(text))
-             for d, text in fresh.items()),
+            (
+                EndpointListingContent(
+                    digest=d, rows=Cast(Value(text), JSONField()) if on_pg else json.loads(text)
+                )
+                for d, text in fresh.items()
+            ),
             ignore_conflicts=True,
-        )  # fmt: skip
+        )
     EndpointListingPage.objects.bulk_create(
         EndpointListingPage(snapshot=snap, number=n, content_id=d) for n, d in enumerate(digests, start=1)
     )
@@ -311,7 +342,7 @@ def summarise_safety(parts: Iterable[Any], n: int) -> dict[str, Any]:
                 "g3": str(reporting.patient_count(sum(part.related[i][1] for part in parts), n)),
             }
             for i, row in enumerate(related)
-        ],  # fmt: skip
+        ],
     }
 
 

@@ -350,12 +350,16 @@ def _at_risk_table(times: Sequence[float], codes: Sequence[int], at: Iterable[fl
             AtRisk(
                 time=float(point),
                 n_at_risk=sum(1 for value in times if value >= point),
-                events=sum(1 for value, code in zip(times, codes, strict=True) if value <= point and code == EVENT),
+                events=sum(
+                    1 for value, code in zip(times, codes, strict=True) if value <= point and code == EVENT
+                ),
                 censored=sum(
                     1 for value, code in zip(times, codes, strict=True) if value <= point and code == CENSORED
                 ),
                 competing=sum(
-                    1 for value, code in zip(times, codes, strict=True) if value <= point and code == COMPETING
+                    1
+                    for value, code in zip(times, codes, strict=True)
+                    if value <= point and code == COMPETING
                 ),
             )
         )

@@ -18,17 +18,32 @@ from django.views.decorators.http import require_POST
 from endpoints import services
 from sabr_trial.roles import Perm, has_perm
 
-FORM_SLUGS = {"tumour-assessment", "sabr-fraction", "axitinib", "toripalimab", "subsequent-therapy", "death",
-              "disposition", "survival-contact", "consent", "sabr-target"}  # fmt: skip
+FORM_SLUGS = {
+    "tumour-assessment",
+    "sabr-fraction",
+    "axitinib",
+    "toripalimab",
+    "subsequent-therapy",
+    "death",
+    "disposition",
+    "survival-contact",
+    "consent",
+    "sabr-target",
+}
 
 
 #: Row labels of the safety overview (adverse_events.reporting is a pure module): translated in the template;
 #: the agent rows are endpoints.services.AGENT_LABELS.
 SAFETY_OVERVIEW_LABELS = (
-    gettext_noop("Any AE"), gettext_noop("Grade >= 3 AE"), gettext_noop("Grade 5 AE"),
-    gettext_noop("Treatment-related AE"), gettext_noop("Treatment-related grade >= 3 AE"), gettext_noop("Serious AE"),
-    gettext_noop("Immune-related AE"), gettext_noop("AE leading to discontinuation of any study treatment"),
-)  # fmt: skip
+    gettext_noop("Any AE"),
+    gettext_noop("Grade >= 3 AE"),
+    gettext_noop("Grade 5 AE"),
+    gettext_noop("Treatment-related AE"),
+    gettext_noop("Treatment-related grade >= 3 AE"),
+    gettext_noop("Serious AE"),
+    gettext_noop("Immune-related AE"),
+    gettext_noop("AE leading to discontinuation of any study treatment"),
+)
 
 #: Study numbers of flagged patients named in the warning above the figures (all are in the listing).
 FLAGGED_SHOWN = 30

@@ -35,46 +35,136 @@ def _needs_registration(patient: Any) -> str | None:
 
 
 SPECS = [
-    CrfSpec(slug="screening", model=models.ScreeningLog, form_class=forms.ScreeningLogForm,
-            title=_("Screening log"), section=ENROLLMENT, order=10, many=False),
-    CrfSpec(slug="consent", model=models.Consent, form_class=forms.ConsentForm, title=_("Informed consent"),
-            section=ENROLLMENT, order=20,
-            description=_("One row per signature; a re-consent on a newer form version is a new row."),
-            branching=(Branch(fields=("withdrawal_date", "withdrawal_scope"), when=("withdrawn", ("Y",)),
-                              rule="EC-IC-2"),)),
-    CrfSpec(slug="eligibility", model=models.Eligibility, form_class=forms.EligibilityForm,
-            title=_("Eligibility checklist"), section=ENROLLMENT, order=30, many=False, can_add=_needs_consent,
-            views={"create": views.eligibility_create, "update": views.eligibility_update,
-                   "detail": views.eligibility_detail}),
-    CrfSpec(slug="baseline", model=models.Baseline, form_class=forms.BaselineForm,
-            title=_("Baseline: demographics, disease, IMDC"), section=BASELINE, order=50, many=False,
-            can_add=_needs_consent, feeds_endpoints=True, views={"detail": views.baseline_detail},
-            branching=(Branch(fields=("histology_other",), when=("histology", ("OTHER",)), rule="EC-BL-2"),),
-            missing=(Missing(fields=("ecog",), codes=("ND", "UNK")),
-                     Missing(fields=("kps", "hgb_below_lln", "calcium_above_uln", "neutrophils_above_uln",
-                                     "platelets_above_uln"), codes=("ND", "UNK"), feeds=_("IMDC risk group")))),
-    CrfSpec(slug="medical-history", model=models.MedicalHistory, form_class=forms.MedicalHistoryForm,
-            title=_("Medical history"), section=BASELINE, order=60,
-            branching=(Branch(fields=("end_date",), when=("ongoing", ("N",)), rule="EC-MH-1"),
-                       Branch(fields=("baseline_grade",), when=("ongoing", ("Y",)), rule="EC-MH-1")),
-            missing=(Missing(fields=("start_date",), codes=("UNK",)),
-                     Missing(fields=("baseline_grade",), codes=("UNK",)))),
-    CrfSpec(slug="prior-therapy", model=models.PriorTherapy, form_class=forms.PriorTherapyForm,
-            title=_("Prior cancer therapy"), section=BASELINE, order=70),
-    CrfSpec(slug="disposition", model=models.Disposition, form_class=forms.DispositionForm,
-            title=_("Off-study / disposition"), section=FOLLOW_UP, order=180, many=False,
-            can_add=_needs_registration, feeds_endpoints=True,
-            branching=(Branch(fields=("eot_reason_text",), when=("eot_reason", ("OTHER",))),
-                       Branch(fields=("eot_adverse_event",), when=("eot_reason", ("ADVERSE EVENT",))),
-                       Branch(fields=("eos_reason_text",), when=("eos_reason", ("OTHER",))))),
-    CrfSpec(slug="death", model=models.DeathReport, form_class=forms.DeathReportForm, title=_("Death report"),
-            section=FOLLOW_UP, order=190, many=False, feeds_endpoints=True,
-            branching=(Branch(fields=("adverse_event",), when=("primary_cause", ("ADVERSE EVENT",)), rule="EC-DD-2"),)),
-    CrfSpec(slug="survival", model=models.SurvivalContact, form_class=forms.SurvivalContactForm,
-            title=_("Survival follow-up contact"), section=FOLLOW_UP, order=200, can_add=_needs_registration,
-            feeds_endpoints=True,
-            branching=(Branch(fields=("survival_status",), when=("reached", ("Y",)), rule="EC-SV-1"),)),
-]  # fmt: skip
+    CrfSpec(
+        slug="screening",
+        model=models.ScreeningLog,
+        form_class=forms.ScreeningLogForm,
+        title=_("Screening log"),
+        section=ENROLLMENT,
+        order=10,
+        many=False,
+    ),
+    CrfSpec(
+        slug="consent",
+        model=models.Consent,
+        form_class=forms.ConsentForm,
+        title=_("Informed consent"),
+        section=ENROLLMENT,
+        order=20,
+        description=_("One row per signature; a re-consent on a newer form version is a new row."),
+        branching=(
+            Branch(
+                fields=("withdrawal_date", "withdrawal_scope"), when=("withdrawn", ("Y",)), rule="EC-IC-2"
+            ),
+        ),
+    ),
+    CrfSpec(
+        slug="eligibility",
+        model=models.Eligibility,
+        form_class=forms.EligibilityForm,
+        title=_("Eligibility checklist"),
+        section=ENROLLMENT,
+        order=30,
+        many=False,
+        can_add=_needs_consent,
+        views={
+            "create": views.eligibility_create,
+            "update": views.eligibility_update,
+            "detail": views.eligibility_detail,
+        },
+    ),
+    CrfSpec(
+        slug="baseline",
+        model=models.Baseline,
+        form_class=forms.BaselineForm,
+        title=_("Baseline: demographics, disease, IMDC"),
+        section=BASELINE,
+        order=50,
+        many=False,
+        can_add=_needs_consent,
+        feeds_endpoints=True,
+        views={"detail": views.baseline_detail},
+        branching=(Branch(fields=("histology_other",), when=("histology", ("OTHER",)), rule="EC-BL-2"),),
+        missing=(
+            Missing(fields=("ecog",), codes=("ND", "UNK")),
+            Missing(
+                fields=(
+                    "kps",
+                    "hgb_below_lln",
+                    "calcium_above_uln",
+                    "neutrophils_above_uln",
+                    "platelets_above_uln",
+                ),
+                codes=("ND", "UNK"),
+                feeds=_("IMDC risk group"),
+            ),
+        ),
+    ),
+    CrfSpec(
+        slug="medical-history",
+        model=models.MedicalHistory,
+        form_class=forms.MedicalHistoryForm,
+        title=_("Medical history"),
+        section=BASELINE,
+        order=60,
+        branching=(
+            Branch(fields=("end_date",), when=("ongoing", ("N",)), rule="EC-MH-1"),
+            Branch(fields=("baseline_grade",), when=("ongoing", ("Y",)), rule="EC-MH-1"),
+        ),
+        missing=(
+            Missing(fields=("start_date",), codes=("UNK",)),
+            Missing(fields=("baseline_grade",), codes=("UNK",)),
+        ),
+    ),
+    CrfSpec(
+        slug="prior-therapy",
+        model=models.PriorTherapy,
+        form_class=forms.PriorTherapyForm,
+        title=_("Prior cancer therapy"),
+        section=BASELINE,
+        order=70,
+    ),
+    CrfSpec(
+        slug="disposition",
+        model=models.Disposition,
+        form_class=forms.DispositionForm,
+        title=_("Off-study / disposition"),
+        section=FOLLOW_UP,
+        order=180,
+        many=False,
+        can_add=_needs_registration,
+        feeds_endpoints=True,
+        branching=(
+            Branch(fields=("eot_reason_text",), when=("eot_reason", ("OTHER",))),
+            Branch(fields=("eot_adverse_event",), when=("eot_reason", ("ADVERSE EVENT",))),
+            Branch(fields=("eos_reason_text",), when=("eos_reason", ("OTHER",))),
+        ),
+    ),
+    CrfSpec(
+        slug="death",
+        model=models.DeathReport,
+        form_class=forms.DeathReportForm,
+        title=_("Death report"),
+        section=FOLLOW_UP,
+        order=190,
+        many=False,
+        feeds_endpoints=True,
+        branching=(
+            Branch(fields=("adverse_event",), when=("primary_cause", ("ADVERSE EVENT",)), rule="EC-DD-2"),
+        ),
+    ),
+    CrfSpec(
+        slug="survival",
+        model=models.SurvivalContact,
+        form_class=forms.SurvivalContactForm,
+        title=_("Survival follow-up contact"),
+        section=FOLLOW_UP,
+        order=200,
+        can_add=_needs_registration,
+        feeds_endpoints=True,
+        branching=(Branch(fields=("survival_status",), when=("reached", ("Y",)), rule="EC-SV-1"),),
+    ),
+]
 
 for _spec in SPECS:
     registry.register(_spec)
@@ -105,9 +195,11 @@ def enrollment_dates(patient: Any) -> Iterator[PatientDate]:
             yield _pd(c, title, "withdrawal_date", c.withdrawal_date)
     if patient.registration_date:
         yield PatientDate(
-            form=_g("Registration"), field=_g("Date of registration"), date=patient.registration_date,
+            form=_g("Registration"),
+            field=_g("Date of registration"),
+            date=patient.registration_date,
             url=patient.get_absolute_url(),
-        )  # fmt: skip
+        )
     for e in models.Eligibility.objects.filter(patient=patient, confirmed_at__isnull=False):
         yield _pd(e, _g("Eligibility checklist"), "confirmed_at", timezone.localtime(e.confirmed_at).date())
     for b in models.Baseline.objects.filter(patient=patient):
@@ -140,10 +232,14 @@ def enrollment_dates(patient: Any) -> Iterator[PatientDate]:
 
 # --- The write pipeline's hooks (sabr_trial.pipeline) ----------------------------------------------------------
 for _model, _check in (
-    (models.ScreeningLog, rules.check_screening), (models.Eligibility, rules.check_eligibility),
-    (models.Consent, rules.check_consent), (models.Baseline, rules.check_baseline),
-    (models.MedicalHistory, rules.check_medical_history), (models.PriorTherapy, rules.check_prior_therapy),
-    (models.Disposition, rules.check_disposition), (models.DeathReport, rules.check_death),
+    (models.ScreeningLog, rules.check_screening),
+    (models.Eligibility, rules.check_eligibility),
+    (models.Consent, rules.check_consent),
+    (models.Baseline, rules.check_baseline),
+    (models.MedicalHistory, rules.check_medical_history),
+    (models.PriorTherapy, rules.check_prior_therapy),
+    (models.Disposition, rules.check_disposition),
+    (models.DeathReport, rules.check_death),
     (models.SurvivalContact, rules.check_survival_contact),
-):  # fmt: skip
+):
     pipeline.rules.register(_model, _check)

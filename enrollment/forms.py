@@ -31,7 +31,8 @@ RADIO = forms.RadioSelect(attrs={"class": "form-check-inline"})
 
 class NewPatientForm(forms.Form):
     screening_date = forms.DateField(
-        label=_("Date of screening visit"), widget=DateInput(attrs={"autofocus": True})  # keyboard-only entry
+        label=_("Date of screening visit"),
+        widget=DateInput(attrs={"autofocus": True}),  # keyboard-only entry
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -41,7 +42,8 @@ class NewPatientForm(forms.Form):
 
 class RegisterPatientForm(forms.Form):
     registration_date = forms.DateField(
-        label=_("Date of registration"), widget=DateInput(attrs={"autofocus": True})  # keyboard-only entry
+        label=_("Date of registration"),
+        widget=DateInput(attrs={"autofocus": True}),  # keyboard-only entry
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -166,9 +168,14 @@ class ConsentForm(CrfForm):
     class Meta:
         model = Consent
         fields = [
-            "consent_type", "icf_version", "consent_datetime", "obtained_by", "withdrawn", "withdrawal_date",
+            "consent_type",
+            "icf_version",
+            "consent_datetime",
+            "obtained_by",
+            "withdrawn",
+            "withdrawal_date",
             "withdrawal_scope",
-        ]  # fmt: skip
+        ]
         widgets = {
             "consent_datetime": DateTimeInput(),
             "withdrawal_date": DateInput(),
@@ -188,11 +195,25 @@ class BaselineForm(CrfForm):
     class Meta:
         model = Baseline
         fields = [
-            "birth_year", "sex", "assessment_date", "ecog", "kps", "histology", "histology_other", "sarcomatoid",
-            "diagnosis_date", "prior_nephrectomy", "nephrectomy_date", "prior_systemic_lines",
-            "metastatic_lesion_count", "imdc_lab_date", "hgb_below_lln", "calcium_above_uln",
-            "neutrophils_above_uln", "platelets_above_uln",
-        ]  # fmt: skip
+            "birth_year",
+            "sex",
+            "assessment_date",
+            "ecog",
+            "kps",
+            "histology",
+            "histology_other",
+            "sarcomatoid",
+            "diagnosis_date",
+            "prior_nephrectomy",
+            "nephrectomy_date",
+            "prior_systemic_lines",
+            "metastatic_lesion_count",
+            "imdc_lab_date",
+            "hgb_below_lln",
+            "calcium_above_uln",
+            "neutrophils_above_uln",
+            "platelets_above_uln",
+        ]
         widgets = {
             "assessment_date": DateInput(),
             "diagnosis_date": DateInput(),
@@ -220,9 +241,19 @@ class PriorTherapyForm(CrfForm):
     class Meta:
         model = PriorTherapy
         fields = [
-            "therapy_type", "agent", "setting", "pd1_pdl1", "procedure", "rt_site", "rt_laterality", "rt_dose_gy",
-            "rt_fractions", "start_date", "end_date", "best_response",
-        ]  # fmt: skip
+            "therapy_type",
+            "agent",
+            "setting",
+            "pd1_pdl1",
+            "procedure",
+            "rt_site",
+            "rt_laterality",
+            "rt_dose_gy",
+            "rt_fractions",
+            "start_date",
+            "end_date",
+            "best_response",
+        ]
 
 
 class _PatientAeForm(CrfForm):

@@ -86,7 +86,8 @@ class ScreeningLog(CrfBase):
         OTHER = "OTHER", _("Other")
 
     screening_date = models.DateField(
-        _("Date of screening visit"), validators=[not_in_future],
+        _("Date of screening visit"),
+        validators=[not_in_future],
         help_text=_("The day of the screening visit: today or earlier (EC-G1)."),
     )
     outcome = models.CharField(
@@ -230,7 +231,11 @@ class Consent(CrfBase):
         _("Has the patient withdrawn consent?"), max_length=1, choices=YesNo.choices, default=YesNo.NO
     )
     withdrawal_date = models.DateField(
-        _("Date of withdrawal"), null=True, blank=True, validators=[not_in_future], help_text=_("The day the patient withdrew consent: on or after the consent date (EC-IC-2).")
+        _("Date of withdrawal"),
+        null=True,
+        blank=True,
+        validators=[not_in_future],
+        help_text=_("The day the patient withdrew consent: on or after the consent date (EC-IC-2)."),
     )
     withdrawal_scope = models.CharField(
         _("What does the withdrawal cover?"), max_length=25, choices=WithdrawalScope.choices, blank=True
@@ -281,7 +286,12 @@ class Baseline(CrfBase):
     # null: left empty with a missing-data code (CrfSpec.missing), still required otherwise (CrfBase.clean).
     ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES, null=True)
     kps = models.PositiveSmallIntegerField(
-        _("Karnofsky performance status"), choices=KPS_CHOICES, null=True, help_text=_("Must agree with the ECOG status: ECOG 0 is 90-100, 1 is 70-80, 2 is 50-60, 3 is 30-40, 4 is 10-20, give or take 10 (EC-BL-1).")
+        _("Karnofsky performance status"),
+        choices=KPS_CHOICES,
+        null=True,
+        help_text=_(
+            "Must agree with the ECOG status: ECOG 0 is 90-100, 1 is 70-80, 2 is 50-60, 3 is 30-40, 4 is 10-20, give or take 10 (EC-BL-1)."
+        ),
     )
     histology = models.CharField(_("Histology"), max_length=12, choices=Histology.choices)
     histology_other = models.CharField(_("Specify histology"), max_length=100, blank=True)
@@ -350,11 +360,19 @@ class MedicalHistory(CrfBase):
         _("Start date"),
         max_length=10,
         validators=[partial_date_validator, partial_date_range],
-        help_text=_("As much of the date as is known: the year (2019), the month (2019-05) or the day (2019-05-14)."),
+        help_text=_(
+            "As much of the date as is known: the year (2019), the month (2019-05) or the day (2019-05-14)."
+        ),
     )
     ongoing = models.CharField(_("Ongoing at consent?"), max_length=1, choices=YesNo.choices)
     end_date = models.CharField(
-        _("End date"), max_length=10, blank=True, validators=[partial_date_validator, partial_date_range], help_text=_("Blank while the condition is ongoing; once it has ended, on or after the start date (EC-MH-1).")
+        _("End date"),
+        max_length=10,
+        blank=True,
+        validators=[partial_date_validator, partial_date_range],
+        help_text=_(
+            "Blank while the condition is ongoing; once it has ended, on or after the start date (EC-MH-1)."
+        ),
     )
     baseline_grade = models.PositiveSmallIntegerField(
         _("CTCAE grade at baseline (if ongoing)"), choices=Grade.choices, null=True, blank=True
@@ -444,10 +462,16 @@ class PriorTherapy(CrfBase):
         _("Start date"),
         max_length=10,
         validators=[partial_date_validator, partial_date_range],
-        help_text=_("As much of the date as is known: the year (2019), the month (2019-05) or the day (2019-05-14)."),
+        help_text=_(
+            "As much of the date as is known: the year (2019), the month (2019-05) or the day (2019-05-14)."
+        ),
     )
     end_date = models.CharField(
-        _("End date"), max_length=10, blank=True, validators=[partial_date_validator, partial_date_range], help_text=_("On or after the start date, and before the study treatment started (EC-PT-2).")
+        _("End date"),
+        max_length=10,
+        blank=True,
+        validators=[partial_date_validator, partial_date_range],
+        help_text=_("On or after the start date, and before the study treatment started (EC-PT-2)."),
     )
     best_response = models.CharField(
         _("Best response to this therapy"), max_length=7, choices=Response.choices, blank=True
@@ -528,7 +552,9 @@ class DeathReport(CrfBase):
         OTHER = "OTHER", _("Other")
 
     death_date = models.DateField(
-        _("Date of death"), validators=[not_in_future], help_text=_("No other date in the casebook may be later than the death (EC-DD-1).")
+        _("Date of death"),
+        validators=[not_in_future],
+        help_text=_("No other date in the casebook may be later than the death (EC-DD-1)."),
     )
     primary_cause = models.CharField(_("Primary cause"), max_length=20, choices=Cause.choices)
     cause_text = models.CharField(_("Specify or contributing cause"), max_length=200, blank=True)
@@ -539,7 +565,9 @@ class DeathReport(CrfBase):
         blank=True,
         related_name="death_reports",
         verbose_name=_("Fatal adverse event"),
-        help_text=_("The grade 5 adverse event that caused the death, when the cause is an adverse event (EC-DD-2)."),
+        help_text=_(
+            "The grade 5 adverse event that caused the death, when the cause is an adverse event (EC-DD-2)."
+        ),
     )
     autopsy = models.CharField(_("Autopsy performed?"), max_length=1, choices=YesNoUnknown.choices)
     source = models.CharField(_("Source of information"), max_length=20, choices=Source.choices)
@@ -575,7 +603,9 @@ class SurvivalContact(CrfBase):
         max_length=7,
         choices=Status.choices,
         blank=True,
-        help_text=_("Only Alive counts as the last date known alive; Dead needs a death report dated on or before this contact (EC-SV-1, EC-SV-2)."),
+        help_text=_(
+            "Only Alive counts as the last date known alive; Dead needs a death report dated on or before this contact (EC-SV-1, EC-SV-2)."
+        ),
     )
     new_anticancer_tx = models.CharField(
         _("New anticancer therapy since the last contact?"),
@@ -593,4 +623,3 @@ class SurvivalContact(CrfBase):
 
     def __str__(self) -> str:
         return f"{self.contact_date} {self.get_survival_status_display() or _('not reached')}"
-

@@ -74,8 +74,13 @@ def check_not_before_consent(patient: Any, date: datetime.date | None, field: st
     # A consent row stored before EC-G1 bounded dates is read clamped (sabr_trial.dbtypes): name it, never crash.
     if not in_range(consented):
         raise ValidationError(
-            {field: _("The consent on record is dated %(c)s, out of range: correct the consent form first "
-                      "(EC-G1, EC-G3).") % {"c": consented}}  # fmt: skip
+            {
+                field: _(
+                    "The consent on record is dated %(c)s, out of range: correct the consent form first "
+                    "(EC-G1, EC-G3)."
+                )
+                % {"c": consented}
+            }
         )
     if date < consented:
         raise ValidationError(
@@ -243,7 +248,6 @@ def check_eligibility(elig: Eligibility) -> None:
     if bool(elig.confirmed_by_id) != bool(elig.confirmed_at):
         _add(errors, "confirmed_at", _("A confirmation needs both the investigator and the time (EC-EL-1)."))
     if elig.confirmed_at and elig.patient_id:
-
         log = ScreeningLog.objects.filter(patient_id=elig.patient_id).first()
         if log is not None and local_date(elig.confirmed_at) < log.screening_date:
             _add(
@@ -328,10 +332,7 @@ def check_consent(consent: Consent) -> None:
     if consent.withdrawn == YesNo.YES:
         if not consent.withdrawal_date:
             _add(errors, "withdrawal_date", _("A withdrawal needs its date (EC-IC-2)."))
-        elif (
-            consent.consent_datetime
-            and consent.withdrawal_date < local_date(consent.consent_datetime)
-        ):
+        elif consent.consent_datetime and consent.withdrawal_date < local_date(consent.consent_datetime):
             _add(errors, "withdrawal_date", _("The withdrawal date is before the consent date (EC-IC-2)."))
         if not consent.withdrawal_scope:
             _add(errors, "withdrawal_scope", _("A withdrawal needs its scope (EC-IC-2)."))
@@ -432,9 +433,13 @@ def check_age(baseline: Baseline) -> None:
     baseline.age_at_consent = age
     if age < 18:
         raise ValidationError(
-            {"birth_year": _("Born in %(y)s, the patient was at most %(a)s at consent: the minimum age is 18 (EC-IC-3).")
-             % {"y": baseline.birth_year, "a": age}}
-        )  # fmt: skip
+            {
+                "birth_year": _(
+                    "Born in %(y)s, the patient was at most %(a)s at consent: the minimum age is 18 (EC-IC-3)."
+                )
+                % {"y": baseline.birth_year, "a": age}
+            }
+        )
     if age == 18:
         elig = Eligibility.objects.filter(patient=baseline.patient).first()
         confirmed = (
@@ -444,10 +449,14 @@ def check_age(baseline: Baseline) -> None:
         )
         if not confirmed:
             raise ValidationError(
-                {"birth_year": _("Born in %(y)s, the patient may be 17 at consent: an investigator must first confirm "
-                                 "%(c)s on the eligibility checklist (EC-IC-3).")
-                 % {"y": baseline.birth_year, "c": criteria.label(criteria.AGE_CRITERION)}}
-            )  # fmt: skip
+                {
+                    "birth_year": _(
+                        "Born in %(y)s, the patient may be 17 at consent: an investigator must first confirm "
+                        "%(c)s on the eligibility checklist (EC-IC-3)."
+                    )
+                    % {"y": baseline.birth_year, "c": criteria.label(criteria.AGE_CRITERION)}
+                }
+            )
 
 
 def derive_imdc(baseline: Baseline) -> None:
@@ -596,9 +605,12 @@ def check_prior_therapy(pt: PriorTherapy) -> None:
             _add(
                 errors,
                 "start_date",
-                _("This therapy starts on or after the first study dose (%(d)s): record it as subsequent therapy "
-                  "(form 16) (EC-PT-2).") % {"d": first_dose},
-            )  # fmt: skip
+                _(
+                    "This therapy starts on or after the first study dose (%(d)s): record it as subsequent therapy "
+                    "(form 16) (EC-PT-2)."
+                )
+                % {"d": first_dose},
+            )
     _raise(errors)
 
 

@@ -57,17 +57,22 @@ def patient_screen(*, screening_date: datetime.date, acting_user: Any, number: i
     except ValidationError as exc:
         raise ValidationError({"screening_date": exc.messages}) from None
     number = _claim_number(
-        "screening", number,
-        lambda n: Patient.objects.filter(screening_number=screening_number_of(n)).exists(), "screening_number",
-    )  # fmt: skip
+        "screening",
+        number,
+        lambda n: Patient.objects.filter(screening_number=screening_number_of(n)).exists(),
+        "screening_number",
+    )
     patient = Patient(screening_number=screening_number_of(number), created_by=acting_user)
     patient._history_user = acting_user  # type: ignore[attr-defined]
     patient.full_clean()
     patient.save()
     crf_create(
-        model=ScreeningLog, patient=patient, data={"screening_date": screening_date}, acting_user=acting_user,
+        model=ScreeningLog,
+        patient=patient,
+        data={"screening_date": screening_date},
+        acting_user=acting_user,
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
     return patient
 
 
@@ -133,7 +138,10 @@ def patient_register(
     if problems:
         raise ValidationError({"registration_date": problems})
     number = _claim_number(
-        "study", number, lambda n: Patient.objects.filter(study_number=study_number_of(n)).exists(), "study_number"
+        "study",
+        number,
+        lambda n: Patient.objects.filter(study_number=study_number_of(n)).exists(),
+        "study_number",
     )
     patient.study_number = study_number_of(number)
     patient.registration_date = registration_date
@@ -152,9 +160,11 @@ def patient_register(
         log.updated_by = acting_user
         log.save()
     AuditEvent.objects.create(
-        user=acting_user, action=AuditEvent.Action.REGISTER, patient=patient,
+        user=acting_user,
+        action=AuditEvent.Action.REGISTER,
+        patient=patient,
         description=_("Registered as %(n)s on %(d)s") % {"n": patient.study_number, "d": registration_date},
-    )  # fmt: skip
+    )
     return patient
 
 
@@ -228,11 +238,16 @@ def eligibility_confirm(
     when = confirmed_at or now
     reason = _("Eligibility confirmed by the investigator")
     if is_entered_late(when, now):
-        reason = _("Eligibility confirmed by the investigator on %(when)s, entered late") % {"when": stamp(when)}
+        reason = _("Eligibility confirmed by the investigator on %(when)s, entered late") % {
+            "when": stamp(when)
+        }
     row, _changes = crf_update(
-        instance=instance, expected_version=expected_version,
-        data={"confirmed_by": acting_user, "confirmed_at": when}, reason=reason, acting_user=acting_user,
-    )  # fmt: skip
+        instance=instance,
+        expected_version=expected_version,
+        data={"confirmed_by": acting_user, "confirmed_at": when},
+        reason=reason,
+        acting_user=acting_user,
+    )
     return row
 
 

@@ -87,14 +87,21 @@ def patient_register(request: HttpRequest, pk: int) -> HttpResponse:
 
         precheck = services.registration_precheck(patient, timezone.localdate())
         problems = precheck[0][1]
-        form = RegisterPatientForm(initial={"registration_date": next(
-            (day for day, found in precheck if not found), timezone.localdate()
-        )})  # fmt: skip
+        form = RegisterPatientForm(
+            initial={
+                "registration_date": next((day for day, found in precheck if not found), timezone.localdate())
+            }
+        )
     return render(
-        request, "enrollment/patient_register.html",
-        {"form": form, "patient": patient, "problems": problems,
-         "precheck": precheck if request.method == "GET" else []},
-    )  # fmt: skip
+        request,
+        "enrollment/patient_register.html",
+        {
+            "form": form,
+            "patient": patient,
+            "problems": problems,
+            "precheck": precheck if request.method == "GET" else [],
+        },
+    )
 
 
 def casebook(request: HttpRequest, pk: int) -> HttpResponse:
@@ -131,18 +138,32 @@ def _eligibility_context(
 
 
 def _eligibility_save(
-    *, spec: CrfSpec, patient: Any, instance: Any, data: dict[str, Any], m2m: dict[str, Any], reason: str,
-    expected_version: int, submit: bool, acting_user: Any,
-) -> tuple[Any, int]:  # fmt: skip
+    *,
+    spec: CrfSpec,
+    patient: Any,
+    instance: Any,
+    data: dict[str, Any],
+    m2m: dict[str, Any],
+    reason: str,
+    expected_version: int,
+    submit: bool,
+    acting_user: Any,
+) -> tuple[Any, int]:
     """The checklist and one answer row per criterion (enrollment.services)."""
     if instance is None:
         row = services.eligibility_create(
-            patient=patient, data=data, acting_user=acting_user,
+            patient=patient,
+            data=data,
+            acting_user=acting_user,
             status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
-        )  # fmt: skip
+        )
         return row, 1
     row, changes = services.eligibility_update(
-        instance=instance, expected_version=expected_version, data=data, reason=reason, acting_user=acting_user
+        instance=instance,
+        expected_version=expected_version,
+        data=data,
+        reason=reason,
+        acting_user=acting_user,
     )
     return row, len(changes)
 
@@ -158,16 +179,25 @@ def eligibility_create(request: HttpRequest, *, patient_pk: int, spec: CrfSpec) 
     if existing is not None:
         return redirect(existing.get_absolute_url())
     return crf_form_page(
-        request, spec=spec, patient=patient, form_factory=_eligibility_form, save=_eligibility_save,
+        request,
+        spec=spec,
+        patient=patient,
+        form_factory=_eligibility_form,
+        save=_eligibility_save,
         template="enrollment/eligibility_form.html",
-    )  # fmt: skip
+    )
 
 
 def eligibility_update(request: HttpRequest, *, spec: CrfSpec, instance: Any) -> HttpResponse:
     return crf_form_page(
-        request, spec=spec, patient=instance.patient, instance=instance, form_factory=_eligibility_form,
-        save=_eligibility_save, template="enrollment/eligibility_form.html",
-    )  # fmt: skip
+        request,
+        spec=spec,
+        patient=instance.patient,
+        instance=instance,
+        form_factory=_eligibility_form,
+        save=_eligibility_save,
+        template="enrollment/eligibility_form.html",
+    )
 
 
 def eligibility_detail(
@@ -190,7 +220,9 @@ def eligibility_detail(
         and not instance.confirmed_by_id
         and not (instance.status == CrfStatus.LOCKED or sabr_services.casebook_lock(instance.patient))
     )
-    context["confirm_form"] = confirm_form or EligibilityConfirmForm(initial={"expected_version": instance.version})
+    context["confirm_form"] = confirm_form or EligibilityConfirmForm(
+        initial={"expected_version": instance.version}
+    )
     entered = services.confirmation_entered_at(instance)
     context["entered_late"] = (
         entered if entered and services.is_entered_late(instance.confirmed_at, entered) else None
@@ -205,11 +237,15 @@ def eligibility_confirm(request: HttpRequest, patient_pk: int, pk: int) -> HttpR
     form = EligibilityConfirmForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError(form.errors.get("confirmed_at") or _("Enter the date and time of the confirmation."))
+            raise ValidationError(
+                form.errors.get("confirmed_at") or _("Enter the date and time of the confirmation.")
+            )
         services.eligibility_confirm(
-            instance=instance, expected_version=form.cleaned_data["expected_version"], acting_user=request.user,
+            instance=instance,
+            expected_version=form.cleaned_data["expected_version"],
+            acting_user=request.user,
             confirmed_at=form.cleaned_data["confirmed_at"] or None,
-        )  # fmt: skip
+        )
     except (sabr_services.StaleVersion, sabr_services.CrfLocked) as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:

@@ -151,8 +151,12 @@ def table(headers: list[str], rows: list[list[str]]) -> dict[str, Any] | None:
     if sum(c.width for c in cols) + len(GAP) * (len(cols) - 1) > WIDTH:
         wide = key_values(zip(headers, rows[0], strict=True))
         blocks = [key_values(zip(headers, r, strict=True))["text"] for r in rows]
-        return {"header": "", "blocks": blocks, "rows": [(b, False) for b in blocks],
-                "cjk": wide["cjk"] or any(is_cjk(b) for b in blocks)}  # fmt: skip
+        return {
+            "header": "",
+            "blocks": blocks,
+            "rows": [(b, False) for b in blocks],
+            "cjk": wide["cjk"] or any(is_cjk(b) for b in blocks),
+        }
     return _listing(cols, [text_row(cols, r) for r in rows])
 
 
@@ -235,8 +239,11 @@ def _rows(spec: CrfSpec, patient: Any) -> list[CrfBase]:
         if f.is_relation and f.related_model is not None:
             fks.append(f.name)
             # The related row's own links, which its __str__ may name (a fraction's target names its lesion).
-            fks += [f"{f.name}__{g.name}" for g in f.related_model._meta.concrete_fields
-                    if g.many_to_one and g.related_model is not get_user_model() and g.name != "patient"]  # fmt: skip
+            fks += [
+                f"{f.name}__{g.name}"
+                for g in f.related_model._meta.concrete_fields
+                if g.many_to_one and g.related_model is not get_user_model() and g.name != "patient"
+            ]
     prefetch: list[Any] = [f.name for f in model._meta.many_to_many]
     for accessor, child, fields in _child_relations(model):
         related = [f.name for f in fields if f.is_relation]
@@ -294,16 +301,24 @@ def _signature_table(signatures: list[Any], *, casebook: bool = False) -> dict[s
     """Each signature: when, who, the form version or the forms covered, its meaning, and its voiding."""
     if not signatures:
         return None
-    cols = [Col(_("Signed at"), WHEN), Col(_("Signer"), 20),
-            Col(_("Forms") if casebook else _("Form version"), 8, right=True)]  # fmt: skip
+    cols = [
+        Col(_("Signed at"), WHEN),
+        Col(_("Signer"), 20),
+        Col(_("Forms") if casebook else _("Form version"), 8, right=True),
+    ]
     cols.append(Col(_("Meaning"), WIDTH - sum(c.width + len(GAP) for c in cols)))
     blocks, void = [], []
     for s in signatures:
         covered = len(s.forms) if casebook else s.crf_version
         lines = text_row(cols, [stamp(s.signed_at), s.signer_name, covered, s.meaning])
         if s.voided_at:
-            lines += text_span(cols, 1, _("VOIDED %(when)s by %(who)s: %(reason)s") % {
-                "when": stamp(s.voided_at), "who": _user(s.voided_by), "reason": s.void_reason or "—"}, WIDTH)  # fmt: skip
+            lines += text_span(
+                cols,
+                1,
+                _("VOIDED %(when)s by %(who)s: %(reason)s")
+                % {"when": stamp(s.voided_at), "who": _user(s.voided_by), "reason": s.void_reason or "—"},
+                WIDTH,
+            )
         else:
             lines += text_span(cols, 1, _("Valid"), WIDTH)
         blocks.append(lines)
@@ -365,11 +380,17 @@ def _signature_state(row: CrfBase, signatures: list[Any]) -> str:
     valid = [s for s in signatures if not s.voided_at]
     if valid:
         return _("Signed on %(when)s by %(who)s (form version %(v)s)") % {
-            "when": stamp(valid[-1].signed_at), "who": valid[-1].signer_name, "v": valid[-1].crf_version}  # fmt: skip
+            "when": stamp(valid[-1].signed_at),
+            "who": valid[-1].signer_name,
+            "v": valid[-1].crf_version,
+        }
     if signatures:
         last = signatures[-1]
         return _("Not signed: the signature of %(who)s of %(when)s was voided on %(voided)s") % {
-            "who": last.signer_name, "when": stamp(last.signed_at), "voided": stamp(last.voided_at)}  # fmt: skip
+            "who": last.signer_name,
+            "when": stamp(last.signed_at),
+            "voided": stamp(last.voided_at),
+        }
     return _("Not signed")
 
 
@@ -381,10 +402,14 @@ def _lock_state(row: CrfBase, patient: Any, study_lock: StudyLock | None) -> str
         }
     if patient.locked_at:
         return _("Locked with the casebook on %(when)s by %(who)s") % {
-            "when": stamp(patient.locked_at), "who": _user(patient.locked_by)}  # fmt: skip
+            "when": stamp(patient.locked_at),
+            "who": _user(patient.locked_by),
+        }
     if study_lock is not None:
         return _("Locked with the study database on %(when)s by %(who)s") % {
-            "when": stamp(study_lock.locked_at), "who": _user(study_lock.locked_by)}  # fmt: skip
+            "when": stamp(study_lock.locked_at),
+            "who": _user(study_lock.locked_by),
+        }
     return _("Not locked")
 
 
@@ -394,16 +419,23 @@ def _state(row: CrfBase, patient: Any, signatures: list[Any], study_lock: StudyL
     Status and version are in the form's heading.
     """
     created, changed = _by(row.created_at, row.created_by), _by(row.updated_at, row.updated_by)
-    return key_values([
-        (_("Created"), created),
-        *([(_("Last change"), changed)] if changed != created else []),
-        (_("Submitted"), stamp(row.submitted_at) if row.submitted_at else _("Not submitted (draft)")),
-        (_("Source-data verification"),
-         _("Verified on %(when)s by %(who)s") % {"when": stamp(row.verified_at), "who": _user(row.verified_by)}
-         if row.verified_at else _("Not verified")),
-        (_("Investigator signature"), _signature_state(row, signatures)),
-        (_("Lock"), _lock_state(row, patient, study_lock)),
-    ], label_width=26)  # fmt: skip
+    return key_values(
+        [
+            (_("Created"), created),
+            *([(_("Last change"), changed)] if changed != created else []),
+            (_("Submitted"), stamp(row.submitted_at) if row.submitted_at else _("Not submitted (draft)")),
+            (
+                _("Source-data verification"),
+                _("Verified on %(when)s by %(who)s")
+                % {"when": stamp(row.verified_at), "who": _user(row.verified_by)}
+                if row.verified_at
+                else _("Not verified"),
+            ),
+            (_("Investigator signature"), _signature_state(row, signatures)),
+            (_("Lock"), _lock_state(row, patient, study_lock)),
+        ],
+        label_width=26,
+    )
 
 
 def _casebook_state(
@@ -417,14 +449,24 @@ def _casebook_state(
         }
     elif signatures:
         signed = _("Not signed: the last signature (%(who)s, %(when)s) was voided on %(voided)s") % {
-            "who": signatures[-1].signer_name, "when": stamp(signatures[-1].signed_at),
-            "voided": stamp(signatures[-1].voided_at)}  # fmt: skip
+            "who": signatures[-1].signer_name,
+            "when": stamp(signatures[-1].signed_at),
+            "voided": stamp(signatures[-1].voided_at),
+        }
     else:
         signed = _("Not signed")
-    locked = (_("Locked on %(when)s by %(who)s") % {"when": stamp(patient.locked_at), "who": _user(patient.locked_by)}
-              if patient.locked_at else _("Not locked"))  # fmt: skip
-    study = (_("Locked on %(when)s by %(who)s") % {"when": stamp(study_lock.locked_at), "who": _user(study_lock.locked_by)}
-             if study_lock is not None else _("Not locked"))  # fmt: skip
+    locked = (
+        _("Locked on %(when)s by %(who)s")
+        % {"when": stamp(patient.locked_at), "who": _user(patient.locked_by)}
+        if patient.locked_at
+        else _("Not locked")
+    )
+    study = (
+        _("Locked on %(when)s by %(who)s")
+        % {"when": stamp(study_lock.locked_at), "who": _user(study_lock.locked_by)}
+        if study_lock is not None
+        else _("Not locked")
+    )
     return [
         (_("Casebook signature"), signed),
         (_("Casebook lock"), locked),
@@ -483,9 +525,12 @@ def casebook_context(patient: Any, *, user: Any, progress: Progress = _noop) -> 
             text = Text()
             text.block(_state(row, patient, sigs, study_lock))
             text.heading(_("Values"))
-            text.block(key_values(
-                [(str(f.verbose_name), _value(row, f)) for f in services.data_fields(type(row))] + _m2m(row)
-            ))  # fmt: skip
+            text.block(
+                key_values(
+                    [(str(f.verbose_name), _value(row, f)) for f in services.data_fields(type(row))]
+                    + _m2m(row)
+                )
+            )
             for child in _children(row):
                 text.heading(child["title"])
                 text.table(child["table"])

@@ -30,9 +30,15 @@ def load_generated(count: int, *, users: dict[str, Any], stdout: Any, seed: int 
     if Patient.objects.filter(screening_number=f"S-{FIRST_SCREENING:04d}").exists():
         stdout.write("Generated demo patients already present: skipped.")
         return
-    study = generate(count, seed=seed, today=timezone.localdate(), study_id=settings.STUDY_ID,
-                     study_prefix=settings.STUDY_NUMBER_PREFIX, first_screening=FIRST_SCREENING,
-                     first_study=FIRST_STUDY)  # fmt: skip
+    study = generate(
+        count,
+        seed=seed,
+        today=timezone.localdate(),
+        study_id=settings.STUDY_ID,
+        study_prefix=settings.STUDY_NUMBER_PREFIX,
+        first_screening=FIRST_SCREENING,
+        first_study=FIRST_STUDY,
+    )
     with tempfile.TemporaryDirectory(prefix="sabr-demo-") as folder:
         study.write(folder)
         result = import_study(folder, user=users["coordinator"], partial=True)
@@ -40,5 +46,7 @@ def load_generated(count: int, *, users: dict[str, Any], stdout: Any, seed: int 
         stdout.write(f"Generated demo patients not loaded:\n{result.summary()}")
         return
     skipped = f"; skipped: {', '.join(sorted(result.skipped_patients))}" if result.skipped_patients else ""
-    stdout.write(f"Imported {result.created.get('patients', 0)} generated patients "
-                 f"({study.count()} CRF rows){skipped}.")  # fmt: skip
+    stdout.write(
+        f"Imported {result.created.get('patients', 0)} generated patients "
+        f"({study.count()} CRF rows){skipped}."
+    )

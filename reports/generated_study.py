@@ -35,33 +35,80 @@ CHILD_KEY_COLUMNS = ["STUDYID", "SUBJID", "SCRNO"]
 CHILD_FILES = ("lesion-result", "new-lesion", "sae-report")
 
 #: Eligibility criteria of protocol version 1.0 (enrollment/criteria.py) with their qualifying answers.
-CRITERIA = [("INCL01", "Y"), ("INCL02", "Y"), ("INCL03", "Y"), ("INCL04", "Y"), ("INCL05", "Y"), ("INCL06", "Y"),
-            ("INCL07", "Y"), ("EXCL01", "N"), ("EXCL02", "N"), ("EXCL03", "N"), ("EXCL04", "N"), ("EXCL05", "N")]  # fmt: skip
+CRITERIA = [
+    ("INCL01", "Y"),
+    ("INCL02", "Y"),
+    ("INCL03", "Y"),
+    ("INCL04", "Y"),
+    ("INCL05", "Y"),
+    ("INCL06", "Y"),
+    ("INCL07", "Y"),
+    ("EXCL01", "N"),
+    ("EXCL02", "N"),
+    ("EXCL03", "N"),
+    ("EXCL04", "N"),
+    ("EXCL05", "N"),
+]
 CRITERIA_VERSION = "1.0"
 #: Criteria that screen failures miss, with a weight.
 FAILED_CRITERIA = [("INCL06", 4), ("INCL05", 3), ("EXCL04", 2), ("INCL07", 2), ("EXCL03", 1)]
 
 #: Metastatic sites of RCC: organ, weight, measurable target size range (mm), location texts, paired organ.
 SITES: dict[str, tuple[int, tuple[int, int], list[str], bool]] = {
-    "LUNG": (30, (11, 38), ["upper lobe, apical segment", "lower lobe, basal segment", "middle lobe",
-                            "upper lobe, posterior segment", "lower lobe, superior segment"], True),
-    "LYMPH NODE": (18, (15, 32), ["Mediastinal node (station 4R)", "Subcarinal node (station 7)",
-                                  "Para-aortic node at L2", "Retrocaval node", "Hilar node"], False),
-    "BONE": (16, (0, 0), ["T10 vertebral body", "L3 vertebral body", "Right iliac wing", "Left sixth rib",
-                          "Sacrum", "Right femoral neck"], False),
+    "LUNG": (
+        30,
+        (11, 38),
+        [
+            "upper lobe, apical segment",
+            "lower lobe, basal segment",
+            "middle lobe",
+            "upper lobe, posterior segment",
+            "lower lobe, superior segment",
+        ],
+        True,
+    ),
+    "LYMPH NODE": (
+        18,
+        (15, 32),
+        [
+            "Mediastinal node (station 4R)",
+            "Subcarinal node (station 7)",
+            "Para-aortic node at L2",
+            "Retrocaval node",
+            "Hilar node",
+        ],
+        False,
+    ),
+    "BONE": (
+        16,
+        (0, 0),
+        [
+            "T10 vertebral body",
+            "L3 vertebral body",
+            "Right iliac wing",
+            "Left sixth rib",
+            "Sacrum",
+            "Right femoral neck",
+        ],
+        False,
+    ),
     "ADRENAL GLAND": (9, (14, 40), ["Adrenal gland"], True),
     "LIVER": (9, (12, 45), ["Segment VII", "Segment IVa", "Segment VI", "Segment II"], False),
     "KIDNEY": (7, (14, 40), ["Nephrectomy bed recurrence", "Contralateral kidney, upper pole"], True),
     "PANCREAS": (5, (12, 30), ["Pancreatic tail", "Pancreatic head"], False),
     "SOFT TISSUE": (6, (12, 35), ["Left gluteal muscle", "Right paraspinal muscle"], False),
-}  # fmt: skip
+}
 #: SABR prescriptions by site: (total Gy, fractions); every one has BED10 >= 60 Gy and a total <= 80 Gy.
 PRESCRIPTIONS = {
-    "LUNG": [("54", 3), ("50", 5), ("48", 4)], "LYMPH NODE": [("40", 5), ("35", 5)],
-    "BONE": [("24", 1), ("27", 3), ("35", 5)], "ADRENAL GLAND": [("40", 5), ("45", 5)],
-    "LIVER": [("45", 3), ("50", 5)], "KIDNEY": [("40", 5), ("42", 3)], "PANCREAS": [("35", 5)],
+    "LUNG": [("54", 3), ("50", 5), ("48", 4)],
+    "LYMPH NODE": [("40", 5), ("35", 5)],
+    "BONE": [("24", 1), ("27", 3), ("35", 5)],
+    "ADRENAL GLAND": [("40", 5), ("45", 5)],
+    "LIVER": [("45", 3), ("50", 5)],
+    "KIDNEY": [("40", 5), ("42", 3)],
+    "PANCREAS": [("35", 5)],
     "SOFT TISSUE": [("40", 5), ("30", 3)],
-}  # fmt: skip
+}
 #: CTCAE 5.0 terms common with axitinib + a PD-1 antibody + SABR: MedDRA code, highest grade used, weight,
 #: attribution (SABR, axitinib, toripalimab), immune-related, axitinib may be reduced for it.
 AE_TERMS = [
@@ -78,12 +125,22 @@ AE_TERMS = [
     ("10028130", 2, 5, ("UNRELATED", "PROBABLE", "UNLIKELY"), "N", False),  # Mucositis oral
     ("10033371", 2, 4, ("PROBABLE", "UNLIKELY", "UNLIKELY"), "N", False),  # Pain (flare after bone SABR)
 ]  # fmt: skip
-MEDICAL_HISTORY = [("Hypertension", "CARDIOVASCULAR", 1), ("Type 2 diabetes mellitus", "ENDOCRINE", 1),
-                   ("Chronic kidney disease stage 3a", "RENAL", 2), ("Hypercholesterolaemia", "OTHER", 1),
-                   ("Coronary artery disease", "CARDIOVASCULAR", 1), ("Gout", "OTHER", 1)]  # fmt: skip
-NEW_LESION_SITES = [("LUNG", "New nodule, right lower lobe"), ("LIVER", "New lesion, segment VIII"),
-                    ("BONE", "New lytic lesion, T12"), ("LYMPH NODE", "New mediastinal node"),
-                    ("BRAIN", "New cerebellar lesion"), ("ADRENAL GLAND", "New contralateral adrenal nodule")]  # fmt: skip
+MEDICAL_HISTORY = [
+    ("Hypertension", "CARDIOVASCULAR", 1),
+    ("Type 2 diabetes mellitus", "ENDOCRINE", 1),
+    ("Chronic kidney disease stage 3a", "RENAL", 2),
+    ("Hypercholesterolaemia", "OTHER", 1),
+    ("Coronary artery disease", "CARDIOVASCULAR", 1),
+    ("Gout", "OTHER", 1),
+]
+NEW_LESION_SITES = [
+    ("LUNG", "New nodule, right lower lobe"),
+    ("LIVER", "New lesion, segment VIII"),
+    ("BONE", "New lytic lesion, T12"),
+    ("LYMPH NODE", "New mediastinal node"),
+    ("BRAIN", "New cerebellar lesion"),
+    ("ADRENAL GLAND", "New contralateral adrenal nodule"),
+]
 NEXT_LINES = ["Cabozantinib 60 mg QD", "Lenvatinib 18 mg + everolimus 5 mg QD", "Everolimus 10 mg QD"]
 #: Response course of a patient (nadir ratio of every target) and its weight.
 COURSES = {"CR": 9, "PR": 38, "SD": 38, "PD": 15}
@@ -161,8 +218,17 @@ class _Lesion:
 class _Patient:
     """One casebook, decided from the patient's own random stream, then written as rows."""
 
-    def __init__(self, study: Study, index: int, *, seed: int, today: datetime.date, screened: datetime.date,
-                 scrno: str, study_id: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        study: Study,
+        index: int,
+        *,
+        seed: int,
+        today: datetime.date,
+        screened: datetime.date,
+        scrno: str,
+        study_id: str,
+    ) -> None:
         self.s, self.i, self.today = study, index, today
         self.rng = random.Random(f"{seed}:{index}")
         self.screened, self.scrno, self.study_id = screened, scrno, study_id
@@ -174,8 +240,13 @@ class _Patient:
     def form(self, stem: str, **values: Any) -> str:
         """Add a CRF row; return its reference ``stem:FORMSEQ``."""
         n = self.seq[stem] = self.seq.get(stem, 0) + 1
-        key = {"STUDYID": self.study_id, "SUBJID": self.subjid, "SCRNO": self.scrno, "FORMSEQ": n,
-               "CRFSTAT": "submitted"}  # fmt: skip
+        key = {
+            "STUDYID": self.study_id,
+            "SUBJID": self.subjid,
+            "SCRNO": self.scrno,
+            "FORMSEQ": n,
+            "CRFSTAT": "submitted",
+        }
         self.s.add(stem, key | values)
         return f"{stem}:{n}"
 
@@ -188,16 +259,32 @@ class _Patient:
         rng, day = self.rng, self.screened
         fails = self.rng_fail < 0.09
         failed = _weighted(rng, FAILED_CRITERIA) if fails else ""
-        self.form("consent", consent_type="INITIAL", icf_version="2.0", consent_datetime=_at(day + DAY, 10),
-                  obtained_by="coordinator", withdrawn="N")  # fmt: skip
+        self.form(
+            "consent",
+            consent_type="INITIAL",
+            icf_version="2.0",
+            consent_datetime=_at(day + DAY, 10),
+            obtained_by="coordinator",
+            withdrawn="N",
+        )
         answers = {cid: ("N" if ok == "Y" else "Y") if cid == failed else ok for cid, ok in CRITERIA}
-        self.form("eligibility", criteria_version=CRITERIA_VERSION,
-                  answers_summary=";".join(f"{k}={v}" for k, v in answers.items()),
-                  all_met="N" if fails else "Y", confirmed_by="investigator",
-                  confirmed_at=_at(day + 2 * DAY, 15, rng.randint(0, 59)))  # fmt: skip
+        self.form(
+            "eligibility",
+            criteria_version=CRITERIA_VERSION,
+            answers_summary=";".join(f"{k}={v}" for k, v in answers.items()),
+            all_met="N" if fails else "Y",
+            confirmed_by="investigator",
+            confirmed_at=_at(day + 2 * DAY, 15, rng.randint(0, 59)),
+        )
         if fails:
-            self.form("screening", screening_date=day, outcome="SCREEN FAILURE", outcome_date=day + 3 * DAY,
-                      failure_reason="CRITERIA NOT MET", failed_criteria=failed)  # fmt: skip
+            self.form(
+                "screening",
+                screening_date=day,
+                outcome="SCREEN FAILURE",
+                outcome_date=day + 3 * DAY,
+                failure_reason="CRITERIA NOT MET",
+                failed_criteria=failed,
+            )
             return False
         self.registered = day + rng.randint(5, 20) * DAY
         self.form("screening", screening_date=day, outcome="ELIGIBLE", outcome_date=self.registered)
@@ -227,7 +314,9 @@ class _Patient:
                 self.lesions.append(_Lesion(k, organ, "TARGET", nodal, rng.randint(lo, hi)))
                 targets += 1
             else:
-                self.lesions.append(_Lesion(k, organ, "NON-TARGET", nodal, rng.randint(10, 14) if nodal else None))
+                self.lesions.append(
+                    _Lesion(k, organ, "NON-TARGET", nodal, rng.randint(10, 14) if nodal else None)
+                )
         if not targets:  # INCL05: at least one measurable lesion
             self.lesions.insert(0, _Lesion(0, "LUNG", "TARGET", False, rng.randint(12, 30)))
             for k, lesion in enumerate(self.lesions, start=1):
@@ -265,8 +354,12 @@ class _Patient:
         the first scan after an exponential time (new lesions, or in-field growth of the largest target)."""
         rng = self.rng
         dates = self._schedule()
-        ratio = {"CR": 0.0, "PR": rng.uniform(0.3, 0.6), "SD": rng.uniform(0.78, 1.0),
-                 "PD": rng.uniform(0.92, 1.05)}[self.course]  # fmt: skip
+        ratio = {
+            "CR": 0.0,
+            "PR": rng.uniform(0.3, 0.6),
+            "SD": rng.uniform(0.78, 1.0),
+            "PD": rng.uniform(0.92, 1.05),
+        }[self.course]
         if self.course == "PD":
             pd_at = rng.choice([0, 0, 1])
         else:
@@ -357,29 +450,64 @@ class _Patient:
         kps = _weighted(rng, [(100, 15), (90, 45), (80, 30), (70, 10)])
         ecog = 0 if kps >= 90 else 1
         self.prior_line = rng.random() < 0.15
-        factors = {name: "Y" if rng.random() < p else "N" for name, p in (
-            ("hgb_below_lln", 0.35), ("calcium_above_uln", 0.1), ("neutrophils_above_uln", 0.12),
-            ("platelets_above_uln", 0.12))}  # fmt: skip
+        factors = {
+            name: "Y" if rng.random() < p else "N"
+            for name, p in (
+                ("hgb_below_lln", 0.35),
+                ("calcium_above_uln", 0.1),
+                ("neutrophils_above_uln", 0.12),
+                ("platelets_above_uln", 0.12),
+            )
+        }
         assessed = self.registered - rng.randint(0, 3) * DAY
-        self.form("baseline", birth_year=consent_year - self.age, sex="M" if rng.random() < 0.7 else "F",
-                  assessment_date=assessed, ecog=ecog, kps=kps,
-                  histology=_weighted(rng, [("CLEAR CELL", 80), ("PAPILLARY", 12), ("CHROMOPHOBE", 5)]),
-                  sarcomatoid="Y" if rng.random() < 0.08 else "N", diagnosis_date=diagnosed,
-                  prior_nephrectomy="Y" if nephrectomy else "N", nephrectomy_date=self.nephrectomy_date,
-                  prior_systemic_lines=1 if self.prior_line else 0,
-                  metastatic_lesion_count=len(self.lesions), imdc_lab_date=assessed, **factors)  # fmt: skip
-        for term, category, grade in rng.sample(MEDICAL_HISTORY, _weighted(rng, [(0, 30), (1, 40), (2, 22), (3, 8)])):
-            self.form("medical-history", mh_term=term, mh_category=category,
-                      start_date=str(self.screened.year - rng.randint(1, 15)), ongoing="Y", baseline_grade=grade,
-                      systemic_tx_needed="N")  # fmt: skip
+        self.form(
+            "baseline",
+            birth_year=consent_year - self.age,
+            sex="M" if rng.random() < 0.7 else "F",
+            assessment_date=assessed,
+            ecog=ecog,
+            kps=kps,
+            histology=_weighted(rng, [("CLEAR CELL", 80), ("PAPILLARY", 12), ("CHROMOPHOBE", 5)]),
+            sarcomatoid="Y" if rng.random() < 0.08 else "N",
+            diagnosis_date=diagnosed,
+            prior_nephrectomy="Y" if nephrectomy else "N",
+            nephrectomy_date=self.nephrectomy_date,
+            prior_systemic_lines=1 if self.prior_line else 0,
+            metastatic_lesion_count=len(self.lesions),
+            imdc_lab_date=assessed,
+            **factors,
+        )
+        for term, category, grade in rng.sample(
+            MEDICAL_HISTORY, _weighted(rng, [(0, 30), (1, 40), (2, 22), (3, 8)])
+        ):
+            self.form(
+                "medical-history",
+                mh_term=term,
+                mh_category=category,
+                start_date=str(self.screened.year - rng.randint(1, 15)),
+                ongoing="Y",
+                baseline_grade=grade,
+                systemic_tx_needed="N",
+            )
         if self.nephrectomy_date:
-            self.form("prior-therapy", therapy_type="SURGERY", procedure="RADICAL NEPHRECTOMY",
-                      start_date=self.nephrectomy_date.strftime("%Y-%m"))  # fmt: skip
+            self.form(
+                "prior-therapy",
+                therapy_type="SURGERY",
+                procedure="RADICAL NEPHRECTOMY",
+                start_date=self.nephrectomy_date.strftime("%Y-%m"),
+            )
         if self.prior_line:
             begun = self.screened - rng.randint(200, 500) * DAY
-            self.form("prior-therapy", therapy_type="SYSTEMIC", agent="Sunitinib 50 mg 4/2", setting="METASTATIC",
-                      pd1_pdl1="N", start_date=begun.isoformat(), end_date=(begun + 150 * DAY).isoformat(),
-                      best_response="SD")  # fmt: skip
+            self.form(
+                "prior-therapy",
+                therapy_type="SYSTEMIC",
+                agent="Sunitinib 50 mg 4/2",
+                setting="METASTATIC",
+                pd1_pdl1="N",
+                start_date=begun.isoformat(),
+                end_date=(begun + 150 * DAY).isoformat(),
+                best_response="SD",
+            )
 
     def lesion_registry(self) -> None:
         rng = self.rng
@@ -387,43 +515,80 @@ class _Patient:
         used: set[str] = set()
         for lesion in self.lesions:
             texts = SITES[lesion.organ][2]
-            text = next((t for t in rng.sample(texts, len(texts)) if t not in used), texts[0] + f" ({lesion.seq})")
+            text = next(
+                (t for t in rng.sample(texts, len(texts)) if t not in used), texts[0] + f" ({lesion.seq})"
+            )
             used.add(text)
             side = rng.choice(["LEFT", "RIGHT"]) if SITES[lesion.organ][3] else ""
             location = f"{side.capitalize()} {text[0].lower()}{text[1:]}" if side else text
             values: dict[str, Any] = {}
             if lesion.role == "TARGET" or lesion.baseline is not None:
                 values["baseline_value_mm"] = lesion.baseline
-            self.form("lesion", role=lesion.role, organ=lesion.organ, laterality=side, location_text=location,
-                      method="CT SCAN", slice_thickness_mm=slice_mm, baseline_date=self.baseline_scan,
-                      group_count=1, previously_irradiated="N", **values)  # fmt: skip
+            self.form(
+                "lesion",
+                role=lesion.role,
+                organ=lesion.organ,
+                laterality=side,
+                location_text=location,
+                method="CT SCAN",
+                slice_thickness_mm=slice_mm,
+                baseline_date=self.baseline_scan,
+                group_count=1,
+                previously_irradiated="N",
+                **values,
+            )
 
     def sabr(self) -> None:
         rng = self.rng
-        course = self.form("sabr-course", is_protocol="Y", indication="INITIAL PROTOCOL SABR",
-                           simulation_date=self.start - rng.randint(2, 3) * DAY,
-                           technique=_weighted(rng, [("VMAT", 70), ("CYBERKNIFE", 15), ("IMRT", 15)]),
-                           image_guidance="CBCT", completion_status="AS PLANNED")  # fmt: skip
+        course = self.form(
+            "sabr-course",
+            is_protocol="Y",
+            indication="INITIAL PROTOCOL SABR",
+            simulation_date=self.start - rng.randint(2, 3) * DAY,
+            technique=_weighted(rng, [("VMAT", 70), ("CYBERKNIFE", 15), ("IMRT", 15)]),
+            image_guidance="CBCT",
+            completion_status="AS PLANNED",
+        )
         targets = []
         for lesion in self.lesions:
             dose, n = rng.choice(PRESCRIPTIONS[lesion.organ])
             size = lesion.baseline or 15
-            ref = self.form("sabr-target", course=course, lesion=f"lesion:{lesion.seq}", prescribed_dose_gy=dose,
-                            n_fractions=n, isodose_pct=rng.choice([70, 75, 80, 80]),
-                            ptv_cc=f"{(size / 10 + 0.6) ** 3 * 0.52 + 2:.2f}", alpha_beta_gy="10.0",
-                            is_reirradiation="N")  # fmt: skip
+            ref = self.form(
+                "sabr-target",
+                course=course,
+                lesion=f"lesion:{lesion.seq}",
+                prescribed_dose_gy=dose,
+                n_fractions=n,
+                isodose_pct=rng.choice([70, 75, 80, 80]),
+                ptv_cc=f"{(size / 10 + 0.6) ** 3 * 0.52 + 2:.2f}",
+                alpha_beta_gy="10.0",
+                is_reirradiation="N",
+            )
             targets.append((ref, dose, n))
         for ref, dose, n in targets:
             per = f"{float(dose) / n:.2f}"
             for number in range(1, n + 1):
-                self.form("sabr-fraction", target=ref, fraction_number=number,
-                          fraction_date=self.start + 2 * (number - 1) * DAY, delivered="Y", dose_delivered_gy=per)  # fmt: skip
+                self.form(
+                    "sabr-fraction",
+                    target=ref,
+                    fraction_number=number,
+                    fraction_date=self.start + 2 * (number - 1) * DAY,
+                    delivered="Y",
+                    dose_delivered_gy=per,
+                )
 
     def adverse_events(self) -> None:
         """AEs from treatment start to 30 days after the last dose (D8), before death and today."""
         rng = self.rng
-        last = min(d for d in (self.today - DAY, (self.stop + 30 * DAY) if self.stop else None,
-                                (self.death - DAY) if self.death else None) if d is not None)  # fmt: skip
+        last = min(
+            d
+            for d in (
+                self.today - DAY,
+                (self.stop + 30 * DAY) if self.stop else None,
+                (self.death - DAY) if self.death else None,
+            )
+            if d is not None
+        )
         span = (last - self.start).days
         self.aes: list[tuple[str, datetime.date, str, bool, int]] = []  # ref, onset, code, reduce, grade
         self.reduction: tuple[str, datetime.date] | None = None
@@ -439,35 +604,76 @@ class _Patient:
             resolved = onset + rng.randint(5, 80) * DAY
             ongoing = resolved > last or (code == "10021114")  # hypothyroidism: lasting replacement
             serious = grade >= 3 and rng.random() < 0.35
-            reduce = (reducible and grade >= 2 and self.reduction is None and rng.random() < 0.5
-                      and (self.stop is None or onset + 2 * DAY < self.stop))  # fmt: skip
+            reduce = (
+                reducible
+                and grade >= 2
+                and self.reduction is None
+                and rng.random() < 0.5
+                and (self.stop is None or onset + 2 * DAY < self.stop)
+            )
             values: dict[str, Any] = {}
             if serious:
-                values = {"aeshosp": "Y", "awareness_at": _at(onset + DAY, 10, 30),
-                          "reported_at": _at(onset + DAY, 18, 0), "expected": "Y"}  # fmt: skip
+                values = {
+                    "aeshosp": "Y",
+                    "awareness_at": _at(onset + DAY, 10, 30),
+                    "reported_at": _at(onset + DAY, 18, 0),
+                    "expected": "Y",
+                }
                 if onset + DAY > last:
                     continue
-            ref = self.form("adverse-event", ctcae_term=code, grade=grade, onset_date=onset,
-                            ongoing="Y" if ongoing else "N", resolution_date=None if ongoing else resolved,
-                            serious="Y" if serious else "N", aesdth="N", aeslife="N",
-                            aeshosp=values.pop("aeshosp", "N"), aesdisab="N", aescong="N", aesmie="N",
-                            rel_sabr=rel[0], rel_axitinib=rel[1], rel_toripalimab=rel[2], immune_related=immune,
-                            acn_axitinib="DOSE REDUCED" if reduce else "DOSE NOT CHANGED",
-                            acn_toripalimab="DOSE NOT CHANGED", acn_sabr="DOSE NOT CHANGED",
-                            treatment_given="Y" if immune == "Y" or grade >= 3 else "N",
-                            outcome="NOT RECOVERED/NOT RESOLVED" if ongoing else "RECOVERED/RESOLVED",
-                            **values)  # fmt: skip
+            ref = self.form(
+                "adverse-event",
+                ctcae_term=code,
+                grade=grade,
+                onset_date=onset,
+                ongoing="Y" if ongoing else "N",
+                resolution_date=None if ongoing else resolved,
+                serious="Y" if serious else "N",
+                aesdth="N",
+                aeslife="N",
+                aeshosp=values.pop("aeshosp", "N"),
+                aesdisab="N",
+                aescong="N",
+                aesmie="N",
+                rel_sabr=rel[0],
+                rel_axitinib=rel[1],
+                rel_toripalimab=rel[2],
+                immune_related=immune,
+                acn_axitinib="DOSE REDUCED" if reduce else "DOSE NOT CHANGED",
+                acn_toripalimab="DOSE NOT CHANGED",
+                acn_sabr="DOSE NOT CHANGED",
+                treatment_given="Y" if immune == "Y" or grade >= 3 else "N",
+                outcome="NOT RECOVERED/NOT RESOLVED" if ongoing else "RECOVERED/RESOLVED",
+                **values,
+            )
             if reduce:
                 self.reduction = (ref, onset)
             if immune == "Y" and grade >= 2 and code != "10021114" and onset + 29 * DAY <= last:
-                self.form("immunosuppressant", drug="PREDNISONE", dose="1", dose_unit="mg/kg", frequency="QD",
-                          route="ORAL", start_date=onset + DAY, ongoing="N", end_date=onset + 29 * DAY,
-                          indication="IMMUNE-RELATED AE", adverse_event=ref)  # fmt: skip
+                self.form(
+                    "immunosuppressant",
+                    drug="PREDNISONE",
+                    dose="1",
+                    dose_unit="mg/kg",
+                    frequency="QD",
+                    route="ORAL",
+                    start_date=onset + DAY,
+                    ongoing="N",
+                    end_date=onset + 29 * DAY,
+                    indication="IMMUNE-RELATED AE",
+                    adverse_event=ref,
+                )
 
     def drugs(self) -> None:
         rng = self.rng
-        end = min(d for d in (self.today - DAY, self.stop - DAY if self.stop else None,
-                              self.death - DAY if self.death else None) if d is not None)  # fmt: skip
+        end = min(
+            d
+            for d in (
+                self.today - DAY,
+                self.stop - DAY if self.stop else None,
+                self.death - DAY if self.death else None,
+            )
+            if d is not None
+        )
         # axitinib: 5 mg BID, up to 7 mg at 6 weeks (R4.3), down one level for an adverse event (R4.4)
         changes: list[tuple[datetime.date, str, str, str, str]] = [(self.start, "5 MG BID", "START", "", "")]
         level = "5 MG BID"
@@ -482,41 +688,86 @@ class _Patient:
         for k, (day, dose, reason, ae, bp) in enumerate(changes):
             final = k + 1 == len(changes)
             stop = (end if self.stop or self.death else None) if final else changes[k + 1][0] - DAY
-            self.form("axitinib", start_date=day, end_date=stop, dose_level=dose, dose_change_reason=reason,
-                      adverse_event=ae, missed_doses=rng.choice([0, 0, 0, 1, 2, 3]), bp_ok_no_antihtn=bp)  # fmt: skip
+            self.form(
+                "axitinib",
+                start_date=day,
+                end_date=stop,
+                dose_level=dose,
+                dose_change_reason=reason,
+                adverse_event=ae,
+                missed_doses=rng.choice([0, 0, 0, 1, 2, 3]),
+                bp_ok_no_antihtn=bp,
+            )
         if self.stop:
-            self.form("axitinib", start_date=self.stop, dose_level="PERMANENTLY DISCONTINUED",
-                      dose_change_reason="OTHER", missed_doses=0)  # fmt: skip
+            self.form(
+                "axitinib",
+                start_date=self.stop,
+                dose_level="PERMANENTLY DISCONTINUED",
+                dose_change_reason="OTHER",
+                missed_doses=0,
+            )
         # toripalimab 240 mg q3w (R4.6) until progression, for at most 35 cycles
         day, cycle = self.start, 1
         while day <= end and cycle <= TORIPALIMAB_MAX_CYCLES:
-            self.form("toripalimab", cycle_number=cycle, infusion_status="GIVEN", infusion_date=day, dose_mg="240.0",
-                      infusion_interrupted="N", lot_number=f"TP{2400 + (day.toordinal() // 90) % 100:04d}")  # fmt: skip
+            self.form(
+                "toripalimab",
+                cycle_number=cycle,
+                infusion_status="GIVEN",
+                infusion_date=day,
+                dose_mg="240.0",
+                infusion_interrupted="N",
+                lot_number=f"TP{2400 + (day.toordinal() // 90) % 100:04d}",
+            )
             cycle += 1
             day += (21 + rng.choice([0, 0, 0, 1, 2, -1])) * DAY
         if self.stop and cycle <= TORIPALIMAB_MAX_CYCLES:
-            self.form("toripalimab", cycle_number=cycle, infusion_status="PERMANENTLY DISCONTINUED",
-                      status_reason="PROGRESSION")  # fmt: skip
+            self.form(
+                "toripalimab",
+                cycle_number=cycle,
+                infusion_status="PERMANENTLY DISCONTINUED",
+                status_reason="PROGRESSION",
+            )
 
     def assessments(self) -> None:
         rng = self.rng
         for k, (day, event) in enumerate(self.scans):
-            ref = self.form("tumour-assessment", imaging_done="Y", scan_date_first=day, modality="CT SCAN",
-                            clinical_deterioration="N")  # fmt: skip
+            ref = self.form(
+                "tumour-assessment",
+                imaging_done="Y",
+                scan_date_first=day,
+                modality="CT SCAN",
+                clinical_deterioration="N",
+            )
             for lesion in self.lesions:
-                row: dict[str, Any] = {"assessment": ref, "lesion": f"lesion:{lesion.seq}", "split_merge": "NONE"}
+                row: dict[str, Any] = {
+                    "assessment": ref,
+                    "lesion": f"lesion:{lesion.seq}",
+                    "split_merge": "NONE",
+                }
                 value = lesion.values[k]
                 if lesion.role == "TARGET":
-                    row |= {"result_status": "MEASURED", "value_mm": value} if value is not None else {
-                        "result_status": "DISAPPEARED"}  # fmt: skip
+                    row |= (
+                        {"result_status": "MEASURED", "value_mm": value}
+                        if value is not None
+                        else {"result_status": "DISAPPEARED"}
+                    )
                 else:
                     row["nontarget_state"] = "ABSENT" if self.course == "CR" and k >= 2 else "PRESENT"
                 self.child("lesion-result", **row)
             if event == "new":
                 for n, (organ, text) in enumerate(self.new_lesions, start=1):
-                    self.child("new-lesion", assessment=ref, code=f"N{n}", organ=organ, location_text=text,
-                               detected_by="MRI" if organ == "BRAIN" else "CT SCAN", first_seen_date=day,
-                               unequivocal="Y", new_value_mm=rng.randint(8, 18), present="Y")  # fmt: skip
+                    self.child(
+                        "new-lesion",
+                        assessment=ref,
+                        code=f"N{n}",
+                        organ=organ,
+                        location_text=text,
+                        detected_by="MRI" if organ == "BRAIN" else "CT SCAN",
+                        first_seen_date=day,
+                        unequivocal="Y",
+                        new_value_mm=rng.randint(8, 18),
+                        present="Y",
+                    )
 
     def after_progression(self) -> None:
         """End of treatment, next line, survival contacts, death and off study."""
@@ -527,39 +778,80 @@ class _Patient:
             day = self.pd + rng.randint(14, 45) * DAY
             if day <= limit and rng.random() < 0.75:
                 next_line = day
-                self.form("subsequent-therapy", therapy_type="SYSTEMIC", regimen=rng.choice(NEXT_LINES),
-                          start_date=day, reason="PROGRESSION", local_on_protocol="N")  # fmt: skip
+                self.form(
+                    "subsequent-therapy",
+                    therapy_type="SYSTEMIC",
+                    regimen=rng.choice(NEXT_LINES),
+                    start_date=day,
+                    reason="PROGRESSION",
+                    local_on_protocol="N",
+                )
             contact = self.pd + rng.randint(60, 100) * DAY
             if next_line and contact > limit:
                 # seen when the next line started: no record may be later than the last known alive date (R5.6)
-                self.form("survival", contact_date=next_line, method="CLINIC VISIT", reached="Y",
-                          survival_status="ALIVE", new_anticancer_tx="Y")  # fmt: skip
+                self.form(
+                    "survival",
+                    contact_date=next_line,
+                    method="CLINIC VISIT",
+                    reached="Y",
+                    survival_status="ALIVE",
+                    new_anticancer_tx="Y",
+                )
             while contact <= limit:
-                self.form("survival", contact_date=contact, method=rng.choice(["TELEPHONE", "CLINIC VISIT"]),
-                          reached="Y", survival_status="ALIVE",
-                          new_anticancer_tx="Y" if next_line and next_line <= contact else "N")  # fmt: skip
+                self.form(
+                    "survival",
+                    contact_date=contact,
+                    method=rng.choice(["TELEPHONE", "CLINIC VISIT"]),
+                    reached="Y",
+                    survival_status="ALIVE",
+                    new_anticancer_tx="Y" if next_line and next_line <= contact else "N",
+                )
                 contact += rng.randint(80, 100) * DAY
         if self.death:
             other = self.death_cause == "OTHER"
-            self.form("death", death_date=self.death, primary_cause=self.death_cause,
-                      cause_text="Myocardial infarction" if other else "", autopsy="N",
-                      source=rng.choice(["HOSPITAL RECORD", "RELATIVE", "TREATING PHYSICIAN"]))  # fmt: skip
-            self.form("disposition", eot_reason="DEATH" if other else "PROGRESSIVE DISEASE", eos_date=self.death,
-                      eos_reason="DEATH")  # fmt: skip
+            self.form(
+                "death",
+                death_date=self.death,
+                primary_cause=self.death_cause,
+                cause_text="Myocardial infarction" if other else "",
+                autopsy="N",
+                source=rng.choice(["HOSPITAL RECORD", "RELATIVE", "TREATING PHYSICIAN"]),
+            )
+            self.form(
+                "disposition",
+                eot_reason="DEATH" if other else "PROGRESSIVE DISEASE",
+                eos_date=self.death,
+                eos_reason="DEATH",
+            )
         elif self.pd:
             self.form("disposition", eot_reason="PROGRESSIVE DISEASE")
 
 
-def generate(n: int, *, seed: int = 2026, today: datetime.date, study_id: str = "SABR-RCC",
-             study_prefix: str = "SR-", first_screening: int = 1001, first_study: int = 101) -> Study:  # fmt: skip
+def generate(
+    n: int,
+    *,
+    seed: int = 2026,
+    today: datetime.date,
+    study_id: str = "SABR-RCC",
+    study_prefix: str = "SR-",
+    first_screening: int = 1001,
+    first_study: int = 101,
+) -> Study:
     """``n`` screened patients (about 9 % screen failures), screened over the ~27 months before ``today``."""
     study = Study()
     rng = random.Random(f"{seed}:dates")
     days = sorted((rng.randint(45, 800) for _ in range(n)), reverse=True)
     patients = []
     for i, back in enumerate(days):
-        patient = _Patient(study, i, seed=seed, today=today, screened=today - back * DAY,
-                           scrno=f"S-{first_screening + i:04d}", study_id=study_id)  # fmt: skip
+        patient = _Patient(
+            study,
+            i,
+            seed=seed,
+            today=today,
+            screened=today - back * DAY,
+            scrno=f"S-{first_screening + i:04d}",
+            study_id=study_id,
+        )
         patients.append(patient)
     # screening forms first (their numbers need the registration order), then each registered casebook
     registered = [p for p in patients if p.screen()]
@@ -568,9 +860,16 @@ def generate(n: int, *, seed: int = 2026, today: datetime.date, study_id: str = 
         patient.subjid = f"{study_prefix}{first_study + k:03d}"
         patient.plan()
     for patient in patients:
-        study.add("_patients", {"STUDYID": study_id, "SUBJID": patient.subjid, "SCRNO": patient.scrno,
-                                "registration_date": getattr(patient, "registered", None),
-                                "registered_by": "coordinator" if hasattr(patient, "registered") else ""})  # fmt: skip
+        study.add(
+            "_patients",
+            {
+                "STUDYID": study_id,
+                "SUBJID": patient.subjid,
+                "SCRNO": patient.scrno,
+                "registration_date": getattr(patient, "registered", None),
+                "registered_by": "coordinator" if hasattr(patient, "registered") else "",
+            },
+        )
     for patient in registered:
         patient.baseline()
         patient.lesion_registry()

@@ -58,10 +58,23 @@ from sabr_trial.models import CrfLocked
 PRE_REGISTRATION = ["screening", "consent", "eligibility"]
 #: Forms read back, in dependency order (a link may only point to a form earlier in this list, or be deferred).
 IMPORT_ORDER = PRE_REGISTRATION + [
-    "baseline", "medical-history", "prior-therapy", "death", "adverse-event", "lesion", "sabr-course",
-    "sabr-target", "sabr-fraction", "axitinib", "toripalimab", "immunosuppressant", "tumour-assessment",
-    "subsequent-therapy", "disposition", "survival",
-]  # fmt: skip
+    "baseline",
+    "medical-history",
+    "prior-therapy",
+    "death",
+    "adverse-event",
+    "lesion",
+    "sabr-course",
+    "sabr-target",
+    "sabr-fraction",
+    "axitinib",
+    "toripalimab",
+    "immunosuppressant",
+    "tumour-assessment",
+    "subsequent-therapy",
+    "disposition",
+    "survival",
+]
 #: Child tables read with their parent form (see ``reports.exports.CHILD_TABLES``).
 CHILD_OF = {
     "lesion-result": "tumour-assessment",
@@ -139,7 +152,11 @@ class ImportResult:
             lines.append(f"nothing was imported: {len(self.problems)} problem(s)")
         for subj, problems in sorted(self.skipped_patients.items()):
             first = problems[0] if problems else None
-            why = f"{first.file} row {first.row} column {first.column}: [{first.rule}] {first.message}" if first else ""
+            why = (
+                f"{first.file} row {first.row} column {first.column}: [{first.rule}] {first.message}"
+                if first
+                else ""
+            )
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             lines.append(f"skipped patient {subj}: {why}{more}")
         for old, new in sorted(self.renumbered.items()):
@@ -186,7 +203,12 @@ def _required_columns(slug: str) -> list[str]:
 
 class Importer:
     def __init__(
-        self, folder: Path, *, user: Any, partial: bool = False, excluded: frozenset[str] = frozenset(),
+        self,
+        folder: Path,
+        *,
+        user: Any,
+        partial: bool = False,
+        excluded: frozenset[str] = frozenset(),
         existing: dict[str, Any] | None = None,
     ) -> None:
         self.folder = Path(folder)
@@ -293,8 +315,13 @@ class Importer:
         obj = self.refs.get((subj, raw))
         if obj is None:
             self.refuse(
-                file, line, f.name, "REFERENCE", f"{raw!r} does not name an imported row of this patient",
-                value=raw, subject=subj,
+                file,
+                line,
+                f.name,
+                "REFERENCE",
+                f"{raw!r} does not name an imported row of this patient",
+                value=raw,
+                subject=subj,
             )
             raise _CellError("REFERENCE", raw)
         return obj
@@ -312,9 +339,14 @@ class Importer:
         try:
             header, rows = _read(path)
         except UnicodeDecodeError as exc:
-            self.refuse(name, 0, "", "ENCODING",
-                        f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
-                        "save the file as UTF-8 (CSV UTF-8 in a spreadsheet)")  # fmt: skip
+            self.refuse(
+                name,
+                0,
+                "",
+                "ENCODING",
+                f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+                "save the file as UTF-8 (CSV UTF-8 in a spreadsheet)",
+            )
             return None
         except csv.Error as exc:
             self.refuse(name, 0, "", "CSV", f"not a readable CSV file: {exc}")
@@ -322,22 +354,36 @@ class Importer:
         before = len(self.result.problems)
         for col in header:
             if col not in known:
-                self.refuse(name, 1, col, "UNKNOWN-COLUMN",
-                            f"unknown column {col!r}: not a field of this form (docs/import.md lists the columns)")  # fmt: skip
+                self.refuse(
+                    name,
+                    1,
+                    col,
+                    "UNKNOWN-COLUMN",
+                    f"unknown column {col!r}: not a field of this form (docs/import.md lists the columns)",
+                )
         for col in required:
             if col not in header:
                 self.refuse(name, 1, col, "REQUIRED-COLUMN", f"required column {col} is missing")
-        coded = [(f.name, {str(v) for v, _label in f.choices}) for f in fields
-                 if f.choices and not f.is_relation and f.name in header]  # fmt: skip
+        coded = [
+            (f.name, {str(v) for v, _label in f.choices})
+            for f in fields
+            if f.choices and not f.is_relation and f.name in header
+        ]
         if "CRFSTAT" in header:
             coded.append(("CRFSTAT", set(CrfStatus.values)))
         for col, allowed in coded:
             for line, row in enumerate(rows, start=2):
                 raw = (row.get(col) or "").strip()
                 if raw and raw not in allowed:
-                    self.refuse(name, line, col, "CODE-LIST",
-                                f"unknown code {raw!r}; allowed: {', '.join(sorted(allowed))}",
-                                value=raw, subject=row.get("SUBJID", ""))  # fmt: skip
+                    self.refuse(
+                        name,
+                        line,
+                        col,
+                        "CODE-LIST",
+                        f"unknown code {raw!r}; allowed: {', '.join(sorted(allowed))}",
+                        value=raw,
+                        subject=row.get("SUBJID", ""),
+                    )
         return None if len(self.result.problems) > before else (header, rows)
 
     def with_subject(self, problem: Problem) -> Problem:
@@ -356,7 +402,9 @@ class Importer:
         if not patients_path.exists():
             self.refuse("_patients.csv", 0, "", "FILE", "the patient registry file is missing")
             return tables
-        table = self._read_checked(patients_path, required=PATIENT_COLUMNS, known=PATIENT_ALL_COLUMNS, fields=[])
+        table = self._read_checked(
+            patients_path, required=PATIENT_COLUMNS, known=PATIENT_ALL_COLUMNS, fields=[]
+        )
         if table is not None:
             tables["_patients"] = table
         for slug in IMPORT_ORDER:
@@ -375,9 +423,10 @@ class Importer:
                 continue
             fields = child_fields(model)
             required = list(CHILD_KEY_COLUMNS) + [
-                f.name for f in fields
+                f.name
+                for f in fields
                 if (f.editable or f.is_relation) and not (f.blank or f.null or f.has_default())
-            ]  # fmt: skip
+            ]
             known = CHILD_KEY_COLUMNS + [f.name for f in fields]
             table = self._read_checked(path, required=required, known=known, fields=fields)
             if table is not None:
@@ -413,8 +462,13 @@ class Importer:
             for col in ("SUBJID", "SCRNO"):
                 value = row.get(col, "")
                 if value in seen[col] and value:
-                    self.refuse("_patients.csv", i, col, "UNIQUE",
-                                f"duplicate {col} {value!r} (also row {seen[col][value]})")  # fmt: skip
+                    self.refuse(
+                        "_patients.csv",
+                        i,
+                        col,
+                        "UNIQUE",
+                        f"duplicate {col} {value!r} (also row {seen[col][value]})",
+                    )
                 seen[col].setdefault(value, i)
         if self.result.problems:
             return
@@ -440,7 +494,9 @@ class Importer:
                 )
                 with transaction.atomic():
                     patient = enrollment_services.patient_screen(
-                        screening_date=day, acting_user=self.user, number=_number(prow.get("SCRNO", ""), "S-", 4)
+                        screening_date=day,
+                        acting_user=self.user,
+                        number=_number(prow.get("SCRNO", ""), "S-", 4),
                     )
             except _CellError:
                 self.failed_subjects.add(subj)
@@ -477,7 +533,9 @@ class Importer:
             try:
                 with transaction.atomic():
                     self.patients[subj] = enrollment_services.patient_register(
-                        patient=self.patients[subj], registration_date=day, acting_user=self.user,
+                        patient=self.patients[subj],
+                        registration_date=day,
+                        acting_user=self.user,
                         number=_number(subj, settings.STUDY_NUMBER_PREFIX, 3),
                     )
             except ValidationError as exc:
@@ -558,7 +616,13 @@ class Importer:
                 self.refs[(subj, f"{spec.slug}:{seq}")] = row
 
     def _update(
-        self, instance: Any, data: dict[str, Any], m2m: dict[str, Any] | None, file: str, *, count: bool = True
+        self,
+        instance: Any,
+        data: dict[str, Any],
+        m2m: dict[str, Any] | None,
+        file: str,
+        *,
+        count: bool = True,
     ) -> Any:
         """Change an existing row through the update path, with the reason "imported from <file>"; a row whose
         values are all the same is left alone (no version, no history row), so re-running changes nothing."""
@@ -572,9 +636,13 @@ class Importer:
             return instance
         instance.refresh_from_db()
         updated, changes = crf_update(
-            instance=instance, expected_version=instance.version, data=data, m2m=m2m or None,
-            reason=f"imported from {file}", acting_user=self.user,
-        )  # fmt: skip
+            instance=instance,
+            expected_version=instance.version,
+            data=data,
+            m2m=m2m or None,
+            reason=f"imported from {file}",
+            acting_user=self.user,
+        )
         if changes and count:
             self.result.updated[file.removesuffix(".csv")] += 1
         return updated
@@ -594,10 +662,11 @@ class Importer:
         spec = registry.get(slug)
         file = f"{slug}.csv"
         fields = [
-            f for f in export_fields(spec.model)
+            f
+            for f in export_fields(spec.model)
             if (f.editable or f.name in SERVICE_INPUTS.get(slug, set()) or f.name == MISSING_COLUMN)
             and f.name not in SERVICE_SET.get(slug, set())
-        ]  # fmt: skip
+        ]
         for line, row in sorted(
             enumerate(rows, start=2), key=lambda x: (x[1]["SUBJID"], int(x[1]["FORMSEQ"] or 0))
         ):
@@ -636,7 +705,9 @@ class Importer:
                 if errors:
                     for name, messages in errors.items():
                         for message in messages:
-                            self.refuse(file, line, name, "EC-SU-1", message, value=row.get(name, ""), subject=subj)
+                            self.refuse(
+                                file, line, name, "EC-SU-1", message, value=row.get(name, ""), subject=subj
+                            )
                     self.failed_subjects.add(subj)
                     continue
             log.debug("%s row %s: %s %s", file, line, subj, slug)
@@ -669,8 +740,9 @@ class Importer:
             try:
                 with transaction.atomic(), pipeline.tagged((file, line, subj)):
                     if slug == "eligibility":
-                        obj = enrollment_services.eligibility_create(patient=patient, data=data, acting_user=self.user,
-                                                                     status=status)  # fmt: skip
+                        obj = enrollment_services.eligibility_create(
+                            patient=patient, data=data, acting_user=self.user, status=status
+                        )
                         confirmer = row.get("confirmed_by", "").strip()
                         if confirmer:
                             if confirmer not in self.users:
@@ -678,12 +750,20 @@ class Importer:
                                 raise _CellError("USER", confirmer)
                             at = row.get("confirmed_at", "").strip()
                             obj = enrollment_services.eligibility_confirm(
-                                instance=obj, expected_version=obj.version, acting_user=self.users[confirmer],
+                                instance=obj,
+                                expected_version=obj.version,
+                                acting_user=self.users[confirmer],
                                 confirmed_at=datetime.datetime.fromisoformat(at) if at else None,
-                            )  # fmt: skip
+                            )
                     else:
-                        obj = crf_create(model=spec.model, patient=patient, data=data, acting_user=self.user,
-                                         m2m=m2m or None, status=status)  # fmt: skip
+                        obj = crf_create(
+                            model=spec.model,
+                            patient=patient,
+                            data=data,
+                            acting_user=self.user,
+                            m2m=m2m or None,
+                            status=status,
+                        )
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
@@ -713,8 +793,13 @@ class Importer:
         for (subj, ref), rows in groups.items():
             if (subj, ref) not in self.refs and subj not in self.failed_subjects:
                 for line, _row in rows:
-                    self.refuse(f"{stem}.csv", line, parent_field, "REFERENCE",
-                                f"{ref!r} does not name an imported row of this patient")  # fmt: skip
+                    self.refuse(
+                        f"{stem}.csv",
+                        line,
+                        parent_field,
+                        "REFERENCE",
+                        f"{ref!r} does not name an imported row of this patient",
+                    )
                 self.failed_subjects.add(subj)
 
     def _import_assessments(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
@@ -748,8 +833,11 @@ class Importer:
             patient = self.patients[subj]
             ref = f"{slug}:{row['FORMSEQ']}"
             try:
-                data = {f.name: self.convert(slug, file, line, subj, f, row.get(f.name, "")) for f in fields
-                        if f.name in header}  # fmt: skip
+                data = {
+                    f.name: self.convert(slug, file, line, subj, f, row.get(f.name, ""))
+                    for f in fields
+                    if f.name in header
+                }
                 lesions = assessment_selectors.lesions_of(patient)
                 grid = []
                 for rline, rrow in results.get((subj, ref), []):
@@ -758,8 +846,18 @@ class Importer:
                         "lesion-result.csv", rline, subj, f_lesion, rrow.get("lesion", "").strip()
                     )
                     merged = rrow.get("merged_into", "").strip()
-                    form_data = {k: rrow.get(k, "") for k in ("result_status", "value_mm", "split_merge",
-                                 "nontarget_state", "further_increase", "infield_progression", "lf_confirmation")}  # fmt: skip
+                    form_data = {
+                        k: rrow.get(k, "")
+                        for k in (
+                            "result_status",
+                            "value_mm",
+                            "split_merge",
+                            "nontarget_state",
+                            "further_increase",
+                            "infield_progression",
+                            "lf_confirmation",
+                        )
+                    }
                     if merged:
                         form_data["merged_into"] = str(
                             self._ref("lesion-result.csv", rline, subj, f_merged, merged).pk
@@ -789,26 +887,38 @@ class Importer:
                     from assessments.services import entries_summary
 
                     current.refresh_from_db()
-                    same = all(getattr(current, k) == v for k, v in data.items()) and entries_summary(
-                        grid, new_lesions
-                    ) == current.entries_summary
+                    same = (
+                        all(getattr(current, k) == v for k, v in data.items())
+                        and entries_summary(grid, new_lesions) == current.entries_summary
+                    )
                     if same:
                         continue
                 with transaction.atomic(), pipeline.tagged((file, line, subj)):
                     if current is not None:  # --update: through the update path, unchanged rows untouched
                         current.refresh_from_db()
                         obj, changed = save_assessment(
-                            patient=patient, instance=current, data=data, rows=grid, new_lesions=new_lesions,
-                            acting_user=self.user, reason=f"imported from {file}", expected_version=current.version,
-                        )  # fmt: skip
+                            patient=patient,
+                            instance=current,
+                            data=data,
+                            rows=grid,
+                            new_lesions=new_lesions,
+                            acting_user=self.user,
+                            reason=f"imported from {file}",
+                            expected_version=current.version,
+                        )
                         if changed:
                             self.result.updated[slug] += 1
                         self.refs[(subj, ref)] = obj
                         continue
                     obj, _changed = save_assessment(
-                        patient=patient, instance=None, data=data, rows=grid, new_lesions=new_lesions,
-                        acting_user=self.user, submit=row.get("CRFSTAT") != CrfStatus.DRAFT,
-                    )  # fmt: skip
+                        patient=patient,
+                        instance=None,
+                        data=data,
+                        rows=grid,
+                        new_lesions=new_lesions,
+                        acting_user=self.user,
+                        submit=row.get("CRFSTAT") != CrfStatus.DRAFT,
+                    )
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
@@ -865,8 +975,10 @@ class Importer:
             done = ae.sae_reports.count() if subj in self.existing else 0
             for line, row in rows[done:]:
                 try:
-                    values = {name: self.convert(stem, f"{stem}.csv", line, subj, fields[name], row.get(name, ""))
-                              for name in ("kind", "sent_at", "summary")}  # fmt: skip
+                    values = {
+                        name: self.convert(stem, f"{stem}.csv", line, subj, fields[name], row.get(name, ""))
+                        for name in ("kind", "sent_at", "summary")
+                    }
                     with transaction.atomic(), pipeline.tagged((f"{stem}.csv", line, subj)):
                         add_sae_report(ae=ae, acting_user=self.user, **values)
                     ae.refresh_from_db()
@@ -891,13 +1003,19 @@ class Importer:
             try:
                 data = {
                     name: self.convert(slug, f"{slug}.csv", line, subj, model._meta.get_field(name), raw)
-                    if isinstance(raw, str) and model._meta.get_field(name).is_relation else raw
+                    if isinstance(raw, str) and model._meta.get_field(name).is_relation
+                    else raw
                     for name, raw in values.items()
-                }  # fmt: skip
+                }
                 instance.refresh_from_db()
                 with transaction.atomic(), pipeline.tagged((f"{slug}.csv", line, subj)):
-                    instance, _changes = crf_update(instance=instance, expected_version=instance.version,
-                                                    data=data, reason=reason, acting_user=self.user)  # fmt: skip
+                    instance, _changes = crf_update(
+                        instance=instance,
+                        expected_version=instance.version,
+                        data=data,
+                        reason=reason,
+                        acting_user=self.user,
+                    )
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
@@ -907,14 +1025,17 @@ class Importer:
                 continue
             self.refs[(subj, own)] = instance
 
+
 def _as_entered(summary: str, grid: list[dict[str, Any]], new_lesions: list[dict[str, Any]]) -> None:
     """Give each diameter the written form it was entered with (``18`` or ``18.0``: the same number), read from
     the stored entries summary, so the summary ``save_assessment`` writes again is the one entered."""
     from assessments.services import entries_summary
 
     lines = set(summary.splitlines())
-    for items, key, line_of in ((grid, "value_mm", lambda r: entries_summary([r], [])),
-                                (new_lesions, "new_value_mm", lambda r: entries_summary([], [r]))):  # fmt: skip
+    for items, key, line_of in (
+        (grid, "value_mm", lambda r: entries_summary([r], [])),
+        (new_lesions, "new_value_mm", lambda r: entries_summary([], [r])),
+    ):
         for item in items:
             value = item.get(key)
             if not isinstance(value, Decimal) or value != value.to_integral_value():
@@ -989,11 +1110,18 @@ def _refuse_existing(folder: Path, result: ImportResult) -> set[str]:
     for patient in existing:
         line, row = numbers[patient.screening_number]
         subj = row.get("SUBJID", "")
-        result.problems.append(Problem(
-            "_patients.csv", line, "SCRNO", "EXISTS",
-            f"patient {patient.screening_number} ({patient}) is already in the database; it is not imported "
-            "again (re-running an import changes nothing)", patient.screening_number, subj,
-        ))  # fmt: skip
+        result.problems.append(
+            Problem(
+                "_patients.csv",
+                line,
+                "SCRNO",
+                "EXISTS",
+                f"patient {patient.screening_number} ({patient}) is already in the database; it is not imported "
+                "again (re-running an import changes nothing)",
+                patient.screening_number,
+                subj,
+            )
+        )
         refused.add(subj)
     return refused
 
@@ -1005,14 +1133,22 @@ def _study_lock_problem() -> Problem | None:
     if lock is None:
         return None
     return Problem(
-        "", 0, "", "LOCK",
+        "",
+        0,
+        "",
+        "LOCK",
         f"the study is locked (since {lock.locked_at:%Y-%m-%d %H:%M} by {lock.locked_by}): a data manager must "
         "unlock it before an import; nothing was imported",
-    )  # fmt: skip
+    )
 
 
 def import_study(
-    folder: Path | str, *, user: Any, partial: bool = False, dry_run: bool = False, update: bool = False,
+    folder: Path | str,
+    *,
+    user: Any,
+    partial: bool = False,
+    dry_run: bool = False,
+    update: bool = False,
     recompute: bool = True,
 ) -> ImportResult:
     """Import a per-CRF export; SAEs from the imported history send no e-mail (counted in ``sae_mail_held_back``).
@@ -1053,25 +1189,34 @@ def import_study(
             skipped.update(_subjects_of(result.problems, newly))
             found.problems.extend(result.problems)
             excluded |= newly
-            log.info("import pass refused %d patient(s): %s; importing again without them",
-                     len(newly), ", ".join(sorted(newly)))  # fmt: skip
+            log.info(
+                "import pass refused %d patient(s): %s; importing again without them",
+                len(newly),
+                ", ".join(sorted(newly)),
+            )
             continue
         break
     result.problems = found.problems + result.problems
     result.skipped_patients = skipped if partial else {}
     result.dry_run = dry_run
-    if dry_run and not result.problems[len(found.problems):]:
+    if dry_run and not result.problems[len(found.problems) :]:
         result.created = importer.result.created
     result.sae_mail_held_back = len(set(held)) if result.committed else 0
     if result.committed:
         result.renumbered = {
-            subj: patient.study_number for subj, patient in importer.patients.items()
+            subj: patient.study_number
+            for subj, patient in importer.patients.items()
             if patient.study_number and patient.study_number != subj
-        }  # fmt: skip
+        }
         if recompute:
             from endpoints.services import run_recompute
 
             result.snapshot_id = run_recompute(trigger="import", user_id=getattr(user, "pk", None)).pk
-    log.info("import of %s: committed=%s, %d problem(s), %d patient(s) skipped", folder, result.committed,
-             len(result.problems), len(result.skipped_patients))  # fmt: skip
+    log.info(
+        "import of %s: committed=%s, %d problem(s), %d patient(s) skipped",
+        folder,
+        result.committed,
+        len(result.problems),
+        len(result.skipped_patients),
+    )
     return result

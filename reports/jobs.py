@@ -74,21 +74,29 @@ def start_job(
         raise PermissionDenied(_("Your role does not allow this export."))
     with transaction.atomic():
         job = Job.objects.create(
-            kind=kind, user=user, data_cutoff=cutoff, patient=patient if kind == Job.Kind.CASEBOOK else None,
-            retry_of=retry_of, stage=str(_("Waiting for a worker")),
+            kind=kind,
+            user=user,
+            data_cutoff=cutoff,
+            patient=patient if kind == Job.Kind.CASEBOOK else None,
+            retry_of=retry_of,
+            stage=str(_("Waiting for a worker")),
             language=language or translation.get_language() or settings.LANGUAGE_CODE,
-        )  # fmt: skip
+        )
         what = str(Job.Kind(kind).label)
         if patient is not None and kind == Job.Kind.CASEBOOK:
             what += f" {patient.label}"
         _audit(
-            user, AuditEvent.Action.EXPORT,
-            _("%(what)s requested at cut-off %(c)s (job %(id)s)%(retry)s") % {
-                "what": what, "c": cutoff.isoformat(), "id": job.pk,
+            user,
+            AuditEvent.Action.EXPORT,
+            _("%(what)s requested at cut-off %(c)s (job %(id)s)%(retry)s")
+            % {
+                "what": what,
+                "c": cutoff.isoformat(),
+                "id": job.pk,
                 "retry": _(", retry of job %(r)s") % {"r": retry_of.pk} if retry_of else "",
             },
             patient=job.patient,
-        )  # fmt: skip
+        )
         outbox.record(BUILD_TOPIC, {"job_id": job.pk}, key=str(job.pk))
     return job
 
@@ -132,7 +140,12 @@ def retry_job(*, job: Job, user: Any) -> Job:
     if job.state != Job.State.FAILED:
         raise PermissionDenied(_("Only a failed build can be retried."))
     return start_job(
-        user=user, kind=job.kind, cutoff=job.data_cutoff, patient=job.patient, retry_of=job, language=job.language
+        user=user,
+        kind=job.kind,
+        cutoff=job.data_cutoff,
+        patient=job.patient,
+        retry_of=job,
+        language=job.language,
     )
 
 
@@ -196,7 +209,9 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.done.wait(HEARTBEAT_SECONDS):
-                Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(heartbeat_at=timezone.now())
+                Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
         except Exception:
             log.exception("job %s: heartbeat stopped", self.job_id)
         finally:
@@ -261,16 +276,21 @@ def _build(job: Job) -> Job:
         tmp.replace(target)
         progress(str(_("Done")), 100)
         Job.objects.filter(pk=job_id).update(
-            state=Job.State.DONE, file_path=relative, file_size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-            finished_at=timezone.now(), timings={**marks, "total_s": round(time.perf_counter() - started, 3)},
-        )  # fmt: skip
+            state=Job.State.DONE,
+            file_path=relative,
+            file_size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            finished_at=timezone.now(),
+            timings={**marks, "total_s": round(time.perf_counter() - started, 3)},
+        )
     except Exception as exc:
         log.exception("job %s failed", job_id)
         Job.objects.filter(pk=job_id).update(
-            state=Job.State.FAILED, finished_at=timezone.now(),
+            state=Job.State.FAILED,
+            finished_at=timezone.now(),
             error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}",
             timings={**marks, "total_s": round(time.perf_counter() - started, 3)},
-        )  # fmt: skip
+        )
     finally:
         heartbeat.done.set()
     return Job.objects.get(pk=job_id)
@@ -289,16 +309,18 @@ def expire_lost_jobs(*, requeue: bool = True) -> int:
         Q(heartbeat_at__lt=silent) | Q(heartbeat_at__isnull=True, started_at__lt=silent)
     )
     failed = Job.objects.filter(lost).update(
-        state=Job.State.FAILED, finished_at=now,
+        state=Job.State.FAILED,
+        finished_at=now,
         error=_("The worker building this file stopped (no sign of life for %(s)s s). Retry the build.")
         % {"s": LEASE_SECONDS},
-    )  # fmt: skip
+    )
     if failed:
         log.warning("%s build(s) failed: their worker stopped", failed)
     if requeue and not settings.CELERY_TASK_ALWAYS_EAGER:
         stuck = now - datetime.timedelta(seconds=REQUEUE_SECONDS)
         for pk in Job.objects.filter(
-            Q(heartbeat_at__lt=stuck) | Q(heartbeat_at__isnull=True, created_at__lt=stuck), state=Job.State.QUEUED
+            Q(heartbeat_at__lt=stuck) | Q(heartbeat_at__isnull=True, created_at__lt=stuck),
+            state=Job.State.QUEUED,
         ).values_list("pk", flat=True):
             dispatch(pk)
     return failed
@@ -318,11 +340,12 @@ def open_download(*, job: Job, user: Any) -> Path:
             _("The file of this build does not match its stored checksum: it was altered.")
         )
     _audit(
-        user, AuditEvent.Action.DOWNLOAD,
+        user,
+        AuditEvent.Action.DOWNLOAD,
         _("%(what)s downloaded (job %(id)s, sha256 %(sha)s)")
         % {"what": job.get_kind_display(), "id": job.pk, "sha": job.sha256[:16]},
         patient=job.patient,
-    )  # fmt: skip
+    )
     return path
 
 

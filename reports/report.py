@@ -110,12 +110,16 @@ def disposition(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]
     from enrollment.models import DeathReport, Disposition, Patient, ScreeningLog
 
     logs = list(
-        ScreeningLog.objects.filter(screening_date__lte=cutoff).values("patient_id", "outcome", "failure_reason")
+        ScreeningLog.objects.filter(screening_date__lte=cutoff).values(
+            "patient_id", "outcome", "failure_reason"
+        )
     )
     failures = [row for row in logs if row["outcome"] == ScreeningLog.Outcome.SCREEN_FAILURE]
     withdrew = [row for row in logs if row["outcome"] == ScreeningLog.Outcome.WITHDRAWAL]
     registered_ids = set(
-        Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff).values_list("pk", flat=True)
+        Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff).values_list(
+            "pk", flat=True
+        )
     )
     registered = len(registered_ids)
     # screened by the cut-off, neither out of screening nor registered by then: the rows then add up to "Screened"
@@ -141,7 +145,7 @@ def disposition(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]
             (_("Treatment ended"), _pct(len(eot), registered)),
             (_("Off study"), _pct(len(eos), registered)),
             (_("Deaths"), _pct(deaths, registered)),
-        ],  # fmt: skip
+        ],
         "failure_reasons": _counts([r["failure_reason"] for r in failures], len(failures), reason_labels),
         "eot_reasons": _counts([d.eot_reason for d in eot], registered, eot_labels),
         "eos_reasons": _counts([d.eos_reason for d in eos], registered, eos_labels),
@@ -167,23 +171,40 @@ def baseline(cutoff: datetime.date) -> dict[str, Any]:
     site_counter: Counter[str] = Counter(o for s in sites.values() for o in s)
     f = Baseline._meta.get_field
     table: list[tuple[str, list[tuple[str, str]]]] = [
-        (_("Age at consent, years: median (range)"), [("", _median_range((b.age_at_consent for b in rows), 0))]),
+        (
+            _("Age at consent, years: median (range)"),
+            [("", _median_range((b.age_at_consent for b in rows), 0))],
+        ),
         (str(f("sex").verbose_name), _counts([b.sex for b in rows], n, dict(f("sex").choices))),
         (str(f("ecog").verbose_name), _counts([b.ecog for b in rows], n)),
         (str(f("kps").verbose_name), _counts([b.kps for b in rows], n)),
-        (str(f("histology").verbose_name), _counts([b.histology for b in rows], n, dict(f("histology").choices))),
-        (str(f("sarcomatoid").verbose_name), _counts([b.sarcomatoid for b in rows], n, dict(f("sarcomatoid").choices))),
+        (
+            str(f("histology").verbose_name),
+            _counts([b.histology for b in rows], n, dict(f("histology").choices)),
+        ),
+        (
+            str(f("sarcomatoid").verbose_name),
+            _counts([b.sarcomatoid for b in rows], n, dict(f("sarcomatoid").choices)),
+        ),
         (_("IMDC risk group"), _counts([b.imdc_group for b in rows], n, dict(f("imdc_group").choices or []))),
-        (str(f("prior_nephrectomy").verbose_name),
-         _counts([b.prior_nephrectomy for b in rows], n, dict(f("prior_nephrectomy").choices))),
+        (
+            str(f("prior_nephrectomy").verbose_name),
+            _counts([b.prior_nephrectomy for b in rows], n, dict(f("prior_nephrectomy").choices)),
+        ),
         (_("Prior systemic lines (metastatic)"), _counts([b.prior_systemic_lines for b in rows], n)),
-        (_("Known metastatic lesions: median (range)"),
-         [("", _median_range((b.metastatic_lesion_count for b in rows), 0))]),
-        (_("Registered lesions per patient: median (range)"),
-         [("", _median_range((lesion_counts.get(b.patient_id, 0) for b in rows), 0))]),
-        (_("Metastatic sites (patients with ≥ 1 lesion there)"),
-         [(organ_labels.get(k, k), _pct(v, n)) for k, v in sorted(site_counter.items())]),
-    ]  # fmt: skip
+        (
+            _("Known metastatic lesions: median (range)"),
+            [("", _median_range((b.metastatic_lesion_count for b in rows), 0))],
+        ),
+        (
+            _("Registered lesions per patient: median (range)"),
+            [("", _median_range((lesion_counts.get(b.patient_id, 0) for b in rows), 0))],
+        ),
+        (
+            _("Metastatic sites (patients with ≥ 1 lesion there)"),
+            [(organ_labels.get(k, k), _pct(v, n)) for k, v in sorted(site_counter.items())],
+        ),
+    ]
     return {"n": n, "table": table}
 
 
@@ -219,7 +240,7 @@ def exposure(cutoff: datetime.date, snap: EndpointSnapshot) -> dict[str, Any]:
             ),
             (_("BED10, Gy: median (range)"), _median_range(t.target.bed10_gy for t in targets)),
             (_("EQD2 (α/β 10), Gy: median (range)"), _median_range(t.target.eqd2_10_gy for t in targets)),
-        ],  # fmt: skip
+        ],
         "schedules": sorted(schedules.items(), key=lambda kv: -kv[1]),
         "axitinib": [
             (_("Patients who took axitinib"), _pct(len(axi), n)),
@@ -245,8 +266,13 @@ def safety(cutoff: datetime.date) -> dict[str, Any]:
     n = safety_population()
 
     def grade_row(label: str, gc: reporting.GradeCounts) -> dict[str, Any]:
-        return {"label": label, "any": str(gc.any_grade), "grades": [str(c) for c in gc.by_grade],
-                "g3": str(gc.grade_3_or_higher), "events": gc.events}  # fmt: skip
+        return {
+            "label": label,
+            "any": str(gc.any_grade),
+            "grades": [str(c) for c in gc.by_grade],
+            "g3": str(gc.grade_3_or_higher),
+            "events": gc.events,
+        }
 
     def soc_rows(rows: Iterable[reporting.SocTermRow]) -> list[dict[str, Any]]:
         return [{**grade_row(r.term or r.soc, r.counts), "is_soc": r.term is None} for r in rows]
@@ -260,22 +286,31 @@ def safety(cutoff: datetime.date) -> dict[str, Any]:
         "overview": [(row.label, str(row.count)) for row in reporting.overview(eps, n)],
         "by_grade": grade_row(_("Any AE"), reporting.patients_by_worst_grade(eps, n)),
         "by_term": soc_rows(reporting.by_soc_and_term(eps, n)),
-        "related": [grade_row(agent_label.get(r.agent, str(r.agent)), r.counts) for r in reporting.related_by_agent(eps, n)],
+        "related": [
+            grade_row(agent_label.get(r.agent, str(r.agent)), r.counts)
+            for r in reporting.related_by_agent(eps, n)
+        ],
         "serious": soc_rows(reporting.serious_by_soc_and_term(eps, n)),
         "immune": soc_rows(reporting.immune_related_by_soc_and_term(eps, n)),
-        "actions": [(agent_label.get(r.agent, str(r.agent)), str(r.action), str(r.count))
-                    for r in reporting.leading_to_action(eps, n)],
-    }  # fmt: skip
+        "actions": [
+            (agent_label.get(r.agent, str(r.agent)), str(r.action), str(r.count))
+            for r in reporting.leading_to_action(eps, n)
+        ],
+    }
 
 
 def _tte_text(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if not row:
         return None
     return {
-        "months": row["months"], "days": row["days"], "event": row["event"], "cnsr": row["cnsr"],
+        "months": row["months"],
+        "days": row["days"],
+        "event": row["event"],
+        "cnsr": row["cnsr"],
         # D12: a competing death's ADT is the death (Aalen-Johansen); its reason names the 1-KM censoring date.
-        "adt": row["adt"], "reason": ruletext_text(row["reason"]),
-    }  # fmt: skip
+        "adt": row["adt"],
+        "reason": ruletext_text(row["reason"]),
+    }
 
 
 def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
@@ -294,12 +329,20 @@ def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
         elif km_key == "LCLES":
             at_risk = r.get("lc_lesion", {}).get("cumulative_incidence", {}).get("at_risk", [])
         note = r.get("figure_notes", {}).get(key)
-        figures.append({
-            "key": key, "title": _(title), "src": _svg_data_uri(svg) if svg else "", "at_risk": at_risk,
-            "competing": km_key in ("LC", "LCLES"),  # deaths before a local failure: a row of their own (R2.2)
-            "bor_note": _("Colours: confirmed best overall response (R1.24).") if key in ("waterfall", "spider") else "",
-            "cap_note": _(CAP_NOTES[key]) % note if note and key in CAP_NOTES else "",
-        })  # fmt: skip
+        figures.append(
+            {
+                "key": key,
+                "title": _(title),
+                "src": _svg_data_uri(svg) if svg else "",
+                "at_risk": at_risk,
+                "competing": km_key
+                in ("LC", "LCLES"),  # deaths before a local failure: a row of their own (R2.2)
+                "bor_note": _("Colours: confirmed best overall response (R1.24).")
+                if key in ("waterfall", "spider")
+                else "",
+                "cap_note": _(CAP_NOTES[key]) % note if note and key in CAP_NOTES else "",
+            }
+        )
     h = r.get("headline", {})
     endpoints = []
     for name, label in (
@@ -308,14 +351,24 @@ def efficacy(snap: EndpointSnapshot) -> dict[str, Any]:
         ("OS", _("Overall survival")),
     ):
         row = h.get(name, {})
-        endpoints.append({
-            "name": label, "estimate": _("median %(m)s months") % {"m": row.get("median", "—")},
-            "nN": f"{row.get('events', 0)}/{row.get('n', 0)}", "landmarks": row.get("landmarks", {}),
-        })  # fmt: skip
+        endpoints.append(
+            {
+                "name": label,
+                "estimate": _("median %(m)s months") % {"m": row.get("median", "—")},
+                "nN": f"{row.get('events', 0)}/{row.get('n', 0)}",
+                "landmarks": row.get("landmarks", {}),
+            }
+        )
     for name, label in (("LC", _("Local control per patient")), ("LCLES", _("Local control per lesion"))):
         row = h.get(name, {})
-        endpoints.append({"name": label, "estimate": "", "nN": f"{row.get('events', 0)}/{row.get('n', 0)}",
-                          "landmarks": row.get("landmarks", {})})  # fmt: skip
+        endpoints.append(
+            {
+                "name": label,
+                "estimate": "",
+                "nN": f"{row.get('events', 0)}/{row.get('n', 0)}",
+                "landmarks": row.get("landmarks", {}),
+            }
+        )
     bor_rows = []
     conf = r.get("response_confirmed", {}).get("counts", {})
     unconf = r.get("response_unconfirmed", {}).get("counts", {})
@@ -408,7 +461,9 @@ def text_row(cols: list[Col], cells: list[Any]) -> list[str]:
     wrapped = [_wrap("" if v is None else v, c.width) for v, c in zip(cells, cols, strict=True)]
     lines = []
     for i in range(max(len(w) for w in wrapped)):
-        parts = [_pad(w[i] if i < len(w) else "", c.width, c.right) for w, c in zip(wrapped, cols, strict=True)]
+        parts = [
+            _pad(w[i] if i < len(w) else "", c.width, c.right) for w, c in zip(wrapped, cols, strict=True)
+        ]
         lines.append(GAP.join(parts).rstrip())
     return lines
 
@@ -443,8 +498,13 @@ def _ec(t: dict[str, Any]) -> str:
 
 
 def derivation_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
-    cols = [Col(_("Patient"), 10), Col(_("Endpoint"), 10), Col(_("Months (days)"), 14, right=True),
-            Col(_("E/C"), 4), Col("ADT", 10)]  # fmt: skip
+    cols = [
+        Col(_("Patient"), 10),
+        Col(_("Endpoint"), 10),
+        Col(_("Months (days)"), 14, right=True),
+        Col(_("E/C"), 4),
+        Col("ADT", 10),
+    ]
     cols.append(Col(_("Reason"), _rest(cols)))
     blocks = []
     for p in patients:
@@ -471,8 +531,14 @@ def derivation_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
 def bor_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
     # xgettext:no-python-format
     best_change = _("Best % change")
-    cols = [Col(_("Patient"), 10), Col(_("Sets"), 13), Col(_("BOR (unconfirmed)"), 18), Col(_("Confirmed BOR"), 18),
-            Col(_("Date"), 10), Col(best_change, 8, right=True)]  # fmt: skip
+    cols = [
+        Col(_("Patient"), 10),
+        Col(_("Sets"), 13),
+        Col(_("BOR (unconfirmed)"), 18),
+        Col(_("Confirmed BOR"), 18),
+        Col(_("Date"), 10),
+        Col(best_change, 8, right=True),
+    ]
     cols.append(Col(_("Rule"), _rest(cols)))
     blocks = []
     for p in patients:
@@ -481,8 +547,15 @@ def bor_listing(patients: list[dict[str, Any]]) -> dict[str, Any]:
             name for key, name in (("saffl", "SAF"), ("mdisfl", "MDIS"), ("rsevfl", "RSEV")) if flags.get(key)
         )
         bor, cbor, best = p.get("bor") or {}, p.get("cbor") or {}, p.get("best_pct_change")
-        row = [p["study_number"], sets, bor.get("response") or "—", cbor.get("response") or "—",
-               cbor.get("date") or "", "" if best in (None, "") else best, ruletext_text(cbor.get("rule") or "")]  # fmt: skip
+        row = [
+            p["study_number"],
+            sets,
+            bor.get("response") or "—",
+            cbor.get("response") or "—",
+            cbor.get("date") or "",
+            "" if best in (None, "") else best,
+            ruletext_text(cbor.get("rule") or ""),
+        ]
         blocks.append(text_row(cols, row))
     return text_listing(cols, blocks)
 
@@ -491,9 +564,18 @@ def ae_listing(cutoff: datetime.date, min_grade: int = 3) -> dict[str, Any]:
     """AEs of grade >= ``min_grade`` with onset up to the cut-off, one block per patient."""
     from adverse_events.models import AdverseEvent
 
-    cols = [Col(_("Patient"), 10), Col(_("CTCAE term"), 32), Col(_("Grade"), 5, right=True), Col(_("Onset"), 10),
-            Col(_("End"), 10), Col(_("Serious"), 7), Col("irAE", 4), Col(_("Rel. SABR"), 14),
-            Col(_("Rel. axitinib"), 14), Col(_("Rel. toripalimab"), 14)]  # fmt: skip
+    cols = [
+        Col(_("Patient"), 10),
+        Col(_("CTCAE term"), 32),
+        Col(_("Grade"), 5, right=True),
+        Col(_("Onset"), 10),
+        Col(_("End"), 10),
+        Col(_("Serious"), 7),
+        Col("irAE", 4),
+        Col(_("Rel. SABR"), 14),
+        Col(_("Rel. axitinib"), 14),
+        Col(_("Rel. toripalimab"), 14),
+    ]
     cols.append(Col(_("Outcome"), _rest(cols)))
     qs = (
         AdverseEvent.objects.filter(grade__gte=min_grade, onset_date__lte=cutoff)
@@ -508,11 +590,22 @@ def ae_listing(cutoff: datetime.date, min_grade: int = 3) -> dict[str, Any]:
             blocks.append([])
             current = label
         first = "" if blocks[-1] else label
-        blocks[-1] += text_row(cols, [
-            first, ae.ctcae_term.term, ae.grade, ae.onset_date.isoformat(),
-            ae.resolution_date.isoformat() if ae.resolution_date else _("ongoing"), ae.serious, ae.immune_related,
-            ae.rel_sabr, ae.rel_axitinib, ae.rel_toripalimab, ae.outcome,
-        ])  # fmt: skip
+        blocks[-1] += text_row(
+            cols,
+            [
+                first,
+                ae.ctcae_term.term,
+                ae.grade,
+                ae.onset_date.isoformat(),
+                ae.resolution_date.isoformat() if ae.resolution_date else _("ongoing"),
+                ae.serious,
+                ae.immune_related,
+                ae.rel_sabr,
+                ae.rel_axitinib,
+                ae.rel_toripalimab,
+                ae.outcome,
+            ],
+        )
     return text_listing(cols, blocks)
 
 
@@ -659,4 +752,6 @@ def build_report(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noo
     moves page by page from 65 to 90 %, writing the file from 90 %)."""
     context = report_context(snap, user=user, progress=progress)
     html = render_context(context)
-    return html_to_pdf(html, progress, Stage(layout_from=65, write_from=90, expected_pages=expected_pages(context)))
+    return html_to_pdf(
+        html, progress, Stage(layout_from=65, write_from=90, expected_pages=expected_pages(context))
+    )

@@ -25,7 +25,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 __all__ = [
-    "Msg", "MessageDef", "define", "dumps", "gettext_noop", "join", "loads", "render", "revive", "say", "CATALOGUE",
+    "Msg",
+    "MessageDef",
+    "define",
+    "dumps",
+    "gettext_noop",
+    "join",
+    "loads",
+    "render",
+    "revive",
+    "say",
+    "CATALOGUE",
 ]
 
 
@@ -154,12 +164,16 @@ def _render(data: Any, translate: Callable[[str], str]) -> str:
         if mid == _JOIN:
             return str(params.get("sep", "; ")).join(_render(p, translate) for p in params.get("parts", ()))
         values = {k: _render(v, translate) for k, v in params.items()}
-        template = mid[len(_SAID):] if mid.startswith(_SAID) else CATALOGUE.get(mid)
+        template = mid[len(_SAID) :] if mid.startswith(_SAID) else CATALOGUE.get(mid)
         if template is None:
             return f"{mid} {values}" if values else mid
         try:
             return translate(template) % values
-        except (KeyError, ValueError, TypeError):  # a translation that lost a placeholder: fall back to English
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+        ):  # a translation that lost a placeholder: fall back to English
             return template % values
     if isinstance(data, list):
         return ", ".join(_render(v, translate) for v in data)

@@ -44,7 +44,10 @@ def user_create(
         raise ValidationError({"username": _("User %(u)s already exists.") % {"u": username}})
     if role not in Role.values:
         raise ValidationError(
-            {"role": _("Unknown role %(r)s; choose one of: %(all)s.") % {"r": role, "all": ", ".join(Role.values)}}
+            {
+                "role": _("Unknown role %(r)s; choose one of: %(all)s.")
+                % {"r": role, "all": ", ".join(Role.values)}
+            }
         )
     candidate = user_model(username=username, email=email)
     try:

@@ -66,7 +66,9 @@ def group_roles(group: Any) -> dict[str, str]:
     return {"name": group.name, "permissions": ", ".join(perms) or "-"}
 
 
-def audit_role_change(*, acting_user: Any, subject: str, before: dict[str, str], after: dict[str, str]) -> None:
+def audit_role_change(
+    *, acting_user: Any, subject: str, before: dict[str, str], after: dict[str, str]
+) -> None:
     """Write one ``role_change`` audit event naming each changed fact as ``old -> new`` (nothing when unchanged)."""
     changes = [
         f"{key}: {before.get(key, '-')} -> {after.get(key, '-')}"
@@ -100,7 +102,9 @@ class AuditedUserAdmin(SuperuserOnlyMixin, UserAdmin):  # type: ignore[type-arg]
         before = user_roles(obj)
         username = obj.username
         super().delete_model(request, obj)
-        audit_role_change(acting_user=request.user, subject=f"user {username} deleted", before=before, after={})
+        audit_role_change(
+            acting_user=request.user, subject=f"user {username} deleted", before=before, after={}
+        )
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
         for user in list(queryset):

@@ -36,7 +36,9 @@ class SabrTrialConfig(AppConfig):
 
         from sabr_trial.roles import forget_roles
 
-        m2m_changed.connect(forget_roles, sender=get_user_model().groups.through, dispatch_uid="sabr_trial_roles")
+        m2m_changed.connect(
+            forget_roles, sender=get_user_model().groups.through, dispatch_uid="sabr_trial_roles"
+        )
         _register_data_management()
         _register_outbox()
 
@@ -83,8 +85,12 @@ def _register_data_management() -> None:
     registry.register_nav(
         NavItem(order=50, label=_("Queries"), url_name="query_list", perm=Perm.VIEW, badge=badge)
     )
-    registry.register_nav(NavItem(order=90, label=_("Study lock"), url_name="study_lock", perm=Perm.LOCK, menu=True))
     registry.register_nav(
-        NavItem(order=95, label=_("Two-factor sign-in"), url_name="two_factor_roles", perm=Perm.MANAGE, menu=True)
+        NavItem(order=90, label=_("Study lock"), url_name="study_lock", perm=Perm.LOCK, menu=True)
+    )
+    registry.register_nav(
+        NavItem(
+            order=95, label=_("Two-factor sign-in"), url_name="two_factor_roles", perm=Perm.MANAGE, menu=True
+        )
     )
     registry.register_panel(CasebookPanel(order=1, template="sabr_trial/casebook_panel.html", context=panel))

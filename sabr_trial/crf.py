@@ -83,10 +83,23 @@ class CrfBase(models.Model):
 
     #: Fields of the base, never shown on a CRF's data form.
     LIFECYCLE_FIELDS = (
-        "id", "patient", "status", "status_before_lock", "version", "created_at", "created_by", "updated_at",
-        "updated_by", "submitted_at", "verified_at", "verified_by", "signed_at", "signed_by", "locked_at",
+        "id",
+        "patient",
+        "status",
+        "status_before_lock",
+        "version",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "updated_by",
+        "submitted_at",
+        "verified_at",
+        "verified_by",
+        "signed_at",
+        "signed_by",
+        "locked_at",
         "locked_by",
-    )  # fmt: skip
+    )
     #: The relations its ``__str__`` follows: lists of rows read them with the rows (one join, not a query a row).
     str_related: ClassVar[tuple[str, ...]] = ()
 
@@ -309,29 +322,54 @@ def missing_code_errors(instance: CrfBase) -> dict[str, list[ValidationError]]:
         try:
             f = model._meta.get_field(str(name))
         except Exception:
-            add("__all__", gettext("“%(name)s” is not a field of this form: it cannot take a missing-data code.")
-                % {"name": name}, "missing_unknown_field")  # fmt: skip
+            add(
+                "__all__",
+                gettext("“%(name)s” is not a field of this form: it cannot take a missing-data code.")
+                % {"name": name},
+                "missing_unknown_field",
+            )
             continue
         allowed = spec.missing_codes_for(f.name) if spec is not None else ()
         if not allowed:
-            add(f.name, gettext("This field takes no missing-data code: enter its value."), "missing_not_allowed")
+            add(
+                f.name,
+                gettext("This field takes no missing-data code: enter its value."),
+                "missing_not_allowed",
+            )
         elif code not in MissingCode.values:
-            add(f.name, gettext("“%(code)s” is not a missing-data code. This field allows: %(allowed)s.")
-                % {"code": code, "allowed": _codes_in_words(allowed)}, "missing_unknown_code")  # fmt: skip
+            add(
+                f.name,
+                gettext("“%(code)s” is not a missing-data code. This field allows: %(allowed)s.")
+                % {"code": code, "allowed": _codes_in_words(allowed)},
+                "missing_unknown_code",
+            )
         elif code not in allowed:
-            add(f.name, gettext("“%(label)s” (%(code)s) is not allowed for this field. It allows: %(allowed)s.")
+            add(
+                f.name,
+                gettext("“%(label)s” (%(code)s) is not allowed for this field. It allows: %(allowed)s.")
                 % {"label": missing_label(str(code)), "code": code, "allowed": _codes_in_words(allowed)},
-                "missing_code_refused")  # fmt: skip
+                "missing_code_refused",
+            )
         elif not _is_blank(getattr(instance, f.attname, None)):
-            add(f.name, gettext("A field marked “%(label)s” stays empty: remove the value or the code.")
-                % {"label": missing_label(str(code))}, "missing_with_value")  # fmt: skip
+            add(
+                f.name,
+                gettext("A field marked “%(label)s” stays empty: remove the value or the code.")
+                % {"label": missing_label(str(code))},
+                "missing_with_value",
+            )
     if spec is not None:
         for name in spec.missing_fields():
             f = model._meta.get_field(name)
             if f.blank or name in codes or not _is_blank(getattr(instance, f.attname, None)):
                 continue
-            add(name, gettext("This field is required: enter its value or choose a missing-data code (%(allowed)s).")
-                % {"allowed": _codes_in_words(spec.missing_codes_for(name))}, "required")  # fmt: skip
+            add(
+                name,
+                gettext(
+                    "This field is required: enter its value or choose a missing-data code (%(allowed)s)."
+                )
+                % {"allowed": _codes_in_words(spec.missing_codes_for(name))},
+                "required",
+            )
     return errors
 
 

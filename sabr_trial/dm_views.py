@@ -173,9 +173,12 @@ def query_raise(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Ht
     if form.is_valid():
         try:
             queries.raise_query(
-                row=row, text=form.cleaned_data["text"], field_name=form.cleaned_data["field_name"],
-                priority=form.cleaned_data["priority"], acting_user=request.user,
-            )  # fmt: skip
+                row=row,
+                text=form.cleaned_data["text"],
+                field_name=form.cleaned_data["field_name"],
+                priority=form.cleaned_data["priority"],
+                acting_user=request.user,
+            )
         except services.CrfLocked as exc:
             messages.error(request, str(exc))
             return redirect(row.get_absolute_url())
@@ -236,8 +239,11 @@ def patient_sdv(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied
         selected = set(request.POST.getlist("rows"))
         if request.POST.get("date"):
-            selected |= {f"{r['spec'].slug}:{r['row'].pk}" for r in rows
-                         if r["awaiting"] and str(r["date"]) == request.POST["date"]}  # fmt: skip
+            selected |= {
+                f"{r['spec'].slug}:{r['row'].pk}"
+                for r in rows
+                if r["awaiting"] and str(r["date"]) == request.POST["date"]
+            }
         if request.POST.get("all") == "1":
             selected |= {f"{r['spec'].slug}:{r['row'].pk}" for r in rows if r["awaiting"]}
         chosen = [r["row"] for r in rows if f"{r['spec'].slug}:{r['row'].pk}" in selected]
@@ -255,9 +261,11 @@ def patient_sdv(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"{row}: {message}")
         if result.refused and not result.done:
             return render(
-                request, "sabr_trial/patient_sdv.html", _sdv_context(request, patient, _sdv_rows(patient)),
+                request,
+                "sabr_trial/patient_sdv.html",
+                _sdv_context(request, patient, _sdv_rows(patient)),
                 status=409,
-            )  # fmt: skip
+            )
         return redirect("patient_sdv", patient.pk)
     return render(request, "sabr_trial/patient_sdv.html", _sdv_context(request, patient, rows))
 
@@ -430,11 +438,16 @@ def _event_entries(events: Any) -> list[dict[str, Any]]:
     for e in events:
         out.append(
             {
-                "when": e.at, "user": e.user, "kind": "event", "type": e.get_action_display(),
-                "description": ruletext_text(e.description), "reason": ruletext_text(e.reason),
-                "version": e.crf_version, "action": e.action,
+                "when": e.at,
+                "user": e.user,
+                "kind": "event",
+                "type": e.get_action_display(),
+                "description": ruletext_text(e.description),
+                "reason": ruletext_text(e.reason),
+                "version": e.crf_version,
+                "action": e.action,
             }
-        )  # fmt: skip
+        )
     return out
 
 
@@ -463,9 +476,11 @@ def patient_audit(request: HttpRequest, pk: int) -> HttpResponse:
         for row in spec.model.objects.filter(patient=patient).order_by("pk"):
             entries.extend(_row_entries(spec, row))
     entries.extend(
-        e for e in _event_entries(AuditEvent.objects.filter(patient=patient).select_related("user"))
-        if e["action"] not in (AuditEvent.Action.CREATE, AuditEvent.Action.UPDATE)  # already in the history rows
-    )  # fmt: skip
+        e
+        for e in _event_entries(AuditEvent.objects.filter(patient=patient).select_related("user"))
+        if e["action"]
+        not in (AuditEvent.Action.CREATE, AuditEvent.Action.UPDATE)  # already in the history rows
+    )
     return _render_audit(request, entries, patient=patient, title=_("Audit trail"), scope="patient")
 
 
@@ -474,9 +489,10 @@ def crf_audit(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> Http
     from sabr_trial.selectors import audit_events_for
 
     entries = _row_entries(spec, row) + [
-        e for e in _event_entries(audit_events_for(row))
+        e
+        for e in _event_entries(audit_events_for(row))
         if e["action"] not in (AuditEvent.Action.CREATE, AuditEvent.Action.UPDATE)
-    ]  # fmt: skip
+    ]
     return _render_audit(
         request, entries, patient=row.patient, spec=spec, row=row, title=spec.title, scope="form"
     )

@@ -29,7 +29,6 @@ from sabr_trial.crf import CrfBase, CrfStatus, MissingCode, registry
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Finding:
     rule_id: str
@@ -102,7 +101,9 @@ def _english(text: Any) -> Msg:
 
 @rule(
     "DM-5",
-    gettext_lazy("A missing-data code on an input of a derivation: the derived value leaves it out (issue 19)"),
+    gettext_lazy(
+        "A missing-data code on an input of a derivation: the derived value leaves it out (issue 19)"
+    ),
 )
 def coded_derivation_input(patient: Any) -> list[Finding]:
     """Each field coded missing (``CrfSpec.missing``) whose declaration says it feeds a derivation (IMDC risk group,
@@ -112,16 +113,30 @@ def coded_derivation_input(patient: Any) -> list[Finding]:
         feeding = {name: entry for entry in spec.missing if entry.feeds for name in entry.fields}
         if not feeding:
             continue
-        for row in submitted(spec.model.objects.filter(patient=patient).exclude(missing_codes={}).order_by("pk")):
+        for row in submitted(
+            spec.model.objects.filter(patient=patient).exclude(missing_codes={}).order_by("pk")
+        ):
             for name, entry in feeding.items():
                 code = row.missing_code(name)
                 if not code or code not in MissingCode.values:
                     continue
-                out.append(Finding("DM-5", row, name, say(gettext_noop(
-                    "“%(field)s” is “%(label)s” (%(code)s): %(derived)s is derived without it. Enter the value "
-                    "if it becomes known (DM-5)."),
-                    field=_english(spec.model._meta.get_field(name).verbose_name),
-                    label=_english(MissingCode(code).label), code=code, derived=_english(entry.feeds))))  # fmt: skip
+                out.append(
+                    Finding(
+                        "DM-5",
+                        row,
+                        name,
+                        say(
+                            gettext_noop(
+                                "“%(field)s” is “%(label)s” (%(code)s): %(derived)s is derived without it. Enter the value "
+                                "if it becomes known (DM-5)."
+                            ),
+                            field=_english(spec.model._meta.get_field(name).verbose_name),
+                            label=_english(MissingCode(code).label),
+                            code=code,
+                            derived=_english(entry.feeds),
+                        ),
+                    )
+                )
     return out
 
 

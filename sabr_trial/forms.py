@@ -119,9 +119,15 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
                 choices=choices,
                 initial=self.instance.missing_code(name),
                 help_text=_("Only when the value cannot be given: the field then stays empty."),
-                widget=forms.Select(attrs={"class": "form-select form-select-sm missing-code", "aria-label": label,
-                                           "title": label, "data-missing-for": self.add_prefix(name)}),
-            )  # fmt: skip
+                widget=forms.Select(
+                    attrs={
+                        "class": "form-select form-select-sm missing-code",
+                        "aria-label": label,
+                        "title": label,
+                        "data-missing-for": self.add_prefix(name),
+                    }
+                ),
+            )
             field.widget.attrs["data-missing-code"] = self.add_prefix(key)
             order.insert(order.index(name) + 1, key)
         self.order_fields(order)
@@ -137,7 +143,7 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
             return None
         codes: dict[str, str] = {}
         for key in posted:
-            name = str(key)[len(prefix):]
+            name = str(key)[len(prefix) :]
             value = str(self.data.get(key) or "").strip()
             if value:
                 codes[name] = value
@@ -226,9 +232,13 @@ class ReasonForm(forms.Form):
 class LockForm(forms.Form):
     """The data manager's explicit confirmation under the pre-lock report."""
 
-    reason = forms.CharField(label=_("Reason for locking"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason for locking"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
     confirm = forms.BooleanField(
-        label=_("I have read the report above and lock this casebook: no form can change until it is unlocked."),
+        label=_(
+            "I have read the report above and lock this casebook: no form can change until it is unlocked."
+        ),
         error_messages={"required": _("Tick the confirmation to lock the casebook.")},
     )
 

@@ -47,9 +47,14 @@ class MergeResult:
 
 
 def three_way(
-    *, names: Iterable[str], base: Mapping[str, Any], mine: Mapping[str, Any], theirs: Mapping[str, Any],
-    labels: Mapping[str, str], shown: Mapping[str, tuple[str, str, str]],
-) -> MergeResult:  # fmt: skip
+    *,
+    names: Iterable[str],
+    base: Mapping[str, Any],
+    mine: Mapping[str, Any],
+    theirs: Mapping[str, Any],
+    labels: Mapping[str, str],
+    shown: Mapping[str, tuple[str, str, str]],
+) -> MergeResult:
     """Merge ``mine`` into ``theirs`` against ``base``, field by field.
 
     ``shown`` gives each field's (base, mine, theirs) as the user reads them, for the conflict messages.

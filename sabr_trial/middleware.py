@@ -75,20 +75,34 @@ class HostileInputMiddleware:
                     message = _("'%(f)s' contains a NUL character (%%00), which cannot be stored.") % {
                         "f": field or "?"
                     }
-                    return self._refuse(request, is_api, 400, _("Malformed request"), field, message, "nul_character")
+                    return self._refuse(
+                        request, is_api, 400, _("Malformed request"), field, message, "nul_character"
+                    )
         return self.get_response(request)
 
     @staticmethod
-    def _refuse(request: HttpRequest, is_api: bool, status: int, title: str, field: str | None, message: str,
-                code: str) -> HttpResponse:  # fmt: skip
+    def _refuse(
+        request: HttpRequest,
+        is_api: bool,
+        status: int,
+        title: str,
+        field: str | None,
+        message: str,
+        code: str,
+    ) -> HttpResponse:
         import json
 
         from django.http import HttpResponse as Response
         from django.template.loader import render_to_string
 
         if is_api:
-            body = {"type": "about:blank", "title": title, "status": status, "detail": message,
-                    "errors": [{"field": field, "message": message, "code": code}]}  # fmt: skip
+            body = {
+                "type": "about:blank",
+                "title": title,
+                "status": status,
+                "detail": message,
+                "errors": [{"field": field, "message": message, "code": code}],
+            }
             return Response(json.dumps(body), status=status, content_type="application/problem+json")
         html = render_to_string("400.html", {"message": message, "title": title}, request=request)
         return Response(html, status=status)

@@ -129,9 +129,10 @@ def deliver(ids: list[int] | None = None) -> Delivered:
     sent = failed = skipped = 0
     if ids is None:
         ids = list(
-            OutboxMessage.objects.filter(sent_at__isnull=True).order_by("created_at", "pk")
+            OutboxMessage.objects.filter(sent_at__isnull=True)
+            .order_by("created_at", "pk")
             .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )  # fmt: skip
+        )
     for pk in ids:
         try:
             outcome = _deliver_one(pk)
@@ -160,8 +161,9 @@ def _deliver_one(pk: int) -> str:
     try:
         _handlers[message.topic](message.payload)
     except Exception as exc:
-        log.warning("outbox %s %s not delivered (attempt %s): %s", message.topic, message.key, message.attempts,
-                    exc)  # fmt: skip
+        log.warning(
+            "outbox %s %s not delivered (attempt %s): %s", message.topic, message.key, message.attempts, exc
+        )
         OutboxMessage.objects.filter(pk=pk).update(
             claimed_until=None, last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
@@ -182,8 +184,9 @@ def sweep() -> Delivered:
 
     ids = list(
         OutboxMessage.objects.filter(sent_at__isnull=True, created_at__lt=timezone.now() - SWEEP_GRACE)
-        .order_by("created_at", "pk").values_list("pk", flat=True)[:SWEEP_BATCH]
-    )  # fmt: skip
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
     result = deliver(ids)
     for check in _catch_ups:
         try:

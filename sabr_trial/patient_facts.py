@@ -52,7 +52,9 @@ _patients: dict[str, Any] = {}
 def register_patients(*, model: Any, get_for_user: Callable[[Any, int], Any]) -> None:
     """Register the patient registry (enrollment): its model and its one role-checked look-up of a patient."""
     if _patients and _patients["model"] is not model:
-        raise ImproperlyConfigured(f"the patient registry is registered twice ({_patients['model']!r}, {model!r})")
+        raise ImproperlyConfigured(
+            f"the patient registry is registered twice ({_patients['model']!r}, {model!r})"
+        )
     _patients.update(model=model, get_for_user=get_for_user)
 
 

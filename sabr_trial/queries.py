@@ -68,16 +68,29 @@ def raise_query(
     if errors:
         raise ValidationError(errors)
     query = Query.objects.create(
-        patient=row.patient, content_type=ContentType.objects.get_for_model(row), object_id=row.pk,
-        field_name=field_name, text=text, priority=priority, raised_by=acting_user, crf_version=row.version,
-    )  # fmt: skip
-    QueryMessage.objects.create(query=query, kind=QueryMessage.Kind.RAISE, author=acting_user, text=text,
-                                crf_version=row.version)  # fmt: skip
+        patient=row.patient,
+        content_type=ContentType.objects.get_for_model(row),
+        object_id=row.pk,
+        field_name=field_name,
+        text=text,
+        priority=priority,
+        raised_by=acting_user,
+        crf_version=row.version,
+    )
+    QueryMessage.objects.create(
+        query=query, kind=QueryMessage.Kind.RAISE, author=acting_user, text=text, crf_version=row.version
+    )
     _audit(
-        user=acting_user, action=AuditEvent.Action.QUERY_RAISE, instance=row,
+        user=acting_user,
+        action=AuditEvent.Action.QUERY_RAISE,
+        instance=row,
         description=_("Query Q%(n)s raised%(on)s: %(text)s")
-        % {"n": query.pk, "on": f" ({_field_label(type(row), field_name)})" if field_name else "", "text": text},
-    )  # fmt: skip
+        % {
+            "n": query.pk,
+            "on": f" ({_field_label(type(row), field_name)})" if field_name else "",
+            "text": text,
+        },
+    )
     return query
 
 
@@ -120,18 +133,24 @@ def answer_query(*, query: Query, text: str, acting_user: Any) -> Query:
     )
     kind = QueryMessage.Kind.CORRECTION if changes else QueryMessage.Kind.ANSWER
     QueryMessage.objects.create(
-        query=query, kind=kind, author=acting_user, text=text, crf_version=row.version,
+        query=query,
+        kind=kind,
+        author=acting_user,
+        text=text,
+        crf_version=row.version,
         changes=[{"field": c.field, "label": c.label, "old": c.old, "new": c.new} for c in changes],
-    )  # fmt: skip
+    )
     query.query_status = Status.ANSWERED
     query.answered_at, query.answered_by = timezone.now(), acting_user
     query.save()
     summary = "; ".join(f"{c.label}: {c.old} → {c.new}" for c in changes)
     _audit(
-        user=acting_user, action=AuditEvent.Action.QUERY_ANSWER, instance=row,
+        user=acting_user,
+        action=AuditEvent.Action.QUERY_ANSWER,
+        instance=row,
         description=(_("Query Q%(n)s answered") % {"n": query.pk}) + (f" ({summary})" if summary else ""),
         reason=text,
-    )  # fmt: skip
+    )
     return query
 
 
@@ -158,9 +177,13 @@ def _set_closed(query: Query, *, user: Any, text: str, auto: bool = False) -> No
         text=text,
     )
     _audit(
-        user=user, action=AuditEvent.Action.QUERY_CLOSE, instance=query.target, patient=query.patient,
-        description=_stored(say(gettext_noop("Query Q%(n)s closed"), n=query.pk), 300), reason=text,
-    )  # fmt: skip
+        user=user,
+        action=AuditEvent.Action.QUERY_CLOSE,
+        instance=query.target,
+        patient=query.patient,
+        description=_stored(say(gettext_noop("Query Q%(n)s closed"), n=query.pk), 300),
+        reason=text,
+    )
 
 
 @transaction.atomic
@@ -186,13 +209,19 @@ def _set_open(query: Query, *, user: Any, text: str, system: bool = False) -> No
     query.crf_version = row.version
     query.save()
     QueryMessage.objects.create(
-        query=query, kind=QueryMessage.Kind.SYSTEM if system else QueryMessage.Kind.REOPEN, author=user, text=text,
+        query=query,
+        kind=QueryMessage.Kind.SYSTEM if system else QueryMessage.Kind.REOPEN,
+        author=user,
+        text=text,
         crf_version=row.version,
-    )  # fmt: skip
+    )
     _audit(
-        user=user, action=AuditEvent.Action.QUERY_REOPEN, instance=row,
-        description=_stored(say(gettext_noop("Query Q%(n)s re-opened"), n=query.pk), 300), reason=text,
-    )  # fmt: skip
+        user=user,
+        action=AuditEvent.Action.QUERY_REOPEN,
+        instance=row,
+        description=_stored(say(gettext_noop("Query Q%(n)s re-opened"), n=query.pk), 300),
+        reason=text,
+    )
 
 
 # --- system queries (sabr_trial.editchecks) -----------------------------------------------------------------------
@@ -242,13 +271,24 @@ def sync_system_queries(patient: Any, findings: list[Any], sources: set[str]) ->
             text = _stored(f.message)
             if query is None:
                 query = Query.objects.create(
-                    patient=patient, content_type=ContentType.objects.get_for_model(f.row), object_id=f.row.pk,
-                    field_name=f.field, text=text, rule_id=f.rule_id, system_key=key, crf_version=f.row.version,
-                )  # fmt: skip
-                QueryMessage.objects.create(query=query, kind=QueryMessage.Kind.RAISE, text=text,
-                                            crf_version=f.row.version)  # fmt: skip
-                said = say(gettext_noop("System query Q%(n)s (%(rule)s): %(text)s"), n=query.pk, rule=f.rule_id,
-                           text=f.message)  # fmt: skip
+                    patient=patient,
+                    content_type=ContentType.objects.get_for_model(f.row),
+                    object_id=f.row.pk,
+                    field_name=f.field,
+                    text=text,
+                    rule_id=f.rule_id,
+                    system_key=key,
+                    crf_version=f.row.version,
+                )
+                QueryMessage.objects.create(
+                    query=query, kind=QueryMessage.Kind.RAISE, text=text, crf_version=f.row.version
+                )
+                said = say(
+                    gettext_noop("System query Q%(n)s (%(rule)s): %(text)s"),
+                    n=query.pk,
+                    rule=f.rule_id,
+                    text=f.message,
+                )
                 _audit(
                     user=None,
                     action=AuditEvent.Action.QUERY_RAISE,
@@ -305,9 +345,15 @@ AGE_BUCKETS = {"lt7": (0, 6), "7to30": (7, 30), "gt30": (31, None)}
 
 
 def filter_queries(
-    user: Any, *, status: str = "", patient: str = "", form: str = "", priority: str = "", age: str = "",
+    user: Any,
+    *,
+    status: str = "",
+    patient: str = "",
+    form: str = "",
+    priority: str = "",
+    age: str = "",
     origin: str = "",
-) -> QuerySet[Query]:  # fmt: skip
+) -> QuerySet[Query]:
     """The queries page: every query the user may see, filtered."""
     from django.core.exceptions import PermissionDenied
 

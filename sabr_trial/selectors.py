@@ -46,7 +46,9 @@ def crfs_of_patient(user: Any, patient: Any) -> list[tuple[CrfSpec, list[CrfBase
     }
     out = []
     for spec in registry.all():
-        rows = list(spec.model.objects.filter(patient=patient).select_related(*spec.model.str_related).order_by("pk"))
+        rows = list(
+            spec.model.objects.filter(patient=patient).select_related(*spec.model.str_related).order_by("pk")
+        )
         ct = ContentType.objects.get_for_model(spec.model).pk
         for row in rows:
             row.open_query_count = open_queries.get((ct, row.pk), 0)  # type: ignore[attr-defined]
@@ -143,9 +145,13 @@ def prelock_report(patient: Any) -> list[dict[str, Any]]:
     queries = [
         _("Q%(n)s · %(state)s · %(form)s%(field)s · %(text)s (%(age)s days)")
         % {
-            "n": q.pk, "state": q.get_query_status_display(), "form": str(q.content_type.name).capitalize(),
-            "field": f" · {q.field_name}" if q.field_name else "", "text": ruletext_text(q.text)[:100], "age": age_days(q),
-        }  # fmt: skip
+            "n": q.pk,
+            "state": q.get_query_status_display(),
+            "form": str(q.content_type.name).capitalize(),
+            "field": f" · {q.field_name}" if q.field_name else "",
+            "text": ruletext_text(q.text)[:100],
+            "age": age_days(q),
+        }
         for q in Query.objects.filter(patient=patient)
         .exclude(query_status=Query.Status.CLOSED)
         .select_related("content_type")
@@ -164,8 +170,12 @@ def prelock_report(patient: Any) -> list[dict[str, Any]]:
         if s.voided_at is not None:
             signatures.append(
                 _("Signature of %(who)s on %(when)s voided on %(voided)s: %(reason)s")
-                % {"who": s.signer_name, "when": stamp(s.signed_at), "voided": stamp(s.voided_at),
-                   "reason": s.void_reason[:150]}  # fmt: skip
+                % {
+                    "who": s.signer_name,
+                    "when": stamp(s.signed_at),
+                    "voided": stamp(s.voided_at),
+                    "reason": s.void_reason[:150],
+                }
             )
     sections = [
         {"key": "queries", "title": _("Open queries"), "items": queries},

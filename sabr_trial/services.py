@@ -180,15 +180,22 @@ def diff(old: models.Model, new: models.Model) -> list[FieldChange]:
     """Return the data fields whose values differ between two instances of one CRF model."""
     changes = []
     for f in data_fields(type(new)):
-        if f.value_from_object(old) != f.value_from_object(new) or _missing(old, f.name) != _missing(new, f.name):
+        if f.value_from_object(old) != f.value_from_object(new) or _missing(old, f.name) != _missing(
+            new, f.name
+        ):
             changes.append(FieldChange(f.name, str(f.verbose_name), _display(old, f), _display(new, f)))
     return changes
 
 
 def _audit(
-    *, user: Any, action: str, instance: CrfBase | None = None, patient: Any = None, description: str,
+    *,
+    user: Any,
+    action: str,
+    instance: CrfBase | None = None,
+    patient: Any = None,
+    description: str,
     reason: str = "",
-) -> AuditEvent:  # fmt: skip
+) -> AuditEvent:
     return AuditEvent.objects.create(
         user=user if getattr(user, "pk", None) else None,
         action=action,
@@ -216,21 +223,28 @@ def _after_commit(instance: CrfBase) -> None:
     In a batch it is recorded once per form and patient when the batch flushes.
     """
     pipeline.once_per_batch(
-        ("after_commit", type(instance), instance.patient_id), functools.partial(_record_after_commit, instance)
+        ("after_commit", type(instance), instance.patient_id),
+        functools.partial(_record_after_commit, instance),
     )
 
 
 def _record_after_commit(instance: CrfBase) -> None:
     from sabr_trial import outbox
 
-    outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": instance.patient_id}, key=str(instance.patient_id), once=True)
+    outbox.record(
+        EDIT_CHECKS_TOPIC, {"patient_id": instance.patient_id}, key=str(instance.patient_id), once=True
+    )
     try:
         spec = registry.for_model(type(instance))
     except KeyError:
         return
     if spec.feeds_endpoints:
         # In a batch the listeners (a debounced endpoint recompute) hear once per form and patient, not per row.
-        key = f"{spec.slug}:{instance.pk}" if pipeline.current_batch() is None else f"{spec.slug}:p{instance.patient_id}"
+        key = (
+            f"{spec.slug}:{instance.pk}"
+            if pipeline.current_batch() is None
+            else f"{spec.slug}:p{instance.patient_id}"
+        )
         outbox.record(CRF_CHANGED_TOPIC, {"slug": spec.slug, "pk": instance.pk}, key=key, once=True)
 
 
@@ -264,9 +278,14 @@ def _set_m2m(instance: CrfBase, m2m: dict[str, Any] | None) -> None:
 
 @transaction.atomic
 def crf_create(
-    *, model: type[C], patient: Any, data: dict[str, Any], acting_user: Any, m2m: dict[str, Any] | None = None,
+    *,
+    model: type[C],
+    patient: Any,
+    data: dict[str, Any],
+    acting_user: Any,
+    m2m: dict[str, Any] | None = None,
     status: str = CrfStatus.DRAFT,
-) -> C:  # fmt: skip
+) -> C:
     """Create one CRF row as a draft (or submitted, when ``status`` says so) for ``patient``."""
     require_perm(acting_user, Perm.ENTER)
     refuse_if_patient_locked(patient)
@@ -284,18 +303,27 @@ def crf_create(
     # In a batch: once per patient when it flushes (the reason names the first form added).
     pipeline.once_per_batch(
         ("void_casebook_signatures", patient.pk),
-        functools.partial(void_casebook_signatures, patient, user=acting_user,
-                          reason=_("Form added: %(title)s") % {"title": _title(instance)}),
-    )  # fmt: skip
+        functools.partial(
+            void_casebook_signatures,
+            patient,
+            user=acting_user,
+            reason=_("Form added: %(title)s") % {"title": _title(instance)},
+        ),
+    )
     run_followups(instance, user=acting_user)
     _after_commit(instance)
     return instance
 
 
 def crf_update(
-    *, instance: C, expected_version: int, data: dict[str, Any], reason: str, acting_user: Any,
+    *,
+    instance: C,
+    expected_version: int,
+    data: dict[str, Any],
+    reason: str,
+    acting_user: Any,
     m2m: dict[str, Any] | None = None,
-) -> tuple[C, list[FieldChange]]:  # fmt: skip
+) -> tuple[C, list[FieldChange]]:
     """Apply ``data`` to the CRF if nobody changed it since ``expected_version``.
 
     Returns the saved row and the list of changed fields (empty: nothing to save).
@@ -305,9 +333,13 @@ def crf_update(
     """
     try:
         return _crf_update(
-            instance=instance, expected_version=expected_version, data=data, reason=reason,
-            acting_user=acting_user, m2m=m2m,
-        )  # fmt: skip
+            instance=instance,
+            expected_version=expected_version,
+            data=data,
+            reason=reason,
+            acting_user=acting_user,
+            m2m=m2m,
+        )
     except StaleVersion as exc:
         audit_stale(exc, acting_user=acting_user)
         raise
@@ -317,17 +349,24 @@ def audit_stale(exc: StaleVersion, *, acting_user: Any) -> None:
     """Audit the refusal of a stale save. Call it after the rollback (outside the save's atomic block), so the
     audit row survives it; a save that writes child rows in an outer block (the assessment grid) calls it again."""
     _audit(
-        user=acting_user, action=AuditEvent.Action.STALE_REFUSED, instance=exc.current,
+        user=acting_user,
+        action=AuditEvent.Action.STALE_REFUSED,
+        instance=exc.current,
         description=_("Save from version %(v)s refused: current version is %(c)s")
         % {"v": exc.expected_version, "c": exc.current.version},
-    )  # fmt: skip
+    )
 
 
 @transaction.atomic
 def _crf_update(
-    *, instance: C, expected_version: int, data: dict[str, Any], reason: str, acting_user: Any,
+    *,
+    instance: C,
+    expected_version: int,
+    data: dict[str, Any],
+    reason: str,
+    acting_user: Any,
     m2m: dict[str, Any] | None,
-) -> tuple[C, list[FieldChange]]:  # fmt: skip
+) -> tuple[C, list[FieldChange]]:
     require_perm(acting_user, Perm.ENTER)
     model = type(instance)
     current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
@@ -371,9 +410,12 @@ def _crf_update(
         _set_m2m(current, m2m)
     summary = "; ".join(f"{c.label}: {c.old} → {c.new}" for c in changes)
     _audit(
-        user=acting_user, action=AuditEvent.Action.UPDATE, instance=current,
-        description=f"{_title(current)}: {summary}", reason=reason,
-    )  # fmt: skip
+        user=acting_user,
+        action=AuditEvent.Action.UPDATE,
+        instance=current,
+        description=f"{_title(current)}: {summary}",
+        reason=reason,
+    )
     void_casebook_signatures(
         current.patient, user=acting_user, reason=f"{_title(current)}: {summary}. {reason}"
     )
@@ -385,9 +427,12 @@ def _crf_update(
 def cause_of(instance: models.Model, *, user: Any) -> pipeline.Cause:
     """The cause a change of ``instance`` gives to the follow-ups it starts (stage 8)."""
     return pipeline.Cause(
-        user=user, title=_title(instance), model=type(instance), pk=instance.pk,
+        user=user,
+        title=_title(instance),
+        model=type(instance),
+        pk=instance.pk,
         version=getattr(instance, "version", 0),
-    )  # fmt: skip
+    )
 
 
 def run_followups(instance: CrfBase, *, user: Any) -> None:
@@ -400,13 +445,17 @@ def run_followups(instance: CrfBase, *, user: Any) -> None:
             pipeline.followups.run(instance)
         return
     for hook in pipeline.followups.for_model(type(instance)):
-        queue.defer(pipeline.followups.batch_key(hook, instance), functools.partial(hook, instance), cause=cause)
+        queue.defer(
+            pipeline.followups.batch_key(hook, instance), functools.partial(hook, instance), cause=cause
+        )
 
 
 def flush_batch(
-    queue: pipeline.Batch, *, skip: Callable[[Any], bool] | None = None,
+    queue: pipeline.Batch,
+    *,
+    skip: Callable[[Any], bool] | None = None,
     on_error: Callable[[Any, Exception], None] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Run the follow-ups a batch queued (stage 8 of its saves), each in its own savepoint and with the cause it was
     queued with, until none is left (a follow-up may queue more). ``skip(tag)``: leave out those of a refused
     patient. A refusal (ValidationError, PermissionDenied) goes to ``on_error(tag, exc)``, or is raised without
@@ -417,8 +466,9 @@ def flush_batch(
             if skip is not None and skip(item.tag):
                 continue
             try:
-                with transaction.atomic(), (
-                    pipeline.caused_by(item.cause) if item.cause is not None else contextlib.nullcontext()
+                with (
+                    transaction.atomic(),
+                    pipeline.caused_by(item.cause) if item.cause is not None else contextlib.nullcontext(),
                 ):
                     item.run()
             except (ValidationError, PermissionDenied) as exc:
@@ -513,15 +563,26 @@ def _void_signatures(instance: CrfBase, *, user: Any, reason: str) -> None:
     )
     if voided:
         _audit(
-            user=user, action=AuditEvent.Action.SIGNATURE_VOID, instance=instance,
-            description=_("Signature voided by a change: %(title)s") % {"title": _title(instance)}, reason=reason,
-        )  # fmt: skip
+            user=user,
+            action=AuditEvent.Action.SIGNATURE_VOID,
+            instance=instance,
+            description=_("Signature voided by a change: %(title)s") % {"title": _title(instance)},
+            reason=reason,
+        )
 
 
 def _transition(
-    instance: C, *, acting_user: Any, perm: str, allowed_from: tuple[str, ...], to: str, action: str,
-    description: str, reason: str = "", expected_version: int | None = None,
-) -> C:  # fmt: skip
+    instance: C,
+    *,
+    acting_user: Any,
+    perm: str,
+    allowed_from: tuple[str, ...],
+    to: str,
+    action: str,
+    description: str,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> C:
     require_perm(acting_user, perm)
     current = type(instance).objects.select_for_update().select_related("patient").get(pk=instance.pk)
     if action == AuditEvent.Action.VERIFY and may_verify_under_lock(current):
@@ -568,10 +629,15 @@ def _transition(
 def crf_submit(*, instance: C, acting_user: Any, expected_version: int | None = None) -> C:
     """Submit a draft: it becomes data that needs a reason for every later change."""
     done = _transition(
-        instance, acting_user=acting_user, perm=Perm.ENTER, allowed_from=(CrfStatus.DRAFT,),
-        to=CrfStatus.SUBMITTED, action=AuditEvent.Action.SUBMIT, description=_title(instance),
+        instance,
+        acting_user=acting_user,
+        perm=Perm.ENTER,
+        allowed_from=(CrfStatus.DRAFT,),
+        to=CrfStatus.SUBMITTED,
+        action=AuditEvent.Action.SUBMIT,
+        description=_title(instance),
         expected_version=expected_version,
-    )  # fmt: skip
+    )
     void_casebook_signatures(
         done.patient, user=acting_user, reason=_("Form submitted: %(title)s") % {"title": _title(done)}
     )
@@ -584,19 +650,30 @@ def crf_verify(*, instance: C, acting_user: Any, expected_version: int | None = 
     """Mark a submitted (or signed) form as source-data verified by a monitor."""
     target = CrfStatus.SIGNED if instance.status == CrfStatus.SIGNED else CrfStatus.VERIFIED
     return _transition(
-        instance, acting_user=acting_user, perm=Perm.VERIFY,
-        allowed_from=(CrfStatus.SUBMITTED, CrfStatus.SIGNED), to=target, action=AuditEvent.Action.VERIFY,
-        description=_title(instance), expected_version=expected_version,
-    )  # fmt: skip
+        instance,
+        acting_user=acting_user,
+        perm=Perm.VERIFY,
+        allowed_from=(CrfStatus.SUBMITTED, CrfStatus.SIGNED),
+        to=target,
+        action=AuditEvent.Action.VERIFY,
+        description=_title(instance),
+        expected_version=expected_version,
+    )
 
 
-SIGNATURE_MEANING = gettext_noop("I have reviewed the data of this form and confirm they are complete and accurate.")
+SIGNATURE_MEANING = gettext_noop(
+    "I have reviewed the data of this form and confirm they are complete and accurate."
+)
 
 
 def crf_sign(
-    *, instance: C, acting_user: Any, password: str, request: HttpRequest | None = None,
+    *,
+    instance: C,
+    acting_user: Any,
+    password: str,
+    request: HttpRequest | None = None,
     expected_version: int | None = None,
-) -> C:  # fmt: skip
+) -> C:
     """E-sign a submitted or verified form after re-entering the password (21 CFR 11.200).
 
     A wrong password is recorded and counts toward the login lockout (django-axes).
@@ -606,21 +683,33 @@ def crf_sign(
     user = authenticate(request, username=acting_user.get_username(), password=password)
     if user is None or user.pk != acting_user.pk:
         _audit(
-            user=acting_user, action=AuditEvent.Action.SIGN_FAILED, instance=instance,
+            user=acting_user,
+            action=AuditEvent.Action.SIGN_FAILED,
+            instance=instance,
             description=_("Wrong password for the signature of %(title)s") % {"title": _title(instance)},
-        )  # fmt: skip
+        )
         raise ValidationError({"password": _("The password is not correct: the form was not signed.")})
     with transaction.atomic():
         signed = _transition(
-            instance, acting_user=acting_user, perm=Perm.SIGN,
-            allowed_from=(CrfStatus.SUBMITTED, CrfStatus.VERIFIED), to=CrfStatus.SIGNED,
-            action=AuditEvent.Action.SIGN, description=_title(instance), expected_version=expected_version,
-        )  # fmt: skip
+            instance,
+            acting_user=acting_user,
+            perm=Perm.SIGN,
+            allowed_from=(CrfStatus.SUBMITTED, CrfStatus.VERIFIED),
+            to=CrfStatus.SIGNED,
+            action=AuditEvent.Action.SIGN,
+            description=_title(instance),
+            expected_version=expected_version,
+        )
         name = acting_user.get_full_name() or acting_user.get_username()
         Signature.objects.create(
-            content_type=ContentType.objects.get_for_model(signed), object_id=signed.pk, patient=signed.patient,
-            crf_version=signed.version, signer=acting_user, signer_name=name, meaning=_(SIGNATURE_MEANING),
-        )  # fmt: skip
+            content_type=ContentType.objects.get_for_model(signed),
+            object_id=signed.pk,
+            patient=signed.patient,
+            crf_version=signed.version,
+            signer=acting_user,
+            signer_name=name,
+            meaning=_(SIGNATURE_MEANING),
+        )
     return signed
 
 
@@ -628,10 +717,15 @@ def crf_sign(
 def crf_lock(*, instance: C, acting_user: Any, reason: str = "") -> C:
     """Lock a submitted, verified or signed form: nothing can change it until it is unlocked."""
     return _transition(
-        instance, acting_user=acting_user, perm=Perm.LOCK,
-        allowed_from=(CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED), to=CrfStatus.LOCKED,
-        action=AuditEvent.Action.LOCK, description=_title(instance), reason=reason,
-    )  # fmt: skip
+        instance,
+        acting_user=acting_user,
+        perm=Perm.LOCK,
+        allowed_from=(CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED),
+        to=CrfStatus.LOCKED,
+        action=AuditEvent.Action.LOCK,
+        description=_title(instance),
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -640,9 +734,15 @@ def crf_unlock(*, instance: C, acting_user: Any, reason: str) -> C:
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Unlocking needs a reason.")})
     return _transition(
-        instance, acting_user=acting_user, perm=Perm.LOCK, allowed_from=(CrfStatus.LOCKED,),
-        to=CrfStatus.SUBMITTED, action=AuditEvent.Action.UNLOCK, description=_title(instance), reason=reason,
-    )  # fmt: skip
+        instance,
+        acting_user=acting_user,
+        perm=Perm.LOCK,
+        allowed_from=(CrfStatus.LOCKED,),
+        to=CrfStatus.SUBMITTED,
+        action=AuditEvent.Action.UNLOCK,
+        description=_title(instance),
+        reason=reason,
+    )
 
 
 def next_number(name: str) -> int:
@@ -676,10 +776,12 @@ def void_casebook_signatures(patient: Any, *, user: Any, reason: str) -> int:
     )
     if voided:
         _audit(
-            user=user, action=AuditEvent.Action.CASEBOOK_VOID, patient=patient,
+            user=user,
+            action=AuditEvent.Action.CASEBOOK_VOID,
+            patient=patient,
             description=_("Casebook signature voided by a change: %(patient)s") % {"patient": patient},
             reason=reason,
-        )  # fmt: skip
+        )
     return voided
 
 
@@ -689,9 +791,14 @@ def casebook_forms(patient: Any) -> list[dict[str, Any]]:
     for spec in registry.all():
         for row in spec.model.objects.filter(patient=patient).order_by("pk").only("pk", "version", "status"):
             out.append(
-                {"model": spec.model._meta.label, "slug": spec.slug, "pk": row.pk, "version": row.version,
-                 "status": row.status}
-            )  # fmt: skip
+                {
+                    "model": spec.model._meta.label,
+                    "slug": spec.slug,
+                    "pk": row.pk,
+                    "version": row.version,
+                    "status": row.status,
+                }
+            )
     return out
 
 
@@ -708,9 +815,11 @@ def casebook_sign(
     user = authenticate(request, username=acting_user.get_username(), password=password)
     if user is None or user.pk != acting_user.pk:
         _audit(
-            user=acting_user, action=AuditEvent.Action.SIGN_FAILED, patient=patient,
+            user=acting_user,
+            action=AuditEvent.Action.SIGN_FAILED,
+            patient=patient,
             description=_("Wrong password for the casebook signature of %(patient)s") % {"patient": patient},
-        )  # fmt: skip
+        )
         raise ValidationError({"password": _("The password is not correct: the casebook was not signed.")})
     with transaction.atomic():
         locked_patient = type(patient).objects.select_for_update().get(pk=patient.pk)
@@ -727,13 +836,19 @@ def casebook_sign(
             raise ValidationError(_("The casebook has no forms to sign."), code="empty")
         name = acting_user.get_full_name() or acting_user.get_username()
         signature = CasebookSignature.objects.create(
-            patient=locked_patient, signer=acting_user, signer_name=name, meaning=_(CASEBOOK_SIGNATURE_MEANING),
+            patient=locked_patient,
+            signer=acting_user,
+            signer_name=name,
+            meaning=_(CASEBOOK_SIGNATURE_MEANING),
             forms=forms,
-        )  # fmt: skip
+        )
         _audit(
-            user=acting_user, action=AuditEvent.Action.CASEBOOK_SIGN, patient=locked_patient,
-            description=_("Casebook %(patient)s signed (%(n)s forms)") % {"patient": patient, "n": len(forms)},
-        )  # fmt: skip
+            user=acting_user,
+            action=AuditEvent.Action.CASEBOOK_SIGN,
+            patient=locked_patient,
+            description=_("Casebook %(patient)s signed (%(n)s forms)")
+            % {"patient": patient, "n": len(forms)},
+        )
     return signature
 
 
@@ -776,9 +891,12 @@ def patient_lock(*, patient: Any, acting_user: Any, reason: str) -> Any:
     current._history_user = acting_user
     current.save(update_fields=["locked_at", "locked_by"])
     _audit(
-        user=acting_user, action=AuditEvent.Action.PATIENT_LOCK, patient=current,
-        description=_("Casebook %(patient)s locked") % {"patient": current}, reason=reason,
-    )  # fmt: skip
+        user=acting_user,
+        action=AuditEvent.Action.PATIENT_LOCK,
+        patient=current,
+        description=_("Casebook %(patient)s locked") % {"patient": current},
+        reason=reason,
+    )
     return current
 
 
@@ -797,9 +915,12 @@ def patient_unlock(*, patient: Any, acting_user: Any, reason: str) -> Any:
     current._history_user = acting_user
     current.save(update_fields=["locked_at", "locked_by"])
     _audit(
-        user=acting_user, action=AuditEvent.Action.PATIENT_UNLOCK, patient=current,
-        description=_("Casebook %(patient)s unlocked") % {"patient": current}, reason=reason,
-    )  # fmt: skip
+        user=acting_user,
+        action=AuditEvent.Action.PATIENT_UNLOCK,
+        patient=current,
+        description=_("Casebook %(patient)s unlocked") % {"patient": current},
+        reason=reason,
+    )
     return current
 
 
@@ -810,8 +931,12 @@ def study_lock(*, acting_user: Any, reason: str = "") -> StudyLock:
     if StudyLock.objects.select_for_update().filter(unlocked_at__isnull=True).exists():
         raise ValidationError(_("The study is already locked."), code="already_locked")
     lock = StudyLock.objects.create(locked_by=acting_user, reason=reason)
-    _audit(user=acting_user, action=AuditEvent.Action.STUDY_LOCK, description=_("Study database locked"),
-           reason=reason)  # fmt: skip
+    _audit(
+        user=acting_user,
+        action=AuditEvent.Action.STUDY_LOCK,
+        description=_("Study database locked"),
+        reason=reason,
+    )
     return lock
 
 
@@ -826,6 +951,10 @@ def study_unlock(*, acting_user: Any, reason: str) -> StudyLock:
         raise ValidationError(_("The study is not locked."), code="not_locked")
     lock.unlocked_at, lock.unlocked_by, lock.unlock_reason = timezone.now(), acting_user, reason
     lock.save()
-    _audit(user=acting_user, action=AuditEvent.Action.STUDY_UNLOCK, description=_("Study database unlocked"),
-           reason=reason)  # fmt: skip
+    _audit(
+        user=acting_user,
+        action=AuditEvent.Action.STUDY_UNLOCK,
+        description=_("Study database unlocked"),
+        reason=reason,
+    )
     return lock

@@ -211,7 +211,9 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")  # the site default, for users who chose none
 if LANGUAGE_CODE not in dict(LANGUAGES):
-    raise ImproperlyConfiguredEnv(f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}")
+    raise ImproperlyConfiguredEnv(
+        f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}"
+    )
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["sabr_trial.formats"]  # ISO dates and '.' decimals in every language
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
@@ -256,7 +258,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "nightly-edit-checks": {"task": "sabr_trial.nightly_edit_checks", "schedule": crontab(hour=1, minute=30)},
     # The outbox sweep (sabr_trial.outbox): pending after-commit work, a stale dashboard, builds whose worker died.
-    "outbox-sweep": {"task": "sabr_trial.outbox_sweep", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 30, minimum=1)},
+    "outbox-sweep": {
+        "task": "sabr_trial.outbox_sweep",
+        "schedule": env_int("OUTBOX_SWEEP_SECONDS", 30, minimum=1),
+    },
 }
 # ENDPOINT_QUEUE: send the endpoint recompute to its own queue, consumed by one single-process worker
 # (docker-compose.yml: worker-endpoints). Every run then lands in the process holding the previous run's per-patient
@@ -284,7 +289,8 @@ STUDY_TITLE = env_str(
 )
 # The title in Chinese, shown to users reading in Chinese (pages and PDFs); exports keep STUDY_TITLE.
 STUDY_TITLE_ZH_HANS = env_str(
-    "STUDY_TITLE_ZH_HANS", "立体定向消融放疗（SABR）全部转移灶联合阿昔替尼和特瑞普利单抗治疗复发或转移性肾细胞癌"
+    "STUDY_TITLE_ZH_HANS",
+    "立体定向消融放疗（SABR）全部转移灶联合阿昔替尼和特瑞普利单抗治疗复发或转移性肾细胞癌",
 )
 STUDY_NUMBER_PREFIX = env_str("STUDY_NUMBER_PREFIX", "SR-")
 PROTOCOL_VERSION = env_str("PROTOCOL_VERSION", "1.0")

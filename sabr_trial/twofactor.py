@@ -66,15 +66,21 @@ class TwoFactorRequiredMiddleware:
 
 class CodeForm(forms.Form):
     code = forms.RegexField(
-        label=gettext_lazy("Six-digit code from your authenticator"), regex=r"^\s*\d{6}\s*$", max_length=12,
+        label=gettext_lazy("Six-digit code from your authenticator"),
+        regex=r"^\s*\d{6}\s*$",
+        max_length=12,
         error_messages={"invalid": gettext_lazy("Enter the six digits your authenticator shows.")},
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-    )  # fmt: skip
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
 
 
 def _next_url(request: HttpRequest) -> str:
     target = request.GET.get("next") or request.POST.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("home")
 
@@ -94,16 +100,19 @@ def verify(request: HttpRequest) -> HttpResponse:
         candidates = confirmed or [device]
         matched = next((d for d in candidates if d is not None and d.verify_token(code)), None)
         if matched is None:
-            form.add_error("code", _("This code is wrong or expired: enter the code your authenticator shows now."))
+            form.add_error(
+                "code", _("This code is wrong or expired: enter the code your authenticator shows now.")
+            )
         else:
             with transaction.atomic():
                 if not matched.confirmed:
                     matched.confirmed = True
                     matched.save(update_fields=["confirmed"])
                     AuditEvent.objects.create(
-                        user=user, action=AuditEvent.Action.ROLE_CHANGE,
+                        user=user,
+                        action=AuditEvent.Action.ROLE_CHANGE,
                         description=f"user {user.get_username()}: two-factor authenticator enrolled",
-                    )  # fmt: skip
+                    )
                 otp_login(request, matched)
             return redirect(_next_url(request))
     return render(
@@ -149,7 +158,10 @@ def roles(request: HttpRequest) -> HttpResponse:
                     TwoFactorRole.objects.update_or_create(role=role, defaults={"required_by": request.user})
                 text = f"two-factor sign-in required for: {', '.join(current) or '-'} -> {', '.join(chosen) or '-'}"
                 AuditEvent.objects.create(
-                    user=request.user, action=AuditEvent.Action.ROLE_CHANGE, description=text[:300], reason=text
+                    user=request.user,
+                    action=AuditEvent.Action.ROLE_CHANGE,
+                    description=text[:300],
+                    reason=text,
                 )
             messages.success(request, _("Two-factor sign-in is now required for the roles ticked."))
         return redirect("two_factor_roles")

@@ -80,7 +80,8 @@ def partial_date_range(value: str) -> None:
     today = timezone.localdate()
     if earliest > today:
         raise ValidationError(
-            _("%(date)s is in the future: today is %(today)s (EC-G1).") % {"date": value, "today": today.isoformat()},
+            _("%(date)s is in the future: today is %(today)s (EC-G1).")
+            % {"date": value, "today": today.isoformat()},
             code="future",
         )
 

@@ -68,20 +68,36 @@ SaveFunction = Callable[..., tuple[CrfBase, int]]
 
 
 def generic_save(
-    *, spec: CrfSpec, patient: Any, instance: CrfBase | None, data: dict[str, Any], m2m: dict[str, Any],
-    reason: str, expected_version: int, submit: bool, acting_user: Any,
-) -> tuple[CrfBase, int]:  # fmt: skip
+    *,
+    spec: CrfSpec,
+    patient: Any,
+    instance: CrfBase | None,
+    data: dict[str, Any],
+    m2m: dict[str, Any],
+    reason: str,
+    expected_version: int,
+    submit: bool,
+    acting_user: Any,
+) -> tuple[CrfBase, int]:
     """Create or change one CRF row through the pipeline; returns the row and the number of changed fields."""
     if instance is None:
         row = services.crf_create(
-            model=spec.model, patient=patient, data=data, m2m=m2m, acting_user=acting_user,
+            model=spec.model,
+            patient=patient,
+            data=data,
+            m2m=m2m,
+            acting_user=acting_user,
             status=CrfStatus.SUBMITTED if submit else CrfStatus.DRAFT,
-        )  # fmt: skip
+        )
         return row, 1
     row, changes = services.crf_update(
-        instance=instance, expected_version=expected_version, data=data, m2m=m2m, reason=reason,
+        instance=instance,
+        expected_version=expected_version,
+        data=data,
+        m2m=m2m,
+        reason=reason,
         acting_user=acting_user,
-    )  # fmt: skip
+    )
     return row, len(changes)
 
 
@@ -143,11 +159,17 @@ def _merge_with_current(
 
 
 def crf_form_page(
-    request: HttpRequest, *, spec: CrfSpec, patient: Any, instance: CrfBase | None = None,
-    form_factory: FormFactory | None = None, save: SaveFunction = generic_save,
-    template: str = "crf/crf_form.html", context: dict[str, Any] | None = None,
+    request: HttpRequest,
+    *,
+    spec: CrfSpec,
+    patient: Any,
+    instance: CrfBase | None = None,
+    form_factory: FormFactory | None = None,
+    save: SaveFunction = generic_save,
+    template: str = "crf/crf_form.html",
+    context: dict[str, Any] | None = None,
     warnings: Callable[[CrfBase], list[str]] | None = None,
-) -> HttpResponse:  # fmt: skip
+) -> HttpResponse:
     """Every CRF data-entry page goes through here: permission, the lock (refused before anything is typed,
     naming the lock), field errors next to the fields, a stale save merged with the other person's change
     (conflicts shown with both values and a required choice; nothing saved until the user chooses), and the
@@ -182,7 +204,9 @@ def crf_form_page(
     raw_base = request.POST.get("merge_base", "")
     if instance is not None and raw_base.isdigit():
         # The user answers a merge: apply each conflict's choice; a conflict left unanswered saves nothing.
-        current, result = _merge_with_current(form, instance=instance, base_version=int(raw_base), data=data, m2m=m2m)
+        current, result = _merge_with_current(
+            form, instance=instance, base_version=int(raw_base), data=data, m2m=m2m
+        )
         unresolved = []
         for conflict in result.conflicts:
             choice = request.POST.get(f"resolve__{conflict.name}", "")
@@ -191,22 +215,40 @@ def crf_form_page(
             elif choice != "mine":
                 unresolved.append(conflict)
         if unresolved:
-            return _conflict_page(request, template, page, make_form, form, current, int(raw_base), result,
-                                  unresolved)  # fmt: skip
+            return _conflict_page(
+                request, template, page, make_form, form, current, int(raw_base), result, unresolved
+            )
     for _attempt in range(3):
         try:
             row, changed = save(
-                spec=spec, patient=patient, instance=instance, data=data, m2m=m2m, reason=reason,
-                expected_version=expected, submit=request.POST.get("action") == "submit", acting_user=request.user,
-            )  # fmt: skip
+                spec=spec,
+                patient=patient,
+                instance=instance,
+                data=data,
+                m2m=m2m,
+                reason=reason,
+                expected_version=expected,
+                submit=request.POST.get("action") == "submit",
+                acting_user=request.user,
+            )
         except services.StaleVersion as exc:
             assert instance is not None
-            current, result = _merge_with_current(form, instance=instance, base_version=exc.expected_version,
-                                                  data=data, m2m=m2m)  # fmt: skip
+            current, result = _merge_with_current(
+                form, instance=instance, base_version=exc.expected_version, data=data, m2m=m2m
+            )
             if result.conflicts:
                 page["stale_message"] = str(exc)
-                return _conflict_page(request, template, page, make_form, form, current, exc.expected_version,
-                                      result, result.conflicts)  # fmt: skip
+                return _conflict_page(
+                    request,
+                    template,
+                    page,
+                    make_form,
+                    form,
+                    current,
+                    exc.expected_version,
+                    result,
+                    result.conflicts,
+                )
             for name in result.taken_from_theirs:
                 _assign(data, m2m, name, result.values[name])
             merged_from = [str(form.fields[n].label or n) for n in result.taken_from_theirs]
@@ -214,7 +256,11 @@ def crf_form_page(
             continue
         except services.CrfLocked as exc:
             messages.error(request, str(exc))
-            return redirect(instance.get_absolute_url() if instance is not None else reverse("casebook", args=[patient.pk]))
+            return redirect(
+                instance.get_absolute_url()
+                if instance is not None
+                else reverse("casebook", args=[patient.pk])
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
             return render(request, template, {**page, "form": form})
@@ -273,10 +319,16 @@ def _assign(data: dict[str, Any], m2m: dict[str, Any], name: str, value: Any) ->
 
 
 def _conflict_page(
-    request: HttpRequest, template: str, page: dict[str, Any], make_form: Callable[[Any, CrfBase], BaseForm],
-    form: BaseForm, current: CrfBase, base_version: int, result: merge.MergeResult,
+    request: HttpRequest,
+    template: str,
+    page: dict[str, Any],
+    make_form: Callable[[Any, CrfBase], BaseForm],
+    form: BaseForm,
+    current: CrfBase,
+    base_version: int,
+    result: merge.MergeResult,
     conflicts: list[merge.Conflict],
-) -> HttpResponse:  # fmt: skip
+) -> HttpResponse:
     """The form again (409): fields only the other person changed show their value, conflicts show both values
     and ask for a choice; the hidden version moves to the current one, the merge base stays."""
     posted = request.POST.copy()
@@ -294,23 +346,37 @@ def _conflict_page(
     for conflict in conflicts:
         again.add_error(
             conflict.name,
-            _("%(user)s changed this to “%(theirs)s” (it was “%(base)s”) while you entered “%(mine)s”: choose "
-              "which value to keep.") % {"user": who, "theirs": conflict.theirs, "base": conflict.base,
-                                          "mine": conflict.mine},
-        )  # fmt: skip
+            _(
+                "%(user)s changed this to “%(theirs)s” (it was “%(base)s”) while you entered “%(mine)s”: choose "
+                "which value to keep."
+            )
+            % {"user": who, "theirs": conflict.theirs, "base": conflict.base, "mine": conflict.mine},
+        )
     taken = [str(again.fields[n].label or n) for n in result.taken_from_theirs if n in again.fields]
     return render(
-        request, template,
-        {**page, "form": again, "instance": current, "merge": {"conflicts": conflicts, "taken": taken,
-                                                                "user": who, "base": base_version}},
+        request,
+        template,
+        {
+            **page,
+            "form": again,
+            "instance": current,
+            "merge": {"conflicts": conflicts, "taken": taken, "user": who, "base": base_version},
+        },
         status=409,
-    )  # fmt: skip
+    )
 
 
 def _saved_messages(
-    request: HttpRequest, spec: CrfSpec, instance: CrfBase | None, row: CrfBase, changed: int,
-    merged_from: list[str], query: Any, reason: str, warnings: Callable[[CrfBase], list[str]] | None,
-) -> None:  # fmt: skip
+    request: HttpRequest,
+    spec: CrfSpec,
+    instance: CrfBase | None,
+    row: CrfBase,
+    changed: int,
+    merged_from: list[str],
+    query: Any,
+    reason: str,
+    warnings: Callable[[CrfBase], list[str]] | None,
+) -> None:
     if instance is None:
         messages.success(request, _("%(title)s saved.") % {"title": spec.title})
     elif changed:
@@ -329,7 +395,9 @@ def _saved_messages(
     else:
         messages.info(request, _("No value changed: nothing was saved."))
     for warning in warnings(row) if warnings is not None else []:
-        messages.warning(request, ruletext_text(warning))  # a soft check said as a message id reads translated
+        messages.warning(
+            request, ruletext_text(warning)
+        )  # a soft check said as a message id reads translated
 
 
 def crf_detail(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
@@ -350,16 +418,22 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         (f.verbose_name, services._display(instance, f), f.help_text)
         for f in services.data_fields(type(instance))
     ]
+
     def shown(name: str) -> bool:
         """A field the CRF's branching says does not apply is left out (it holds nothing), unless a query is on it."""
         branch = spec.branch_of(name)
         return branch is None or branch.applies(instance) or bool(by_field.get(name))
 
     field_rows = [
-        {"name": f.name, "label": f.verbose_name, "value": services._display(instance, f),
-         "queries": by_field.get(f.name, [])}
-        for f in services.data_fields(type(instance)) if shown(f.name)
-    ]  # fmt: skip
+        {
+            "name": f.name,
+            "label": f.verbose_name,
+            "value": services._display(instance, f),
+            "queries": by_field.get(f.name, []),
+        }
+        for f in services.data_fields(type(instance))
+        if shown(f.name)
+    ]
     user = request.user
     status = instance.status
     locked = services.is_locked(instance)
@@ -452,9 +526,12 @@ def crf_transition(request: HttpRequest, patient_pk: int, slug: str, pk: int, ac
             form = SignForm(request.POST)
             password = request.POST.get("password", "")
             services.crf_sign(
-                instance=instance, acting_user=request.user, password=password, request=request,
+                instance=instance,
+                acting_user=request.user,
+                password=password,
+                request=request,
                 expected_version=expected,
-            )  # fmt: skip
+            )
             del form
             messages.success(request, _("Signed."))
         elif action == "lock":

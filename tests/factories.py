@@ -55,7 +55,9 @@ class CrfFactory(factory.django.DjangoModelFactory):
 
         patient = kwargs.pop("patient")
         status = kwargs.pop("status", CrfStatus.DRAFT)
-        return crf_create(model=model_class, patient=patient, data=kwargs, acting_user=entry_user(), status=status)
+        return crf_create(
+            model=model_class, patient=patient, data=kwargs, acting_user=entry_user(), status=status
+        )
 
 
 class PatientFactory(factory.django.DjangoModelFactory):

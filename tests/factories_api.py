@@ -25,8 +25,16 @@ class Api:
         self.client = client or Client()
         self.headers = {"Authorization": f"Token {token}"} if token else {}
 
-    def call(self, method: str, path: str, body: Any = None, *, if_match: Any = None, raw: str | None = None,
-             **headers: str) -> Any:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        if_match: Any = None,
+        raw: str | None = None,
+        **headers: str,
+    ) -> Any:
         url = path if path.startswith("/") else f"/api/v1/{path}"
         h = {**self.headers, **headers}
         if if_match is not None:

@@ -35,18 +35,32 @@ def baseline_lesions(patient: Any) -> Any:
     """Baseline SOD 100 mm: L1 liver 60, L2 lung 40; L3 non-target bone."""
     LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
     LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
-    LesionFactory(patient=patient, organ="BONE", role="NON-TARGET", baseline_value_mm=None,
-                  nonmeasurable_type="BLASTIC BONE")  # fmt: skip
+    LesionFactory(
+        patient=patient,
+        organ="BONE",
+        role="NON-TARGET",
+        baseline_value_mm=None,
+        nonmeasurable_type="BLASTIC BONE",
+    )
     return patient
 
 
 def lesion_post(**changes: Any) -> dict[str, Any]:
     data = {
-        "role": "TARGET", "organ": "LIVER", "laterality": "", "location_text": "segment 7", "method": "CT SCAN",
-        "slice_thickness_mm": "2.5", "baseline_date": BASELINE.isoformat(), "axis": "SHORT",
-        "baseline_value_mm": "30", "nonmeasurable_type": "", "group_count": "1", "previously_irradiated": "N",
+        "role": "TARGET",
+        "organ": "LIVER",
+        "laterality": "",
+        "location_text": "segment 7",
+        "method": "CT SCAN",
+        "slice_thickness_mm": "2.5",
+        "baseline_date": BASELINE.isoformat(),
+        "axis": "SHORT",
+        "baseline_value_mm": "30",
+        "nonmeasurable_type": "",
+        "group_count": "1",
+        "previously_irradiated": "N",
         "progressed_since_rt": "",
-    }  # fmt: skip
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -57,10 +71,17 @@ def assessment_post(
     """POST data for a time point ``day`` days after baseline; ``values``: lesion code -> mm, status or state."""
     when = (BASELINE + datetime.timedelta(days=day)).isoformat()
     data: dict[str, Any] = {
-        "imaging_done": "Y", "not_done_reason": "", "scan_date_first": when, "scan_date_last": "",
-        "visit_date": "", "modality": "CT SCAN", "clinical_deterioration": "N", "clinically_stable": "",
-        "investigator_response": "", "action": "submit",
-    }  # fmt: skip
+        "imaging_done": "Y",
+        "not_done_reason": "",
+        "scan_date_first": when,
+        "scan_date_last": "",
+        "visit_date": "",
+        "modality": "CT SCAN",
+        "clinical_deterioration": "N",
+        "clinically_stable": "",
+        "investigator_response": "",
+        "action": "submit",
+    }
     for lesion in Lesion.objects.filter(patient=patient):
         p = f"l{lesion.pk}-"
         value = values.get(lesion.lesion_code, "")
@@ -76,14 +97,28 @@ def assessment_post(
         else:
             data[p + "nontarget_state"] = value or "PRESENT"
     new = new or []
-    data.update({"new-TOTAL_FORMS": str(len(new)), "new-INITIAL_FORMS": "0", "new-MIN_NUM_FORMS": "0",
-                 "new-MAX_NUM_FORMS": "1000"})  # fmt: skip
+    data.update(
+        {
+            "new-TOTAL_FORMS": str(len(new)),
+            "new-INITIAL_FORMS": "0",
+            "new-MIN_NUM_FORMS": "0",
+            "new-MAX_NUM_FORMS": "1000",
+        }
+    )
     for i, n in enumerate(new):
         row = {
-            "code": "", "organ": "LUNG", "laterality": "", "location_text": "new nodule", "detected_by": "CT SCAN",
-            "first_seen_date": when, "unequivocal": "Y", "pet_baseline": "", "ct_confirmed": "",
-            "new_value_mm": "", "present": "Y",
-        }  # fmt: skip
+            "code": "",
+            "organ": "LUNG",
+            "laterality": "",
+            "location_text": "new nodule",
+            "detected_by": "CT SCAN",
+            "first_seen_date": when,
+            "unequivocal": "Y",
+            "pet_baseline": "",
+            "ct_confirmed": "",
+            "new_value_mm": "",
+            "present": "Y",
+        }
         row.update(n)
         data.update({f"new-{i}-{k}": v for k, v in row.items()})
     data.update(changes)

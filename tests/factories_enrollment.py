@@ -26,12 +26,21 @@ def screen(coordinator: Any, *, days_ago: int = 10) -> Any:
     )
 
 
-def consent(patient: Any, coordinator: Any, *, on: datetime.date | None = None, version: str = "2.0",
-            status: str = CrfStatus.SUBMITTED, **extra: Any) -> Consent:  # fmt: skip
+def consent(
+    patient: Any,
+    coordinator: Any,
+    *,
+    on: datetime.date | None = None,
+    version: str = "2.0",
+    status: str = CrfStatus.SUBMITTED,
+    **extra: Any,
+) -> Consent:
     data = {
-        "consent_type": Consent.ConsentType.INITIAL, "icf_version": version,
-        "consent_datetime": aware(on or TODAY - datetime.timedelta(days=9)), "obtained_by": coordinator,
-    }  # fmt: skip
+        "consent_type": Consent.ConsentType.INITIAL,
+        "icf_version": version,
+        "consent_datetime": aware(on or TODAY - datetime.timedelta(days=9)),
+        "obtained_by": coordinator,
+    }
     data.update(extra)
     return crf_create(model=Consent, patient=patient, data=data, acting_user=coordinator, status=status)
 
@@ -42,8 +51,14 @@ def qualifying_answers(**overrides: str) -> dict[str, str]:
     return answers
 
 
-def eligibility(patient: Any, coordinator: Any, *, investigator: Any = None, answers: dict[str, str] | None = None,
-                status: str = CrfStatus.SUBMITTED) -> Eligibility:  # fmt: skip
+def eligibility(
+    patient: Any,
+    coordinator: Any,
+    *,
+    investigator: Any = None,
+    answers: dict[str, str] | None = None,
+    status: str = CrfStatus.SUBMITTED,
+) -> Eligibility:
     answers = qualifying_answers() if answers is None else answers
     data = {
         "criteria_version": criteria.CURRENT_VERSION,
@@ -73,12 +88,25 @@ def registered(coordinator: Any, investigator: Any, *, days_ago: int = 10) -> An
 
 def baseline_data(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "birth_year": TODAY.year - 60, "sex": "M", "assessment_date": TODAY - datetime.timedelta(days=5),
-        "ecog": 1, "kps": 80, "histology": "CLEAR CELL", "histology_other": "", "sarcomatoid": "N",
-        "diagnosis_date": TODAY - datetime.timedelta(days=800), "prior_nephrectomy": "N", "nephrectomy_date": None,
-        "prior_systemic_lines": 0, "metastatic_lesion_count": 3, "imdc_lab_date": TODAY - datetime.timedelta(days=5),
-        "hgb_below_lln": "N", "calcium_above_uln": "N", "neutrophils_above_uln": "N", "platelets_above_uln": "N",
-    }  # fmt: skip
+        "birth_year": TODAY.year - 60,
+        "sex": "M",
+        "assessment_date": TODAY - datetime.timedelta(days=5),
+        "ecog": 1,
+        "kps": 80,
+        "histology": "CLEAR CELL",
+        "histology_other": "",
+        "sarcomatoid": "N",
+        "diagnosis_date": TODAY - datetime.timedelta(days=800),
+        "prior_nephrectomy": "N",
+        "nephrectomy_date": None,
+        "prior_systemic_lines": 0,
+        "metastatic_lesion_count": 3,
+        "imdc_lab_date": TODAY - datetime.timedelta(days=5),
+        "hgb_below_lln": "N",
+        "calcium_above_uln": "N",
+        "neutrophils_above_uln": "N",
+        "platelets_above_uln": "N",
+    }
     data.update(overrides)
     return data
 

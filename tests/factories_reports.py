@@ -38,8 +38,14 @@ def synthetic_records(patients: list[Patient], cutoff: datetime.date, seed: int 
                 break
             resp = rng.choice(RESPONSES)
             sod_pct = Decimal(rng.randint(-90, 35))
-            tps.append(TimePoint(day, Response(resp), SourceRef("tumour-assessment", p.pk * 10 + k, "scan_date"),
-                                 pct_change_baseline=sod_pct))  # fmt: skip
+            tps.append(
+                TimePoint(
+                    day,
+                    Response(resp),
+                    SourceRef("tumour-assessment", p.pk * 10 + k, "scan_date"),
+                    pct_change_baseline=sod_pct,
+                )
+            )
             spider.append(((day - start).days / 30.4375, float(sod_pct)))
             if resp == "PD":
                 progressed = (day - start).days / 30.4375
@@ -49,24 +55,40 @@ def synthetic_records(patients: list[Patient], cutoff: datetime.date, seed: int 
             death_day = min(cutoff, start + datetime.timedelta(days=rng.randint(60, 700)))
             death = _sd(death_day, "death", p.pk, "death_date")
         lesion = IrradiatedLesion(
-            "L1", _sd(start, "sabr-fraction", p.pk, "fraction_date"),
+            "L1",
+            _sd(start, "sabr-fraction", p.pk, "fraction_date"),
             evaluations=tuple(_sd(t.assessment_date, "tumour-assessment", 1, "scan_date") for t in tps),
-        )  # fmt: skip
+        )
         last = tps[-1].assessment_date if tps else start
-        records.append(PatientRecord(
-            patient_id=p.pk, study_number=p.study_number, data_cutoff=cutoff,
-            treatment_start=_sd(start, "sabr-fraction", p.pk, "fraction_date"),
-            sabr_start=_sd(start, "sabr-fraction", p.pk, "fraction_date"),
-            baseline_assessment=True, measurable_disease=True, timepoints=tuple(tps), lesions=(lesion,),
-            death=death if death and death.value >= last else None,
-            last_known_alive=_sd(last, "survival", p.pk, "contact_date"),
-        ))  # fmt: skip
+        records.append(
+            PatientRecord(
+                patient_id=p.pk,
+                study_number=p.study_number,
+                data_cutoff=cutoff,
+                treatment_start=_sd(start, "sabr-fraction", p.pk, "fraction_date"),
+                sabr_start=_sd(start, "sabr-fraction", p.pk, "fraction_date"),
+                baseline_assessment=True,
+                measurable_disease=True,
+                timepoints=tuple(tps),
+                lesions=(lesion,),
+                death=death if death and death.value >= last else None,
+                last_known_alive=_sd(last, "survival", p.pk, "contact_date"),
+            )
+        )
         months = (cutoff - start).days / 30.4375
-        plot_data.append(PatientPlotData(
-            p.pk, p.study_number, follow_up_months=months, ongoing=death is None,
-            sabr=(plots.Interval(0.0, 0.3),), axitinib=(plots.Interval(0.0, months * 0.8),),
-            toripalimab=(plots.Interval(0.0, months * 0.7),), progression=progressed, spider=tuple(spider),
-        ))  # fmt: skip
+        plot_data.append(
+            PatientPlotData(
+                p.pk,
+                p.study_number,
+                follow_up_months=months,
+                ongoing=death is None,
+                sabr=(plots.Interval(0.0, 0.3),),
+                axitinib=(plots.Interval(0.0, months * 0.8),),
+                toripalimab=(plots.Interval(0.0, months * 0.7),),
+                progression=progressed,
+                spider=tuple(spider),
+            )
+        )
     return records, plot_data
 
 
@@ -80,7 +102,7 @@ def synthetic_study(n: int, cutoff: datetime.date | None = None, seed: int = 7) 
                 screening_number=f"Z-{base + i:05d}",
                 study_number=f"SR-{base + i + 500:03d}",
                 registration_date=cutoff - datetime.timedelta(days=720),
-            )  # fmt: skip
+            )
             for i in range(n)
         ]
     )
@@ -89,7 +111,12 @@ def synthetic_study(n: int, cutoff: datetime.date | None = None, seed: int = 7) 
     url = "/patients/{patient_id}/"
     result = compute_snapshot(records, plot_data, data_cutoff=cutoff, url_template=url)
     return EndpointSnapshot.objects.create(
-        data_cutoff=cutoff, status=EndpointSnapshot.Status.OK, trigger="synthetic", data_as_of=timezone.now(),
-        fingerprint=result.fingerprint, results=result.results, figures=result.figures,
+        data_cutoff=cutoff,
+        status=EndpointSnapshot.Status.OK,
+        trigger="synthetic",
+        data_as_of=timezone.now(),
+        fingerprint=result.fingerprint,
+        results=result.results,
+        figures=result.figures,
         n_patients=result.results["n_patients"],
-    )  # fmt: skip
+    )

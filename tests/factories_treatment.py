@@ -134,25 +134,50 @@ def _treatment_user() -> Any:
     return existing or UserFactory(username="treatment-entry", role="coordinator")
 
 
-def give_axitinib(patient: Any, *, start: datetime.date, end: datetime.date | None = None,
-                  dose_level: str = AxitinibPeriod.DoseLevel.START_5MG) -> AxitinibPeriod:  # fmt: skip
+def give_axitinib(
+    patient: Any,
+    *,
+    start: datetime.date,
+    end: datetime.date | None = None,
+    dose_level: str = AxitinibPeriod.DoseLevel.START_5MG,
+) -> AxitinibPeriod:
     """Enter a submitted axitinib period through the CRF service."""
-    data = {"start_date": start, "end_date": end, "dose_level": dose_level,
-            "dose_change_reason": AxitinibPeriod.ChangeReason.START}  # fmt: skip
-    return crf_create(model=AxitinibPeriod, patient=patient, data=data, acting_user=_treatment_user(),
-                      status=CrfStatus.SUBMITTED)  # fmt: skip
+    data = {
+        "start_date": start,
+        "end_date": end,
+        "dose_level": dose_level,
+        "dose_change_reason": AxitinibPeriod.ChangeReason.START,
+    }
+    return crf_create(
+        model=AxitinibPeriod,
+        patient=patient,
+        data=data,
+        acting_user=_treatment_user(),
+        status=CrfStatus.SUBMITTED,
+    )
 
 
-def give_toripalimab(patient: Any, *, on: datetime.date, cycle: int = 1,
-                     status: str = ToripalimabInfusion.Status.GIVEN) -> ToripalimabInfusion:  # fmt: skip
+def give_toripalimab(
+    patient: Any, *, on: datetime.date, cycle: int = 1, status: str = ToripalimabInfusion.Status.GIVEN
+) -> ToripalimabInfusion:
     """Enter a submitted toripalimab infusion through the CRF service (240 mg when GIVEN)."""
     given = status == ToripalimabInfusion.Status.GIVEN
-    data = {"cycle_number": cycle, "infusion_status": status, "infusion_date": on if given else None,
-            "dose_mg": Decimal("240") if given else None, "infusion_interrupted": "N" if given else ""}  # fmt: skip
+    data = {
+        "cycle_number": cycle,
+        "infusion_status": status,
+        "infusion_date": on if given else None,
+        "dose_mg": Decimal("240") if given else None,
+        "infusion_interrupted": "N" if given else "",
+    }
     if not given:
         data["status_reason"] = ToripalimabInfusion.StatusReason.PATIENT_DECISION
-    return crf_create(model=ToripalimabInfusion, patient=patient, data=data, acting_user=_treatment_user(),
-                      status=CrfStatus.SUBMITTED)  # fmt: skip
+    return crf_create(
+        model=ToripalimabInfusion,
+        patient=patient,
+        data=data,
+        acting_user=_treatment_user(),
+        status=CrfStatus.SUBMITTED,
+    )
 
 
 def give_sabr(patient: Any, *, on: datetime.date, is_protocol: str = "Y", lesion: Any = None) -> SabrFraction:
@@ -160,13 +185,43 @@ def give_sabr(patient: Any, *, on: datetime.date, is_protocol: str = "Y", lesion
     user = _treatment_user()
     if lesion is None:
         lesion = LesionFactory(patient=patient, baseline_date=on - datetime.timedelta(days=10))
-    course = crf_create(model=SabrCourse, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
-        "is_protocol": is_protocol, "indication": SabrCourse.Indication.INITIAL,
-        "simulation_date": on - datetime.timedelta(days=5), "technique": SabrCourse.Technique.VMAT,
-        "image_guidance": SabrCourse.ImageGuidance.CBCT})  # fmt: skip
-    target = crf_create(model=SabrTarget, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
-        "course": course, "lesion": lesion, "prescribed_dose_gy": Decimal("30"), "n_fractions": 3,
-        "isodose_pct": 80, "ptv_cc": Decimal("25.5")})  # fmt: skip
-    return crf_create(model=SabrFraction, patient=patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
-        "target": target, "fraction_number": 1, "fraction_date": on, "delivered": "Y",
-        "dose_delivered_gy": target.dose_per_fraction_gy})  # fmt: skip
+    course = crf_create(
+        model=SabrCourse,
+        patient=patient,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "is_protocol": is_protocol,
+            "indication": SabrCourse.Indication.INITIAL,
+            "simulation_date": on - datetime.timedelta(days=5),
+            "technique": SabrCourse.Technique.VMAT,
+            "image_guidance": SabrCourse.ImageGuidance.CBCT,
+        },
+    )
+    target = crf_create(
+        model=SabrTarget,
+        patient=patient,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "course": course,
+            "lesion": lesion,
+            "prescribed_dose_gy": Decimal("30"),
+            "n_fractions": 3,
+            "isodose_pct": 80,
+            "ptv_cc": Decimal("25.5"),
+        },
+    )
+    return crf_create(
+        model=SabrFraction,
+        patient=patient,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "target": target,
+            "fraction_number": 1,
+            "fraction_date": on,
+            "delivered": "Y",
+            "dose_delivered_gy": target.dose_per_fraction_gy,
+        },
+    )

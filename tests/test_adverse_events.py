@@ -274,10 +274,16 @@ def test_other_specify_with_verbatim_is_accepted(as_coordinator, patient):
 def grade5(**changes):
     died = TODAY - datetime.timedelta(days=3)
     base = {
-        "ctcae_term": str(DEATH_NOS), "grade": "5", "ongoing": "N", "resolution_date": died.isoformat(), "outcome": "FATAL",
-        "serious": "Y", "aesdth": "Y", "awareness_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "ctcae_term": str(DEATH_NOS),
+        "grade": "5",
+        "ongoing": "N",
+        "resolution_date": died.isoformat(),
+        "outcome": "FATAL",
+        "serious": "Y",
+        "aesdth": "Y",
+        "awareness_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         "onset_date": (died - datetime.timedelta(days=2)).isoformat(),
-    }  # fmt: skip
+    }
     base.update(changes)
     return base, died
 
@@ -408,7 +414,9 @@ def test_alt_with_one_drug_held_warns_r4_5(as_coordinator, patient):
 
 
 def test_treatment_emergent_flag(as_coordinator, treated):
-    receive(treated, Agent.AXITINIB, TODAY - datetime.timedelta(days=60), last=TODAY - datetime.timedelta(days=20))
+    receive(
+        treated, Agent.AXITINIB, TODAY - datetime.timedelta(days=60), last=TODAY - datetime.timedelta(days=20)
+    )
     post_ae(as_coordinator, treated)
     assert AdverseEvent.objects.get().treatment_emergent == "Y"
 
@@ -488,9 +496,15 @@ def test_new_sae_sets_due_time_and_emails_investigators(
     UserFactory(username="coord2", role="coordinator", email="c2@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         response = post_ae(
-            as_coordinator, patient, ctcae_term=str(HYPERTENSION), grade="3", serious="Y", aeshosp="Y",
-            awareness_at="2025-03-10T08:30", onset_date="2025-03-08",
-        )  # fmt: skip
+            as_coordinator,
+            patient,
+            ctcae_term=str(HYPERTENSION),
+            grade="3",
+            serious="Y",
+            aeshosp="Y",
+            awareness_at="2025-03-10T08:30",
+            onset_date="2025-03-08",
+        )
     ae = AdverseEvent.objects.get()
     assert response.status_code == 302
     assert timezone.localtime(ae.sae_due_at) == timezone.localtime(ae.awareness_at) + datetime.timedelta(
@@ -523,9 +537,13 @@ def test_sae_page_lists_open_sae_with_due_time_and_badge(as_investigator, patien
             onset_date=datetime.date(2025, 3, 8),
         )
         fresh = AdverseEventFactory(
-            patient=patient, serious="Y", aesmie="Y", awareness_at=timezone.now() - datetime.timedelta(hours=1),
-            grade=3, onset_date=datetime.date(2025, 3, 9),
-        )  # fmt: skip
+            patient=patient,
+            serious="Y",
+            aesmie="Y",
+            awareness_at=timezone.now() - datetime.timedelta(hours=1),
+            grade=3,
+            onset_date=datetime.date(2025, 3, 9),
+        )
         page = as_investigator.get(reverse("adverse_events:sae_list"))
     assert page.status_code == 200
     text = page.text
@@ -606,9 +624,16 @@ def test_safety_page_tables(as_data_manager):
     AdverseEventFactory(patient=p1, grade=2)
     AdverseEventFactory(patient=p1, ctcae_term=term(HYPERTENSION), grade=3, acn_axitinib="DOSE REDUCED")
     AdverseEventFactory(
-        patient=p2, ctcae_term=term(ALT_INCREASED), grade=3, immune_related="Y", serious="Y", aesmie="Y",
-        awareness_at=timezone.now(), acn_toripalimab="DRUG WITHDRAWN", rel_toripalimab="PROBABLE",
-    )  # fmt: skip
+        patient=p2,
+        ctcae_term=term(ALT_INCREASED),
+        grade=3,
+        immune_related="Y",
+        serious="Y",
+        aesmie="Y",
+        awareness_at=timezone.now(),
+        acn_toripalimab="DRUG WITHDRAWN",
+        rel_toripalimab="PROBABLE",
+    )
     page = as_data_manager.get(reverse("adverse_events:safety"))
     text = page.text
     for testid in (

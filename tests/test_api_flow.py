@@ -41,10 +41,19 @@ def _registered_with_lesion(api):
     assert confirmed.status_code == 200 and confirmed.json()["confirmed_by"] == "inv"
     registered = api.post(f"patients/{p['id']}/register/", {"registration_date": str(TODAY)})
     assert registered.status_code == 200, registered.content
-    lesion = api.post(base + "lesion/", {
-        "role": "TARGET", "organ": "LIVER", "location_text": "segment 7", "method": "CT SCAN",
-        "slice_thickness_mm": "2.5", "baseline_date": str(TODAY - 60 * DAY), "baseline_value_mm": "30",
-        "previously_irradiated": "N"})  # fmt: skip
+    lesion = api.post(
+        base + "lesion/",
+        {
+            "role": "TARGET",
+            "organ": "LIVER",
+            "location_text": "segment 7",
+            "method": "CT SCAN",
+            "slice_thickness_mm": "2.5",
+            "baseline_date": str(TODAY - 60 * DAY),
+            "baseline_value_mm": "30",
+            "previously_irradiated": "N",
+        },
+    )
     assert lesion.status_code == 201, lesion.content
     assert lesion.json()["lesion_code"] and lesion.json()["measurable"] == "Y"  # derived, read-only
     return patient, base, lesion.json()
@@ -53,9 +62,16 @@ def _registered_with_lesion(api):
 def test_readme_example_flow(investigator):
     api = Api(token_for(investigator))
     patient, base, lesion = _registered_with_lesion(api)
-    ta = api.post(base + "tumour-assessment/", {
-        "imaging_done": "Y", "scan_date_first": str(TODAY), "modality": "CT SCAN", "clinical_deterioration": "N",
-        "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}]})  # fmt: skip
+    ta = api.post(
+        base + "tumour-assessment/",
+        {
+            "imaging_done": "Y",
+            "scan_date_first": str(TODAY),
+            "modality": "CT SCAN",
+            "clinical_deterioration": "N",
+            "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}],
+        },
+    )
     assert ta.status_code == 201, ta.content
     assert _submit(api, base + "tumour-assessment/", ta).status_code == 200
     tp = api.get(base + f"tumour-assessment/{ta.json()['id']}/").json()
@@ -65,8 +81,15 @@ def test_readme_example_flow(investigator):
     assert AuditEvent.objects.filter(patient=patient, action="submit").count() == 3
 
 
-def test_readme_data_management_flow(investigator, data_manager, monkeypatch, settings, tmp_path, tasks_in_process,
-                                     django_capture_on_commit_callbacks):  # fmt: skip
+def test_readme_data_management_flow(
+    investigator,
+    data_manager,
+    monkeypatch,
+    settings,
+    tmp_path,
+    tasks_in_process,
+    django_capture_on_commit_callbacks,
+):
     """The README's second example: a query raised, answered and closed; the export built, polled and verified."""
     import hashlib
 
@@ -76,11 +99,25 @@ def test_readme_data_management_flow(investigator, data_manager, monkeypatch, se
     settings.MEDIA_ROOT = tmp_path
     inv, dm = Api(token_for(investigator)), Api(token_for(data_manager))
     _patient, base, lesion = _registered_with_lesion(inv)
-    ta = inv.post(base + "tumour-assessment/", {
-        "imaging_done": "Y", "scan_date_first": str(TODAY), "modality": "CT SCAN", "clinical_deterioration": "N",
-        "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}]})  # fmt: skip
-    q = dm.post("queries/", {"form": "tumour-assessment", "row": ta.json()["id"], "field_name": "scan_date_first",
-                             "text": "PACS shows the scan a day earlier"})  # fmt: skip
+    ta = inv.post(
+        base + "tumour-assessment/",
+        {
+            "imaging_done": "Y",
+            "scan_date_first": str(TODAY),
+            "modality": "CT SCAN",
+            "clinical_deterioration": "N",
+            "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}],
+        },
+    )
+    q = dm.post(
+        "queries/",
+        {
+            "form": "tumour-assessment",
+            "row": ta.json()["id"],
+            "field_name": "scan_date_first",
+            "text": "PACS shows the scan a day earlier",
+        },
+    )
     assert q.status_code == 201, q.content
     qid = q.json()["id"]
     assert inv.post(f"queries/{qid}/answer/", {"text": "The report date was entered"}).status_code == 200
@@ -116,9 +153,16 @@ def test_readme_data_management_flow(investigator, data_manager, monkeypatch, se
 def test_tumour_assessment_rows_refused_by_the_grid_rules(investigator, row, field, text):
     api = Api(token_for(investigator))
     _patient, base, lesion = _registered_with_lesion(api)
-    response = api.post(base + "tumour-assessment/", {
-        "imaging_done": "Y", "scan_date_first": str(TODAY), "modality": "CT SCAN", "clinical_deterioration": "N",
-        "results": [{"lesion": lesion["id"], **row}]})  # fmt: skip
+    response = api.post(
+        base + "tumour-assessment/",
+        {
+            "imaging_done": "Y",
+            "scan_date_first": str(TODAY),
+            "modality": "CT SCAN",
+            "clinical_deterioration": "N",
+            "results": [{"lesion": lesion["id"], **row}],
+        },
+    )
     assert response.status_code == 422
     assert any(text in m for m in fields_of(response)[field]), response.json()
     assert not TumourAssessment.objects.exists()
@@ -127,7 +171,14 @@ def test_tumour_assessment_rows_refused_by_the_grid_rules(investigator, row, fie
 def test_missing_lesion_row_is_refused_ec_ta_1(investigator):
     api = Api(token_for(investigator))
     _patient, base, _lesion = _registered_with_lesion(api)
-    response = api.post(base + "tumour-assessment/", {
-        "imaging_done": "Y", "scan_date_first": str(TODAY), "modality": "CT SCAN", "clinical_deterioration": "N",
-        "results": []})  # fmt: skip
+    response = api.post(
+        base + "tumour-assessment/",
+        {
+            "imaging_done": "Y",
+            "scan_date_first": str(TODAY),
+            "modality": "CT SCAN",
+            "clinical_deterioration": "N",
+            "results": [],
+        },
+    )
     assert response.status_code == 422 and "EC-TA-1" in response.json()["detail"]

@@ -47,8 +47,11 @@ def test_export_job_start_progress_download_with_checksum_and_audit(
     assert started["Location"].endswith(f"/api/v1/jobs/{job.pk}/") and started.json()["kind"] == "export"
     progress = dm.get(f"jobs/{job.pk}/").json()
     assert (progress["state"], progress["progress"], progress["finished"], progress["error"]) == (
-        "done", 100, True, "",
-    ), job.error  # fmt: skip
+        "done",
+        100,
+        True,
+        "",
+    ), job.error
     assert progress["stage"] and progress["download"].endswith(f"/api/v1/jobs/{job.pk}/download/")
     response = dm.get(f"jobs/{job.pk}/download/")
     data = b"".join(response.streaming_content)
@@ -83,12 +86,20 @@ def test_download_of_an_unfinished_job_is_409_and_not_audited(dm, django_capture
 @pytest.mark.parametrize(
     ("role", "kind", "allowed"),
     [
-        ("coordinator", "export", False), ("coordinator", "report", False), ("monitor", "export", False),
-        ("monitor", "report", False), ("investigator", "report", True), ("investigator", "export", True),
-        ("data_manager", "report", True), ("coordinator", "casebook", False), ("monitor", "casebook", False),
-        ("investigator", "casebook", True), ("data_manager", "casebook", True), ("outsider", "casebook", False),
+        ("coordinator", "export", False),
+        ("coordinator", "report", False),
+        ("monitor", "export", False),
+        ("monitor", "report", False),
+        ("investigator", "report", True),
+        ("investigator", "export", True),
+        ("data_manager", "report", True),
+        ("coordinator", "casebook", False),
+        ("monitor", "casebook", False),
+        ("investigator", "casebook", True),
+        ("data_manager", "casebook", True),
+        ("outsider", "casebook", False),
     ],
-)  # fmt: skip
+)
 def test_who_may_start_which_build(request, role, kind, allowed, django_capture_on_commit_callbacks, patient):
     body = {"kind": kind, **({"patient": patient.pk} if kind == "casebook" else {})}
     with django_capture_on_commit_callbacks(execute=False):
@@ -114,7 +125,7 @@ def patient(coordinator, investigator):
         ({}, "kind", ""),
         ({"kind": "report", "format": "docx"}, "format", "Unknown field"),
     ],
-)  # fmt: skip
+)
 def test_bad_start_is_422_naming_the_field(dm, body, field, message):
     response = dm.post("jobs/", body)
     assert response.status_code == 422 and response["Content-Type"] == PROBLEM

@@ -57,9 +57,21 @@ def test_data_manager_raises_a_query_on_a_field_with_the_browsers_audit_row(
     body = response.json()
     query = Query.objects.get()
     assert response["Location"].endswith(f"/api/v1/queries/{query.pk}/")
-    assert (body["form"], body["row"], body["field_name"], body["status"], body["priority"], body["raised_by"]) == (
-        "baseline", base.pk, "kps", "open", "high", "dm",
-    )  # fmt: skip
+    assert (
+        body["form"],
+        body["row"],
+        body["field_name"],
+        body["status"],
+        body["priority"],
+        body["raised_by"],
+    ) == (
+        "baseline",
+        base.pk,
+        "kps",
+        "open",
+        "high",
+        "dm",
+    )
     assert body["field_label"] == str(Baseline._meta.get_field("kps").verbose_name)
     assert [(m["kind"], m["author"], m["text"]) for m in body["messages"]] == [
         ("raise", "dm", "Source says KPS 80")
@@ -102,7 +114,7 @@ def test_site_staff_may_not_raise(request, role, base):
         ({"priority": "urgent"}, "priority"),
         ({"colour": "red"}, "colour"),
     ],
-)  # fmt: skip
+)
 def test_bad_raise_names_the_field_and_writes_nothing(dm, base, changes, field):
     response = raise_on(dm, base, **changes)
     assert response.status_code == 422 and response["Content-Type"] == PROBLEM, response.content
@@ -128,8 +140,10 @@ def test_coordinator_answers_by_explanation_with_the_audit_row(dm, crc, base):
     assert [m["kind"] for m in body["messages"]] == ["raise", "answer"]
     event = AuditEvent.objects.get(action=AuditEvent.Action.QUERY_ANSWER)
     assert (event.reason, event.object_id, event.user.username) == (
-        "KPS 90 is right: see the clinic note", base.pk, "coord",
-    )  # fmt: skip
+        "KPS 90 is right: see the clinic note",
+        base.pk,
+        "coord",
+    )
 
 
 def test_answer_after_a_correction_through_the_api_keeps_old_and_new(dm, crc, base, patient):
@@ -210,9 +224,14 @@ def test_reopen_needs_a_reason_and_an_open_query_is_409(dm, base):
     ).exists()
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "queries/999999/"), ("post", "queries/999999/close/"), ("post", "queries/999999/reopen/"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "queries/999999/"),
+        ("post", "queries/999999/close/"),
+        ("post", "queries/999999/reopen/"),
+    ],
+)
 def test_unknown_query_is_404_problem(dm, method, path):
     response = dm.call(method, path, {"text": "x"} if method == "post" else None)
     assert response.status_code == 404 and response["Content-Type"] == PROBLEM

@@ -29,8 +29,14 @@ DESIGN_TABLE = {
 }
 #: Bodies that decide the permission (the job kind); every other write is sent an empty object.
 BODIES = {"/api/v1/jobs/": {"kind": "export"}}
-TRANSITION_ACTION = {"submit": "enter", "verify": "sdv", "sign": "sign", "lock": "lock", "unlock": "lock",
-                     "confirm": "investigator-only"}  # fmt: skip
+TRANSITION_ACTION = {
+    "submit": "enter",
+    "verify": "sdv",
+    "sign": "sign",
+    "lock": "lock",
+    "unlock": "lock",
+    "confirm": "investigator-only",
+}
 
 
 def _operations(schema: dict) -> list[tuple[str, str, str]]:
@@ -113,16 +119,25 @@ def test_every_operation_follows_the_role_table(personas, role, as_monitor, sett
 def test_design_table_matches_the_roles_module():
     from sabr_trial.roles import ROLE_PERMISSIONS, Perm
 
-    perm = {"enter": Perm.ENTER, "view": Perm.VIEW, "sdv": Perm.VERIFY, "sign": Perm.SIGN, "lock": Perm.LOCK,
-            "manage": Perm.MANAGE, "answer_query": Perm.ANSWER_QUERY, "raise_query": Perm.RAISE_QUERY,
-            "export": Perm.EXPORT}  # fmt: skip
+    perm = {
+        "enter": Perm.ENTER,
+        "view": Perm.VIEW,
+        "sdv": Perm.VERIFY,
+        "sign": Perm.SIGN,
+        "lock": Perm.LOCK,
+        "manage": Perm.MANAGE,
+        "answer_query": Perm.ANSWER_QUERY,
+        "raise_query": Perm.RAISE_QUERY,
+        "export": Perm.EXPORT,
+    }
     for action, roles in DESIGN_TABLE.items():
         assert {r for r, perms in ROLE_PERMISSIONS.items() if perm[action] in perms} == roles, action
 
 
 @pytest.mark.parametrize("role", ["coordinator", "investigator", "data_manager", "monitor", "outsider"])
-def test_query_job_and_sae_operations_on_real_objects(personas, role, settings, tmp_path, tasks_in_process,
-                                                      django_capture_on_commit_callbacks):  # fmt: skip
+def test_query_job_and_sae_operations_on_real_objects(
+    personas, role, settings, tmp_path, tasks_in_process, django_capture_on_commit_callbacks
+):
     """The new resources reach their services with real ids: allowed roles succeed, the others get 403."""
     import hashlib
 
@@ -140,11 +155,18 @@ def test_query_job_and_sae_operations_on_real_objects(personas, role, settings, 
     )
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "x.zip").write_bytes(b"PK zip")
-    done = Job.objects.create(kind="export", user=personas["data_manager"], data_cutoff=timezone.localdate(),
-                              state="done", file_path="reports/x.zip", sha256=hashlib.sha256(b"PK zip").hexdigest(),
-                              progress=100)  # fmt: skip
-    ae = AdverseEventFactory(patient=patient, serious="Y", aeshosp="Y",
-                             awareness_at=timezone.now() - timezone.timedelta(hours=2))  # fmt: skip
+    done = Job.objects.create(
+        kind="export",
+        user=personas["data_manager"],
+        data_cutoff=timezone.localdate(),
+        state="done",
+        file_path="reports/x.zip",
+        sha256=hashlib.sha256(b"PK zip").hexdigest(),
+        progress=100,
+    )
+    ae = AdverseEventFactory(
+        patient=patient, serious="Y", aeshosp="Y", awareness_at=timezone.now() - timezone.timedelta(hours=2)
+    )
     api = Api(token_for(personas[role]))
     allowed = {action: _allowed(action, role) for action in DESIGN_TABLE}
     with django_capture_on_commit_callbacks(execute=False):  # a started job is not built here
@@ -160,9 +182,15 @@ def test_query_job_and_sae_operations_on_real_objects(personas, role, settings, 
             ("view", 200, api.get("jobs/")),
             ("view", 200, api.get("saes/")),
             ("view", 200, api.get(f"patients/{patient.pk}/crfs/adverse-event/{ae.pk}/sae-reports/")),
-            ("enter", 201, api.post(f"patients/{patient.pk}/crfs/adverse-event/{ae.pk}/sae-reports/",
-                                    {"kind": "INITIAL", "sent_at": timezone.now().isoformat(), "summary": "x"})),
-        ]  # fmt: skip
+            (
+                "enter",
+                201,
+                api.post(
+                    f"patients/{patient.pk}/crfs/adverse-event/{ae.pk}/sae-reports/",
+                    {"kind": "INITIAL", "sent_at": timezone.now().isoformat(), "summary": "x"},
+                ),
+            ),
+        ]
     wrong = [
         f"{role} {i}: {action} -> {response.status_code} {response.content[:200]!r}"
         for i, (action, ok, response) in enumerate(steps)

@@ -55,8 +55,10 @@ def test_initial_report_sets_reported_at_with_history_and_is_listed(inv, sae):
     sae.refresh_from_db()
     assert abs(sae.reported_at - sent) < datetime.timedelta(seconds=1)
     assert sae.history.count() == before + 1 and sae.history.first().history_change_reason
-    follow = inv.post(reports_path(sae), {"kind": "FOLLOW-UP", "sent_at": timezone.now().isoformat(),
-                                          "summary": "Discharged"})  # fmt: skip
+    follow = inv.post(
+        reports_path(sae),
+        {"kind": "FOLLOW-UP", "sent_at": timezone.now().isoformat(), "summary": "Discharged"},
+    )
     assert follow.status_code == 201
     listing = inv.get(reports_path(sae)).json()["results"]
     assert [r["kind"] for r in listing] == ["INITIAL", "FOLLOW-UP"]
@@ -96,7 +98,7 @@ def test_report_before_awareness_is_refused_like_the_page(inv, sae, as_investiga
         ({"kind": "INITIAL", "sent_at": "2020-01-01T10:00:00Z", "summary": ""}, "summary"),
         ({"kind": "INITIAL", "sent_at": "2020-01-01T10:00:00Z", "summary": "x", "grade": 5}, "grade"),
     ],
-)  # fmt: skip
+)
 def test_bad_report_names_the_field(inv, sae, body, field):
     response = inv.post(reports_path(sae), body)
     assert response.status_code == 422 and field in fields_of(response), response.content
@@ -105,16 +107,18 @@ def test_bad_report_names_the_field(inv, sae, body, field):
 
 def test_non_serious_ae_has_no_sae_reports(inv, patient):
     ae = AdverseEventFactory(patient=patient)
-    response = inv.post(reports_path(ae), {"kind": "INITIAL", "sent_at": timezone.now().isoformat(),
-                                           "summary": "x"})  # fmt: skip
+    response = inv.post(
+        reports_path(ae), {"kind": "INITIAL", "sent_at": timezone.now().isoformat(), "summary": "x"}
+    )
     assert response.status_code == 422 and "EC-AE-3" in fields_of(response)["kind"][0]
 
 
 @pytest.mark.parametrize("role", ["data_manager", "monitor", "outsider"])
 def test_only_site_staff_record_reports(request, role, sae):
     api = Api(token_for(request.getfixturevalue(role)))
-    response = api.post(reports_path(sae), {"kind": "INITIAL", "sent_at": timezone.now().isoformat(),
-                                            "summary": "x"})  # fmt: skip
+    response = api.post(
+        reports_path(sae), {"kind": "INITIAL", "sent_at": timezone.now().isoformat(), "summary": "x"}
+    )
     assert response.status_code == 403 and not SaeReport.objects.exists()
     assert api.get(reports_path(sae)).status_code == (403 if role == "outsider" else 200)
 
@@ -123,8 +127,9 @@ def test_report_of_another_patients_ae_is_404(inv, sae, coordinator, investigato
     other = fe.registered(coordinator, investigator)
     assert inv.get(f"patients/{other.pk}/crfs/adverse-event/{sae.pk}/sae-reports/").status_code == 404
     report = SaeReport.objects.create(adverse_event=sae, kind="INITIAL", sent_at=timezone.now(), summary="x")
-    other_ae = AdverseEventFactory(patient=sae.patient, serious="Y", aeshosp="Y",
-                                   awareness_at=timezone.now() - HOUR)  # fmt: skip
+    other_ae = AdverseEventFactory(
+        patient=sae.patient, serious="Y", aeshosp="Y", awareness_at=timezone.now() - HOUR
+    )
     assert inv.get(reports_path(other_ae, report.pk)).status_code == 404
     assert inv.get(reports_path(sae, report.pk)).status_code == 200
 
@@ -133,8 +138,10 @@ def test_report_on_a_locked_casebook_is_409(inv, sae, data_manager):
     from sabr_trial import services
 
     services.patient_lock(patient=sae.patient, acting_user=data_manager, reason="Interim analysis")
-    response = inv.post(reports_path(sae), {"kind": "FOLLOW-UP", "sent_at": timezone.now().isoformat(),
-                                            "summary": "New information"})  # fmt: skip
+    response = inv.post(
+        reports_path(sae),
+        {"kind": "FOLLOW-UP", "sent_at": timezone.now().isoformat(), "summary": "New information"},
+    )
     assert response.status_code == 409 and not SaeReport.objects.exists()
 
 

@@ -74,25 +74,38 @@ def _data_management(patient, data_manager, media_root) -> dict[str, list[int]]:
 
     base = Baseline.objects.get(patient=patient)
     query = queries.raise_query(row=base, text="Check KPS", field_name="kps", acting_user=data_manager)
-    ae = AdverseEventFactory(patient=patient, serious="Y", aeshosp="Y",
-                             awareness_at=timezone.now() - datetime.timedelta(hours=5))  # fmt: skip
+    ae = AdverseEventFactory(
+        patient=patient, serious="Y", aeshosp="Y", awareness_at=timezone.now() - datetime.timedelta(hours=5)
+    )
     report = SaeReport.objects.create(adverse_event=ae, kind="INITIAL", sent_at=timezone.now(), summary="x")
     (media_root / "reports").mkdir(parents=True)
     (media_root / "reports" / "x.zip").write_bytes(b"PK export")
     today = timezone.localdate()
     job_ids = [
-        Job.objects.create(kind="export", user=data_manager, data_cutoff=today, state="done", progress=100,
-                           file_path="reports/x.zip", sha256=hashlib.sha256(b"PK export").hexdigest()).pk,
+        Job.objects.create(
+            kind="export",
+            user=data_manager,
+            data_cutoff=today,
+            state="done",
+            progress=100,
+            file_path="reports/x.zip",
+            sha256=hashlib.sha256(b"PK export").hexdigest(),
+        ).pk,
         Job.objects.create(kind="report", user=data_manager, data_cutoff=today, state="failed", error="E").pk,
         Job.objects.create(kind="report", user=data_manager, data_cutoff=today).pk,
-    ]  # fmt: skip
+    ]
     return {"/api/v1/queries/": [query.pk], "/api/v1/jobs/": job_ids, "report_pk": [report.pk]}
 
 
 def _checker(operation, headers, patient, rows, rng, known):
-    @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                         suppress_health_check=list(hypothesis.HealthCheck),
-                         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])  # fmt: skip
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
     @hypothesis.given(case=operation.as_strategy())
     def check(case):
         params = case.path_parameters or {}

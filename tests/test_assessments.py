@@ -52,15 +52,23 @@ def test_lesion_codes_are_automatic(as_coordinator, patient):
     ("existing", "post", "field", "rule"),
     [
         # EC-LR-1 / R1.6: a 6th target (5 in 5 different organs already)
-        ([("LIVER", 30), ("LUNG", 30), ("ADRENAL GLAND", 30), ("KIDNEY", 30), ("PANCREAS", 30)],
-         {"organ": "SOFT TISSUE"}, "role", "EC-LR-1"),
+        (
+            [("LIVER", 30), ("LUNG", 30), ("ADRENAL GLAND", 30), ("KIDNEY", 30), ("PANCREAS", 30)],
+            {"organ": "SOFT TISSUE"},
+            "role",
+            "EC-LR-1",
+        ),
         # EC-LR-1: a 3rd target in one organ
         ([("LIVER", 30), ("LIVER", 25)], {"organ": "LIVER"}, "role", "EC-LR-1"),
         # EC-LR-1: both lungs are one organ group (R1.6)
         ([("LUNG", 30), ("LUNG", 25)], {"organ": "LUNG", "laterality": "RIGHT"}, "role", "EC-LR-1"),
         # EC-LR-1: all lymph nodes are one organ group
-        ([("LYMPH NODE", 20), ("LYMPH NODE", 18)], {"organ": "LYMPH NODE", "baseline_value_mm": "22"}, "role",
-         "EC-LR-1"),
+        (
+            [("LYMPH NODE", 20), ("LYMPH NODE", 18)],
+            {"organ": "LYMPH NODE", "baseline_value_mm": "22"},
+            "role",
+            "EC-LR-1",
+        ),
         # EC-LR-2 / R1.3: a non-measurable (blastic bone) lesion is never a target
         ([], {"organ": "BONE", "nonmeasurable_type": "BLASTIC BONE"}, "role", "EC-LR-2"),
         # EC-LR-2 / R1.1: LD 8 mm is too small
@@ -72,8 +80,12 @@ def test_lesion_codes_are_automatic(as_coordinator, patient):
         # EC-LR-2 / R1.2: node with short axis 12 mm (10 to < 15) is non-target only
         ([], {"organ": "LYMPH NODE", "baseline_value_mm": "12"}, "role", "EC-LR-2"),
         # EC-LR-2 / R1.2: node < 10 mm is normal, not registered at all (even as non-target)
-        ([], {"organ": "LYMPH NODE", "role": "NON-TARGET", "baseline_value_mm": "8"}, "baseline_value_mm",
-         "EC-LR-2"),
+        (
+            [],
+            {"organ": "LYMPH NODE", "role": "NON-TARGET", "baseline_value_mm": "8"},
+            "baseline_value_mm",
+            "EC-LR-2",
+        ),
         # EC-LR-2: a target without a baseline diameter
         ([], {"baseline_value_mm": ""}, "baseline_value_mm", "EC-LR-2"),
         # EC-LR-2 / R1.1: CT without a slice thickness
@@ -82,7 +94,7 @@ def test_lesion_codes_are_automatic(as_coordinator, patient):
         ([], {"previously_irradiated": "Y", "progressed_since_rt": "N"}, "role", "EC-LR-3"),
         ([], {"previously_irradiated": "Y", "progressed_since_rt": ""}, "progressed_since_rt", "EC-LR-3"),
     ],
-)  # fmt: skip
+)
 def test_registry_refuses_with_reason(as_coordinator, patient, existing, post, field, rule):
     for organ, size in existing:
         LesionFactory(patient=patient, organ=organ, baseline_value_mm=Decimal(size))
@@ -254,9 +266,18 @@ def test_assessment_after_death_refused(as_coordinator, coordinator):
     patient = RegisteredPatientFactory(registration_date=BASELINE - datetime.timedelta(days=5))
     LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=Decimal(60))
     LesionFactory(patient=patient, organ="LUNG", baseline_value_mm=Decimal(40))
-    crf_create(model=DeathReport, patient=patient, acting_user=coordinator, status=CrfStatus.SUBMITTED, data={
-        "death_date": BASELINE + datetime.timedelta(days=30), "primary_cause": "DISEASE PROGRESSION",
-        "autopsy": "N", "source": "HOSPITAL RECORD"})  # fmt: skip
+    crf_create(
+        model=DeathReport,
+        patient=patient,
+        acting_user=coordinator,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "death_date": BASELINE + datetime.timedelta(days=30),
+            "primary_cause": "DISEASE PROGRESSION",
+            "autopsy": "N",
+            "source": "HOSPITAL RECORD",
+        },
+    )
     response = as_coordinator.post(
         create_url(patient), assessment_post(patient, {"L1": 50, "L2": 30}, day=56)
     )
@@ -267,9 +288,15 @@ def test_assessment_after_death_refused(as_coordinator, coordinator):
 def test_imaging_not_done_is_ne_without_rows(as_coordinator, baseline):
     visit = (BASELINE + datetime.timedelta(days=56)).isoformat()
     data = assessment_post(
-        baseline, {}, day=56, imaging_done="N", not_done_reason="scanner down", scan_date_first="", modality="",
+        baseline,
+        {},
+        day=56,
+        imaging_done="N",
+        not_done_reason="scanner down",
+        scan_date_first="",
+        modality="",
         visit_date=visit,
-    )  # fmt: skip
+    )
     response = as_coordinator.post(create_url(baseline), data)
     a = TumourAssessment.objects.get()
     assert (response.status_code, a.overall_resp, a.results.count()) == (302, "NE", 0)
@@ -333,8 +360,11 @@ def test_pr_then_pd_against_nadir_with_numbers(as_coordinator, baseline):
     assert (first.overall_resp, first.sum_mm) == ("PR", Decimal("60.0"))
     # 73 vs nadir 60: +13 mm, +21.67 % -> PD though still -27 % from baseline (nadir trap, R1.14)
     assert (second.overall_resp, second.nadir_mm, second.chg_nadir_mm, second.pct_chg_nadir) == (
-        "PD", Decimal("60.0"), Decimal("13.0"), Decimal("21.67"),
-    )  # fmt: skip
+        "PD",
+        Decimal("60.0"),
+        Decimal("13.0"),
+        Decimal("21.67"),
+    )
 
 
 def test_correcting_an_earlier_assessment_moves_the_nadir_and_flips_a_later_response(
@@ -454,7 +484,7 @@ def test_every_grid_control_has_a_label_or_a_column_header(as_coordinator, basel
     import re
 
     html = as_coordinator.get(create_url(baseline)).text
-    grid = html[html.index('data-testid="lesion-grid"'):]
+    grid = html[html.index('data-testid="lesion-grid"') :]
     grid = grid[: grid.index("</table>")]
     for cell in re.findall(r"<td[^>]*>(.*?)</td>", grid, re.S):
         controls = re.findall(r'<(?:select|input)[^>]*\bid="([^"]+)"', cell)

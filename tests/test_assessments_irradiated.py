@@ -26,7 +26,11 @@ def irradiated_bone():
     patient = course.patient
     LesionFactory(patient=patient, organ="LIVER", baseline_value_mm=40)
     bone = LesionFactory(
-        patient=patient, organ="BONE", role="NON-TARGET", baseline_value_mm=None, nonmeasurable_type="BLASTIC BONE"
+        patient=patient,
+        organ="BONE",
+        role="NON-TARGET",
+        baseline_value_mm=None,
+        nonmeasurable_type="BLASTIC BONE",
     )
     SabrFractionFactory(target=SabrTargetFactory(course=course, patient=patient, lesion=bone))
     return patient
@@ -58,13 +62,20 @@ def test_irradiated_non_target_size_status_is_saved(as_coordinator, irradiated_b
 
 
 REFUSED = [
-    pytest.param({"result_status": "DISAPPEARED", "nontarget_state": "PRESENT"}, "ABSENT",
-                 id="disappeared-but-present"),
-    pytest.param({"result_status": "TOO SMALL TO MEASURE", "nontarget_state": "PRESENT", "value_mm": "7"},
-                 "leave the diameter blank", id="too-small-with-a-diameter"),
-    pytest.param({"result_status": "NOT EVALUABLE", "nontarget_state": "PRESENT"}, "record its status",
-                 id="not-evaluable-status-on-non-target"),
-]  # fmt: skip
+    pytest.param(
+        {"result_status": "DISAPPEARED", "nontarget_state": "PRESENT"}, "ABSENT", id="disappeared-but-present"
+    ),
+    pytest.param(
+        {"result_status": "TOO SMALL TO MEASURE", "nontarget_state": "PRESENT", "value_mm": "7"},
+        "leave the diameter blank",
+        id="too-small-with-a-diameter",
+    ),
+    pytest.param(
+        {"result_status": "NOT EVALUABLE", "nontarget_state": "PRESENT"},
+        "record its status",
+        id="not-evaluable-status-on-non-target",
+    ),
+]
 
 
 @pytest.mark.parametrize(("l2", "message"), REFUSED)
@@ -83,11 +94,15 @@ def test_non_irradiated_non_target_size_status_refused(as_coordinator, irradiate
 
 
 def test_unflagged_unequivocal_progression_raises_the_d12_query(as_coordinator, irradiated_bone):
-    assert _post(as_coordinator, irradiated_bone, {"nontarget_state": "PRESENT", "value_mm": "20"}).status_code == 302
+    assert (
+        _post(as_coordinator, irradiated_bone, {"nontarget_state": "PRESENT", "value_mm": "20"}).status_code
+        == 302
+    )
     response = _post(as_coordinator, irradiated_bone, {"nontarget_state": "UNEQUIVOCAL PROGRESSION"}, day=112)
     assert response.status_code == 302, _errors(response)
-    later = TumourAssessment.objects.get(scan_date_first__gt=TumourAssessment.objects.earliest("scan_date_first")
-                                         .scan_date_first)  # fmt: skip
+    later = TumourAssessment.objects.get(
+        scan_date_first__gt=TumourAssessment.objects.earliest("scan_date_first").scan_date_first
+    )
     row = LesionResult.objects.get(assessment=later, lesion__lesion_code="L2")
     assert (later.overall_resp, row.local_failure) == ("PD", "N")  # RECIST non-target PD, not local failure
     editchecks.run_for_patient(irradiated_bone)
@@ -102,7 +117,11 @@ def test_flag_set_is_local_failure_and_closes_the_query(as_coordinator, irradiat
     later = TumourAssessment.objects.order_by("scan_date_first").last()
     pk = Lesion.objects.get(patient=irradiated_bone, lesion_code="L2").pk
     data = assessment_post(
-        irradiated_bone, {"L1": 30}, day=112, expected_version=later.version, change_reason="investigator: in-field"
+        irradiated_bone,
+        {"L1": 30},
+        day=112,
+        expected_version=later.version,
+        change_reason="investigator: in-field",
     )
     data.update({f"l{pk}-nontarget_state": "UNEQUIVOCAL PROGRESSION", f"l{pk}-infield_progression": "Y"})
     response = as_coordinator.post(update_url(later), data)

@@ -32,7 +32,9 @@ def other():
 def opened(as_coordinator):
     """A submitted week-8 time point, L1 35 and L2 25 mm (baseline SOD 100 mm): version 1, as both tabs open it."""
     patient = baseline_lesions(RegisteredPatientFactory())
-    response = as_coordinator.post(create_url(patient), assessment_post(patient, {"L1": 35, "L2": 25}, day=56))
+    response = as_coordinator.post(
+        create_url(patient), assessment_post(patient, {"L1": 35, "L2": 25}, day=56)
+    )
     assert response.status_code == 302
     return TumourAssessment.objects.get()
 
@@ -44,8 +46,16 @@ def _as(user) -> Client:
 
 
 def _edit(a, values, *, version, reason, new=None, **changes):
-    return assessment_post(a.patient, values, day=56, new=new, expected_version=version, change_reason=reason,
-                           action="save", **changes)  # fmt: skip
+    return assessment_post(
+        a.patient,
+        values,
+        day=56,
+        new=new,
+        expected_version=version,
+        change_reason=reason,
+        action="save",
+        **changes,
+    )
 
 
 def _pk(code):
@@ -59,10 +69,14 @@ def _mm(code):
 def test_other_lesion_and_header_changed_meanwhile_are_kept(opened, as_coordinator, other, coordinator):
     """Tab B changes L2 and the investigator's response; tab A, opened before, changes L1: all three survive."""
     a = opened
-    response = _as(other).post(update_url(a), _edit(a, {"L1": 35, "L2": 20}, version=1, reason="B: report",
-                                                    investigator_response="PR"))  # fmt: skip
+    response = _as(other).post(
+        update_url(a),
+        _edit(a, {"L1": 35, "L2": 20}, version=1, reason="B: report", investigator_response="PR"),
+    )
     assert response.status_code == 302
-    response = as_coordinator.post(update_url(a), _edit(a, {"L1": 30, "L2": 25}, version=1, reason="A: re-read"))
+    response = as_coordinator.post(
+        update_url(a), _edit(a, {"L1": 30, "L2": 25}, version=1, reason="A: re-read")
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     a.refresh_from_db()
     assert (_mm("L1"), _mm("L2"), a.investigator_response) == (Decimal(30), Decimal(20), "PR")
@@ -70,13 +84,16 @@ def test_other_lesion_and_header_changed_meanwhile_are_kept(opened, as_coordinat
     assert (a.sum_mm, a.pct_chg_baseline, a.overall_resp) == (Decimal("50.0"), Decimal("-50.00"), "PR")
     assert a.version == 3
     # Each change kept its history row with its user and reason; the stale attempt is audited.
-    entered = LesionResult.history.exclude(history_change_reason__startswith="Recomputed").order_by("history_date")
-    assert [(h.lesion.lesion_code, h.value_mm, h.history_user, h.history_change_reason) for h in entered][-2:] == [
-        ("L2", Decimal(20), other, "B: report"), ("L1", Decimal(30), coordinator, "A: re-read")
-    ]  # fmt: skip
+    entered = LesionResult.history.exclude(history_change_reason__startswith="Recomputed").order_by(
+        "history_date"
+    )
+    assert [(h.lesion.lesion_code, h.value_mm, h.history_user, h.history_change_reason) for h in entered][
+        -2:
+    ] == [("L2", Decimal(20), other, "B: report"), ("L1", Decimal(30), coordinator, "A: re-read")]
     assert [(h.version, h.history_change_reason) for h in a.history.order_by("version")][1:] == [
-        (2, "B: report"), (3, "A: re-read")
-    ]  # fmt: skip
+        (2, "B: report"),
+        (3, "A: re-read"),
+    ]
     assert AuditEvent.objects.filter(action=AuditEvent.Action.STALE_REFUSED, object_id=a.pk).count() == 1
     messages = [str(m) for m in response.wsgi_request._messages]
     assert any("kept their value of" in m and "L2" in m and "Investigator" in m for m in messages)
@@ -86,7 +103,9 @@ def test_other_lesion_and_header_changed_meanwhile_are_kept(opened, as_coordinat
 
 def test_same_cell_changed_by_both_needs_a_choice(opened, as_coordinator, other):
     a = opened
-    _as(other).post(update_url(a), _edit(a, {"L1": 20, "L2": 25}, version=1, reason="B", investigator_response="PR"))
+    _as(other).post(
+        update_url(a), _edit(a, {"L1": 20, "L2": 25}, version=1, reason="B", investigator_response="PR")
+    )
     stale = _edit(a, {"L1": 30, "L2": 22}, version=1, reason="A")
     response = as_coordinator.post(update_url(a), stale)
     assert response.status_code == 409
@@ -117,7 +136,9 @@ def test_choosing_mine_saves_mine(opened, as_coordinator, other):
     a = opened
     _as(other).post(update_url(a), _edit(a, {"L1": 20, "L2": 25}, version=1, reason="B"))
     cell = f"l{_pk('L1')}-value_mm"
-    answer = _edit(a, {"L1": 30, "L2": 25}, version=2, reason="A", merge_base=1, **{f"resolve__{cell}": "mine"})
+    answer = _edit(
+        a, {"L1": 30, "L2": 25}, version=2, reason="A", merge_base=1, **{f"resolve__{cell}": "mine"}
+    )
     assert as_coordinator.post(update_url(a), answer).status_code == 302
     a.refresh_from_db()
     assert (_mm("L1"), a.sum_mm, a.overall_resp) == (Decimal(30), Decimal("55.0"), "PR")
@@ -129,7 +150,10 @@ def test_new_lesion_added_meanwhile_is_kept(opened, as_coordinator, other):
     new = [{"organ": "LUNG", "location_text": "left upper lobe"}]
     _as(other).post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=1, reason="B", new=new))
     assert NewLesion.objects.count() == 1
-    assert as_coordinator.post(update_url(a), _edit(a, {"L1": 34, "L2": 25}, version=1, reason="A")).status_code == 302
+    assert (
+        as_coordinator.post(update_url(a), _edit(a, {"L1": 34, "L2": 25}, version=1, reason="A")).status_code
+        == 302
+    )
     a.refresh_from_db()
     assert list(NewLesion.objects.values_list("code", "location_text")) == [("N1", "left upper lobe")]
     assert (_mm("L1"), a.new_lesion_ind, a.overall_resp) == (Decimal(34), "Y", "PD")
@@ -139,8 +163,10 @@ def test_new_lesion_cell_changed_by_both_needs_a_choice(opened, as_coordinator, 
     a = opened
     first = [{"code": "N1", "organ": "LUNG", "location_text": "left upper lobe"}]
     as_coordinator.post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=1, reason="new", new=first))
-    _as(other).post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=2, reason="B",
-                                         new=[{**first[0], "location_text": "lingula"}]))  # fmt: skip
+    _as(other).post(
+        update_url(a),
+        _edit(a, {"L1": 35, "L2": 25}, version=2, reason="B", new=[{**first[0], "location_text": "lingula"}]),
+    )
     stale = _edit(a, {"L1": 35, "L2": 25}, version=2, reason="A", new=[{**first[0], "location_text": "apex"}])
     response = as_coordinator.post(update_url(a), stale)
     assert response.status_code == 409
@@ -172,13 +198,19 @@ def test_untouched_new_lesion_row_is_kept_on_a_correction(opened, as_coordinator
     assert list(NewLesion.objects.values_list("code", flat=True)) == ["N1"]
 
 
-def test_new_lesion_removed_by_one_and_changed_by_the_other_is_a_conflict_of_the_row(opened, as_coordinator, other):
+def test_new_lesion_removed_by_one_and_changed_by_the_other_is_a_conflict_of_the_row(
+    opened, as_coordinator, other
+):
     a = opened
     first = [{"code": "N1", "organ": "LUNG", "location_text": "left upper lobe", "unequivocal": "N"}]
     as_coordinator.post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=1, reason="new", new=first))
-    _as(other).post(update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=2, reason="B: not a lesion", new=[]))
+    _as(other).post(
+        update_url(a), _edit(a, {"L1": 35, "L2": 25}, version=2, reason="B: not a lesion", new=[])
+    )
     assert not NewLesion.objects.exists()
-    stale = _edit(a, {"L1": 35, "L2": 25}, version=2, reason="A", new=[{**first[0], "location_text": "lingula"}])
+    stale = _edit(
+        a, {"L1": 35, "L2": 25}, version=2, reason="A", new=[{**first[0], "location_text": "lingula"}]
+    )
     response = as_coordinator.post(update_url(a), stale)
     assert response.status_code == 409
     conflict = response.context["merge"]["conflicts"][0]
@@ -203,7 +235,9 @@ def test_conflict_page_in_chinese_has_no_english_left(opened, coordinator, as_co
     from tests.test_i18n_coverage import _data_words, _Text, english_runs
 
     a = opened
-    _as(other).post(update_url(a), _edit(a, {"L1": 20, "L2": 25}, version=1, reason="B", investigator_response="PR"))
+    _as(other).post(
+        update_url(a), _edit(a, {"L1": 20, "L2": 25}, version=1, reason="B", investigator_response="PR")
+    )
     UserPreference.objects.update_or_create(user=coordinator, defaults={"language": "zh-hans"})
     response = _as(coordinator).post(update_url(a), _edit(a, {"L1": 30, "L2": 25}, version=1, reason="A"))
     assert response.status_code == 409

@@ -23,17 +23,30 @@ def _fractions(target, user, days=(0, 2, 4)):
     start = target.course.simulation_date + datetime.timedelta(days=5)
     for number, day in enumerate(days, start=1):
         crf_create(
-            model=SabrFraction, patient=target.patient, acting_user=user, status=CrfStatus.SUBMITTED,
-            data={"target": target, "fraction_number": number, "fraction_date": start + datetime.timedelta(days=day),
-                  "delivered": "Y", "dose_delivered_gy": target.dose_per_fraction_gy},
-        )  # fmt: skip
+            model=SabrFraction,
+            patient=target.patient,
+            acting_user=user,
+            status=CrfStatus.SUBMITTED,
+            data={
+                "target": target,
+                "fraction_number": number,
+                "fraction_date": start + datetime.timedelta(days=day),
+                "delivered": "Y",
+                "dose_delivered_gy": target.dose_per_fraction_gy,
+            },
+        )
 
 
 def _derived(target):
     target.refresh_from_db()
     target.course.refresh_from_db()
-    return (target.first_fraction_date, target.last_fraction_date, target.bed10_delivered_gy,
-            target.course.start_date, target.course.completion_date)  # fmt: skip
+    return (
+        target.first_fraction_date,
+        target.last_fraction_date,
+        target.bed10_delivered_gy,
+        target.course.start_date,
+        target.course.completion_date,
+    )
 
 
 def test_a_batch_re_derives_a_target_once_with_the_values_of_single_saves(coordinator):

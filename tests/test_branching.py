@@ -118,8 +118,9 @@ def test_non_serious_ae_refuses_sae_fields(coordinator, investigator):
     ]
     assert "reported_at" in refused.value.message_dict
     assert not AdverseEvent.objects.exists()
-    sae = AdverseEventFactory(patient=patient, serious="Y", aeshosp="Y", grade=3, expected="Y",
-                              awareness_at=timezone.now() - DAY)  # fmt: skip
+    sae = AdverseEventFactory(
+        patient=patient, serious="Y", aeshosp="Y", grade=3, expected="Y", awareness_at=timezone.now() - DAY
+    )
     assert sae.expected == "Y"
 
 
@@ -127,9 +128,13 @@ def test_api_refuses_a_not_done_reason_when_imaging_was_done(investigator):
     api = Api(token_for(investigator))
     _patient, base, lesion = _registered_with_lesion(api)
     body = {
-        "imaging_done": "Y", "not_done_reason": "scanner down", "scan_date_first": str(TODAY), "modality": "CT SCAN",
-        "clinical_deterioration": "N", "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}],
-    }  # fmt: skip
+        "imaging_done": "Y",
+        "not_done_reason": "scanner down",
+        "scan_date_first": str(TODAY),
+        "modality": "CT SCAN",
+        "clinical_deterioration": "N",
+        "results": [{"lesion": lesion["id"], "result_status": "MEASURED", "value_mm": "18"}],
+    }
     refused = api.post(base + "tumour-assessment/", body)
     assert refused.status_code == 422, refused.content
     assert fields_of(refused) == {
@@ -143,9 +148,12 @@ def test_api_refuses_a_scan_date_when_imaging_was_not_done(investigator):
     api = Api(token_for(investigator))
     _patient, base, _lesion = _registered_with_lesion(api)
     body = {
-        "imaging_done": "N", "not_done_reason": "scanner down", "visit_date": str(TODAY), "scan_date_first": str(TODAY),
+        "imaging_done": "N",
+        "not_done_reason": "scanner down",
+        "visit_date": str(TODAY),
+        "scan_date_first": str(TODAY),
         "clinical_deterioration": "N",
-    }  # fmt: skip
+    }
     refused = api.post(base + "tumour-assessment/", body)
     assert refused.status_code == 422, refused.content
     assert list(fields_of(refused)) == ["scan_date_first"]
@@ -169,8 +177,14 @@ def test_disposition_refuses_a_reason_text_unless_other(as_coordinator, coordina
     from enrollment.models import Disposition
 
     patient = fe.registered(coordinator, investigator)
-    data = {"eot_reason": "", "eot_reason_text": "", "eos_date": TODAY.isoformat(), "eos_reason": "COMPLETED",
-            "eos_reason_text": "moved abroad", "action": "submit"}  # fmt: skip
+    data = {
+        "eot_reason": "",
+        "eot_reason_text": "",
+        "eos_date": TODAY.isoformat(),
+        "eos_reason": "COMPLETED",
+        "eos_reason_text": "moved abroad",
+        "action": "submit",
+    }
     url = reverse("crf_create", args=[patient.pk, "disposition"])
     response = as_coordinator.post(url, data)
     assert "This field applies only when “Reason off study” is “Other”." in response.content.decode()
@@ -230,12 +244,22 @@ def test_an_ongoing_condition_refuses_an_end_date_once_with_the_declaration(coor
 
     patient = fe.registered(coordinator, investigator)
     with pytest.raises(ValidationError) as refused:
-        crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator, data={
-            "mh_term": "Asthma", "mh_category": "OTHER", "start_date": "2010", "ongoing": "Y",
-            "end_date": "2012"})  # fmt: skip
+        crf_create(
+            model=MedicalHistory,
+            patient=patient,
+            acting_user=coordinator,
+            data={
+                "mh_term": "Asthma",
+                "mh_category": "OTHER",
+                "start_date": "2010",
+                "ongoing": "Y",
+                "end_date": "2012",
+            },
+        )
     # one message: the rule's "An ongoing condition has no end date" gives way to the declaration's
     assert refused.value.message_dict == {
-        "end_date": ["This field applies only when “Ongoing at consent?” is “No” (EC-MH-1)."]}
+        "end_date": ["This field applies only when “Ongoing at consent?” is “No” (EC-MH-1)."]
+    }
 
 
 def test_a_reason_for_an_other_axitinib_dose_applies_only_when_an_other_dose_is_filled_in(coordinator):
@@ -244,15 +268,23 @@ def test_a_reason_for_an_other_axitinib_dose_applies_only_when_an_other_dose_is_
     from treatment.models import AxitinibPeriod
 
     patient = consented_patient(registered_days_ago=20)
-    data = {"start_date": days_ago(10), "dose_level": "5 MG BID", "dose_change_reason": "START", "missed_doses": 0,
-            "other_dose_reason": "HEPATIC IMPAIRMENT"}  # fmt: skip
+    data = {
+        "start_date": days_ago(10),
+        "dose_level": "5 MG BID",
+        "dose_change_reason": "START",
+        "missed_doses": 0,
+        "other_dose_reason": "HEPATIC IMPAIRMENT",
+    }
     with pytest.raises(ValidationError) as refused:
         crf_create(model=AxitinibPeriod, patient=patient, acting_user=coordinator, data=data)
     assert refused.value.message_dict["other_dose_reason"] == [
-        "This field applies only when “Other dose (mg BID)” is filled in (EC-AX-2)."]
+        "This field applies only when “Other dose (mg BID)” is filled in (EC-AX-2)."
+    ]
     spec = registry.get("axitinib")
     branch = spec.branch_of("other_dose_reason")
-    assert branch.applies(AxitinibPeriod(other_dose_mg=4)) and not branch.applies(AxitinibPeriod(other_dose_mg=None))
+    assert branch.applies(AxitinibPeriod(other_dose_mg=4)) and not branch.applies(
+        AxitinibPeriod(other_dose_mg=None)
+    )
 
 
 def test_a_survival_status_applies_only_when_the_status_was_obtained(coordinator, investigator):
@@ -261,7 +293,11 @@ def test_a_survival_status_applies_only_when_the_status_was_obtained(coordinator
 
     patient = fe.registered(coordinator, investigator)
     with pytest.raises(ValidationError) as refused:
-        crf_create(model=SurvivalContact, patient=patient, acting_user=coordinator, data={
-            "contact_date": TODAY, "method": "TELEPHONE", "reached": "N", "survival_status": "ALIVE"})  # fmt: skip
+        crf_create(
+            model=SurvivalContact,
+            patient=patient,
+            acting_user=coordinator,
+            data={"contact_date": TODAY, "method": "TELEPHONE", "reached": "N", "survival_status": "ALIVE"},
+        )
     assert list(refused.value.message_dict) == ["survival_status"]
     assert "applies only when “Was status obtained?” is “Yes” (EC-SV-1)" in refused.value.messages[0]

@@ -18,5 +18,10 @@ def test_casebook_sections_are_in_the_order_of_the_trial(as_coordinator):
     page = as_coordinator.get(reverse("casebook", args=[patient.pk])).text
     sections = re.findall(r'<section class="crf-section">\s*<h2>([^<]+)</h2>', page)
     assert sections == [
-        "Enrollment", "Baseline", "Tumour assessments", "Treatment", "Adverse events", "End of study and survival",
-    ]  # fmt: skip
+        "Enrollment",
+        "Baseline",
+        "Tumour assessments",
+        "Treatment",
+        "Adverse events",
+        "End of study and survival",
+    ]

@@ -48,24 +48,40 @@ def patient(coordinator, investigator, data_manager):
     signed then changed (casebook signature voided), then locked, unlocked and locked again."""
     patient = registered(coordinator, investigator)
     history = services.crf_create(
-        model=MedicalHistory, patient=patient, acting_user=coordinator, status=CrfStatus.SUBMITTED,
-        data={"mh_term": LONG_TERM, "mh_category": "CARDIOVASCULAR", "start_date": "2015-06", "ongoing": "Y",
-              "end_date": "", "baseline_grade": 1, "systemic_tx_needed": "N"},
-    )  # fmt: skip
+        model=MedicalHistory,
+        patient=patient,
+        acting_user=coordinator,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "mh_term": LONG_TERM,
+            "mh_category": "CARDIOVASCULAR",
+            "start_date": "2015-06",
+            "ongoing": "Y",
+            "end_date": "",
+            "baseline_grade": 1,
+            "systemic_tx_needed": "N",
+        },
+    )
     request = RequestFactory().post("/")  # the login lockout (django-axes) reads the password check's request
     history = services.crf_sign(
         instance=history, acting_user=investigator, password=PASSWORD, request=request
     )
     history, _ = services.crf_update(
-        instance=history, expected_version=history.version, data={"baseline_grade": 2},
-        reason="Grade 2 in the clinic letter", acting_user=coordinator,
-    )  # fmt: skip
+        instance=history,
+        expected_version=history.version,
+        data={"baseline_grade": 2},
+        reason="Grade 2 in the clinic letter",
+        acting_user=coordinator,
+    )
     services.casebook_sign(patient=patient, acting_user=investigator, password=PASSWORD, request=request)
     history = MedicalHistory.objects.get(pk=history.pk)
     services.crf_update(
-        instance=history, expected_version=history.version, data={"systemic_tx_needed": "Y"},
-        reason="Amlodipine is systemic", acting_user=coordinator,
-    )  # fmt: skip
+        instance=history,
+        expected_version=history.version,
+        data={"systemic_tx_needed": "Y"},
+        reason="Amlodipine is systemic",
+        acting_user=coordinator,
+    )
     patient.refresh_from_db()
     services.patient_lock(
         patient=patient, acting_user=data_manager, reason="Complete at the monitoring visit"

@@ -31,13 +31,39 @@ def worker(transactional_db):
         pytest.skip("needs CELERY_BROKER_URL (Redis) and PostgreSQL")
     env = {**os.environ, "DATABASE_URL": _database_url()}
     # Earlier tests enqueue recomputes with nobody consuming them; start from an empty queue.
-    subprocess.run([sys.executable, "-m", "celery", "-A", "sabr_trial", "purge", "-f"], cwd=ROOT, env=env,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "sabr_trial", "purge", "-f"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "sabr_trial", "worker", "-P", "solo", "-c", "1", "-l", "INFO",
-         "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sabr_trial",
+            "worker",
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-l",
+            "INFO",
+            "-n",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     yield proc
     proc.terminate()
     try:

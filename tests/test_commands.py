@@ -58,7 +58,9 @@ REFUSALS = [
     pytest.param(["newuser", "--role", "monitor"], "short", "password", id="password-too-short"),
     pytest.param(["newuser", "--role", "monitor"], "123456789012345", "password", id="password-numeric"),
     pytest.param(["newuser", "--role", "admin"], GOOD, "invalid choice", id="unknown-role"),
-    pytest.param(["newuser", "--role", "monitor", "--by", "taken"], GOOD, "no superuser", id="by-not-superuser"),
+    pytest.param(
+        ["newuser", "--role", "monitor", "--by", "taken"], GOOD, "no superuser", id="by-not-superuser"
+    ),
 ]
 
 
@@ -92,7 +94,10 @@ def test_create_user_refuses_an_empty_or_missing_password_file(tmp_path) -> None
 def test_recompute_endpoints_at_a_cutoff_is_stored_and_audited(as_coordinator) -> None:
     lesion = LesionFactory()
     patient = lesion.patient
-    assert as_coordinator.post(create_url(patient), assessment_post(patient, {"L1": 20}, day=56)).status_code == 302
+    assert (
+        as_coordinator.post(create_url(patient), assessment_post(patient, {"L1": 20}, day=56)).status_code
+        == 302
+    )
     manager = UserFactory(username="dm", role="data_manager")
     cutoff = timezone.localdate() - datetime.timedelta(days=10)
     out = io.StringIO()
@@ -111,10 +116,11 @@ def test_recompute_endpoints_defaults_to_today() -> None:
 
 BAD_CUTOFFS = [
     pytest.param(["--cutoff", "31/12/2025"], "not a date", id="not-iso"),
-    pytest.param(["--cutoff", (timezone.localdate() + datetime.timedelta(days=1)).isoformat()], "future",
-                 id="future"),
+    pytest.param(
+        ["--cutoff", (timezone.localdate() + datetime.timedelta(days=1)).isoformat()], "future", id="future"
+    ),
     pytest.param(["--user", "nobody"], "no active user", id="unknown-user"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_CUTOFFS)

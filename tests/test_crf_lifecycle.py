@@ -62,8 +62,12 @@ def test_submit_then_edit_without_reason_is_refused_next_to_the_field(as_coordin
 def test_change_after_submit_records_user_time_and_reason(as_coordinator, coordinator, log):
     as_coordinator.post(url(log, "crf_transition", "submit"))
     log.refresh_from_db()
-    edit(as_coordinator, log, screening_date=(TODAY - datetime.timedelta(days=22)).isoformat(),
-         change_reason="Wrong date copied from the clinic note")  # fmt: skip
+    edit(
+        as_coordinator,
+        log,
+        screening_date=(TODAY - datetime.timedelta(days=22)).isoformat(),
+        change_reason="Wrong date copied from the clinic note",
+    )
     latest = log.history.order_by("-history_date").first()
     assert (latest.history_user, latest.history_change_reason, latest.version) == (
         coordinator,
@@ -78,10 +82,21 @@ def test_stale_save_of_a_field_both_changed_is_held_with_both_values_and_changes
     """Both changed the screening date: nothing is saved, the form shows both values (issue: one write path;
     a stale save that changes only other fields is merged instead, tests/test_merge.py)."""
     stale_version = log.version
-    edit(as_investigator, log, failure_text="", outcome="SCREEN FAILURE", failure_reason="CONSENT REFUSED",
-         outcome_date=TODAY.isoformat(), screening_date=(TODAY - datetime.timedelta(days=21)).isoformat())  # fmt: skip
-    response = edit(as_coordinator, log, expected_version=stale_version,
-                    screening_date=(TODAY - datetime.timedelta(days=25)).isoformat())  # fmt: skip
+    edit(
+        as_investigator,
+        log,
+        failure_text="",
+        outcome="SCREEN FAILURE",
+        failure_reason="CONSENT REFUSED",
+        outcome_date=TODAY.isoformat(),
+        screening_date=(TODAY - datetime.timedelta(days=21)).isoformat(),
+    )
+    response = edit(
+        as_coordinator,
+        log,
+        expected_version=stale_version,
+        screening_date=(TODAY - datetime.timedelta(days=25)).isoformat(),
+    )
     log.refresh_from_db()
     assert response.status_code == 409
     assert "Screen failure" in response.text and "after you opened it" in response.text
@@ -145,8 +160,13 @@ def test_change_after_signature_voids_it_visibly(as_coordinator, as_investigator
     as_coordinator.post(url(log, "crf_transition", "submit"))
     as_investigator.post(url(log, "crf_transition", "sign"), {"password": PASSWORD})
     log.refresh_from_db()
-    edit(as_coordinator, log, failure_text="", screening_date=(TODAY - datetime.timedelta(days=19)).isoformat(),
-         change_reason="Correction from source")  # fmt: skip
+    edit(
+        as_coordinator,
+        log,
+        failure_text="",
+        screening_date=(TODAY - datetime.timedelta(days=19)).isoformat(),
+        change_reason="Correction from source",
+    )
     log.refresh_from_db()
     signature = Signature.objects.get(object_id=log.pk)
     page = as_coordinator.get(url(log)).text
@@ -226,10 +246,14 @@ def test_refused_fields_are_listed_at_the_top_of_the_form(as_coordinator, coordi
     patient = screen(coordinator)
     log = patient.enrollment_screeninglog_set.get()
     url = reverse("crf_update", args=[patient.pk, "screening", log.pk])
-    page = as_coordinator.post(url, {"expected_version": log.version, "screening_date": "", "change_reason": ""})
+    page = as_coordinator.post(
+        url, {"expected_version": log.version, "screening_date": "", "change_reason": ""}
+    )
     html = page.content.decode()
     assert page.status_code == 200
-    summary = html[html.index('data-testid="error-summary"'):html.index('<form method="post" class="bg-white')]
+    summary = html[
+        html.index('data-testid="error-summary"') : html.index('<form method="post" class="bg-white')
+    ]
     linked = re.findall(r'<a href="#id_([a-z_]+)">', summary)
     assert "change_reason" in linked, summary and "screening_date" in linked
     assert html.index('data-testid="error-summary"') < html.index('name="screening_date"')

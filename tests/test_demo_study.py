@@ -116,7 +116,9 @@ def test_demo_study_feeds_every_endpoint(demo: dict[str, Any]) -> None:
         snapshot = run_recompute(trigger="test")
     assert snapshot.status == EndpointSnapshot.Status.OK, snapshot.error
     results = snapshot.results
-    issues = {p["study_number"]: {i["code"] for i in p["issues"]} for p in snapshot.patient_rows() if p["issues"]}
+    issues = {
+        p["study_number"]: {i["code"] for i in p["issues"]} for p in snapshot.patient_rows() if p["issues"]
+    }
     assert issues == EXPECTED_ISSUES
     headline = results["headline"]
     assert headline["PFS1"]["events"] >= 2

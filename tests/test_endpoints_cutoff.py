@@ -34,20 +34,35 @@ def test_disposition_rows_add_up_to_the_screened(coordinator):
 
     today = timezone.localdate()
     day = datetime.timedelta(days=1)
-    outcomes = [ScreeningLog.Outcome.SCREEN_FAILURE, ScreeningLog.Outcome.WITHDRAWAL, ScreeningLog.Outcome.PENDING,
-                ScreeningLog.Outcome.PENDING]  # fmt: skip
+    outcomes = [
+        ScreeningLog.Outcome.SCREEN_FAILURE,
+        ScreeningLog.Outcome.WITHDRAWAL,
+        ScreeningLog.Outcome.PENDING,
+        ScreeningLog.Outcome.PENDING,
+    ]
     for outcome in outcomes:
-        extra = {"failure_reason": ScreeningLog.FailureReason.CONSENT_REFUSED} if outcome == outcomes[0] else {}
+        extra = (
+            {"failure_reason": ScreeningLog.FailureReason.CONSENT_REFUSED} if outcome == outcomes[0] else {}
+        )
         if outcome != ScreeningLog.Outcome.PENDING:
             extra["outcome_date"] = today - 45 * day
-        ScreeningLogFactory(patient=PatientFactory(), screening_date=today - 50 * day, outcome=outcome, **extra)
+        ScreeningLogFactory(
+            patient=PatientFactory(), screening_date=today - 50 * day, outcome=outcome, **extra
+        )
     for registered_days_ago in (40, 10):  # the second is registered after the earlier cut-off
         # (the factory's log stays PENDING: only the registration service sets ELIGIBLE, EC-SC-2)
-        ScreeningLogFactory(patient=RegisteredPatientFactory(registration_date=today - registered_days_ago * day),
-                            screening_date=today - 55 * day)  # fmt: skip
+        ScreeningLogFactory(
+            patient=RegisteredPatientFactory(registration_date=today - registered_days_ago * day),
+            screening_date=today - 55 * day,
+        )
     for cutoff, registered in ((today, 2), (today - 30 * day, 1)):
         snap = services.run_recompute(trigger="test", cutoff=cutoff)
         rows = dict(report.disposition(cutoff, snap)["rows"])
         assert rows["Registered"] == str(registered)
-        parts = ("Screen failures", "Withdrew before registration", "Still in screening at the cut-off", "Registered")
+        parts = (
+            "Screen failures",
+            "Withdrew before registration",
+            "Still in screening at the cut-off",
+            "Registered",
+        )
         assert sum(int(rows[k]) for k in parts) == int(rows["Screened"]) == 6, rows

@@ -45,13 +45,20 @@ def study(db):
     )
     first, second = alive.order_by("pk")[:2]
     _model("enrollment.SurvivalContact").objects.create(
-        patient=first, contact_date=TODAY - datetime.timedelta(days=5), method="TELEPHONE", reached="Y",
-        survival_status="ALIVE", **crf,
-    )  # fmt: skip
+        patient=first,
+        contact_date=TODAY - datetime.timedelta(days=5),
+        method="TELEPHONE",
+        reached="Y",
+        survival_status="ALIVE",
+        **crf,
+    )
     _model("enrollment.Disposition").objects.create(
-        patient=second, eot_reason="PHYSICIAN DECISION", eos_date=TODAY - datetime.timedelta(days=9),
-        eos_reason="LOST TO FOLLOW-UP", **crf,
-    )  # fmt: skip
+        patient=second,
+        eot_reason="PHYSICIAN DECISION",
+        eos_date=TODAY - datetime.timedelta(days=9),
+        eos_reason="LOST TO FOLLOW-UP",
+        **crf,
+    )
     return counts
 
 
@@ -63,7 +70,9 @@ def _cold(cutoff: datetime.date | None = None) -> Any:
     incremental.clear()
     snap = services.run_recompute(trigger="cold", cutoff=cutoff)
     assert snap.status == "ok", snap.error
-    registered = Patient.objects.filter(study_number__isnull=False, registration_date__lte=cutoff or TODAY).count()
+    registered = Patient.objects.filter(
+        study_number__isnull=False, registration_date__lte=cutoff or TODAY
+    ).count()
     assert snap.timings["patients_derived"] == registered == (N if cutoff is None else registered)
     return snap
 

@@ -80,8 +80,11 @@ def _post_ok(client: Any, url: str, data: dict[str, Any]) -> None:
 
 def _lesions(client: Any, patient: Any, *specs: dict[str, Any]) -> dict[str, Lesion]:
     for spec in specs:
-        _post_ok(client, reverse("crf_create", args=[patient.pk, "lesion"]),
-                 lesion_post(baseline_date=day(-5).isoformat(), **spec))  # fmt: skip
+        _post_ok(
+            client,
+            reverse("crf_create", args=[patient.pk, "lesion"]),
+            lesion_post(baseline_date=day(-5).isoformat(), **spec),
+        )
     return {x.lesion_code: x for x in Lesion.objects.filter(patient=patient)}
 
 
@@ -91,30 +94,65 @@ def _assess(
     """A time point on day n after registration (scan date) through the tumour-assessment page."""
 
     offset = (day(n) - BASELINE).days
-    _post_ok(client, reverse("crf_create", args=[patient.pk, "tumour-assessment"]),
-             assessment_post(patient, values, day=offset, new=new))  # fmt: skip
+    _post_ok(
+        client,
+        reverse("crf_create", args=[patient.pk, "tumour-assessment"]),
+        assessment_post(patient, values, day=offset, new=new),
+    )
     return TumourAssessment.objects.get(patient=patient, scan_date_first=day(n))
 
 
 def _sabr(patient: Any, user: Any, lesions: list[Lesion], first: int) -> dict[str, SabrFraction]:
     """30 Gy in 3 fractions to each lesion on days first, first+2, first+4; returns each lesion's first fraction."""
-    course = _create(SabrCourse, patient, user, is_protocol="Y", indication=SabrCourse.Indication.INITIAL,
-                     simulation_date=day(first - 2), technique="VMAT", image_guidance="CBCT")  # fmt: skip
+    course = _create(
+        SabrCourse,
+        patient,
+        user,
+        is_protocol="Y",
+        indication=SabrCourse.Indication.INITIAL,
+        simulation_date=day(first - 2),
+        technique="VMAT",
+        image_guidance="CBCT",
+    )
     firsts = {}
     for lesion in lesions:
-        target = _create(SabrTarget, patient, user, course=course, lesion=lesion, prescribed_dose_gy=Decimal(30),
-                         n_fractions=3, isodose_pct=80, ptv_cc=Decimal("20.5"))  # fmt: skip
+        target = _create(
+            SabrTarget,
+            patient,
+            user,
+            course=course,
+            lesion=lesion,
+            prescribed_dose_gy=Decimal(30),
+            n_fractions=3,
+            isodose_pct=80,
+            ptv_cc=Decimal("20.5"),
+        )
         for number in (1, 2, 3):
-            fx = _create(SabrFraction, patient, user, target=target, fraction_number=number,
-                         fraction_date=day(first + 2 * (number - 1)), delivered="Y",
-                         dose_delivered_gy=target.dose_per_fraction_gy)  # fmt: skip
+            fx = _create(
+                SabrFraction,
+                patient,
+                user,
+                target=target,
+                fraction_number=number,
+                fraction_date=day(first + 2 * (number - 1)),
+                delivered="Y",
+                dose_delivered_gy=target.dose_per_fraction_gy,
+            )
             firsts.setdefault(lesion.lesion_code, fx)
     return firsts
 
 
 def _drugs(patient: Any, user: Any, axitinib_day: int, toripalimab_days: list[int], *, axitinib_end: int):
-    axi = _create(AxitinibPeriod, patient, user, start_date=day(axitinib_day), end_date=day(axitinib_end),
-                  dose_level="5 MG BID", dose_change_reason="START", missed_doses=0)  # fmt: skip
+    axi = _create(
+        AxitinibPeriod,
+        patient,
+        user,
+        start_date=day(axitinib_day),
+        end_date=day(axitinib_end),
+        dose_level="5 MG BID",
+        dose_change_reason="START",
+        missed_doses=0,
+    )
     infusions = [
         _create(
             ToripalimabInfusion,
@@ -126,7 +164,7 @@ def _drugs(patient: Any, user: Any, axitinib_day: int, toripalimab_days: list[in
             dose_mg=Decimal(240),
             infusion_interrupted="N",
             lot_number=f"TP{i}",
-        )  # fmt: skip
+        )
         for i, d in enumerate(toripalimab_days, start=1)
     ]
     return axi, infusions
@@ -137,21 +175,46 @@ def study(patients, coordinator, as_coordinator):
     """Patient A: PR confirmed, then PD by sum with a new lesion seen 3 days before the PD scan; L1 fails locally;
     next line for PD; death. Patient B: PR not confirmed (PD 56 days later). Patient C: a scan dated after death."""
     a, b, c = patients
-    lz = _lesions(as_coordinator, a, {"organ": "LIVER", "baseline_value_mm": "40"},
-                  {"organ": "LUNG", "baseline_value_mm": "30"},
-                  {"organ": "BONE", "role": "NON-TARGET", "baseline_value_mm": "", "slice_thickness_mm": "2.5",
-                   "nonmeasurable_type": "BLASTIC BONE"})  # fmt: skip
+    lz = _lesions(
+        as_coordinator,
+        a,
+        {"organ": "LIVER", "baseline_value_mm": "40"},
+        {"organ": "LUNG", "baseline_value_mm": "30"},
+        {
+            "organ": "BONE",
+            "role": "NON-TARGET",
+            "baseline_value_mm": "",
+            "slice_thickness_mm": "2.5",
+            "nonmeasurable_type": "BLASTIC BONE",
+        },
+    )
     a_axi, _ = _drugs(a, coordinator, 2, [3, 24, 45], axitinib_end=160)
     a_fx = _sabr(a, coordinator, [lz["L1"], lz["L2"]], first=3)
     a_pr = _assess(as_coordinator, a, 56, {"L1": 20, "L2": 15})  # SOD 35 = -50 %: PR
     a_prc = _assess(as_coordinator, a, 112, {"L1": 20, "L2": 14})  # 34: PR again 56 d later (confirmed)
     # 30 + 14 = 44 vs nadir 34: +10 mm, +29 %: PD by sum; L1 20 -> 30 (+50 %, +10 mm): local failure (D5)
-    a_pd = _assess(as_coordinator, a, 168, {"L1": 30, "L2": 14},
-                   new=[{"first_seen_date": day(165).isoformat()}])  # fmt: skip
-    a_next = _create(SubsequentTherapy, a, coordinator, therapy_type="SYSTEMIC", regimen="Cabozantinib 60 mg QD",
-                     start_date=day(190), reason="PROGRESSION", local_on_protocol="N")  # fmt: skip
-    a_death = _create(DeathReport, a, coordinator, death_date=day(300), primary_cause="DISEASE PROGRESSION",
-                      autopsy="N", source="HOSPITAL RECORD")  # fmt: skip
+    a_pd = _assess(
+        as_coordinator, a, 168, {"L1": 30, "L2": 14}, new=[{"first_seen_date": day(165).isoformat()}]
+    )
+    a_next = _create(
+        SubsequentTherapy,
+        a,
+        coordinator,
+        therapy_type="SYSTEMIC",
+        regimen="Cabozantinib 60 mg QD",
+        start_date=day(190),
+        reason="PROGRESSION",
+        local_on_protocol="N",
+    )
+    a_death = _create(
+        DeathReport,
+        a,
+        coordinator,
+        death_date=day(300),
+        primary_cause="DISEASE PROGRESSION",
+        autopsy="N",
+        source="HOSPITAL RECORD",
+    )
 
     _lesions(as_coordinator, b, {"organ": "LIVER", "baseline_value_mm": "50"})
     _drugs(b, coordinator, 4, [4], axitinib_end=200)
@@ -163,15 +226,32 @@ def study(patients, coordinator, as_coordinator):
     _drugs(c, coordinator, 3, [3], axitinib_end=50)
     _sabr(c, coordinator, list(Lesion.objects.filter(patient=c)), first=3)
     c_scan = _assess(as_coordinator, c, 57, {"L1": 44})
-    _create(DeathReport, c, coordinator, death_date=day(80), primary_cause="UNKNOWN", autopsy="N",
-            source="RELATIVE")  # fmt: skip
+    _create(
+        DeathReport,
+        c,
+        coordinator,
+        death_date=day(80),
+        primary_cause="UNKNOWN",
+        autopsy="N",
+        source="RELATIVE",
+    )
     # The services refuse a scan after death (EC-TA-2); data migrated from a paper CRF can still hold one.
     TumourAssessment.objects.filter(pk=c_scan.pk).update(scan_date_first=day(95))
 
     return {
-        "a": a, "a_fx": a_fx, "a_axi": a_axi, "a_pr": a_pr, "a_prc": a_prc, "a_pd": a_pd, "a_next": a_next,
-        "a_death": a_death, "b": b, "b_pd": b_pd, "c": c, "c_scan": c_scan,
-    }  # fmt: skip
+        "a": a,
+        "a_fx": a_fx,
+        "a_axi": a_axi,
+        "a_pr": a_pr,
+        "a_prc": a_prc,
+        "a_pd": a_pd,
+        "a_next": a_next,
+        "a_death": a_death,
+        "b": b,
+        "b_pd": b_pd,
+        "c": c,
+        "c_scan": c_scan,
+    }
 
 
 @pytest.fixture
@@ -199,31 +279,44 @@ def test_pfs1_event_is_the_pd_date_of_the_pd_time_point(study, snapshot):
     # the reason is stored as a message id with parameters (issue 18): its English text is the sentence
     pfs1 = {**pfs1, "reason": ruletext.render(pfs1["reason"])}
     assert pfs1 == {
-        "param": "PFS1", "origin": day(3).isoformat(),
+        "param": "PFS1",
+        "origin": day(3).isoformat(),
         "origin_source": _src("sabr-fraction", study["a_fx"]["L1"], "fraction_date"),
-        "adt": day(165).isoformat(), "days": 162, "months": round(162 / 30.4375, 2), "event": True, "cnsr": 0,
+        "adt": day(165).isoformat(),
+        "days": 162,
+        "months": round(162 / 30.4375, 2),
+        "event": True,
+        "cnsr": 0,
         "reason": f"event: progressive disease (RECIST 1.1) on {day(165).isoformat()}",
-        "source": _src("tumour-assessment", study["a_pd"], "pd_date"), "lesion_code": None,
-    }  # fmt: skip
+        "source": _src("tumour-assessment", study["a_pd"], "pd_date"),
+        "lesion_code": None,
+    }
 
 
 def test_os_starts_at_the_earliest_dose_and_ends_at_death(study, snapshot):
     os_ = _row(snapshot, study["a"])["os"]
     # D1: axitinib on day 2 comes before the first fraction (day 3) and the first infusion (day 3)
     assert (os_["origin"], os_["origin_source"]) == (
-        day(2).isoformat(), _src("axitinib", study["a_axi"], "start_date"),
-    )  # fmt: skip
+        day(2).isoformat(),
+        _src("axitinib", study["a_axi"], "start_date"),
+    )
     assert (os_["adt"], os_["days"], os_["event"], os_["source"]) == (
-        day(300).isoformat(), 298, True, _src("death", study["a_death"], "death_date"),
-    )  # fmt: skip
+        day(300).isoformat(),
+        298,
+        True,
+        _src("death", study["a_death"], "death_date"),
+    )
 
 
 def test_pfs2_event_is_the_next_line_start(study, snapshot):
     pfs2 = _row(snapshot, study["a"])["pfs2"]
     assert (pfs2["origin"], pfs2["adt"], pfs2["days"], pfs2["event"], pfs2["source"]) == (
-        day(3).isoformat(), day(190).isoformat(), 187, True,
+        day(3).isoformat(),
+        day(190).isoformat(),
+        187,
+        True,
         _src("subsequent-therapy", study["a_next"], "start_date"),
-    )  # fmt: skip
+    )
 
 
 def test_local_control_per_lesion(study, snapshot):
@@ -231,13 +324,20 @@ def test_local_control_per_lesion(study, snapshot):
     assert set(lesions) == {"L1", "L2"}  # the non-target bone lesion was not irradiated
     l1, l2 = lesions["L1"], lesions["L2"]
     assert (l1["origin"], l1["adt"], l1["days"], l1["event"], l1["source"]) == (
-        day(3).isoformat(), day(168).isoformat(), 165, True,
+        day(3).isoformat(),
+        day(168).isoformat(),
+        165,
+        True,
         _src("tumour-assessment", study["a_pd"], "local_failure"),
-    )  # fmt: skip
+    )
     # L2 never failed and the patient died: death is the competing event (R2.4), dated at death
     assert (l2["adt"], l2["days"], l2["event"], l2["cnsr"], l2["source"]) == (
-        day(300).isoformat(), 297, False, 9, _src("death", study["a_death"], "death_date"),
-    )  # fmt: skip
+        day(300).isoformat(),
+        297,
+        False,
+        9,
+        _src("death", study["a_death"], "death_date"),
+    )
     patient_lc = _row(snapshot, study["a"])["lc"]
     assert (patient_lc["adt"], patient_lc["event"]) == (day(168).isoformat(), True)  # R2.2: any lesion fails
 
@@ -250,8 +350,10 @@ BOR_CASES = [
 
 
 def test_confirmed_and_unconfirmed_bor(study, snapshot):
-    got = [(who, _row(snapshot, study[who])["bor"]["response"], _row(snapshot, study[who])["cbor"]["response"])
-           for who, _, _ in BOR_CASES]  # fmt: skip
+    got = [
+        (who, _row(snapshot, study[who])["bor"]["response"], _row(snapshot, study[who])["cbor"]["response"])
+        for who, _, _ in BOR_CASES
+    ]
     assert got == BOR_CASES
 
 

@@ -39,7 +39,9 @@ def test_listing_rows_survive_the_move_to_shared_content_and_back():
         new = _migrate(AFTER)
         page_model = new.get_model("endpoints", "EndpointListingPage")
         content_model = new.get_model("endpoints", "EndpointListingContent")
-        moved = {(p.snapshot_id, p.number): p.content.rows for p in page_model.objects.select_related("content")}
+        moved = {
+            (p.snapshot_id, p.number): p.content.rows for p in page_model.objects.select_related("content")
+        }
         assert len(moved) == 4 and all(rows == pages[number] for (_, number), rows in moved.items())
         assert content_model.objects.count() == 2  # the same rows are one content row
 

@@ -40,13 +40,39 @@ def endpoint_worker(django_db_setup, django_db_blocker):
         url = _database_url()
     env = {**os.environ, "DATABASE_URL": url, "ENDPOINT_DEBOUNCE_SECONDS": str(DEBOUNCE)}
     # Earlier tests enqueue recomputes with nobody consuming them; start from an empty queue.
-    subprocess.run([sys.executable, "-m", "celery", "-A", "sabr_trial", "purge", "-f"], cwd=ROOT, env=env,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "sabr_trial", "purge", "-f"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "sabr_trial", "worker", "-P", "solo", "-c", "1", "-l", "INFO",
-         "-n", f"endpoints-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sabr_trial",
+            "worker",
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-l",
+            "INFO",
+            "-n",
+            f"endpoints-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     yield proc
     proc.terminate()
     try:
@@ -92,8 +118,17 @@ def _save(client, patient, slug: str, data: dict[str, str]) -> None:
 
 
 def _axitinib(today: str) -> dict[str, str]:
-    return {"start_date": today, "end_date": "", "dose_level": "5 MG BID", "other_dose_mg": "", "other_dose_reason": "",
-            "dose_change_reason": "START", "missed_doses": "0", "bp_ok_no_antihtn": "", "adverse_event": ""}  # fmt: skip
+    return {
+        "start_date": today,
+        "end_date": "",
+        "dose_level": "5 MG BID",
+        "other_dose_mg": "",
+        "other_dose_reason": "",
+        "dose_change_reason": "START",
+        "missed_doses": "0",
+        "bp_ok_no_antihtn": "",
+        "adverse_event": "",
+    }
 
 
 def test_crf_save_reaches_a_new_snapshot_made_by_the_worker(web):
@@ -113,10 +148,20 @@ def test_burst_of_ten_saves_gives_one_or_two_snapshots(web):
     started = time.monotonic()
     gaps, last = [], started
     for number in range(9):
-        _save(web["client"], patient, "subsequent-therapy", {
-            "therapy_type": "OTHER", "regimen": f"Supportive regimen {number}", "start_date": today, "end_date": "",
-            "reason": "OTHER", "local_on_protocol": "N", "sabr_course": "",
-        })  # fmt: skip
+        _save(
+            web["client"],
+            patient,
+            "subsequent-therapy",
+            {
+                "therapy_type": "OTHER",
+                "regimen": f"Supportive regimen {number}",
+                "start_date": today,
+                "end_date": "",
+                "reason": "OTHER",
+                "local_on_protocol": "N",
+                "sabr_course": "",
+            },
+        )
         gaps.append(time.monotonic() - last)
         last = time.monotonic()
     burst = time.monotonic() - started

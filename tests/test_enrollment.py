@@ -38,10 +38,15 @@ def register(client, patient, day=TODAY):
 
 def consent_post(coordinator, **overrides):
     data = {
-        "consent_type": "INITIAL", "icf_version": "2.0", "consent_datetime": fe.aware(TODAY - 9 * DAY),
-        "obtained_by": coordinator, "withdrawn": "N", "withdrawal_date": None, "withdrawal_scope": "",
+        "consent_type": "INITIAL",
+        "icf_version": "2.0",
+        "consent_datetime": fe.aware(TODAY - 9 * DAY),
+        "obtained_by": coordinator,
+        "withdrawn": "N",
+        "withdrawal_date": None,
+        "withdrawal_scope": "",
         "action": "submit",
-    }  # fmt: skip
+    }
     data.update(overrides)
     return fe.post_data(data)
 
@@ -79,8 +84,9 @@ def test_second_active_consent_of_same_version_is_refused(as_coordinator, coordi
 def test_reconsent_needs_a_newer_version(as_coordinator, coordinator, version, accepted):
     patient = fe.screen(coordinator)
     fe.consent(patient, coordinator, version="1.1", on=TODAY - 9 * DAY)
-    data = consent_post(coordinator, consent_type="RECONSENT", icf_version=version,
-                        consent_datetime=fe.aware(TODAY - 2 * DAY))  # fmt: skip
+    data = consent_post(
+        coordinator, consent_type="RECONSENT", icf_version=version, consent_datetime=fe.aware(TODAY - 2 * DAY)
+    )
     as_coordinator.post(new(patient, "consent"), data)
     assert Consent.objects.filter(patient=patient).count() == (2 if accepted else 1)
 
@@ -89,11 +95,16 @@ def test_reconsent_needs_a_newer_version(as_coordinator, coordinator, version, a
     ("withdrawal", "field_message"),
     [
         ({"withdrawal_date": None, "withdrawal_scope": "VISITS"}, "A withdrawal needs its date (EC-IC-2)."),
-        ({"withdrawal_date": TODAY - 5 * DAY, "withdrawal_scope": ""}, "A withdrawal needs its scope (EC-IC-2)."),
-        ({"withdrawal_date": TODAY - 20 * DAY, "withdrawal_scope": "VISITS"},
-         "The withdrawal date is before the consent date (EC-IC-2)."),
+        (
+            {"withdrawal_date": TODAY - 5 * DAY, "withdrawal_scope": ""},
+            "A withdrawal needs its scope (EC-IC-2).",
+        ),
+        (
+            {"withdrawal_date": TODAY - 20 * DAY, "withdrawal_scope": "VISITS"},
+            "The withdrawal date is before the consent date (EC-IC-2).",
+        ),
     ],
-)  # fmt: skip
+)
 def test_withdrawal_needs_date_after_consent_and_scope(
     as_coordinator, coordinator, withdrawal, field_message
 ):
@@ -125,9 +136,15 @@ def test_eligibility_saves_one_answer_per_criterion(as_coordinator, coordinator)
     fe.consent(patient, coordinator)
     response = as_coordinator.post(new(patient, "eligibility"), eligibility_post(fe.qualifying_answers()))
     elig = Eligibility.objects.get(patient=patient)
-    assert (response.status_code, elig.all_met, EligibilityAnswer.objects.filter(eligibility=elig).count()) == (
-        302, "Y", len(criteria.CRITERIA),
-    )  # fmt: skip
+    assert (
+        response.status_code,
+        elig.all_met,
+        EligibilityAnswer.objects.filter(eligibility=elig).count(),
+    ) == (
+        302,
+        "Y",
+        len(criteria.CRITERIA),
+    )
 
 
 def test_submitting_with_an_unanswered_criterion_is_refused(as_coordinator, coordinator):
@@ -180,8 +197,9 @@ def test_registration_refused_without_consent_and_checklist(as_coordinator, coor
 def test_registration_names_each_failing_criterion(as_coordinator, coordinator, investigator):
     patient = fe.screen(coordinator)
     fe.consent(patient, coordinator)
-    fe.eligibility(patient, coordinator, investigator=investigator,
-                   answers=fe.qualifying_answers(INCL05="N", EXCL04="Y"))  # fmt: skip
+    fe.eligibility(
+        patient, coordinator, investigator=investigator, answers=fe.qualifying_answers(INCL05="N", EXCL04="Y")
+    )
     response = register(as_coordinator, patient)
     patient.refresh_from_db()
     assert patient.study_number is None
@@ -202,19 +220,31 @@ def test_registration_refused_after_withdrawal(as_coordinator, coordinator, inve
     consent = Consent.objects.get(patient=patient)
     from sabr_trial.services import crf_update
 
-    crf_update(instance=consent, expected_version=consent.version, reason="Patient withdrew",
-               data={"withdrawn": "Y", "withdrawal_date": TODAY, "withdrawal_scope": "ALL CONTACT AND DATA"},
-               acting_user=coordinator)  # fmt: skip
+    crf_update(
+        instance=consent,
+        expected_version=consent.version,
+        reason="Patient withdrew",
+        data={"withdrawn": "Y", "withdrawal_date": TODAY, "withdrawal_scope": "ALL CONTACT AND DATA"},
+        acting_user=coordinator,
+    )
     response = register(as_coordinator, patient)
     assert "the patient has withdrawn consent (EC-RG-1)" in response.text
 
 
 def test_registration_refused_when_prior_pd1_therapy_is_recorded(as_coordinator, coordinator, investigator):
     patient = fe.registrable(coordinator, investigator)
-    as_coordinator.post(new(patient, "prior-therapy"), {
-        "therapy_type": "SYSTEMIC", "agent": "Nivolumab", "setting": "METASTATIC", "pd1_pdl1": "Y",
-        "start_date": "2023-02", "end_date": "2023-09", "action": "submit",
-    })  # fmt: skip
+    as_coordinator.post(
+        new(patient, "prior-therapy"),
+        {
+            "therapy_type": "SYSTEMIC",
+            "agent": "Nivolumab",
+            "setting": "METASTATIC",
+            "pd1_pdl1": "Y",
+            "start_date": "2023-02",
+            "end_date": "2023-09",
+            "action": "submit",
+        },
+    )
     response = register(as_coordinator, patient)
     assert "EXCL01 Prior PD-1 or PD-L1 antibody therapy: prior therapy 'Nivolumab'" in html.unescape(
         response.text
@@ -311,9 +341,20 @@ def test_age_from_birth_year_at_consent(as_coordinator, coordinator, investigato
 
 @pytest.mark.parametrize(
     ("ecog", "kps", "ok"),
-    [(0, 100, True), (0, 80, True), (0, 70, False), (1, 90, True), (1, 60, True), (1, 50, False),
-     (2, 70, True), (2, 30, False), (3, 50, True), (4, 40, False), (4, 10, True)],
-)  # fmt: skip
+    [
+        (0, 100, True),
+        (0, 80, True),
+        (0, 70, False),
+        (1, 90, True),
+        (1, 60, True),
+        (1, 50, False),
+        (2, 70, True),
+        (2, 30, False),
+        (3, 50, True),
+        (4, 40, False),
+        (4, 10, True),
+    ],
+)
 def test_kps_must_match_ecog(as_coordinator, coordinator, investigator, ecog, kps, ok):
     patient = fe.registered(coordinator, investigator)
     response = as_coordinator.post(
@@ -337,8 +378,11 @@ def test_imdc_group_is_derived_and_provisional(coordinator, investigator, overri
     patient = fe.registered(coordinator, investigator)
     row = fe.baseline(patient, coordinator, **overrides)
     assert (row.imdc_score, row.imdc_group, row.imdc_provisional, row.age_at_consent) == (
-        score, group, True, 60,
-    )  # fmt: skip
+        score,
+        group,
+        True,
+        60,
+    )
 
 
 def test_baseline_page_shows_provisional_imdc(as_coordinator, coordinator, investigator):
@@ -370,8 +414,17 @@ def test_first_systemic_dose_date_reads_real_doses_ec_bl_4():
 
 
 def death_post(day, **extra):
-    return fe.post_data({"death_date": day, "primary_cause": "DISEASE PROGRESSION", "cause_text": "",
-                         "autopsy": "N", "source": "HOSPITAL RECORD", "action": "submit", **extra})  # fmt: skip
+    return fe.post_data(
+        {
+            "death_date": day,
+            "primary_cause": "DISEASE PROGRESSION",
+            "cause_text": "",
+            "autopsy": "N",
+            "source": "HOSPITAL RECORD",
+            "action": "submit",
+            **extra,
+        }
+    )
 
 
 def test_death_date_before_another_date_is_refused_naming_form_and_field(
@@ -396,15 +449,25 @@ def test_nothing_after_death_for_other_apps(coordinator, investigator):
     from enrollment.rules import check_not_after_death
 
     patient = fe.registered(coordinator, investigator)
-    DeathReport.objects.create(patient=patient, death_date=TODAY - DAY, primary_cause="UNKNOWN", autopsy="U",
-                               source="RELATIVE")  # fmt: skip
+    DeathReport.objects.create(
+        patient=patient, death_date=TODAY - DAY, primary_cause="UNKNOWN", autopsy="U", source="RELATIVE"
+    )
     with pytest.raises(ValidationError, match="EC-G2"):
         check_not_after_death(patient, TODAY, "onset_date")
 
 
 def survival_post(day, status="ALIVE", reached="Y"):
-    return fe.post_data({"contact_date": day, "method": "TELEPHONE", "reached": reached, "survival_status": status,
-                         "new_anticancer_tx": "N", "progression_reported": "N", "action": "submit"})  # fmt: skip
+    return fe.post_data(
+        {
+            "contact_date": day,
+            "method": "TELEPHONE",
+            "reached": reached,
+            "survival_status": status,
+            "new_anticancer_tx": "N",
+            "progression_reported": "N",
+            "action": "submit",
+        }
+    )
 
 
 def test_alive_contact_feeds_last_known_alive(as_coordinator, coordinator, investigator):
@@ -446,8 +509,10 @@ def test_withdrawal_off_study_needs_consent_withdrawal(as_coordinator, coordinat
 
 def test_off_study_before_another_date_is_refused(as_coordinator, coordinator, investigator):
     patient = fe.registered(coordinator, investigator)
-    response = as_coordinator.post(new(patient, "disposition"), disposition_post(eos_date=TODAY - 3 * DAY,
-                                                                                 eos_reason="PHYSICIAN DECISION"))  # fmt: skip
+    response = as_coordinator.post(
+        new(patient, "disposition"),
+        disposition_post(eos_date=TODAY - 3 * DAY, eos_reason="PHYSICIAN DECISION"),
+    )
     assert "Registration: Date of registration" in response.text and "(EC-DS-2)" in response.text
 
 
@@ -455,8 +520,9 @@ def test_selectors_for_other_apps(as_coordinator, coordinator, investigator):
     patient = fe.registered(coordinator, investigator)
     as_coordinator.post(new(patient, "disposition"), disposition_post(eos_date=TODAY, eos_reason="COMPLETED"))
     assert (selectors.end_of_study_date(patient), selectors.consent_datetime(patient)) == (
-        TODAY, fe.aware(TODAY - 9 * DAY),
-    )  # fmt: skip
+        TODAY,
+        fe.aware(TODAY - 9 * DAY),
+    )
 
 
 # --- casebook --------------------------------------------------------------------------------------------------
@@ -465,8 +531,17 @@ def test_selectors_for_other_apps(as_coordinator, coordinator, investigator):
 def test_casebook_lists_enrollment_forms_in_spec_order(as_coordinator, coordinator):
     patient = fe.screen(coordinator)
     text = as_coordinator.get(reverse("casebook", args=[patient.pk])).text
-    slugs = ["screening", "consent", "eligibility", "baseline", "medical-history", "prior-therapy",
-             "disposition", "death", "survival"]  # fmt: skip
+    slugs = [
+        "screening",
+        "consent",
+        "eligibility",
+        "baseline",
+        "medical-history",
+        "prior-therapy",
+        "disposition",
+        "death",
+        "survival",
+    ]
     positions = [text.index(f'data-crf="{s}"') for s in slugs]
     assert positions == sorted(positions)
 
@@ -474,9 +549,15 @@ def test_casebook_lists_enrollment_forms_in_spec_order(as_coordinator, coordinat
 def test_screen_failure_lists_failed_criteria(as_coordinator, coordinator):
     patient = fe.screen(coordinator)
     log = ScreeningLog.objects.get(patient=patient)
-    data = {"screening_date": log.screening_date.isoformat(), "outcome": "SCREEN FAILURE",
-            "outcome_date": TODAY.isoformat(), "failure_reason": "CRITERIA NOT MET", "failure_text": "",
-            "expected_version": log.version, "change_reason": "Screen failure"}  # fmt: skip
+    data = {
+        "screening_date": log.screening_date.isoformat(),
+        "outcome": "SCREEN FAILURE",
+        "outcome_date": TODAY.isoformat(),
+        "failure_reason": "CRITERIA NOT MET",
+        "failure_text": "",
+        "expected_version": log.version,
+        "change_reason": "Screen failure",
+    }
     response = as_coordinator.post(reverse("crf_update", args=[patient.pk, "screening", log.pk]), data)
     assert "at least one criterion not met (EC-SC-1)" in response.text
     data["failed_criteria"] = ["INCL05"]
@@ -505,9 +586,15 @@ def test_death_from_adverse_event_needs_the_fatal_event(as_coordinator, coordina
 def test_screening_log_is_read_only_after_registration(as_coordinator, coordinator, investigator):
     patient = fe.registered(coordinator, investigator)
     log = ScreeningLog.objects.get(patient=patient)
-    data = {"screening_date": (log.screening_date - DAY).isoformat(), "outcome": "ELIGIBLE",
-            "outcome_date": log.outcome_date.isoformat(), "failure_reason": "", "failure_text": "",
-            "expected_version": log.version, "change_reason": "typo"}  # fmt: skip
+    data = {
+        "screening_date": (log.screening_date - DAY).isoformat(),
+        "outcome": "ELIGIBLE",
+        "outcome_date": log.outcome_date.isoformat(),
+        "failure_reason": "",
+        "failure_text": "",
+        "expected_version": log.version,
+        "change_reason": "typo",
+    }
     response = as_coordinator.post(reverse("crf_update", args=[patient.pk, "screening", log.pk]), data)
     log.refresh_from_db()
     assert "read-only (EC-SC-2)" in response.text and log.screening_date == TODAY - 10 * DAY

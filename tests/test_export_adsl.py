@@ -32,14 +32,24 @@ def _adsl(cutoff: datetime.date) -> dict[str, dict[str, str]]:
 def _infusion(patient, cycle: int, day: datetime.date, mg: int):  # type: ignore[no-untyped-def]
     """A given infusion; less than 240 mg only as an interrupted one, with its reason (R4.7, EC-TO-2)."""
     partial = {"infusion_interrupted": "Y", "dose_deviation_reason": "Infusion reaction: stopped half-way"}
-    return ToripalimabInfusionFactory(patient=patient, cycle_number=cycle, dose_mg=Decimal(mg), infusion_date=day,
-                                      **(partial if mg < 240 else {}))  # fmt: skip
+    return ToripalimabInfusionFactory(
+        patient=patient,
+        cycle_number=cycle,
+        dose_mg=Decimal(mg),
+        infusion_date=day,
+        **(partial if mg < 240 else {}),
+    )
 
 
 def _toxicity(patient, onset: datetime.date, toripalimab_action: str):  # type: ignore[no-untyped-def]
     """The AE an axitinib reduction for toxicity names (EC-AX-2)."""
-    return AdverseEventFactory(patient=patient, onset_date=onset, acn_axitinib="DOSE REDUCED",
-                               acn_toripalimab=toripalimab_action, acn_sabr="NOT APPLICABLE")  # fmt: skip
+    return AdverseEventFactory(
+        patient=patient,
+        onset_date=onset,
+        acn_axitinib="DOSE REDUCED",
+        acn_toripalimab=toripalimab_action,
+        acn_sabr="NOT APPLICABLE",
+    )
 
 
 def test_adsl_carries_axitinib_and_toripalimab_relative_dose_intensity() -> None:
@@ -50,10 +60,14 @@ def test_adsl_carries_axitinib_and_toripalimab_relative_dose_intensity() -> None
         _infusion(treated, cycle, start + datetime.timedelta(days=day), mg)
     # axitinib: 5 mg BID for 10 days, then 3 mg BID for 10 days: (100 + 60) / (10 mg/day x 20 days) = 80.0 %
     AxitinibPeriodFactory(patient=treated, start_date=start, end_date=start + datetime.timedelta(days=9))
-    AxitinibPeriodFactory(patient=treated, start_date=start + datetime.timedelta(days=10),
-                          end_date=start + datetime.timedelta(days=19), dose_level="3 MG BID",
-                          dose_change_reason="REDUCTION FOR TOXICITY",
-                          adverse_event=_toxicity(treated, start + datetime.timedelta(days=8), "DOSE NOT CHANGED"))  # fmt: skip
+    AxitinibPeriodFactory(
+        patient=treated,
+        start_date=start + datetime.timedelta(days=10),
+        end_date=start + datetime.timedelta(days=19),
+        dose_level="3 MG BID",
+        dose_change_reason="REDUCTION FOR TOXICITY",
+        adverse_event=_toxicity(treated, start + datetime.timedelta(days=8), "DOSE NOT CHANGED"),
+    )
     untreated = consented_patient(registered_days_ago=5)
     adsl = _adsl(days_ago(0))
     assert adsl[treated.study_number]["AXIRDI"] == "80.0"
@@ -66,9 +80,13 @@ def test_adsl_rdi_stops_at_the_cutoff() -> None:
     treated = consented_patient(registered_days_ago=60)
     start = treated.registration_date
     AxitinibPeriodFactory(patient=treated, start_date=start, end_date=start + datetime.timedelta(days=9))
-    AxitinibPeriodFactory(patient=treated, start_date=start + datetime.timedelta(days=10), dose_level="3 MG BID",
-                          dose_change_reason="REDUCTION FOR TOXICITY",
-                          adverse_event=_toxicity(treated, start + datetime.timedelta(days=8), "NOT APPLICABLE"))  # fmt: skip
+    AxitinibPeriodFactory(
+        patient=treated,
+        start_date=start + datetime.timedelta(days=10),
+        dose_level="3 MG BID",
+        dose_change_reason="REDUCTION FOR TOXICITY",
+        adverse_event=_toxicity(treated, start + datetime.timedelta(days=8), "NOT APPLICABLE"),
+    )
     # cut-off on day 29: (5 x 2 x 10 + 3 x 2 x 20) / (10 x 30) = 220 / 300 = 73.3 %
     adsl = _adsl(start + datetime.timedelta(days=29))
     assert adsl[treated.study_number]["AXIRDI"] == "73.3"

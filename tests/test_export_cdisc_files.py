@@ -101,13 +101,31 @@ def _files(**tables: tuple[list[str], list[list[str]]]) -> dict[str, bytes]:
 
 def test_the_rules_find_each_kind_of_defect() -> None:
     dm = md.DM.columns
-    subject = dict.fromkeys(dm, "") | {"STUDYID": "S", "DOMAIN": "DM", "USUBJID": "S-1", "SUBJID": "1",
-                                     "RFSTDTC": "2026-01-10", "SITEID": "01", "SEX": "X", "COUNTRY": "CHN"}  # fmt: skip
+    subject = dict.fromkeys(dm, "") | {
+        "STUDYID": "S",
+        "DOMAIN": "DM",
+        "USUBJID": "S-1",
+        "SUBJID": "1",
+        "RFSTDTC": "2026-01-10",
+        "SITEID": "01",
+        "SEX": "X",
+        "COUNTRY": "CHN",
+    }
     ae = [c for c in md.AE.columns if c != "AEDECOD"]  # a Req variable missing
-    record = dict.fromkeys(ae, "") | {"STUDYID": "S", "DOMAIN": "AE", "USUBJID": "S-1", "AESEQ": "1", "AETERM": "x",
-                                    "AESTDTC": "2026-01-12", "AESTDY": "2", "AEENDTC": "12/01/2026"}  # fmt: skip
-    files = _files(sdtm__dm=(dm, [[subject[c] for c in dm]]),
-                   sdtm__ae=(ae, [[record[c] for c in ae], [record[c] for c in ae]]))  # fmt: skip
+    record = dict.fromkeys(ae, "") | {
+        "STUDYID": "S",
+        "DOMAIN": "AE",
+        "USUBJID": "S-1",
+        "AESEQ": "1",
+        "AETERM": "x",
+        "AESTDTC": "2026-01-12",
+        "AESTDY": "2",
+        "AEENDTC": "12/01/2026",
+    }
+    files = _files(
+        sdtm__dm=(dm, [[subject[c] for c in dm]]),
+        sdtm__ae=(ae, [[record[c] for c in ae], [record[c] for c in ae]]),
+    )
     rules = {(f.dataset, f.variable, f.rule) for f in check_files(files)}
     assert ("AE", "AEDECOD", "PRESENT") in rules
     assert ("DM", "SEX", "CT") in rules  # X is not in CT SEX
@@ -161,8 +179,10 @@ def test_define_xml_is_valid_define_2_1_and_describes_every_data_set(demo_files,
     assert standards["CDISC/NCI"] == md.CT_VERSION
     assert standards.get("SDTMIG", standards.get("ADaMIG")) in (md.SDTMIG_VERSION, md.ADAMIG_VERSION)
     if folder == "sdtm":
-        ds_terms = {e.get("CodedValue"): e.get("{http://www.cdisc.org/ns/def/v2.1}ExtendedValue")
-                    for e in doc.iterfind(".//odm:CodeList[@OID='CL.DSDECOD']/odm:EnumeratedItem", ns)}  # fmt: skip
+        ds_terms = {
+            e.get("CodedValue"): e.get("{http://www.cdisc.org/ns/def/v2.1}ExtendedValue")
+            for e in doc.iterfind(".//odm:CodeList[@OID='CL.DSDECOD']/odm:EnumeratedItem", ns)
+        }
         header, rows = table(demo_files["sdtm/ds.csv"])
         assert set(ds_terms) == {r[header.index("DSDECOD")] for r in rows}  # the terms used, no more
         assert ds_terms["REGISTERED"] == "Yes" and ds_terms["INFORMED CONSENT OBTAINED"] is None
@@ -229,7 +249,10 @@ def test_medical_history_has_study_days_of_its_dates(demo_files) -> None:
     date, else the day relative to RFSTDTC (negative before it, no day 0)."""
     header, _rows = table(demo_files["sdtm/mh.csv"])
     assert "EPOCH" not in header
-    assert header.index("MHSTDY") > header.index("MHENDTC") and header.index("MHENDY") == header.index("MHSTDY") + 1
+    assert (
+        header.index("MHSTDY") > header.index("MHENDTC")
+        and header.index("MHENDY") == header.index("MHSTDY") + 1
+    )
     dm = {r["USUBJID"]: r for r in _dicts(demo_files["sdtm/dm.csv"])}
     checked = 0
     for r in _dicts(demo_files["sdtm/mh.csv"]):

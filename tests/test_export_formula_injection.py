@@ -50,10 +50,21 @@ def test_crf_and_sdtm_files_carry_no_live_formula(study) -> None:
         onset_date=base._day(study["r"], 9),
         acn_sabr="DOSE NOT CHANGED",
     )
-    MedicalHistory.objects.create(patient=p, mh_term="+cmd|' /C calc'!A0", mh_category="OTHER", start_date="2020",
-                                  ongoing="N", end_date="2021", systemic_tx_needed="N")  # fmt: skip
-    files = {**base.exports.crf_files(), **base.exports.sdtm_files(days_ago(0), base.run_recompute(
-        trigger="test", cutoff=days_ago(0)), base.exports.KeyMap())}  # fmt: skip
+    MedicalHistory.objects.create(
+        patient=p,
+        mh_term="+cmd|' /C calc'!A0",
+        mh_category="OTHER",
+        start_date="2020",
+        ongoing="N",
+        end_date="2021",
+        systemic_tx_needed="N",
+    )
+    files = {
+        **base.exports.crf_files(),
+        **base.exports.sdtm_files(
+            days_ago(0), base.run_recompute(trigger="test", cutoff=days_ago(0)), base.exports.KeyMap()
+        ),
+    }
     cells = {
         name: [c for row in csv.reader(io.StringIO(data.decode())) for c in row]
         for name, data in files.items()

@@ -24,8 +24,13 @@ NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 
 
 def odm() -> bytes:
-    return build_odm(crf_files(), study_id=settings.STUDY_ID, study_name=settings.STUDY_TITLE,
-                     protocol=settings.PROTOCOL_VERSION, created=TODAY)  # fmt: skip
+    return build_odm(
+        crf_files(),
+        study_id=settings.STUDY_ID,
+        study_name=settings.STUDY_TITLE,
+        protocol=settings.PROTOCOL_VERSION,
+        created=TODAY,
+    )
 
 
 def test_odm_validates_and_survives_export_import_export(django_capture_on_commit_callbacks) -> None:

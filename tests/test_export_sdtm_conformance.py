@@ -32,8 +32,13 @@ def more(study):
     user = entry_user()
     # treatment ended: the open axitinib period closes on day 40
     period = AxitinibPeriod.objects.get(patient=p, end_date__isnull=True)
-    crf_update(instance=period, expected_version=period.version, data={"end_date": _day(r, 40)},
-               reason="Last dose", acting_user=user)  # fmt: skip
+    crf_update(
+        instance=period,
+        expected_version=period.version,
+        data={"end_date": _day(r, 40)},
+        reason="Last dose",
+        acting_user=user,
+    )
     # fatigue worsens from grade 2 to grade 3 on day 12: the grade 2 record closes "not recovered" on the form
     first = AdverseEventFactory(
         patient=p, ctcae_term=term(FATIGUE), grade=2, onset_date=_day(r, 8), acn_sabr="DOSE NOT CHANGED"

@@ -57,72 +57,196 @@ def study():
     p = consented_patient(registered_days_ago=60)
     r = p.registration_date
     Baseline.objects.create(
-        patient=p, birth_year=1960, sex="M", assessment_date=_day(r, -5), ecog=1, kps=80, histology="CLEAR CELL",
-        sarcomatoid="N", diagnosis_date=datetime.date(2018, 1, 15), prior_nephrectomy="Y",
-        nephrectomy_date=datetime.date(2019, 6, 1), prior_systemic_lines=1, metastatic_lesion_count=2,
-        imdc_lab_date=_day(r, -5), hgb_below_lln="N", calcium_above_uln="N", neutrophils_above_uln="N",
+        patient=p,
+        birth_year=1960,
+        sex="M",
+        assessment_date=_day(r, -5),
+        ecog=1,
+        kps=80,
+        histology="CLEAR CELL",
+        sarcomatoid="N",
+        diagnosis_date=datetime.date(2018, 1, 15),
+        prior_nephrectomy="Y",
+        nephrectomy_date=datetime.date(2019, 6, 1),
+        prior_systemic_lines=1,
+        metastatic_lesion_count=2,
+        imdc_lab_date=_day(r, -5),
+        hgb_below_lln="N",
+        calcium_above_uln="N",
+        neutrophils_above_uln="N",
         platelets_above_uln="N",
-    )  # fmt: skip
-    MedicalHistory.objects.create(patient=p, mh_term="Hypertension", mh_category="CARDIOVASCULAR",
-                                  start_date="2019-03", ongoing="Y", baseline_grade=1, systemic_tx_needed="N")  # fmt: skip
-    PriorTherapy.objects.create(patient=p, therapy_type="SYSTEMIC", agent="Sunitinib", setting="METASTATIC",
-                                pd1_pdl1="N", start_date="2021-05", end_date="2022-01", best_response="PR")  # fmt: skip
-    PriorTherapy.objects.create(patient=p, therapy_type="RADIOTHERAPY", rt_site="BONE", rt_laterality="LEFT",
-                                rt_dose_gy=Decimal("8"), rt_fractions=1, start_date="2020")  # fmt: skip
+    )
+    MedicalHistory.objects.create(
+        patient=p,
+        mh_term="Hypertension",
+        mh_category="CARDIOVASCULAR",
+        start_date="2019-03",
+        ongoing="Y",
+        baseline_grade=1,
+        systemic_tx_needed="N",
+    )
+    PriorTherapy.objects.create(
+        patient=p,
+        therapy_type="SYSTEMIC",
+        agent="Sunitinib",
+        setting="METASTATIC",
+        pd1_pdl1="N",
+        start_date="2021-05",
+        end_date="2022-01",
+        best_response="PR",
+    )
+    PriorTherapy.objects.create(
+        patient=p,
+        therapy_type="RADIOTHERAPY",
+        rt_site="BONE",
+        rt_laterality="LEFT",
+        rt_dose_gy=Decimal("8"),
+        rt_fractions=1,
+        start_date="2020",
+    )
     l1 = LesionFactory(patient=p, organ="LIVER", baseline_date=_day(r, -10))
-    l2 = LesionFactory(patient=p, role=Lesion.Role.NON_TARGET, organ="LUNG", laterality="RIGHT",
-                       baseline_value_mm=None, baseline_date=_day(r, -10))  # fmt: skip
+    l2 = LesionFactory(
+        patient=p,
+        role=Lesion.Role.NON_TARGET,
+        organ="LUNG",
+        laterality="RIGHT",
+        baseline_value_mm=None,
+        baseline_date=_day(r, -10),
+    )
     ae1 = AdverseEventFactory(
-        patient=p, ctcae_term=term(ALT_INCREASED), grade=3, onset_date=_day(r, 4), ongoing="N",
-        resolution_date=_day(r, 20), outcome="RECOVERED/RESOLVED", rel_sabr="UNLIKELY", rel_axitinib="POSSIBLE",
-        rel_toripalimab="PROBABLE", immune_related="Y", acn_axitinib="DRUG INTERRUPTED",
-        acn_toripalimab="DRUG INTERRUPTED", acn_sabr="DRUG INTERRUPTED", treatment_given="Y",
-    )  # fmt: skip
+        patient=p,
+        ctcae_term=term(ALT_INCREASED),
+        grade=3,
+        onset_date=_day(r, 4),
+        ongoing="N",
+        resolution_date=_day(r, 20),
+        outcome="RECOVERED/RESOLVED",
+        rel_sabr="UNLIKELY",
+        rel_axitinib="POSSIBLE",
+        rel_toripalimab="PROBABLE",
+        immune_related="Y",
+        acn_axitinib="DRUG INTERRUPTED",
+        acn_toripalimab="DRUG INTERRUPTED",
+        acn_sabr="DRUG INTERRUPTED",
+        treatment_given="Y",
+    )
     course = SabrCourseFactory(patient=p, simulation_date=r)
     target = SabrTargetFactory(
         patient=p, course=course, lesion=l1, prescribed_dose_gy=Decimal("30"), n_fractions=3
     )
     SabrFractionFactory(patient=p, target=target, fraction_number=1, fraction_date=_day(r, 5))
     SabrFractionFactory(patient=p, target=target, fraction_number=2, fraction_date=_day(r, 6))
-    SabrFractionFactory(patient=p, target=target, fraction_number=3, fraction_date=_day(r, 7), delivered="N",
-                        dose_delivered_gy=None, not_delivered_reason="TOXICITY", adverse_event=ae1)  # fmt: skip
+    SabrFractionFactory(
+        patient=p,
+        target=target,
+        fraction_number=3,
+        fraction_date=_day(r, 7),
+        delivered="N",
+        dose_delivered_gy=None,
+        not_delivered_reason="TOXICITY",
+        adverse_event=ae1,
+    )
     AxitinibPeriodFactory(patient=p, start_date=r, end_date=_day(r, 3))
-    AxitinibPeriodFactory(patient=p, start_date=_day(r, 4), end_date=_day(r, 10), dose_level="INTERRUPTED",
-                          dose_change_reason="INTERRUPTION FOR TOXICITY", adverse_event=ae1)  # fmt: skip
-    AxitinibPeriodFactory(patient=p, start_date=_day(r, 11), dose_level="3 MG BID", missed_doses=2,
-                          dose_change_reason="REDUCTION FOR TOXICITY", adverse_event=ae1)  # fmt: skip
+    AxitinibPeriodFactory(
+        patient=p,
+        start_date=_day(r, 4),
+        end_date=_day(r, 10),
+        dose_level="INTERRUPTED",
+        dose_change_reason="INTERRUPTION FOR TOXICITY",
+        adverse_event=ae1,
+    )
+    AxitinibPeriodFactory(
+        patient=p,
+        start_date=_day(r, 11),
+        dose_level="3 MG BID",
+        missed_doses=2,
+        dose_change_reason="REDUCTION FOR TOXICITY",
+        adverse_event=ae1,
+    )
     ToripalimabInfusionFactory(patient=p, cycle_number=1, infusion_date=r, lot_number="T123")
-    ToripalimabInfusionFactory(patient=p, cycle_number=2, infusion_status="OMITTED", infusion_date=None, dose_mg=None,
-                               status_reason="ADVERSE EVENT", adverse_event=ae1, infusion_interrupted="")  # fmt: skip
-    ImmunosuppressantFactory(patient=p, drug="PREDNISONE", dose=Decimal("60"), start_date=_day(r, 5), ongoing="N",
-                             end_date=_day(r, 19), indication="IMMUNE-RELATED AE", adverse_event=ae1)  # fmt: skip
-    SurvivalContact.objects.create(patient=p, contact_date=_day(r, 30), method="TELEPHONE", reached="Y",
-                                   survival_status="ALIVE", new_anticancer_tx="N")  # fmt: skip
+    ToripalimabInfusionFactory(
+        patient=p,
+        cycle_number=2,
+        infusion_status="OMITTED",
+        infusion_date=None,
+        dose_mg=None,
+        status_reason="ADVERSE EVENT",
+        adverse_event=ae1,
+        infusion_interrupted="",
+    )
+    ImmunosuppressantFactory(
+        patient=p,
+        drug="PREDNISONE",
+        dose=Decimal("60"),
+        start_date=_day(r, 5),
+        ongoing="N",
+        end_date=_day(r, 19),
+        indication="IMMUNE-RELATED AE",
+        adverse_event=ae1,
+    )
+    SurvivalContact.objects.create(
+        patient=p,
+        contact_date=_day(r, 30),
+        method="TELEPHONE",
+        reached="Y",
+        survival_status="ALIVE",
+        new_anticancer_tx="N",
+    )
     SurvivalContact.objects.create(patient=p, contact_date=_day(r, 40), method="TELEPHONE", reached="N")
     # the death report first: a grade 5 AE needs it (EC-AE-2); it names the AE once the AE exists
-    death = DeathReport.objects.create(patient=p, death_date=_day(r, 50), primary_cause="ADVERSE EVENT",
-                                       autopsy="N", source="HOSPITAL RECORD")  # fmt: skip
+    death = DeathReport.objects.create(
+        patient=p,
+        death_date=_day(r, 50),
+        primary_cause="ADVERSE EVENT",
+        autopsy="N",
+        source="HOSPITAL RECORD",
+    )
     ae2 = AdverseEventFactory(
-        patient=p, ctcae_term=term(DEATH_NOS), grade=5, onset_date=_day(r, 50), ongoing="N",
-        resolution_date=_day(r, 50), outcome="FATAL", serious="Y", aesdth="Y", rel_toripalimab="UNLIKELY",
-        acn_sabr="DOSE NOT CHANGED", awareness_at=datetime.datetime.combine(_day(r, 50), datetime.time(9), datetime.UTC),
-    )  # fmt: skip
+        patient=p,
+        ctcae_term=term(DEATH_NOS),
+        grade=5,
+        onset_date=_day(r, 50),
+        ongoing="N",
+        resolution_date=_day(r, 50),
+        outcome="FATAL",
+        serious="Y",
+        aesdth="Y",
+        rel_toripalimab="UNLIKELY",
+        acn_sabr="DOSE NOT CHANGED",
+        awareness_at=datetime.datetime.combine(_day(r, 50), datetime.time(9), datetime.UTC),
+    )
     DeathReport.objects.filter(pk=death.pk).update(adverse_event=ae2)
-    Disposition.objects.create(patient=p, eot_reason="ADVERSE EVENT", eot_adverse_event=ae1, eos_date=_day(r, 50),
-                               eos_reason="DEATH")  # fmt: skip
-    TumourAssessment.objects.create(patient=p, scan_date_first=_day(r, 45),
-                                    visit_label="WEEK 8", overall_resp="PR", overall_resp_nonirr="SD",
-                                    target_resp="PR", clinical_deterioration="N")  # fmt: skip
+    Disposition.objects.create(
+        patient=p, eot_reason="ADVERSE EVENT", eot_adverse_event=ae1, eos_date=_day(r, 50), eos_reason="DEATH"
+    )
+    TumourAssessment.objects.create(
+        patient=p,
+        scan_date_first=_day(r, 45),
+        visit_label="WEEK 8",
+        overall_resp="PR",
+        overall_resp_nonirr="SD",
+        target_resp="PR",
+        clinical_deterioration="N",
+    )
     # Screen failure: the checklist says INCL06 not met and EXCL03 present; the log adds EXCL01.
     f = PatientFactory()
-    ScreeningLog.objects.create(patient=f, screening_date=days_ago(20), outcome="SCREEN FAILURE",
-                                outcome_date=days_ago(18), failure_reason="CRITERIA NOT MET",
-                                failed_criteria=["INCL06", "EXCL01"])  # fmt: skip
+    ScreeningLog.objects.create(
+        patient=f,
+        screening_date=days_ago(20),
+        outcome="SCREEN FAILURE",
+        outcome_date=days_ago(18),
+        failure_reason="CRITERIA NOT MET",
+        failed_criteria=["INCL06", "EXCL01"],
+    )
     elig = Eligibility.objects.create(patient=f, criteria_version="1.0", all_met="N")
     answers = {"INCL06": "N", "EXCL03": "Y", "INCL01": "Y", "EXCL02": "N"}
     for cid, answer in answers.items():
-        EligibilityAnswer.objects.create(eligibility=elig, criterion_id=cid, answer=answer,
-                                         category="INCLUSION" if cid.startswith("INCL") else "EXCLUSION")  # fmt: skip
+        EligibilityAnswer.objects.create(
+            eligibility=elig,
+            criterion_id=cid,
+            answer=answer,
+            category="INCLUSION" if cid.startswith("INCL") else "EXCLUSION",
+        )
     return {"p": p, "r": r, "failure": f, "ae1": ae1, "ae2": ae2, "l1": l1, "l2": l2}
 
 
@@ -160,7 +284,12 @@ def test_cm_pr_mh(study):
         ("2", "PREDNISONE", "IMMUNOSUPPRESSANT", _day(r, 5).isoformat(), _day(r, 19).isoformat()),
     ]
     assert (cm[1]["CMINDC"], cm[1]["CMDOSE"], cm[1]["CMDOSU"], cm[1]["CMDOSFRQ"], cm[1]["CMROUTE"]) == (
-        "IMMUNE-RELATED AE", "60.00", "mg", "QD", "ORAL")  # fmt: skip
+        "IMMUNE-RELATED AE",
+        "60.00",
+        "mg",
+        "QD",
+        "ORAL",
+    )
     assert cm[1]["CMENRTPT"] == "" and all(c["USUBJID"] == usubjid(p) for c in cm)
     supp = {(s["IDVARVAL"], s["QNAM"]): s["QVAL"] for s in sdtm["suppcm"]}
     assert (
@@ -169,11 +298,30 @@ def test_cm_pr_mh(study):
 
     pr = sdtm["pr"]
     assert [(x["PRSEQ"], x["PRTRT"], x["PRSTDTC"]) for x in pr] == [
-        ("1", "NEPHRECTOMY", "2019-06-01"), ("2", "RADIOTHERAPY", "2020"), ("3", "SABR", _day(r, 5).isoformat())]  # fmt: skip
+        ("1", "NEPHRECTOMY", "2019-06-01"),
+        ("2", "RADIOTHERAPY", "2020"),
+        ("3", "SABR", _day(r, 5).isoformat()),
+    ]
     sabr = pr[2]
-    assert (sabr["PRGRPID"], sabr["PRLNKID"], sabr["PRCAT"], sabr["PRDOSE"], sabr["PRDOSU"], sabr["PRDOSRGM"],
-            sabr["PRLOC"], sabr["PRENDTC"]) == ("C1", study["l1"].lesion_code, "PROTOCOL SABR", "30.00", "Gy",
-                                                "3 FRACTIONS", "LIVER", _day(r, 6).isoformat())  # fmt: skip
+    assert (
+        sabr["PRGRPID"],
+        sabr["PRLNKID"],
+        sabr["PRCAT"],
+        sabr["PRDOSE"],
+        sabr["PRDOSU"],
+        sabr["PRDOSRGM"],
+        sabr["PRLOC"],
+        sabr["PRENDTC"],
+    ) == (
+        "C1",
+        study["l1"].lesion_code,
+        "PROTOCOL SABR",
+        "30.00",
+        "Gy",
+        "3 FRACTIONS",
+        "LIVER",
+        _day(r, 6).isoformat(),
+    )
     assert (pr[0]["PRPRESP"], pr[0]["PROCCUR"]) == ("Y", "Y")
     assert (pr[1]["PRLOC"], pr[1]["PRLAT"], pr[1]["PRDOSE"]) == ("BONE", "LEFT", "8.00")
     supp = {(s["IDVARVAL"], s["QNAM"]): s["QVAL"] for s in sdtm["supppr"]}
@@ -187,7 +335,10 @@ def test_cm_pr_mh(study):
     ]
     assert mh[1]["MHENTPT"] == _day(r, -3).isoformat()  # the first consent
     assert {(s["IDVARVAL"], s["QNAM"], s["QVAL"]) for s in sdtm["suppmh"]} >= {
-        ("1", "HISTOL", "CLEAR CELL"), ("1", "SARCFL", "N"), ("2", "SYSTXFL", "N")}  # fmt: skip
+        ("1", "HISTOL", "CLEAR CELL"),
+        ("1", "SARCFL", "N"),
+        ("2", "SYSTXFL", "N"),
+    }
 
 
 def test_dd_ss_and_the_cutoff(study):
@@ -195,13 +346,17 @@ def test_dd_ss_and_the_cutoff(study):
     sdtm = _files(days_ago(0))
     dd = sdtm["dd"]
     assert [(d["DDSEQ"], d["DDTESTCD"], d["DDORRES"], d["DDDTC"]) for d in dd] == [
-        ("1", "PRCDTH", "ADVERSE EVENT", _day(r, 50).isoformat()), ("2", "AUTOPIND", "N", _day(r, 50).isoformat())]  # fmt: skip
+        ("1", "PRCDTH", "ADVERSE EVENT", _day(r, 50).isoformat()),
+        ("2", "AUTOPIND", "N", _day(r, 50).isoformat()),
+    ]
     assert [(s["IDVARVAL"], s["QNAM"], s["QVAL"]) for s in sdtm["suppdd"]] == [
         ("1", "DTHSRC", "HOSPITAL RECORD")
     ]
     ss = sdtm["ss"]
     assert [(s["SSSEQ"], s["SSTESTCD"], s["SSORRES"], s["SSSTAT"], s["SSDTC"]) for s in ss] == [
-        ("1", "SURVSTAT", "ALIVE", "", _day(r, 30).isoformat()), ("2", "SURVSTAT", "", "NOT DONE", _day(r, 40).isoformat())]  # fmt: skip
+        ("1", "SURVSTAT", "ALIVE", "", _day(r, 30).isoformat()),
+        ("2", "SURVSTAT", "", "NOT DONE", _day(r, 40).isoformat()),
+    ]
     assert [s["QVAL"] for s in sdtm["suppss"] if s["QNAM"] == "CONTMETH"] == ["TELEPHONE", "TELEPHONE"]
     # Cut-off before the death and the second contact: neither is exported, nor the death's RELREC link.
     early = _files(_day(r, 35))
@@ -235,7 +390,11 @@ def test_ec_has_every_collected_exposure_record(study):
         ),  # dated by its planned date
     ]
     assert (ec[3]["ECLNKID"], ec[3]["ECGRPID"], ec[3]["ECDOSU"], ec[3]["ECLOC"]) == (
-        study["l1"].lesion_code, "C1", "Gy", "LIVER")  # fmt: skip
+        study["l1"].lesion_code,
+        "C1",
+        "Gy",
+        "LIVER",
+    )
     assert (ec[1]["ECLOT"], ec[1]["ECROUTE"], ec[6]["ECDOSFRQ"], ec[6]["ECENDTC"]) == (
         "T123",
         "INTRAVENOUS",
@@ -253,12 +412,22 @@ def test_suppae_supptu_supprs(study):
     supp = {(s["IDVARVAL"], s["QNAM"]): s for s in sdtm["suppae"]}
     ae = {a["AESEQ"]: a for a in sdtm["ae"]}
     assert ae["1"]["AELLTCD"] == str(ALT_INCREASED) and ae["2"]["AETOXGR"] == "5"
-    for qnam, value in (("AERELSAB", "UNLIKELY"), ("AERELAXI", "POSSIBLE"), ("AERELTOR", "PROBABLE"),
-                        ("AEACN1", "DRUG INTERRUPTED"), ("AEACN2", "DRUG INTERRUPTED"), ("AEIRFL", "Y"),
-                        ("TOXGRV", "5.0")):  # fmt: skip
+    for qnam, value in (
+        ("AERELSAB", "UNLIKELY"),
+        ("AERELAXI", "POSSIBLE"),
+        ("AERELTOR", "PROBABLE"),
+        ("AEACN1", "DRUG INTERRUPTED"),
+        ("AEACN2", "DRUG INTERRUPTED"),
+        ("AEIRFL", "Y"),
+        ("TOXGRV", "5.0"),
+    ):
         row = supp[("1", qnam)]
         assert (row["RDOMAIN"], row["IDVAR"], row["QVAL"], row["USUBJID"]) == (
-            "AE", "AESEQ", value, usubjid(study["p"])), qnam  # fmt: skip
+            "AE",
+            "AESEQ",
+            value,
+            usubjid(study["p"]),
+        ), qnam
     assert supp[("1", "AERELTOR")]["QEVAL"] == "INVESTIGATOR" and supp[("1", "AEIRFL")]["QLABEL"]
     assert supp[("2", "AEIRFL")]["QVAL"] == "N" and ("2", "EXPECTFL") not in supp  # empty values write no row
 
@@ -293,8 +462,13 @@ def test_relrec_links_each_ae_foreign_key(study):
         others = []
         for dom, value in members[1:]:
             rec = seq[dom][value]
-            others.append((dom, rec.get(f"{dom}TRT") or rec.get(f"{dom}TESTCD") or rec.get(f"{dom}SCAT"),
-                           rec.get(f"{dom}SPID") or rec.get(f"{dom}DECOD") or ""))  # fmt: skip
+            others.append(
+                (
+                    dom,
+                    rec.get(f"{dom}TRT") or rec.get(f"{dom}TESTCD") or rec.get(f"{dom}SCAT"),
+                    rec.get(f"{dom}SPID") or rec.get(f"{dom}DECOD") or "",
+                )
+            )
         described.add((ae["AELLTCD"], tuple(others)))
     alt, death = str(ALT_INCREASED), str(DEATH_NOS)
     assert described == {
@@ -307,7 +481,8 @@ def test_relrec_links_each_ae_foreign_key(study):
         (death, (("DD", "PRCDTH", ""),)),
     }
     assert {r["USUBJID"] for r in sdtm["relrec"] if r["RELID"] not in ("TUEX", "TUEC", "TUPR")} == {
-        usubjid(study["p"])}  # fmt: skip
+        usubjid(study["p"])
+    }
 
 
 def test_export_zip_carries_the_new_files_and_their_dictionary(study):

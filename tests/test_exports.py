@@ -49,12 +49,27 @@ def rows_of(data: bytes) -> list[dict[str, str]]:
 
 def _ae(patient, user, code=FATIGUE, grade=2, **extra):
     data = {
-        "ctcae_term": term(code), "grade": grade, "onset_date": TODAY - datetime.timedelta(days=3), "ongoing": "Y",
-        "serious": "N", "aesdth": "N", "aeslife": "N", "aeshosp": "N", "aesdisab": "N", "aescong": "N", "aesmie": "N",
-        "rel_sabr": "NOT APPLICABLE", "rel_axitinib": "NOT APPLICABLE", "rel_toripalimab": "NOT APPLICABLE",
-        "immune_related": "N", "acn_axitinib": "NOT APPLICABLE", "acn_toripalimab": "NOT APPLICABLE",
-        "acn_sabr": "NOT APPLICABLE", "treatment_given": "N", **extra,
-    }  # fmt: skip
+        "ctcae_term": term(code),
+        "grade": grade,
+        "onset_date": TODAY - datetime.timedelta(days=3),
+        "ongoing": "Y",
+        "serious": "N",
+        "aesdth": "N",
+        "aeslife": "N",
+        "aeshosp": "N",
+        "aesdisab": "N",
+        "aescong": "N",
+        "aesmie": "N",
+        "rel_sabr": "NOT APPLICABLE",
+        "rel_axitinib": "NOT APPLICABLE",
+        "rel_toripalimab": "NOT APPLICABLE",
+        "immune_related": "N",
+        "acn_axitinib": "NOT APPLICABLE",
+        "acn_toripalimab": "NOT APPLICABLE",
+        "acn_sabr": "NOT APPLICABLE",
+        "treatment_given": "N",
+        **extra,
+    }
     return crf_create(
         model=AdverseEvent, patient=patient, data=data, acting_user=user, status=CrfStatus.SUBMITTED
     )
@@ -68,9 +83,21 @@ def study(coordinator, investigator):
     screen(coordinator, days_ago=2)
     baseline(p1, coordinator)
     baseline(p2, coordinator, sex="F", ecog=0, kps=90)
-    crf_create(model=MedicalHistory, patient=p1, acting_user=coordinator, status=CrfStatus.SUBMITTED,
-               data={"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "start_date": "2019-03",
-                     "ongoing": "Y", "end_date": "", "baseline_grade": 1, "systemic_tx_needed": "N"})  # fmt: skip
+    crf_create(
+        model=MedicalHistory,
+        patient=p1,
+        acting_user=coordinator,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "mh_term": "Hypertension",
+            "mh_category": "CARDIOVASCULAR",
+            "start_date": "2019-03",
+            "ongoing": "Y",
+            "end_date": "",
+            "baseline_grade": 1,
+            "systemic_tx_needed": "N",
+        },
+    )
     _ae(p1, coordinator)
     _ae(p2, coordinator, code=ALT_INCREASED, grade=3)
     return [p1, p2]
@@ -80,16 +107,27 @@ def test_export_job_zip_has_every_file_with_cdisc_columns(
     study, as_data_manager, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        as_data_manager.post(
-            reverse("reports:report_start"), {"kind": "export", "cutoff": TODAY.isoformat()}
-        )
+        as_data_manager.post(reverse("reports:report_start"), {"kind": "export", "cutoff": TODAY.isoformat()})
     job = Job.objects.get()
     assert job.state == "done", job.error
     zf = zipfile.ZipFile(jobs.media_path(job.file_path))
     names = set(zf.namelist())
-    assert {"crf/screening.csv", "crf/adverse-event.csv", "crf/_dictionary.csv", "crf/_patients.csv",
-            "sdtm/dm.csv", "sdtm/ds.csv", "sdtm/ex.csv", "sdtm/ae.csv", "sdtm/tu.csv", "sdtm/tr.csv", "sdtm/rs.csv",
-            "adam/adsl.csv", "adam/adtte.csv", "adam/adrs.csv"} <= names  # fmt: skip
+    assert {
+        "crf/screening.csv",
+        "crf/adverse-event.csv",
+        "crf/_dictionary.csv",
+        "crf/_patients.csv",
+        "sdtm/dm.csv",
+        "sdtm/ds.csv",
+        "sdtm/ex.csv",
+        "sdtm/ae.csv",
+        "sdtm/tu.csv",
+        "sdtm/tr.csv",
+        "sdtm/rs.csv",
+        "adam/adsl.csv",
+        "adam/adtte.csv",
+        "adam/adrs.csv",
+    } <= names
     dm = rows_of(zf.read("sdtm/dm.csv"))
     assert [r["ARMCD"] for r in dm].count("SCRNFAIL") == 0 and len(dm) == 3
     assert set(dm[0]) >= {
@@ -105,8 +143,9 @@ def test_export_job_zip_has_every_file_with_cdisc_columns(
     }
     ae = rows_of(zf.read("sdtm/ae.csv"))
     assert sorted(r["AETOXGR"] for r in ae) == ["2", "3"] and {r["AESEQ"] for r in ae} == {"1"}
-    assert set(rows_of(zf.read("adam/adtte.csv"))[0] if rows_of(zf.read("adam/adtte.csv")) else exports.ADTTE_COLS) >= {
-        "PARAMCD", "AVAL", "CNSR", "STARTDT", "ADT", "EVNTDESC", "CNSDTDSC"}  # fmt: skip
+    assert set(
+        rows_of(zf.read("adam/adtte.csv"))[0] if rows_of(zf.read("adam/adtte.csv")) else exports.ADTTE_COLS
+    ) >= {"PARAMCD", "AVAL", "CNSR", "STARTDT", "ADT", "EVNTDESC", "CNSDTDSC"}
     adsl = rows_of(zf.read("adam/adsl.csv"))
     assert len(adsl) == 2 and {"SAFFL", "MDISFL", "RSEVFL", "IMDCGR", "CUTOFFDT"} <= set(adsl[0])
     dictionary = rows_of(zf.read("crf/_dictionary.csv"))
@@ -133,18 +172,31 @@ def test_casebook_pdf_has_values_history_and_signature_sections(
 ):
     p1 = study[0]
     for refused in (as_monitor, as_coordinator):  # DESIGN.md: investigators and data managers build PDFs
-        assert refused.post(reverse("reports:report_start"), {"kind": "casebook", "patient": p1.pk}).status_code == 403
+        assert (
+            refused.post(reverse("reports:report_start"), {"kind": "casebook", "patient": p1.pk}).status_code
+            == 403
+        )
     assert not Job.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_investigator.post(reverse("reports:report_start"), {"kind": "casebook", "patient": p1.pk})
+        response = as_investigator.post(
+            reverse("reports:report_start"), {"kind": "casebook", "patient": p1.pk}
+        )
     job = Job.objects.get()
     assert response.status_code == 302 and job.state == "done", job.error
     text = subprocess.run(
         ["pdftotext", str(jobs.media_path(job.file_path)), "-"], capture_output=True, text=True
     ).stdout
     text = " ".join(text.split())  # a long reason wraps inside its column
-    for expected in (p1.study_number, "Informed consent", "Eligibility checklist", "Hypertension", "Change history",
-                     "Signatures", "Eligibility confirmed by the investigator", "Fatigue"):  # fmt: skip
+    for expected in (
+        p1.study_number,
+        "Informed consent",
+        "Eligibility checklist",
+        "Hypertension",
+        "Change history",
+        "Signatures",
+        "Eligibility confirmed by the investigator",
+        "Fatigue",
+    ):
         assert expected in text, expected
 
 
@@ -162,9 +214,11 @@ def wipe_study() -> None:
     NumberSequence.objects.all().delete()
     Job.objects.all().delete()
     models = [
-        m for app in ("sabr_trial", "visits", *STUDY_APPS) for m in apps.get_app_config(app).get_models()
+        m
+        for app in ("sabr_trial", "visits", *STUDY_APPS)
+        for m in apps.get_app_config(app).get_models()
         if m.__name__ not in ("CtcaeTerm", "TaskHeartbeat")
-    ]  # fmt: skip
+    ]
     protected: list[str] = []
     for _ in range(10):
         protected = []
@@ -189,9 +243,19 @@ def write(folder, files):
         path.write_bytes(data)
 
 
-IMPORTED = ["crf/_patients.csv", "crf/screening.csv", "crf/consent.csv", "crf/eligibility.csv", "crf/baseline.csv",
-            "crf/medical-history.csv", "crf/prior-therapy.csv", "crf/adverse-event.csv", "crf/disposition.csv",
-            "crf/death.csv", "crf/survival.csv"]  # fmt: skip
+IMPORTED = [
+    "crf/_patients.csv",
+    "crf/screening.csv",
+    "crf/consent.csv",
+    "crf/eligibility.csv",
+    "crf/baseline.csv",
+    "crf/medical-history.csv",
+    "crf/prior-therapy.csv",
+    "crf/adverse-event.csv",
+    "crf/disposition.csv",
+    "crf/death.csv",
+    "crf/survival.csv",
+]
 
 
 def test_round_trip_export_import_export_gives_identical_files(study, coordinator, tmp_path):
@@ -244,13 +308,20 @@ def _drop(column):
 @pytest.mark.parametrize(
     ("name", "mutate", "file", "row", "column", "rule"),
     [
-        ("crf/baseline.csv", _set(0, "assessment_date", "2024-02-30"), "baseline.csv", 2, "assessment_date", "DATE-ISO"),
+        (
+            "crf/baseline.csv",
+            _set(0, "assessment_date", "2024-02-30"),
+            "baseline.csv",
+            2,
+            "assessment_date",
+            "DATE-ISO",
+        ),
         ("crf/baseline.csv", _set(1, "histology", "SARCOMA"), "baseline.csv", 3, "histology", "CODE-LIST"),
         ("crf/adverse-event.csv", _set(0, "grade", "5"), "adverse-event.csv", 2, "grade", "EC-AE-1"),
         ("crf/_patients.csv", _duplicate, "_patients.csv", 3, "SUBJID", "UNIQUE"),
         ("crf/consent.csv", _drop("icf_version"), "consent.csv", 1, "icf_version", "REQUIRED-COLUMN"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_reported_by_file_row_column_rule_and_nothing_is_imported(
     study, coordinator, tmp_path, name, mutate, file, row, column, rule
 ):

@@ -55,11 +55,16 @@ def stack(transactional_db) -> Iterator[dict[str, Any]]:
         pytest.skip("needs PostgreSQL and a Celery broker (CI)")
     redis = RedisServer().start()
     env = {
-        **os.environ, "DATABASE_URL": _database_url(), "DATABASE_CONN_MAX_AGE": "0",
-        "REDIS_URL": redis.url(0), "CELERY_BROKER_URL": redis.url(1),
-        "ENDPOINT_DEBOUNCE_SECONDS": "2", "OUTBOX_SWEEP_SECONDS": "3",
-        "JOB_HEARTBEAT_SECONDS": "1", "JOB_LEASE_SECONDS": "5",
-    }  # fmt: skip
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "REDIS_URL": redis.url(0),
+        "CELERY_BROKER_URL": redis.url(1),
+        "ENDPOINT_DEBOUNCE_SECONDS": "2",
+        "OUTBOX_SWEEP_SECONDS": "3",
+        "JOB_HEARTBEAT_SECONDS": "1",
+        "JOB_LEASE_SECONDS": "5",
+    }
     started: list[Service] = []
     try:
         yield {"redis": redis, "env": env, "started": started}
@@ -81,8 +86,12 @@ def test_redis_outage_pages_render_saves_commit_once_and_the_outbox_drains(stack
     started.append(worker := celery_worker("faults", env, beat=True, pool="prefork"))
     wait_log(worker, r"ready\.")
     user = Browser(f"http://127.0.0.1:{port}", "coord-outage", PASSWORD)
-    pages = [reverse("visits:worklist"), reverse("casebook", args=[patient.pk]), reverse("endpoints:dashboard"),
-             "/api/v1/patients/"]  # fmt: skip
+    pages = [
+        reverse("visits:worklist"),
+        reverse("casebook", args=[patient.pk]),
+        reverse("endpoints:dashboard"),
+        "/api/v1/patients/",
+    ]
     create = reverse("crf_create", args=[patient.pk, "adverse-event"])
 
     assert user.post_form(create, ae_payload(verbatim="before outage")).status_code == 302
@@ -117,22 +126,29 @@ def test_killed_worker_fails_the_build_in_hand_and_the_retry_builds_it(stack, mo
     wait_log(worker, r"ready\.")
     user = Browser(f"http://127.0.0.1:{port}", "inv-kill", PASSWORD)
     today = timezone.localdate().isoformat()
-    start = user.post_form(reverse("reports:report_start"), {"kind": "report", "cutoff": today},
-                           page=reverse("reports:reports"))  # fmt: skip
+    start = user.post_form(
+        reverse("reports:report_start"), {"kind": "report", "cutoff": today}, page=reverse("reports:reports")
+    )
     assert start.status_code == 302
     job = Job.objects.get()
     wait_for(lambda: Job.objects.get(pk=job.pk).state == Job.State.RUNNING, 120, "build started", worker)
     worker.kill9()
     assert Job.objects.get(pk=job.pk).state == Job.State.RUNNING
-    wait_for(lambda: outbox.sweep() is not None and Job.objects.get(pk=job.pk).state == Job.State.FAILED, 30,
-             "killed build failed by the sweep")  # fmt: skip
+    wait_for(
+        lambda: outbox.sweep() is not None and Job.objects.get(pk=job.pk).state == Job.State.FAILED,
+        30,
+        "killed build failed by the sweep",
+    )
     failed = Job.objects.get(pk=job.pk)
     assert "stopped" in failed.error and failed.finished_at is not None
 
     started.append(worker2 := celery_worker("after-kill", env))
     wait_log(worker2, r"ready\.")
-    retried = user.post_form(reverse("reports:report_job_retry", args=[job.pk]), {},
-                             page=reverse("reports:report_job", args=[job.pk]))  # fmt: skip
+    retried = user.post_form(
+        reverse("reports:report_job_retry", args=[job.pk]),
+        {},
+        page=reverse("reports:report_job", args=[job.pk]),
+    )
     assert retried.status_code == 302
     retry = Job.objects.exclude(pk=job.pk).get()
     wait_for(lambda: Job.objects.get(pk=retry.pk).state == Job.State.DONE, 300, "retry built", worker2)
@@ -148,7 +164,10 @@ def test_killed_endpoints_worker_dashboard_catches_up_without_a_new_save(stack):
     ensure_ctcae_terms()
     UserFactory(username="coord-kill", role="coordinator", password=PASSWORD)
     patient = RegisteredPatientFactory()
-    env = {**env, "ENDPOINT_DEBOUNCE_SECONDS": "30"}  # the run stays in the worker's hand long enough to kill it
+    env = {
+        **env,
+        "ENDPOINT_DEBOUNCE_SECONDS": "30",
+    }  # the run stays in the worker's hand long enough to kill it
     port = free_port()
     started.append(gunicorn(env, port, workers=1))
     started.append(worker := celery_worker("endpoints-kill", env))

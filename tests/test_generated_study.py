@@ -37,13 +37,19 @@ def test_same_seed_same_files_and_nothing_in_the_future() -> None:
     assert first == generate(40, seed=3, today=DAY0).files()
     assert first != generate(40, seed=4, today=DAY0).files()
     dates = [
-        datetime.date.fromisoformat(m) for data in first.values()
-        for m in re.findall(rb"\b(\d{4}-\d{2}-\d{2})\b", data) for m in [m.decode()]
-    ]  # fmt: skip
+        datetime.date.fromisoformat(m)
+        for data in first.values()
+        for m in re.findall(rb"\b(\d{4}-\d{2}-\d{2})\b", data)
+        for m in [m.decode()]
+    ]
     assert dates and max(dates) < DAY0
-    assert min(dates) > DAY0 - datetime.timedelta(days=365 * 12)  # diagnoses; follow-up from about 2 years ago
+    assert min(dates) > DAY0 - datetime.timedelta(
+        days=365 * 12
+    )  # diagnoses; follow-up from about 2 years ago
     patients = _rows(first["crf/_patients.csv"])
-    assert len(patients) == 40 and 0 < sum(not p["registration_date"] for p in patients) < 10  # screen failures
+    assert (
+        len(patients) == 40 and 0 < sum(not p["registration_date"] for p in patients) < 10
+    )  # screen failures
     # every registered patient has a complete casebook: baseline (age, sex, IMDC), lesions, SABR, both drugs
     registered = {p["SUBJID"] for p in patients if p["registration_date"]}
     for form in ("baseline", "lesion", "sabr-course", "sabr-fraction", "axitinib", "toripalimab"):
@@ -77,7 +83,9 @@ def test_every_generated_patient_imports_and_the_export_reimports_unchanged(tmp_
         bor = snap.results["response_unconfirmed"]["counts"]  # best overall response per patient (R1.24)
         assert sum(1 for category in ("CR", "PR", "SD", "PD") if bor.get(category)) >= 3, bor
         registered = Patient.objects.exclude(study_number=None)
-        assert Baseline.objects.filter(patient__in=registered).exclude(age_at_consent=None).count() == len(registered)
+        assert Baseline.objects.filter(patient__in=registered).exclude(age_at_consent=None).count() == len(
+            registered
+        )
 
         first = exports.crf_files()
         write(tmp_path / "export", first)
@@ -97,9 +105,13 @@ def test_no_record_is_later_than_the_last_known_alive_date(today) -> None:
     rows = {name[4:-4]: _rows(data) for name, data in files.items()}
     dead = {r["SUBJID"] for r in rows["death"]} if "death" in rows else set()
     alive: dict[str, list[str]] = collections.defaultdict(list)
-    for stem, fields in (("survival", ("contact_date",)), ("tumour-assessment", ("scan_date_first",)),
-                         ("sabr-fraction", ("fraction_date",)), ("toripalimab", ("infusion_date",)),
-                         ("axitinib", ("start_date", "end_date"))):  # fmt: skip
+    for stem, fields in (
+        ("survival", ("contact_date",)),
+        ("tumour-assessment", ("scan_date_first",)),
+        ("sabr-fraction", ("fraction_date",)),
+        ("toripalimab", ("infusion_date",)),
+        ("axitinib", ("start_date", "end_date")),
+    ):
         for r in rows.get(stem, []):
             alive[r["SUBJID"]] += [r[f] for f in fields if r.get(f)]
     later = [

@@ -36,10 +36,15 @@ def _counts() -> tuple[int, ...]:
 
 def consent_form(coordinator, when: str) -> dict[str, str]:
     return {
-        "consent_type": "INITIAL", "icf_version": "2.0", "consent_datetime": when,
-        "obtained_by": str(coordinator.pk), "withdrawn": "N", "withdrawal_date": "", "withdrawal_scope": "",
+        "consent_type": "INITIAL",
+        "icf_version": "2.0",
+        "consent_datetime": when,
+        "obtained_by": str(coordinator.pk),
+        "withdrawn": "N",
+        "withdrawal_date": "",
+        "withdrawal_scope": "",
         "action": "submit",
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
@@ -93,9 +98,13 @@ def test_api_consent_datetime_at_the_ends_of_the_calendar_is_a_422_not_a_500(api
     before = _counts()
     response = api.post(
         crf_path(patient, "consent"),
-        {"consent_type": "INITIAL", "icf_version": "2.0", "obtained_by": coordinator.username,
-         "consent_datetime": when},
-    )  # fmt: skip
+        {
+            "consent_type": "INITIAL",
+            "icf_version": "2.0",
+            "obtained_by": coordinator.username,
+            "consent_datetime": when,
+        },
+    )
     assert response.status_code == 422, response.content
     assert {e["field"] for e in response.json()["errors"]} == {"consent_datetime"}
     assert _counts() == before
@@ -121,8 +130,12 @@ def test_service_path_of_the_importer_refuses_year_0001(coordinator):
 
     patient = fe.screen(coordinator)
     before = _counts()
-    data = {"consent_type": "INITIAL", "icf_version": "2.0", "obtained_by": coordinator,
-            "consent_datetime": datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)}  # fmt: skip
+    data = {
+        "consent_type": "INITIAL",
+        "icf_version": "2.0",
+        "obtained_by": coordinator,
+        "consent_datetime": datetime.datetime(1, 1, 1, tzinfo=datetime.UTC),
+    }
     with pytest.raises(ValidationError) as refused:
         crf_create(model=Consent, patient=patient, data=data, acting_user=coordinator)
     assert refused.value.message_dict["consent_datetime"] == [
@@ -205,8 +218,15 @@ def test_later_save_of_that_patient_is_refused_by_field_not_500(year_one_patient
 
 
 @pg_only
-def test_whole_study_export_with_a_year_0001_row(year_one_patient, as_data_manager, monkeypatch, settings, tmp_path,
-                                                 django_capture_on_commit_callbacks, tasks_in_process):  # fmt: skip
+def test_whole_study_export_with_a_year_0001_row(
+    year_one_patient,
+    as_data_manager,
+    monkeypatch,
+    settings,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+    tasks_in_process,
+):
     monkeypatch.setattr(jobs, "RUN_IN_THREAD", False)
     settings.MEDIA_ROOT = tmp_path / "media"
     with django_capture_on_commit_callbacks(execute=True):
@@ -220,8 +240,13 @@ def test_whole_study_export_with_a_year_0001_row(year_one_patient, as_data_manag
     assert "0001-01-01" in consent_csv
 
 
-MH = {"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "ongoing": "N", "baseline_grade": None,
-      "systemic_tx_needed": "N"}  # fmt: skip
+MH = {
+    "mh_term": "Hypertension",
+    "mh_category": "CARDIOVASCULAR",
+    "ongoing": "N",
+    "baseline_grade": None,
+    "systemic_tx_needed": "N",
+}
 
 
 @pytest.mark.parametrize(
@@ -243,10 +268,18 @@ def test_partial_history_dates_are_bounded_like_full_dates(coordinator, investig
     patient = fe.registered(coordinator, investigator)
     before = MedicalHistory.history.count()
     with pytest.raises(ValidationError) as refused:
-        crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator,
-                   data={**MH, "start_date": start, "end_date": ""})  # fmt: skip
+        crf_create(
+            model=MedicalHistory,
+            patient=patient,
+            acting_user=coordinator,
+            data={**MH, "start_date": start, "end_date": ""},
+        )
     assert refused.value.message_dict["start_date"] == [message]
     assert MedicalHistory.history.count() == before
-    row = crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator,
-                     data={**MH, "start_date": "1900", "end_date": str(TODAY.year)})  # fmt: skip
+    row = crf_create(
+        model=MedicalHistory,
+        patient=patient,
+        acting_user=coordinator,
+        data={**MH, "start_date": "1900", "end_date": str(TODAY.year)},
+    )
     assert (row.start_date, row.end_date) == ("1900", str(TODAY.year))

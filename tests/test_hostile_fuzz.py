@@ -19,19 +19,49 @@ from tests.factories_api import Api, crf_path, token_for
 pytestmark = pytest.mark.django_db
 EXAMPLES = int(os.environ.get("HOSTILE_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, derandomize=True,
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)  # fmt: skip
+)
 
 HOSTILE_TEXT = st.sampled_from(
-    ["\ud800", "a\udfffb", "\x00", "x\x00y", "\u202e", "=HYPERLINK(1)", "<script>alert(1)</script>", "'; --",
-     "0001-01-01", "9999-12-31", "1899-12-31", "-1", "1e400", "NaN", "", " " * 600, "٣", "\ufeff2024-01-01"]
-)  # fmt: skip
+    [
+        "\ud800",
+        "a\udfffb",
+        "\x00",
+        "x\x00y",
+        "\u202e",
+        "=HYPERLINK(1)",
+        "<script>alert(1)</script>",
+        "'; --",
+        "0001-01-01",
+        "9999-12-31",
+        "1899-12-31",
+        "-1",
+        "1e400",
+        "NaN",
+        "",
+        " " * 600,
+        "٣",
+        "\ufeff2024-01-01",
+    ]
+)
 DATES = st.one_of(
-    st.sampled_from(["0001-01-01", "0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00", "1899-12-31", "2999-01-01",
-                     "0000-00-00", "2024-02-30", "-2024-01-01"]),
+    st.sampled_from(
+        [
+            "0001-01-01",
+            "0001-01-01T00:00:00",
+            "9999-12-31T23:59:59-12:00",
+            "1899-12-31",
+            "2999-01-01",
+            "0000-00-00",
+            "2024-02-30",
+            "-2024-01-01",
+        ]
+    ),
     st.dates().map(str),
-)  # fmt: skip
+)
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
     st.floats(allow_nan=False, allow_infinity=False),
@@ -39,11 +69,21 @@ NUMBERS = st.one_of(
 )
 SCALARS = st.one_of(HOSTILE_TEXT, DATES, NUMBERS, st.booleans(), st.none(), st.text(max_size=40))
 JSON_VALUES = st.recursive(
-    SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
-)  # fmt: skip
-CONSENT_FIELDS = ["consent_type", "icf_version", "consent_datetime", "obtained_by", "withdrawn", "withdrawal_date",
-                  "withdrawal_scope"]  # fmt: skip
+)
+CONSENT_FIELDS = [
+    "consent_type",
+    "icf_version",
+    "consent_datetime",
+    "obtained_by",
+    "withdrawn",
+    "withdrawal_date",
+    "withdrawal_scope",
+]
 
 
 def _raw_json(body: dict, *, deep: int, duplicate: str | None, constant: str | None) -> str:
@@ -65,8 +105,13 @@ def _form(data: dict[str, str]) -> str:
 def _counts() -> tuple[int, ...]:
     from enrollment.models import Consent, Patient, ScreeningLog
 
-    return (Patient.objects.count(), ScreeningLog.objects.count(), ScreeningLog.history.count(),
-            Consent.objects.count(), Consent.history.count())  # fmt: skip
+    return (
+        Patient.objects.count(),
+        ScreeningLog.objects.count(),
+        ScreeningLog.history.count(),
+        Consent.objects.count(),
+        Consent.history.count(),
+    )
 
 
 @pytest.fixture
@@ -124,16 +169,19 @@ def test_api_and_page_search_never_5xx(coordinator, as_coordinator, q, registere
 @FUZZ
 @given(
     form=st.fixed_dictionaries(
-        {name: st.one_of(HOSTILE_TEXT, DATES.map(lambda d: d.replace("T", " ")), st.text(max_size=20))
-         for name in CONSENT_FIELDS}
+        {
+            name: st.one_of(HOSTILE_TEXT, DATES.map(lambda d: d.replace("T", " ")), st.text(max_size=20))
+            for name in CONSENT_FIELDS
+        }
     ),
-)  # fmt: skip
+)
 def test_browser_consent_form_never_5xx_and_a_refusal_changes_nothing(as_coordinator, screened, form):
     before = _counts()
     response = as_coordinator.post(
-        f"/patients/{screened.pk}/forms/consent/new/", _form({**form, "action": "submit"}),
+        f"/patients/{screened.pk}/forms/consent/new/",
+        _form({**form, "action": "submit"}),
         content_type="application/x-www-form-urlencoded",
-    )  # fmt: skip
+    )
     assert response.status_code < 500
     if response.status_code != 302:
         assert _counts() == before

@@ -15,9 +15,18 @@ pytestmark = pytest.mark.django_db
 
 
 def axi_data(**changes):
-    data = {"start_date": days_ago(55).isoformat(), "end_date": "", "dose_level": "5 MG BID", "other_dose_mg": "",
-            "other_dose_reason": "", "dose_change_reason": "START", "missed_doses": "0", "bp_ok_no_antihtn": "",
-            "adverse_event": "", "action": "submit"}  # fmt: skip
+    data = {
+        "start_date": days_ago(55).isoformat(),
+        "end_date": "",
+        "dose_level": "5 MG BID",
+        "other_dose_mg": "",
+        "other_dose_reason": "",
+        "dose_change_reason": "START",
+        "missed_doses": "0",
+        "bp_ok_no_antihtn": "",
+        "adverse_event": "",
+        "action": "submit",
+    }
     data.update(changes)
     return data
 
@@ -26,7 +35,8 @@ def axi_data(**changes):
 def test_axitinib_non_positive_other_dose_is_a_field_error_not_a_dosing_error(as_coordinator, dose):
     patient = consented_patient(registered_days_ago=60)
     response = as_coordinator.post(
-        reverse("crf_create", args=[patient.pk, "axitinib"]), axi_data(other_dose_mg=dose, other_dose_reason="OTHER")
+        reverse("crf_create", args=[patient.pk, "axitinib"]),
+        axi_data(other_dose_mg=dose, other_dose_reason="OTHER"),
     )
     assert response.status_code == 200
     assert response.context["form"].errors["other_dose_mg"]
@@ -39,8 +49,13 @@ def test_axitinib_non_positive_other_dose_is_a_field_error_not_a_dosing_error(as
 def _counts():
     from enrollment.models import Consent, Patient, ScreeningLog
 
-    return (Patient.objects.count(), ScreeningLog.objects.count(), ScreeningLog.history.count(),
-            Consent.objects.count(), Consent.history.count())  # fmt: skip
+    return (
+        Patient.objects.count(),
+        ScreeningLog.objects.count(),
+        ScreeningLog.history.count(),
+        Consent.objects.count(),
+        Consent.history.count(),
+    )
 
 
 @pytest.fixture
@@ -68,7 +83,11 @@ TODAY_ISO = days_ago(1).isoformat()
         ('{"screening_date": "\\ud800"}', "surrogate", "screening_date"),
         ('{"\\udfff": "x"}', "surrogate", None),
         ('{"screening_date": "2024-01-01\\u0000"}', "nul_character", "screening_date"),
-        (f'{{"screening_date": "{TODAY_ISO}", "screening_date": "{TODAY_ISO}"}}', "duplicate_key", "screening_date"),
+        (
+            f'{{"screening_date": "{TODAY_ISO}", "screening_date": "{TODAY_ISO}"}}',
+            "duplicate_key",
+            "screening_date",
+        ),
         ("[" * 100_000 + "]" * 100_000, "depth", None),
         ('{"a":' * 40 + "1" + "}" * 40, "depth", "a." * 32 + "a"),
         ('{"screening_date": NaN}', "not_finite", None),
@@ -77,9 +96,20 @@ TODAY_ISO = days_ago(1).isoformat()
         ('{"screening_date": ' + "9" * 5000 + "}", "parse_error", None),
         ('{"screening_date": "x"', "parse_error", None),
     ],
-    ids=["surrogate", "surrogate-key", "nul", "duplicate", "deep-100000", "deep-40", "nan", "inf", "1e400",
-         "5000-digits", "truncated"],
-)  # fmt: skip
+    ids=[
+        "surrogate",
+        "surrogate-key",
+        "nul",
+        "duplicate",
+        "deep-100000",
+        "deep-40",
+        "nan",
+        "inf",
+        "1e400",
+        "5000-digits",
+        "truncated",
+    ],
+)
 def test_hostile_json_is_a_400_problem_and_changes_nothing(api, raw, code, field):
     before = _counts()
     _assert_problem(api.post("patients/", raw=raw), 400, code, field)
@@ -89,9 +119,11 @@ def test_hostile_json_is_a_400_problem_and_changes_nothing(api, raw, code, field
 def test_invalid_utf8_body_is_a_400(api):
     before = _counts()
     response = api.client.post(
-        "/api/v1/patients/", data=b'{"screening_date": "\xed\xa0\x80"}', content_type="application/json",
+        "/api/v1/patients/",
+        data=b'{"screening_date": "\xed\xa0\x80"}',
+        content_type="application/json",
         headers=api.headers,
-    )  # fmt: skip
+    )
     _assert_problem(response, 400, "encoding")
     assert _counts() == before
 
@@ -103,8 +135,13 @@ def test_nul_in_a_consent_field_through_the_api(api, coordinator):
     patient = fe.screen(coordinator)
     before = _counts()
     for name, value in [("obtained_by", "\x00"), ("icf_version", "2.0\x00")]:
-        body = {"consent_type": "INITIAL", "icf_version": "2.0", "obtained_by": coordinator.username,
-                "consent_datetime": f"{TODAY_ISO}T09:00:00", name: value}  # fmt: skip
+        body = {
+            "consent_type": "INITIAL",
+            "icf_version": "2.0",
+            "obtained_by": coordinator.username,
+            "consent_datetime": f"{TODAY_ISO}T09:00:00",
+            name: value,
+        }
         _assert_problem(api.post(crf_path(patient, "consent"), body), 400, "nul_character", name)
     assert _counts() == before
 
@@ -133,8 +170,14 @@ def test_nul_in_a_browser_form_field_changes_nothing(as_coordinator, coordinator
 
     patient = fe.screen(coordinator)
     before = _counts()
-    data = {"consent_type": "INITIAL", "icf_version": "2.0\x00", "consent_datetime": f"{TODAY_ISO} 09:00",
-            "obtained_by": "\x00", "withdrawn": "N", "action": "submit"}  # fmt: skip
+    data = {
+        "consent_type": "INITIAL",
+        "icf_version": "2.0\x00",
+        "consent_datetime": f"{TODAY_ISO} 09:00",
+        "obtained_by": "\x00",
+        "withdrawn": "N",
+        "action": "submit",
+    }
     response = as_coordinator.post(reverse("crf_create", args=[patient.pk, "consent"]), data)
     assert response.status_code == 400
     assert "contains a NUL character" in response.text

@@ -20,9 +20,11 @@ def staff_data_manager(data_manager):
     data_manager.is_staff = True
     data_manager.save()
     data_manager.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="auth", codename__in=["view_user", "change_user",
-                                                                               "add_user", "change_group"])
-    )  # fmt: skip
+        Permission.objects.filter(
+            content_type__app_label="auth",
+            codename__in=["view_user", "change_user", "add_user", "change_group"],
+        )
+    )
     return data_manager
 
 
@@ -34,11 +36,17 @@ def _client(user):
 
 def _change_form(user, **changes):
     data = {
-        "username": user.username, "first_name": user.first_name, "last_name": user.last_name, "email": "",
-        "is_active": "on", "date_joined_0": user.date_joined.date().isoformat(), "date_joined_1": "09:00:00",
-        "initial-date_joined_0": user.date_joined.date().isoformat(), "initial-date_joined_1": "09:00:00",
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": "",
+        "is_active": "on",
+        "date_joined_0": user.date_joined.date().isoformat(),
+        "date_joined_1": "09:00:00",
+        "initial-date_joined_0": user.date_joined.date().isoformat(),
+        "initial-date_joined_1": "09:00:00",
         "groups": [str(g.pk) for g in user.groups.all()],
-    }  # fmt: skip
+    }
     if user.is_staff:
         data["is_staff"] = "on"
     data.update(changes)
@@ -110,7 +118,9 @@ def test_superuser_tick_and_group_permissions_are_audited():
     perms = [str(p.pk) for p in group.permissions.all()] + [str(enter.pk)]
     response = client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "monitor", "permissions": perms})
     assert response.status_code == 302, response.content
-    texts = list(AuditEvent.objects.filter(action="role_change").order_by("id").values_list("description", flat=True))
+    texts = list(
+        AuditEvent.objects.filter(action="role_change").order_by("id").values_list("description", flat=True)
+    )
     assert texts[0] == "user bob: is_superuser: False -> True"
     assert texts[1].startswith("group monitor: permissions: ") and "sabr_trial.enter_crf" in texts[1]
 
@@ -157,7 +167,9 @@ def test_locked_out_account_gets_no_token(coordinator, data_manager):
 
 
 @pytest.mark.parametrize("lock", ["patient", "study"])
-def test_data_manager_cannot_close_a_query_under_a_lock(coordinator, investigator, monitor, data_manager, lock):
+def test_data_manager_cannot_close_a_query_under_a_lock(
+    coordinator, investigator, monitor, data_manager, lock
+):
     from sabr_trial import queries, services
     from sabr_trial.models import CrfLocked, Query
     from tests import factories_enrollment as fe
@@ -188,5 +200,7 @@ def test_every_response_carries_a_strict_csp(as_coordinator, path):
     policy = as_coordinator.get(path)["Content-Security-Policy"]
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
-    assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-inline'" not in directives["style-src"]
+    assert (
+        "'unsafe-inline'" not in directives["script-src"] and "'unsafe-inline'" not in directives["style-src"]
+    )
     assert "http" not in policy  # no third-party origin

@@ -118,8 +118,12 @@ def test_a_missing_lesion_row_refuses_the_time_point(demo_files, tmp_path) -> No
     dropped = table[0]
     edit(demo_files, "crf/lesion-result.csv", lambda t: t[1:])
     result = run(tmp_path, demo_files)
-    line = _line(demo_files, "crf/tumour-assessment.csv", SUBJID=dropped["SUBJID"],
-                 FORMSEQ=dropped["assessment"].split(":")[1])  # fmt: skip
+    line = _line(
+        demo_files,
+        "crf/tumour-assessment.csv",
+        SUBJID=dropped["SUBJID"],
+        FORMSEQ=dropped["assessment"].split(":")[1],
+    )
     assert ("tumour-assessment.csv", line, "", "EC-TA-1") in [
         (p.file, p.row, p.column, p.rule) for p in result.problems
     ]
@@ -177,7 +181,9 @@ def test_partial_leaves_a_refused_patient_out_whole_with_report_summary_and_snap
     folder, report = tmp_path / "in", tmp_path / "refused.csv"
     write(folder, demo_files)
     with time_machine.travel(TODAY, tick=False):
-        call_command("import_study", str(folder), "--user", "coordinator", "--partial", "--report", str(report))
+        call_command(
+            "import_study", str(folder), "--user", "coordinator", "--partial", "--report", str(report)
+        )
     rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8"))))
     assert [(r["file"], r["row"], r["column"], r["rule"], r["value"]) for r in rows] == [
         ("survival.csv", str(line), "contact_date", "DATE-ISO", "2025-02-30")
@@ -189,7 +195,9 @@ def test_partial_leaves_a_refused_patient_out_whole_with_report_summary_and_snap
     assert Patient.objects.filter(study_number="SR-003").exists()  # numbers are kept from the file
     kept = list(csv.DictReader(io.StringIO(demo_files["crf/tumour-assessment.csv"].decode())))
     assert TumourAssessment.objects.count() == sum(1 for r in kept if r["SUBJID"] != "SR-002")
-    first_l4 = LesionResult.objects.filter(assessment__patient__study_number="SR-001", lesion__lesion_code="L4")
+    first_l4 = LesionResult.objects.filter(
+        assessment__patient__study_number="SR-001", lesion__lesion_code="L4"
+    )
     assert first_l4.order_by("assessment__scan_date_first").first().result_status == "DISAPPEARED"
     assert EndpointSnapshot.objects.filter(trigger="import", status=EndpointSnapshot.Status.OK).count() == 1
     assert AuditEvent.objects.filter(action=AuditEvent.Action.IMPORT).count() == 1
@@ -200,8 +208,11 @@ def test_dry_run_reports_every_refused_patient_and_writes_nothing(demo_files, tm
     table = list(csv.DictReader(io.StringIO(demo_files["crf/subsequent-therapy.csv"].decode())))
     subj = table[0]["SUBJID"]
     su_line = _line(demo_files, "crf/subsequent-therapy.csv", SUBJID=subj)
-    edit(demo_files, "crf/subsequent-therapy.csv", _set({"SUBJID": subj}, therapy_type="RADIOTHERAPY",
-                                                        lesions_treated="", local_on_protocol="Y"))  # fmt: skip
+    edit(
+        demo_files,
+        "crf/subsequent-therapy.csv",
+        _set({"SUBJID": subj}, therapy_type="RADIOTHERAPY", lesions_treated="", local_on_protocol="Y"),
+    )
     l5 = {"SUBJID": "SR-002", "lesion": f"lesion:{_lesion_seq(demo_files, 'SR-002', 'L5')}"}
     lr_line = _line(demo_files, "crf/lesion-result.csv", **l5)
     edit(demo_files, "crf/lesion-result.csv", _set(l5, result_status="DISAPPEARED", nontarget_state="ABSENT"))
@@ -210,8 +221,10 @@ def test_dry_run_reports_every_refused_patient_and_writes_nothing(demo_files, tm
     assert ("subsequent-therapy.csv", su_line, "lesions_treated", "EC-SU-1") in found
     assert ("lesion-result.csv", lr_line, "result_status", "R1.8") in found  # the message cites R1.8
     assert set(result.skipped_patients) == {subj, "SR-002"} and not result.committed
-    assert result.created["patients"] == len(list(csv.DictReader(io.StringIO(
-        demo_files["crf/_patients.csv"].decode())))) - 2  # fmt: skip
+    assert (
+        result.created["patients"]
+        == len(list(csv.DictReader(io.StringIO(demo_files["crf/_patients.csv"].decode())))) - 2
+    )
     assert Patient.objects.count() == 0
 
 
@@ -237,12 +250,16 @@ def test_a_file_with_a_bad_header_is_refused_before_any_row(demo_files, tmp_path
     writer.writerows(table)
     demo_files[name] = buf.getvalue().encode()
     result = run(tmp_path, demo_files)
-    assert (name[4:], 1, column.lstrip("-"), rule) in [(p.file, p.row, p.column, p.rule) for p in result.problems]
+    assert (name[4:], 1, column.lstrip("-"), rule) in [
+        (p.file, p.row, p.column, p.rule) for p in result.problems
+    ]
     assert not result.committed and Patient.objects.count() == 0
 
 
 def test_a_file_that_is_not_utf8_is_refused(demo_files, tmp_path) -> None:
-    demo_files["crf/medical-history.csv"] = demo_files["crf/medical-history.csv"] + "Sjögren\n".encode("latin-1")
+    demo_files["crf/medical-history.csv"] = demo_files["crf/medical-history.csv"] + "Sjögren\n".encode(
+        "latin-1"
+    )
     result = run(tmp_path, demo_files)
     assert [(p.file, p.rule) for p in result.problems] == [("medical-history.csv", "ENCODING")]
     assert "UTF-8" in result.problems[0].message and Patient.objects.count() == 0
@@ -263,7 +280,9 @@ def test_a_study_lock_refuses_the_import_with_a_message(demo_files, tmp_path, ca
 
     from sabr_trial.models import StudyLock
 
-    StudyLock.objects.create(locked_by=get_user_model().objects.get(username="datamanager"), reason="analysis")
+    StudyLock.objects.create(
+        locked_by=get_user_model().objects.get(username="datamanager"), reason="analysis"
+    )
     write(tmp_path, demo_files)
     with time_machine.travel(TODAY, tick=False), pytest.raises(CommandError, match="nothing was imported"):
         call_command("import_study", str(tmp_path), "--user", "coordinator")
@@ -279,8 +298,12 @@ def test_reimport_changes_nothing_update_changes_one_row_and_respects_a_lock(dem
     n = len(list(csv.DictReader(io.StringIO(demo_files["crf/_patients.csv"].decode()))))
 
     def state() -> tuple[int, ...]:
-        return (Patient.objects.count(), TumourAssessment.history.count(), AxitinibPeriod.history.count(),
-                AuditEvent.objects.filter(action=AuditEvent.Action.UPDATE).count())  # fmt: skip
+        return (
+            Patient.objects.count(),
+            TumourAssessment.history.count(),
+            AxitinibPeriod.history.count(),
+            AuditEvent.objects.filter(action=AuditEvent.Action.UPDATE).count(),
+        )
 
     before = state()
     again = run(tmp_path, demo_files)  # an existing patient is refused, never duplicated
@@ -299,7 +322,9 @@ def test_reimport_changes_nothing_update_changes_one_row_and_respects_a_lock(dem
 
     patient = Patient.objects.get(study_number="SR-001")
     with time_machine.travel(TODAY, tick=False):
-        patient_lock(patient=patient, acting_user=get_user_model().objects.get(username="datamanager"), reason="x")
+        patient_lock(
+            patient=patient, acting_user=get_user_model().objects.get(username="datamanager"), reason="x"
+        )
     edit(demo_files, "crf/axitinib.csv", _set({"SUBJID": "SR-001", "FORMSEQ": "1"}, missed_doses="5"))
     locked = run(tmp_path, demo_files, update=True)
     assert [(p.file, p.rule, p.subject) for p in locked.problems] == [("axitinib.csv", "LOCK", "SR-001")]

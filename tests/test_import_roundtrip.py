@@ -42,11 +42,23 @@ def rows_of(data: bytes) -> list[dict[str, str]]:
 
 def _ae_data(**values: Any) -> dict[str, Any]:
     data = {
-        "ongoing": "Y", "serious": "N", "aesdth": "N", "aeslife": "N", "aeshosp": "N", "aesdisab": "N",
-        "aescong": "N", "aesmie": "N", "rel_sabr": "UNLIKELY", "rel_axitinib": "POSSIBLE",
-        "rel_toripalimab": "POSSIBLE", "immune_related": "N", "acn_axitinib": "DOSE NOT CHANGED",
-        "acn_toripalimab": "DOSE NOT CHANGED", "acn_sabr": "DOSE NOT CHANGED", "treatment_given": "N",
-    }  # fmt: skip
+        "ongoing": "Y",
+        "serious": "N",
+        "aesdth": "N",
+        "aeslife": "N",
+        "aeshosp": "N",
+        "aesdisab": "N",
+        "aescong": "N",
+        "aesmie": "N",
+        "rel_sabr": "UNLIKELY",
+        "rel_axitinib": "POSSIBLE",
+        "rel_toripalimab": "POSSIBLE",
+        "immune_related": "N",
+        "acn_axitinib": "DOSE NOT CHANGED",
+        "acn_toripalimab": "DOSE NOT CHANGED",
+        "acn_sabr": "DOSE NOT CHANGED",
+        "treatment_given": "N",
+    }
     data.update(values)
     return data
 
@@ -55,41 +67,98 @@ def complete_demo() -> None:
     """The rows the demo study lacks, entered through the services as a coordinator would."""
     user = get_user_model().objects.get(username="coordinator")
     ir_ae = AdverseEvent.objects.get(patient__study_number="SR-003", ae_number=1)  # immune-related hepatitis
-    crf_create(model=Immunosuppressant, patient=ir_ae.patient, acting_user=user, status=CrfStatus.SUBMITTED, data={
-        "drug": "PREDNISONE", "dose": Decimal("1"), "dose_unit": "mg/kg", "frequency": "QD", "route": "ORAL",
-        "start_date": ir_ae.onset_date + datetime.timedelta(days=1), "ongoing": "N",
-        "end_date": ir_ae.onset_date + datetime.timedelta(days=15), "indication": "IMMUNE-RELATED AE",
-        "adverse_event": ir_ae})  # fmt: skip
+    crf_create(
+        model=Immunosuppressant,
+        patient=ir_ae.patient,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "drug": "PREDNISONE",
+            "dose": Decimal("1"),
+            "dose_unit": "mg/kg",
+            "frequency": "QD",
+            "route": "ORAL",
+            "start_date": ir_ae.onset_date + datetime.timedelta(days=1),
+            "ongoing": "N",
+            "end_date": ir_ae.onset_date + datetime.timedelta(days=15),
+            "indication": "IMMUNE-RELATED AE",
+            "adverse_event": ir_ae,
+        },
+    )
     p4 = ir_ae.patient.__class__.objects.get(study_number="SR-004")
     onset = datetime.date(2026, 3, 2)
     # Spreadsheet formulas in free text (issue 16 item 7): neutralised in the files, restored by the import.
-    sae = crf_create(model=AdverseEvent, patient=p4, acting_user=user, status=CrfStatus.SUBMITTED, data=_ae_data(
-        ctcae_term=term(FATIGUE), grade=3, onset_date=onset, serious="Y", aeshosp="Y", expected="Y",
-        verbatim=HOSTILE[0],
-        awareness_at=datetime.datetime(2026, 3, 2, 8, 0, tzinfo=AT)))  # fmt: skip
-    add_sae_report(ae=sae, kind="INITIAL", sent_at=datetime.datetime(2026, 3, 2, 20, 0, tzinfo=AT),
-                   summary="Hospitalised for fatigue", acting_user=user)  # fmt: skip
-    add_sae_report(ae=AdverseEvent.objects.get(pk=sae.pk), kind="FOLLOW-UP", acting_user=user,
-                   sent_at=datetime.datetime(2026, 3, 9, 9, 0, tzinfo=AT), summary="Discharged")  # fmt: skip
+    sae = crf_create(
+        model=AdverseEvent,
+        patient=p4,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data=_ae_data(
+            ctcae_term=term(FATIGUE),
+            grade=3,
+            onset_date=onset,
+            serious="Y",
+            aeshosp="Y",
+            expected="Y",
+            verbatim=HOSTILE[0],
+            awareness_at=datetime.datetime(2026, 3, 2, 8, 0, tzinfo=AT),
+        ),
+    )
+    add_sae_report(
+        ae=sae,
+        kind="INITIAL",
+        sent_at=datetime.datetime(2026, 3, 2, 20, 0, tzinfo=AT),
+        summary="Hospitalised for fatigue",
+        acting_user=user,
+    )
+    add_sae_report(
+        ae=AdverseEvent.objects.get(pk=sae.pk),
+        kind="FOLLOW-UP",
+        acting_user=user,
+        sent_at=datetime.datetime(2026, 3, 9, 9, 0, tzinfo=AT),
+        summary="Discharged",
+    )
     death = DeathReport.objects.get(patient__study_number="SR-002")
-    fatal = crf_create(model=AdverseEvent, patient=death.patient, acting_user=user, status=CrfStatus.SUBMITTED,
-                       data=_ae_data(ctcae_term=term(DEATH_NOS), grade=5, onset_date=death.death_date, ongoing="N",
-                                     verbatim=HOSTILE[1],
-                                     resolution_date=death.death_date, outcome="FATAL", serious="Y", aesdth="Y",
-                                     expected="N", rel_axitinib="UNLIKELY", rel_toripalimab="UNLIKELY",
-                                     awareness_at=datetime.datetime.combine(death.death_date, datetime.time(9), AT)))  # fmt: skip
-    crf_update(instance=death, expected_version=death.version, acting_user=user, reason="Cause confirmed",
-               data={"primary_cause": "ADVERSE EVENT", "adverse_event": fatal})  # fmt: skip
+    fatal = crf_create(
+        model=AdverseEvent,
+        patient=death.patient,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data=_ae_data(
+            ctcae_term=term(DEATH_NOS),
+            grade=5,
+            onset_date=death.death_date,
+            ongoing="N",
+            verbatim=HOSTILE[1],
+            resolution_date=death.death_date,
+            outcome="FATAL",
+            serious="Y",
+            aesdth="Y",
+            expected="N",
+            rel_axitinib="UNLIKELY",
+            rel_toripalimab="UNLIKELY",
+            awareness_at=datetime.datetime.combine(death.death_date, datetime.time(9), AT),
+        ),
+    )
+    crf_update(
+        instance=death,
+        expected_version=death.version,
+        acting_user=user,
+        reason="Cause confirmed",
+        data={"primary_cause": "ADVERSE EVENT", "adverse_event": fatal},
+    )
 
 
 def tamper_derived(files: dict[str, bytes]) -> dict[str, bytes]:
     """The files with every derived column of the computed forms overwritten by nonsense."""
-    nonsense = {"crf/tumour-assessment.csv": {"overall_resp": "CR", "sum_mm": "1.0", "deciding_rule": "x"},
-                "crf/lesion-result.csv": {"local_failure": "N", "value_used_mm": "1.0"},
-                "crf/sabr-target.csv": {"bed10_gy": "999.0000", "bed10_delivered_gy": "1.0000"},
-                "crf/toripalimab.csv": {"planned_date": "2020-01-01"},
-                "crf/adverse-event.csv": {"treatment_emergent": "N", "soc": "x"},
-                "crf/baseline.csv": {"imdc_group": "POOR", "imdc_score": "6"}}  # fmt: skip
+    nonsense = {
+        "crf/tumour-assessment.csv": {"overall_resp": "CR", "sum_mm": "1.0", "deciding_rule": "x"},
+        "crf/lesion-result.csv": {"local_failure": "N", "value_used_mm": "1.0"},
+        "crf/sabr-target.csv": {"bed10_gy": "999.0000", "bed10_delivered_gy": "1.0000"},
+        "crf/toripalimab.csv": {"planned_date": "2020-01-01"},
+        "crf/adverse-event.csv": {"treatment_emergent": "N", "soc": "x"},
+        "crf/baseline.csv": {"imdc_group": "POOR", "imdc_score": "6"},
+    }
     out = dict(files)
     for name, values in nonsense.items():
         table = rows_of(files[name])

@@ -19,7 +19,9 @@ TODAY = timezone.localdate()
 
 
 def days_ago(n: int, hour: int = 10) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(TODAY - datetime.timedelta(days=n), datetime.time(hour)))
+    return timezone.make_aware(
+        datetime.datetime.combine(TODAY - datetime.timedelta(days=n), datetime.time(hour))
+    )
 
 
 @pytest.fixture
@@ -39,7 +41,9 @@ def confirm(client, patient, when: str):
     )
 
 
-def test_a_confirmation_dated_on_paper_is_kept_audited_and_shown_as_entered_late(as_investigator, paper_patient):
+def test_a_confirmation_dated_on_paper_is_kept_audited_and_shown_as_entered_late(
+    as_investigator, paper_patient
+):
     response = confirm(as_investigator, paper_patient, days_ago(36).strftime("%Y-%m-%dT%H:%M"))
     elig = Eligibility.objects.get(patient=paper_patient)
     assert response.status_code == 302 and elig.confirmed_at == days_ago(36)

@@ -9,7 +9,9 @@ from sabr_trial import editchecks, patient_facts
 
 
 def test_asking_for_a_fact_nobody_registered_raises():
-    with pytest.raises(ImproperlyConfigured, match="no installed app registered the patient fact 'no_such_fact'"):
+    with pytest.raises(
+        ImproperlyConfigured, match="no installed app registered the patient fact 'no_such_fact'"
+    ):
         patient_facts.fact("no_such_fact", None)
 
 

@@ -39,7 +39,9 @@ def lock(request, patient, data_manager):
 
 def create_links(page: str, patient) -> list[str]:
     prefix = f"/patients/{patient.pk}/forms/"
-    return [href for href in page.split('href="')[1:] if href.startswith(prefix) and "/new/" in href.split('"')[0]]
+    return [
+        href for href in page.split('href="')[1:] if href.startswith(prefix) and "/new/" in href.split('"')[0]
+    ]
 
 
 def test_an_open_casebook_offers_create_controls(as_coordinator, patient):

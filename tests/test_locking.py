@@ -22,9 +22,10 @@ TODAY = timezone.localdate()
 @pytest.fixture
 def log():
     return ScreeningLogFactory(
-        patient=RegisteredPatientFactory(), screening_date=TODAY - datetime.timedelta(days=20),
+        patient=RegisteredPatientFactory(),
+        screening_date=TODAY - datetime.timedelta(days=20),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
 
 
 def url(log, name="crf_detail", action=None):
@@ -32,11 +33,18 @@ def url(log, name="crf_detail", action=None):
 
 
 def edit(client, log):
-    return client.post(url(log, "crf_update"), {
-        "screening_date": (TODAY - datetime.timedelta(days=21)).isoformat(), "outcome": log.outcome,
-        "outcome_date": "", "failure_reason": "", "failure_text": "", "expected_version": log.version,
-        "change_reason": "source",
-    })  # fmt: skip
+    return client.post(
+        url(log, "crf_update"),
+        {
+            "screening_date": (TODAY - datetime.timedelta(days=21)).isoformat(),
+            "outcome": log.outcome,
+            "outcome_date": "",
+            "failure_reason": "",
+            "failure_text": "",
+            "expected_version": log.version,
+            "change_reason": "source",
+        },
+    )
 
 
 @pytest.fixture(params=["patient", "study"])
@@ -73,8 +81,9 @@ def test_locked_data_refuse_the_edit_form(locked, as_coordinator, log):
     assert response.status_code == 302 and ScreeningLog.objects.get().version == log.version
 
 
-@pytest.mark.parametrize(("role", "action"), [("monitor", "verify"), ("investigator", "sign"),
-                                              ("data_manager", "lock")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "action"), [("monitor", "verify"), ("investigator", "sign"), ("data_manager", "lock")]
+)
 def test_locked_data_refuse_transitions(request, locked, log, role, action):
     response = request.getfixturevalue(f"as_{role}").post(
         url(log, "crf_transition", action), {"password": PASSWORD}
@@ -85,11 +94,20 @@ def test_locked_data_refuse_transitions(request, locked, log, role, action):
 
 def test_locked_data_refuse_the_services_and_a_bare_save(locked, log, coordinator, monitor):
     with pytest.raises(CrfLocked):
-        services.crf_update(instance=log, expected_version=log.version, data={"failure_text": "x"},
-                            reason="r", acting_user=coordinator)  # fmt: skip
+        services.crf_update(
+            instance=log,
+            expected_version=log.version,
+            data={"failure_text": "x"},
+            reason="r",
+            acting_user=coordinator,
+        )
     with pytest.raises(CrfLocked):
-        services.crf_create(model=ScreeningLog, patient=RegisteredPatientFactory() if locked == "study"
-                            else log.patient, data={"screening_date": TODAY}, acting_user=coordinator)  # fmt: skip
+        services.crf_create(
+            model=ScreeningLog,
+            patient=RegisteredPatientFactory() if locked == "study" else log.patient,
+            data={"screening_date": TODAY},
+            acting_user=coordinator,
+        )
     with pytest.raises(CrfLocked):
         services.crf_verify(instance=log, acting_user=monitor)
     log.failure_text = "around the services"
@@ -99,8 +117,10 @@ def test_locked_data_refuse_the_services_and_a_bare_save(locked, log, coordinato
 
 
 def test_locked_data_refuse_queries(locked, as_monitor, log):
-    response = as_monitor.post(reverse("query_raise", args=[log.patient_id, "screening", log.pk]),
-                               {"text": "x", "priority": "normal", "field_name": ""})  # fmt: skip
+    response = as_monitor.post(
+        reverse("query_raise", args=[log.patient_id, "screening", log.pk]),
+        {"text": "x", "priority": "normal", "field_name": ""},
+    )
     assert response.status_code == 302 and not log.patient.queries.exists()
 
 

@@ -21,8 +21,15 @@ from tests.factories_enrollment import registered
 
 pytestmark = pytest.mark.django_db
 
-DATA = {"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "start_date": "2019-03", "ongoing": "Y",
-        "end_date": "", "baseline_grade": 1, "systemic_tx_needed": "N"}  # fmt: skip
+DATA = {
+    "mh_term": "Hypertension",
+    "mh_category": "CARDIOVASCULAR",
+    "start_date": "2019-03",
+    "ongoing": "Y",
+    "end_date": "",
+    "baseline_grade": 1,
+    "systemic_tx_needed": "N",
+}
 
 
 # --- the pure merge, field by field ---------------------------------------------------------------------------
@@ -39,9 +46,13 @@ DATA = {"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "start_date"
 )
 def test_three_way_per_field(base, mine, theirs, expected, conflict):
     result = merge.three_way(
-        names=["f"], base={"f": base}, mine={"f": mine}, theirs={"f": theirs}, labels={"f": "F"},
+        names=["f"],
+        base={"f": base},
+        mine={"f": mine},
+        theirs={"f": theirs},
+        labels={"f": "F"},
         shown={"f": (str(base), str(mine), str(theirs))},
-    )  # fmt: skip
+    )
     assert bool(result.conflicts) is conflict
     if not conflict:
         assert merge.comparable(result.values["f"]) == merge.comparable(expected)
@@ -51,8 +62,13 @@ def test_three_way_per_field(base, mine, theirs, expected, conflict):
 @pytest.fixture
 def history_row(coordinator, investigator):
     patient = registered(coordinator, investigator)
-    row = crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator, data=dict(DATA),
-                     status=CrfStatus.SUBMITTED)  # fmt: skip
+    row = crf_create(
+        model=MedicalHistory,
+        patient=patient,
+        acting_user=coordinator,
+        data=dict(DATA),
+        status=CrfStatus.SUBMITTED,
+    )
     return row
 
 
@@ -94,18 +110,25 @@ def test_both_changed_the_same_field_nothing_saved_until_a_choice(history_row, c
     opened_at = history_row.version
     tab_b.post(_url(history_row), _post(history_row, mh_term="Essential hypertension"))
     response = tab_a.post(
-        _url(history_row), _post(history_row, mh_term="Secondary hypertension", baseline_grade=2,
-                                 expected_version=opened_at),
-    )  # fmt: skip
+        _url(history_row),
+        _post(history_row, mh_term="Secondary hypertension", baseline_grade=2, expected_version=opened_at),
+    )
     assert response.status_code == 409
     page = response.content.decode()
     assert 'data-testid="merge-conflicts"' in page
     assert "Essential hypertension" in page and "Secondary hypertension" in page
     history_row.refresh_from_db()
-    assert history_row.mh_term == "Essential hypertension" and history_row.baseline_grade == 1  # nothing saved
+    assert (
+        history_row.mh_term == "Essential hypertension" and history_row.baseline_grade == 1
+    )  # nothing saved
     # Saving again without choosing is refused again.
-    again = _post(history_row, mh_term="Secondary hypertension", baseline_grade=2,
-                  expected_version=history_row.version, merge_base=opened_at)  # fmt: skip
+    again = _post(
+        history_row,
+        mh_term="Secondary hypertension",
+        baseline_grade=2,
+        expected_version=history_row.version,
+        merge_base=opened_at,
+    )
     assert tab_a.post(_url(history_row), again).status_code == 409
     history_row.refresh_from_db()
     assert history_row.baseline_grade == 1
@@ -121,8 +144,13 @@ def test_choosing_mine_saves_mine(history_row, coordinator):
     opened_at = history_row.version
     tab_b.post(_url(history_row), _post(history_row, mh_term="Essential hypertension"))
     history_row.refresh_from_db()
-    answer = _post(history_row, mh_term="Secondary hypertension", expected_version=history_row.version,
-                   merge_base=opened_at, resolve__mh_term="mine")  # fmt: skip
+    answer = _post(
+        history_row,
+        mh_term="Secondary hypertension",
+        expected_version=history_row.version,
+        merge_base=opened_at,
+        resolve__mh_term="mine",
+    )
     assert tab_a.post(_url(history_row), answer).status_code == 302
     history_row.refresh_from_db()
     assert history_row.mh_term == "Secondary hypertension"
@@ -137,8 +165,9 @@ def test_api_412_names_changes_with_both_values(history_row, coordinator):
     )
     response = api.patch(
         crf_path(history_row.patient, "medical-history", history_row.pk),
-        {"mh_term": "Secondary hypertension", "change_reason": "typo"}, if_match=opened_at,
-    )  # fmt: skip
+        {"mh_term": "Secondary hypertension", "change_reason": "typo"},
+        if_match=opened_at,
+    )
     assert response.status_code == 412
     changed = {c["field"]: c for c in response.json()["changed_since"]}
     assert changed["mh_term"]["theirs"] == "Essential hypertension"

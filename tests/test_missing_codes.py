@@ -51,7 +51,12 @@ def test_the_dictionary_declares_codes_per_field():
 
 
 def test_codes_in_words_in_both_languages():
-    assert [missing_label(c) for c in MissingCode.values] == ["Not done", "Unknown", "Not applicable", "Not asked"]
+    assert [missing_label(c) for c in MissingCode.values] == [
+        "Not done",
+        "Unknown",
+        "Not applicable",
+        "Not asked",
+    ]
     with translation.override("zh-hans"):
         assert [missing_label(c) for c in MissingCode.values] == ["未做", "未知", "不适用", "未询问"]
 
@@ -67,19 +72,36 @@ def test_a_coded_field_is_saved_empty_and_shown_in_words(patient, coordinator):
     ("overrides", "field", "message"),
     [
         ({"missing_codes": {"sex": "UNK"}}, "sex", NO_CODE),
-        ({"ecog": None, "missing_codes": {"ecog": "NA"}}, "ecog",
-         "“Not applicable” (NA) is not allowed for this field. It allows: Not done (ND), Unknown (UNK)."),
-        ({"ecog": None, "missing_codes": {"ecog": "XX"}}, "ecog",
-         "“XX” is not a missing-data code. This field allows: Not done (ND), Unknown (UNK)."),
-        ({"missing_codes": {"ecog": "ND"}}, "ecog",
-         "A field marked “Not done” stays empty: remove the value or the code."),
-        ({"ecog": None}, "ecog",
-         "This field is required: enter its value or choose a missing-data code (Not done (ND), Unknown (UNK))."),
-        ({"missing_codes": {"no_such_field": "ND"}}, "__all__",
-         "“no_such_field” is not a field of this form: it cannot take a missing-data code."),
+        (
+            {"ecog": None, "missing_codes": {"ecog": "NA"}},
+            "ecog",
+            "“Not applicable” (NA) is not allowed for this field. It allows: Not done (ND), Unknown (UNK).",
+        ),
+        (
+            {"ecog": None, "missing_codes": {"ecog": "XX"}},
+            "ecog",
+            "“XX” is not a missing-data code. This field allows: Not done (ND), Unknown (UNK).",
+        ),
+        (
+            {"missing_codes": {"ecog": "ND"}},
+            "ecog",
+            "A field marked “Not done” stays empty: remove the value or the code.",
+        ),
+        (
+            {"ecog": None},
+            "ecog",
+            "This field is required: enter its value or choose a missing-data code (Not done (ND), Unknown (UNK)).",
+        ),
+        (
+            {"missing_codes": {"no_such_field": "ND"}},
+            "__all__",
+            "“no_such_field” is not a field of this form: it cannot take a missing-data code.",
+        ),
     ],
-)  # fmt: skip
-def test_the_service_refuses_a_code_the_dictionary_does_not_allow(patient, coordinator, overrides, field, message):
+)
+def test_the_service_refuses_a_code_the_dictionary_does_not_allow(
+    patient, coordinator, overrides, field, message
+):
     with pytest.raises(ValidationError) as refused:
         fe.baseline(patient, coordinator, **overrides)
     assert refused.value.message_dict[field] == [message]
@@ -88,12 +110,22 @@ def test_the_service_refuses_a_code_the_dictionary_does_not_allow(patient, coord
 
 def test_an_optional_field_may_be_coded_and_a_code_change_is_a_change_with_history(patient, coordinator):
     row = fe.baseline(patient, coordinator)
-    row, changes = services.crf_update(instance=row, expected_version=row.version, acting_user=coordinator,
-                                       data={"ecog": None, "missing_codes": {"ecog": "UNK"}}, reason="")  # fmt: skip
+    row, changes = services.crf_update(
+        instance=row,
+        expected_version=row.version,
+        acting_user=coordinator,
+        data={"ecog": None, "missing_codes": {"ecog": "UNK"}},
+        reason="",
+    )
     assert [c.field for c in changes] == ["ecog"]
     assert (changes[0].old, changes[0].new) == ("1", "Unknown (UNK)")
-    row, changes = services.crf_update(instance=row, expected_version=row.version, acting_user=coordinator,
-                                       data={"missing_codes": {"ecog": "ND"}}, reason="")  # fmt: skip
+    row, changes = services.crf_update(
+        instance=row,
+        expected_version=row.version,
+        acting_user=coordinator,
+        data={"missing_codes": {"ecog": "ND"}},
+        reason="",
+    )
     assert [(c.field, c.old, c.new) for c in changes] == [("ecog", "Unknown (UNK)", "Not done (ND)")]
     newest = history_rows(row)[0]
     assert [(c.old, c.new) for c in newest["changes"]] == [("Unknown (UNK)", "Not done (ND)")]
@@ -147,12 +179,31 @@ def test_api_takes_and_refuses_codes_as_the_form_does(coordinator, patient):
 
 def test_imdc_leaves_an_unknown_factor_out_and_gives_a_group_only_when_it_is_decided():
     base = {"diagnosis_date": TODAY - 800 * DAY, "assessment_date": TODAY, "first_systemic_dose_date": None}
-    unknown_kps = imdc.imdc_risk(imdc.ImdcInputs(kps=None, hgb_below_lln=True, calcium_above_uln=True,
-                                                 neutrophils_above_uln=True, platelets_above_uln=False, **base))  # fmt: skip
-    assert (unknown_kps.score, unknown_kps.group) == (None, imdc.ImdcGroup.POOR)  # 3 known factors: poor anyway
+    unknown_kps = imdc.imdc_risk(
+        imdc.ImdcInputs(
+            kps=None,
+            hgb_below_lln=True,
+            calcium_above_uln=True,
+            neutrophils_above_uln=True,
+            platelets_above_uln=False,
+            **base,
+        )
+    )
+    assert (unknown_kps.score, unknown_kps.group) == (
+        None,
+        imdc.ImdcGroup.POOR,
+    )  # 3 known factors: poor anyway
     assert unknown_kps.unknown == (imdc.ImdcFactor.KPS_BELOW_80,) and unknown_kps.kps_below_80 is None
-    undecided = imdc.imdc_risk(imdc.ImdcInputs(kps=None, hgb_below_lln=False, calcium_above_uln=False,
-                                               neutrophils_above_uln=False, platelets_above_uln=None, **base))  # fmt: skip
+    undecided = imdc.imdc_risk(
+        imdc.ImdcInputs(
+            kps=None,
+            hgb_below_lln=False,
+            calcium_above_uln=False,
+            neutrophils_above_uln=False,
+            platelets_above_uln=None,
+            **base,
+        )
+    )
     assert (undecided.score, undecided.group) == (None, None)
 
 
@@ -160,8 +211,16 @@ def test_baseline_with_a_coded_imdc_input_stores_no_group_unless_decided(patient
     row = fe.baseline(patient, coordinator, kps=None, missing_codes={"kps": "UNK"})
     assert (row.imdc_score, row.imdc_group, row.kps_below_80) == (None, "", "")
     other = fe.registered(coordinator, investigator)
-    poor = fe.baseline(other, coordinator, kps=None, hgb_below_lln="", calcium_above_uln="Y", neutrophils_above_uln="Y",
-                       platelets_above_uln="Y", missing_codes={"kps": "UNK", "hgb_below_lln": "ND"})  # fmt: skip
+    poor = fe.baseline(
+        other,
+        coordinator,
+        kps=None,
+        hgb_below_lln="",
+        calcium_above_uln="Y",
+        neutrophils_above_uln="Y",
+        platelets_above_uln="Y",
+        missing_codes={"kps": "UNK", "hgb_below_lln": "ND"},
+    )
     assert (poor.imdc_score, poor.imdc_group) == (None, "POOR")
 
 
@@ -204,20 +263,29 @@ def test_a_coded_input_of_a_derivation_raises_a_query_naming_field_and_code_unti
     query = Query.objects.get(patient=patient, rule_id="DM-5")
     assert query.field_name == "kps" and query.query_status == Query.Status.OPEN
     shown = rule_text(query.text)
-    assert shown == ("“Karnofsky performance status” is “Unknown” (UNK): IMDC risk group is derived without it. "
-                     "Enter the value if it becomes known (DM-5).")  # fmt: skip
+    assert shown == (
+        "“Karnofsky performance status” is “Unknown” (UNK): IMDC risk group is derived without it. "
+        "Enter the value if it becomes known (DM-5)."
+    )
     with translation.override("zh-hans"):
         assert "“未知”（UNK）" in rule_text(query.text) and "IMDC 风险分组" in rule_text(query.text)
     # ECOG feeds no derivation: coding it raises no query.
-    row, _c = services.crf_update(instance=row, expected_version=row.version, acting_user=coordinator,
-                                  data={"kps": 80, "ecog": None, "missing_codes": {"ecog": "ND"}}, reason="known now")  # fmt: skip
+    row, _c = services.crf_update(
+        instance=row,
+        expected_version=row.version,
+        acting_user=coordinator,
+        data={"kps": 80, "ecog": None, "missing_codes": {"ecog": "ND"}},
+        reason="known now",
+    )
     editchecks.run_for_patient(patient)
     query.refresh_from_db()
     assert query.query_status == Query.Status.CLOSED
     assert not Query.objects.filter(patient=patient, rule_id="DM-5").exclude(pk=query.pk).exists()
 
 
-def test_casebook_page_and_pdf_show_the_code_in_words(as_coordinator, patient, coordinator, data_manager, tmp_path):
+def test_casebook_page_and_pdf_show_the_code_in_words(
+    as_coordinator, patient, coordinator, data_manager, tmp_path
+):
     from reports import casebook_pdf
     from tests.test_casebook_pdf import pdf_text
 
@@ -246,7 +314,12 @@ def test_sdtm_rs_carries_a_coded_score_as_not_done_with_its_reason(patient, coor
     by = {r["RSTESTCD"]: r for r in rs}
     assert (by["ECOG101"]["RSORRES"], by["ECOG101"]["RSSTAT"], by["ECOG101"]["RSCAT"]) == ("2", "", "ECOG")
     kps = by["KPS101"]
-    assert (kps["RSORRES"], kps["RSSTRESC"], kps["RSSTAT"], kps["RSREASND"]) == ("", "", "NOT DONE", "UNKNOWN")
+    assert (kps["RSORRES"], kps["RSSTRESC"], kps["RSSTAT"], kps["RSREASND"]) == (
+        "",
+        "",
+        "NOT DONE",
+        "UNKNOWN",
+    )
     assert kps["RSDTC"] == str(fe.baseline_data()["assessment_date"])
     assert [f for f in check_files(files) if f.dataset == "RS"] == []
 
@@ -255,8 +328,9 @@ def test_slice_thickness_may_be_unknown_for_a_non_target_only_and_then_measurabi
     from assessments.models import Lesion
     from tests.factories_assessments import LesionFactory
 
-    kept = LesionFactory(role=Lesion.Role.NON_TARGET, slice_thickness_mm=None,
-                         missing_codes={"slice_thickness_mm": "UNK"})  # fmt: skip
+    kept = LesionFactory(
+        role=Lesion.Role.NON_TARGET, slice_thickness_mm=None, missing_codes={"slice_thickness_mm": "UNK"}
+    )
     assert kept.slice_thickness_mm is None and kept.measurable == ""  # R1.1 needs the slice: not derived
     with pytest.raises(ValidationError) as refused:
         LesionFactory(slice_thickness_mm=None, missing_codes={"slice_thickness_mm": "UNK"})
@@ -270,15 +344,34 @@ def test_a_code_on_a_field_that_does_not_apply_is_refused_as_a_value_would_be(pa
     from enrollment.models import MedicalHistory
     from sabr_trial.services import crf_create
 
-    data = {"mh_term": "Asthma", "mh_category": "OTHER", "start_date": "2010", "ongoing": "N", "end_date": "2015",
-            "baseline_grade": None, "systemic_tx_needed": "", "missing_codes": {"baseline_grade": "UNK"}}  # fmt: skip
+    data = {
+        "mh_term": "Asthma",
+        "mh_category": "OTHER",
+        "start_date": "2010",
+        "ongoing": "N",
+        "end_date": "2015",
+        "baseline_grade": None,
+        "systemic_tx_needed": "",
+        "missing_codes": {"baseline_grade": "UNK"},
+    }
     with pytest.raises(ValidationError) as refused:
         crf_create(model=MedicalHistory, patient=patient, data=data, acting_user=coordinator)
     assert refused.value.message_dict["baseline_grade"] == [
         "This field applies only when “Ongoing at consent?” is “Yes” (EC-MH-1)."
     ]
-    kept = crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator,
-                      data={**data, "ongoing": "Y", "end_date": "", "systemic_tx_needed": "N"})  # fmt: skip
+    kept = crf_create(
+        model=MedicalHistory,
+        patient=patient,
+        acting_user=coordinator,
+        data={**data, "ongoing": "Y", "end_date": "", "systemic_tx_needed": "N"},
+    )
     assert kept.missing_codes == {"baseline_grade": "UNK"}
-    assert crf_create(model=MedicalHistory, patient=patient, acting_user=coordinator,
-                      data={**data, "start_date": "", "missing_codes": {"start_date": "UNK"}}).start_date == ""  # fmt: skip
+    assert (
+        crf_create(
+            model=MedicalHistory,
+            patient=patient,
+            acting_user=coordinator,
+            data={**data, "start_date": "", "missing_codes": {"start_date": "UNK"}},
+        ).start_date
+        == ""
+    )

@@ -42,11 +42,14 @@ def post_sae(client, patient):
     return client.post(
         reverse("crf_create", args=[patient.pk, "adverse-event"]),
         ae_payload(
-            ctcae_term=str(HYPERTENSION), grade="3", serious="Y", aeshosp="Y",
+            ctcae_term=str(HYPERTENSION),
+            grade="3",
+            serious="Y",
+            aeshosp="Y",
             awareness_at=(now - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
             onset_date=(now.date() - datetime.timedelta(days=2)).isoformat(),
         ),
-    )  # fmt: skip
+    )
 
 
 def test_a_save_records_its_work_and_delivers_it_after_commit(
@@ -71,7 +74,11 @@ def test_mail_server_down_keeps_the_sae_message_and_the_sweep_sends_it_once(
     assert response.status_code == 302  # the SAE is saved and the coordinator is not shown a 500
     assert AdverseEvent.objects.filter(serious="Y").count() == 1
     pending = OutboxMessage.objects.get(topic=SAE_NOTIFY_TOPIC)
-    assert pending.sent_at is None and "ConnectionRefused" in pending.last_error and pending.claimed_until is None
+    assert (
+        pending.sent_at is None
+        and "ConnectionRefused" in pending.last_error
+        and pending.claimed_until is None
+    )
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert outbox.sweep().sent == 0  # younger than the grace period: left to the request that wrote it
@@ -109,13 +116,17 @@ def test_a_message_held_by_a_live_deliverer_is_not_taken_twice(coordinator, task
     patient = RegisteredPatientFactory()
     OutboxMessage.objects.all().delete()
     message = OutboxMessage.objects.create(
-        topic=EDIT_CHECKS_TOPIC, payload={"patient_id": patient.pk},
-        created_at=timezone.now(), claimed_until=timezone.now() + outbox.LEASE,
-    )  # fmt: skip
+        topic=EDIT_CHECKS_TOPIC,
+        payload={"patient_id": patient.pk},
+        created_at=timezone.now(),
+        claimed_until=timezone.now() + outbox.LEASE,
+    )
     OutboxMessage.objects.update(created_at=timezone.now() - outbox.SWEEP_GRACE * 2)
     assert outbox.sweep().skipped == 1
     # The holder died: once its lease has run out, the sweep takes the message.
-    OutboxMessage.objects.filter(pk=message.pk).update(claimed_until=timezone.now() - datetime.timedelta(seconds=1))
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        claimed_until=timezone.now() - datetime.timedelta(seconds=1)
+    )
     assert outbox.sweep().sent == 1
 
 

@@ -35,9 +35,12 @@ def log(as_investigator, coordinator, data_manager):
     signed = as_investigator.post(reverse("casebook_sign", args=[patient.pk]), {"password": PASSWORD})
     assert signed.status_code == 302, re.findall(r"alert-danger[^>]*>(.*?)</div>", signed.text, re.S)
     log, _changes = services.crf_update(
-        instance=log, expected_version=log.version, data={"failure_text": "see letter"},
-        reason="Date from the clinic letter", acting_user=coordinator,
-    )  # fmt: skip
+        instance=log,
+        expected_version=log.version,
+        data={"failure_text": "see letter"},
+        reason="Date from the clinic letter",
+        acting_user=coordinator,
+    )
     queries.raise_query(row=log, text="Screening date differs from the source", acting_user=data_manager)
     return log
 
@@ -57,7 +60,9 @@ def test_the_report_lists_everything_still_open_and_locks_nothing(as_data_manage
     assert "Screening date differs from the source" in section(page, "queries")
     assert "Screening" in section(page, "sdv") and "Submitted" in section(page, "sdv")
     signatures = section(page, "signatures")
-    assert "not signed" in signatures and "voided" in signatures and "Date from the clinic letter" in signatures
+    assert (
+        "not signed" in signatures and "voided" in signatures and "Date from the clinic letter" in signatures
+    )
     assert "<li>" in section(page, "expected")
     log.patient.refresh_from_db()
     assert log.patient.locked_at is None
@@ -81,7 +86,9 @@ def test_confirmed_lock_with_reason_is_audited(as_data_manager, log):
     response = as_data_manager.post(lock_url(log), {"reason": "Ready for interim analysis", "confirm": "on"})
     log.patient.refresh_from_db()
     assert response.status_code == 302 and log.patient.locked_at is not None
-    assert AuditEvent.objects.get(action=AuditEvent.Action.PATIENT_LOCK).reason == "Ready for interim analysis"
+    assert (
+        AuditEvent.objects.get(action=AuditEvent.Action.PATIENT_LOCK).reason == "Ready for interim analysis"
+    )
 
 
 def test_the_service_refuses_a_lock_without_reason(log, data_manager):
@@ -100,7 +107,9 @@ def test_the_casebook_links_to_the_report_instead_of_locking_at_one_click(as_dat
 
 
 @pytest.mark.parametrize(("policy", "verified"), [(True, True), (False, False)])
-def test_sdv_of_a_locked_casebook_follows_the_study_policy(settings, log, data_manager, monitor, policy, verified):
+def test_sdv_of_a_locked_casebook_follows_the_study_policy(
+    settings, log, data_manager, monitor, policy, verified
+):
     settings.SDV_ON_LOCKED_CASEBOOK = policy
     services.patient_lock(patient=log.patient, acting_user=data_manager, reason="complete")
     log.refresh_from_db()
@@ -119,7 +128,9 @@ def test_sdv_policy_never_passes_a_study_lock(settings, log, data_manager, monit
         services.crf_verify(instance=log, acting_user=monitor)
 
 
-def test_the_monitor_sees_the_sdv_button_on_a_locked_casebook_when_allowed(settings, log, data_manager, as_monitor):
+def test_the_monitor_sees_the_sdv_button_on_a_locked_casebook_when_allowed(
+    settings, log, data_manager, as_monitor
+):
     settings.SDV_ON_LOCKED_CASEBOOK = True
     services.patient_lock(patient=log.patient, acting_user=data_manager, reason="complete")
     page = as_monitor.get(reverse("crf_detail", args=[log.patient_id, "screening", log.pk])).text

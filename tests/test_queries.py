@@ -22,9 +22,10 @@ TODAY = timezone.localdate()
 @pytest.fixture
 def log():
     return ScreeningLogFactory(
-        patient=RegisteredPatientFactory(), screening_date=TODAY - datetime.timedelta(days=20),
+        patient=RegisteredPatientFactory(),
+        screening_date=TODAY - datetime.timedelta(days=20),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
 
 
 def detail(log):
@@ -43,9 +44,13 @@ def raise_query(client, log, **data):
 
 def edit_payload(log, **changes):
     data = {
-        "screening_date": log.screening_date.isoformat(), "outcome": log.outcome, "outcome_date": "",
-        "failure_reason": log.failure_reason, "failure_text": log.failure_text, "expected_version": log.version,
-    }  # fmt: skip
+        "screening_date": log.screening_date.isoformat(),
+        "outcome": log.outcome,
+        "outcome_date": "",
+        "failure_reason": log.failure_reason,
+        "failure_text": log.failure_text,
+        "expected_version": log.version,
+    }
     data.update(changes)
     return data
 
@@ -56,8 +61,11 @@ def test_monitor_or_data_manager_raises_a_query_on_a_field(request, log, role):
     query = Query.objects.get()
     assert response.status_code == 302
     assert (query.field_name, query.priority, query.query_status, query.crf_version) == (
-        "screening_date", "high", "open", log.version,
-    )  # fmt: skip
+        "screening_date",
+        "high",
+        "open",
+        log.version,
+    )
     assert query.messages.get().kind == QueryMessage.Kind.RAISE
     assert AuditEvent.objects.filter(action=AuditEvent.Action.QUERY_RAISE, object_id=log.pk).count() == 1
 
@@ -131,8 +139,10 @@ def test_answering_a_closed_query_is_refused_with_a_message(as_monitor, as_coord
     assert query.query_status == "closed" and query.messages.count() == 2
 
 
-@pytest.mark.parametrize(("role", "action"), [("coordinator", "close"), ("monitor", "answer"),
-                                              ("data_manager", "answer"), ("investigator", "reopen")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "action"),
+    [("coordinator", "close"), ("monitor", "answer"), ("data_manager", "answer"), ("investigator", "reopen")],
+)
 def test_each_query_action_needs_its_role(request, as_monitor, log, role, action):
     raise_query(as_monitor, log)
     query = Query.objects.get()

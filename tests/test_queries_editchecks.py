@@ -23,14 +23,21 @@ def _tasks_in_process(tasks_in_process):
     """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
 
 
-
 @pytest.mark.parametrize(
     ("day", "nominal", "deviation"),
     [
-        (56, 56, 0), (63, 56, 7), (64, 56, 8), (49, 56, -7), (20, 56, -36), (112, 112, 0), (728, 728, 0),
-        (812, 812, 0), (770, 728, 42), (900, 896, 4),
+        (56, 56, 0),
+        (63, 56, 7),
+        (64, 56, 8),
+        (49, 56, -7),
+        (20, 56, -36),
+        (112, 112, 0),
+        (728, 728, 0),
+        (812, 812, 0),
+        (770, 728, 42),
+        (900, 896, 4),
     ],
-)  # fmt: skip
+)
 def test_d6_imaging_window(day, nominal, deviation):
     result = visits_editchecks.imaging_window(D0, D0 + datetime.timedelta(days=day))
     assert result == (D0 + datetime.timedelta(days=nominal), deviation)
@@ -56,10 +63,13 @@ def _legacy(row):
 def early_period(db):
     """A submitted axitinib period that starts before registration (entered before the hard check existed)."""
     patient = consented_patient(registered_days_ago=30)
-    return _legacy(AxitinibPeriodFactory.build(
-        patient=patient, start_date=patient.registration_date - datetime.timedelta(days=2),
-        status=CrfStatus.SUBMITTED,
-    ))  # fmt: skip
+    return _legacy(
+        AxitinibPeriodFactory.build(
+            patient=patient,
+            start_date=patient.registration_date - datetime.timedelta(days=2),
+            status=CrfStatus.SUBMITTED,
+        )
+    )
 
 
 def test_axitinib_before_registration_raises_one_system_query_never_duplicated(early_period):
@@ -67,15 +77,20 @@ def test_axitinib_before_registration_raises_one_system_query_never_duplicated(e
     editchecks.run_for_patient(early_period.patient)
     query = Query.objects.get()
     assert (query.rule_id, query.field_name, query.raised_by, query.query_status) == (
-        "DM-1", "start_date", None, "open",
-    )  # fmt: skip
+        "DM-1",
+        "start_date",
+        None,
+        "open",
+    )
     assert "before registration" in query.text
 
 
 def test_axitinib_for_unregistered_patient(db):
-    period = _legacy(AxitinibPeriodFactory.build(
-        patient=PatientFactory(), start_date=datetime.date(2026, 1, 5), status=CrfStatus.SUBMITTED
-    ))
+    period = _legacy(
+        AxitinibPeriodFactory.build(
+            patient=PatientFactory(), start_date=datetime.date(2026, 1, 5), status=CrfStatus.SUBMITTED
+        )
+    )
     editchecks.run_for_patient(period.patient)
     assert "not registered" in Query.objects.get(rule_id="DM-1").text
 
@@ -92,9 +107,12 @@ def test_fixing_the_data_through_the_service_closes_the_query_after_commit(
     editchecks.run_for_patient(early_period.patient)
     with django_capture_on_commit_callbacks(execute=True):
         services.crf_update(
-            instance=early_period, expected_version=early_period.version, acting_user=coordinator,
-            data={"start_date": early_period.patient.registration_date}, reason="Started on registration day",
-        )  # fmt: skip
+            instance=early_period,
+            expected_version=early_period.version,
+            acting_user=coordinator,
+            data={"start_date": early_period.patient.registration_date},
+            reason="Started on registration day",
+        )
     query = Query.objects.get()
     assert query.query_status == "closed" and query.auto_closed and query.closed_by is None
 
@@ -125,10 +143,14 @@ def test_a_query_a_person_closed_stays_closed(early_period, data_manager):
 def test_investigator_response_differing_from_computed_raises_ec_ta_5(db):
     patient = consented_patient(registered_days_ago=90)
     TumourAssessment.objects.create(
-        patient=patient, imaging_done="Y", scan_date_first=patient.registration_date + datetime.timedelta(days=5),
-        investigator_response="PR", overall_resp="SD", deciding_rule="sum -12% from baseline",
+        patient=patient,
+        imaging_done="Y",
+        scan_date_first=patient.registration_date + datetime.timedelta(days=5),
+        investigator_response="PR",
+        overall_resp="SD",
+        deciding_rule="sum -12% from baseline",
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
     editchecks.run_for_patient(patient)
     query = Query.objects.get(rule_id="EC-TA-5")
     assert query.field_name == "investigator_response" and "sum -12% from baseline" in query.text
@@ -138,13 +160,17 @@ def test_assessment_outside_the_d6_window_raises_dm_2(db):
     period = AxitinibPeriodFactory(status=CrfStatus.SUBMITTED)
     start = period.start_date
     TumourAssessment.objects.create(
-        patient=period.patient, imaging_done="Y", scan_date_first=start + datetime.timedelta(days=70),
+        patient=period.patient,
+        imaging_done="Y",
+        scan_date_first=start + datetime.timedelta(days=70),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
     TumourAssessment.objects.create(
-        patient=period.patient, imaging_done="Y", scan_date_first=start - datetime.timedelta(days=3),
+        patient=period.patient,
+        imaging_done="Y",
+        scan_date_first=start - datetime.timedelta(days=3),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
     editchecks.run_for_patient(period.patient)
     query = Query.objects.get(rule_id="DM-2")
     assert "14 days after" in text(query.text) and query.field_name == "scan_date_first"

@@ -47,7 +47,9 @@ def _requests(client, api, patient):
         "casebook": lambda: client.get(reverse("casebook", args=[patient.pk])),
         "patient list": lambda: client.get(reverse("patient_list")),
         "home": lambda: client.get(reverse("home")),
-        "crf detail (AE)": lambda: client.get(reverse("crf_detail", args=[patient.pk, "adverse-event", ae.pk])),
+        "crf detail (AE)": lambda: client.get(
+            reverse("crf_detail", args=[patient.pk, "adverse-event", ae.pk])
+        ),
         "crf edit page (infusion)": lambda: client.get(
             reverse("crf_update", args=[patient.pk, "toripalimab", infusion.pk])
         ),
@@ -75,8 +77,13 @@ def _todo_patient(client, coordinator, data_manager):
     from sabr_trial.crf import CrfStatus, registry
 
     patient = _patient(client)
-    services.crf_create(model=Disposition, patient=patient, acting_user=coordinator, status=CrfStatus.DRAFT,
-                        data={"eos_date": timezone.localdate(), "eos_reason": "PHYSICIAN DECISION"})  # fmt: skip
+    services.crf_create(
+        model=Disposition,
+        patient=patient,
+        acting_user=coordinator,
+        status=CrfStatus.DRAFT,
+        data={"eos_date": timezone.localdate(), "eos_reason": "PHYSICIAN DECISION"},
+    )
     for spec in registry.all():
         for row in spec.model.objects.filter(patient=patient, status=CrfStatus.DRAFT):
             services.crf_submit(instance=row, acting_user=coordinator)

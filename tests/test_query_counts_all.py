@@ -90,7 +90,10 @@ def api_reads(patient) -> list[str]:
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     code = CtcaeTerm.objects.order_by("pk").values_list("meddra_code", flat=True).first()
-    crf_rows = {spec.slug: spec.model.objects.filter(patient=patient).order_by("pk").first() for spec in registry.all()}
+    crf_rows = {
+        spec.slug: spec.model.objects.filter(patient=patient).order_by("pk").first()
+        for spec in registry.all()
+    }
     paths = []
     for path, item in schema["paths"].items():
         if "get" not in item or path.endswith(("/download/", ".svg")):
@@ -101,7 +104,11 @@ def api_reads(patient) -> list[str]:
             if row is None:
                 continue
             path = path.replace("{id}", str(row.pk))
-        path = path.replace("{slug}", "adverse-event").replace("{code}", str(code)).replace("{patient_pk}", str(patient.pk))
+        path = (
+            path.replace("{slug}", "adverse-event")
+            .replace("{code}", str(code))
+            .replace("{patient_pk}", str(patient.pk))
+        )
         if "{" in path:  # an SAE report, a job or a query: the lists of them are measured
             continue
         paths.append(path)
@@ -145,8 +152,11 @@ def test_every_page_and_api_read_costs_the_same_in_a_grown_study(
     assert len(reads) >= 25, reads
 
     def measure() -> dict[str, tuple[int, int]]:
-        counts = {f"{role} {url}": _queries(lambda c=clients[role], u=url: c.get(u)) for role, urls in pages.items()
-                  for url in urls}  # fmt: skip
+        counts = {
+            f"{role} {url}": _queries(lambda c=clients[role], u=url: c.get(u))
+            for role, urls in pages.items()
+            for url in urls
+        }
         counts |= {f"api {path}": _queries(lambda p=path: api.get(p)) for path in reads}
         return counts
 
@@ -164,7 +174,11 @@ def test_every_page_and_api_read_costs_the_same_in_a_grown_study(
 def _ae_json(**changes):
     from tests.factories_adverse_events import FATIGUE, ae_payload
 
-    body = {k: (None if v == "" else v) for k, v in ae_payload(acn_sabr="DOSE NOT CHANGED").items() if k != "action"}
+    body = {
+        k: (None if v == "" else v)
+        for k, v in ae_payload(acn_sabr="DOSE NOT CHANGED").items()
+        if k != "action"
+    }
     return body | {"ctcae_term": FATIGUE, "grade": 2} | changes
 
 
@@ -185,17 +199,27 @@ def _writes(client: Client, api: Api, patient) -> dict[str, tuple]:
     def browser_edit():
         row = last()
         url = reverse("crf_update", args=[patient.pk, "adverse-event", row.pk])
-        return client.post(url, ae_payload(acn_sabr="DOSE NOT CHANGED", verbatim=f"qc {next(counter)}",
-                                           expected_version=row.version, change_reason="typo",
-                                           onset_date=row.onset_date.isoformat()))  # fmt: skip
+        return client.post(
+            url,
+            ae_payload(
+                acn_sabr="DOSE NOT CHANGED",
+                verbatim=f"qc {next(counter)}",
+                expected_version=row.version,
+                change_reason="typo",
+                onset_date=row.onset_date.isoformat(),
+            ),
+        )
 
     def api_create():
         return api.post(crf_path(patient, "adverse-event"), _ae_json(verbatim=f"qc {next(counter)}"))
 
     def api_patch():
         row = last()
-        return api.patch(crf_path(patient, "adverse-event", row.pk),
-                         {"verbatim": f"qc {next(counter)}", "change_reason": "typo"}, if_match=row.version)  # fmt: skip
+        return api.patch(
+            crf_path(patient, "adverse-event", row.pk),
+            {"verbatim": f"qc {next(counter)}", "change_reason": "typo"},
+            if_match=row.version,
+        )
 
     def api_submit():
         row = last()

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_system_reasons_are_stored_in_english_and_shown_in_the_readers_language():
-    with translation.override("zh-hans"), pipeline.caused_by(
-        pipeline.Cause(user=None, title="x", model=SabrFraction, pk=1, version=1)
+    with (
+        translation.override("zh-hans"),
+        pipeline.caused_by(pipeline.Cause(user=None, title="x", model=SabrFraction, pk=1, version=1)),
     ):
         stored = services._recompute_reason()
     assert stored == "Recomputed after SABR fraction v1 changed"

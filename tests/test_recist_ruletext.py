@@ -139,8 +139,12 @@ def test_a_recist_error_carries_its_message_id():
 
 def test_a_selection_problem_reads_in_chinese_with_its_nested_reason():
     problems = recist.validate_target_selection(
-        [target("A", 20, recist.Organ.LUNG), target("B", 20, recist.Organ.LUNG), target("C", 20, recist.Organ.LUNG)]
-    )  # fmt: skip
+        [
+            target("A", 20, recist.Organ.LUNG),
+            target("B", 20, recist.Organ.LUNG),
+            target("C", 20, recist.Organ.LUNG),
+        ]
+    )
     message = problems[0].message
     assert message == (
         "C: a 3rd target in LUNG (already A, B) is not allowed: at most 2 per organ; both lungs count as one organ "

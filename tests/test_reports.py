@@ -48,11 +48,15 @@ def start(client, kind="report", **extra):
 @pytest.mark.parametrize(
     ("persona", "kind", "allowed"),
     [
-        ("data_manager", "report", True), ("investigator", "report", True), ("coordinator", "report", False),
-        ("monitor", "report", False), ("outsider", "report", False), ("monitor", "export", False),
+        ("data_manager", "report", True),
+        ("investigator", "report", True),
+        ("coordinator", "report", False),
+        ("monitor", "report", False),
+        ("outsider", "report", False),
+        ("monitor", "export", False),
         ("data_manager", "export", True),
     ],
-)  # fmt: skip
+)
 def test_who_may_start_a_report_or_export(
     request, persona, kind, allowed, django_capture_on_commit_callbacks
 ):
@@ -90,8 +94,17 @@ def test_report_build_stores_file_checksum_snapshot_and_audits_start_and_downloa
     text = pdf_text(path)
     orr = snap.results["headline"]["ORR"]["confirmed"]
     assert orr in text and snap.fingerprint in text.replace("\n", "")
-    for heading in ("Contents", "Disposition", "Baseline characteristics", "Treatment exposure", "Efficacy",
-                    "Safety", "Per-patient listings", "Number at risk", "Data cut-off " + TODAY.isoformat()):  # fmt: skip
+    for heading in (
+        "Contents",
+        "Disposition",
+        "Baseline characteristics",
+        "Treatment exposure",
+        "Efficacy",
+        "Safety",
+        "Per-patient listings",
+        "Number at risk",
+        "Data cut-off " + TODAY.isoformat(),
+    ):
         assert heading in text, heading
     assert snap.results["headline"]["OS"]["median"] in text
     assert "Response of non-irradiated lesions" in text  # D4, as on the dashboard
@@ -141,11 +154,15 @@ def test_altered_file_is_refused_at_download(as_data_manager, django_capture_on_
 
 @pytest.mark.parametrize(
     ("cutoff", "message"),
-    [("2020-13-01", "Enter the data cut-off as a date"), ((TODAY + datetime.timedelta(days=1)).isoformat(), "EC-G1")],
-)  # fmt: skip
+    [
+        ("2020-13-01", "Enter the data cut-off as a date"),
+        ((TODAY + datetime.timedelta(days=1)).isoformat(), "EC-G1"),
+    ],
+)
 def test_bad_cutoff_is_refused_with_a_message(as_data_manager, cutoff, message):
-    response = as_data_manager.post(reverse("reports:report_start"), {"kind": "report", "cutoff": cutoff},
-                                    follow=True)  # fmt: skip
+    response = as_data_manager.post(
+        reverse("reports:report_start"), {"kind": "report", "cutoff": cutoff}, follow=True
+    )
     assert message in response.text and not Job.objects.exists()
 
 
@@ -174,7 +191,9 @@ def test_report_pages_and_timing_at_60_patients(data_manager, tmp_path):
     # local control's at-risk tables: local failures, and deaths before one as competing events apart (R2.2)
     lc = snap.results["lc_patient"]["cumulative_incidence"]
     assert lc["at_risk"][-1]["events"] == lc["events"] and lc["at_risk"][-1]["competing"] == lc["competing"]
-    assert text.count("Local failures") == 2 and text.count("failure (competing)") == 2, "patient and lesion level"
+    assert text.count("Local failures") == 2 and text.count("failure (competing)") == 2, (
+        "patient and lesion level"
+    )
     print(f"report at 60 patients: {elapsed:.2f} s, {len(pdf)} bytes")
 
 
@@ -195,12 +214,35 @@ def test_bulk_exposure_matches_the_patient_exposure_panel(coordinator):
     bulk = report.exposures([p.pk for p in patients], TODAY)
 
     def key(e):
-        targets = [(t.target.pk, t.course_number, t.lesion, t.planned_fractions, t.delivered_fractions,
-                    t.not_delivered_fractions, t.delivered_dose_gy, t.complete, t.first_fraction, t.last_fraction)
-                   for t in e.targets]  # fmt: skip
-        return (e.axitinib_first, e.axitinib_last, e.axitinib_days, e.axitinib_cumulative_mg, e.axitinib_rdi_pct,
-                e.toripalimab_cycles, e.toripalimab_first, e.toripalimab_last, e.toripalimab_days,
-                e.toripalimab_cumulative_mg, e.toripalimab_rdi_pct, targets)  # fmt: skip
+        targets = [
+            (
+                t.target.pk,
+                t.course_number,
+                t.lesion,
+                t.planned_fractions,
+                t.delivered_fractions,
+                t.not_delivered_fractions,
+                t.delivered_dose_gy,
+                t.complete,
+                t.first_fraction,
+                t.last_fraction,
+            )
+            for t in e.targets
+        ]
+        return (
+            e.axitinib_first,
+            e.axitinib_last,
+            e.axitinib_days,
+            e.axitinib_cumulative_mg,
+            e.axitinib_rdi_pct,
+            e.toripalimab_cycles,
+            e.toripalimab_first,
+            e.toripalimab_last,
+            e.toripalimab_days,
+            e.toripalimab_cumulative_mg,
+            e.toripalimab_rdi_pct,
+            targets,
+        )
 
     assert [key(e) for e in bulk] == [key(exposure(p, as_of=TODAY)) for p in patients]
     assert sum(len(e.targets) for e in bulk) > 12 and sum(e.toripalimab_cycles for e in bulk) > 12
@@ -268,8 +310,9 @@ def test_text_row_wraps_each_cell_within_its_column():
 def test_failed_recompute_fails_the_report_with_its_error(data_manager, monkeypatch):
     from endpoints import services
 
-    failed = EndpointSnapshot.objects.create(data_cutoff=TODAY, status="failed", data_as_of=timezone.now(),
-                                             error="ValueError: no lesions")  # fmt: skip
+    failed = EndpointSnapshot.objects.create(
+        data_cutoff=TODAY, status="failed", data_as_of=timezone.now(), error="ValueError: no lesions"
+    )
     monkeypatch.setattr(services, "run_recompute", lambda **kwargs: failed)
     job = jobs.run_job(Job.objects.create(kind="report", user=data_manager, data_cutoff=TODAY).pk)
     assert job.state == "failed" and "ValueError: no lesions" in job.error

@@ -49,10 +49,15 @@ def sd(n: int, form: str = "form") -> SourcedDate:
 
 def _record(**overrides: object) -> PatientRecord:
     values: dict[str, object] = {
-        "patient_id": 1, "study_number": "S-001", "data_cutoff": day(400), "treatment_start": sd(0),
-        "sabr_start": sd(0), "baseline_assessment": True, "measurable_disease": True,
+        "patient_id": 1,
+        "study_number": "S-001",
+        "data_cutoff": day(400),
+        "treatment_start": sd(0),
+        "sabr_start": sd(0),
+        "baseline_assessment": True,
+        "measurable_disease": True,
         "timepoints": (TimePoint(day(56), Response.PR, SourceRef("tumour-assessment", 1, "overall_resp")),),
-    }  # fmt: skip
+    }
     values.update(overrides)
     return PatientRecord(**values)  # type: ignore[arg-type]
 
@@ -67,9 +72,13 @@ def death_after_scan():
     """A scan after death (AFTER_DEATH) and a lesion that dies without local failure (competing event)."""
     lesion = IrradiatedLesion("L1", sd(0), evaluations=(sd(56),))
     scan = TimePoint(day(120), Response.SD, SourceRef("tumour-assessment", 2, "overall_resp"))
-    return derive_patient(_record(
-        death=sd(100, "death"), lesions=(lesion,), timepoints=(_record().timepoints[0], scan),
-    ))  # fmt: skip
+    return derive_patient(
+        _record(
+            death=sd(100, "death"),
+            lesions=(lesion,),
+            timepoints=(_record().timepoints[0], scan),
+        )
+    )
 
 
 def test_a_data_issue_reads_in_chinese_with_its_parameters_and_in_english_as_before(death_after_scan):
@@ -92,7 +101,10 @@ def test_a_nested_time_to_event_reason_reads_in_chinese_and_exports_in_english(d
     assert lesion.reason == english
     row = json.loads(engine.patient_row_json(death_after_scan))
     stored = row["lc_lesions"][0]["reason"]
-    assert stored["id"] == "derivation.tte.lesion" and stored["p"]["reason"]["id"] == "derivation.tte.competing_death"
+    assert (
+        stored["id"] == "derivation.tte.lesion"
+        and stored["p"]["reason"]["id"] == "derivation.tte.competing_death"
+    )
     assert _render(stored, "zh-hans") == (
         f"病灶 L1：竞争事件：{day(100).isoformat()} 死亡且无局部失败；1-KM 删失于末次评价该病灶的扫描 "
         f"{day(56).isoformat()}"

@@ -32,9 +32,10 @@ def early_period(db):
     """A submitted axitinib period that starts before registration (DM-1), saved as legacy data."""
     patient = consented_patient(registered_days_ago=30)
     row = AxitinibPeriodFactory.build(
-        patient=patient, start_date=patient.registration_date - datetime.timedelta(days=2),
+        patient=patient,
+        start_date=patient.registration_date - datetime.timedelta(days=2),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
     row.save()
     return row
 
@@ -59,8 +60,9 @@ def test_a_system_query_is_stored_as_an_id_and_reads_in_each_language(early_peri
     query = Query.objects.get(rule_id="DM-1")
     data = ruletext.loads(query.text)
     assert isinstance(data, dict) and data["p"] == {
-        "d": early_period.start_date.isoformat(), "r": early_period.patient.registration_date.isoformat(),
-    }  # fmt: skip
+        "d": early_period.start_date.isoformat(),
+        "r": early_period.patient.registration_date.isoformat(),
+    }
     assert query.messages.get().text == query.text
     with translation.override("en"):
         assert text(query.text) == _english(early_period)
@@ -92,13 +94,18 @@ def test_an_old_english_query_text_is_rewritten_once_as_its_id(early_period):
 def test_the_automatic_close_and_reopen_read_in_chinese(early_period):
     editchecks.run_for_patient(early_period.patient)
     start = early_period.start_date
-    type(early_period).objects.filter(pk=early_period.pk).update(start_date=early_period.patient.registration_date)
+    type(early_period).objects.filter(pk=early_period.pk).update(
+        start_date=early_period.patient.registration_date
+    )
     editchecks.run_for_patient(early_period.patient)
     type(early_period).objects.filter(pk=early_period.pk).update(start_date=start)
     editchecks.run_for_patient(early_period.patient)
     thread = list(QueryMessage.objects.order_by("pk").values_list("text", flat=True))
     with translation.override("zh-hans"):
-        assert [text(t) for t in thread[1:]] == ["已自动关闭：数据已通过核查。", f"逻辑核查再次发现：{_chinese(early_period)}"]
+        assert [text(t) for t in thread[1:]] == [
+            "已自动关闭：数据已通过核查。",
+            f"逻辑核查再次发现：{_chinese(early_period)}",
+        ]
     with translation.override("en"):
         assert text(thread[2]) == f"The edit check found it again: {_english(early_period)}"
 
@@ -139,8 +146,12 @@ def test_every_system_query_template_is_translated():
         for e in polib.pofile(str(Path(settings.BASE_DIR) / "locale/zh_Hans/LC_MESSAGES/django.po"))
         if not e.obsolete and not e.msgctxt
     }
-    sources = ["sabr_trial/queries.py", "treatment/editchecks.py", "visits/editchecks.py",
-               "adverse_events/editchecks.py"]  # fmt: skip
+    sources = [
+        "sabr_trial/queries.py",
+        "treatment/editchecks.py",
+        "visits/editchecks.py",
+        "adverse_events/editchecks.py",
+    ]
     said = []
     for path in sources:
         source = (Path(settings.BASE_DIR) / path).read_text()
@@ -160,9 +171,11 @@ def test_a_soft_check_warning_becomes_a_query_that_reads_in_chinese(db):
 
     ensure_ctcae_terms()
     ae = AdverseEventFactory(
-        patient=consented_patient(registered_days_ago=30), immune_related="Y", rel_toripalimab="UNRELATED",
+        patient=consented_patient(registered_days_ago=30),
+        immune_related="Y",
+        rel_toripalimab="UNRELATED",
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
     assert isinstance(ae, AdverseEvent)
     editchecks.run_for_patient(ae.patient)
     query = Query.objects.get(rule_id="EC-AE-6")
@@ -188,7 +201,10 @@ def test_a_treatment_soft_check_query_reads_in_chinese(db):
     with translation.override("zh-hans"):
         assert text(query.text) == f"原因为“进展”，但在 {day} 或之前没有记录 RECIST PD（EC-SU-3）。"
     with translation.override("en"):
-        assert text(query.text) == f"Reason 'progression' but no RECIST PD is recorded on or before {day} (EC-SU-3)."
+        assert (
+            text(query.text)
+            == f"Reason 'progression' but no RECIST PD is recorded on or before {day} (EC-SU-3)."
+        )
 
 
 def test_the_titration_warnings_of_the_dosing_module_are_ids_with_chinese_entries():
@@ -205,17 +221,24 @@ def test_the_titration_warnings_of_the_dosing_module_are_ids_with_chinese_entrie
     }
     for template in ours.values():
         assert catalogue.get(template), template
-        assert sorted(re.findall(r"%\((\w+)\)s", catalogue[template])) == sorted(re.findall(r"%\((\w+)\)s", template))
+        assert sorted(re.findall(r"%\((\w+)\)s", catalogue[template])) == sorted(
+            re.findall(r"%\((\w+)\)s", template)
+        )
     warning = dosing.axitinib_titration_warnings(
-        current=dosing.AxitinibDose("5 MG BID"), proposed=dosing.AxitinibDose("10 MG BID"),
-        current_level_start=datetime.date(2026, 1, 1), change_date=datetime.date(2026, 1, 15), bp_ok_no_antihtn=True,
-    )  # fmt: skip
+        current=dosing.AxitinibDose("5 MG BID"),
+        proposed=dosing.AxitinibDose("10 MG BID"),
+        current_level_start=datetime.date(2026, 1, 1),
+        change_date=datetime.date(2026, 1, 15),
+        bp_ok_no_antihtn=True,
+    )
     assert [w.mid for w in warning] == ["dosing.titration.skips_level", "dosing.titration.too_soon"]
     with translation.override("zh-hans"):
         assert text(ruletext.dumps(warning[1])).startswith("在 5 MG BID 仅 14 天")
 
 
-def test_the_texts_the_system_writes_for_a_persons_close_and_reopen_read_in_chinese(early_period, data_manager):
+def test_the_texts_the_system_writes_for_a_persons_close_and_reopen_read_in_chinese(
+    early_period, data_manager
+):
     from sabr_trial.queries import reopen_query
 
     query = raise_query(row=early_period, text="Please check the start date", acting_user=data_manager)
@@ -223,13 +246,21 @@ def test_the_texts_the_system_writes_for_a_persons_close_and_reopen_read_in_chin
         close_query(query=query, acting_user=data_manager)
     reopen_query(query=query, acting_user=data_manager, text="Still wrong")
     closed = QueryMessage.objects.get(query=query, kind=QueryMessage.Kind.CLOSE)
-    events = AuditEvent.objects.filter(action__in=[AuditEvent.Action.QUERY_CLOSE, AuditEvent.Action.QUERY_REOPEN])
+    events = AuditEvent.objects.filter(
+        action__in=[AuditEvent.Action.QUERY_CLOSE, AuditEvent.Action.QUERY_REOPEN]
+    )
     with translation.override("en"):
         assert text(closed.text) == "Closed"
-        assert sorted(text(e.description) for e in events) == [f"Query Q{query.pk} closed", f"Query Q{query.pk} re-opened"]
+        assert sorted(text(e.description) for e in events) == [
+            f"Query Q{query.pk} closed",
+            f"Query Q{query.pk} re-opened",
+        ]
         assert str(query).endswith("Please check the start date")
     with translation.override("zh-hans"):
-        assert sorted(text(e.description) for e in events) == [f"质疑 Q{query.pk} 已关闭", f"质疑 Q{query.pk} 已重新打开"]
+        assert sorted(text(e.description) for e in events) == [
+            f"质疑 Q{query.pk} 已关闭",
+            f"质疑 Q{query.pk} 已重新打开",
+        ]
         assert text(closed.text) != "Closed"
 
 

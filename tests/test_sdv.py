@@ -21,9 +21,10 @@ TODAY = timezone.localdate()
 @pytest.fixture
 def log():
     return ScreeningLogFactory(
-        patient=RegisteredPatientFactory(), screening_date=TODAY - datetime.timedelta(days=20),
+        patient=RegisteredPatientFactory(),
+        screening_date=TODAY - datetime.timedelta(days=20),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
 
 
 def sdv_url(log):
@@ -63,10 +64,18 @@ def test_change_after_sdv_drops_it_and_shows_who_changed_what(as_monitor, as_coo
     as_monitor.post(sdv_url(log), {"all": "1"})
     log.refresh_from_db()
     new_date = TODAY - datetime.timedelta(days=24)
-    as_coordinator.post(reverse("crf_update", args=[log.patient_id, "screening", log.pk]), {
-        "screening_date": new_date.isoformat(), "outcome": log.outcome, "outcome_date": "", "failure_reason": "",
-        "failure_text": "", "expected_version": log.version, "change_reason": "Typo",
-    })  # fmt: skip
+    as_coordinator.post(
+        reverse("crf_update", args=[log.patient_id, "screening", log.pk]),
+        {
+            "screening_date": new_date.isoformat(),
+            "outcome": log.outcome,
+            "outcome_date": "",
+            "failure_reason": "",
+            "failure_text": "",
+            "expected_version": log.version,
+            "change_reason": "Typo",
+        },
+    )
     row = ScreeningLog.objects.get()
     page = as_monitor.get(reverse("crf_detail", args=[log.patient_id, "screening", log.pk])).text
     assert row.status == CrfStatus.SUBMITTED and row.verified_at is None

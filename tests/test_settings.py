@@ -101,5 +101,7 @@ def test_endpoint_queue_routes_the_recompute_tasks_and_nothing_else(queue, expec
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(PRODUCTION_ENV, ENDPOINT_QUEUE=queue, DJANGO_SETTINGS_MODULE="sabr_trial.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.stdout.split() == [expected, expected, "celery"], result.stdout + result.stderr

@@ -22,9 +22,10 @@ TODAY = timezone.localdate()
 @pytest.fixture
 def log():
     return ScreeningLogFactory(
-        patient=RegisteredPatientFactory(), screening_date=TODAY - datetime.timedelta(days=20),
+        patient=RegisteredPatientFactory(),
+        screening_date=TODAY - datetime.timedelta(days=20),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
 
 
 def sign(client, log, password=PASSWORD):
@@ -40,8 +41,15 @@ def test_investigator_signs_the_casebook(as_investigator, log):
     response = sign(as_investigator, log)
     signature = CasebookSignature.objects.get()
     assert response.status_code == 302 and signature.signer_name == "Ines Investigator"
-    assert signature.forms == [{"model": "enrollment.ScreeningLog", "slug": "screening", "pk": log.pk,
-                                "version": log.version, "status": "submitted"}]  # fmt: skip
+    assert signature.forms == [
+        {
+            "model": "enrollment.ScreeningLog",
+            "slug": "screening",
+            "pk": log.pk,
+            "version": log.version,
+            "status": "submitted",
+        }
+    ]
     assert AuditEvent.objects.filter(action=AuditEvent.Action.CASEBOOK_SIGN).count() == 1
 
 
@@ -75,11 +83,18 @@ def test_locked_casebook_cannot_be_signed(as_investigator, log, data_manager):
 
 def test_a_change_after_signing_voids_the_casebook_signature_visibly(as_investigator, as_coordinator, log):
     sign(as_investigator, log)
-    as_coordinator.post(reverse("crf_update", args=[log.patient_id, "screening", log.pk]), {
-        "screening_date": (TODAY - datetime.timedelta(days=22)).isoformat(), "outcome": log.outcome,
-        "outcome_date": "", "failure_reason": "", "failure_text": "", "expected_version": log.version,
-        "change_reason": "Date from the clinic letter",
-    })  # fmt: skip
+    as_coordinator.post(
+        reverse("crf_update", args=[log.patient_id, "screening", log.pk]),
+        {
+            "screening_date": (TODAY - datetime.timedelta(days=22)).isoformat(),
+            "outcome": log.outcome,
+            "outcome_date": "",
+            "failure_reason": "",
+            "failure_text": "",
+            "expected_version": log.version,
+            "change_reason": "Date from the clinic letter",
+        },
+    )
     signature = CasebookSignature.objects.get()
     casebook = as_coordinator.get(reverse("casebook", args=[log.patient_id])).text
     audit = as_coordinator.get(reverse("patient_audit", args=[log.patient_id])).text

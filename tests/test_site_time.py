@@ -38,7 +38,9 @@ MICROSECONDS = re.compile(r"\d\d:\d\d:\d\d\.\d{3,6}")
 def pdf_text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "out.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.fixture
@@ -51,9 +53,12 @@ def patient(coordinator, investigator, monitor, as_coordinator, as_investigator,
         datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=9), datetime.time(9, 30))
     )
     consent, _changes = services.crf_update(
-        instance=consent, expected_version=consent.version, data={"consent_datetime": nine_thirty},
-        reason="time from the source", acting_user=coordinator,
-    )  # fmt: skip
+        instance=consent,
+        expected_version=consent.version,
+        data={"consent_datetime": nine_thirty},
+        reason="time from the source",
+        acting_user=coordinator,
+    )
     consent = services.crf_verify(instance=consent, acting_user=monitor)
     signed = as_investigator.post(
         reverse("crf_transition", args=[patient.pk, "consent", consent.pk, "sign"]),
@@ -88,7 +93,9 @@ def test_every_crf_page_shows_site_time_without_microseconds(patient, as_data_ma
     page = as_data_manager.get(consent.get_absolute_url()).text
     assert "09:30:00+08:00" in page
     ae_page = as_data_manager.get(
-        reverse("crf_detail", args=[patient.pk, "adverse-event", AdverseEvent.objects.get(patient=patient).pk])
+        reverse(
+            "crf_detail", args=[patient.pk, "adverse-event", AdverseEvent.objects.get(patient=patient).pk]
+        )
     ).text
     sae_list = as_data_manager.get(reverse("adverse_events:sae_list")).text
     awareness = "08:05:00+08:00"

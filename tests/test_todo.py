@@ -65,11 +65,26 @@ def investigator_study(coordinator, investigator, data_manager, as_investigator)
 
     sae_patient = treated_patient(start_days_ago=40, study_number="SR-101")
     awareness = timezone.now() - datetime.timedelta(hours=3)
-    sae = AdverseEventFactory(patient=sae_patient, acn_sabr="DOSE NOT CHANGED", serious="Y", aeshosp="Y", grade=3, awareness_at=awareness,
-                              status=CrfStatus.SUBMITTED)  # fmt: skip
+    sae = AdverseEventFactory(
+        patient=sae_patient,
+        acn_sabr="DOSE NOT CHANGED",
+        serious="Y",
+        aeshosp="Y",
+        grade=3,
+        awareness_at=awareness,
+        status=CrfStatus.SUBMITTED,
+    )
     assessed_patient = treated_patient(start_days_ago=40, study_number="SR-102")
-    assessed = AdverseEventFactory(patient=assessed_patient, acn_sabr="DOSE NOT CHANGED", serious="Y", aeshosp="Y", grade=3, expected="N",
-                                   awareness_at=awareness, status=CrfStatus.SUBMITTED)  # fmt: skip
+    assessed = AdverseEventFactory(
+        patient=assessed_patient,
+        acn_sabr="DOSE NOT CHANGED",
+        serious="Y",
+        aeshosp="Y",
+        grade=3,
+        expected="N",
+        awareness_at=awareness,
+        status=CrfStatus.SUBMITTED,
+    )
     sign_form(as_investigator, assessed)
     AdverseEventFactory(patient=assessed_patient, acn_sabr="DOSE NOT CHANGED", status=CrfStatus.SUBMITTED)
 
@@ -80,26 +95,45 @@ def investigator_study(coordinator, investigator, data_manager, as_investigator)
     for patient in (signed, voided, assessed_patient):
         response = as_investigator.post(reverse("casebook_sign", args=[patient.pk]), {"password": PASSWORD})
         assert response.status_code == 302
-    log = ScreeningLogFactory(patient=voided, screening_date=TODAY - datetime.timedelta(days=60),
-                              status=CrfStatus.SUBMITTED)  # fmt: skip
+    log = ScreeningLogFactory(
+        patient=voided, screening_date=TODAY - datetime.timedelta(days=60), status=CrfStatus.SUBMITTED
+    )
     open_query = queries.raise_query(row=log, text="Which screening date?", acting_user=data_manager)
     answered = queries.raise_query(row=log, text="Source missing", acting_user=data_manager)
     queries.answer_query(query=answered, text="Filed now", acting_user=coordinator)
-    return {"to_confirm": to_confirm, "sae": sae, "open_query": open_query, "answered": answered,
-            "confirmed": confirmed, "draft": draft}  # fmt: skip
+    return {
+        "to_confirm": to_confirm,
+        "sae": sae,
+        "open_query": open_query,
+        "answered": answered,
+        "confirmed": confirmed,
+        "draft": draft,
+    }
 
 
-def test_the_investigator_sees_exactly_the_work_waiting_and_where_to_do_it(as_investigator, investigator_study):
+def test_the_investigator_sees_exactly_the_work_waiting_and_where_to_do_it(
+    as_investigator, investigator_study
+):
     s = investigator_study
     response = as_investigator.get(reverse("visits:todo_investigator"))
     assert response.status_code == 200
     page = response.text
     assert items(page, "todo-eligibility") == [s["to_confirm"].label]
-    assert reverse("crf_detail", args=[s["to_confirm"].pk, "eligibility", s["to_confirm"].enrollment_eligibility_set.get().pk]) \
-        in page.split('data-testid="todo-eligibility"')[1].split("</table>")[0]  # fmt: skip
+    assert (
+        reverse(
+            "crf_detail",
+            args=[s["to_confirm"].pk, "eligibility", s["to_confirm"].enrollment_eligibility_set.get().pk],
+        )
+        in page.split('data-testid="todo-eligibility"')[1].split("</table>")[0]
+    )
     # screening-only patients with submitted forms wait for a signature too; SR-103 (signed) and SR-102 do not
-    assert set(items(page, "todo-casebooks")) == {s["to_confirm"].label, s["confirmed"].label, s["draft"].label,
-                                                  "SR-101", "SR-104"}
+    assert set(items(page, "todo-casebooks")) == {
+        s["to_confirm"].label,
+        s["confirmed"].label,
+        s["draft"].label,
+        "SR-101",
+        "SR-104",
+    }
     casebooks = page.split('data-testid="todo-casebooks"')[1].split("</table>")[0]
     assert "voided on" in casebooks and reverse("casebook_sign", args=[s["sae"].patient_id]) in casebooks
     assert items(page, "todo-saes") == ["SR-101"]
@@ -116,7 +150,9 @@ def test_the_investigator_sees_exactly_the_work_waiting_and_where_to_do_it(as_in
     assert nav_badge(page, "To do") == str(total)
 
 
-def test_work_done_leaves_the_list_and_the_count(as_investigator, investigator, coordinator, investigator_study):
+def test_work_done_leaves_the_list_and_the_count(
+    as_investigator, investigator, coordinator, investigator_study
+):
     s = investigator_study
     elig = s["to_confirm"].enrollment_eligibility_set.get()
     confirmed = as_investigator.post(
@@ -125,14 +161,22 @@ def test_work_done_leaves_the_list_and_the_count(as_investigator, investigator, 
     )
     assert confirmed.status_code == 302
     sae = s["sae"]
-    sae, _changes = services.crf_update(instance=sae, expected_version=sae.version, data={"expected": "Y"},
-                                        reason="Assessed", acting_user=investigator)  # fmt: skip
+    sae, _changes = services.crf_update(
+        instance=sae,
+        expected_version=sae.version,
+        data={"expected": "Y"},
+        reason="Assessed",
+        acting_user=investigator,
+    )
     sign_form(as_investigator, sae)
     queries.answer_query(query=s["open_query"], text="From the clinic letter", acting_user=coordinator)
     page = as_investigator.get(reverse("visits:todo_investigator")).text
     assert items(page, "todo-eligibility") == []
     assert items(page, "todo-saes") == []
-    assert re.findall(r'data-query="(\d+)"', page.split('data-testid="todo-queries"')[1].split("</table>")[0]) == []
+    assert (
+        re.findall(r'data-query="(\d+)"', page.split('data-testid="todo-queries"')[1].split("</table>")[0])
+        == []
+    )
     waiting = todo.investigator_todo(investigator).count
     assert nav_badge(page, "To do") == str(waiting)
 
@@ -222,7 +266,9 @@ def test_all_matching_the_filters_verifies_that_patients_forms_only(as_monitor, 
     review = as_monitor.post(reverse("visits:sdv_list"), {"all": "1", "patient": "SR-201", "step": "review"})
     assert f"You are about to mark {len(mine)} forms" in review.text
     assert set(re.findall(r'name="rows" value="([^"]+)"', review.text)) == mine
-    as_monitor.post(reverse("visits:sdv_list"), {"rows": sorted(mine), "patient": "SR-201", "step": "confirm"})
+    as_monitor.post(
+        reverse("visits:sdv_list"), {"rows": sorted(mine), "patient": "SR-201", "step": "confirm"}
+    )
     assert awaiting(first) == set() and awaiting(second) == theirs
 
 
@@ -255,11 +301,17 @@ def test_a_locked_casebook_follows_the_study_policy(as_monitor, sdv_study, data_
 @pytest.fixture
 def lock_study(coordinator, investigator, data_manager, monitor, as_investigator):
     """Two screen failures off study: one clean (verified, signed), one with an open query; one patient on study."""
+
     def off_study(days_ago: int):
         patient = screen(coordinator, days_ago=days_ago)
         consent(patient, coordinator, on=TODAY - datetime.timedelta(days=days_ago - 1))
-        services.crf_create(model=Disposition, patient=patient, acting_user=coordinator, status=CrfStatus.SUBMITTED,
-                            data={"eos_date": TODAY - datetime.timedelta(days=5), "eos_reason": "PHYSICIAN DECISION"})  # fmt: skip
+        services.crf_create(
+            model=Disposition,
+            patient=patient,
+            acting_user=coordinator,
+            status=CrfStatus.SUBMITTED,
+            data={"eos_date": TODAY - datetime.timedelta(days=5), "eos_reason": "PHYSICIAN DECISION"},
+        )
         return patient
 
     clean, queried = off_study(30), off_study(31)
@@ -277,8 +329,9 @@ def lock_study(coordinator, investigator, data_manager, monitor, as_investigator
     return {"clean": clean, "queried": queried, "on_study": on_study, "old": old, "recent": recent}
 
 
-def test_the_data_manager_sees_queries_by_age_and_the_casebooks_ready_to_lock(as_data_manager, data_manager,
-                                                                               lock_study):  # fmt: skip
+def test_the_data_manager_sees_queries_by_age_and_the_casebooks_ready_to_lock(
+    as_data_manager, data_manager, lock_study
+):
     s = lock_study
     from sabr_trial.models import Query
 
@@ -308,8 +361,11 @@ def test_a_locked_casebook_leaves_the_list(as_data_manager, data_manager, lock_s
 
 
 def test_pages_render_in_chinese(as_monitor, as_investigator, as_data_manager, sdv_study):
-    for client, url in ((as_monitor, "visits:sdv_list"), (as_investigator, "visits:todo_investigator"),
-                        (as_data_manager, "visits:todo_data_manager")):  # fmt: skip
+    for client, url in (
+        (as_monitor, "visits:sdv_list"),
+        (as_investigator, "visits:todo_investigator"),
+        (as_data_manager, "visits:todo_data_manager"),
+    ):
         response = client.get(reverse(url), HTTP_ACCEPT_LANGUAGE="zh-hans")
         assert response.status_code == 200
 
@@ -322,10 +378,13 @@ def test_the_lists_and_their_counts_render_with_redis_down(settings, as_monitor,
     with socket.socket() as s:  # a free port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings.CACHES = {"default": {
-        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
-        "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-    }}  # fmt: skip
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
     page = as_monitor.get(reverse("visits:sdv_list"))
     assert page.status_code == 200
     assert nav_badge(page.text, "SDV") == str(len(awaiting()))

@@ -55,10 +55,18 @@ def course(patient):
 
 def target_data(course, lesion, **changes):
     data = {
-        "course": course.pk, "lesion": lesion.pk, "prescribed_dose_gy": "30", "n_fractions": "3",
-        "isodose_pct": "80", "gtv_cc": "", "ptv_cc": "20", "alpha_beta_gy": "10", "dose_override_reason": "",
-        "is_reirradiation": "N", "reirradiation_reason": "",
-    }  # fmt: skip
+        "course": course.pk,
+        "lesion": lesion.pk,
+        "prescribed_dose_gy": "30",
+        "n_fractions": "3",
+        "isodose_pct": "80",
+        "gtv_cc": "",
+        "ptv_cc": "20",
+        "alpha_beta_gy": "10",
+        "dose_override_reason": "",
+        "is_reirradiation": "N",
+        "reirradiation_reason": "",
+    }
     data.update(changes)
     return data
 
@@ -67,8 +75,15 @@ def target_data(course, lesion, **changes):
 
 
 def test_course_is_numbered_per_patient_and_history_kept(as_coordinator, patient):
-    data = {"is_protocol": "Y", "indication": "INITIAL PROTOCOL SABR", "simulation_date": days_ago(50).isoformat(),
-            "technique": "VMAT", "image_guidance": "CBCT", "completion_status": "", "stop_reason": ""}  # fmt: skip
+    data = {
+        "is_protocol": "Y",
+        "indication": "INITIAL PROTOCOL SABR",
+        "simulation_date": days_ago(50).isoformat(),
+        "technique": "VMAT",
+        "image_guidance": "CBCT",
+        "completion_status": "",
+        "stop_reason": "",
+    }
     assert post(as_coordinator, patient, "sabr-course", data).status_code == 302
     assert post(as_coordinator, patient, "sabr-course", data).status_code == 302
     courses = list(SabrCourse.objects.filter(patient=patient).order_by("course_number"))
@@ -77,8 +92,15 @@ def test_course_is_numbered_per_patient_and_history_kept(as_coordinator, patient
 
 
 def test_course_stopped_early_needs_a_reason(as_coordinator, patient):
-    data = {"is_protocol": "Y", "indication": "INITIAL PROTOCOL SABR", "simulation_date": days_ago(50).isoformat(),
-            "technique": "VMAT", "image_guidance": "CBCT", "completion_status": "STOPPED EARLY", "stop_reason": ""}  # fmt: skip
+    data = {
+        "is_protocol": "Y",
+        "indication": "INITIAL PROTOCOL SABR",
+        "simulation_date": days_ago(50).isoformat(),
+        "technique": "VMAT",
+        "image_guidance": "CBCT",
+        "completion_status": "STOPPED EARLY",
+        "stop_reason": "",
+    }
     response = post(as_coordinator, patient, "sabr-course", data)
     assert response.status_code == 200 and "Say why the course was changed or stopped early" in response.text
     assert not SabrCourse.objects.exists()
@@ -112,8 +134,12 @@ def test_target_stores_and_shows_bed_eqd2_with_alpha_beta(
     as_coordinator, course, dose, n, bed10, eqd2_10, bed3, eqd2_3
 ):
     lesion = LesionFactory(patient=course.patient)
-    response = post(as_coordinator, course.patient, "sabr-target", target_data(course, lesion,
-                    prescribed_dose_gy=dose, n_fractions=str(n)))  # fmt: skip
+    response = post(
+        as_coordinator,
+        course.patient,
+        "sabr-target",
+        target_data(course, lesion, prescribed_dose_gy=dose, n_fractions=str(n)),
+    )
     assert response.status_code == 302, response.content
     target = SabrTarget.objects.get()
     shown = (target.bed10_display, target.eqd2_10_display, target.bed3_display, target.eqd2_3_display)
@@ -155,8 +181,18 @@ def test_bad_target_is_refused_with_a_named_message(as_coordinator, course, chan
 
 def test_over_80_gy_with_override_reason_is_accepted(as_coordinator, course):
     lesion = LesionFactory(patient=course.patient)
-    response = post(as_coordinator, course.patient, "sabr-target", target_data(
-        course, lesion, prescribed_dose_gy="100", n_fractions="10", dose_override_reason="Protocol amendment 3"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        course.patient,
+        "sabr-target",
+        target_data(
+            course,
+            lesion,
+            prescribed_dose_gy="100",
+            n_fractions="10",
+            dose_override_reason="Protocol amendment 3",
+        ),
+    )
     assert response.status_code == 302 and SabrTarget.objects.get().bed10_display == "200.0"
 
 
@@ -167,8 +203,12 @@ def test_one_target_per_lesion_per_course_and_reirradiation_needs_flag(as_coordi
     second = SabrCourseFactory(patient=course.patient, simulation_date=days_ago(20))
     response = post(as_coordinator, course.patient, "sabr-target", target_data(second, first.lesion))
     assert "was already treated with SABR: record this target as a re-irradiation" in response.text
-    response = post(as_coordinator, course.patient, "sabr-target", target_data(
-        second, first.lesion, is_reirradiation="Y", reirradiation_reason="LOCAL FAILURE"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        course.patient,
+        "sabr-target",
+        target_data(second, first.lesion, is_reirradiation="Y", reirradiation_reason="LOCAL FAILURE"),
+    )
     assert response.status_code == 302 and SabrTarget.objects.filter(lesion=first.lesion).count() == 2
 
 
@@ -182,8 +222,15 @@ def test_lesion_of_another_patient_is_not_offered(as_coordinator, course):
 
 
 def fraction_data(target, **changes):
-    data = {"target": target.pk, "fraction_number": "1", "fraction_date": days_ago(50).isoformat(), "delivered": "Y",
-            "dose_delivered_gy": "10", "not_delivered_reason": "", "adverse_event": ""}  # fmt: skip
+    data = {
+        "target": target.pk,
+        "fraction_number": "1",
+        "fraction_date": days_ago(50).isoformat(),
+        "delivered": "Y",
+        "dose_delivered_gy": "10",
+        "not_delivered_reason": "",
+        "adverse_event": "",
+    }
     data.update(changes)
     return data
 
@@ -191,8 +238,12 @@ def fraction_data(target, **changes):
 def test_fractions_set_course_dates_sabr_start_and_delivered_bed(as_coordinator, course):
     target = SabrTargetFactory(course=course)
     for number, day in ((1, 50), (2, 48), (3, 46)):
-        response = post(as_coordinator, course.patient, "sabr-fraction",
-                        fraction_data(target, fraction_number=str(number), fraction_date=days_ago(day).isoformat()))  # fmt: skip
+        response = post(
+            as_coordinator,
+            course.patient,
+            "sabr-fraction",
+            fraction_data(target, fraction_number=str(number), fraction_date=days_ago(day).isoformat()),
+        )
         assert response.status_code == 302
     target.refresh_from_db()
     course.refresh_from_db()
@@ -232,16 +283,26 @@ def test_duplicate_fraction_number_is_refused(as_coordinator, course):
 
 def test_fraction_toxicity_needs_ae_link(as_coordinator, course):
     target = SabrTargetFactory(course=course)
-    response = post(as_coordinator, course.patient, "sabr-fraction", fraction_data(
-        target, delivered="N", dose_delivered_gy="", not_delivered_reason="TOXICITY"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        course.patient,
+        "sabr-fraction",
+        fraction_data(target, delivered="N", dose_delivered_gy="", not_delivered_reason="TOXICITY"),
+    )
     assert "A fraction not delivered for toxicity needs the adverse event (EC-FX-2)." in response.text
 
 
 def test_soft_fraction_warnings_are_saved_and_shown(as_coordinator, course):
     target = SabrTargetFactory(course=course)
     SabrFractionFactory(target=target, fraction_date=days_ago(50))
-    response = post(as_coordinator, course.patient, "sabr-fraction", fraction_data(
-        target, fraction_number="2", fraction_date=days_ago(20).isoformat(), dose_delivered_gy="9"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        course.patient,
+        "sabr-fraction",
+        fraction_data(
+            target, fraction_number="2", fraction_date=days_ago(20).isoformat(), dose_delivered_gy="9"
+        ),
+    )
     assert response.status_code == 302 and SabrFraction.objects.count() == 2
     page = as_coordinator.get(response.url).text
     assert "9.00 Gy delivered, planned 10.00 Gy per fraction (EC-FX-2)" in page
@@ -267,11 +328,18 @@ def test_fraction_day_grid_records_one_fraction_per_target(as_coordinator, cours
     a = SabrTargetFactory(course=course, prescribed_dose_gy=Decimal("24"), n_fractions=1)
     b = SabrTargetFactory(course=course)
     url = reverse("treatment:fraction_day", args=[course.patient.pk, course.pk])
-    response = as_coordinator.post(url, {
-        "fraction_date": days_ago(50).isoformat(),
-        f"t{a.pk}-record": "1", f"t{a.pk}-delivered": "Y", f"t{a.pk}-dose": "24",
-        f"t{b.pk}-record": "1", f"t{b.pk}-delivered": "Y", f"t{b.pk}-dose": "10",
-    })  # fmt: skip
+    response = as_coordinator.post(
+        url,
+        {
+            "fraction_date": days_ago(50).isoformat(),
+            f"t{a.pk}-record": "1",
+            f"t{a.pk}-delivered": "Y",
+            f"t{a.pk}-dose": "24",
+            f"t{b.pk}-record": "1",
+            f"t{b.pk}-delivered": "Y",
+            f"t{b.pk}-dose": "10",
+        },
+    )
     assert response.status_code == 302
     assert sorted(SabrFraction.objects.values_list("target_id", "fraction_number")) == [(a.pk, 1), (b.pk, 1)]
 
@@ -280,11 +348,19 @@ def test_fraction_day_grid_saves_nothing_when_one_target_is_wrong(as_coordinator
     a = SabrTargetFactory(course=course)
     b = SabrTargetFactory(course=course)
     url = reverse("treatment:fraction_day", args=[course.patient.pk, course.pk])
-    response = as_coordinator.post(url, {
-        "fraction_date": days_ago(50).isoformat(),
-        f"t{a.pk}-record": "1", f"t{a.pk}-delivered": "Y", f"t{a.pk}-dose": "10",
-        f"t{b.pk}-record": "1", f"t{b.pk}-delivered": "N", f"t{b.pk}-dose": "", f"t{b.pk}-reason": "",
-    })  # fmt: skip
+    response = as_coordinator.post(
+        url,
+        {
+            "fraction_date": days_ago(50).isoformat(),
+            f"t{a.pk}-record": "1",
+            f"t{a.pk}-delivered": "Y",
+            f"t{a.pk}-dose": "10",
+            f"t{b.pk}-record": "1",
+            f"t{b.pk}-delivered": "N",
+            f"t{b.pk}-dose": "",
+            f"t{b.pk}-reason": "",
+        },
+    )
     assert (
         response.status_code == 200
         and "A fraction not delivered needs the reason (EC-FX-2)." in response.text
@@ -296,9 +372,17 @@ def test_fraction_day_grid_saves_nothing_when_one_target_is_wrong(as_coordinator
 
 
 def axi_data(**changes):
-    data = {"start_date": days_ago(55).isoformat(), "end_date": "", "dose_level": "5 MG BID", "other_dose_mg": "",
-            "other_dose_reason": "", "dose_change_reason": "START", "missed_doses": "0", "bp_ok_no_antihtn": "",
-            "adverse_event": ""}  # fmt: skip
+    data = {
+        "start_date": days_ago(55).isoformat(),
+        "end_date": "",
+        "dose_level": "5 MG BID",
+        "other_dose_mg": "",
+        "other_dose_reason": "",
+        "dose_change_reason": "START",
+        "missed_doses": "0",
+        "bp_ok_no_antihtn": "",
+        "adverse_event": "",
+    }
     data.update(changes)
     return data
 
@@ -332,23 +416,41 @@ def test_axitinib_periods_do_not_overlap_and_only_last_is_open(as_coordinator, p
         as_coordinator, patient, "axitinib", axi_data(start_date=days_ago(40).isoformat(), end_date="")
     )
     assert "overlaps the period" in response.text
-    response = post(as_coordinator, patient, "axitinib", axi_data(start_date=days_ago(58).isoformat(),
-                    end_date="", dose_change_reason="OTHER"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "axitinib",
+        axi_data(start_date=days_ago(58).isoformat(), end_date="", dose_change_reason="OTHER"),
+    )
     assert "Only the last period may be open" in response.text
 
 
 def test_nothing_after_permanent_discontinuation(as_coordinator, patient):
     AxitinibPeriodFactory(patient=patient, start_date=days_ago(55), end_date=days_ago(40))
-    AxitinibPeriodFactory(patient=patient, start_date=days_ago(39), end_date=days_ago(39),
-                          dose_level="PERMANENTLY DISCONTINUED", dose_change_reason="OTHER")  # fmt: skip
+    AxitinibPeriodFactory(
+        patient=patient,
+        start_date=days_ago(39),
+        end_date=days_ago(39),
+        dose_level="PERMANENTLY DISCONTINUED",
+        dose_change_reason="OTHER",
+    )
     response = post(as_coordinator, patient, "axitinib", axi_data(start_date=days_ago(20).isoformat()))
     assert "Axitinib was permanently discontinued on" in response.text and AxitinibPeriod.objects.count() == 2
 
 
 def test_early_titration_is_saved_with_a_warning(as_coordinator, patient):
     AxitinibPeriodFactory(patient=patient, start_date=days_ago(55), end_date=days_ago(31))
-    response = post(as_coordinator, patient, "axitinib", axi_data(
-        start_date=days_ago(30).isoformat(), dose_level="10 MG BID", dose_change_reason="TITRATION UP", bp_ok_no_antihtn="N"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "axitinib",
+        axi_data(
+            start_date=days_ago(30).isoformat(),
+            dose_level="10 MG BID",
+            dose_change_reason="TITRATION UP",
+            bp_ok_no_antihtn="N",
+        ),
+    )
     assert response.status_code == 302 and AxitinibPeriod.objects.count() == 2
     page = as_coordinator.get(response.url, follow=True).text
     assert (
@@ -358,8 +460,17 @@ def test_early_titration_is_saved_with_a_warning(as_coordinator, patient):
 
 def test_titration_meeting_the_rule_has_no_warning(as_coordinator, patient):
     AxitinibPeriodFactory(patient=patient, start_date=days_ago(55), end_date=days_ago(10))
-    response = post(as_coordinator, patient, "axitinib", axi_data(
-        start_date=days_ago(9).isoformat(), dose_level="7 MG BID", dose_change_reason="TITRATION UP", bp_ok_no_antihtn="Y"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "axitinib",
+        axi_data(
+            start_date=days_ago(9).isoformat(),
+            dose_level="7 MG BID",
+            dose_change_reason="TITRATION UP",
+            bp_ok_no_antihtn="Y",
+        ),
+    )
     assert response.status_code == 302
     assert "EC-AX-3" not in as_coordinator.get(response.url).text
 
@@ -368,9 +479,17 @@ def test_titration_meeting_the_rule_has_no_warning(as_coordinator, patient):
 
 
 def tori_data(**changes):
-    data = {"cycle_number": "1", "infusion_status": "GIVEN", "infusion_date": days_ago(55).isoformat(), "dose_mg": "240",
-            "dose_deviation_reason": "", "status_reason": "", "adverse_event": "", "infusion_interrupted": "N",
-            "lot_number": "L123"}  # fmt: skip
+    data = {
+        "cycle_number": "1",
+        "infusion_status": "GIVEN",
+        "infusion_date": days_ago(55).isoformat(),
+        "dose_mg": "240",
+        "dose_deviation_reason": "",
+        "status_reason": "",
+        "adverse_event": "",
+        "infusion_interrupted": "N",
+        "lot_number": "L123",
+    }
     data.update(changes)
     return data
 
@@ -403,16 +522,28 @@ def test_bad_infusion_is_refused(as_coordinator, patient, changes, message):
 
 
 def test_partial_dose_of_interrupted_infusion_with_reason_is_accepted(as_coordinator, patient):
-    response = post(as_coordinator, patient, "toripalimab", tori_data(
-        dose_mg="120", infusion_interrupted="Y", dose_deviation_reason="Infusion reaction grade 2, stopped"))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "toripalimab",
+        tori_data(
+            dose_mg="120",
+            infusion_interrupted="Y",
+            dose_deviation_reason="Infusion reaction grade 2, stopped",
+        ),
+    )
     assert response.status_code == 302 and ToripalimabInfusion.objects.get().dose_mg == Decimal("120")
 
 
 @pytest.mark.parametrize(("gap", "warned"), [(17, True), (18, False), (21, False), (24, False), (25, True)])
 def test_infusion_interval_warning(as_coordinator, patient, gap, warned):
     ToripalimabInfusionFactory(patient=patient, infusion_date=days_ago(55))
-    response = post(as_coordinator, patient, "toripalimab", tori_data(
-        cycle_number="2", infusion_date=days_ago(55 - gap).isoformat()))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "toripalimab",
+        tori_data(cycle_number="2", infusion_date=days_ago(55 - gap).isoformat()),
+    )
     assert response.status_code == 302
     page = as_coordinator.get(response.url).text
     assert ("(EC-TO-3)" in page) is warned
@@ -422,8 +553,14 @@ def test_infusion_interval_warning(as_coordinator, patient, gap, warned):
 
 def test_no_cycle_after_permanent_discontinuation(as_coordinator, patient):
     ToripalimabInfusionFactory(patient=patient, infusion_date=days_ago(55))
-    ToripalimabInfusionFactory(patient=patient, cycle_number=2, infusion_status="PERMANENTLY DISCONTINUED", infusion_date=None,
-                               dose_mg=None, status_reason="PROGRESSION")  # fmt: skip
+    ToripalimabInfusionFactory(
+        patient=patient,
+        cycle_number=2,
+        infusion_status="PERMANENTLY DISCONTINUED",
+        infusion_date=None,
+        dose_mg=None,
+        status_reason="PROGRESSION",
+    )
     response = post(
         as_coordinator,
         patient,
@@ -437,9 +574,19 @@ def test_no_cycle_after_permanent_discontinuation(as_coordinator, patient):
 
 
 def steroid_data(**changes):
-    data = {"drug": "METHYLPREDNISOLONE", "drug_other": "", "dose": "1", "dose_unit": "mg", "frequency": "BID",
-            "route": "INTRAVENOUS", "start_date": days_ago(40).isoformat(), "ongoing": "Y", "end_date": "",
-            "indication": "OTHER", "adverse_event": ""}  # fmt: skip
+    data = {
+        "drug": "METHYLPREDNISOLONE",
+        "drug_other": "",
+        "dose": "1",
+        "dose_unit": "mg",
+        "frequency": "BID",
+        "route": "INTRAVENOUS",
+        "start_date": days_ago(40).isoformat(),
+        "ongoing": "Y",
+        "end_date": "",
+        "indication": "OTHER",
+        "adverse_event": "",
+    }
     data.update(changes)
     return data
 
@@ -453,7 +600,10 @@ def test_steroid_prednisone_equivalent_is_derived(as_coordinator, patient):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"end_date": days_ago(30).isoformat()}, "This field applies only when “Ongoing?” is “No” (EC-CM-1)."),
+        (
+            {"end_date": days_ago(30).isoformat()},
+            "This field applies only when “Ongoing?” is “No” (EC-CM-1).",
+        ),
         ({"ongoing": "N"}, "A stopped drug needs its stop date (EC-CM-1)."),
         ({"indication": "IMMUNE-RELATED AE"}, "needs the AE (EC-CM-1)."),
         ({"drug": "OTHER"}, "Name the drug when it is &#x27;Other&#x27;."),
@@ -466,14 +616,27 @@ def test_bad_steroid_is_refused(as_coordinator, patient, changes, message):
 
 def test_steroid_not_tapered_after_12_weeks_warns(as_coordinator):
     patient = consented_patient(registered_days_ago=120)
-    response = post(as_coordinator, patient, "immunosuppressant", steroid_data(
-        drug="PREDNISONE", dose="20", frequency="QD", route="ORAL", start_date=days_ago(100).isoformat()))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "immunosuppressant",
+        steroid_data(
+            drug="PREDNISONE", dose="20", frequency="QD", route="ORAL", start_date=days_ago(100).isoformat()
+        ),
+    )
     assert "(R4.8, EC-CM-2)" in as_coordinator.get(response.url).text
 
 
 def therapy_data(**changes):
-    data = {"therapy_type": "SYSTEMIC", "regimen": "Cabozantinib", "start_date": days_ago(5).isoformat(),
-            "end_date": "", "reason": "PROGRESSION", "local_on_protocol": "N", "sabr_course": ""}  # fmt: skip
+    data = {
+        "therapy_type": "SYSTEMIC",
+        "regimen": "Cabozantinib",
+        "start_date": days_ago(5).isoformat(),
+        "end_date": "",
+        "reason": "PROGRESSION",
+        "local_on_protocol": "N",
+        "sabr_course": "",
+    }
     data.update(changes)
     return data
 
@@ -511,8 +674,12 @@ def test_radiotherapy_needs_lesions_treated(as_coordinator, patient):
     response = post(as_coordinator, patient, "subsequent-therapy", therapy_data(therapy_type="RADIOTHERAPY"))
     assert "Radiotherapy or surgery needs the lesions treated (EC-SU-1)." in response.text
     lesion = LesionFactory(patient=patient)
-    response = post(as_coordinator, patient, "subsequent-therapy",
-                    therapy_data(therapy_type="RADIOTHERAPY", lesions_treated=[lesion.pk]))  # fmt: skip
+    response = post(
+        as_coordinator,
+        patient,
+        "subsequent-therapy",
+        therapy_data(therapy_type="RADIOTHERAPY", lesions_treated=[lesion.pk]),
+    )
     assert response.status_code == 302 and list(SubsequentTherapy.objects.get().lesions_treated.all()) == [
         lesion
     ]
@@ -525,8 +692,13 @@ def test_treatment_start_is_the_earliest_of_the_three_drugs(course):
     patient = course.patient
     assert selectors.treatment_start(patient) is None
     SabrFractionFactory(target=SabrTargetFactory(course=course), fraction_date=days_ago(45))
-    AxitinibPeriodFactory(patient=patient, start_date=days_ago(50), dose_level="INTERRUPTED", dose_change_reason="OTHER",
-                          end_date=days_ago(49))  # fmt: skip
+    AxitinibPeriodFactory(
+        patient=patient,
+        start_date=days_ago(50),
+        dose_level="INTERRUPTED",
+        dose_change_reason="OTHER",
+        end_date=days_ago(49),
+    )
     assert selectors.treatment_start(patient) == days_ago(45)  # an interruption is not a dose
     ToripalimabInfusionFactory(patient=patient, infusion_date=days_ago(47))
     assert selectors.treatment_start(patient) == days_ago(47)
@@ -561,8 +733,12 @@ def test_patient_dates_lists_every_dose_and_fraction_date(course):
     AxitinibPeriodFactory(patient=course.patient, start_date=days_ago(50), end_date=days_ago(41))
     ToripalimabInfusionFactory(patient=course.patient, infusion_date=days_ago(49))
     treatment = {(d.field, d.date) for d in patient_dates.dates_of(course.patient) if d.kind == "treatment"}
-    assert {("Date", days_ago(50)), ("Start of period", days_ago(50)), ("End of period", days_ago(41)),
-            ("Date of infusion", days_ago(49))} <= treatment  # fmt: skip
+    assert {
+        ("Date", days_ago(50)),
+        ("Start of period", days_ago(50)),
+        ("End of period", days_ago(41)),
+        ("Date of infusion", days_ago(49)),
+    } <= treatment
 
 
 @pytest.mark.parametrize("persona", ["as_monitor", "as_data_manager"])
@@ -622,10 +798,18 @@ def test_demo_loads_treatment_and_is_idempotent(coordinator):
     LesionFactory(patient=patient)
     out = io.StringIO()
     demo.load(users={"coordinator": coordinator}, stdout=out)
-    counts = (SabrTarget.objects.count(), AxitinibPeriod.objects.count(), ToripalimabInfusion.objects.count(),
-              SubsequentTherapy.objects.count())  # fmt: skip
+    counts = (
+        SabrTarget.objects.count(),
+        AxitinibPeriod.objects.count(),
+        ToripalimabInfusion.objects.count(),
+        SubsequentTherapy.objects.count(),
+    )
     assert "SABR L1" in out.getvalue() and counts[0] == 2 and counts[1] >= 1 and counts[2] >= 1
     demo.load(users={"coordinator": coordinator}, stdout=out)
-    assert counts == (SabrTarget.objects.count(), AxitinibPeriod.objects.count(),
-                      ToripalimabInfusion.objects.count(), SubsequentTherapy.objects.count())  # fmt: skip
+    assert counts == (
+        SabrTarget.objects.count(),
+        AxitinibPeriod.objects.count(),
+        ToripalimabInfusion.objects.count(),
+        SubsequentTherapy.objects.count(),
+    )
     assert selectors.treatment_start(patient) == patient.registration_date + datetime.timedelta(days=3)

@@ -38,5 +38,11 @@ def test_changing_only_the_lf_confirmation_is_saved_with_its_reason(as_coordinat
 def test_changing_only_a_new_lesion_detail_is_a_change():
     from assessments.services import entries_summary
 
-    new = {"code": "N1", "organ": "LUNG", "location_text": "RLL", "first_seen_date": "2026-01-01", "unequivocal": "Y"}
+    new = {
+        "code": "N1",
+        "organ": "LUNG",
+        "location_text": "RLL",
+        "first_seen_date": "2026-01-01",
+        "unequivocal": "Y",
+    }
     assert entries_summary([], [new]) != entries_summary([], [{**new, "ct_confirmed": "Y"}])

@@ -123,13 +123,17 @@ def test_worklist_query_count_does_not_grow_with_patients(as_coordinator, django
     treated_patient(start_days_ago=70)
     with CaptureQueriesContext(connection) as one:
         as_coordinator.get(WORKLIST)
-    with django_capture_on_commit_callbacks(execute=True):  # new data: a new generation, the lists are computed
+    with django_capture_on_commit_callbacks(
+        execute=True
+    ):  # new data: a new generation, the lists are computed
         for days in (40, 90, 200):
             treated_patient(start_days_ago=days)
     with CaptureQueriesContext(connection) as four:
         first = as_coordinator.get(WORKLIST)
     assert len(four) == len(one)
-    with CaptureQueriesContext(connection) as again:  # issue 20: no change since, so no schedule is read again
+    with CaptureQueriesContext(
+        connection
+    ) as again:  # issue 20: no change since, so no schedule is read again
         second = as_coordinator.get(WORKLIST)
     assert not [q for q in again.captured_queries if "visits_notdone" in q["sql"]]
     assert len(again) < len(four) and items(second) == items(first)
@@ -154,13 +158,23 @@ def test_mark_not_done_with_reason(as_coordinator, coordinator, patient, django_
     page = as_coordinator.get(url, {"form": "tumour-assessment", "visit": "IMG-W8"})
     assert page.status_code == 200
     with django_capture_on_commit_callbacks(execute=True):  # the cached worklist is dropped after commit
-        response = as_coordinator.post(url, {
-            "form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "Scanner down",
-        })  # fmt: skip
+        response = as_coordinator.post(
+            url,
+            {
+                "form": "tumour-assessment",
+                "visit": "IMG-W8",
+                "reason_code": "NOT DONE",
+                "reason": "Scanner down",
+            },
+        )
     assert response.status_code == 302
     mark = NotDone.objects.get(patient=patient)
     assert (mark.form_slug, mark.visit_key, mark.reason, mark.marked_by) == (
-        "tumour-assessment", "IMG-W8", "Scanner down", coordinator)  # fmt: skip
+        "tumour-assessment",
+        "IMG-W8",
+        "Scanner down",
+        coordinator,
+    )
     assert mark.history.get().history_user == coordinator
     event = AuditEvent.objects.get(
         content_type=ContentType.objects.get_for_model(NotDone),
@@ -177,24 +191,40 @@ def test_mark_not_done_with_reason(as_coordinator, coordinator, patient, django_
 
 def test_nothing_to_report_closes_the_ae_review(as_coordinator, patient):
     url = reverse("visits:not_done", args=[patient.pk])
-    as_coordinator.post(url, {"form": "adverse-event", "visit": "C2", "reason_code": "NOTHING TO REPORT",
-                              "reason": "No new AE since cycle 1"})  # fmt: skip
+    as_coordinator.post(
+        url,
+        {
+            "form": "adverse-event",
+            "visit": "C2",
+            "reason_code": "NOTHING TO REPORT",
+            "reason": "No new AE since cycle 1",
+        },
+    )
     assert cells(as_coordinator.get(grid_url(patient)))[("C2", "adverse-event")] == "done"
 
 
 @pytest.mark.parametrize(
     ("data", "status", "message"),
     [
-        ({"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "  "}, 422,
-         "This field is required"),
-        ({"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "MAYBE", "reason": "x"}, 422,
-         "Select a valid choice"),
-        ({"form": "toripalimab", "visit": "C1", "reason_code": "NOT DONE", "reason": "x"}, 422,
-         "nothing to mark"),
+        (
+            {"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "  "},
+            422,
+            "This field is required",
+        ),
+        (
+            {"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "MAYBE", "reason": "x"},
+            422,
+            "Select a valid choice",
+        ),
+        (
+            {"form": "toripalimab", "visit": "C1", "reason_code": "NOT DONE", "reason": "x"},
+            422,
+            "nothing to mark",
+        ),
         ({"form": "toripalimab", "visit": "C99", "reason_code": "NOT DONE", "reason": "x"}, 404, ""),
         ({"form": "death", "visit": "C2", "reason_code": "NOT DONE", "reason": "x"}, 404, ""),
     ],
-)  # fmt: skip
+)
 def test_bad_not_done_refused_nothing_saved(as_coordinator, patient, data, status, message):
     response = as_coordinator.post(reverse("visits:not_done", args=[patient.pk]), data)
     assert response.status_code == status
@@ -225,8 +255,10 @@ def test_second_mark_refused_and_cancel_needs_reason(as_coordinator, patient):
 
 def test_locked_casebook_refuses_a_mark(as_coordinator, patient):
     Patient.objects.filter(pk=patient.pk).update(locked_at=timezone.now())
-    response = as_coordinator.post(reverse("visits:not_done", args=[patient.pk]), {
-        "form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "x"})  # fmt: skip
+    response = as_coordinator.post(
+        reverse("visits:not_done", args=[patient.pk]),
+        {"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "x"},
+    )
     assert response.status_code == 422 and "locked" in response.content.decode()
     assert not NotDone.objects.exists()
 
@@ -241,8 +273,10 @@ def test_other_roles_see_the_worklist_and_grid(request, persona, patient):
 @pytest.mark.parametrize("persona", ["data_manager", "monitor"])
 def test_read_only_roles_cannot_mark(request, persona, patient):
     client = request.getfixturevalue(f"as_{persona}")
-    response = client.post(reverse("visits:not_done", args=[patient.pk]), {
-        "form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "x"})  # fmt: skip
+    response = client.post(
+        reverse("visits:not_done", args=[patient.pk]),
+        {"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "x"},
+    )
     assert response.status_code == 403 and not NotDone.objects.exists()
     assert "not done…" not in client.get(grid_url(patient)).content.decode()
 
@@ -250,8 +284,13 @@ def test_read_only_roles_cannot_mark(request, persona, patient):
 def test_outsider_refused_everywhere(as_outsider, patient):
     for url in (WORKLIST, grid_url(patient), reverse("visits:not_done", args=[patient.pk])):
         assert as_outsider.get(url).status_code == 403
-    assert as_outsider.post(reverse("visits:not_done", args=[patient.pk]), {
-        "form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "x"}).status_code == 403  # fmt: skip
+    assert (
+        as_outsider.post(
+            reverse("visits:not_done", args=[patient.pk]),
+            {"form": "tumour-assessment", "visit": "IMG-W8", "reason_code": "NOT DONE", "reason": "x"},
+        ).status_code
+        == 403
+    )
 
 
 def test_unregistered_patient_has_no_schedule(as_coordinator):
@@ -296,7 +335,9 @@ def test_demo_worklist_at_a_frozen_date(as_coordinator):
         assert ps.anchors.off_study == enrollment_selectors.end_of_study_date(p)
 
 
-def test_navigation_count_is_cached_until_data_change(as_coordinator, monkeypatch, django_capture_on_commit_callbacks):
+def test_navigation_count_is_cached_until_data_change(
+    as_coordinator, monkeypatch, django_capture_on_commit_callbacks
+):
     """Issue 7: the worklist badge on every page is computed once per data generation, not once per page view."""
     treated_patient(start_days_ago=70, study_number="SR-102")
     calls = []
@@ -338,4 +379,6 @@ def test_worklist_is_paged_in_the_chosen_order(as_coordinator, monkeypatch):
         n += 1
     assert all(len(p) == 3 for p in pages[:-1]) and 1 <= len(pages[-1]) <= 3
     assert [row for p in pages for row in p] == everything
-    assert f"Rows 1–3 of {len(everything)}" in as_coordinator.get(WORKLIST, {"sort": "patient"}).content.decode()
+    assert (
+        f"Rows 1–3 of {len(everything)}" in as_coordinator.get(WORKLIST, {"sort": "patient"}).content.decode()
+    )

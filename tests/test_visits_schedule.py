@@ -100,8 +100,13 @@ def test_one_scan_counts_for_one_time_point_only():
 
 
 def test_no_imaging_before_treatment_starts():
-    assert keys(expected_forms(anchors(treatment_start=None, sabr_start=None), [], [], today=d(200)),
-                "tumour-assessment") == []  # fmt: skip
+    assert (
+        keys(
+            expected_forms(anchors(treatment_start=None, sabr_start=None), [], [], today=d(200)),
+            "tumour-assessment",
+        )
+        == []
+    )
 
 
 # --- toripalimab cycles and AE review (R4.6, EC-TO-3) ---------------------------------------------------------
@@ -110,7 +115,7 @@ def test_no_imaging_before_treatment_starts():
 def test_cycles_planned_from_the_last_infusion_given():
     infusions = (Infusion(1, d(0)), Infusion(2, d(23)), Infusion(3, None), Infusion(4, d(51)))
     got = cycle_targets(anchors(infusions=infusions), REG, until=d(80))
-    assert got == [(1, d(0), True), (2, d(21), True), (3, d(44), True), (4, d(65), True), (5, d(72), True)]  # fmt: skip
+    assert got == [(1, d(0), True), (2, d(21), True), (3, d(44), True), (4, d(65), True), (5, d(72), True)]
 
 
 @pytest.mark.parametrize(
@@ -213,8 +218,13 @@ def test_screening_forms_done_when_present():
     records = [FormRecord(s, REG) for s in ("screening", "consent", "eligibility", "baseline")]
     forms = expected_forms(anchors(), records, [], today=d(10))
     scr = {f.slug: f.state for f in forms if f.visit.key == "SCR"}
-    assert scr == {"screening": State.DONE, "consent": State.DONE, "eligibility": State.DONE,
-                   "baseline": State.DONE, "lesion": State.OVERDUE}  # fmt: skip
+    assert scr == {
+        "screening": State.DONE,
+        "consent": State.DONE,
+        "eligibility": State.DONE,
+        "baseline": State.DONE,
+        "lesion": State.OVERDUE,
+    }
 
 
 def test_sabr_due_within_28_days_of_registration():
@@ -231,8 +241,9 @@ def test_unregistered_patient_has_no_schedule():
 
 
 def test_death_stops_everything():
-    forms = expected_forms(anchors(death=d(110), end_of_treatment=d(110), off_study=d(110)), [], [],
-                           today=d(600))  # fmt: skip
+    forms = expected_forms(
+        anchors(death=d(110), end_of_treatment=d(110), off_study=d(110)), [], [], today=d(600)
+    )
     assert max(f.visit.window_start for f in forms) <= d(110)
     assert keys(forms, "survival") == []  # the first contact would open after death
     pending = [f for f in forms if f.visit.window_end >= d(110)]
@@ -244,9 +255,13 @@ def test_death_stops_everything():
 
 @pytest.mark.parametrize(
     ("anchor", "reason"),
-    [({"death": d(60)}, Reason.DEATH), ({"off_study": d(60)}, Reason.OFF_STUDY),
-     ({"off_study": d(60), "death": d(60)}, Reason.DEATH), ({"off_study": d(58), "death": d(90)}, Reason.OFF_STUDY)],
-)  # fmt: skip
+    [
+        ({"death": d(60)}, Reason.DEATH),
+        ({"off_study": d(60)}, Reason.OFF_STUDY),
+        ({"off_study": d(60), "death": d(60)}, Reason.DEATH),
+        ({"off_study": d(58), "death": d(90)}, Reason.OFF_STUDY),
+    ],
+)
 def test_form_pending_at_death_or_off_study_is_not_required(anchor, reason):
     f = form(expected_forms(anchors(**anchor), [], [], today=d(200)), "IMG-W8", "tumour-assessment")
     assert (f.state, f.reason) == (State.NOT_REQUIRED, reason)
@@ -284,11 +299,34 @@ def test_visits_listed_up_to_8_weeks_ahead():
 
 
 def test_summary_due_this_week_and_overdue():
-    forms = expected_forms(anchors(), [FormRecord(s, REG) for s in ("screening", "consent", "eligibility",
-                           "baseline", "lesion", "sabr-course", "sabr-target", "sabr-fraction", "axitinib")],
-                           [], today=d(45))  # fmt: skip
+    forms = expected_forms(
+        anchors(),
+        [
+            FormRecord(s, REG)
+            for s in (
+                "screening",
+                "consent",
+                "eligibility",
+                "baseline",
+                "lesion",
+                "sabr-course",
+                "sabr-target",
+                "sabr-fraction",
+                "axitinib",
+            )
+        ],
+        [],
+        today=d(45),
+    )
     s = summarize(forms, today=d(45))
     assert sorted((f.visit.key, f.slug) for f in s.due_this_week) == [
-        ("C3", "adverse-event"), ("C3", "toripalimab"), ("IMG-W8", "tumour-assessment")]  # fmt: skip
+        ("C3", "adverse-event"),
+        ("C3", "toripalimab"),
+        ("IMG-W8", "tumour-assessment"),
+    ]
     assert sorted((f.visit.key, f.slug) for f in s.overdue_forms) == [
-        ("C1", "adverse-event"), ("C1", "toripalimab"), ("C2", "adverse-event"), ("C2", "toripalimab")]  # fmt: skip
+        ("C1", "adverse-event"),
+        ("C1", "toripalimab"),
+        ("C2", "adverse-event"),
+        ("C2", "toripalimab"),
+    ]

@@ -30,7 +30,10 @@ from treatment.models import SabrCourse, SabrTarget, ToripalimabInfusion
 
 pytestmark = pytest.mark.django_db
 
-SKIP = {"updated_at", "created_at"}  # auto_now columns: stamped by the save itself, compared by the version walk
+SKIP = {
+    "updated_at",
+    "created_at",
+}  # auto_now columns: stamped by the save itself, compared by the version walk
 
 
 def _values(row: models.Model, names: list[str]) -> dict[str, object]:
@@ -54,7 +57,9 @@ def _walk(model: type[models.Model]) -> list[str]:
             versions = set(history.values_list("version", flat=True))
             missing = set(range(1, row.version + 1)) - versions
             if missing:
-                problems.append(f"{model.__name__} #{row.pk}: no history row for version(s) {sorted(missing)}")
+                problems.append(
+                    f"{model.__name__} #{row.pk}: no history row for version(s) {sorted(missing)}"
+                )
     return problems
 
 
@@ -71,38 +76,59 @@ def test_every_change_of_every_crf_row_has_a_history_row(as_coordinator, coordin
     fraction = SabrFractionFactory(target=target, patient=patient)
     for cycle in (1, 2):
         ToripalimabInfusionFactory(
-            patient=patient, cycle_number=cycle,
+            patient=patient,
+            cycle_number=cycle,
             infusion_date=patient.registration_date + datetime.timedelta(days=21 * (cycle - 1)),
-        )  # fmt: skip
+        )
     for day, values in ((56, {"L1": 15, "L2": 25}), (112, {"L1": 20, "L2": 25})):
         response = as_coordinator.post(create_url(patient), assessment_post(patient, values, day=day))
         assert response.status_code == 302, response.content[:2000]
-    responses_before = list(TumourAssessment.objects.order_by("scan_date_first").values_list("overall_resp", flat=True))
+    responses_before = list(
+        TumourAssessment.objects.order_by("scan_date_first").values_list("overall_resp", flat=True)
+    )
 
     # Correct: the first time point (its nadir moves the second one's response, EC-TA-3), a registry lesion,
     # the fraction's date (the target, the course and the AE flags follow) and an infusion date.
     tp1 = TumourAssessment.objects.order_by("scan_date_first").first()
-    post = assessment_post(patient, {"L1": 30, "L2": 25}, day=56, expected_version=tp1.version,
-                           change_reason="Re-measured on the source images")  # fmt: skip
+    post = assessment_post(
+        patient,
+        {"L1": 30, "L2": 25},
+        day=56,
+        expected_version=tp1.version,
+        change_reason="Re-measured on the source images",
+    )
     response = as_coordinator.post(update_url(tp1), post)
     assert response.status_code == 302, response.content[:3000]
     irradiated.refresh_from_db()
-    crf_update(instance=irradiated, expected_version=irradiated.version, data={"location_text": "segment 8"},
-               reason="Source: radiology report", acting_user=coordinator)  # fmt: skip
+    crf_update(
+        instance=irradiated,
+        expected_version=irradiated.version,
+        data={"location_text": "segment 8"},
+        reason="Source: radiology report",
+        acting_user=coordinator,
+    )
     fraction.refresh_from_db()
     crf_update(
-        instance=fraction, expected_version=fraction.version,
+        instance=fraction,
+        expected_version=fraction.version,
         data={"fraction_date": fraction.fraction_date - datetime.timedelta(days=1)},
-        reason="Date from the treatment record", acting_user=coordinator,
-    )  # fmt: skip
+        reason="Date from the treatment record",
+        acting_user=coordinator,
+    )
     first = ToripalimabInfusion.objects.get(patient=patient, cycle_number=1)
-    crf_update(instance=first, expected_version=first.version,
-               data={"infusion_date": first.infusion_date + datetime.timedelta(days=1)},
-               reason="Infusion chart", acting_user=coordinator)  # fmt: skip
+    crf_update(
+        instance=first,
+        expected_version=first.version,
+        data={"infusion_date": first.infusion_date + datetime.timedelta(days=1)},
+        reason="Infusion chart",
+        acting_user=coordinator,
+    )
 
     # The recompute really happened (otherwise the walk proves nothing): the responses moved with the baseline,
     # the target and the course took the new fraction date, cycle 2's planned date moved with cycle 1.
-    responses_after = list(TumourAssessment.objects.order_by("scan_date_first").values_list("overall_resp", flat=True))
+    responses_after = list(
+        TumourAssessment.objects.order_by("scan_date_first").values_list("overall_resp", flat=True)
+    )
     assert responses_after != responses_before
     target = SabrTarget.objects.get(pk=target.pk)
     assert target.first_fraction_date == fraction.fraction_date - datetime.timedelta(days=1)

@@ -82,23 +82,53 @@ def _sabr(patient: Patient, user: Any, start: datetime.date, index: int, limit: 
     plan = _plan(patient, index)
     if not plan:
         return "skipped (no registered lesion yet)"
-    course = _create(SabrCourse, patient, user, is_protocol="Y", indication=SabrCourse.Indication.INITIAL,
-                     simulation_date=start - 2 * DAY, technique="VMAT", image_guidance="CBCT")  # fmt: skip
+    course = _create(
+        SabrCourse,
+        patient,
+        user,
+        is_protocol="Y",
+        indication=SabrCourse.Indication.INITIAL,
+        simulation_date=start - 2 * DAY,
+        technique="VMAT",
+        image_guidance="CBCT",
+    )
     complete = True
     for number, (lesion, dose, n) in enumerate(plan):
-        target = _create(SabrTarget, patient, user, course=course, lesion=lesion, prescribed_dose_gy=dose,
-                         n_fractions=n, isodose_pct=80, ptv_cc=Decimal("18.5") + number * 7)  # fmt: skip
+        target = _create(
+            SabrTarget,
+            patient,
+            user,
+            course=course,
+            lesion=lesion,
+            prescribed_dose_gy=dose,
+            n_fractions=n,
+            isodose_pct=80,
+            ptv_cc=Decimal("18.5") + number * 7,
+        )
         for fraction in range(1, n + 1):
             day = start + (fraction - 1) * 2 * DAY
             if day > limit:
                 complete = False
                 break
-            _create(SabrFraction, patient, user, target=target, fraction_number=fraction, fraction_date=day,
-                    delivered="Y", dose_delivered_gy=target.dose_per_fraction_gy)  # fmt: skip
+            _create(
+                SabrFraction,
+                patient,
+                user,
+                target=target,
+                fraction_number=fraction,
+                fraction_date=day,
+                delivered="Y",
+                dose_delivered_gy=target.dose_per_fraction_gy,
+            )
     if complete:
         course.refresh_from_db()
-        crf_update(instance=course, expected_version=course.version, acting_user=user,
-                   reason="Course completed", data={"completion_status": "AS PLANNED"})  # fmt: skip
+        crf_update(
+            instance=course,
+            expected_version=course.version,
+            acting_user=user,
+            reason="Course completed",
+            data={"completion_status": "AS PLANNED"},
+        )
     return ", ".join(f"{lesion.lesion_code} {dose:g} Gy/{n}" for lesion, dose, n in plan)
 
 
@@ -114,8 +144,15 @@ AXITINIB_PLAN: dict[int, list[tuple[int, str, str, str]]] = {
 DEFAULT_AXITINIB_PLAN = [(0, "5 MG BID", "START", ""), (42, "7 MG BID", "TITRATION UP", "Y")]
 
 
-def _axitinib(patient: Patient, user: Any, start: datetime.date, index: int, stop: datetime.date | None,
-              limit: datetime.date, discontinue: bool) -> None:  # fmt: skip
+def _axitinib(
+    patient: Patient,
+    user: Any,
+    start: datetime.date,
+    index: int,
+    stop: datetime.date | None,
+    limit: datetime.date,
+    discontinue: bool,
+) -> None:
     """Periods from ``start``; the last one ends the day before ``stop`` (then a discontinuation if asked)."""
     if AxitinibPeriod.objects.filter(patient=patient).exists():
         return
@@ -128,17 +165,39 @@ def _axitinib(patient: Patient, user: Any, start: datetime.date, index: int, sto
         following = start + plan[i + 1][0] * DAY if i + 1 < len(plan) else None
         final = following is None or following > last_day
         end_date = (last_day if stop else None) if final else following - DAY  # type: ignore[operator]
-        _create(AxitinibPeriod, patient, user, start_date=day, end_date=end_date, dose_level=level,
-                dose_change_reason=reason, missed_doses=index % 3, bp_ok_no_antihtn=bp)  # fmt: skip
+        _create(
+            AxitinibPeriod,
+            patient,
+            user,
+            start_date=day,
+            end_date=end_date,
+            dose_level=level,
+            dose_change_reason=reason,
+            missed_doses=index % 3,
+            bp_ok_no_antihtn=bp,
+        )
         if final:
             break
     if discontinue and stop is not None and stop <= limit:
-        _create(AxitinibPeriod, patient, user, start_date=stop, dose_level="PERMANENTLY DISCONTINUED",
-                dose_change_reason="OTHER")  # fmt: skip
+        _create(
+            AxitinibPeriod,
+            patient,
+            user,
+            start_date=stop,
+            dose_level="PERMANENTLY DISCONTINUED",
+            dose_change_reason="OTHER",
+        )
 
 
-def _toripalimab(patient: Patient, user: Any, start: datetime.date, index: int, stop: datetime.date | None,
-                 limit: datetime.date, discontinue: bool) -> None:  # fmt: skip
+def _toripalimab(
+    patient: Patient,
+    user: Any,
+    start: datetime.date,
+    index: int,
+    stop: datetime.date | None,
+    limit: datetime.date,
+    discontinue: bool,
+) -> None:
     if ToripalimabInfusion.objects.filter(patient=patient).exists():
         return
     last_day = min(stop - DAY, limit) if stop else limit
@@ -146,21 +205,47 @@ def _toripalimab(patient: Patient, user: Any, start: datetime.date, index: int, 
     day, cycle = start, 1
     while day <= last_day and cycle <= last_cycle:
         if cycle == 3 and index % 2 == 0:
-            _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="DELAYED",
-                    status_reason="LOGISTIC", dose_mg=None)  # fmt: skip
+            _create(
+                ToripalimabInfusion,
+                patient,
+                user,
+                cycle_number=cycle,
+                infusion_status="DELAYED",
+                status_reason="LOGISTIC",
+                dose_mg=None,
+            )
             cycle += 1
             day += TORIPALIMAB_DELAY_DAYS.get(index, 7) * DAY
             continue
         # The first patient's second lot number was not written down: left empty as Unknown (a missing-data code).
-        lot = {"lot_number": "", "missing_codes": {"lot_number": "UNK"}} if (index, cycle) == (0, 2) else {
-            "lot_number": f"TP{2400 + cycle}"}
-        _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="GIVEN", infusion_date=day,
-                dose_mg=Decimal("240"), infusion_interrupted="N", **lot)  # fmt: skip
+        lot = (
+            {"lot_number": "", "missing_codes": {"lot_number": "UNK"}}
+            if (index, cycle) == (0, 2)
+            else {"lot_number": f"TP{2400 + cycle}"}
+        )
+        _create(
+            ToripalimabInfusion,
+            patient,
+            user,
+            cycle_number=cycle,
+            infusion_status="GIVEN",
+            infusion_date=day,
+            dose_mg=Decimal("240"),
+            infusion_interrupted="N",
+            **lot,
+        )
         cycle += 1
         day += 21 * DAY
     if discontinue and stop is not None and stop <= limit:
-        _create(ToripalimabInfusion, patient, user, cycle_number=cycle, infusion_status="PERMANENTLY DISCONTINUED",
-                status_reason="PROGRESSION", dose_mg=None)  # fmt: skip
+        _create(
+            ToripalimabInfusion,
+            patient,
+            user,
+            cycle_number=cycle,
+            infusion_status="PERMANENTLY DISCONTINUED",
+            status_reason="PROGRESSION",
+            dose_mg=None,
+        )
 
 
 def _next_line(
@@ -170,13 +255,25 @@ def _next_line(
         return
     next_line = first_pd + NEXT_LINE_AFTER_PD_DAYS * DAY
     if next_line <= limit:
-        _create(SubsequentTherapy, patient, user, therapy_type="SYSTEMIC", regimen="Cabozantinib 60 mg QD",
-                start_date=next_line, reason="PROGRESSION", local_on_protocol="N")  # fmt: skip
+        _create(
+            SubsequentTherapy,
+            patient,
+            user,
+            therapy_type="SYSTEMIC",
+            regimen="Cabozantinib 60 mg QD",
+            start_date=next_line,
+            reason="PROGRESSION",
+            local_on_protocol="N",
+        )
 
 
 def _first_pd(patient: Patient) -> datetime.date | None:
     """The scan date of the first RECIST PD time point."""
-    row = TumourAssessment.objects.filter(patient=patient, overall_resp="PD").order_by("scan_date_first").first()
+    row = (
+        TumourAssessment.objects.filter(patient=patient, overall_resp="PD")
+        .order_by("scan_date_first")
+        .first()
+    )
     return row.scan_date_first if row else None
 
 

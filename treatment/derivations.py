@@ -29,7 +29,9 @@ from treatment.selectors import weight_kg
 def derive_course_number(course: SabrCourse) -> None:
     """Number a new course after the patient's last one."""
     if not course.course_number:
-        last = SabrCourse.objects.filter(patient_id=course.patient_id).aggregate(m=models.Max("course_number"))
+        last = SabrCourse.objects.filter(patient_id=course.patient_id).aggregate(
+            m=models.Max("course_number")
+        )
         course.course_number = (last["m"] or 0) + 1
 
 
@@ -67,10 +69,12 @@ def derive_prednisone_equivalent(row: Immunosuppressant) -> None:
         return
     try:
         value = dosing.prednisone_equivalent_mg_day(
-            drug=dosing.Immunosuppressant(row.drug), dose=Decimal(row.dose),
-            unit=dosing.DoseUnit(row.dose_unit), frequency=dosing.DoseFrequency(row.frequency),
+            drug=dosing.Immunosuppressant(row.drug),
+            dose=Decimal(row.dose),
+            unit=dosing.DoseUnit(row.dose_unit),
+            frequency=dosing.DoseFrequency(row.frequency),
             weight_kg=weight_kg(row.patient),
-        )  # fmt: skip
+        )
     except (dosing.DosingError, ValueError):
         value = None
     row.pred_equiv_mg_day = None if value is None else value.quantize(Decimal("0.01"))

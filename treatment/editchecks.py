@@ -25,13 +25,33 @@ def axitinib_without_registration(patient: Any) -> list[Finding]:
     out = []
     for row in rows:
         if not patient.registration_date:
-            out.append(Finding("DM-1", row, "start_date", say(gettext_noop(
-                "Axitinib dosing from %(d)s is recorded but the patient is not registered: register the patient or "
-                "correct the form (DM-1)."), d=row.start_date)))  # fmt: skip
+            out.append(
+                Finding(
+                    "DM-1",
+                    row,
+                    "start_date",
+                    say(
+                        gettext_noop(
+                            "Axitinib dosing from %(d)s is recorded but the patient is not registered: register the patient or "
+                            "correct the form (DM-1)."
+                        ),
+                        d=row.start_date,
+                    ),
+                )
+            )
         elif row.start_date < patient.registration_date:
-            out.append(Finding("DM-1", row, "start_date", say(gettext_noop(
-                "Axitinib dosing starts %(d)s, before registration on %(r)s (DM-1)."),
-                d=row.start_date, r=patient.registration_date)))  # fmt: skip
+            out.append(
+                Finding(
+                    "DM-1",
+                    row,
+                    "start_date",
+                    say(
+                        gettext_noop("Axitinib dosing starts %(d)s, before registration on %(r)s (DM-1)."),
+                        d=row.start_date,
+                        r=patient.registration_date,
+                    ),
+                )
+            )
     return out
 
 
@@ -54,6 +74,8 @@ def treatment_soft_checks(patient: Any) -> list[Finding]:
     out: list[Finding] = []
     related = {SabrFraction: ("target__course", "target__lesion")}  # what the warnings read of each row
     for model, func in pairs:
-        rows = model.objects.filter(patient=patient).select_related("patient", *related.get(model, model.str_related))
+        rows = model.objects.filter(patient=patient).select_related(
+            "patient", *related.get(model, model.str_related)
+        )
         out.extend(from_warnings(rows, func, "SOFT-TX"))
     return out

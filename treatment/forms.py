@@ -36,9 +36,14 @@ class SabrCourseForm(PatientCrfForm):
     class Meta:
         model = SabrCourse
         fields = [
-            "is_protocol", "indication", "simulation_date", "technique", "image_guidance", "completion_status",
+            "is_protocol",
+            "indication",
+            "simulation_date",
+            "technique",
+            "image_guidance",
+            "completion_status",
             "stop_reason",
-        ]  # fmt: skip
+        ]
         widgets = {"simulation_date": DateInput()}
 
 
@@ -46,9 +51,18 @@ class SabrTargetForm(PatientCrfForm):
     class Meta:
         model = SabrTarget
         fields = [
-            "course", "lesion", "prescribed_dose_gy", "n_fractions", "isodose_pct", "gtv_cc", "ptv_cc", "alpha_beta_gy",
-            "dose_override_reason", "is_reirradiation", "reirradiation_reason",
-        ]  # fmt: skip
+            "course",
+            "lesion",
+            "prescribed_dose_gy",
+            "n_fractions",
+            "isodose_pct",
+            "gtv_cc",
+            "ptv_cc",
+            "alpha_beta_gy",
+            "dose_override_reason",
+            "is_reirradiation",
+            "reirradiation_reason",
+        ]
 
     def limit_choices(self) -> None:
         courses = SabrCourse.objects.filter(patient=self.patient).order_by("course_number")
@@ -88,9 +102,16 @@ class AxitinibPeriodForm(PatientCrfForm):
     class Meta:
         model = AxitinibPeriod
         fields = [
-            "start_date", "end_date", "dose_level", "other_dose_mg", "other_dose_reason", "dose_change_reason",
-            "missed_doses", "bp_ok_no_antihtn", "adverse_event",
-        ]  # fmt: skip
+            "start_date",
+            "end_date",
+            "dose_level",
+            "other_dose_mg",
+            "other_dose_reason",
+            "dose_change_reason",
+            "missed_doses",
+            "bp_ok_no_antihtn",
+            "adverse_event",
+        ]
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -111,9 +132,16 @@ class ToripalimabInfusionForm(PatientCrfForm):
     class Meta:
         model = ToripalimabInfusion
         fields = [
-            "cycle_number", "infusion_status", "infusion_date", "dose_mg", "dose_deviation_reason", "status_reason",
-            "adverse_event", "infusion_interrupted", "lot_number",
-        ]  # fmt: skip
+            "cycle_number",
+            "infusion_status",
+            "infusion_date",
+            "dose_mg",
+            "dose_deviation_reason",
+            "status_reason",
+            "adverse_event",
+            "infusion_interrupted",
+            "lot_number",
+        ]
         widgets = {"infusion_date": DateInput()}
 
     def limit_choices(self) -> None:
@@ -131,9 +159,18 @@ class ImmunosuppressantForm(PatientCrfForm):
     class Meta:
         model = Immunosuppressant
         fields = [
-            "drug", "drug_other", "dose", "dose_unit", "frequency", "route", "start_date", "ongoing", "end_date",
-            "indication", "adverse_event",
-        ]  # fmt: skip
+            "drug",
+            "drug_other",
+            "dose",
+            "dose_unit",
+            "frequency",
+            "route",
+            "start_date",
+            "ongoing",
+            "end_date",
+            "indication",
+            "adverse_event",
+        ]
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
     def limit_choices(self) -> None:

@@ -81,35 +81,56 @@ class SabrCourse(RulesFirstMixin, CrfBase):
         _("Course"), editable=False, help_text=_("Numbered 1, 2, ... per patient when the course is created.")
     )
     is_protocol = models.CharField(
-        _("Protocol SABR course?"), max_length=1, choices=YesNo.choices, default=YesNo.Y,
+        _("Protocol SABR course?"),
+        max_length=1,
+        choices=YesNo.choices,
+        default=YesNo.Y,
         help_text=_("The first delivered fraction of the first protocol course is the SABR start (D1)."),
-    )  # fmt: skip
+    )
     indication = models.CharField(
-        _("Indication"), max_length=40, choices=Indication.choices, default=Indication.INITIAL,
-        help_text=_("Oligoprogression SABR or a non-protocol course needs a subsequent-therapy form (EC-SB-3)."),
-    )  # fmt: skip
+        _("Indication"),
+        max_length=40,
+        choices=Indication.choices,
+        default=Indication.INITIAL,
+        help_text=_(
+            "Oligoprogression SABR or a non-protocol course needs a subsequent-therapy form (EC-SB-3)."
+        ),
+    )
     simulation_date = models.DateField(
-        _("Planning CT date"), validators=[not_in_future],
+        _("Planning CT date"),
+        validators=[not_in_future],
         help_text=_("On or before the first fraction (EC-SB-1)."),
-    )  # fmt: skip
+    )
     technique = models.CharField(_("Technique"), max_length=12, choices=Technique.choices)
     image_guidance = models.CharField(_("Image guidance"), max_length=20, choices=ImageGuidance.choices)
     start_date = models.DateField(
-        _("First delivered fraction"), null=True, blank=True, editable=False,
+        _("First delivered fraction"),
+        null=True,
+        blank=True,
+        editable=False,
         help_text=_("Derived from the fraction log (D1, EC-SB-2)."),
-    )  # fmt: skip
+    )
     completion_date = models.DateField(
-        _("Last delivered fraction"), null=True, blank=True, editable=False,
+        _("Last delivered fraction"),
+        null=True,
+        blank=True,
+        editable=False,
         help_text=_("Derived from the fraction log."),
-    )  # fmt: skip
+    )
     completion_status = models.CharField(
-        _("How did the course end?"), max_length=16, choices=CompletionStatus.choices, blank=True,
+        _("How did the course end?"),
+        max_length=16,
+        choices=CompletionStatus.choices,
+        blank=True,
         help_text=_("Fill in once the last fraction is given."),
-    )  # fmt: skip
+    )
     stop_reason = models.CharField(
-        _("Why changed or stopped?"), max_length=20, choices=StopReason.choices, blank=True,
+        _("Why changed or stopped?"),
+        max_length=20,
+        choices=StopReason.choices,
+        blank=True,
         help_text=_("Required when the course ended with changes or stopped early."),
-    )  # fmt: skip
+    )
 
     class Meta:
         verbose_name = _("SABR course")
@@ -126,6 +147,7 @@ class SabrCourse(RulesFirstMixin, CrfBase):
     def __str__(self) -> str:
         return str(_("Course %(n)s") % {"n": self.course_number or "?"})
 
+
 # --- Form 11 ---------------------------------------------------------------------------------------------
 
 
@@ -140,13 +162,20 @@ class SabrTarget(RulesFirstMixin, CrfBase):
         SabrCourse, on_delete=models.PROTECT, related_name="targets", verbose_name=_("Course")
     )
     lesion = models.ForeignKey(
-        "assessments.Lesion", on_delete=models.PROTECT, related_name="sabr_targets", null=True,
-        verbose_name=_("Lesion treated"), help_text=_("The lesion treated, chosen from this patient's lesion registry (D4, R1.41)."),
-    )  # fmt: skip
+        "assessments.Lesion",
+        on_delete=models.PROTECT,
+        related_name="sabr_targets",
+        null=True,
+        verbose_name=_("Lesion treated"),
+        help_text=_("The lesion treated, chosen from this patient's lesion registry (D4, R1.41)."),
+    )
     prescribed_dose_gy = models.DecimalField(
-        _("Prescribed total dose (Gy)"), max_digits=5, decimal_places=2, validators=[POSITIVE],
+        _("Prescribed total dose (Gy)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[POSITIVE],
         help_text=_("More than 80 Gy needs an override reason (EC-ST-1)."),
-    )  # fmt: skip
+    )
     n_fractions = models.PositiveSmallIntegerField(
         _("Number of fractions"),
         validators=[
@@ -156,9 +185,13 @@ class SabrTarget(RulesFirstMixin, CrfBase):
         help_text=_("How many fractions are planned for this lesion: 1 to 15 (EC-ST-1)."),
     )
     dose_per_fraction_gy = models.DecimalField(
-        _("Dose per fraction (Gy)"), max_digits=5, decimal_places=2, null=True, editable=False,
+        _("Dose per fraction (Gy)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        editable=False,
         help_text=_("Derived: total / number of fractions (R3.1)."),
-    )  # fmt: skip
+    )
     isodose_pct = models.PositiveSmallIntegerField(
         _("Prescription isodose line (%)"),
         validators=[MinValueValidator(50), MaxValueValidator(100)],
@@ -169,10 +202,13 @@ class SabrTarget(RulesFirstMixin, CrfBase):
     )
     ptv_cc = models.DecimalField(_("PTV volume (cm³)"), max_digits=7, decimal_places=2, validators=[POSITIVE])
     alpha_beta_gy = models.DecimalField(
-        _("α/β for the headline BED (Gy)"), max_digits=4, decimal_places=1,
-        default=radiobiology.ALPHA_BETA_TUMOUR_GY, validators=[MinValueValidator(Decimal("0.5"))],
+        _("α/β for the headline BED (Gy)"),
+        max_digits=4,
+        decimal_places=1,
+        default=radiobiology.ALPHA_BETA_TUMOUR_GY,
+        validators=[MinValueValidator(Decimal("0.5"))],
         help_text=_("Default 10 Gy (tumour, R3.2). BED10 and BED3 are always stored as well."),
-    )  # fmt: skip
+    )
     bed_gy = models.DecimalField(
         _("BED at the chosen α/β (Gy)"), max_digits=9, decimal_places=4, null=True, editable=False
     )
@@ -195,17 +231,25 @@ class SabrTarget(RulesFirstMixin, CrfBase):
         _("BED10 as delivered (α/β 10 Gy)"), max_digits=9, decimal_places=4, null=True, editable=False
     )
     dose_override_reason = models.CharField(
-        _("Reason the total dose exceeds 80 Gy"), max_length=200, blank=True,
+        _("Reason the total dose exceeds 80 Gy"),
+        max_length=200,
+        blank=True,
         help_text=_("Required only when the prescribed total dose is over 80 Gy (EC-ST-1)."),
-    )  # fmt: skip
+    )
     is_reirradiation = models.CharField(
-        _("Re-irradiation of this lesion?"), max_length=1, choices=YesNo.choices, default=YesNo.N,
+        _("Re-irradiation of this lesion?"),
+        max_length=1,
+        choices=YesNo.choices,
+        default=YesNo.N,
         help_text=_("Yes when this lesion already has a SABR target (EC-ST-1, R2.3)."),
-    )  # fmt: skip
+    )
     reirradiation_reason = models.CharField(
-        _("Why re-irradiated?"), max_length=16, choices=ReirradiationReason.choices, blank=True,
+        _("Why re-irradiated?"),
+        max_length=16,
+        choices=ReirradiationReason.choices,
+        blank=True,
         help_text=_("Required when the lesion is irradiated again (EC-ST-1)."),
-    )  # fmt: skip
+    )
     first_fraction_date = models.DateField(_("Lesion SABR start"), null=True, editable=False)
     last_fraction_date = models.DateField(_("Lesion SABR end"), null=True, editable=False)
 
@@ -243,9 +287,10 @@ class SabrTarget(RulesFirstMixin, CrfBase):
                 total_dose_gy=Decimal(self.prescribed_dose_gy), n_fractions=self.n_fractions
             )
             headline = radiobiology.bed_from_prescription(
-                total_dose_gy=Decimal(self.prescribed_dose_gy), n_fractions=self.n_fractions,
+                total_dose_gy=Decimal(self.prescribed_dose_gy),
+                n_fractions=self.n_fractions,
                 alpha_beta_gy=Decimal(self.alpha_beta_gy),
-            )  # fmt: skip
+            )
         except (radiobiology.RadiobiologyError, TypeError, ValueError):
             self.dose_per_fraction_gy = None
             self.bed_gy = self.eqd2_gy = self.bed10_gy = self.eqd2_10_gy = self.bed3_gy = self.eqd2_3_gy = (
@@ -306,23 +351,37 @@ class SabrFraction(RulesFirstMixin, CrfBase):
         SabrTarget, on_delete=models.PROTECT, related_name="fractions", verbose_name=_("Target")
     )
     fraction_number = models.PositiveSmallIntegerField(
-        _("Fraction number"), validators=[MinValueValidator(1, _("Fractions are numbered from 1 (EC-FX-1)."))],
+        _("Fraction number"),
+        validators=[MinValueValidator(1, _("Fractions are numbered from 1 (EC-FX-1)."))],
         help_text=_("1 to the target's number of fractions (EC-FX-1)."),
-    )  # fmt: skip
+    )
     fraction_date = models.DateField(_("Date"), validators=[not_in_future])
     delivered = models.CharField(_("Delivered?"), max_length=1, choices=YesNo.choices, default=YesNo.Y)
     dose_delivered_gy = models.DecimalField(
-        _("Dose delivered (Gy)"), max_digits=5, decimal_places=2, null=True, blank=True, validators=[POSITIVE],
+        _("Dose delivered (Gy)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[POSITIVE],
         help_text=_("The dose given at this fraction, in Gy: required when it was delivered (EC-FX-2)."),
-    )  # fmt: skip
+    )
     not_delivered_reason = models.CharField(
-        _("Reason not delivered"), max_length=24, choices=NotDeliveredReason.choices, blank=True,
+        _("Reason not delivered"),
+        max_length=24,
+        choices=NotDeliveredReason.choices,
+        blank=True,
         help_text=_("Required when not delivered (EC-FX-2)."),
-    )  # fmt: skip
+    )
     adverse_event = models.ForeignKey(
-        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="sabr_fractions",
-        verbose_name=_("Related AE"), help_text=_("Required when not delivered for toxicity (EC-FX-2)."),
-    )  # fmt: skip
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sabr_fractions",
+        verbose_name=_("Related AE"),
+        help_text=_("Required when not delivered for toxicity (EC-FX-2)."),
+    )
 
     class Meta:
         verbose_name = _("SABR fraction")
@@ -347,6 +406,7 @@ class SabrFraction(RulesFirstMixin, CrfBase):
             _("%(l)s fraction %(n)s, %(d)s")
             % {"l": lesion, "n": self.fraction_number, "d": self.fraction_date}
         )
+
 
 # --- Form 13 ---------------------------------------------------------------------------------------------
 
@@ -378,37 +438,61 @@ class AxitinibPeriod(RulesFirstMixin, CrfBase):
 
     start_date = models.DateField(_("Start of period"), validators=[not_in_future])
     end_date = models.DateField(
-        _("End of period"), null=True, blank=True, validators=[not_in_future],
+        _("End of period"),
+        null=True,
+        blank=True,
+        validators=[not_in_future],
         help_text=_("Blank while the period is ongoing; only the last period may be open (EC-AX-1)."),
-    )  # fmt: skip
+    )
     dose_level = models.CharField(
-        _("Dose level"), max_length=24, choices=DoseLevel.choices,
+        _("Dose level"),
+        max_length=24,
+        choices=DoseLevel.choices,
         help_text=_("Only the protocol levels (R4.2); any other dose goes in 'Other dose' with a reason."),
-    )  # fmt: skip
+    )
     other_dose_mg = models.DecimalField(
-        _("Other dose (mg BID)"), max_digits=4, decimal_places=1, null=True, blank=True, validators=[POSITIVE],
+        _("Other dose (mg BID)"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[POSITIVE],
         help_text=_("Only for a dose off the level list; it replaces the level's dose (EC-AX-2)."),
-    )  # fmt: skip
+    )
     other_dose_reason = models.CharField(
         _("Reason for the other dose"), max_length=28, choices=OtherDoseReason.choices, blank=True
     )
     dose_change_reason = models.CharField(
-        _("Reason for this period"), max_length=28, choices=ChangeReason.choices,
-        help_text=_("Why this dose period started: the first dose, a titration, a reduction or an interruption (R4.3-R4.5)."),
-    )  # fmt: skip
+        _("Reason for this period"),
+        max_length=28,
+        choices=ChangeReason.choices,
+        help_text=_(
+            "Why this dose period started: the first dose, a titration, a reduction or an interruption (R4.3-R4.5)."
+        ),
+    )
     adverse_event = models.ForeignKey(
-        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="axitinib_periods",
-        verbose_name=_("Related AE"), help_text=_("Required for a reduction or interruption for toxicity (EC-AX-2)."),
-    )  # fmt: skip
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="axitinib_periods",
+        verbose_name=_("Related AE"),
+        help_text=_("Required for a reduction or interruption for toxicity (EC-AX-2)."),
+    )
     missed_doses = models.PositiveSmallIntegerField(
         _("Doses missed or vomited (not replaced)"),
         default=0,
         help_text=_("Doses missed or vomited in this period: a missed dose is not made up (R4.1)."),
     )
     bp_ok_no_antihtn = models.CharField(
-        _("Normotensive without antihypertensives?"), max_length=1, choices=YesNo.choices, blank=True,
-        help_text=_("Answer when the dose goes up: was the blood pressure normal without antihypertensive drugs? (R4.3)."),
-    )  # fmt: skip
+        _("Normotensive without antihypertensives?"),
+        max_length=1,
+        choices=YesNo.choices,
+        blank=True,
+        help_text=_(
+            "Answer when the dose goes up: was the blood pressure normal without antihypertensive drugs? (R4.3)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("axitinib period")
@@ -428,9 +512,12 @@ class AxitinibPeriod(RulesFirstMixin, CrfBase):
 
     def as_pure(self) -> dosing.AxitinibPeriod:
         return dosing.AxitinibPeriod(
-            start_date=self.start_date, end_date=self.end_date, dose=dosing.AxitinibDose(self.dose_level),
-            missed_doses=self.missed_doses or 0, other_dose_mg=self.other_dose_mg,
-        )  # fmt: skip
+            start_date=self.start_date,
+            end_date=self.end_date,
+            dose=dosing.AxitinibDose(self.dose_level),
+            missed_doses=self.missed_doses or 0,
+            other_dose_mg=self.other_dose_mg,
+        )
 
 
 # --- Form 14 ---------------------------------------------------------------------------------------------
@@ -453,37 +540,61 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
         OTHER = "OTHER", _("Other")
 
     cycle_number = models.PositiveSmallIntegerField(
-        _("Cycle"), validators=[MinValueValidator(1, _("Cycles are numbered from 1 (EC-TO-1)."))],
+        _("Cycle"),
+        validators=[MinValueValidator(1, _("Cycles are numbered from 1 (EC-TO-1)."))],
         help_text=_("Cycles are numbered 1, 2, 3 ... without gaps (EC-TO-1)."),
-    )  # fmt: skip
+    )
     planned_date = models.DateField(
         _("Planned date"), null=True, editable=False, help_text=_("Previous given infusion + 21 days (R4.6).")
     )
     infusion_status = models.CharField(
-        _("Status"), max_length=24, choices=Status.choices, default=Status.GIVEN,
-        help_text=_("Was the infusion given, delayed or omitted, or is toripalimab stopped for good? (R4.7, R4.8)."),
-    )  # fmt: skip
+        _("Status"),
+        max_length=24,
+        choices=Status.choices,
+        default=Status.GIVEN,
+        help_text=_(
+            "Was the infusion given, delayed or omitted, or is toripalimab stopped for good? (R4.7, R4.8)."
+        ),
+    )
     infusion_date = models.DateField(
-        _("Date of infusion"), null=True, blank=True, validators=[not_in_future],
+        _("Date of infusion"),
+        null=True,
+        blank=True,
+        validators=[not_in_future],
         help_text=_("Required when given; on or after registration (EC-TO-1)."),
-    )  # fmt: skip
+    )
     dose_mg = models.DecimalField(
-        _("Dose (mg)"), max_digits=5, decimal_places=1, null=True, blank=True,
-        default=dosing.TORIPALIMAB_DOSE_MG, validators=[POSITIVE],
+        _("Dose (mg)"),
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        default=dosing.TORIPALIMAB_DOSE_MG,
+        validators=[POSITIVE],
         help_text=_("Fixed 240 mg; any other dose needs a reason; no dose reductions (R4.7)."),
-    )  # fmt: skip
+    )
     dose_deviation_reason = models.CharField(_("Reason the dose is not 240 mg"), max_length=200, blank=True)
     status_reason = models.CharField(
         _("Reason for delay, omission or stop"), max_length=20, choices=StatusReason.choices, blank=True
     )
     adverse_event = models.ForeignKey(
-        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="toripalimab_infusions",
-        verbose_name=_("Related AE"), help_text=_("Required when the reason is an adverse event; its toripalimab action must match (EC-TO-4)."),
-    )  # fmt: skip
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="toripalimab_infusions",
+        verbose_name=_("Related AE"),
+        help_text=_(
+            "Required when the reason is an adverse event; its toripalimab action must match (EC-TO-4)."
+        ),
+    )
     infusion_interrupted = models.CharField(
-        _("Infusion slowed or interrupted?"), max_length=1, choices=YesNo.choices, blank=True,
+        _("Infusion slowed or interrupted?"),
+        max_length=1,
+        choices=YesNo.choices,
+        blank=True,
         help_text=_("Answer when the infusion was given (R4.8)."),
-    )  # fmt: skip
+    )
     lot_number = models.CharField(_("Lot"), max_length=20, blank=True)
 
     class Meta:
@@ -504,9 +615,11 @@ class ToripalimabInfusion(RulesFirstMixin, CrfBase):
 
     def as_pure(self) -> dosing.ToripalimabInfusion:
         return dosing.ToripalimabInfusion(
-            cycle_number=self.cycle_number, status=dosing.InfusionStatus(self.infusion_status),
-            infusion_date=self.infusion_date, dose_mg=self.dose_mg,
-        )  # fmt: skip
+            cycle_number=self.cycle_number,
+            status=dosing.InfusionStatus(self.infusion_status),
+            infusion_date=self.infusion_date,
+            dose_mg=self.dose_mg,
+        )
 
 
 # --- Form 15 ---------------------------------------------------------------------------------------------
@@ -558,18 +671,30 @@ class Immunosuppressant(RulesFirstMixin, CrfBase):
     start_date = models.DateField(_("Start"), validators=[not_in_future])
     ongoing = models.CharField(_("Ongoing?"), max_length=1, choices=YesNo.choices, default=YesNo.Y)
     end_date = models.DateField(
-        _("Stop"), null=True, blank=True, validators=[not_in_future],
+        _("Stop"),
+        null=True,
+        blank=True,
+        validators=[not_in_future],
         help_text=_("Required when not ongoing; blank when ongoing (EC-CM-1)."),
-    )  # fmt: skip
+    )
     indication = models.CharField(_("Indication"), max_length=20, choices=Indication.choices)
     adverse_event = models.ForeignKey(
-        "adverse_events.AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="immunosuppressants",
-        verbose_name=_("Related AE"), help_text=_("Required for an immune-related AE or infusion reaction (EC-CM-1)."),
-    )  # fmt: skip
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="immunosuppressants",
+        verbose_name=_("Related AE"),
+        help_text=_("Required for an immune-related AE or infusion reaction (EC-CM-1)."),
+    )
     pred_equiv_mg_day = models.DecimalField(
-        _("Prednisone-equivalent dose per day (mg)"), max_digits=9, decimal_places=2, null=True,
-        editable=False, help_text=_("Derived for corticosteroids (R4.8)."),
-    )  # fmt: skip
+        _("Prednisone-equivalent dose per day (mg)"),
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        editable=False,
+        help_text=_("Derived for corticosteroids (R4.8)."),
+    )
 
     class Meta:
         verbose_name = _("immunosuppressant")
@@ -591,6 +716,7 @@ class Immunosuppressant(RulesFirstMixin, CrfBase):
             self.drug_other if self.drug == self.Drug.OTHER and self.drug_other else self.get_drug_display()
         )
         return f"{name} {self.dose.normalize():f} {self.dose_unit} {self.frequency}, {self.start_date}"
+
 
 # --- Form 16 ---------------------------------------------------------------------------------------------
 
@@ -619,21 +745,36 @@ class SubsequentTherapy(RulesFirstMixin, CrfBase):
     end_date = models.DateField(_("End"), null=True, blank=True, validators=[not_in_future])
     reason = models.CharField(_("Reason for next-line therapy"), max_length=24, choices=Reason.choices)
     local_on_protocol = models.CharField(
-        _("Local therapy while axitinib/toripalimab continue?"), max_length=1, choices=YesNo.choices,
+        _("Local therapy while axitinib/toripalimab continue?"),
+        max_length=1,
+        choices=YesNo.choices,
         help_text=_("Yes: local therapy, not a PFS2 next line (D2); it censors PFS1 before PD (R1.43)."),
-    )  # fmt: skip
+    )
     lesions_treated = models.ManyToManyField(
-        "assessments.Lesion", blank=True, related_name="subsequent_therapies", verbose_name=_("Lesions treated"),
+        "assessments.Lesion",
+        blank=True,
+        related_name="subsequent_therapies",
+        verbose_name=_("Lesions treated"),
         help_text=_("Required for radiotherapy or surgery (EC-SU-1, R1.43, R2.3)."),
-    )  # fmt: skip
+    )
     sabr_course = models.ForeignKey(
-        SabrCourse, on_delete=models.PROTECT, null=True, blank=True, related_name="subsequent_therapies",
+        SabrCourse,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subsequent_therapies",
         verbose_name=_("SABR course if given as SABR"),
-    )  # fmt: skip
+    )
     pfs2_event = models.CharField(
-        _("Counts as PFS2 event"), max_length=1, choices=YesNo.choices, editable=False, default=YesNo.N,
-        help_text=_("Derived: reason progression or clinical deterioration and not local therapy (D2, EC-SU-2)."),
-    )  # fmt: skip
+        _("Counts as PFS2 event"),
+        max_length=1,
+        choices=YesNo.choices,
+        editable=False,
+        default=YesNo.N,
+        help_text=_(
+            "Derived: reason progression or clinical deterioration and not local therapy (D2, EC-SU-2)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("subsequent anticancer therapy")

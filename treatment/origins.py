@@ -60,7 +60,9 @@ class Origin:
 
 
 #: R4.2: a period at one of the five BID levels is a dose; INTERRUPTED and PERMANENTLY DISCONTINUED are not.
-DOSED_AXITINIB_LEVELS: frozenset[str] = frozenset(d.value for d in AxitinibDose if axitinib_level(d) is not None)
+DOSED_AXITINIB_LEVELS: frozenset[str] = frozenset(
+    d.value for d in AxitinibDose if axitinib_level(d) is not None
+)
 
 
 def _is_dose(level: str) -> bool:
@@ -74,7 +76,9 @@ def sabr_start(fractions: Iterable[Fraction]) -> Origin | None:
         return None
     first_course = min(f.course_number for f in delivered)
     # min keeps the first of equal dates: callers pass rows in primary-key order.
-    first = min((f for f in delivered if f.course_number == first_course), key=lambda f: f.date or datetime.date.max)
+    first = min(
+        (f for f in delivered if f.course_number == first_course), key=lambda f: f.date or datetime.date.max
+    )
     assert first.date is not None
     return Origin(first.date, first.ref)
 

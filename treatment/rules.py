@@ -100,24 +100,36 @@ def date_errors(
         label = labels.get(field, field)
         if registration_rule:
             if not getattr(patient, "registration_date", None):
-                _add(errors, field, _("The patient is not registered: no treatment can be recorded (%(r)s).")
-                     % {"r": registration_rule})  # fmt: skip
+                _add(
+                    errors,
+                    field,
+                    _("The patient is not registered: no treatment can be recorded (%(r)s).")
+                    % {"r": registration_rule},
+                )
             elif value < patient.registration_date:
                 _add(
-                    errors, field,
+                    errors,
+                    field,
                     _("%(label)s %(d)s is before registration on %(reg)s (%(r)s).")
-                    % {"label": label, "d": value.isoformat(), "reg": patient.registration_date.isoformat(),
-                       "r": registration_rule},
-                )  # fmt: skip
+                    % {
+                        "label": label,
+                        "d": value.isoformat(),
+                        "reg": patient.registration_date.isoformat(),
+                        "r": registration_rule,
+                    },
+                )
         for check in (check_not_before_consent, check_not_after_death):
             for message in _call_check(check, patient, field, value):
                 _add(errors, field, message)
         if eos is not None and value > eos:
             _add(
-                errors, field,
-                _("%(label)s %(d)s is after the end of study on %(eos)s: no treatment record after it (EC-G4).")
+                errors,
+                field,
+                _(
+                    "%(label)s %(d)s is after the end of study on %(eos)s: no treatment record after it (EC-G4)."
+                )
                 % {"label": label, "d": value.isoformat(), "eos": eos.isoformat()},
-            )  # fmt: skip
+            )
     return errors
 
 
@@ -155,13 +167,17 @@ def check_course(course: SabrCourse) -> None:
                 course.patient,
                 {"simulation_date": course.simulation_date},
                 labels={"simulation_date": _("Planning CT date")},
-            )  # fmt: skip
+            )
         )
         if course.pk:
             first = _first_fraction_date_of_course(course)
             if first is not None and course.simulation_date > first:
-                _add(errors, "simulation_date", _("The planning CT date %(s)s is after the first fraction on "
-                     "%(f)s (EC-SB-1).") % {"s": course.simulation_date, "f": first})  # fmt: skip
+                _add(
+                    errors,
+                    "simulation_date",
+                    _("The planning CT date %(s)s is after the first fraction on %(f)s (EC-SB-1).")
+                    % {"s": course.simulation_date, "f": first},
+                )
     _raise(errors)
 
 
@@ -177,9 +193,13 @@ def course_warnings(course: SabrCourse) -> list[str]:
     needs_link = course.is_protocol == "N" or course.indication == course.Indication.OLIGOPROGRESSION
     if needs_link and not course.subsequent_therapies.exists():
         warnings.append(
-            say(gettext_noop("A non-protocol or oligoprogression SABR course needs a linked subsequent-therapy form "
-                             "(local therapy, not a PFS2 next line) (EC-SB-3)."))
-        )  # fmt: skip
+            say(
+                gettext_noop(
+                    "A non-protocol or oligoprogression SABR course needs a linked subsequent-therapy form "
+                    "(local therapy, not a PFS2 next line) (EC-SB-3)."
+                )
+            )
+        )
     for target in course.targets.select_related("lesion").prefetch_related("fractions"):
         for fraction in target.fractions.all():
             warnings.extend(fraction_warnings(fraction, target_label=str(target)))
@@ -202,8 +222,12 @@ def check_target(target: SabrTarget) -> None:
         and dose > MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY
         and not target.dose_override_reason.strip()
     ):
-        _add(errors, "dose_override_reason", _("A total dose of %(d)s Gy is over %(max)s Gy: give the override "
-             "reason (EC-ST-1).") % {"d": _num(dose), "max": MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY})  # fmt: skip
+        _add(
+            errors,
+            "dose_override_reason",
+            _("A total dose of %(d)s Gy is over %(max)s Gy: give the override reason (EC-ST-1).")
+            % {"d": _num(dose), "max": MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY},
+        )
     n = target.n_fractions
     if n is not None and not 1 <= n <= 15:
         _add(errors, "n_fractions", _("%(n)s fractions: SABR has 1 to 15 fractions (EC-ST-1).") % {"n": n})
@@ -218,18 +242,36 @@ def check_target(target: SabrTarget) -> None:
             _add(errors, "lesion", _("This lesion belongs to another patient."))
         others = SabrTarget.objects.filter(lesion_id=lesion_id).exclude(pk=target.pk)
         if course is not None and others.filter(course=course).exists():
-            _add(errors, "lesion", _("Lesion %(l)s already has a target in this course: one target per lesion "
-                 "per course (EC-ST-1).") % {"l": lesion})  # fmt: skip
+            _add(
+                errors,
+                "lesion",
+                _(
+                    "Lesion %(l)s already has a target in this course: one target per lesion "
+                    "per course (EC-ST-1)."
+                )
+                % {"l": lesion},
+            )
         elif others.exists() and target.is_reirradiation != "Y":
-            _add(errors, "is_reirradiation", _("Lesion %(l)s was already treated with SABR: record this target "
-                 "as a re-irradiation with its reason (EC-ST-1).") % {"l": lesion})  # fmt: skip
+            _add(
+                errors,
+                "is_reirradiation",
+                _(
+                    "Lesion %(l)s was already treated with SABR: record this target "
+                    "as a re-irradiation with its reason (EC-ST-1)."
+                )
+                % {"l": lesion},
+            )
     if target.pk and n:
         highest = (
             target.fractions.order_by("-fraction_number").values_list("fraction_number", flat=True).first()
         )
         if highest is not None and highest > n:
-            _add(errors, "n_fractions", _("Fraction %(f)s is already recorded: the number of fractions cannot be "
-                 "below it (EC-FX-1).") % {"f": highest})  # fmt: skip
+            _add(
+                errors,
+                "n_fractions",
+                _("Fraction %(f)s is already recorded: the number of fractions cannot be below it (EC-FX-1).")
+                % {"f": highest},
+            )
     _raise(errors)
 
 
@@ -246,21 +288,32 @@ def check_fraction(fraction: SabrFraction) -> None:
     _same_patient(fraction, target, "target", errors)
     if target is not None and fraction.fraction_number:
         if fraction.fraction_number > target.n_fractions:
-            _add(errors, "fraction_number", _("Fraction %(f)s is beyond the %(n)s planned fractions of this target "
-                 "(EC-FX-1).") % {"f": fraction.fraction_number, "n": target.n_fractions})  # fmt: skip
+            _add(
+                errors,
+                "fraction_number",
+                _("Fraction %(f)s is beyond the %(n)s planned fractions of this target (EC-FX-1).")
+                % {"f": fraction.fraction_number, "n": target.n_fractions},
+            )
         elif (
             SabrFraction.objects.filter(target=target, fraction_number=fraction.fraction_number)
             .exclude(pk=fraction.pk)
             .exists()
         ):
-            _add(errors, "fraction_number", _("Fraction %(f)s of this target is already recorded (EC-FX-1).")
-                 % {"f": fraction.fraction_number})  # fmt: skip
+            _add(
+                errors,
+                "fraction_number",
+                _("Fraction %(f)s of this target is already recorded (EC-FX-1).")
+                % {"f": fraction.fraction_number},
+            )
     if fraction.delivered == "Y":
         if fraction.dose_delivered_gy is None:
             _add(errors, "dose_delivered_gy", _("A delivered fraction needs its dose (EC-FX-2)."))
         if fraction.not_delivered_reason:
-            _add(errors, "not_delivered_reason", _("A reason is recorded only when the fraction was not delivered "
-                 "(EC-FX-2)."))  # fmt: skip
+            _add(
+                errors,
+                "not_delivered_reason",
+                _("A reason is recorded only when the fraction was not delivered (EC-FX-2)."),
+            )
     elif fraction.delivered == "N":
         if not fraction.not_delivered_reason:
             _add(errors, "not_delivered_reason", _("A fraction not delivered needs the reason (EC-FX-2)."))
@@ -271,20 +324,29 @@ def check_fraction(fraction: SabrFraction) -> None:
             and hasattr(fraction, "adverse_event_id")
             and fraction.adverse_event_id is None
         ):
-            _add(errors, "adverse_event", _("A fraction not delivered for toxicity needs the adverse event "
-                 "(EC-FX-2)."))  # fmt: skip
+            _add(
+                errors,
+                "adverse_event",
+                _("A fraction not delivered for toxicity needs the adverse event (EC-FX-2)."),
+            )
     _ae_of_patient(fraction, errors)
     if fraction.fraction_date and fraction.patient_id:
         errors_dates = date_errors(
-            fraction.patient, {"fraction_date": fraction.fraction_date},
-            labels={"fraction_date": _("Fraction date")}, registration_rule="EC-FX-1",
-        )  # fmt: skip
+            fraction.patient,
+            {"fraction_date": fraction.fraction_date},
+            labels={"fraction_date": _("Fraction date")},
+            registration_rule="EC-FX-1",
+        )
         for field, messages in errors_dates.items():
             for message in messages:
                 _add(errors, field, message)
         if target is not None and fraction.fraction_date < target.course.simulation_date:
-            _add(errors, "fraction_date", _("The fraction date %(d)s is before the planning CT on %(s)s "
-                 "(EC-FX-1, EC-SB-1).") % {"d": fraction.fraction_date, "s": target.course.simulation_date})  # fmt: skip
+            _add(
+                errors,
+                "fraction_date",
+                _("The fraction date %(d)s is before the planning CT on %(s)s (EC-FX-1, EC-SB-1).")
+                % {"d": fraction.fraction_date, "s": target.course.simulation_date},
+            )
     _raise(errors)
 
 
@@ -303,24 +365,49 @@ def fraction_warnings(fraction: SabrFraction, *, target_label: str = "") -> list
         and abs(Decimal(delivered) - planned) >= Decimal("0.005")
     ):
         found.append(
-            say(gettext_noop("Fraction %(f)s: %(d)s Gy delivered, planned %(p)s Gy per fraction (EC-FX-2)."),
-                f=fraction.fraction_number, d=fraction.dose_delivered_gy, p=round(planned, 2))
-        )  # fmt: skip
+            say(
+                gettext_noop("Fraction %(f)s: %(d)s Gy delivered, planned %(p)s Gy per fraction (EC-FX-2)."),
+                f=fraction.fraction_number,
+                d=fraction.dose_delivered_gy,
+                p=round(planned, 2),
+            )
+        )
     if fraction.fraction_number and fraction.fraction_number > target.n_fractions:
-        found.append(say(gettext_noop("Fraction %(f)s is beyond the %(n)s planned fractions (EC-FX-1)."),
-                         f=fraction.fraction_number, n=target.n_fractions))  # fmt: skip
+        found.append(
+            say(
+                gettext_noop("Fraction %(f)s is beyond the %(n)s planned fractions (EC-FX-1)."),
+                f=fraction.fraction_number,
+                n=target.n_fractions,
+            )
+        )
     first = target.course.start_date
     if first is not None and fraction.fraction_date:
         days = (fraction.fraction_date - first).days
         if days > FRACTION_WINDOW_DAYS:
             found.append(
-                say(gettext_noop("Fraction %(f)s on %(d)s is %(n)s days after the course's first fraction %(s)s: "
-                                 "outside the %(w)s-day course window (EC-FX-2)."),
-                    f=fraction.fraction_number, d=fraction.fraction_date, n=days, s=first, w=FRACTION_WINDOW_DAYS)
-            )  # fmt: skip
+                say(
+                    gettext_noop(
+                        "Fraction %(f)s on %(d)s is %(n)s days after the course's first fraction %(s)s: "
+                        "outside the %(w)s-day course window (EC-FX-2)."
+                    ),
+                    f=fraction.fraction_number,
+                    d=fraction.fraction_date,
+                    n=days,
+                    s=first,
+                    w=FRACTION_WINDOW_DAYS,
+                )
+            )
         elif days < 0:
-            found.append(say(gettext_noop("Fraction %(f)s on %(d)s is before the course's first delivered fraction "
-                             "%(s)s."), f=fraction.fraction_number, d=fraction.fraction_date, s=first))  # fmt: skip
+            found.append(
+                say(
+                    gettext_noop(
+                        "Fraction %(f)s on %(d)s is before the course's first delivered fraction %(s)s."
+                    ),
+                    f=fraction.fraction_number,
+                    d=fraction.fraction_date,
+                    s=first,
+                )
+            )
     if target_label:
         return [say(gettext_noop("%(target)s: %(warning)s"), target=target_label, warning=w) for w in found]
     return found
@@ -342,18 +429,35 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
 
     errors: dict[str, list[str]] = {}
     if period.dose_level and period.dose_level not in dosing.AxitinibDose._value2member_map_:
-        _add(errors, "dose_level", _("'%(v)s' is not an axitinib dose level: only 10, 7, 5, 3 or 2 mg BID, "
-             "interrupted or permanently discontinued (R4.2, EC-AX-2).") % {"v": period.dose_level})  # fmt: skip
+        _add(
+            errors,
+            "dose_level",
+            _(
+                "'%(v)s' is not an axitinib dose level: only 10, 7, 5, 3 or 2 mg BID, "
+                "interrupted or permanently discontinued (R4.2, EC-AX-2)."
+            )
+            % {"v": period.dose_level},
+        )
     elif period.other_dose_mg is not None and Decimal(period.other_dose_mg) <= 0:
         pass  # refused by the field's own validator (POSITIVE); the pure module would raise DosingError on it
     elif period.other_dose_mg is not None:
         if dosing.axitinib_level(dosing.AxitinibDose(period.dose_level)) is None:
-            _add(errors, "other_dose_mg", _("An other dose is recorded with a dose level, not with an "
-                 "interruption or discontinuation (EC-AX-2)."))  # fmt: skip
+            _add(
+                errors,
+                "other_dose_mg",
+                _(
+                    "An other dose is recorded with a dose level, not with an "
+                    "interruption or discontinuation (EC-AX-2)."
+                ),
+            )
         listed = dosing.axitinib_dose_for_mg(Decimal(period.other_dose_mg))
         if listed is not None:
-            _add(errors, "other_dose_mg", _("%(mg)s mg BID is a dose level: choose it in 'Dose level' instead "
-                 "(EC-AX-2).") % {"mg": _num(period.other_dose_mg)})  # fmt: skip
+            _add(
+                errors,
+                "other_dose_mg",
+                _("%(mg)s mg BID is a dose level: choose it in 'Dose level' instead (EC-AX-2).")
+                % {"mg": _num(period.other_dose_mg)},
+            )
         if not period.other_dose_reason:
             _add(
                 errors, "other_dose_reason", _("A dose off the level list needs its reason (R4.2, EC-AX-2).")
@@ -370,8 +474,12 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
     if period.dose_change_reason == "TITRATION UP" and not period.bp_ok_no_antihtn:
         _add(errors, "bp_ok_no_antihtn", _("Answer this for a titration up (R4.3)."))
     if period.end_date and period.start_date and period.end_date < period.start_date:
-        _add(errors, "end_date", _("The end %(e)s is before the start %(s)s (EC-AX-1).")
-             % {"e": period.end_date, "s": period.start_date})  # fmt: skip
+        _add(
+            errors,
+            "end_date",
+            _("The end %(e)s is before the start %(s)s (EC-AX-1).")
+            % {"e": period.end_date, "s": period.start_date},
+        )
     valid_level = period.dose_level in dosing.AxitinibDose._value2member_map_
     if period.start_date and period.patient_id and valid_level and not errors:
         others = _patient_rows(AxitinibPeriod, period)
@@ -386,8 +494,12 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
                 break
             if other.start_date > period.start_date:
                 if period.end_date is None:
-                    _add(errors, "end_date", _("Only the last period may be open: the period %(o)s follows this "
-                         "one (EC-AX-1).") % {"o": other})  # fmt: skip
+                    _add(
+                        errors,
+                        "end_date",
+                        _("Only the last period may be open: the period %(o)s follows this one (EC-AX-1).")
+                        % {"o": other},
+                    )
                     break
                 if period.end_date >= other.start_date:
                     _add(
@@ -402,13 +514,24 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
             if o.dose_level == "PERMANENTLY DISCONTINUED" and o.start_date < period.start_date
         ]
         if earlier_stop:
-            _add(errors, "start_date", _("Axitinib was permanently discontinued on %(d)s: no later period "
-                 "(EC-AX-1).") % {"d": earlier_stop[0].start_date})  # fmt: skip
+            _add(
+                errors,
+                "start_date",
+                _("Axitinib was permanently discontinued on %(d)s: no later period (EC-AX-1).")
+                % {"d": earlier_stop[0].start_date},
+            )
         if period.dose_level == "PERMANENTLY DISCONTINUED":
             later = [o for o in others if o.start_date > period.start_date]
             if later:
-                _add(errors, "dose_level", _("A period starts after this one (%(o)s): permanent discontinuation is "
-                     "the last period (EC-AX-1).") % {"o": later[0]})  # fmt: skip
+                _add(
+                    errors,
+                    "dose_level",
+                    _(
+                        "A period starts after this one (%(o)s): permanent discontinuation is "
+                        "the last period (EC-AX-1)."
+                    )
+                    % {"o": later[0]},
+                )
         if not errors:
             # the pure module is the reference for the whole set (EC-AX-1)
             pure = [o.as_pure() for o in others] + [period.as_pure()]
@@ -417,9 +540,11 @@ def check_axitinib_period(period: AxitinibPeriod) -> None:
     dates = {"start_date": period.start_date, "end_date": period.end_date}
     if period.patient_id:
         for field, messages in date_errors(
-            period.patient, dates, labels={"start_date": _("Start"), "end_date": _("End")},
+            period.patient,
+            dates,
+            labels={"start_date": _("Start"), "end_date": _("End")},
             registration_rule="EC-AX-1",
-        ).items():  # fmt: skip
+        ).items():
             for message in messages:
                 _add(errors, field, message)
     _raise(errors)
@@ -440,24 +565,40 @@ def axitinib_ae_action_warnings(patient: Any) -> list[str]:
     # (the AE, its pk, onset, axitinib action shown) of AEs that reduced or interrupted axitinib: the AE app answers.
     for ae, ae_pk, onset, _action in patient_facts.fact("axitinib_ae_actions", patient):
         match = [
-            p for p in periods
+            p
+            for p in periods
             if abs(p.start_date - onset) <= window
-            and (p.dose_change_reason in ("REDUCTION FOR TOXICITY", "INTERRUPTION FOR TOXICITY")
-                 or p.dose_level == "INTERRUPTED" or p.adverse_event_id == ae_pk)
-        ]  # fmt: skip
+            and (
+                p.dose_change_reason in ("REDUCTION FOR TOXICITY", "INTERRUPTION FOR TOXICITY")
+                or p.dose_level == "INTERRUPTED"
+                or p.adverse_event_id == ae_pk
+            )
+        ]
         if not match:
             name = ae.verbatim or (ae.ctcae_term.term if ae.ctcae_term_id else "?")
-            label = say(gettext_noop("AE %(n)s: %(term)s, grade %(g)s"), n=ae.ae_number or "-", term=name, g=ae.grade)
+            label = say(
+                gettext_noop("AE %(n)s: %(term)s, grade %(g)s"), n=ae.ae_number or "-", term=name, g=ae.grade
+            )
             warnings.append(
-                say(gettext_noop("%(ae)s (onset %(d)s) says axitinib was %(a)s, but no axitinib period with that "
-                                 "change starts within %(n)s days (EC-AX-4)."),
-                    ae=label, d=onset, a=_english_action(ae), n=AXITINIB_AE_MATCH_DAYS)
-            )  # fmt: skip
+                say(
+                    gettext_noop(
+                        "%(ae)s (onset %(d)s) says axitinib was %(a)s, but no axitinib period with that "
+                        "change starts within %(n)s days (EC-AX-4)."
+                    ),
+                    ae=label,
+                    d=onset,
+                    a=_english_action(ae),
+                    n=AXITINIB_AE_MATCH_DAYS,
+                )
+            )
     return warnings
 
 
 #: The two axitinib actions EC-AX-4 checks, in words that fit its sentence (rendered in the reader's language).
-_AXITINIB_ACTIONS = {"DOSE REDUCED": gettext_noop("dose reduced"), "DRUG INTERRUPTED": gettext_noop("interrupted")}
+_AXITINIB_ACTIONS = {
+    "DOSE REDUCED": gettext_noop("dose reduced"),
+    "DRUG INTERRUPTED": gettext_noop("interrupted"),
+}
 
 
 def _english_action(ae: Any) -> Any:
@@ -489,11 +630,14 @@ def axitinib_warnings(period: AxitinibPeriod) -> list[str]:
         level_start = p.start_date
     bp = {"Y": True, "N": False}.get(period.bp_ok_no_antihtn or "")
     return axitinib_ae_action_warnings(period.patient) + dosing.axitinib_titration_warnings(
-        current=dosing.AxitinibDose(current.dose_level), proposed=dosing.AxitinibDose(period.dose_level),
-        current_level_start=level_start, change_date=period.start_date,
-        adverse_events=_axitinib_aes(period.patient), bp_ok_no_antihtn=bp,
+        current=dosing.AxitinibDose(current.dose_level),
+        proposed=dosing.AxitinibDose(period.dose_level),
+        current_level_start=level_start,
+        change_date=period.start_date,
+        adverse_events=_axitinib_aes(period.patient),
+        bp_ok_no_antihtn=bp,
         min_weeks_at_level=AXITINIB_TITRATION_MIN_WEEKS,
-    )  # fmt: skip
+    )
 
 
 # --- Form 14: toripalimab ------------------------------------------------------------------------------------------
@@ -524,16 +668,28 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
     if infusion.dose_mg is not None and given:
         reduction = infusion.dose_mg < dosing.TORIPALIMAB_DOSE_MG and infusion.infusion_interrupted != "Y"
         for message in dosing.toripalimab_dose_errors(
-            dose_mg=Decimal(infusion.dose_mg), deviation_reason=infusion.dose_deviation_reason,
+            dose_mg=Decimal(infusion.dose_mg),
+            deviation_reason=infusion.dose_deviation_reason,
             reduction_for_toxicity=reduction,
-        ):  # fmt: skip
+        ):
             if "reduction" in message:
-                _add(errors, "dose_mg", _("%(d)s mg is a dose reduction: toripalimab is never reduced, only "
-                     "withheld (delayed or omitted) or stopped; a lower dose is recorded only for an interrupted "
-                     "infusion (R4.7, EC-TO-2).") % {"d": _num(infusion.dose_mg)})  # fmt: skip
+                _add(
+                    errors,
+                    "dose_mg",
+                    _(
+                        "%(d)s mg is a dose reduction: toripalimab is never reduced, only "
+                        "withheld (delayed or omitted) or stopped; a lower dose is recorded only for an interrupted "
+                        "infusion (R4.7, EC-TO-2)."
+                    )
+                    % {"d": _num(infusion.dose_mg)},
+                )
             else:
-                _add(errors, "dose_deviation_reason", _("The dose is %(d)s mg, not 240 mg: give the reason "
-                     "(R4.7, EC-TO-2).") % {"d": _num(infusion.dose_mg)})  # fmt: skip
+                _add(
+                    errors,
+                    "dose_deviation_reason",
+                    _("The dose is %(d)s mg, not 240 mg: give the reason (R4.7, EC-TO-2).")
+                    % {"d": _num(infusion.dose_mg)},
+                )
     if (
         infusion.status_reason == "ADVERSE EVENT"
         and hasattr(infusion, "adverse_event_id")
@@ -546,54 +702,93 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
         )
     ae = _ae_of_patient(infusion, errors)
     if ae is not None:
-        expected = {"DELAYED": "DRUG INTERRUPTED", "OMITTED": "DRUG INTERRUPTED",
-                    "PERMANENTLY DISCONTINUED": "DRUG WITHDRAWN"}.get(infusion.infusion_status)  # fmt: skip
+        expected = {
+            "DELAYED": "DRUG INTERRUPTED",
+            "OMITTED": "DRUG INTERRUPTED",
+            "PERMANENTLY DISCONTINUED": "DRUG WITHDRAWN",
+        }.get(infusion.infusion_status)
         if expected and ae.acn_toripalimab != expected:
-            _add(errors, "adverse_event", _("%(ae)s records toripalimab action '%(a)s': a %(s)s cycle needs an AE "
-                 "whose toripalimab action is '%(e)s' (EC-TO-4).") % {"ae": ae, "a": ae.get_acn_toripalimab_display(),
-                 "s": infusion.get_infusion_status_display().lower(), "e": expected})  # fmt: skip
+            _add(
+                errors,
+                "adverse_event",
+                _(
+                    "%(ae)s records toripalimab action '%(a)s': a %(s)s cycle needs an AE "
+                    "whose toripalimab action is '%(e)s' (EC-TO-4)."
+                )
+                % {
+                    "ae": ae,
+                    "a": ae.get_acn_toripalimab_display(),
+                    "s": infusion.get_infusion_status_display().lower(),
+                    "e": expected,
+                },
+            )
     if given and infusion.infusion_interrupted not in ("Y", "N"):
         _add(errors, "infusion_interrupted", _("Answer this for a given infusion (R4.8)."))
     if infusion.patient_id and infusion.cycle_number:
         others = _patient_rows(ToripalimabInfusion, infusion)
         if any(o.cycle_number == infusion.cycle_number for o in others):
-            _add(errors, "cycle_number", _("Cycle %(n)s is already recorded for this patient (EC-TO-1).")
-                 % {"n": infusion.cycle_number})  # fmt: skip
+            _add(
+                errors,
+                "cycle_number",
+                _("Cycle %(n)s is already recorded for this patient (EC-TO-1).")
+                % {"n": infusion.cycle_number},
+            )
         else:
             numbers = sorted([o.cycle_number for o in others] + [infusion.cycle_number])
             if numbers != list(range(1, len(numbers) + 1)):
                 expected = len(others) + 1
-                _add(errors, "cycle_number", _("Cycles are consecutive: the next cycle is %(e)s, not %(n)s "
-                     "(EC-TO-1).") % {"e": expected, "n": infusion.cycle_number})  # fmt: skip
+                _add(
+                    errors,
+                    "cycle_number",
+                    _("Cycles are consecutive: the next cycle is %(e)s, not %(n)s (EC-TO-1).")
+                    % {"e": expected, "n": infusion.cycle_number},
+                )
         stopped = [
             o
             for o in others
             if o.infusion_status == "PERMANENTLY DISCONTINUED" and o.cycle_number < infusion.cycle_number
         ]
         if stopped:
-            _add(errors, "infusion_status", _("Toripalimab was permanently discontinued at cycle %(n)s: no later cycle "
-                 "(EC-TO-1).") % {"n": stopped[0].cycle_number})  # fmt: skip
+            _add(
+                errors,
+                "infusion_status",
+                _("Toripalimab was permanently discontinued at cycle %(n)s: no later cycle (EC-TO-1).")
+                % {"n": stopped[0].cycle_number},
+            )
         if infusion.infusion_status == "PERMANENTLY DISCONTINUED" and any(
             o.cycle_number > infusion.cycle_number for o in others
         ):
-            _add(errors, "infusion_status", _("Later cycles are recorded: permanent discontinuation is the last cycle "
-                 "(EC-TO-1)."))  # fmt: skip
+            _add(
+                errors,
+                "infusion_status",
+                _("Later cycles are recorded: permanent discontinuation is the last cycle (EC-TO-1)."),
+            )
         if given and infusion.infusion_date:
             for o in others:
                 if o.infusion_status != "GIVEN" or o.infusion_date is None:
                     continue
                 if o.cycle_number < infusion.cycle_number and o.infusion_date >= infusion.infusion_date:
-                    _add(errors, "infusion_date", _("Cycle %(c)s was given on %(d)s: this cycle must be later "
-                         "(EC-TO-1).") % {"c": o.cycle_number, "d": o.infusion_date})  # fmt: skip
+                    _add(
+                        errors,
+                        "infusion_date",
+                        _("Cycle %(c)s was given on %(d)s: this cycle must be later (EC-TO-1).")
+                        % {"c": o.cycle_number, "d": o.infusion_date},
+                    )
                     break
                 if o.cycle_number > infusion.cycle_number and o.infusion_date <= infusion.infusion_date:
-                    _add(errors, "infusion_date", _("Cycle %(c)s was given on %(d)s: this cycle must be earlier "
-                         "(EC-TO-1).") % {"c": o.cycle_number, "d": o.infusion_date})  # fmt: skip
+                    _add(
+                        errors,
+                        "infusion_date",
+                        _("Cycle %(c)s was given on %(d)s: this cycle must be earlier (EC-TO-1).")
+                        % {"c": o.cycle_number, "d": o.infusion_date},
+                    )
                     break
         for field, messages in date_errors(
-            infusion.patient, {"infusion_date": infusion.infusion_date},
-            labels={"infusion_date": _("Infusion date")}, registration_rule="EC-TO-1",
-        ).items():  # fmt: skip
+            infusion.patient,
+            {"infusion_date": infusion.infusion_date},
+            labels={"infusion_date": _("Infusion date")},
+            registration_rule="EC-TO-1",
+        ).items():
             for message in messages:
                 _add(errors, field, message)
     _raise(errors)
@@ -613,10 +808,16 @@ def infusion_warnings(infusion: ToripalimabInfusion) -> list[str]:
         ),
     )  # one read per edit-check run, not one per infusion
     previous = next(
-        (i for i in given if i.pk != infusion.pk and infusion.cycle_number is not None
-         and i.cycle_number is not None and i.cycle_number < infusion.cycle_number),
+        (
+            i
+            for i in given
+            if i.pk != infusion.pk
+            and infusion.cycle_number is not None
+            and i.cycle_number is not None
+            and i.cycle_number < infusion.cycle_number
+        ),
         None,
-    )  # fmt: skip
+    )
     if previous is None or previous.infusion_date is None:
         return []
     warning = dosing.toripalimab_interval_warning(previous.infusion_date, infusion.infusion_date)
@@ -624,10 +825,17 @@ def infusion_warnings(infusion: ToripalimabInfusion) -> list[str]:
         return []
     days = (infusion.infusion_date - previous.infusion_date).days
     return [
-        say(gettext_noop("%(n)s days since the previous given infusion on %(p)s: outside q3w ± 3 days "
-                         "(%(lo)s-%(hi)s days) (EC-TO-3)."), n=days, p=previous.infusion_date,
-            lo=dosing.TORIPALIMAB_MIN_INTERVAL_DAYS, hi=dosing.TORIPALIMAB_MAX_INTERVAL_DAYS)
-    ]  # fmt: skip
+        say(
+            gettext_noop(
+                "%(n)s days since the previous given infusion on %(p)s: outside q3w ± 3 days "
+                "(%(lo)s-%(hi)s days) (EC-TO-3)."
+            ),
+            n=days,
+            p=previous.infusion_date,
+            lo=dosing.TORIPALIMAB_MIN_INTERVAL_DAYS,
+            hi=dosing.TORIPALIMAB_MAX_INTERVAL_DAYS,
+        )
+    ]
 
 
 # --- Form 15: immunosuppressants -------------------------------------------------------------------------------------
@@ -643,8 +851,12 @@ def check_immunosuppressant(row: Immunosuppressant) -> None:
     if row.ongoing == "N" and row.end_date is None:
         _add(errors, "end_date", _("A stopped drug needs its stop date (EC-CM-1)."))
     if row.end_date and row.start_date and row.end_date < row.start_date:
-        _add(errors, "end_date", _("The stop %(e)s is before the start %(s)s (EC-CM-1).")
-             % {"e": row.end_date, "s": row.start_date})  # fmt: skip
+        _add(
+            errors,
+            "end_date",
+            _("The stop %(e)s is before the start %(s)s (EC-CM-1).")
+            % {"e": row.end_date, "s": row.start_date},
+        )
     if (
         row.indication in ("IMMUNE-RELATED AE", "INFUSION REACTION")
         and hasattr(row, "adverse_event_id")
@@ -658,9 +870,11 @@ def check_immunosuppressant(row: Immunosuppressant) -> None:
     _ae_of_patient(row, errors)
     if row.patient_id:
         for field, messages in date_errors(
-            row.patient, {"start_date": row.start_date, "end_date": row.end_date},
-            labels={"start_date": _("Start"), "end_date": _("Stop")}, treatment=False,
-        ).items():  # fmt: skip
+            row.patient,
+            {"start_date": row.start_date, "end_date": row.end_date},
+            labels={"start_date": _("Start"), "end_date": _("Stop")},
+            treatment=False,
+        ).items():
             for message in messages:
                 _add(errors, field, message)
     _raise(errors)
@@ -682,16 +896,24 @@ def immunosuppressant_warnings(row: Immunosuppressant) -> list[str]:
         patient_id=row.patient_id, infusion_status="PERMANENTLY DISCONTINUED"
     ).exists()
     warning = dosing.steroid_taper_warning(
-        course_start=row.start_date, on_date=row.end_date or timezone.localdate(),
-        pred_equiv_mg_day=Decimal(row.pred_equiv_mg_day), toripalimab_continues=continues,
-    )  # fmt: skip
+        course_start=row.start_date,
+        on_date=row.end_date or timezone.localdate(),
+        pred_equiv_mg_day=Decimal(row.pred_equiv_mg_day),
+        toripalimab_continues=continues,
+    )
     if warning is None:
         return out
     return out + [
-        say(gettext_noop("%(mg)s mg/day prednisone-equivalent more than %(w)s weeks after the start while toripalimab "
-                         "continues: not tapered to ≤ %(t)s mg/day (R4.8, EC-CM-2)."), mg=_num(row.pred_equiv_mg_day),
-            w=dosing.STEROID_MAX_WEEKS, t=dosing.STEROID_THRESHOLD_MG_DAY)
-    ]  # fmt: skip
+        say(
+            gettext_noop(
+                "%(mg)s mg/day prednisone-equivalent more than %(w)s weeks after the start while toripalimab "
+                "continues: not tapered to ≤ %(t)s mg/day (R4.8, EC-CM-2)."
+            ),
+            mg=_num(row.pred_equiv_mg_day),
+            w=dosing.STEROID_MAX_WEEKS,
+            t=dosing.STEROID_THRESHOLD_MG_DAY,
+        )
+    ]
 
 
 # --- Form 16: subsequent therapy -------------------------------------------------------------------------------------
@@ -717,15 +939,27 @@ def check_subsequent_therapy(row: SubsequentTherapy) -> None:
     if row.patient_id and row.start_date:
         start = treatment_start(row.patient)
         if start is None:
-            _add(errors, "start_date", _("No study treatment is recorded yet: a subsequent therapy starts on or after "
-                 "treatment start (EC-SU-1)."))  # fmt: skip
+            _add(
+                errors,
+                "start_date",
+                _(
+                    "No study treatment is recorded yet: a subsequent therapy starts on or after "
+                    "treatment start (EC-SU-1)."
+                ),
+            )
         elif row.start_date < start:
-            _add(errors, "start_date", _("%(d)s is before treatment start on %(s)s (D1, EC-SU-1).")
-                 % {"d": row.start_date, "s": start})  # fmt: skip
+            _add(
+                errors,
+                "start_date",
+                _("%(d)s is before treatment start on %(s)s (D1, EC-SU-1).")
+                % {"d": row.start_date, "s": start},
+            )
         for field, messages in date_errors(
-            row.patient, {"start_date": row.start_date, "end_date": row.end_date},
-            labels={"start_date": _("Start"), "end_date": _("End")}, treatment=False,
-        ).items():  # fmt: skip
+            row.patient,
+            {"start_date": row.start_date, "end_date": row.end_date},
+            labels={"start_date": _("Start"), "end_date": _("End")},
+            treatment=False,
+        ).items():
             for message in messages:
                 _add(errors, field, message)
     _raise(errors)
@@ -745,5 +979,9 @@ def subsequent_therapy_warnings(row: SubsequentTherapy) -> list[str]:
         return []
     if any(day <= row.start_date for day in patient_facts.fact("recist_pd_dates", row.patient)):
         return []
-    return [say(gettext_noop("Reason 'progression' but no RECIST PD is recorded on or before %(d)s (EC-SU-3)."),
-                d=row.start_date)]  # fmt: skip
+    return [
+        say(
+            gettext_noop("Reason 'progression' but no RECIST PD is recorded on or before %(d)s (EC-SU-3)."),
+            d=row.start_date,
+        )
+    ]

@@ -33,18 +33,29 @@ def fraction_records(patient: Any) -> list[origins.Fraction]:
     rows = (
         SabrFraction.objects.filter(patient=patient)
         .order_by("pk")
-        .values_list("pk", "fraction_date", "delivered", "target__course__is_protocol", "target__course__course_number")
+        .values_list(
+            "pk", "fraction_date", "delivered", "target__course__is_protocol", "target__course__course_number"
+        )
     )
     return [
-        origins.Fraction(date=day, delivered=delivered == YesNo.Y, protocol=protocol == YesNo.Y,
-                         course_number=number, ref=pk)
+        origins.Fraction(
+            date=day,
+            delivered=delivered == YesNo.Y,
+            protocol=protocol == YesNo.Y,
+            course_number=number,
+            ref=pk,
+        )
         for pk, day, delivered, protocol, number in rows
-    ]  # fmt: skip
+    ]
 
 
 def axitinib_records(patient: Any) -> list[origins.AxitinibPeriod]:
     """The patient's axitinib periods as D1 records (one query), in primary-key order."""
-    rows = AxitinibPeriod.objects.filter(patient=patient).order_by("pk").values_list("pk", "start_date", "dose_level")
+    rows = (
+        AxitinibPeriod.objects.filter(patient=patient)
+        .order_by("pk")
+        .values_list("pk", "start_date", "dose_level")
+    )
     return [origins.AxitinibPeriod(start_date=day, dose_level=level, ref=pk) for pk, day, level in rows]
 
 
@@ -79,7 +90,9 @@ def first_toripalimab_given(patient: Any) -> datetime.date | None:
 
 def first_systemic_dose(patient: Any) -> datetime.date | None:
     """D1: the first axitinib dose or toripalimab infusion GIVEN, whichever is earlier (EC-BL-4's IMDC interval)."""
-    return _date(origins.treatment_start(periods=axitinib_records(patient), infusions=infusion_records(patient)))
+    return _date(
+        origins.treatment_start(periods=axitinib_records(patient), infusions=infusion_records(patient))
+    )
 
 
 def treatment_start(patient: Any) -> datetime.date | None:
@@ -87,7 +100,9 @@ def treatment_start(patient: Any) -> datetime.date | None:
     the first axitinib period with a dose and the first toripalimab infusion GIVEN (``treatment.origins``)."""
     return _date(
         origins.treatment_start(
-            fractions=fraction_records(patient), periods=axitinib_records(patient), infusions=infusion_records(patient)
+            fractions=fraction_records(patient),
+            periods=axitinib_records(patient),
+            infusions=infusion_records(patient),
         )
     )
 
@@ -219,9 +234,11 @@ def exposures(patient_ids: list[int], as_of: datetime.date) -> list[Exposure]:
         periods.setdefault(period.patient_id, []).append(period)
     given: dict[int, list[ToripalimabInfusion]] = {}
     for inf in ToripalimabInfusion.objects.filter(
-        patient_id__in=patient_ids, infusion_status=ToripalimabInfusion.Status.GIVEN,
-        infusion_date__isnull=False, infusion_date__lte=as_of,
-    ).order_by("patient_id", "cycle_number"):  # fmt: skip
+        patient_id__in=patient_ids,
+        infusion_status=ToripalimabInfusion.Status.GIVEN,
+        infusion_date__isnull=False,
+        infusion_date__lte=as_of,
+    ).order_by("patient_id", "cycle_number"):
         given.setdefault(inf.patient_id, []).append(inf)
     fractions: dict[int, list[SabrFraction]] = {}
     for fx in SabrFraction.objects.filter(target__patient_id__in=patient_ids).filter(
@@ -260,14 +277,20 @@ def exposures(patient_ids: list[int], as_of: datetime.date) -> list[Exposure]:
             fxs = fractions.get(target.pk, [])
             delivered = [f for f in fxs if f.delivered == YesNo.Y]
             dates = [f.fraction_date for f in delivered]
-            e.targets.append(TargetExposure(
-                target=target, course_number=target.course.course_number,
-                lesion=str(getattr(target, "lesion", "") or f"#{target.pk}"), planned_fractions=target.n_fractions,
-                delivered_fractions=len(delivered), not_delivered_fractions=len(fxs) - len(delivered),
-                delivered_dose_gy=sum((Decimal(f.dose_delivered_gy or 0) for f in delivered), Decimal(0)),
-                complete=len(delivered) >= target.n_fractions, first_fraction=min(dates) if dates else None,
-                last_fraction=max(dates) if dates else None,
-            ))  # fmt: skip
+            e.targets.append(
+                TargetExposure(
+                    target=target,
+                    course_number=target.course.course_number,
+                    lesion=str(getattr(target, "lesion", "") or f"#{target.pk}"),
+                    planned_fractions=target.n_fractions,
+                    delivered_fractions=len(delivered),
+                    not_delivered_fractions=len(fxs) - len(delivered),
+                    delivered_dose_gy=sum((Decimal(f.dose_delivered_gy or 0) for f in delivered), Decimal(0)),
+                    complete=len(delivered) >= target.n_fractions,
+                    first_fraction=min(dates) if dates else None,
+                    last_fraction=max(dates) if dates else None,
+                )
+            )
         out.append(e)
     return out
 

@@ -45,7 +45,9 @@ def crf_create(request: HttpRequest, *, patient_pk: int, spec: CrfSpec) -> HttpR
     def form_factory(data: Any, row: CrfBase) -> Any:
         return form_class(data, instance=row, patient=patient, initial=initial)
 
-    return crf_form_page(request, spec=spec, patient=patient, form_factory=form_factory, warnings=warnings_for)
+    return crf_form_page(
+        request, spec=spec, patient=patient, form_factory=form_factory, warnings=warnings_for
+    )
 
 
 def warnings_for(instance: CrfBase) -> list[str]:
@@ -112,8 +114,9 @@ def crf_detail(request: HttpRequest, *, spec: CrfSpec, instance: CrfBase) -> Htt
         if isinstance(parent, SabrTarget | SabrCourse)
     ]
     if isinstance(instance, SabrFraction):
-        context["parent_links"].append((str(_("SABR %(c)s") % {"c": instance.target.course}),
-                                        instance.target.course.get_absolute_url()))  # fmt: skip
+        context["parent_links"].append(
+            (str(_("SABR %(c)s") % {"c": instance.target.course}), instance.target.course.get_absolute_url())
+        )
     if isinstance(instance, SabrTarget):
         context["target_fractions"] = list(instance.fractions.order_by("fraction_number"))
     return render(request, "treatment/crf_detail.html", context)
@@ -127,11 +130,14 @@ def course_table(course: SabrCourse) -> list[dict[str, Any]]:
         delivered = [f for f in fractions if f.delivered == YesNo.Y]
         out.append(
             {
-                "target": target, "planned": target.n_fractions, "delivered": len(delivered),
-                "not_delivered": len(fractions) - len(delivered), "complete": len(delivered) >= target.n_fractions,
+                "target": target,
+                "planned": target.n_fractions,
+                "delivered": len(delivered),
+                "not_delivered": len(fractions) - len(delivered),
+                "complete": len(delivered) >= target.n_fractions,
                 "next_fraction": max([f.fraction_number for f in fractions], default=0) + 1,
             }
-        )  # fmt: skip
+        )
     return out
 
 
@@ -182,14 +188,19 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
                             continue
                         try:
                             saved = services.crf_create(
-                                model=SabrFraction, patient=patient, acting_user=request.user, status=status,
+                                model=SabrFraction,
+                                patient=patient,
+                                acting_user=request.user,
+                                status=status,
                                 data={
-                                    "target": target, "fraction_number": row["next_fraction"],
-                                    "fraction_date": fraction_date, "delivered": delivered,
+                                    "target": target,
+                                    "fraction_number": row["next_fraction"],
+                                    "fraction_date": fraction_date,
+                                    "delivered": delivered,
                                     "dose_delivered_gy": dose,
                                     "not_delivered_reason": data["reason"] if delivered == YesNo.N else "",
                                 },
-                            )  # fmt: skip
+                            )
                         except ValidationError as exc:
                             errors[target.pk] = [m for ms in exc.message_dict.values() for m in ms]
                     if errors:
@@ -208,10 +219,16 @@ def fraction_day(request: HttpRequest, patient_pk: int, course_pk: int) -> HttpR
         pk = row["target"].pk
         rows.append({**row, "errors": errors.get(pk, []), "posted": posted.get(pk, {})})
     return render(
-        request, "treatment/fraction_day.html",
-        {"patient": patient, "course": course, "rows": rows, "day": day,
-         "reasons": SabrFraction.NotDeliveredReason.choices},
-    )  # fmt: skip
+        request,
+        "treatment/fraction_day.html",
+        {
+            "patient": patient,
+            "course": course,
+            "rows": rows,
+            "day": day,
+            "reasons": SabrFraction.NotDeliveredReason.choices,
+        },
+    )
 
 
 def services_decimal(value: str) -> Any:

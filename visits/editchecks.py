@@ -55,8 +55,23 @@ def assessment_outside_window(patient: Any) -> list[Finding]:
         if abs(deviation) > window_days:
             field = "scan_date_first" if row.scan_date_first else "visit_date"
             side = say(gettext_noop("after")) if deviation > 0 else say(gettext_noop("before"))
-            out.append(Finding("DM-2", row, field, say(gettext_noop(
-                "Assessment on %(d)s is %(n)s days %(side)s the scheduled time point %(nom)s (treatment start "
-                "%(s)s; window +/- %(w)s days, D6) (DM-2)."),
-                d=when, n=abs(deviation), side=side, nom=nominal, s=start, w=window_days)))  # fmt: skip
+            out.append(
+                Finding(
+                    "DM-2",
+                    row,
+                    field,
+                    say(
+                        gettext_noop(
+                            "Assessment on %(d)s is %(n)s days %(side)s the scheduled time point %(nom)s (treatment start "
+                            "%(s)s; window +/- %(w)s days, D6) (DM-2)."
+                        ),
+                        d=when,
+                        n=abs(deviation),
+                        side=side,
+                        nom=nominal,
+                        s=start,
+                        w=window_days,
+                    ),
+                )
+            )
     return out

@@ -16,16 +16,26 @@ registry.register_nav(
 )
 # The to-do lists per role (issue 19): one link each, shown to the role that does the work, with its count.
 registry.register_nav(
-    NavItem(order=3, label=_("To do"), url_name="visits:todo_investigator", perm=Perm.SIGN,
-            badge=todo.investigator_count)
-)  # fmt: skip
+    NavItem(
+        order=3,
+        label=_("To do"),
+        url_name="visits:todo_investigator",
+        perm=Perm.SIGN,
+        badge=todo.investigator_count,
+    )
+)
 registry.register_nav(
     NavItem(order=3, label=_("SDV"), url_name="visits:sdv_list", perm=Perm.VERIFY, badge=todo.monitor_count)
 )
 registry.register_nav(
-    NavItem(order=3, label=_("To do"), url_name="visits:todo_data_manager", perm=Perm.LOCK,
-            badge=todo.data_manager_count)
-)  # fmt: skip
+    NavItem(
+        order=3,
+        label=_("To do"),
+        url_name="visits:todo_data_manager",
+        perm=Perm.LOCK,
+        badge=todo.data_manager_count,
+    )
+)
 # Signing in, an investigator, a monitor or a data manager lands on the list of what waits for them.
 registry.register_home(HomePage(order=1, perm=Perm.SIGN, url_name="visits:todo_investigator"))
 registry.register_home(HomePage(order=2, perm=Perm.VERIFY, url_name="visits:sdv_list"))

@@ -209,9 +209,14 @@ def _screening(anchors: Anchors, s: ScheduleSettings, registration: Date) -> Vis
     end = start if start else registration + _days(s.start_within_days)
     begin = (start or registration) - _days(s.screening_days_before)
     return Visit(
-        key="SCR", kind=VisitKind.SCREENING, number=None, target=end, window_start=begin, window_end=end,
+        key="SCR",
+        kind=VisitKind.SCREENING,
+        number=None,
+        target=end,
+        window_start=begin,
+        window_end=end,
         slots=tuple(FormSlot(slug, Match.ANY) for slug in SCREENING_FORMS),
-    )  # fmt: skip
+    )
 
 
 def _sabr(anchors: Anchors, s: ScheduleSettings, registration: Date) -> Visit:
@@ -220,9 +225,14 @@ def _sabr(anchors: Anchors, s: ScheduleSettings, registration: Date) -> Visit:
     else:
         begin, end = registration, registration + _days(s.start_within_days)
     return Visit(
-        key="SABR", kind=VisitKind.SABR, number=None, target=end, window_start=begin, window_end=end,
+        key="SABR",
+        kind=VisitKind.SABR,
+        number=None,
+        target=end,
+        window_start=begin,
+        window_end=end,
         slots=tuple(FormSlot(slug, Match.ANY) for slug in SABR_FORMS),
-    )  # fmt: skip
+    )
 
 
 def cycle_targets(
@@ -273,10 +283,17 @@ def _cycles(anchors: Anchors, s: ScheduleSettings, registration: Date, until: Da
         if cycle == 1:
             slots.append(FormSlot(AXITINIB, Match.ANY))
         slots.append(FormSlot(AE_REVIEW, Match.DATE, match_from=ae_from, match_to=end))
-        visits.append(Visit(
-            key=f"C{cycle}", kind=VisitKind.CYCLE, number=cycle, target=planned, window_start=begin,
-            window_end=end, slots=tuple(slots),
-        ))  # fmt: skip
+        visits.append(
+            Visit(
+                key=f"C{cycle}",
+                kind=VisitKind.CYCLE,
+                number=cycle,
+                target=planned,
+                window_start=begin,
+                window_end=end,
+                slots=tuple(slots),
+            )
+        )
         previous_end = end
     return visits
 
@@ -309,10 +326,17 @@ def _imaging(anchors: Anchors, s: ScheduleSettings, until: Date) -> list[Visit]:
         slot = FormSlot(
             IMAGING, Match.DATE, match_from=target - w, match_to=target + w, loose_days=interval // 2
         )
-        visits.append(Visit(
-            key=f"IMG-W{day // 7}", kind=VisitKind.IMAGING, number=day // 7, target=target,
-            window_start=target - w, window_end=target + w, slots=(slot,),
-        ))  # fmt: skip
+        visits.append(
+            Visit(
+                key=f"IMG-W{day // 7}",
+                kind=VisitKind.IMAGING,
+                number=day // 7,
+                target=target,
+                window_start=target - w,
+                window_end=target + w,
+                slots=(slot,),
+            )
+        )
     return visits
 
 
@@ -335,10 +359,17 @@ def _survival(anchors: Anchors, s: ScheduleSettings, until: Date) -> list[Visit]
             match_to=target + w,
             loose_days=s.survival_interval_days // 2,
         )
-        visits.append(Visit(
-            key=f"SURV-M{3 * k}", kind=VisitKind.SURVIVAL, number=3 * k, target=target, window_start=target - w,
-            window_end=target + w, slots=(slot,),
-        ))  # fmt: skip
+        visits.append(
+            Visit(
+                key=f"SURV-M{3 * k}",
+                kind=VisitKind.SURVIVAL,
+                number=3 * k,
+                target=target,
+                window_start=target - w,
+                window_end=target + w,
+                slots=(slot,),
+            )
+        )
         k += 1
     return visits
 
@@ -403,9 +434,10 @@ def _match(
         if (visit.key, slot.slug) in found or not slot.loose_days:
             continue
         near = [
-            r for r in by_slug.get(slot.slug, [])
+            r
+            for r in by_slug.get(slot.slug, [])
             if id(r) not in used and r.date and abs((r.date - visit.target).days) <= slot.loose_days
-        ]  # fmt: skip
+        ]
         if near:
             r = min(near, key=lambda r: abs((r.date - visit.target).days))  # type: ignore[operator]
             found[(visit.key, slot.slug)] = (r, True)
@@ -470,8 +502,11 @@ def summarize(forms: Sequence[ExpectedForm], *, today: Date) -> Summary:
     """Count the forms by state and list what is due this week and what is overdue."""
     counts = {state: sum(1 for f in forms if f.state is state) for state in State}
     return Summary(
-        done=counts[State.DONE], due=counts[State.DUE], overdue=counts[State.OVERDUE],
-        upcoming=counts[State.UPCOMING], not_required=counts[State.NOT_REQUIRED],
+        done=counts[State.DONE],
+        due=counts[State.DUE],
+        overdue=counts[State.OVERDUE],
+        upcoming=counts[State.UPCOMING],
+        not_required=counts[State.NOT_REQUIRED],
         due_this_week=due_this_week(forms, today=today),
         overdue_forms=[f for f in forms if f.state is State.OVERDUE],
-    )  # fmt: skip
+    )

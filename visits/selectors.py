@@ -67,11 +67,14 @@ def _rows(slug: str, fields: tuple[str, ...], patient_ids: list[int] | None) -> 
 def _anchors(registration: datetime.date | None, d: dict[str, list[dict[str, Any]]]) -> schedule.Anchors:
     courses = {c["pk"]: c for c in d.get("sabr-course", [])}
     fractions = [
-        origins.Fraction(date=f["fraction_date"], delivered=f["delivered"] == "Y",
-                         protocol=courses[f["target__course_id"]]["is_protocol"] == "Y",
-                         course_number=courses[f["target__course_id"]]["course_number"])
+        origins.Fraction(
+            date=f["fraction_date"],
+            delivered=f["delivered"] == "Y",
+            protocol=courses[f["target__course_id"]]["is_protocol"] == "Y",
+            course_number=courses[f["target__course_id"]]["course_number"],
+        )
         for f in d.get("sabr-fraction", [])
-    ]  # fmt: skip
+    ]
     periods = [origins.AxitinibPeriod(a["start_date"], a["dose_level"]) for a in d.get("axitinib", [])]
     given = [t for t in d.get("toripalimab", []) if t["infusion_status"] == "GIVEN" and t["infusion_date"]]
     # D1 (treatment.origins, the one implementation): SABR start and treatment start (OS origin).
@@ -80,7 +83,9 @@ def _anchors(registration: datetime.date | None, d: dict[str, list[dict[str, Any
     start_origin = origins.treatment_start(
         fractions=fractions,
         periods=periods,
-        infusions=[origins.Infusion(t["infusion_date"], t["infusion_status"]) for t in d.get("toripalimab", [])],
+        infusions=[
+            origins.Infusion(t["infusion_date"], t["infusion_status"]) for t in d.get("toripalimab", [])
+        ],
     )
     treatment_start = start_origin.date if start_origin else None
     axitinib = [a for a in d.get("axitinib", []) if a["dose_level"] in origins.DOSED_AXITINIB_LEVELS]
@@ -155,7 +160,7 @@ def collect(
                 m.reason,
                 nothing_to_report=m.reason_code == NotDone.ReasonCode.NOTHING_TO_REPORT,
                 ref=m,
-            )  # fmt: skip
+            )
         )
     out = []
     for p in rows:

@@ -22,9 +22,14 @@ from visits.models import NotDone
 
 def _audit(*, user: Any, action: str, mark: NotDone, description: str, reason: str) -> AuditEvent:
     return AuditEvent.objects.create(
-        user=user, action=action, patient=mark.patient, content_type=ContentType.objects.get_for_model(mark),
-        object_id=mark.pk, description=description[:300], reason=reason,
-    )  # fmt: skip
+        user=user,
+        action=action,
+        patient=mark.patient,
+        content_type=ContentType.objects.get_for_model(mark),
+        object_id=mark.pk,
+        description=description[:300],
+        reason=reason,
+    )
 
 
 def _refuse_if_locked(patient: Any) -> None:
@@ -34,9 +39,16 @@ def _refuse_if_locked(patient: Any) -> None:
 
 @transaction.atomic
 def not_done_mark(
-    *, patient: Any, form_slug: str, visit_key: str, reason_code: str, reason: str, acting_user: Any,
-    form_title: str = "", visit_label: str = "",
-) -> NotDone:  # fmt: skip
+    *,
+    patient: Any,
+    form_slug: str,
+    visit_key: str,
+    reason_code: str,
+    reason: str,
+    acting_user: Any,
+    form_title: str = "",
+    visit_label: str = "",
+) -> NotDone:
     """Record that the expected form ``form_slug`` of visit ``visit_key`` was not done, and why."""
     require_perm(acting_user, Perm.ENTER)
     _refuse_if_locked(patient)
@@ -48,19 +60,29 @@ def not_done_mark(
     ):
         raise ValidationError(_("This form is already marked for this visit: cancel that mark first."))
     mark = NotDone(
-        patient=patient, form_slug=form_slug, visit_key=visit_key, reason_code=reason_code, reason=reason,
+        patient=patient,
+        form_slug=form_slug,
+        visit_key=visit_key,
+        reason_code=reason_code,
+        reason=reason,
         marked_by=acting_user,
-    )  # fmt: skip
+    )
     mark.full_clean()
     mark._change_reason = reason  # type: ignore[attr-defined]  # simple-history
     mark._history_user = acting_user  # type: ignore[attr-defined]
     mark.save()
     _audit(
-        user=acting_user, action=AuditEvent.Action.CREATE, mark=mark,
+        user=acting_user,
+        action=AuditEvent.Action.CREATE,
+        mark=mark,
         description=_("%(form)s, %(visit)s: marked %(code)s")
-        % {"form": form_title or form_slug, "visit": visit_label or visit_key, "code": mark.get_reason_code_display()},
+        % {
+            "form": form_title or form_slug,
+            "visit": visit_label or visit_key,
+            "code": mark.get_reason_code_display(),
+        },
         reason=reason,
-    )  # fmt: skip
+    )
     return mark
 
 
@@ -81,8 +103,11 @@ def not_done_cancel(*, mark: NotDone, reason: str, acting_user: Any) -> NotDone:
     current._history_user = acting_user  # type: ignore[attr-defined]
     current.save()
     _audit(
-        user=acting_user, action=AuditEvent.Action.UPDATE, mark=current,
-        description=_("%(form)s, %(visit)s: mark cancelled") % {"form": current.form_slug, "visit": current.visit_key},
+        user=acting_user,
+        action=AuditEvent.Action.UPDATE,
+        mark=current,
+        description=_("%(form)s, %(visit)s: mark cancelled")
+        % {"form": current.form_slug, "visit": current.visit_key},
         reason=reason,
-    )  # fmt: skip
+    )
     return current

@@ -49,9 +49,13 @@ def query_row(q: Query, *, age: int | None = None) -> dict[str, Any]:
     if spec is not None and q.field_name:
         found = {f.name: f for f in data_fields(spec.model)}.get(q.field_name)
         label = str(found.verbose_name) if found is not None else q.field_name
-    return {"q": q, "form": spec.title if spec else "", "field": label,
-            "age": query_service.age_days(q) if age is None else age,
-            "url": reverse("query_detail", args=[q.pk])}  # fmt: skip
+    return {
+        "q": q,
+        "form": spec.title if spec else "",
+        "field": label,
+        "age": query_service.age_days(q) if age is None else age,
+        "url": reverse("query_detail", args=[q.pk]),
+    }
 
 
 # --- investigator ------------------------------------------------------------------------------------------------
@@ -155,9 +159,7 @@ def saes_to_assess() -> list[SaeToAssess]:
 
 def queries_to_answer(user: Any) -> list[Query]:
     """Open queries (raised or re-opened, not yet answered) the site answers, oldest first."""
-    return list(
-        query_service.filter_queries(user, status=Query.Status.OPEN).order_by("raised_at", "pk")
-    )
+    return list(query_service.filter_queries(user, status=Query.Status.OPEN).order_by("raised_at", "pk"))
 
 
 def investigator_todo(user: Any) -> InvestigatorTodo:
@@ -224,8 +226,11 @@ def _related(fields: list[models.Field[Any, Any]]) -> list[str]:
         if isinstance(f, models.ForeignKey):
             related.append(f.name)
             if issubclass(f.related_model, CrfBase):
-                related += [f"{f.name}__{g.name}" for g in data_fields(f.related_model)
-                            if isinstance(g, models.ForeignKey)]  # fmt: skip
+                related += [
+                    f"{f.name}__{g.name}"
+                    for g in data_fields(f.related_model)
+                    if isinstance(g, models.ForeignKey)
+                ]
     return related
 
 
@@ -251,10 +256,14 @@ def sdv_items(*, patient: str = "", form: str = "") -> list[SdvItem]:
         for row in qs.order_by("pk"):
             values = [(str(f.verbose_name), _display(row, f)) for f in fields]
             items.append(
-                SdvItem(spec=spec, row=row, date=_clinical_date(row, fields),
-                        values=[(k, v) for k, v in values if v != "—"],
-                        blocked=_blocked(row, study_locked=study_locked))
-            )  # fmt: skip
+                SdvItem(
+                    spec=spec,
+                    row=row,
+                    date=_clinical_date(row, fields),
+                    values=[(k, v) for k, v in values if v != "—"],
+                    blocked=_blocked(row, study_locked=study_locked),
+                )
+            )
     items.sort(key=lambda i: (i.row.patient.label, i.date or datetime.date.min, i.spec.order, i.row.pk))
     return items
 
@@ -361,21 +370,30 @@ def lock_candidates() -> list[LockCandidate]:
         return []
     ids = list(off)
     open_queries = dict(
-        Query.objects.filter(patient_id__in=ids).exclude(query_status=Query.Status.CLOSED)
-        .values("patient_id").annotate(n=Count("pk")).values_list("patient_id", "n").order_by()
-    )  # fmt: skip
+        Query.objects.filter(patient_id__in=ids)
+        .exclude(query_status=Query.Status.CLOSED)
+        .values("patient_id")
+        .annotate(n=Count("pk"))
+        .values_list("patient_id", "n")
+        .order_by()
+    )
     unverified: dict[int, int] = defaultdict(int)
     for spec in registry.all():
         rows = (
             spec.model.objects.filter(patient_id__in=ids, verified_at__isnull=True)
             .exclude(status=CrfStatus.LOCKED)
-            .values("patient_id").annotate(n=Count("pk")).values_list("patient_id", "n").order_by()
-        )  # fmt: skip
+            .values("patient_id")
+            .annotate(n=Count("pk"))
+            .values_list("patient_id", "n")
+            .order_by()
+        )
         for pk, n in rows:
             unverified[pk] += n
     valid: set[int] = set()
     voided: set[int] = set()
-    for pk, voided_at in CasebookSignature.objects.filter(patient_id__in=ids).values_list("patient_id", "voided_at"):
+    for pk, voided_at in CasebookSignature.objects.filter(patient_id__in=ids).values_list(
+        "patient_id", "voided_at"
+    ):
         (voided if voided_at else valid).add(pk)
     missing: dict[int, int] = defaultdict(int)
     for ps in selectors.collect(today=timezone.localdate(), patient_ids=ids):
@@ -388,9 +406,15 @@ def lock_candidates() -> list[LockCandidate]:
         if p.pk in voided:
             signature = (signature + ", " if signature else "") + _("a voided signature")
         out.append(
-            LockCandidate(patient=p, off_study=off[p.pk], queries=open_queries.get(p.pk, 0),
-                          unverified=unverified[p.pk], signature=signature, missing=missing[p.pk])
-        )  # fmt: skip
+            LockCandidate(
+                patient=p,
+                off_study=off[p.pk],
+                queries=open_queries.get(p.pk, 0),
+                unverified=unverified[p.pk],
+                signature=signature,
+                missing=missing[p.pk],
+            )
+        )
     return out
 
 

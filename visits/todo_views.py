@@ -32,9 +32,14 @@ def investigator(request: HttpRequest) -> HttpResponse:
     """Eligibility to confirm, casebooks to sign, SAEs awaiting causality, queries to answer."""
     _require(request, Perm.SIGN)
     result = todo.investigator_todo(request.user)
-    return render(request, "visits/todo_investigator.html", {
-        "todo": result, "queries": [todo.query_row(q) for q in result.queries],
-    })  # fmt: skip
+    return render(
+        request,
+        "visits/todo_investigator.html",
+        {
+            "todo": result,
+            "queries": [todo.query_row(q) for q in result.queries],
+        },
+    )
 
 
 def data_manager(request: HttpRequest) -> HttpResponse:
@@ -72,12 +77,18 @@ def sdv_list(request: HttpRequest) -> HttpResponse:
         return _sdv_post(request, filters)
     items = todo.sdv_items(**filters)
     page = Paginator(items, SDV_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "visits/sdv_list.html", {
-        "page": page, "filters": filters, "total": len(items),
-        "verifiable": sum(1 for i in items if not i.blocked),
-        "forms": [(spec.slug, spec.title) for spec in registry.all()],
-        "query": urlencode({k: v for k, v in filters.items() if v}),
-    })  # fmt: skip
+    return render(
+        request,
+        "visits/sdv_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "total": len(items),
+            "verifiable": sum(1 for i in items if not i.blocked),
+            "forms": [(spec.slug, spec.title) for spec in registry.all()],
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+        },
+    )
 
 
 def _sdv_post(request: HttpRequest, filters: dict[str, str]) -> HttpResponse:
@@ -91,14 +102,25 @@ def _sdv_post(request: HttpRequest, filters: dict[str, str]) -> HttpResponse:
         messages.error(request, _("Select at least one form to verify."))
         return redirect(_list_url(filters))
     if step != "confirm":
-        chosen = [{"key": f"{registry.for_model(type(r)).slug}:{r.pk}", "title": registry.for_model(type(r)).title,
-                   "row": r} for r in rows]  # fmt: skip
+        chosen = [
+            {
+                "key": f"{registry.for_model(type(r)).slug}:{r.pk}",
+                "title": registry.for_model(type(r)).title,
+                "row": r,
+            }
+            for r in rows
+        ]
         chosen.sort(key=lambda c: (c["row"].patient.label, str(c["title"]), c["row"].pk))
-        return render(request, "visits/sdv_confirm.html", {"chosen": chosen, "filters": filters,
-                                                           "back": _list_url(filters)})  # fmt: skip
+        return render(
+            request,
+            "visits/sdv_confirm.html",
+            {"chosen": chosen, "filters": filters, "back": _list_url(filters)},
+        )
     result = crf_verify_many(rows=rows, acting_user=request.user)
     if result.done:
-        messages.success(request, _("%(n)s form(s) marked as source-data verified.") % {"n": len(result.done)})
+        messages.success(
+            request, _("%(n)s form(s) marked as source-data verified.") % {"n": len(result.done)}
+        )
     for row, message in result.refused:
         messages.error(request, f"{row.patient.label} · {row}: {message}")
     return redirect(_list_url(filters))

@@ -67,9 +67,11 @@ def reason_text(ef: ExpectedForm) -> str:
     if ef.mark is not None and isinstance(ef.mark.ref, NotDone):
         m = ef.mark.ref
         return _("%(code)s: %(reason)s (%(user)s, %(when)s)") % {
-            "code": m.get_reason_code_display(), "reason": m.reason, "user": m.marked_by.get_username(),
+            "code": m.get_reason_code_display(),
+            "reason": m.reason,
+            "user": m.marked_by.get_username(),
             "when": timezone.localtime(m.marked_at).strftime("%Y-%m-%d"),
-        }  # fmt: skip
+        }
     if ef.out_of_window:
         return _("Done outside the window.")
     return ""
@@ -109,19 +111,28 @@ def _grid(ps: selectors.PatientSchedule, *, today: datetime.date, can_enter: boo
     """Group a patient's expected forms by visit, in date order."""
     visits: dict[str, dict[str, Any]] = {}
     for ef in ps.forms:
-        entry = visits.setdefault(ef.visit.key, {
-            "key": ef.visit.key, "label": visit_label(ef.visit), "target": ef.visit.target,
-            "window_start": ef.window_start, "window_end": ef.window_end, "forms": [],
-        })  # fmt: skip
+        entry = visits.setdefault(
+            ef.visit.key,
+            {
+                "key": ef.visit.key,
+                "label": visit_label(ef.visit),
+                "target": ef.visit.target,
+                "window_start": ef.window_start,
+                "window_end": ef.window_end,
+                "forms": [],
+            },
+        )
         entry["forms"].append(present(ps.patient_id, ef, today=today, can_enter=can_enter))
     rows = list(visits.values())
     week_end = today + datetime.timedelta(days=6)
     if open_only:
         rows = [
-            r for r in rows
+            r
+            for r in rows
             if any(f["state"] in ("due", "overdue") for f in r["forms"])
-            or any(f["state"] == "upcoming" for f in r["forms"]) and r["window_start"] <= week_end
-        ]  # fmt: skip
+            or any(f["state"] == "upcoming" for f in r["forms"])
+            and r["window_start"] <= week_end
+        ]
     return rows
 
 
@@ -156,8 +167,13 @@ def missing_for_lock(patient: Any) -> list[str]:
         return []
     return [
         _("%(visit)s: %(form)s (window %(start)s to %(end)s, %(state)s)")
-        % {"visit": visit_label(ef.visit), "form": form_title(ef.slug), "start": ef.window_start,
-           "end": ef.window_end, "state": STATE_LABELS[ef.state]}  # fmt: skip
+        % {
+            "visit": visit_label(ef.visit),
+            "form": form_title(ef.slug),
+            "start": ef.window_start,
+            "end": ef.window_end,
+            "state": STATE_LABELS[ef.state],
+        }
         for ef in found[0].forms
         if ef.state in (State.OVERDUE, State.DUE)
     ]
@@ -171,10 +187,18 @@ def patient_grid(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("The schedule starts at registration."))
     today = timezone.localdate()
     can_enter = has_perm(request.user, Perm.ENTER) and not casebook_lock(patient)
-    return render(request, "visits/patient_grid.html", {
-        "patient": patient, "rows": _grid(ps, today=today, can_enter=can_enter), "counts": _counts(ps),
-        "anchors": ps.anchors, "error": ps.error, "today": today,
-    })  # fmt: skip
+    return render(
+        request,
+        "visits/patient_grid.html",
+        {
+            "patient": patient,
+            "rows": _grid(ps, today=today, can_enter=can_enter),
+            "counts": _counts(ps),
+            "anchors": ps.anchors,
+            "error": ps.error,
+            "today": today,
+        },
+    )
 
 
 SORTS = {
@@ -202,10 +226,20 @@ def worklist(request: HttpRequest) -> HttpResponse:
     desc = request.GET.get("dir") == "desc"
     # sort on what the sort keys read, then present only the rows of the page shown
     keyed = [
-        ({"patient": item.patient_label, "due": item.form.due_date, "visit_key": item.form.visit.key,
-          "title": form_title(item.form.slug)}, item, group)
-        for group in ("overdue", "week") if show in ("all", group) for item in lists[group]
-    ]  # fmt: skip
+        (
+            {
+                "patient": item.patient_label,
+                "due": item.form.due_date,
+                "visit_key": item.form.visit.key,
+                "title": form_title(item.form.slug),
+            },
+            item,
+            group,
+        )
+        for group in ("overdue", "week")
+        if show in ("all", group)
+        for item in lists[group]
+    ]
     keyed.sort(key=lambda k: SORTS[sort](k[0]), reverse=desc)
     page = Paginator(keyed, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
@@ -213,11 +247,21 @@ def worklist(request: HttpRequest) -> HttpResponse:
         row = present(item.patient_id, item.form, today=today, can_enter=can_enter)
         row.update(patient=item.patient_label, patient_id=item.patient_id, group=group)
         rows.append(row)
-    return render(request, "visits/worklist.html", {
-        "rows": rows, "page": page, "show": show, "sort": sort, "desc": desc, "today": today,
-        "week_end": today + datetime.timedelta(days=6),
-        "n_overdue": len(lists["overdue"]), "n_week": len(lists["week"]),
-    })  # fmt: skip
+    return render(
+        request,
+        "visits/worklist.html",
+        {
+            "rows": rows,
+            "page": page,
+            "show": show,
+            "sort": sort,
+            "desc": desc,
+            "today": today,
+            "week_end": today + datetime.timedelta(days=6),
+            "n_overdue": len(lists["overdue"]),
+            "n_week": len(lists["week"]),
+        },
+    )
 
 
 def nav_badge(request: HttpRequest) -> int | None:
@@ -252,33 +296,50 @@ def not_done(request: HttpRequest, pk: int) -> HttpResponse:
     form = NotDoneForm(request.POST or None)
     if ef.state not in OPEN_STATES:
         form.is_valid()
-        form.add_error(None, _("This form is %(state)s: there is nothing to mark.") % {
-            "state": STATE_LABELS[ef.state]})  # fmt: skip
+        form.add_error(
+            None, _("This form is %(state)s: there is nothing to mark.") % {"state": STATE_LABELS[ef.state]}
+        )
         status = 422 if request.method == "POST" else 200
     elif request.method == "POST" and form.is_valid():
         try:
             services.not_done_mark(
-                patient=patient, form_slug=slug, visit_key=visit_key, acting_user=request.user,
-                reason_code=form.cleaned_data["reason_code"], reason=form.cleaned_data["reason"],
-                form_title=form_title(slug), visit_label=visit_label(ef.visit),
-            )  # fmt: skip
+                patient=patient,
+                form_slug=slug,
+                visit_key=visit_key,
+                acting_user=request.user,
+                reason_code=form.cleaned_data["reason_code"],
+                reason=form.cleaned_data["reason"],
+                form_title=form_title(slug),
+                visit_label=visit_label(ef.visit),
+            )
         except CrfLocked as exc:
             form.add_error(None, str(exc))
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, _("%(form)s, %(visit)s: marked.") % {
-                "form": form_title(slug), "visit": visit_label(ef.visit)})  # fmt: skip
+            messages.success(
+                request,
+                _("%(form)s, %(visit)s: marked.")
+                % {"form": form_title(slug), "visit": visit_label(ef.visit)},
+            )
             if request.GET.get("next") == "continue":  # from the form page of a review: the visit's next form
                 return redirect(next_form_url(patient, slug, None) or reverse("casebook", args=[patient.pk]))
             return redirect("visits:patient_grid", patient.pk)
         status = 422
     else:
         status = 422 if request.method == "POST" else 200
-    return render(request, "visits/not_done.html", {
-        "patient": patient, "form": form, "item": present(patient.pk, ef, today=today, can_enter=False),
-        "slug": slug, "visit_key": visit_key,
-    }, status=status)  # fmt: skip
+    return render(
+        request,
+        "visits/not_done.html",
+        {
+            "patient": patient,
+            "form": form,
+            "item": present(patient.pk, ef, today=today, can_enter=False),
+            "slug": slug,
+            "visit_key": visit_key,
+        },
+        status=status,
+    )
 
 
 @require_POST
@@ -330,10 +391,13 @@ def next_form_url(patient: Any, saved_slug: str, row: Any) -> str | None:
     forms = found[0].forms
     open_forms = [ef for ef in forms if ef.state in (State.DUE, State.OVERDUE) and ef.slug in registry]
     saved_visit = next(
-        (ef.visit.key for ef in forms if ef.slug == saved_slug and ef.record is not None
-         and ef.record.ref == getattr(row, "pk", None)),
+        (
+            ef.visit.key
+            for ef in forms
+            if ef.slug == saved_slug and ef.record is not None and ef.record.ref == getattr(row, "pk", None)
+        ),
         None,
-    )  # fmt: skip
+    )
     same_visit = [ef for ef in open_forms if ef.visit.key == saved_visit]
     for ef in same_visit + open_forms:
         url = _open_form_url(patient, ef)
@@ -357,8 +421,13 @@ def _following(patient: Any, saved_slug: str, row: Any) -> str | None:
 
     if saved_slug == "baseline" and not MedicalHistory.objects.filter(patient=patient).exists():
         return _create(patient, "medical-history")
-    if saved_slug in ("baseline", "medical-history") and not PriorTherapy.objects.filter(patient=patient).exists():
-        lines = Baseline.objects.filter(patient=patient).values_list("prior_systemic_lines", flat=True).first()
+    if (
+        saved_slug in ("baseline", "medical-history")
+        and not PriorTherapy.objects.filter(patient=patient).exists()
+    ):
+        lines = (
+            Baseline.objects.filter(patient=patient).values_list("prior_systemic_lines", flat=True).first()
+        )
         if lines:
             return _create(patient, "prior-therapy")
     course = _course_of(saved_slug, row)

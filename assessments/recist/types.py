@@ -464,7 +464,9 @@ class LocalControlStep:
     # D12: an irradiated non-target recorded as UNEQUIVOCAL PROGRESSION without the in-field flag: not LF, but the
     # investigator is asked whether to set the flag.
     flag_query: bool = False
-    evaluated: bool = False  # D12: this scan evaluated the lesion (a diameter recorded or the in-field flag set)
+    evaluated: bool = (
+        False  # D12: this scan evaluated the lesion (a diameter recorded or the in-field flag set)
+    )
 
 
 @dataclass(frozen=True)

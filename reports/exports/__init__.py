@@ -92,14 +92,75 @@ from reports.exports.sdtm import (
 from reports.exports.xpt import write_xpt
 
 __all__ = [
-    "ADTTE_COLS", "AE_COLS", "AE_LINKS", "CHILD_KEY_COLUMNS", "CHILD_TABLES", "CM_COLS", "DD_COLS", "DM_COLS",
-    "DS_COLS", "EC_COLS", "EX_COLS", "KEY_COLUMNS", "NUMBER", "LNKID_LINKS", "MH_COLS", "PARAMS", "PR_COLS", "RELREC_COLS",
-    "MISSING_COLUMN", "RESPONSE_RANK", "RS_COLS", "SS_COLS", "SUPP_COLS", "SUPP_QUALIFIERS", "TI_COLS", "TR_COLS", "TU_COLS", "KeyMap",
-    "Progress", "Row", "adam_adrs", "adam_adsl", "adam_adtte", "adam_tables", "build_export", "build_files",
-    "child_csv", "codelists_csv", "write_xpt", "child_fields", "child_model", "crf_csv", "crf_files", "define_xml", "build_odm", "dictionary_csv", "import_odm", "odm_to_crf_files", "export_fields", "fmt", "missing_cell", "parse_missing_cell",
-    "neutralise_cell", "patients_csv", "restore_cell", "relative_dose_intensity", "relrec_csv", "sdtm_ae", "sdtm_dictionary_csv", "sdtm_dm",
-    "sdtm_ds", "sdtm_ex", "sdtm_files", "sdtm_tables", "sdtm_tu_tr_rs", "supp_csv", "ti_csv", "to_csv",
-]  # fmt: skip
+    "ADTTE_COLS",
+    "AE_COLS",
+    "AE_LINKS",
+    "CHILD_KEY_COLUMNS",
+    "CHILD_TABLES",
+    "CM_COLS",
+    "DD_COLS",
+    "DM_COLS",
+    "DS_COLS",
+    "EC_COLS",
+    "EX_COLS",
+    "KEY_COLUMNS",
+    "NUMBER",
+    "LNKID_LINKS",
+    "MH_COLS",
+    "PARAMS",
+    "PR_COLS",
+    "RELREC_COLS",
+    "MISSING_COLUMN",
+    "RESPONSE_RANK",
+    "RS_COLS",
+    "SS_COLS",
+    "SUPP_COLS",
+    "SUPP_QUALIFIERS",
+    "TI_COLS",
+    "TR_COLS",
+    "TU_COLS",
+    "KeyMap",
+    "Progress",
+    "Row",
+    "adam_adrs",
+    "adam_adsl",
+    "adam_adtte",
+    "adam_tables",
+    "build_export",
+    "build_files",
+    "child_csv",
+    "codelists_csv",
+    "write_xpt",
+    "child_fields",
+    "child_model",
+    "crf_csv",
+    "crf_files",
+    "define_xml",
+    "build_odm",
+    "dictionary_csv",
+    "import_odm",
+    "odm_to_crf_files",
+    "export_fields",
+    "fmt",
+    "missing_cell",
+    "parse_missing_cell",
+    "neutralise_cell",
+    "patients_csv",
+    "restore_cell",
+    "relative_dose_intensity",
+    "relrec_csv",
+    "sdtm_ae",
+    "sdtm_dictionary_csv",
+    "sdtm_dm",
+    "sdtm_ds",
+    "sdtm_ex",
+    "sdtm_files",
+    "sdtm_tables",
+    "sdtm_tu_tr_rs",
+    "supp_csv",
+    "ti_csv",
+    "to_csv",
+]
 
 
 def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str, bytes]:
@@ -126,14 +187,22 @@ def build_files(snap: EndpointSnapshot, progress: Progress = _noop) -> dict[str,
             files[f"{folder}/{name.lower()}.csv"] = to_csv(ds.columns, rows)
             files[f"{folder}/{name.lower()}.xpt"] = write_xpt(ds, ds.columns, rows)
         files[f"{folder}/_dictionary.csv"] = sdtm_dictionary_csv([ds for ds, _rows in tables.values()])
-        files[f"{folder}/define.xml"] = define_xml(tables, study_id=settings.STUDY_ID, study_name=settings.STUDY_TITLE,
-                                                   standard="SDTM" if folder == "sdtm" else "ADaM")  # fmt: skip
+        files[f"{folder}/define.xml"] = define_xml(
+            tables,
+            study_id=settings.STUDY_ID,
+            study_name=settings.STUDY_TITLE,
+            standard="SDTM" if folder == "sdtm" else "ADaM",
+        )
         files[f"{folder}/{STYLESHEET}"] = STYLESHEET_XSL
     files["sdtm/_codelists.csv"] = codelists_csv()
     progress(_("CDISC ODM file"), 88)
     files["odm/study.xml"] = build_odm(
-        {n: d for n, d in files.items() if n.startswith("crf/")}, study_id=settings.STUDY_ID,
-        study_name=settings.STUDY_TITLE, protocol=settings.PROTOCOL_VERSION, created=timezone.now())  # fmt: skip
+        {n: d for n, d in files.items() if n.startswith("crf/")},
+        study_id=settings.STUDY_ID,
+        study_name=settings.STUDY_TITLE,
+        protocol=settings.PROTOCOL_VERSION,
+        created=timezone.now(),
+    )
     files["README.txt"] = (
         f"{settings.STUDY_ID} data export\nData cut-off: {cutoff.isoformat()}\nEndpoint snapshot: #{snap.pk} "
         f"fingerprint {snap.fingerprint}\nGenerated: {timezone.localtime().isoformat(timespec='seconds')}\n"

@@ -52,20 +52,37 @@ def adsl_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
         pfs1 = p.get("pfs1") or {}
         subj = keys.subjid.get(pid, p["study_number"])
         eos = ds and ds.eos_date and ds.eos_date <= cutoff
-        rows.append({
-            "USUBJID": _usubjid(subj), "SUBJID": subj, "AGE": b.age_at_consent if b else "", "AGEU": "YEARS",
-            "SEX": b.sex if b else "U", "ECOGBL": b.ecog if b else "", "KPSBL": b.kps if b else "",
-            "HISTOL": b.histology if b else "", "SARCFL": b.sarcomatoid if b else "",
-            "NEPHRFL": b.prior_nephrectomy if b else "", "PRLINES": b.prior_systemic_lines if b else "",
-            "IMDCGR": b.imdc_group if b else "", "TRTSDT": os_row.get("origin", ""),
-            "SABRSDT": pfs1.get("origin", ""), "DTHDT": d.death_date if d else "", "DTHFL": "Y" if d else "N",
-            "DTHCAUS": d.primary_cause if d else "",
-            "LSTALVDT": os_row.get("adt", "") if os_row and not os_row.get("event") else "",
-            "EOSSTT": "DISCONTINUED" if eos else "ONGOING", "DCSREAS": ds.eos_reason if eos else "",
-            "ENRLFL": "Y", "SAFFL": "Y" if flags.get("saffl") else "N", "MDISFL": "Y" if flags.get("mdisfl") else "N",
-            "RSEVFL": "Y" if flags.get("rsevfl") else "N", "AXIRDI": rdi.get(pid, (None, None))[0],
-            "TORRDI": rdi.get(pid, (None, None))[1], "CUTOFFDT": cutoff,
-        })  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(subj),
+                "SUBJID": subj,
+                "AGE": b.age_at_consent if b else "",
+                "AGEU": "YEARS",
+                "SEX": b.sex if b else "U",
+                "ECOGBL": b.ecog if b else "",
+                "KPSBL": b.kps if b else "",
+                "HISTOL": b.histology if b else "",
+                "SARCFL": b.sarcomatoid if b else "",
+                "NEPHRFL": b.prior_nephrectomy if b else "",
+                "PRLINES": b.prior_systemic_lines if b else "",
+                "IMDCGR": b.imdc_group if b else "",
+                "TRTSDT": os_row.get("origin", ""),
+                "SABRSDT": pfs1.get("origin", ""),
+                "DTHDT": d.death_date if d else "",
+                "DTHFL": "Y" if d else "N",
+                "DTHCAUS": d.primary_cause if d else "",
+                "LSTALVDT": os_row.get("adt", "") if os_row and not os_row.get("event") else "",
+                "EOSSTT": "DISCONTINUED" if eos else "ONGOING",
+                "DCSREAS": ds.eos_reason if eos else "",
+                "ENRLFL": "Y",
+                "SAFFL": "Y" if flags.get("saffl") else "N",
+                "MDISFL": "Y" if flags.get("mdisfl") else "N",
+                "RSEVFL": "Y" if flags.get("rsevfl") else "N",
+                "AXIRDI": rdi.get(pid, (None, None))[0],
+                "TORRDI": rdi.get(pid, (None, None))[1],
+                "CUTOFFDT": cutoff,
+            }
+        )
     rows.sort(key=lambda r: r["USUBJID"])
     return [[settings.STUDY_ID if c == "STUDYID" else r[c] for c in md.ADSL.columns] for r in rows]
 
@@ -75,9 +92,13 @@ def adam_adsl(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
 
 
 ADTTE_COLS = md.ADTTE.columns
-PARAMS = {"PFS1": "Progression-free survival from SABR start (days)", "PFS2": "Second progression-free survival (days)",
-          "OS": "Overall survival from treatment start (days)", "LC": "Local control, patient level (days)",
-          "LCLES": "Local control per irradiated lesion (days)"}  # fmt: skip
+PARAMS = {
+    "PFS1": "Progression-free survival from SABR start (days)",
+    "PFS2": "Second progression-free survival (days)",
+    "OS": "Overall survival from treatment start (days)",
+    "LC": "Local control, patient level (days)",
+    "LCLES": "Local control per irradiated lesion (days)",
+}
 
 
 def adtte_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
@@ -92,12 +113,27 @@ def adtte_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
             src = t.get("source") or {}
             event = bool(t.get("event"))
             reason = ruletext.render(t["reason"])  # ADaM is English: the rule text's English sentence
-            rows.append([
-                settings.STUDY_ID, _usubjid(subj), code, PARAMS[code], t.get("lesion_code") or "", t["origin"], t["adt"],
-                t["days"], "DAYS", t["cnsr"], reason if event else "", "" if event else reason,
-                src.get("form", ""), src.get("field", ""), src.get("object_id", ""),
-                "Y" if code in ("LC", "LCLES") and t["cnsr"] == 9 else "", snap.data_cutoff,
-            ])  # fmt: skip
+            rows.append(
+                [
+                    settings.STUDY_ID,
+                    _usubjid(subj),
+                    code,
+                    PARAMS[code],
+                    t.get("lesion_code") or "",
+                    t["origin"],
+                    t["adt"],
+                    t["days"],
+                    "DAYS",
+                    t["cnsr"],
+                    reason if event else "",
+                    "" if event else reason,
+                    src.get("form", ""),
+                    src.get("field", ""),
+                    src.get("object_id", ""),
+                    "Y" if code in ("LC", "LCLES") and t["cnsr"] == 9 else "",
+                    snap.data_cutoff,
+                ]
+            )
     rows.sort(key=lambda r: (r[1], list(PARAMS).index(r[2]), r[4]))
     return rows
 
@@ -110,25 +146,58 @@ def adrs_rows(snap: EndpointSnapshot, keys: KeyMap) -> list[list[Any]]:
     rows: list[list[Any]] = []
     cutoff = snap.data_cutoff
     assessment = TumourAssessment
-    for a in (
-        _assessments_to(assessment, cutoff).exclude(overall_resp="").order_by("patient_id", "scan_day")
-    ):
+    for a in _assessments_to(assessment, cutoff).exclude(overall_resp="").order_by("patient_id", "scan_day"):
         subj = keys.subjid[a.patient_id]
-        rows.append([settings.STUDY_ID, _usubjid(subj), "OVRLRESP", "Overall Response by Investigator (RECIST 1.1)",
-                     a.overall_resp, RESPONSE_RANK.get(a.overall_resp, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
+        rows.append(
+            [
+                settings.STUDY_ID,
+                _usubjid(subj),
+                "OVRLRESP",
+                "Overall Response by Investigator (RECIST 1.1)",
+                a.overall_resp,
+                RESPONSE_RANK.get(a.overall_resp, 7),
+                _scan_day(a),
+                "Y",
+                cutoff,
+            ]
+        )
         if a.overall_resp_nonirr:
-            rows.append([settings.STUDY_ID, _usubjid(subj), "OVRNIRR", "Overall Response, non-irradiated lesions",
-                         a.overall_resp_nonirr, RESPONSE_RANK.get(a.overall_resp_nonirr, 7), _scan_day(a), "Y", cutoff])  # fmt: skip
+            rows.append(
+                [
+                    settings.STUDY_ID,
+                    _usubjid(subj),
+                    "OVRNIRR",
+                    "Overall Response, non-irradiated lesions",
+                    a.overall_resp_nonirr,
+                    RESPONSE_RANK.get(a.overall_resp_nonirr, 7),
+                    _scan_day(a),
+                    "Y",
+                    cutoff,
+                ]
+            )
     for p in snap.patient_rows():
         subj = keys.subjid.get(p["patient_id"], p["study_number"])
-        for code, label, key in (("BOR", "Best Overall Response (unconfirmed)", "bor"),
-                                 ("CBOR", "Best Overall Response (confirmed)", "cbor")):  # fmt: skip
+        for code, label, key in (
+            ("BOR", "Best Overall Response (unconfirmed)", "bor"),
+            ("CBOR", "Best Overall Response (confirmed)", "cbor"),
+        ):
             b = p.get(key) or {}
             if not (p.get("flags") or {}).get("saffl"):
                 continue
             resp = b.get("response") or "NE"
-            rows.append([settings.STUDY_ID, _usubjid(subj), code, label, resp, RESPONSE_RANK.get(resp, 7),
-                         b.get("date") or "", "Y", cutoff])  # fmt: skip
+            rows.append(
+                [
+                    settings.STUDY_ID,
+                    _usubjid(subj),
+                    code,
+                    label,
+                    resp,
+                    RESPONSE_RANK.get(resp, 7),
+                    b.get("date") or "",
+                    "Y",
+                    cutoff,
+                ]
+            )
     rows.sort(key=lambda r: (r[1], r[2], str(r[6])))
     return rows
 
@@ -139,5 +208,8 @@ def adam_adrs(snap: EndpointSnapshot, keys: KeyMap) -> bytes:
 
 def adam_tables(snap: EndpointSnapshot, keys: KeyMap) -> dict[str, Table]:
     """ADSL, ADTTE and ADRS with their metadata."""
-    return {"ADSL": (md.ADSL, adsl_rows(snap, keys)), "ADTTE": (md.ADTTE, adtte_rows(snap, keys)),
-            "ADRS": (md.ADRS, adrs_rows(snap, keys))}  # fmt: skip
+    return {
+        "ADSL": (md.ADSL, adsl_rows(snap, keys)),
+        "ADTTE": (md.ADTTE, adtte_rows(snap, keys)),
+        "ADRS": (md.ADRS, adrs_rows(snap, keys)),
+    }

@@ -80,7 +80,9 @@ def check_metadata(ds: Dataset) -> list[Finding]:
     names = set(ds.columns)
     for dtc in (f"{ds.name}DTC", f"{ds.name}STDTC", f"{ds.name}ENDTC"):
         if dtc in names and f"{dtc[:-3]}DY" not in names:
-            out.append(Finding(ds.name, f"{dtc[:-3]}DY", "TIMING", f"study day of {dtc} not declared (FDAB032)"))
+            out.append(
+                Finding(ds.name, f"{dtc[:-3]}DY", "TIMING", f"study day of {dtc} not declared (FDAB032)")
+            )
     return out
 
 
@@ -104,8 +106,11 @@ def check_dataset(
     variables = [v for v in ds.variables if v.name in index]
     seq = next((v.name for v in variables if v.name.endswith("SEQ") and len(v.name) == 5), None)
     seen: set[tuple[str, str]] = set()
-    days = [(v.name, v.name[:-2] + "DTC") for v in variables
-            if v.name.endswith("DY") and v.numeric and v.name[:-2] + "DTC" in index]  # fmt: skip
+    days = [
+        (v.name, v.name[:-2] + "DTC")
+        for v in variables
+        if v.name.endswith("DY") and v.numeric and v.name[:-2] + "DTC" in index
+    ]
     # --SEQ is unique per subject; TSSEQ per trial summary parameter
     seq_scope = "USUBJID" if "USUBJID" in index else "TSPARMCD" if "TSPARMCD" in index else ""
     for n, row in enumerate(rows, start=1):

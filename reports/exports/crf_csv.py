@@ -42,7 +42,9 @@ def missing_cell(codes: Any, model: type[models.Model]) -> str:
     if not isinstance(codes, dict) or not codes:
         return ""
     order = {f.name: i for i, f in enumerate(model._meta.concrete_fields)}
-    return ";".join(f"{name}={codes[name]}" for name in sorted(codes, key=lambda n: (order.get(n, len(order)), n)))
+    return ";".join(
+        f"{name}={codes[name]}" for name in sorted(codes, key=lambda n: (order.get(n, len(order)), n))
+    )
 
 
 def parse_missing_cell(raw: str) -> dict[str, str]:
@@ -53,7 +55,9 @@ def parse_missing_cell(raw: str) -> dict[str, str]:
             continue
         name, sep, code = part.partition("=")
         if not sep or not name.strip() or not code.strip():
-            raise ValueError(f"malformed missing-data code {part!r}: write field=CODE, e.g. ecog=ND, joined by ';'")
+            raise ValueError(
+                f"malformed missing-data code {part!r}: write field=CODE, e.g. ecog=ND, joined by ';'"
+            )
         if name.strip() in codes:
             raise ValueError(f"field {name.strip()!r} has two missing-data codes")
         codes[name.strip()] = code.strip()
@@ -115,8 +119,14 @@ def child_csv(stem: str, keys: KeyMap) -> bytes:
     for row in model.objects.select_related(*fk_names).order_by("pk"):
         parent = getattr(row, parent_field)
         key = [settings.STUDY_ID, keys.subjid[parent.patient_id], keys.scrno[parent.patient_id]]
-        rows.append((keys.subjid[parent.patient_id], keys.seq[(parent_model, parent.pk)], row.pk,
-                     key + [_cell(row, f, keys) for f in fields]))  # fmt: skip
+        rows.append(
+            (
+                keys.subjid[parent.patient_id],
+                keys.seq[(parent_model, parent.pk)],
+                row.pk,
+                key + [_cell(row, f, keys) for f in fields],
+            )
+        )
     rows.sort(key=lambda r: (str(r[0]), r[1], r[2]))
     return to_csv(CHILD_KEY_COLUMNS + [f.name for f in fields], (r[3] for r in rows))
 
@@ -130,8 +140,13 @@ def crf_csv(spec: CrfSpec, keys: KeyMap) -> bytes:
     qs = qs.select_related(*fk_names) if fk_names else qs
     rows = []
     for row in qs:
-        key = [settings.STUDY_ID, keys.subjid[row.patient_id], keys.scrno[row.patient_id],
-               keys.seq[(spec.model, row.pk)], row.status]  # fmt: skip
+        key = [
+            settings.STUDY_ID,
+            keys.subjid[row.patient_id],
+            keys.scrno[row.patient_id],
+            keys.seq[(spec.model, row.pk)],
+            row.status,
+        ]
         rows.append(key + [_cell(row, f, keys) for f in fields])
     rows.sort(key=lambda r: (str(r[1]), int(r[3])))
     return to_csv(KEY_COLUMNS + [f.name for f in fields], rows)
@@ -162,8 +177,15 @@ def _field_type(f: models.Field[Any, Any]) -> str:
 
 
 def _units(f: models.Field[Any, Any]) -> str:
-    for suffix, unit in (("_mm", "mm"), ("_gy", "Gy"), ("_cc", "cm3"), ("_mg", "mg"), ("_pct", "%"),
-                         ("_mg_day", "mg/day"), ("_kg", "kg")):  # fmt: skip
+    for suffix, unit in (
+        ("_mm", "mm"),
+        ("_gy", "Gy"),
+        ("_cc", "cm3"),
+        ("_mg", "mg"),
+        ("_pct", "%"),
+        ("_mg_day", "mg/day"),
+        ("_kg", "kg"),
+    ):
         if f.name.endswith(suffix):
             return unit
     return ""
@@ -174,8 +196,17 @@ def _dictionary_row(form: str, f: models.Field[Any, Any]) -> list[Any]:
     if f.is_relation:
         target = f.related_model
         slug = _slug_of_model(target)
-        choices = f"{slug}:FORMSEQ" if slug else ("username" if target._meta.model_name == "user" else
-                                                   "MedDRA LLT code" if target._meta.model_name == "ctcaeterm" else "")  # fmt: skip
+        choices = (
+            f"{slug}:FORMSEQ"
+            if slug
+            else (
+                "username"
+                if target._meta.model_name == "user"
+                else "MedDRA LLT code"
+                if target._meta.model_name == "ctcaeterm"
+                else ""
+            )
+        )
     required = "N" if (getattr(f, "blank", True) or getattr(f, "null", False)) else "Y"
     derived = "N" if f.editable or f.name == MISSING_COLUMN else "Y"
     spec = registry.get(form) if form in registry else None
@@ -190,17 +221,24 @@ def _dictionary_row(form: str, f: models.Field[Any, Any]) -> list[Any]:
 def dictionary_csv() -> bytes:
     rows: list[list[Any]] = []
     for spec in registry.all():
-        for col, label in (("STUDYID", _("Study identifier")), ("SUBJID", _("Study number (screening number before registration)")),
-                           ("SCRNO", _("Screening number")), ("FORMSEQ", _("Rank of the row within the patient's rows of this form")),
-                           ("CRFSTAT", _("CRF lifecycle status"))):  # fmt: skip
+        for col, label in (
+            ("STUDYID", _("Study identifier")),
+            ("SUBJID", _("Study number (screening number before registration)")),
+            ("SCRNO", _("Screening number")),
+            ("FORMSEQ", _("Rank of the row within the patient's rows of this form")),
+            ("CRFSTAT", _("CRF lifecycle status")),
+        ):
             allowed = "draft; submitted; verified; signed; locked" if col == "CRFSTAT" else ""
             rows.append([spec.slug, col, label, "key", allowed, "", "Y", "N"])
         for f in export_fields(spec.model):
             rows.append(_dictionary_row(spec.slug, f))
     for stem in CHILD_TABLES:
         model = child_model(stem)
-        for col, label in (("STUDYID", _("Study identifier")), ("SUBJID", _("Study number (screening number before registration)")),
-                           ("SCRNO", _("Screening number"))):  # fmt: skip
+        for col, label in (
+            ("STUDYID", _("Study identifier")),
+            ("SUBJID", _("Study number (screening number before registration)")),
+            ("SCRNO", _("Screening number")),
+        ):
             rows.append([stem, col, label, "key", "", "", "Y", "N"])
         for f in child_fields(model):
             rows.append(_dictionary_row(stem, f))
@@ -218,7 +256,7 @@ def patients_csv(keys: KeyMap) -> bytes:
             p.screening_number,
             p.registration_date,
             p.registered_by.get_username() if p.registered_by else "",
-        ]  # fmt: skip
+        ]
         for p in Patient.objects.select_related("registered_by").order_by("screening_number")
     ]
     return to_csv(["STUDYID", "SUBJID", "SCRNO", "registration_date", "registered_by"], rows)

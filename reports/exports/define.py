@@ -70,8 +70,16 @@ class _Builder:
         self.where: list[ET.Element] = []
         self.used_terms: dict[str, set[str]] = defaultdict(set)
 
-    def item(self, oid: str, v: Variable, values: list[str], *, name: str | None = None, label: str | None = None,
-             value_list: str | None = None) -> ET.Element:  # fmt: skip
+    def item(
+        self,
+        oid: str,
+        v: Variable,
+        values: list[str],
+        *,
+        name: str | None = None,
+        label: str | None = None,
+        value_list: str | None = None,
+    ) -> ET.Element:
         attrs = {"OID": oid, "Name": name or v.name, "DataType": v.data_type}
         if v.data_type in ("text", "integer", "float"):
             attrs["Length"] = str(_length(v, values))
@@ -99,8 +107,9 @@ class _Builder:
         return oid
 
 
-def _value_level(b: _Builder, ds: Dataset, header: list[str], rows: list[list[Any]], result: str,
-                 selector: str) -> str:  # fmt: skip
+def _value_level(
+    b: _Builder, ds: Dataset, header: list[str], rows: list[list[Any]], result: str, selector: str
+) -> str:
     """One ValueListDef of ``result`` per value of ``selector`` (TRTESTCD, RSTESTCD, QNAM)."""
     r, s = header.index(result), header.index(selector)
     by: dict[str, list[str]] = defaultdict(list)
@@ -112,14 +121,24 @@ def _value_level(b: _Builder, ds: Dataset, header: list[str], rows: list[list[An
     for order, (key, values) in enumerate(sorted(by.items()), start=1):
         wc = f"WC.{ds.name}.{selector}.{key}"
         where = ET.Element(_d("WhereClauseDef"), {"OID": wc})
-        check = ET.SubElement(where, _o("RangeCheck"), {"SoftHard": "Soft", _d("ItemOID"): f"IT.{ds.name}.{selector}",
-                                                        "Comparator": "EQ"})  # fmt: skip
+        check = ET.SubElement(
+            where,
+            _o("RangeCheck"),
+            {"SoftHard": "Soft", _d("ItemOID"): f"IT.{ds.name}.{selector}", "Comparator": "EQ"},
+        )
         ET.SubElement(check, _o("CheckValue")).text = key
         b.where.append(where)
         item_oid = f"IT.{ds.name}.{result}.{key}"
         numeric = all(_is_number(x) for x in values if x) and any(values)
-        v = Variable(result, f"{base.label} ({key})", "float" if numeric and result != "QVAL" else "text",
-                     base.length, base.core, base.origin, base.source)  # fmt: skip
+        v = Variable(
+            result,
+            f"{base.label} ({key})",
+            "float" if numeric and result != "QVAL" else "text",
+            base.length,
+            base.core,
+            base.origin,
+            base.source,
+        )
         ref = ET.SubElement(
             vl, _o("ItemRef"), {"ItemOID": item_oid, "OrderNumber": str(order), "Mandatory": "No"}
         )
@@ -149,43 +168,83 @@ def _supp_value_level(b: _Builder, ds: Dataset, header: list[str], rows: list[li
     for order, (key, (label, orig, values)) in enumerate(sorted(by.items()), start=1):
         wc = f"WC.{ds.name}.QNAM.{key}"
         where = ET.Element(_d("WhereClauseDef"), {"OID": wc})
-        check = ET.SubElement(where, _o("RangeCheck"), {"SoftHard": "Soft", _d("ItemOID"): f"IT.{ds.name}.QNAM",
-                                                        "Comparator": "EQ"})  # fmt: skip
+        check = ET.SubElement(
+            where,
+            _o("RangeCheck"),
+            {"SoftHard": "Soft", _d("ItemOID"): f"IT.{ds.name}.QNAM", "Comparator": "EQ"},
+        )
         ET.SubElement(check, _o("CheckValue")).text = key
         b.where.append(where)
         origin = {"CRF": "Collected", "DERIVED": "Derived"}.get(orig, "Assigned")
         v = Variable("QVAL", label, "text", 200, "Perm", origin, "")  # type: ignore[arg-type]
-        ref = ET.SubElement(vl, _o("ItemRef"), {"ItemOID": f"IT.{ds.name}.QVAL.{key}", "OrderNumber": str(order),
-                                                "Mandatory": "No"})  # fmt: skip
+        ref = ET.SubElement(
+            vl,
+            _o("ItemRef"),
+            {"ItemOID": f"IT.{ds.name}.QVAL.{key}", "OrderNumber": str(order), "Mandatory": "No"},
+        )
         ET.SubElement(ref, _d("WhereClauseRef"), {"WhereClauseOID": wc})
         b.item(f"IT.{ds.name}.QVAL.{key}", v, values, label=label)
     b.value_lists.append(vl)
     return oid
 
 
-def define_xml(tables: dict[str, Table], *, study_id: str, study_name: str, standard: str = "SDTM",
-               folder_prefix: str = "") -> bytes:  # fmt: skip
+def define_xml(
+    tables: dict[str, Table],
+    *,
+    study_id: str,
+    study_name: str,
+    standard: str = "SDTM",
+    folder_prefix: str = "",
+) -> bytes:
     """The define.xml of one standard's data sets (``tables`` by name, rows in metadata column order)."""
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
-    root = ET.Element(_o("ODM"), {"ODMVersion": "1.3.2", "FileType": "Snapshot", "FileOID": f"DEF.{study_id}.{standard}",
-                                  "CreationDateTime": now, "Originator": study_id, "SourceSystem": "SABR-RCC EDC",
-                                  _d("Context"): "Submission"})  # fmt: skip
+    root = ET.Element(
+        _o("ODM"),
+        {
+            "ODMVersion": "1.3.2",
+            "FileType": "Snapshot",
+            "FileOID": f"DEF.{study_id}.{standard}",
+            "CreationDateTime": now,
+            "Originator": study_id,
+            "SourceSystem": "SABR-RCC EDC",
+            _d("Context"): "Submission",
+        },
+    )
     study = ET.SubElement(root, _o("Study"), {"OID": f"ST.{study_id}"})
     gv = ET.SubElement(study, _o("GlobalVariables"))
     ET.SubElement(gv, _o("StudyName")).text = study_id
     ET.SubElement(gv, _o("StudyDescription")).text = study_name
     ET.SubElement(gv, _o("ProtocolName")).text = study_id
     is_sdtm = standard == "SDTM"
-    mdv = ET.SubElement(study, _o("MetaDataVersion"), {
-        "OID": f"MDV.{study_id}.{standard}", "Name": f"{study_id} {standard}",
-        "Description": f"{standard} data sets of {study_id}", _d("DefineVersion"): md.DEFINE_XML_VERSION})  # fmt: skip
+    mdv = ET.SubElement(
+        study,
+        _o("MetaDataVersion"),
+        {
+            "OID": f"MDV.{study_id}.{standard}",
+            "Name": f"{study_id} {standard}",
+            "Description": f"{standard} data sets of {study_id}",
+            _d("DefineVersion"): md.DEFINE_XML_VERSION,
+        },
+    )
     standards = ET.SubElement(mdv, _d("Standards"))
     ig = ("SDTMIG", md.SDTMIG_VERSION) if is_sdtm else ("ADaMIG", md.ADAMIG_VERSION)
-    ET.SubElement(standards, _d("Standard"), {"OID": "STD.IG", "Name": ig[0], "Type": "IG", "Version": ig[1],
-                                              "Status": "Final"})  # fmt: skip
-    ET.SubElement(standards, _d("Standard"), {"OID": "STD.CT", "Name": "CDISC/NCI", "Type": "CT",
-                                              "PublishingSet": "SDTM" if is_sdtm else "ADaM",
-                                              "Version": md.CT_VERSION, "Status": "Final"})  # fmt: skip
+    ET.SubElement(
+        standards,
+        _d("Standard"),
+        {"OID": "STD.IG", "Name": ig[0], "Type": "IG", "Version": ig[1], "Status": "Final"},
+    )
+    ET.SubElement(
+        standards,
+        _d("Standard"),
+        {
+            "OID": "STD.CT",
+            "Name": "CDISC/NCI",
+            "Type": "CT",
+            "PublishingSet": "SDTM" if is_sdtm else "ADaM",
+            "Version": md.CT_VERSION,
+            "Status": "Final",
+        },
+    )
     b = _Builder(standard)
     groups: list[ET.Element] = []
     for name, (ds, rows) in tables.items():
@@ -196,11 +255,20 @@ def define_xml(tables: dict[str, Table], *, study_id: str, study_name: str, stan
             value_lists[result] = _value_level(b, ds, header, rows, result, selector)
         if name.startswith("SUPP") and rows:
             value_lists["QVAL"] = _supp_value_level(b, ds, header, rows)
-        group = ET.Element(_o("ItemGroupDef"), {
-            "OID": f"IG.{name}", "Name": name, "Repeating": "No" if name in ("DM", "ADSL") else "Yes",
-            "IsReferenceData": "Yes" if ds.cls == "TRIAL DESIGN" else "No", "SASDatasetName": name,
-            "Purpose": "Tabulation" if is_sdtm else "Analysis", _d("Structure"): ds.structure,
-            _d("StandardOID"): "STD.IG", _d("ArchiveLocationID"): f"LF.{name}"})  # fmt: skip
+        group = ET.Element(
+            _o("ItemGroupDef"),
+            {
+                "OID": f"IG.{name}",
+                "Name": name,
+                "Repeating": "No" if name in ("DM", "ADSL") else "Yes",
+                "IsReferenceData": "Yes" if ds.cls == "TRIAL DESIGN" else "No",
+                "SASDatasetName": name,
+                "Purpose": "Tabulation" if is_sdtm else "Analysis",
+                _d("Structure"): ds.structure,
+                _d("StandardOID"): "STD.IG",
+                _d("ArchiveLocationID"): f"LF.{name}",
+            },
+        )
         if is_sdtm:  # a SUPP-- names its parent domain (CDISC's MSG 2.0 sample define.xml); RELREC itself
             group.set("Domain", name[4:] if name.startswith("SUPP") else name)
         _description(group, ds.label)
@@ -245,8 +313,10 @@ def define_xml(tables: dict[str, Table], *, study_id: str, study_name: str, stan
             ET.SubElement(codelist, _o("EnumeratedItem"), attrs)
     mdv.extend(b.methods.values())
     body = ET.tostring(root, encoding="unicode")
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="{STYLESHEET}"?>\n'
-            f"{body}\n").encode()  # fmt: skip
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="{STYLESHEET}"?>\n'
+        f"{body}\n"
+    ).encode()
 
 
 def _x(tag: str) -> str:

@@ -44,8 +44,9 @@ def _stem(path: str) -> str:
     return path.removeprefix("crf/").removesuffix(".csv")
 
 
-def build_odm(files: dict[str, bytes], *, study_id: str, study_name: str, protocol: str,
-              created: datetime.datetime) -> bytes:  # fmt: skip
+def build_odm(
+    files: dict[str, bytes], *, study_id: str, study_name: str, protocol: str, created: datetime.datetime
+) -> bytes:
     """The ODM 1.3.2 file of the ``crf/`` files (``reports.exports.crf_files()``)."""
     dictionary: dict[tuple[str, str], dict[str, str]] = {}
     if "crf/_dictionary.csv" in files:
@@ -58,9 +59,18 @@ def build_odm(files: dict[str, bytes], *, study_id: str, study_name: str, protoc
         for p, d in sorted(files.items())
         if p.startswith("crf/") and p != "crf/_dictionary.csv"
     }
-    root = ET.Element(_o("ODM"), {"FileType": "Snapshot", "FileOID": f"ODM.{study_id}", "ODMVersion": "1.3.2",
-                                  "CreationDateTime": created.isoformat(timespec="seconds"),
-                                  "Granularity": "All", "Originator": study_id, "SourceSystem": "SABR-RCC EDC"})  # fmt: skip
+    root = ET.Element(
+        _o("ODM"),
+        {
+            "FileType": "Snapshot",
+            "FileOID": f"ODM.{study_id}",
+            "ODMVersion": "1.3.2",
+            "CreationDateTime": created.isoformat(timespec="seconds"),
+            "Granularity": "All",
+            "Originator": study_id,
+            "SourceSystem": "SABR-RCC EDC",
+        },
+    )
     study = ET.SubElement(root, _o("Study"), {"OID": f"ST.{study_id}"})
     gv = ET.SubElement(study, _o("GlobalVariables"))
     ET.SubElement(gv, _o("StudyName")).text = study_id
@@ -71,8 +81,9 @@ def build_odm(files: dict[str, bytes], *, study_id: str, study_name: str, protoc
     ET.SubElement(
         protocol_el, _o("StudyEventRef"), {"StudyEventOID": EVENT, "OrderNumber": "1", "Mandatory": "Yes"}
     )
-    event = ET.SubElement(mdv, _o("StudyEventDef"), {"OID": EVENT, "Name": "Study", "Repeating": "No",
-                                                      "Type": "Common"})  # fmt: skip
+    event = ET.SubElement(
+        mdv, _o("StudyEventDef"), {"OID": EVENT, "Name": "Study", "Repeating": "No", "Type": "Common"}
+    )
     for order, stem in enumerate(tables, start=1):
         ET.SubElement(
             event, _o("FormRef"), {"FormOID": f"F.{stem}", "OrderNumber": str(order), "Mandatory": "No"}
@@ -84,12 +95,21 @@ def build_odm(files: dict[str, bytes], *, study_id: str, study_name: str, protoc
         ET.SubElement(form, _o("ItemGroupRef"), {"ItemGroupOID": f"IG.{stem}", "Mandatory": "Yes"})
         group = ET.Element(_o("ItemGroupDef"), {"OID": f"IG.{stem}", "Name": stem, "Repeating": "No"})
         for order, col in enumerate(header, start=1):
-            ET.SubElement(group, _o("ItemRef"), {"ItemOID": f"IT.{stem}.{col}", "OrderNumber": str(order),
-                                                 "Mandatory": "No"})  # fmt: skip
+            ET.SubElement(
+                group,
+                _o("ItemRef"),
+                {"ItemOID": f"IT.{stem}.{col}", "OrderNumber": str(order), "Mandatory": "No"},
+            )
             entry = dictionary.get((stem, col), {})
             length = max([1, *(len(r[order - 1]) for r in rows)])
-            item = ET.Element(_o("ItemDef"), {"OID": f"IT.{stem}.{col}", "Name": col,
-                                              "DataType": _TYPES.get(entry.get("type", ""), "text")})  # fmt: skip
+            item = ET.Element(
+                _o("ItemDef"),
+                {
+                    "OID": f"IT.{stem}.{col}",
+                    "Name": col,
+                    "DataType": _TYPES.get(entry.get("type", ""), "text"),
+                },
+            )
             if item.get("DataType") in ("text", "integer"):
                 item.set("Length", str(length))
             if entry.get("label"):
@@ -99,8 +119,9 @@ def build_odm(files: dict[str, bytes], *, study_id: str, study_name: str, protoc
         groups.append(group)
     mdv.extend(groups)
     mdv.extend(items)
-    clinical = ET.SubElement(root, _o("ClinicalData"), {"StudyOID": f"ST.{study_id}",
-                                                        "MetaDataVersionOID": f"MDV.{study_id}"})  # fmt: skip
+    clinical = ET.SubElement(
+        root, _o("ClinicalData"), {"StudyOID": f"ST.{study_id}", "MetaDataVersionOID": f"MDV.{study_id}"}
+    )
     by_subject: dict[str, list[tuple[str, int, list[str], list[str]]]] = defaultdict(list)
     for stem, (header, rows) in tables.items():
         subj = header.index("SUBJID")

@@ -107,12 +107,24 @@ def _dm_rows(
         eos = ds.eos_date if ds and ds.eos_date and ds.eos_date <= cutoff else None
         last = last_dose.get(u)
         row: Row = {
-            "USUBJID": u, "SUBJID": keys.subjid[p.pk], "RFSTDTC": rfst, "RFENDTC": eos or last or "",
-            "RFXSTDTC": rfst, "RFXENDTC": last or "", "RFICDTC": consent.date() if consent else "",
-            "RFPENDTC": eos or "", "DTHDTC": d.death_date if d else "", "DTHFL": "Y" if d else "",
-            "SITEID": SITEID, "BRTHDTC": b.birth_year if b else "", "AGE": age, "AGEU": "YEARS" if age is not None else "",
-            "SEX": b.sex if b else "U", "RACE": "NOT REPORTED", "COUNTRY": settings.STUDY_COUNTRY,
-        }  # fmt: skip
+            "USUBJID": u,
+            "SUBJID": keys.subjid[p.pk],
+            "RFSTDTC": rfst,
+            "RFENDTC": eos or last or "",
+            "RFXSTDTC": rfst,
+            "RFXENDTC": last or "",
+            "RFICDTC": consent.date() if consent else "",
+            "RFPENDTC": eos or "",
+            "DTHDTC": d.death_date if d else "",
+            "DTHFL": "Y" if d else "",
+            "SITEID": SITEID,
+            "BRTHDTC": b.birth_year if b else "",
+            "AGE": age,
+            "AGEU": "YEARS" if age is not None else "",
+            "SEX": b.sex if b else "U",
+            "RACE": "NOT REPORTED",
+            "COUNTRY": settings.STUDY_COUNTRY,
+        }
         if p.pk in failed:
             row["ARMNRS"] = "SCREEN FAILURE"
         elif not p.study_number:
@@ -151,12 +163,29 @@ def _ds_rows(cutoff: datetime.date, keys: KeyMap, last_dose: dict[str, Any] | No
         pid: int, term: str, decod: str, cat: str, scat: str, day: Any, order: int, src: Any = None
     ) -> None:
         if day and (day if isinstance(day, datetime.date) else cutoff) <= cutoff:
-            rows.append({"USUBJID": _usubjid(keys.subjid[pid]), "DSTERM": term, "DSDECOD": decod, "DSCAT": cat,
-                         "DSSCAT": scat, "DSSTDTC": day, "_order": order, "_src": src})  # fmt: skip
+            rows.append(
+                {
+                    "USUBJID": _usubjid(keys.subjid[pid]),
+                    "DSTERM": term,
+                    "DSDECOD": decod,
+                    "DSCAT": cat,
+                    "DSSCAT": scat,
+                    "DSSTDTC": day,
+                    "_order": order,
+                    "_src": src,
+                }
+            )
 
     for c in Consent.objects.all():
-        add(c.patient_id, "INFORMED CONSENT OBTAINED", "INFORMED CONSENT OBTAINED", "PROTOCOL MILESTONE", "",
-            timezone.localtime(c.consent_datetime).date(), 1)  # fmt: skip
+        add(
+            c.patient_id,
+            "INFORMED CONSENT OBTAINED",
+            "INFORMED CONSENT OBTAINED",
+            "PROTOCOL MILESTONE",
+            "",
+            timezone.localtime(c.consent_datetime).date(),
+            1,
+        )
         if c.withdrawn == "Y":
             add(
                 c.patient_id,
@@ -183,8 +212,16 @@ def _ds_rows(cutoff: datetime.date, keys: KeyMap, last_dose: dict[str, Any] | No
     death_closes_study: set[int] = set()
     for d in Disposition.objects.all():
         if d.eot_reason:
-            add(d.patient_id, d.eot_reason_text or d.eot_reason, d.eot_reason, "DISPOSITION EVENT", "END OF TREATMENT",
-                last_dose.get(_usubjid(keys.subjid[d.patient_id])) or d.eos_date or "", 6, _src(d))  # fmt: skip
+            add(
+                d.patient_id,
+                d.eot_reason_text or d.eot_reason,
+                d.eot_reason,
+                "DISPOSITION EVENT",
+                "END OF TREATMENT",
+                last_dose.get(_usubjid(keys.subjid[d.patient_id])) or d.eos_date or "",
+                6,
+                _src(d),
+            )
         if d.eos_date and d.eos_reason == "DEATH" and d.eos_date <= cutoff:
             death_closes_study.add(d.patient_id)
         if d.eos_date:
@@ -228,21 +265,58 @@ def _ex_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
         "target__lesion"
     ):
         lesion = f.target.lesion
-        rows.append({"USUBJID": _usubjid(keys.subjid[f.patient_id]), "EXTRT": "SABR", "EXDOSE": f.dose_delivered_gy,
-                     "EXDOSU": "Gy", "EXROUTE": "", "EXLOC": lesion.organ if lesion else "",
-                     "EXLAT": lesion.laterality if lesion else "", "EXLNKID": lesion.lesion_code if lesion else "",
-                     "EXSTDTC": f.fraction_date, "EXENDTC": f.fraction_date, "EXADJ": "", "EXSPID": f"F{f.fraction_number}",
-                     "_src": _src(f)})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[f.patient_id]),
+                "EXTRT": "SABR",
+                "EXDOSE": f.dose_delivered_gy,
+                "EXDOSU": "Gy",
+                "EXROUTE": "",
+                "EXLOC": lesion.organ if lesion else "",
+                "EXLAT": lesion.laterality if lesion else "",
+                "EXLNKID": lesion.lesion_code if lesion else "",
+                "EXSTDTC": f.fraction_date,
+                "EXENDTC": f.fraction_date,
+                "EXADJ": "",
+                "EXSPID": f"F{f.fraction_number}",
+                "_src": _src(f),
+            }
+        )
     for a in axitinib.objects.filter(start_date__lte=cutoff):
-        rows.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "EXTRT": "AXITINIB", "EXDOSE": _axitinib_mg(a),
-                     "EXDOSU": "mg", "EXDOSFRQ": "BID", "EXDOSFRM": "TABLET", "EXROUTE": "ORAL", "EXSTDTC": a.start_date,
-                     "EXENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "", "EXADJ": a.dose_change_reason,
-                     "EXSPID": a.dose_level, "_src": _src(a)})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[a.patient_id]),
+                "EXTRT": "AXITINIB",
+                "EXDOSE": _axitinib_mg(a),
+                "EXDOSU": "mg",
+                "EXDOSFRQ": "BID",
+                "EXDOSFRM": "TABLET",
+                "EXROUTE": "ORAL",
+                "EXSTDTC": a.start_date,
+                "EXENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "",
+                "EXADJ": a.dose_change_reason,
+                "EXSPID": a.dose_level,
+                "_src": _src(a),
+            }
+        )
     for i in infusion.objects.filter(infusion_status="GIVEN", infusion_date__lte=cutoff):
-        rows.append({"USUBJID": _usubjid(keys.subjid[i.patient_id]), "EXTRT": "TORIPALIMAB", "EXDOSE": i.dose_mg,
-                     "EXDOSU": "mg", "EXDOSFRQ": "ONCE", "EXDOSFRM": "INJECTION, SOLUTION", "EXROUTE": "INTRAVENOUS", "EXSTDTC": i.infusion_date,
-                     "EXENDTC": i.infusion_date, "EXADJ": i.dose_deviation_reason, "EXLOT": i.lot_number,
-                     "EXSPID": f"C{i.cycle_number}", "_src": _src(i)})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[i.patient_id]),
+                "EXTRT": "TORIPALIMAB",
+                "EXDOSE": i.dose_mg,
+                "EXDOSU": "mg",
+                "EXDOSFRQ": "ONCE",
+                "EXDOSFRM": "INJECTION, SOLUTION",
+                "EXROUTE": "INTRAVENOUS",
+                "EXSTDTC": i.infusion_date,
+                "EXENDTC": i.infusion_date,
+                "EXADJ": i.dose_deviation_reason,
+                "EXLOT": i.lot_number,
+                "EXSPID": f"C{i.cycle_number}",
+                "_src": _src(i),
+            }
+        )
     return _seq_rows(rows, "EX")
 
 
@@ -295,26 +369,57 @@ def _ae_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
         strongest = max(rels, key=lambda r: _REL_ORDER.index(r) if r in _REL_ORDER else -1)
         ended = bool(ae.resolution_date and ae.resolution_date <= cutoff)
         term = ae.ctcae_term
-        rows.append({
-            "USUBJID": _usubjid(keys.subjid[ae.patient_id]), "AESPID": ae.ae_number,
-            "AEGRPID": ae.parent_episode.ae_number if ae.parent_episode_id else "",
-            "AETERM": ae.verbatim or term.term, "AELLT": term.term, "AELLTCD": term.meddra_code,
-            "AEDECOD": term.term, "AEPTCD": term.meddra_code, "AEBODSYS": term.soc, "AEBDSYCD": socs.get(term.soc),
-            "AESOC": term.soc, "AESOCCD": socs.get(term.soc), "AETOXGR": ae.grade, "AESTDTC": ae.onset_date,
-            "AEENDTC": ae.resolution_date if ended else "",
-            "AEENRTPT": "" if ended else "ONGOING", "AEENTPT": "" if ended else cutoff,
-            "AESER": ae.serious, "AEREL": strongest,
-            "AEACN": "MULTIPLE", "AEOUT": _ae_outcome(ae, ended, next_grade.get(ae.pk)), "AESDTH": ae.aesdth,
-            "AESLIFE": ae.aeslife, "AESHOSP": ae.aeshosp,
-            "AESDISAB": ae.aesdisab, "AESCONG": ae.aescong, "AESMIE": ae.aesmie, "AECONTRT": ae.treatment_given,
-            "_src": _src(ae),
-            "_supp": {"AERELSAB": ae.rel_sabr, "AERELAXI": ae.rel_axitinib, "AERELTOR": ae.rel_toripalimab,
-                      "AEACN1": ae.acn_axitinib, "AEACN2": ae.acn_toripalimab, "AEACN3": ae.acn_sabr,
-                      "AEIRFL": ae.immune_related, "TOXGRV": ae.ctcae_version,
-                      "AWARDTC": ae.awareness_at if ae.awareness_at and timezone.localtime(ae.awareness_at).date() <= cutoff else None,
-                      "REPDTC": ae.reported_at if ae.reported_at and timezone.localtime(ae.reported_at).date() <= cutoff else None,
-                      "EXPECTFL": ae.expected, "TRTEMFL": ae.treatment_emergent},
-        })  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[ae.patient_id]),
+                "AESPID": ae.ae_number,
+                "AEGRPID": ae.parent_episode.ae_number if ae.parent_episode_id else "",
+                "AETERM": ae.verbatim or term.term,
+                "AELLT": term.term,
+                "AELLTCD": term.meddra_code,
+                "AEDECOD": term.term,
+                "AEPTCD": term.meddra_code,
+                "AEBODSYS": term.soc,
+                "AEBDSYCD": socs.get(term.soc),
+                "AESOC": term.soc,
+                "AESOCCD": socs.get(term.soc),
+                "AETOXGR": ae.grade,
+                "AESTDTC": ae.onset_date,
+                "AEENDTC": ae.resolution_date if ended else "",
+                "AEENRTPT": "" if ended else "ONGOING",
+                "AEENTPT": "" if ended else cutoff,
+                "AESER": ae.serious,
+                "AEREL": strongest,
+                "AEACN": "MULTIPLE",
+                "AEOUT": _ae_outcome(ae, ended, next_grade.get(ae.pk)),
+                "AESDTH": ae.aesdth,
+                "AESLIFE": ae.aeslife,
+                "AESHOSP": ae.aeshosp,
+                "AESDISAB": ae.aesdisab,
+                "AESCONG": ae.aescong,
+                "AESMIE": ae.aesmie,
+                "AECONTRT": ae.treatment_given,
+                "_src": _src(ae),
+                "_supp": {
+                    "AERELSAB": ae.rel_sabr,
+                    "AERELAXI": ae.rel_axitinib,
+                    "AERELTOR": ae.rel_toripalimab,
+                    "AEACN1": ae.acn_axitinib,
+                    "AEACN2": ae.acn_toripalimab,
+                    "AEACN3": ae.acn_sabr,
+                    "AEIRFL": ae.immune_related,
+                    "TOXGRV": ae.ctcae_version,
+                    "AWARDTC": ae.awareness_at
+                    if ae.awareness_at and timezone.localtime(ae.awareness_at).date() <= cutoff
+                    else None,
+                    "REPDTC": ae.reported_at
+                    if ae.reported_at and timezone.localtime(ae.reported_at).date() <= cutoff
+                    else None,
+                    "EXPECTFL": ae.expected,
+                    "TRTEMFL": ae.treatment_emergent,
+                },
+            }
+        )
     return _seq_rows(rows, "AE")
 
 
@@ -349,18 +454,44 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
         courses[lesion_id].add(course_number)
     for les in lesion.objects.filter(baseline_date__lte=cutoff):
         u = _usubjid(keys.subjid[les.patient_id])
-        tu.append({"USUBJID": u, "TULNKID": les.lesion_code, "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification",
-                   "TUORRES": les.role, "TUSTRESC": les.role, "TULOC": les.organ, "TULAT": les.laterality, "TUMETHOD": les.method,
-                   "TUDTC": les.baseline_date, "VISIT": "BASELINE", "_src": _src(les),
-                   "_supp": {"IRRADFL": "Y" if courses.get(les.pk) else "N",
-                             "SABRTGT": ";".join(f"C{n}" for n in sorted(courses.get(les.pk, ()))),
-                             "PRIRRFL": les.previously_irradiated, "MEASFL": les.measurable,
-                             "LOCDTL": les.location_text}})  # fmt: skip
+        tu.append(
+            {
+                "USUBJID": u,
+                "TULNKID": les.lesion_code,
+                "TUTESTCD": "TUMIDENT",
+                "TUTEST": "Tumor Identification",
+                "TUORRES": les.role,
+                "TUSTRESC": les.role,
+                "TULOC": les.organ,
+                "TULAT": les.laterality,
+                "TUMETHOD": les.method,
+                "TUDTC": les.baseline_date,
+                "VISIT": "BASELINE",
+                "_src": _src(les),
+                "_supp": {
+                    "IRRADFL": "Y" if courses.get(les.pk) else "N",
+                    "SABRTGT": ";".join(f"C{n}" for n in sorted(courses.get(les.pk, ()))),
+                    "PRIRRFL": les.previously_irradiated,
+                    "MEASFL": les.measurable,
+                    "LOCDTL": les.location_text,
+                },
+            }
+        )
         if les.baseline_value_mm is not None:
             code = "SAXIS" if les.is_nodal == "Y" else "LDIAM"
-            tr.append({"USUBJID": u, "TRLNKID": les.lesion_code, "TRTESTCD": code, "TRORRES": les.baseline_value_mm,
-                       "TRORRESU": "mm", "TRSTRESN": les.baseline_value_mm, "TRSTRESU": "mm", "TRDTC": les.baseline_date,
-                       "VISIT": "BASELINE"})  # fmt: skip
+            tr.append(
+                {
+                    "USUBJID": u,
+                    "TRLNKID": les.lesion_code,
+                    "TRTESTCD": code,
+                    "TRORRES": les.baseline_value_mm,
+                    "TRORRESU": "mm",
+                    "TRSTRESN": les.baseline_value_mm,
+                    "TRSTRESU": "mm",
+                    "TRDTC": les.baseline_date,
+                    "VISIT": "BASELINE",
+                }
+            )
     # New lesions (R1.19): TU TUMIDENT with TUORRES NEW, identified at the time point that first showed them
     # (CRF-SPEC form 9: TULNKID = the new lesion's code, TUORRES = NEW, SUPPTU.LOCDTL).
     for nl in (
@@ -372,10 +503,23 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
         .order_by("assessment__patient_id", "scan_day", "code")
     ):
         a = nl.assessment
-        tu.append({"USUBJID": _usubjid(keys.subjid[a.patient_id]), "TULNKID": nl.code, "TUTESTCD": "TUMIDENT",
-                   "TUTEST": "Tumor Identification", "TUORRES": "NEW", "TUSTRESC": "NEW", "TULOC": nl.organ, "TULAT": nl.laterality,
-                   "TUMETHOD": nl.detected_by, "TUDTC": nl.first_seen_date or _scan_day(a), "VISIT": a.visit_label,
-                   "_src": _src(nl), "_supp": {"LOCDTL": nl.location_text}})  # fmt: skip
+        tu.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[a.patient_id]),
+                "TULNKID": nl.code,
+                "TUTESTCD": "TUMIDENT",
+                "TUTEST": "Tumor Identification",
+                "TUORRES": "NEW",
+                "TUSTRESC": "NEW",
+                "TULOC": nl.organ,
+                "TULAT": nl.laterality,
+                "TUMETHOD": nl.detected_by,
+                "TUDTC": nl.first_seen_date or _scan_day(a),
+                "VISIT": a.visit_label,
+                "_src": _src(nl),
+                "_supp": {"LOCDTL": nl.location_text},
+            }
+        )
     value_field = next(
         (
             f.name
@@ -394,34 +538,87 @@ def _tu_tr_rs_rows(cutoff: datetime.date, keys: KeyMap) -> tuple[list[Row], list
         u = _usubjid(keys.subjid[r.lesion.patient_id])
         a = r.assessment
         if value_field and getattr(r, value_field) is not None:
-            tr.append({"USUBJID": u, "TRLNKID": r.lesion.lesion_code, "TRTESTCD": "SAXIS" if r.lesion.is_nodal == "Y" else "LDIAM",
-                       "TRORRES": getattr(r, value_field), "TRORRESU": "mm", "TRSTRESN": getattr(r, value_field), "TRSTRESU": "mm",
-                       "TRDTC": _scan_day(a), "VISIT": a.visit_label})  # fmt: skip
+            tr.append(
+                {
+                    "USUBJID": u,
+                    "TRLNKID": r.lesion.lesion_code,
+                    "TRTESTCD": "SAXIS" if r.lesion.is_nodal == "Y" else "LDIAM",
+                    "TRORRES": getattr(r, value_field),
+                    "TRORRESU": "mm",
+                    "TRSTRESN": getattr(r, value_field),
+                    "TRSTRESU": "mm",
+                    "TRDTC": _scan_day(a),
+                    "VISIT": a.visit_label,
+                }
+            )
         if r.nontarget_state:
-            tr.append({"USUBJID": u, "TRLNKID": r.lesion.lesion_code, "TRTESTCD": "TUMSTATE", "TRORRES": r.nontarget_state,
-                       "TRDTC": _scan_day(a), "VISIT": a.visit_label})  # fmt: skip
+            tr.append(
+                {
+                    "USUBJID": u,
+                    "TRLNKID": r.lesion.lesion_code,
+                    "TRTESTCD": "TUMSTATE",
+                    "TRORRES": r.nontarget_state,
+                    "TRDTC": _scan_day(a),
+                    "VISIT": a.visit_label,
+                }
+            )
     for a in _assessments_to(assessment, cutoff):
         u = _usubjid(keys.subjid[a.patient_id])
         if a.sum_mm is not None:
-            tr.append({"USUBJID": u, "TRLNKID": "", "TRTESTCD": "SUMDIAM", "TRORRES": a.sum_mm, "TRORRESU": "mm",
-                       "TRSTRESN": a.sum_mm, "TRSTRESU": "mm", "TRDTC": _scan_day(a), "VISIT": a.visit_label})  # fmt: skip
-        for code, test, value in (("TRGRESP", "Target Response", a.target_resp), ("NTRGRESP", "Non-target Response", a.nontarget_resp),
-                                  ("NEWLIND", "New Lesion Indicator", a.new_lesion_ind), ("OVRLRESP", "Overall Response", a.overall_resp)):  # fmt: skip
+            tr.append(
+                {
+                    "USUBJID": u,
+                    "TRLNKID": "",
+                    "TRTESTCD": "SUMDIAM",
+                    "TRORRES": a.sum_mm,
+                    "TRORRESU": "mm",
+                    "TRSTRESN": a.sum_mm,
+                    "TRSTRESU": "mm",
+                    "TRDTC": _scan_day(a),
+                    "VISIT": a.visit_label,
+                }
+            )
+        for code, test, value in (
+            ("TRGRESP", "Target Response", a.target_resp),
+            ("NTRGRESP", "Non-target Response", a.nontarget_resp),
+            ("NEWLIND", "New Lesion Indicator", a.new_lesion_ind),
+            ("OVRLRESP", "Overall Response", a.overall_resp),
+        ):
             if value:
-                row = {"USUBJID": u, "RSTESTCD": code, "RSTEST": test, "RSCAT": "RECIST 1.1", "RSORRES": value,
-                       "RSSTRESC": value, "RSDTC": _scan_day(a), "VISIT": a.visit_label}  # fmt: skip
+                row = {
+                    "USUBJID": u,
+                    "RSTESTCD": code,
+                    "RSTEST": test,
+                    "RSCAT": "RECIST 1.1",
+                    "RSORRES": value,
+                    "RSSTRESC": value,
+                    "RSDTC": _scan_day(a),
+                    "VISIT": a.visit_label,
+                }
                 # D4: the response of the non-irradiated lesions rides on the overall response record
                 if code == "OVRLRESP":
                     row["_src"] = _src(a)
-                    row["_supp"] = {"OVRNIRR": a.overall_resp_nonirr, "CLINDET": a.clinical_deterioration,
-                                    "CLINSTB": a.clinically_stable}  # fmt: skip
+                    row["_supp"] = {
+                        "OVRNIRR": a.overall_resp_nonirr,
+                        "CLINDET": a.clinical_deterioration,
+                        "CLINSTB": a.clinically_stable,
+                    }
                 rs.append(row)
         if (
             a.irecist_resp
         ):  # R1.50-R1.53, exploratory: the iRECIST time-point response (CRF-SPEC: RS, RSCAT iRECIST)
-            rs.append({"USUBJID": u, "RSTESTCD": "OVRLRESP", "RSTEST": "Overall Response", "RSCAT": "iRECIST",
-                       "RSORRES": a.irecist_resp, "RSSTRESC": a.irecist_resp, "RSDTC": _scan_day(a),
-                       "VISIT": a.visit_label})  # fmt: skip
+            rs.append(
+                {
+                    "USUBJID": u,
+                    "RSTESTCD": "OVRLRESP",
+                    "RSTEST": "Overall Response",
+                    "RSCAT": "iRECIST",
+                    "RSORRES": a.irecist_resp,
+                    "RSSTRESC": a.irecist_resp,
+                    "RSDTC": _scan_day(a),
+                    "VISIT": a.visit_label,
+                }
+            )
     rs += _performance_rows(cutoff, keys)
     for row in tr:
         row["TRTEST"] = TR_TESTS[row["TRTESTCD"]]
@@ -499,8 +696,20 @@ def supp_rows(domain: str, rows: list[Row]) -> list[list[Any]]:
             if value is None or value == "":
                 continue
             label, orig, evaluator = meta[qnam]
-            out.append([settings.STUDY_ID, domain, r["USUBJID"], f"{domain}SEQ", r[f"{domain}SEQ"], qnam, label,
-                        value, orig, evaluator])  # fmt: skip
+            out.append(
+                [
+                    settings.STUDY_ID,
+                    domain,
+                    r["USUBJID"],
+                    f"{domain}SEQ",
+                    r[f"{domain}SEQ"],
+                    qnam,
+                    label,
+                    value,
+                    orig,
+                    evaluator,
+                ]
+            )
     return out
 
 
@@ -525,8 +734,13 @@ def _ie_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     failed: dict[int, dict[str, Any]] = defaultdict(dict)
     for elig in Eligibility.objects.prefetch_related("answers"):
         log = logs.get(elig.patient_id)
-        day = (timezone.localtime(elig.confirmed_at).date() if elig.confirmed_at else
-               (log.outcome_date or log.screening_date) if log else None)  # fmt: skip
+        day = (
+            timezone.localtime(elig.confirmed_at).date()
+            if elig.confirmed_at
+            else (log.outcome_date or log.screening_date)
+            if log
+            else None
+        )
         for answer in elig.answers.all():
             try:
                 not_met = bool(answer.answer) and not answer.qualifies
@@ -548,8 +762,18 @@ def _ie_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
                 result = "N" if c.qualifying_answer == "Y" else "Y"
             except KeyError:
                 test, cat, result = cid, "", ""
-            rows.append({"USUBJID": _usubjid(keys.subjid[pid]), "IETESTCD": cid, "IETEST": test, "IECAT": cat,
-                         "IEORRES": result, "IESTRESC": result, "IEDTC": day, "_order": order})  # fmt: skip
+            rows.append(
+                {
+                    "USUBJID": _usubjid(keys.subjid[pid]),
+                    "IETESTCD": cid,
+                    "IETEST": test,
+                    "IECAT": cat,
+                    "IEORRES": result,
+                    "IESTRESC": result,
+                    "IEDTC": day,
+                    "_order": order,
+                }
+            )
     return _seq_rows(rows, "IE")
 
 
@@ -581,21 +805,51 @@ def _cm_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     rows: list[Row] = []
     for m in Immunosuppressant.objects.filter(start_date__lte=cutoff):
         ongoing = _ongoing_at_cutoff(m.ongoing, m.end_date, cutoff)
-        rows.append({"USUBJID": _usubjid(keys.subjid[m.patient_id]),
-                     "CMTRT": m.drug_other if m.drug == "OTHER" and m.drug_other else m.drug, "CMCAT": "IMMUNOSUPPRESSANT",
-                     "CMINDC": m.indication, "CMDOSE": m.dose, "CMDOSU": m.dose_unit, "CMDOSFRQ": m.frequency,
-                     "CMROUTE": m.route, "CMSTDTC": m.start_date, "CMENDTC": "" if ongoing else m.end_date,
-                     "CMENRTPT": "ONGOING" if ongoing else "", "CMENTPT": cutoff if ongoing else "", "_order": 1,
-                     "_src": _src(m), "_supp": {"PREDEQD": m.pred_equiv_mg_day}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[m.patient_id]),
+                "CMTRT": m.drug_other if m.drug == "OTHER" and m.drug_other else m.drug,
+                "CMCAT": "IMMUNOSUPPRESSANT",
+                "CMINDC": m.indication,
+                "CMDOSE": m.dose,
+                "CMDOSU": m.dose_unit,
+                "CMDOSFRQ": m.frequency,
+                "CMROUTE": m.route,
+                "CMSTDTC": m.start_date,
+                "CMENDTC": "" if ongoing else m.end_date,
+                "CMENRTPT": "ONGOING" if ongoing else "",
+                "CMENTPT": cutoff if ongoing else "",
+                "_order": 1,
+                "_src": _src(m),
+                "_supp": {"PREDEQD": m.pred_equiv_mg_day},
+            }
+        )
     for t in PriorTherapy.objects.filter(therapy_type__in=["SYSTEMIC", "OTHER"]):
-        rows.append({"USUBJID": _usubjid(keys.subjid[t.patient_id]), "CMTRT": t.agent or t.therapy_type,
-                     "CMCAT": "PRIOR CANCER THERAPY", "CMSTDTC": t.start_date, "CMENDTC": t.end_date, "_order": 0,
-                     "_src": _src(t), "_supp": {"SETTING": t.setting, "PD1FL": t.pd1_pdl1, "BESTRSP": t.best_response}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[t.patient_id]),
+                "CMTRT": t.agent or t.therapy_type,
+                "CMCAT": "PRIOR CANCER THERAPY",
+                "CMSTDTC": t.start_date,
+                "CMENDTC": t.end_date,
+                "_order": 0,
+                "_src": _src(t),
+                "_supp": {"SETTING": t.setting, "PD1FL": t.pd1_pdl1, "BESTRSP": t.best_response},
+            }
+        )
     for s in SubsequentTherapy.objects.filter(therapy_type__in=["SYSTEMIC", "OTHER"], start_date__lte=cutoff):
-        rows.append({"USUBJID": _usubjid(keys.subjid[s.patient_id]), "CMTRT": s.regimen,
-                     "CMCAT": "SUBSEQUENT ANTICANCER THERAPY", "CMSTDTC": s.start_date,
-                     "CMENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "", "_order": 2,
-                     "_src": _src(s), "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[s.patient_id]),
+                "CMTRT": s.regimen,
+                "CMCAT": "SUBSEQUENT ANTICANCER THERAPY",
+                "CMSTDTC": s.start_date,
+                "CMENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "",
+                "_order": 2,
+                "_src": _src(s),
+                "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol},
+            }
+        )
     return _seq_rows(rows, "CM")
 
 
@@ -619,32 +873,79 @@ def _pr_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     }
     for t in SabrTarget.objects.filter(pk__in=delivered).select_related("course", "lesion"):
         d, les = delivered[t.pk], t.lesion
-        rows.append({"USUBJID": _usubjid(keys.subjid[t.patient_id]), "PRGRPID": f"C{t.course.course_number}",
-                     "PRLNKID": les.lesion_code if les else "", "PRTRT": "SABR",
-                     "PRCAT": "PROTOCOL SABR" if t.course.is_protocol == "Y" else "NON-PROTOCOL SABR",
-                     "PRSCAT": t.course.indication, "PRDOSE": t.prescribed_dose_gy, "PRDOSU": "Gy",
-                     "PRDOSRGM": f"{t.n_fractions} FRACTIONS", "PRLOC": les.organ if les else "",
-                     "PRLAT": les.laterality if les else "", "PRSTDTC": d["first"], "PRENDTC": d["last"], "_order": 2,
-                     "_src": _src(t), "_supp": {"NFRAC": t.n_fractions, "NFRACDEL": d["n"], "BED10": t.bed10_gy,
-                                                "REIRRFL": t.is_reirradiation}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[t.patient_id]),
+                "PRGRPID": f"C{t.course.course_number}",
+                "PRLNKID": les.lesion_code if les else "",
+                "PRTRT": "SABR",
+                "PRCAT": "PROTOCOL SABR" if t.course.is_protocol == "Y" else "NON-PROTOCOL SABR",
+                "PRSCAT": t.course.indication,
+                "PRDOSE": t.prescribed_dose_gy,
+                "PRDOSU": "Gy",
+                "PRDOSRGM": f"{t.n_fractions} FRACTIONS",
+                "PRLOC": les.organ if les else "",
+                "PRLAT": les.laterality if les else "",
+                "PRSTDTC": d["first"],
+                "PRENDTC": d["last"],
+                "_order": 2,
+                "_src": _src(t),
+                "_supp": {
+                    "NFRAC": t.n_fractions,
+                    "NFRACDEL": d["n"],
+                    "BED10": t.bed10_gy,
+                    "REIRRFL": t.is_reirradiation,
+                },
+            }
+        )
     for b in Baseline.objects.all():
-        rows.append({"USUBJID": _usubjid(keys.subjid[b.patient_id]), "PRTRT": "NEPHRECTOMY",
-                     "PRCAT": "PRIOR CANCER THERAPY", "PRPRESP": "Y", "PROCCUR": b.prior_nephrectomy,
-                     "PRSTDTC": b.nephrectomy_date, "_order": 0, "_src": _src(b)})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[b.patient_id]),
+                "PRTRT": "NEPHRECTOMY",
+                "PRCAT": "PRIOR CANCER THERAPY",
+                "PRPRESP": "Y",
+                "PROCCUR": b.prior_nephrectomy,
+                "PRSTDTC": b.nephrectomy_date,
+                "_order": 0,
+                "_src": _src(b),
+            }
+        )
     for p in PriorTherapy.objects.filter(therapy_type__in=["RADIOTHERAPY", "SURGERY"]):
         rt = p.therapy_type == "RADIOTHERAPY"
-        rows.append({"USUBJID": _usubjid(keys.subjid[p.patient_id]), "PRTRT": "RADIOTHERAPY" if rt else p.procedure,
-                     "PRCAT": "PRIOR CANCER THERAPY", "PRDOSE": p.rt_dose_gy, "PRDOSU": "Gy" if rt else "",
-                     "PRDOSRGM": f"{p.rt_fractions} FRACTIONS" if p.rt_fractions else "", "PRLOC": p.rt_site,
-                     "PRLAT": p.rt_laterality, "PRSTDTC": p.start_date, "PRENDTC": p.end_date, "_order": 1,
-                     "_src": _src(p), "_supp": {"NFRAC": p.rt_fractions}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[p.patient_id]),
+                "PRTRT": "RADIOTHERAPY" if rt else p.procedure,
+                "PRCAT": "PRIOR CANCER THERAPY",
+                "PRDOSE": p.rt_dose_gy,
+                "PRDOSU": "Gy" if rt else "",
+                "PRDOSRGM": f"{p.rt_fractions} FRACTIONS" if p.rt_fractions else "",
+                "PRLOC": p.rt_site,
+                "PRLAT": p.rt_laterality,
+                "PRSTDTC": p.start_date,
+                "PRENDTC": p.end_date,
+                "_order": 1,
+                "_src": _src(p),
+                "_supp": {"NFRAC": p.rt_fractions},
+            }
+        )
     for s in SubsequentTherapy.objects.filter(
         therapy_type__in=["RADIOTHERAPY", "SURGERY"], start_date__lte=cutoff
     ):
-        rows.append({"USUBJID": _usubjid(keys.subjid[s.patient_id]), "PRTRT": s.regimen,
-                     "PRCAT": "SUBSEQUENT ANTICANCER THERAPY", "PRSCAT": s.therapy_type, "PRSTDTC": s.start_date,
-                     "PRENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "", "_order": 3,
-                     "_src": _src(s), "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[s.patient_id]),
+                "PRTRT": s.regimen,
+                "PRCAT": "SUBSEQUENT ANTICANCER THERAPY",
+                "PRSCAT": s.therapy_type,
+                "PRSTDTC": s.start_date,
+                "PRENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "",
+                "_order": 3,
+                "_src": _src(s),
+                "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol},
+            }
+        )
     return _seq_rows(rows, "PR")
 
 
@@ -658,15 +959,34 @@ def _mh_rows(keys: KeyMap) -> list[Row]:
     consent = _first_consent_dates()
     rows: list[Row] = []
     for b in Baseline.objects.all():
-        rows.append({"USUBJID": _usubjid(keys.subjid[b.patient_id]), "MHTERM": "RENAL CELL CARCINOMA",
-                     "MHCAT": "PRIMARY DIAGNOSIS", "MHSTDTC": b.diagnosis_date, "_order": 0, "_src": _src(b),
-                     "_supp": {"HISTOL": b.histology, "HISTOTH": b.histology_other, "SARCFL": b.sarcomatoid}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[b.patient_id]),
+                "MHTERM": "RENAL CELL CARCINOMA",
+                "MHCAT": "PRIMARY DIAGNOSIS",
+                "MHSTDTC": b.diagnosis_date,
+                "_order": 0,
+                "_src": _src(b),
+                "_supp": {"HISTOL": b.histology, "HISTOTH": b.histology_other, "SARCFL": b.sarcomatoid},
+            }
+        )
     for h in MedicalHistory.objects.all():
         ongoing = h.ongoing == "Y"
-        rows.append({"USUBJID": _usubjid(keys.subjid[h.patient_id]), "MHTERM": h.mh_term, "MHCAT": h.mh_category,
-                     "MHSTDTC": h.start_date, "MHENDTC": h.end_date, "MHENRTPT": "ONGOING" if ongoing else "",
-                     "MHENTPT": consent.get(h.patient_id, "") if ongoing else "", "MHTOXGR": h.baseline_grade,
-                     "_order": 1, "_src": _src(h), "_supp": {"SYSTXFL": h.systemic_tx_needed}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[h.patient_id]),
+                "MHTERM": h.mh_term,
+                "MHCAT": h.mh_category,
+                "MHSTDTC": h.start_date,
+                "MHENDTC": h.end_date,
+                "MHENRTPT": "ONGOING" if ongoing else "",
+                "MHENTPT": consent.get(h.patient_id, "") if ongoing else "",
+                "MHTOXGR": h.baseline_grade,
+                "_order": 1,
+                "_src": _src(h),
+                "_supp": {"SYSTXFL": h.systemic_tx_needed},
+            }
+        )
     return _seq_rows(rows, "MH")
 
 
@@ -680,13 +1000,23 @@ def _dd_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     rows: list[Row] = []
     for d in DeathReport.objects.filter(death_date__lte=cutoff):
         u = _usubjid(keys.subjid[d.patient_id])
-        tests = [("PRCDTH", "Primary Cause of Death", d.primary_cause),
-                 ("SECDTH", "Secondary Cause of Death", d.cause_text), ("AUTOPIND", "Autopsy Indicator", d.autopsy)]  # fmt: skip
+        tests = [
+            ("PRCDTH", "Primary Cause of Death", d.primary_cause),
+            ("SECDTH", "Secondary Cause of Death", d.cause_text),
+            ("AUTOPIND", "Autopsy Indicator", d.autopsy),
+        ]
         for order, (code, test, value) in enumerate(tests):
             if not value:
                 continue
-            row: Row = {"USUBJID": u, "DDTESTCD": code, "DDTEST": test, "DDORRES": value, "DDSTRESC": value,
-                        "DDDTC": d.death_date, "_order": order}  # fmt: skip
+            row: Row = {
+                "USUBJID": u,
+                "DDTESTCD": code,
+                "DDTEST": test,
+                "DDORRES": value,
+                "DDSTRESC": value,
+                "DDDTC": d.death_date,
+                "_order": order,
+            }
             if code == "PRCDTH":
                 row.update({"_src": _src(d), "_supp": {"DTHSRC": d.source}})
             rows.append(row)
@@ -703,10 +1033,24 @@ def _ss_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
     rows: list[Row] = []
     for c in SurvivalContact.objects.filter(contact_date__lte=cutoff):
         reached = c.reached == "Y"
-        rows.append({"USUBJID": _usubjid(keys.subjid[c.patient_id]), "SSTESTCD": "SURVSTAT", "SSTEST": "Survival Status",
-                     "SSORRES": c.survival_status if reached else "", "SSSTRESC": c.survival_status if reached else "",
-                     "SSSTAT": "" if reached else "NOT DONE", "SSREASND": "" if reached else "SUBJECT NOT REACHED", "SSDTC": c.contact_date, "_src": _src(c),
-                     "_supp": {"CONTMETH": c.method, "NEWTXFL": c.new_anticancer_tx, "PROGFL": c.progression_reported}})  # fmt: skip
+        rows.append(
+            {
+                "USUBJID": _usubjid(keys.subjid[c.patient_id]),
+                "SSTESTCD": "SURVSTAT",
+                "SSTEST": "Survival Status",
+                "SSORRES": c.survival_status if reached else "",
+                "SSSTRESC": c.survival_status if reached else "",
+                "SSSTAT": "" if reached else "NOT DONE",
+                "SSREASND": "" if reached else "SUBJECT NOT REACHED",
+                "SSDTC": c.contact_date,
+                "_src": _src(c),
+                "_supp": {
+                    "CONTMETH": c.method,
+                    "NEWTXFL": c.new_anticancer_tx,
+                    "PROGFL": c.progression_reported,
+                },
+            }
+        )
     return _seq_rows(rows, "SS")
 
 
@@ -724,32 +1068,78 @@ def _ec_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
         "target__lesion", "target__course"
     ):
         les, given = f.target.lesion, f.delivered == "Y"
-        rows.append({**base, "USUBJID": _usubjid(keys.subjid[f.patient_id]), "ECTRT": "SABR",
-                     "ECGRPID": f"C{f.target.course.course_number}", "ECLNKID": les.lesion_code if les else "",
-                     "ECOCCUR": f.delivered, "ECREASOC": "" if given else f.not_delivered_reason,
-                     "ECDOSE": f.dose_delivered_gy if given else None, "ECDOSU": "Gy", "ECLOC": les.organ if les else "",
-                     "ECLAT": les.laterality if les else "", "ECSPID": f"F{f.fraction_number}",
-                     "ECSTDTC": f.fraction_date, "ECENDTC": f.fraction_date, "_src": _src(f)})  # fmt: skip
+        rows.append(
+            {
+                **base,
+                "USUBJID": _usubjid(keys.subjid[f.patient_id]),
+                "ECTRT": "SABR",
+                "ECGRPID": f"C{f.target.course.course_number}",
+                "ECLNKID": les.lesion_code if les else "",
+                "ECOCCUR": f.delivered,
+                "ECREASOC": "" if given else f.not_delivered_reason,
+                "ECDOSE": f.dose_delivered_gy if given else None,
+                "ECDOSU": "Gy",
+                "ECLOC": les.organ if les else "",
+                "ECLAT": les.laterality if les else "",
+                "ECSPID": f"F{f.fraction_number}",
+                "ECSTDTC": f.fraction_date,
+                "ECENDTC": f.fraction_date,
+                "_src": _src(f),
+            }
+        )
     for a in AxitinibPeriod.objects.filter(start_date__lte=cutoff):
         given = a.dose_level not in ("INTERRUPTED", "PERMANENTLY DISCONTINUED")
-        rows.append({**base, "USUBJID": _usubjid(keys.subjid[a.patient_id]), "ECTRT": "AXITINIB",
-                     "ECOCCUR": "Y" if given else "N", "ECREASOC": "" if given else a.dose_change_reason,
-                     "ECDOSE": _axitinib_mg(a) if given else None, "ECDOSU": "mg", "ECDOSFRQ": "BID",
-                     "ECDOSFRM": "TABLET", "ECROUTE": "ORAL", "ECADJ": a.dose_change_reason, "ECSPID": a.dose_level,
-                     "ECSTDTC": a.start_date, "ECENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "",
-                     "_src": _src(a), "_supp": {"MISSDOS": a.missed_doses if given else None}})  # fmt: skip
+        rows.append(
+            {
+                **base,
+                "USUBJID": _usubjid(keys.subjid[a.patient_id]),
+                "ECTRT": "AXITINIB",
+                "ECOCCUR": "Y" if given else "N",
+                "ECREASOC": "" if given else a.dose_change_reason,
+                "ECDOSE": _axitinib_mg(a) if given else None,
+                "ECDOSU": "mg",
+                "ECDOSFRQ": "BID",
+                "ECDOSFRM": "TABLET",
+                "ECROUTE": "ORAL",
+                "ECADJ": a.dose_change_reason,
+                "ECSPID": a.dose_level,
+                "ECSTDTC": a.start_date,
+                "ECENDTC": a.end_date if a.end_date and a.end_date <= cutoff else "",
+                "_src": _src(a),
+                "_supp": {"MISSDOS": a.missed_doses if given else None},
+            }
+        )
     for i in ToripalimabInfusion.objects.all():
         day = i.infusion_date or i.planned_date
         if not _in_cut(day, cutoff):
             continue
         given = i.infusion_status == "GIVEN"
-        rows.append({**base, "USUBJID": _usubjid(keys.subjid[i.patient_id]), "ECTRT": "TORIPALIMAB",
-                     "ECOCCUR": "Y" if given else "N", "ECREASOC": "" if given else i.status_reason,
-                     "ECDOSE": i.dose_mg if given else None, "ECDOSU": "mg", "ECDOSFRQ": "ONCE",
-                     "ECDOSFRM": "INJECTION, SOLUTION", "ECROUTE": "INTRAVENOUS", "ECLOT": i.lot_number, "ECADJ": i.dose_deviation_reason,
-                     "ECSPID": f"C{i.cycle_number}", "ECSTDTC": day, "ECENDTC": day, "_order": i.cycle_number,
-                     "_src": _src(i), "_supp": {"INFSTAT": i.infusion_status, "INFINT": i.infusion_interrupted,
-                                                "PLANDT": i.planned_date}})  # fmt: skip
+        rows.append(
+            {
+                **base,
+                "USUBJID": _usubjid(keys.subjid[i.patient_id]),
+                "ECTRT": "TORIPALIMAB",
+                "ECOCCUR": "Y" if given else "N",
+                "ECREASOC": "" if given else i.status_reason,
+                "ECDOSE": i.dose_mg if given else None,
+                "ECDOSU": "mg",
+                "ECDOSFRQ": "ONCE",
+                "ECDOSFRM": "INJECTION, SOLUTION",
+                "ECROUTE": "INTRAVENOUS",
+                "ECLOT": i.lot_number,
+                "ECADJ": i.dose_deviation_reason,
+                "ECSPID": f"C{i.cycle_number}",
+                "ECSTDTC": day,
+                "ECENDTC": day,
+                "_order": i.cycle_number,
+                "_src": _src(i),
+                "_supp": {
+                    "INFSTAT": i.infusion_status,
+                    "INFINT": i.infusion_interrupted,
+                    "PLANDT": i.planned_date,
+                },
+            }
+        )
     return _seq_rows(rows, "EC")
 
 
@@ -758,9 +1148,13 @@ EC_COLS = _cols(md.EC)
 #: The foreign keys RELREC follows: (model, field) whose value is an adverse event. The record of that row
 #: (in EC and EX, CM, DD or DS) and the AE record share one RELID.
 AE_LINKS: list[tuple[type[models.Model], str]] = [
-    (Immunosuppressant, "adverse_event"), (SabrFraction, "adverse_event"), (AxitinibPeriod, "adverse_event"),
-    (ToripalimabInfusion, "adverse_event"), (DeathReport, "adverse_event"), (Disposition, "eot_adverse_event"),
-]  # fmt: skip
+    (Immunosuppressant, "adverse_event"),
+    (SabrFraction, "adverse_event"),
+    (AxitinibPeriod, "adverse_event"),
+    (ToripalimabInfusion, "adverse_event"),
+    (DeathReport, "adverse_event"),
+    (Disposition, "eot_adverse_event"),
+]
 #: Dataset-level links: the lesion code (TULNKID) is the --LNKID of the SABR records.
 LNKID_LINKS = [("EX", "TUEX"), ("EC", "TUEC"), ("PR", "TUPR")]
 
@@ -865,11 +1259,20 @@ def sdtm_tables(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> 
     last_dose = last_exposure(ex)
     # EC before EX: an AE link's RELID names the as-collected record, the one that carries the foreign key
     domains: dict[str, list[Row]] = {
-        "DS": _ds_rows(cutoff, keys, last_dose), "EC": _ec_rows(cutoff, keys), "EX": ex,
-        "AE": _ae_rows(cutoff, keys), "CM": _cm_rows(cutoff, keys), "PR": _pr_rows(cutoff, keys),
-        "MH": _mh_rows(keys), "IE": _ie_rows(cutoff, keys), "DD": _dd_rows(cutoff, keys),
-        "SS": _ss_rows(cutoff, keys), "TU": tu, "TR": tr, "RS": rs,
-    }  # fmt: skip
+        "DS": _ds_rows(cutoff, keys, last_dose),
+        "EC": _ec_rows(cutoff, keys),
+        "EX": ex,
+        "AE": _ae_rows(cutoff, keys),
+        "CM": _cm_rows(cutoff, keys),
+        "PR": _pr_rows(cutoff, keys),
+        "MH": _mh_rows(keys),
+        "IE": _ie_rows(cutoff, keys),
+        "DD": _dd_rows(cutoff, keys),
+        "SS": _ss_rows(cutoff, keys),
+        "TU": tu,
+        "TR": tr,
+        "RS": rs,
+    }
     dm = _dm_rows(cutoff, snap, keys, last_dose)
     references = {
         r["USUBJID"]: (as_date(r["RFSTDTC"]), as_date(r["RFXENDTC"]), as_date(r["RFICDTC"])) for r in dm
@@ -885,8 +1288,10 @@ def sdtm_tables(cutoff: datetime.date, snap: EndpointSnapshot, keys: KeyMap) -> 
     tables["TI"] = (md.TI, ti_rows())
     consents = [c for c in (as_date(r["RFICDTC"]) for r in dm) if c]
     enrolled = sum(1 for r in dm if r.get("ARMNRS") not in ("SCREEN FAILURE", "NOT ASSIGNED"))
-    tables["TS"] = (md.TS, trial_design.ts_rows(cutoff=cutoff, first_consent=min(consents, default=None),
-                                                registered=enrolled))  # fmt: skip
+    tables["TS"] = (
+        md.TS,
+        trial_design.ts_rows(cutoff=cutoff, first_consent=min(consents, default=None), registered=enrolled),
+    )
     tables["TA"] = (md.TA, trial_design.ta_rows())
     tables["TE"] = (md.TE, trial_design.te_rows())
     tables["TV"] = (md.TV, trial_design.tv_rows())

@@ -19,11 +19,23 @@ ARM = ("SABRAT", "SABR + axitinib + toripalimab")
 #: (ETCD, ELEMENT, EPOCH, start rule, end rule, planned duration)
 ELEMENTS = (
     ("SCRN", "Screening", "SCREENING", "Informed consent", "First study treatment", "P28D"),
-    ("TRT", "SABR + axitinib + toripalimab", "TREATMENT", "First dose of any study treatment (D1)",
-     "Last dose of any study treatment", ""),
-    ("FU", "Follow-up", "FOLLOW-UP", "Day after the last dose of study treatment",
-     "End of study (3-year follow-up cap, D7)", "P3Y"),
-)  # fmt: skip
+    (
+        "TRT",
+        "SABR + axitinib + toripalimab",
+        "TREATMENT",
+        "First dose of any study treatment (D1)",
+        "Last dose of any study treatment",
+        "",
+    ),
+    (
+        "FU",
+        "Follow-up",
+        "FOLLOW-UP",
+        "Day after the last dose of study treatment",
+        "End of study (3-year follow-up cap, D7)",
+        "P3Y",
+    ),
+)
 SCREENING_VISIT, SABR_VISIT, SURVIVAL_VISIT = 1, 2, 9000
 _WEEK = re.compile(r"^\s*week\s+(\d+)\s*$", re.IGNORECASE)
 
@@ -66,8 +78,19 @@ def ts_rows(
     for code, name, value, (ref, ver) in params:
         seq[code] = seq.get(code, 0) + 1
         missing = value in (None, "")
-        rows.append([settings.STUDY_ID, "TS", seq[code], code, name, "" if missing else value,
-                     "NI" if missing else "", ref, ver])  # fmt: skip
+        rows.append(
+            [
+                settings.STUDY_ID,
+                "TS",
+                seq[code],
+                code,
+                name,
+                "" if missing else value,
+                "NI" if missing else "",
+                ref,
+                ver,
+            ]
+        )
     return rows
 
 
@@ -86,10 +109,15 @@ def tv_rows(s: schedule.ScheduleSettings = schedule.DEFAULT_SETTINGS) -> list[li
     """The planned visits of the visit schedule: screening, the SABR course, every toripalimab cycle (q3w to the
     maximum duration), every scheduled imaging (D6) and the survival follow-up."""
     rows: list[list[Any]] = [
-        [SCREENING_VISIT, "SCREENING", -s.screening_days_before, f"Within {s.screening_days_before} days before "
-         "the first study treatment (R1.5)", ""],
+        [
+            SCREENING_VISIT,
+            "SCREENING",
+            -s.screening_days_before,
+            f"Within {s.screening_days_before} days before the first study treatment (R1.5)",
+            "",
+        ],
         [SABR_VISIT, "SABR", 1, f"SABR course starts within {s.start_within_days} days of registration", ""],
-    ]  # fmt: skip
+    ]
     n = 1
     while (n - 1) * s.cycle_days <= s.toripalimab_max_days:
         day = 1 + (n - 1) * s.cycle_days
@@ -99,10 +127,24 @@ def tv_rows(s: schedule.ScheduleSettings = schedule.DEFAULT_SETTINGS) -> list[li
         n += 1
     for day in schedule.imaging_days(s):
         week = day // 7
-        rows.append([imaging_visitnum(week), f"WEEK {week}", day + 1,
-                     f"Study day {day + 1} +/- {s.imaging_window_days} days (D6)", ""])  # fmt: skip
-    rows.append([SURVIVAL_VISIT, "SURVIVAL FOLLOW-UP", None,
-                 f"Every {s.survival_interval_days} days after the end of treatment", "End of study"])  # fmt: skip
+        rows.append(
+            [
+                imaging_visitnum(week),
+                f"WEEK {week}",
+                day + 1,
+                f"Study day {day + 1} +/- {s.imaging_window_days} days (D6)",
+                "",
+            ]
+        )
+    rows.append(
+        [
+            SURVIVAL_VISIT,
+            "SURVIVAL FOLLOW-UP",
+            None,
+            f"Every {s.survival_interval_days} days after the end of treatment",
+            "End of study",
+        ]
+    )
     return [
         [settings.STUDY_ID, "TV", num, visit, dy, ARM[0], start, end] for num, visit, dy, start, end in rows
     ]
@@ -128,14 +170,26 @@ def se_rows(dm: list[Row], as_date: Any, study_day: Any) -> list[Row]:
             cd, el, epoch = ELEMENTS[i][:3]
             if en is not None and en < st:
                 en = st
-            rows.append({"USUBJID": d["USUBJID"], "SESEQ": seq, "ETCD": cd, "ELEMENT": el,
-                         "TAETORD": i + 1 if d.get("ARMCD") else None, "EPOCH": epoch, "SESTDTC": st,
-                         "SEENDTC": en, "SESTDY": study_day(st, origin), "SEENDY": study_day(en, origin)})  # fmt: skip
+            rows.append(
+                {
+                    "USUBJID": d["USUBJID"],
+                    "SESEQ": seq,
+                    "ETCD": cd,
+                    "ELEMENT": el,
+                    "TAETORD": i + 1 if d.get("ARMCD") else None,
+                    "EPOCH": epoch,
+                    "SESTDTC": st,
+                    "SEENDTC": en,
+                    "SESTDY": study_day(st, origin),
+                    "SEENDY": study_day(en, origin),
+                }
+            )
     return rows
 
 
-def sv_rows(ec: list[Row], rs: list[Row], references: dict[str, Any], as_date: Any, study_day: Any,
-            epoch: Any) -> list[Row]:  # fmt: skip
+def sv_rows(
+    ec: list[Row], rs: list[Row], references: dict[str, Any], as_date: Any, study_day: Any, epoch: Any
+) -> list[Row]:
     """SV: each toripalimab cycle given (CYCLE n) and each tumour assessment's visit (WEEK n, from its label; an
     unscheduled label gets a number of its own after 9000), one record per subject and visit."""
     planned_weeks = {day // 7 for day in schedule.imaging_days()}
@@ -145,9 +199,18 @@ def sv_rows(ec: list[Row], rs: list[Row], references: dict[str, Any], as_date: A
     def add(u: str, num: float, name: str, planned: bool, day: datetime.date | None) -> None:
         if day is None:
             return
-        row = visits.setdefault((u, num), {"USUBJID": u, "VISITNUM": num, "VISIT": name,
-                                           "SVPRESP": "Y" if planned else "", "SVOCCUR": "Y" if planned else "",
-                                           "SVSTDTC": day, "SVENDTC": day})  # fmt: skip
+        row = visits.setdefault(
+            (u, num),
+            {
+                "USUBJID": u,
+                "VISITNUM": num,
+                "VISIT": name,
+                "SVPRESP": "Y" if planned else "",
+                "SVOCCUR": "Y" if planned else "",
+                "SVSTDTC": day,
+                "SVENDTC": day,
+            },
+        )
         row["SVSTDTC"], row["SVENDTC"] = min(row["SVSTDTC"], day), max(row["SVENDTC"], day)
 
     for r in ec:

@@ -53,6 +53,13 @@ def write_xpt(ds: Dataset, header: list[str], rows: list[list[Any]]) -> bytes:
     formats = {v.name: "DATE9" for v in variables if v.display_format == "DATE9."}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{ds.name.lower()}.xpt"
-        pyreadstat.write_xport(frame, str(path), file_label=ds.label, column_labels=[v.label for v in variables],
-                               table_name=ds.name, file_format_version=5, variable_format=formats)  # fmt: skip
+        pyreadstat.write_xport(
+            frame,
+            str(path),
+            file_label=ds.label,
+            column_labels=[v.label for v in variables],
+            table_name=ds.name,
+            file_format_version=5,
+            variable_format=formats,
+        )
         return path.read_bytes()

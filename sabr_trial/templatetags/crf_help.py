@@ -34,6 +34,9 @@ def length_limit(field: Any) -> int | None:
     """The maximum length of a typed text field (not a choice, date or number), else None."""
     inner = getattr(field, "field", None)
     widget = getattr(inner, "widget", None)
-    if not isinstance(widget, forms.TextInput | forms.Textarea) or getattr(widget, "input_type", "text") != "text":
+    if (
+        not isinstance(widget, forms.TextInput | forms.Textarea)
+        or getattr(widget, "input_type", "text") != "text"
+    ):
         return None
     return getattr(inner, "max_length", None)

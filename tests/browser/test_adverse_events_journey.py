@@ -24,10 +24,16 @@ def choose_term(page, query: str, term: str) -> None:
 def fill_common(page, onset: datetime.date) -> None:
     page.locator("input[name=onset_date]").fill(onset.isoformat())
     for name, value in {
-        "ongoing": "Y", "rel_sabr": "UNLIKELY", "rel_axitinib": "POSSIBLE", "rel_toripalimab": "POSSIBLE",
-        "immune_related": "N", "acn_axitinib": "DOSE NOT CHANGED", "acn_toripalimab": "DOSE NOT CHANGED",
-        "acn_sabr": "NOT APPLICABLE", "treatment_given": "N",
-    }.items():  # fmt: skip
+        "ongoing": "Y",
+        "rel_sabr": "UNLIKELY",
+        "rel_axitinib": "POSSIBLE",
+        "rel_toripalimab": "POSSIBLE",
+        "immune_related": "N",
+        "acn_axitinib": "DOSE NOT CHANGED",
+        "acn_toripalimab": "DOSE NOT CHANGED",
+        "acn_sabr": "NOT APPLICABLE",
+        "treatment_given": "N",
+    }.items():
         page.locator(f"select[name={name}]").select_option(value)
 
 

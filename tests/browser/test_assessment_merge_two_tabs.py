@@ -29,7 +29,10 @@ def opened(client):
     UserFactory(username="coord2", role="coordinator")
     patient = baseline_lesions(RegisteredPatientFactory())
     client.force_login(coordinator)
-    assert client.post(create_url(patient), assessment_post(patient, {"L1": 35, "L2": 25}, day=56)).status_code == 302
+    assert (
+        client.post(create_url(patient), assessment_post(patient, {"L1": 35, "L2": 25}, day=56)).status_code
+        == 302
+    )
     return TumourAssessment.objects.get()
 
 
@@ -103,10 +106,14 @@ def test_two_tabs_grid_merge_and_conflict(browser, live_server, opened):
         a.refresh_from_db()
         assert (_mm("L1"), _mm("L2"), a.sum_mm) == (Decimal(31), Decimal(19), Decimal("50.0"))
         # Every save left its history row with its user and reason: created, B, A (merged), B, A (chosen).
-        assert [(h.history_user.username, h.history_change_reason) for h in a.history.order_by("version")][1:] == [
-            ("coord2", "B: radiology report"), ("coord", "A: re-read"), ("coord2", "B: second look"),
+        assert [(h.history_user.username, h.history_change_reason) for h in a.history.order_by("version")][
+            1:
+        ] == [
+            ("coord2", "B: radiology report"),
+            ("coord", "A: re-read"),
+            ("coord2", "B: second look"),
             ("coord", "A: caliper"),
-        ]  # fmt: skip
+        ]
     finally:
         ctx_a.close()
         ctx_b.close()

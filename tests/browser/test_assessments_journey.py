@@ -46,8 +46,16 @@ def test_baseline_then_pr_then_pd(page, live_server, screenshot):
     base = live_server.url
     _lesion(page, base, patient, role="TARGET", organ="LIVER", location="segment 7", value="60")
     _lesion(page, base, patient, role="TARGET", organ="LUNG", location="right lower lobe", value="40")
-    _lesion(page, base, patient, role="NON-TARGET", organ="BONE", location="L3 vertebra", value="",
-            nonmeasurable="BLASTIC BONE")  # fmt: skip
+    _lesion(
+        page,
+        base,
+        patient,
+        role="NON-TARGET",
+        organ="BONE",
+        location="L3 vertebra",
+        value="",
+        nonmeasurable="BLASTIC BONE",
+    )
     _assessment(page, base, patient, day=56, l1="35", l2="25")
     screenshot("assessments-week8-pr")
     result = page.get_by_test_id("recist-result")

@@ -120,6 +120,7 @@ def test_hiding_a_field_that_holds_a_value_asks_before_erasing_it(page, screensh
         def handle(dialog):
             asked.append(dialog.message)
             dialog.accept() if accept else dialog.dismiss()
+
         return handle
 
     page.once("dialog", answer(False))

@@ -70,8 +70,12 @@ def test_coordinator_clinic_day_in_chinese(page, browser, live_server, screensho
     page.get_by_label("既往系统治疗线数（转移性阶段）").first.fill("0")
     page.get_by_label("已知转移病灶数").first.fill("1")
     page.get_by_label("IMDC 实验室检查日期").first.fill(data["imdc_lab_date"].isoformat())
-    for label in ("血红蛋白 < 正常值下限（LLN）", "校正血钙 > 正常值上限（ULN）", "中性粒细胞 > 正常值上限（ULN）",
-                  "血小板 > 正常值上限（ULN）"):  # fmt: skip
+    for label in (
+        "血红蛋白 < 正常值下限（LLN）",
+        "校正血钙 > 正常值上限（ULN）",
+        "中性粒细胞 > 正常值上限（ULN）",
+        "血小板 > 正常值上限（ULN）",
+    ):
         page.get_by_label(label, exact=True).select_option("N")
     page.get_by_role("button", name="保存并提交").click()
     assert "已保存" in page.content(), page.locator(".invalid-feedback").all_inner_texts()
@@ -134,13 +138,17 @@ def test_coordinator_clinic_day_in_chinese(page, browser, live_server, screensho
     page.locator("input[name=onset_date]").fill(TODAY.isoformat())
     form = page.locator("main form").last.inner_text()
     for name, label, value in (
-        ("ongoing", "是否持续？", "Y"), ("serious", "是否严重？", "N"), ("rel_sabr", "与 SABR 的相关性", "UNLIKELY"),
-        ("rel_axitinib", "与阿昔替尼的相关性", "POSSIBLE"), ("rel_toripalimab", "与特瑞普利单抗的相关性", "POSSIBLE"),
+        ("ongoing", "是否持续？", "Y"),
+        ("serious", "是否严重？", "N"),
+        ("rel_sabr", "与 SABR 的相关性", "UNLIKELY"),
+        ("rel_axitinib", "与阿昔替尼的相关性", "POSSIBLE"),
+        ("rel_toripalimab", "与特瑞普利单抗的相关性", "POSSIBLE"),
         ("immune_related", "免疫相关不良事件（研究者判断）？", "N"),
         ("acn_axitinib", "对阿昔替尼采取的措施", "DOSE NOT CHANGED"),
         ("acn_toripalimab", "对特瑞普利单抗采取的措施", "DOSE NOT CHANGED"),
-        ("acn_sabr", "对 SABR 采取的措施", "DOSE NOT CHANGED"), ("treatment_given", "是否针对该 AE 给予治疗？", "N"),
-    ):  # fmt: skip
+        ("acn_sabr", "对 SABR 采取的措施", "DOSE NOT CHANGED"),
+        ("treatment_given", "是否针对该 AE 给予治疗？", "N"),
+    ):
         assert label in form, label
         page.locator(f"select[name={name}]").select_option(value)
     screenshot("zh-ae-form")

@@ -38,40 +38,110 @@ def day(n: int) -> str:
 
 SCREENED, CONFIRMED, REGISTERED, START = 70, 66, 65, 58  # days ago; the first fraction is treatment day 0
 BASELINE = {
-    "birth_year": "1961", "sex": "M", "assessment_date": day(68), "ecog": "0", "kps": "90",
-    "histology": "CLEAR CELL", "sarcomatoid": "N", "diagnosis_date": day(800), "prior_nephrectomy": "Y",
-    "nephrectomy_date": day(780), "prior_systemic_lines": "0", "metastatic_lesion_count": "2",
-    "imdc_lab_date": day(68), "hgb_below_lln": "N", "calcium_above_uln": "N", "neutrophils_above_uln": "N",
+    "birth_year": "1961",
+    "sex": "M",
+    "assessment_date": day(68),
+    "ecog": "0",
+    "kps": "90",
+    "histology": "CLEAR CELL",
+    "sarcomatoid": "N",
+    "diagnosis_date": day(800),
+    "prior_nephrectomy": "Y",
+    "nephrectomy_date": day(780),
+    "prior_systemic_lines": "0",
+    "metastatic_lesion_count": "2",
+    "imdc_lab_date": day(68),
+    "hgb_below_lln": "N",
+    "calcium_above_uln": "N",
+    "neutrophils_above_uln": "N",
     "platelets_above_uln": "N",
-}  # fmt: skip
+}
 HISTORY = [
-    {"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "start_date": "2015", "ongoing": "Y",
-     "baseline_grade": "1", "systemic_tx_needed": "Y"},
-    {"mh_term": "Type 2 diabetes", "mh_category": "ENDOCRINE", "start_date": "2018-03", "ongoing": "Y",
-     "baseline_grade": "1", "systemic_tx_needed": "Y"},
-]  # fmt: skip
+    {
+        "mh_term": "Hypertension",
+        "mh_category": "CARDIOVASCULAR",
+        "start_date": "2015",
+        "ongoing": "Y",
+        "baseline_grade": "1",
+        "systemic_tx_needed": "Y",
+    },
+    {
+        "mh_term": "Type 2 diabetes",
+        "mh_category": "ENDOCRINE",
+        "start_date": "2018-03",
+        "ongoing": "Y",
+        "baseline_grade": "1",
+        "systemic_tx_needed": "Y",
+    },
+]
 LESIONS = [
-    {"role": "TARGET", "organ": "LUNG", "location_text": "right lower lobe", "method": "CT SCAN",
-     "slice_thickness_mm": "1.25", "baseline_date": day(67), "baseline_value_mm": "24", "group_count": "1",
-     "previously_irradiated": "N"},
-    {"role": "TARGET", "organ": "LIVER", "location_text": "segment 7", "method": "CT SCAN",
-     "slice_thickness_mm": "0.625", "baseline_date": day(67), "baseline_value_mm": "31", "group_count": "1",
-     "previously_irradiated": "N"},
-]  # fmt: skip
-COURSE = {"is_protocol": "Y", "indication": "INITIAL PROTOCOL SABR", "simulation_date": day(62),
-          "technique": "VMAT", "image_guidance": "CBCT"}  # fmt: skip
+    {
+        "role": "TARGET",
+        "organ": "LUNG",
+        "location_text": "right lower lobe",
+        "method": "CT SCAN",
+        "slice_thickness_mm": "1.25",
+        "baseline_date": day(67),
+        "baseline_value_mm": "24",
+        "group_count": "1",
+        "previously_irradiated": "N",
+    },
+    {
+        "role": "TARGET",
+        "organ": "LIVER",
+        "location_text": "segment 7",
+        "method": "CT SCAN",
+        "slice_thickness_mm": "0.625",
+        "baseline_date": day(67),
+        "baseline_value_mm": "31",
+        "group_count": "1",
+        "previously_irradiated": "N",
+    },
+]
+COURSE = {
+    "is_protocol": "Y",
+    "indication": "INITIAL PROTOCOL SABR",
+    "simulation_date": day(62),
+    "technique": "VMAT",
+    "image_guidance": "CBCT",
+}
 TARGETS = [
-    {"prescribed_dose_gy": "30", "n_fractions": "3", "isodose_pct": "80", "ptv_cc": "20", "is_reirradiation": "N"},
-    {"prescribed_dose_gy": "30", "n_fractions": "3", "isodose_pct": "80", "ptv_cc": "25", "is_reirradiation": "N"},
+    {
+        "prescribed_dose_gy": "30",
+        "n_fractions": "3",
+        "isodose_pct": "80",
+        "ptv_cc": "20",
+        "is_reirradiation": "N",
+    },
+    {
+        "prescribed_dose_gy": "30",
+        "n_fractions": "3",
+        "isodose_pct": "80",
+        "ptv_cc": "25",
+        "is_reirradiation": "N",
+    },
 ]
 TREATMENT_DAYS = [day(58), day(56), day(54)]
-AXITINIB = {"start_date": day(START), "dose_level": "5 MG BID", "dose_change_reason": "START", "missed_doses": "0"}
+AXITINIB = {
+    "start_date": day(START),
+    "dose_level": "5 MG BID",
+    "dose_change_reason": "START",
+    "missed_doses": "0",
+}
 CYCLES = {1: day(58), 2: day(37), 3: day(16)}  # q3w (R4.6)
 FATIGUE = {
-    "onset_date": day(45), "ongoing": "Y", "serious": "N", "rel_sabr": "UNLIKELY", "rel_axitinib": "POSSIBLE",
-    "rel_toripalimab": "POSSIBLE", "immune_related": "N", "acn_axitinib": "DOSE NOT CHANGED",
-    "acn_toripalimab": "DOSE NOT CHANGED", "acn_sabr": "DOSE NOT CHANGED", "treatment_given": "N",
-}  # fmt: skip
+    "onset_date": day(45),
+    "ongoing": "Y",
+    "serious": "N",
+    "rel_sabr": "UNLIKELY",
+    "rel_axitinib": "POSSIBLE",
+    "rel_toripalimab": "POSSIBLE",
+    "immune_related": "N",
+    "acn_axitinib": "DOSE NOT CHANGED",
+    "acn_toripalimab": "DOSE NOT CHANGED",
+    "acn_sabr": "DOSE NOT CHANGED",
+    "treatment_given": "N",
+}
 SCAN = day(3)  # week 8 (D6): day 56 +/- 7
 DIAMETERS = {"L1": "20", "L2": "25"}
 
@@ -136,7 +206,9 @@ def through_the_casebook(page, browser, live_server) -> Patient:
     def back() -> None:
         page.get_by_role("link", name=patient.label).first.click()
 
-    def add(slug: str, values: dict[str, str] | None = None, filler: Callable[[Any], None] | None = None) -> None:
+    def add(
+        slug: str, values: dict[str, str] | None = None, filler: Callable[[Any], None] | None = None
+    ) -> None:
         page.locator(f'tr[data-crf="{slug}"]').get_by_role("link", name="Add").click()
         if values:
             fill(page, values)
@@ -282,19 +354,26 @@ def check_casebook(patient: Patient) -> None:
     assert Baseline.objects.filter(patient=patient).count() == 1
     assert MedicalHistory.objects.filter(patient=patient).count() == 2
     thickness = sorted(Lesion.objects.filter(patient=patient).values_list("slice_thickness_mm", flat=True))
-    assert thickness == [Decimal("0.625"), Decimal("1.25")]  # as the scanner reports it (CRF-SPEC decimal(5,3))
+    assert thickness == [
+        Decimal("0.625"),
+        Decimal("1.25"),
+    ]  # as the scanner reports it (CRF-SPEC decimal(5,3))
     assert SabrTarget.objects.filter(patient=patient).count() == 2
     assert SabrFraction.objects.filter(patient=patient).count() == 6
     assert AxitinibPeriod.objects.filter(patient=patient).count() == 1
     assert ToripalimabInfusion.objects.filter(patient=patient).count() == 3
     assert AdverseEvent.objects.filter(patient=patient).count() == 1
-    assert NotDone.objects.filter(patient=patient, reason_code=NotDone.ReasonCode.NOTHING_TO_REPORT).count() == 2
+    assert (
+        NotDone.objects.filter(patient=patient, reason_code=NotDone.ReasonCode.NOTHING_TO_REPORT).count() == 2
+    )
     assessment = TumourAssessment.objects.get(patient=patient)
     assert assessment.scan_date_first.isoformat() == SCAN
 
 
 @pytest.mark.parametrize("way", ["casebook", "continue"])
-def test_coordinator_journey_screening_to_first_tumour_assessment(page, browser, live_server, screenshot, way):
+def test_coordinator_journey_screening_to_first_tumour_assessment(
+    page, browser, live_server, screenshot, way
+):
     ensure_ctcae_terms()
     UserFactory(username="coord", role="coordinator")
     UserFactory(username="inv", role="investigator", first_name="Ines", last_name="Investigator")
@@ -307,7 +386,9 @@ def test_coordinator_journey_screening_to_first_tumour_assessment(page, browser,
     try:
         patient = journey(page, browser, live_server)
     except Exception:
-        screenshot(f"coordinator-journey-{way}-failed")  # where it stopped, for the reader of the CI artefacts
+        screenshot(
+            f"coordinator-journey-{way}-failed"
+        )  # where it stopped, for the reader of the CI artefacts
         raise
     page.wait_for_load_state()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -317,8 +398,12 @@ def test_coordinator_journey_screening_to_first_tumour_assessment(page, browser,
     out = ARTIFACTS / "coordinator-journey.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     # cpu_seconds: this process, i.e. the live server and the Playwright driver (Chromium's own time is not in it)
-    results[way] = {"page_loads": len(loads), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-                    "pages": loads}  # fmt: skip
+    results[way] = {
+        "page_loads": len(loads),
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "pages": loads,
+    }
     out.write_text(json.dumps(results, indent=2))
     casebook = f"{live_server.url}/patients/{patient.pk}/"
     if way == "continue":  # one page per form, and the casebook only at the end, when nothing is left open

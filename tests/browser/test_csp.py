@@ -26,20 +26,32 @@ def test_pages_raise_no_csp_violation(request, page, role, coordinator, investig
     violations: list[str] = []
     page.on(
         "console",
-        lambda m: violations.append(f"{page.url}: {m.text}")
-        if "Content Security Policy" in m.text and REDOC_LOGO not in m.text
-        else None,
+        lambda m: (
+            violations.append(f"{page.url}: {m.text}")
+            if "Content Security Policy" in m.text and REDOC_LOGO not in m.text
+            else None
+        ),
     )
     login(page, user.username, PASSWORD)
     paths = [
-        "/", reverse("patient_list"), reverse("casebook", args=[patient.pk]),
-        reverse("crf_detail", args=[patient.pk, "consent", consent.pk]), reverse("patient_audit", args=[patient.pk]),
-        reverse("patient_sdv", args=[patient.pk]), reverse("query_list"), "/endpoints/", "/endpoints/reports/",
-        "/account/two-factor/", "/api/v1/docs/", "/api/v1/redoc/",
-    ]  # fmt: skip
+        "/",
+        reverse("patient_list"),
+        reverse("casebook", args=[patient.pk]),
+        reverse("crf_detail", args=[patient.pk, "consent", consent.pk]),
+        reverse("patient_audit", args=[patient.pk]),
+        reverse("patient_sdv", args=[patient.pk]),
+        reverse("query_list"),
+        "/endpoints/",
+        "/endpoints/reports/",
+        "/account/two-factor/",
+        "/api/v1/docs/",
+        "/api/v1/redoc/",
+    ]
     if role == "coordinator":
-        paths += [reverse("crf_update", args=[patient.pk, "consent", consent.pk]),
-                  reverse("crf_create", args=[patient.pk, "adverse-event"])]  # fmt: skip
+        paths += [
+            reverse("crf_update", args=[patient.pk, "consent", consent.pk]),
+            reverse("crf_create", args=[patient.pk, "adverse-event"]),
+        ]
     if role == "data_manager":
         paths += ["/admin/", "/admin/adverse_events/ctcaeterm/", "/study/two-factor/"]
     for path in paths:

@@ -21,19 +21,28 @@ TODAY = timezone.localdate()
 @pytest.fixture
 def users(db):
     return {
-        role: UserFactory(username=name, role=role, first_name="Ines" if role == "investigator" else "Test",
-                          last_name="Investigator" if role == "investigator" else name)
-        for role, name in [("coordinator", "coord"), ("investigator", "inv"), ("monitor", "mon"),
-                           ("data_manager", "dm")]
-    }  # fmt: skip
+        role: UserFactory(
+            username=name,
+            role=role,
+            first_name="Ines" if role == "investigator" else "Test",
+            last_name="Investigator" if role == "investigator" else name,
+        )
+        for role, name in [
+            ("coordinator", "coord"),
+            ("investigator", "inv"),
+            ("monitor", "mon"),
+            ("data_manager", "dm"),
+        ]
+    }
 
 
 @pytest.fixture
 def log(users):
     return ScreeningLogFactory(
-        patient=RegisteredPatientFactory(), screening_date=TODAY - datetime.timedelta(days=20),
+        patient=RegisteredPatientFactory(),
+        screening_date=TODAY - datetime.timedelta(days=20),
         status=CrfStatus.SUBMITTED,
-    )  # fmt: skip
+    )
 
 
 def logout(page):

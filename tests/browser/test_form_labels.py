@@ -32,8 +32,10 @@ def test_every_control_of_every_new_form_page_has_a_label(page, live_server):
     login(page, "coord", PASSWORD)
     course = SabrCourse.objects.get(patient=patient)
     urls = [reverse("crf_create", args=[patient.pk, spec.slug]) for spec in registry.all()]
-    urls += [reverse("treatment:fraction_day", args=[patient.pk, course.pk]),
-             reverse("visits:patient_grid", args=[patient.pk])]  # fmt: skip
+    urls += [
+        reverse("treatment:fraction_day", args=[patient.pk, course.pk]),
+        reverse("visits:patient_grid", args=[patient.pk]),
+    ]
     missing = {}
     for url in urls:
         page.goto(url)
@@ -43,7 +45,9 @@ def test_every_control_of_every_new_form_page_has_a_label(page, live_server):
     assert missing == {}
 
 
-def test_a_paste_longer_than_the_limit_is_kept_and_flagged_then_refused_with_its_length(page, live_server, screenshot):
+def test_a_paste_longer_than_the_limit_is_kept_and_flagged_then_refused_with_its_length(
+    page, live_server, screenshot
+):
     UserFactory(username="coord", role="coordinator")
     patient = treated_patient(start_days_ago=30)
     login(page, "coord", PASSWORD)

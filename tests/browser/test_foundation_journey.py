@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_coordinator_registers_patient_and_finds_it(page, screenshot):
     coordinator = UserFactory(username="coord", role="coordinator")
     investigator = UserFactory(username="inv", role="investigator")
-    patient = registrable(coordinator, investigator, days_ago=5)  # consent and confirmed eligibility (EC-RG-1)
+    patient = registrable(
+        coordinator, investigator, days_ago=5
+    )  # consent and confirmed eligibility (EC-RG-1)
     login(page, "coord", PASSWORD)
     page.goto(f"/patients/{patient.pk}/")
     page.get_by_role("link", name="Register", exact=True).click()

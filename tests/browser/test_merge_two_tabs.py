@@ -30,10 +30,20 @@ def setup():
     investigator = UserFactory(username="inv", role="investigator")
     patient = registered(coordinator, investigator)
     row = crf_create(
-        model=MedicalHistory, patient=patient, acting_user=coordinator, status=CrfStatus.SUBMITTED,
-        data={"mh_term": "Hypertension", "mh_category": "CARDIOVASCULAR", "start_date": "2019-03",
-              "ongoing": "Y", "end_date": "", "baseline_grade": 1, "systemic_tx_needed": "N"},
-    )  # fmt: skip
+        model=MedicalHistory,
+        patient=patient,
+        acting_user=coordinator,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "mh_term": "Hypertension",
+            "mh_category": "CARDIOVASCULAR",
+            "start_date": "2019-03",
+            "ongoing": "Y",
+            "end_date": "",
+            "baseline_grade": 1,
+            "systemic_tx_needed": "N",
+        },
+    )
     return row
 
 

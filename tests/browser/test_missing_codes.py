@@ -26,8 +26,17 @@ def test_coordinator_codes_kps_unknown_with_the_keyboard(page, screenshot):
         page.locator(f"input[name={name}]").fill(str(values[name]))
     for name in ("assessment_date", "diagnosis_date", "imdc_lab_date"):
         page.locator(f"input[name={name}]").fill(values[name].isoformat())
-    for name in ("sex", "ecog", "histology", "sarcomatoid", "prior_nephrectomy", "hgb_below_lln",
-                 "calcium_above_uln", "neutrophils_above_uln", "platelets_above_uln"):  # fmt: skip
+    for name in (
+        "sex",
+        "ecog",
+        "histology",
+        "sarcomatoid",
+        "prior_nephrectomy",
+        "hgb_below_lln",
+        "calcium_above_uln",
+        "neutrophils_above_uln",
+        "platelets_above_uln",
+    ):
         page.locator(f"select[name={name}]").select_option(str(values[name]))
     kps = page.locator("select[name=kps]")
     kps.select_option("80")

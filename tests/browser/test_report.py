@@ -18,6 +18,7 @@ from tests.factories_reports import synthetic_study
 def _tasks_in_process(tasks_in_process):
     """CI sets a broker; these tests build in-process (see tests/conftest.py)."""
 
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

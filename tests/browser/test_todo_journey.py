@@ -65,7 +65,9 @@ def test_monitor_selects_all_of_one_patient_confirms_the_count_and_verifies_them
     screenshot("todo-sdv-confirm")
     page.get_by_test_id("sdv-confirm-button").click()
 
-    assert f"{len(mine)} form(s) marked as source-data verified." in page.get_by_role("alert").first.inner_text()
+    assert (
+        f"{len(mine)} form(s) marked as source-data verified." in page.get_by_role("alert").first.inner_text()
+    )
     assert _awaiting(first) == set() and _awaiting(second) == theirs
     assert AuditEvent.objects.filter(action=AuditEvent.Action.VERIFY, user=monitor).count() == len(mine)
     assert page.get_by_test_id("sdv-item").count() == 0  # the filter is kept
@@ -79,7 +81,9 @@ def test_monitor_selects_all_of_one_patient_confirms_the_count_and_verifies_them
     screenshot("todo-sdv-list-zh")
     page.locator('[data-testid="sdv-item"] input[name="rows"]').first.check()
     page.get_by_test_id("verify-selected").click()
-    assert "您即将把 1 份表单标记为已完成源数据核查。" in page.get_by_test_id("sdv-confirm-count").inner_text()
+    assert (
+        "您即将把 1 份表单标记为已完成源数据核查。" in page.get_by_test_id("sdv-confirm-count").inner_text()
+    )
     screenshot("todo-sdv-confirm-zh")
 
 
@@ -114,8 +118,13 @@ def test_data_manager_list_in_both_languages(page, screenshot):
     dm = UserFactory(username="dm", role="data_manager")
     failure = screen(coordinator, days_ago=20)
     consent(failure, coordinator, on=timezone.localdate() - datetime.timedelta(days=19))
-    services.crf_create(model=Disposition, patient=failure, acting_user=coordinator, status=CrfStatus.SUBMITTED,
-                        data={"eos_date": timezone.localdate(), "eos_reason": "PHYSICIAN DECISION"})  # fmt: skip
+    services.crf_create(
+        model=Disposition,
+        patient=failure,
+        acting_user=coordinator,
+        status=CrfStatus.SUBMITTED,
+        data={"eos_date": timezone.localdate(), "eos_reason": "PHYSICIAN DECISION"},
+    )
     infusion = first.treatment_toripalimabinfusion_set.get()
     query = queries.raise_query(row=infusion, text="Dose differs from the pharmacy log", acting_user=dm)
     login(page, "dm", PASSWORD)

@@ -985,8 +985,9 @@ def test_r1_26_table2_patient_with_cr_then_ne_is_non_cr_non_pd_not_sd():
 def test_d4_nonirradiated_series_of_nontarget_lesions_is_read_by_table2():
     """All targets irradiated: the non-irradiated series is non-target only, so CR then NE is NON-CR/NON-PD."""
     rec = record(
-        nonirradiated_baseline=True, nonirradiated_target=False,
+        nonirradiated_baseline=True,
+        nonirradiated_target=False,
         timepoints=(_nonirr(56, "PR", "CR"), _nonirr(112, "PR", "NE")),
-    )  # fmt: skip
+    )
     result = derive_patient(rec)
     assert result.cbor.response is Response.PR and result.cbor_nonirr.response is Response.NON_CR_NON_PD

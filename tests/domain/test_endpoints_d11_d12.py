@@ -68,7 +68,9 @@ def test_d11_pfs1_24_month_rate(rows: list[TimeToEvent], expected: tuple[float |
 
 # The example: a lesion last evaluated on day 91 of a patient who died on day 400 without local failure.
 LESION_ROWS = [
-    pytest.param({"lesion": lesion(scans=(56, 91)), "death": 400}, (9, 400, 91), id="D12-AJ-death-1KM-last-scan"),
+    pytest.param(
+        {"lesion": lesion(scans=(56, 91)), "death": 400}, (9, 400, 91), id="D12-AJ-death-1KM-last-scan"
+    ),
     pytest.param({"lesion": lesion(), "death": 400}, (9, 400, 0), id="D12-no-evaluating-scan-1KM-at-origin"),
     pytest.param(
         {"lesion": lesion(first=5, scans=(56, 91)), "death": 400}, (9, 400, 91), id="D12-lesion-own-origin"
@@ -88,7 +90,9 @@ def test_d12_lesion_dates(overrides: dict[str, Any], expected: tuple[int, int, i
 
 
 def test_d12_patient_level_1km_at_latest_lesion_scan() -> None:
-    patient, _ = derive_lc(record(lesions=(lesion("L1", scans=(56, 91)), lesion("L2", scans=(56, 150))), death=400))
+    patient, _ = derive_lc(
+        record(lesions=(lesion("L1", scans=(56, 91)), lesion("L2", scans=(56, 150))), death=400)
+    )
     assert patient is not None
     assert (int(patient.cnsr), offset(patient.adt), offset(patient.km_adt or day(-1))) == (9, 400, 150)
 

@@ -16,7 +16,9 @@ def day(n: int) -> datetime.date:
 
 
 def fx(n: int, *, delivered: bool = True, protocol: bool = True, course: int = 1, ref: str = "") -> Fraction:
-    return Fraction(date=day(n), delivered=delivered, protocol=protocol, course_number=course, ref=ref or f"fx{n}")
+    return Fraction(
+        date=day(n), delivered=delivered, protocol=protocol, course_number=course, ref=ref or f"fx{n}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,14 +43,22 @@ def test_sabr_start_d1(fractions, expected):
     [
         ([], [], [], None),
         ([fx(10)], [AxitinibPeriod(day(3), "5 MG BID", "axi")], [], Origin(day(3), "axi")),
-        ([], [AxitinibPeriod(day(3), "INTERRUPTED", "i"), AxitinibPeriod(day(8), "3 MG BID", "d")], [],
-         Origin(day(8), "d")),  # R4.2: an interruption is no dose
+        (
+            [],
+            [AxitinibPeriod(day(3), "INTERRUPTED", "i"), AxitinibPeriod(day(8), "3 MG BID", "d")],
+            [],
+            Origin(day(8), "d"),
+        ),  # R4.2: an interruption is no dose
         ([], [AxitinibPeriod(day(3), "PERMANENTLY DISCONTINUED", "p")], [], None),
         ([], [], [Infusion(day(2), "GIVEN", "t")], Origin(day(2), "t")),  # toripalimab alone starts treatment
         ([], [], [Infusion(day(1), "OMITTED", "o"), Infusion(day(4), "DELAYED", "l")], None),
         ([], [], [Infusion(None, "GIVEN", "u")], None),
-        ([fx(5)], [AxitinibPeriod(day(5), "5 MG BID", "axi")], [Infusion(day(5), "GIVEN", "t")],
-         Origin(day(5), "fx5")),  # a tie: SABR, then axitinib, then toripalimab
+        (
+            [fx(5)],
+            [AxitinibPeriod(day(5), "5 MG BID", "axi")],
+            [Infusion(day(5), "GIVEN", "t")],
+            Origin(day(5), "fx5"),
+        ),  # a tie: SABR, then axitinib, then toripalimab
         ([fx(9, protocol=False)], [], [Infusion(day(12), "GIVEN", "t")], Origin(day(12), "t")),
     ],
 )

@@ -175,25 +175,31 @@ def test_table_2_patients(
 
 RULES = [
     pytest.param(
-        series((56, PR), (84, PR)), True,
+        series((56, PR), (84, PR)),
+        True,
         "PR confirmed by PR at 2026-03-30 (28 d >= 28 d after 2026-03-02, R1.24)",
         id="R1.24-rule-PR-confirmed",
     ),
     pytest.param(
-        series((56, CR), (112, PR)), True,
+        series((56, CR), (112, PR)),
+        True,
         "SD: CR at 2026-03-02 not confirmed (R1.24); PR at 2026-04-27 after CR at 2026-03-02 counts as PD (R1.26); "
         "SD met at 2026-03-02, 56 d >= 42 d after start (R1.25, R1.26)",
         id="R1.26-rule-CR-then-PR",
     ),
     pytest.param(
-        series((30, SD), (84, PD)), False,
+        series((30, SD), (84, PD)),
+        False,
         "PD at 2026-03-30; SD at 2026-02-04 was 30 d < 42 d after start (R1.25)",
         id="R1.25-rule-early-SD",
     ),
     pytest.param(
-        [], True, "no post-baseline assessment (R5.8)", id="R5.8-rule-no-assessment",
+        [],
+        True,
+        "no post-baseline assessment (R5.8)",
+        id="R5.8-rule-no-assessment",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("points", "confirm", "expected"), RULES)

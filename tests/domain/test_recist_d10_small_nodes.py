@@ -17,27 +17,51 @@ from tests.domain.test_recist_builders import gone, measured, node, target, tp
 # One time point: (targets, results, baseline SOD, nadir SOD, expected target response)
 ONE_TIME_POINT = [
     pytest.param(
-        [target("L1", 30), node("N1", 15)], [gone("L1"), measured("N1", 9)], 45, 3, Response.CR,
+        [target("L1", 30), node("N1", 15)],
+        [gone("L1"), measured("N1", 9)],
+        45,
+        3,
+        Response.CR,
         id="D10-node-3-to-9-non-nodal-0-stays-CR",
     ),
     pytest.param(
-        [node("N1", 20), node("N2", 20)], [measured("N1", 9), measured("N2", 9)], 40, 10, Response.CR,
+        [node("N1", 20), node("N2", 20)],
+        [measured("N1", 9), measured("N2", 9)],
+        40,
+        10,
+        Response.CR,
         id="D10-two-nodes-sum-10-to-18-all-below-10-CR",
     ),
     pytest.param(
-        [target("L1", 30), node("N1", 15)], [gone("L1"), measured("N1", "9.9")], 45, 0, Response.CR,
+        [target("L1", 30), node("N1", 15)],
+        [gone("L1"), measured("N1", "9.9")],
+        45,
+        0,
+        Response.CR,
         id="D10-node-0-to-9.9-CR",
     ),
     pytest.param(
-        [target("L1", 30), node("N1", 15)], [gone("L1"), measured("N1", 10)], 45, 3, Response.PD,
+        [target("L1", 30), node("N1", 15)],
+        [gone("L1"), measured("N1", 10)],
+        45,
+        3,
+        Response.PD,
         id="D10-node-back-at-10-leaves-CR-PD-by-R1.14",
     ),
     pytest.param(
-        [target("L1", 30), node("N1", 15)], [gone("L1"), measured("N1", 10)], 45, 8, Response.PR,
+        [target("L1", 30), node("N1", 15)],
+        [gone("L1"), measured("N1", 10)],
+        45,
+        8,
+        Response.PR,
         id="D10-node-8-to-10-leaves-CR-not-PD-by-R1.14-PR",
     ),
     pytest.param(
-        [target("L1", 30), node("N1", 15)], [measured("L1", 5), measured("N1", 9)], 45, 3, Response.PD,
+        [target("L1", 30), node("N1", 15)],
+        [measured("L1", 5), measured("N1", 9)],
+        45,
+        3,
+        Response.PD,
         id="D10-non-nodal-not-0-R1.14-decides-PD",
     ),
 ]
@@ -70,7 +94,8 @@ LESIONS = [target("L1", 30), node("N1", 15)]
 SERIES = [
     pytest.param([(56, 3), (112, 9)], [Response.CR, Response.CR], id="D10-series-3-then-9-stays-CR"),
     pytest.param(
-        [(56, 3), (112, 9), (168, 10)], [Response.CR, Response.CR, Response.PD],
+        [(56, 3), (112, 9), (168, 10)],
+        [Response.CR, Response.CR, Response.PD],
         id="D10-series-back-at-10-leaves-CR-PD",
     ),
     pytest.param(

@@ -41,27 +41,64 @@ def nt_status(value: NonTargetState, status: ResultStatus) -> LesionResult:
 
 # (lesion, results at days 56, 112, ...) -> (event, date, censor reason)
 CASES = [
-    pytest.param(BONE, [nt(PRESENT, "20"), nt(PRESENT)], (False, day(56), LAST),
-                 id="D12-status-without-diameter-does-not-evaluate"),
-    pytest.param(BONE, [nt(PRESENT), nt(ABSENT)], (False, FIRST, NONE),
-                 id="D12-only-statuses-no-evaluating-scan-censored-at-first-fraction"),
-    pytest.param(BONE, [nt(PRESENT, "20"), nt(UP)], (False, day(56), LAST),
-                 id="D12-unequivocal-progression-without-flag-is-not-LF"),
-    pytest.param(BONE, [nt(PRESENT, "20"), nt(UP, infield_progression=True)], (True, day(112), None),
-                 id="D12-unequivocal-progression-with-flag-is-LF"),
-    pytest.param(BONE, [nt(PRESENT, "20"), nt(PRESENT, "25")], (True, day(112), None),
-                 id="D12-non-target-size-rule-is-LF"),
-    pytest.param(BONE, [nt(PRESENT, "20"), nt(PRESENT, infield_progression=True)], (True, day(112), None),
-                 id="D12-flag-without-diameter-is-LF"),
-    pytest.param(BONE, [nt_status(ABSENT, ResultStatus.DISAPPEARED), nt(PRESENT, "5")], (True, day(112), None),
-                 id="D12-disappeared-is-0mm-then-5mm-is-LF"),
-    pytest.param(BONE, [nt_status(PRESENT, ResultStatus.TOO_SMALL), nt(PRESENT)], (False, day(56), LAST),
-                 id="D12-too-small-to-measure-evaluates-at-5mm"),
-    pytest.param(LUNG, [not_evaluable("L1"), not_evaluable("L1", infield_progression=True)],
-                 (True, day(112), None), id="D12-target-flag-on-unmeasured-scan-is-LF"),
-    pytest.param(LUNG, [not_evaluable("L1")], (False, FIRST, NONE),
-                 id="D12-target-not-evaluable-does-not-evaluate"),
-]  # fmt: skip
+    pytest.param(
+        BONE,
+        [nt(PRESENT, "20"), nt(PRESENT)],
+        (False, day(56), LAST),
+        id="D12-status-without-diameter-does-not-evaluate",
+    ),
+    pytest.param(
+        BONE,
+        [nt(PRESENT), nt(ABSENT)],
+        (False, FIRST, NONE),
+        id="D12-only-statuses-no-evaluating-scan-censored-at-first-fraction",
+    ),
+    pytest.param(
+        BONE,
+        [nt(PRESENT, "20"), nt(UP)],
+        (False, day(56), LAST),
+        id="D12-unequivocal-progression-without-flag-is-not-LF",
+    ),
+    pytest.param(
+        BONE,
+        [nt(PRESENT, "20"), nt(UP, infield_progression=True)],
+        (True, day(112), None),
+        id="D12-unequivocal-progression-with-flag-is-LF",
+    ),
+    pytest.param(
+        BONE,
+        [nt(PRESENT, "20"), nt(PRESENT, "25")],
+        (True, day(112), None),
+        id="D12-non-target-size-rule-is-LF",
+    ),
+    pytest.param(
+        BONE,
+        [nt(PRESENT, "20"), nt(PRESENT, infield_progression=True)],
+        (True, day(112), None),
+        id="D12-flag-without-diameter-is-LF",
+    ),
+    pytest.param(
+        BONE,
+        [nt_status(ABSENT, ResultStatus.DISAPPEARED), nt(PRESENT, "5")],
+        (True, day(112), None),
+        id="D12-disappeared-is-0mm-then-5mm-is-LF",
+    ),
+    pytest.param(
+        BONE,
+        [nt_status(PRESENT, ResultStatus.TOO_SMALL), nt(PRESENT)],
+        (False, day(56), LAST),
+        id="D12-too-small-to-measure-evaluates-at-5mm",
+    ),
+    pytest.param(
+        LUNG,
+        [not_evaluable("L1"), not_evaluable("L1", infield_progression=True)],
+        (True, day(112), None),
+        id="D12-target-flag-on-unmeasured-scan-is-LF",
+    ),
+    pytest.param(
+        LUNG, [not_evaluable("L1")], (False, FIRST, NONE), id="D12-target-not-evaluable-does-not-evaluate"
+    ),
+]
 
 
 def run(lesion: object, results: list[LesionResult]) -> tuple[bool, date, LcCensorReason | None]:
@@ -79,10 +116,11 @@ def test_d12_local_control(
 
 QUERIES = [
     pytest.param([nt(PRESENT, "20"), nt(UP)], [False, True], id="D12-query-on-unflagged-progression"),
-    pytest.param([nt(PRESENT, "20"), nt(UP, infield_progression=True)], [False, False],
-                 id="D12-no-query-when-flag-set"),
+    pytest.param(
+        [nt(PRESENT, "20"), nt(UP, infield_progression=True)], [False, False], id="D12-no-query-when-flag-set"
+    ),
     pytest.param([nt(PRESENT, "20"), nt(UP, "30")], [False, False], id="D12-no-query-when-size-rule-is-LF"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("results", "expected"), QUERIES)

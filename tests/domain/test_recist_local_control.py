@@ -100,8 +100,10 @@ OUTCOMES = [
         id="R2.1-LF-dated-to-the-lesion-scan",
     ),
     pytest.param(
-        lc(nontarget("L1", Organ.BONE, irradiated=True, value="20"),
-           tp(56, state("L1", NonTargetState.PRESENT, value_mm=mm(25)))),
+        lc(
+            nontarget("L1", Organ.BONE, irradiated=True, value="20"),
+            tp(56, state("L1", NonTargetState.PRESENT, value_mm=mm(25))),
+        ),
         (True, day(56), None),
         id="R2.1-irradiated-non-target-measured-growth",
     ),
@@ -131,26 +133,40 @@ OUTCOMES = [
         id="R2.3-no-imaging-does-not-evaluate",
     ),
     pytest.param(
-        lc(lung(20), tp(56, measured("L1", 22)), tp(112, measured("L1", 40)),
-           interventions=(LesionIntervention("L1", InterventionKind.REIRRADIATION, day(100)),)),
+        lc(
+            lung(20),
+            tp(56, measured("L1", 22)),
+            tp(112, measured("L1", 40)),
+            interventions=(LesionIntervention("L1", InterventionKind.REIRRADIATION, day(100)),),
+        ),
         (False, day(100), LcCensorReason.REIRRADIATION),
         id="R2.3-censored-at-reirradiation-for-other-reason",
     ),
     pytest.param(
-        lc(lung(20), tp(56, measured("L1", 22)), tp(112, measured("L1", 40)),
-           interventions=(LesionIntervention("L1", InterventionKind.RESECTION, day(90)),)),
+        lc(
+            lung(20),
+            tp(56, measured("L1", 22)),
+            tp(112, measured("L1", 40)),
+            interventions=(LesionIntervention("L1", InterventionKind.RESECTION, day(90)),),
+        ),
         (False, day(90), LcCensorReason.RESECTION),
         id="R2.3-censored-at-resection-for-other-reason",
     ),
     pytest.param(
-        lc(lung(20), tp(56, measured("L1", 30)),
-           interventions=(LesionIntervention("L1", InterventionKind.REIRRADIATION, day(70), True),)),
+        lc(
+            lung(20),
+            tp(56, measured("L1", 30)),
+            interventions=(LesionIntervention("L1", InterventionKind.REIRRADIATION, day(70), True),),
+        ),
         (True, day(56), None),
         id="R2.3-LF-then-reirradiation-for-LF-is-event",
     ),
     pytest.param(
-        lc(lung(20), tp(56, measured("L1", 30)),
-           interventions=(LesionIntervention("L2", InterventionKind.RESECTION, day(30)),)),
+        lc(
+            lung(20),
+            tp(56, measured("L1", 30)),
+            interventions=(LesionIntervention("L2", InterventionKind.RESECTION, day(30)),),
+        ),
         (True, day(56), None),
         id="R2.3-other-lesions-intervention-ignored",
     ),
@@ -165,7 +181,7 @@ OUTCOMES = [
         (True, day(56), None),
         id="D5-LF-thresholds-are-settings",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("result", "expected"), OUTCOMES)

@@ -89,20 +89,30 @@ def test_measurability(
 
 RULE_TEXT = [
     pytest.param(
-        Organ.LIVER, Method.CT, "12.0", "6.0", "LD 12.0 mm >= 12.0 mm (2 x slice 6.0 mm): measurable (R1.1)",
+        Organ.LIVER,
+        Method.CT,
+        "12.0",
+        "6.0",
+        "LD 12.0 mm >= 12.0 mm (2 x slice 6.0 mm): measurable (R1.1)",
         id="R1.1-text-2x-slice",
     ),
     pytest.param(
-        Organ.LUNG, Method.XRAY, "19.9", None,
+        Organ.LUNG,
+        Method.XRAY,
+        "19.9",
+        None,
         "LD 19.9 mm < 20.0 mm (chest X-ray): small lesion, non-measurable (R1.1, R1.3)",
         id="R1.1-text-xray",
     ),
     pytest.param(
-        Organ.LYMPH_NODE, Method.CT, "14.9", "1.0",
+        Organ.LYMPH_NODE,
+        Method.CT,
+        "14.9",
+        "1.0",
         "node short axis 14.9 mm is 10 to < 15 mm: pathological, non-target only (R1.2)",
         id="R1.2-text-node-14.9",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("organ", "method", "value", "slice_mm", "expected"), RULE_TEXT)
@@ -179,8 +189,14 @@ LEFT, RIGHT = Laterality.LEFT, Laterality.RIGHT
 
 REFUSED = [
     pytest.param(
-        [lesion("L1", LIVER), lesion("L2", LIVER), lesion("L3", LUNG), lesion("L4", LUNG),
-         lesion("L5", NODE), lesion("L6", KIDNEY)],
+        [
+            lesion("L1", LIVER),
+            lesion("L2", LIVER),
+            lesion("L3", LUNG),
+            lesion("L4", LUNG),
+            lesion("L5", NODE),
+            lesion("L6", KIDNEY),
+        ],
         ["L6: a 6th target is not allowed: at most 5 targets in total (R1.6)"],
         id="R1.6-6th-target-refused",
     ),
@@ -190,34 +206,47 @@ REFUSED = [
         id="R1.6-3rd-target-in-one-organ-refused",
     ),
     pytest.param(
-        [lesion("L1", NODE, where="mediastinal"), lesion("L2", NODE, where="para-aortic"),
-         lesion("L3", NODE, where="inguinal")],
-        ["L3: a 3rd target in LYMPH NODE (already L1, L2) is not allowed: at most 2 per organ; "
-         "all lymph nodes count as one organ (R1.6)"],
+        [
+            lesion("L1", NODE, where="mediastinal"),
+            lesion("L2", NODE, where="para-aortic"),
+            lesion("L3", NODE, where="inguinal"),
+        ],
+        [
+            "L3: a 3rd target in LYMPH NODE (already L1, L2) is not allowed: at most 2 per organ; "
+            "all lymph nodes count as one organ (R1.6)"
+        ],
         id="R1.6-3rd-node-in-other-node-site-refused",
     ),
     pytest.param(
         [lesion("L1", LUNG, side=LEFT), lesion("L2", LUNG, side=RIGHT), lesion("L3", LUNG, side=LEFT)],
-        ["L3: a 3rd target in LUNG (already L1, L2) is not allowed: at most 2 per organ; "
-         "both lungs count as one organ (R1.6)"],
+        [
+            "L3: a 3rd target in LUNG (already L1, L2) is not allowed: at most 2 per organ; "
+            "both lungs count as one organ (R1.6)"
+        ],
         id="R1.6-left-and-right-lung-one-group",
     ),
     pytest.param(
         [lesion("L1", KIDNEY, side=LEFT), lesion("L2", KIDNEY, side=RIGHT), lesion("L3", KIDNEY, side=RIGHT)],
-        ["L3: a 3rd target in KIDNEY (already L1, L2) is not allowed: at most 2 per organ; "
-         "both kidneys count as one organ (R1.6)"],
+        [
+            "L3: a 3rd target in KIDNEY (already L1, L2) is not allowed: at most 2 per organ; "
+            "both kidneys count as one organ (R1.6)"
+        ],
         id="R1.6-both-kidneys-one-group",
     ),
     pytest.param(
         [lesion("L1", LIVER, "8")],
-        ["L1: not measurable, so not a target: LD 8.0 mm < 10.0 mm (slice 1.0 mm <= 5 mm): small lesion, "
-         "non-measurable (R1.1, R1.3)"],
+        [
+            "L1: not measurable, so not a target: LD 8.0 mm < 10.0 mm (slice 1.0 mm <= 5 mm): small lesion, "
+            "non-measurable (R1.1, R1.3)"
+        ],
         id="R1.1-non-measurable-target-refused",
     ),
     pytest.param(
         [lesion("L1", NODE, "14")],
-        ["L1: not measurable, so not a target: node short axis 14.0 mm is 10 to < 15 mm: pathological, "
-         "non-target only (R1.2)"],
+        [
+            "L1: not measurable, so not a target: node short axis 14.0 mm is 10 to < 15 mm: pathological, "
+            "non-target only (R1.2)"
+        ],
         id="R1.2-node-14mm-target-refused",
     ),
     pytest.param(
@@ -242,12 +271,14 @@ REFUSED = [
     ),
     pytest.param(
         [lesion("L1", LIVER, "8"), lesion("L2", LIVER), lesion("L3", LIVER), lesion("L4", LIVER)],
-        ["L1: not measurable, so not a target: LD 8.0 mm < 10.0 mm (slice 1.0 mm <= 5 mm): small lesion, "
-         "non-measurable (R1.1, R1.3)",
-         "L4: a 3rd target in LIVER (already L2, L3) is not allowed: at most 2 per organ (R1.6)"],
+        [
+            "L1: not measurable, so not a target: LD 8.0 mm < 10.0 mm (slice 1.0 mm <= 5 mm): small lesion, "
+            "non-measurable (R1.1, R1.3)",
+            "L4: a 3rd target in LIVER (already L2, L3) is not allowed: at most 2 per organ (R1.6)",
+        ],
         id="R1.6-counts-only-eligible-targets",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("targets", "messages"), REFUSED)
@@ -257,24 +288,35 @@ def test_target_selection_refused(targets: list[Lesion], messages: list[str]) ->
 
 ACCEPTED = [
     pytest.param(
-        [lesion("L1", LIVER), lesion("L2", LIVER), lesion("L3", NODE, "15"), lesion("L4", NODE, "22"),
-         lesion("L5", LUNG)],
+        [
+            lesion("L1", LIVER),
+            lesion("L2", LIVER),
+            lesion("L3", NODE, "15"),
+            lesion("L4", NODE, "22"),
+            lesion("L5", LUNG),
+        ],
         id="R1.6-five-targets-two-per-organ",
     ),
     pytest.param(
-        [lesion("L1", LUNG, side=LEFT), lesion("L2", LUNG, side=RIGHT), lesion("L3", KIDNEY, side=LEFT),
-         lesion("L4", KIDNEY, side=RIGHT)],
+        [
+            lesion("L1", LUNG, side=LEFT),
+            lesion("L2", LUNG, side=RIGHT),
+            lesion("L3", KIDNEY, side=LEFT),
+            lesion("L4", KIDNEY, side=RIGHT),
+        ],
         id="R1.6-two-lungs-two-kidneys",
     ),
     pytest.param(
         [lesion("L1", LIVER, previously_irradiated=True, progressed_since_rt=True)],
         id="R1.4-irradiated-then-progressed-may-be-target",
     ),
-    pytest.param([lesion("L1", LUNG, irradiated_protocol=True)], id="R1.40-D4-protocol-SABR-lesion-may-be-target"),
+    pytest.param(
+        [lesion("L1", LUNG, irradiated_protocol=True)], id="R1.40-D4-protocol-SABR-lesion-may-be-target"
+    ),
     pytest.param([lesion("L1", LIVER, "12", slice_mm="6.0")], id="R1.1-slice-6-LD-12-target"),
     pytest.param([lesion("L1", LUNG, "20", method=Method.XRAY, slice_mm=None)], id="R1.1-xray-20-target"),
     pytest.param([], id="R1.6-no-target-is-not-a-selection-error"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("targets", ACCEPTED)

@@ -376,20 +376,23 @@ def test_reappearance(lesions: list[Lesion], timepoints: list[Assessment], expec
 IRR = target("L1", 30, Organ.LUNG, irradiated=True)
 NON_IRR_CASES = [
     pytest.param(
-        evaluate_series([IRR, target("L2", 20), nontarget("B1")],
-                        [tp(56, gone("L1"), measured("L2", 20), present("B1"))]),
+        evaluate_series(
+            [IRR, target("L2", 20), nontarget("B1")], [tp(56, gone("L1"), measured("L2", 20), present("B1"))]
+        ),
         PR,
         id="D4-all-lesions-PR-driven-by-irradiated-lesion",
     ),
     pytest.param(
-        evaluate_series_non_irradiated([IRR, target("L2", 20), nontarget("B1")],
-                                       [tp(56, gone("L1"), measured("L2", 20), present("B1"))]),
+        evaluate_series_non_irradiated(
+            [IRR, target("L2", 20), nontarget("B1")], [tp(56, gone("L1"), measured("L2", 20), present("B1"))]
+        ),
         SD,
         id="D4-non-irradiated-only-SD",
     ),
     pytest.param(
-        evaluate_series_non_irradiated([IRR, target("L2", 20)],
-                                       [tp(56, measured("L1", 50), measured("L2", 20))]),
+        evaluate_series_non_irradiated(
+            [IRR, target("L2", 20)], [tp(56, measured("L1", 50), measured("L2", 20))]
+        ),
         SD,
         id="D4-irradiated-growth-ignored",
     ),
@@ -414,12 +417,14 @@ NON_IRR_CASES = [
         id="D4-no-lesion-left-new-lesion-PD",
     ),
     pytest.param(
-        evaluate_series_non_irradiated([target("L1", 30, irradiated=True), target("L2", 20)],
-                                       [tp(56, measured("L1", 45), merged("L2", "L1"))]),
+        evaluate_series_non_irradiated(
+            [target("L1", 30, irradiated=True), target("L2", 20)],
+            [tp(56, measured("L1", 45), merged("L2", "L1"))],
+        ),
         NE,
         id="D4-R1.11-merged-into-irradiated-lesion-NE",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("series", "expected"), NON_IRR_CASES)
@@ -434,13 +439,15 @@ NON_IRR_RULES = [
         id="D4-rule-no-lesion-left",
     ),
     pytest.param(
-        evaluate_series_non_irradiated([target("L1", 30, irradiated=True), target("L2", 20)],
-                                       [tp(56, measured("L1", 45), merged("L2", "L1"))]),
+        evaluate_series_non_irradiated(
+            [target("L1", 30, irradiated=True), target("L2", 20)],
+            [tp(56, measured("L1", 45), merged("L2", "L1"))],
+        ),
         "NE: L2 merged into irradiated L1 not evaluable; evaluable targets (0.0 mm) do not meet PD (R1.17); "
         "no non-target lesion; no new lesion (Table 1)",
         id="D4-rule-merged-into-irradiated",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("series", "expected"), NON_IRR_RULES)
@@ -470,23 +477,32 @@ SERIES_ERRORS = [
         id="EC-TA-2-no-imaging-no-lesion-rows",
     ),
     pytest.param(
-        [target(f"L{i}", 20, organ) for i, organ in enumerate(
-            [Organ.LIVER, Organ.LIVER, Organ.LUNG, Organ.LUNG, Organ.KIDNEY, Organ.BONE], 1)],
+        [
+            target(f"L{i}", 20, organ)
+            for i, organ in enumerate(
+                [Organ.LIVER, Organ.LIVER, Organ.LUNG, Organ.LUNG, Organ.KIDNEY, Organ.BONE], 1
+            )
+        ],
         [],
         id="R1.6-registry-with-6-targets",
     ),
     pytest.param(
         [target("L1", 30)],
-        [tp(56, measured("L1", 30), new=(new_lesion("N1", day(56)),)),
-         tp(112, measured("L1", 30), new=(new_lesion("N1", day(50)),))],
+        [
+            tp(56, measured("L1", 30), new=(new_lesion("N1", day(56)),)),
+            tp(112, measured("L1", 30), new=(new_lesion("N1", day(50)),)),
+        ],
         id="R1.19-first-seen-date-changed",
     ),
     pytest.param(
-        [target("L1", 30)], [tp(56, measured("L1", 30), new=(new_lesion("N1", day(60)),))],
+        [target("L1", 30)],
+        [tp(56, measured("L1", 30), new=(new_lesion("N1", day(60)),))],
         id="R1.19-first-seen-after-the-scan",
     ),
     pytest.param(
-        [target("L1", 30), target("L1", 20)], [], id="R1.6-lesion-registered-twice",
+        [target("L1", 30), target("L1", 20)],
+        [],
+        id="R1.6-lesion-registered-twice",
     ),
     pytest.param(
         [target("L1", 30), target("L2", 20, Organ.LUNG)],
@@ -498,8 +514,10 @@ SERIES_ERRORS = [
         [tp(56, measured("L1", 20), new=(new_lesion("N1", day(56), reappearance_of="L7"),))],
         id="R1.21-reappearance-of-unregistered-lesion",
     ),
-    pytest.param([Lesion("N1", LesionRole.NEW, Organ.LIVER, Method.CT)], [], id="R1.19-new-lesion-in-registry"),
-]  # fmt: skip
+    pytest.param(
+        [Lesion("N1", LesionRole.NEW, Organ.LIVER, Method.CT)], [], id="R1.19-new-lesion-in-registry"
+    ),
+]
 
 
 @pytest.mark.parametrize(("lesions", "timepoints"), SERIES_ERRORS)

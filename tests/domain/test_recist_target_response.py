@@ -287,34 +287,48 @@ def test_target_response(
 
 RULES = [
     pytest.param(
-        [target("L1", 50)], one(48), 50, 40,
+        [target("L1", 50)],
+        one(48),
+        50,
+        40,
         "PD: SOD 48.0 mm >= 1.20 x nadir 40.0 mm and +8.0 mm >= 5 mm (R1.14)",
         id="R1.14-rule-text-PD",
     ),
     pytest.param(
-        [target("L1", 30)], one(24), 30, 20,
+        [target("L1", 30)],
+        one(24),
+        30,
+        20,
         "SD: SOD 24.0 mm > 0.70 x baseline 30.0 mm; not PD: 24.0 mm >= 1.20 x nadir 20.0 mm but +4.0 mm < 5 mm "
         "(R1.15)",
         id="R1.15-rule-text-SD-names-5mm",
     ),
     pytest.param(
-        [target("L1", 100)], one(70), 100, 100,
+        [target("L1", 100)],
+        one(70),
+        100,
+        100,
         "PR: SOD 70.0 mm <= 0.70 x baseline 100.0 mm (R1.13)",
         id="R1.13-rule-text-PR",
     ),
     pytest.param(
         [target("L1", 20), target("L2", 20), target("L3", 10, Organ.LUNG)],
-        [measured("L1", 40), measured("L2", 40), not_evaluable("L3")], 50, 50,
+        [measured("L1", 40), measured("L2", 40), not_evaluable("L3")],
+        50,
+        50,
         "PD: evaluable targets 80.0 mm >= 1.20 x nadir 50.0 mm and +30.0 mm >= 5 mm although L3 not evaluable "
         "(R1.17)",
         id="R1.17-rule-text-PD-despite-NE",
     ),
     pytest.param(
-        [target("L1", 30), node("L2", 20)], [gone("L1"), measured("L2", "9.9")], 50, 50,
+        [target("L1", 30), node("L2", 20)],
+        [gone("L1"), measured("L2", "9.9")],
+        50,
+        50,
         "CR: non-nodal targets 0 mm and nodal targets < 10 mm short axis (SOD 9.9 mm) (R1.12)",
         id="R1.12-rule-text-CR-nodes",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("targets", "results", "baseline", "nadir", "expected"), RULES)

@@ -375,8 +375,10 @@ def test_aalen_johansen_agrees_with_lifelines_on_data_without_ties(n: int) -> No
     assert list(ours.times) == pytest.approx(list(fitter.cumulative_density_.index))
     assert list(ours.estimate) == pytest.approx(list(fitter.cumulative_density_.iloc[:, 0]), abs=1e-9)
     for mine, theirs, estimate in ((ours.lower, low, ours.estimate), (ours.upper, high, ours.estimate)):
-        expected = [e if np.isnan(v) and e in (0.0, 1.0) else (None if np.isnan(v) else v)
-                    for v, e in zip(theirs, estimate, strict=True)]  # fmt: skip
+        expected = [
+            e if np.isnan(v) and e in (0.0, 1.0) else (None if np.isnan(v) else v)
+            for v, e in zip(theirs, estimate, strict=True)
+        ]
         assert [None if v is None else round(v, 9) for v in mine] == [
             None if v is None else round(float(v), 9) for v in expected
         ]

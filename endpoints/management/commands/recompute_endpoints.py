@@ -24,7 +24,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--cutoff", help="Data cut-off date, YYYY-MM-DD (not in the future).")
-        parser.add_argument("--user", help="Username of the person asking (kept on the snapshot and the audit row).")
+        parser.add_argument(
+            "--user", help="Username of the person asking (kept on the snapshot and the audit row)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         today = timezone.localdate()

@@ -28,18 +28,23 @@ class Command(BaseCommand):
             "--user", required=True, help="Username entering the data (needs the enter_crf permission)."
         )
         parser.add_argument(
-            "--partial", action="store_true", help="Import the patients that pass; leave each refused one out whole."
+            "--partial",
+            action="store_true",
+            help="Import the patients that pass; leave each refused one out whole.",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Check everything and write the report; change nothing."
         )
         parser.add_argument(
-            "--update", action="store_true",
+            "--update",
+            action="store_true",
             help="Patients already in the database are updated (changed rows only, reason 'imported from <file>', "
             "locks apply) instead of refused.",
         )
         parser.add_argument(
-            "--report", type=Path, help="Write the refusals as CSV (file,row,column,rule,message,value) to this file."
+            "--report",
+            type=Path,
+            help="Write the refusals as CSV (file,row,column,rule,message,value) to this file.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -50,7 +55,11 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"unknown user {options['user']!r}")
         result = import_study(
-            folder, user=user, partial=options["partial"], dry_run=options["dry_run"], update=options["update"]
+            folder,
+            user=user,
+            partial=options["partial"],
+            dry_run=options["dry_run"],
+            update=options["update"],
         )
         if options["report"]:
             options["report"].write_text(result.report_csv(), encoding="utf-8")
@@ -63,11 +72,14 @@ class Command(BaseCommand):
             self.stdout.write(f"refusal report: {options['report']} ({len(result.problems)} line(s))")
         if result.committed:
             AuditEvent.objects.create(
-                user=user, action=AuditEvent.Action.IMPORT,
-                description=(f"Imported {folder.name}: " + ", ".join(
-                    f"{k} {v}" for k, v in sorted(result.created.items()) if v
-                ) + f"; {len(result.skipped_patients)} patient(s) skipped (OS user {operator()})")[:300],
-            )  # fmt: skip
+                user=user,
+                action=AuditEvent.Action.IMPORT,
+                description=(
+                    f"Imported {folder.name}: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(result.created.items()) if v)
+                    + f"; {len(result.skipped_patients)} patient(s) skipped (OS user {operator()})"
+                )[:300],
+            )
             self.stdout.write(self.style.SUCCESS(f"imported; {len(result.problems)} problem(s) reported"))
             if result.sae_mail_held_back:
                 self.stdout.write(

@@ -42,10 +42,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-data", action="store_true", help="Create the users only.")
         parser.add_argument(
-            "--generated", type=int, default=GENERATED_DEFAULT, metavar="N",
+            "--generated",
+            type=int,
+            default=GENERATED_DEFAULT,
+            metavar="N",
             help="Also import N generated casebooks through import_study (default %(default)s; 0: none). "
             "About 50 CRF rows per patient; 60 patients take a few minutes.",
-        )  # fmt: skip
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         users = self.create_users()

@@ -34,16 +34,24 @@ class Command(BaseCommand):
         if options["by"]:
             acting = get_user_model().objects.filter(username=options["by"], is_superuser=True).first()
             if acting is None:
-                raise CommandError(f"--by {options['by']!r}: no superuser of that name (only a superuser manages users)")
+                raise CommandError(
+                    f"--by {options['by']!r}: no superuser of that name (only a superuser manages users)"
+                )
         password = self._password(options["password_file"])
         origin = f"manage.py create_user, OS user {operator()}"
         try:
             user = user_create(
-                username=options["username"], role=options["role"], password=password, acting_user=acting,
-                email=options["email"], origin=origin,
-            )  # fmt: skip
+                username=options["username"],
+                role=options["role"],
+                password=password,
+                acting_user=acting,
+                email=options["email"],
+                origin=origin,
+            )
         except ValidationError as exc:
-            lines = [f"{field}: {message}" for field, messages in exc.message_dict.items() for message in messages]
+            lines = [
+                f"{field}: {message}" for field, messages in exc.message_dict.items() for message in messages
+            ]
             raise CommandError("user not created; " + "; ".join(lines)) from None
         self.stdout.write(self.style.SUCCESS(f"created {user.username} ({Role(options['role']).label})"))
 
@@ -52,7 +60,9 @@ class Command(BaseCommand):
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise CommandError(f"--password-file {path}: cannot read it ({exc.__class__.__name__})") from None
+                raise CommandError(
+                    f"--password-file {path}: cannot read it ({exc.__class__.__name__})"
+                ) from None
             password = text.splitlines()[0] if text.splitlines() else ""
             if not password:
                 raise CommandError(f"--password-file {path}: the first line is empty")
@@ -61,7 +71,9 @@ class Command(BaseCommand):
             first = getpass.getpass("Password: ")
             second = getpass.getpass("Password (again): ")
         except EOFError:
-            raise CommandError("no password: give --password-file, or run the command at a terminal") from None
+            raise CommandError(
+                "no password: give --password-file, or run the command at a terminal"
+            ) from None
         if first != second:
             raise CommandError("the two passwords differ; user not created")
         return first
