@@ -68,7 +68,7 @@ def test_two_tabs_merge_and_conflict(browser, live_server, setup):
         tab_b.get_by_label(REASON).fill("Discharge letter")
         tab_b.get_by_role("button", name="Save changes").click()
         tab_b.wait_for_url(f"**{row.get_absolute_url()}")
-        tab_a.get_by_label(GRADE).select_option("2")
+        tab_a.get_by_label(GRADE, exact=True).select_option("2")
         tab_a.get_by_label(REASON).fill("Clinic note")
         tab_a.get_by_role("button", name="Save changes").click()
         tab_a.wait_for_url(f"**{row.get_absolute_url()}")
