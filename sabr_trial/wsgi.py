@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn sabr_trial.wsgi)."""
+"""WSGI entry point (gunicorn sabr_trial.wsgi; runserver loads it too)."""
 
 import os
 
@@ -6,3 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sabr_trial.settings")
 application = get_wsgi_application()
+
+from sabr_trial import warmup  # noqa: E402  (the apps are ready only now)
+
+warmup.run()
