@@ -39,7 +39,9 @@ registry.register(
     )
 )
 registry.register_panel(
-    CasebookPanel(order=70, template="adverse_events/casebook_panel.html", context=casebook_panel)
+    CasebookPanel(
+        order=70, template="adverse_events/casebook_panel.html", context=casebook_panel, cached=True
+    )
 )
 
 

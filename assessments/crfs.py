@@ -70,6 +70,7 @@ registry.register_panel(
         context=lambda request, patient: selectors.response_summary(
             patient, can_enter=has_perm(request.user, Perm.ENTER)
         ),
+        cached=True,
     )
 )
 patient_dates.register(selectors.patient_dates)

@@ -93,4 +93,6 @@ def _register_data_management() -> None:
             order=95, label=_("Two-factor sign-in"), url_name="two_factor_roles", perm=Perm.MANAGE, menu=True
         )
     )
-    registry.register_panel(CasebookPanel(order=1, template="sabr_trial/casebook_panel.html", context=panel))
+    registry.register_panel(
+        CasebookPanel(order=1, template="sabr_trial/casebook_panel.html", context=panel, cached=True)
+    )

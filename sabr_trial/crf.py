@@ -420,12 +420,16 @@ class CrfSpec:
 class CasebookPanel:
     """A block on the casebook page above the form list (response summary, exposure, queries...).
 
-    ``context(request, patient)`` returns the template context, or None to hide the panel.
+    ``context(request, patient)`` returns the template context, or None to hide the panel. A ``cached`` panel is
+    rendered once per (patient, data generation, language, day, the reader's permissions) and read from the shared
+    cache (``enrollment.views.casebook``): its template may depend on nothing else (no request, no form with a CSRF
+    token, no time of day), and its context on the user only through the permissions it checks.
     """
 
     order: int
     template: str
     context: Callable[[Any, Any], dict[str, Any] | None]
+    cached: bool = False
 
 
 @dataclass(frozen=True)

@@ -111,11 +111,15 @@ def casebook_dm_context(user: Any, patient: Any) -> dict[str, Any]:
         .select_related("content_type", "raised_by")
         .order_by("raised_at")
     )
-    awaiting = 0
-    for spec in registry.all():
-        awaiting += spec.model.objects.filter(
+    awaiting_each = [
+        spec.model.objects.filter(
             patient=patient, status__in=["submitted", "signed"], verified_at__isnull=True
-        ).count()
+        )
+        .order_by()
+        .values("pk")
+        for spec in registry.all()
+    ]
+    awaiting = awaiting_each[0].union(*awaiting_each[1:], all=True).count() if awaiting_each else 0
     study_lock = StudyLock.active()
     return {
         "patient": patient,

@@ -138,7 +138,9 @@ for slug, model, form, title, order, can_add in SPECS:
     )
 
 registry.register_panel(
-    CasebookPanel(order=30, template="treatment/exposure_panel.html", context=views.exposure_panel)
+    CasebookPanel(
+        order=30, template="treatment/exposure_panel.html", context=views.exposure_panel, cached=True
+    )
 )
 patient_facts.register("first_systemic_dose", selectors.first_systemic_dose)
 

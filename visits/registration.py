@@ -9,7 +9,7 @@ from sabr_trial.roles import Perm
 from visits import todo, views
 
 registry.register_panel(
-    CasebookPanel(order=10, template="visits/casebook_panel.html", context=views.casebook_panel)
+    CasebookPanel(order=10, template="visits/casebook_panel.html", context=views.casebook_panel, cached=True)
 )
 registry.register_nav(
     NavItem(order=2, label=_("Worklist"), url_name="visits:worklist", perm=Perm.VIEW, badge=views.nav_badge)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Patient
+from sabr_trial import generation as data_generation
 from sabr_trial.crf import registry
 from sabr_trial.roles import Perm, has_perm
 from treatment import origins
@@ -188,38 +189,19 @@ def study_schedule(request: HttpRequest) -> list[PatientSchedule]:
     return cached
 
 
-#: Shared-cache keys of the worklist count: a generation number bumped after every committed change to a
-#: patient, a CRF or a not-done mark (``visits.apps``), and the count stored per (day, generation). A count
-#: computed from data that changed meanwhile is stored under the old generation and never read.
-_GENERATION_KEY = "visits:worklist-generation"
 #: Safety net for writes that bypass the model signals (bulk loads): the count is recomputed at least this often.
 BADGE_CACHE_SECONDS = 300
-
-
-def bump_generation() -> None:
-    """Invalidate the cached worklist count (called after commit of any change the schedule reads)."""
-    from django.core.cache import cache
-
-    if not cache.add(_GENERATION_KEY, 1, timeout=None):
-        try:
-            cache.incr(_GENERATION_KEY)
-        except ValueError:  # evicted between add and incr
-            cache.add(_GENERATION_KEY, 1, timeout=None)
-
-
-def generation() -> int:
-    """The current data generation (0 when the cache is empty or down: every count is then computed)."""
-    from django.core.cache import cache
-
-    return int(cache.get(_GENERATION_KEY, 0))
+#: The worklist's lists and counts are stored per (day, data generation) (``sabr_trial.generation``): a count
+#: computed from data that changed meanwhile is stored under the old generation and never read.
+bump_generation = data_generation.bump
+generation = data_generation.current
 
 
 def cached_worklist_count(request: HttpRequest) -> int:
     """Overdue forms plus forms due this week, all patients, from the shared cache when the data are unchanged."""
     from django.core.cache import cache
 
-    generation = cache.get(_GENERATION_KEY, 0)
-    key = f"visits:worklist-count:{timezone.localdate().isoformat()}:{generation}"
+    key = f"visits:worklist-count:{timezone.localdate().isoformat()}:{generation()}"
     count = cache.get(key)
     if count is None:
         lists = cached_worklist(request)
@@ -240,7 +222,7 @@ def cached_worklist(request: HttpRequest, *, today: datetime.date | None = None)
     if not has_perm(request.user, Perm.VIEW):
         raise PermissionDenied
     today = today or timezone.localdate()
-    key = f"visits:worklist:{today.isoformat()}:{cache.get(_GENERATION_KEY, 0)}"
+    key = f"visits:worklist:{today.isoformat()}:{generation()}"
     lists = cache.get(key)
     if lists is None:
         lists = worklist(request, today=today)

@@ -1,0 +1,71 @@
+"""The data generation: a number in the shared cache, bumped after commit of every change to study data.
+
+A page fragment or a count computed from study data is stored under the generation it was computed in and read
+under the current one, so nothing computed before a change is read after it. The change signals that bump it are
+wired in ``visits.apps`` (patients, CRFs, not-done marks, queries, casebook signatures, study locks).
+
+The generation is read before the data: a result computed from data that changed meanwhile lands under the old
+generation and is never read again. With the cache down every read misses and every result is computed (issue 16).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+_KEY = "visits:worklist-generation"
+
+
+def bump() -> None:
+    """Start a new generation (called after commit of any change to study data)."""
+    from django.core.cache import cache
+
+    # A generation key lost (evicted, flushed) starts again at a number never used before, so a fragment stored
+    # under an old generation can never be read as current.
+    if not cache.add(_KEY, time.time_ns(), timeout=None):
+        try:
+            cache.incr(_KEY)
+        except ValueError:  # evicted between add and incr
+            cache.add(_KEY, time.time_ns(), timeout=None)
+
+
+def current() -> int:
+    """The current data generation (0 when the cache is empty or down)."""
+    from django.core.cache import cache
+
+    return int(cache.get(_KEY, 0))
+
+
+def current_or_none() -> int | None:
+    """The current generation for a fragment cache, or None when the cache cannot say (down): then compute."""
+    from django.core.cache import cache
+
+    found = cache.get(_KEY)
+    if found is None:
+        cache.add(_KEY, time.time_ns(), timeout=None)
+        found = cache.get(_KEY)
+    return None if found is None else int(found)
+
+
+#: Safety net for writes that bypass the model signals (a bulk load): a fragment is recomputed at least this often.
+FRAGMENT_SECONDS = 600
+
+
+def fragment(key: str, compute: Callable[[], Any]) -> Any:
+    """Return ``compute()`` from the shared cache under ``key`` and the current generation, computing it on a miss.
+
+    ``key`` must name everything the result depends on besides the study data: the language, the day, the reader's
+    permissions. Never store CSRF tokens, messages or anything of the session in a fragment.
+    """
+    from django.core.cache import cache
+
+    gen = current_or_none()
+    if gen is None:
+        return compute()
+    full = f"{key}:g{gen}"
+    found = cache.get(full)
+    if found is None:
+        found = compute()
+        cache.set(full, found, timeout=FRAGMENT_SECONDS)
+    return found
