@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
@@ -106,3 +107,32 @@ class HostileInputMiddleware:
             return Response(json.dumps(body), status=status, content_type="application/problem+json")
         html = render_to_string("400.html", {"message": message, "title": title}, request=request)
         return Response(html, status=status)
+
+
+class IdleSessionMiddleware:
+    """The idle timeout (``SESSION_COOKIE_AGE`` after the last request) without a session write per request.
+
+    ``SESSION_SAVE_EVERY_REQUEST`` wrote the session row on every request (three queries: begin, update, commit).
+    Here the session's expiry moves only when it was last moved more than ``TOUCH_SECONDS`` ago, so the timeout
+    counts from the last request to within that (a minute of a 30-minute timeout). A request without a session
+    (signed out, anonymous) creates none.
+    """
+
+    TOUCH_SECONDS = 60
+    KEY = "_idle_touched"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.session_key is None or session.is_empty():
+            return response
+        now = int(time.time())
+        touched = session.get(self.KEY)
+        if not isinstance(touched, int) or now - touched >= min(
+            self.TOUCH_SECONDS, session.get_expiry_age() // 30
+        ):
+            session[self.KEY] = now  # modified: SessionMiddleware saves it with a new expiry
+        return response

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from sabr_trial.roles import ROLE_PERMISSIONS, Perm
@@ -43,8 +48,34 @@ def test_lockout_is_per_account_not_per_ip(coordinator, investigator):
     assert response.status_code == 302
 
 
-def test_session_expires_after_30_idle_minutes():
-    assert settings.SESSION_COOKIE_AGE == 30 * 60 and settings.SESSION_SAVE_EVERY_REQUEST
+def _expiry(client: Client) -> datetime.datetime:
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_session_expires_after_30_idle_minutes_and_is_not_written_on_every_request(coordinator):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    start = datetime.datetime(2026, 6, 1, 2, 0, tzinfo=datetime.UTC)
+    page = reverse("patient_list")
+    with time_machine.travel(start, tick=False) as clock:
+        client = Client()
+        assert client.post(reverse("login"), {"username": "coord", "password": PASSWORD}).status_code == 302
+        assert client.get(page).status_code == 200
+        first = _expiry(client)
+        assert first == start + datetime.timedelta(minutes=30)
+        clock.shift(datetime.timedelta(seconds=20))  # a request soon after: no session write
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(page).status_code == 200
+        assert not [q for q in queries if "UPDATE" in q["sql"] and "django_session" in q["sql"]]
+        assert _expiry(client) == first
+        clock.shift(datetime.timedelta(minutes=2))  # a minute or more since the last move: the expiry moves
+        assert client.get(page).status_code == 200
+        moved = _expiry(client)
+        assert moved == start + datetime.timedelta(minutes=2, seconds=20) + datetime.timedelta(minutes=30)
+        clock.shift(datetime.timedelta(minutes=29))  # active 29 minutes later: still signed in
+        assert client.get(page).status_code == 200
+        clock.shift(datetime.timedelta(minutes=31))  # 31 idle minutes: signed out
+        response = client.get(page)
+        assert response.status_code == 302 and reverse("login") in response["Location"]
 
 
 @pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))
