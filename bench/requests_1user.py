@@ -4,7 +4,8 @@ On PostgreSQL (``--database-url``, default ``sabr_req_bench``: created and loade
 the production settings (DEBUG off, Redis cache, after-commit work handed to the broker - a Redis db that this script
 empties at the end; no worker runs, as a save's response never waits for one). For each request kind it prints
 the median and p95 wall time, the CPU time of this process and the queries, after ``--warm`` unmeasured requests.
-``--profile KIND`` writes a pyinstrument text profile of that kind to stdout instead.
+``--profile KIND`` writes a pyinstrument text profile of that kind to stdout instead; ``--sql KIND`` prints the SQL of
+one request of that kind.
 
 Targets (issue 20): CRF save p50 <= 25 ms, casebook page <= 40 ms, any CRF detail <= 20 ms.
 """
@@ -166,6 +167,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warm", type=int, default=3)
     parser.add_argument("--profile", help="a request kind: print its pyinstrument profile")
+    parser.add_argument("--sql", help="a request kind: print the SQL of one request of it")
     parser.add_argument(
         "--fresh", action="store_true", help="drop the database and load the demo study again"
     )
@@ -184,6 +186,15 @@ def main() -> None:
         clients[name] = Client(SERVER_NAME="localhost")
         clients[name].force_login(user)
     selected = args.only.split(",") if args.only else list(kinds)
+    if args.sql:
+        role, fn = kinds[args.sql]
+        for i in range(args.warm):
+            fn(clients[role], i)
+        with CaptureQueriesContext(connection) as q:
+            fn(clients[role], 999)
+        for n, query in enumerate(q.captured_queries, 1):
+            print(f"{n:3} {query['sql'][:220]}")
+        return
     if args.profile:
         from pyinstrument import Profiler
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from sabr_trial import pipeline
+from sabr_trial import checkeval, pipeline
 
 if TYPE_CHECKING:
     from django import forms
@@ -115,6 +115,18 @@ class CrfBase(models.Model):
     def crf_spec(self) -> CrfSpec:
         return registry.for_model(type(self))
 
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Any:
+        """A row read from the database remembers its links as read (their targets need no existence check while
+        they are unchanged: :func:`_links_known_to_exist`)."""
+        instance = super().from_db(db, field_names, values)
+        instance._links_as_read = {
+            f.attname: instance.__dict__.get(f.attname)
+            for f in cls._meta.concrete_fields
+            if isinstance(f, models.ForeignKey) and f.attname in instance.__dict__
+        }
+        return instance
+
     def clean(self) -> None:
         """Run the edit checks registered for this CRF (pipeline stage 3), unless a form said that the write
         pipeline runs them (``CrfForm.defer_rules``: the browser page validates the fields, the save the rules)."""
@@ -148,6 +160,7 @@ class CrfBase(models.Model):
             for name in spec.missing_fields():
                 if _is_blank(getattr(self, type(self)._meta.get_field(name).attname, None)):
                     skip.add(name)
+        skip |= _links_known_to_exist(self)
         super().clean_fields(exclude=skip)
 
     def missing_code(self, name: str) -> str:
@@ -172,7 +185,7 @@ class CrfBase(models.Model):
         again, so the rule's message, which names the field, is the one shown)."""
         if getattr(self, "_rules_deferred", False):
             return
-        super().validate_constraints(exclude=exclude)
+        validate_constraints_in_python(self, exclude)
 
     @property
     def is_locked(self) -> bool:
@@ -534,3 +547,68 @@ class CrfRegistry:
 
 
 registry = CrfRegistry()
+
+
+def _links_known_to_exist(instance: models.Model) -> set[str]:
+    """Foreign keys whose target the instance holds as a row read from the database (the patient a service was
+    given, the acting user, a CTCAE term a form looked up), or that are unchanged since the row was read: Django's
+    field check would ask the database whether that row exists, one query each (three on an AE save). Rows are
+    never deleted while linked (``PROTECT``). A link with ``limit_choices_to`` or validators of its own is
+    checked as usual; the database's foreign key still guards the write."""
+    known = set()
+    as_read = getattr(instance, "_links_as_read", {})
+    for f in type(instance)._meta.concrete_fields:
+        if not isinstance(f, models.ForeignKey) or f.validators or f.remote_field.limit_choices_to:
+            continue
+        value = getattr(instance, f.attname)
+        if f.attname in as_read and as_read[f.attname] == value and not instance._state.adding:
+            known.add(f.name)  # unchanged since the row was read: it pointed at an existing row then
+            continue
+        if not f.is_cached(instance):
+            continue
+        target = f.get_cached_value(instance)
+        value = getattr(instance, f.attname)
+        if target is not None and value is not None and not target._state.adding and target.pk == value:
+            known.add(f.name)
+    return known
+
+
+def validate_constraints_in_python(instance: models.Model, exclude: Any = None) -> None:
+    """``Model.validate_constraints`` with each check constraint evaluated on the row's values in Python
+    (``sabr_trial.checkeval``: same answer, no query and no savepoint); a unique constraint, and a check the
+    evaluator does not cover, ask the database as Django does."""
+    excluded = set(exclude or ())
+    opts = type(instance)._meta
+
+    def value_of(name: str) -> Any:
+        try:
+            field = opts.get_field(name)
+        except FieldDoesNotExist:
+            raise checkeval.Unsupported(name) from None
+        if field.name in excluded or not getattr(field, "concrete", False) or field.many_to_many:
+            raise checkeval.Unsupported(name)  # Django skips a constraint on an excluded field (FieldError)
+        return getattr(instance, field.attname)
+
+    errors: dict[str, Any] = {}
+    for model_class, constraints in instance.get_constraints():
+        for constraint in constraints:
+            try:
+                if isinstance(constraint, models.CheckConstraint):
+                    try:
+                        if not checkeval.holds(constraint.condition, value_of):
+                            raise ValidationError(
+                                constraint.get_violation_error_message(),
+                                code=constraint.violation_error_code,
+                            )
+                        continue
+                    except checkeval.Unsupported:
+                        pass
+                constraint.validate(model_class, instance, exclude=exclude)
+            except ValidationError as e:
+                fields = getattr(constraint, "fields", ())
+                if getattr(e, "code", None) == "unique" and len(fields) == 1:
+                    errors.setdefault(fields[0], []).append(e)
+                else:
+                    errors = e.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)

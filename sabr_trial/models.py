@@ -5,6 +5,8 @@ The abstract CRF base lives in ``sabr_trial.crf``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -279,30 +281,60 @@ class StudyLock(models.Model):
         return cls.objects.filter(unlocked_at__isnull=True).first()
 
 
+def held_lock(instance: CrfBase, *, sdv_under_lock: bool = False) -> str:
+    """Name the lock that holds this CRF row in the database now (study, casebook, then form), or "" when none does.
+
+    One query for all three (a save asked up to five). ``sdv_under_lock``: the casebook lock is not counted (SDV of
+    a locked casebook's form allowed by the study's policy).
+    """
+    from django.db.models import Exists, Value
+    from django.utils.translation import gettext as gettext_now
+
+    model = type(instance)
+    patient_model = model._meta.get_field("patient").related_model
+    form_locked: Any = (
+        Exists(model._default_manager.filter(pk=instance.pk, status=CrfStatus.LOCKED))
+        if instance.pk
+        else Value(False)
+    )
+    row = (
+        patient_model.objects.filter(pk=instance.patient_id)  # type: ignore[attr-defined]
+        .annotate(
+            _study=Exists(StudyLock.objects.filter(unlocked_at__isnull=True)),
+            _form=form_locked,
+        )
+        .values_list("_study", "locked_at", "_form")
+        .first()
+    )
+    if row is None:  # no such patient: the row cannot be saved anyway; the study lock still speaks first
+        study, casebook, form = StudyLock.objects.filter(unlocked_at__isnull=True).exists(), None, False
+    else:
+        study, casebook, form = row
+    if study:
+        return gettext_now("The study database is locked for analysis: no change is possible.")
+    if casebook is not None and not sdv_under_lock:
+        return gettext_now("This patient's casebook is locked by data management: no change is possible.")
+    if form:
+        return gettext_now("This form is locked by data management: no change is possible.")
+    return ""
+
+
 @receiver(pre_save, dispatch_uid="sabr_trial_refuse_locked_crf_save")
 def refuse_locked_crf_save(
     sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: object
 ) -> None:
     """Second line of defence behind the services: no path (admin, shell, import, a forgotten ``save()``) writes a
-    CRF row while the study, the patient or the row itself is locked. Only the lock/unlock transitions pass."""
+    CRF row while the study, the patient or the row itself is locked. Only the lock/unlock transitions pass.
+
+    A service that has just read the locks of this row in this transaction (:func:`held_lock`, marked by
+    ``_locks_read``) is not asked again: the mark is used once, by this save."""
     if raw or not isinstance(instance, CrfBase) or getattr(instance, "_lock_transition", False):
         return
-    from django.utils.translation import gettext as gettext_now
-
-    if StudyLock.objects.filter(unlocked_at__isnull=True).exists():
-        raise CrfLocked(gettext_now("The study database is locked for analysis: no change is possible."))
-    patient_model = type(instance)._meta.get_field("patient").related_model
-    if getattr(instance, "_sdv_under_lock", False):
-        pass  # SDV of a locked casebook's form, allowed by the study's policy (services.may_verify_under_lock)
-    elif patient_model.objects.filter(pk=instance.patient_id, locked_at__isnull=False).exists():  # type: ignore[attr-defined]
-        raise CrfLocked(
-            gettext_now("This patient's casebook is locked by data management: no change is possible.")
-        )
-    if (
-        instance.pk
-        and type(instance)._default_manager.filter(pk=instance.pk, status=CrfStatus.LOCKED).exists()
-    ):
-        raise CrfLocked(gettext_now("This form is locked by data management: no change is possible."))
+    if instance.__dict__.pop("_locks_read", False):
+        return
+    message = held_lock(instance, sdv_under_lock=getattr(instance, "_sdv_under_lock", False))
+    if message:
+        raise CrfLocked(message)
 
 
 class OutboxMessage(models.Model):

@@ -26,7 +26,15 @@ from django.utils.translation import gettext_noop
 
 from sabr_trial import pipeline
 from sabr_trial.crf import CrfBase, CrfStatus, missing_label, registry
-from sabr_trial.models import AuditEvent, CasebookSignature, CrfLocked, NumberSequence, Signature, StudyLock
+from sabr_trial.models import (
+    AuditEvent,
+    CasebookSignature,
+    CrfLocked,
+    NumberSequence,
+    Signature,
+    StudyLock,
+    held_lock,
+)
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.sitetime import stamp
 from sabr_trial.validators import in_range
@@ -91,6 +99,15 @@ def _refuse_if_locked(instance: CrfBase) -> None:
     if instance.status == CrfStatus.LOCKED:
         raise CrfLocked(_("This form is locked by data management: no change is possible."))
     refuse_if_patient_locked(instance.patient)
+
+
+def _refuse_if_held(instance: CrfBase) -> None:
+    """Refuse a change of a row that a lock holds (study, casebook or form, as the database has them now: one
+    query); the pre-save guard of the save that follows trusts this read (``_locks_read``)."""
+    message = held_lock(instance)
+    if message:
+        raise CrfLocked(message)
+    instance._locks_read = True  # type: ignore[attr-defined]
 
 
 def casebook_lock(patient: Any) -> str:
@@ -288,8 +305,8 @@ def crf_create(
 ) -> C:
     """Create one CRF row as a draft (or submitted, when ``status`` says so) for ``patient``."""
     require_perm(acting_user, Perm.ENTER)
-    refuse_if_patient_locked(patient)
     instance = model(patient=patient, **data)
+    _refuse_if_held(instance)
     instance.created_by = acting_user
     if status == CrfStatus.SUBMITTED:
         instance.status = CrfStatus.SUBMITTED
@@ -370,7 +387,7 @@ def _crf_update(
     require_perm(acting_user, Perm.ENTER)
     model = type(instance)
     current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
-    _refuse_if_locked(current)
+    _refuse_if_held(current)
     if current.version != expected_version:
         raise StaleVersion(current, expected_version, _changes_since(current, expected_version))
     before = model.objects.get(pk=instance.pk)
@@ -518,11 +535,12 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
         for name, value in changed.items():
             setattr(current, name, value)
         return current
-    if is_locked(current):
+    if held_lock(current):
         raise CrfLocked(
             _("%(title)s is locked, and this change would recompute its derived values: unlock it first.")
             % {"title": _title(current)}
         )
+    current._locks_read = True  # type: ignore[attr-defined]  (the pre-save guard trusts this read)
     for name, value in changed.items():
         setattr(current, name, value)
     current.version += 1
@@ -753,11 +771,18 @@ def next_number(name: str) -> int:
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("next_number() must run inside a transaction")
-    NumberSequence.objects.get_or_create(name=name)
-    seq = NumberSequence.objects.select_for_update().get(name=name)
-    seq.last_value += 1
-    seq.save(update_fields=["last_value"])
-    return seq.last_value
+    connection = transaction.get_connection()
+    table = connection.ops.quote_name(NumberSequence._meta.db_table)
+    for _attempt in range(2):
+        with connection.cursor() as cursor:  # one statement: the row lock is held until the commit
+            cursor.execute(
+                f"UPDATE {table} SET last_value = last_value + 1 WHERE name = %s RETURNING last_value", [name]
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+        NumberSequence.objects.get_or_create(name=name)
+    raise RuntimeError(f"number sequence {name!r} could not be created")
 
 
 # --- Casebook signature, bulk SDV, patient and study locks ---------------------------------------------------------
