@@ -331,14 +331,21 @@ def open_queries_by_field(row: CrfBase) -> dict[str, list[Query]]:
 
 
 def open_count_for_user(user: Any) -> int | None:
-    """The navigation badge: queries waiting for this user's role (open to answer, answered to review)."""
+    """The navigation badge: queries waiting for this user's role (open to answer, answered to review).
+
+    Counted once per data generation (``sabr_trial.generation``: a query change bumps it), not on every page.
+    """
+    from sabr_trial import generation
+
     if has_perm(user, Perm.RAISE_QUERY):
-        n = Query.objects.filter(query_status__in=[Status.OPEN, Status.ANSWERED]).count()
+        statuses = [Status.OPEN, Status.ANSWERED]
     elif has_perm(user, Perm.ANSWER_QUERY):
-        n = Query.objects.filter(query_status=Status.OPEN).count()
+        statuses = [Status.OPEN]
     else:
         return None
-    return n or None
+    key = "queries:nav-count:" + ",".join(statuses)
+    n = generation.fragment(key, lambda: Query.objects.filter(query_status__in=statuses).count())
+    return int(n) or None
 
 
 AGE_BUCKETS = {"lt7": (0, 6), "7to30": (7, 30), "gt30": (31, None)}

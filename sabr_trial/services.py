@@ -145,13 +145,14 @@ def may_verify_under_lock(instance: CrfBase) -> bool:
     )
 
 
-def is_locked(instance: CrfBase) -> bool:
-    """True if the row, its patient or the study is locked (pages hide the buttons; services refuse anyway)."""
-    return (
-        instance.status == CrfStatus.LOCKED
-        or bool(instance.patient.locked_at)
-        or StudyLock.active() is not None
-    )
+def is_locked(instance: CrfBase, *, study_locked: bool | None = None) -> bool:
+    """True if the row, its patient or the study is locked (pages hide the buttons; services refuse anyway).
+
+    ``study_locked``: whether the study is locked, when the caller read it already (one read per page).
+    """
+    if study_locked is None:
+        study_locked = StudyLock.active() is not None
+    return instance.status == CrfStatus.LOCKED or bool(instance.patient.locked_at) or study_locked
 
 
 def data_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:

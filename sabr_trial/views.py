@@ -414,10 +414,8 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
     from sabr_trial.forms import RaiseQueryForm
 
     by_field = queries.open_queries_by_field(instance)
-    fields = [
-        (f.verbose_name, services._display(instance, f), f.help_text)
-        for f in services.data_fields(type(instance))
-    ]
+    shown_values = [(f, services._display(instance, f)) for f in services.data_fields(type(instance))]
+    fields = [(f.verbose_name, value, f.help_text) for f, value in shown_values]
 
     def shown(name: str) -> bool:
         """A field the CRF's branching says does not apply is left out (it holds nothing), unless a query is on it."""
@@ -428,15 +426,16 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         {
             "name": f.name,
             "label": f.verbose_name,
-            "value": services._display(instance, f),
+            "value": value,
             "queries": by_field.get(f.name, []),
         }
-        for f in services.data_fields(type(instance))
+        for f, value in shown_values
         if shown(f.name)
     ]
     user = request.user
     status = instance.status
-    locked = services.is_locked(instance)
+    study_locked = services.StudyLock.active() is not None
+    locked = services.is_locked(instance, study_locked=study_locked)
     return {
         "field_rows": field_rows,
         "form_queries": by_field.get("", []),
@@ -445,7 +444,7 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         "can_answer_query": has_perm(user, Perm.ANSWER_QUERY) and not locked,
         "raise_form": RaiseQueryForm(fields=field_choices(type(instance))),
         "changed_since_sdv": _changed_since_sdv(instance),
-        "study_locked": services.StudyLock.active() is not None,
+        "study_locked": study_locked,
         "spec": spec,
         "patient": instance.patient,
         "instance": instance,

@@ -185,3 +185,11 @@ def test_query_ceilings(as_coordinator, patient, django_assert_max_num_queries):
 
 MISS_CEILING = 85
 HIT_CEILING = 15
+
+
+def test_the_query_count_in_the_navigation_follows_a_new_query(as_coordinator, data_manager, patient, change):
+    queries = f'href="{reverse("query_list")}">Queries'
+    assert f"{queries}</a>" in page(as_coordinator, patient)
+    log = patient.enrollment_screeninglog_set.get()
+    change(raise_query, row=log, text="Please check the date.", acting_user=data_manager)
+    assert f'{queries} <span class="badge text-bg-warning">1</span>' in page(as_coordinator, patient)
