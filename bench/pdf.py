@@ -177,7 +177,7 @@ def print_table(casebook: dict, reports: list[dict]) -> None:  # type: ignore[ty
                 f"{r['layout_s']:.2f} s",
                 f"{r['pdf_s']:.2f} s",
                 f"{r['total_s']:.2f} s",
-                "",
+                f"{r['cpu_s']:.2f} s",
                 str(r["pages"]),
                 f"{r['pdf_kb']:.0f} KiB",
                 str(r["queries"]),

@@ -12,6 +12,7 @@ one instead of computing it) and measures one report build:
   layout    WeasyPrint parsing, styling and laying out every page (HTML.render);
   pdf       WeasyPrint writing the PDF (Document.write_pdf);
   total     the sum (what build_report costs in the Celery job after the snapshot);
+  CPU       process CPU seconds of the build (the machine may be shared: compare CPU);
   pages     number of pages; size = PDF bytes; queries = SQL queries of the build.
 ``--keep DIR`` writes each PDF there (report-<N>.pdf); ``--profile FILE`` writes a cProfile of the build
 (``FILE-<N>.prof``; read it with ``python -m pstats``).
@@ -65,6 +66,7 @@ def measure(n: int, keep: str | None, profile: str | None, reuse: bool = False) 
 
         profiler = cProfile.Profile()
         profiler.enable()
+    cpu0 = time.process_time()
     with CaptureQueriesContext(connection) as q:
         t0 = time.perf_counter()
         context = report.report_context(snap, user=user, progress=progress)
@@ -76,6 +78,7 @@ def measure(n: int, keep: str | None, profile: str | None, reuse: bool = False) 
     t3 = time.perf_counter()
     pdf = report.write_pdf(document)
     t4 = time.perf_counter()
+    cpu = time.process_time() - cpu0
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(f"{profile}-{n}.prof")
@@ -92,6 +95,7 @@ def measure(n: int, keep: str | None, profile: str | None, reuse: bool = False) 
         "layout_s": t3 - t2,
         "pdf_s": t4 - t3,
         "total_s": t4 - t0,
+        "cpu_s": cpu,
         "pages": len(document.pages),
         "pdf_kb": len(pdf) / 1024,
         "queries": len(q.captured_queries),
@@ -132,7 +136,7 @@ def main() -> None:
 
 
 def print_table(results: list[dict[str, object]]) -> None:
-    head = ("N", "context (reads, tables)", "html", "layout", "pdf", "total", "pages", "PDF size", "queries")
+    head = ("N", "context (reads, tables)", "html", "layout", "pdf", "total", "CPU", "pages", "PDF size", "queries")
     lines = []
     for r in results:
         stages = ", ".join(f"{k.split(' ')[0].lower()} {v:.2f}" for k, v in r["stages"].items())  # type: ignore[union-attr]
@@ -144,6 +148,7 @@ def print_table(results: list[dict[str, object]]) -> None:
                 f"{r['layout_s']:.1f} s",
                 f"{r['pdf_s']:.1f} s",
                 f"{r['total_s']:.1f} s",
+                f"{r['cpu_s']:.1f} s",
                 str(r["pages"]),
                 f"{r['pdf_kb']:.0f} KiB",
                 str(r["queries"]),
