@@ -136,7 +136,18 @@ def main() -> None:
 
 
 def print_table(results: list[dict[str, object]]) -> None:
-    head = ("N", "context (reads, tables)", "html", "layout", "pdf", "total", "CPU", "pages", "PDF size", "queries")
+    head = (
+        "N",
+        "context (reads, tables)",
+        "html",
+        "layout",
+        "pdf",
+        "total",
+        "CPU",
+        "pages",
+        "PDF size",
+        "queries",
+    )
     lines = []
     for r in results:
         stages = ", ".join(f"{k.split(' ')[0].lower()} {v:.2f}" for k, v in r["stages"].items())  # type: ignore[union-attr]
