@@ -261,6 +261,26 @@ class CrfSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         return klass, kwargs
 
 
+class NewLesionCodesField(serializers.ListField):
+    """Links to new lesions (form 9) by their codes, ``["N1", "N2"]``: a code names one lesion of the patient
+    across its time points (the form turns it into the record that first showed it, and refuses an unknown code)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.CharField(max_length=4))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "New lesions treated, by code (N1, N2, ...: the codes of the patient's tumour assessments, "
+            "new_lesions). For radiotherapy or surgery this or lesions_treated is required (EC-SU-1); each was "
+            "first seen on or before start_date (EC-SU-4).",
+        )
+        super().__init__(**kwargs)
+
+    def to_representation(self, data: Any) -> list[str]:
+        rows = data.all() if hasattr(data, "all") else data
+        return sorted(getattr(row, "code", row) for row in rows)
+
+
 _SERIALIZERS: dict[str, type[CrfSerializer]] = {}
 
 
@@ -307,6 +327,8 @@ def _build_crf_serializer(spec: CrfSpec) -> type[CrfSerializer]:
         max_length=500,
         help_text="Reason for change: required once the form is submitted (the same rule as the web form).",
     )
+    if "new_lesions_treated" in fields:
+        attrs["new_lesions_treated"] = NewLesionCodesField()
     if spec.model is AdverseEvent:
         attrs["ctcae_term_name"] = serializers.CharField(source="ctcae_term.term", read_only=True)
         meta.fields = [*fields, "ctcae_term_name"]  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
+from assessments.models import NewLesion
 from reports.exports import (
     CHILD_KEY_COLUMNS,
     CHILD_TABLES,
@@ -258,6 +259,10 @@ class Importer:
             except ValueError as exc:
                 self.refuse(file, line, f.name, "MISSING-CODE", str(exc), value=raw, subject=subj)
                 raise _CellError("MISSING-CODE", str(exc)) from None
+        if f.many_to_many and f.related_model is NewLesion:
+            return [
+                self._new_lesion(file, line, subj, f, part.strip()) for part in raw.split(";") if part.strip()
+            ]
         if f.many_to_many:
             return [self._ref(file, line, subj, f, part) for part in raw.split(";") if part]
         if raw == "":
@@ -325,6 +330,25 @@ class Importer:
             )
             raise _CellError("REFERENCE", raw)
         return obj
+
+    def _new_lesion(self, file: str, line: int, subj: str, f: models.Field[Any, Any], code: str) -> Any:
+        """A new lesion named by its code (N1): the record of the time point that first showed it, as the form
+        offers it (``treatment.selectors.new_lesions_to_treat``)."""
+        from treatment.selectors import new_lesions_to_treat
+
+        found = new_lesions_to_treat(self.patients[subj]).filter(code=code).first()
+        if found is None:
+            self.refuse(
+                file,
+                line,
+                f.name,
+                "REFERENCE",
+                f"{code!r} is not a new lesion code of this patient (new-lesion.csv)",
+                value=code,
+                subject=subj,
+            )
+            raise _CellError("REFERENCE", code)
+        return found
 
     # --- the import ---------------------------------------------------------------------------------------
     def _read_checked(
@@ -697,19 +721,6 @@ class Importer:
             except _CellError:
                 self.failed_subjects.add(subj)
                 continue
-            if slug == "subsequent-therapy":
-                # EC-SU-1 is checked by the form (a many-to-many field), so the importer asks the same rule.
-                from treatment.rules import lesions_treated_errors
-
-                errors = lesions_treated_errors(data.get("therapy_type", ""), m2m.get("lesions_treated"))
-                if errors:
-                    for name, messages in errors.items():
-                        for message in messages:
-                            self.refuse(
-                                file, line, name, "EC-SU-1", message, value=row.get(name, ""), subject=subj
-                            )
-                    self.failed_subjects.add(subj)
-                    continue
             log.debug("%s row %s: %s %s", file, line, subj, slug)
             own = f"{slug}:{row['FORMSEQ']}"
             current = self.refs.get((subj, own)) if subj in self.existing else None

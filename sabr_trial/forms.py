@@ -10,6 +10,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from sabr_trial import pipeline
+
 #: Prefix of the form field that carries a field's missing-data code (``missing__ecog``; the API's
 #: ``missing_codes`` object is posted the same way).
 MISSING_PREFIX = "missing__"
@@ -55,17 +57,19 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
         codes = self.missing_codes_posted()
         if codes is not None:
             self.instance.missing_codes = codes
-        if not self.defer_rules or self._errors:
-            super()._post_clean()
-            return
-        # The pipeline's full_clean also validates uniqueness and the table's constraints, after the rules (a rule's
-        # message names the field; a constraint on a field a rule refused is not checked again).
-        self._validate_unique = False  # uniqueness; CrfBase.validate_constraints defers the constraints
-        self.instance._rules_deferred = True
-        try:
-            super()._post_clean()
-        finally:
-            del self.instance._rules_deferred
+        # The rules read the many-to-many answers of this form (they are written after the row).
+        with pipeline.m2m_submitted(self.instance, self.crf_m2m()):
+            if not self.defer_rules or self._errors:
+                super()._post_clean()
+                return
+            # The pipeline's full_clean also validates uniqueness and the table's constraints, after the rules (a
+            # rule's message names the field; a constraint on a field a rule refused is not checked again).
+            self._validate_unique = False  # uniqueness; CrfBase.validate_constraints defers the constraints
+            self.instance._rules_deferred = True
+            try:
+                super()._post_clean()
+            finally:
+                del self.instance._rules_deferred
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

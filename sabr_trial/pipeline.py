@@ -120,6 +120,37 @@ def read_once(key: Any, compute: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+#: The attribute on a row being saved that holds its many-to-many values as submitted (``{name: [rows]}``):
+#: a many-to-many link is written after the row, so the rules (stage 3) read the links from here.
+PENDING_M2M = "_m2m_pending"
+
+
+def m2m_values(instance: Any, name: str) -> list[Any]:
+    """The rows of the many-to-many field ``name`` that the save of ``instance`` will leave: those submitted with
+    it (form, API, importer, services), else those stored, else none (a new row)."""
+    pending = getattr(instance, PENDING_M2M, None) or {}
+    if name in pending:
+        return list(pending[name] or [])
+    if getattr(instance, "pk", None):
+        return list(getattr(instance, name).all())
+    return []
+
+
+@contextlib.contextmanager
+def m2m_submitted(instance: Any, m2m: dict[str, Any] | None) -> Iterator[None]:
+    """Let the rules of ``instance`` see the many-to-many values ``m2m`` while the block runs (see
+    :func:`m2m_values`)."""
+    had = getattr(instance, PENDING_M2M, None)
+    setattr(instance, PENDING_M2M, {**(had or {}), **(m2m or {})})
+    try:
+        yield
+    finally:
+        if had is None:
+            delattr(instance, PENDING_M2M)
+        else:
+            setattr(instance, PENDING_M2M, had)
+
+
 def current_cause() -> Cause | None:
     """The change whose follow-ups are running now, or None (a recompute started by a command or a job)."""
     return _cause.get()

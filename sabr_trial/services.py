@@ -312,7 +312,7 @@ def crf_create(
     if status == CrfStatus.SUBMITTED:
         instance.status = CrfStatus.SUBMITTED
         instance.submitted_at = timezone.now()
-    with pipeline.same_reads():
+    with pipeline.same_reads(), pipeline.m2m_submitted(instance, m2m):
         instance.full_clean()
         pipeline.derivations.run(instance)
     _save(instance, user=acting_user, reason=CREATED)
@@ -409,7 +409,7 @@ def _crf_update(
         raise ValidationError(
             {"change_reason": _("A reason for change is required once a form is submitted.")}
         )
-    with pipeline.same_reads():
+    with pipeline.same_reads(), pipeline.m2m_submitted(current, m2m):
         current.full_clean()
         was = current.status
         if was in (CrfStatus.VERIFIED, CrfStatus.SIGNED):

@@ -19,7 +19,7 @@ from django.core.management import call_command
 
 from adverse_events.models import AdverseEvent
 from adverse_events.services import add_sae_report
-from assessments.models import LesionResult, TumourAssessment
+from assessments.models import LesionResult, NewLesion, TumourAssessment
 from enrollment.models import DeathReport
 from reports import exports
 from reports.importer import import_study
@@ -27,7 +27,7 @@ from sabr_trial.crf import CrfStatus, registry
 from sabr_trial.services import crf_create, crf_update
 from tests.factories_adverse_events import DEATH_NOS, FATIGUE, term
 from tests.test_exports import wipe_study, write
-from treatment.models import Immunosuppressant, SabrTarget, ToripalimabInfusion
+from treatment.models import Immunosuppressant, SabrTarget, SubsequentTherapy, ToripalimabInfusion
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +117,27 @@ def complete_demo() -> None:
         acting_user=user,
         sent_at=datetime.datetime(2026, 3, 9, 9, 0, tzinfo=AT),
         summary="Discharged",
+    )
+    # SABR to a new lesion (oligoprogression, issue 17 item 2): SR-001's liver lesion N1, recorded at four time
+    # points, linked by its code in subsequent-therapy.csv and read back to the record that first showed it.
+    n1 = (
+        NewLesion.objects.filter(assessment__patient__study_number="SR-001", code="N1")
+        .order_by("assessment__scan_date_first")
+        .first()
+    )
+    crf_create(
+        model=SubsequentTherapy,
+        patient=n1.assessment.patient,
+        acting_user=user,
+        status=CrfStatus.SUBMITTED,
+        data={
+            "therapy_type": "RADIOTHERAPY",
+            "regimen": "SABR 40 Gy in 5 fractions",
+            "start_date": n1.first_seen_date + datetime.timedelta(days=10),
+            "reason": "PROGRESSION",
+            "local_on_protocol": "Y",
+        },
+        m2m={"new_lesions_treated": [n1]},
     )
     death = DeathReport.objects.get(patient__study_number="SR-002")
     fatal = crf_create(
@@ -214,5 +235,10 @@ def test_demo_study_round_trip_is_byte_identical_for_every_crf_file(
     assert LesionResult.objects.filter(local_failure="Y").exists()
     assert SabrTarget.objects.exclude(bed10_delivered_gy=None).count() == SabrTarget.objects.count()
     assert ToripalimabInfusion.objects.exclude(planned_date=None).exists()
+    # the new lesion treated came back by its code, to the record of the time point that first showed it
+    local = SubsequentTherapy.objects.get(patient__study_number="SR-001", therapy_type="RADIOTHERAPY")
+    first_n1 = NewLesion.objects.filter(assessment__patient=local.patient, code="N1")
+    assert list(local.new_lesions_treated.all()) == [first_n1.order_by("assessment__scan_date_first").first()]
+    assert "SABR 40 Gy in 5 fractions" in first["crf/subsequent-therapy.csv"].decode()
     death = DeathReport.objects.get(patient__study_number="SR-002")
     assert death.primary_cause == "ADVERSE EVENT" and death.adverse_event.grade == 5

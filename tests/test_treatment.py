@@ -672,7 +672,10 @@ def test_subsequent_therapy_before_treatment_start_is_refused(as_coordinator, pa
 def test_radiotherapy_needs_lesions_treated(as_coordinator, patient):
     ToripalimabInfusionFactory(patient=patient, infusion_date=days_ago(55))
     response = post(as_coordinator, patient, "subsequent-therapy", therapy_data(therapy_type="RADIOTHERAPY"))
-    assert "Radiotherapy or surgery needs the lesions treated (EC-SU-1)." in response.text
+    assert (
+        "Radiotherapy or surgery needs the lesions treated: a registry lesion or a new lesion (EC-SU-1)."
+        in response.text
+    )
     lesion = LesionFactory(patient=patient)
     response = post(
         as_coordinator,

@@ -16,6 +16,7 @@ from treatment.models import (
     SubsequentTherapy,
     ToripalimabInfusion,
 )
+from treatment.selectors import new_lesions_to_treat
 
 
 class PatientCrfForm(CrfForm):
@@ -191,25 +192,35 @@ class SubsequentTherapyForm(PatientCrfForm):
             "reason",
             "local_on_protocol",
             "lesions_treated",
+            "new_lesions_treated",
             "sabr_course",
         ]
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
     def limit_choices(self) -> None:
+        """Only the patient's own rows; EC-SU-1 (a lesion for radiotherapy or surgery) and EC-SU-4 are rules of
+        the model (``treatment.rules.check_subsequent_therapy``), so the API and the importer apply them too."""
         self.fields["sabr_course"].queryset = SabrCourse.objects.filter(patient=self.patient)
         if "lesions_treated" in self.fields:
             field = self.fields["lesions_treated"]
             field.queryset = field.queryset.filter(patient=self.patient)
             self.fields["lesions_treated"].required = False
+        if "new_lesions_treated" in self.fields:
+            field = self.fields["new_lesions_treated"]
+            # One choice per code (the record that first showed it, ``new_lesions_to_treat``), posted as the
+            # code (N1): the API and the CSV name a new lesion the same way.
+            field.queryset = new_lesions_to_treat(self.patient)
+            field.to_field_name = "code"
+            field.label_from_instance = new_lesion_label
+            field.required = False
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if "lesions_treated" in self.fields:
-            from treatment.rules import lesions_treated_errors
 
-            for field, messages in lesions_treated_errors(
-                data.get("therapy_type", ""), data.get("lesions_treated")
-            ).items():
-                for message in messages:
-                    self.add_error(field, message)
-        return data
+def new_lesion_label(new: Any) -> str:
+    """A new lesion as a choice: code, organ, side, location and the date of the scan that first showed it."""
+    site = new.get_organ_display()
+    if new.laterality:
+        site = f"{site} ({new.get_laterality_display()})"
+    return str(
+        _("%(code)s: %(site)s, %(location)s, first seen %(date)s")
+        % {"code": new.code, "site": site, "location": new.location_text, "date": new.first_seen_date}
+    )

@@ -757,6 +757,17 @@ class SubsequentTherapy(RulesFirstMixin, CrfBase):
         verbose_name=_("Lesions treated"),
         help_text=_("Required for radiotherapy or surgery (EC-SU-1, R1.43, R2.3)."),
     )
+    new_lesions_treated = models.ManyToManyField(
+        "assessments.NewLesion",
+        blank=True,
+        related_name="subsequent_therapies",
+        verbose_name=_("New lesions treated"),
+        help_text=_(
+            "Lesions that appeared after baseline (N1, N2, ...), e.g. SABR to oligoprogression. For radiotherapy "
+            "or surgery a registry lesion or a new lesion is required (EC-SU-1); a new lesion must have been "
+            "seen on or before the start (EC-SU-4)."
+        ),
+    )
     sabr_course = models.ForeignKey(
         SabrCourse,
         on_delete=models.PROTECT,

@@ -927,7 +927,9 @@ def pfs2_event(reason: str, local_on_protocol: str) -> bool:
 
 def check_subsequent_therapy(row: SubsequentTherapy) -> None:
     """EC-SU-1: start on or after treatment start (D1) and not after death; the SABR course belongs to the
-    patient; a SABR course only for radiotherapy."""
+    patient; a SABR course only for radiotherapy; radiotherapy or surgery names the lesions treated. EC-SU-4: the
+    new lesions treated are the patient's and seen by the start. The many-to-many links are read as submitted
+    (``pipeline.m2m_values``), so the form, the API, the importer and the services refuse alike."""
 
     errors: dict[str, list[str]] = {}
     if row.sabr_course_id is not None:
@@ -936,6 +938,14 @@ def check_subsequent_therapy(row: SubsequentTherapy) -> None:
             _add(errors, "sabr_course", _("A SABR course is linked only to radiotherapy."))
     if row.end_date and row.start_date and row.end_date < row.start_date:
         _add(errors, "end_date", _("The end is before the start."))
+    lesions = pipeline.m2m_values(row, "lesions_treated")
+    new_lesions = pipeline.m2m_values(row, "new_lesions_treated")
+    for field, messages in {
+        **lesions_treated_errors(row.therapy_type, [*lesions, *new_lesions]),
+        **new_lesions_treated_errors(row, new_lesions),
+    }.items():
+        for message in messages:
+            _add(errors, field, message)
     if row.patient_id and row.start_date:
         start = treatment_start(row.patient)
         if start is None:
@@ -966,10 +976,35 @@ def check_subsequent_therapy(row: SubsequentTherapy) -> None:
 
 
 def lesions_treated_errors(therapy_type: str, lesions: Iterable[Any] | None) -> dict[str, list[str]]:
-    """EC-SU-1: RADIOTHERAPY or SURGERY needs the lesions treated (checked by the form: many-to-many)."""
+    """EC-SU-1: RADIOTHERAPY or SURGERY needs the lesions treated: registry lesions, new lesions or both
+    (``lesions``: the two links together). The message stands on the registry field, the first of the two."""
     if therapy_type in ("RADIOTHERAPY", "SURGERY") and not list(lesions or []):
-        return {"lesions_treated": [_("Radiotherapy or surgery needs the lesions treated (EC-SU-1).")]}
+        return {
+            "lesions_treated": [
+                _(
+                    "Radiotherapy or surgery needs the lesions treated: a registry lesion or a new lesion "
+                    "(EC-SU-1)."
+                )
+            ]
+        }
     return {}
+
+
+def new_lesions_treated_errors(row: SubsequentTherapy, new_lesions: Iterable[Any]) -> dict[str, list[str]]:
+    """EC-SU-4: a new lesion treated is one of this patient's (form 9) and was first seen on or before the start
+    of the therapy (a lesion is treated after a scan showed it)."""
+    out: dict[str, list[str]] = {}
+    for new in new_lesions:
+        if row.patient_id and new.assessment.patient_id != row.patient_id:
+            out.setdefault("new_lesions_treated", []).append(
+                _("New lesion %(code)s belongs to another patient (EC-SU-4).") % {"code": new.code}
+            )
+        elif row.start_date and new.first_seen_date and new.first_seen_date > row.start_date:
+            out.setdefault("new_lesions_treated", []).append(
+                _("New lesion %(code)s was first seen on %(seen)s, after the start on %(start)s (EC-SU-4).")
+                % {"code": new.code, "seen": new.first_seen_date, "start": row.start_date}
+            )
+    return out
 
 
 def subsequent_therapy_warnings(row: SubsequentTherapy) -> list[str]:

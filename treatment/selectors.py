@@ -18,6 +18,7 @@ from treatment.models import (
     SabrCourse,
     SabrFraction,
     SabrTarget,
+    SubsequentTherapy,
     ToripalimabInfusion,
     YesNo,
 )
@@ -297,3 +298,24 @@ def exposures(patient_ids: list[int], as_of: datetime.date) -> list[Exposure]:
 
 def round_gy(value: Decimal | None) -> Decimal | None:
     return None if value is None else radiobiology.round_gy(value)
+
+
+def new_lesions_to_treat(patient: Any) -> Any:
+    """The patient's new lesions (form 9) a subsequent therapy may name: one row per code, the record of the time
+    point that first showed it.
+
+    A new lesion is re-recorded with the same code at every later time point; the therapy links one of those
+    records. The first is the natural one: its time point is the scan that found the lesion, it exists as soon as the
+    lesion is known (a therapy started before the next scan can name it), and it never moves when later time
+    points are added. Exports and imports name the lesion by its code, so they find the same record again.
+    Read through the relation of ``SubsequentTherapy``: the treatment app does not import the assessments app.
+    """
+    rows = SubsequentTherapy._meta.get_field("new_lesions_treated").related_model._default_manager.filter(
+        assessment__patient=patient
+    )
+    first: dict[str, int] = {}
+    for pk, code in rows.order_by(
+        "first_seen_date", "assessment__scan_date_first", "assessment__visit_date", "pk"
+    ).values_list("pk", "code"):
+        first.setdefault(code, pk)
+    return rows.filter(pk__in=first.values()).select_related("assessment").order_by("first_seen_date", "code")

@@ -6,7 +6,8 @@ can read them back and a re-export gives identical files:
 * ``SUBJID``: the study number, or the screening number before registration; ``SCRNO``: the screening number;
 * ``FORMSEQ``: the row's rank within the patient's rows of that form (by creation), 1, 2, ...;
 * a link to another CRF row becomes ``<slug>:<FORMSEQ>`` of the same patient (``lesion:2``);
-  a link to a user becomes the username; a CTCAE term its MedDRA code; many-to-many links are ``;``-joined.
+  a link to a user becomes the username; a CTCAE term its MedDRA code; a new lesion (form 9) its code (``N1``);
+  many-to-many links are ``;``-joined.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def parse_missing_cell(raw: str) -> dict[str, str]:
 
 
 def _cell(row: models.Model, f: models.Field[Any, Any], keys: KeyMap) -> Any:
+    if f.many_to_many and f.related_model is NewLesion:
+        return ";".join(sorted(v.code for v in getattr(row, f.name).all()))  # named by code: N1;N2
     if f.many_to_many:
         target = f.related_model
         return ";".join(sorted(keys.ref(target, v.pk) for v in getattr(row, f.name).all()))
@@ -193,7 +196,9 @@ def _units(f: models.Field[Any, Any]) -> str:
 
 def _dictionary_row(form: str, f: models.Field[Any, Any]) -> list[Any]:
     choices = "; ".join(str(v) for v, _label in f.choices) if f.choices else ""
-    if f.is_relation:
+    if f.many_to_many and f.related_model is NewLesion:
+        choices = "new lesion code (new-lesion.csv code: N1, N2, ...)"
+    elif f.is_relation:
         target = f.related_model
         slug = _slug_of_model(target)
         choices = (

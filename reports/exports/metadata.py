@@ -655,8 +655,10 @@ CM = Dataset(
 PR = Dataset("PR", "Procedures", "INTERVENTIONS", "One record per recorded procedure per occurrence per subject",
              ("STUDYID", "USUBJID", "PRTRT", "PRSTDTC"), (
     *_ids("PR"),
-    V("PRGRPID", "Group ID", length=20, origin="Derived", source="sabr-course.course_number"),
-    V("PRLNKID", "Link ID", length=20, source="lesion.lesion_code"),
+    V("PRGRPID", "Group ID", length=20, origin="Derived",
+      source="sabr-course.course_number (C<n>); subsequent-therapy FORMSEQ (SU<n>)"),
+    V("PRLNKID", "Link ID", length=20,
+      source="lesion.lesion_code; subsequent-therapy.lesions_treated, new_lesions_treated (L<n>, N<n>)"),
     V("PRTRT", "Reported Name of Procedure", core="Req"),
     V("PRCAT", "Category", length=40, origin="Assigned"),
     V("PRSCAT", "Subcategory", length=40),

@@ -930,22 +930,32 @@ def _pr_rows(cutoff: datetime.date, keys: KeyMap) -> list[Row]:
                 "_supp": {"NFRAC": p.rt_fractions},
             }
         )
+    # Subsequent local therapy (form 16): one record per lesion treated, as for SABR, so that PRLNKID names the TU
+    # record (TULNKID: the registry lesion's code L<n>, or the new lesion's code N<n>, R1.19); the records of one
+    # therapy share PRGRPID SU<FORMSEQ>. A therapy with no lesion recorded (before EC-SU-1 held) keeps one record.
     for s in SubsequentTherapy.objects.filter(
         therapy_type__in=["RADIOTHERAPY", "SURGERY"], start_date__lte=cutoff
-    ):
-        rows.append(
-            {
-                "USUBJID": _usubjid(keys.subjid[s.patient_id]),
-                "PRTRT": s.regimen,
-                "PRCAT": "SUBSEQUENT ANTICANCER THERAPY",
-                "PRSCAT": s.therapy_type,
-                "PRSTDTC": s.start_date,
-                "PRENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "",
-                "_order": 3,
-                "_src": _src(s),
-                "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol},
-            }
-        )
+    ).prefetch_related("lesions_treated", "new_lesions_treated"):
+        sites = [(les.lesion_code, les.organ, les.laterality) for les in s.lesions_treated.all()]
+        sites += sorted((new.code, new.organ, new.laterality) for new in s.new_lesions_treated.all())
+        for code, organ, laterality in sites or [("", "", "")]:
+            rows.append(
+                {
+                    "USUBJID": _usubjid(keys.subjid[s.patient_id]),
+                    "PRGRPID": f"SU{keys.seq[(SubsequentTherapy, s.pk)]}" if sites else "",
+                    "PRLNKID": code,
+                    "PRTRT": s.regimen,
+                    "PRCAT": "SUBSEQUENT ANTICANCER THERAPY",
+                    "PRSCAT": s.therapy_type,
+                    "PRLOC": organ,
+                    "PRLAT": laterality,
+                    "PRSTDTC": s.start_date,
+                    "PRENDTC": s.end_date if s.end_date and s.end_date <= cutoff else "",
+                    "_order": 3,
+                    "_src": _src(s),
+                    "_supp": {"NLREAS": s.reason, "LOCONPR": s.local_on_protocol},
+                }
+            )
     return _seq_rows(rows, "PR")
 
 
