@@ -39,8 +39,45 @@ class SabrTrialConfig(AppConfig):
         m2m_changed.connect(
             forget_roles, sender=get_user_model().groups.through, dispatch_uid="sabr_trial_roles"
         )
+        _wire_access_generation()
         _register_data_management()
         _register_outbox()
+
+
+def _wire_access_generation() -> None:
+    """Any change of who may do what moves the access generation (``sabr_trial.authcache``): users, groups,
+    permissions, the two-factor roles, OTP devices, and the links between them."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+    from django_otp.models import Device
+
+    from sabr_trial import authcache
+    from sabr_trial.models import TwoFactorRole
+
+    user_model = get_user_model()
+    for model in (user_model, Group, Permission, TwoFactorRole, *_concrete_subclasses(Device)):
+        for signal in (post_save, post_delete):
+            signal.connect(
+                authcache.bump, sender=model, dispatch_uid=f"sabr_access_{signal}_{model.__name__}"
+            )
+    for through in (
+        user_model.groups.through,
+        user_model.user_permissions.through,
+        Group.permissions.through,
+    ):
+        m2m_changed.connect(
+            authcache.bump, sender=through, dispatch_uid=f"sabr_access_m2m_{through.__name__}"
+        )
+
+
+def _concrete_subclasses(model: type) -> list[type]:
+    found = []
+    for sub in model.__subclasses__():
+        if not sub._meta.abstract:  # type: ignore[attr-defined]
+            found.append(sub)
+        found.extend(_concrete_subclasses(sub))
+    return found
 
 
 def _deliver_edit_checks(payload: dict[str, Any]) -> None:

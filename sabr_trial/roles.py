@@ -63,20 +63,17 @@ def roles_of(user: object) -> list[str]:
     permission cache: a request asks three times - role check, two-factor, the navigation)."""
     if not getattr(user, "is_authenticated", False):
         return []
-    cached = getattr(user, "_study_roles", None)
-    if cached is not None:
-        return list(cached)
-    names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
-    roles = [r.value for r in Role if r.value in names]
-    user._study_roles = tuple(roles)  # type: ignore[attr-defined]
-    return roles
+    from sabr_trial.authcache import access_of
+
+    return list(access_of(user).roles)
 
 
 def forget_roles(sender: Any, instance: Any, **kwargs: Any) -> None:
     """``m2m_changed`` of User.groups: the user object whose groups changed reads its roles (and Django its
     permissions) again."""
-    for name in ("_study_roles", "_perm_cache", "_group_perm_cache"):
-        instance.__dict__.pop(name, None)
+    from sabr_trial.authcache import forget
+
+    forget(instance)
 
 
 def role_label(user: object) -> str:

@@ -154,7 +154,7 @@ else:
 # Authentication, lockout (django-axes) and sessions.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "sabr_trial.authcache.AccessBackend",  # ModelBackend with the permissions from the access cache
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

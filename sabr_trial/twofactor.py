@@ -27,7 +27,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sabr_trial.models import AuditEvent, TwoFactorRole
-from sabr_trial.roles import Perm, Role, has_perm, roles_of
+from sabr_trial.roles import Perm, Role, has_perm
 
 #: URL names reachable before the second factor (sign out, the code page itself, the language switch).
 OPEN_URL_NAMES = {"login", "logout", "set_language", "two_factor"}
@@ -35,15 +35,18 @@ OPEN_URL_NAMES = {"login", "logout", "set_language", "two_factor"}
 
 def required_for(user: Any) -> bool:
     """True if one of the user's study roles requires two-factor sign-in."""
-    roles = roles_of(user)
-    return bool(roles) and TwoFactorRole.objects.filter(role__in=roles).exists()
+    from sabr_trial.authcache import access_of
+
+    return access_of(user).two_factor_role
 
 
 def needs_code(user: Any) -> bool:
     """True if this signed-in session must still enter a one-time code."""
     if not getattr(user, "is_authenticated", False) or user.is_verified():
         return False
-    return required_for(user) or any(True for _d in devices_for_user(user, confirmed=True))
+    from sabr_trial.authcache import access_of
+
+    return required_for(user) or access_of(user).has_device
 
 
 class TwoFactorRequiredMiddleware:

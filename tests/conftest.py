@@ -27,6 +27,15 @@ def _fresh_worklist_count():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    """Each test's database starts over (rollback, user ids reused across runs) but the cache does not: a new
+    access generation, so no user's cached roles and permissions outlive the test that cached them."""
+    from sabr_trial.authcache import _bump_now
+
+    _bump_now()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_endpoint_memo():
     """Tests that patch the derivation must see it run: each test starts with an empty per-patient memo."""
     from endpoints import incremental
