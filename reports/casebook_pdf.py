@@ -534,8 +534,9 @@ def casebook_context(patient: Any, *, user: Any, progress: Progress = _noop) -> 
             for child in _children(row):
                 text.heading(child["title"])
                 text.table(child["table"])
-            text.heading(_("Signatures"))
-            text.table(_signature_table(sigs), empty=_("Not signed."))
+            if sigs:  # none: the state above says "Not signed" (three lines less per form to lay out)
+                text.heading(_("Signatures"))
+                text.table(_signature_table(sigs))
             text.heading(_("Change history"))
             text.table(_history_table(history_rows(row, records=history.get(row.pk, []))), empty="—")
             form_events = _event_table(events.get((ct.pk, row.pk), []))
