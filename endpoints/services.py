@@ -347,11 +347,16 @@ def summarise_safety(parts: Iterable[Any], n: int) -> dict[str, Any]:
     }
 
 
-def latest_snapshot(cutoff: datetime.date | None = None, *, light: bool = False) -> EndpointSnapshot | None:
-    """The latest good snapshot (at ``cutoff``); ``light`` leaves the large results JSON in the database."""
+def latest_snapshot(
+    cutoff: datetime.date | None = None, *, light: bool = False, bare: bool = False
+) -> EndpointSnapshot | None:
+    """The latest good snapshot (at ``cutoff``); ``light`` leaves the large results JSON in the database, ``bare``
+    also the figures and the summary (read when first used: the dashboard's cached body needs none of them)."""
     qs = EndpointSnapshot.objects.filter(status=EndpointSnapshot.Status.OK)
-    if light:
+    if light or bare:
         qs = qs.defer("results")
+    if bare:
+        qs = qs.defer("results", "figures", "figures_i18n", "summary")
     if cutoff is not None:
         qs = qs.filter(data_cutoff=cutoff)
     return qs.order_by("-created_at", "-id").first()

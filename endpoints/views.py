@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
@@ -62,27 +65,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not has_perm(request.user, Perm.VIEW):
         raise PermissionDenied
     cutoff = _cutoff(request)
-    snap = services.latest_snapshot(cutoff, light=True)
+    snap = services.latest_snapshot(cutoff, bare=True)
     if settings.CELERY_TASK_ALWAYS_EAGER and cutoff == timezone.localdate() and services.is_stale(snap):
         # No worker in the embedded default: compute in the request when newer data wait.
         snap = services.run_recompute(
             trigger="dashboard (in-process)", cutoff=cutoff, user_id=request.user.pk
         )
         if snap.status != snap.Status.OK:
-            snap = services.latest_snapshot(cutoff, light=True)
+            snap = services.latest_snapshot(cutoff, bare=True)
     failure = services.latest_failure_after(snap)
-    summary: dict[str, object] = {}
-    listing: list[dict[str, object]] = []
-    page, pages = _page(request), 1
-    if snap:
-        summary, listing, pages = services.dashboard_parts(snap, page)
-        page = min(page, pages)
-        for row in listing:
-            for key in ("pfs1", "pfs2", "os", "lc"):
-                tte = row.get(key)
-                if isinstance(tte, dict) and tte.get("source"):
-                    tte["url"] = _source_url(int(row["patient_id"]), tte["source"])  # type: ignore[call-overload]
-    flagged = list(summary.get("flagged", []))  # type: ignore[call-overload]
+    page = _page(request)
     return render(
         request,
         "endpoints/dashboard.html",
@@ -92,6 +84,43 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "stale": services.is_stale(snap),
             "cutoff": cutoff,
             "today": timezone.localdate(),
+            "body": _dashboard_body(snap, page, cutoff) if snap else "",
+        },
+    )
+
+
+#: How long a rendered dashboard body is kept (a snapshot never changes, so this only bounds the cache's size).
+BODY_SECONDS = 3600
+
+
+def _dashboard_body(snap: Any, page: int, cutoff: datetime.date) -> str:
+    """The dashboard below the snapshot line (headline, figures, tables, one listing page), rendered once per
+    snapshot, language and page and kept in the shared cache: a snapshot is never changed after its recompute
+    commits, and nothing in the body depends on the reader (no form, no token, no message). With the cache down it
+    is rendered on every view."""
+    from django.core.cache import cache
+    from django.utils import translation
+
+    key = (
+        f"endpoints:dashboard-body:{snap.pk}:{snap.created_at.timestamp()}:{snap.fingerprint[:16]}:"
+        f"{translation.get_language()}:{page}:{cutoff.isoformat()}"
+    )
+    found = cache.get(key)
+    if isinstance(found, str):
+        return mark_safe(found)  # rendered by our own template below
+    summary, listing, pages = services.dashboard_parts(snap, page)
+    page = min(page, pages)
+    for row in listing:
+        for name in ("pfs1", "pfs2", "os", "lc"):
+            tte = row.get(name)
+            if isinstance(tte, dict) and tte.get("source"):
+                tte["url"] = _source_url(int(row["patient_id"]), tte["source"])  # type: ignore[call-overload]
+    flagged = list(summary.get("flagged", []))  # type: ignore[call-overload]
+    body = render_to_string(
+        "endpoints/_dashboard_body.html",
+        {
+            "snap": snap,
+            "cutoff": cutoff,
             "listing": listing,
             "page": page,
             "pages": pages,
@@ -103,6 +132,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "notes": summary.get("figure_notes", {}),
         },
     )
+    cache.set(key, body, timeout=BODY_SECONDS)
+    return mark_safe(body)
 
 
 def _page(request: HttpRequest) -> int:
