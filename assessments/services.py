@@ -254,6 +254,16 @@ def _write_rows(
         obj.save()
         codes.append(obj.code)
     for stale in NewLesion.objects.filter(assessment=assessment).exclude(code__in=codes):
+        # A subsequent therapy that treated it links this record (EC-SU-4): removing it would drop the link unseen.
+        therapy = stale.subsequent_therapies.order_by("start_date").first()
+        if therapy is not None:
+            raise ValidationError(
+                _(
+                    "New lesion %(code)s is named as treated by the subsequent therapy started on %(date)s "
+                    "(form 16): remove it there first (EC-SU-4)."
+                )
+                % {"code": stale.code, "date": therapy.start_date}
+            )
         stale._history_user = user  # type: ignore[attr-defined]
         stale._change_reason = reason  # type: ignore[attr-defined]
         stale.delete()

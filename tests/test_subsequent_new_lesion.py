@@ -275,3 +275,32 @@ def test_sdtm_pr_has_one_record_per_lesion_treated_linked_to_tu(as_coordinator):
         ("TU", "TULNKID", "TUPR"),
         ("PR", "PRLNKID", "TUPR"),
     }
+
+
+def test_a_time_point_edit_cannot_drop_a_new_lesion_a_therapy_treated(as_coordinator):
+    """The link is to the record of the first time point: removing N1 there is refused, nothing changes (EC-SU-4)."""
+    from assessments.models import TumourAssessment
+    from tests.factories_assessments import update_url
+
+    patient = _patient_with_new_lesion(as_coordinator)
+    assert _post(as_coordinator, patient, therapy_post(new_lesions_treated=["N1"])).status_code == 302
+    first = TumourAssessment.objects.filter(patient=patient).order_by("scan_date_first")[0]
+    post = assessment_post(
+        patient,
+        {"L1": 55, "L2": 40},
+        day=56,
+        new=[],
+        expected_version=first.version,
+        change_reason="not a lesion",
+        action="save",
+    )
+    response = as_coordinator.post(update_url(first), post)
+    assert response.status_code == 200
+    therapy = SubsequentTherapy.objects.get()
+    assert (
+        f"New lesion N1 is named as treated by the subsequent therapy started on {therapy.start_date} (form 16): "
+        "remove it there first (EC-SU-4)."
+    ) in response.text
+    assert NewLesion.objects.filter(assessment=first, code="N1").exists()
+    assert list(therapy.new_lesions_treated.all()) == [_first_n1(patient)]
+    assert TumourAssessment.objects.get(pk=first.pk).version == first.version
