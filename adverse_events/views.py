@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from adverse_events import ctcae, reporting, selectors, services, soc_names
@@ -18,6 +18,7 @@ from adverse_events.forms import GradeChangeForm, SaeReportForm
 from adverse_events.models import AdverseEvent, CtcaeTerm
 from adverse_events.rules import ae_warnings
 from adverse_events.safety import ActionTaken, Agent
+from sabr_trial import generation as data_generation
 from sabr_trial import services as crf_services
 from sabr_trial.crf import CrfStatus
 from sabr_trial.roles import Perm, has_perm
@@ -75,7 +76,10 @@ def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: 
     locked = ae.status == CrfStatus.LOCKED or bool(ae.patient.locked_at)
     can_enter = has_perm(request.user, Perm.ENTER) and not locked
     context.update(
-        warnings=[ruletext_text(w) for w in ae_warnings(ae)],
+        # the soft checks read the patient's treatment (five tables): once per (AE, language, data generation)
+        warnings=data_generation.fragment(
+            f"ae-warnings:{ae.pk}:{get_language()}", lambda: [ruletext_text(w) for w in ae_warnings(ae)]
+        ),
         chain=chain if len(chain) > 1 else [],
         worst_grade=max(e.grade for e in chain),
         clock=selectors.clock_for(ae),

@@ -2,7 +2,8 @@
 
 A page fragment or a count computed from study data is stored under the generation it was computed in and read
 under the current one, so nothing computed before a change is read after it. The change signals that bump it are
-wired in ``visits.apps`` (patients, CRFs, not-done marks, queries, casebook signatures, study locks).
+wired in ``visits.apps`` (every row of the clinical apps, history records included, queries, signatures, locks,
+users' names).
 
 The generation is read before the data: a result computed from data that changed meanwhile lands under the old
 generation and is never read again. With the cache down every read misses and every result is computed (issue 16).
@@ -21,13 +22,13 @@ def bump() -> None:
     """Start a new generation (called after commit of any change to study data)."""
     from django.core.cache import cache
 
-    # A generation key lost (evicted, flushed) starts again at a number never used before, so a fragment stored
-    # under an old generation can never be read as current.
-    if not cache.add(_KEY, time.time_ns(), timeout=None):
-        try:
-            cache.incr(_KEY)
-        except ValueError:  # evicted between add and incr
-            cache.add(_KEY, time.time_ns(), timeout=None)
+    try:
+        cache.incr(_KEY)  # one round trip: a save writing many rows bumps once per row
+    except ValueError:
+        # A generation key lost (evicted, flushed) starts again at a number never used before, so a fragment
+        # stored under an old generation can never be read as current. Set after this change's commit, it is new
+        # to every result computed before.
+        cache.add(_KEY, time.time_ns(), timeout=None)
 
 
 def current() -> int:

@@ -10,10 +10,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sabr_trial import generation as data_generation
 from sabr_trial import merge, services
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.forms import OptionalReasonForm, ReasonForm, SignForm
@@ -449,7 +453,7 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         "patient": instance.patient,
         "instance": instance,
         "fields": fields,
-        "history": history_rows(instance),
+        "history_html": crf_history_html(instance),
         "events": audit_events_for(instance)[:50],
         "signatures": signatures_for(instance),
         "can_edit": has_perm(user, Perm.ENTER) and not locked,
@@ -472,6 +476,17 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
         "reason_form": ReasonForm(),
         "optional_reason_form": OptionalReasonForm(),
     }
+
+
+def crf_history_html(instance: CrfBase) -> str:
+    """The detail page's change history table, rendered once per (row, language, data generation): it reads only
+    the row's history records (written with the row, so every change bumps the generation) and the users'
+    names (a change of name bumps it too, ``visits.apps``)."""
+    key = f"crf-history:{instance._meta.label_lower}:{instance.pk}:{get_language()}"
+    html = data_generation.fragment(
+        key, lambda: render_to_string("crf/_history.html", {"history": history_rows(instance)})
+    )
+    return mark_safe(html)
 
 
 def _changed_since_sdv(instance: CrfBase) -> list[dict[str, Any]]:

@@ -193,3 +193,69 @@ def test_the_query_count_in_the_navigation_follows_a_new_query(as_coordinator, d
     log = patient.enrollment_screeninglog_set.get()
     change(raise_query, row=log, text="Please check the date.", acting_user=data_manager)
     assert f'{queries} <span class="badge text-bg-warning">1</span>' in page(as_coordinator, patient)
+
+
+# --- The CRF page's cached parts: the change history and the AE soft checks ------------------------------------
+
+
+def detail(client, row) -> str:
+    response = client.get(row.get_absolute_url())
+    assert response.status_code == 200
+    return response.text
+
+
+def _edit_date(change, coordinator, patient, day: int) -> None:
+    log = patient.enrollment_screeninglog_set.get()
+    change(
+        services.crf_update,
+        instance=log,
+        expected_version=log.version,
+        data={"screening_date": datetime.date(2026, 1, day)},
+        reason=f"typo {day}",
+        acting_user=coordinator,
+    )
+
+
+def test_the_history_follows_a_change(as_coordinator, coordinator, patient, change):
+    log = patient.enrollment_screeninglog_set.get()
+    assert "typo" not in detail(as_coordinator, log)
+    _edit_date(change, coordinator, patient, 6)
+    assert "typo 6" in detail(as_coordinator, log)
+
+
+def test_a_history_only_change_shows(as_coordinator, coordinator, patient, change):
+    _edit_date(change, coordinator, patient, 6)
+    log = patient.enrollment_screeninglog_set.get()
+    assert "typo 6" in detail(as_coordinator, log)
+    record = log.history.order_by("-history_id").first()
+    record.history_change_reason = "typo in the source document"
+    change(record.save)
+    text = detail(as_coordinator, log)
+    assert "typo in the source document" in text and "typo 6" not in text
+
+
+def test_a_new_user_name_shows_in_the_history(as_coordinator, investigator, patient, change):
+    _edit_date(change, investigator, patient, 6)
+    log = patient.enrollment_screeninglog_set.get()
+    assert "inv-renamed" not in detail(as_coordinator, log)
+    investigator.username = "inv-renamed"
+    change(investigator.save)
+    assert "inv-renamed" in detail(as_coordinator, log)
+
+
+def test_the_history_reads_in_the_readers_language(as_coordinator, coordinator, patient, change):
+    _edit_date(change, coordinator, patient, 6)
+    log = patient.enrollment_screeninglog_set.get()
+    assert "Changes</th>" in detail(as_coordinator, log)
+    as_coordinator.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert "Changes</th>" not in detail(as_coordinator, log)
+
+
+def test_the_ae_soft_checks_follow_the_treatment(as_coordinator, change):
+    from tests.factories_adverse_events import AdverseEventFactory
+    from tests.factories_treatment import consented_patient, give_axitinib
+
+    ae = AdverseEventFactory(patient=consented_patient())
+    assert "No study treatment is recorded yet" in detail(as_coordinator, ae)
+    change(give_axitinib, ae.patient, start=ae.onset_date - datetime.timedelta(days=5))
+    assert "No study treatment is recorded yet" not in detail(as_coordinator, ae)

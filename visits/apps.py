@@ -3,25 +3,38 @@ from typing import Any
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+#: Apps whose every row is study data (CRFs, their child rows, history records, SAE reports, CTCAE terms...).
+STUDY_DATA_APPS = {"enrollment", "treatment", "assessments", "adverse_events", "visits"}
+
 
 def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """A change to a patient, a CRF, a not-done mark, a query, a casebook signature or a study lock makes the
-    cached navigation counts stale (the worklist and the to-do lists, ``visits.todo``).
+    """A change to study data makes what was computed from it stale: the navigation counts (the worklist and the
+    to-do lists, ``visits.todo``), the casebook's fragments and the CRF pages' history (``sabr_trial.generation``).
+
+    Study data: every row of the clinical apps (history records included: a history-only change counts), the CRF
+    rows, queries and their messages, CRF and casebook signatures, study locks, and a user's name (pages show
+    who did what; a sign-in's ``last_login`` alone changes nothing shown).
 
     Bumped after commit only: no cache write inside the save's transaction (issue 16), and a count computed by
     another request before the commit is stored under the old generation, never read again. The bump happens
     before the response, so the writer's own next page is right. A cache outage cannot fail the save (robust).
     """
+    from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from enrollment.models import Patient
     from sabr_trial.crf import CrfBase
-    from sabr_trial.models import CasebookSignature, Query, StudyLock
-    from visits.models import NotDone
-    from visits.selectors import bump_generation
+    from sabr_trial.generation import bump
+    from sabr_trial.models import CasebookSignature, Query, QueryMessage, Signature, StudyLock
 
-    if isinstance(instance, CrfBase | NotDone | Patient | Query | CasebookSignature | StudyLock):
-        transaction.on_commit(bump_generation, robust=True)
+    if (
+        sender._meta.app_label in STUDY_DATA_APPS
+        or isinstance(instance, CrfBase | Query | QueryMessage | Signature | CasebookSignature | StudyLock)
+        or (
+            isinstance(instance, get_user_model())
+            and kwargs.get("update_fields") != frozenset({"last_login"})
+        )
+    ):
+        transaction.on_commit(bump, robust=True)
 
 
 class VisitsConfig(AppConfig):
