@@ -204,7 +204,9 @@ def field_choices(model: type[Any]) -> list[tuple[str, str]]:
 def _sdv_rows(patient: Any) -> list[dict[str, Any]]:
     rows = []
     for spec in registry.all():
-        for row in spec.model.objects.filter(patient=patient).order_by("pk"):
+        for row in (
+            spec.model.objects.filter(patient=patient).select_related(*spec.model.str_related).order_by("pk")
+        ):
             rows.append({"spec": spec, "row": row, "date": _row_date(row), "awaiting": _awaiting_sdv(row)})
     rows.sort(key=lambda r: (r["date"] or datetime.date.min, r["spec"].order, r["row"].pk))
     return rows

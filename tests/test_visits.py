@@ -120,7 +120,9 @@ def test_worklist_sorts(as_coordinator, sort, key):
 
 
 def test_worklist_query_count_does_not_grow_with_patients(as_coordinator, django_capture_on_commit_callbacks):
-    treated_patient(start_days_ago=70)
+    as_coordinator.get(reverse("patient_list"))  # the user's access is read once, then cached
+    with django_capture_on_commit_callbacks(execute=True):  # a new generation: the lists are computed
+        treated_patient(start_days_ago=70)
     with CaptureQueriesContext(connection) as one:
         as_coordinator.get(WORKLIST)
     with django_capture_on_commit_callbacks(
@@ -382,3 +384,30 @@ def test_worklist_is_paged_in_the_chosen_order(as_coordinator, monkeypatch):
     assert (
         f"Rows 1–3 of {len(everything)}" in as_coordinator.get(WORKLIST, {"sort": "patient"}).content.decode()
     )
+
+
+def test_worklist_table_is_kept_per_data_generation_and_reader(
+    as_coordinator, as_monitor, patient, django_capture_on_commit_callbacks
+):
+    """Issue 20: the rendered table is a fragment per (generation, day, language, view, may enter data)."""
+    first = as_coordinator.get(WORKLIST, {"show": "week"})
+    assert ("IMG-W8", "tumour-assessment") in {(v, f) for _p, v, f, _s in items(first)}
+    assert "not done…" in first.content.decode()
+    with CaptureQueriesContext(connection) as again:
+        second = as_coordinator.get(WORKLIST, {"show": "week"})
+    assert items(second) == items(first)
+    assert not [q for q in again.captured_queries if "visits_notdone" in q["sql"]]
+    # a monitor enters no data: the coordinator's table with its links is not served to them
+    assert "not done…" not in as_monitor.get(WORKLIST, {"show": "week"}).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        as_coordinator.post(
+            reverse("visits:not_done", args=[patient.pk]),
+            {
+                "form": "tumour-assessment",
+                "visit": "IMG-W8",
+                "reason_code": "NOT DONE",
+                "reason": "Scanner down",
+            },
+        )
+    after = as_coordinator.get(WORKLIST, {"show": "week"})
+    assert ("IMG-W8", "tumour-assessment") not in {(v, f) for _p, v, f, _s in items(after)}

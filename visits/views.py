@@ -11,14 +11,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from enrollment.selectors import get_patient_for_user
 from sabr_trial.crf import registry
+from sabr_trial.generation import fragment
 from sabr_trial.roles import Perm, has_perm
 from sabr_trial.services import CrfLocked, casebook_lock
 from sabr_trial.views import apply_errors
@@ -215,7 +218,6 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if not has_perm(request.user, Perm.VIEW):
         raise PermissionDenied
     today = timezone.localdate()
-    lists = selectors.cached_worklist(request, today=today)
     can_enter = has_perm(request.user, Perm.ENTER)
     show = request.GET.get("show", "all")
     if show not in ("all", "overdue", "week"):
@@ -224,6 +226,32 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if sort not in SORTS:
         sort = "due"
     desc = request.GET.get("dir") == "desc"
+    try:
+        page_number = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page_number = 1
+    # The table depends on the data (generation), the day, the language, the view's parameters and whether the
+    # reader may enter data (the links); nothing of the session: it is kept as a fragment (issue 20: 100 rows took
+    # ~40 ms to present and render on every view).
+    key = (
+        f"visits:worklist-body:{today.isoformat()}:{translation.get_language()}:{show}:{sort}:{int(desc)}:"
+        f"{page_number}:{WORKLIST_PAGE_SIZE}:{int(can_enter)}"
+    )
+    body = fragment(
+        key, lambda: _worklist_body(request, today, show=show, sort=sort, desc=desc, page_number=page_number)
+    )
+    return render(
+        request,
+        "visits/worklist.html",
+        {"today": today, "week_end": today + datetime.timedelta(days=6), "body": mark_safe(body)},
+    )
+
+
+def _worklist_body(
+    request: HttpRequest, today: datetime.date, *, show: str, sort: str, desc: bool, page_number: int
+) -> str:
+    lists = selectors.cached_worklist(request, today=today)
+    can_enter = has_perm(request.user, Perm.ENTER)
     # sort on what the sort keys read, then present only the rows of the page shown
     keyed = [
         (
@@ -241,23 +269,20 @@ def worklist(request: HttpRequest) -> HttpResponse:
         for item in lists[group]
     ]
     keyed.sort(key=lambda k: SORTS[sort](k[0]), reverse=desc)
-    page = Paginator(keyed, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(keyed, WORKLIST_PAGE_SIZE).get_page(page_number)
     rows = []
     for _key, item, group in page.object_list:
         row = present(item.patient_id, item.form, today=today, can_enter=can_enter)
         row.update(patient=item.patient_label, patient_id=item.patient_id, group=group)
         rows.append(row)
-    return render(
-        request,
-        "visits/worklist.html",
+    return render_to_string(
+        "visits/_worklist_body.html",
         {
             "rows": rows,
             "page": page,
             "show": show,
             "sort": sort,
             "desc": desc,
-            "today": today,
-            "week_end": today + datetime.timedelta(days=6),
             "n_overdue": len(lists["overdue"]),
             "n_week": len(lists["week"]),
         },
