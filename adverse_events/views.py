@@ -83,7 +83,9 @@ def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: 
         chain=chain if len(chain) > 1 else [],
         worst_grade=max(e.grade for e in chain),
         clock=selectors.clock_for(ae),
-        reports=list(ae.sae_reports.all()),
+        reports=list(ae.sae_reports.all())
+        if ae.serious == "Y"
+        else [],  # the page shows them for an SAE only
         can_change_grade=can_enter and ae.ongoing == "Y" and chain[-1].pk == ae.pk,
         grade_form=extra.get("grade_form") or GradeChangeForm(ae=ae),
         report_form=extra.get("report_form") or SaeReportForm(initial={"sent_at": timezone.localtime()}),

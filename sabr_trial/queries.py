@@ -322,11 +322,17 @@ def queries_for_row(row: CrfBase) -> QuerySet[Query]:
     return Query.objects.filter(content_type=ct, object_id=row.pk).prefetch_related("messages__author")
 
 
-def open_queries_by_field(row: CrfBase) -> dict[str, list[Query]]:
-    """Open and answered queries of a row keyed by field name ('' for the whole form)."""
+def open_queries_by_field(row: CrfBase, queries: list[Query] | None = None) -> dict[str, list[Query]]:
+    """Open and answered queries of a row keyed by field name ('' for the whole form).
+
+    ``queries``: every query of the row (``queries_for_row``), when the caller read them already.
+    """
+    if queries is None:
+        queries = list(queries_for_row(row).exclude(query_status=Status.CLOSED))
     out: dict[str, list[Query]] = {}
-    for q in queries_for_row(row).exclude(query_status=Status.CLOSED):
-        out.setdefault(q.field_name, []).append(q)
+    for q in queries:
+        if q.query_status != Status.CLOSED:
+            out.setdefault(q.field_name, []).append(q)
     return out
 
 

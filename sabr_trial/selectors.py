@@ -27,7 +27,10 @@ def get_crf_for_user(user: Any, *, patient_pk: int, slug: str, pk: int) -> tuple
         raise PermissionDenied
     spec = get_spec(slug)
     try:
-        instance = spec.model.objects.select_related("patient").get(pk=pk, patient_id=patient_pk)
+        # with the relations its title and its detail page show (the CTCAE term of an AE)
+        instance = spec.model.objects.select_related("patient", *spec.model.str_related).get(
+            pk=pk, patient_id=patient_pk
+        )
     except spec.model.DoesNotExist:
         raise Http404("No such form") from None
     return spec, instance

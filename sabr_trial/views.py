@@ -417,7 +417,8 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
     from sabr_trial.dm_views import field_choices
     from sabr_trial.forms import RaiseQueryForm
 
-    by_field = queries.open_queries_by_field(instance)
+    all_queries = list(queries.queries_for_row(instance).select_related("raised_by"))
+    by_field = queries.open_queries_by_field(instance, all_queries)
     shown_values = [(f, services._display(instance, f)) for f in services.data_fields(type(instance))]
     fields = [(f.verbose_name, value, f.help_text) for f, value in shown_values]
 
@@ -443,7 +444,7 @@ def crf_detail_context(request: HttpRequest, spec: CrfSpec, instance: CrfBase) -
     return {
         "field_rows": field_rows,
         "form_queries": by_field.get("", []),
-        "all_queries": queries.queries_for_row(instance).select_related("raised_by"),
+        "all_queries": all_queries,
         "can_raise_query": has_perm(user, Perm.RAISE_QUERY) and not locked,
         "can_answer_query": has_perm(user, Perm.ANSWER_QUERY) and not locked,
         "raise_form": RaiseQueryForm(fields=field_choices(type(instance))),
