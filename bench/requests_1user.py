@@ -134,12 +134,31 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
     def get(url: str) -> Callable[[Any, int], Any]:
         return lambda client, i: client.get(url)
 
+    def uncached(url: str, *patterns: str) -> Callable[[Any, int], Any]:
+        """The page with its own cached fragments dropped first (``patterns``: django-redis key patterns), as on
+        its first view after a change to its data."""
+        from django.core.cache import cache
+
+        def call(client: Any, i: int) -> Any:
+            for pattern in patterns:
+                cache.delete_pattern(pattern)  # type: ignore[attr-defined]
+            return client.get(url)
+
+        return call
+
     def api(url: str) -> Callable[[Any, int], Any]:
         return lambda client, i: client.get(url, HTTP_ACCEPT="application/json")
 
     return {
         "casebook": ("coordinator", get(reverse("casebook", args=[pid]))),
+        "casebook uncached": ("coordinator", uncached(reverse("casebook", args=[pid]), "casebook:*")),
         "crf detail (AE)": ("coordinator", get(reverse("crf_detail", args=[pid, "adverse-event", ae.pk]))),
+        "crf detail (AE) uncached": (
+            "coordinator",
+            uncached(
+                reverse("crf_detail", args=[pid, "adverse-event", ae.pk]), "crf-history:*", "ae-warnings:*"
+            ),
+        ),
         "crf detail (consent)": (
             "coordinator",
             get(reverse("crf_detail", args=[pid, "consent", consent.pk])),
