@@ -44,7 +44,7 @@ def _state() -> EndpointState:
     return state
 
 
-def mark_data_changed(instance: Any = None) -> None:
+def mark_data_changed(model: Any = None, pk: Any = None) -> None:
     """Record that endpoint inputs changed and schedule one (debounced) recompute.
 
     Called after commit. If the broker is down the change is still recorded, so the dashboard

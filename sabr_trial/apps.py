@@ -89,9 +89,9 @@ def _deliver_edit_checks(payload: dict[str, Any]) -> None:
 def _deliver_crf_changed(payload: dict[str, Any]) -> None:
     from sabr_trial.crf import registry
 
-    instance = registry.get(payload["slug"]).model.objects.filter(pk=payload["pk"]).first()
-    if instance is not None:
-        registry.changed(instance)
+    # The listeners hear which row changed (model and pk), not the row: reading it again cost a query per save,
+    # and a deleted row changes the endpoints' inputs too.
+    registry.changed(registry.get(payload["slug"]).model, payload["pk"])
 
 
 def _register_outbox() -> None:

@@ -482,7 +482,7 @@ class CrfRegistry:
 
     def __init__(self) -> None:
         self._by_slug: dict[str, CrfSpec] = {}
-        self._on_change: list[Callable[[CrfBase], None]] = []
+        self._on_change: list[Callable[[type[CrfBase], Any], None]] = []
         self.panels: list[CasebookPanel] = []
         self.nav_items: list[NavItem] = []
         self.lock_checks: list[LockCheck] = []
@@ -537,13 +537,13 @@ class CrfRegistry:
     def all(self) -> list[CrfSpec]:
         return sorted(self._by_slug.values(), key=lambda s: (s.order, s.slug))
 
-    def on_change(self, callback: Callable[[CrfBase], None]) -> None:
-        """Call ``callback(instance)`` after the commit of any change to a CRF that feeds endpoints."""
+    def on_change(self, callback: Callable[[type[CrfBase], Any], None]) -> None:
+        """Call ``callback(model, pk)`` after the commit of any change to a CRF that feeds endpoints."""
         self._on_change.append(callback)
 
-    def changed(self, instance: CrfBase) -> None:
+    def changed(self, model: type[CrfBase], pk: Any) -> None:
         for callback in self._on_change:
-            callback(instance)
+            callback(model, pk)
 
 
 registry = CrfRegistry()
