@@ -11,6 +11,7 @@ generation and is never read again. With the cache down every read misses and ev
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,33 @@ def bump() -> None:
         # stored under an old generation can never be read as current. Set after this change's commit, it is new
         # to every result computed before.
         cache.add(_KEY, time.time_ns(), timeout=None)
+
+
+class _BumpOnce:
+    """The bump of one transaction: registered with ``on_commit`` by every change in it (a savepoint rolled back
+    drops only its own registrations), it runs once (an import of a thousand rows bumped a thousand times)."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.__qualname__ = "generation.bump"  # Django's robust on_commit logs it when it raises
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            bump()
+
+
+_pending = threading.local()
+
+
+def bump_after_commit() -> None:
+    """Bump once the current transaction commits (at once outside a transaction), once per transaction."""
+    from django.db import transaction
+
+    once = getattr(_pending, "bump", None)
+    if once is None or once.done:
+        once = _pending.bump = _BumpOnce()
+    transaction.on_commit(once, robust=True)
 
 
 def current() -> int:

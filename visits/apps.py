@@ -20,10 +20,9 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     before the response, so the writer's own next page is right. A cache outage cannot fail the save (robust).
     """
     from django.contrib.auth import get_user_model
-    from django.db import transaction
 
     from sabr_trial.crf import CrfBase
-    from sabr_trial.generation import bump
+    from sabr_trial.generation import bump_after_commit
     from sabr_trial.models import CasebookSignature, Query, QueryMessage, Signature, StudyLock
 
     if (
@@ -34,7 +33,7 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
             and kwargs.get("update_fields") != frozenset({"last_login"})
         )
     ):
-        transaction.on_commit(bump, robust=True)
+        bump_after_commit()  # once per transaction
 
 
 class VisitsConfig(AppConfig):
