@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -442,20 +443,22 @@ def test_casebook_panel_and_bor(as_coordinator, baseline):
     as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 34, "L2": 25}, day=112))
     page = as_coordinator.get(reverse("casebook", args=[baseline.pk]))
     assert 'data-testid="response-summary"' in page.text
-    panel = next(
-        p["ctx"] for p in page.context["panels"] if p["template"] == "assessments/response_panel.html"
-    )
-    assert (panel["bor"].response, panel["cbor"].response) == ("PR", "PR")
+    # read from the page: the casebook's panels may come rendered from the shared cache (issue 20)
+    assert (_shown(page.text, "bor"), _shown(page.text, "cbor")) == ("PR", "PR")
+
+
+def _shown(html: str, testid: str) -> str:
+    """The response the casebook's response panel shows in the element ``data-testid=testid``."""
+    found = re.search(rf'data-testid="{testid}">\s*([^<\s]+)', html)
+    assert found is not None, testid
+    return found.group(1)
 
 
 def test_unconfirmed_response(as_coordinator, baseline):
     as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 35, "L2": 25}, day=56))
     as_coordinator.post(create_url(baseline), assessment_post(baseline, {"L1": 50, "L2": 30}, day=112))
     page = as_coordinator.get(reverse("casebook", args=[baseline.pk]))
-    panel = next(
-        p["ctx"] for p in page.context["panels"] if p["template"] == "assessments/response_panel.html"
-    )
-    assert panel["bor"].response == "PR" and panel["cbor"].response != "PR"
+    assert _shown(page.text, "bor") == "PR" and _shown(page.text, "cbor") != "PR"
 
 
 def test_patient_dates_provider(as_coordinator, baseline):
