@@ -41,7 +41,7 @@ test: install
 ## mypy --strict on the pure clinical-rule modules (STYLE.md: no Django import in them).
 PURE_MODULES = ruletext/__init__.py assessments/recist/ treatment/radiobiology.py treatment/dosing.py treatment/origins.py \
 	adverse_events/ctcae.py adverse_events/safety.py adverse_events/reporting.py endpoints/derivation.py enrollment/imdc.py \
-	visits/schedule.py sabr_trial/checkeval.py
+	visits/schedule.py
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
