@@ -77,8 +77,10 @@ def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: 
     can_enter = has_perm(request.user, Perm.ENTER) and not locked
     context.update(
         # the soft checks read the patient's treatment (five tables): once per (AE, language, data generation)
-        warnings=data_generation.fragment(
-            f"ae-warnings:{ae.pk}:{get_language()}", lambda: [ruletext_text(w) for w in ae_warnings(ae)]
+        warnings=data_generation.patient_fragment(
+            ae.patient_id,
+            f"ae-warnings:{ae.pk}:{get_language()}",
+            lambda: [ruletext_text(w) for w in ae_warnings(ae)],
         ),
         chain=chain if len(chain) > 1 else [],
         worst_grade=max(e.grade for e in chain),

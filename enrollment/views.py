@@ -122,8 +122,8 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
     can_enter = has_perm(request.user, Perm.ENTER) and not lock
     perms = "".join("1" if has_perm(request.user, p) else "0" for p in CASEBOOK_PERMS)
     key = f"casebook:{patient.pk}:{get_language()}:{timezone.localdate().isoformat()}:{perms}"
-    fragments = data_generation.fragment(
-        key, lambda: _casebook_fragments(request, patient, can_enter=can_enter)
+    fragments = data_generation.patient_fragment(
+        patient.pk, key, lambda: _casebook_fragments(request, patient, can_enter=can_enter)
     )
     token = get_token(request)
 

@@ -17,19 +17,35 @@ from collections.abc import Callable
 from typing import Any
 
 _KEY = "visits:worklist-generation"
+#: Per-patient generations: bumped by a change to a row of that patient (``patient_id``, or the patient itself);
+#: a change tied to no patient (a study lock, a user, a CTCAE term, a query message) bumps the shared one.
+_SHARED_KEY = "generation:shared"
 
 
-def bump() -> None:
-    """Start a new generation (called after commit of any change to study data)."""
+def _patient_key(patient_id: int) -> str:
+    return f"generation:patient:{patient_id}"
+
+
+def _incr(key: str) -> None:
     from django.core.cache import cache
 
     try:
-        cache.incr(_KEY)  # one round trip: a save writing many rows bumps once per row
+        cache.incr(key)  # one round trip: a save writing many rows bumps once per row
     except ValueError:
         # A generation key lost (evicted, flushed) starts again at a number never used before, so a fragment
         # stored under an old generation can never be read as current. Set after this change's commit, it is new
         # to every result computed before.
-        cache.add(_KEY, time.time_ns(), timeout=None)
+        cache.add(key, time.time_ns(), timeout=None)
+
+
+def bump() -> None:
+    """Start a new study-wide generation (called after commit of any change to study data)."""
+    _incr(_KEY)
+
+
+def bump_for(patient_id: int | None) -> None:
+    """Start a new generation of one patient's data, or of the shared data (``None``: a change tied to no patient)."""
+    _incr(_SHARED_KEY if patient_id is None else _patient_key(patient_id))
 
 
 class _BumpOnce:
@@ -38,24 +54,33 @@ class _BumpOnce:
 
     def __init__(self) -> None:
         self.done = False
+        #: the patients whose data changed (None: a change tied to no one patient, ``bump_for``)
+        self.patients: set[int | None] = set()
         self.__qualname__ = "generation.bump"  # Django's robust on_commit logs it when it raises
 
     def __call__(self) -> None:
         if not self.done:
             self.done = True
             bump()
+            for patient_id in self.patients:
+                bump_for(patient_id)
 
 
 _pending = threading.local()
 
 
-def bump_after_commit() -> None:
-    """Bump once the current transaction commits (at once outside a transaction), once per transaction."""
+def bump_after_commit(patient_id: int | None = None) -> None:
+    """Bump once the current transaction commits (at once outside a transaction), once per transaction: the
+    study-wide generation and that of each patient whose data changed (``patient_id``; None: the shared one).
+
+    A patient noted in a savepoint that rolls back is bumped all the same (a needless recompute, never a stale one).
+    """
     from django.db import transaction
 
     once = getattr(_pending, "bump", None)
     if once is None or once.done:
         once = _pending.bump = _BumpOnce()
+    once.patients.add(patient_id)
     transaction.on_commit(once, robust=True)
 
 
@@ -98,3 +123,24 @@ def fragment(key: str, compute: Callable[[], Any]) -> Any:
         found = compute()
         cache.set(full, found, timeout=FRAGMENT_SECONDS)
     return found
+
+
+def patient_fragment(patient_id: int, key: str, compute: Callable[[], Any]) -> Any:
+    """Like ``fragment``, for a result that reads one patient's data (and shared data: users, locks, reference
+    data) only: a change to another patient keeps it."""
+    from django.core.cache import cache
+
+    keys = [_SHARED_KEY, _patient_key(patient_id)]
+    found = cache.get_many(keys)
+    for missing in set(keys) - set(found):
+        cache.add(missing, time.time_ns(), timeout=None)
+        value = cache.get(missing)
+        if value is None:  # the cache is down: compute
+            return compute()
+        found[missing] = value
+    full = f"{key}:s{int(found[keys[0]])}:p{int(found[keys[1]])}"
+    result = cache.get(full)
+    if result is None:
+        result = compute()
+        cache.set(full, result, timeout=FRAGMENT_SECONDS)
+    return result

@@ -484,8 +484,10 @@ def crf_history_html(instance: CrfBase) -> str:
     the row's history records (written with the row, so every change bumps the generation) and the users'
     names (a change of name bumps it too, ``visits.apps``)."""
     key = f"crf-history:{instance._meta.label_lower}:{instance.pk}:{get_language()}"
-    html = data_generation.fragment(
-        key, lambda: render_to_string("crf/_history.html", {"history": history_rows(instance)})
+    html = data_generation.patient_fragment(
+        instance.patient_id,
+        key,
+        lambda: render_to_string("crf/_history.html", {"history": history_rows(instance)}),
     )
     return mark_safe(html)
 

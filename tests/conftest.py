@@ -20,10 +20,13 @@ def _client_for(user) -> Client:
 
 @pytest.fixture(autouse=True)
 def _fresh_worklist_count():
-    """Each test's database starts over (rollback) but the cache does not: forget cached worklist counts."""
+    """Each test's database starts over (rollback) but the cache does not: forget cached worklist counts and every
+    patient's cached fragments (a patient of this test may have the id of one of an earlier test or run)."""
+    from sabr_trial.generation import bump_for
     from visits.selectors import bump_generation
 
     bump_generation()
+    bump_for(None)
 
 
 @pytest.fixture(autouse=True)

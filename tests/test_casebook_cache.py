@@ -259,3 +259,33 @@ def test_the_ae_soft_checks_follow_the_treatment(as_coordinator, change):
     assert "No study treatment is recorded yet" in detail(as_coordinator, ae)
     change(give_axitinib, ae.patient, start=ae.onset_date - datetime.timedelta(days=5))
     assert "No study treatment is recorded yet" not in detail(as_coordinator, ae)
+
+
+# --- Per-patient generations: a change to another patient keeps this patient's fragments -----------------------
+
+
+def test_a_change_to_another_patient_keeps_this_casebook(as_coordinator, coordinator, patient, change):
+    """The casebook's own reads (its signatures, for one) are not made again after another patient's change (the
+    navigation's study-wide counts are)."""
+    other = RegisteredPatientFactory()
+    ScreeningLogFactory(patient=other, screening_date=datetime.date(2026, 1, 5))
+
+    def casebook_reads(queries) -> int:
+        return sum("sabr_trial_casebooksignature" in q["sql"] for q in queries.captured_queries)
+
+    page(as_coordinator, patient)
+    _edit_date(change, coordinator, other, 7)
+    with CaptureQueriesContext(connection) as after_other:
+        page(as_coordinator, patient)
+    assert casebook_reads(after_other) == 0
+    _edit_date(change, coordinator, patient, 8)
+    with CaptureQueriesContext(connection) as after_own:
+        assert "2026-01-08" in page(as_coordinator, patient)
+    assert casebook_reads(after_own) == 1
+
+
+def test_a_study_lock_shows_on_every_casebook(as_coordinator, data_manager, patient, change):
+    assert "/new/" in page(as_coordinator, patient)
+    change(services.study_lock, acting_user=data_manager, reason="final analysis")
+    text = page(as_coordinator, patient)
+    assert 'data-testid="casebook-lock"' in text and "/new/" not in text

@@ -15,12 +15,15 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     rows, queries and their messages, CRF and casebook signatures, study locks, and a user's name (pages show
     who did what; a sign-in's ``last_login`` alone changes nothing shown).
 
-    Bumped after commit only: no cache write inside the save's transaction (issue 16), and a count computed by
-    another request before the commit is stored under the old generation, never read again. The bump happens
-    before the response, so the writer's own next page is right. A cache outage cannot fail the save (robust).
+    The study-wide generation (worklist, to-do counts) and the patient's own (casebook, CRF pages; the shared one
+    for a change tied to no patient) are bumped. Bumped after commit only: no cache write inside the save's
+    transaction (issue 16), and a count computed by another request before the commit is stored under the old
+    generation, never read again. The bump happens before the response, so the writer's own next page is right. A
+    cache outage cannot fail the save (robust).
     """
     from django.contrib.auth import get_user_model
 
+    from enrollment.models import Patient
     from sabr_trial.crf import CrfBase
     from sabr_trial.generation import bump_after_commit
     from sabr_trial.models import CasebookSignature, Query, QueryMessage, Signature, StudyLock
@@ -33,7 +36,9 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
             and kwargs.get("update_fields") != frozenset({"last_login"})
         )
     ):
-        bump_after_commit()  # once per transaction
+        patient_id = instance.pk if isinstance(instance, Patient) else getattr(instance, "patient_id", None)
+        # tied to no one patient (or not known here): every patient's fragments are dropped
+        bump_after_commit(patient_id if isinstance(patient_id, int) else None)  # once per transaction
 
 
 class VisitsConfig(AppConfig):
