@@ -267,8 +267,14 @@ def test_the_ae_soft_checks_follow_the_treatment(as_coordinator, change):
 def test_a_change_to_another_patient_keeps_this_casebook(as_coordinator, coordinator, patient, change):
     """The casebook's own reads (its signatures, for one) are not made again after another patient's change (the
     navigation's study-wide counts are)."""
-    other = RegisteredPatientFactory()
-    ScreeningLogFactory(patient=other, screening_date=datetime.date(2026, 1, 5))
+
+    def make_other():
+        other = RegisteredPatientFactory()
+        ScreeningLogFactory(patient=other, screening_date=datetime.date(2026, 1, 5))
+        return other
+
+    # after commit, as in production (the test's own rows, the fixture's included, are bumped now, not later)
+    other = change(make_other)
 
     def casebook_reads(queries) -> int:
         return sum("sabr_trial_casebooksignature" in q["sql"] for q in queries.captured_queries)
