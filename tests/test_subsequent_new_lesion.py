@@ -133,6 +133,24 @@ def test_services_refuse_a_new_lesion_of_another_patient_ec_su_4(as_coordinator,
     assert not SubsequentTherapy.objects.exists()
 
 
+def test_services_refuse_a_registry_lesion_of_another_patient_ec_su_1(as_coordinator, coordinator):
+    patient = _patient_with_new_lesion(as_coordinator, again=False)
+    other = _patient_with_new_lesion(as_coordinator, again=False)
+    theirs = Lesion.objects.filter(patient=other).order_by("lesion_code")[0]
+    with pytest.raises(ValidationError) as refused:
+        services.crf_create(
+            model=SubsequentTherapy,
+            patient=patient,
+            data=_data(),
+            m2m={"lesions_treated": [theirs]},
+            acting_user=coordinator,
+        )
+    assert refused.value.message_dict["lesions_treated"] == [
+        f"Lesion {theirs.lesion_code} belongs to another patient (EC-SU-1)."
+    ]
+    assert not SubsequentTherapy.objects.exists()
+
+
 def test_services_refuse_radiotherapy_without_lesions_and_a_change_that_drops_them(
     as_coordinator, coordinator
 ):

@@ -940,6 +940,15 @@ def check_subsequent_therapy(row: SubsequentTherapy) -> None:
         _add(errors, "end_date", _("The end is before the start."))
     lesions = pipeline.m2m_values(row, "lesions_treated")
     new_lesions = pipeline.m2m_values(row, "new_lesions_treated")
+    for (
+        lesion
+    ) in lesions:  # the form offers only the patient's lesions; the API and the importer name any row
+        if row.patient_id and getattr(lesion, "patient_id", row.patient_id) != row.patient_id:
+            _add(
+                errors,
+                "lesions_treated",
+                _("Lesion %(code)s belongs to another patient (EC-SU-1).") % {"code": lesion.lesion_code},
+            )
     for field, messages in {
         **lesions_treated_errors(row.therapy_type, [*lesions, *new_lesions]),
         **new_lesions_treated_errors(row, new_lesions),
