@@ -193,7 +193,7 @@ def test_casebook_pdf_has_values_history_and_signature_sections(
         "Eligibility checklist",
         "Hypertension",
         "Change history",
-        "Signatures",
+        "Investigator signature",  # every form's state says it; a "Signatures" table only when there are some
         "Eligibility confirmed by the investigator",
         "Fatigue",
     ):
