@@ -40,10 +40,15 @@ def _fresh_access_cache():
 
 @pytest.fixture(autouse=True)
 def _fresh_endpoint_memo():
-    """Tests that patch the derivation must see it run: each test starts with an empty per-patient memo."""
+    """Tests that patch the derivation must see it run: each test starts with an empty per-patient memo, and with no
+    recompute marked as scheduled by an earlier test (the debounce key lives in the shared cache)."""
+    from django.core.cache import cache
+
     from endpoints import incremental
+    from endpoints.services import _SCHEDULED_KEY
 
     incremental.clear()
+    cache.delete(_SCHEDULED_KEY)
 
 
 @pytest.fixture(autouse=True)
