@@ -31,6 +31,9 @@ class SabrTrialConfig(AppConfig):
         from sabr_trial.preferences import remember_at_login
 
         user_logged_in.connect(remember_at_login, dispatch_uid="sabr_trial_language_at_login")
+        from sabr_trial.middleware import touched_at_login
+
+        user_logged_in.connect(touched_at_login, dispatch_uid="sabr_trial_session_touched_at_login")
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed
 

@@ -119,6 +119,8 @@ class IdleSessionMiddleware:
     """
 
     TOUCH_SECONDS = 60
+    #: ... and at least this many times per idle timeout (a one-minute timeout is moved every two seconds).
+    TOUCHES_PER_TIMEOUT = 30
     KEY = "_idle_touched"
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -131,8 +133,15 @@ class IdleSessionMiddleware:
             return response
         now = int(time.time())
         touched = session.get(self.KEY)
-        if not isinstance(touched, int) or now - touched >= min(
-            self.TOUCH_SECONDS, session.get_expiry_age() // 30
-        ):
+        interval = min(self.TOUCH_SECONDS, session.get_expiry_age() // self.TOUCHES_PER_TIMEOUT)
+        if not isinstance(touched, int) or now - touched >= interval:
             session[self.KEY] = now  # modified: SessionMiddleware saves it with a new expiry
         return response
+
+
+def touched_at_login(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """``user_logged_in``: the sign-in saves the new session anyway; mark it touched now, so the first page after it
+    does not write the session again."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[IdleSessionMiddleware.KEY] = int(time.time())

@@ -30,6 +30,17 @@ def _fresh_worklist_count():
 
 
 @pytest.fixture(autouse=True)
+def _session_touched_once(monkeypatch):
+    """The idle timeout moves a session's expiry once a minute (``IdleSessionMiddleware``): a test that compares the
+    queries of two requests minutes apart would count that write in one of them. Tests move it only once per timeout
+    (``tests/test_auth.py`` checks the real interval)."""
+    from sabr_trial.middleware import IdleSessionMiddleware
+
+    monkeypatch.setattr(IdleSessionMiddleware, "TOUCH_SECONDS", 10**9)
+    monkeypatch.setattr(IdleSessionMiddleware, "TOUCHES_PER_TIMEOUT", 1)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_access_cache():
     """Each test's database starts over (rollback, user ids reused across runs) but the cache does not: a new
     access generation, so no user's cached roles and permissions outlive the test that cached them."""
