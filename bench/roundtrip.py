@@ -34,14 +34,12 @@ def _run(args: list[str], database_url: str) -> None:
         sys.exit(done.returncode)
 
 
-def _export_after_import(folder: Path, out: Path) -> None:
-    """In this process (DATABASE_URL set by the caller): import ``folder`` into the empty database, export to
-    ``out``."""
+def _export(out: Path) -> None:
+    """In this process (DATABASE_URL set by the caller): write the database's per-CRF export to ``out``."""
     sys.path.insert(0, str(HERE))
-    import importlib
+    from _django import setup
 
-    bench_import = importlib.import_module("import")  # bench/import.py: re-creates the database, imports
-    bench_import.run_import(folder, dry_run=False)
+    setup()
     from reports import exports
 
     for name, data in exports.crf_files().items():
@@ -84,23 +82,20 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/roundtrip"))
     parser.add_argument("--src-db", default="postgres://postgres@127.0.0.1:5432/sabr_roundtrip_src")
     parser.add_argument("--dst-db", default="postgres://postgres@127.0.0.1:5432/sabr_roundtrip_dst")
-    parser.add_argument("--step", choices=["import-export"], help=argparse.SUPPRESS)
-    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["export"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.step == "import-export":
-        _export_after_import(args.folder, args.out)
+    if args.step == "export":
+        _export(args.out)
         return
     generated, a, b = args.work / "generated", args.work / "A", args.work / "B"
     for folder in (generated, a, b):
         subprocess.run(["rm", "-rf", str(folder)], check=True)
     print(f"round trip of {args.n} generated patients in {args.work}")
     _run([str(HERE / "import.py"), "export", args.n, str(generated)], args.src_db)
-    _run(
-        [__file__, args.n, "--step", "import-export", "--folder", str(generated), "--out", str(a)],
-        args.src_db,
-    )
-    _run([__file__, args.n, "--step", "import-export", "--folder", str(a), "--out", str(b)], args.dst_db)
+    for source, out, db in ((generated, a, args.src_db), (a, b, args.dst_db)):
+        _run([str(HERE / "import.py"), "import", str(source)], db)  # re-creates the database, imports
+        _run([__file__, args.n, "--step", "export", "--out", str(out)], db)
     sys.exit(1 if _compare(a, b) else 0)
 
 

@@ -15,7 +15,7 @@ Counted over first-party, non-test, non-migration Python files (the apps and the
   ... of first-party      the subset that imports a first-party module (the ones that dodge circles or layers).
   functions over 80 lines functions and methods whose body spans more than 80 lines (decorators excluded).
   guards                  ``except`` clauses catching ImportError, ModuleNotFoundError, LookupError or FieldError.
-  run-time look-ups       calls of ``apps.get_model``, ``importlib.import_module`` and ``import_string``.
+  run-time look-ups       calls of the app registry's ``get_model``, importlib's ``import_module`` and ``import_string``.
 ``--verbose`` lists each circle, each function-level import of a first-party module, each long function, each guard
 and each look-up with its file and line.
 """
