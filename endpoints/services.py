@@ -354,9 +354,7 @@ def latest_snapshot(
     also the figures and the summary (read when first used: the dashboard's cached body needs none of them)."""
     qs = EndpointSnapshot.objects.filter(status=EndpointSnapshot.Status.OK)
     if light or bare:
-        qs = qs.defer("results")
-    if bare:
-        qs = qs.defer("results", "figures", "figures_i18n", "summary")
+        qs = qs.defer("results", *(("figures", "figures_i18n", "summary") if bare else ()))
     if cutoff is not None:
         qs = qs.filter(data_cutoff=cutoff)
     return qs.order_by("-created_at", "-id").first()

@@ -13,11 +13,12 @@ With the cache down (or empty) every request reads the database, as before (issu
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+
+from sabr_trial import generation
 
 _GENERATION = "sabr:access-generation"
 #: Upper bound on how long a cached entry is used (seconds).
@@ -48,27 +49,10 @@ def bump(**_kwargs: Any) -> None:
 
 
 def _bump_now() -> None:
-    from django.core.cache import cache
-
-    if not cache.add(_GENERATION, time.time_ns(), timeout=None):
-        try:
-            cache.incr(_GENERATION)
-        except ValueError:  # evicted between add and incr: a number never used before
-            cache.add(_GENERATION, time.time_ns(), timeout=None)
-
-
-def _generation() -> int | None:
-    from django.core.cache import cache
-
-    found = cache.get(_GENERATION)
-    if found is None:
-        cache.add(_GENERATION, time.time_ns(), timeout=None)
-        found = cache.get(_GENERATION)
-    return None if found is None else int(found)
+    generation.bump_counter(_GENERATION)
 
 
 def _compute(user: Any) -> Access:
-    from django.contrib.auth.backends import ModelBackend
     from django_otp import devices_for_user
 
     from sabr_trial.models import TwoFactorRole
@@ -90,7 +74,7 @@ def access_of(user: Any) -> Access:
         return found  # type: ignore[no-any-return]
     from django.core.cache import cache
 
-    gen = _generation()
+    gen = generation.counter_or_none(_GENERATION)
     if gen is None:
         found = _compute(user)
     else:

@@ -93,12 +93,22 @@ def current() -> int:
 
 def current_or_none() -> int | None:
     """The current generation for a fragment cache, or None when the cache cannot say (down): then compute."""
+    return counter_or_none(_KEY)
+
+
+def bump_counter(key: str) -> None:
+    """Move another counter kept like the generations (``sabr_trial.authcache``'s access generation)."""
+    _incr(key)
+
+
+def counter_or_none(key: str) -> int | None:
+    """A generation-like counter's value, started at a never-used number when absent; None when the cache is down."""
     from django.core.cache import cache
 
-    found = cache.get(_KEY)
+    found = cache.get(key)
     if found is None:
-        cache.add(_KEY, time.time_ns(), timeout=None)
-        found = cache.get(_KEY)
+        cache.add(key, time.time_ns(), timeout=None)
+        found = cache.get(key)
     return None if found is None else int(found)
 
 

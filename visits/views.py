@@ -238,7 +238,10 @@ def worklist(request: HttpRequest) -> HttpResponse:
         f"{page_number}:{WORKLIST_PAGE_SIZE}:{int(can_enter)}"
     )
     body = fragment(
-        key, lambda: _worklist_body(request, today, show=show, sort=sort, desc=desc, page_number=page_number)
+        key,
+        lambda: _worklist_body(
+            request, today, show=show, sort=sort, desc=desc, page_number=page_number, can_enter=can_enter
+        ),
     )
     return render(
         request,
@@ -248,10 +251,16 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 def _worklist_body(
-    request: HttpRequest, today: datetime.date, *, show: str, sort: str, desc: bool, page_number: int
+    request: HttpRequest,
+    today: datetime.date,
+    *,
+    show: str,
+    sort: str,
+    desc: bool,
+    page_number: int,
+    can_enter: bool,
 ) -> str:
     lists = selectors.cached_worklist(request, today=today)
-    can_enter = has_perm(request.user, Perm.ENTER)
     # sort on what the sort keys read, then present only the rows of the page shown
     keyed = [
         (
