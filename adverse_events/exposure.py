@@ -13,7 +13,7 @@ from enrollment import selectors as enrollment_selectors
 from sabr_trial import pipeline
 from treatment import origins
 from treatment import selectors as treatment_selectors
-from treatment.models import AxitinibPeriod, ToripalimabInfusion
+from treatment.models import AxitinibPeriod, SabrCourse, SabrFraction, SabrTarget, ToripalimabInfusion
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,14 @@ def exposure_for(patient: Any) -> Exposure:
     protocol course; axitinib: the first period with a dose; toripalimab: the first infusion GIVEN), so the
     treatment-emergent flag and the EC-AE-5 window start where OS does. Last doses: the last delivered fraction,
     the end (or, while open, the start) of the last dosed axitinib period, the last infusion GIVEN.
-    Read once per save (``pipeline.read_once``): the AE rules and the AE derivation both ask for it.
+    Read once per save (``pipeline.read_once``): the AE rules and the AE derivation both ask for it; in a batch
+    (``import_study``) once until a treatment row of the batch is written (``pipeline.batch_read``).
     """
-    return pipeline.read_once(("exposure", patient.pk), lambda: _exposure(patient))
+    return pipeline.batch_read(("exposure", patient.pk), EXPOSURE_MODELS, lambda: _exposure(patient))
+
+
+#: The rows an exposure is read from (a write of one of them makes a batch read it again).
+EXPOSURE_MODELS = (SabrFraction, SabrTarget, SabrCourse, AxitinibPeriod, ToripalimabInfusion)
 
 
 def _exposure(patient: Any) -> Exposure:

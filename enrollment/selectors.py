@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from enrollment.models import Consent, DeathReport, Disposition, Patient, YesNo
-from sabr_trial import patient_facts
+from sabr_trial import patient_facts, pipeline
 from sabr_trial.crf import CrfStatus
 from sabr_trial.patient_dates import dates_of
 from sabr_trial.roles import Perm, has_perm
@@ -62,24 +62,40 @@ def consent_datetime(patient: Any) -> datetime.datetime | None:
 
 def consent_date(patient: Any) -> datetime.date | None:
     """Return the local date of the first consent entered, or None (EC-G3 compares dates with it)."""
-    consent = first_consent(patient)
-    return timezone.localtime(consent.consent_datetime).date() if consent is not None else None
+
+    def read() -> datetime.date | None:
+        consent = first_consent(patient)
+        return timezone.localtime(consent.consent_datetime).date() if consent is not None else None
+
+    return pipeline.batch_read(("consent_date", _pk(patient)), (Consent,), read)
 
 
 def death_date(patient: Any) -> datetime.date | None:
     """Return the patient's date of death, or None."""
 
-    return DeathReport.objects.filter(patient=patient).values_list("death_date", flat=True).first()
+    return pipeline.batch_read(
+        ("death_date", _pk(patient)),
+        (DeathReport,),
+        lambda: DeathReport.objects.filter(patient=patient).values_list("death_date", flat=True).first(),
+    )
 
 
 def end_of_study_date(patient: Any) -> datetime.date | None:
     """Return the off-study date (DM.RFPENDTC), or None while the patient is on study."""
 
-    return (
-        Disposition.objects.filter(patient=patient, eos_date__isnull=False)
-        .values_list("eos_date", flat=True)
-        .first()
+    return pipeline.batch_read(
+        ("end_of_study_date", _pk(patient)),
+        (Disposition,),
+        lambda: (
+            Disposition.objects.filter(patient=patient, eos_date__isnull=False)
+            .values_list("eos_date", flat=True)
+            .first()
+        ),
     )
+
+
+def _pk(patient: Any) -> Any:
+    return getattr(patient, "pk", patient)
 
 
 #: Kinds of patient dates that do not prove the patient was alive (R5.6).

@@ -25,6 +25,7 @@ AE numbers, the treatment-emergent flag) are computed by the services, never cop
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import logging
@@ -237,6 +238,7 @@ class Importer:
         self, file: str, row: int, column: str, rule: str, message: str, *, value: str = "", subject: str = ""
     ) -> None:
         self.result.problems.append(Problem(file, row, column, rule, message, value, subject))
+        pipeline.forget_reads()  # a refused save rolled back its savepoint: reads the batch kept may show its writes
         log.debug("refused %s row %s column %s: [%s] %s", file, row, column, rule, message)
 
     def refuse_validation(self, file: str, row: int, exc: ValidationError, rule_default: str) -> None:
@@ -749,7 +751,9 @@ class Importer:
                 self.deferred.append((slug, subj, own, line, withdrawal, WITHDRAWAL_REASON))
             status = CrfStatus.DRAFT if row.get("CRFSTAT") == CrfStatus.DRAFT else CrfStatus.SUBMITTED
             try:
-                with transaction.atomic(), pipeline.tagged((file, line, subj)):
+                # crf_create is its own savepoint: the eligibility's create and confirm share one here.
+                savepoint = transaction.atomic() if slug == "eligibility" else contextlib.nullcontext()
+                with savepoint, pipeline.tagged((file, line, subj)):
                     if slug == "eligibility":
                         obj = enrollment_services.eligibility_create(
                             patient=patient, data=data, acting_user=self.user, status=status

@@ -43,6 +43,7 @@ class SabrTrialConfig(AppConfig):
             forget_roles, sender=get_user_model().groups.through, dispatch_uid="sabr_trial_roles"
         )
         _wire_access_generation()
+        _wire_batch_reads()
         _register_data_management()
         _register_outbox()
 
@@ -72,6 +73,20 @@ def _wire_access_generation() -> None:
         m2m_changed.connect(
             authcache.bump, sender=through, dispatch_uid=f"sabr_access_m2m_{through.__name__}"
         )
+
+
+def _forget_batch_reads(sender: Any, **kwargs: Any) -> None:
+    from sabr_trial import pipeline
+
+    pipeline.forget_reads(sender)
+
+
+def _wire_batch_reads() -> None:
+    """A row saved or deleted drops the reads of its model that a batch keeps (``pipeline.batch_read``)."""
+    from django.db.models.signals import post_delete, post_save
+
+    for signal in (post_save, post_delete):
+        signal.connect(_forget_batch_reads, dispatch_uid=f"sabr_batch_reads_{signal}")
 
 
 def _concrete_subclasses(model: type) -> list[type]:

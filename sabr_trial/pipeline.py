@@ -177,6 +177,9 @@ class Deferred:
     run: Callable[[], None]
     cause: Cause | None
     tag: Any
+    #: Run in its own savepoint at the flush (a refusal rolls back this follow-up only); False for the pipeline's
+    #: own bookkeeping that refuses nothing (the outbox records, the casebook-signature void).
+    savepoint: bool = True
 
 
 class Batch:
@@ -184,11 +187,18 @@ class Batch:
 
     def __init__(self) -> None:
         self._queue: dict[Any, Deferred] = {}
+        #: Reads kept for the batch (:func:`batch_read`): value by key, and the keys that read each model.
+        self.reads: dict[Any, Any] = {}
+        self.read_models: dict[type, set[Any]] = {}
 
-    def defer(self, key: Any, run: Callable[[], None], *, cause: Cause | None = None) -> None:
+    def defer(
+        self, key: Any, run: Callable[[], None], *, cause: Cause | None = None, savepoint: bool = True
+    ) -> None:
         """Queue ``run`` under ``key`` unless something is queued under it already (cause: the current one)."""
         if key not in self._queue:
-            self._queue[key] = Deferred(run, cause if cause is not None else _cause.get(), _tag.get())
+            self._queue[key] = Deferred(
+                run, cause if cause is not None else _cause.get(), _tag.get(), savepoint=savepoint
+            )
 
     def take(self) -> list[Deferred]:
         """Everything queued, oldest first; the queue is empty afterwards."""
@@ -232,10 +242,43 @@ def tagged(tag: Any) -> Iterator[None]:
         _tag.reset(token)
 
 
-def once_per_batch(key: Any, run: Callable[[], None]) -> None:
-    """Run ``run()`` now; inside a batch, once per ``key`` when the batch is flushed."""
+def batch_read(key: Any, models: tuple[type, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()``, a read of rows of ``models``; inside a batch it is made once and kept until a row of one of
+    these models is saved or deleted (:func:`forget_reads`, wired to ``post_save`` and ``post_delete``) or a row is
+    refused. A rule that reads another form's rows for every row of a batch (the consent date for every dose) reads
+    them once; the batch's own writes of those rows make the next read ask again. Outside a batch: once per save
+    (:func:`read_once`)."""
+    current = _batch.get()
+    if current is None:
+        return read_once(key, compute)
+    if key in current.reads:
+        return current.reads[key]
+    value = compute()
+    current.reads[key] = value
+    for model in models:
+        current.read_models.setdefault(model, set()).add(key)
+    return value
+
+
+def forget_reads(model: type | None = None) -> None:
+    """Drop the batch's kept reads of ``model`` (a row of it was written), or all of them (``None``: a save was
+    refused, and its savepoint's writes rolled back)."""
+    current = _batch.get()
+    if current is None or not current.reads:
+        return
+    if model is None:
+        current.reads.clear()
+        current.read_models.clear()
+        return
+    for key in current.read_models.pop(model, ()):
+        current.reads.pop(key, None)
+
+
+def once_per_batch(key: Any, run: Callable[[], None], *, savepoint: bool = True) -> None:
+    """Run ``run()`` now; inside a batch, once per ``key`` when the batch is flushed (``savepoint=False``: ``run``
+    refuses nothing, so the flush gives it no savepoint of its own)."""
     current = _batch.get()
     if current is None:
         run()
     else:
-        current.defer(key, run)
+        current.defer(key, run, savepoint=savepoint)

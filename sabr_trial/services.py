@@ -243,6 +243,7 @@ def _after_commit(instance: CrfBase) -> None:
     pipeline.once_per_batch(
         ("after_commit", type(instance), instance.patient_id),
         functools.partial(_record_after_commit, instance),
+        savepoint=False,  # outbox rows only: nothing to refuse
     )
 
 
@@ -327,6 +328,7 @@ def crf_create(
             user=acting_user,
             reason=_("Form added: %(title)s") % {"title": _title(instance)},
         ),
+        savepoint=False,  # an update and an audit row: nothing to refuse
     )
     run_followups(instance, user=acting_user)
     _after_commit(instance)
@@ -474,10 +476,10 @@ def flush_batch(
     skip: Callable[[Any], bool] | None = None,
     on_error: Callable[[Any, Exception], None] | None = None,
 ) -> int:
-    """Run the follow-ups a batch queued (stage 8 of its saves), each in its own savepoint and with the cause it was
-    queued with, until none is left (a follow-up may queue more). ``skip(tag)``: leave out those of a refused
-    patient. A refusal (ValidationError, PermissionDenied) goes to ``on_error(tag, exc)``, or is raised without
-    it. Returns how many ran."""
+    """Run the follow-ups a batch queued (stage 8 of its saves), each in its own savepoint (not the bookkeeping
+    queued with ``savepoint=False``) and with the cause it was queued with, until none is left (a follow-up may queue
+    more). ``skip(tag)``: leave out those of a refused patient. A refusal (ValidationError, PermissionDenied) goes
+    to ``on_error(tag, exc)``, or is raised without it. Returns how many ran."""
     ran = 0
     while len(queue):
         for item in queue.take():
@@ -485,11 +487,12 @@ def flush_batch(
                 continue
             try:
                 with (
-                    transaction.atomic(),
+                    transaction.atomic() if item.savepoint else contextlib.nullcontext(),
                     pipeline.caused_by(item.cause) if item.cause is not None else contextlib.nullcontext(),
                 ):
                     item.run()
             except (ValidationError, PermissionDenied) as exc:
+                pipeline.forget_reads()  # the savepoint's writes rolled back: reads kept since may show them
                 if on_error is None:
                     raise
                 on_error(item.tag, exc)
@@ -530,6 +533,7 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
     cause = pipeline.current_cause()
     if cause is not None and cause.model is model and cause.pk == current.pk:
         model.objects.filter(pk=current.pk).update(**changed)
+        pipeline.forget_reads(model)  # an update() sends no post_save
         latest = current.history.filter(version=current.version).order_by("-history_id").first()
         if latest is not None:
             type(latest).objects.filter(pk=latest.pk).update(**changed)
