@@ -82,11 +82,12 @@ def _forget_batch_reads(sender: Any, **kwargs: Any) -> None:
 
 
 def _wire_batch_reads() -> None:
-    """A row saved or deleted drops the reads of its model that a batch keeps (``pipeline.batch_read``)."""
-    from django.db.models.signals import post_delete, post_save
+    """A row saved drops the reads of its model that a batch keeps (``pipeline.batch_read``). Not ``post_delete``:
+    a listener for every model would turn every fast delete into a select and a delete; CRF rows are never deleted,
+    and the child rows that the assessment grid deletes are not read through ``batch_read``."""
+    from django.db.models.signals import post_save
 
-    for signal in (post_save, post_delete):
-        signal.connect(_forget_batch_reads, dispatch_uid=f"sabr_batch_reads_{signal}")
+    post_save.connect(_forget_batch_reads, dispatch_uid="sabr_batch_reads_post_save")
 
 
 def _concrete_subclasses(model: type) -> list[type]:

@@ -244,10 +244,10 @@ def tagged(tag: Any) -> Iterator[None]:
 
 def batch_read(key: Any, models: tuple[type, ...], compute: Callable[[], Any]) -> Any:
     """``compute()``, a read of rows of ``models``; inside a batch it is made once and kept until a row of one of
-    these models is saved or deleted (:func:`forget_reads`, wired to ``post_save`` and ``post_delete``) or a row is
-    refused. A rule that reads another form's rows for every row of a batch (the consent date for every dose) reads
-    them once; the batch's own writes of those rows make the next read ask again. Outside a batch: once per save
-    (:func:`read_once`)."""
+    these models is saved (:func:`forget_reads`, wired to ``post_save``; the models read here are CRFs, whose rows
+    are never deleted) or a row is refused. A rule that reads another form's rows for every row of a batch (the
+    consent date for every dose) reads them once; the batch's own writes of those rows make the next read ask
+    again. Outside a batch: once per save (:func:`read_once`)."""
     current = _batch.get()
     if current is None:
         return read_once(key, compute)
