@@ -135,6 +135,61 @@ def fragment(key: str, compute: Callable[[], Any]) -> Any:
     return found
 
 
+def patient_generations(patient_ids: list[int]) -> dict[int, str] | None:
+    """Each patient's data version as one string (the shared generation and the patient's own), read in one round
+    trip; a missing counter starts at a never-used number. None when the cache is down (then compute)."""
+    from django.core.cache import cache
+
+    keys = [_SHARED_KEY] + [_patient_key(pk) for pk in patient_ids]
+    found = cache.get_many(keys)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        start = time.time_ns()
+        for key in missing:
+            cache.add(key, start, timeout=None)
+        found.update(cache.get_many(missing))
+        if any(k not in found for k in keys):
+            return None
+    shared = int(found[_SHARED_KEY])
+    return {pk: f"s{shared}:p{int(found[_patient_key(pk)])}" for pk in patient_ids}
+
+
+def per_patient(
+    views: dict[str, Callable[[Any], Any]],
+    wanted: str,
+    patient_ids: list[int],
+    compute: Callable[[list[int]], dict[int, Any]],
+) -> dict[int, Any]:
+    """One result per patient, kept in the shared cache under that patient's data version: a change to one patient
+    recomputes that patient only. ``compute(ids)`` returns, in bulk, a value per patient missing; ``views`` names
+    each form of it kept (key prefix -> function of the value: a list and its length, say), all stored when one is
+    computed; ``wanted`` is the prefix returned.
+
+    Each prefix must name what its results depend on besides the data (the day, the language). Cache down: computed.
+    """
+    from django.core.cache import cache
+
+    versions = patient_generations(patient_ids)
+    if versions is None:
+        return {pk: views[wanted](value) for pk, value in compute(patient_ids).items()}
+    full = {pk: f"{wanted}:{pk}:{versions[pk]}" for pk in patient_ids}
+    cached = cache.get_many(list(full.values()))
+    out = {pk: cached[k] for pk, k in full.items() if k in cached}
+    missing = [pk for pk in patient_ids if pk not in out]
+    if missing:
+        computed = compute(missing)
+        cache.set_many(
+            {
+                f"{prefix}:{pk}:{versions[pk]}": view(value)
+                for pk, value in computed.items()
+                for prefix, view in views.items()
+            },
+            timeout=FRAGMENT_SECONDS,
+        )
+        out.update({pk: views[wanted](value) for pk, value in computed.items()})
+    return out
+
+
 def patient_fragment(patient_id: int, key: str, compute: Callable[[], Any]) -> Any:
     """Like ``fragment``, for a result that reads one patient's data (and shared data: users, locks, reference
     data) only: a change to another patient keeps it."""

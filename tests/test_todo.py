@@ -295,6 +295,29 @@ def test_a_locked_casebook_follows_the_study_policy(as_monitor, sdv_study, data_
     assert key not in awaiting()
 
 
+def test_the_sdv_count_agrees_with_the_list_under_every_lock_policy(
+    sdv_study, data_manager, monitor, settings
+):
+    """Issue 20: the navigation counts forms in one query; it must be the list's verifiable rows in every case."""
+
+    def verifiable() -> int:
+        return sum(1 for i in todo.sdv_items() if not i.blocked)
+
+    first, _second = sdv_study
+    assert todo.sdv_count() == verifiable() > 0
+    services.crf_verify_many(rows=todo.sdv_selected([sorted(awaiting(first))[0]]), acting_user=monitor)
+    assert todo.sdv_count() == verifiable()
+    services.patient_lock(patient=first, acting_user=data_manager, reason="Complete")
+    counted = {}
+    for policy in (False, True):
+        settings.SDV_ON_LOCKED_CASEBOOK = policy
+        counted[policy] = todo.sdv_count()
+        assert counted[policy] == verifiable()
+    assert counted[False] < counted[True]  # the locked casebook's forms count only where SDV may pass a lock
+    services.study_lock(acting_user=data_manager, reason="Final analysis")
+    assert todo.sdv_count() == verifiable() == 0
+
+
 # --- data manager ------------------------------------------------------------------------------------------------
 
 

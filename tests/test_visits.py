@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 import zoneinfo
 
 import pytest
@@ -360,6 +361,50 @@ def test_navigation_count_is_cached_until_data_change(
         return int(found.group(1)) if found else 0
 
     assert 0 < count(first) < count(second)  # the new patient's due forms are in the fresh count
+
+
+def test_a_change_recomputes_the_worklist_of_that_patient_only(
+    as_coordinator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 20: each patient's part of the worklist and of its badge is kept under that patient's data version; a
+    save computes the patient it changed again, and the lists stay equal to a fresh computation."""
+    from sabr_trial.generation import bump_for
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = treated_patient(start_days_ago=70, study_number="SR-102")
+        second = treated_patient(start_days_ago=100, study_number="SR-101")
+    fresh = as_coordinator.get(WORKLIST)  # the whole study is computed once
+    calls: list[list[int] | None] = []
+    original = selectors.collect
+    monkeypatch.setattr(
+        selectors, "collect", lambda *a, **k: calls.append(k.get("patient_ids")) or original(*a, **k)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        as_coordinator.post(
+            reverse("visits:not_done", args=[first.pk]),
+            {
+                "form": "tumour-assessment",
+                "visit": "IMG-W8",
+                "reason_code": "NOT DONE",
+                "reason": "Scanner down",
+            },
+        )
+    calls.clear()  # the mark's own check read that patient's schedule
+    after = as_coordinator.get(WORKLIST)
+    assert calls == [[first.pk]]  # the other patient's part came from the cache
+    today = timezone.localdate()
+    expected = selectors.worklist(after.wsgi_request, today=today)
+    assert selectors.cached_worklist(after.wsgi_request, today=today) == expected
+    assert items(after) != items(fresh)
+    assert re.search(
+        rf'Worklist <span class="badge[^"]*">{len(expected["overdue"]) + len(expected["week"])}</span>',
+        after.text,
+    )
+    selectors.bump_generation()  # a change tied to no one patient (a study lock, a user's name): every part again
+    bump_for(None)
+    calls.clear()
+    as_coordinator.get(WORKLIST)
+    assert calls == [[second.pk, first.pk]]  # in study-number order
 
 
 def test_worklist_is_paged_in_the_chosen_order(as_coordinator, monkeypatch):

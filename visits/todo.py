@@ -9,7 +9,8 @@ recomputed here in bulk, and a test checks that both agree patient by patient).
 
 The navigation counts are cached in the shared cache per role, day and data generation (``visits.selectors``): the
 generation is bumped after commit of any change the lists read, so a count is never stale, and with Redis down
-every read is a miss and the count is computed (issue 16).
+every read is a miss and the count is computed (issue 16). The monitor's count is one query (``sdv_count``); the
+worklist's is kept per patient (``visits.selectors._per_patient``), so a save recomputes one patient.
 """
 
 from __future__ import annotations
@@ -268,6 +269,23 @@ def sdv_items(*, patient: str = "", form: str = "") -> list[SdvItem]:
     return items
 
 
+def sdv_count() -> int:
+    """How many forms a monitor can verify now, study-wide: the rows of ``sdv_items`` not ``blocked``, counted in
+    one query (a UNION ALL of one count per CRF table) instead of reading every row with its values (issue 20: the
+    navigation's SDV count was a third of a page's CPU under load). A test checks both agree."""
+    if StudyLock.active() is not None:
+        return 0  # every form is blocked ("study locked", ``_blocked``)
+    parts = []
+    for spec in registry.all():
+        qs = spec.model.objects.filter(status__in=SDV_STATUSES, verified_at__isnull=True)
+        if not settings.SDV_ON_LOCKED_CASEBOOK:
+            qs = qs.filter(patient__locked_at__isnull=True)
+        parts.append(qs.order_by().values("pk"))
+    if not parts:
+        return 0
+    return parts[0].union(*parts[1:], all=True).count()
+
+
 def sdv_selected(keys: list[str]) -> list[CrfBase]:
     """The forms named ``slug:pk`` that still await SDV (a row verified meanwhile is left out)."""
     wanted: dict[str, set[int]] = defaultdict(set)
@@ -455,7 +473,7 @@ def monitor_count(request: Any) -> int | None:
     """Forms a monitor can verify now, study-wide."""
     if not has_perm(request.user, Perm.VERIFY):
         return None
-    return _cached("monitor", lambda: sum(1 for i in sdv_items() if not i.blocked)) or None
+    return _cached("monitor", sdv_count) or None
 
 
 def data_manager_count(request: Any) -> int | None:
