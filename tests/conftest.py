@@ -30,6 +30,17 @@ def _fresh_worklist_count():
 
 
 @pytest.fixture(autouse=True)
+def _no_transaction_state_of_earlier_tests():
+    """A test's transaction is rolled back, never committed: the outbox delivery and the generation bump it
+    registered stay pending in this thread and the next test's first transaction would inherit them (their message
+    ids, their patients), so a query count would depend on the tests run before. Each test starts without them."""
+    from sabr_trial import generation, outbox
+
+    outbox._open.__dict__.clear()
+    generation._pending.__dict__.clear()
+
+
+@pytest.fixture(autouse=True)
 def _session_touched_once(monkeypatch):
     """The idle timeout moves a session's expiry once a minute (``IdleSessionMiddleware``): a test that compares the
     queries of two requests minutes apart would count that write in one of them. Tests move it only once per timeout

@@ -181,6 +181,35 @@ def test_work_done_leaves_the_list_and_the_count(
     assert nav_badge(page, "To do") == str(waiting)
 
 
+def test_a_signature_recounts_that_casebook_only(
+    as_investigator, coordinator, investigator_study, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 20: each casebook's facts are kept under its patient's data version; signing one recounts that one."""
+    from sabr_trial.generation import bump_after_commit, bump_for
+    from visits.selectors import bump_generation
+
+    with django_capture_on_commit_callbacks(execute=True):  # the fixture's changes, never committed, bump now
+        bump_after_commit(None)
+    before = todo.casebooks_to_sign()
+    assert before
+    calls = []
+    original = todo._casebook_facts
+    monkeypatch.setattr(todo, "_casebook_facts", lambda ids: calls.append(ids) or original(ids))
+    assert [c.patient for c in todo.casebooks_to_sign()] == [c.patient for c in before] and calls == []
+    patient = before[0].patient
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_investigator.post(reverse("casebook_sign", args=[patient.pk]), {"password": PASSWORD})
+    assert response.status_code == 302
+    after = todo.casebooks_to_sign()
+    assert calls == [[patient.pk]]
+    assert [c.patient for c in after] == [c.patient for c in before[1:]]
+    bump_generation()
+    bump_for(None)
+    assert [(c.patient, c.forms, c.drafts, c.voided) for c in todo.casebooks_to_sign()] == [
+        (c.patient, c.forms, c.drafts, c.voided) for c in after
+    ]
+
+
 def test_a_coordinator_sees_no_investigator_items(as_coordinator, investigator_study):
     assert as_coordinator.get(reverse("visits:todo_investigator")).status_code == 403
     page = as_coordinator.get(reverse("patient_list")).text
@@ -375,6 +404,34 @@ def test_ready_to_lock_agrees_with_the_pre_lock_report(lock_study):
     for candidate in todo.lock_candidates():
         report = prelock_report(candidate.patient)
         assert candidate.ready == (not any(section["items"] for section in report)), candidate.patient
+
+
+def test_closing_a_query_recounts_that_candidate_only(
+    coordinator, data_manager, lock_study, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 20: the pre-lock facts are kept per patient; a change to one candidate recounts that one only."""
+    from sabr_trial.generation import bump_after_commit
+
+    with django_capture_on_commit_callbacks(execute=True):  # the fixture's changes, never committed, bump now
+        bump_after_commit(None)
+    before = {c.patient.pk: c.ready for c in todo.lock_candidates()}
+    assert before == {lock_study["clean"].pk: True, lock_study["queried"].pk: False}
+    calls = []
+    original = todo._lock_facts
+    monkeypatch.setattr(todo, "_lock_facts", lambda ids: calls.append(ids) or original(ids))
+    old = lock_study["old"]
+    with django_capture_on_commit_callbacks(execute=True):
+        queries.answer_query(query=old, text="Withdrew consent", acting_user=coordinator)
+        old.refresh_from_db()
+        queries.close_query(query=old, acting_user=data_manager)
+    after = todo.lock_candidates()
+    assert calls == [[lock_study["queried"].pk]]
+    assert {c.patient.pk: c.ready for c in after} == {
+        lock_study["clean"].pk: True,
+        lock_study["queried"].pk: True,
+    }
+    for candidate in after:
+        assert candidate.ready == (not any(section["items"] for section in prelock_report(candidate.patient)))
 
 
 def test_a_locked_casebook_leaves_the_list(as_data_manager, data_manager, lock_study):

@@ -37,6 +37,8 @@ def _schedule_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
         )
     ):
         patient_id = instance.pk if isinstance(instance, Patient) else getattr(instance, "patient_id", None)
+        if isinstance(instance, QueryMessage) and QueryMessage.query.is_cached(instance):
+            patient_id = instance.query.patient_id  # a thread's message is its query's patient's data
         # tied to no one patient (or not known here): every patient's fragments are dropped
         bump_after_commit(patient_id if isinstance(patient_id, int) else None)  # once per transaction
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from adverse_events.models import AdverseEvent
 from enrollment.models import DeathReport, Disposition, Eligibility, Patient
 from enrollment.rules import holds_investigator_role
+from sabr_trial import generation
 from sabr_trial import queries as query_service
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.models import CasebookSignature, Query, StudyLock
@@ -89,12 +90,14 @@ class InvestigatorTodo:
         return len(self.eligibility) + len(self.casebooks) + len(self.saes) + len(self.queries)
 
 
-def _form_counts() -> dict[int, tuple[int, int]]:
-    """patient id -> (forms, drafts) over every CRF table: one query per table."""
+def _form_counts(ids: list[int]) -> dict[int, tuple[int, int]]:
+    """patient id -> (forms, drafts) over every CRF table for these patients: one query per table."""
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for spec in registry.all():
-        rows = spec.model.objects.values("patient_id").annotate(
-            n=Count("pk"), drafts=Count("pk", filter=Q(status=CrfStatus.DRAFT))
+        rows = (
+            spec.model.objects.filter(patient_id__in=ids)
+            .values("patient_id")
+            .annotate(n=Count("pk"), drafts=Count("pk", filter=Q(status=CrfStatus.DRAFT)))
         )
         for r in rows.order_by():
             totals[r["patient_id"]][0] += r["n"]
@@ -102,28 +105,40 @@ def _form_counts() -> dict[int, tuple[int, int]]:
     return {pk: (n, d) for pk, (n, d) in totals.items()}
 
 
+def _casebook_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, CasebookSignature | None]]:
+    """patient id -> (forms, drafts, signed now, last voided signature) for these patients, in bulk."""
+    counts = _form_counts(ids)
+    facts = {pk: [*counts.get(pk, (0, 0)), False, None] for pk in ids}
+    for s in CasebookSignature.objects.filter(patient_id__in=ids).order_by("signed_at", "pk"):
+        if s.voided_at is None:
+            facts[s.patient_id][2] = True
+        else:
+            facts[s.patient_id][3] = s
+    return {pk: (f[0], f[1], f[2], f[3]) for pk, f in facts.items()}
+
+
 def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSign]:
     """Casebooks with submitted data and no valid investigator signature (never signed, or voided by a change).
 
     A locked casebook (or study) cannot be signed and is left out; drafts are counted because they block the
-    signature until they are submitted (``casebook_sign``).
+    signature until they are submitted (``casebook_sign``). Each patient's facts are kept under the patient's data
+    version (``sabr_trial.generation.per_patient``): after a save the patient changed is counted again, not the
+    study (issue 20).
     """
     if study_locked is None:
         study_locked = StudyLock.active() is not None
     if study_locked:
         return []
-    counts = _form_counts()
-    signed: set[int] = set()
-    voided: dict[int, CasebookSignature] = {}
-    for s in CasebookSignature.objects.filter(patient_id__in=counts).order_by("signed_at", "pk"):
-        if s.voided_at is None:
-            signed.add(s.patient_id)
-        else:
-            voided[s.patient_id] = s
-    waiting = [pk for pk, (n, drafts) in counts.items() if pk not in signed and n > drafts]
+    unlocked = list(
+        Patient.objects.filter(locked_at__isnull=True).order_by("pk").values_list("pk", flat=True)
+    )
+    facts = generation.per_patient(
+        {"visits:casebook-facts": lambda v: v}, "visits:casebook-facts", unlocked, _casebook_facts
+    )
+    waiting = [pk for pk in unlocked if not facts[pk][2] and facts[pk][0] > facts[pk][1]]
     patients = Patient.objects.filter(pk__in=waiting, locked_at__isnull=True).order_by("study_number", "pk")
     return [
-        CasebookToSign(patient=p, forms=counts[p.pk][0], drafts=counts[p.pk][1], voided=voided.get(p.pk))
+        CasebookToSign(patient=p, forms=facts[p.pk][0], drafts=facts[p.pk][1], voided=facts[p.pk][3])
         for p in patients
     ]
 
@@ -373,20 +388,9 @@ def _off_study_dates() -> dict[int, datetime.date]:
     return out
 
 
-def lock_candidates() -> list[LockCandidate]:
-    """Patients off study whose casebooks are not locked, with what the pre-lock report still lists.
-
-    The sections are those of ``sabr_trial.selectors.prelock_report`` (open queries, forms not verified, the
-    casebook signature, expected forms missing) counted for every candidate at once.
-    """
-    from django.utils.translation import gettext as _
-
-    if StudyLock.active() is not None:
-        return []
-    off = _off_study_dates()
-    if not off:
-        return []
-    ids = list(off)
+def _lock_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, bool, int]]:
+    """patient id -> (open queries, forms not verified, a valid signature, a voided signature, expected forms
+    missing) for these patients, in bulk: the sections of the pre-lock report."""
     open_queries = dict(
         Query.objects.filter(patient_id__in=ids)
         .exclude(query_status=Query.Status.CLOSED)
@@ -416,21 +420,44 @@ def lock_candidates() -> list[LockCandidate]:
     missing: dict[int, int] = defaultdict(int)
     for ps in selectors.collect(today=timezone.localdate(), patient_ids=ids):
         missing[ps.patient_id] = sum(1 for ef in ps.forms if ef.state in (State.OVERDUE, State.DUE))
+    return {
+        pk: (open_queries.get(pk, 0), unverified[pk], pk in valid, pk in voided, missing[pk]) for pk in ids
+    }
+
+
+def lock_candidates() -> list[LockCandidate]:
+    """Patients off study whose casebooks are not locked, with what the pre-lock report still lists.
+
+    The sections are those of ``sabr_trial.selectors.prelock_report`` (open queries, forms not verified, the
+    casebook signature, expected forms missing), counted in bulk for the candidates and kept per patient under the
+    patient's data version and the day (issue 20: a save recounts the patient it changed, not every candidate).
+    """
+    from django.utils.translation import gettext as _
+
+    if StudyLock.active() is not None:
+        return []
+    off = _off_study_dates()
+    if not off:
+        return []
+    ids = sorted(off)
+    key = f"visits:lock-facts:{timezone.localdate().isoformat()}"
+    facts = generation.per_patient({key: lambda v: v}, key, ids, _lock_facts)
     out = []
     for p in Patient.objects.filter(pk__in=ids).order_by("study_number", "pk"):
+        queries, unverified, valid, voided, missing = facts[p.pk]
         signature = ""
-        if p.pk not in valid:
+        if not valid:
             signature = _("not signed")
-        if p.pk in voided:
+        if voided:
             signature = (signature + ", " if signature else "") + _("a voided signature")
         out.append(
             LockCandidate(
                 patient=p,
                 off_study=off[p.pk],
-                queries=open_queries.get(p.pk, 0),
-                unverified=unverified[p.pk],
+                queries=queries,
+                unverified=unverified,
                 signature=signature,
-                missing=missing[p.pk],
+                missing=missing,
             )
         )
     return out
