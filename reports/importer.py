@@ -471,6 +471,7 @@ class Importer:
         try:
             with transaction.atomic():
                 self._import(tables)
+                self._refuse_locked_meanwhile()
                 if self.result.problems or dry_run:
                     raise _Abort
         except _Abort:
@@ -478,6 +479,39 @@ class Importer:
             return self.result
         self.result.committed = True
         return self.result
+
+    def _refuse_locked_meanwhile(self) -> None:
+        """Read the study lock and the casebook locks again before the commit: the saves of a batch read them once
+        per patient (``services._refuse_if_held``), and another session may have locked meanwhile (a casebook that
+        was locked when the import read it is left to the row checks, as before)."""
+        from django.utils.translation import gettext as gettext_now
+
+        from sabr_trial.models import StudyLock
+
+        kept = {
+            subj: p
+            for subj, p in self.patients.items()
+            if subj not in self.failed_subjects and not getattr(p, "locked_at", None)
+        }
+        if not kept:
+            return
+        if StudyLock.active() is not None:
+            locked = set(kept)
+            message = gettext_now("The study database is locked for analysis: no change is possible.")
+        else:
+            model = next(iter(kept.values()))._meta.model
+            ids = set(
+                model.objects.filter(
+                    pk__in=[p.pk for p in kept.values()], locked_at__isnull=False
+                ).values_list("pk", flat=True)
+            )
+            locked = {subj for subj, p in kept.items() if p.pk in ids}
+            message = gettext_now(
+                "This patient's casebook is locked by data management: no change is possible."
+            )
+        for subj in sorted(locked):
+            self.refuse("", 0, "", "LOCK", message, subject=subj)
+            self.failed_subjects.add(subj)
 
     def _import(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         from enrollment import services as enrollment_services
@@ -1037,6 +1071,9 @@ class Importer:
             except ValidationError as exc:
                 self.refuse_validation(f"{slug}.csv", line, exc, slug.upper())
                 self.failed_subjects.add(subj)
+                continue
+            except PermissionDenied as exc:  # a lock taken meanwhile: a refusal, not a traceback
+                self._refuse_denied(f"{slug}.csv", line, subj, exc)
                 continue
             self.refs[(subj, own)] = instance
 

@@ -103,8 +103,20 @@ def _refuse_if_locked(instance: CrfBase) -> None:
 
 def _refuse_if_held(instance: CrfBase) -> None:
     """Refuse a change of a row that a lock holds (study, casebook or form, as the database has them now: one
-    query); the pre-save guard of the save that follows trusts this read (``_locks_read``)."""
-    message = held_lock(instance)
+    query); the pre-save guard of the save that follows trusts this read (``_locks_read``).
+
+    A new row in a batch (``import_study``) can be held only by the study or its casebook lock: that read is kept
+    for the batch (``pipeline.batch_read``) until a lock or the patient is saved; the importer reads both locks again
+    before its commit, so a lock taken meanwhile by another session still refuses the import."""
+    if instance.pk is None:
+        patient_model = type(instance)._meta.get_field("patient").related_model
+        message = pipeline.batch_read(
+            ("held_lock", patient_model, instance.patient_id),
+            (StudyLock, patient_model),
+            lambda: held_lock(instance),
+        )
+    else:
+        message = held_lock(instance)
     if message:
         raise CrfLocked(message)
     instance._locks_read = True  # type: ignore[attr-defined]

@@ -97,3 +97,43 @@ def test_outside_a_batch_follow_ups_run_at_once(coordinator):
     SabrFractionFactory(target=target)
     assert _derived(target)[0] == target.course.simulation_date + datetime.timedelta(days=5)
     assert pipeline.current_batch() is None
+
+
+def test_a_batch_reads_another_forms_rows_once_until_it_writes_that_form(coordinator):
+    """``pipeline.batch_read``: the AE rules' exposure is read once per patient for a whole batch, and read again
+    after the batch saves a treatment row (which moves it); outside a batch every read asks the database."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from adverse_events.exposure import exposure_for
+    from adverse_events.safety import Agent
+
+    target = SabrTargetFactory()
+    patient = target.patient
+    with CaptureQueriesContext(connection) as outside:
+        exposure_for(patient)
+        exposure_for(patient)
+    with pipeline.batch():
+        with CaptureQueriesContext(connection) as first:
+            before = exposure_for(patient)
+        with CaptureQueriesContext(connection) as kept:
+            assert exposure_for(patient) == before
+        _fractions(target, coordinator, days=(0,))
+        after = exposure_for(patient)
+    assert len(outside) == 2 * len(first) > 0 and len(kept) == 0
+    assert before.first_dose[Agent.SABR] is None and after.first_dose[Agent.SABR] is not None
+
+
+def test_a_refusal_in_a_batch_forgets_the_reads_it_kept(coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from enrollment.selectors import death_date
+
+    patient = SabrTargetFactory().patient
+    with pipeline.batch():
+        death_date(patient)
+        pipeline.forget_reads()
+        with CaptureQueriesContext(connection) as again:
+            death_date(patient)
+    assert len(again) == 1

@@ -330,3 +330,29 @@ def test_reimport_changes_nothing_update_changes_one_row_and_respects_a_lock(dem
     assert [(p.file, p.rule, p.subject) for p in locked.problems] == [("axitinib.csv", "LOCK", "SR-001")]
     assert "locked" in locked.problems[0].message.lower() and not locked.committed
     assert AxitinibPeriod.objects.filter(patient=patient).order_by("pk").first().missed_doses == 3
+
+
+def test_a_study_lock_taken_by_another_session_during_the_import_refuses_it(demo_files, tmp_path) -> None:
+    """A batch reads the study and casebook locks of new rows once per patient (sabr_trial.services._refuse_if_held);
+    before its commit the import reads them again, so a lock committed meanwhile by another session (here: a row
+    written without this process's post_save, as another connection's would be) still refuses every patient."""
+    from django.db.models.signals import post_save
+
+    from sabr_trial.models import StudyLock
+
+    manager = get_user_model().objects.get(username="datamanager")
+
+    def lock_once(sender: Any, **kwargs: Any) -> None:
+        if not StudyLock.objects.exists():
+            StudyLock.objects.bulk_create([StudyLock(locked_by=manager, reason="analysis")])
+
+    post_save.connect(lock_once, sender=SabrFraction, dispatch_uid="test_lock_meanwhile")
+    try:
+        result = run(tmp_path, demo_files)
+    finally:
+        post_save.disconnect(sender=SabrFraction, dispatch_uid="test_lock_meanwhile")
+    assert not result.committed and Patient.objects.count() == 0
+    subjects = {r["SUBJID"] for r in csv.DictReader(io.StringIO(demo_files["crf/_patients.csv"].decode()))}
+    assert {p.subject for p in result.problems if p.rule == "LOCK"} == subjects
+    # a patient whose lock read the batch kept, with no row after the lock, is refused by the reading before the commit
+    assert [p for p in result.problems if p.file == "" and "locked for analysis" in p.message]
