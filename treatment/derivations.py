@@ -22,7 +22,7 @@ from treatment.models import (
     YesNo,
 )
 from treatment.rules import pfs2_event
-from treatment.selectors import weight_kg
+from treatment.selectors import patient_infusions, weight_kg
 
 
 # --- Stage 4: the row being saved ------------------------------------------------------------------------------
@@ -41,16 +41,14 @@ def derive_prescription(target: SabrTarget) -> None:
 
 
 def _planned_date(infusion: ToripalimabInfusion) -> object:
-    previous = (
-        ToripalimabInfusion.objects.filter(
-            patient_id=infusion.patient_id,
-            cycle_number__lt=infusion.cycle_number,
-            infusion_status=ToripalimabInfusion.Status.GIVEN,
-        )
-        .exclude(pk=infusion.pk)
-        .order_by("-cycle_number")
-        .first()
-    )
+    earlier = [
+        row
+        for row in patient_infusions(infusion.patient_id)
+        if row.pk != infusion.pk
+        and row.cycle_number < infusion.cycle_number
+        and row.infusion_status == ToripalimabInfusion.Status.GIVEN
+    ]
+    previous = max(earlier, key=lambda row: row.cycle_number) if earlier else None
     if previous is None or not previous.infusion_date:
         return None
     return dosing.toripalimab_planned_date(previous.infusion_date)
@@ -118,18 +116,15 @@ def refresh_course_dates(course_id: object) -> None:
 
 def refresh_later_planned_dates(infusion: ToripalimabInfusion) -> None:
     """R4.6: a cycle's date moves the planned date of the cycles after it."""
-    later_rows = list(
-        ToripalimabInfusion.objects.filter(
-            patient_id=infusion.patient_id, cycle_number__gt=infusion.cycle_number
-        ).order_by("cycle_number")
-    )
+    rows = patient_infusions(infusion.patient_id)
+    later_rows = [row for row in rows if row.cycle_number > infusion.cycle_number]
     if not later_rows:
         return
-    given = list(
-        ToripalimabInfusion.objects.filter(
-            patient_id=infusion.patient_id, infusion_status=ToripalimabInfusion.Status.GIVEN
-        ).order_by("-cycle_number")
-    )  # read once for all the later cycles (the same choice as ``_planned_date``, which reads one cycle's)
+    # read once for all the later cycles (the same choice as ``_planned_date``, which reads one cycle's)
+    given = sorted(
+        (row for row in rows if row.infusion_status == ToripalimabInfusion.Status.GIVEN),
+        key=lambda row: -row.cycle_number,
+    )
     for later in later_rows:
         previous = next((g for g in given if g.cycle_number < later.cycle_number and g.pk != later.pk), None)
         planned = (

@@ -32,7 +32,7 @@ from treatment.models import (
     SubsequentTherapy,
     ToripalimabInfusion,
 )
-from treatment.selectors import treatment_start
+from treatment.selectors import patient_infusions, treatment_start
 
 #: Trial settings (CRF-SPEC; DOMAIN.md section 0 and R4.x). Named here, passed to the pure functions.
 MAX_TOTAL_DOSE_WITHOUT_OVERRIDE_GY = Decimal("80")  # EC-ST-1
@@ -725,7 +725,7 @@ def check_infusion(infusion: ToripalimabInfusion) -> None:
     if given and infusion.infusion_interrupted not in ("Y", "N"):
         _add(errors, "infusion_interrupted", _("Answer this for a given infusion (R4.8)."))
     if infusion.patient_id and infusion.cycle_number:
-        others = _patient_rows(ToripalimabInfusion, infusion)
+        others = [o for o in patient_infusions(infusion.patient_id) if o.pk != infusion.pk]
         if any(o.cycle_number == infusion.cycle_number for o in others):
             _add(
                 errors,

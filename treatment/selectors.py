@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from sabr_trial import pipeline
 from treatment import dosing, origins, radiobiology
 from treatment.models import (
     AxitinibPeriod,
@@ -319,3 +320,16 @@ def new_lesions_to_treat(patient: Any) -> Any:
     ).values_list("pk", "code"):
         first.setdefault(code, pk)
     return rows.filter(pk__in=first.values()).select_related("assessment").order_by("first_seen_date", "code")
+
+
+def patient_infusions(patient_id: Any) -> list[ToripalimabInfusion]:
+    """The patient's toripalimab infusions in cycle order, read once per save (the EC-TO-1 rules and the R4.6
+    planned date both ask), or once per batch until an infusion is written (``pipeline.batch_read``: the flush's
+    planned-date refresh of each imported cycle). The list is shared: filter it, never change it."""
+    return pipeline.batch_read(
+        ("toripalimab_infusions", patient_id),
+        (ToripalimabInfusion,),
+        lambda: list(
+            ToripalimabInfusion.objects.filter(patient_id=patient_id).order_by("cycle_number", "pk")
+        ),
+    )
