@@ -121,10 +121,12 @@ def rederive_patient_adverse_events(row: Any) -> None:
     for ae in AdverseEvent.objects.filter(patient_id=row.patient_id).select_related(
         "patient", "ctcae_term", "parent_episode"
     ):
+        stored = {name: getattr(ae, name) for name in DERIVED_FIELDS}
         before_save(ae)
-        crf_services.crf_system_update(
-            instance=ae, values={name: getattr(ae, name) for name in DERIVED_FIELDS}, cascade=False
-        )
+        values = {name: getattr(ae, name) for name in DERIVED_FIELDS}
+        # read just now in this transaction: when nothing moved there is nothing to write or to read again
+        if values != stored:
+            crf_services.crf_system_update(instance=ae, values=values, cascade=False)
 
 
 def investigator_emails() -> list[str]:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from sabr_trial import pipeline
 from sabr_trial.crf import CrfBase
 from sabr_trial.validators import not_in_future
 
@@ -231,8 +232,20 @@ class Lesion(CrfBase):
 
     @property
     def irradiated_protocol(self) -> bool:
-        """D4: treated with protocol SABR (a SabrTarget points at this lesion)."""
-        return bool(self.sabr_target_rows)
+        """D4: treated with protocol SABR (a SabrTarget points at this lesion). Read once per batch (the import's
+        grid asks it of every lesion at every time point) until a target is written (``pipeline.batch_read``)."""
+        manager = getattr(self, "sabr_targets", None)
+        if (
+            manager is None
+            or self.pk is None
+            or "sabr_targets" in getattr(self, "_prefetched_objects_cache", {})
+        ):
+            return bool(self.sabr_target_rows)
+        return bool(
+            pipeline.batch_read(
+                ("irradiated_protocol", self.pk), (manager.model,), lambda: bool(self.sabr_target_rows)
+            )
+        )
 
 
 class TumourAssessment(CrfBase):
