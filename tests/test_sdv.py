@@ -80,3 +80,29 @@ def test_change_after_sdv_drops_it_and_shows_who_changed_what(as_monitor, as_coo
     page = as_monitor.get(reverse("crf_detail", args=[log.patient_id, "screening", log.pk])).text
     assert row.status == CrfStatus.SUBMITTED and row.verified_at is None
     assert 'data-testid="changed-since-sdv"' in page and "coord" in page and "Typo" in page
+
+
+def test_the_sdv_table_is_kept_per_patient_version_reader_and_language(
+    as_monitor, as_coordinator, log, django_capture_on_commit_callbacks
+):
+    """Issue 20: the table is rendered once per (patient data version, language, may verify); a verification, a
+    change and another reader each show what is true now."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = as_monitor.get(sdv_url(log)).text
+    assert f'value="screening:{log.pk}"' in first and "1 form awaiting SDV" in first
+    with CaptureQueriesContext(connection) as again:
+        assert as_monitor.get(sdv_url(log)).text.count('name="rows"') == first.count('name="rows"')
+    assert not [q for q in again.captured_queries if "enrollment_screeninglog" in q["sql"]]  # from the cache
+    zh = as_monitor.get(
+        sdv_url(log), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).text  # its own table, not the English one
+    assert "待核查" in zh and ">awaiting<" not in zh and ">awaiting<" in first
+    # a coordinator verifies nothing: no checkbox, although the monitor's table is cached
+    assert 'name="rows"' not in as_coordinator.get(sdv_url(log)).text
+    with django_capture_on_commit_callbacks(execute=True):
+        assert as_monitor.post(sdv_url(log), {"rows": f"screening:{log.pk}"}).status_code == 302
+    after = as_monitor.get(sdv_url(log)).text
+    assert f'value="screening:{log.pk}"' not in after and "0 forms awaiting SDV" in after
+    assert TODAY.isoformat() in after  # the verification date
