@@ -139,6 +139,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # Keys are named after the database: two instances (a training copy, a test run) that share one Redis
+            # never read each other's cached permissions or pages (a user id means another user in another database).
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "") or str(DATABASES["default"].get("NAME") or "sabr"),
             "OPTIONS": {
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": _redis_timeout,

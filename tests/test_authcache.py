@@ -101,3 +101,24 @@ def test_with_the_cache_down_every_request_reads_the_database_and_a_change_count
     assert status == status2 == 200 and first and second
     user.groups.clear()  # no commit, no bump: only the database knows
     assert client.get(page).status_code == 403
+
+
+def test_cache_keys_are_named_after_the_database():
+    """Two instances sharing one Redis (a training copy, a test run beside a benchmark) must not read each other's
+    cached permissions: user 1 of one database is another person in the other."""
+    import subprocess
+    import sys
+
+    def prefix(database_url: str, **extra: str) -> str:
+        import os
+
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "redis://127.0.0.1:6379/3", **extra}
+        code = "from sabr_trial import settings as s; print(s.CACHES['default']['KEY_PREFIX'])"
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    one = prefix("postgres://postgres@127.0.0.1:5432/sabr_one")
+    other = prefix("postgres://postgres@127.0.0.1:5432/sabr_other")
+    assert one == "sabr_one" and other == "sabr_other"
+    assert prefix("postgres://postgres@127.0.0.1:5432/sabr_one", CACHE_KEY_PREFIX="site-a") == "site-a"
