@@ -484,10 +484,6 @@ class Importer:
         """Read the study lock and the casebook locks again before the commit: the saves of a batch read them once
         per patient (``services._refuse_if_held``), and another session may have locked meanwhile (a casebook that
         was locked when the import read it is left to the row checks, as before)."""
-        from django.utils.translation import gettext as gettext_now
-
-        from sabr_trial.models import StudyLock
-
         kept = {
             subj: p
             for subj, p in self.patients.items()
@@ -495,23 +491,16 @@ class Importer:
         }
         if not kept:
             return
-        if StudyLock.active() is not None:
-            locked = set(kept)
-            message = gettext_now("The study database is locked for analysis: no change is possible.")
-        else:
-            model = next(iter(kept.values()))._meta.model
-            ids = set(
-                model.objects.filter(
-                    pk__in=[p.pk for p in kept.values()], locked_at__isnull=False
-                ).values_list("pk", flat=True)
-            )
-            locked = {subj for subj, p in kept.items() if p.pk in ids}
-            message = gettext_now(
-                "This patient's casebook is locked by data management: no change is possible."
-            )
-        for subj in sorted(locked):
-            self.refuse("", 0, "", "LOCK", message, subject=subj)
-            self.failed_subjects.add(subj)
+        from sabr_trial.models import StudyLock
+
+        model = next(iter(kept.values()))._meta.model
+        # read again now (one query); the message names the lock as the forms do (services.casebook_lock)
+        now = model.objects.in_bulk([p.pk for p in kept.values()])
+        study_locked = StudyLock.active() is not None
+        for subj, p in sorted(kept.items()):
+            if study_locked or now[p.pk].locked_at:
+                self.refuse("", 0, "", "LOCK", services.casebook_lock(now[p.pk]), subject=subj)
+                self.failed_subjects.add(subj)
 
     def _import(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:
         from enrollment import services as enrollment_services
