@@ -84,6 +84,12 @@ def bump_after_commit(patient_id: int | None = None) -> None:
     transaction.on_commit(once, robust=True)
 
 
+def forget_pending() -> None:
+    """Drop the bump noted for a transaction that will never commit (a test's, rolled back at its end): the next
+    transaction of this thread would otherwise carry its patients."""
+    _pending.__dict__.clear()
+
+
 def current() -> int:
     """The current data generation (0 when the cache is empty or down)."""
     from django.core.cache import cache
@@ -195,15 +201,10 @@ def patient_fragment(patient_id: int, key: str, compute: Callable[[], Any]) -> A
     data) only: a change to another patient keeps it."""
     from django.core.cache import cache
 
-    keys = [_SHARED_KEY, _patient_key(patient_id)]
-    found = cache.get_many(keys)
-    for missing in set(keys) - set(found):
-        cache.add(missing, time.time_ns(), timeout=None)
-        value = cache.get(missing)
-        if value is None:  # the cache is down: compute
-            return compute()
-        found[missing] = value
-    full = f"{key}:s{int(found[keys[0]])}:p{int(found[keys[1]])}"
+    versions = patient_generations([patient_id])
+    if versions is None:  # the cache is down: compute
+        return compute()
+    full = f"{key}:{versions[patient_id]}"
     result = cache.get(full)
     if result is None:
         result = compute()

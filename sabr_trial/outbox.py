@@ -78,6 +78,12 @@ class _Delivery:
 _open = threading.local()
 
 
+def forget_pending() -> None:
+    """Drop this thread's delivery of a transaction that will never commit (a test's, rolled back at its end): the
+    next transaction would otherwise inherit its message ids."""
+    _open.__dict__.clear()
+
+
 def _current_delivery(alias: str) -> _Delivery:
     by_alias: dict[str, _Delivery] = _open.__dict__.setdefault("by_alias", {})
     delivery = by_alias.get(alias)

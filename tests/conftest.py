@@ -36,8 +36,8 @@ def _no_transaction_state_of_earlier_tests():
     ids, their patients), so a query count would depend on the tests run before. Each test starts without them."""
     from sabr_trial import generation, outbox
 
-    outbox._open.__dict__.clear()
-    generation._pending.__dict__.clear()
+    outbox.forget_pending()
+    generation.forget_pending()
 
 
 @pytest.fixture(autouse=True)
