@@ -272,17 +272,7 @@ def patient_sdv(request: HttpRequest, pk: int) -> HttpResponse:
                 status=409,
             )
         return redirect("patient_sdv", patient.pk)
-    can_verify = has_perm(request.user, Perm.VERIFY)
-    body = generation.patient_fragment(
-        patient.pk,
-        f"sdv:{patient.pk}:{get_language()}:{int(can_verify)}",
-        lambda: _sdv_body(_sdv_rows(patient), can_verify=can_verify),
-    )
-    return render(
-        request,
-        "sabr_trial/patient_sdv.html",
-        {"patient": patient, "body": mark_safe(body["html"]), "awaiting": body["awaiting"]},
-    )
+    return render(request, "sabr_trial/patient_sdv.html", _sdv_context(request, patient))
 
 
 def _sdv_body(rows: list[dict[str, Any]], *, can_verify: bool) -> dict[str, Any]:
@@ -301,8 +291,20 @@ def _sdv_body(rows: list[dict[str, Any]], *, can_verify: bool) -> dict[str, Any]
     return {"html": html, "awaiting": awaiting}
 
 
-def _sdv_context(request: HttpRequest, patient: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    body = _sdv_body(rows, can_verify=has_perm(request.user, Perm.VERIFY))
+def _sdv_context(
+    request: HttpRequest, patient: Any, rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The page's context: the table of ``rows`` (read just now, after a refused verification), or else the table
+    kept per patient data version, language and whether the reader verifies."""
+    can_verify = has_perm(request.user, Perm.VERIFY)
+    if rows is None:
+        body = generation.patient_fragment(
+            patient.pk,
+            f"sdv:{patient.pk}:{get_language()}:{int(can_verify)}",
+            lambda: _sdv_body(_sdv_rows(patient), can_verify=can_verify),
+        )
+    else:
+        body = _sdv_body(rows, can_verify=can_verify)
     return {"patient": patient, "body": mark_safe(body["html"]), "awaiting": body["awaiting"]}
 
 

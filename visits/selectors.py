@@ -178,17 +178,6 @@ def collect(
     return out
 
 
-def study_schedule(request: HttpRequest) -> list[PatientSchedule]:
-    """Return every patient's schedule for this request, computed once (worklist page and nav badge)."""
-    if not has_perm(request.user, Perm.VIEW):
-        raise PermissionDenied
-    cached = getattr(request, "_visits_schedule", None)
-    if cached is None:
-        cached = collect(today=timezone.localdate())
-        request._visits_schedule = cached  # type: ignore[attr-defined]
-    return cached
-
-
 #: Safety net for writes that bypass the model signals (bulk loads): the count is recomputed at least this often.
 BADGE_CACHE_SECONDS = 300
 #: The worklist's lists and counts are stored per (day, data generation) (``sabr_trial.generation``): a count
@@ -242,17 +231,19 @@ def _per_patient(today: datetime.date, *, counts: bool) -> dict[int, Any]:
             )
         return out
 
-    day = today.isoformat()
+    items_key = f"visits:worklist-patient:{today.isoformat()}"
+    counts_key = f"visits:worklist-patient-count:{today.isoformat()}"
     views = {  # the badge reads the numbers, the worklist page the items: both kept when either is computed
-        f"visits:worklist-patient:{day}": lambda v: v,
-        f"visits:worklist-patient-count:{day}": lambda v: (len(v[0]), len(v[1])),
+        items_key: lambda v: v,
+        counts_key: lambda v: (len(v[0]), len(v[1])),
     }
-    found = data_generation.per_patient(views, list(views)[1 if counts else 0], ids, lists)
+    found = data_generation.per_patient(views, counts_key if counts else items_key, ids, lists)
     return {pk: found[pk] for pk in ids}
 
 
 def cached_worklist(request: HttpRequest, *, today: datetime.date | None = None) -> dict[str, list[WorkItem]]:
-    """``worklist`` assembled from each patient's part, kept in the shared cache under that patient's data version.
+    """Forms overdue and forms due within 7 days ({"overdue": [...], "week": [...]}), all patients, assembled from
+    each patient's part, kept in the shared cache under that patient's data version.
 
     The worklist grows with the study (issue 20: 86 ms at 6 patients, 441 ms at 66); after a save only the patient
     changed is computed again. A part computed from data that changed meanwhile is stored under the old version and
@@ -286,18 +277,6 @@ class WorkItem:
     @property
     def sort_patient(self) -> tuple[str, datetime.date]:
         return (self.patient_label, self.form.due_date)
-
-
-def worklist(request: HttpRequest, *, today: datetime.date | None = None) -> dict[str, list[WorkItem]]:
-    """Return {"overdue": [...], "week": [...]}: forms overdue and forms due within 7 days, all patients."""
-    today = today or timezone.localdate()
-    overdue: list[WorkItem] = []
-    week: list[WorkItem] = []
-    for ps in study_schedule(request):
-        summary = ps.summary(today)
-        overdue += [WorkItem(ps.patient_id, ps.label, f) for f in summary.overdue_forms]
-        week += [WorkItem(ps.patient_id, ps.label, f) for f in summary.due_this_week]
-    return {"overdue": overdue, "week": week}
 
 
 def form_url(patient_id: int, ef: schedule.ExpectedForm) -> str | None:

@@ -90,11 +90,9 @@ class InvestigatorTodo:
         return len(self.eligibility) + len(self.casebooks) + len(self.saes) + len(self.queries)
 
 
-def _union_counts(parts: list[Any]) -> list[Any]:
-    """The rows of per-table aggregate querysets (same columns) read in one query (UNION ALL), not one per table."""
-    if not parts:
-        return []
-    return list(parts[0].union(*parts[1:], all=True))
+def _union_all(parts: list[Any]) -> Any:
+    """Per-table querysets of the same columns (one per CRF table) as one query (UNION ALL), not one per table."""
+    return parts[0].union(*parts[1:], all=True)
 
 
 def _form_counts(ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -108,7 +106,7 @@ def _form_counts(ids: list[int]) -> dict[int, tuple[int, int]]:
         .order_by()
         for spec in registry.all()
     ]
-    for pk, n, drafts in _union_counts(parts):
+    for pk, n, drafts in _union_all(parts):
         totals[pk][0] += n
         totals[pk][1] += drafts
     return {pk: (n, d) for pk, (n, d) in totals.items()}
@@ -117,13 +115,14 @@ def _form_counts(ids: list[int]) -> dict[int, tuple[int, int]]:
 def _casebook_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, CasebookSignature | None]]:
     """patient id -> (forms, drafts, signed now, last voided signature) for these patients, in bulk."""
     counts = _form_counts(ids)
-    facts = {pk: [*counts.get(pk, (0, 0)), False, None] for pk in ids}
+    signed: set[int] = set()
+    voided: dict[int, CasebookSignature] = {}
     for s in CasebookSignature.objects.filter(patient_id__in=ids).order_by("signed_at", "pk"):
         if s.voided_at is None:
-            facts[s.patient_id][2] = True
+            signed.add(s.patient_id)
         else:
-            facts[s.patient_id][3] = s
-    return {pk: (f[0], f[1], f[2], f[3]) for pk, f in facts.items()}
+            voided[s.patient_id] = s
+    return {pk: (*counts.get(pk, (0, 0)), pk in signed, voided.get(pk)) for pk in ids}
 
 
 def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSign]:
@@ -145,7 +144,7 @@ def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSig
         {"visits:casebook-facts": lambda v: v}, "visits:casebook-facts", unlocked, _casebook_facts
     )
     waiting = [pk for pk in unlocked if not facts[pk][2] and facts[pk][0] > facts[pk][1]]
-    patients = Patient.objects.filter(pk__in=waiting, locked_at__isnull=True).order_by("study_number", "pk")
+    patients = Patient.objects.filter(pk__in=waiting).order_by("study_number", "pk")
     return [
         CasebookToSign(patient=p, forms=facts[p.pk][0], drafts=facts[p.pk][1], voided=facts[p.pk][3])
         for p in patients
@@ -305,9 +304,7 @@ def sdv_count() -> int:
         if not settings.SDV_ON_LOCKED_CASEBOOK:
             qs = qs.filter(patient__locked_at__isnull=True)
         parts.append(qs.order_by().values("pk"))
-    if not parts:
-        return 0
-    return parts[0].union(*parts[1:], all=True).count()
+    return int(_union_all(parts).count())
 
 
 def sdv_selected(keys: list[str]) -> list[CrfBase]:
@@ -418,7 +415,7 @@ def _lock_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, bool, int]]:
         .order_by()
         for spec in registry.all()
     ]
-    for pk, n in _union_counts(parts):
+    for pk, n in _union_all(parts):
         unverified[pk] += n
     valid: set[int] = set()
     voided: set[int] = set()
