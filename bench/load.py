@@ -75,6 +75,27 @@ def _machine_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK
 
 
+def _backend_pids(database_url: str) -> list[int]:
+    """PostgreSQL backends serving the benchmark's database now (gunicorn's and the workers' connections)."""
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    url = urlparse(database_url)
+    name = url.path.lstrip("/")
+    with psycopg.connect(url._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name]).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _client_cpu_seconds() -> float:
+    """User + system CPU seconds of this process: the simulated users' threads."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -298,6 +319,15 @@ def main() -> None:
                 )
                 for i in range(users)
             ]
+            parts = {
+                "gunicorn": [web.pid],
+                "Celery worker": [worker.pid],
+                "endpoints worker": [endpoints_worker.pid],
+                "redis-server": [redis.proc.pid] if redis.proc else [],
+            }
+            before = {name: _cpu_seconds(pids) for name, pids in parts.items()}
+            pg_before = {pid: _cpu_seconds([pid]) for pid in _backend_pids(args.database_url)}
+            client0 = _client_cpu_seconds()
             cpu0, all0 = _cpu_seconds(server_pids), _machine_cpu_seconds()
             t0 = time.monotonic()
             for t in threads:
@@ -310,6 +340,13 @@ def main() -> None:
             cpu = _cpu_seconds(server_pids) - cpu0
             machine = _machine_cpu_seconds() - all0
             total = sum(len(v) for v in rec.times.values())
+            split = {name: _cpu_seconds(pids) - before[name] for name, pids in parts.items()}
+            # backends alive at the end; one that started during the level counts from 0
+            split["PostgreSQL (this database's backends)"] = sum(
+                _cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in _backend_pids(args.database_url)
+            )
+            split["simulated users (this process)"] = _client_cpu_seconds() - client0
+            split["rest of the machine"] = machine - sum(split.values())
             rps = total / elapsed
             print(
                 f"### {users} user(s): {total} requests in {elapsed:.1f} s = {rps:.1f} requests/s; "
@@ -325,6 +362,13 @@ def main() -> None:
                     f"{_pct(v, 0.99):.0f} |"
                 )
             print(f"\nresponses by status: {dict(sorted(rec.statuses.items()))}\n")
+            print("| CPU of | ms/request | share |")
+            print("|---|---|---|")
+            for name, seconds in split.items():
+                print(
+                    f"| {name} | {1000 * seconds / max(total, 1):.1f} | {100 * seconds / max(machine, 1e-9):.0f} % |"
+                )
+            print()
             saves = [t for k, v in rec.times.items() if k.startswith("save") for t in v]
             bad = sum(n for s, n in rec.statuses.items() if s[:1] not in "23" and s not in ("409", "412"))
             summary.append(

@@ -110,7 +110,12 @@ TEMPLATES = [
             "builtins": ["sabr_trial.templatetags.sitetime", "sabr_trial.templatetags.ruletext"],
         },
     },
+    # A CRF form's fields, written in Python with the markup of crispy-bootstrap5's field.html (issue 20: the
+    # template engine's per-node cost was most of a data-entry page). sabr_trial/formrender.py.
+    {"BACKEND": "sabr_trial.formrender.PythonTemplates", "NAME": "python", "DIRS": [], "APP_DIRS": False},
 ]
+# Django's form renderer with its common widget templates written in Python (same output; sabr_trial/formrender.py).
+FORM_RENDERER = "sabr_trial.formrender.FastRenderer"
 
 # Database: DATABASE_URL (PostgreSQL in production and CI); SQLite under var/ otherwise.
 DATABASES = {
