@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
 from django import forms
 from django.forms.renderers import DjangoTemplates
 from django.template.backends.base import BaseEngine
@@ -329,3 +331,35 @@ class PythonTemplates(BaseEngine):
         if function is None:
             raise TemplateDoesNotExist(template_name, backend=self)
         return _Template(function)
+
+
+class FieldsHelper(FormHelper):
+    """Crispy's helper for a form rendered by ``crf/field.py``: every field of the form at render time, in order,
+    no ``<form>`` tag and no CSRF input (the page has them), as crispy's ``|crispy`` filter renders it."""
+
+    field_template = "crf/field.py"
+
+    def __init__(self, form: forms.BaseForm) -> None:
+        super().__init__()
+        self._fields_of = form
+        self.form_tag = False
+        self.disable_csrf = True
+
+    @property  # type: ignore[override]
+    def layout(self) -> Layout:
+        return Layout(*self._fields_of.fields)
+
+    @layout.setter
+    def layout(self, value: Any) -> None:
+        raise AttributeError("this helper's layout is its form's fields")
+
+
+def render_form(form: forms.BaseForm) -> SafeString:
+    """``{{ form|crispy }}`` with the fields written in Python (``{{ form|crispy_fast }}``, templatetags/fast_forms)."""
+    from crispy_forms.utils import render_crispy_form
+
+    helper = FieldsHelper(form)
+    helper._error_text_inline = helper._help_text_inline = (
+        False  # as the filter: errors in a block, help below
+    )
+    return mark_safe(render_crispy_form(form, helper=helper))

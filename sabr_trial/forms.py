@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Layout
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from sabr_trial import pipeline
+from sabr_trial.formrender import FieldsHelper
 
 #: Prefix of the form field that carries a field's missing-data code (``missing__ecog``; the API's
 #: ``missing_codes`` object is posted the same way).
@@ -34,25 +33,6 @@ class DateTimeInput(forms.DateTimeInput):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("format", "%Y-%m-%dT%H:%M")
         super().__init__(**kwargs)
-
-
-class _FieldsHelper(FormHelper):
-    """Crispy's helper of a CRF form: every field of the form at render time, in order, each rendered by
-    ``crf/field.py`` (crispy-bootstrap5's field.html written in Python, ``sabr_trial.formrender``; issue 20)."""
-
-    field_template = "crf/field.py"
-
-    def __init__(self, form: forms.BaseForm) -> None:
-        super().__init__()
-        self._crf_form = form
-
-    @property  # type: ignore[override]
-    def layout(self) -> Layout:
-        return Layout(*self._crf_form.fields)
-
-    @layout.setter
-    def layout(self, value: Any) -> None:
-        raise AttributeError("a CRF form's layout is its fields")
 
 
 class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -93,9 +73,8 @@ class CrfForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = _FieldsHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
+        # every field at render time, each by crispy-bootstrap5's field.html written in Python (issue 20)
+        self.helper = FieldsHelper(self)
         instance = self.instance
         if instance.pk:
             self.fields["expected_version"].initial = instance.version

@@ -111,3 +111,50 @@ def test_widgets_escape_and_skip_attributes_as_the_templates_do():
         slow = [str(form[n]) for n in form.fields]
         assert fast == slow
     assert isinstance(Odd().renderer, formrender.FastRenderer)
+
+
+def _project_forms():
+    """Every form class of the project's modules that can be made without arguments (the small forms of the
+    detail, query, lock, sign and sign-in pages)."""
+    import importlib
+    import inspect
+
+    from django.contrib.auth.forms import AuthenticationForm  # the sign-in page's
+
+    from sabr_trial.forms import CrfForm
+
+    seen: list[type] = [AuthenticationForm]
+    for module in (
+        "adverse_events.forms",
+        "enrollment.forms",
+        "treatment.forms",
+        "assessments.forms",
+        "visits.forms",
+        "sabr_trial.forms",
+        "sabr_trial.twofactor",
+    ):
+        for _name, cls in inspect.getmembers(importlib.import_module(module), inspect.isclass):
+            if issubclass(cls, forms.BaseForm) and not issubclass(cls, CrfForm) and cls not in seen:
+                seen.append(cls)
+    return seen
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_pages_small_forms_render_as_crispy_filter_does(language):
+    from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
+
+    compared = []
+    with translation.override(language):
+        for cls in _project_forms():
+            for data in (None, {"reason": "", "password": "x" * 3, "not_a_field": "1"}):
+                try:
+                    fast_form, slow_form = cls(data), cls(data)
+                except (TypeError, ValueError, AttributeError):
+                    break  # needs arguments (a row, a user): rendered by the CRF form test or a page test
+                if data is not None:
+                    fast_form.is_valid(), slow_form.is_valid()
+                slow_form.renderer = DjangoTemplates()
+                assert _norm(formrender.render_form(fast_form)) == _norm(as_crispy_form(slow_form)), cls
+                compared.append(cls.__name__)
+    assert {"GradeChangeForm", "AuthenticationForm"} <= set(compared) and len(set(compared)) >= 8
