@@ -38,11 +38,15 @@ class Access:
     has_device: bool
 
 
-def bump(**_kwargs: Any) -> None:
+def bump(**kwargs: Any) -> None:
     """Start a new access generation now and again when the current transaction commits (a signal receiver): a
     request that read the old rows meanwhile and cached them under the first new generation is outdated by the
-    second."""
+    second. A sign-in's save of ``last_login`` alone changes nobody's access: it moves nothing (each sign-in
+    made every signed-in user read their access from the database again; issue 20)."""
     from django.db import transaction
+
+    if kwargs.get("update_fields") == frozenset({"last_login"}):
+        return
 
     _bump_now()
     transaction.on_commit(_bump_now, robust=True)

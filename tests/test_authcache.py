@@ -122,3 +122,26 @@ def test_cache_keys_are_named_after_the_database():
     other = prefix("postgres://postgres@127.0.0.1:5432/sabr_other")
     assert one == "sabr_one" and other == "sabr_other"
     assert prefix("postgres://postgres@127.0.0.1:5432/sabr_one", CACHE_KEY_PREFIX="site-a") == "site-a"
+
+
+def test_a_sign_in_keeps_every_other_users_cached_access() -> None:
+    """Before: the sign-in's save of last_login moved the access generation, so every sign-in made every
+    signed-in user read their groups, permissions and devices from the database again."""
+    other = UserFactory(username="u-other", role=Role.MONITOR)
+    other.set_password("a-long-enough-password-1")
+    other.save()
+    _user, client = _signed_in(Role.COORDINATOR)
+    page = reverse("patient_list")
+    _access_queries(client, page)
+    signed_in = Client().post(
+        reverse("login"), {"username": "u-other", "password": "a-long-enough-password-1"}
+    )
+    assert signed_in.status_code == 302
+    other.refresh_from_db()
+    assert other.last_login is not None  # the sign-in saved it
+    status, again = _access_queries(client, page)
+    assert status == 200 and again == []
+    other.first_name = "Changed"  # any other change of a user still moves it
+    other.save()
+    status, after = _access_queries(client, page)
+    assert status == 200 and after
