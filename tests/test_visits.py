@@ -452,30 +452,3 @@ def test_worklist_table_is_kept_per_data_generation_and_reader(
         mark_scan_not_done(as_coordinator, patient)
     after = as_coordinator.get(WORKLIST, {"show": "week"})
     assert ("IMG-W8", "tumour-assessment") not in {(v, f) for _p, v, f, _s in items(after)}
-
-
-@pytest.mark.postgres
-def test_the_compiled_reads_of_one_patient_give_the_orm_rows(as_coordinator):
-    """A recompute of some patients' schedules reads each form with SQL built once per process (issue 20): the
-    same rows, values and types as the ORM's read, for every form the schedule reads, on the demo study."""
-    from sabr_trial.crf import registry
-
-    call_command("setup_demo", "--generated", "0", stdout=io.StringIO())
-    ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
-    some = [ids[0], ids[-1], ids[len(ids) // 2]]
-    compared = 0
-    for slug, fields in [
-        *(((slug, ((d,) if d else ()) + extra)) for slug, (d, extra) in selectors.FORM_FIELDS.items()),
-        *selectors.TERMINAL.items(),
-    ]:
-        model = registry.get(slug).model
-        expected = list(
-            model.objects.filter(patient_id__in=some).values("pk", "patient_id", *fields).order_by("pk")
-        )
-        got = selectors._rows(slug, fields, some)
-        assert [(r, [type(v) for v in r.values()]) for r in got] == [
-            (r, [type(v) for v in r.values()]) for r in expected
-        ], slug
-        assert selectors._compiled(slug, fields) is not None, slug  # the compiled read was the one used
-        compared += bool(expected)
-    assert compared >= 12  # the demo has rows in most forms: the comparison is not of empty lists

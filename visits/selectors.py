@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Patient
+from sabr_trial import compiled
 from sabr_trial import generation as data_generation
 from sabr_trial.crf import registry
 from sabr_trial.roles import Perm, has_perm
@@ -58,41 +58,22 @@ class PatientSchedule:
         return schedule.summarize(self.forms, today=today)
 
 
-#: (slug, fields) -> the SQL of ``_rows`` for some patients, built by the ORM once per process: a save recomputes
-#: its patient's schedule from fifteen such reads, and building them again each time was half of that recompute
-#: (issue 20). PostgreSQL only (the patients are one array parameter); elsewhere the ORM builds each read.
-_COMPILED: dict[tuple[str, tuple[str, ...]], str] = {}
-_PROBE = -1
-
-
-def _compiled(slug: str, fields: tuple[str, ...]) -> str | None:
-    found = _COMPILED.get((slug, fields))
-    if found is None:
-        probe = (
-            registry.get(slug)
-            .model.objects.filter(patient_id__in=[_PROBE])
-            .values("pk", "patient_id", *fields)
-            .order_by("pk")
-        )
-        sql, params = probe.query.sql_with_params()
-        if params != (_PROBE,) or sql.count("IN (%s)") != 1:
-            return None  # not the shape expected: the ORM builds this read each time
-        found = _COMPILED[(slug, fields)] = sql.replace("IN (%s)", "= ANY(%s)")
-    return found
-
-
 def _rows(slug: str, fields: tuple[str, ...], patient_ids: list[int] | None) -> list[dict[str, Any]]:
-    """The rows of one form (``pk``, ``patient_id`` and ``fields``, in ``pk`` order), of every patient or some."""
+    """The rows of one form (``pk``, ``patient_id`` and ``fields``, in ``pk`` order), of every patient or some.
+
+    Some patients' rows (a save's recompute of its patient) are read with SQL built once per process
+    (``sabr_trial.compiled``): building the fifteen reads again each time was half of that recompute (issue 20).
+    """
     names = ("pk", "patient_id", *fields)
     qs = registry.get(slug).model.objects.all()
     if patient_ids is None:
         return list(qs.values(*names).order_by("pk"))
-    sql = _compiled(slug, fields) if connection.vendor == "postgresql" else None
-    if sql is None:
-        return list(qs.filter(patient_id__in=patient_ids).values(*names).order_by("pk"))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(patient_ids)])
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def build(ids: list[int]) -> Any:
+        return qs.filter(patient_id__in=ids).values_list(*names).order_by("pk")
+
+    rows = compiled.patient_rows(f"visits:rows:{slug}:{','.join(fields)}", build, patient_ids)
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _anchors(registration: datetime.date | None, d: dict[str, list[dict[str, Any]]]) -> schedule.Anchors:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from adverse_events.models import AdverseEvent
 from enrollment.models import DeathReport, Disposition, Eligibility, Patient
 from enrollment.rules import holds_investigator_role
-from sabr_trial import generation
+from sabr_trial import compiled, generation
 from sabr_trial import queries as query_service
 from sabr_trial.crf import CrfBase, CrfSpec, CrfStatus, registry
 from sabr_trial.models import CasebookSignature, Query, StudyLock
@@ -98,15 +98,21 @@ def _union_all(parts: list[Any]) -> Any:
 def _form_counts(ids: list[int]) -> dict[int, tuple[int, int]]:
     """patient id -> (forms, drafts) over every CRF table for these patients, in one query."""
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    parts = [
-        spec.model.objects.filter(patient_id__in=ids)
-        .values("patient_id")
-        .annotate(n=Count("pk"), drafts=Count("pk", filter=Q(status=CrfStatus.DRAFT)))
-        .values_list("patient_id", "n", "drafts")
-        .order_by()
-        for spec in registry.all()
-    ]
-    for pk, n, drafts in _union_all(parts):
+
+    def build(some: list[int]) -> Any:
+        return _union_all(
+            [
+                spec.model.objects.filter(patient_id__in=some)
+                .values("patient_id")
+                .annotate(n=Count("pk"), drafts=Count("pk", filter=Q(status=CrfStatus.DRAFT)))
+                .values_list("patient_id", "n", "drafts")
+                .order_by()
+                for spec in registry.all()
+            ]
+        )
+
+    # built once per process (sabr_trial.compiled): a save recounts its patient with this one read (issue 20)
+    for pk, n, drafts in compiled.patient_rows("visits:form-counts", build, ids):
         totals[pk][0] += n
         totals[pk][1] += drafts
     return {pk: (n, d) for pk, (n, d) in totals.items()}
