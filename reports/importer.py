@@ -596,7 +596,7 @@ class Importer:
         # a patient's AEs and responses recomputed) run once per target or patient after the form's last row,
         # before the next form's rules read them.
         for slug in IMPORT_ORDER[len(PRE_REGISTRATION) :]:
-            with pipeline.batch() as queue:
+            with pipeline.batch(bulk=True) as queue:
                 if slug == "disposition":  # end of study by withdrawal needs the withdrawal first (EC-DS-3)
                     self._apply_deferred(WITHDRAWAL_REASON)
                 if slug == "tumour-assessment":
@@ -606,7 +606,7 @@ class Importer:
                 if slug == "adverse-event":
                     self._import_sae_reports(tables)
                 self._flush(queue)
-        with pipeline.batch() as queue:
+        with pipeline.batch(bulk=True) as queue:
             self._apply_deferred(WITHDRAWAL_REASON)
             self._apply_deferred(DEFERRED_REASON)
             self._flush(queue)
@@ -644,7 +644,7 @@ class Importer:
                         data[f.name] = self.convert(
                             "screening", "screening.csv", line, subj, f, row.get(f.name, "")
                         )
-                with transaction.atomic():
+                with services.savepoint():
                     log = self._update(log, data, None, "screening.csv", count=subj in self.existing)
             except _CellError:
                 self.failed_subjects.add(subj)
@@ -753,7 +753,7 @@ class Importer:
                 if slug == "eligibility":
                     continue  # the checklist is confirmed by an investigator; it is not re-entered by an import
                 try:
-                    with transaction.atomic(), pipeline.tagged((file, line, subj)):
+                    with services.savepoint(), pipeline.tagged((file, line, subj)):
                         self.refs[(subj, own)] = self._update(current, data, m2m, file)
                 except ValidationError as exc:
                     self.refuse_validation(file, line, exc, slug.upper())
@@ -774,8 +774,9 @@ class Importer:
                 self.deferred.append((slug, subj, own, line, withdrawal, WITHDRAWAL_REASON))
             status = CrfStatus.DRAFT if row.get("CRFSTAT") == CrfStatus.DRAFT else CrfStatus.SUBMITTED
             try:
-                # crf_create is its own savepoint: the eligibility's create and confirm share one here.
-                savepoint = transaction.atomic() if slug == "eligibility" else contextlib.nullcontext()
+                # crf_create is its own savepoint (in a bulk batch it refuses before its first write); the eligibility's
+                # create and confirm share one here.
+                savepoint = services.savepoint() if slug == "eligibility" else contextlib.nullcontext()
                 with savepoint, pipeline.tagged((file, line, subj)):
                     if slug == "eligibility":
                         obj = enrollment_services.eligibility_create(
@@ -931,7 +932,7 @@ class Importer:
                     )
                     if same:
                         continue
-                with transaction.atomic(), pipeline.tagged((file, line, subj)):
+                with services.savepoint(), pipeline.tagged((file, line, subj)):
                     if current is not None:  # --update: through the update path, unchanged rows untouched
                         current.refresh_from_db()
                         obj, changed = save_assessment(
@@ -1017,7 +1018,7 @@ class Importer:
                         name: self.convert(stem, f"{stem}.csv", line, subj, fields[name], row.get(name, ""))
                         for name in ("kind", "sent_at", "summary")
                     }
-                    with transaction.atomic(), pipeline.tagged((f"{stem}.csv", line, subj)):
+                    with services.savepoint(), pipeline.tagged((f"{stem}.csv", line, subj)):
                         add_sae_report(ae=ae, acting_user=self.user, **values)
                     ae.refresh_from_db()
                 except _CellError:
@@ -1046,7 +1047,7 @@ class Importer:
                     for name, raw in values.items()
                 }
                 instance.refresh_from_db()
-                with transaction.atomic(), pipeline.tagged((f"{slug}.csv", line, subj)):
+                with services.savepoint(), pipeline.tagged((f"{slug}.csv", line, subj)):
                     instance, _changes = crf_update(
                         instance=instance,
                         expected_version=instance.version,

@@ -44,6 +44,7 @@ class SabrTrialConfig(AppConfig):
         )
         _wire_access_generation()
         _wire_batch_reads()
+        _wire_bulk_writes()
         _register_data_management()
         _register_outbox()
 
@@ -88,6 +89,30 @@ def _wire_batch_reads() -> None:
     from django.db.models.signals import post_save
 
     post_save.connect(_forget_batch_reads, dispatch_uid="sabr_batch_reads_post_save")
+
+
+def _write_pending_history(sender: Any, **kwargs: Any) -> None:
+    from sabr_trial import services
+
+    services.write_pending(sender)
+
+
+def _write_pending_audit(sender: Any, **kwargs: Any) -> None:
+    from sabr_trial import services
+
+    services.write_pending(sender)
+
+
+def _wire_bulk_writes() -> None:
+    """A history row or an audit event written one by one inside a bulk batch (``pipeline.batch(bulk=True)``) lets
+    the rows the batch keeps for that table go first, so every table's ids stay in the order of the events."""
+    from django.db.models.signals import pre_save
+    from simple_history.signals import pre_create_historical_record
+
+    from sabr_trial.models import AuditEvent
+
+    pre_create_historical_record.connect(_write_pending_history, dispatch_uid="sabr_bulk_history_first")
+    pre_save.connect(_write_pending_audit, sender=AuditEvent, dispatch_uid="sabr_bulk_audit_first")
 
 
 def _concrete_subclasses(model: type) -> list[type]:

@@ -183,13 +183,44 @@ class Deferred:
 
 
 class Batch:
-    """The follow-ups queued since the batch opened, one per key, in the order first queued."""
+    """The follow-ups queued since the batch opened, one per key, in the order first queued.
 
-    def __init__(self) -> None:
+    A bulk batch (``batch(bulk=True)``, the importer) also keeps rows that nothing reads back while it runs (the
+    history row and the audit event of each new CRF row, built when the row is saved: :func:`add_pending`), to write
+    them with one insert per table (``sabr_trial.services.write_pending``)."""
+
+    def __init__(self, *, bulk: bool = False) -> None:
         self._queue: dict[Any, Deferred] = {}
         #: Reads kept for the batch (:func:`batch_read`): value by key, and the keys that read each model.
         self.reads: dict[Any, Any] = {}
         self.read_models: dict[type, set[Any]] = {}
+        self.bulk = bulk
+        #: Rows waiting for their bulk insert, by model, in the order they were made.
+        self.pending: dict[type, list[Any]] = {}
+
+    def add_pending(self, row: Any) -> None:
+        self.pending.setdefault(type(row), []).append(row)
+
+    def take_pending(self, model: type | None = None) -> dict[type, list[Any]]:
+        """The rows waiting (of ``model``, or all), oldest first; they wait no more afterwards."""
+        if model is None:
+            taken, self.pending = self.pending, {}
+            return taken
+        rows = self.pending.pop(model, None)
+        return {model: rows} if rows else {}
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Around a savepoint: the rows made in the block that raises are dropped with the block's other writes."""
+        mark = {model: len(rows) for model, rows in self.pending.items()}
+        try:
+            yield
+        except BaseException:
+            for model in list(self.pending):
+                del self.pending[model][mark.get(model, 0) :]
+                if not self.pending[model]:
+                    del self.pending[model]
+            raise
 
     def defer(
         self, key: Any, run: Callable[[], None], *, cause: Cause | None = None, savepoint: bool = True
@@ -215,21 +246,33 @@ _tag: ContextVar[Any] = ContextVar("crf_batch_tag", default=None)
 
 
 @contextlib.contextmanager
-def batch() -> Iterator[Batch]:
-    """Open a batch (a batch opened inside another one is the outer one): flush it before it closes."""
+def batch(*, bulk: bool = False) -> Iterator[Batch]:
+    """Open a batch (a batch opened inside another one is the outer one): flush it before it closes.
+
+    ``bulk``: keep the history rows and audit events of the batch's new rows for one insert per table (the caller
+    writes them: ``sabr_trial.services.flush_batch`` or ``write_pending``, before the batch closes)."""
     outer = _batch.get()
     if outer is not None:
         yield outer
         return
-    token = _batch.set(Batch())
+    token = _batch.set(Batch(bulk=bulk))
     try:
-        yield _batch.get()  # type: ignore[misc]
+        opened = _batch.get()
+        yield opened  # type: ignore[misc]
+        if opened is not None and opened.pending:
+            raise RuntimeError("a bulk batch closed with rows not written: flush it before it closes")
     finally:
         _batch.reset(token)
 
 
 def current_batch() -> Batch | None:
     return _batch.get()
+
+
+def bulk_batch() -> Batch | None:
+    """The current batch if it keeps rows for bulk inserts (``batch(bulk=True)``), else None."""
+    current = _batch.get()
+    return current if current is not None and current.bulk else None
 
 
 @contextlib.contextmanager

@@ -226,7 +226,7 @@ def _audit(
     description: str,
     reason: str = "",
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         user=user if getattr(user, "pk", None) else None,
         action=action,
         patient=patient if patient is not None else (instance.patient if instance is not None else None),
@@ -236,6 +236,13 @@ def _audit(
         description=description[:300],
         reason=reason,
     )
+    queue = pipeline.bulk_batch()
+    if queue is None:
+        event.save()
+    else:  # written with the batch's other events, with the time it has now (write_pending)
+        event.at = timezone.now()
+        queue.add_pending(event)
+    return event
 
 
 def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
@@ -243,6 +250,56 @@ def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
     instance._history_user = user  # type: ignore[attr-defined]
     instance.updated_by = user
     instance.save()
+
+
+def _save_new_in_bulk(instance: CrfBase, *, user: Any, reason: str, queue: pipeline.Batch) -> None:
+    """``_save`` of a new row in a bulk batch: the row is inserted now (later rows' rules read it), its history row
+    is built now, as simple-history's ``post_save`` would build it (same values, user, reason and time, type "+"),
+    and inserted with the batch's other history rows of this model (``write_pending``)."""
+    from simple_history.utils import get_change_reason_from_object
+
+    instance._change_reason = reason  # type: ignore[attr-defined]
+    instance._history_user = user  # type: ignore[attr-defined]
+    instance.updated_by = user
+    instance.skip_history_when_saving = True  # type: ignore[attr-defined]
+    try:
+        instance.save()
+    finally:
+        del instance.skip_history_when_saving  # type: ignore[attr-defined]
+    history_model = type(instance).history.model  # type: ignore[attr-defined]
+    row = history_model(
+        history_date=getattr(instance, "_history_date", timezone.now()),
+        history_type="+",
+        history_user=user,
+        history_change_reason=get_change_reason_from_object(instance),
+        **{f.attname: getattr(instance, f.attname) for f in history_model.tracked_fields},
+    )
+    queue.add_pending(row)
+
+
+def write_pending(model: type | None = None) -> None:
+    """Insert the rows a bulk batch keeps (of ``model``, or all): one insert per table (in chunks), in the order
+    they were made, so their ids are in the order the one-by-one path gives them. Audit events keep the time they
+    were made (``auto_now_add`` is not applied again: a raw insert, as ``loaddata`` does)."""
+    queue = pipeline.bulk_batch()
+    if queue is None:
+        return
+    for table, rows in queue.take_pending(model).items():
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            if table is AuditEvent:
+                fields = [f for f in table._meta.concrete_fields if not f.primary_key]
+                table._base_manager._insert(chunk, fields=fields, raw=True)
+            else:
+                table._base_manager.bulk_create(chunk)
+
+
+@contextlib.contextmanager
+def savepoint() -> Any:
+    """``transaction.atomic()`` that also drops the rows a bulk batch kept for the block when it raises."""
+    queue = pipeline.bulk_batch()
+    with transaction.atomic(), queue.savepoint() if queue is not None else contextlib.nullcontext():
+        yield
 
 
 def _after_commit(instance: CrfBase) -> None:
@@ -307,7 +364,6 @@ def _set_m2m(instance: CrfBase, m2m: dict[str, Any] | None) -> None:
         getattr(instance, name).set(values)
 
 
-@transaction.atomic
 def crf_create(
     *,
     model: type[C],
@@ -317,7 +373,27 @@ def crf_create(
     m2m: dict[str, Any] | None = None,
     status: str = CrfStatus.DRAFT,
 ) -> C:
-    """Create one CRF row as a draft (or submitted, when ``status`` says so) for ``patient``."""
+    """Create one CRF row as a draft (or submitted, when ``status`` says so) for ``patient``.
+
+    One transaction (a savepoint inside another). In a bulk batch (``import_study``) no savepoint of its own: every
+    check that may refuse the row runs before its first write, and the history row and audit event wait for the
+    batch's bulk insert (``write_pending``)."""
+    kwargs = {"model": model, "patient": patient, "data": data, "acting_user": acting_user, "m2m": m2m}
+    if pipeline.bulk_batch() is not None:
+        return _crf_create(**kwargs, status=status)
+    with transaction.atomic():
+        return _crf_create(**kwargs, status=status)
+
+
+def _crf_create(
+    *,
+    model: type[C],
+    patient: Any,
+    data: dict[str, Any],
+    acting_user: Any,
+    m2m: dict[str, Any] | None,
+    status: str,
+) -> C:
     require_perm(acting_user, Perm.ENTER)
     instance = model(patient=patient, **data)
     _refuse_if_held(instance)
@@ -328,7 +404,11 @@ def crf_create(
     with pipeline.same_reads(), pipeline.m2m_submitted(instance, m2m):
         instance.full_clean()
         pipeline.derivations.run(instance)
-    _save(instance, user=acting_user, reason=CREATED)
+    queue = pipeline.bulk_batch()
+    if queue is None:
+        _save(instance, user=acting_user, reason=CREATED)
+    else:
+        _save_new_in_bulk(instance, user=acting_user, reason=CREATED, queue=queue)
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
     # In a batch: once per patient when it flushes (the reason names the first form added).
@@ -400,6 +480,7 @@ def _crf_update(
     m2m: dict[str, Any] | None,
 ) -> tuple[C, list[FieldChange]]:
     require_perm(acting_user, Perm.ENTER)
+    write_pending()  # this path reads and writes history: a bulk batch's waiting rows first
     model = type(instance)
     current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
     _refuse_if_held(current)
@@ -493,13 +574,14 @@ def flush_batch(
     more). ``skip(tag)``: leave out those of a refused patient. A refusal (ValidationError, PermissionDenied) goes
     to ``on_error(tag, exc)``, or is raised without it. Returns how many ran."""
     ran = 0
+    write_pending()  # the follow-ups read the rows' history (a bulk batch's rows waiting for their insert)
     while len(queue):
         for item in queue.take():
             if skip is not None and skip(item.tag):
                 continue
             try:
                 with (
-                    transaction.atomic() if item.savepoint else contextlib.nullcontext(),
+                    savepoint() if item.savepoint else contextlib.nullcontext(),
                     pipeline.caused_by(item.cause) if item.cause is not None else contextlib.nullcontext(),
                 ):
                     item.run()
@@ -509,6 +591,7 @@ def flush_batch(
                     raise
                 on_error(item.tag, exc)
             ran += 1
+    write_pending()
     return ran
 
 
@@ -538,6 +621,7 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
     registered for this row's model run in turn.
     """
     model = type(instance)
+    write_pending()  # this path reads and writes history: a bulk batch's waiting rows first
     current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
     changed = _changed_values(current, values)
     if not changed:
@@ -619,6 +703,7 @@ def _transition(
     expected_version: int | None = None,
 ) -> C:
     require_perm(acting_user, perm)
+    write_pending()  # this path reads and writes history: a bulk batch's waiting rows first
     current = type(instance).objects.select_for_update().select_related("patient").get(pk=instance.pk)
     if action == AuditEvent.Action.VERIFY and may_verify_under_lock(current):
         current._sdv_under_lock = True  # type: ignore[attr-defined]  (the pre-save guard lets this one pass)

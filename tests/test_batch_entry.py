@@ -19,9 +19,9 @@ from treatment.models import SabrFraction
 pytestmark = pytest.mark.django_db
 
 
-def _fractions(target, user, days=(0, 2, 4)):
+def _fractions(target, user, days=(0, 2, 4), first=1):
     start = target.course.simulation_date + datetime.timedelta(days=5)
-    for number, day in enumerate(days, start=1):
+    for number, day in enumerate(days, start=first):
         crf_create(
             model=SabrFraction,
             patient=target.patient,
@@ -137,3 +137,95 @@ def test_a_refusal_in_a_batch_forgets_the_reads_it_kept(coordinator):
         with CaptureQueriesContext(connection) as again:
             death_date(patient)
     assert len(again) == 1
+
+
+def _trail(target):
+    """The history rows of the target's fractions and their audit events, without ids and times."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from sabr_trial.models import AuditEvent
+
+    fractions = SabrFraction.objects.filter(target=target).order_by("pk")
+    skip = {
+        "history_id",
+        "history_date",
+        "id",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "target_id",
+        "patient_id",
+    }
+    history = [
+        {k: v for k, v in row.items() if k not in skip}
+        for row in SabrFraction.history.filter(target_id=target.pk).order_by("history_id").values()
+    ]
+    events = list(
+        AuditEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(SabrFraction),
+            object_id__in=[f.pk for f in fractions],
+        )
+        .order_by("id")
+        .values_list("action", "crf_version", "description", "reason", "user")
+    )
+    return history, events
+
+
+def test_a_bulk_batch_writes_the_same_history_rows_and_audit_events_as_single_saves(coordinator):
+    """``batch(bulk=True)`` (the importer): each new row's history row and audit event are built at its save and
+    written with one insert per table when the batch flushes, with the same values, user, reason and type, each
+    with its own time, in the order of the saves."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sabr_trial.models import AuditEvent
+
+    single = SabrTargetFactory()
+    _fractions(single, coordinator)
+    batched = SabrTargetFactory()
+    with pipeline.batch(bulk=True) as queue:
+        with CaptureQueriesContext(connection) as saves:
+            _fractions(batched, coordinator)
+        assert not SabrFraction.history.filter(target_id=batched.pk).exists()  # waiting for the bulk insert
+        flush_batch(queue)
+    inserts = [q["sql"] for q in saves.captured_queries if q["sql"].startswith("INSERT")]
+    assert inserts and all('"treatment_sabrfraction"' in sql for sql in inserts)  # the rows alone, one by one
+    assert _trail(batched) == _trail(single) and len(_trail(batched)[0]) == 3
+    history = list(SabrFraction.history.filter(target_id=batched.pk).order_by("history_id"))
+    assert [h.history_type for h in history] == ["+"] * 3
+    assert [h.history_date for h in history] == sorted(h.history_date for h in history)
+    events = AuditEvent.objects.filter(object_id__in=[h.id for h in history], action="create").order_by("id")
+    times = [e.at for e in events]
+    assert len(times) == 3 and times == sorted(times) and times[0] < times[-1]  # each its own time
+
+
+def test_a_bulk_batch_drops_the_rows_of_a_refused_savepoint(coordinator):
+    from sabr_trial import services
+
+    target = SabrTargetFactory()
+    with pipeline.batch(bulk=True) as queue:
+        _fractions(target, coordinator, days=(0,))
+        with pytest.raises(RuntimeError), services.savepoint():
+            _fractions(target, coordinator, days=(2,), first=2)
+            raise RuntimeError("refused after the save")
+        flush_batch(queue)
+    assert SabrFraction.objects.filter(target=target).count() == 1
+    assert SabrFraction.history.filter(target_id=target.pk).count() == 1
+
+
+def test_a_bulk_batch_closed_with_rows_not_written_is_an_error(coordinator):
+    target = SabrTargetFactory()
+    with pytest.raises(RuntimeError, match="not written"), pipeline.batch(bulk=True):
+        _fractions(target, coordinator, days=(0,))
+
+
+def test_a_single_history_row_inside_a_bulk_batch_lets_the_waiting_ones_go_first(coordinator, data_manager):
+    """A row changed one by one inside a bulk batch (a lock, an update) writes its history row after the waiting
+    ones of its table, so history ids keep the order of the events."""
+    target = SabrTargetFactory()
+    with pipeline.batch(bulk=True) as queue:
+        _fractions(target, coordinator, days=(0,))
+        fraction = SabrFraction.objects.get(target=target)
+        crf_lock(instance=fraction, acting_user=data_manager, reason="frozen")
+        flush_batch(queue)
+    assert list(fraction.history.order_by("history_id").values_list("history_type", flat=True)) == ["+", "~"]
