@@ -595,8 +595,9 @@ class Importer:
         # The write pipeline's batch entry: the follow-ups of a form's rows (a target re-derived from its fractions,
         # a patient's AEs and responses recomputed) run once per target or patient after the form's last row,
         # before the next form's rules read them.
+        previous: pipeline.Batch | None = None
         for slug in IMPORT_ORDER[len(PRE_REGISTRATION) :]:
-            with pipeline.batch(bulk=True) as queue:
+            with pipeline.batch(bulk=True, carry=previous) as queue:
                 if slug == "disposition":  # end of study by withdrawal needs the withdrawal first (EC-DS-3)
                     self._apply_deferred(WITHDRAWAL_REASON)
                 if slug == "tumour-assessment":
@@ -606,7 +607,8 @@ class Importer:
                 if slug == "adverse-event":
                     self._import_sae_reports(tables)
                 self._flush(queue)
-        with pipeline.batch(bulk=True) as queue:
+            previous = queue
+        with pipeline.batch(bulk=True, carry=previous) as queue:
             self._apply_deferred(WITHDRAWAL_REASON)
             self._apply_deferred(DEFERRED_REASON)
             self._flush(queue)
@@ -623,8 +625,12 @@ class Importer:
             self.refuse_validation(file, line, exc, "FOLLOW-UP")
             self.failed_subjects.add(subj)
 
+        # No savepoint per follow-up: a refusal refuses the whole pass (it is rolled back, ``run``).
         services.flush_batch(
-            queue, skip=lambda tag: tag is not None and tag[2] in self.failed_subjects, on_error=refused
+            queue,
+            skip=lambda tag: tag is not None and tag[2] in self.failed_subjects,
+            on_error=refused,
+            savepoints=False,
         )
 
     def _screening_outcomes(self, tables: dict[str, tuple[list[str], list[dict[str, str]]]]) -> None:

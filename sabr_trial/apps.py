@@ -76,10 +76,10 @@ def _wire_access_generation() -> None:
         )
 
 
-def _forget_batch_reads(sender: Any, **kwargs: Any) -> None:
+def _forget_batch_reads(sender: Any, instance: Any = None, **kwargs: Any) -> None:
     from sabr_trial import pipeline
 
-    pipeline.forget_reads(sender)
+    pipeline.forget_reads(sender, instance)
 
 
 def _wire_batch_reads() -> None:

@@ -573,6 +573,39 @@ def _links_known_to_exist(instance: models.Model) -> set[str]:
     return known
 
 
+def _unique_among_batch_rows(
+    model_class: type[models.Model], instance: models.Model, constraint: Any, excluded: set[str]
+) -> bool:
+    """True if a new row of a bulk batch (``import_study``) is known to keep a unique constraint on plain fields
+    whose first link names the scope (``patient``, ``target``): no row of that scope has its values, read once per
+    scope and kept up to date by the batch's saves (``pipeline.batch_rows``). False: ask the database as Django
+    does (also when a row of the scope has the values, so the refusal is Django's own)."""
+    if (
+        pipeline.bulk_batch() is None
+        or not instance._state.adding
+        or model_class is not type(instance)
+        or not isinstance(constraint, models.UniqueConstraint)
+        or not constraint.fields
+        or constraint.condition is not None
+        or constraint.expressions
+        or constraint.include
+        or constraint.nulls_distinct is False
+    ):
+        return False
+    opts = model_class._meta
+    fields = [opts.get_field(name) for name in constraint.fields]
+    if any(f.name in excluded for f in fields):
+        return False
+    scope = next((f for f in fields if isinstance(f, models.ForeignKey)), None)
+    values = [getattr(instance, f.attname) for f in fields]
+    if scope is None or any(v is None or v == "" for v in values):
+        return False
+    rows = pipeline.batch_rows(model_class, scope.attname, getattr(instance, scope.attname))
+    return not any(
+        all(getattr(row, f.attname) == v for f, v in zip(fields, values, strict=True)) for row in rows
+    )
+
+
 def validate_constraints_in_python(instance: models.Model, exclude: Any = None) -> None:
     """``Model.validate_constraints`` with each check constraint evaluated on the row's values in Python
     (``sabr_trial.checkeval``: same answer, no query and no savepoint); a unique constraint, and a check the
@@ -603,6 +636,8 @@ def validate_constraints_in_python(instance: models.Model, exclude: Any = None) 
                         continue
                     except checkeval.Unsupported:
                         pass
+                if _unique_among_batch_rows(model_class, instance, constraint, excluded):
+                    continue
                 constraint.validate(model_class, instance, exclude=exclude)
             except ValidationError as e:
                 fields = getattr(constraint, "fields", ())

@@ -194,6 +194,8 @@ class Batch:
         #: Reads kept for the batch (:func:`batch_read`): value by key, and the keys that read each model.
         self.reads: dict[Any, Any] = {}
         self.read_models: dict[type, set[Any]] = {}
+        #: How a kept read takes a saved row of its model in (:func:`batch_rows`); a read without one is dropped.
+        self.on_save: dict[Any, Callable[[Any, Any], Any]] = {}
         self.bulk = bulk
         #: Rows waiting for their bulk insert, by model, in the order they were made.
         self.pending: dict[type, list[Any]] = {}
@@ -246,16 +248,24 @@ _tag: ContextVar[Any] = ContextVar("crf_batch_tag", default=None)
 
 
 @contextlib.contextmanager
-def batch(*, bulk: bool = False) -> Iterator[Batch]:
+def batch(*, bulk: bool = False, carry: Batch | None = None) -> Iterator[Batch]:
     """Open a batch (a batch opened inside another one is the outer one): flush it before it closes.
 
     ``bulk``: keep the history rows and audit events of the batch's new rows for one insert per table (the caller
-    writes them: ``sabr_trial.services.flush_batch`` or ``write_pending``, before the batch closes)."""
+    writes them: ``sabr_trial.services.flush_batch`` or ``write_pending``, before the batch closes).
+    ``carry``: a batch closed just before, in the same transaction, with nothing written between them: its kept
+    reads (:func:`batch_read`) stay kept (the importer's form after form: the locks and the consent date are read
+    once per patient, not once per form)."""
     outer = _batch.get()
     if outer is not None:
         yield outer
         return
-    token = _batch.set(Batch(bulk=bulk))
+    opening = Batch(bulk=bulk)
+    if carry is not None:
+        opening.reads = dict(carry.reads)
+        opening.read_models = {model: set(keys) for model, keys in carry.read_models.items()}
+        opening.on_save = dict(carry.on_save)
+    token = _batch.set(opening)
     try:
         opened = _batch.get()
         yield opened  # type: ignore[misc]
@@ -303,18 +313,61 @@ def batch_read(key: Any, models: tuple[type, ...], compute: Callable[[], Any]) -
     return value
 
 
-def forget_reads(model: type | None = None) -> None:
+def forget_reads(model: type | None = None, saved: Any = None) -> None:
     """Drop the batch's kept reads of ``model`` (a row of it was written), or all of them (``None``: a save was
-    refused, and its savepoint's writes rolled back)."""
+    refused, and its savepoint's writes rolled back). ``saved``: the row saved (``post_save``); a read that knows how
+    to take it in (:func:`batch_rows`) is kept with it instead of being dropped."""
     current = _batch.get()
     if current is None or not current.reads:
         return
     if model is None:
         current.reads.clear()
         current.read_models.clear()
+        current.on_save.clear()
         return
-    for key in current.read_models.pop(model, ()):
-        current.reads.pop(key, None)
+    keys = current.read_models.pop(model, set())
+    kept = set()
+    for key in keys:
+        take = current.on_save.get(key) if saved is not None else None
+        if take is not None and key in current.reads:
+            current.reads[key] = take(current.reads[key], saved)
+            kept.add(key)
+        else:
+            current.reads.pop(key, None)
+            current.on_save.pop(key, None)
+    if kept:
+        current.read_models[model] = kept
+
+
+def batch_rows(model: Any, field: str, value: Any) -> list[Any]:
+    """The rows of ``model`` whose ``field`` (an attribute name: ``patient_id``, ``target_id``) is ``value``, in
+    primary-key order: the "earlier rows of this patient" a rule compares a row with. Inside a batch they are read
+    once and the batch's own saves of that model are taken in as they happen (a saved row replaces its old self,
+    or joins the list), so a rule of the next row sees every row written before it without asking the database
+    again; an ``update()`` (no ``post_save``) or a refusal drops the read (:func:`forget_reads`). Outside a batch:
+    once per save (:func:`read_once`). The list is shared: filter it, never change it."""
+
+    def compute() -> list[Any]:
+        return list(model._default_manager.filter(**{field: value}).order_by("pk"))
+
+    key = ("batch_rows", model, field, value)
+    current = _batch.get()
+    if current is None:
+        return read_once(key, compute)  # type: ignore[no-any-return]
+    if key in current.reads:
+        return current.reads[key]  # type: ignore[no-any-return]
+    rows = compute()
+    current.reads[key] = rows
+    current.read_models.setdefault(model, set()).add(key)
+
+    def take(rows: list[Any], saved: Any) -> list[Any]:
+        others = [row for row in rows if row.pk != saved.pk]
+        if getattr(saved, field) != value:
+            return others
+        return sorted([*others, saved], key=lambda row: row.pk)
+
+    current.on_save[key] = take
+    return rows
 
 
 def once_per_batch(key: Any, run: Callable[[], None], *, savepoint: bool = True) -> None:

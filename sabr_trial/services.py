@@ -266,7 +266,7 @@ def _save_new_in_bulk(instance: CrfBase, *, user: Any, reason: str, queue: pipel
         instance.save()
     finally:
         del instance.skip_history_when_saving  # type: ignore[attr-defined]
-    history_model = type(instance).history.model  # type: ignore[attr-defined]
+    history_model = _history_model(type(instance))
     row = history_model(
         history_date=getattr(instance, "_history_date", timezone.now()),
         history_type="+",
@@ -275,6 +275,12 @@ def _save_new_in_bulk(instance: CrfBase, *, user: Any, reason: str, queue: pipel
         **{f.attname: getattr(instance, f.attname) for f in history_model.tracked_fields},
     )
     queue.add_pending(row)
+
+
+@functools.cache
+def _history_model(model: type[models.Model]) -> Any:
+    """The simple-history model of ``model`` (``Model.history`` builds a manager class at each access)."""
+    return model.history.model  # type: ignore[attr-defined]
 
 
 def write_pending(model: type | None = None) -> None:
@@ -298,8 +304,12 @@ def write_pending(model: type | None = None) -> None:
 def savepoint() -> Any:
     """``transaction.atomic()`` that also drops the rows a bulk batch kept for the block when it raises."""
     queue = pipeline.bulk_batch()
-    with transaction.atomic(), queue.savepoint() if queue is not None else contextlib.nullcontext():
-        yield
+    try:
+        with transaction.atomic(), queue.savepoint() if queue is not None else contextlib.nullcontext():
+            yield
+    except BaseException:
+        pipeline.forget_reads()  # the block's writes rolled back: reads kept since may show them
+        raise
 
 
 def _after_commit(instance: CrfBase) -> None:
@@ -568,20 +578,28 @@ def flush_batch(
     *,
     skip: Callable[[Any], bool] | None = None,
     on_error: Callable[[Any, Exception], None] | None = None,
+    savepoints: bool = True,
 ) -> int:
     """Run the follow-ups a batch queued (stage 8 of its saves), each in its own savepoint (not the bookkeeping
     queued with ``savepoint=False``) and with the cause it was queued with, until none is left (a follow-up may queue
     more). ``skip(tag)``: leave out those of a refused patient. A refusal (ValidationError, PermissionDenied) goes
-    to ``on_error(tag, exc)``, or is raised without it. Returns how many ran."""
+    to ``on_error(tag, exc)``, or is raised without it. Returns how many ran.
+
+    ``savepoints=False``: no savepoint per follow-up, for a caller that never commits a transaction in which
+    something was refused (``import_study``: a refusal rolls the whole pass back); a refused follow-up's rows
+    kept for a bulk insert are dropped all the same."""
     ran = 0
     write_pending()  # the follow-ups read the rows' history (a bulk batch's rows waiting for their insert)
     while len(queue):
         for item in queue.take():
             if skip is not None and skip(item.tag):
                 continue
+            guard: Any = contextlib.nullcontext()
+            if item.savepoint:
+                guard = savepoint() if savepoints else queue.savepoint()
             try:
                 with (
-                    savepoint() if item.savepoint else contextlib.nullcontext(),
+                    guard,
                     pipeline.caused_by(item.cause) if item.cause is not None else contextlib.nullcontext(),
                 ):
                     item.run()

@@ -229,3 +229,60 @@ def test_a_single_history_row_inside_a_bulk_batch_lets_the_waiting_ones_go_first
         crf_lock(instance=fraction, acting_user=data_manager, reason="frozen")
         flush_batch(queue)
     assert list(fraction.history.order_by("history_id").values_list("history_type", flat=True)) == ["+", "~"]
+
+
+def test_a_batch_reads_a_targets_fractions_once_and_sees_each_new_one(coordinator):
+    """``pipeline.batch_rows``: the EC-FX-1 rule and the unique constraint of the next fraction see the fractions
+    saved before it in the batch without asking the database again, and a duplicate is still refused with the
+    rule's and the constraint's words."""
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    target = SabrTargetFactory()
+    with pipeline.batch(bulk=True) as queue:
+        _fractions(target, coordinator, days=(0,))
+        with CaptureQueriesContext(connection) as second:
+            _fractions(target, coordinator, days=(2,), first=2)
+        assert not [
+            q
+            for q in second.captured_queries
+            if '"treatment_sabrfraction"' in q["sql"].split("WHERE")[0] and q["sql"].startswith("SELECT")
+        ]
+        with pytest.raises(ValidationError) as refused:
+            _fractions(target, coordinator, days=(4,), first=2)
+        flush_batch(queue)
+    assert "Fraction 2 of this target is already recorded (EC-FX-1)." in str(refused.value)
+    assert SabrFraction.objects.filter(target=target).count() == 2
+
+
+def test_a_batch_carries_its_kept_reads_into_the_next_one(coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from enrollment.selectors import death_date
+
+    patient = SabrTargetFactory().patient
+    with pipeline.batch() as first:
+        death_date(patient)
+    with pipeline.batch(carry=first), CaptureQueriesContext(connection) as carried:
+        death_date(patient)
+    with pipeline.batch(), CaptureQueriesContext(connection) as fresh:
+        death_date(patient)
+    assert len(carried) == 0 and len(fresh) == 1
+
+
+def test_a_flush_without_savepoints_still_reports_a_refused_follow_up(coordinator, data_manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    target = SabrTargetFactory(status=CrfStatus.SUBMITTED)
+    refused = []
+    with pipeline.batch(bulk=True) as queue:
+        with pipeline.tagged(("sabr-fraction.csv", 7, "SR-001")):
+            SabrFractionFactory(target=target)
+        crf_lock(instance=target, acting_user=data_manager, reason="frozen")
+        with CaptureQueriesContext(connection) as flushed:
+            flush_batch(queue, on_error=lambda tag, exc: refused.append(tag), savepoints=False)
+    assert refused == [("sabr-fraction.csv", 7, "SR-001")]
+    assert not [q for q in flushed.captured_queries if q["sql"].startswith("SAVEPOINT")]

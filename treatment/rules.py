@@ -294,10 +294,9 @@ def check_fraction(fraction: SabrFraction) -> None:
                 _("Fraction %(f)s is beyond the %(n)s planned fractions of this target (EC-FX-1).")
                 % {"f": fraction.fraction_number, "n": target.n_fractions},
             )
-        elif (
-            SabrFraction.objects.filter(target=target, fraction_number=fraction.fraction_number)
-            .exclude(pk=fraction.pk)
-            .exists()
+        elif any(
+            other.fraction_number == fraction.fraction_number and other.pk != fraction.pk
+            for other in pipeline.batch_rows(SabrFraction, "target_id", target.pk)
         ):
             _add(
                 errors,
@@ -419,7 +418,7 @@ def fraction_warnings(fraction: SabrFraction, *, target_label: str = "") -> list
 def _patient_rows(model: Any, row: Any) -> list[Any]:
     if not row.patient_id:
         return []
-    return list(model.objects.filter(patient_id=row.patient_id).exclude(pk=row.pk))
+    return [other for other in pipeline.batch_rows(model, "patient_id", row.patient_id) if other.pk != row.pk]
 
 
 def check_axitinib_period(period: AxitinibPeriod) -> None:

@@ -324,12 +324,7 @@ def new_lesions_to_treat(patient: Any) -> Any:
 
 def patient_infusions(patient_id: Any) -> list[ToripalimabInfusion]:
     """The patient's toripalimab infusions in cycle order, read once per save (the EC-TO-1 rules and the R4.6
-    planned date both ask), or once per batch until an infusion is written (``pipeline.batch_read``: the flush's
-    planned-date refresh of each imported cycle). The list is shared: filter it, never change it."""
-    return pipeline.batch_read(
-        ("toripalimab_infusions", patient_id),
-        (ToripalimabInfusion,),
-        lambda: list(
-            ToripalimabInfusion.objects.filter(patient_id=patient_id).order_by("cycle_number", "pk")
-        ),
-    )
+    planned date both ask), or once per batch, which takes in its own saves (``pipeline.batch_rows``: each imported
+    cycle's rules and the flush's planned-date refresh). Filter the list, never change its rows."""
+    rows = pipeline.batch_rows(ToripalimabInfusion, "patient_id", patient_id)
+    return sorted(rows, key=lambda row: (row.cycle_number, row.pk))
