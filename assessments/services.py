@@ -166,7 +166,14 @@ def _save_assessment(
             return assessment, False
     # The time point's own derived results join the history row of this save; other time points get theirs.
     with pipeline.caused_by(services.cause_of(assessment, user=acting_user)):
-        _write_rows(assessment, rows, _with_codes(patient, instance, new_lesions), acting_user, reason)
+        _write_rows(
+            assessment,
+            rows,
+            _with_codes(patient, instance, new_lesions),
+            acting_user,
+            reason,
+            new=instance is None,
+        )
         # In a batch (import_study): once per patient when the batch flushes, after all its time points.
         pipeline.once_per_batch(recompute_key(assessment), lambda: recompute_patient(patient))
     assessment.refresh_from_db()
@@ -220,14 +227,17 @@ def _write_rows(
     new_lesions: Sequence[dict[str, Any]],
     user: Any,
     reason: str,
+    *,
+    new: bool = False,
 ) -> None:
+    """Write the time point's lesion rows and new lesions (``new``: the time point was created by this save, so it
+    has no rows yet to compare with or remove)."""
     keep = []
     for row in rows:
         lesion = row["lesion"]
         values = {k: v for k, v in row.items() if k != "lesion"}
-        obj = LesionResult.objects.filter(assessment=assessment, lesion=lesion).first() or LesionResult(
-            assessment=assessment, lesion=lesion
-        )
+        found = None if new else LesionResult.objects.filter(assessment=assessment, lesion=lesion).first()
+        obj = found or LesionResult(assessment=assessment, lesion=lesion)
         if obj.pk and all(getattr(obj, k) == v for k, v in values.items()):
             keep.append(obj.pk)
             continue
@@ -236,24 +246,27 @@ def _write_rows(
         obj._history_user = user  # type: ignore[attr-defined]
         obj._change_reason = reason or _("Entered")  # type: ignore[attr-defined]
         obj.full_clean(exclude=["assessment", "lesion"])
-        obj.save()
+        services.save_with_history(obj)
         keep.append(obj.pk)
-    for stale in LesionResult.objects.filter(assessment=assessment).exclude(pk__in=keep):
+    stale_rows = [] if new else LesionResult.objects.filter(assessment=assessment).exclude(pk__in=keep)
+    for stale in stale_rows:
         stale._history_user = user  # type: ignore[attr-defined]
         stale._change_reason = reason  # type: ignore[attr-defined]
         stale.delete()
     codes = []
-    for new in new_lesions:
-        obj = NewLesion.objects.filter(assessment=assessment, code=new["code"]).first() or NewLesion(
-            assessment=assessment
+    for item in new_lesions:
+        found_new = (
+            None if new else NewLesion.objects.filter(assessment=assessment, code=item["code"]).first()
         )
-        for k, v in new.items():
-            setattr(obj, k, v)
-        obj._history_user = user  # type: ignore[attr-defined]
-        obj._change_reason = reason or _("Entered")  # type: ignore[attr-defined]
-        obj.save()
-        codes.append(obj.code)
-    for stale in NewLesion.objects.filter(assessment=assessment).exclude(code__in=codes):
+        obj_new = found_new or NewLesion(assessment=assessment)
+        for k, v in item.items():
+            setattr(obj_new, k, v)
+        obj_new._history_user = user  # type: ignore[attr-defined]
+        obj_new._change_reason = reason or _("Entered")  # type: ignore[attr-defined]
+        services.save_with_history(obj_new)
+        codes.append(obj_new.code)
+    stale_new = [] if new else NewLesion.objects.filter(assessment=assessment).exclude(code__in=codes)
+    for stale in stale_new:
         # A subsequent therapy that treated it links this record (EC-SU-4): removing it would drop the link unseen.
         therapy = stale.subsequent_therapies.order_by("start_date").first()
         if therapy is not None:

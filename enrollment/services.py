@@ -14,7 +14,7 @@ from enrollment.models import Patient, ScreeningLog
 from sabr_trial.crf import CrfStatus
 from sabr_trial.models import AuditEvent, NumberSequence
 from sabr_trial.roles import Perm
-from sabr_trial.services import crf_create, crf_update, next_number, require_perm
+from sabr_trial.services import crf_create, crf_update, next_number, require_perm, save_with_history
 from sabr_trial.sitetime import stamp
 from sabr_trial.validators import not_in_future
 
@@ -189,7 +189,7 @@ def _sync_answers(elig: Any, *, acting_user: Any) -> None:
         row.answer = value
         row._history_user = acting_user  # type: ignore[attr-defined]
         row.full_clean()
-        row.save()
+        save_with_history(row)
 
 
 @transaction.atomic

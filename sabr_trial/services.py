@@ -249,38 +249,50 @@ def _save(instance: CrfBase, *, user: Any, reason: str) -> None:
     instance._change_reason = reason  # type: ignore[attr-defined]  # simple-history
     instance._history_user = user  # type: ignore[attr-defined]
     instance.updated_by = user
-    instance.save()
+    save_with_history(instance)
 
 
-def _save_new_in_bulk(instance: CrfBase, *, user: Any, reason: str, queue: pipeline.Batch) -> None:
-    """``_save`` of a new row in a bulk batch: the row is inserted now (later rows' rules read it), its history row
-    is built now, as simple-history's ``post_save`` would build it (same values, user, reason and time, type "+"),
-    and inserted with the batch's other history rows of this model (``write_pending``)."""
+def save_with_history(row: models.Model, **save_kwargs: Any) -> None:
+    """``row.save()`` with its history row (django-simple-history). In a bulk batch (``import_study``) the row is
+    written now (later rows' rules read it) and its history row is built now, as simple-history's ``post_save``
+    builds it (same values, ``_history_user``, ``_change_reason``, time and type), and inserted with the batch's
+    other history rows of its model (``write_pending``). The row must carry ``_history_user`` (no request user is
+    looked up in a batch)."""
     from simple_history.utils import get_change_reason_from_object
 
-    instance._change_reason = reason  # type: ignore[attr-defined]
-    instance._history_user = user  # type: ignore[attr-defined]
-    instance.updated_by = user
-    instance.skip_history_when_saving = True  # type: ignore[attr-defined]
+    queue = pipeline.bulk_batch()
+    history_model = _history_model(type(row))
+    if queue is None or history_model is None or not hasattr(row, "_history_user"):
+        row.save(**save_kwargs)
+        return
+    created = row._state.adding
+    row.skip_history_when_saving = True  # type: ignore[attr-defined]
     try:
-        instance.save()
+        row.save(**save_kwargs)
     finally:
-        del instance.skip_history_when_saving  # type: ignore[attr-defined]
-    history_model = _history_model(type(instance))
-    row = history_model(
-        history_date=getattr(instance, "_history_date", timezone.now()),
-        history_type="+",
-        history_user=user,
-        history_change_reason=get_change_reason_from_object(instance),
-        **{f.attname: getattr(instance, f.attname) for f in history_model.tracked_fields},
+        del row.skip_history_when_saving  # type: ignore[attr-defined]
+    queue.add_pending(
+        history_model(
+            history_date=getattr(row, "_history_date", timezone.now()),
+            history_type="+" if created else "~",
+            history_user=row._history_user,  # type: ignore[attr-defined]
+            history_change_reason=get_change_reason_from_object(row),
+            **{f.attname: getattr(row, f.attname) for f in history_model.tracked_fields},
+        )
     )
-    queue.add_pending(row)
 
 
 @functools.cache
 def _history_model(model: type[models.Model]) -> Any:
-    """The simple-history model of ``model`` (``Model.history`` builds a manager class at each access)."""
-    return model.history.model  # type: ignore[attr-defined]
+    """The simple-history model of ``model`` (``Model.history`` builds a manager class at each access), or None
+    for a model without history or with a history relation or m2m history (left to simple-history's signal)."""
+    manager = getattr(model._meta, "simple_history_manager_attribute", None)
+    if manager is None:
+        return None
+    history_model = getattr(model, manager).model
+    if hasattr(history_model, "history_relation") or getattr(history_model, "_history_m2m_fields", None):
+        return None
+    return history_model
 
 
 def write_pending(model: type | None = None) -> None:
@@ -414,11 +426,7 @@ def _crf_create(
     with pipeline.same_reads(), pipeline.m2m_submitted(instance, m2m):
         instance.full_clean()
         pipeline.derivations.run(instance)
-    queue = pipeline.bulk_batch()
-    if queue is None:
-        _save(instance, user=acting_user, reason=CREATED)
-    else:
-        _save_new_in_bulk(instance, user=acting_user, reason=CREATED, queue=queue)
+    _save(instance, user=acting_user, reason=CREATED)
     _set_m2m(instance, m2m)
     _audit(user=acting_user, action=AuditEvent.Action.CREATE, instance=instance, description=_title(instance))
     # In a batch: once per patient when it flushes (the reason names the first form added).
@@ -681,7 +689,7 @@ def child_system_update(*, row: models.Model, values: dict[str, Any]) -> bool:
     cause = pipeline.current_cause()
     row._history_user = cause.user if cause is not None else None  # type: ignore[attr-defined]
     row._change_reason = _recompute_reason()  # type: ignore[attr-defined]
-    row.save(update_fields=list(changed))
+    save_with_history(row, update_fields=list(changed))
     return True
 
 
