@@ -18,7 +18,7 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from sabr_trial import pipeline
-from sabr_trial.crf import CrfBase
+from sabr_trial.crf import CrfBase, validate_constraints_in_python
 from sabr_trial.validators import not_in_future
 
 MAX_DIAMETER_MM = Decimal(400)
@@ -465,6 +465,10 @@ class LesionResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lesion.lesion_code} @ {self.assessment}"
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        """The check constraints evaluated in Python, as a CRF's are (no query and no savepoint per lesion row)."""
+        validate_constraints_in_python(self, exclude)
 
 
 class NewLesion(models.Model):

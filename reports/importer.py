@@ -558,8 +558,10 @@ class Importer:
             self.refs[(subj, "screening:1")] = patient.enrollment_screeninglog_set.get()
             self.result.created["patients"] += 1
         # 2. forms before registration, then register in study-number order, then the rest
-        for slug in ("consent", "eligibility"):
-            self._import_form(slug, tables)
+        with pipeline.batch(bulk=True) as queue:
+            for slug in ("consent", "eligibility"):
+                self._import_form(slug, tables)
+            self._flush(queue)
         self._screening_outcomes(tables)
         for i, prow in sorted(enumerate(patient_rows, start=2), key=lambda x: x[1]["SUBJID"]):
             subj, raw = prow["SUBJID"], prow.get("registration_date", "").strip()
