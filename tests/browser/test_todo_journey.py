@@ -52,6 +52,9 @@ def test_monitor_selects_all_of_one_patient_confirms_the_count_and_verifies_them
 
     page.get_by_label("Patient").fill("SR-011")
     page.get_by_role("button", name="Filter", exact=True).click()
+    # count() does not wait: on a loaded machine the page was counted while it loaded
+    page.wait_for_url(re.compile(r"patient=SR-011"))
+    page.wait_for_load_state()
     assert page.get_by_test_id("sdv-item").count() == len(mine)
     page.get_by_role("checkbox", name="Select every form on this page").check()
     assert page.get_by_test_id("verify-selected").inner_text() == f"Verify selected… ({len(mine)})"
