@@ -8,7 +8,7 @@ user chooses. Values are compared as the model stores them (a linked row by its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +53,12 @@ def three_way(
     mine: Mapping[str, Any],
     theirs: Mapping[str, Any],
     labels: Mapping[str, str],
-    shown: Mapping[str, tuple[str, str, str]],
+    shown: Mapping[str, tuple[str, str, str]] | Callable[[str], tuple[str, str, str]],
 ) -> MergeResult:
     """Merge ``mine`` into ``theirs`` against ``base``, field by field.
 
-    ``shown`` gives each field's (base, mine, theirs) as the user reads them, for the conflict messages.
+    ``shown`` gives each field's (base, mine, theirs) as the user reads them, for the conflict messages: a mapping,
+    or a function of the field's name called for the conflicts only (a label may cost a query).
     """
     result = MergeResult()
     for name in names:
@@ -69,7 +70,7 @@ def three_way(
         elif t == b or m == t:
             result.values[name] = mine.get(name)
         else:
-            shown_base, shown_mine, shown_theirs = shown[name]
+            shown_base, shown_mine, shown_theirs = shown[name] if isinstance(shown, Mapping) else shown(name)
             result.conflicts.append(Conflict(name, labels[name], shown_base, shown_mine, shown_theirs))
             result.values[name] = mine.get(name)
     return result

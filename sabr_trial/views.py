@@ -110,11 +110,16 @@ def _field_text(form: BaseForm, name: str, value: Any) -> str:
     field = form.fields.get(name)
     if value in (None, "", [], ()):
         return "—"
-    choices = dict(getattr(field, "choices", None) or []) if field is not None else {}
     if hasattr(value, "_meta"):
         return str(value)
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(sorted(str(v) for v in value))
+    queryset = getattr(field, "queryset", None)
+    if queryset is not None:
+        # A link read from the row is its key: name the row it links to (its form's choices are a whole table).
+        linked = queryset.model._base_manager.filter(pk=value).first()
+        return str(value) if linked is None else str(linked)
+    choices = dict(getattr(field, "choices", None) or []) if field is not None else {}
     return str(choices.get(value, choices.get(str(value), value)))
 
 
@@ -148,14 +153,14 @@ def _merge_with_current(
         base_values[name] = theirs[name]  # many-to-many links have no history: only the user's change counts
     mine = {**data, **m2m}
     labels = {name: str(form.fields[name].label or name) for name in mine if name in form.fields}
-    shown = {
-        name: (
+
+    def shown(name: str) -> tuple[str, str, str]:  # the conflicts' values as the user reads them
+        return (
             _field_text(form, name, base_values[name]) if base is not None else "?",
             _field_text(form, name, mine[name]),
             _field_text(form, name, theirs[name]),
         )
-        for name in labels
-    }
+
     result = merge.three_way(
         names=list(labels), base=base_values, mine=mine, theirs=theirs, labels=labels, shown=shown
     )

@@ -175,3 +175,68 @@ def test_api_412_names_changes_with_both_values(history_row, coordinator):
     assert changed["mh_term"]["base"] == "Hypertension"
     history_row.refresh_from_db()
     assert history_row.mh_term == "Essential hypertension"
+
+
+# --- a linked row in a conflict reads by its name; a merge without conflicts reads no label ---------------------
+def test_conflict_on_a_linked_term_names_the_terms_and_a_clean_merge_reads_no_labels(
+    coordinator, investigator, django_assert_max_num_queries
+):
+    """The AE's CTCAE term is a link to an 837-row table: in a conflict, the starting and the other person's value
+    read as term names (not as row keys), and a merge without conflict computes no label at all (it read the
+    whole dictionary three times per linked field)."""
+    from adverse_events.models import AdverseEvent
+    from tests.factories_adverse_events import FATIGUE, HYPERTENSION, ae_payload, term
+
+    patient = registered(coordinator, investigator)
+    tab_a, tab_b = _client(coordinator), _client(UserFactory(username="coord2", role="coordinator"))
+    assert (
+        tab_b.post(reverse("crf_create", args=[patient.pk, "adverse-event"]), ae_payload()).status_code == 302
+    )
+    row = AdverseEvent.objects.get(patient=patient)
+    opened_at = row.version
+    url = reverse("crf_update", args=[patient.pk, "adverse-event", row.pk])
+    edit = {"expected_version": opened_at, "change_reason": "Source document"}
+    assert tab_b.post(url, ae_payload(ctcae_term=str(HYPERTENSION), **edit)).status_code == 302
+
+    # A clean merge (only the grade changed here): no query reads the CTCAE dictionary.
+    with django_assert_max_num_queries(80) as captured:
+        response = tab_a.post(url, ae_payload(ctcae_term=str(HYPERTENSION), grade="1", **edit))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not [
+        q
+        for q in captured.captured_queries
+        if 'FROM "adverse_events_ctcaeterm"' in q["sql"] and "LIMIT" not in q["sql"]
+    ]
+
+    # A conflict on the term: both values and the starting one by name.
+    row.refresh_from_db()
+    other = term(10000081)  # Abdominal pain
+    tab_b_version = row.version
+    assert (
+        tab_b.post(
+            url,
+            ae_payload(
+                ctcae_term=str(other.meddra_code),
+                grade="1",
+                expected_version=tab_b_version,
+                change_reason="Source document",
+            ),
+        ).status_code
+        == 302
+    )
+    response = tab_a.post(
+        url,
+        ae_payload(
+            ctcae_term=str(FATIGUE),
+            grade="1",
+            expected_version=tab_b_version,
+            change_reason="Source document",
+        ),
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    conflicts = page[page.index('data-testid="merge-conflicts"') :]
+    assert (
+        str(term(HYPERTENSION)) in conflicts and str(other) in conflicts and str(term(FATIGUE)) in conflicts
+    )
+    assert f">{term(HYPERTENSION).pk}<" not in conflicts and f">{other.pk}<" not in conflicts
