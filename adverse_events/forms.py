@@ -50,7 +50,10 @@ class CtcaeSearchWidget(forms.TextInput):
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         term = None
-        if value not in (None, ""):
+        known = getattr(self, "known_term", None)  # the row's own term, read with the row
+        if known is not None and str(value) == str(known.meddra_code):
+            term = known
+        elif value not in (None, ""):
             term = CtcaeTerm.objects.filter(meddra_code=value).first() if str(value).isdigit() else None
             if term is None and isinstance(value, int):
                 term = CtcaeTerm.objects.filter(pk=value).first()
@@ -118,8 +121,11 @@ class AdverseEventForm(CrfForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk and self.instance.ctcae_term_id and not self.is_bound:
-            self.initial["ctcae_term"] = self.instance.ctcae_term.meddra_code
+        if self.instance.pk and self.instance.ctcae_term_id:
+            if not self.is_bound:
+                self.initial["ctcae_term"] = self.instance.ctcae_term.meddra_code
+            if AdverseEvent.ctcae_term.is_cached(self.instance):  # type: ignore[attr-defined]
+                self.fields["ctcae_term"].widget.known_term = self.instance.ctcae_term
         self.fields["grade"].choices = [c for c in self.fields["grade"].choices if c[0] != ""]
         # Dose reduction exists for axitinib only (R4.7).
         for name in ("acn_sabr", "acn_toripalimab"):

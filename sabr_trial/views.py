@@ -178,14 +178,19 @@ def crf_form_page(
     template: str = "crf/crf_form.html",
     context: dict[str, Any] | None = None,
     warnings: Callable[[CrfBase], list[str]] | None = None,
+    study_locked: bool | None = None,
 ) -> HttpResponse:
     """Every CRF data-entry page goes through here: permission, the lock (refused before anything is typed,
     naming the lock), field errors next to the fields, a stale save merged with the other person's change
     (conflicts shown with both values and a required choice; nothing saved until the user chooses), and the
-    success message with the row's soft-check warnings."""
+    success message with the row's soft-check warnings.
+
+    ``study_locked``: whether the study is locked, when the caller read it already in this request (the save
+    itself checks every lock again in its transaction).
+    """
     if instance is None:
         services.refuse_if_patient_locked(patient)  # answered 403 naming the lock, before anything is typed
-    elif services.is_locked(instance):
+    elif services.is_locked(instance, study_locked=study_locked):
         messages.error(request, services.lock_message(instance))
         return redirect(instance.get_absolute_url())
     if not has_perm(request.user, Perm.ENTER):
@@ -524,12 +529,15 @@ def _query_from_request(request: HttpRequest, instance: CrfBase) -> Any:
 
 def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
     spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug=slug, pk=pk)
-    if services.is_locked(instance):
+    study_locked = services.StudyLock.active() is not None
+    if services.is_locked(instance, study_locked=study_locked):
         messages.error(request, services.lock_message(instance))
         return redirect(instance.get_absolute_url())
     if "update" in spec.views:
         return spec.views["update"](request, spec=spec, instance=instance)
-    return crf_form_page(request, spec=spec, patient=instance.patient, instance=instance)
+    return crf_form_page(
+        request, spec=spec, patient=instance.patient, instance=instance, study_locked=study_locked
+    )
 
 
 @require_POST
