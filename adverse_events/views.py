@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -67,21 +68,16 @@ def ae_detail(request: HttpRequest, spec: Any, instance: AdverseEvent) -> HttpRe
 
 def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: Any) -> dict[str, Any]:
     context = crf_detail_context(request, spec, ae)
-    chain = [ae.root_episode()]
-    while True:
-        nxt = AdverseEvent.objects.filter(parent_episode=chain[-1]).first()
-        if nxt is None:
-            break
-        chain.append(nxt)
+    # The soft checks (they read the patient's treatment: five tables), the episode chain and the steroids given
+    # for the AE depend on the patient's data only: read once per (AE, language, patient data version).
+    kept = data_generation.patient_fragment(
+        ae.patient_id, f"ae-detail:{ae.pk}:{get_language()}", lambda: _patient_parts(ae)
+    )
+    chain = kept["chain"]
     locked = ae.status == CrfStatus.LOCKED or bool(ae.patient.locked_at)
     can_enter = has_perm(request.user, Perm.ENTER) and not locked
     context.update(
-        # the soft checks read the patient's treatment (five tables): once per (AE, language, data generation)
-        warnings=data_generation.patient_fragment(
-            ae.patient_id,
-            f"ae-warnings:{ae.pk}:{get_language()}",
-            lambda: [ruletext_text(w) for w in ae_warnings(ae)],
-        ),
+        warnings=kept["warnings"],
         chain=chain if len(chain) > 1 else [],
         worst_grade=max(e.grade for e in chain),
         clock=selectors.clock_for(ae),
@@ -92,17 +88,34 @@ def _detail_context(request: HttpRequest, spec: Any, ae: AdverseEvent, **extra: 
         grade_form=extra.get("grade_form") or GradeChangeForm(ae=ae),
         report_form=extra.get("report_form") or SaeReportForm(initial={"sent_at": timezone.localtime()}),
         can_report=can_enter and ae.serious == "Y",
-        immunosuppressants=_immunosuppressants(ae),
+        immunosuppressants=kept["immunosuppressants"],
     )
     return context
 
 
-def _immunosuppressants(ae: AdverseEvent) -> list[Any]:
-    related = getattr(ae, "immunosuppressant_set", None) or getattr(ae, "immunosuppressants", None)
-    try:
-        return list(related.all()) if related is not None else []
-    except Exception:
-        return []
+def _patient_parts(ae: AdverseEvent) -> dict[str, Any]:
+    """The AE page's parts read from the patient's rows: soft-check warnings, the episode chain (root first: what
+    the page shows of each episode), the steroids / immunosuppressants recorded for this AE (as they read)."""
+    chain = [ae.root_episode()]
+    while True:
+        nxt = AdverseEvent.objects.filter(parent_episode=chain[-1]).first()
+        if nxt is None:
+            break
+        chain.append(nxt)
+    return {
+        "warnings": [ruletext_text(w) for w in ae_warnings(ae)],
+        "chain": [
+            SimpleNamespace(
+                pk=e.pk,
+                grade=e.grade,
+                onset_date=e.onset_date,
+                resolution_date=e.resolution_date,
+                url=e.get_absolute_url(),
+            )
+            for e in chain
+        ],
+        "immunosuppressants": [str(cm) for cm in ae.immunosuppressants.all()],
+    }
 
 
 @require_POST

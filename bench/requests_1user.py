@@ -156,7 +156,7 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
         "crf detail (AE) uncached": (
             "coordinator",
             uncached(
-                reverse("crf_detail", args=[pid, "adverse-event", ae.pk]), "crf-history:*", "ae-warnings:*"
+                reverse("crf_detail", args=[pid, "adverse-event", ae.pk]), "crf-history:*", "ae-detail:*"
             ),
         ),
         "crf detail (consent)": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import re
 
 import pytest
 import time_machine
@@ -695,3 +696,45 @@ def test_safety_population_counts_toripalimab_only_patients():
     ToripalimabInfusionFactory()
     RegisteredPatientFactory()  # registered, never treated: not in the safety population (SAFFL)
     assert safety_population() == 2
+
+
+def test_ae_page_parts_kept_per_patient_version_follow_each_change(
+    as_coordinator, treated, django_capture_on_commit_callbacks
+):
+    """The AE page keeps its patient-data parts (soft checks, episode chain, steroids for the AE) under the
+    patient's data version: a second view reads none of them again, and a grade change or a steroid recorded for
+    the AE shows on the very next view."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories_treatment import ImmunosuppressantFactory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_ae(as_coordinator, treated, ctcae_term=str(HYPERTENSION), grade="2").status_code == 302
+    first = AdverseEvent.objects.get()
+    as_coordinator.get(reverse("patient_list"))  # shows (and so drops) the "saved" message
+    with CaptureQueriesContext(connection) as cold:
+        page = as_coordinator.get(first.get_absolute_url()).text
+    assert 'data-testid="ae-chain"' not in page and "Steroids / immunosuppressants" not in page
+    with CaptureQueriesContext(connection) as warm:
+        again = as_coordinator.get(first.get_absolute_url()).text
+    token = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
+    assert token.sub("", again) == token.sub("", page)
+    assert len(warm) < len(cold)
+
+    changed = TODAY - datetime.timedelta(days=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        as_coordinator.post(
+            reverse("adverse_events:grade_change", args=[treated.pk, first.pk]),
+            {"change_date": changed.isoformat(), "new_grade": "3"},
+        )
+    child = AdverseEvent.objects.exclude(pk=first.pk).get()
+    page = as_coordinator.get(first.get_absolute_url()).text
+    chain = page[page.index('data-testid="ae-chain"') :]
+    assert f'href="{first.get_absolute_url()}"' in chain and f'href="{child.get_absolute_url()}"' in chain
+    assert f"Grade 3 from {changed:%Y-%m-%d}" in chain
+
+    with django_capture_on_commit_callbacks(execute=True):
+        steroid = ImmunosuppressantFactory(patient=treated, adverse_event=first, start_date=changed)
+    page = as_coordinator.get(first.get_absolute_url()).text
+    assert "Steroids / immunosuppressants for this AE" in page and str(steroid) in page
