@@ -44,5 +44,7 @@ def ae_ongoing_after_off_study(patient: Any) -> list[Finding]:
 )
 def ae_soft_checks(patient: Any) -> list[Finding]:
     return from_warnings(
-        AdverseEvent.objects.filter(patient=patient).select_related("ctcae_term"), ae_warnings, "SOFT-AE"
+        AdverseEvent.objects.filter(patient=patient).select_related("patient", "ctcae_term"),
+        ae_warnings,
+        "SOFT-AE",
     )

@@ -556,8 +556,18 @@ def _axitinib_aes(patient: Any) -> list[dosing.AxitinibAe]:
 
 def axitinib_ae_action_warnings(patient: Any) -> list[str]:
     """EC-AX-4 (soft): an AE with axitinib action DOSE REDUCED or DRUG INTERRUPTED has no period starting
-    within 7 days of its onset with a lower dose or an interruption."""
+    within 7 days of its onset with a lower dose or an interruption.
 
+    A fact of the patient (each period's warnings repeat it): read once per edit-check run or save
+    (``pipeline.read_once``)."""
+    return list(
+        pipeline.read_once(
+            ("axitinib-ae-action-warnings", patient.pk), lambda: _axitinib_ae_action_warnings(patient)
+        )
+    )
+
+
+def _axitinib_ae_action_warnings(patient: Any) -> list[str]:
     warnings = []
     periods = list(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date"))
     window = datetime.timedelta(days=AXITINIB_AE_MATCH_DAYS)
