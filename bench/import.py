@@ -10,7 +10,9 @@ Usage (each step is its own process, because each uses its own database):
 per-CRF CSVs; ``export N`` writes the CSVs of N generated casebooks (``reports.generated_study``, seed 2026, dated
 up to today: screening to two years of follow-up) without a database. ``import`` re-creates the target database (migrations only:
 roles and the CTCAE dictionary), imports the folder as the demo coordinator and prints CRF rows, wall seconds,
-rows per second, CPU seconds (user + system of this process; PostgreSQL's own CPU is not included) and peak RSS.
+rows per second, CPU seconds (user + system of this process; PostgreSQL's own CPU is not included), the SQL
+statements the import sent (``connection.execute_wrapper``; those of the in-process edit checks and recompute
+included) and peak RSS.
 ``import --profile FILE`` writes a pyinstrument text profile of the import (not of the set-up) to FILE.
 """
 
@@ -93,22 +95,32 @@ def run_import(folder: Path, *, dry_run: bool, profile: Path | None = None) -> N
     user = get_user_model().objects.get(username="coordinator")
     rows = _rows(folder)
     kwargs = {"dry_run": True} if dry_run else {}
-    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    if profile is None:
-        result = import_study(folder, user=user, **kwargs)
-    else:
-        from pyinstrument import Profiler
+    from django.db import connection
 
-        with Profiler(interval=0.002) as profiler:
+    statements = 0
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    with connection.execute_wrapper(count):
+        if profile is None:
             result = import_study(folder, user=user, **kwargs)
-        profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+        else:
+            from pyinstrument import Profiler
+
+            with Profiler(interval=0.002) as profiler:
+                result = import_study(folder, user=user, **kwargs)
+            profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
     wall = time.perf_counter() - wall0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     rss = cpu1.ru_maxrss / 1024
     print(
         f"{'dry-run ' if dry_run else ''}import: {rows} rows, {wall:.1f} s, {rows / wall:.1f} rows/s, "
-        f"CPU {cpu:.1f} s ({rows / cpu:.1f} rows/CPU-s), peak RSS {rss:.0f} MiB, "
+        f"CPU {cpu:.1f} s ({rows / cpu:.1f} rows/CPU-s), {statements} statements, peak RSS {rss:.0f} MiB, "
         f"committed={result.committed}, refused rows={len(result.problems)}"
     )
     for problem in result.problems[:20]:

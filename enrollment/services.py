@@ -14,7 +14,14 @@ from enrollment.models import Patient, ScreeningLog
 from sabr_trial.crf import CrfStatus
 from sabr_trial.models import AuditEvent, NumberSequence
 from sabr_trial.roles import Perm
-from sabr_trial.services import crf_create, crf_update, next_number, require_perm, save_with_history
+from sabr_trial.services import (
+    crf_create,
+    crf_update,
+    insert_with_history,
+    next_number,
+    require_perm,
+    save_with_history,
+)
 from sabr_trial.sitetime import stamp
 from sabr_trial.validators import not_in_future
 
@@ -171,13 +178,29 @@ def patient_register(
 # --- eligibility checklist (CRF 2): the parent row plus one answer row per criterion --------------------------
 
 
-def _sync_answers(elig: Any, *, acting_user: Any) -> None:
-    """Keep one EligibilityAnswer per criterion equal to the checklist's stored answers."""
+def _sync_answers(elig: Any, *, acting_user: Any, new: bool = False) -> None:
+    """Keep one EligibilityAnswer per criterion equal to the checklist's stored answers.
+
+    ``new``: the checklist was created by this call, so it has no answer yet: none is read, and the answers are
+    validated without asking the database whether the checklist exists or an answer clashes with another (one per
+    criterion, the criteria's ids being distinct), then written with one insert (``services.insert_with_history``;
+    one by one outside a bulk batch)."""
     from enrollment import criteria
     from enrollment.models import EligibilityAnswer
     from enrollment.rules import parse_answers
 
     answers = parse_answers(elig.answers_summary)
+    if new:
+        rows = []
+        for c in criteria.criteria_for(elig.criteria_version or criteria.CURRENT_VERSION):
+            row = EligibilityAnswer(
+                eligibility=elig, criterion_id=c.id, category=c.category, answer=answers.get(c.id, "")
+            )
+            row._history_user = acting_user  # type: ignore[attr-defined]
+            row.full_clean(exclude=["eligibility"], validate_constraints=False)
+            rows.append(row)
+        insert_with_history(rows)
+        return
     existing = {a.criterion_id: a for a in EligibilityAnswer.objects.filter(eligibility=elig)}
     for c in criteria.criteria_for(elig.criteria_version or criteria.CURRENT_VERSION):
         row = existing.get(c.id) or EligibilityAnswer(
@@ -198,7 +221,7 @@ def eligibility_create(*, patient: Patient, data: dict[str, Any], acting_user: A
     from enrollment.models import Eligibility
 
     elig = crf_create(model=Eligibility, patient=patient, data=data, acting_user=acting_user, status=status)
-    _sync_answers(elig, acting_user=acting_user)
+    _sync_answers(elig, acting_user=acting_user, new=True)
     return elig
 
 

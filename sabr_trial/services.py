@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from django.contrib.auth import authenticate
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -258,8 +258,6 @@ def save_with_history(row: models.Model, **save_kwargs: Any) -> None:
     builds it (same values, ``_history_user``, ``_change_reason``, time and type), and inserted with the batch's
     other history rows of its model (``write_pending``). The row must carry ``_history_user`` (no request user is
     looked up in a batch)."""
-    from simple_history.utils import get_change_reason_from_object
-
     queue = pipeline.bulk_batch()
     history_model = _history_model(type(row))
     if queue is None or history_model is None or not hasattr(row, "_history_user"):
@@ -271,15 +269,56 @@ def save_with_history(row: models.Model, **save_kwargs: Any) -> None:
         row.save(**save_kwargs)
     finally:
         del row.skip_history_when_saving  # type: ignore[attr-defined]
-    queue.add_pending(
-        history_model(
-            history_date=getattr(row, "_history_date", timezone.now()),
-            history_type="+" if created else "~",
-            history_user=row._history_user,  # type: ignore[attr-defined]
-            history_change_reason=get_change_reason_from_object(row),
-            **{f.attname: getattr(row, f.attname) for f in history_model.tracked_fields},
-        )
+    queue.add_pending(_history_row(history_model, row, created=created))
+
+
+def _history_row(history_model: Any, row: models.Model, *, created: bool) -> Any:
+    """The history row simple-history's ``post_save`` would build for ``row`` now."""
+    from simple_history.utils import get_change_reason_from_object
+
+    return history_model(
+        history_date=getattr(row, "_history_date", timezone.now()),
+        history_type="+" if created else "~",
+        history_user=row._history_user,  # type: ignore[attr-defined]
+        history_change_reason=get_change_reason_from_object(row),
+        **{f.attname: getattr(row, f.attname) for f in history_model.tracked_fields},
     )
+
+
+def insert_with_history(rows: list[models.Model]) -> None:
+    """New rows of one model, each saved as :func:`save_with_history` saves it, in this order. In a bulk batch
+    they are written with one insert (their ids in the same order): each row gets the ``pre_save`` and
+    ``post_save`` signals its own ``save()`` would send (the batch's kept reads, the pages' generations) and its
+    history row waits for the batch's insert. A row must not need its ``save()`` (no override, no parent)."""
+    from django.db.models.signals import post_save, pre_save
+
+    queue = pipeline.bulk_batch()
+    model = type(rows[0]) if rows else None
+    history_model = _history_model(model) if model is not None else None
+    if (
+        queue is None
+        or history_model is None
+        or model is None
+        or model.save is not models.Model.save
+        or model._meta.parents
+        or any(type(r) is not model or not r._state.adding or not hasattr(r, "_history_user") for r in rows)
+    ):
+        for row in rows:
+            save_with_history(row)
+        return
+    using = router.db_for_write(model)
+    for row in rows:
+        pre_save.send(sender=model, instance=row, raw=False, using=using, update_fields=None)
+    model._base_manager.using(using).bulk_create(rows)
+    for row in rows:
+        row.skip_history_when_saving = True  # type: ignore[attr-defined]
+        try:
+            post_save.send(
+                sender=model, instance=row, created=True, update_fields=None, raw=False, using=using
+            )
+        finally:
+            del row.skip_history_when_saving  # type: ignore[attr-defined]
+        queue.add_pending(_history_row(history_model, row, created=True))
 
 
 @functools.cache
@@ -662,7 +701,7 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
         for name, value in changed.items():
             setattr(current, name, value)
         return current
-    if held_lock(current):
+    if _held_now(current):
         raise CrfLocked(
             _("%(title)s is locked, and this change would recompute its derived values: unlock it first.")
             % {"title": _title(current)}
@@ -676,6 +715,21 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
         with pipeline.caused_by(cause_of(current, user=cause.user if cause is not None else None)):
             pipeline.followups.run(current)
     return current
+
+
+def _held_now(current: CrfBase) -> bool:
+    """Whether a lock holds ``current``, a row just read for update: one query (``held_lock``); in a batch the
+    study and casebook locks of its patient are the batch's kept read (``_refuse_if_held``: the importer reads
+    them again before its commit) and the form lock is the row's own status, as just read."""
+    if pipeline.current_batch() is None:
+        return bool(held_lock(current))
+    patient_model = type(current)._meta.get_field("patient").related_model
+    kept = pipeline.batch_read(
+        ("held_lock", patient_model, current.patient_id),
+        (StudyLock, patient_model),
+        lambda: held_lock(type(current)(patient_id=current.patient_id)),
+    )
+    return bool(kept) or current.status == CrfStatus.LOCKED
 
 
 def child_system_update(*, row: models.Model, values: dict[str, Any]) -> bool:
@@ -922,11 +976,21 @@ CASEBOOK_SIGNATURE_MEANING = gettext_noop(
 
 
 def void_casebook_signatures(patient: Any, *, user: Any, reason: str) -> int:
-    """Void the patient's valid casebook signatures after a change to any of the casebook's forms."""
+    """Void the patient's valid casebook signatures after a change to any of the casebook's forms.
+
+    In a batch (``import_study``: once per form and patient) whether the patient has a valid signature is read
+    once and kept (``pipeline.batch_read``) until a signature is saved: a casebook without one is left alone
+    (the update would change no row and write no audit event)."""
+    valid = CasebookSignature.objects.filter(patient=patient, voided_at__isnull=True)
+    if pipeline.current_batch() is not None and not pipeline.batch_read(
+        ("casebook_signed", patient.pk), (CasebookSignature,), valid.exists
+    ):
+        return 0
     now = timezone.now()
-    voided = CasebookSignature.objects.filter(patient=patient, voided_at__isnull=True).update(
+    voided = valid.update(
         voided_at=now, voided_by=user if getattr(user, "pk", None) else None, void_reason=reason[:1000]
     )
+    pipeline.forget_reads(CasebookSignature)  # an update() sends no post_save
     if voided:
         _audit(
             user=user,
