@@ -686,13 +686,17 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
     registered for this row's model run in turn.
     """
     model = type(instance)
-    write_pending()  # this path reads and writes history: a bulk batch's waiting rows first
     current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
     changed = _changed_values(current, values)
     if not changed:
         return current
     cause = pipeline.current_cause()
     if cause is not None and cause.model is model and cause.pk == current.pk:
+        # this branch reads the row's history: a bulk batch's waiting history rows of its table first (the rows
+        # of other tables wait for the flush; a row written one by one lets its table's waiting ones go first)
+        history_model = _history_model(model)
+        if history_model is not None:
+            write_pending(history_model)
         model.objects.filter(pk=current.pk).update(**changed)
         pipeline.forget_reads(model)  # an update() sends no post_save
         latest = current.history.filter(version=current.version).order_by("-history_id").first()

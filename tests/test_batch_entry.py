@@ -5,6 +5,7 @@ time and a history row naming the cause."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 
 import pytest
@@ -286,3 +287,105 @@ def test_a_flush_without_savepoints_still_reports_a_refused_follow_up(coordinato
             flush_batch(queue, on_error=lambda tag, exc: refused.append(tag), savepoints=False)
     assert refused == [("sabr-fraction.csv", 7, "SR-001")]
     assert not [q for q in flushed.captured_queries if q["sql"].startswith("SAVEPOINT")]
+
+
+def _answer_trail(elig):
+    from enrollment.models import EligibilityAnswer
+
+    rows = list(EligibilityAnswer.objects.filter(eligibility=elig).order_by("pk"))
+    history = list(EligibilityAnswer.history.filter(eligibility_id=elig.pk).order_by("history_id"))
+    return (
+        [(r.criterion_id, r.category, r.answer) for r in rows],
+        [(h.id - rows[0].pk, h.criterion_id, h.answer, h.history_type, h.history_user_id) for h in history],
+    )
+
+
+def test_a_bulk_batch_writes_a_new_checklists_answers_with_one_insert(coordinator):
+    """``services.insert_with_history``: the answers of a new checklist are the rows and history rows the one-by-one
+    path writes (ids in criterion order), with one insert and no read of the checklist or of its answers."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests import factories_enrollment as enrol
+
+    single = enrol.eligibility(enrol.screen(coordinator), coordinator)
+    patient = enrol.screen(coordinator)
+    with pipeline.batch(bulk=True) as queue:
+        with CaptureQueriesContext(connection) as saves:
+            batched = enrol.eligibility(patient, coordinator)
+        flush_batch(queue)
+    answers = [q["sql"] for q in saves.captured_queries if '"enrollment_eligibilityanswer"' in q["sql"]]
+    assert len(answers) == 1 and answers[0].startswith("INSERT")
+    assert _answer_trail(batched) == _answer_trail(single) and len(_answer_trail(single)[1]) > 1
+
+
+def test_a_new_checklist_still_refuses_an_answer_outside_its_choices(coordinator):
+    """The answers of a new checklist are validated in memory (``_sync_answers(new=True)``) with the field's own
+    message, in a bulk batch and outside one."""
+    from django.core.exceptions import ValidationError
+
+    from enrollment import services as enrollment_services
+    from enrollment.models import Eligibility
+    from sabr_trial.services import savepoint
+
+    def bad(patient):
+        elig = crf_create(
+            model=Eligibility,
+            patient=patient,
+            data={"criteria_version": "", "answers_summary": "", "all_met": "N"},
+            acting_user=coordinator,
+        )
+        elig.answers_summary = "INCL01=Q"  # past the checklist's own rules: the answer row must refuse it
+        enrollment_services._sync_answers(elig, acting_user=coordinator, new=True)
+
+    from tests import factories_enrollment as enrol
+
+    with pytest.raises(ValidationError) as single:
+        bad(enrol.screen(coordinator))
+    patient = enrol.screen(coordinator)
+    with pipeline.batch(bulk=True), pytest.raises(ValidationError) as batched, savepoint():
+        bad(patient)  # the importer's savepoint drops the refused rows' waiting history and audit
+    assert "Value 'Q' is not a valid choice." in str(single.value)
+    assert str(batched.value) == str(single.value)
+
+
+def test_a_batch_voids_a_casebook_signature_only_where_there_is_one(coordinator, investigator):
+    """In a batch the casebook-signature void reads once whether the patient has a valid signature: none, no
+    update; one (signed in the batch, so the kept read is dropped), voided with its audit event as before."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sabr_trial.models import AuditEvent, CasebookSignature
+    from sabr_trial.services import void_casebook_signatures
+    from tests import factories_enrollment as enrol
+
+    patient = enrol.screen(coordinator)
+    with pipeline.batch():
+        with CaptureQueriesContext(connection) as unsigned:
+            for _ in range(3):
+                assert void_casebook_signatures(patient, user=coordinator, reason="changed") == 0
+        assert len(unsigned.captured_queries) == 1 and "UPDATE" not in unsigned.captured_queries[0]["sql"]
+        CasebookSignature.objects.create(
+            patient=patient, signer=investigator, signer_name="I", meaning="complete", forms=[]
+        )
+        assert void_casebook_signatures(patient, user=coordinator, reason="Form added: AE") == 1
+        assert void_casebook_signatures(patient, user=coordinator, reason="again") == 0
+    signature = CasebookSignature.objects.get(patient=patient)
+    assert signature.voided_at is not None and signature.void_reason == "Form added: AE"
+    assert AuditEvent.objects.filter(patient=patient, action=AuditEvent.Action.CASEBOOK_VOID).count() == 1
+
+
+def test_a_recompute_in_a_batch_is_refused_by_a_form_lock_as_outside_one(coordinator, data_manager):
+    """``crf_system_update`` in a batch reads the study and casebook locks from the batch's kept read and the form
+    lock from the row it has just read: a locked target still refuses its recompute, with the same message."""
+    from sabr_trial.services import crf_submit, crf_system_update
+
+    messages = []
+    for in_batch in (False, True):
+        target = crf_submit(instance=SabrTargetFactory(), acting_user=coordinator)
+        crf_lock(instance=target, acting_user=data_manager, reason="frozen")
+        opened = pipeline.batch() if in_batch else contextlib.nullcontext()
+        with opened, pytest.raises(CrfLocked) as refused:
+            crf_system_update(instance=target, values={"bed10_delivered_gy": 99})
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1] and "is locked" in messages[0]
