@@ -6,8 +6,6 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max
-
 from adverse_events.safety import Agent
 from enrollment import selectors as enrollment_selectors
 from sabr_trial import pipeline
@@ -70,8 +68,16 @@ def _exposure(patient: Any) -> Exposure:
         Agent.AXITINIB: _date(origins.first_axitinib_dose(periods)),
         Agent.TORIPALIMAB: _date(origins.first_toripalimab_dose(infusions)),
     }
-    dosed = AxitinibPeriod.objects.filter(patient=patient, dose_level__in=origins.DOSED_AXITINIB_LEVELS)
-    axitinib = dosed.aggregate(last=Max("end_date"), last_start=Max("start_date"))
+    # the dosed periods' dates in one read (the latest end, else the latest start; one without an end is ongoing)
+    dosed = list(
+        AxitinibPeriod.objects.filter(
+            patient=patient, dose_level__in=origins.DOSED_AXITINIB_LEVELS
+        ).values_list("start_date", "end_date")
+    )
+    axitinib = {
+        "last": max((end for _start, end in dosed if end is not None), default=None),
+        "last_start": max((start for start, _end in dosed if start is not None), default=None),
+    }
     last = {
         Agent.SABR: max((f.date for f in fractions if f.delivered and f.date), default=None),
         Agent.AXITINIB: axitinib["last"] or axitinib["last_start"],
@@ -80,7 +86,7 @@ def _exposure(patient: Any) -> Exposure:
             default=None,
         ),
     }
-    ongoing = frozenset({Agent.AXITINIB}) if dosed.filter(end_date__isnull=True).exists() else frozenset()
+    ongoing = frozenset({Agent.AXITINIB}) if any(end is None for _start, end in dosed) else frozenset()
     return Exposure(first_dose=first, last_dose=last, ongoing=ongoing)
 
 
