@@ -386,6 +386,18 @@ def test_toripalimab_alone_makes_an_ae_treatment_emergent(as_coordinator, treate
     assert AdverseEvent.objects.get().treatment_emergent == "Y"
 
 
+@pytest.mark.parametrize("ended", [True, False])
+def test_axitinib_exposure_ends_at_the_last_dosed_end_or_is_ongoing(ended):
+    """The last axitinib dose is the latest end of a dosed period (else its latest start), and a dosed period
+    without an end makes axitinib ongoing (read as one query of the dosed periods' dates)."""
+    treated = consented_patient(registered_days_ago=90)
+    start, end = TODAY - datetime.timedelta(days=30), TODAY - datetime.timedelta(days=10)
+    give_axitinib(treated, start=start, end=end if ended else None)
+    exp = exposure_module.exposure_for(treated)
+    assert exp.last_dose[Agent.AXITINIB] == (end if ended else start)
+    assert exp.ongoing == (frozenset() if ended else frozenset({Agent.AXITINIB}))
+
+
 def test_exposure_and_treatment_selectors_share_the_d1_start(treated):
     """One treatment start (STYLE.md 13): AE exposure and the treatment selectors agree on real rows."""
     give_axitinib(treated, start=TODAY - datetime.timedelta(days=30))
