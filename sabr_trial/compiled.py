@@ -7,13 +7,15 @@ then runs that SQL with the ids as one array parameter (``= ANY(%s)``, PostgreSQ
 embedded SQLite) the ORM builds the read each time, as before.
 
 The rows are those of the queryset's ``values_list``: the same values and types (tests compare them with the ORM's
-reads on the demo study).
+reads on the demo study). ``patient_objects`` does the same for a read of model rows (with ``select_related``): the
+rows are built as Django's ``ModelIterable`` builds them, from the compiler kept with the SQL.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -27,6 +29,12 @@ _COMPILED: dict[str, tuple[str, list[Any]] | None] = {}
 
 def _compile(build: Callable[[list[int]], Any]) -> tuple[str, list[Any]] | None:
     sql, params = build([_PROBE]).query.sql_with_params()
+    return _with_ids_parameter(sql, params)
+
+
+def _with_ids_parameter(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]] | None:
+    """The SQL with the probe's ``IN (%s)`` as ``= ANY(%s)`` and its parameters (None where the ids go), or None
+    for a shape this module does not know."""
     pieces = _PLACEHOLDER.split(sql)
     if len(pieces) != len(params) + 1:
         return None
@@ -63,4 +71,76 @@ def patient_rows(key: str, build: Callable[[list[int]], Any], ids: Sequence[int]
 
 def is_compiled(key: str) -> bool:
     """Whether the read of ``key`` runs from SQL built once (tests)."""
-    return _COMPILED.get(key) is not None
+    return _COMPILED.get(key) is not None or _OBJECTS.get(key) is not None
+
+
+@dataclass(frozen=True)
+class _ObjectsRead:
+    """A read of model rows built once: its SQL, and what ``ModelIterable`` takes from the compiler to build rows."""
+
+    sql: str
+    slots: list[Any]
+    compiler: Any
+    model: type
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list[Any]
+
+
+#: key -> the read built once, or None (a shape not known here: the ORM builds it each time)
+_OBJECTS: dict[str, _ObjectsRead | None] = {}
+
+
+def _compile_objects(build: Callable[[list[int]], Any]) -> _ObjectsRead | None:
+    from django.db.models.query import ModelIterable, get_related_populators
+
+    queryset = build([_PROBE])
+    if (
+        queryset._iterable_class is not ModelIterable
+        or queryset._prefetch_related_lookups
+        or queryset._known_related_objects
+        or queryset.query.deferred_loading != (frozenset(), True)
+    ):
+        return None
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()  # fills compiler.select, klass_info, annotation_col_map, col_count
+    rewritten = _with_ids_parameter(sql, params)
+    if rewritten is None or compiler.annotation_col_map:
+        return None
+    klass_info, select = compiler.klass_info, compiler.select
+    fields = klass_info["select_fields"]
+    start, end = fields[0], fields[-1] + 1
+    return _ObjectsRead(
+        sql=rewritten[0],
+        slots=rewritten[1],
+        compiler=compiler,
+        model=klass_info["model"],
+        init_list=[f[0].target.attname for f in select[start:end]],
+        start=start,
+        end=end,
+        populators=get_related_populators(klass_info, select, queryset.db),
+    )
+
+
+def patient_objects(key: str, build: Callable[[list[int]], Any], ids: Sequence[int]) -> list[Any]:
+    """The model rows of ``build(ids)`` (a queryset filtered with ``patient_id__in=ids``, ``select_related``
+    allowed; no ``prefetch_related``, ``only``/``defer`` or annotations), read with the SQL built once under
+    ``key`` and built into rows as the ORM builds them (its converters, ``from_db``, the related rows)."""
+    read = None
+    if connection.vendor == "postgresql":
+        if key not in _OBJECTS:
+            _OBJECTS[key] = _compile_objects(build)
+        read = _OBJECTS[key]
+    if read is None:
+        return list(build(list(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(read.sql, [list(ids) if slot is None else slot for slot in read.slots])
+        fetched = cursor.fetchall()
+    out = []
+    for row in read.compiler.results_iter(results=[fetched]):
+        obj = read.model.from_db(connection.alias, read.init_list, row[read.start : read.end])
+        for populator in read.populators:
+            populator.populate(row, obj)
+        out.append(obj)
+    return out

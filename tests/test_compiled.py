@@ -73,3 +73,47 @@ def test_a_read_of_another_shape_is_built_by_the_orm_each_time(demo_ids):
 
     assert compiled.patient_rows("test:other-shape", build, demo_ids) == [(pk,) for pk in sorted(demo_ids)]
     assert not compiled.is_compiled("test:other-shape")
+
+
+def _state(obj, depth=0):
+    """A row as built: its class, every attribute the ORM set (values and types), and the related rows it holds
+    (``select_related``), recursively."""
+    values = {k: (v, type(v)) for k, v in vars(obj).items() if k != "_state"}
+    related = {
+        name: None if rel is None else _state(rel, depth + 1)
+        for name, rel in sorted(obj._state.fields_cache.items())
+    }
+    return (type(obj), obj._state.db, obj._state.adding, values, related)
+
+
+def test_the_casebook_reads_give_the_orm_rows_with_their_related_rows(demo_ids):
+    """Every CRF table the casebook reads, for some demo patients: the same rows, values, types and related rows
+    (``select_related``) as the ORM builds; and the names the casebook shows."""
+    from sabr_trial.selectors import _casebook_read
+
+    compared = with_related = 0
+    for spec in registry.all():
+        build = _casebook_read(spec.model)
+        expected = list(build(demo_ids))
+        got = compiled.patient_objects(f"test:casebook:{spec.slug}", build, demo_ids)
+        assert [_state(o) for o in got] == [_state(o) for o in expected], spec.slug
+        assert [str(o) for o in got] == [str(o) for o in expected], spec.slug
+        assert compiled.is_compiled(f"test:casebook:{spec.slug}"), spec.slug
+        compared += bool(got)
+        with_related += bool(got) and any(o._state.fields_cache for o in got)
+    assert compared >= 12 and with_related >= 3  # not a comparison of empty lists
+
+
+def test_a_model_read_of_another_shape_is_built_by_the_orm_each_time(demo_ids):
+    """A prefetch (or any shape not known here) is read by the ORM: right rows, not compiled."""
+
+    def build(ids):
+        return (
+            Patient.objects.filter(pk__in=ids)
+            .prefetch_related("adverse_events_adverseevent_set")
+            .order_by("pk")
+        )
+
+    got = compiled.patient_objects("test:prefetch", build, demo_ids)
+    assert [p.pk for p in got] == sorted(demo_ids)
+    assert not compiled.is_compiled("test:prefetch")
