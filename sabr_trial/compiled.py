@@ -124,8 +124,8 @@ def _compile_objects(build: Callable[[list[int]], Any]) -> _ObjectsRead | None:
 
 
 def patient_objects(key: str, build: Callable[[list[int]], Any], ids: Sequence[int]) -> list[Any]:
-    """The model rows of ``build(ids)`` (a queryset filtered with ``patient_id__in=ids``, ``select_related``
-    allowed; no ``prefetch_related``, ``only``/``defer`` or annotations), read with the SQL built once under
+    """The model rows of ``build(ids)`` (a queryset filtered with ``patient_id__in=ids``, or any one ``__in=ids``;
+    ``select_related`` allowed; no ``prefetch_related``, ``only``/``defer`` or annotations), read with the SQL built once under
     ``key`` and built into rows as the ORM builds them (its converters, ``from_db``, the related rows)."""
     read = None
     if connection.vendor == "postgresql":

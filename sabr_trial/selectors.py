@@ -28,14 +28,17 @@ def get_crf_for_user(user: Any, *, patient_pk: int, slug: str, pk: int) -> tuple
     if not has_perm(user, Perm.VIEW):
         raise PermissionDenied
     spec = get_spec(slug)
-    try:
-        # with the relations its title and its detail page show (the CTCAE term of an AE)
-        instance = spec.model.objects.select_related("patient", *spec.model.str_related).get(
-            pk=pk, patient_id=patient_pk
-        )
-    except spec.model.DoesNotExist:
-        raise Http404("No such form") from None
+    # with the relations its title and its detail page show (the CTCAE term of an AE); the SQL built once per
+    # process (sabr_trial.compiled: every form page, save and detail page reads its row)
+    found = compiled.patient_objects(f"crf:one:{slug}", _one_read(spec.model), [pk])
+    instance = next((row for row in found if row.patient_id == patient_pk), None)
+    if instance is None:  # no such row, or another patient's
+        raise Http404("No such form")
     return spec, instance
+
+
+def _one_read(model: Any) -> Callable[[list[int]], Any]:
+    return lambda ids: model.objects.select_related("patient", *model.str_related).filter(pk__in=ids)
 
 
 def _casebook_read(model: Any) -> Callable[[list[int]], Any]:

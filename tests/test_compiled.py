@@ -117,3 +117,23 @@ def test_a_model_read_of_another_shape_is_built_by_the_orm_each_time(demo_ids):
     got = compiled.patient_objects("test:prefetch", build, demo_ids)
     assert [p.pk for p in got] == sorted(demo_ids)
     assert not compiled.is_compiled("test:prefetch")
+
+
+def test_a_form_row_is_read_for_its_own_patient_only(demo_ids, client):
+    """The row of a form page (read with SQL built once): found under its patient, 404 under another."""
+    from django.urls import reverse
+
+    from adverse_events.models import AdverseEvent
+    from sabr_trial.selectors import get_crf_for_user
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="compiled-reader", role="coordinator")
+    ae = AdverseEvent.objects.select_related("ctcae_term").order_by("pk").first()
+    spec, row = get_crf_for_user(user, patient_pk=ae.patient_id, slug="adverse-event", pk=ae.pk)
+    assert (row.pk, row.patient.pk, str(row)) == (ae.pk, ae.patient_id, str(ae))
+    assert compiled.is_compiled("crf:one:adverse-event")
+    other = next(pk for pk in demo_ids if pk != ae.patient_id)
+    client.force_login(user)
+    assert client.get(reverse("crf_detail", args=[ae.patient_id, "adverse-event", ae.pk])).status_code == 200
+    assert client.get(reverse("crf_detail", args=[other, "adverse-event", ae.pk])).status_code == 404
+    assert client.get(reverse("crf_update", args=[other, "adverse-event", ae.pk])).status_code == 404
