@@ -83,14 +83,18 @@ def require_perm(user: Any, codename: str) -> None:
         raise PermissionDenied(_("Your role does not allow this action."))
 
 
-def refuse_if_study_locked() -> None:
-    if StudyLock.active() is not None:
+def refuse_if_study_locked(*, study_locked: bool | None = None) -> None:
+    """Raise CrfLocked if the study is locked (``study_locked``: what the caller read in this request)."""
+    if study_locked is None:
+        study_locked = StudyLock.active() is not None
+    if study_locked:
         raise CrfLocked(_("The study database is locked for analysis: no change is possible."))
 
 
-def refuse_if_patient_locked(patient: Any) -> None:
-    """Raise CrfLocked if the whole study or this patient's casebook is locked."""
-    refuse_if_study_locked()
+def refuse_if_patient_locked(patient: Any, *, study_locked: bool | None = None) -> None:
+    """Raise CrfLocked if the whole study or this patient's casebook is locked (``study_locked``: what the caller
+    read of the study lock in this request; the save checks every lock again in its transaction)."""
+    refuse_if_study_locked(study_locked=study_locked)
     if getattr(patient, "locked_at", None):
         raise CrfLocked(_("This patient's casebook is locked by data management: no change is possible."))
 

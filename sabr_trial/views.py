@@ -50,7 +50,8 @@ def crf_create(request: HttpRequest, patient_pk: int, slug: str) -> HttpResponse
     spec = get_spec(slug)
     patient = get_patient_for_user(request.user, patient_pk)
     # A locked casebook answers "locked" before anything is typed, and names the lock, not the role (issue 19).
-    services.refuse_if_patient_locked(patient)
+    study_locked = services.StudyLock.active() is not None
+    services.refuse_if_patient_locked(patient, study_locked=study_locked)
     if not has_perm(request.user, Perm.ENTER):
         raise PermissionDenied
     blocked = spec.can_add(patient) if spec.can_add else None
@@ -63,7 +64,7 @@ def crf_create(request: HttpRequest, patient_pk: int, slug: str) -> HttpResponse
         existing = spec.model.objects.filter(patient=patient).first()
         if existing is not None:
             return redirect(existing.get_absolute_url())
-    return crf_form_page(request, spec=spec, patient=patient)
+    return crf_form_page(request, spec=spec, patient=patient, study_locked=study_locked)
 
 
 # --- The one CRF save page: create, update, stale (merge), locked and field errors ------------------------------
@@ -188,8 +189,8 @@ def crf_form_page(
     ``study_locked``: whether the study is locked, when the caller read it already in this request (the save
     itself checks every lock again in its transaction).
     """
-    if instance is None:
-        services.refuse_if_patient_locked(patient)  # answered 403 naming the lock, before anything is typed
+    if instance is None:  # answered 403 naming the lock, before anything is typed
+        services.refuse_if_patient_locked(patient, study_locked=study_locked)
     elif services.is_locked(instance, study_locked=study_locked):
         messages.error(request, services.lock_message(instance))
         return redirect(instance.get_absolute_url())
