@@ -9,7 +9,7 @@ fifty nodes (26 fields of the AE form: 25 ms of a 43 ms page). Two drop-in repla
   template engine as before.
 - ``crispy_field`` (``CrfForm``'s crispy ``field_template``, ``crf/field.py`` of the ``python`` template engine
   below): crispy-bootstrap5's ``field.html`` for the fields of a vertical form, with this project's help text
-  (``templates/bootstrap5/layout/help_text.html``: the sentence, its rule ids, a text field's length limit).
+  (``help_text_html``, which ``templates/bootstrap5/layout/help_text.html`` calls too: the sentence, its rule ids, a text field's length limit).
   A case it does not cover (a horizontal form, a label or field class, a table cell, a file input, several
   checkboxes) is rendered by crispy's own template.
 
@@ -153,14 +153,19 @@ def _crispy_widget(field: Any, css: str) -> str:
 
 
 def _help_text(field: Any, ctx: dict[str, Any]) -> str:
-    """templates/bootstrap5/layout/help_text.html (the project's override of crispy's)."""
+    return help_text_html(field, help_text_inline=bool(ctx.get("help_text_inline")))
+
+
+def help_text_html(field: Any, *, help_text_inline: bool) -> str:
+    """A field's help (the project's override of crispy's help text, ``bootstrap5/layout/help_text.html``, calls
+    this too): the sentence, its rule ids in small type, a text field's length limit."""
     from sabr_trial.templatetags.crf_help import help_parts, length_limit
 
     out = []
     if field.help_text:
         sentence, rules = help_parts(field.help_text)
         small = f' <small class="rule-ids">{_var(rules)}</small>' if rules else ""
-        if ctx.get("help_text_inline"):
+        if help_text_inline:
             out.append(
                 f'<span id="{_var(field.auto_id)}_helptext" class="form-text">{_var(sentence)}{small}</span>'
             )

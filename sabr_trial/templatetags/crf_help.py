@@ -40,3 +40,14 @@ def length_limit(field: Any) -> int | None:
     ):
         return None
     return getattr(inner, "max_length", None)
+
+
+@register.simple_tag
+def crf_help_text(field: Any, help_text_inline: Any = False) -> Any:
+    """A field's help as the CRF forms show it (the sentence, its rule ids, a text field's length limit): the one
+    writer, ``sabr_trial.formrender``, for crispy's own templates too (``bootstrap5/layout/help_text.html``)."""
+    from django.utils.safestring import mark_safe
+
+    from sabr_trial.formrender import help_text_html
+
+    return mark_safe(help_text_html(field, help_text_inline=bool(help_text_inline)))
