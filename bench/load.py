@@ -88,6 +88,19 @@ def _backend_pids(database_url: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def _read_backends(database_url: str, seen: dict[int, float]) -> None:
+    """Note the CPU seconds of each backend alive now (the largest reading of each is kept)."""
+    for pid in _backend_pids(database_url):
+        seen[pid] = max(seen.get(pid, 0.0), _cpu_seconds([pid]))
+
+
+def _sample_backends(database_url: str, seen: dict[int, float], stop: threading.Event) -> None:
+    """Read the backends' CPU every second until ``stop`` is set: a backend that ends during the level (its
+    connection closed at CONN_MAX_AGE) keeps its last reading."""
+    while not stop.wait(1.0):
+        _read_backends(database_url, seen)
+
+
 def _client_cpu_seconds() -> float:
     """User + system CPU seconds of this process: the simulated users' threads."""
     import resource
@@ -327,6 +340,14 @@ def main() -> None:
             }
             before = {name: _cpu_seconds(pids) for name, pids in parts.items()}
             pg_before = {pid: _cpu_seconds([pid]) for pid in _backend_pids(args.database_url)}
+            # A backend lives as long as its connection (CONN_MAX_AGE): one may end during the level, so its CPU is
+            # read every second and the last reading kept (not only the backends alive at the end).
+            pg_seen: dict[int, float] = dict(pg_before)
+            sampling = threading.Event()
+            sampler = threading.Thread(
+                target=_sample_backends, args=(args.database_url, pg_seen, sampling), daemon=True
+            )
+            sampler.start()
             client0 = _client_cpu_seconds()
             cpu0, all0 = _cpu_seconds(server_pids), _machine_cpu_seconds()
             t0 = time.monotonic()
@@ -341,9 +362,12 @@ def main() -> None:
             machine = _machine_cpu_seconds() - all0
             total = sum(len(v) for v in rec.times.values())
             split = {name: _cpu_seconds(pids) - before[name] for name, pids in parts.items()}
-            # backends alive at the end; one that started during the level counts from 0
+            sampling.set()
+            sampler.join(timeout=10)
+            _read_backends(args.database_url, pg_seen)
+            # every backend seen during the level (to its last reading); one that started during it counts from 0
             split["PostgreSQL (this database's backends)"] = sum(
-                _cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in _backend_pids(args.database_url)
+                cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_seen.items()
             )
             split["simulated users (this process)"] = _client_cpu_seconds() - client0
             split["rest of the machine"] = machine - sum(split.values())
