@@ -43,6 +43,8 @@ class CtcaeSearchWidget(forms.TextInput):
     """A search box with a hidden code input; static/adverse_events/ctcae_search.js does the rest."""
 
     template_name = "adverse_events/widgets/ctcae_search.html"
+    #: The edited row's own term, read with the row (``AdverseEventForm``): shown without asking the database.
+    known_term: CtcaeTerm | None = None
 
     class Media:
         js = ("adverse_events/ctcae_search.js",)
@@ -50,9 +52,8 @@ class CtcaeSearchWidget(forms.TextInput):
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         term = None
-        known = getattr(self, "known_term", None)  # the row's own term, read with the row
-        if known is not None and str(value) == str(known.meddra_code):
-            term = known
+        if self.known_term is not None and str(value) == str(self.known_term.meddra_code):
+            term = self.known_term
         elif value not in (None, ""):
             term = CtcaeTerm.objects.filter(meddra_code=value).first() if str(value).isdigit() else None
             if term is None and isinstance(value, int):

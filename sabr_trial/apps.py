@@ -91,13 +91,7 @@ def _wire_batch_reads() -> None:
     post_save.connect(_forget_batch_reads, dispatch_uid="sabr_batch_reads_post_save")
 
 
-def _write_pending_history(sender: Any, **kwargs: Any) -> None:
-    from sabr_trial import services
-
-    services.write_pending(sender)
-
-
-def _write_pending_audit(sender: Any, **kwargs: Any) -> None:
+def _write_pending_first(sender: Any, **kwargs: Any) -> None:
     from sabr_trial import services
 
     services.write_pending(sender)
@@ -111,8 +105,8 @@ def _wire_bulk_writes() -> None:
 
     from sabr_trial.models import AuditEvent
 
-    pre_create_historical_record.connect(_write_pending_history, dispatch_uid="sabr_bulk_history_first")
-    pre_save.connect(_write_pending_audit, sender=AuditEvent, dispatch_uid="sabr_bulk_audit_first")
+    pre_create_historical_record.connect(_write_pending_first, dispatch_uid="sabr_bulk_history_first")
+    pre_save.connect(_write_pending_first, sender=AuditEvent, dispatch_uid="sabr_bulk_audit_first")
 
 
 def _concrete_subclasses(model: type) -> list[type]:

@@ -56,17 +56,27 @@ def _with_ids_parameter(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]
 def patient_rows(key: str, build: Callable[[list[int]], Any], ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """The rows of ``build(ids)`` (a ``values_list`` queryset filtered with ``patient_id__in=ids``), read with the
     SQL built once under ``key`` (each key names one read: the same ``build`` always)."""
-    compiled = None
-    if connection.vendor == "postgresql":
-        if key not in _COMPILED:
-            _COMPILED[key] = _compile(build)  # None: a shape not known here, built by the ORM each time
-        compiled = _COMPILED[key]
+    compiled = _built_once(_COMPILED, key, lambda: _compile(build))
     if compiled is None:
         return [tuple(row) for row in build(list(ids))]
-    sql, slots = compiled
+    return [tuple(row) for row in _fetch(*compiled, ids)]
+
+
+def _built_once(cache: dict[str, Any], key: str, make: Callable[[], Any]) -> Any:
+    """The read kept under ``key``, made on first use (PostgreSQL only); None: built by the ORM each time (another
+    database, or a shape not known here)."""
+    if connection.vendor != "postgresql":
+        return None
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def _fetch(sql: str, slots: list[Any], ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """Run a read built once with these ids in place of the probe."""
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(ids) if slot is None else slot for slot in slots])
-        return [tuple(row) for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def is_compiled(key: str) -> bool:
@@ -125,20 +135,13 @@ def _compile_objects(build: Callable[[list[int]], Any]) -> _ObjectsRead | None:
 
 def patient_objects(key: str, build: Callable[[list[int]], Any], ids: Sequence[int]) -> list[Any]:
     """The model rows of ``build(ids)`` (a queryset filtered with ``patient_id__in=ids``, or any one ``__in=ids``;
-    ``select_related`` allowed; no ``prefetch_related``, ``only``/``defer`` or annotations), read with the SQL built once under
-    ``key`` and built into rows as the ORM builds them (its converters, ``from_db``, the related rows)."""
-    read = None
-    if connection.vendor == "postgresql":
-        if key not in _OBJECTS:
-            _OBJECTS[key] = _compile_objects(build)
-        read = _OBJECTS[key]
+    ``select_related`` allowed; no ``prefetch_related``, ``only``/``defer`` or annotations), read with the SQL built
+    once under ``key`` and built into rows as the ORM builds them (its converters, ``from_db``, the related rows)."""
+    read: _ObjectsRead | None = _built_once(_OBJECTS, key, lambda: _compile_objects(build))
     if read is None:
         return list(build(list(ids)))
-    with connection.cursor() as cursor:
-        cursor.execute(read.sql, [list(ids) if slot is None else slot for slot in read.slots])
-        fetched = cursor.fetchall()
     out = []
-    for row in read.compiler.results_iter(results=[fetched]):
+    for row in read.compiler.results_iter(results=[_fetch(read.sql, read.slots, ids)]):
         obj = read.model.from_db(connection.alias, read.init_list, row[read.start : read.end])
         for populator in read.populators:
             populator.populate(row, obj)
