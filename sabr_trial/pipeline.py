@@ -194,8 +194,11 @@ class Batch:
         #: Reads kept for the batch (:func:`batch_read`): value by key, and the keys that read each model.
         self.reads: dict[Any, Any] = {}
         self.read_models: dict[type, set[Any]] = {}
-        #: How a kept read takes a saved row of its model in (:func:`batch_rows`); a read without one is dropped.
-        self.on_save: dict[Any, Callable[[Any, Any], Any]] = {}
+        #: The kept row lists of :func:`batch_rows` (in ``reads``), which take a saved row of their model in: by
+        #: model, field and value, their key; and by (model, pk), the keys of the lists that hold that row. A save
+        #: looks up the lists it concerns, not every list of its model (one per patient: that was quadratic).
+        self.row_reads: dict[type, dict[str, dict[Any, Any]]] = {}
+        self.row_holders: dict[tuple[type, Any], set[Any]] = {}
         self.bulk = bulk
         #: Rows waiting for their bulk insert, by model, in the order they were made.
         self.pending: dict[type, list[Any]] = {}
@@ -264,7 +267,9 @@ def batch(*, bulk: bool = False, carry: Batch | None = None) -> Iterator[Batch]:
     if carry is not None:
         opening.reads = dict(carry.reads)
         opening.read_models = {model: set(keys) for model, keys in carry.read_models.items()}
-        opening.on_save = dict(carry.on_save)
+        # the closed batch is not used again: its row indexes are taken over, not copied
+        opening.row_reads, opening.row_holders = carry.row_reads, carry.row_holders
+        carry.row_reads, carry.row_holders = {}, {}
     token = _batch.set(opening)
     try:
         opened = _batch.get()
@@ -315,28 +320,47 @@ def batch_read(key: Any, models: tuple[type, ...], compute: Callable[[], Any]) -
 
 def forget_reads(model: type | None = None, saved: Any = None) -> None:
     """Drop the batch's kept reads of ``model`` (a row of it was written), or all of them (``None``: a save was
-    refused, and its savepoint's writes rolled back). ``saved``: the row saved (``post_save``); a read that knows how
-    to take it in (:func:`batch_rows`) is kept with it instead of being dropped."""
+    refused, and its savepoint's writes rolled back). ``saved``: the row saved (``post_save``); the row lists of
+    :func:`batch_rows` take it in instead of being dropped."""
     current = _batch.get()
-    if current is None or not current.reads:
+    if current is None:
         return
     if model is None:
         current.reads.clear()
         current.read_models.clear()
-        current.on_save.clear()
+        current.row_reads.clear()
+        current.row_holders.clear()
         return
-    keys = current.read_models.pop(model, set())
-    kept = set()
+    for key in current.read_models.pop(model, ()):
+        current.reads.pop(key, None)
+    scopes = current.row_reads.get(model)
+    if not scopes:
+        return
+    if saved is None:  # an update(): the model's row lists may be stale
+        for by_value in scopes.values():
+            for key in by_value.values():
+                current.reads.pop(key, None)
+        del current.row_reads[model]
+        return
+    holders = current.row_holders.setdefault((model, saved.pk), set())
+    keys = set(holders)  # the lists that hold the row (it may have left one)
+    for field, by_value in scopes.items():
+        key = by_value.get(getattr(saved, field))
+        if key is not None:
+            keys.add(key)  # the list it belongs to now
     for key in keys:
-        take = current.on_save.get(key) if saved is not None else None
-        if take is not None and key in current.reads:
-            current.reads[key] = take(current.reads[key], saved)
-            kept.add(key)
+        rows = current.reads.get(key)
+        if rows is None:
+            holders.discard(key)
+            continue
+        _take, _model, field, value = key
+        others = [row for row in rows if row.pk != saved.pk]
+        if getattr(saved, field) != value:
+            current.reads[key] = others
+            holders.discard(key)
         else:
-            current.reads.pop(key, None)
-            current.on_save.pop(key, None)
-    if kept:
-        current.read_models[model] = kept
+            current.reads[key] = sorted([*others, saved], key=lambda row: row.pk)
+            holders.add(key)
 
 
 def batch_rows(model: Any, field: str, value: Any) -> list[Any]:
@@ -358,15 +382,9 @@ def batch_rows(model: Any, field: str, value: Any) -> list[Any]:
         return current.reads[key]  # type: ignore[no-any-return]
     rows = compute()
     current.reads[key] = rows
-    current.read_models.setdefault(model, set()).add(key)
-
-    def take(rows: list[Any], saved: Any) -> list[Any]:
-        others = [row for row in rows if row.pk != saved.pk]
-        if getattr(saved, field) != value:
-            return others
-        return sorted([*others, saved], key=lambda row: row.pk)
-
-    current.on_save[key] = take
+    current.row_reads.setdefault(model, {}).setdefault(field, {})[value] = key
+    for row in rows:
+        current.row_holders.setdefault((model, row.pk), set()).add(key)
     return rows
 
 
