@@ -61,19 +61,16 @@ EXPOSURE_MODELS = (SabrFraction, SabrTarget, SabrCourse, AxitinibPeriod, Toripal
 
 def _exposure(patient: Any) -> Exposure:
     fractions = treatment_selectors.fraction_records(patient)
-    periods = treatment_selectors.axitinib_records(patient)
+    period_rows = treatment_selectors.axitinib_rows(patient)
+    periods = treatment_selectors.axitinib_records(patient, period_rows)
     infusions = treatment_selectors.infusion_records(patient)
     first = {
         Agent.SABR: _date(origins.sabr_start(fractions)),
         Agent.AXITINIB: _date(origins.first_axitinib_dose(periods)),
         Agent.TORIPALIMAB: _date(origins.first_toripalimab_dose(infusions)),
     }
-    # the dosed periods' dates in one read (the latest end, else the latest start; one without an end is ongoing)
-    dosed = list(
-        AxitinibPeriod.objects.filter(
-            patient=patient, dose_level__in=origins.DOSED_AXITINIB_LEVELS
-        ).values_list("start_date", "end_date")
-    )
+    # the dosed periods' dates (the latest end, else the latest start; one without an end is ongoing)
+    dosed = [(start, end) for _pk, start, end, level in period_rows if level in origins.DOSED_AXITINIB_LEVELS]
     axitinib = {
         "last": max((end for _start, end in dosed if end is not None), default=None),
         "last_start": max((start for start, _end in dosed if start is not None), default=None),

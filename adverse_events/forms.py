@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from adverse_events import ctcae
 from adverse_events.models import AdverseEvent, CtcaeTerm, SaeReport
+from sabr_trial import compiled
 from sabr_trial.forms import CrfForm, DateInput, DateTimeInput
 
 
@@ -29,7 +30,13 @@ class CtcaeTermField(forms.ModelChoiceField):
                 % {"v": ctcae.CTCAE_VERSION, "value": text},
                 code="invalid_choice",
             )
-        term = CtcaeTerm.objects.filter(meddra_code=int(text)).first()
+        known = getattr(self.widget, "known_term", None)
+        if known is not None and known.meddra_code == int(text):
+            return known  # the edited row's own term, read with the row
+        found = compiled.patient_objects(
+            "ctcae:term-by-code", lambda codes: CtcaeTerm.objects.filter(meddra_code__in=codes), [int(text)]
+        )
+        term = found[0] if found else None  # the code is unique
         if term is None:
             raise forms.ValidationError(
                 _("Unknown CTCAE v%(v)s term code %(code)s (EC-AE-1).")

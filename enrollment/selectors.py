@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from enrollment.models import Consent, DeathReport, Disposition, Patient, YesNo
-from sabr_trial import patient_facts, pipeline
+from sabr_trial import compiled, patient_facts, pipeline
 from sabr_trial.crf import CrfStatus
 from sabr_trial.patient_dates import dates_of
 from sabr_trial.roles import Perm, has_perm
@@ -31,7 +32,15 @@ def get_patient_for_user(user: Any, pk: int) -> Patient:
     """Return one patient if the user may see it; 404 if it does not exist, 403 if not allowed."""
     if not has_perm(user, Perm.VIEW):
         raise PermissionDenied
-    return get_object_or_404(Patient, pk=pk)
+    if not isinstance(pk, int):
+        return get_object_or_404(Patient, pk=pk)
+    # Every patient page reads it: its SQL is built once per process (issue 20).
+    found = compiled.patient_objects(
+        "enrollment:patient", lambda ids: Patient.objects.filter(pk__in=ids), [pk]
+    )
+    if not found:
+        raise Http404("No Patient matches the given query.")
+    return found[0]
 
 
 # Reads of enrollment facts for other apps (no role check: they serve rules and derivations, not pages).
@@ -73,11 +82,17 @@ def consent_date(patient: Any) -> datetime.date | None:
 def death_date(patient: Any) -> datetime.date | None:
     """Return the patient's date of death, or None."""
 
-    return pipeline.batch_read(
-        ("death_date", _pk(patient)),
-        (DeathReport,),
-        lambda: DeathReport.objects.filter(patient=patient).values_list("death_date", flat=True).first(),
-    )
+    def read() -> datetime.date | None:
+        rows = compiled.patient_rows(
+            "enrollment:death_date",
+            lambda ids: (
+                DeathReport.objects.filter(patient_id__in=ids).values_list("death_date").order_by("pk")
+            ),
+            [_pk(patient)],
+        )
+        return rows[0][0] if rows else None
+
+    return pipeline.batch_read(("death_date", _pk(patient)), (DeathReport,), read)
 
 
 def end_of_study_date(patient: Any) -> datetime.date | None:

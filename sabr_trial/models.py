@@ -5,8 +5,6 @@ The abstract CRF base lives in ``sabr_trial.crf``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -287,29 +285,17 @@ def held_lock(instance: CrfBase, *, sdv_under_lock: bool = False) -> str:
     One query for all three (a save asked up to five). ``sdv_under_lock``: the casebook lock is not counted (SDV of
     a locked casebook's form allowed by the study's policy).
     """
-    from django.db.models import Exists, Value
+    from django.db import connection
     from django.utils.translation import gettext as gettext_now
 
     model = type(instance)
-    patient_model = model._meta.get_field("patient").related_model
-    form_locked: Any = (
-        Exists(model._default_manager.filter(pk=instance.pk, status=CrfStatus.LOCKED))
-        if instance.pk
-        else Value(False)
-    )
-    row = (
-        patient_model.objects.filter(pk=instance.patient_id)  # type: ignore[attr-defined]
-        .annotate(
-            _study=Exists(StudyLock.objects.filter(unlocked_at__isnull=True)),
-            _form=form_locked,
-        )
-        .values_list("_study", "locked_at", "_form")
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_held_lock_sql(model), [instance.pk, CrfStatus.LOCKED.value, instance.patient_id])
+        row = cursor.fetchone()
     if row is None:  # no such patient: the row cannot be saved anyway; the study lock still speaks first
         study, casebook, form = StudyLock.objects.filter(unlocked_at__isnull=True).exists(), None, False
     else:
-        study, casebook, form = row
+        study, casebook, form = bool(row[0]), row[1], bool(row[2])
     if study:
         return gettext_now("The study database is locked for analysis: no change is possible.")
     if casebook is not None and not sdv_under_lock:
@@ -317,6 +303,31 @@ def held_lock(instance: CrfBase, *, sdv_under_lock: bool = False) -> str:
     if form:
         return gettext_now("This form is locked by data management: no change is possible.")
     return ""
+
+
+#: model -> the SQL of ``held_lock`` for its rows, written once per process (the ORM built it on every save).
+_HELD_LOCK_SQL: dict[type[models.Model], str] = {}
+
+
+def _held_lock_sql(model: type[models.Model]) -> str:
+    """One row: is a study lock active, the patient's casebook lock time, is the row locked (parameters: the row's
+    id, the locked status, the patient's id; a new row's id is NULL, which no row has)."""
+    sql = _HELD_LOCK_SQL.get(model)
+    if sql is None:
+        from django.db import connection
+
+        qn = connection.ops.quote_name
+        patient_model = model._meta.get_field("patient").related_model
+        sql = _HELD_LOCK_SQL[model] = (
+            f"SELECT EXISTS(SELECT 1 FROM {qn(StudyLock._meta.db_table)} "
+            f"WHERE {qn(StudyLock._meta.get_field('unlocked_at').column)} IS NULL), "
+            f"p.{qn(patient_model._meta.get_field('locked_at').column)}, "  # type: ignore[union-attr]
+            f"EXISTS(SELECT 1 FROM {qn(model._meta.db_table)} WHERE {qn(model._meta.pk.column)} = %s "
+            f"AND {qn(model._meta.get_field('status').column)} = %s) "
+            f"FROM {qn(patient_model._meta.db_table)} p "  # type: ignore[union-attr]
+            f"WHERE p.{qn(patient_model._meta.pk.column)} = %s"  # type: ignore[union-attr]
+        )
+    return sql
 
 
 @receiver(pre_save, dispatch_uid="sabr_trial_refuse_locked_crf_save")

@@ -9,6 +9,7 @@ and tasks call these; nothing else saves a CRF row.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import functools
 from collections.abc import Callable
@@ -547,7 +548,9 @@ def _crf_update(
     _refuse_if_held(current)
     if current.version != expected_version:
         raise StaleVersion(current, expected_version, _changes_since(current, expected_version))
-    before = model.objects.get(pk=instance.pk)
+    # The row as read under the lock, before the change (``copy.copy`` copies Django's per-instance state and its
+    # related-row cache; a second read of the same locked row returned the same values).
+    before = copy.copy(current)
     for name, value in data.items():
         setattr(current, name, value)
     changes = diff(before, current)

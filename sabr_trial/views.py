@@ -530,7 +530,10 @@ def _query_from_request(request: HttpRequest, instance: CrfBase) -> Any:
 
 def crf_update(request: HttpRequest, patient_pk: int, slug: str, pk: int) -> HttpResponse:
     spec, instance = get_crf_for_user(request.user, patient_pk=patient_pk, slug=slug, pk=pk)
-    study_locked = services.StudyLock.active() is not None
+    # The page refuses a locked row before anything is typed. A POST is a save, which reads every lock (study,
+    # casebook, form) again in its transaction and answers a lock with the same message and redirect: it does not
+    # read the study lock here first (the row's own and its casebook's lock are in hand).
+    study_locked = False if request.method == "POST" else services.StudyLock.active() is not None
     if services.is_locked(instance, study_locked=study_locked):
         messages.error(request, services.lock_message(instance))
         return redirect(instance.get_absolute_url())

@@ -137,3 +137,73 @@ def test_a_form_row_is_read_for_its_own_patient_only(demo_ids, client):
     assert client.get(reverse("crf_detail", args=[ae.patient_id, "adverse-event", ae.pk])).status_code == 200
     assert client.get(reverse("crf_detail", args=[other, "adverse-event", ae.pk])).status_code == 404
     assert client.get(reverse("crf_update", args=[other, "adverse-event", ae.pk])).status_code == 404
+
+
+def test_the_treatment_records_give_the_orm_rows(demo_ids):
+    """The D1 records the exposure and the origins read (fractions, axitinib periods, infusions): the rows the ORM
+    reads, in the same order with the same values and types."""
+    from treatment import selectors as treatment_selectors
+    from treatment.models import AxitinibPeriod, SabrFraction, ToripalimabInfusion
+
+    compared = 0
+    for pid in demo_ids:
+        fractions = SabrFraction.objects.filter(patient_id=pid).order_by("pk")
+        assert _typed(
+            (f.ref, f.date, f.delivered, f.protocol, f.course_number)
+            for f in treatment_selectors.fraction_records(pid)
+        ) == _typed(
+            (
+                f.pk,
+                f.fraction_date,
+                f.delivered == "Y",
+                f.target.course.is_protocol == "Y",
+                f.target.course.course_number,
+            )
+            for f in fractions
+        )
+        periods = AxitinibPeriod.objects.filter(patient_id=pid).order_by("pk")
+        assert _typed(treatment_selectors.axitinib_rows(pid)) == _typed(
+            periods.values_list("pk", "start_date", "end_date", "dose_level")
+        )
+        infusions = ToripalimabInfusion.objects.filter(patient_id=pid).order_by("pk")
+        assert _typed(
+            (i.ref, i.date, i.infusion_status) for i in treatment_selectors.infusion_records(pid)
+        ) == (_typed(infusions.values_list("pk", "infusion_date", "infusion_status")))
+        compared += fractions.exists() + periods.exists() + infusions.exists()
+    assert compared >= 6  # treated demo patients: not a comparison of empty lists
+    for key in ("treatment:fraction_records", "treatment:axitinib_rows", "treatment:infusion_records"):
+        assert compiled.is_compiled(key), key
+
+
+def test_the_patient_death_date_and_ctcae_term_reads_give_the_orm_rows(demo_ids):
+    """A patient page's patient, a save's death date and an AE form's CTCAE term (each read with SQL built once):
+    the ORM's rows, values and types; an unknown patient is a 404, an unknown code a refusal."""
+    from django.core.exceptions import ValidationError
+    from django.http import Http404
+
+    from adverse_events.forms import CtcaeTermField
+    from adverse_events.models import CtcaeTerm
+    from enrollment import selectors as enrollment_selectors
+    from enrollment.models import DeathReport
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="compiled-patient-reader", role="coordinator")
+    for pid in demo_ids:
+        got = enrollment_selectors.get_patient_for_user(user, pid)
+        assert _state(got) == _state(Patient.objects.get(pk=pid)) and str(got) == str(
+            Patient.objects.get(pk=pid)
+        )
+    with pytest.raises(Http404):
+        enrollment_selectors.get_patient_for_user(user, max(demo_ids) + 10_000)
+    dead = DeathReport.objects.order_by("pk").first()
+    assert dead is not None  # the demo study has a death
+    for pid in {*demo_ids, dead.patient_id}:
+        expected = DeathReport.objects.filter(patient_id=pid).values_list("death_date", flat=True).first()
+        assert enrollment_selectors.death_date(pid) == expected
+    term = CtcaeTerm.objects.order_by("pk")[10]
+    field = CtcaeTermField()
+    assert _state(field.to_python(str(term.meddra_code))) == _state(CtcaeTerm.objects.get(pk=term.pk))
+    with pytest.raises(ValidationError):
+        field.to_python("999999999")
+    for key in ("enrollment:patient", "enrollment:death_date", "ctcae:term-by-code"):
+        assert compiled.is_compiled(key), key

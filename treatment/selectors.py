@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from sabr_trial import pipeline
+from sabr_trial import compiled, pipeline
 from treatment import dosing, origins, radiobiology
 from treatment.models import (
     AxitinibPeriod,
@@ -30,14 +30,26 @@ def first_protocol_course(patient: Any) -> SabrCourse | None:
     return SabrCourse.objects.filter(patient=patient, is_protocol=YesNo.Y).order_by("course_number").first()
 
 
+def _patient_id(patient: Any) -> int:
+    return int(getattr(patient, "pk", patient))
+
+
 def fraction_records(patient: Any) -> list[origins.Fraction]:
-    """The patient's SABR fractions as D1 records (one query), in primary-key order."""
-    rows = (
-        SabrFraction.objects.filter(patient=patient)
-        .order_by("pk")
-        .values_list(
-            "pk", "fraction_date", "delivered", "target__course__is_protocol", "target__course__course_number"
-        )
+    """The patient's SABR fractions as D1 records (one query, its SQL built once), in primary-key order."""
+    rows = compiled.patient_rows(
+        "treatment:fraction_records",
+        lambda ids: (
+            SabrFraction.objects.filter(patient_id__in=ids)
+            .order_by("pk")
+            .values_list(
+                "pk",
+                "fraction_date",
+                "delivered",
+                "target__course__is_protocol",
+                "target__course__course_number",
+            )
+        ),
+        [_patient_id(patient)],
     )
     return [
         origins.Fraction(
@@ -51,22 +63,41 @@ def fraction_records(patient: Any) -> list[origins.Fraction]:
     ]
 
 
-def axitinib_records(patient: Any) -> list[origins.AxitinibPeriod]:
-    """The patient's axitinib periods as D1 records (one query), in primary-key order."""
-    rows = (
-        AxitinibPeriod.objects.filter(patient=patient)
-        .order_by("pk")
-        .values_list("pk", "start_date", "dose_level")
+def axitinib_rows(patient: Any) -> list[tuple[int, datetime.date | None, datetime.date | None, str]]:
+    """The patient's axitinib periods as (pk, start date, end date, dose level), in primary-key order (one query,
+    its SQL built once)."""
+    return compiled.patient_rows(  # type: ignore[return-value]
+        "treatment:axitinib_rows",
+        lambda ids: (
+            AxitinibPeriod.objects.filter(patient_id__in=ids)
+            .order_by("pk")
+            .values_list("pk", "start_date", "end_date", "dose_level")
+        ),
+        [_patient_id(patient)],
     )
-    return [origins.AxitinibPeriod(start_date=day, dose_level=level, ref=pk) for pk, day, level in rows]
+
+
+def axitinib_records(
+    patient: Any, rows: list[tuple[int, datetime.date | None, datetime.date | None, str]] | None = None
+) -> list[origins.AxitinibPeriod]:
+    """The patient's axitinib periods as D1 records (one query; none when ``rows`` of ``axitinib_rows`` are
+    given), in primary-key order."""
+    return [
+        origins.AxitinibPeriod(start_date=day, dose_level=level, ref=pk)
+        for pk, day, _end, level in (axitinib_rows(patient) if rows is None else rows)
+    ]
 
 
 def infusion_records(patient: Any) -> list[origins.Infusion]:
-    """The patient's toripalimab infusions as D1 records (one query), in primary-key order."""
-    rows = (
-        ToripalimabInfusion.objects.filter(patient=patient)
-        .order_by("pk")
-        .values_list("pk", "infusion_date", "infusion_status")
+    """The patient's toripalimab infusions as D1 records (one query, its SQL built once), in primary-key order."""
+    rows = compiled.patient_rows(
+        "treatment:infusion_records",
+        lambda ids: (
+            ToripalimabInfusion.objects.filter(patient_id__in=ids)
+            .order_by("pk")
+            .values_list("pk", "infusion_date", "infusion_status")
+        ),
+        [_patient_id(patient)],
     )
     return [origins.Infusion(date=day, infusion_status=status, ref=pk) for pk, day, status in rows]
 
