@@ -470,6 +470,11 @@ def test_grade_change_closes_row_and_opens_child(as_coordinator, patient):
     request.user = first.created_by
     panel = render_to_string("adverse_events/casebook_panel.html", {"ctx": casebook_panel(request, patient)})
     assert 'data-testid="ae-panel"' in panel and "G3" in panel and panel.count("<tr>") == 2
+    # one row for the chain: its number, the term linked to the last episode, the worst grade, the chain's onset
+    row = panel[panel.index("<tbody>") :]
+    assert f'<td>{first.ae_number}</td><td><a href="{child.get_absolute_url()}">' in row
+    assert '<span class="badge text-bg-danger">G3</span>' in row and first.onset_date.isoformat() in row
+    assert "<td>ongoing</td>" in row and "SAE" not in row and "irAE" not in row
     detail = as_coordinator.get(child.get_absolute_url())
     assert 'data-testid="ae-chain"' in detail.text
 
