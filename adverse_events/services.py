@@ -118,15 +118,21 @@ def notify_if_new_sae(ae: AdverseEvent) -> None:
 def rederive_patient_adverse_events(row: Any) -> None:
     """Pipeline stage 8 of a treatment row: the start of treatment and the last dose move the
     treatment-emergent flag of the patient's AEs (R6.6, D1)."""
-    for ae in AdverseEvent.objects.filter(patient_id=row.patient_id).select_related(
-        "patient", "ctcae_term", "parent_episode"
-    ):
-        stored = {name: getattr(ae, name) for name in DERIVED_FIELDS}
+    aes, locked = crf_services.followup_rows(
+        AdverseEvent.objects.filter(patient_id=row.patient_id).select_related(
+            "patient", "ctcae_term", "parent_episode"
+        )
+    )
+    for ae in aes:
+        as_read = {f.attname: getattr(ae, f.attname) for f in ae._meta.concrete_fields}
         before_save(ae)
         values = {name: getattr(ae, name) for name in DERIVED_FIELDS}
         # read just now in this transaction: when nothing moved there is nothing to write or to read again
-        if values != stored:
-            crf_services.crf_system_update(instance=ae, values=values, cascade=False)
+        if values != {name: as_read[name] for name in DERIVED_FIELDS}:
+            if locked:  # the row as read is the row written: only ``values`` change
+                for attname, value in as_read.items():
+                    setattr(ae, attname, value)
+            crf_services.crf_system_update(instance=ae, values=values, cascade=False, locked=locked)
 
 
 def investigator_emails() -> list[str]:

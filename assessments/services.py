@@ -300,18 +300,20 @@ def first_fraction_dates(lesions: Sequence[Lesion]) -> dict[str, datetime.date]:
     return out
 
 
-def patient_series(patient: Any) -> dict[str, Any]:
-    """Load the patient's registry and assessments as recist inputs (chronological)."""
+def patient_series(patient: Any, *, followup: bool = False) -> dict[str, Any]:
+    """Load the patient's registry and assessments as recist inputs (chronological). ``followup``: the time points
+    are read to be re-derived (``services.followup_rows``; ``locked`` says whether they were read for update)."""
     lesions = Lesion.objects.filter(patient=patient).exclude(role="NEW").order_by("id")
     if hasattr(
         Lesion, "sabr_targets"
     ):  # the reverse relation the treatment app adds (read once, not per lesion)
         lesions = lesions.prefetch_related("sabr_targets")
     lesions = list(lesions)
+    rows, locked = TumourAssessment.objects.filter(patient=patient), False
+    if followup:
+        rows, locked = services.followup_rows(rows)
     assessments = sorted(
-        TumourAssessment.objects.filter(patient=patient).prefetch_related(
-            "results__lesion", "results__merged_into", "new_lesions__reappearance_of"
-        ),
+        rows.prefetch_related("results__lesion", "results__merged_into", "new_lesions__reappearance_of"),
         key=lambda a: (a.assessment_date or datetime.date.max, a.pk),
     )
     pure_lesions = [adapters.to_lesion(lesion) for lesion in lesions]
@@ -323,6 +325,7 @@ def patient_series(patient: Any) -> dict[str, Any]:
         "assessments": assessments,
         "pure_lesions": pure_lesions,
         "pure_assessments": pure_assessments,
+        "locked": locked,
     }
 
 
@@ -366,7 +369,7 @@ def recompute_patient(patient: Any) -> None:
     """Recompute and store every derived result of the patient's time points and lesion rows (EC-TA-3)."""
     from assessments.selectors import treatment_start
 
-    s = patient_series(patient)
+    s = patient_series(patient, followup=True)
     assessments: list[TumourAssessment] = s["assessments"]
     if not assessments:
         return
@@ -434,7 +437,7 @@ def recompute_patient(patient: Any) -> None:
         else:
             values["derivation_error"] = error
         if any(getattr(assessment, name) != value for name, value in values.items()):
-            services.crf_system_update(instance=assessment, values=values, cascade=False)
+            services.crf_system_update(instance=assessment, values=values, cascade=False, locked=s["locked"])
         _store_lesion_rows(assessment, lc)
 
 

@@ -682,7 +682,9 @@ def _changed_values(row: models.Model, values: dict[str, Any]) -> dict[str, Any]
     return {name: value for name, value in values.items() if getattr(row, name) != value}
 
 
-def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = True) -> C:
+def crf_system_update(
+    *, instance: C, values: dict[str, Any], cascade: bool = True, locked: bool = False
+) -> C:
     """Write derived values of a CRF row that another change invalidated (pipeline stage 8).
 
     Only values that differ are written. The row moves to the next version and gets its own history row, with
@@ -691,9 +693,16 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
     change that caused it). The row the cause itself is saving is completed in place instead: its values join
     the history row of that same save, so one save leaves one history row. With ``cascade`` the follow-ups
     registered for this row's model run in turn.
+
+    ``locked``: ``instance`` is the row as the caller has just read it for update in this transaction (with its
+    patient), unchanged since: it is not read again, and it is the row written (a follow-up of a batch reads the
+    rows it re-derives that way: :func:`followup_rows`).
     """
     model = type(instance)
-    current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
+    if locked:
+        current = instance
+    else:
+        current = model.objects.select_for_update().select_related("patient").get(pk=instance.pk)
     changed = _changed_values(current, values)
     if not changed:
         return current
@@ -726,6 +735,16 @@ def crf_system_update(*, instance: C, values: dict[str, Any], cascade: bool = Tr
         with pipeline.caused_by(cause_of(current, user=cause.user if cause is not None else None)):
             pipeline.followups.run(current)
     return current
+
+
+def followup_rows(queryset: models.QuerySet[Any]) -> tuple[models.QuerySet[Any], bool]:
+    """The rows a follow-up reads to re-derive, and whether they are read for update. In a bulk batch
+    (``import_study``) they are read for update (the rows only, ``of=("self",)``) with their patient, so that
+    ``crf_system_update(..., locked=True)`` need not read each one again; elsewhere as given (a row is locked only
+    when its values move)."""
+    if pipeline.bulk_batch() is None:
+        return queryset, False
+    return queryset.select_related("patient").select_for_update(of=("self",)), True
 
 
 def _held_now(current: CrfBase) -> bool:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from sabr_trial.services import crf_system_update
+from sabr_trial.services import crf_system_update, followup_rows
 from treatment import dosing, radiobiology
 from treatment.models import (
     Immunosuppressant,
@@ -87,7 +87,8 @@ def derive_pfs2_event(row: SubsequentTherapy) -> None:
 def refresh_target_and_course(fraction: SabrFraction) -> None:
     """EC-SB-2 / R3.1: the fraction log sets the target's first and last fraction, its delivered BED10, and the
     course's start and completion dates."""
-    target = SabrTarget.objects.get(pk=fraction.target_id)
+    targets, locked = followup_rows(SabrTarget.objects.filter(pk=fraction.target_id))
+    target = targets.get()
     delivered = list(
         SabrFraction.objects.filter(target_id=target.pk, delivered=YesNo.Y).order_by("fraction_date")
     )
@@ -102,6 +103,7 @@ def refresh_target_and_course(fraction: SabrFraction) -> None:
             "last_fraction_date": delivered[-1].fraction_date if delivered else None,
             "bed10_delivered_gy": bed10,
         },
+        locked=locked,
     )
     refresh_course_dates(target.course_id)
 
@@ -110,8 +112,12 @@ def refresh_course_dates(course_id: object) -> None:
     span = SabrFraction.objects.filter(target__course_id=course_id, delivered=YesNo.Y).aggregate(
         first=models.Min("fraction_date"), last=models.Max("fraction_date")
     )
-    course = SabrCourse.objects.get(pk=course_id)
-    crf_system_update(instance=course, values={"start_date": span["first"], "completion_date": span["last"]})
+    courses, locked = followup_rows(SabrCourse.objects.filter(pk=course_id))
+    crf_system_update(
+        instance=courses.get(),
+        values={"start_date": span["first"], "completion_date": span["last"]},
+        locked=locked,
+    )
 
 
 def refresh_later_planned_dates(infusion: ToripalimabInfusion) -> None:
