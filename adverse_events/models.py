@@ -278,9 +278,16 @@ class AdverseEvent(CrfBase):
     def display_term(self) -> str:
         if not self.ctcae_term_id:
             return ""
-        if self.ctcae_term.is_other_specify and self.verbatim:
-            return f"{self.ctcae_term.term}: {self.verbatim}"
-        return self.ctcae_term.term
+        return self.term_text(self.ctcae_term.term, self.ctcae_term.is_other_specify, self.verbatim)
+
+    @staticmethod
+    def term_text(term: str | None, is_other_specify: bool, verbatim: str) -> str:
+        """The term as shown: an "Other, specify" term with the reported term after it; "" without a term."""
+        if term is None:
+            return ""
+        if is_other_specify and verbatim:
+            return f"{term}: {verbatim}"
+        return term
 
     @property
     def is_serious(self) -> bool:

@@ -207,3 +207,30 @@ def test_the_patient_death_date_and_ctcae_term_reads_give_the_orm_rows(demo_ids)
         field.to_python("999999999")
     for key in ("enrollment:patient", "enrollment:death_date", "ctcae:term-by-code"):
         assert compiled.is_compiled(key), key
+
+
+def test_the_ae_panel_rows_give_what_the_model_rows_show(demo_ids):
+    """The casebook AE panel's rows (one read of the columns it shows): what each AE model row shows."""
+    from adverse_events.models import AdverseEvent
+    from adverse_events.views import _panel_rows
+
+    compared = 0
+    for pid in demo_ids:
+        got = _panel_rows(pid)
+        expected = AdverseEvent.objects.filter(patient_id=pid).select_related("ctcae_term")
+        assert sorted(got) == sorted(ae.pk for ae in expected)
+        for ae in expected:
+            row = got[ae.pk]
+            assert (row.ae_number, row.display_term, row.outcome_display) == (
+                ae.ae_number,
+                ae.display_term,
+                ae.get_outcome_display(),
+            )
+            assert (row.ongoing, row.serious, row.immune_related) == (
+                ae.ongoing,
+                ae.serious,
+                ae.immune_related,
+            )
+            compared += 1
+    assert compared >= 5
+    assert compiled.is_compiled("adverse_events:panel-rows")

@@ -53,7 +53,7 @@ def ae_panel_rows(patient: Any, items: list[dict[str, Any]]) -> SafeString:
                 "text-bg-danger" if item["event"].worst_grade >= 3 else "text-bg-secondary",
                 item["event"].worst_grade,
                 item["event"].onset_date.isoformat() if item["event"].onset_date else "",
-                ongoing if item["ongoing"] else item["last"].get_outcome_display(),
+                ongoing if item["ongoing"] else item["last"].outcome_display,
                 format_html('<span class="badge text-bg-danger">{}</span>', sae) if item["serious"] else "",
                 format_html('<span class="badge text-bg-info">{}</span>', irae) if item["immune"] else "",
             )
