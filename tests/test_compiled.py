@@ -234,3 +234,20 @@ def test_the_ae_panel_rows_give_what_the_model_rows_show(demo_ids):
             compared += 1
     assert compared >= 5
     assert compiled.is_compiled("adverse_events:panel-rows")
+
+
+def test_the_casebooks_sdv_backlog_count_gives_the_orm_count(demo_ids):
+    """The data-management panel's SDV backlog (one union read with SQL built once): the ORM's count per table."""
+    from sabr_trial.selectors import awaiting_sdv_count
+
+    total = 0
+    for pid in demo_ids:
+        expected = sum(
+            spec.model.objects.filter(
+                patient_id=pid, status__in=["submitted", "signed"], verified_at__isnull=True
+            ).count()
+            for spec in registry.all()
+        )
+        assert awaiting_sdv_count(pid) == expected
+        total += expected
+    assert total > 0 and compiled.is_compiled("dm:awaiting-sdv")

@@ -37,13 +37,18 @@ OPEN_STATES = (State.DUE, State.OVERDUE, State.UPCOMING)
 def visit_label(visit: Visit) -> str:
     """Return the visit's name as staff say it."""
     n = {"n": visit.number}
-    return {
-        VisitKind.SCREENING: _("Screening"),
-        VisitKind.SABR: _("SABR course"),
-        VisitKind.CYCLE: _("Cycle %(n)s") % n,
-        VisitKind.IMAGING: _("Imaging week %(n)s") % n,
-        VisitKind.SURVIVAL: _("Survival follow-up month %(n)s") % n,
-    }[visit.kind]
+    kind = visit.kind  # only this kind's name is translated (the schedule grid asks for every visit)
+    if kind == VisitKind.SCREENING:
+        return _("Screening")
+    if kind == VisitKind.SABR:
+        return _("SABR course")
+    if kind == VisitKind.CYCLE:
+        return _("Cycle %(n)s") % n
+    if kind == VisitKind.IMAGING:
+        return _("Imaging week %(n)s") % n
+    if kind == VisitKind.SURVIVAL:
+        return _("Survival follow-up month %(n)s") % n
+    raise KeyError(kind)
 
 
 def form_title(slug: str) -> str:
