@@ -7,6 +7,7 @@ same transaction (EC-TA-3: the nadir moves when an earlier assessment or the reg
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections.abc import Sequence
@@ -111,23 +112,25 @@ def save_assessment(
     after the rollback of this save (``crf_update``'s own audit row is rolled back with the grid's block).
     """
     try:
-        return _save_assessment(
-            patient=patient,
-            instance=instance,
-            data=data,
-            rows=rows,
-            new_lesions=new_lesions,
-            acting_user=acting_user,
-            reason=reason,
-            expected_version=expected_version,
-            submit=submit,
-        )
+        # In a bulk batch (``import_study``) the caller gives each time point its own savepoint.
+        atomic = transaction.atomic() if pipeline.bulk_batch() is None else contextlib.nullcontext()
+        with atomic:
+            return _save_assessment(
+                patient=patient,
+                instance=instance,
+                data=data,
+                rows=rows,
+                new_lesions=new_lesions,
+                acting_user=acting_user,
+                reason=reason,
+                expected_version=expected_version,
+                submit=submit,
+            )
     except services.StaleVersion as exc:
         services.audit_stale(exc, acting_user=acting_user)
         raise
 
 
-@transaction.atomic
 def _save_assessment(
     *,
     patient: Any,
@@ -143,7 +146,10 @@ def _save_assessment(
     check_rows(patient, data, rows)
     if data.get("imaging_done") != "Y":
         rows, new_lesions = [], []
-    data = {**data, "entries_summary": entries_summary(rows, _with_codes(patient, instance, new_lesions))}
+    coded = _with_codes(
+        patient, instance, new_lesions
+    )  # nothing below writes a new lesion before _write_rows
+    data = {**data, "entries_summary": entries_summary(rows, coded)}
     if instance is None:
         assessment = services.crf_create(
             model=TumourAssessment,
@@ -166,14 +172,7 @@ def _save_assessment(
             return assessment, False
     # The time point's own derived results join the history row of this save; other time points get theirs.
     with pipeline.caused_by(services.cause_of(assessment, user=acting_user)):
-        _write_rows(
-            assessment,
-            rows,
-            _with_codes(patient, instance, new_lesions),
-            acting_user,
-            reason,
-            new=instance is None,
-        )
+        _write_rows(assessment, rows, coded, acting_user, reason, new=instance is None)
         # In a batch (import_study): once per patient when the batch flushes, after all its time points.
         pipeline.once_per_batch(recompute_key(assessment), lambda: recompute_patient(patient))
     assessment.refresh_from_db()
@@ -233,6 +232,7 @@ def _write_rows(
     """Write the time point's lesion rows and new lesions (``new``: the time point was created by this save, so it
     has no rows yet to compare with or remove)."""
     keep = []
+    created = []
     for row in rows:
         lesion = row["lesion"]
         values = {k: v for k, v in row.items() if k != "lesion"}
@@ -246,8 +246,12 @@ def _write_rows(
         obj._history_user = user  # type: ignore[attr-defined]
         obj._change_reason = reason or _("Entered")  # type: ignore[attr-defined]
         obj.full_clean(exclude=["assessment", "lesion"])
+        if new:  # rows of a new time point: one insert (in a bulk batch), after every row is checked
+            created.append(obj)
+            continue
         services.save_with_history(obj)
         keep.append(obj.pk)
+    services.insert_with_history(created)
     stale_rows = [] if new else LesionResult.objects.filter(assessment=assessment).exclude(pk__in=keep)
     for stale in stale_rows:
         stale._history_user = user  # type: ignore[attr-defined]
