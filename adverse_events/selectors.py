@@ -76,9 +76,37 @@ def sae_rows(now: datetime.datetime | None = None) -> list[SaeRow]:
 
 
 def overdue_count(now: datetime.datetime | None = None) -> int:
-    """Open SAEs whose 24 h site report is overdue (the nav badge)."""
+    """Open SAEs whose 24 h site report is overdue (the nav badge).
+
+    Counted once per data generation and kept in the shared cache with the time the next open SAE falls due:
+    the count is the same until the data change or that time comes (every page counted it before, issue 20).
+    """
+    from django.core.cache import cache
+
+    from sabr_trial import generation
+
     now = now or timezone.now()
-    return AdverseEvent.objects.filter(serious="Y", reported_at__isnull=True, sae_due_at__lt=now).count()
+    gen = generation.current_or_none()
+    if gen is None:  # the cache is down: count
+        return _overdue_and_next(now)[0]
+    key = f"adverse_events:overdue:g{gen}"
+    kept = cache.get(key)
+    if kept is None or (kept[1] is not None and now >= kept[1]) or (kept[2] > now):
+        kept = (*_overdue_and_next(now), now)
+        cache.set(key, kept, timeout=generation.FRAGMENT_SECONDS)
+    return kept[0]
+
+
+def _overdue_and_next(now: datetime.datetime) -> tuple[int, datetime.datetime | None]:
+    """How many open SAEs are overdue at ``now``, and when the next open one falls due (None: none will)."""
+    from django.db.models import Count, Min, Q
+
+    open_saes = AdverseEvent.objects.filter(serious="Y", reported_at__isnull=True, sae_due_at__isnull=False)
+    found = open_saes.aggregate(
+        overdue=Count("pk", filter=Q(sae_due_at__lt=now)),
+        next_due=Min("sae_due_at", filter=Q(sae_due_at__gte=now)),
+    )
+    return found["overdue"], found["next_due"]
 
 
 #: The form 17 fields an episode is built from; the endpoint recompute hashes the same fields per patient

@@ -157,7 +157,14 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "sabr_trial.cache"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # In-process (embedded default). Room for every patient's page fragments and counts: at Django's default of
+    # 300 entries a study of 60 patients culled a third of the cache now and then, and a page computed again.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
 
 # Authentication, lockout (django-axes) and sessions.
 AUTHENTICATION_BACKENDS = [

@@ -755,3 +755,31 @@ def test_ae_page_parts_kept_per_patient_version_follow_each_change(
         steroid = ImmunosuppressantFactory(patient=treated, adverse_event=first, start_date=changed)
     page = as_coordinator.get(first.get_absolute_url()).text
     assert "Steroids / immunosuppressants for this AE" in page and str(steroid) in page
+
+
+def test_the_overdue_sae_badge_follows_the_clock_and_the_data(django_capture_on_commit_callbacks, patient):
+    """The navigation's overdue-SAE count is kept per data generation, yet exact: it turns when an open SAE falls
+    due (no data change needed) and when the SAE is reported (a data change, which bumps the generation)."""
+    from adverse_events.selectors import overdue_count
+
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        ae = AdverseEventFactory(
+            patient=patient,
+            serious="Y",
+            aeshosp="Y",
+            grade=3,
+            awareness_at=now - datetime.timedelta(hours=23),
+        )
+    ae.refresh_from_db()
+    assert ae.sae_due_at is not None and now < ae.sae_due_at
+    assert overdue_count(now) == 0
+    assert overdue_count(now + datetime.timedelta(minutes=30)) == 0  # kept: still before the due time
+    assert (
+        overdue_count(ae.sae_due_at + datetime.timedelta(seconds=1)) == 1
+    )  # fell due: no data change needed
+    assert overdue_count(ae.sae_due_at + datetime.timedelta(seconds=2)) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        ae.reported_at = now
+        ae.save()
+    assert overdue_count(ae.sae_due_at + datetime.timedelta(seconds=3)) == 0  # reported: the data changed
