@@ -101,6 +101,23 @@ class AccessBackend(ModelBackend):
     """Django's ``ModelBackend`` (password sign-in, the same permissions) with a signed-in user's permissions read
     through :func:`access_of` (one cache read per request instead of two queries)."""
 
+    def get_user(self, user_id: Any) -> Any:
+        """``ModelBackend.get_user`` (the signed-in user of every request), with the row read by SQL built once per
+        process."""
+        if not isinstance(user_id, int):
+            return super().get_user(user_id)
+        from django.contrib.auth import get_user_model
+
+        from sabr_trial import compiled
+
+        model = get_user_model()
+        found = compiled.patient_objects(
+            "auth:user", lambda ids: model._default_manager.filter(pk__in=ids), [user_id]
+        )
+        if not found:
+            return None
+        return found[0] if self.user_can_authenticate(found[0]) else None
+
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()

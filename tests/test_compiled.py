@@ -251,3 +251,20 @@ def test_the_casebooks_sdv_backlog_count_gives_the_orm_count(demo_ids):
         assert awaiting_sdv_count(pid) == expected
         total += expected
     assert total > 0 and compiled.is_compiled("dm:awaiting-sdv")
+
+
+def test_the_signed_in_user_is_the_orm_row(demo_ids):
+    """Every request's user (read with SQL built once): the ORM's row; an inactive or unknown user is nobody."""
+    from django.contrib.auth import get_user_model
+
+    from sabr_trial.authcache import AccessBackend
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="compiled-user", role="monitor")
+    got = AccessBackend().get_user(user.pk)
+    assert _state(got) == _state(get_user_model().objects.get(pk=user.pk))
+    assert compiled.is_compiled("auth:user")
+    assert AccessBackend().get_user(user.pk + 10_000) is None
+    user.is_active = False
+    user.save()
+    assert AccessBackend().get_user(user.pk) is None
