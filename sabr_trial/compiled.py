@@ -6,6 +6,9 @@ PostgreSQL spent answering. ``patient_rows`` builds a read once, with a probe in
 then runs that SQL with the ids as one array parameter (``= ANY(%s)``, PostgreSQL). On another database (the
 embedded SQLite) the ORM builds the read each time, as before.
 
+Every parameter other than the ids is kept as a constant of the SQL built once: a read with a date, time or duration
+parameter (a "today" or "now") is never built once.
+
 The rows are those of the queryset's ``values_list``: the same values and types (tests compare them with the ORM's
 reads on the demo study). ``patient_objects`` does the same for a read of model rows (with ``select_related``): the
 rows are built as Django's ``ModelIterable`` builds them, from the compiler kept with the SQL.
@@ -13,6 +16,7 @@ rows are built as Django's ``ModelIterable`` builds them, from the compiler kept
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +41,10 @@ def _with_ids_parameter(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]
     for a shape this module does not know."""
     pieces = _PLACEHOLDER.split(sql)
     if len(pieces) != len(params) + 1:
+        return None
+    if any(isinstance(p, datetime.date | datetime.time | datetime.timedelta) for p in params):
+        # A date, time or duration in a read is almost always "today" or "now": kept as a constant of the SQL
+        # built once, it would go stale. Such a read is built by the ORM each time.
         return None
     out, slots = [pieces[0]], []
     for param, after in zip(params, pieces[1:], strict=True):

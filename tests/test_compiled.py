@@ -268,3 +268,22 @@ def test_the_signed_in_user_is_the_orm_row(demo_ids):
     user.is_active = False
     user.save()
     assert AccessBackend().get_user(user.pk) is None
+
+
+def test_a_read_with_a_date_is_built_by_the_orm_each_time(demo_ids):
+    """A date parameter (here "registered before a day") would be kept as a constant of SQL built once and go stale:
+    such a read is not compiled, and each call reads with its own date."""
+    import datetime
+
+    def build_before(day):
+        return lambda ids: (
+            Patient.objects.filter(pk__in=ids, created_at__date__lt=day).values_list("pk").order_by("pk")
+        )
+
+    far = datetime.date(1990, 1, 1)
+    assert compiled.patient_rows("test:dated", build_before(far), demo_ids) == []
+    assert not compiled.is_compiled("test:dated")
+    later = datetime.date.today() + datetime.timedelta(days=1)
+    assert compiled.patient_rows("test:dated", build_before(later), demo_ids) == [
+        (pk,) for pk in sorted(demo_ids)
+    ]
