@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,7 +19,6 @@ from adverse_events.forms import GradeChangeForm, SaeReportForm
 from adverse_events.models import AdverseEvent, CtcaeTerm
 from adverse_events.rules import ae_warnings
 from adverse_events.safety import ActionTaken, Agent
-from sabr_trial import compiled
 from sabr_trial import generation as data_generation
 from sabr_trial import services as crf_services
 from sabr_trial.crf import CrfStatus
@@ -233,56 +231,6 @@ def safety_page(request: HttpRequest) -> HttpResponse:
     return render(request, "adverse_events/safety.html", context)
 
 
-@dataclass(frozen=True)
-class _PanelRow:
-    """What the casebook's AE panel shows of one AE row."""
-
-    pk: int
-    ae_number: int | None
-    display_term: str
-    outcome_display: str
-    ongoing: str
-    serious: str
-    immune_related: str
-
-
-def _panel_rows(patient_id: int) -> dict[int, _PanelRow]:
-    """The patient's AE rows as the panel shows them, by id: one read of the columns it needs (with SQL built
-    once), not every AE as a model row with its term (three quarters of the panel's time for 175 AEs)."""
-    outcomes = {value: str(label) for value, label in AdverseEvent._meta.get_field("outcome").flatchoices}
-    rows = compiled.patient_rows(
-        "adverse_events:panel-rows",
-        lambda ids: (
-            AdverseEvent.objects.filter(patient_id__in=ids)
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "ae_number",
-                "ctcae_term__term",
-                "ctcae_term__is_other_specify",
-                "verbatim",
-                "outcome",
-                "ongoing",
-                "serious",
-                "immune_related",
-            )
-        ),
-        [patient_id],
-    )
-    return {
-        pk: _PanelRow(
-            pk=pk,
-            ae_number=number,
-            display_term=AdverseEvent.term_text(term, bool(other), verbatim),
-            outcome_display=outcomes.get(outcome, outcome),
-            ongoing=ongoing,
-            serious=serious,
-            immune_related=immune,
-        )
-        for pk, number, term, other, verbatim, outcome, ongoing, serious, immune in rows
-    }
-
-
 def casebook_panel(request: HttpRequest, patient: Any) -> dict[str, Any] | None:
     """The patient's AEs (grade-change chains merged) by worst grade, for the casebook page."""
     if not has_perm(request.user, Perm.VIEW):
@@ -291,7 +239,7 @@ def casebook_panel(request: HttpRequest, patient: Any) -> dict[str, Any] | None:
     if not episodes:
         return None
     events = reporting.merge_episodes(episodes)
-    rows_by_id = _panel_rows(patient.pk)
+    rows_by_id = selectors.panel_rows(patient.pk)
     items = []
     for event in sorted(events, key=lambda e: (-e.worst_grade, e.onset_date)):
         members = [rows_by_id[i] for i in event.episode_ids]

@@ -122,11 +122,12 @@ def counter_or_none(key: str) -> int | None:
 FRAGMENT_SECONDS = 600
 
 
-def fragment(key: str, compute: Callable[[], Any]) -> Any:
+def fragment(key: str, compute: Callable[[], Any], *, valid: Callable[[Any], bool] | None = None) -> Any:
     """Return ``compute()`` from the shared cache under ``key`` and the current generation, computing it on a miss.
 
     ``key`` must name everything the result depends on besides the study data: the language, the day, the reader's
-    permissions. Never store CSRF tokens, messages or anything of the session in a fragment.
+    permissions. Never store CSRF tokens, messages or anything of the session in a fragment. ``valid(found)``: a kept
+    result that also depends on the clock (a due time passed) is computed again when it returns False.
     """
     from django.core.cache import cache
 
@@ -135,7 +136,7 @@ def fragment(key: str, compute: Callable[[], Any]) -> Any:
         return compute()
     full = f"{key}:g{gen}"
     found = cache.get(full)
-    if found is None:
+    if found is None or (valid is not None and not valid(found)):
         found = compute()
         cache.set(full, found, timeout=FRAGMENT_SECONDS)
     return found

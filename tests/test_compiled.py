@@ -212,11 +212,11 @@ def test_the_patient_death_date_and_ctcae_term_reads_give_the_orm_rows(demo_ids)
 def test_the_ae_panel_rows_give_what_the_model_rows_show(demo_ids):
     """The casebook AE panel's rows (one read of the columns it shows): what each AE model row shows."""
     from adverse_events.models import AdverseEvent
-    from adverse_events.views import _panel_rows
+    from adverse_events.selectors import panel_rows
 
     compared = 0
     for pid in demo_ids:
-        got = _panel_rows(pid)
+        got = panel_rows(pid)
         expected = AdverseEvent.objects.filter(patient_id=pid).select_related("ctcae_term")
         assert sorted(got) == sorted(ae.pk for ae in expected)
         for ae in expected:
