@@ -149,8 +149,29 @@ def _kinds() -> dict[str, tuple[str, Callable[[Any, int], Any]]]:
     def api(url: str) -> Callable[[Any, int], Any]:
         return lambda client, i: client.get(url, HTTP_ACCEPT="application/json")
 
+    def after_save(call: Callable[[Any, int], Any]) -> Callable[[Any, int], Any]:
+        """The request right after another patient's new AE (saved first, not measured): as under load, where a
+        save lands between most requests and every page's navigation counts see a new data generation."""
+
+        def wrapped(client: Any, i: int) -> Any:
+            return call(client, i)
+
+        wrapped.before = lambda clients, i: save(clients["coordinator"], i)  # type: ignore[attr-defined]
+        return wrapped
+
     return {
         "casebook": ("coordinator", get(reverse("casebook", args=[pid]))),
+        "casebook after a save elsewhere": ("coordinator", after_save(get(reverse("casebook", args=[pid])))),
+        "crf edit page (AE) after a save elsewhere": (
+            "coordinator",
+            after_save(get(reverse("crf_update", args=[pid, "adverse-event", ae.pk]))),
+        ),
+        "casebook (investigator) after a save elsewhere": (
+            "investigator",
+            after_save(get(reverse("casebook", args=[pid]))),
+        ),
+        "SDV page after a save elsewhere": ("monitor", after_save(get(reverse("patient_sdv", args=[pid])))),
+        "query list after a save elsewhere": ("datamanager", after_save(get(reverse("query_list")))),
         "casebook uncached": ("coordinator", uncached(reverse("casebook", args=[pid]), "casebook:*")),
         "crf detail (AE)": ("coordinator", get(reverse("crf_detail", args=[pid, "adverse-event", ae.pk]))),
         "crf detail (AE) uncached": (
@@ -209,6 +230,8 @@ def main() -> None:
         role, fn = kinds[args.sql]
         for i in range(args.warm):
             fn(clients[role], i)
+        if hasattr(fn, "before"):
+            fn.before(clients, 998)
         with CaptureQueriesContext(connection) as q:
             fn(clients[role], 999)
         for n, query in enumerate(q.captured_queries, 1):
@@ -220,9 +243,13 @@ def main() -> None:
         role, fn = kinds[args.profile]
         for i in range(args.warm):
             fn(clients[role], i)
-        with Profiler(interval=0.0005) as profiler:
-            for i in range(args.runs):
-                fn(clients[role], 1000 + i)
+        profiler = Profiler(interval=0.0005)
+        for i in range(args.runs):
+            if hasattr(fn, "before"):
+                fn.before(clients, 1000 + i)  # not profiled
+            profiler.start()
+            fn(clients[role], 1000 + i)
+            profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
         return
     print("| request | status | p50 ms | p95 ms | CPU ms (p50) | queries |")
@@ -235,6 +262,8 @@ def main() -> None:
                 fn(client, i)
             walls, cpus, statuses, queries = [], [], set(), 0
             for i in range(args.runs):
+                if hasattr(fn, "before"):
+                    fn.before(clients, 100 + i)  # not measured
                 with CaptureQueriesContext(connection) as q:
                     w0, c0 = time.perf_counter(), time.process_time()
                     response = fn(client, 100 + i)

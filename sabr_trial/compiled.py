@@ -70,6 +70,78 @@ def patient_rows(key: str, build: Callable[[list[int]], Any], ids: Sequence[int]
     return [tuple(row) for row in _fetch(*compiled, ids)]
 
 
+#: key -> (SQL, parameters, per read the positions of its columns in the union's row), or None
+_MANY: dict[str, tuple[str, list[Any], list[list[int]]] | None] = {}
+
+
+def _slot_type(field: Any) -> str:
+    """The SQL type of a union column holding this field's values (every integer as bigint, every string as text:
+    the driver gives the same Python values)."""
+    db_type = (field.db_type(connection) or "").lower()
+    if field.get_internal_type() in ("ForeignKey", "OneToOneField"):
+        db_type = (field.target_field.db_type(connection) or "").lower()
+    if "int" in db_type or "serial" in db_type:
+        return "bigint"
+    if db_type.startswith(("varchar", "char", "text")):
+        return "text"
+    return db_type
+
+
+def _compile_many(builds: list[Callable[[list[int]], Any]]) -> tuple[str, list[Any], list[list[int]]] | None:
+    reads = []
+    for build in builds:
+        queryset = build([_PROBE])
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        rewritten = _with_ids_parameter(sql, params)
+        if rewritten is None or queryset.query.annotations or not compiler.select:
+            return None
+        types = [_slot_type(col.output_field) for col, _sql, _alias in compiler.select]
+        if types[0] != "bigint":
+            return None  # each read is ordered by its first column, an integer (its pk)
+        reads.append((rewritten, types))
+    slots_of: dict[str, int] = {}  # type -> columns of that type in the union's row
+    for _rw, types in reads:
+        for t in set(types):
+            slots_of[t] = max(slots_of.get(t, 0), types.count(t))
+    layout_types = [t for t in slots_of for _ in range(slots_of[t])]  # the union row after the read's index
+    first = {t: layout_types.index(t) for t in slots_of}
+    branches, parameters, positions = [], [], []
+    for index, ((sql, slots), types) in enumerate(reads):
+        seen: dict[str, int] = {}
+        own = []
+        for t in types:
+            own.append(1 + first[t] + seen.get(t, 0))
+            seen[t] = seen.get(t, 0) + 1
+        columns = ["NULL::" + t for t in layout_types]
+        for j, position in enumerate(own):
+            columns[position - 1] = f"q.c{j}"
+        names = ", ".join(f"c{j}" for j in range(len(types)))
+        branches.append(f"SELECT {index}, {', '.join(columns)} FROM ({sql}) AS q({names})")
+        parameters += slots
+        positions.append(own)
+    order = 2 + first["bigint"]  # the read's index, then its first column
+    union = " UNION ALL ".join(f"({b})" for b in branches)
+    return f"{union} ORDER BY 1, {order}", parameters, positions
+
+
+def patient_rows_of_reads(
+    key: str, builds: list[Callable[[list[int]], Any]], ids: Sequence[int]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of several ``patient_rows`` reads (``values_list`` querysets filtered with ``patient_id__in=ids``,
+    each ordered by its first column, an integer) in one query: a ``UNION ALL`` whose row holds each read's
+    columns in typed slots, built once under ``key``. A save's recompute of one patient's schedule read fifteen
+    tables one query each (issue 20). Elsewhere than PostgreSQL, or for a shape not known here: one read each."""
+    read = _built_once(_MANY, key, lambda: _compile_many(builds))
+    if read is None:
+        return [[tuple(row) for row in build(list(ids))] for build in builds]
+    sql, slots, positions = read
+    out: list[list[tuple[Any, ...]]] = [[] for _ in builds]
+    for row in _fetch(sql, slots, ids):
+        out[row[0]].append(tuple(row[p] for p in positions[row[0]]))
+    return out
+
+
 def _built_once(cache: dict[str, Any], key: str, make: Callable[[], Any]) -> Any:
     """The read kept under ``key``, made on first use (PostgreSQL only); None: built by the ORM each time (another
     database, or a shape not known here)."""
@@ -89,7 +161,50 @@ def _fetch(sql: str, slots: list[Any], ids: Sequence[int]) -> list[tuple[Any, ..
 
 def is_compiled(key: str) -> bool:
     """Whether the read of ``key`` runs from SQL built once (tests)."""
-    return _COMPILED.get(key) is not None or _OBJECTS.get(key) is not None
+    return any(store.get(key) is not None for store in (_COMPILED, _OBJECTS, _COUNTS, _MANY, _ROWS))
+
+
+#: key -> (SQL counting the rows of a read, its parameters), or None (built by the ORM each time)
+_COUNTS: dict[str, tuple[str, list[Any]] | None] = {}
+
+
+def _compile_count(build: Callable[[], Any]) -> tuple[str, list[Any]] | None:
+    read = _compile_rows(build)  # a "today" or "now" kept as a constant would go stale: not built once
+    return None if read is None else (f"SELECT COUNT(*) FROM ({read[0]}) AS counted", read[1])
+
+
+#: key -> (SQL of a study-wide read, its parameters), or None (built by the ORM each time)
+_ROWS: dict[str, tuple[str, list[Any]] | None] = {}
+
+
+def _compile_rows(build: Callable[[], Any]) -> tuple[str, list[Any]] | None:
+    sql, params = build().query.sql_with_params()
+    if any(isinstance(p, datetime.date | datetime.time | datetime.timedelta) for p in params):
+        return None
+    return sql, list(params)
+
+
+def rows(key: str, build: Callable[[], Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``build()`` (a ``values_list`` queryset whose only parameters are constants), with the SQL built
+    once under ``key`` (the navigation's study-wide reads after every change: the registered or unlocked patients)."""
+    read = _built_once(_ROWS, key, lambda: _compile_rows(build))
+    if read is None:
+        return [tuple(row) for row in build()]
+    with connection.cursor() as cursor:
+        cursor.execute(*read)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def count(key: str, build: Callable[[], Any]) -> int:
+    """``build().count()`` (a queryset whose only parameters are constants: no patient ids, no dates), with the
+    SQL built once under ``key``: the navigation counts study-wide rows after every change (issue 20), and the ORM
+    spent more time building those reads (a 28-table union for the SDV count) than PostgreSQL answering them."""
+    read = _built_once(_COUNTS, key, lambda: _compile_count(build))
+    if read is None:
+        return int(build().count())
+    with connection.cursor() as cursor:
+        cursor.execute(*read)
+        return int(cursor.fetchone()[0])
 
 
 @dataclass(frozen=True)

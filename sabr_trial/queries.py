@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop
 
 import ruletext
 from ruletext import join, say
+from sabr_trial import compiled
 from sabr_trial.crf import CrfBase, registry
 from sabr_trial.models import AuditEvent, Query, QueryMessage, StudyLock
 from sabr_trial.roles import Perm, has_perm
@@ -350,7 +351,9 @@ def open_count_for_user(user: Any) -> int | None:
     else:
         return None
     key = "queries:nav-count:" + ",".join(statuses)
-    n = generation.fragment(key, lambda: Query.objects.filter(query_status__in=statuses).count())
+    n = generation.fragment(
+        key, lambda: compiled.count(key, lambda: Query.objects.filter(query_status__in=statuses))
+    )
     return int(n) or None
 
 

@@ -32,21 +32,60 @@ def demo_ids():
 
 
 def test_a_patients_schedule_reads_give_the_orm_rows(demo_ids):
-    """Every form the schedule reads, for some demo patients: the same rows in the same order, values and types."""
+    """Every form the schedule reads, for some demo patients, in one union read: the same rows in the same order,
+    values and types as each form's own ORM read."""
+    reads = selectors._reads()
+    assert [slug for slug, _f in reads] == [
+        *(s for s in selectors.FORM_FIELDS if s in registry),
+        *(s for s in selectors.TERMINAL if s in registry),
+    ]
     compared = 0
-    for slug, fields in [
-        *((slug, ((d,) if d else ()) + extra) for slug, (d, extra) in selectors.FORM_FIELDS.items()),
-        *selectors.TERMINAL.items(),
-    ]:
+    for (slug, fields), got in zip(reads, selectors._rows_of(reads, demo_ids), strict=True):
         names = ("pk", "patient_id", *fields)
         expected = (
             registry.get(slug).model.objects.filter(patient_id__in=demo_ids).values(*names).order_by("pk")
         )
-        got = selectors._rows(slug, fields, demo_ids)
         assert _typed(r.values() for r in got) == _typed(r.values() for r in expected), slug
-        assert compiled.is_compiled(f"visits:rows:{slug}:{','.join(fields)}"), slug
         compared += bool(got)
+    assert compiled.is_compiled("visits:rows:" + ";".join(f"{s}:{','.join(f)}" for s, f in reads))
     assert compared >= 12  # the demo has rows in most forms: not a comparison of empty lists
+    # every patient's rows (the worklist) are read by the ORM, form by form: the same rows
+    everyone = selectors._rows_of(reads, None)
+    assert [[r for r in rows if r["patient_id"] in demo_ids] for rows in everyone] == selectors._rows_of(
+        reads, demo_ids
+    )
+
+
+def test_a_union_of_reads_keeps_each_reads_types_and_order(demo_ids):
+    """``patient_rows_of_reads``: reads of different column types in one union; a read with no rows stays empty."""
+    from treatment.models import AxitinibPeriod, SabrFraction
+
+    builds = [
+        lambda ids: (
+            SabrFraction.objects.filter(patient_id__in=ids)
+            .values_list(
+                "pk",
+                "delivered",
+                "fraction_date",
+                "target__course_id",
+                "dose_delivered_gy",
+                "fraction_number",
+            )
+            .order_by("pk")
+        ),
+        lambda ids: (
+            Patient.objects.filter(pk__in=ids)
+            .values_list("pk", "study_number", "registration_date")
+            .order_by("pk")
+        ),
+        lambda ids: (
+            AxitinibPeriod.objects.filter(patient_id__in=ids, pk__lt=0).values_list("pk").order_by("pk")
+        ),
+    ]
+    got = compiled.patient_rows_of_reads("test:union-of-reads", builds, demo_ids)
+    assert compiled.is_compiled("test:union-of-reads")
+    assert [_typed(rows) for rows in got] == [_typed(b(demo_ids)) for b in builds]
+    assert got[0] and got[1] and got[2] == []
 
 
 def test_the_form_counts_of_some_patients_give_the_orm_counts(demo_ids):
@@ -287,3 +326,31 @@ def test_a_read_with_a_date_is_built_by_the_orm_each_time(demo_ids):
     assert compiled.patient_rows("test:dated", build_before(later), demo_ids) == [
         (pk,) for pk in sorted(demo_ids)
     ]
+
+
+def test_a_count_built_once_gives_the_orm_count(demo_ids):
+    """``compiled.count``: the SDV count's 28-table union and the to-do counts, as the ORM counts them; a count
+    with a date parameter is built by the ORM each time (it would go stale)."""
+    import datetime
+
+    from adverse_events.models import AdverseEvent
+
+    n = compiled.count("test:count-aes", lambda: AdverseEvent.objects.filter(serious="Y"))
+    assert n == AdverseEvent.objects.filter(serious="Y").count() > 0
+    assert compiled.is_compiled("test:count-aes")
+    assert todo.sdv_count() == sum(1 for i in todo.sdv_items() if not i.blocked) > 0
+    day = datetime.date.today()
+    dated = compiled.count("test:count-dated", lambda: AdverseEvent.objects.filter(onset_date__lte=day))
+    assert dated == AdverseEvent.objects.filter(onset_date__lte=day).count()
+    assert not compiled.is_compiled("test:count-dated")
+    # the study-wide reads of the navigation (registered and unlocked patients), as the ORM reads them
+    assert selectors._registered() == list(
+        Patient.objects.filter(study_number__isnull=False)
+        .order_by("study_number")
+        .values_list("pk", flat=True)
+    )
+    assert compiled.is_compiled("visits:registered")
+    got = compiled.rows(
+        "test:rows", lambda: Patient.objects.order_by("pk").values_list("pk", "registration_date")
+    )
+    assert _typed(got) == _typed(Patient.objects.order_by("pk").values_list("pk", "registration_date"))

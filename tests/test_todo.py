@@ -14,6 +14,7 @@ from enrollment.models import Disposition
 from sabr_trial import queries, services
 from sabr_trial.crf import CrfStatus, registry
 from sabr_trial.models import AuditEvent
+from sabr_trial.roles import Perm, has_perm
 from sabr_trial.selectors import prelock_report
 from tests.factories import PASSWORD, ScreeningLogFactory
 from tests.factories_adverse_events import AdverseEventFactory
@@ -484,3 +485,36 @@ def test_the_lists_and_their_counts_render_with_redis_down(settings, as_monitor,
 def test_each_role_lands_on_its_own_list(request, persona, home):
     response = request.getfixturevalue(persona).get(reverse("home"))
     assert response.status_code == 302 and response["Location"] == reverse(home)
+
+
+def test_the_navigation_counts_agree_with_the_lists_in_every_state(
+    coordinator, investigator, data_manager, monitor, investigator_study, lock_study
+):
+    """Issue 20: the navigation counts the work with one count per list (SQL built once), not by reading the
+    lists' rows; in each state the count is the length of the lists, for every role (each sees its own parts)."""
+
+    def agree() -> list[tuple[int, int]]:
+        out = []
+        for user in (coordinator, investigator, data_manager, monitor):
+            if has_perm(user, Perm.VIEW):
+                pairs = [(todo.investigator_todo_count(user), todo.investigator_todo(user).count)]
+                pairs.append((todo.data_manager_todo_count(user), todo.data_manager_todo(user).count))
+                for counted, listed in pairs:
+                    assert counted == listed, user.username
+                out += pairs
+        return out
+
+    first = agree()
+    assert any(n for n, _ in first)  # the fixtures leave work waiting: not a comparison of zeros
+    s = investigator_study
+    queries.answer_query(query=s["open_query"], text="From the clinic letter", acting_user=coordinator)
+    old = lock_study["old"]
+    queries.answer_query(query=old, text="Withdrew consent", acting_user=coordinator)
+    old.refresh_from_db()
+    queries.close_query(query=old, acting_user=data_manager)
+    second = agree()
+    assert second != first
+    services.patient_lock(patient=lock_study["clean"], acting_user=data_manager, reason="Complete")
+    agree()
+    services.study_lock(acting_user=data_manager, reason="Final analysis")
+    assert [n for n, _ in agree()] != second

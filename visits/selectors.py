@@ -58,22 +58,39 @@ class PatientSchedule:
         return schedule.summarize(self.forms, today=today)
 
 
-def _rows(slug: str, fields: tuple[str, ...], patient_ids: list[int] | None) -> list[dict[str, Any]]:
-    """The rows of one form (``pk``, ``patient_id`` and ``fields``, in ``pk`` order), of every patient or some.
+def _reads() -> list[tuple[str, tuple[str, ...]]]:
+    """The (form, fields) read for the schedule: each form's clinical date and anchor fields, then the terminal
+    forms."""
+    out = []
+    for slug, (date_field, extra) in FORM_FIELDS.items():
+        if slug in registry:
+            out.append((slug, ((date_field,) if date_field else ()) + extra))
+    return out + [(slug, fields) for slug, fields in TERMINAL.items() if slug in registry]
 
-    Some patients' rows (a save's recompute of its patient) are read with SQL built once per process
-    (``sabr_trial.compiled``): building the fifteen reads again each time was half of that recompute (issue 20).
+
+def _rows_of(
+    reads: list[tuple[str, tuple[str, ...]]], patient_ids: list[int] | None
+) -> list[list[dict[str, Any]]]:
+    """Each read's rows (``pk``, ``patient_id`` and its fields, in ``pk`` order), of every patient or some.
+
+    Some patients' rows (a save's recompute of its patient) are read in one query with SQL built once per process
+    (``sabr_trial.compiled.patient_rows_of_reads``): fifteen reads built and sent one by one were most of that
+    recompute (issue 20).
     """
-    names = ("pk", "patient_id", *fields)
-    qs = registry.get(slug).model.objects.all()
+    names = [("pk", "patient_id", *fields) for _slug, fields in reads]
+    querysets = [registry.get(slug).model.objects.all() for slug, _fields in reads]
     if patient_ids is None:
-        return list(qs.values(*names).order_by("pk"))
+        return [list(qs.values(*n).order_by("pk")) for qs, n in zip(querysets, names, strict=True)]
 
-    def build(ids: list[int]) -> Any:
-        return qs.filter(patient_id__in=ids).values_list(*names).order_by("pk")
+    def build(qs: Any, n: tuple[str, ...]) -> Any:
+        return lambda ids: qs.filter(patient_id__in=ids).values_list(*n).order_by("pk")
 
-    rows = compiled.patient_rows(f"visits:rows:{slug}:{','.join(fields)}", build, patient_ids)
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    key = "visits:rows:" + ";".join(f"{slug}:{','.join(fields)}" for slug, fields in reads)
+    builds = [build(qs, n) for qs, n in zip(querysets, names, strict=True)]
+    return [
+        [dict(zip(n, row, strict=True)) for row in rows]
+        for n, rows in zip(names, compiled.patient_rows_of_reads(key, builds, patient_ids), strict=True)
+    ]
 
 
 def _anchors(registration: datetime.date | None, d: dict[str, list[dict[str, Any]]]) -> schedule.Anchors:
@@ -145,26 +162,33 @@ def collect(
 ) -> list[PatientSchedule]:
     """Return the schedule of every registered patient (or of ``patient_ids``) on ``today``."""
     patients = Patient.objects.filter(study_number__isnull=False)
-    if patient_ids is not None:
-        patients = patients.filter(pk__in=patient_ids)
-    rows = list(patients.values("pk", "study_number", "registration_date").order_by("study_number"))
+    names = ("pk", "study_number", "registration_date")
+    if patient_ids is None:
+        rows = list(patients.values(*names).order_by("study_number"))
+    else:
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in compiled.patient_rows(
+                "visits:schedule-patients",
+                lambda ids: patients.filter(pk__in=ids).values_list(*names).order_by("study_number"),
+                patient_ids,
+            )
+        ]
     ids = [p["pk"] for p in rows] if patient_ids is not None else None
     by: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for slug, (date_field, extra) in FORM_FIELDS.items():
-        if slug not in registry:
-            continue
-        fields = ((date_field,) if date_field else ()) + extra
-        for row in _rows(slug, fields, ids):
+    reads = _reads()
+    for (slug, _fields), form_rows in zip(reads, _rows_of(reads, ids), strict=True):
+        for row in form_rows:
             by[row["patient_id"]][slug].append(row)
-    for slug, fields in TERMINAL.items():
-        if slug in registry:
-            for row in _rows(slug, fields, ids):
-                by[row["patient_id"]][slug].append(row)
     marks: dict[int, list[schedule.Mark]] = defaultdict(list)
     mark_qs = NotDone.objects.filter(cancelled_at__isnull=True).select_related("marked_by")
-    if ids is not None:
-        mark_qs = mark_qs.filter(patient_id__in=ids)
-    for m in mark_qs:
+    if ids is not None:  # a save's recompute of its patient: SQL built once, as ``_rows``
+        marks_read = compiled.patient_objects(
+            "visits:marks", lambda some: mark_qs.filter(patient_id__in=some), ids
+        )
+    else:
+        marks_read = list(mark_qs)
+    for m in marks_read:
         marks[m.patient_id].append(
             schedule.Mark(
                 m.form_slug,
@@ -215,11 +239,15 @@ def cached_worklist_count(request: HttpRequest) -> int:
 
 def _registered() -> list[int]:
     """Registered patients' ids in the worklist's order (study number)."""
-    return list(
-        Patient.objects.filter(study_number__isnull=False)
-        .order_by("study_number")
-        .values_list("pk", flat=True)
-    )
+    return [
+        pk
+        for (pk,) in compiled.rows(
+            "visits:registered",
+            lambda: (
+                Patient.objects.filter(study_number__isnull=False).order_by("study_number").values_list("pk")
+            ),
+        )
+    ]
 
 
 def _per_patient(today: datetime.date, *, counts: bool) -> dict[int, Any]:

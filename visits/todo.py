@@ -123,12 +123,36 @@ def _casebook_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, CasebookS
     counts = _form_counts(ids)
     signed: set[int] = set()
     voided: dict[int, CasebookSignature] = {}
-    for s in CasebookSignature.objects.filter(patient_id__in=ids).order_by("signed_at", "pk"):
+    signatures = compiled.patient_objects(
+        "todo:signatures",
+        lambda some: CasebookSignature.objects.filter(patient_id__in=some).order_by("signed_at", "pk"),
+        ids,
+    )
+    for s in signatures:
         if s.voided_at is None:
             signed.add(s.patient_id)
         else:
             voided[s.patient_id] = s
     return {pk: (*counts.get(pk, (0, 0)), pk in signed, voided.get(pk)) for pk in ids}
+
+
+def _casebooks_waiting(
+    study_locked: bool,
+) -> tuple[list[int], dict[int, tuple[int, int, bool, CasebookSignature | None]]]:
+    """The unlocked patients whose casebook waits for a signature (ids), with every unlocked patient's facts."""
+    if study_locked:
+        return [], {}
+    unlocked = [
+        pk
+        for (pk,) in compiled.rows(
+            "todo:unlocked",
+            lambda: Patient.objects.filter(locked_at__isnull=True).order_by("pk").values_list("pk"),
+        )
+    ]
+    facts = generation.per_patient(
+        {"visits:casebook-facts": lambda v: v}, "visits:casebook-facts", unlocked, _casebook_facts
+    )
+    return [pk for pk in unlocked if not facts[pk][2] and facts[pk][0] > facts[pk][1]], facts
 
 
 def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSign]:
@@ -141,15 +165,9 @@ def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSig
     """
     if study_locked is None:
         study_locked = StudyLock.active() is not None
-    if study_locked:
+    waiting, facts = _casebooks_waiting(study_locked)
+    if not waiting:
         return []
-    unlocked = list(
-        Patient.objects.filter(locked_at__isnull=True).order_by("pk").values_list("pk", flat=True)
-    )
-    facts = generation.per_patient(
-        {"visits:casebook-facts": lambda v: v}, "visits:casebook-facts", unlocked, _casebook_facts
-    )
-    waiting = [pk for pk in unlocked if not facts[pk][2] and facts[pk][0] > facts[pk][1]]
     patients = Patient.objects.filter(pk__in=waiting).order_by("study_number", "pk")
     return [
         CasebookToSign(patient=p, forms=facts[p.pk][0], drafts=facts[p.pk][1], voided=facts[p.pk][3])
@@ -157,13 +175,22 @@ def casebooks_to_sign(*, study_locked: bool | None = None) -> list[CasebookToSig
     ]
 
 
+def _eligibility_waiting() -> Any:
+    return Eligibility.objects.filter(confirmed_at__isnull=True, patient__locked_at__isnull=True).exclude(
+        status__in=[CrfStatus.DRAFT, CrfStatus.LOCKED]
+    )
+
+
 def eligibility_to_confirm() -> list[Eligibility]:
     """Checklists entered (not drafts) that no investigator has confirmed yet (EC-EL-1), oldest first."""
-    return list(
-        Eligibility.objects.filter(confirmed_at__isnull=True, patient__locked_at__isnull=True)
-        .exclude(status__in=[CrfStatus.DRAFT, CrfStatus.LOCKED])
-        .select_related("patient")
-        .order_by("created_at", "pk")
+    return list(_eligibility_waiting().select_related("patient").order_by("created_at", "pk"))
+
+
+def _saes_waiting() -> Any:
+    return (
+        AdverseEvent.objects.filter(serious="Y", patient__locked_at__isnull=True)
+        .filter(status__in=[CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED])
+        .filter(Q(expected="") | ~Q(status=CrfStatus.SIGNED))
     )
 
 
@@ -174,13 +201,7 @@ def saes_to_assess() -> list[SaeToAssess]:
     form: an SAE waits while its expectedness is blank (a possible SUSAR) or while it is not signed since its last
     change (a change drops the signature). Drafts wait for the coordinator; locked forms for nobody.
     """
-    rows = (
-        AdverseEvent.objects.filter(serious="Y", patient__locked_at__isnull=True)
-        .filter(status__in=[CrfStatus.SUBMITTED, CrfStatus.VERIFIED, CrfStatus.SIGNED])
-        .filter(Q(expected="") | ~Q(status=CrfStatus.SIGNED))
-        .select_related("patient", "ctcae_term")
-        .order_by("sae_due_at", "pk")
-    )
+    rows = _saes_waiting().select_related("patient", "ctcae_term").order_by("sae_due_at", "pk")
     return [
         SaeToAssess(ae=ae, expectedness_missing=not ae.expected, unsigned=ae.status != CrfStatus.SIGNED)
         for ae in rows
@@ -192,21 +213,53 @@ def queries_to_answer(user: Any) -> list[Query]:
     return list(query_service.filter_queries(user, status=Query.Status.OPEN).order_by("raised_at", "pk"))
 
 
-def investigator_todo(user: Any) -> InvestigatorTodo:
-    """What waits for an investigator; each part only if the user may do that work."""
+def _investigator_parts(user: Any) -> tuple[bool, bool, bool, bool, bool]:
+    """Which parts of the investigator's list this user sees: (eligibility, casebooks, SAEs, queries, study
+    locked)."""
     if not has_perm(user, Perm.VIEW):
         raise PermissionDenied
-    todo = InvestigatorTodo()
     study_locked = StudyLock.active() is not None
-    if holds_investigator_role(user) and has_perm(user, Perm.ENTER) and not study_locked:
+    signs = has_perm(user, Perm.SIGN)
+    return (
+        holds_investigator_role(user) and has_perm(user, Perm.ENTER) and not study_locked,
+        signs,
+        signs and not study_locked,
+        has_perm(user, Perm.ANSWER_QUERY),
+        study_locked,
+    )
+
+
+def investigator_todo(user: Any) -> InvestigatorTodo:
+    """What waits for an investigator; each part only if the user may do that work."""
+    eligibility, casebooks, saes, answers, study_locked = _investigator_parts(user)
+    todo = InvestigatorTodo()
+    if eligibility:
         todo.eligibility = eligibility_to_confirm()
-    if has_perm(user, Perm.SIGN):
+    if casebooks:
         todo.casebooks = casebooks_to_sign(study_locked=study_locked)
-        if not study_locked:
-            todo.saes = saes_to_assess()
-    if has_perm(user, Perm.ANSWER_QUERY):
+    if saes:
+        todo.saes = saes_to_assess()
+    if answers:
         todo.queries = queries_to_answer(user)
     return todo
+
+
+def investigator_todo_count(user: Any) -> int:
+    """``investigator_todo(user).count`` without reading the rows (the navigation's count, recomputed after every
+    change to the study: issue 20): the same filters, counted with SQL built once; a test checks both agree."""
+    eligibility, casebooks, saes, answers, study_locked = _investigator_parts(user)
+    n = 0
+    if eligibility:
+        n += compiled.count("todo:eligibility", _eligibility_waiting)
+    if casebooks:
+        n += len(_casebooks_waiting(study_locked)[0])
+    if saes:
+        n += compiled.count("todo:saes", _saes_waiting)
+    if answers:
+        n += compiled.count(
+            "todo:queries-open", lambda: query_service.filter_queries(user, status=Query.Status.OPEN)
+        )
+    return n
 
 
 # --- monitor -----------------------------------------------------------------------------------------------------
@@ -300,17 +353,23 @@ def sdv_items(*, patient: str = "", form: str = "") -> list[SdvItem]:
 
 def sdv_count() -> int:
     """How many forms a monitor can verify now, study-wide: the rows of ``sdv_items`` not ``blocked``, counted in
-    one query (a UNION ALL of one count per CRF table) instead of reading every row with its values (issue 20: the
+    one query (a UNION ALL of the rows of every CRF table, counted) instead of reading every row with its values (issue 20: the
     navigation's SDV count was a third of a page's CPU under load). A test checks both agree."""
     if StudyLock.active() is not None:
         return 0  # every form is blocked ("study locked", ``_blocked``)
-    parts = []
-    for spec in registry.all():
-        qs = spec.model.objects.filter(status__in=SDV_STATUSES, verified_at__isnull=True)
-        if not settings.SDV_ON_LOCKED_CASEBOOK:
-            qs = qs.filter(patient__locked_at__isnull=True)
-        parts.append(qs.order_by().values("pk"))
-    return int(_union_all(parts).count())
+    past_lock = bool(settings.SDV_ON_LOCKED_CASEBOOK)
+
+    def build() -> Any:
+        parts = []
+        for spec in registry.all():
+            qs = spec.model.objects.filter(status__in=SDV_STATUSES, verified_at__isnull=True)
+            if not past_lock:
+                qs = qs.filter(patient__locked_at__isnull=True)
+            parts.append(qs.order_by().values("pk"))
+        return _union_all(parts)
+
+    # the union's SQL is built once per process and lock policy (building it was most of this count's time)
+    return compiled.count(f"todo:sdv-count:{past_lock}", build)
 
 
 def sdv_selected(keys: list[str]) -> list[CrfBase]:
@@ -437,6 +496,24 @@ def _lock_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, bool, int]]:
     }
 
 
+def _lock_candidate_facts() -> tuple[dict[int, datetime.date], dict[int, tuple[int, int, bool, bool, int]]]:
+    """The off-study unlocked patients (id -> off-study day) and their pre-lock facts (``_lock_facts``)."""
+    if StudyLock.active() is not None:
+        return {}, {}
+    off = _off_study_dates()
+    if not off:
+        return {}, {}
+    key = f"visits:lock-facts:{timezone.localdate().isoformat()}"
+    return off, generation.per_patient({key: lambda v: v}, key, sorted(off), _lock_facts)
+
+
+def _ready(facts: tuple[int, int, bool, bool, int]) -> bool:
+    """Nothing left in the pre-lock report: no open query, every form verified, a valid signature and no voided
+    one, no expected form missing (``LockCandidate.ready``)."""
+    queries, unverified, valid, voided, missing = facts
+    return not (queries or unverified or missing) and valid and not voided
+
+
 def lock_candidates() -> list[LockCandidate]:
     """Patients off study whose casebooks are not locked, with what the pre-lock report still lists.
 
@@ -446,16 +523,11 @@ def lock_candidates() -> list[LockCandidate]:
     """
     from django.utils.translation import gettext as _
 
-    if StudyLock.active() is not None:
-        return []
-    off = _off_study_dates()
+    off, facts = _lock_candidate_facts()
     if not off:
         return []
-    ids = sorted(off)
-    key = f"visits:lock-facts:{timezone.localdate().isoformat()}"
-    facts = generation.per_patient({key: lambda v: v}, key, ids, _lock_facts)
     out = []
-    for p in Patient.objects.filter(pk__in=ids).order_by("study_number", "pk"):
+    for p in Patient.objects.filter(pk__in=sorted(off)).order_by("study_number", "pk"):
         queries, unverified, valid, voided, missing = facts[p.pk]
         signature = ""
         if not valid:
@@ -475,15 +547,37 @@ def lock_candidates() -> list[LockCandidate]:
     return out
 
 
-def data_manager_todo(user: Any) -> DataManagerTodo:
+def _data_manager_parts(user: Any) -> tuple[bool, bool]:
+    """Which parts of the data manager's list this user sees: (queries by age, casebooks to lock)."""
     if not has_perm(user, Perm.VIEW):
         raise PermissionDenied
+    return has_perm(user, Perm.RAISE_QUERY), has_perm(user, Perm.LOCK)
+
+
+def data_manager_todo(user: Any) -> DataManagerTodo:
+    by_age, candidates = _data_manager_parts(user)
     todo = DataManagerTodo()
-    if has_perm(user, Perm.RAISE_QUERY):
+    if by_age:
         todo.queries = queries_by_age(user)
-    if has_perm(user, Perm.LOCK):
+    if candidates:
         todo.candidates = lock_candidates()
     return todo
+
+
+def data_manager_todo_count(user: Any) -> int:
+    """``data_manager_todo(user).count`` without reading the rows (queries not closed, casebooks ready to lock),
+    for the navigation (issue 20); a test checks both agree."""
+    by_age, candidates = _data_manager_parts(user)
+    n = 0
+    if by_age:
+        # every query not closed falls in one age group (AGE_GROUPS cover 0 days and up)
+        n += compiled.count(
+            "todo:queries-active", lambda: query_service.filter_queries(user, status="active")
+        )
+    if candidates:
+        _off, facts = _lock_candidate_facts()
+        n += sum(1 for f in facts.values() if _ready(f))
+    return n
 
 
 # --- navigation counts -------------------------------------------------------------------------------------------
@@ -505,7 +599,7 @@ def investigator_count(request: Any) -> int | None:
     user = request.user
     if not has_perm(user, Perm.SIGN):
         return None
-    return _cached("investigator", lambda: investigator_todo(user).count) or None
+    return _cached("investigator", lambda: investigator_todo_count(user)) or None
 
 
 def monitor_count(request: Any) -> int | None:
@@ -520,4 +614,4 @@ def data_manager_count(request: Any) -> int | None:
     user = request.user
     if not has_perm(user, Perm.LOCK):
         return None
-    return _cached("data-manager", lambda: data_manager_todo(user).count) or None
+    return _cached("data-manager", lambda: data_manager_todo_count(user)) or None
