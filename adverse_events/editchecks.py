@@ -10,7 +10,7 @@ from adverse_events.models import AdverseEvent
 from adverse_events.rules import ae_warnings
 from enrollment.selectors import end_of_study_date
 from ruletext import say
-from sabr_trial.editchecks import Finding, from_warnings, rule, submitted
+from sabr_trial.editchecks import Finding, from_warnings, patient_rows, rule, submitted
 
 
 @rule("DM-3", gettext_lazy("Adverse event still ongoing after the patient went off study"))
@@ -19,7 +19,10 @@ def ae_ongoing_after_off_study(patient: Any) -> list[Finding]:
     if off is None:
         return []
     out = []
-    for row in submitted(AdverseEvent.objects.filter(patient=patient, ongoing="Y")):
+    ongoing = patient_rows(
+        "DM-3", patient, lambda ids: AdverseEvent.objects.filter(patient_id__in=ids, ongoing="Y")
+    )
+    for row in submitted(ongoing):
         out.append(
             Finding(
                 "DM-3",
@@ -44,7 +47,13 @@ def ae_ongoing_after_off_study(patient: Any) -> list[Finding]:
 )
 def ae_soft_checks(patient: Any) -> list[Finding]:
     return from_warnings(
-        AdverseEvent.objects.filter(patient=patient).select_related("patient", "ctcae_term"),
+        patient_rows(
+            "SOFT-AE",
+            patient,
+            lambda ids: AdverseEvent.objects.filter(patient_id__in=ids).select_related(
+                "patient", "ctcae_term"
+            ),
+        ),
         ae_warnings,
         "SOFT-AE",
     )

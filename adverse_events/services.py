@@ -29,6 +29,7 @@ from adverse_events.safety import (
     is_treatment_emergent,
     sae_clock,
 )
+from sabr_trial import compiled
 from sabr_trial import services as crf_services
 from sabr_trial.roles import Perm, Role
 from sabr_trial.sitetime import stamp
@@ -118,10 +119,17 @@ def notify_if_new_sae(ae: AdverseEvent) -> None:
 def rederive_patient_adverse_events(row: Any) -> None:
     """Pipeline stage 8 of a treatment row: the start of treatment and the last dose move the
     treatment-emergent flag of the patient's AEs (R6.6, D1)."""
-    aes, locked = crf_services.followup_rows(
-        AdverseEvent.objects.filter(patient_id=row.patient_id).select_related(
-            "patient", "ctcae_term", "parent_episode"
-        )
+    locked = crf_services.followup_rows(AdverseEvent.objects.none())[1]
+    # a patient's AEs are re-derived after every treatment form of every imported patient: the read's SQL is
+    # built once per process (``compiled``; for update or not: two reads)
+    aes = compiled.patient_objects(
+        f"adverse_events:rederive:{locked}",
+        lambda ids: crf_services.followup_rows(
+            AdverseEvent.objects.filter(patient_id__in=ids).select_related(
+                "patient", "ctcae_term", "parent_episode"
+            )
+        )[0],
+        [row.patient_id],
     )
     for ae in aes:
         as_read = {f.attname: getattr(ae, f.attname) for f in ae._meta.concrete_fields}

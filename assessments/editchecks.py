@@ -10,13 +10,18 @@ import ruletext
 from assessments import recist
 from assessments.models import TumourAssessment
 from sabr_trial.crf import CrfStatus
-from sabr_trial.editchecks import Finding, rule, submitted
+from sabr_trial.editchecks import Finding, patient_rows, rule, submitted
 
 
 @rule("EC-TA-5", gettext_lazy("Investigator response differs from the computed RECIST response"))
 def investigator_response_differs(patient: Any) -> list[Finding]:
     out = []
-    for row in submitted(TumourAssessment.objects.filter(patient=patient).exclude(investigator_response="")):
+    rows = patient_rows(
+        "EC-TA-5",
+        patient,
+        lambda ids: TumourAssessment.objects.filter(patient_id__in=ids).exclude(investigator_response=""),
+    )
+    for row in submitted(rows):
         if row.overall_resp and row.investigator_response != row.overall_resp:
             # A message id with the stored deciding rule as a parameter (itself an id), so the query reads in
             # the reader's language; the responses are codes (CR, PR, SD, NON-CR/NON-PD, PD, NE).

@@ -23,7 +23,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from ruletext import Msg, say
-from sabr_trial import patient_facts, pipeline
+from sabr_trial import compiled, patient_facts, pipeline
 from sabr_trial.crf import CrfBase, CrfStatus, MissingCode, registry
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,14 @@ def submitted(rows: Iterable[CrfBase]) -> list[CrfBase]:
     return [r for r in rows if r.status != CrfStatus.DRAFT]
 
 
+def patient_rows(key: str, patient: Any, build: Callable[[list[int]], Any]) -> list[Any]:
+    """The rows of ``build([patient.pk])`` (a queryset filtered with ``patient_id__in=ids``), read with SQL built
+    once per process (``compiled.patient_objects``): a rule runs for every patient after every save and for every
+    imported patient, and building its queryset's SQL cost more than reading the rows. ``key`` names the read
+    (the same ``build`` always)."""
+    return compiled.patient_objects(f"editchecks:{key}", build, [patient.pk])
+
+
 # --- helpers for the apps' rules ----------------------------------------------------------------------------
 
 
@@ -113,9 +121,15 @@ def coded_derivation_input(patient: Any) -> list[Finding]:
         feeding = {name: entry for entry in spec.missing if entry.feeds for name in entry.fields}
         if not feeding:
             continue
-        for row in submitted(
-            spec.model.objects.filter(patient=patient).exclude(missing_codes={}).order_by("pk")
-        ):
+        model = spec.model
+        rows = patient_rows(
+            f"coded:{spec.slug}",
+            patient,
+            lambda ids, model=model: (
+                model.objects.filter(patient_id__in=ids).exclude(missing_codes={}).order_by("pk")
+            ),
+        )
+        for row in submitted(rows):
             for name, entry in feeding.items():
                 code = row.missing_code(name)
                 if not code or code not in MissingCode.values:

@@ -7,7 +7,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from ruletext import say
-from sabr_trial.editchecks import Finding, from_warnings, rule, submitted
+from sabr_trial.editchecks import Finding, from_warnings, patient_rows, rule, submitted
 from treatment import rules as tx
 from treatment.models import (
     AxitinibPeriod,
@@ -21,7 +21,13 @@ from treatment.models import (
 
 @rule("DM-1", gettext_lazy("Axitinib dosing recorded for a patient who is not registered"))
 def axitinib_without_registration(patient: Any) -> list[Finding]:
-    rows = submitted(AxitinibPeriod.objects.filter(patient=patient).order_by("start_date"))
+    rows = submitted(
+        patient_rows(
+            "DM-1",
+            patient,
+            lambda ids: AxitinibPeriod.objects.filter(patient_id__in=ids).order_by("start_date"),
+        )
+    )
     out = []
     for row in rows:
         if not patient.registration_date:
@@ -74,8 +80,12 @@ def treatment_soft_checks(patient: Any) -> list[Finding]:
     out: list[Finding] = []
     related = {SabrFraction: ("target__course", "target__lesion")}  # what the warnings read of each row
     for model, func in pairs:
-        rows = model.objects.filter(patient=patient).select_related(
-            "patient", *related.get(model, model.str_related)
+        rows = patient_rows(
+            f"SOFT-TX:{model._meta.label}",
+            patient,
+            lambda ids, model=model: model.objects.filter(patient_id__in=ids).select_related(
+                "patient", *related.get(model, model.str_related)
+            ),
         )
         out.extend(from_warnings(rows, func, "SOFT-TX"))
     return out

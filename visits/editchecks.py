@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 
 from assessments.models import TumourAssessment
 from ruletext import say
-from sabr_trial.editchecks import Finding, rule, submitted
+from sabr_trial.editchecks import Finding, patient_rows, rule, submitted
 from treatment.selectors import treatment_start
 from visits.schedule import DEFAULT_SETTINGS, imaging_days
 
@@ -44,7 +44,8 @@ def assessment_outside_window(patient: Any) -> list[Finding]:
         return []
     window_days = DEFAULT_SETTINGS.imaging_window_days  # D6 +/- 7 d, as the visit schedule
     out = []
-    for row in submitted(TumourAssessment.objects.filter(patient=patient)):
+    rows = patient_rows("DM-2", patient, lambda ids: TumourAssessment.objects.filter(patient_id__in=ids))
+    for row in submitted(rows):
         when = row.assessment_date
         if when is None:
             continue
