@@ -50,10 +50,6 @@ def measure(n: int, keep: str | None, profile: str | None, reuse: bool = False) 
     if snap is None:
         snap = services.run_recompute(trigger="bench (report)", cutoff=today)
     assert snap.status == "ok", snap.error
-    # As in a worker after its first report (or recompute): the recompute's modules, whose rule texts the report
-    # renders, are loaded once per process, not per build.
-    import endpoints.engine  # noqa: F401
-
     user = bench_user("data_manager")
     stages: dict[str, float] = {}
     last = {"stage": "", "t": 0.0}

@@ -8,6 +8,12 @@ class EndpointsConfig(AppConfig):
     verbose_name = _("Endpoints")
 
     def ready(self) -> None:
+        # Every module that defines rule texts is loaded in every process (web, workers, commands), so a stored
+        # text renders in words wherever it is shown (a web process never runs the recompute that defined the
+        # landmark texts: the dashboard showed their ids). The clinical apps load theirs (assessments.recist,
+        # treatment.dosing) with their CRFs; tests/test_ruletext_catalogue.py checks the catalogue is complete.
+        import endpoints.derivation
+        import endpoints.texts  # noqa: F401
         from endpoints.services import catch_up, mark_data_changed
         from sabr_trial import outbox, warmup
         from sabr_trial.crf import NavItem, registry

@@ -26,11 +26,8 @@ from endpoints.derivation import (
     TimeToEvent,
     derive_patient,
 )
-from ruletext import Msg, define, gettext_noop
-
-#: Landmark rates on the dashboard and in the report (D11), as message ids (issue 18, item 3).
-LANDMARK = define("endpoints.landmark", gettext_noop("%(rate)s [n at risk %(n)s]"))
-NOT_ESTIMABLE = define("endpoints.not_estimable", gettext_noop("not estimable"))
+from endpoints.texts import LANDMARK, NOT_ESTIMABLE
+from ruletext import Msg
 
 
 @dataclass(frozen=True)

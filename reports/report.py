@@ -610,11 +610,6 @@ def ae_listing(cutoff: datetime.date, min_grade: int = 3) -> dict[str, Any]:
 
 
 def report_context(snap: EndpointSnapshot, *, user: Any, progress: Progress = _noop) -> dict[str, Any]:
-    # The snapshot's results hold rule texts defined in the recompute's modules (the landmarks' "rate [n at risk
-    # n]", "not estimable", derivation reasons): a worker that builds the report from an existing snapshot has
-    # never run a recompute, and without these definitions the PDF showed the texts' ids and parameters.
-    import endpoints.engine  # noqa: F401
-
     cutoff = snap.data_cutoff
     timings: dict[str, float] = {}
     t = time.perf_counter()

@@ -9,5 +9,6 @@ class TreatmentConfig(AppConfig):
     def ready(self) -> None:
         from treatment import (
             crfs,  # noqa: F401  (registers the CRFs, the exposure panel and the dated facts)
+            dosing,  # noqa: F401  (its rule texts: rendered wherever they are shown)
             editchecks,  # noqa: F401  (registers its automatic edit checks)
         )
