@@ -452,3 +452,33 @@ def test_worklist_table_is_kept_per_data_generation_and_reader(
         mark_scan_not_done(as_coordinator, patient)
     after = as_coordinator.get(WORKLIST, {"show": "week"})
     assert ("IMG-W8", "tumour-assessment") not in {(v, f) for _p, v, f, _s in items(after)}
+
+
+def test_the_worklist_rows_escape_every_value():
+    """The worklist's rows are written in Python (issue 20): a value with markup is shown as text, not markup."""
+    import datetime
+
+    from visits.views import _worklist_rows_html
+
+    day = datetime.date(2026, 1, 2)
+    row = {
+        "patient_id": 1,
+        "patient": 'SR-<b>"1',
+        "visit_key": "c1<x>",
+        "slug": "adverse-event",
+        "state": "overdue",
+        "visit_label": "<i>Cycle</i>",
+        "title": "AE & review",
+        "url": '/x?a=1&b="2"',
+        "due": day,
+        "window_start": day,
+        "window_end": None,
+        "days_overdue": 3,
+        "mark_url": "/m?form=a&visit=<v>",
+    }
+    html = str(_worklist_rows_html([row]))
+    assert "<b>" not in html and "<i>" not in html and "<x>" not in html and "<v>" not in html
+    assert 'data-patient="SR-&lt;b&gt;&quot;1"' in html
+    assert '<a href="/x?a=1&amp;b=&quot;2&quot;">AE &amp; review</a>' in html
+    assert "&lt;i&gt;Cycle&lt;/i&gt;" in html and "overdue 3 days" in html
+    assert '<td class="small">2026-01-02 – </td>' in html

@@ -462,30 +462,46 @@ def _off_study_dates() -> dict[int, datetime.date]:
 def _lock_facts(ids: list[int]) -> dict[int, tuple[int, int, bool, bool, int]]:
     """patient id -> (open queries, forms not verified, a valid signature, a voided signature, expected forms
     missing) for these patients, in bulk: the sections of the pre-lock report."""
+    # each read's SQL is built once per process (sabr_trial.compiled): a save recounts its patient (issue 20)
     open_queries = dict(
-        Query.objects.filter(patient_id__in=ids)
-        .exclude(query_status=Query.Status.CLOSED)
-        .values("patient_id")
-        .annotate(n=Count("pk"))
-        .values_list("patient_id", "n")
-        .order_by()
+        compiled.patient_rows(
+            "todo:lock-open-queries",
+            lambda some: (
+                Query.objects.filter(patient_id__in=some)
+                .exclude(query_status=Query.Status.CLOSED)
+                .values("patient_id")
+                .annotate(n=Count("pk"))
+                .values_list("patient_id", "n")
+                .order_by()
+            ),
+            ids,
+        )
     )
     unverified: dict[int, int] = defaultdict(int)
-    parts = [
-        spec.model.objects.filter(patient_id__in=ids, verified_at__isnull=True)
-        .exclude(status=CrfStatus.LOCKED)
-        .values("patient_id")
-        .annotate(n=Count("pk"))
-        .values_list("patient_id", "n")
-        .order_by()
-        for spec in registry.all()
-    ]
-    for pk, n in _union_all(parts):
+
+    def unverified_parts(some: list[int]) -> Any:
+        return _union_all(
+            [
+                spec.model.objects.filter(patient_id__in=some, verified_at__isnull=True)
+                .exclude(status=CrfStatus.LOCKED)
+                .values("patient_id")
+                .annotate(n=Count("pk"))
+                .values_list("patient_id", "n")
+                .order_by()
+                for spec in registry.all()
+            ]
+        )
+
+    for pk, n in compiled.patient_rows("todo:lock-unverified", unverified_parts, ids):
         unverified[pk] += n
     valid: set[int] = set()
     voided: set[int] = set()
-    for pk, voided_at in CasebookSignature.objects.filter(patient_id__in=ids).values_list(
-        "patient_id", "voided_at"
+    for pk, voided_at in compiled.patient_rows(
+        "todo:lock-signatures",
+        lambda some: CasebookSignature.objects.filter(patient_id__in=some).values_list(
+            "patient_id", "voided_at"
+        ),
+        ids,
     ):
         (voided if voided_at else valid).add(pk)
     missing: dict[int, int] = defaultdict(int)
