@@ -24,6 +24,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from sabr_trial import pipeline
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
@@ -60,9 +62,10 @@ class _Delivery:
     """
 
     def __init__(self) -> None:
-        self.ids: list[int] = []
+        #: The messages recorded: their ids, or the rows themselves while a bulk batch keeps them for its insert.
+        self.ids: list[Any] = []
         #: (topic, key) -> ids recorded under it (``once`` asks the database about these only, not about all ids).
-        self.by_key: dict[tuple[str, str], list[int]] = {}
+        self.by_key: dict[tuple[str, str], list[Any]] = {}
         self.started = False
         # Django's robust on_commit logs ``func.__qualname__`` when a callback raises; instances have none.
         self.__qualname__ = "outbox.deliver"
@@ -71,7 +74,14 @@ class _Delivery:
         if self.started:
             return
         self.started = True
-        deliver(self.ids)
+        deliver(_written(self.ids))
+
+
+def _written(recorded: list[Any]) -> list[int]:
+    """The ids of the recorded messages (a row a bulk batch kept has its id once inserted; a row dropped with a
+    rolled-back savepoint before its insert has none and is left out)."""
+    ids = [m if isinstance(m, int) else m.pk for m in recorded]
+    return [pk for pk in ids if pk is not None]
 
 
 #: Per thread (a connection belongs to one thread) and database alias: the delivery of the open transaction.
@@ -112,11 +122,25 @@ def record(topic: str, payload: dict[str, Any] | None = None, *, key: str = "", 
     # for a message recorded later (public transaction API only, no connection.run_on_commit / savepoint_ids).
     # Only the ids recorded under the same topic and key are asked about (a long transaction records thousands).
     same = delivery.by_key.setdefault((topic, key[:200]), [])
-    if once and same and OutboxMessage.objects.filter(pk__in=same, sent_at__isnull=True).exists():
-        return
-    message = OutboxMessage.objects.create(topic=topic, key=key[:200], payload=payload or {})
-    delivery.ids.append(message.pk)
-    same.append(message.pk)
+    queue = pipeline.bulk_batch()
+    if once and same:
+        # a message a bulk batch still keeps for its insert exists (a rolled-back savepoint drops it from the
+        # batch's rows): no question to the database (an import records one per form and patient)
+        if queue is not None and any(queue.is_pending(m) for m in same if not isinstance(m, int)):
+            return
+        written = _written(same)
+        if written and OutboxMessage.objects.filter(pk__in=written, sent_at__isnull=True).exists():
+            return
+    message = OutboxMessage(topic=topic, key=key[:200], payload=payload or {})
+    if queue is None:
+        message.save()
+        delivery.ids.append(message.pk)
+        same.append(message.pk)
+    else:  # written with the batch's other rows, with the time it has now (``services.write_pending``)
+        message.created_at = timezone.now()
+        queue.add_pending(message)
+        delivery.ids.append(message)
+        same.append(message)
     transaction.on_commit(delivery, robust=True)
 
 

@@ -204,7 +204,17 @@ class Batch:
         self.pending: dict[type, list[Any]] = {}
 
     def add_pending(self, row: Any) -> None:
-        self.pending.setdefault(type(row), []).append(row)
+        rows = self.pending.setdefault(type(row), [])
+        row._pending_at = (self, len(rows))  # ``is_pending`` without a walk through the list
+        rows.append(row)
+
+    def is_pending(self, row: Any) -> bool:
+        """Whether ``row`` still waits for its insert here (not written, not dropped with a savepoint)."""
+        at = getattr(row, "_pending_at", None)
+        if at is None or at[0] is not self:
+            return False
+        rows = self.pending.get(type(row), [])
+        return at[1] < len(rows) and rows[at[1]] is row
 
     def take_pending(self, model: type | None = None) -> dict[type, list[Any]]:
         """The rows waiting (of ``model``, or all), oldest first; they wait no more afterwards."""

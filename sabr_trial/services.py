@@ -32,6 +32,7 @@ from sabr_trial.models import (
     CasebookSignature,
     CrfLocked,
     NumberSequence,
+    OutboxMessage,
     Signature,
     StudyLock,
     held_lock,
@@ -341,17 +342,25 @@ def _history_model(model: type[models.Model]) -> Any:
 
 def write_pending(model: type | None = None) -> None:
     """Insert the rows a bulk batch keeps (of ``model``, or all): one insert per table (in chunks), in the order
-    they were made, so their ids are in the order the one-by-one path gives them. Audit events keep the time they
-    were made (``auto_now_add`` is not applied again: a raw insert, as ``loaddata`` does)."""
+    they were made, so their ids are in the order the one-by-one path gives them. Audit events and outbox messages
+    keep the time they were made (``auto_now_add`` is not applied again: a raw insert, as ``loaddata`` does); the
+    messages get their ids (delivered after the commit by id)."""
     queue = pipeline.bulk_batch()
     if queue is None:
         return
     for table, rows in queue.take_pending(model).items():
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
-            if table is AuditEvent:
+            if table is AuditEvent or table is OutboxMessage:  # each keeps the time it was made
                 fields = [f for f in table._meta.concrete_fields if not f.primary_key]
-                table._base_manager._insert(chunk, fields=fields, raw=True)
+                returning = table._meta.db_returning_fields if table is OutboxMessage else None
+                returned = table._base_manager._insert(
+                    chunk, fields=fields, returning_fields=returning, raw=True
+                )
+                if returning:
+                    for row, values in zip(chunk, returned, strict=True):
+                        row.pk = values[0]
+                        row._state.adding = False
             else:
                 table._base_manager.bulk_create(chunk)
 

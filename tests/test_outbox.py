@@ -112,6 +112,42 @@ def test_once_per_key_per_atomic_block(coordinator, tasks_in_process):
     assert OutboxMessage.objects.count() == 1
 
 
+def test_a_bulk_batch_keeps_its_messages_for_one_insert_once_per_key_and_drops_a_rolled_back_one(
+    coordinator, tasks_in_process, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """In a bulk batch (the importer) a message waits for the batch's insert with the time it was recorded; ``once``
+    asks no query while the earlier message waits; a savepoint that raises drops its message, so a later record
+    under its key is written; every message written is delivered after the commit by its id."""
+    from sabr_trial import pipeline
+    from sabr_trial.services import savepoint, write_pending
+
+    patient = RegisteredPatientFactory()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+        pipeline.batch(bulk=True),
+    ):
+        before = timezone.now()
+        with django_assert_num_queries(0):
+            for _ in range(3):
+                outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": patient.pk}, key="kept", once=True)
+        try:
+            with savepoint():
+                outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": patient.pk}, key="again", once=True)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": patient.pk}, key="again", once=True)
+        assert OutboxMessage.objects.count() == 0  # waiting for the batch's insert
+        write_pending()
+        # written: once asks the database again, as outside a batch
+        outbox.record(EDIT_CHECKS_TOPIC, {"patient_id": patient.pk}, key="kept", once=True)
+        write_pending()
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert [(m.key, m.sent_at is not None) for m in rows] == [("kept", True), ("again", True)]
+    assert before <= rows[0].created_at <= rows[1].created_at
+
+
 def test_a_message_held_by_a_live_deliverer_is_not_taken_twice(coordinator, tasks_in_process):
     patient = RegisteredPatientFactory()
     OutboxMessage.objects.all().delete()
