@@ -40,7 +40,7 @@ test: install
 ## Lint (run by .ci/run): ruff check, ruff format owns the layout, the import-linter layer and purity contracts, and
 ## mypy --strict on the pure clinical-rule modules (STYLE.md: no Django import in them).
 PURE_MODULES = ruletext/__init__.py assessments/recist/ treatment/radiobiology.py treatment/dosing.py treatment/origins.py \
-	adverse_events/ctcae.py adverse_events/safety.py adverse_events/reporting.py endpoints/derivation.py enrollment/imdc.py \
+	adverse_events/ctcae.py adverse_events/safety.py adverse_events/reporting.py endpoints/derivation.py endpoints/texts.py enrollment/imdc.py \
 	visits/schedule.py
 lint: install
 	$(PY) -m ruff check .

@@ -145,15 +145,20 @@ def overdue_count(now: datetime.datetime | None = None) -> int:
 
 
 def _overdue_and_next(now: datetime.datetime) -> tuple[int, datetime.datetime | None]:
-    """How many open SAEs are overdue at ``now``, and when the next open one falls due (None: none will)."""
-    from django.db.models import Count, Min, Q
+    """How many open SAEs are overdue at ``now``, and when the next open one falls due (None: none will).
 
-    open_saes = AdverseEvent.objects.filter(serious="Y", reported_at__isnull=True, sae_due_at__isnull=False)
-    found = open_saes.aggregate(
-        overdue=Count("pk", filter=Q(sae_due_at__lt=now)),
-        next_due=Min("sae_due_at", filter=Q(sae_due_at__gte=now)),
-    )
-    return found["overdue"], found["next_due"]
+    The open SAEs' due times are read with SQL built once (``compiled.rows``; ``now`` is compared here, not in the
+    SQL, so the read has no time parameter): a few rows, read after every change to the study (issue 20)."""
+    dues = [
+        due
+        for (due,) in compiled.rows(
+            "adverse_events:open-sae-dues",
+            lambda: AdverseEvent.objects.filter(
+                serious="Y", reported_at__isnull=True, sae_due_at__isnull=False
+            ).values_list("sae_due_at"),
+        )
+    ]
+    return sum(1 for due in dues if due < now), min((due for due in dues if due >= now), default=None)
 
 
 #: The form 17 fields an episode is built from; the endpoint recompute hashes the same fields per patient
