@@ -816,3 +816,31 @@ def test_demo_loads_treatment_and_is_idempotent(coordinator):
         SubsequentTherapy.objects.count(),
     )
     assert selectors.treatment_start(patient) == patient.registration_date + datetime.timedelta(days=3)
+
+
+def test_a_fraction_soft_warning_raises_one_query_on_the_fraction(as_coordinator, course):
+    """EC-FX-2 (soft) found by the edit checks: one system query, on the fraction whose dose differs; the course's
+    page lists its fractions' flags, but the course row gets no copy of the fraction's query."""
+    from sabr_trial import editchecks
+    from sabr_trial.models import Query
+
+    target = SabrTargetFactory(course=course)
+    SabrFractionFactory(target=target, fraction_date=days_ago(50))
+    response = post(
+        as_coordinator,
+        course.patient,
+        "sabr-fraction",
+        fraction_data(
+            target, fraction_number="2", fraction_date=days_ago(20).isoformat(), dose_delivered_gy="9"
+        ),
+    )
+    assert response.status_code == 302
+    SabrCourse.objects.filter(pk=course.pk).update(status=CrfStatus.SUBMITTED)
+    editchecks.run_for_patient(course.patient)
+    from ruletext import render
+
+    raised = [(q.content_type.model, q.object_id, render(q.text)) for q in Query.objects.all()]
+    dose = [r for r in raised if "9.00 Gy delivered" in r[2]]
+    assert [model for model, _pk, _text in dose] == ["sabrfraction"], raised
+    page = as_coordinator.get(reverse("crf_detail", args=[course.patient_id, "sabr-course", course.pk])).text
+    assert "9.00 Gy delivered, planned 10.00 Gy per fraction (EC-FX-2)" in page  # still listed on the course

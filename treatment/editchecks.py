@@ -75,7 +75,7 @@ def treatment_soft_checks(patient: Any) -> list[Finding]:
         (Immunosuppressant, tx.immunosuppressant_warnings),
         (SubsequentTherapy, tx.subsequent_therapy_warnings),
         (SabrFraction, tx.fraction_warnings),
-        (SabrCourse, tx.course_warnings),
+        (SabrCourse, tx.course_own_warnings),  # its fractions' flags are raised on the fractions
     ]
     out: list[Finding] = []
     related = {SabrFraction: ("target__course", "target__lesion")}  # what the warnings read of each row

@@ -188,7 +188,17 @@ def _first_fraction_date_of_course(course: SabrCourse) -> datetime.date | None:
 
 
 def course_warnings(course: SabrCourse) -> list[str]:
-    """EC-SB-3 (soft) and the fraction-log flags of the course (EC-FX-1/2)."""
+    """EC-SB-3 (soft) and the fraction-log flags of the course (EC-FX-1/2): what the course's page lists."""
+    warnings = course_own_warnings(course)
+    for target in course.targets.select_related("lesion").prefetch_related("fractions"):
+        for fraction in target.fractions.all():
+            warnings.extend(fraction_warnings(fraction, target_label=str(target)))
+    return warnings
+
+
+def course_own_warnings(course: SabrCourse) -> list[str]:
+    """EC-SB-3 (soft) only: the course's own finding. The edit checks raise each fraction's flags on the fraction
+    (``fraction_warnings``); the course's list repeated them, and each became a second query on the course."""
     warnings: list[str] = []
     needs_link = course.is_protocol == "N" or course.indication == course.Indication.OLIGOPROGRESSION
     if needs_link and not course.subsequent_therapies.exists():
@@ -200,9 +210,6 @@ def course_warnings(course: SabrCourse) -> list[str]:
                 )
             )
         )
-    for target in course.targets.select_related("lesion").prefetch_related("fractions"):
-        for fraction in target.fractions.all():
-            warnings.extend(fraction_warnings(fraction, target_label=str(target)))
     return warnings
 
 
