@@ -18,7 +18,6 @@ events' order), and prints a line per table that is not.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import sys
@@ -51,11 +50,14 @@ def main() -> None:
         since = cur.fetchone()[0]
         tables = sorted(connection.introspection.table_names(cur))
         # content type id -> table
-        ct_table: dict[int, str] = {}
+        installed = {(m._meta.app_label, m._meta.model_name): m._meta.db_table for m in apps.get_models()}
         cur.execute("SELECT id, app_label, model FROM django_content_type")
-        for ct_id, app_label, model in cur.fetchall():
-            with contextlib.suppress(LookupError):
-                ct_table[ct_id] = apps.get_model(app_label, model)._meta.db_table
+        # a content type of a model no longer installed has no table to point to
+        ct_table: dict[int, str] = {
+            ct_id: installed[(app_label, model)]
+            for ct_id, app_label, model in cur.fetchall()
+            if (app_label, model) in installed
+        }
         # foreign keys: (table, column) -> referenced table
         cur.execute(
             """
