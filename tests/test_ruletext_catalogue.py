@@ -14,24 +14,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = (
-    "adverse_events",
-    "api",
-    "assessments",
-    "endpoints",
-    "enrollment",
-    "reports",
-    "sabr_trial",
-    "treatment",
-    "visits",
-)
 DEFINE = re.compile(r'\bdefine\(\s*"([^"]+)"')
 
 
 def _defined_in_source() -> set[str]:
+    from django.apps import apps
+
     ids: set[str] = set()
-    for app in APPS:
-        for path in (ROOT / app).rglob("*.py"):
+    own = [
+        Path(c.path) for c in apps.get_app_configs() if Path(c.path).is_relative_to(ROOT)
+    ]  # first-party apps
+    for folder in own:
+        for path in folder.rglob("*.py"):
             ids.update(DEFINE.findall(path.read_text(encoding="utf-8")))
     return ids
 

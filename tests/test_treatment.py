@@ -292,17 +292,23 @@ def test_fraction_toxicity_needs_ae_link(as_coordinator, course):
     assert "A fraction not delivered for toxicity needs the adverse event (EC-FX-2)." in response.text
 
 
-def test_soft_fraction_warnings_are_saved_and_shown(as_coordinator, course):
+def _second_fraction_with_soft_flags(client, course):
+    """Fraction 1 of a new target 50 days ago, then fraction 2 entered through the form 30 days later with 9 Gy of
+    the planned 10 Gy: two EC-FX-2 soft flags (the dose, the 21-day course window). Returns the save's response."""
     target = SabrTargetFactory(course=course)
     SabrFractionFactory(target=target, fraction_date=days_ago(50))
-    response = post(
-        as_coordinator,
+    return post(
+        client,
         course.patient,
         "sabr-fraction",
         fraction_data(
             target, fraction_number="2", fraction_date=days_ago(20).isoformat(), dose_delivered_gy="9"
         ),
     )
+
+
+def test_soft_fraction_warnings_are_saved_and_shown(as_coordinator, course):
+    response = _second_fraction_with_soft_flags(as_coordinator, course)
     assert response.status_code == 302 and SabrFraction.objects.count() == 2
     page = as_coordinator.get(response.url).text
     assert "9.00 Gy delivered, planned 10.00 Gy per fraction (EC-FX-2)" in page
@@ -821,24 +827,14 @@ def test_demo_loads_treatment_and_is_idempotent(coordinator):
 def test_a_fraction_soft_warning_raises_one_query_on_the_fraction(as_coordinator, course):
     """EC-FX-2 (soft) found by the edit checks: one system query, on the fraction whose dose differs; the course's
     page lists its fractions' flags, but the course row gets no copy of the fraction's query."""
+    from ruletext import render
     from sabr_trial import editchecks
     from sabr_trial.models import Query
 
-    target = SabrTargetFactory(course=course)
-    SabrFractionFactory(target=target, fraction_date=days_ago(50))
-    response = post(
-        as_coordinator,
-        course.patient,
-        "sabr-fraction",
-        fraction_data(
-            target, fraction_number="2", fraction_date=days_ago(20).isoformat(), dose_delivered_gy="9"
-        ),
-    )
+    response = _second_fraction_with_soft_flags(as_coordinator, course)
     assert response.status_code == 302
     SabrCourse.objects.filter(pk=course.pk).update(status=CrfStatus.SUBMITTED)
     editchecks.run_for_patient(course.patient)
-    from ruletext import render
-
     raised = [(q.content_type.model, q.object_id, render(q.text)) for q in Query.objects.all()]
     dose = [r for r in raised if "9.00 Gy delivered" in r[2]]
     assert [model for model, _pk, _text in dose] == ["sabrfraction"], raised
